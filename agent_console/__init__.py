@@ -1,0 +1,1 @@
+"""The agents' and supervisors' console: the websocket gateway, screen pop, live wall."""

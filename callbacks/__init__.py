@@ -1,0 +1,1 @@
+"""Callbacks: requests from callers, campaigns, agent calendars, the dialer."""

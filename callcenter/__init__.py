@@ -1,0 +1,1 @@
+"""Composition root: settings, database, Redis, the app factory and the CLI."""

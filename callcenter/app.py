@@ -1,0 +1,166 @@
+"""The FastAPI app factory: routes, error rendering, health, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import redis
+from arq import create_pool
+from arq.connections import RedisSettings
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+import agent_console.gateway
+import agent_console.pages
+import orders.http
+import telephony.http
+import telephony.twilio.http
+import telephony.twilio.media
+from callcenter import problems
+from callcenter.constants import WORKER_HEARTBEAT
+from callcenter.middleware import BodyLimit, Metrics
+from callcenter.settings import Settings
+from callcenter.types import Clock, utcnow
+from callcenter.worker import build_worker
+from ivr.flow import BUILTIN_FLOWS, load_flows
+
+
+def create_app(
+    *,
+    settings: Settings,
+    engine: Engine,
+    bus: redis.Redis,
+    secret_key: str,
+    clock: Clock = utcnow,
+    redis_url: str | None = None,
+    run_worker: bool = False,
+    on_close: Callable[[], None] | None = None,
+) -> FastAPI:
+    """Build the app over resources the caller owns.
+
+    With ``redis_url`` the app can queue background jobs; with ``run_worker`` too, it also
+    runs the arq worker in its own event loop (the embedded, one-process mode).
+    """
+    app = FastAPI(
+        title="callcenter",
+        version="0.1.0",
+        summary="Call-center service for home-appliance after-sales hotlines",
+        lifespan=_lifespan(redis_url, run_worker, on_close),
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    # Where every request, websocket and job gets its session; tests swap in their own.
+    app.state.sessions = lambda: Session(engine, expire_on_commit=False)
+    app.state.bus = bus
+    app.state.redis_url = redis_url
+    app.state.secret_key = secret_key
+    app.state.clock = clock
+    app.state.recordings_dir = settings.recordings_path
+    app.state.prompts_dir = settings.data_dir / "prompts"
+    app.state.flows = load_flows(settings.ivr.flows_dir or BUILTIN_FLOWS)
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+
+    problems.install(app)
+    api = APIRouter(prefix="/api", responses=problems.PROBLEM_RESPONSES)
+    api.include_router(orders.http.router)
+    api.include_router(telephony.http.router)
+    app.include_router(api)
+    app.include_router(telephony.twilio.http.router)
+    app.include_router(telephony.twilio.media.router)
+    app.include_router(agent_console.gateway.router)
+    app.include_router(agent_console.pages.router)
+    app.mount("/console/static", agent_console.pages.static_files, name="console-static")
+    app.include_router(_operations_router())
+    app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
+    app.add_middleware(Metrics, registry=registry)
+    return app
+
+
+def _lifespan(redis_url: str | None, run_worker: bool, on_close: Callable[[], None] | None) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with _jobs_and_worker(app, redis_url, run_worker):
+                yield
+        finally:
+            if on_close is not None:
+                on_close()
+
+    return lifespan
+
+
+@contextlib.asynccontextmanager
+async def _jobs_and_worker(
+    app: FastAPI, redis_url: str | None, run_worker: bool
+) -> AsyncIterator[None]:
+    app.state.jobs = None
+    if redis_url is None:
+        yield
+        return
+    app.state.jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+    worker = None
+    task = None
+    if run_worker:
+        context = {
+            "sessions": app.state.sessions,
+            "settings": app.state.settings,
+            "bus": app.state.bus,
+        }
+        worker = build_worker(redis_url, ctx=context, handle_signals=False)
+        task = asyncio.create_task(worker.async_run())
+    try:
+        yield
+    finally:
+        if task is not None and worker is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await worker.close()
+        await app.state.jobs.aclose()
+
+
+def _operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    def readyz(request: Request) -> JSONResponse:
+        """The database and Redis answer; the worker's last heartbeat is reported."""
+        checks: dict[str, Any] = {}
+        try:
+            with request.app.state.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # any failure means not ready; report it, do not raise
+            checks["database"] = f"error: {type(exc).__name__}"
+        try:
+            request.app.state.bus.ping()
+            checks["redis"] = "ok"
+            checks["worker_heartbeat"] = request.app.state.bus.get(WORKER_HEARTBEAT)
+        except redis.RedisError as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+        ready = checks["database"] == "ok" and checks["redis"] == "ok"
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        return Response(
+            generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST
+        )
+
+    return router

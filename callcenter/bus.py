@@ -1,0 +1,107 @@
+"""The event bus: one Redis Stream that every process publishes to and reads from.
+
+Consumers read through consumer groups, so a consumer that restarts resumes where its
+group left off and misses nothing; consoles read by event id, so a reconnecting console
+can ask for what it missed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import redis
+from pydantic import BaseModel
+
+from callcenter.constants import EVENTS_STREAM
+from callcenter.errors import CallCenterError
+
+# Enough history for a console to resume after a long reconnect, bounded so the stream
+# never grows without limit.
+STREAM_MAXLEN = 200_000
+
+
+class BusUnavailable(CallCenterError):
+    status_code = 503
+    error_id = "bus_unavailable"
+
+
+class Event(BaseModel):
+    """Base of every bus event; subclasses set ``name`` (``noun.verb``)."""
+
+    name: ClassVar[str]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: str
+    name: str
+    data: dict[str, Any]
+
+
+class EventBus:
+    def __init__(self, client: redis.Redis, *, stream: str = EVENTS_STREAM) -> None:
+        self.client = client
+        self.stream = stream
+
+    def publish(self, event: Event) -> str:
+        fields = {"name": event.name, "data": event.model_dump_json()}
+        try:
+            event_id = self.client.xadd(self.stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
+        except redis.RedisError as exc:
+            raise BusUnavailable(f"could not publish {event.name}: {exc}") from exc
+        return _text(event_id)
+
+    def ensure_group(self, group: str, *, start: str = "$") -> None:
+        try:
+            self.client.xgroup_create(self.stream, group, id=start, mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise BusUnavailable(f"could not create consumer group {group}: {exc}") from exc
+
+    def read_group(
+        self, group: str, consumer: str, *, count: int = 100, block_ms: int | None = None
+    ) -> list[Envelope]:
+        """Pending entries of this consumer first (after a restart), then new ones."""
+        pending = self._xreadgroup(group, consumer, "0", count, None)
+        if pending:
+            return pending
+        return self._xreadgroup(group, consumer, ">", count, block_ms)
+
+    def ack(self, group: str, *event_ids: str) -> None:
+        if event_ids:
+            self.client.xack(self.stream, group, *event_ids)
+
+    def read_after(
+        self, last_id: str, *, count: int = 100, block_ms: int | None = None
+    ) -> list[Envelope]:
+        """Events after ``last_id`` (``0`` for all kept history, ``$`` for new only)."""
+        reply = self.client.xread({self.stream: last_id}, count=count, block=block_ms)
+        return parse_entries(reply)
+
+    def _xreadgroup(
+        self, group: str, consumer: str, start: str, count: int, block_ms: int | None
+    ) -> list[Envelope]:
+        reply = self.client.xreadgroup(
+            group, consumer, {self.stream: start}, count=count, block=block_ms
+        )
+        return parse_entries(reply)
+
+
+def parse_entries(reply: Any) -> list[Envelope]:
+    """Envelopes from an XREAD / XREADGROUP reply."""
+    envelopes = []
+    for _stream, entries in reply or []:
+        for event_id, fields in entries:
+            if not fields:  # an entry trimmed away while still pending
+                continue
+            decoded = {_text(k): _text(v) for k, v in fields.items()}
+            envelopes.append(
+                Envelope(id=_text(event_id), name=decoded["name"], data=json.loads(decoded["data"]))
+            )
+    return envelopes
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,214 @@
+"""The `callcenter` command: thin shells over the runtime and the domain services."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.console import Console
+
+from callcenter.app import create_app
+from callcenter.asgi import INPROCESS_WORKER_ENV
+from callcenter.db import session_scope
+from callcenter.errors import CallCenterError
+from callcenter.logging import configure_logging
+from callcenter.migrate import upgrade
+from callcenter.runtime import Runtime
+from callcenter.secret_key import resolve_secret_key
+from callcenter.settings import Settings
+from callcenter.worker import build_worker
+
+app = typer.Typer(
+    help="Call-center service for home-appliance after-sales hotlines.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log)
+    return settings
+
+
+def _fail(exc: CallCenterError) -> None:
+    errors.print(f"[red]error:[/red] {exc.message}")
+    for key, value in exc.details.items():
+        errors.print(f"  {key}: {value}")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            help="Run the background worker in this process "
+            "(default: yes on embedded Redis, no otherwise)"
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes")] = 1,
+) -> None:
+    """Run the API, the console and the Twilio webhooks (embedded SQLite and Redis if unset)."""
+    settings = _settings()
+    try:
+        runtime = Runtime.start(settings)
+    except CallCenterError as exc:
+        _fail(exc)
+        return
+    try:
+        in_process = settings.embedded_redis if worker is None else worker
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        if workers > 1:
+            _print_banner(settings, runtime, host, port, in_process)
+            _serve_workers(runtime, host, port, workers, in_process)
+            return
+        application = create_app(
+            settings=settings,
+            engine=runtime.engine,
+            bus=runtime.bus,
+            secret_key=resolve_secret_key(settings),
+            redis_url=runtime.redis_url,
+            run_worker=in_process,
+        )
+        _print_banner(settings, runtime, host, port, in_process)
+        uvicorn.run(application, host=host, port=port, log_config=None)
+    finally:
+        runtime.close()
+
+
+def _serve_workers(runtime: Runtime, host: str, port: int, workers: int, in_process: bool) -> None:
+    """Several uvicorn processes over the Redis and database this process has set up."""
+    os.environ["CALLCENTER_REDIS_URL"] = runtime.redis_url
+    os.environ["CALLCENTER_AUTH_SECRET_KEY"] = resolve_secret_key(runtime.settings)
+    os.environ[INPROCESS_WORKER_ENV] = "1" if in_process else "0"
+    uvicorn.run(
+        "callcenter.asgi:create",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+    )
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    # uvicorn re-raises the signal that stopped it once it has shut down; exiting
+    # through SystemExit instead lets serve's finally stop the embedded Redis.
+    raise SystemExit(128 + signum)
+
+
+def _print_banner(
+    settings: Settings, runtime: Runtime, host: str, port: int, in_process: bool
+) -> None:
+    database = (
+        f"SQLite {settings.database_url.removeprefix('sqlite:///')}"
+        if settings.embedded_database
+        else "external (CALLCENTER_DATABASE_URL)"
+    )
+    redis_where = (
+        f"embedded, files in {runtime.embedded.directory}"
+        if runtime.embedded
+        else "external (CALLCENTER_REDIS_URL)"
+    )
+    worker_where = "in this process" if in_process else "separate (callcenter worker)"
+    console.print(f"callcenter listening on [bold]http://{host}:{port}[/bold]")
+    console.print(f"  data directory:    {settings.data_dir.resolve()}")
+    console.print(f"  database:          {database}")
+    console.print(f"  redis:             {redis_where}")
+    console.print(f"  background worker: {worker_where}")
+    console.print(f"  API docs:          http://{host}:{port}/docs")
+
+
+@app.command("worker")
+def run_worker() -> None:
+    """Run the background worker on its own (needs CALLCENTER_REDIS_URL)."""
+    settings = _settings()
+    if settings.redis.url is None:
+        errors.print(
+            "[red]error:[/red] set CALLCENTER_REDIS_URL; with embedded Redis, "
+            "`callcenter serve` already runs the worker in its own process"
+        )
+        raise typer.Exit(code=2)
+    runtime = Runtime.start(settings)
+    try:
+        context = {"sessions": runtime.sessions, "settings": settings, "bus": runtime.bus}
+        build_worker(runtime.redis_url, ctx=context).run()
+    finally:
+        runtime.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Bring the database schema to the newest (or the given) revision."""
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url, revision)
+    console.print(f"database at revision {revision}")
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="Username")],
+    role: Annotated[str, typer.Option(help="admin, supervisor, agent or station")],
+    station: Annotated[str | None, typer.Option(help="Station code, for station users")] = None,
+    full_name: Annotated[str, typer.Option(help="Display name")] = "",
+) -> None:
+    """Create a user; the password is read from standard input."""
+    from orders.schemas import SYSTEM, UserCreate
+    from orders.services import users
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = _settings()
+    runtime = Runtime.start(settings)
+    try:
+        with session_scope(runtime.engine) as session:
+            station_id = users.station_id_for_code(session, station) if station else None
+            data = UserCreate(
+                username=name,
+                full_name=full_name,
+                role=role,
+                station_id=station_id,
+                password=password,
+            )
+            user = users.create_user(session, data=data, actor=SYSTEM)
+        console.print(f"user {user.username} ({user.role.value}) created with id {user.id}")
+    except ValidationError as exc:
+        for error in exc.errors():
+            errors.print(f"[red]error:[/red] {'.'.join(map(str, error['loc']))}: {error['msg']}")
+        raise typer.Exit(code=1) from None
+    except CallCenterError as exc:
+        _fail(exc)
+    finally:
+        runtime.close()
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="How many customers to create")] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed, for a repeatable data set")] = 2026,
+) -> None:
+    """Seed a realistic demo data set and print the demo users' passwords."""
+    from callcenter.demo import seed_demo
+
+    settings = _settings()
+    runtime = Runtime.start(settings)
+    try:
+        with session_scope(runtime.engine) as session:
+            report = seed_demo(session, customers=customers, seed=seed)
+        console.print(report.render())
+    except CallCenterError as exc:
+        _fail(exc)
+    finally:
+        runtime.close()

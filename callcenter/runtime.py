@@ -1,0 +1,55 @@
+"""The running pieces of one process: engine, Redis, and the embedded servers behind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import redis
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from callcenter.db import make_engine
+from callcenter.embedded_redis import EmbeddedRedis
+from callcenter.migrate import upgrade
+from callcenter.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    redis_url: str
+    bus: redis.Redis
+    embedded: EmbeddedRedis | None = field(default=None)
+
+    @classmethod
+    def start(cls, settings: Settings) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.embedded_database:
+            # The zero-configuration path: the SQLite file is brought to the newest schema
+            # on every start; an external database is migrated by `callcenter db upgrade`.
+            upgrade(settings.database_url)
+        engine = make_engine(settings.database_url, echo=settings.database.echo)
+        embedded: EmbeddedRedis | None = None
+        if settings.redis.url is None:
+            embedded = EmbeddedRedis(settings.data_dir)
+            redis_url = embedded.start()
+            log.info("embedded redis started", directory=str(embedded.directory))
+        else:
+            redis_url = settings.redis.url
+        bus = redis.Redis.from_url(redis_url, decode_responses=True)
+        return cls(
+            settings=settings, engine=engine, redis_url=redis_url, bus=bus, embedded=embedded
+        )
+
+    def sessions(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.bus.close()
+        self.engine.dispose()
+        if self.embedded is not None:
+            self.embedded.stop()

@@ -1,0 +1,103 @@
+"""Typed settings read from ``CALLCENTER_*`` environment variables.
+
+Nested groups use one underscore after the group name, so
+``CALLCENTER_DATABASE_URL`` sets ``database.url`` and
+``CALLCENTER_TWILIO_AUTH_TOKEN`` sets ``twilio.auth_token``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = None
+    echo: bool = False
+
+
+class RedisSettings(BaseModel):
+    url: str | None = None
+
+
+class AuthSettings(BaseModel):
+    secret_key: SecretStr | None = None
+    token_minutes: int = Field(default=12 * 60, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=300, ge=1)
+
+
+class PhoneSettings(BaseModel):
+    default_region: str = "CN"
+
+
+class HttpSettings(BaseModel):
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+
+class LogSettings(BaseModel):
+    level: str = "INFO"
+    json_output: bool = False
+
+
+class TwilioSettings(BaseModel):
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    api_base_url: str | None = None
+    """Override of https://api.twilio.com, e.g. a regional edge or a local test server."""
+
+
+class SipSettings(BaseModel):
+    server: str | None = None
+    port: int = 5060
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class IvrSettings(BaseModel):
+    flows_dir: Path | None = None
+    """Directory of flow YAML files; the built-in hotline flow when unset."""
+    flow: str = "hotline"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CALLCENTER_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("./callcenter-data")
+    public_url: str | None = None
+    recordings_dir: Path | None = None
+    vosk_model: Path | None = None
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    auth: AuthSettings = AuthSettings()
+    phone: PhoneSettings = PhoneSettings()
+    http: HttpSettings = HttpSettings()
+    log: LogSettings = LogSettings()
+    twilio: TwilioSettings = TwilioSettings()
+    sip: SipSettings = SipSettings()
+    ivr: IvrSettings = IvrSettings()
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_dir / 'callcenter.sqlite3').resolve()}"
+
+    @property
+    def recordings_path(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database.url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis.url is None

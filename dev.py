@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Set-up and entry points for a fresh machine with nothing but Python 3.11+.
+
+    python3 dev.py run [callcenter serve options]   run the service on embedded defaults
+    python3 dev.py test [pytest options]            install everything and run the suite
+
+Both create ``.venv`` beside this file and install the project into it; the install is
+repeated only when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+SYSTEM_PACKAGES = {"espeak-ng": "espeak-ng", "sox": "sox"}
+"""Programs the tests run (prompt synthesis, test callers' voices), each with its Debian
+package."""
+
+
+def _ensure_venv(extras: str) -> None:
+    if not (BIN / "python").exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    stamp = VENV / f".installed-{extras or 'base'}"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    target = f".[{extras}]" if extras else "."
+    print(f"installing {target} into {VENV}", flush=True)
+    _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "-e", target])
+    stamp.write_text(digest)
+
+
+def _ensure_system_packages() -> None:
+    missing = sorted({pkg for program, pkg in SYSTEM_PACKAGES.items() if not shutil.which(program)})
+    if not missing:
+        return
+    install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(f"missing {', '.join(missing)}; install as root: {' '.join(install)}", flush=True)
+        return
+    print(f"installing {', '.join(missing)}: apt-get update, then {' '.join(install)}", flush=True)
+    _run(["apt-get", "update"])
+    _run(["env", "DEBIAN_FRONTEND=noninteractive", *install])
+
+
+def _run(command: list[str]) -> None:
+    completed = subprocess.run(command, cwd=ROOT, check=False)
+    if completed.returncode != 0:
+        sys.exit(completed.returncode)
+
+
+def run(args: list[str]) -> None:
+    _ensure_venv("")
+    os.execv(str(BIN / "callcenter"), [str(BIN / "callcenter"), "serve", *args])
+
+
+def test(args: list[str]) -> None:
+    _ensure_venv("test")
+    _ensure_system_packages()
+    _run([str(BIN / "ruff"), "check", "."])
+    _run([str(BIN / "ruff"), "format", "--check", "."])
+    pytest = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadfile", *args]
+    completed = subprocess.run(pytest, cwd=ROOT, check=False)
+    sys.exit(completed.returncode)
+
+
+def main() -> None:
+    commands = {"run": run, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        sys.exit(2)
+    commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The IVR: what callers hear and what their keys and words lead to, on any channel."""

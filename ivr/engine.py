@@ -1,0 +1,322 @@
+"""The IVR engine: a pure state machine over a flow's nodes and the caller's input.
+
+The engine decides what the caller hears next (a Turn of channel-neutral actions) and
+what happens (through a Backend: orders, order status, callbacks). Channels render the
+turns: TwiML on Twilio, audio on SIP. The same flow and input give the same outcome on
+every channel.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from ivr import flow as f
+from ivr.names import category_name, status_name, surname_of
+from ivr.turns import Action, Ask, CallerInput, Enqueue, Hangup, Say, Turn
+from orders.schemas import CallerLookup
+
+MAX_STEPS = 64
+"""Passive nodes run back to back; validation rules out loops, this bounds a bad edit."""
+
+
+class Backend(Protocol):
+    def now(self) -> datetime: ...
+
+    def create_repair(self, *, customer_id: int, appliance_id: int, description: str) -> str:
+        """Log the repair as a work order; returns its number."""
+        ...
+
+    def order_status(
+        self, *, customer_id: int | None, number: str | None
+    ) -> tuple[str, str] | None:
+        """(number, status) of the given order, or of the caller's latest open one."""
+        ...
+
+    def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None: ...
+
+
+class IvrSession(BaseModel):
+    call_id: str
+    flow: str
+    language: str
+    node: str
+    stage: str = ""
+    retries: int = 0
+    slots: dict[str, str] = {}
+    customer_id: int | None = None
+    surname: str = ""
+    title: str = ""
+    appliances: list[tuple[int, str]] = []
+    chosen_appliance_id: int | None = None
+    order_number: str | None = None
+    queue: str | None = None
+    finished: bool = False
+    keys_only: bool = False
+    """Set after speech too unsure to act on: menus then take keys only."""
+
+
+class Engine:
+    def __init__(self, flow: f.Flow, backend: Backend) -> None:
+        self.flow = flow
+        self.backend = backend
+
+    def start(self, *, call_id: str, pop: CallerLookup) -> tuple[IvrSession, Turn]:
+        session = IvrSession(
+            call_id=call_id,
+            flow=self.flow.name,
+            language=self.flow.languages[0],
+            node=self.flow.start,
+        )
+        if len(pop.customers) == 1:
+            card = pop.customers[0]
+            language = card.preferred_language
+            session = session.model_copy(
+                update={
+                    "customer_id": card.id,
+                    # Without a title on file, "王建国您好" beats a bare "王您好".
+                    "surname": surname_of(card.name) if card.title else card.name,
+                    "title": card.title,
+                    "language": language if language in self.flow.languages else session.language,
+                    "appliances": [
+                        (a.id, category_name(language, a.brand, a.category.value))
+                        for a in card.appliances[:9]
+                    ],
+                }
+            )
+        return self._run(session, self.flow.start, [])
+
+    def handle(self, session: IvrSession, given: CallerInput) -> tuple[IvrSession, Turn]:
+        if session.finished:
+            return session, Turn(language=session.language, actions=[Hangup()])
+        node = self.flow.nodes[session.node]
+        if isinstance(node, f.Menu):
+            return self._menu(session, node, given)
+        if isinstance(node, f.CollectDigits):
+            return self._collect(session, node, given)
+        if isinstance(node, f.RepairRequest):
+            return self._repair_input(session, node, given)
+        if isinstance(node, f.BookCallback):
+            return self._callback(session, node, given)
+        raise AssertionError(f"node {session.node} does not wait for input")
+
+    # Running passive nodes until one waits for the caller
+
+    def _run(self, session: IvrSession, name: str, said: list[Action]) -> tuple[IvrSession, Turn]:
+        actions = list(said)
+        for _ in range(MAX_STEPS):
+            session = session.model_copy(update={"node": name, "stage": "", "retries": 0})
+            node = self.flow.nodes[name]
+            step = self._passive(session, node, actions)
+            if step is None:
+                return self._wait(session, node, actions)
+            session, following = step
+            if following is None:
+                return session, Turn(language=session.language, actions=actions)
+            name = following
+        raise AssertionError(f"flow {self.flow.name} ran {MAX_STEPS} nodes without input")
+
+    def _passive(
+        self, session: IvrSession, node: object, actions: list[Action]
+    ) -> tuple[IvrSession, str | None] | None:
+        """Run a node that does not wait: (session, next node or None when finished)."""
+        if isinstance(node, f.Say):
+            self._say(session, node.prompt, actions)
+            return session, node.next
+        if isinstance(node, f.CallerLookup):
+            if session.customer_id is None:
+                return session, node.unknown
+            self._say(session, node.greeting, actions, surname=session.surname, title=session.title)
+            return session, node.known
+        if isinstance(node, f.BusinessHours):
+            return session, node.during if self._open(node) else node.after
+        if isinstance(node, f.OrderStatus):
+            self._order_status(session, node, actions)
+            return session, node.next
+        if isinstance(node, f.Queue):
+            self._say(session, node.prompt, actions)
+            queue = node.queue.format(language=session.language)
+            actions.append(Enqueue(queue=queue))
+            return session.model_copy(update={"queue": queue, "finished": True}), None
+        if isinstance(node, f.Hangup):
+            if node.prompt:
+                self._say(session, node.prompt, actions)
+            actions.append(Hangup())
+            return session.model_copy(update={"finished": True}), None
+        return None
+
+    def _wait(
+        self, session: IvrSession, node: object, said: list[Action]
+    ) -> tuple[IvrSession, Turn]:
+        if isinstance(node, f.RepairRequest):
+            return self._repair_enter(session, node, said)
+        return session, Turn(language=session.language, actions=[*said, self._ask(session, node)])
+
+    # Input nodes
+
+    def _menu(
+        self, session: IvrSession, node: f.Menu, given: CallerInput
+    ) -> tuple[IvrSession, Turn]:
+        option = node.options.get(given.digits[:1])
+        if option is None and given.speech and not self._trusted(given):
+            session = session.model_copy(update={"keys_only": True})
+            return self._retry(session, node, CallerInput(digits="?"))
+        if option is None and given.speech:
+            spoken = given.speech.strip().lower()
+            option = next(
+                (
+                    o
+                    for o in node.options.values()
+                    if any(p.lower() in spoken for p in o.phrases.get(session.language, []))
+                ),
+                None,
+            )
+        if option is None:
+            return self._retry(session, node, given)
+        return self._run(session, option.next, [])
+
+    def _collect(
+        self, session: IvrSession, node: f.CollectDigits, given: CallerInput
+    ) -> tuple[IvrSession, Turn]:
+        digits = given.digits.rstrip(node.terminator)
+        valid = digits == "" or digits.isdigit()
+        if not valid or not node.min_length <= len(digits) <= node.max_length:
+            return self._retry(session, node, given)
+        filled = session.model_copy(update={"slots": {**session.slots, node.slot: digits}})
+        return self._run(filled, node.next, [])
+
+    def _callback(
+        self, session: IvrSession, node: f.BookCallback, given: CallerInput
+    ) -> tuple[IvrSession, Turn]:
+        band = node.bands.get(given.digits[:1])
+        if band is None:
+            return self._retry(session, node, given)
+        self.backend.book_callback(
+            call_id=session.call_id, customer_id=session.customer_id, band=band
+        )
+        said: list[Action] = []
+        self._say(session, node.done, said, band=band)
+        return self._run(session, node.next, said)
+
+    def _repair_enter(
+        self, session: IvrSession, node: f.RepairRequest, said: list[Action]
+    ) -> tuple[IvrSession, Turn]:
+        if session.customer_id is None or not session.appliances:
+            return self._run(session, node.no_appliance, said)
+        if len(session.appliances) == 1:
+            chosen = session.model_copy(
+                update={"chosen_appliance_id": session.appliances[0][0], "stage": "describe"}
+            )
+            return chosen, Turn(language=chosen.language, actions=[*said, self._ask(chosen, node)])
+        choosing = session.model_copy(update={"stage": "choose"})
+        return choosing, Turn(language=session.language, actions=[*said, self._ask(choosing, node)])
+
+    def _repair_input(
+        self, session: IvrSession, node: f.RepairRequest, given: CallerInput
+    ) -> tuple[IvrSession, Turn]:
+        if session.stage == "choose":
+            index = int(given.digits[:1]) - 1 if given.digits[:1].isdigit() else -1
+            if not 0 <= index < len(session.appliances):
+                return self._retry(session, node, given)
+            chosen = session.model_copy(
+                update={
+                    "chosen_appliance_id": session.appliances[index][0],
+                    "stage": "describe",
+                    "retries": 0,
+                }
+            )
+            return chosen, Turn(language=chosen.language, actions=[self._ask(chosen, node)])
+        description = given.speech.strip()
+        if not description:
+            return self._retry(session, node, given)
+        assert session.customer_id is not None and session.chosen_appliance_id is not None
+        number = self.backend.create_repair(
+            customer_id=session.customer_id,
+            appliance_id=session.chosen_appliance_id,
+            description=description,
+        )
+        done = session.model_copy(update={"order_number": number})
+        said: list[Action] = []
+        self._say(done, node.done, said, number=number)
+        return self._run(done, node.next, said)
+
+    def _trusted(self, given: CallerInput) -> bool:
+        confidence = given.speech_confidence
+        return confidence is None or confidence >= self.flow.speech_threshold
+
+    def _retry(
+        self, session: IvrSession, node: object, given: CallerInput
+    ) -> tuple[IvrSession, Turn]:
+        retries = session.retries + 1
+        if retries >= self.flow.retries_of(node):  # type: ignore[arg-type]
+            return self._run(session, node.on_failure, [])  # type: ignore[attr-defined]
+        again = session.model_copy(update={"retries": retries})
+        said: list[Action] = []
+        self._say(again, "no_input" if given.empty else "invalid", said)
+        return again, Turn(language=again.language, actions=[*said, self._ask(again, node)])
+
+    # Prompts
+
+    def _ask(self, session: IvrSession, node: object) -> Ask:
+        language = session.language
+        if isinstance(node, f.Menu):
+            hints = [p for o in node.options.values() for p in o.phrases.get(language, [])]
+            return Ask(
+                prompts=[self._text(session, node.prompt)],
+                accept="dtmf" if session.keys_only else "dtmf speech",
+                num_digits=1,
+                hints=[] if session.keys_only else hints,
+            )
+        if isinstance(node, f.CollectDigits):
+            return Ask(
+                prompts=[self._text(session, node.prompt)],
+                finish_on_key=node.terminator,
+                timeout_seconds=node.timeout_seconds,
+            )
+        if isinstance(node, f.RepairRequest) and session.stage == "choose":
+            options = [
+                self._text(session, node.option, name=name, digit=str(index + 1))
+                for index, (_id, name) in enumerate(session.appliances)
+            ]
+            return Ask(prompts=[self._text(session, node.choose), *options], num_digits=1)
+        if isinstance(node, f.RepairRequest):
+            return Ask(
+                prompts=[self._text(session, node.describe)],
+                accept="speech",
+                finish_on_key="#",
+                timeout_seconds=8,
+            )
+        assert isinstance(node, f.BookCallback)
+        return Ask(prompts=[self._text(session, node.prompt)], num_digits=1)
+
+    def _say(self, session: IvrSession, prompt: str, actions: list[Action], **values: str) -> None:
+        text = self._text(session, prompt, **values)
+        if text.strip():
+            actions.append(Say(text=text))
+
+    def _text(self, session: IvrSession, prompt: str, **values: str) -> str:
+        template = self.flow.prompts[session.language][prompt]
+        return " ".join(template.format(**values).split()) if values else template
+
+    def _order_status(
+        self, session: IvrSession, node: f.OrderStatus, actions: list[Action]
+    ) -> None:
+        number = session.slots.get(node.slot) if node.slot else None
+        found = self.backend.order_status(customer_id=session.customer_id, number=number or None)
+        if found is None:
+            self._say(session, node.none, actions)
+            return
+        self._say(
+            session,
+            node.found,
+            actions,
+            number=found[0],
+            status=status_name(session.language, found[1]),
+        )
+
+    def _open(self, node: f.BusinessHours) -> bool:
+        local = self.backend.now().astimezone(ZoneInfo(node.timezone))
+        return local.weekday() in node.days and node.open <= f"{local:%H:%M}" < node.close

@@ -1,0 +1,21 @@
+"""IVR sessions live in Redis for the length of a call, so any process can take the next step."""
+
+from __future__ import annotations
+
+import redis
+
+from ivr.constants import SESSION_KEY, SESSION_TTL_SECONDS
+from ivr.engine import IvrSession
+
+
+def save(client: redis.Redis, session: IvrSession) -> None:
+    client.set(
+        SESSION_KEY.format(call_id=session.call_id),
+        session.model_dump_json(),
+        ex=SESSION_TTL_SECONDS,
+    )
+
+
+def load(client: redis.Redis, call_id: str) -> IvrSession | None:
+    raw = client.get(SESSION_KEY.format(call_id=call_id))
+    return None if raw is None else IvrSession.model_validate_json(raw)

@@ -1,0 +1,1 @@
+"""Customers, appliances, work orders and their state machine, users and the audit log."""

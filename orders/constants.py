@@ -1,0 +1,3 @@
+"""Every Redis key the orders package writes, in one place."""
+
+LOGIN_FAILURES = "callcenter:orders:login-failures:{username}"

@@ -1,0 +1,49 @@
+"""Domain errors of the orders package (all derive from CallCenterError)."""
+
+from __future__ import annotations
+
+from callcenter.errors import Conflict, NotFound, ValidationFailed
+
+
+class InvalidPhoneNumber(ValidationFailed):
+    error_id = "invalid_phone_number"
+
+
+class CustomerNotFound(NotFound):
+    error_id = "customer_not_found"
+
+
+class ApplianceNotFound(NotFound):
+    error_id = "appliance_not_found"
+
+
+class OrderNotFound(NotFound):
+    error_id = "order_not_found"
+
+
+class StationNotFound(NotFound):
+    error_id = "station_not_found"
+
+
+class UserNotFound(NotFound):
+    error_id = "user_not_found"
+
+
+class InvalidTransition(Conflict):
+    error_id = "invalid_transition"
+
+
+class DuplicateUsername(Conflict):
+    error_id = "duplicate_username"
+
+
+class DuplicateStationCode(Conflict):
+    error_id = "duplicate_station_code"
+
+
+class InvalidOrderData(ValidationFailed):
+    error_id = "invalid_order_data"
+
+
+class InvalidUserData(ValidationFailed):
+    error_id = "invalid_user_data"

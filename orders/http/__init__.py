@@ -1,0 +1,15 @@
+"""The orders domain's routes, mounted under /api by the app factory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from orders.http import appliances, audit, customers, users, work_orders
+
+router = APIRouter()
+router.include_router(users.auth_router)
+router.include_router(users.router)
+router.include_router(customers.router)
+router.include_router(appliances.router)
+router.include_router(work_orders.router)
+router.include_router(audit.router)

@@ -1,0 +1,16 @@
+"""Path and query parameters shared by the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+
+from orders.schemas import MAX_ID
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")]
+
+# Ids beyond the INTEGER range name no row; refusing them up front keeps them off the driver.
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]

@@ -1,0 +1,43 @@
+"""Who is calling, and whether their role may call this route."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+
+from callcenter.deps import SecretKeyDep, SessionDep
+from callcenter.errors import NotAuthenticated, PermissionDenied
+from orders.enums import Role
+from orders.schemas import Actor
+from orders.services.users import actor_from_token
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def current_actor(
+    session: SessionDep, secret: SecretKeyDep, token: Annotated[str | None, Depends(oauth2)]
+) -> Actor:
+    if not token:
+        raise NotAuthenticated("a bearer token is required; get one at POST /api/auth/token")
+    return actor_from_token(session, token=token, secret=secret)
+
+
+def roles(*allowed: Role) -> Callable[[Actor], Actor]:
+    def check(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+        if actor.role not in allowed:
+            raise PermissionDenied(
+                f"role {actor.role.value} may not do this",
+                details={"role": actor.role.value, "allowed": [r.value for r in allowed]},
+            )
+        return actor
+
+    return check
+
+
+Staff = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR, Role.AGENT))]
+AnyUser = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.STATION))]
+Supervisor = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR))]
+Admin = Annotated[Actor, Depends(roles(Role.ADMIN))]

@@ -1,0 +1,98 @@
+"""Users, stations and token routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from callcenter.deps import BusDep, ClockDep, SecretKeyDep, SessionDep, SettingsDep
+from orders.http.common import Limit, Offset, PathId
+from orders.http.deps import Admin, AnyUser
+from orders.schemas import (
+    Page,
+    StationCreate,
+    StationPublic,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from orders.services import users
+from orders.services.users import LoginPolicy
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(tags=["users"])
+
+
+@auth_router.post("/token")
+def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    bus: BusDep,
+    settings: SettingsDep,
+    secret: SecretKeyDep,
+) -> TokenPublic:
+    """OAuth2 password flow; repeated failures for one username are locked out for a while."""
+    policy = LoginPolicy(
+        max_failures=settings.auth.login_max_failures,
+        lockout_seconds=settings.auth.login_lockout_seconds,
+    )
+    user = users.authenticate(
+        session, bus=bus, username=form.username, password=form.password, policy=policy
+    )
+    # Tokens are checked against the wall clock, so they are issued by it too.
+    return users.issue_token(user, secret=secret, minutes=settings.auth.token_minutes)
+
+
+@router.get("/me")
+def whoami(session: SessionDep, actor: AnyUser) -> UserPublic:
+    assert actor.id is not None
+    return UserPublic.model_validate(
+        users.get_user(session, user_id=actor.id), from_attributes=True
+    )
+
+
+@router.post("/users", status_code=201)
+def create_user(data: UserCreate, session: SessionDep, actor: Admin, clock: ClockDep) -> UserPublic:
+    user = users.create_user(session, data=data, actor=actor, clock=clock)
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.get("/users")
+def list_users(
+    session: SessionDep, _actor: Admin, limit: Limit = 50, offset: Offset = 0
+) -> Page[UserPublic]:
+    rows, total = users.list_users(session, limit=limit, offset=offset)
+    items = [UserPublic.model_validate(row, from_attributes=True) for row in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/users/{user_id}")
+def get_user(user_id: PathId, session: SessionDep, _actor: Admin) -> UserPublic:
+    return UserPublic.model_validate(users.get_user(session, user_id=user_id), from_attributes=True)
+
+
+@router.patch("/users/{user_id}")
+def update_user(
+    user_id: PathId, data: UserUpdate, session: SessionDep, actor: Admin, clock: ClockDep
+) -> UserPublic:
+    user = users.update_user(session, user_id=user_id, data=data, actor=actor, clock=clock)
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.post("/stations", status_code=201, tags=["stations"])
+def create_station(
+    data: StationCreate, session: SessionDep, actor: Admin, clock: ClockDep
+) -> StationPublic:
+    station = users.create_station(session, data=data, actor=actor, clock=clock)
+    return StationPublic.model_validate(station, from_attributes=True)
+
+
+@router.get("/stations", tags=["stations"])
+def list_stations(session: SessionDep, _actor: AnyUser) -> list[StationPublic]:
+    return [
+        StationPublic.model_validate(row, from_attributes=True)
+        for row in users.list_stations(session)
+    ]

@@ -1,0 +1,162 @@
+"""Tables of the orders domain."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from callcenter.types import UTCDateTime, enum_type, utcnow
+from orders.enums import (
+    ApplianceCategory,
+    AuditAction,
+    Channel,
+    ComplaintStatus,
+    OrderStatus,
+    OrderType,
+    Role,
+    ServiceMode,
+    Urgency,
+    WarrantyStatus,
+)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Station(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = _created()
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    full_name: str = Field(default="", max_length=200)
+    role: Role = Field(sa_type=enum_type(Role))
+    station_id: int | None = Field(default=None, foreign_key="station.id", index=True)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = True
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Customer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, index=True)
+    title: str = Field(default="", max_length=16)
+    """How the hotline addresses the customer after the surname: 先生, 女士, Mr, Ms."""
+    preferred_language: str = Field(default="zh-CN", max_length=16)
+    notes: str = Field(default="", sa_type=Text)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class CustomerPhone(SQLModel, table=True):
+    __tablename__ = "customer_phone"
+    __table_args__ = (UniqueConstraint("customer_id", "e164"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    e164: str = Field(max_length=20, index=True)
+    label: str = Field(default="", max_length=32)
+
+
+class Address(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    province: str = Field(max_length=64)
+    city: str = Field(max_length=64)
+    district: str = Field(default="", max_length=64)
+    street: str = Field(max_length=300)
+    is_primary: bool = False
+
+
+class Appliance(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    category: ApplianceCategory = Field(sa_type=enum_type(ApplianceCategory))
+    brand: str = Field(max_length=100)
+    model: str = Field(default="", max_length=100)
+    serial: str = Field(default="", max_length=100, index=True)
+    purchase_date: date | None = None
+    manufacture_date: date | None = None
+    has_invoice: bool = False
+    warranty_months: int = 12
+    extended_warranty_until: date | None = None
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class WorkOrder(SQLModel, table=True):
+    __tablename__ = "work_order"
+    __table_args__ = (
+        Index("ix_work_order_customer_created", "customer_id", "created_at"),
+        Index("ix_work_order_station_status", "station_id", "status"),
+        Index("ix_work_order_status_created", "status", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str | None = Field(default=None, max_length=32, unique=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    appliance_id: int | None = Field(default=None, foreign_key="appliance.id", index=True)
+    address_id: int | None = Field(default=None, foreign_key="address.id")
+    station_id: int | None = Field(default=None, foreign_key="station.id")
+    order_type: OrderType = Field(sa_type=enum_type(OrderType))
+    service_mode: ServiceMode = Field(sa_type=enum_type(ServiceMode))
+    urgency: Urgency = Field(default=Urgency.NORMAL, sa_type=enum_type(Urgency))
+    channel: Channel = Field(sa_type=enum_type(Channel))
+    fault_description: str = Field(default="", sa_type=Text)
+    warranty_status: WarrantyStatus = Field(sa_type=enum_type(WarrantyStatus))
+    status: OrderStatus = Field(default=OrderStatus.NEW, sa_type=enum_type(OrderStatus))
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class OrderTransition(SQLModel, table=True):
+    __tablename__ = "order_transition"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    from_status: OrderStatus | None = Field(default=None, sa_type=enum_type(OrderStatus))
+    to_status: OrderStatus = Field(sa_type=enum_type(OrderStatus))
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    actor_name: str = Field(max_length=200)
+    at: datetime = _created()
+    note: str = Field(default="", sa_type=Text)
+
+
+class Complaint(SQLModel, table=True):
+    __table_args__ = (Index("ix_complaint_customer_status", "customer_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    order_id: int | None = Field(default=None, foreign_key="work_order.id")
+    topic: str = Field(max_length=64)
+    crisis_level: int = Field(default=0, ge=0, le=3)
+    description: str = Field(default="", sa_type=Text)
+    status: ComplaintStatus = Field(
+        default=ComplaintStatus.OPEN, sa_type=enum_type(ComplaintStatus)
+    )
+    created_at: datetime = _created()
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor_id: int | None = Field(default=None)
+    actor_name: str = Field(max_length=200)
+    entity: str = Field(sa_column=Column(String(32), nullable=False))
+    entity_id: int
+    action: AuditAction = Field(sa_type=enum_type(AuditAction))
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)

@@ -1,0 +1,382 @@
+"""API shapes of the orders domain (the edges; tables live in models.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from orders.enums import (
+    ApplianceCategory,
+    AuditAction,
+    Channel,
+    OrderStatus,
+    OrderType,
+    Role,
+    ServiceMode,
+    Urgency,
+    WarrantyStatus,
+)
+
+T = TypeVar("T")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+# Bounded by the column (VARCHAR(16)): PostgreSQL refuses longer values where SQLite keeps them.
+Language = Annotated[
+    str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)
+]
+Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+
+# Row ids are INTEGER columns, 32-bit on PostgreSQL: a larger id names no row, and the driver
+# would fail on it with an overflow instead of the lookup answering "not found".
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Times without a zone are read as UTC, the zone everything is stored in."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+UTCDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+def reject_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL; refuse it as invalid input, not as a driver error."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\x00) characters")
+    return value
+
+
+NoNul = AfterValidator(reject_nul)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # Every text field of every input model, so a field added later is covered too.
+        return reject_nul(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a logged-in user, or the system itself (IVR, demo, CLI)."""
+
+    id: int | None
+    name: str
+    role: Role
+    station_id: int | None = None
+
+
+SYSTEM = Actor(id=None, name="system", role=Role.ADMIN)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+# Customers
+
+
+class PhoneIn(Strict):
+    number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    # As long as the column (VARCHAR(32)) allows, which PostgreSQL enforces.
+    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] = ""
+
+
+class PhonePublic(BaseModel):
+    e164: str
+    label: str
+
+
+class AddressIn(Strict):
+    province: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    district: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
+    street: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    is_primary: bool = False
+
+
+class AddressPublic(BaseModel):
+    id: int
+    province: str
+    city: str
+    district: str
+    street: str
+    is_primary: bool
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)]
+
+
+class CustomerCreate(Strict):
+    name: Name
+    title: Title = ""
+    preferred_language: Language = "zh-CN"
+    notes: Annotated[str, StringConstraints(max_length=5000)] = ""
+    phones: list[PhoneIn] = Field(default_factory=list, max_length=10)
+    addresses: list[AddressIn] = Field(default_factory=list, max_length=10)
+
+
+class CustomerUpdate(Strict):
+    """Fields left out stay as they are; ``phones`` and ``addresses`` replace the lists."""
+
+    name: Name | None = None
+    title: Title | None = None
+    preferred_language: Language | None = None
+    notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    phones: list[PhoneIn] | None = Field(default=None, max_length=10)
+    addresses: list[AddressIn] | None = Field(default=None, max_length=10)
+
+
+class CustomerPublic(BaseModel):
+    id: int
+    name: str
+    title: str
+    preferred_language: str
+    notes: str
+    phones: list[PhonePublic]
+    addresses: list[AddressPublic]
+    created_at: datetime
+    updated_at: datetime
+
+
+# Appliances
+
+
+class ApplianceFields(Strict):
+    category: ApplianceCategory
+    brand: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    model: ShortText = ""
+    serial: ShortText = ""
+    purchase_date: date | None = None
+    manufacture_date: date | None = None
+    has_invoice: bool = False
+    warranty_months: int = Field(default=12, ge=0, le=240)
+    extended_warranty_until: date | None = None
+
+
+class ApplianceCreate(ApplianceFields):
+    customer_id: RowId
+
+
+class ApplianceUpdate(Strict):
+    category: ApplianceCategory | None = None
+    brand: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+    model: ShortText | None = None
+    serial: ShortText | None = None
+    purchase_date: date | None = None
+    manufacture_date: date | None = None
+    has_invoice: bool | None = None
+    warranty_months: int | None = Field(default=None, ge=0, le=240)
+    extended_warranty_until: date | None = None
+
+
+class AppliancePublic(BaseModel):
+    id: int
+    customer_id: int
+    category: ApplianceCategory
+    brand: str
+    model: str
+    serial: str
+    purchase_date: date | None
+    manufacture_date: date | None
+    has_invoice: bool
+    warranty_months: int
+    extended_warranty_until: date | None
+    warranty_status: WarrantyStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+# Work orders
+
+
+class OrderCreate(Strict):
+    customer_id: RowId
+    appliance_id: RowId
+    address_id: RowId | None = None
+    order_type: OrderType = OrderType.REPAIR
+    service_mode: ServiceMode = ServiceMode.ON_SITE
+    urgency: Urgency = Urgency.NORMAL
+    channel: Channel = Channel.PHONE
+    fault_description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] = (
+        ""
+    )
+
+
+class TransitionIn(Strict):
+    to: OrderStatus
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+    station_id: RowId | None = Field(default=None, description="Required when assigning.")
+
+
+class TransitionPublic(BaseModel):
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    actor_id: int | None
+    actor_name: str
+    at: datetime
+    note: str
+
+
+class OrderPublic(BaseModel):
+    id: int
+    number: str
+    customer_id: int
+    appliance_id: int | None
+    address_id: int | None
+    station_id: int | None
+    order_type: OrderType
+    service_mode: ServiceMode
+    urgency: Urgency
+    channel: Channel
+    fault_description: str
+    warranty_status: WarrantyStatus
+    status: OrderStatus
+    allowed_transitions: list[OrderStatus]
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderCustomer(BaseModel):
+    """What a station needs to reach the customer: name, numbers, where to go."""
+
+    id: int
+    name: str
+    phones: list[PhonePublic]
+    service_address: AddressPublic | None
+
+
+class OrderDetail(OrderPublic):
+    customer: OrderCustomer
+    history: list[TransitionPublic]
+
+
+class OrderFilters(BaseModel):
+    status: OrderStatus | None = None
+    customer_id: int | None = None
+    station_id: int | None = None
+    created_from: UTCDatetime | None = None
+    created_to: UTCDatetime | None = None
+
+
+# Caller lookup (the screen pop)
+
+
+class OrderSummary(BaseModel):
+    id: int
+    number: str
+    order_type: OrderType
+    status: OrderStatus
+    urgency: Urgency
+    appliance_id: int | None
+    station_id: int | None
+    fault_description: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CallerCard(BaseModel):
+    id: int
+    name: str
+    title: str
+    preferred_language: str
+    notes: str
+    phones: list[PhonePublic]
+    addresses: list[AddressPublic]
+    appliances: list[AppliancePublic]
+    open_orders: list[OrderSummary]
+    recent_orders: list[OrderSummary]
+    open_complaints: int
+    last_satisfaction_score: int | None = None
+
+
+class CallerLookup(BaseModel):
+    phone: str
+    customers: list[CallerCard]
+
+
+# Stations and users
+
+
+class StationCreate(Strict):
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name: Name
+
+
+class StationPublic(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+class UserCreate(Strict):
+    username: Username
+    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    role: Role
+    station_id: RowId | None = None
+    password: Password
+
+
+class UserUpdate(Strict):
+    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
+    role: Role | None = None
+    station_id: RowId | None = None
+    password: Password | None = None
+    is_active: bool | None = None
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    full_name: str
+    role: Role
+    station_id: int | None
+    is_active: bool
+    created_at: datetime
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+# Audit
+
+
+class AuditPublic(BaseModel):
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_name: str
+    entity: str
+    entity_id: int
+    action: AuditAction
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None

@@ -1,0 +1,1 @@
+"""Business rules of the orders domain, split by use case."""

@@ -1,0 +1,196 @@
+"""Customers, their phone numbers and addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from callcenter.types import Clock, utcnow
+from orders.enums import AuditAction
+from orders.exceptions import CustomerNotFound
+from orders.models import Address, Customer, CustomerPhone
+from orders.phones import normalize_phone
+from orders.schemas import (
+    Actor,
+    AddressIn,
+    AddressPublic,
+    CustomerCreate,
+    CustomerPublic,
+    CustomerUpdate,
+    PhoneIn,
+    PhonePublic,
+)
+from orders.services import audit
+
+
+def _normalized(phones: list[PhoneIn], region: str) -> list[tuple[str, str]]:
+    """E.164 numbers in input order, duplicates dropped; raises on the first bad one."""
+    seen: dict[str, str] = {}
+    for phone in phones:
+        seen.setdefault(normalize_phone(phone.number, default_region=region), phone.label)
+    return list(seen.items())
+
+
+def _primary_flags(addresses: list[AddressIn]) -> list[bool]:
+    # Exactly one primary address when there are any: the first one flagged, else the first.
+    flags = [address.is_primary for address in addresses]
+    first = flags.index(True) if True in flags else 0
+    return [index == first for index in range(len(addresses))]
+
+
+def _write_children(
+    session: Session,
+    customer_id: int,
+    phones: list[tuple[str, str]] | None,
+    addresses: list[AddressIn] | None,
+) -> None:
+    if phones is not None:
+        for existing in session.exec(
+            select(CustomerPhone).where(CustomerPhone.customer_id == customer_id)
+        ):
+            session.delete(existing)
+        session.flush()
+        for e164, label in phones:
+            session.add(CustomerPhone(customer_id=customer_id, e164=e164, label=label))
+    if addresses is not None:
+        for existing in session.exec(select(Address).where(Address.customer_id == customer_id)):
+            session.delete(existing)
+        session.flush()
+        for address, primary in zip(addresses, _primary_flags(addresses), strict=True):
+            session.add(
+                Address(
+                    customer_id=customer_id,
+                    **address.model_dump(exclude={"is_primary"}),
+                    is_primary=primary,
+                )
+            )
+    session.flush()
+
+
+def to_public(session: Session, customer: Customer) -> CustomerPublic:
+    assert customer.id is not None
+    phones = session.exec(
+        select(CustomerPhone)
+        .where(CustomerPhone.customer_id == customer.id)
+        .order_by(col(CustomerPhone.id))
+    ).all()
+    addresses = session.exec(
+        select(Address).where(Address.customer_id == customer.id).order_by(col(Address.id))
+    ).all()
+    return CustomerPublic(
+        **customer.model_dump(),
+        phones=[PhonePublic(e164=p.e164, label=p.label) for p in phones],
+        addresses=[AddressPublic.model_validate(a, from_attributes=True) for a in addresses],
+    )
+
+
+def _audit_view(session: Session, customer: Customer) -> dict[str, Any]:
+    return to_public(session, customer).model_dump(mode="json")
+
+
+def create_customer(
+    session: Session,
+    *,
+    data: CustomerCreate,
+    actor: Actor,
+    region: str = "CN",
+    clock: Clock = utcnow,
+) -> CustomerPublic:
+    phones = _normalized(data.phones, region)
+    now = clock()
+    customer = Customer(
+        name=data.name,
+        title=data.title,
+        preferred_language=data.preferred_language,
+        notes=data.notes,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(customer)
+    session.flush()
+    assert customer.id is not None
+    _write_children(session, customer.id, phones, data.addresses)
+    public = to_public(session, customer)
+    audit.record(
+        session,
+        actor=actor,
+        entity="customer",
+        entity_id=customer.id,
+        action=AuditAction.CREATE,
+        after=public.model_dump(mode="json"),
+        clock=clock,
+    )
+    session.commit()
+    return public
+
+
+def get_customer_row(session: Session, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise CustomerNotFound(
+            f"customer {customer_id} does not exist", details={"customer_id": customer_id}
+        )
+    return customer
+
+
+def get_customer(session: Session, *, customer_id: int) -> CustomerPublic:
+    return to_public(session, get_customer_row(session, customer_id))
+
+
+def update_customer(
+    session: Session,
+    *,
+    customer_id: int,
+    data: CustomerUpdate,
+    actor: Actor,
+    region: str = "CN",
+    clock: Clock = utcnow,
+) -> CustomerPublic:
+    customer = get_customer_row(session, customer_id)
+    phones = None if data.phones is None else _normalized(data.phones, region)
+    before = _audit_view(session, customer)
+    for field in ("name", "title", "preferred_language", "notes"):
+        value = getattr(data, field)
+        if value is not None:
+            setattr(customer, field, value)
+    customer.updated_at = clock()
+    session.add(customer)
+    _write_children(session, customer_id, phones, data.addresses)
+    public = to_public(session, customer)
+    audit.record(
+        session,
+        actor=actor,
+        entity="customer",
+        entity_id=customer_id,
+        action=AuditAction.UPDATE,
+        before=before,
+        after=public.model_dump(mode="json"),
+        clock=clock,
+    )
+    session.commit()
+    return public
+
+
+def search_customers(
+    session: Session,
+    *,
+    phone: str | None = None,
+    name: str | None = None,
+    region: str = "CN",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[CustomerPublic], int]:
+    query = select(Customer)
+    if phone:
+        e164 = normalize_phone(phone, default_region=region)
+        query = query.where(
+            col(Customer.id).in_(
+                select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164)
+            )
+        )
+    if name:
+        query = query.where(col(Customer.name).contains(name.strip(), autoescape=True))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(Customer.id)).limit(limit).offset(offset)).all()
+    return [to_public(session, row) for row in rows], total

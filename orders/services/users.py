@@ -1,0 +1,251 @@
+"""Stations, users, passwords, tokens and the login rate limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+import redis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, func, select
+
+from callcenter.errors import NotAuthenticated, TooManyRequests
+from callcenter.types import Clock, utcnow
+from orders.constants import LOGIN_FAILURES
+from orders.enums import AuditAction, Role
+from orders.exceptions import (
+    DuplicateStationCode,
+    DuplicateUsername,
+    InvalidUserData,
+    StationNotFound,
+    UserNotFound,
+)
+from orders.models import Station, User
+from orders.schemas import (
+    Actor,
+    StationCreate,
+    TokenPublic,
+    UserCreate,
+    UserUpdate,
+)
+from orders.services import audit
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so a miss costs as long as a hit.
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
+TOKEN_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int = 5
+    lockout_seconds: int = 300
+
+
+def actor_of(user: User) -> Actor:
+    assert user.id is not None
+    return Actor(id=user.id, name=user.username, role=user.role, station_id=user.station_id)
+
+
+def create_station(
+    session: Session, *, data: StationCreate, actor: Actor, clock: Clock = utcnow
+) -> Station:
+    if session.exec(select(Station).where(Station.code == data.code)).first() is not None:
+        raise DuplicateStationCode(
+            f"station code {data.code} is taken", details={"code": data.code}
+        )
+    station = Station(code=data.code, name=data.name, created_at=clock())
+    session.add(station)
+    session.flush()
+    assert station.id is not None
+    audit.record(
+        session,
+        actor=actor,
+        entity="station",
+        entity_id=station.id,
+        action=AuditAction.CREATE,
+        after=audit.snapshot(station),
+        clock=clock,
+    )
+    session.commit()
+    return station
+
+
+def list_stations(session: Session) -> list[Station]:
+    return list(session.exec(select(Station).order_by(col(Station.id))).all())
+
+
+def _check_station_binding(session: Session, role: Role, station_id: int | None) -> None:
+    if role is Role.STATION and station_id is None:
+        raise InvalidUserData(
+            "a station user must be bound to a station", details={"field": "station_id"}
+        )
+    if role is not Role.STATION and station_id is not None:
+        raise InvalidUserData(
+            "only station users are bound to a station", details={"field": "station_id"}
+        )
+    if station_id is not None and session.get(Station, station_id) is None:
+        raise StationNotFound(
+            f"station {station_id} does not exist", details={"station_id": station_id}
+        )
+
+
+def create_user(session: Session, *, data: UserCreate, actor: Actor, clock: Clock = utcnow) -> User:
+    if session.exec(select(User).where(User.username == data.username)).first() is not None:
+        raise DuplicateUsername(
+            f"username {data.username} is taken", details={"username": data.username}
+        )
+    _check_station_binding(session, data.role, data.station_id)
+    now = clock()
+    user = User(
+        username=data.username,
+        full_name=data.full_name,
+        role=data.role,
+        station_id=data.station_id,
+        password_hash=_hasher.hash(data.password),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(user)
+    session.flush()
+    assert user.id is not None
+    audit.record(
+        session,
+        actor=actor,
+        entity="user",
+        entity_id=user.id,
+        action=AuditAction.CREATE,
+        after=audit.snapshot(user),
+        clock=clock,
+    )
+    session.commit()
+    return user
+
+
+def get_user(session: Session, *, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserNotFound(f"user {user_id} does not exist", details={"user_id": user_id})
+    return user
+
+
+def update_user(
+    session: Session, *, user_id: int, data: UserUpdate, actor: Actor, clock: Clock = utcnow
+) -> User:
+    user = get_user(session, user_id=user_id)
+    before = audit.snapshot(user)
+    changes = data.model_dump(exclude_unset=True)
+    for field in ("role", "is_active", "full_name"):
+        if field in changes and changes[field] is None:
+            raise InvalidUserData(f"{field} cannot be null", details={"field": field})
+    role = changes.get("role", user.role)
+    station_id = changes.get("station_id", user.station_id)
+    _check_station_binding(session, role, station_id)
+    password = changes.pop("password", None)
+    if password is not None:
+        user.password_hash = _hasher.hash(password)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    user.updated_at = clock()
+    session.add(user)
+    session.flush()
+    after = audit.snapshot(user)
+    if password is not None:
+        after["password_changed"] = True
+    audit.record(
+        session,
+        actor=actor,
+        entity="user",
+        entity_id=user_id,
+        action=AuditAction.UPDATE,
+        before=before,
+        after=after,
+        clock=clock,
+    )
+    session.commit()
+    return user
+
+
+def list_users(session: Session, *, limit: int = 50, offset: int = 0) -> tuple[list[User], int]:
+    total = session.exec(select(func.count()).select_from(User)).one()
+    rows = session.exec(select(User).order_by(col(User.id)).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def authenticate(
+    session: Session,
+    *,
+    bus: redis.Redis,
+    username: str,
+    password: str,
+    policy: LoginPolicy,
+) -> User:
+    """The user whose password this is; failures are counted per username and locked out."""
+    key = LOGIN_FAILURES.format(username=username.lower())
+    failures = int(bus.get(key) or 0)
+    if failures >= policy.max_failures:
+        retry_after = max(int(bus.ttl(key)), 1)
+        raise TooManyRequests(
+            f"too many failed logins for {username}; try again in {retry_after} s",
+            retry_after=retry_after,
+        )
+    # No username holds NUL, and PostgreSQL would refuse the query: such a name finds nobody.
+    user = (
+        None
+        if "\x00" in username
+        else session.exec(select(User).where(User.username == username)).first()
+    )
+    if not _password_matches(user, password):
+        pipe = bus.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, policy.lockout_seconds)
+        pipe.execute()
+        raise NotAuthenticated("wrong username or password")
+    bus.delete(key)
+    assert user is not None
+    return user
+
+
+def _password_matches(user: User | None, password: str) -> bool:
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return user is not None and user.is_active
+
+
+def issue_token(user: User, *, secret: str, minutes: int, clock: Clock = utcnow) -> TokenPublic:
+    now = clock()
+    claims = {
+        "sub": str(user.id),
+        "role": user.role.value,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+    }
+    return TokenPublic(
+        access_token=jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM),
+        expires_in=minutes * 60,
+    )
+
+
+def actor_from_token(session: Session, *, token: str, secret: str) -> Actor:
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+        user_id = int(claims["sub"])
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise NotAuthenticated("the access token is invalid or has expired") from exc
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("the access token's user no longer exists or is disabled")
+    return actor_of(user)
+
+
+def station_id_for_code(session: Session, code: str) -> int:
+    station = session.exec(select(Station).where(Station.code == code)).first()
+    if station is None or station.id is None:
+        raise StationNotFound(f"no station has code {code}", details={"code": code})
+    return station.id

@@ -1,0 +1,229 @@
+"""Work orders: intake, the state machine applied, listing and history."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, func, select
+
+from callcenter.errors import PermissionDenied
+from callcenter.types import Clock, utcnow
+from orders.enums import AuditAction, OrderStatus, Role
+from orders.exceptions import InvalidOrderData, OrderNotFound, StationNotFound
+from orders.models import Address, OrderTransition, Station, WorkOrder
+from orders.schemas import (
+    Actor,
+    OrderCreate,
+    OrderCustomer,
+    OrderDetail,
+    OrderFilters,
+    OrderPublic,
+    TransitionIn,
+    TransitionPublic,
+)
+from orders.services import audit
+from orders.services.appliances import get_appliance_row, warranty_of
+from orders.services.customers import get_customer_row
+from orders.services.customers import to_public as customer_public
+from orders.states import allowed_targets, check_transition
+
+# Station staff move their own orders through the work; dispatching, cancelling,
+# closing and reopening stay with the hotline.
+STATION_TARGETS = frozenset(
+    {
+        OrderStatus.ACCEPTED,
+        OrderStatus.CONTACTED,
+        OrderStatus.IN_SERVICE,
+        OrderStatus.WAITING_PARTS,
+        OrderStatus.HARD_TO_REPAIR,
+        OrderStatus.COMPLETED,
+        OrderStatus.READY_FOR_PICKUP,
+        OrderStatus.PICKED_UP,
+    }
+)
+
+
+def to_public(order: WorkOrder) -> OrderPublic:
+    return OrderPublic(
+        **order.model_dump(),
+        allowed_transitions=allowed_targets(order.status, order.service_mode),
+    )
+
+
+def create_order(
+    session: Session, *, data: OrderCreate, actor: Actor, clock: Clock = utcnow
+) -> OrderPublic:
+    get_customer_row(session, data.customer_id)
+    appliance = get_appliance_row(session, data.appliance_id)
+    if appliance.customer_id != data.customer_id:
+        raise InvalidOrderData(
+            f"appliance {appliance.id} does not belong to customer {data.customer_id}",
+            details={"field": "appliance_id"},
+        )
+    if data.address_id is not None:
+        address = session.get(Address, data.address_id)
+        if address is None or address.customer_id != data.customer_id:
+            raise InvalidOrderData(
+                f"address {data.address_id} is not an address of customer {data.customer_id}",
+                details={"field": "address_id"},
+            )
+    now = clock()
+    order = WorkOrder(
+        **data.model_dump(),
+        warranty_status=warranty_of(appliance, now.date()),
+        status=OrderStatus.NEW,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    session.flush()
+    assert order.id is not None
+    order.number = f"WO{now:%Y%m%d}{order.id:07d}"
+    session.add(
+        OrderTransition(
+            order_id=order.id,
+            from_status=None,
+            to_status=OrderStatus.NEW,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            at=now,
+            note="created",
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="work_order",
+        entity_id=order.id,
+        action=AuditAction.CREATE,
+        after=audit.snapshot(order),
+        clock=clock,
+    )
+    session.commit()
+    return to_public(order)
+
+
+def _visible_order(session: Session, order_id: int, viewer: Actor) -> WorkOrder:
+    order = session.get(WorkOrder, order_id)
+    # A station sees only its own orders; others' are reported as absent, not forbidden,
+    # so order ids of other stations are not disclosed.
+    if order is None or (viewer.role is Role.STATION and order.station_id != viewer.station_id):
+        raise OrderNotFound(f"order {order_id} does not exist", details={"order_id": order_id})
+    return order
+
+
+def get_order(session: Session, *, order_id: int, viewer: Actor) -> OrderDetail:
+    order = _visible_order(session, order_id, viewer)
+    history = session.exec(
+        select(OrderTransition)
+        .where(OrderTransition.order_id == order_id)
+        .order_by(col(OrderTransition.id))
+    ).all()
+    return OrderDetail(
+        **to_public(order).model_dump(),
+        customer=_order_customer(session, order),
+        history=[TransitionPublic.model_validate(t, from_attributes=True) for t in history],
+    )
+
+
+def _order_customer(session: Session, order: WorkOrder) -> OrderCustomer:
+    customer = get_customer_row(session, order.customer_id)
+    public = customer_public(session, customer)
+    chosen = [a for a in public.addresses if a.id == order.address_id]
+    primary = [a for a in public.addresses if a.is_primary]
+    address = (chosen or primary or [None])[0]
+    return OrderCustomer(
+        id=public.id, name=public.name, phones=public.phones, service_address=address
+    )
+
+
+def list_orders(
+    session: Session,
+    *,
+    filters: OrderFilters,
+    viewer: Actor,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[OrderPublic], int]:
+    query = select(WorkOrder)
+    if viewer.role is Role.STATION:
+        query = query.where(WorkOrder.station_id == viewer.station_id)
+    if filters.status is not None:
+        query = query.where(WorkOrder.status == filters.status)
+    if filters.customer_id is not None:
+        query = query.where(WorkOrder.customer_id == filters.customer_id)
+    if filters.station_id is not None:
+        query = query.where(WorkOrder.station_id == filters.station_id)
+    if filters.created_from is not None:
+        query = query.where(col(WorkOrder.created_at) >= filters.created_from)
+    if filters.created_to is not None:
+        query = query.where(col(WorkOrder.created_at) < filters.created_to)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(WorkOrder.created_at).desc(), col(WorkOrder.id).desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [to_public(row) for row in rows], total
+
+
+def transition_order(
+    session: Session,
+    *,
+    order_id: int,
+    data: TransitionIn,
+    actor: Actor,
+    clock: Clock = utcnow,
+) -> OrderDetail:
+    order = _visible_order(session, order_id, actor)
+    if actor.role is Role.STATION and data.to not in STATION_TARGETS:
+        raise PermissionDenied(
+            f"station staff cannot move an order to {data.to.value}",
+            details={"to": data.to.value},
+        )
+    check_transition(order.status, data.to, order.service_mode)
+    before = audit.snapshot(order)
+    if data.to is OrderStatus.ASSIGNED:
+        order.station_id = _station_for_assignment(session, data.station_id)
+    previous = order.status
+    now = clock()
+    order.status = data.to
+    order.updated_at = now
+    session.add(order)
+    session.add(
+        OrderTransition(
+            order_id=order_id,
+            from_status=previous,
+            to_status=data.to,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            at=now,
+            note=data.note,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="work_order",
+        entity_id=order_id,
+        action=AuditAction.TRANSITION,
+        before=before,
+        after=audit.snapshot(order),
+        clock=clock,
+    )
+    session.commit()
+    return get_order(session, order_id=order_id, viewer=actor)
+
+
+def _station_for_assignment(session: Session, station_id: int | None) -> int:
+    if station_id is None:
+        raise InvalidOrderData(
+            "assigning an order needs the station_id of the station that takes it",
+            details={"field": "station_id"},
+        )
+    if session.get(Station, station_id) is None:
+        raise StationNotFound(
+            f"station {station_id} does not exist", details={"station_id": station_id}
+        )
+    return station_id

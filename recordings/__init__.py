@@ -1,0 +1,1 @@
+"""Call recordings: storage that survives crashes, checksums, and their catalogue."""

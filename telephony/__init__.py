@@ -1,0 +1,1 @@
+"""Channel-neutral calls and their events; the SIP and Twilio channels live below."""

@@ -1,0 +1,349 @@
+"""Automatic call distribution: named queues, strategies, offers, overflow, figures.
+
+All state lives in Redis so every process shares one view; one Redis lock serialises the
+decisions that pair a call with an agent, so no agent is ever offered two calls.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+import redis
+from pydantic import BaseModel, Field
+
+from callcenter.bus import Event, EventBus
+from callcenter.errors import Conflict
+from callcenter.types import Clock, utcnow
+from telephony.constants import (
+    ACD_LOCK,
+    ARRIVALS,
+    LAST_SERVED,
+    OFFER,
+    OFFERS,
+    QUEUE_CONFIG,
+    QUEUED_CALL,
+    QUEUES,
+    STATS,
+    WAITING,
+)
+from telephony.presence import Agent, AgentState, Presence
+
+PRIORITY_SPAN = 10**13
+"""Wider than any arrival sequence, so priority bands never interleave."""
+MISSED_OFFERS_LIMIT = 2
+
+
+class Strategy(StrEnum):
+    LONGEST_IDLE = "longest_idle"
+    ROUND_ROBIN = "round_robin"
+    SKILLS = "skills"
+
+
+class QueueConfig(BaseModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    skill: str | None = None
+    offer_timeout_seconds: int = Field(default=15, ge=1, le=300)
+    max_wait_seconds: int = Field(default=300, ge=1, le=86_400)
+    overflow: Literal["callback", "voicemail"] = "callback"
+    service_level_seconds: int = Field(default=20, ge=1, le=3600)
+    wrap_up_seconds: int = Field(default=30, ge=0, le=3600)
+
+
+class QueuedCall(BaseModel):
+    call_id: str
+    queue: str
+    enqueued_at: datetime
+    priority: int
+    sequence: int
+    """Arrival order across all queues; breaks ties that equal timestamps cannot."""
+    customer_ids: list[int] = []
+
+
+class Offer(BaseModel):
+    call_id: str
+    agent_id: int
+    queue: str
+    offered_at: datetime
+    expires_at: datetime
+
+
+class QueueFigures(BaseModel):
+    queue: str
+    waiting: int
+    longest_wait_seconds: float
+    offered: int
+    answered: int
+    answered_in_service_level: int
+    abandoned: int
+    overflowed: int
+    service_level: float | None
+    """Share of calls answered within the queue's service-level seconds, of those answered
+    or abandoned; None before the first such call."""
+
+
+class CallOffered(Event):
+    name = "call.offered"
+    call_id: str
+    agent_id: int
+    queue: str
+    customer_ids: list[int]
+    at: datetime
+
+
+class NoSuchOffer(Conflict):
+    error_id = "no_such_offer"
+
+
+class Acd:
+    def __init__(
+        self, client: redis.Redis, bus: EventBus, presence: Presence, *, clock: Clock = utcnow
+    ) -> None:
+        self.client = client
+        self.bus = bus
+        self.presence = presence
+        self.clock = clock
+
+    # Configuration
+
+    def configure(self, config: QueueConfig) -> QueueConfig:
+        self.client.set(QUEUE_CONFIG.format(queue=config.name), config.model_dump_json())
+        self.client.sadd(QUEUES, config.name)
+        return config
+
+    def config(self, queue: str) -> QueueConfig:
+        raw = self.client.get(QUEUE_CONFIG.format(queue=queue))
+        return QueueConfig.model_validate_json(raw) if raw else QueueConfig(name=queue)
+
+    # Calls in
+
+    def enqueue(
+        self, call_id: str, queue: str, *, priority: int = 1, customer_ids: list[int] | None = None
+    ) -> QueuedCall:
+        queued = QueuedCall(
+            call_id=call_id,
+            queue=queue,
+            enqueued_at=self.clock(),
+            priority=priority,
+            sequence=int(self.client.incr(ARRIVALS)),
+            customer_ids=customer_ids or [],
+        )
+        self.client.set(QUEUED_CALL.format(call_id=call_id), queued.model_dump_json())
+        self.client.zadd(WAITING.format(queue=queue), {call_id: _score(queued)})
+        self.client.sadd(QUEUES, queue)
+        return queued
+
+    def position(self, call_id: str, queue: str) -> int | None:
+        rank = self.client.zrank(WAITING.format(queue=queue), call_id)
+        return None if rank is None else int(rank) + 1
+
+    def dispatch(self, queue: str) -> list[Offer]:
+        """Offer waiting calls to free agents until one of the two runs out."""
+        offers = []
+        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+            config = self.config(queue)
+            while True:
+                front = self.client.zrange(WAITING.format(queue=queue), 0, 0)
+                agent = self._pick_agent(config)
+                if not front or agent is None:
+                    return offers
+                offers.append(self._offer(config, _text(front[0]), agent))
+
+    def _offer(self, config: QueueConfig, call_id: str, agent: Agent) -> Offer:
+        queued = self._queued(call_id)
+        now = self.clock()
+        offer = Offer(
+            call_id=call_id,
+            agent_id=agent.agent_id,
+            queue=config.name,
+            offered_at=now,
+            expires_at=now + timedelta(seconds=config.offer_timeout_seconds),
+        )
+        self.client.zrem(WAITING.format(queue=config.name), call_id)
+        self.client.set(OFFER.format(call_id=call_id), offer.model_dump_json())
+        self.client.zadd(OFFERS, {call_id: offer.expires_at.timestamp()})
+        self.client.set(LAST_SERVED.format(queue=config.name), agent.agent_id)
+        self.presence.move(agent.agent_id, AgentState.OFFERED, call_id=call_id)
+        self._count(config.name, "offered")
+        self.bus.publish(
+            CallOffered(
+                call_id=call_id,
+                agent_id=agent.agent_id,
+                queue=config.name,
+                customer_ids=queued.customer_ids,
+                at=now,
+            )
+        )
+        return offer
+
+    def _pick_agent(self, config: QueueConfig) -> Agent | None:
+        candidates = [
+            agent
+            for agent in self.presence.all()
+            if agent.state is AgentState.AVAILABLE
+            and config.name in agent.queues
+            and (config.strategy is not Strategy.SKILLS or config.skill in agent.skills)
+        ]
+        if not candidates:
+            return None
+        if config.strategy is Strategy.ROUND_ROBIN:
+            last = int(self.client.get(LAST_SERVED.format(queue=config.name)) or 0)
+            ordered = sorted(candidates, key=lambda a: a.agent_id)
+            return next((a for a in ordered if a.agent_id > last), ordered[0])
+        return min(candidates, key=lambda a: (a.since, a.changes))
+
+    # Offers answered, missed, expired
+
+    def accept(self, call_id: str, agent_id: int) -> QueuedCall:
+        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+            offer = self._offer_for(call_id, agent_id)
+            queued = self._queued(call_id)
+            self._drop_offer(call_id)
+            self.client.delete(QUEUED_CALL.format(call_id=call_id))
+            self.presence.move(agent_id, AgentState.ON_CALL, call_id=call_id, missed_offers=0)
+            config = self.config(offer.queue)
+            self._count(offer.queue, "answered")
+            if (self.clock() - queued.enqueued_at).total_seconds() <= config.service_level_seconds:
+                self._count(offer.queue, "answered_in_service_level")
+            return queued
+
+    def miss(self, call_id: str, agent_id: int) -> Offer:
+        """The agent declined or let the offer ring out: the call goes back to the front.
+
+        The caller dispatches the queue again, so the new offers reach the channel.
+        """
+        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+            offer = self._offer_for(call_id, agent_id)
+            queued = self._queued(call_id)
+            self._drop_offer(call_id)
+            self.client.zadd(WAITING.format(queue=offer.queue), {call_id: _score(queued)})
+            missed = self.presence.get(agent_id).missed_offers + 1
+            if missed >= MISSED_OFFERS_LIMIT:
+                self.presence.move(
+                    agent_id,
+                    AgentState.BREAK,
+                    missed_offers=missed,
+                    reason=f"not ready: missed {missed} offers in a row",
+                )
+            else:
+                self.presence.move(
+                    agent_id, AgentState.AVAILABLE, missed_offers=missed, reason="offer missed"
+                )
+        return offer
+
+    def expire_offers(self) -> list[Offer]:
+        due = self.client.zrangebyscore(OFFERS, "-inf", self.clock().timestamp())
+        expired = []
+        for call_id in (_text(c) for c in due):
+            raw = self.client.get(OFFER.format(call_id=call_id))
+            if raw is None:
+                self.client.zrem(OFFERS, call_id)
+                continue
+            offer = Offer.model_validate_json(raw)
+            expired.append(self.miss(call_id, offer.agent_id))
+        return expired
+
+    # Calls out
+
+    def abandon(self, call_id: str) -> bool:
+        """The caller hung up before an agent answered; True if the call was waiting."""
+        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+            raw = self.client.get(QUEUED_CALL.format(call_id=call_id))
+            if raw is None:
+                return False
+            queued = QueuedCall.model_validate_json(raw)
+            offer_raw = self.client.get(OFFER.format(call_id=call_id))
+            if offer_raw is not None:
+                offer = Offer.model_validate_json(offer_raw)
+                self._drop_offer(call_id)
+                self.presence.move(offer.agent_id, AgentState.AVAILABLE, reason="caller left")
+            self.client.zrem(WAITING.format(queue=queued.queue), call_id)
+            self.client.delete(QUEUED_CALL.format(call_id=call_id))
+            self._count(queued.queue, "abandoned")
+            return True
+
+    def overflow(self, queue: str) -> list[QueuedCall]:
+        """Calls that waited past the queue's maximum leave it, for a callback or voicemail."""
+        config = self.config(queue)
+        oldest_allowed = self.clock() - timedelta(seconds=config.max_wait_seconds)
+        gone = []
+        for call_id in (_text(c) for c in self.client.zrange(WAITING.format(queue=queue), 0, -1)):
+            queued = self._queued(call_id)
+            if queued.enqueued_at <= oldest_allowed and self.client.zrem(
+                WAITING.format(queue=queue), call_id
+            ):
+                self.client.delete(QUEUED_CALL.format(call_id=call_id))
+                self._count(queue, "overflowed")
+                gone.append(queued)
+        return gone
+
+    def end_call(self, agent_id: int, queue: str) -> Agent:
+        return self.presence.move(
+            agent_id,
+            AgentState.WRAP_UP,
+            wrap_up_seconds=self.config(queue).wrap_up_seconds,
+            call_id=self.presence.get(agent_id).call_id,
+        )
+
+    # Figures
+
+    def figures(self, queue: str) -> QueueFigures:
+        waiting = [_text(c) for c in self.client.zrange(WAITING.format(queue=queue), 0, -1)]
+        now = self.clock()
+        waits = [(now - self._queued(c).enqueued_at).total_seconds() for c in waiting]
+        raw = self.client.hgetall(STATS.format(queue=queue, day=now.astimezone(UTC).date()))
+        stats = {_text(k): int(v) for k, v in raw.items()}
+        answered = stats.get("answered", 0)
+        in_level = stats.get("answered_in_service_level", 0)
+        abandoned = stats.get("abandoned", 0)
+        return QueueFigures(
+            queue=queue,
+            waiting=len(waiting),
+            longest_wait_seconds=max(waits, default=0.0),
+            offered=stats.get("offered", 0),
+            answered=answered,
+            answered_in_service_level=in_level,
+            abandoned=abandoned,
+            overflowed=stats.get("overflowed", 0),
+            service_level=in_level / (answered + abandoned) if answered + abandoned else None,
+        )
+
+    def queues(self) -> list[str]:
+        return sorted(_text(q) for q in self.client.smembers(QUEUES))
+
+    # Helpers
+
+    def _queued(self, call_id: str) -> QueuedCall:
+        raw = self.client.get(QUEUED_CALL.format(call_id=call_id))
+        if raw is None:
+            raise NoSuchOffer(f"call {call_id} is not in a queue", details={"call_id": call_id})
+        return QueuedCall.model_validate_json(raw)
+
+    def _offer_for(self, call_id: str, agent_id: int) -> Offer:
+        raw = self.client.get(OFFER.format(call_id=call_id))
+        offer = Offer.model_validate_json(raw) if raw else None
+        if offer is None or offer.agent_id != agent_id:
+            raise NoSuchOffer(
+                f"call {call_id} is not offered to agent {agent_id}",
+                details={"call_id": call_id, "agent_id": agent_id},
+            )
+        return offer
+
+    def _drop_offer(self, call_id: str) -> None:
+        self.client.delete(OFFER.format(call_id=call_id))
+        self.client.zrem(OFFERS, call_id)
+
+    def _count(self, queue: str, field: str) -> None:
+        key = STATS.format(queue=queue, day=self.clock().astimezone(UTC).date())
+        self.client.hincrby(key, field, 1)
+        self.client.expire(key, 40 * 86_400)
+
+
+def _score(queued: QueuedCall) -> float:
+    return queued.priority * PRIORITY_SPAN + queued.sequence
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,17 @@
+"""Every Redis key the telephony package writes, in one place."""
+
+AGENTS = "callcenter:presence:agents"
+AGENT = "callcenter:presence:agent:{agent_id}"
+PRESENCE_CHANGES = "callcenter:presence:changes"
+QUEUE_CONFIG = "callcenter:acd:queue-config:{queue}"
+QUEUES = "callcenter:acd:queues"
+WAITING = "callcenter:acd:waiting:{queue}"
+QUEUED_CALL = "callcenter:acd:call:{call_id}"
+OFFERS = "callcenter:acd:offers"
+OFFER = "callcenter:acd:offer:{call_id}"
+LAST_SERVED = "callcenter:acd:last-served:{queue}"
+STATS = "callcenter:acd:stats:{queue}:{day}"
+ACD_LOCK = "callcenter:acd:lock"
+ARRIVALS = "callcenter:acd:arrivals"
+POP = "callcenter:telephony:pop:{call_id}"
+POP_TTL_SECONDS = 4 * 3600

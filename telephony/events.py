@@ -1,0 +1,130 @@
+"""The call events this package publishes (and only this module publishes them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from callcenter.bus import Event, EventBus
+from orders.schemas import CallerLookup
+from telephony.constants import POP, POP_TTL_SECONDS
+from telephony.enums import CallChannel, Direction, Disposition
+from telephony.models import Call
+
+
+class CallRinging(Event):
+    name = "call.ringing"
+    call_id: str
+    channel: CallChannel
+    direction: Direction
+    from_number: str
+    to_number: str
+    at: datetime
+    pop: CallerLookup
+    """The screen-pop payload, resolved once when the call arrives."""
+
+
+class CallAnswered(Event):
+    name = "call.answered"
+    call_id: str
+    at: datetime
+
+
+class CallQueued(Event):
+    name = "call.queued"
+    call_id: str
+    queue: str
+    customer_ids: list[int]
+    at: datetime
+
+
+class CallBridged(Event):
+    name = "call.bridged"
+    call_id: str
+    agent_id: int
+    queue: str | None
+    customer_ids: list[int]
+    at: datetime
+
+
+class CallDtmf(Event):
+    name = "call.dtmf"
+    call_id: str
+    digit: str
+
+
+class CallEnded(Event):
+    name = "call.ended"
+    call_id: str
+    agent_id: int | None
+    disposition: Disposition
+    customer_ids: list[int]
+    order_id: int | None
+    duration_seconds: float
+    at: datetime
+
+
+class CallNotifier:
+    """One method per event, so what telephony says on the bus is written down in one place."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+
+    def ringing(self, call: Call, pop: CallerLookup) -> str:
+        # Kept for the length of a call so the console can show the pop with the offer,
+        # without resolving the caller a second time.
+        self.bus.client.set(POP.format(call_id=call.id), pop.model_dump_json(), ex=POP_TTL_SECONDS)
+        return self.bus.publish(
+            CallRinging(
+                call_id=call.id,
+                channel=call.channel,
+                direction=call.direction,
+                from_number=call.from_number,
+                to_number=call.to_number,
+                at=call.ringing_at,
+                pop=pop,
+            )
+        )
+
+    def answered(self, call: Call) -> str:
+        assert call.answered_at is not None
+        return self.bus.publish(CallAnswered(call_id=call.id, at=call.answered_at))
+
+    def queued(self, call: Call) -> str:
+        assert call.queue is not None and call.queued_at is not None
+        return self.bus.publish(
+            CallQueued(
+                call_id=call.id,
+                queue=call.queue,
+                customer_ids=call.customer_ids,
+                at=call.queued_at,
+            )
+        )
+
+    def bridged(self, call: Call) -> str:
+        assert call.agent_id is not None and call.bridged_at is not None
+        return self.bus.publish(
+            CallBridged(
+                call_id=call.id,
+                agent_id=call.agent_id,
+                queue=call.queue,
+                customer_ids=call.customer_ids,
+                at=call.bridged_at,
+            )
+        )
+
+    def dtmf(self, call: Call, digit: str) -> str:
+        return self.bus.publish(CallDtmf(call_id=call.id, digit=digit))
+
+    def ended(self, call: Call) -> str:
+        assert call.ended_at is not None and call.disposition is not None
+        return self.bus.publish(
+            CallEnded(
+                call_id=call.id,
+                agent_id=call.agent_id,
+                disposition=call.disposition,
+                customer_ids=call.customer_ids,
+                order_id=call.order_id,
+                duration_seconds=(call.ended_at - call.ringing_at).total_seconds(),
+                at=call.ended_at,
+            )
+        )

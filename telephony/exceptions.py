@@ -1,0 +1,13 @@
+"""Domain errors of calls."""
+
+from __future__ import annotations
+
+from callcenter.errors import Conflict, NotFound
+
+
+class CallNotFound(NotFound):
+    error_id = "call_not_found"
+
+
+class InvalidCallTransition(Conflict):
+    error_id = "invalid_call_transition"

@@ -1,0 +1,101 @@
+"""Agent presence and queue routes for consoles and supervisors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, Field
+
+from callcenter.deps import SessionDep
+from orders.http.deps import Staff, Supervisor
+from telephony.acd import Acd, Offer, QueueConfig, QueueFigures
+from telephony.presence import Agent, AgentState
+from telephony.routing import record_offers
+from telephony.twilio.http import AcdDep, ring_offers
+
+router = APIRouter(tags=["agents and queues"])
+QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+AgentIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+class LoginIn(BaseModel):
+    queues: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]] = Field(
+        min_length=1, max_length=20
+    )
+    skills: list[Annotated[str, Field(max_length=64)]] = Field(default=[], max_length=50)
+    extension: str | None = Field(default=None, pattern=r"^(client|sip):[^\s]{1,120}$")
+
+
+class StateIn(BaseModel):
+    state: AgentState
+    reason: str = Field(default="", max_length=200)
+
+
+def _dispatch(session: SessionDep, acd: Acd, request: Request, queues: list[str]) -> None:
+    offers: list[Offer] = []
+    for queue in queues:
+        offers.extend(record_offers(session, acd.dispatch(queue)))
+    ring_offers(request, offers)
+
+
+@router.put("/agents/me/login")
+def log_in(
+    data: LoginIn, actor: Staff, acd: AcdDep, session: SessionDep, request: Request
+) -> Agent:
+    """Log in to queues and become available; waiting calls are offered at once."""
+    assert actor.id is not None
+    agent = acd.presence.log_in(
+        actor.id, queues=data.queues, skills=data.skills, extension=data.extension
+    )
+    _dispatch(session, acd, request, agent.queues)
+    return acd.presence.get(actor.id)
+
+
+@router.put("/agents/me/state")
+def set_my_state(
+    data: StateIn, actor: Staff, acd: AcdDep, session: SessionDep, request: Request
+) -> Agent:
+    assert actor.id is not None
+    agent = acd.presence.choose(actor.id, data.state, reason=data.reason)
+    if agent.state is AgentState.AVAILABLE:
+        _dispatch(session, acd, request, agent.queues)
+    return acd.presence.get(actor.id)
+
+
+@router.get("/agents")
+def list_agents(_actor: Supervisor, acd: AcdDep) -> list[Agent]:
+    return acd.presence.all()
+
+
+@router.put("/agents/{agent_id}/state")
+def set_agent_state(
+    agent_id: AgentIdPath,
+    data: StateIn,
+    _actor: Supervisor,
+    acd: AcdDep,
+    session: SessionDep,
+    request: Request,
+) -> Agent:
+    """A supervisor changes an agent's state (e.g. frees one stuck on a break)."""
+    agent = acd.presence.choose(agent_id, data.state, reason=data.reason)
+    if agent.state is AgentState.AVAILABLE:
+        _dispatch(session, acd, request, agent.queues)
+    return acd.presence.get(agent_id)
+
+
+@router.get("/queues")
+def list_queues(_actor: Staff, acd: AcdDep) -> list[QueueFigures]:
+    return [acd.figures(queue) for queue in acd.queues()]
+
+
+@router.get("/queues/{queue}")
+def queue_figures(queue: QueueName, _actor: Staff, acd: AcdDep) -> QueueFigures:
+    return acd.figures(queue)
+
+
+@router.put("/queues/{queue}")
+def configure_queue(
+    queue: QueueName, data: QueueConfig, _actor: Supervisor, acd: AcdDep
+) -> QueueConfig:
+    return acd.configure(data.model_copy(update={"name": queue}))

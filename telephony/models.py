@@ -1,0 +1,46 @@
+"""The call log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from callcenter.types import UTCDateTime, enum_type, utcnow
+from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
+
+
+class Call(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    channel: CallChannel = Field(sa_type=enum_type(CallChannel))
+    direction: Direction = Field(sa_type=enum_type(Direction))
+    provider_id: str | None = Field(default=None, max_length=64, unique=True)
+    from_number: str = Field(max_length=64)
+    from_e164: str | None = Field(default=None, max_length=20, index=True)
+    to_number: str = Field(max_length=64)
+    customer_ids: list[int] = Field(default_factory=list, sa_type=JSON)
+    state: CallState = Field(default=CallState.RINGING, sa_type=enum_type(CallState))
+    provider_status: ProviderStatus | None = Field(default=None, sa_type=enum_type(ProviderStatus))
+    queue: str | None = Field(default=None, max_length=64)
+    agent_id: int | None = Field(default=None, foreign_key="user.id")
+    order_id: int | None = Field(default=None, foreign_key="work_order.id")
+    disposition: Disposition | None = Field(default=None, sa_type=enum_type(Disposition))
+    ringing_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    queued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    bridged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CallStatusChange(SQLModel, table=True):
+    """Each provider status applied to a call, once: retried callbacks find their row here."""
+
+    __tablename__ = "call_status_change"
+    __table_args__ = (UniqueConstraint("call_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="call.id", index=True)
+    status: ProviderStatus = Field(sa_type=enum_type(ProviderStatus))
+    sequence_number: int | None = None
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

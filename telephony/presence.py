@@ -1,0 +1,213 @@
+"""Agent presence, kept in Redis so every process sees the same agents.
+
+States and the moves between them are explicit; every change publishes
+``agent.state_changed``. ``reconcile`` repairs agents left in a call state by a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import redis
+from pydantic import BaseModel
+
+from callcenter.bus import Event, EventBus
+from callcenter.errors import Conflict, NotFound
+from callcenter.types import Clock, utcnow
+from telephony.constants import AGENT, AGENTS, PRESENCE_CHANGES
+
+
+class AgentState(StrEnum):
+    LOGGED_OUT = "logged_out"
+    AVAILABLE = "available"
+    OFFERED = "offered"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    BREAK = "break"
+
+
+S = AgentState
+MOVES: dict[S, frozenset[S]] = {
+    S.LOGGED_OUT: frozenset({S.AVAILABLE, S.BREAK}),
+    S.AVAILABLE: frozenset({S.OFFERED, S.BREAK, S.LOGGED_OUT}),
+    S.OFFERED: frozenset({S.ON_CALL, S.AVAILABLE, S.BREAK}),
+    S.ON_CALL: frozenset({S.WRAP_UP}),
+    S.WRAP_UP: frozenset({S.AVAILABLE, S.BREAK, S.LOGGED_OUT}),
+    S.BREAK: frozenset({S.AVAILABLE, S.LOGGED_OUT}),
+}
+# States an agent may choose; the others are set by the ACD as calls come and go.
+CHOSEN = frozenset({S.AVAILABLE, S.BREAK, S.LOGGED_OUT, S.WRAP_UP})
+
+
+class InvalidAgentState(Conflict):
+    error_id = "invalid_agent_state"
+
+
+class AgentNotFound(NotFound):
+    error_id = "agent_not_found"
+
+
+class Agent(BaseModel):
+    agent_id: int
+    state: AgentState = AgentState.LOGGED_OUT
+    since: datetime
+    reason: str = ""
+    call_id: str | None = None
+    queues: list[str] = []
+    skills: list[str] = []
+    extension: str | None = None
+    """Where to ring the agent: ``client:NAME`` or ``sip:USER@HOST``; default by id."""
+    missed_offers: int = 0
+    changes: int = 0
+    """Order of the last state change across all agents; ties on ``since`` go by this."""
+    wrap_up_until: datetime | None = None
+
+
+class AgentStateChanged(Event):
+    name = "agent.state_changed"
+    agent_id: int
+    state: AgentState
+    previous: AgentState
+    reason: str
+    call_id: str | None
+    at: datetime
+
+
+class Presence:
+    def __init__(self, client: redis.Redis, bus: EventBus, *, clock: Clock = utcnow) -> None:
+        self.client = client
+        self.bus = bus
+        self.clock = clock
+
+    def get(self, agent_id: int) -> Agent:
+        raw = self.client.hgetall(AGENT.format(agent_id=agent_id))
+        if not raw:
+            return Agent(agent_id=agent_id, since=self.clock())
+        return Agent.model_validate({k: json.loads(v) for k, v in _decoded(raw).items()})
+
+    def all(self) -> list[Agent]:
+        ids = sorted(int(i) for i in self.client.smembers(AGENTS))
+        return [self.get(agent_id) for agent_id in ids]
+
+    def log_in(
+        self, agent_id: int, *, queues: list[str], skills: list[str], extension: str | None = None
+    ) -> Agent:
+        agent = self.get(agent_id)
+        agent = agent.model_copy(
+            update={"queues": queues, "skills": skills, "extension": extension, "missed_offers": 0}
+        )
+        self._save(agent)
+        self.client.sadd(AGENTS, agent_id)
+        return self.move(agent_id, AgentState.AVAILABLE, allow_same=True)
+
+    def choose(self, agent_id: int, state: AgentState, *, reason: str = "") -> Agent:
+        """A state the agent (or a supervisor) picks; call states are the ACD's."""
+        if state not in CHOSEN:
+            raise InvalidAgentState(
+                f"{state.value} is set by the ACD, not chosen",
+                details={"state": state.value, "choosable": sorted(s.value for s in CHOSEN)},
+            )
+        return self.move(agent_id, state, reason=reason)
+
+    def move(
+        self,
+        agent_id: int,
+        state: AgentState,
+        *,
+        reason: str = "",
+        call_id: str | None = None,
+        wrap_up_seconds: int | None = None,
+        allow_same: bool = False,
+        missed_offers: int | None = None,
+    ) -> Agent:
+        agent = self.get(agent_id)
+        if state is agent.state and allow_same:
+            return agent
+        if state not in MOVES[agent.state]:
+            raise InvalidAgentState(
+                f"agent {agent_id} cannot go from {agent.state.value} to {state.value}",
+                details={
+                    "from": agent.state.value,
+                    "to": state.value,
+                    "allowed": sorted(s.value for s in MOVES[agent.state]),
+                },
+            )
+        now = self.clock()
+        update: dict[str, Any] = {
+            "state": state,
+            "since": now,
+            "reason": reason,
+            "call_id": call_id if state in {S.OFFERED, S.ON_CALL, S.WRAP_UP} else None,
+            "wrap_up_until": None,
+            "changes": int(self.client.incr(PRESENCE_CHANGES)),
+        }
+        if wrap_up_seconds is not None:
+            update["wrap_up_until"] = datetime.fromtimestamp(
+                now.timestamp() + wrap_up_seconds, tz=now.tzinfo
+            )
+        if missed_offers is not None:
+            update["missed_offers"] = missed_offers
+        moved = agent.model_copy(update=update)
+        self._save(moved)
+        self.client.sadd(AGENTS, agent_id)
+        self.bus.publish(
+            AgentStateChanged(
+                agent_id=agent_id,
+                state=state,
+                previous=agent.state,
+                reason=reason,
+                call_id=moved.call_id,
+                at=now,
+            )
+        )
+        return moved
+
+    def finish_wrap_ups(self) -> list[Agent]:
+        """Agents whose timed wrap-up is over become available again."""
+        now = self.clock()
+        return [
+            self.move(agent.agent_id, AgentState.AVAILABLE, reason="wrap-up over")
+            for agent in self.all()
+            if agent.state is AgentState.WRAP_UP
+            and agent.wrap_up_until is not None
+            and agent.wrap_up_until <= now
+        ]
+
+    def reconcile(self, live_call_ids: set[str]) -> list[Agent]:
+        """Agents offered or on a call that no longer exists go to wrap-up.
+
+        After a crash or restart nobody may stay ``on_call`` without a call: the most
+        common fault of open-source call centers.
+        """
+        repaired = []
+        for agent in self.all():
+            stuck = agent.state in {S.OFFERED, S.ON_CALL} and agent.call_id not in live_call_ids
+            if not stuck:
+                continue
+            target = S.WRAP_UP if agent.state is S.ON_CALL else S.AVAILABLE
+            repaired.append(
+                self.move(
+                    agent.agent_id,
+                    target,
+                    reason="reconciled: call gone",
+                    wrap_up_seconds=0 if target is S.WRAP_UP else None,
+                )
+            )
+        return repaired
+
+    def _save(self, agent: Agent) -> None:
+        data = agent.model_dump(mode="json")
+        self.client.hset(
+            AGENT.format(agent_id=agent.agent_id),
+            mapping={k: json.dumps(v) for k, v in data.items()},
+        )
+
+
+def _decoded(raw: dict[Any, Any]) -> dict[str, str]:
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in raw.items()
+    }

@@ -1,0 +1,99 @@
+"""Calls meet agents: the call log kept in step with the ACD, on any channel."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from callcenter.types import Clock, utcnow
+from orders.enums import Urgency
+from orders.schemas import CallerLookup
+from telephony import services
+from telephony.acd import Acd, Offer
+from telephony.enums import CallState
+from telephony.events import CallNotifier
+from telephony.models import Call
+
+
+def caller_priority(pop: CallerLookup) -> int:
+    """0 for a returning customer with an open urgent order, who is served first; else 1."""
+    urgent = any(o.urgency is Urgency.URGENT for c in pop.customers for o in c.open_orders)
+    return 0 if urgent else 1
+
+
+def queue_call(
+    session: Session,
+    *,
+    acd: Acd,
+    notifier: CallNotifier,
+    call: Call,
+    queue: str,
+    priority: int,
+    clock: Clock = utcnow,
+) -> list[Offer]:
+    if call.state is CallState.QUEUED and call.queue == queue:
+        return []
+    services.enqueue_call(session, notifier=notifier, call=call, queue=queue, clock=clock)
+    acd.enqueue(call.id, queue, priority=priority, customer_ids=call.customer_ids)
+    return record_offers(session, acd.dispatch(queue))
+
+
+def record_offers(session: Session, offers: list[Offer]) -> list[Offer]:
+    """Mirror fresh offers in the call log."""
+    for offer in offers:
+        call = services.get_call(session, call_id=offer.call_id)
+        services.move_call(session, call, CallState.OFFERED)
+        call.agent_id = offer.agent_id
+    session.commit()
+    return offers
+
+
+def agent_answered(
+    session: Session,
+    *,
+    acd: Acd,
+    notifier: CallNotifier,
+    call_id: str,
+    agent_id: int,
+    clock: Clock = utcnow,
+) -> Call:
+    """The offered agent picked up: the call is bridged to them."""
+    acd.accept(call_id, agent_id)
+    call = services.get_call(session, call_id=call_id)
+    services.move_call(session, call, CallState.BRIDGED)
+    call.agent_id = agent_id
+    call.bridged_at = clock()
+    session.commit()
+    notifier.bridged(call)
+    return call
+
+
+def agent_missed(session: Session, *, acd: Acd, call_id: str, agent_id: int) -> list[Offer]:
+    """The offered agent declined or did not answer: back to the queue, on to the next."""
+    offer = acd.miss(call_id, agent_id)
+    call = services.get_call(session, call_id=call_id)
+    if call.state is CallState.OFFERED and call.agent_id == agent_id:
+        services.move_call(session, call, CallState.QUEUED)
+        call.agent_id = None
+        session.commit()
+    return record_offers(session, acd.dispatch(offer.queue))
+
+
+def expire_offers(session: Session, *, acd: Acd) -> list[Offer]:
+    """Offers nobody answered in time move on (run every few seconds by the worker)."""
+    fresh: list[Offer] = []
+    for expired in acd.expire_offers():
+        call = services.get_call(session, call_id=expired.call_id)
+        if call.state is CallState.OFFERED and call.agent_id == expired.agent_id:
+            services.move_call(session, call, CallState.QUEUED)
+            call.agent_id = None
+        session.commit()
+        fresh.extend(record_offers(session, acd.dispatch(expired.queue)))
+    return fresh
+
+
+def call_ended(session: Session, *, acd: Acd, call: Call) -> None:
+    """Tell the ACD a call is over: abandoned if it was waiting, wrap-up if it was answered."""
+    if call.disposition is not None and call.disposition.value == "abandoned":
+        acd.abandon(call.id)
+    elif call.agent_id is not None and call.bridged_at is not None and call.queue is not None:
+        acd.end_call(call.agent_id, call.queue)

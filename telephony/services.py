@@ -1,0 +1,181 @@
+"""Call lifecycle rules: start, queue, provider status, end."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from callcenter.types import Clock, utcnow
+from orders.phones import try_normalize_phone
+from orders.schemas import CallerLookup
+from orders.services.lookup import lookup_caller
+from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
+from telephony.events import CallNotifier
+from telephony.exceptions import CallNotFound
+from telephony.models import Call, CallStatusChange
+from telephony.states import check_call_transition
+
+_RANK = {
+    ProviderStatus.QUEUED: 0,
+    ProviderStatus.INITIATED: 0,
+    ProviderStatus.RINGING: 1,
+    ProviderStatus.IN_PROGRESS: 2,
+}
+_TERMINAL = {
+    ProviderStatus.COMPLETED: Disposition.COMPLETED,
+    ProviderStatus.BUSY: Disposition.BUSY,
+    ProviderStatus.NO_ANSWER: Disposition.NO_ANSWER,
+    ProviderStatus.FAILED: Disposition.FAILED,
+    ProviderStatus.CANCELED: Disposition.CANCELED,
+}
+
+
+def _rank(status: ProviderStatus | None) -> int:
+    if status is None:
+        return -1
+    return _RANK.get(status, 3)
+
+
+def start_inbound_call(
+    session: Session,
+    *,
+    notifier: CallNotifier,
+    channel: CallChannel,
+    provider_id: str,
+    from_number: str,
+    to_number: str,
+    region: str = "CN",
+    clock: Clock = utcnow,
+) -> tuple[Call, CallerLookup]:
+    """Log the call, resolve the caller once, publish ``call.ringing``.
+
+    A provider retrying the same call (same ``provider_id``) gets the call it already has,
+    and nothing is published twice.
+    """
+    existing = find_by_provider_id(session, provider_id)
+    pop = lookup_caller(session, phone=from_number, region=region, clock=clock)
+    if existing is not None:
+        return existing, pop
+    call = Call(
+        id=uuid.uuid4().hex,
+        channel=channel,
+        direction=Direction.INBOUND,
+        provider_id=provider_id,
+        from_number=from_number,
+        from_e164=try_normalize_phone(from_number, default_region=region),
+        to_number=to_number,
+        customer_ids=[card.id for card in pop.customers],
+        ringing_at=clock(),
+    )
+    session.add(call)
+    try:
+        session.commit()
+    except IntegrityError:
+        # The provider's retry raced the first request; the first one won.
+        session.rollback()
+        winner = find_by_provider_id(session, provider_id)
+        assert winner is not None
+        return winner, pop
+    notifier.ringing(call, pop)
+    return call, pop
+
+
+def find_by_provider_id(session: Session, provider_id: str) -> Call | None:
+    return session.exec(select(Call).where(Call.provider_id == provider_id)).first()
+
+
+def get_call(session: Session, *, call_id: str) -> Call:
+    call = session.get(Call, call_id)
+    if call is None:
+        raise CallNotFound(f"call {call_id} does not exist", details={"call_id": call_id})
+    return call
+
+
+def move_call(session: Session, call: Call, target: CallState) -> None:
+    check_call_transition(call.id, call.state, target)
+    call.state = target
+    session.add(call)
+
+
+def enter_ivr(session: Session, *, call: Call) -> Call:
+    if call.state is CallState.RINGING:
+        move_call(session, call, CallState.IN_IVR)
+        session.commit()
+    return call
+
+
+def enqueue_call(
+    session: Session, *, notifier: CallNotifier, call: Call, queue: str, clock: Clock = utcnow
+) -> Call:
+    if call.state is CallState.QUEUED and call.queue == queue:
+        return call
+    move_call(session, call, CallState.QUEUED)
+    call.queue = queue
+    call.queued_at = clock()
+    session.commit()
+    notifier.queued(call)
+    return call
+
+
+def attach_order(session: Session, *, call: Call, order_id: int) -> Call:
+    call.order_id = order_id
+    session.add(call)
+    session.commit()
+    return call
+
+
+def apply_provider_status(
+    session: Session,
+    *,
+    notifier: CallNotifier,
+    provider_id: str,
+    status: ProviderStatus,
+    sequence_number: int | None = None,
+    clock: Clock = utcnow,
+) -> Call:
+    """Apply a provider status callback once, and never backwards.
+
+    Providers retry and reorder callbacks: a status already applied, or one that ranks
+    below the call's current status (a late ``ringing`` after ``completed``), changes
+    nothing.
+    """
+    call = find_by_provider_id(session, provider_id)
+    if call is None:
+        raise CallNotFound(
+            f"no call has provider id {provider_id}", details={"provider_id": provider_id}
+        )
+    if _rank(status) <= _rank(call.provider_status) or call.state is CallState.ENDED:
+        return call
+    session.add(
+        CallStatusChange(
+            call_id=call.id, status=status, sequence_number=sequence_number, received_at=clock()
+        )
+    )
+    call.provider_status = status
+    if status is ProviderStatus.IN_PROGRESS and call.answered_at is None:
+        call.answered_at = clock()
+    ended = status in _TERMINAL
+    if ended:
+        _end(session, call, _TERMINAL[status], clock)
+    session.add(call)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return get_call(session, call_id=call.id)
+    if ended:
+        notifier.ended(call)
+    elif status is ProviderStatus.IN_PROGRESS:
+        notifier.answered(call)
+    return call
+
+
+def _end(session: Session, call: Call, disposition: Disposition, clock: Clock) -> None:
+    # A caller who hangs up while waiting in a queue has abandoned the call.
+    if disposition is Disposition.COMPLETED and call.state in {CallState.QUEUED, CallState.OFFERED}:
+        disposition = Disposition.ABANDONED
+    move_call(session, call, CallState.ENDED)
+    call.disposition = disposition
+    call.ended_at = clock()

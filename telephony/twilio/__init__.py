@@ -1,0 +1,1 @@
+"""The Twilio channel: signed webhooks, TwiML, status callbacks, Media Streams, REST."""

@@ -1,0 +1,274 @@
+"""Twilio webhooks: thin shells that verify, call one service, and answer TwiML."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from callcenter.bus import EventBus
+from callcenter.deps import BusDep, ClockDep, SessionDep, SettingsDep
+from callcenter.errors import CallCenterError, ValidationFailed
+from callcenter.types import Clock
+from ivr import store
+from ivr.backend import DatabaseBackend
+from ivr.engine import Engine
+from ivr.turns import CallerInput
+from orders.schemas import CallerLookup
+from orders.services.lookup import lookup_caller
+from telephony import routing, services
+from telephony.acd import Acd, NoSuchOffer, Offer
+from telephony.enums import CallChannel, CallState, ProviderStatus
+from telephony.events import CallNotifier
+from telephony.models import Call
+from telephony.presence import Presence
+from telephony.twilio import twiml
+from telephony.twilio.jobs import enqueue_rings, recording_job_id
+from telephony.twilio.signature import TwilioParams
+
+# Webhooks are for Twilio, not API clients: kept out of the OpenAPI document.
+router = APIRouter(prefix="/twilio", tags=["twilio"], include_in_schema=False)
+CallId = Annotated[str, Query(alias="call", min_length=1, max_length=32)]
+
+
+class JobsUnavailable(CallCenterError):
+    status_code = 503
+    error_id = "jobs_unavailable"
+
+
+def notifier(bus: BusDep) -> CallNotifier:
+    return CallNotifier(EventBus(bus))
+
+
+def call_distribution(bus: BusDep, clock: ClockDep) -> Acd:
+    events = EventBus(bus)
+    return Acd(bus, events, Presence(bus, events, clock=clock), clock=clock)
+
+
+Notifier = Annotated[CallNotifier, Depends(notifier)]
+AcdDep = Annotated[Acd, Depends(call_distribution)]
+AgentId = Annotated[int, Query(alias="agent", ge=1, le=2**31 - 1)]
+
+
+def ring_offers(request: Request, offers: list[Offer]) -> None:
+    """Queue the agent legs for new offers; placing calls at Twilio is slow work."""
+    if not offers:
+        return
+    jobs = request.app.state.jobs
+    if jobs is None:
+        raise JobsUnavailable("background jobs are not configured; agents cannot be rung")
+    anyio.from_thread.run(partial(enqueue_rings, jobs, offers))
+
+
+def _engine(request: Request, backend: DatabaseBackend) -> Engine:
+    flows = request.app.state.flows
+    return Engine(flows[request.app.state.settings.ivr.flow], backend)
+
+
+def _queue(
+    session: Session,
+    call: Call,
+    queue: str,
+    pop: CallerLookup,
+    acd: Acd,
+    note: CallNotifier,
+    clock: Clock,
+    request: Request,
+) -> None:
+    offers = routing.queue_call(
+        session,
+        acd=acd,
+        notifier=note,
+        call=call,
+        queue=queue,
+        priority=routing.caller_priority(pop),
+        clock=clock,
+    )
+    ring_offers(request, offers)
+
+
+def _xml(body: str) -> Response:
+    return Response(body, media_type="application/xml")
+
+
+def _required(params: dict[str, str], name: str) -> str:
+    value = params.get(name, "").strip()
+    if not value:
+        raise ValidationFailed(f"Twilio parameter {name} is missing", details={"field": name})
+    return value
+
+
+@router.post("/voice")
+def incoming_call(
+    params: TwilioParams,
+    session: SessionDep,
+    bus: BusDep,
+    note: Notifier,
+    acd: AcdDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    request: Request,
+) -> Response:
+    """A call arrives: log it, pop the caller's record, and answer with the IVR's first step."""
+    call, pop = services.start_inbound_call(
+        session,
+        notifier=note,
+        channel=CallChannel.TWILIO,
+        provider_id=_required(params, "CallSid"),
+        from_number=params.get("From", ""),
+        to_number=params.get("To", ""),
+        region=settings.phone.default_region,
+        clock=clock,
+    )
+    services.enter_ivr(session, call=call)
+    backend = DatabaseBackend(session, phone=call.from_number, clock=clock)
+    ivr_session, turn = _engine(request, backend).start(call_id=call.id, pop=pop)
+    store.save(bus, ivr_session)
+    if ivr_session.queue is not None:  # a flow may route straight to an agent
+        _queue(session, call, ivr_session.queue, pop, acd, note, clock, request)
+    return _xml(twiml.render(turn, call_id=call.id, record=True))
+
+
+@router.post("/gather")
+def gather_result(
+    call_id: CallId,
+    params: TwilioParams,
+    session: SessionDep,
+    bus: BusDep,
+    note: Notifier,
+    acd: AcdDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    request: Request,
+) -> Response:
+    """The caller pressed keys, spoke, or stayed silent."""
+    call = services.get_call(session, call_id=call_id)
+    ivr_session = store.load(bus, call.id)
+    if ivr_session is None:
+        return _xml(twiml.hangup())
+    given = CallerInput(
+        digits=params.get("Digits", ""),
+        speech=params.get("SpeechResult", ""),
+        speech_confidence=_float(params.get("Confidence")),
+    )
+    backend = DatabaseBackend(session, phone=call.from_number, clock=clock)
+    ivr_session, turn = _engine(request, backend).handle(ivr_session, given)
+    store.save(bus, ivr_session)
+    if backend.created_order_id is not None and call.order_id is None:
+        services.attach_order(session, call=call, order_id=backend.created_order_id)
+    if ivr_session.queue is not None:
+        pop = lookup_caller(
+            session, phone=call.from_number, region=settings.phone.default_region, clock=clock
+        )
+        _queue(session, call, ivr_session.queue, pop, acd, note, clock, request)
+    return _xml(twiml.render(turn, call_id=call.id))
+
+
+@router.post("/queue/wait")
+def queue_wait(call_id: CallId, _params: TwilioParams, bus: BusDep, acd: AcdDep) -> Response:
+    """Played to a waiting caller in a loop: the position in our ACD's queue, then hold."""
+    ivr_session = store.load(bus, call_id)
+    language = ivr_session.language if ivr_session else "zh-CN"
+    queue = ivr_session.queue if ivr_session else None
+    position = acd.position(call_id, queue) if queue else None
+    return _xml(twiml.queue_wait(position, language))
+
+
+@router.post("/queue/done")
+def queue_done(call_id: CallId, _params: TwilioParams) -> Response:
+    """The caller left the queue (bridged and finished, hung up, or an error)."""
+    return _xml(twiml.hangup())
+
+
+@router.post("/recording")
+async def recording_status(call_id: CallId, params: TwilioParams, request: Request) -> Response:
+    """A recording is ready: fetch its media in a job, never inside Twilio's 15 s."""
+    status = params.get("RecordingStatus", "")
+    if status != "completed":
+        return Response(status_code=204)
+    jobs = request.app.state.jobs
+    if jobs is None:
+        raise JobsUnavailable("background jobs are not configured; the recording was not fetched")
+    recording_sid = _required(params, "RecordingSid")
+    await jobs.enqueue_job(
+        "fetch_twilio_recording",
+        call_id=call_id,
+        recording_sid=recording_sid,
+        media_url=_required(params, "RecordingUrl"),
+        _job_id=recording_job_id(recording_sid),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/status")
+def status_callback(
+    params: TwilioParams, session: SessionDep, note: Notifier, acd: AcdDep, clock: ClockDep
+) -> Response:
+    """Apply CallStatus once and never backwards; Twilio retries and reorders these."""
+    raw = _required(params, "CallStatus")
+    try:
+        status = ProviderStatus(raw)
+    except ValueError as exc:
+        raise ValidationFailed(f"unknown CallStatus {raw}", details={"CallStatus": raw}) from exc
+    sequence = params.get("SequenceNumber", "")
+    call = services.apply_provider_status(
+        session,
+        notifier=note,
+        provider_id=_required(params, "CallSid"),
+        status=status,
+        sequence_number=int(sequence) if sequence.isdigit() else None,
+        clock=clock,
+    )
+    if call.state is CallState.ENDED:
+        routing.call_ended(session, acd=acd, call=call)
+    return Response(status_code=204)
+
+
+@router.post("/agent/connect")
+def agent_connect(
+    call_id: CallId,
+    agent_id: AgentId,
+    _params: TwilioParams,
+    session: SessionDep,
+    note: Notifier,
+    acd: AcdDep,
+    clock: ClockDep,
+) -> Response:
+    """The agent picked up the leg we rang: bridge them to exactly this caller."""
+    try:
+        routing.agent_answered(
+            session, acd=acd, notifier=note, call_id=call_id, agent_id=agent_id, clock=clock
+        )
+    except NoSuchOffer:
+        return _xml(twiml.caller_gone())
+    return _xml(twiml.connect_agent(call_id))
+
+
+@router.post("/agent/status")
+def agent_leg_status(
+    call_id: CallId,
+    agent_id: AgentId,
+    params: TwilioParams,
+    session: SessionDep,
+    acd: AcdDep,
+    request: Request,
+) -> Response:
+    """The agent's leg did not connect (busy, no answer, failed): the offer moves on."""
+    if params.get("CallStatus") in {"busy", "no-answer", "failed", "canceled"}:
+        try:
+            offers = routing.agent_missed(session, acd=acd, call_id=call_id, agent_id=agent_id)
+        except NoSuchOffer:
+            offers = []
+        ring_offers(request, offers)
+    return Response(status_code=204)
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

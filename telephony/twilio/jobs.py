@@ -1,0 +1,140 @@
+"""Background jobs of the Twilio channel (run by the arq worker)."""
+
+from __future__ import annotations
+
+import os
+import wave
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+from starlette.concurrency import run_in_threadpool
+
+from callcenter.bus import EventBus
+from recordings.services import register_recording
+from recordings.wav import FinishedWav, sha256_of
+from telephony.acd import Acd, Offer
+from telephony.enums import CallChannel
+from telephony.presence import Presence
+from telephony.routing import agent_missed, expire_offers
+from telephony.services import get_call
+from telephony.twilio.rest import OutboundCall, TwilioCalls, TwilioError
+
+log = structlog.get_logger(__name__)
+
+
+def recording_job_id(recording_sid: str) -> str:
+    """One job per Twilio recording, however often Twilio retries its callback."""
+    return f"twilio-recording:{recording_sid}"
+
+
+async def fetch_twilio_recording(
+    ctx: dict[str, Any], *, call_id: str, recording_sid: str, media_url: str
+) -> str:
+    """Download a finished Twilio recording as WAV into the recordings directory."""
+    settings = ctx["settings"]
+    target = settings.recordings_path / f"{call_id}-{recording_sid}.wav"
+    part = target.with_name(target.name + ".part")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    token = settings.twilio.auth_token
+    auth = (settings.twilio.account_sid or "", token.get_secret_value() if token else "")
+    async with (
+        httpx.AsyncClient(timeout=60, follow_redirects=True) as client,
+        client.stream("GET", f"{media_url}.wav", auth=auth) as response,
+    ):
+        response.raise_for_status()
+        with part.open("wb") as handle:
+            async for chunk in response.aiter_bytes():
+                handle.write(chunk)
+            os.fsync(handle.fileno())
+    os.replace(part, target)
+    finished = await run_in_threadpool(_describe, target)
+
+    def register() -> None:
+        with ctx["sessions"]() as session:
+            call = get_call(session, call_id=call_id)
+            customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
+            register_recording(session, call_id=call_id, customer_id=customer, wav=finished)
+
+    await run_in_threadpool(register)
+    log.info("twilio recording stored", call=call_id, recording=recording_sid)
+    return str(target)
+
+
+def _describe(path: Path) -> FinishedWav:
+    with wave.open(str(path)) as wav:
+        frames, rate, channels = wav.getnframes(), wav.getframerate(), wav.getnchannels()
+    return FinishedWav(path, frames, rate, channels, sha256_of(path))
+
+
+def ring_job_id(call_id: str, agent_id: int, offered_at: str) -> str:
+    return f"twilio-ring:{call_id}:{agent_id}:{offered_at}"
+
+
+async def ring_twilio_agent(ctx: dict[str, Any], *, call_id: str, agent_id: int) -> str | None:
+    """Ring the offered agent's Twilio client (or SIP address); a failure moves the offer on."""
+    settings = ctx["settings"]
+    calls = ctx.get("twilio_calls") or twilio_calls_from(settings)
+    presence = Presence(ctx["bus"], EventBus(ctx["bus"]))
+    acd = Acd(ctx["bus"], EventBus(ctx["bus"]), presence)
+    agent = presence.get(agent_id)
+    with ctx["sessions"]() as session:
+        call = get_call(session, call_id=call_id)
+        hotline, queue, channel = call.to_number, call.queue or "", call.channel
+    if channel is not CallChannel.TWILIO:
+        return None
+    base = (settings.public_url or "").rstrip("/")
+    query = f"?call={call_id}&agent={agent_id}"
+    outbound = OutboundCall(
+        to=agent.extension or f"client:agent-{agent_id}",
+        from_=hotline,
+        url=f"{base}/twilio/agent/connect{query}",
+        status_callback=f"{base}/twilio/agent/status{query}",
+        ring_seconds=acd.config(queue).offer_timeout_seconds,
+    )
+    try:
+        return await run_in_threadpool(calls.place_call, outbound)
+    except TwilioError as exc:
+        log.warning("could not ring agent", agent=agent_id, call=call_id, error=exc.message)
+
+        def move_on() -> list[Offer]:
+            with ctx["sessions"]() as session:
+                return agent_missed(session, acd=acd, call_id=call_id, agent_id=agent_id)
+
+        await enqueue_rings(ctx["redis"], await run_in_threadpool(move_on))
+        return None
+
+
+async def sweep_offers(ctx: dict[str, Any]) -> int:
+    """Offers that rang out move on; finished wrap-ups free their agents."""
+    presence = Presence(ctx["bus"], EventBus(ctx["bus"]))
+    acd = Acd(ctx["bus"], EventBus(ctx["bus"]), presence)
+
+    def sweep() -> list[Offer]:
+        presence.finish_wrap_ups()
+        with ctx["sessions"]() as session:
+            return expire_offers(session, acd=acd)
+
+    offers = await run_in_threadpool(sweep)
+    await enqueue_rings(ctx["redis"], offers)
+    return len(offers)
+
+
+async def enqueue_rings(jobs: Any, offers: list[Offer]) -> None:
+    for offer in offers:
+        await jobs.enqueue_job(
+            "ring_twilio_agent",
+            call_id=offer.call_id,
+            agent_id=offer.agent_id,
+            _job_id=ring_job_id(offer.call_id, offer.agent_id, offer.offered_at.isoformat()),
+        )
+
+
+def twilio_calls_from(settings: Any) -> TwilioCalls:
+    token = settings.twilio.auth_token
+    if settings.twilio.account_sid is None or token is None:
+        raise TwilioError("Twilio credentials are not configured")
+    return TwilioCalls(
+        settings.twilio.account_sid, token.get_secret_value(), base_url=settings.twilio.api_base_url
+    )

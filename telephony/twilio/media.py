@@ -1,0 +1,279 @@
+"""Twilio Media Streams: ``WS /twilio/media`` receives a call's audio and DTMF live.
+
+Frames are validated one by one; a malformed frame closes that stream (code 1007) with a
+logged reason and never disturbs other streams. Inbound mu-law audio is decoded to 16-bit
+PCM and written to the call's recording, which is registered when the stream stops.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import struct
+import wave
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+from twilio.request_validator import RequestValidator
+
+from callcenter.bus import EventBus
+from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
+from recordings.services import register_recording
+from recordings.wav import WavWriter
+from telephony.events import CallNotifier
+from telephony.models import Call
+from telephony.services import find_by_provider_id
+
+log = structlog.get_logger(__name__)
+router = APIRouter()
+
+CLOSE_POLICY = 1008
+CLOSE_BAD_FRAME = 1007
+
+
+class Connected(BaseModel):
+    event: Literal["connected"]
+
+
+class MediaFormat(BaseModel):
+    encoding: Literal["audio/x-mulaw"]
+    sampleRate: Literal[8000]
+    channels: Literal[1]
+
+
+class StartBody(BaseModel):
+    callSid: str = Field(min_length=1)
+    streamSid: str = Field(min_length=1)
+    tracks: list[str] = ["inbound"]
+    customParameters: dict[str, str] = {}
+    mediaFormat: MediaFormat
+
+
+class Start(BaseModel):
+    event: Literal["start"]
+    start: StartBody
+
+
+class MediaBody(BaseModel):
+    track: str = "inbound"
+    payload: str
+
+
+class Media(BaseModel):
+    event: Literal["media"]
+    media: MediaBody
+
+
+class DtmfBody(BaseModel):
+    digit: str = Field(pattern=r"^[0-9*#A-D]$")
+
+
+class Dtmf(BaseModel):
+    event: Literal["dtmf"]
+    dtmf: DtmfBody
+
+
+class MarkBody(BaseModel):
+    name: str
+
+
+class Mark(BaseModel):
+    event: Literal["mark"]
+    mark: MarkBody
+
+
+class Stop(BaseModel):
+    event: Literal["stop"]
+
+
+Frame = TypeAdapter(
+    Annotated[Connected | Start | Media | Dtmf | Mark | Stop, Field(discriminator="event")]
+)
+
+
+class BadFrame(Exception):
+    pass
+
+
+FRAME_BYTES = 160
+"""20 ms of 8 kHz mu-law, the frame size Twilio sends and expects."""
+SPEECH_RMS = 1500
+SPEECH_FRAMES = 3
+"""Three loud frames in a row (60 ms) count as the caller talking over a prompt."""
+PROMPT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _rms(pcm: bytes) -> float:
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
+    return math.sqrt(sum(s * s for s in samples) / len(samples)) if samples else 0.0
+
+
+def _read_prompt(path: Path) -> bytes:
+    with wave.open(str(path)) as wav:
+        if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (8000, 1, 2):
+            raise BadFrame(f"prompt {path.name} is not 8 kHz 16-bit mono")
+        return wav.readframes(wav.getnframes())
+
+
+def _websocket_url(websocket: WebSocket, base: str | None) -> str:
+    if base is None:
+        return str(websocket.url)
+    scheme_base = base.rstrip("/").replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+    query = f"?{websocket.url.query}" if websocket.url.query else ""
+    return f"{scheme_base}{websocket.url.path}{query}"
+
+
+@router.websocket("/twilio/media")
+async def media_stream(websocket: WebSocket) -> None:
+    app = websocket.app
+    token = app.state.settings.twilio.auth_token
+    signature = websocket.headers.get("X-Twilio-Signature", "")
+    url = _websocket_url(websocket, app.state.settings.public_url)
+    if token is None or not RequestValidator(token.get_secret_value()).validate(url, {}, signature):
+        log.warning("media stream refused: bad signature", url=url)
+        await websocket.close(code=CLOSE_POLICY, reason="invalid X-Twilio-Signature")
+        return
+    await websocket.accept()
+    stream = MediaStream(websocket, app.state)
+    close: tuple[int, str] | None = (1000, "")
+    try:
+        await stream.run()
+    except BadFrame as exc:
+        log.warning("media stream closed: malformed frame", reason=str(exc), call=stream.call_id)
+        close = (CLOSE_BAD_FRAME, str(exc)[:120])
+    except WebSocketDisconnect:
+        log.info("media stream disconnected", call=stream.call_id)
+        close = None
+    finally:
+        # The recording is registered before Twilio (or a test) sees the stream close.
+        await stream.finish()
+    if close is not None:
+        await websocket.close(code=close[0], reason=close[1])
+
+
+class MediaStream:
+    def __init__(self, websocket: WebSocket, state: Any) -> None:
+        self.websocket = websocket
+        self.state = state
+        self.notifier = CallNotifier(EventBus(state.bus))
+        self.call: Call | None = None
+        self.writer: WavWriter | None = None
+        self.stopped = False
+        self.stream_sid = ""
+        self.playing: set[str] = set()
+        """Marks sent after prompt audio that Twilio has not yet reported as played."""
+        self.loud_frames = 0
+
+    @property
+    def call_id(self) -> str | None:
+        return self.call.id if self.call else None
+
+    async def run(self) -> None:
+        while not self.stopped:
+            frame = self._parse(await self.websocket.receive_text())
+            if isinstance(frame, Start):
+                await self._start(frame.start)
+            elif isinstance(frame, Media):
+                await self._media(frame.media)
+            elif isinstance(frame, Dtmf):
+                await self._barge_in("dtmf")
+                await self._dtmf(frame.dtmf.digit)
+            elif isinstance(frame, Mark):
+                self.playing.discard(frame.mark.name)
+            elif isinstance(frame, Stop):
+                self.stopped = True
+
+    @staticmethod
+    def _parse(text: str) -> Any:
+        try:
+            return Frame.validate_json(text)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise BadFrame(f"{where}: {first['msg']}") from exc
+
+    async def _start(self, body: StartBody) -> None:
+        if self.call is not None:
+            raise BadFrame("second start on one stream")
+        call = await run_in_threadpool(self._find_call, body.callSid)
+        if call is None:
+            raise BadFrame(f"start for unknown call {body.callSid}")
+        self.call = call
+        self.stream_sid = body.streamSid
+        directory = Path(self.state.recordings_dir)
+        self.writer = WavWriter(directory / f"{call.id}-{body.streamSid}.wav")
+        log.info("media stream started", call=call.id, stream=body.streamSid)
+        prompt = body.customParameters.get("prompt")
+        if prompt:
+            await self.play_prompt(prompt)
+
+    async def play_prompt(self, prompt_id: str) -> None:
+        """Send a recorded prompt (``prompts/ID.wav``, 8 kHz mono) back on a bidirectional
+        stream, followed by a mark so we learn when Twilio has played it."""
+        path = Path(self.state.prompts_dir) / f"{prompt_id}.wav"
+        if not PROMPT_ID.fullmatch(prompt_id) or not path.exists():
+            log.warning("prompt not found", prompt=prompt_id)
+            return
+        pcm = await run_in_threadpool(_read_prompt, path)
+        ulaw = pcm16_to_ulaw(pcm)
+        for offset in range(0, len(ulaw), FRAME_BYTES):
+            chunk = base64.b64encode(ulaw[offset : offset + FRAME_BYTES]).decode()
+            await self._send({"event": "media", "media": {"payload": chunk}})
+        self.playing.add(prompt_id)
+        await self._send({"event": "mark", "mark": {"name": prompt_id}})
+
+    async def _barge_in(self, cause: str) -> None:
+        """The caller spoke or pressed a key over a prompt: stop the prompt at once."""
+        if self.playing:
+            self.playing.clear()
+            await self._send({"event": "clear"})
+            log.info("barge-in", call=self.call_id, cause=cause)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.websocket.send_text(json.dumps({**message, "streamSid": self.stream_sid}))
+
+    def _find_call(self, call_sid: str) -> Call | None:
+        with self.state.sessions() as session:
+            return find_by_provider_id(session, call_sid)
+
+    async def _media(self, body: MediaBody) -> None:
+        if self.writer is None:
+            raise BadFrame("media before start")
+        if body.track not in {"inbound", "inbound_track"}:
+            return
+        try:
+            ulaw = base64.b64decode(body.payload, validate=True)
+        except binascii.Error as exc:
+            raise BadFrame("media.payload is not base64") from exc
+        pcm = ulaw_to_pcm16(ulaw)
+        self.writer.write(pcm)
+        self.loud_frames = self.loud_frames + 1 if _rms(pcm) > SPEECH_RMS else 0
+        if self.loud_frames >= SPEECH_FRAMES:
+            await self._barge_in("speech")
+
+    async def _dtmf(self, digit: str) -> None:
+        if self.call is None:
+            raise BadFrame("dtmf before start")
+        await run_in_threadpool(self.notifier.dtmf, self.call, digit)
+
+    async def finish(self) -> None:
+        """Register the recording once the stream is over, however it ended."""
+        if self.writer is None or self.call is None:
+            return
+        writer, call, self.writer = self.writer, self.call, None
+        wav = await run_in_threadpool(writer.finish)
+        customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
+
+        def register() -> None:
+            with self.state.sessions() as session:
+                register_recording(session, call_id=call.id, customer_id=customer, wav=wav)
+
+        await run_in_threadpool(register)
+        log.info("recording registered", call=call.id, seconds=wav.duration_seconds)

@@ -1,0 +1,127 @@
+"""Outbound calls through Twilio's REST API, with its errors translated at this boundary.
+
+TwilioError                         any REST failure, with Twilio's code and message
+├── TwilioAuthFailed                401 / 20003: wrong account SID or auth token
+├── TwilioInvalidNumber             21211 (and 21217, 13223): the "To" number is not callable
+└── TwilioRateLimited               429 / 20429, still limited after the retries
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import structlog
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from callcenter.errors import CallCenterError
+
+log = structlog.get_logger(__name__)
+
+_INVALID_NUMBER_CODES = {21211, 21217, 13223}
+_RATE_LIMIT_CODES = {20429}
+
+
+class TwilioError(CallCenterError):
+    status_code = 502
+    error_id = "twilio_error"
+
+
+class TwilioAuthFailed(TwilioError):
+    error_id = "twilio_auth_failed"
+
+
+class TwilioInvalidNumber(TwilioError):
+    status_code = 422
+    error_id = "twilio_invalid_number"
+
+
+class TwilioRateLimited(TwilioError):
+    status_code = 503
+    error_id = "twilio_rate_limited"
+
+
+def map_twilio_error(exc: TwilioRestException) -> TwilioError:
+    details = {"twilio_status": exc.status, "twilio_code": exc.code, "twilio_message": exc.msg}
+    message = f"Twilio refused the request: {exc.msg} (code {exc.code}, HTTP {exc.status})"
+    if exc.status == 401 or exc.code == 20003:
+        return TwilioAuthFailed(message, details=details)
+    if exc.code in _INVALID_NUMBER_CODES:
+        return TwilioInvalidNumber(message, details=details)
+    if exc.status == 429 or exc.code in _RATE_LIMIT_CODES:
+        return TwilioRateLimited(message, details=details)
+    return TwilioError(message, details=details)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    first_delay: float = 0.5
+    factor: float = 2.0
+
+
+@dataclass(frozen=True)
+class OutboundCall:
+    to: str
+    from_: str
+    url: str
+    """Our TwiML URL for the call, e.g. the survey flow for this callback."""
+    status_callback: str
+    machine_detection: bool = False
+    ring_seconds: int | None = None
+
+
+class TwilioCalls:
+    """Places calls; built once in the composition root with the account's credentials."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        base_url: str | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 10.0,
+    ) -> None:
+        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
+        if base_url is not None:
+            self.client.api.base_url = base_url
+        self.retry = retry
+        self.sleep = sleep
+
+    def place_call(self, call: OutboundCall) -> str:
+        """The new call's SID; rate limits are retried with exponential backoff."""
+        options: dict[str, Any] = {
+            "to": call.to,
+            "from_": call.from_,
+            "url": call.url,
+            "method": "POST",
+            "status_callback": call.status_callback,
+            "status_callback_method": "POST",
+            "status_callback_event": ["initiated", "ringing", "answered", "completed"],
+        }
+        if call.machine_detection:
+            options["machine_detection"] = "Enable"
+        if call.ring_seconds is not None:
+            options["timeout"] = call.ring_seconds
+        delay = self.retry.first_delay
+        attempt = 1
+        while True:
+            try:
+                return str(self.client.calls.create(**options).sid)
+            except TwilioRestException as exc:
+                error = map_twilio_error(exc)
+                if not isinstance(error, TwilioRateLimited) or attempt >= self.retry.attempts:
+                    raise error from exc
+                log.warning("twilio rate limited, retrying", attempt=attempt, delay=delay)
+                self.sleep(delay)
+                delay *= self.retry.factor
+                attempt += 1
+            except (TwilioException, requests.RequestException) as exc:
+                raise TwilioError(f"could not reach Twilio: {exc}") from exc

@@ -1,0 +1,50 @@
+"""Every Twilio webhook is verified with the SDK's RequestValidator before anything runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from twilio.request_validator import RequestValidator
+
+from callcenter.deps import SettingsDep
+from callcenter.errors import CallCenterError, PermissionDenied
+
+log = structlog.get_logger(__name__)
+
+
+class TwilioNotConfigured(CallCenterError):
+    status_code = 503
+    error_id = "twilio_not_configured"
+
+
+class InvalidTwilioSignature(PermissionDenied):
+    error_id = "invalid_twilio_signature"
+
+
+def public_url(request: Request, base: str | None) -> str:
+    """The URL Twilio signed: our public base (behind a proxy or tunnel) plus path and query."""
+    if base is None:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{base.rstrip('/')}{request.url.path}{query}"
+
+
+async def verified_params(request: Request, settings: SettingsDep) -> dict[str, str]:
+    token = settings.twilio.auth_token
+    if token is None:
+        raise TwilioNotConfigured("CALLCENTER_TWILIO_AUTH_TOKEN is not set")
+    form = await request.form()
+    params = {key: str(value) for key, value in form.multi_items()}
+    signature = request.headers.get("X-Twilio-Signature", "")
+    url = public_url(request, settings.public_url)
+    if not signature or not RequestValidator(token.get_secret_value()).validate(
+        url, params, signature
+    ):
+        log.warning("twilio signature refused", url=url, has_signature=bool(signature))
+        raise InvalidTwilioSignature("the X-Twilio-Signature header is missing or wrong")
+    return params
+
+
+TwilioParams = Annotated[dict[str, str], Depends(verified_params)]

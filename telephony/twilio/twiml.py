@@ -1,0 +1,110 @@
+"""IVR turns rendered as TwiML, always through the SDK's VoiceResponse."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Dial, Gather, Start, VoiceResponse
+
+from ivr.turns import Ask, Enqueue, Hangup, Say, Turn
+
+QUEUE_WAIT_PATH = "/twilio/queue/wait"
+QUEUE_DONE_PATH = "/twilio/queue/done"
+GATHER_PATH = "/twilio/gather"
+RECORDING_PATH = "/twilio/recording"
+
+
+def render(turn: Turn, *, call_id: str, record: bool = False) -> str:
+    response = VoiceResponse()
+    if record:
+        # Both sides, from here to the end of the call, whatever TwiML follows.
+        start = Start()
+        start.recording(
+            recording_status_callback=f"{RECORDING_PATH}?call={call_id}",
+            recording_status_callback_method="POST",
+            recording_status_callback_event="completed",
+            channels="dual",
+            track="both",
+        )
+        response.append(start)
+    for action in turn.actions:
+        if isinstance(action, Say):
+            response.say(action.text, language=turn.language)
+        elif isinstance(action, Ask):
+            response.append(_gather(action, turn.language, call_id))
+            # Twilio posts to the action even on silence (actionOnEmptyResult), so the
+            # engine sees the timeout; this Redirect only runs if that post fails.
+            response.redirect(f"{GATHER_PATH}?call={call_id}", method="POST")
+        elif isinstance(action, Enqueue):
+            # One Twilio queue per caller: our ACD decides who is next, and the agent's leg
+            # dials exactly this caller's queue.
+            response.enqueue(
+                twilio_queue_name(call_id),
+                wait_url=f"{QUEUE_WAIT_PATH}?call={call_id}",
+                wait_url_method="POST",
+                action=f"{QUEUE_DONE_PATH}?call={call_id}",
+                method="POST",
+            )
+        elif isinstance(action, Hangup):
+            response.hangup()
+    return str(response)
+
+
+def twilio_queue_name(call_id: str) -> str:
+    return f"call-{call_id}"
+
+
+def connect_agent(call_id: str) -> str:
+    response = VoiceResponse()
+    dial = Dial()
+    dial.queue(twilio_queue_name(call_id))
+    response.append(dial)
+    return str(response)
+
+
+def caller_gone(language: str = "zh-CN") -> str:
+    response = VoiceResponse()
+    text = "该来电已结束。" if language.startswith("zh") else "This caller is no longer waiting."
+    response.say(text, language=language)
+    response.hangup()
+    return str(response)
+
+
+def _gather(ask: Ask, language: str, call_id: str) -> Gather:
+    options: dict[str, object] = {
+        "input": ask.accept,
+        "action": f"{GATHER_PATH}?call={call_id}",
+        "method": "POST",
+        "language": language,
+        "timeout": ask.timeout_seconds,
+        "action_on_empty_result": True,
+    }
+    if ask.num_digits is not None:
+        options["num_digits"] = ask.num_digits
+    if ask.finish_on_key is not None:
+        options["finish_on_key"] = ask.finish_on_key
+    if "speech" in ask.accept:
+        options["speech_timeout"] = "auto"
+        if ask.hints:
+            options["hints"] = ",".join(ask.hints)
+    gather = Gather(**options)
+    for prompt in ask.prompts:
+        gather.say(prompt, language=language)
+    return gather
+
+
+def queue_wait(position: int | None, language: str) -> str:
+    response = VoiceResponse()
+    if position is not None and position > 1:
+        text = (
+            f"您前面还有{position - 1}位客户，请耐心等候。"
+            if language.startswith("zh")
+            else f"There are {position - 1} callers ahead of you. Please hold."
+        )
+        response.say(text, language=language)
+    response.pause(length=10)
+    return str(response)
+
+
+def hangup() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)

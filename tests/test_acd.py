@@ -1,0 +1,199 @@
+"""Queues and presence against the real Redis, with a clock the test moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+
+from callcenter.bus import EventBus
+from telephony.acd import Acd, NoSuchOffer, QueueConfig, Strategy
+from telephony.presence import AgentState, InvalidAgentState, Presence
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def presence(bus: redis.Redis, clock: Clock) -> Presence:
+    return Presence(bus, EventBus(bus), clock=clock)
+
+
+@pytest.fixture
+def acd(bus: redis.Redis, presence: Presence, clock: Clock) -> Acd:
+    return Acd(bus, EventBus(bus), presence, clock=clock)
+
+
+def _agents(
+    presence: Presence, clock: Clock, *ids: int, queue: str = "q", skills: tuple[str, ...] = ()
+) -> None:
+    for agent_id in ids:
+        presence.log_in(agent_id, queues=[queue], skills=list(skills))
+        clock.advance(1)
+
+
+def test_longest_idle_agent_gets_the_call(acd: Acd, presence: Presence, clock: Clock) -> None:
+    _agents(presence, clock, 3, 1, 2)
+    acd.enqueue("c1", "q")
+    [offer] = acd.dispatch("q")
+    assert offer.agent_id == 3
+    assert presence.get(3).state is AgentState.OFFERED
+
+
+def test_round_robin_goes_around(acd: Acd, presence: Presence, clock: Clock) -> None:
+    acd.configure(QueueConfig(name="q", strategy=Strategy.ROUND_ROBIN))
+    _agents(presence, clock, 1, 2, 3)
+    served = []
+    for index in range(4):
+        acd.enqueue(f"c{index}", "q")
+        [offer] = acd.dispatch("q")
+        served.append(offer.agent_id)
+        acd.accept(offer.call_id, offer.agent_id)
+        acd.end_call(offer.agent_id, "q")
+        presence.choose(offer.agent_id, AgentState.AVAILABLE)
+    assert served == [1, 2, 3, 1]
+
+
+def test_skills_based_only_offers_to_skilled_agents(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    acd.configure(QueueConfig(name="q", strategy=Strategy.SKILLS, skill="air_conditioner"))
+    _agents(presence, clock, 1)
+    _agents(presence, clock, 2, skills=("air_conditioner",))
+    acd.enqueue("c1", "q")
+    assert [o.agent_id for o in acd.dispatch("q")] == [2]
+    acd.enqueue("c2", "q")
+    assert acd.dispatch("q") == []
+
+
+def test_priority_callers_go_first(acd: Acd, presence: Presence, clock: Clock) -> None:
+    acd.enqueue("ordinary", "q", priority=1)
+    clock.advance(5)
+    acd.enqueue("urgent-order", "q", priority=0)
+    assert acd.position("urgent-order", "q") == 1
+    _agents(presence, clock, 1)
+    assert [o.call_id for o in acd.dispatch("q")] == ["urgent-order"]
+
+
+def test_offer_timeout_moves_on_and_two_misses_make_not_ready(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    _agents(presence, clock, 1, 2)
+    acd.enqueue("c1", "q")
+    assert acd.dispatch("q")[0].agent_id == 1
+    clock.advance(16)
+    acd.expire_offers()
+    acd.dispatch("q")
+    assert presence.get(1).state is AgentState.AVAILABLE
+    assert presence.get(1).missed_offers == 1
+    assert presence.get(2).state is AgentState.OFFERED
+    clock.advance(16)
+    acd.expire_offers()  # agent 2 misses too; the call returns to agent 1
+    acd.dispatch("q")
+    assert presence.get(1).state is AgentState.OFFERED
+    clock.advance(16)
+    acd.expire_offers()
+    acd.dispatch("q")
+    one = presence.get(1)
+    assert one.state is AgentState.BREAK
+    assert "missed 2 offers" in one.reason
+    assert acd.position("c1", "q") is None  # offered to agent 2 again
+    assert presence.get(2).state is AgentState.OFFERED
+
+
+def test_accept_clears_missed_count_and_counts_service_level(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    _agents(presence, clock, 1)
+    acd.enqueue("fast", "q")
+    clock.advance(5)
+    [offer] = acd.dispatch("q")
+    acd.accept("fast", 1)
+    acd.end_call(1, "q")
+    assert presence.get(1).state is AgentState.WRAP_UP
+    clock.advance(31)
+    assert [a.agent_id for a in presence.finish_wrap_ups()] == [1]
+    acd.enqueue("slow", "q")
+    clock.advance(25)
+    acd.dispatch("q")
+    acd.accept("slow", 1)
+    acd.enqueue("gone", "q")
+    clock.advance(3)
+    assert acd.abandon("gone")
+    figures = acd.figures("q")
+    assert (figures.answered, figures.answered_in_service_level, figures.abandoned) == (2, 1, 1)
+    assert figures.service_level == pytest.approx(1 / 3)
+    assert offer.agent_id == 1
+    with pytest.raises(NoSuchOffer):
+        acd.accept("fast", 1)
+
+
+def test_waiting_figures_and_overflow(acd: Acd, clock: Clock) -> None:
+    acd.configure(QueueConfig(name="q", max_wait_seconds=60))
+    acd.enqueue("a", "q")
+    clock.advance(40)
+    acd.enqueue("b", "q")
+    clock.advance(10)
+    figures = acd.figures("q")
+    assert (figures.waiting, figures.longest_wait_seconds) == (2, 50)
+    clock.advance(15)
+    assert [c.call_id for c in acd.overflow("q")] == ["a"]
+    assert acd.figures("q").waiting == 1
+    assert acd.figures("q").overflowed == 1
+
+
+def test_abandon_during_offer_frees_the_agent(acd: Acd, presence: Presence, clock: Clock) -> None:
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    acd.dispatch("q")
+    assert acd.abandon("c1")
+    assert presence.get(1).state is AgentState.AVAILABLE
+    assert not acd.abandon("c1")
+
+
+def test_presence_rules_and_events(presence: Presence, bus: redis.Redis) -> None:
+    presence.log_in(7, queues=["q"], skills=[])
+    presence.choose(7, AgentState.BREAK, reason="lunch")
+    with pytest.raises(InvalidAgentState):
+        presence.choose(7, AgentState.ON_CALL)
+    with pytest.raises(InvalidAgentState):
+        presence.move(7, AgentState.WRAP_UP)
+    changes = [e.data for e in EventBus(bus).read_after("0") if e.name == "agent.state_changed"]
+    assert [(c["previous"], c["state"]) for c in changes] == [
+        ("logged_out", "available"),
+        ("available", "break"),
+    ]
+    assert changes[-1]["reason"] == "lunch"
+
+
+def test_reconcile_frees_agents_whose_call_is_gone(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    _agents(presence, clock, 1, 2)
+    acd.enqueue("alive", "q")
+    acd.enqueue("dead", "q")
+    acd.dispatch("q")
+    acd.accept("alive", 1)
+    acd.accept("dead", 2)
+    repaired = presence.reconcile(live_call_ids={"alive"})
+    assert [a.agent_id for a in repaired] == [2]
+    assert presence.get(1).state is AgentState.ON_CALL
+    assert presence.get(2).state is AgentState.WRAP_UP
+    clock.advance(1)
+    presence.finish_wrap_ups()
+    assert presence.get(2).state is AgentState.AVAILABLE

@@ -1,0 +1,129 @@
+"""The command line as an operator uses it: fresh data directory, real processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+CALLCENTER = str(Path(sys.executable).parent / "callcenter")
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+    env["CALLCENTER_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def until(check: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.slow
+def test_serve_on_embedded_defaults_then_log_in(tmp_path: Path) -> None:
+    """Zero configuration: SQLite and Redis under the data dir, user added from stdin."""
+    data_dir = tmp_path / "data"
+    env = _env(data_dir)
+    added = subprocess.run(
+        [CALLCENTER, "user", "add", "alice", "--role", "supervisor"],
+        input="a-long-password\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    assert "alice" in added.stdout
+    port = _free_port()
+    server = subprocess.Popen(
+        [CALLCENTER, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        until(lambda: httpx.get(f"{base}/healthz").status_code == 200)
+        ready = httpx.get(f"{base}/readyz").json()
+        assert ready["checks"]["database"] == "ok" and ready["checks"]["redis"] == "ok"
+        until(lambda: httpx.get(f"{base}/readyz").json()["checks"]["worker_heartbeat"])
+        token = httpx.post(
+            f"{base}/api/auth/token", data={"username": "alice", "password": "a-long-password"}
+        )
+        assert token.status_code == 200, token.text
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        created = httpx.post(
+            f"{base}/api/customers",
+            headers=auth,
+            json={"name": "孙丽", "phones": [{"number": "13800138000"}]},
+        )
+        assert created.status_code == 201
+        assert "callcenter_http_requests_total" in httpx.get(f"{base}/metrics").text
+        redis_pid = int((data_dir / "redis" / "redis.pid").read_text())
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0 or server.returncode == 128 + 15, output
+    assert str(data_dir.resolve()) in output
+    assert f"http://127.0.0.1:{port}" in output
+    assert (data_dir / "callcenter.sqlite3").exists()
+    assert (data_dir / "redis" / "appendonly.aof").exists()
+    # The private Redis stops with the service.
+    until(lambda: not Path(f"/proc/{redis_pid}").exists(), timeout=10)
+
+
+def test_user_add_refuses_a_bad_role_and_short_password(tmp_path: Path) -> None:
+    env = _env(tmp_path / "data")
+    bad_role = subprocess.run(
+        [CALLCENTER, "user", "add", "bob", "--role", "janitor"],
+        input="a-long-password\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert bad_role.returncode == 1
+    assert "role" in bad_role.stderr
+    short = subprocess.run(
+        [CALLCENTER, "user", "add", "bob", "--role", "agent"],
+        input="short\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert short.returncode == 1
+    assert "password" in short.stderr
+
+
+def test_worker_without_redis_url_explains(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [CALLCENTER, "worker"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path / "data"),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "CALLCENTER_REDIS_URL" in result.stderr

@@ -1,0 +1,131 @@
+"""The console websocket: authentication, per-role visibility, resume, any worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from callcenter.app import create_app
+from orders.enums import Role
+from tests.conftest import OPEN_HOURS, SECRET, bearer
+from tests.live_server import serve
+from tests.twilio_sim import TwilioSimulator
+
+QUEUE = "hotline-zh-CN"
+
+
+@pytest.fixture
+def address(app: Any) -> Iterator[str]:
+    with serve(app) as where:
+        yield where
+
+
+def _console(address: str, token: str, last_event_id: str | None = None) -> ClientConnection:
+    ws = connect(f"ws://{address}/ws/console")
+    ws.send(json.dumps({"type": "auth", "token": token, "last_event_id": last_event_id}))
+    return ws
+
+
+def _token(user: Any) -> str:
+    return bearer(user)["Authorization"].removeprefix("Bearer ")
+
+
+def _next_event(ws: ClientConnection, name: str) -> dict[str, Any]:
+    while True:
+        frame = json.loads(ws.recv(timeout=10))
+        if frame["type"] == "event" and frame["name"] == name:
+            return frame
+
+
+def _agent(client: TestClient, make_user: Any) -> Any:
+    user = make_user(Role.AGENT)
+    response = client.put("/api/agents/me/login", json={"queues": [QUEUE]}, headers=bearer(user))
+    assert response.status_code == 200
+    return user
+
+
+def test_bad_token_and_wrong_role_are_closed_with_codes(
+    address: str, make_user: Any, station: Any
+) -> None:
+    with _console(address, "not-a-token") as ws, pytest.raises(ConnectionClosed):
+        ws.recv(timeout=10)
+    assert ws.close_code == 4401
+    station_user = make_user(Role.STATION, station_id=station.id)
+    with _console(address, _token(station_user)) as ws, pytest.raises(ConnectionClosed):
+        ws.recv(timeout=10)
+    assert ws.close_code == 4403
+
+
+def test_offer_pops_the_caller_for_that_agent_only(
+    address: str, client: TestClient, make_user: Any, make_customer: Any, sim: TwilioSimulator
+) -> None:
+    make_customer(name="冯丽", title="女士", phones=("13800138000",))
+    first = _agent(client, make_user)
+    second = _agent(client, make_user)
+    supervisor = make_user(Role.SUPERVISOR)
+    with (
+        _console(address, _token(first)) as one,
+        _console(address, _token(second)) as two,
+        _console(address, _token(supervisor)) as wall,
+    ):
+        for ws in (one, two, wall):
+            assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        sim.call("+8613800138000").press("0")
+        offered = _next_event(one, "call.offered")
+        assert offered["data"]["agent_id"] == first.id
+        assert offered["pop"]["customers"][0]["name"] == "冯丽"
+        assert _next_event(wall, "call.ringing")["data"]["pop"]["customers"][0]["name"] == "冯丽"
+        assert _next_event(wall, "call.offered")["data"]["agent_id"] == first.id
+        with pytest.raises(TimeoutError):
+            _next_event_within(two, seconds=1.5)
+
+
+def _next_event_within(ws: ClientConnection, seconds: float) -> dict[str, Any]:
+    while True:
+        frame = json.loads(ws.recv(timeout=seconds))
+        if frame["type"] == "event":
+            return frame
+
+
+def test_reconnecting_console_gets_what_it_missed(
+    address: str, client: TestClient, make_user: Any, make_customer: Any, sim: TwilioSimulator
+) -> None:
+    make_customer(name="蒋涛", phones=("13800138000",))
+    agent = _agent(client, make_user)
+    with _console(address, _token(agent)) as ws:
+        last = json.loads(ws.recv(timeout=10))["last_event_id"]
+    sim.call("+8613800138000").press("0")  # offered while the console was away
+    with _console(address, _token(agent), last_event_id=last) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        missed = _next_event(ws, "call.offered")
+        assert missed["pop"]["customers"][0]["name"] == "蒋涛"
+
+
+def test_event_from_one_worker_reaches_a_console_on_another(
+    app: Any,
+    settings: Any,
+    engine: Any,
+    bus: Any,
+    redis_url: str,
+    client: TestClient,
+    make_user: Any,
+    make_customer: Any,
+    sim: TwilioSimulator,
+) -> None:
+    make_customer(name="韩梅", phones=("13800138000",))
+    agent = _agent(client, make_user)
+    other = create_app(
+        settings=settings, engine=engine, bus=bus, secret_key=SECRET, redis_url=redis_url
+    )
+    other.state.sessions = app.state.sessions
+    other.state.clock = lambda: OPEN_HOURS
+    with serve(other) as second_worker, _console(second_worker, _token(agent)) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        sim.call("+8613800138000").press("0")  # handled by the first app
+        assert _next_event(ws, "call.offered")["pop"]["customers"][0]["name"] == "韩梅"

@@ -1,0 +1,73 @@
+"""Settings from the environment, readiness, and the standalone worker."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from callcenter.app import create_app
+from callcenter.constants import WORKER_HEARTBEAT
+from callcenter.db import make_engine
+from callcenter.settings import Settings
+from tests.conftest import SECRET
+from tests.test_cli import CALLCENTER, _env
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CALLCENTER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CALLCENTER_DATABASE_URL", "postgresql://u@db.example/cc")
+    monkeypatch.setenv("CALLCENTER_REDIS_URL", "redis://cache:6379/2")
+    monkeypatch.setenv("CALLCENTER_TWILIO_AUTH_TOKEN", "tok")
+    monkeypatch.setenv("CALLCENTER_AUTH_LOGIN_MAX_FAILURES", "3")
+    monkeypatch.setenv("CALLCENTER_PHONE_DEFAULT_REGION", "US")
+    settings = Settings()
+    assert settings.data_dir == tmp_path
+    assert settings.database_url == "postgresql://u@db.example/cc"
+    assert not settings.embedded_database and not settings.embedded_redis
+    assert settings.twilio.auth_token is not None
+    assert settings.twilio.auth_token.get_secret_value() == "tok"
+    assert settings.auth.login_max_failures == 3
+    assert settings.phone.default_region == "US"
+
+
+def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("CALLCENTER_DATABASE_URL", "CALLCENTER_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CALLCENTER_DATA_DIR", str(tmp_path))
+    settings = Settings()
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'callcenter.sqlite3'}"
+    assert settings.embedded_redis
+
+
+def test_readyz_reports_an_unreachable_database(settings: Settings, bus: redis.Redis) -> None:
+    # Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
+    engine = make_engine("postgresql://postgres@127.0.0.1:9/none?connect_timeout=2")
+    app = create_app(settings=settings, engine=engine, bus=bus, secret_key=SECRET)
+    with TestClient(app) as client:
+        response = client.get("/readyz")
+        assert client.get("/healthz").status_code == 200
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"].startswith("error")
+    assert response.json()["checks"]["redis"] == "ok"
+
+
+def test_standalone_worker_beats(tmp_path: Path, redis_url: str, bus: redis.Redis) -> None:
+    env = {**_env(tmp_path / "data"), "CALLCENTER_REDIS_URL": redis_url}
+    worker = subprocess.Popen(
+        [CALLCENTER, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while bus.get(WORKER_HEARTBEAT) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert bus.get(WORKER_HEARTBEAT) is not None
+    finally:
+        worker.terminate()
+        output: Any = worker.communicate(timeout=30)[0]
+    assert "heartbeat" in output

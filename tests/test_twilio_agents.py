@@ -1,0 +1,182 @@
+"""Queued Twilio callers reach agents through our ACD: ring, bridge, miss, abandon."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from callcenter.bus import EventBus
+from callcenter.settings import Settings
+from callcenter.worker import build_worker
+from orders.enums import Role
+from telephony.models import Call
+from tests.conftest import bearer
+from tests.fake_twilio_api import FakeTwilioApi
+from tests.twilio_sim import SimulatedCall, TwilioSimulator
+
+QUEUE = "hotline-zh-CN"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeTwilioApi]:
+    server = FakeTwilioApi().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(settings: Settings, api: FakeTwilioApi) -> Settings:
+    return settings.model_copy(
+        update={"twilio": settings.twilio.model_copy(update={"api_base_url": api.base_url})}
+    )
+
+
+@pytest.fixture
+def agent(client: TestClient, make_user: Any) -> Any:
+    def log_in() -> tuple[int, dict[str, str]]:
+        user = make_user(Role.AGENT)
+        auth = bearer(user)
+        response = client.put("/api/agents/me/login", json={"queues": [QUEUE]}, headers=auth)
+        assert response.status_code == 200, response.text
+        assert response.json()["state"] == "available"
+        return user.id, auth
+
+    return log_in
+
+
+def _run_jobs(app: Any, redis_url: str, settings: Settings, bus: redis.Redis) -> None:
+    async def drain() -> None:
+        context = {"sessions": app.state.sessions, "settings": settings, "bus": bus}
+        worker = build_worker(redis_url, ctx=context, handle_signals=False, burst=True)
+        await worker.async_run()
+        await worker.close()
+
+    asyncio.run(drain())
+
+
+def _rings(api: FakeTwilioApi) -> list[Any]:
+    return [r for r in api.requests if r.method == "POST" and r.path.endswith("/Calls.json")]
+
+
+def _queued_caller(sim: TwilioSimulator, make_customer: Any) -> SimulatedCall:
+    make_customer(name="郑凯", phones=("13800138000",))
+    call = sim.call("+8613800138000")
+    assert call.press("0").verbs()[-1] == "Enqueue"
+    return call
+
+
+def _row(db: Session, sid: str) -> Call:
+    db.expire_all()
+    return db.exec(select(Call).where(Call.provider_id == sid)).one()
+
+
+def _events(bus: redis.Redis, name: str) -> list[dict[str, Any]]:
+    return [e.data for e in EventBus(bus).read_after("0", count=1000) if e.name == name]
+
+
+def test_caller_is_bridged_to_the_agent_who_answers(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    agent_id, auth = agent()
+    api.replies.append((201, {"sid": "CA" + "a" * 32}))
+    caller = _queued_caller(sim, make_customer)
+    row = _row(db, caller.sid)
+    assert (row.state, row.agent_id) == ("offered", agent_id)
+    [offered] = _events(bus, "call.offered")
+    assert (offered["call_id"], offered["agent_id"]) == (row.id, agent_id)
+
+    _run_jobs(app, redis_url, settings, bus)
+    [ring] = _rings(api)
+    assert ring.form["To"] == [f"client:agent-{agent_id}"]
+    assert ring.form["From"] == [sim.hotline]
+    assert ring.form["Timeout"] == ["15"]
+    connect = urlsplit(ring.form["Url"][0])
+    assert connect.path == "/twilio/agent/connect"
+
+    agent_leg = {
+        "CallSid": "CA" + "a" * 32,
+        "From": sim.hotline,
+        "To": f"client:agent-{agent_id}",
+        "CallStatus": "in-progress",
+    }
+    answer = sim.post(f"{connect.path}?{connect.query}", agent_leg)
+    assert answer.status_code == 200
+    assert f"<Dial><Queue>call-{row.id}</Queue></Dial>" in answer.text
+    row = _row(db, caller.sid)
+    assert (row.state, row.agent_id) == ("bridged", agent_id)
+    assert _events(bus, "call.bridged")[0]["agent_id"] == agent_id
+    agents = client.get("/api/agents", headers=auth)
+    assert agents.status_code == 403  # agents do not see the wall
+
+    caller.status("completed")
+    assert _row(db, caller.sid).disposition == "completed"
+    me = client.put("/api/agents/me/state", json={"state": "available"}, headers=auth)
+    assert me.status_code == 200  # from wrap-up, the agent may go available early
+    figures = client.get(f"/api/queues/{QUEUE}", headers=auth).json()
+    assert (figures["answered"], figures["abandoned"], figures["waiting"]) == (1, 0, 0)
+    assert figures["service_level"] == 1.0
+
+
+def test_unanswered_agent_leg_moves_the_offer_on(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+) -> None:
+    first, _ = agent()
+    second, _ = agent()
+    api.replies.extend([(201, {"sid": "CA1"}), (201, {"sid": "CA2"})])
+    caller = _queued_caller(sim, make_customer)
+    _run_jobs(app, redis_url, settings, bus)
+    status_url = urlsplit(_rings(api)[0].form["StatusCallback"][0])
+    assert f"agent={first}" in status_url.query
+    missed = sim.post(
+        f"{status_url.path}?{status_url.query}", {"CallSid": "CA1", "CallStatus": "no-answer"}
+    )
+    assert missed.status_code == 204
+    assert _row(db, caller.sid).agent_id == second
+    _run_jobs(app, redis_url, settings, bus)
+    assert [r.form["To"] for r in _rings(api)] == [
+        [f"client:agent-{first}"],
+        [f"client:agent-{second}"],
+    ]
+
+
+def test_caller_hanging_up_while_offered_is_abandoned(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    make_user: Any,
+    client: TestClient,
+    db: Session,
+) -> None:
+    agent_id, auth = agent()
+    caller = _queued_caller(sim, make_customer)
+    caller.status("completed")
+    assert _row(db, caller.sid).disposition == "abandoned"
+    agents = client.get("/api/agents", headers=bearer(make_user(Role.SUPERVISOR)))
+    [me] = [a for a in agents.json() if a["agent_id"] == agent_id]
+    assert me["state"] == "available"
+    figures = client.get(f"/api/queues/{QUEUE}", headers=auth).json()
+    assert figures["abandoned"] == 1

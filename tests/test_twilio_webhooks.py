@@ -1,0 +1,293 @@
+"""The Twilio channel driven as Twilio drives it: signed webhooks, TwiML, status callbacks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis
+from sqlmodel import Session, func, select
+
+from callbacks.models import CallbackRequest
+from callcenter.bus import EventBus
+from orders.enums import ApplianceCategory, Channel, OrderStatus
+from orders.models import WorkOrder
+from orders.schemas import SYSTEM, TransitionIn
+from orders.services import work_orders
+from telephony.models import Call, CallStatusChange
+from tests.twilio_sim import TwilioSimulator
+
+
+@pytest.fixture
+def returning(make_customer: Any, make_appliance: Any) -> Any:
+    customer = make_customer(name="王建国", title="先生", phones=("138 0013 8000",))
+    washer = make_appliance(customer.id, brand="海尔")
+    fridge = make_appliance(customer.id, brand="美的", category=ApplianceCategory.REFRIGERATOR)
+    return customer, washer, fridge
+
+
+def _events(bus: redis.Redis, name: str) -> list[dict[str, Any]]:
+    return [e.data for e in EventBus(bus).read_after("0", count=1000) if e.name == name]
+
+
+def _call(db: Session, sid: str) -> Call:
+    db.expire_all()
+    call = db.exec(select(Call).where(Call.provider_id == sid)).one()
+    return call
+
+
+def test_returning_customer_logs_a_repair_end_to_end(
+    sim: TwilioSimulator, returning: Any, db: Session, bus: redis.Redis
+) -> None:
+    customer, _washer, fridge = returning
+    call = sim.call("+8613800138000")
+    assert "王先生您好，欢迎再次致电家电售后服务热线。" in call.heard
+    [ringing] = _events(bus, "call.ringing")
+    assert ringing["pop"]["customers"][0]["name"] == "王建国"
+    assert ringing["pop"]["customers"][0]["id"] == customer.id
+    assert ringing["from_number"] == "+8613800138000"
+
+    assert any("美的冰箱请按2" in text for text in call.press("1").said())
+    assert "请在提示音后简要描述故障现象，说完请按井号键。" in call.press("2").said()
+    final = call.speak("冰箱不制冷，冷藏室温度很高")
+    assert final.verbs()[-1] == "Hangup"
+
+    order = db.exec(select(WorkOrder).where(WorkOrder.customer_id == customer.id)).one()
+    assert order.appliance_id == fridge.id
+    assert order.channel is Channel.IVR
+    assert order.fault_description == "冰箱不制冷，冷藏室温度很高"
+    assert any(order.number in text for text in final.said())
+    assert _call(db, call.sid).order_id == order.id
+
+
+def test_returning_customer_hears_open_order_status(
+    sim: TwilioSimulator, returning: Any, make_order: Any, db: Session
+) -> None:
+    customer, washer, _fridge = returning
+    order = make_order(customer.id, washer.id)
+    work_orders.transition_order(
+        db, order_id=order.id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM
+    )
+    open_order = make_order(customer.id, washer.id)
+    call = sim.call("13800138000")
+    status = f"您的工单{open_order.number}目前状态是：已受理，等待派单。"
+    assert status in call.heard
+    assert "请输入工单号码中的数字" in call.press("2").said()[0]
+    again = call.press("")  # just the hash key: the latest open order
+    assert status in again.said()
+    assert again.gather() is not None
+    call.press("2")
+    by_number = call.press(order.number.removeprefix("WO") + "#")
+    assert f"您的工单{order.number}目前状态是：已取消。" in by_number.said()
+
+
+def test_invalid_keys_and_silence_reach_the_queue(
+    sim: TwilioSimulator, returning: Any, db: Session, bus: redis.Redis
+) -> None:
+    ahead = [sim.call(f"+861390000000{n}") for n in range(2)]
+    for other in ahead:
+        other.press("0")
+    call = sim.call("+8613800138000")
+    assert "对不起，您的输入无效。" in call.press("7").said()
+    assert "对不起，没有收到您的输入。" in call.silence().said()
+    last = call.press("9")
+    assert last.verbs()[-1] == "Enqueue"
+    row = _call(db, call.sid)
+    assert last.root.find("Enqueue").text == f"call-{row.id}"
+    queued = _events(bus, "call.queued")
+    assert [q["queue"] for q in queued] == ["hotline-zh-CN"] * 3
+    assert row.state == "queued"
+    assert "您前面还有2位客户，请耐心等候。" in call.wait_in_queue().said()
+
+
+def test_unknown_caller_pressing_repair_goes_to_an_agent(
+    sim: TwilioSimulator, bus: redis.Redis
+) -> None:
+    call = sim.call("+8613900000000")
+    assert "您好，欢迎致电家电售后服务热线。" in call.heard
+    [ringing] = _events(bus, "call.ringing")
+    assert ringing["pop"]["customers"] == []
+    assert call.press("1").verbs()[-1] == "Enqueue"
+
+
+def test_twilio_retrying_the_voice_webhook_logs_one_call(
+    sim: TwilioSimulator, returning: Any, db: Session, bus: redis.Redis
+) -> None:
+    params = {
+        "CallSid": "CA" + "1" * 32,
+        "From": "+8613800138000",
+        "To": sim.hotline,
+        "CallStatus": "ringing",
+    }
+    first = sim.post("/twilio/voice", params)
+    second = sim.post("/twilio/voice", params)
+    assert first.status_code == second.status_code == 200
+    assert db.exec(select(func.count()).select_from(Call)).one() == 1
+    assert len(_events(bus, "call.ringing")) == 1
+
+
+# Security: a request Twilio did not sign leaves no trace.
+
+VOICE = {
+    "CallSid": "CA" + "2" * 32,
+    "From": "+8613800138000",
+    "To": "+864008001234",
+    "CallStatus": "ringing",
+}
+
+
+def _forgeries(sim: TwilioSimulator) -> dict[str, Any]:
+    return {
+        "unsigned": lambda: sim.client.post("/twilio/voice", data=VOICE),
+        "wrongly signed": lambda: sim.post("/twilio/voice", VOICE, signature="bm90IGEgc2ln"),
+        "replayed to another URL": lambda: sim.post(
+            "/twilio/voice", VOICE, signature=sim.sign("/twilio/status", VOICE)
+        ),
+        "replayed with another query": lambda: sim.post(
+            "/twilio/voice?x=1", VOICE, signature=sim.sign("/twilio/voice", VOICE)
+        ),
+        "tampered parameter": lambda: sim.post(
+            "/twilio/voice",
+            {**VOICE, "From": "+8613911112222"},
+            signature=sim.sign("/twilio/voice", VOICE),
+        ),
+        "signed with another token": lambda: sim.post(
+            "/twilio/voice",
+            VOICE,
+            signature=__import__("twilio.request_validator", fromlist=["RequestValidator"])
+            .RequestValidator("another-token")
+            .compute_signature("https://hotline.example.com/twilio/voice", VOICE),
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        "unsigned",
+        "wrongly signed",
+        "replayed to another URL",
+        "replayed with another query",
+        "tampered parameter",
+        "signed with another token",
+    ],
+)
+def test_forged_requests_get_403_and_leave_no_trace(
+    sim: TwilioSimulator, returning: Any, db: Session, bus: redis.Redis, forgery: str
+) -> None:
+    response = _forgeries(sim)[forgery]()
+    assert response.status_code == 403
+    assert response.json()["error_id"] == "invalid_twilio_signature"
+    assert db.exec(select(func.count()).select_from(Call)).one() == 0
+    assert EventBus(bus).read_after("0") == []
+
+
+def test_forged_status_callback_changes_nothing(
+    sim: TwilioSimulator, returning: Any, db: Session
+) -> None:
+    call = sim.call("+8613800138000")
+    params = {"CallSid": call.sid, "CallStatus": "completed"}
+    response = sim.post("/twilio/status", params, signature=sim.sign("/twilio/voice", params))
+    assert response.status_code == 403
+    assert _call(db, call.sid).state == "in_ivr"
+
+
+# Status callbacks: retried and reordered by Twilio.
+
+
+def _changes(db: Session, call_id: str) -> list[str]:
+    return [
+        c.status.value
+        for c in db.exec(
+            select(CallStatusChange)
+            .where(CallStatusChange.call_id == call_id)
+            .order_by(CallStatusChange.id)
+        ).all()
+    ]
+
+
+def test_duplicated_status_callbacks_write_one_change(
+    sim: TwilioSimulator, returning: Any, db: Session, bus: redis.Redis
+) -> None:
+    call = sim.call("+8613800138000")
+    for _ in range(3):
+        assert call.status("in-progress", 1).status_code == 204
+    for _ in range(2):
+        assert call.status("completed", 2).status_code == 204
+    row = _call(db, call.sid)
+    assert _changes(db, row.id) == ["in-progress", "completed"]
+    assert row.state == "ended" and row.disposition == "completed"
+    assert len(_events(bus, "call.answered")) == 1
+    assert len(_events(bus, "call.ended")) == 1
+
+
+def test_late_callbacks_after_completed_change_nothing(
+    sim: TwilioSimulator, returning: Any, db: Session, bus: redis.Redis
+) -> None:
+    call = sim.call("+8613800138000")
+    call.status("completed", 3)
+    ended = _call(db, call.sid)
+    for late in ("ringing", "in-progress", "busy"):
+        assert call.status(late, 1).status_code == 204
+    row = _call(db, call.sid)
+    assert (row.state, row.disposition, row.ended_at) == ("ended", "completed", ended.ended_at)
+    assert row.answered_at is None
+    assert _changes(db, row.id) == ["completed"]
+    assert len(_events(bus, "call.ended")) == 1
+
+
+def test_hanging_up_in_the_queue_is_abandoned(
+    sim: TwilioSimulator, returning: Any, db: Session, bus: redis.Redis
+) -> None:
+    call = sim.call("+8613800138000")
+    call.press("0")
+    call.status("completed")
+    assert _call(db, call.sid).disposition == "abandoned"
+    [ended] = _events(bus, "call.ended")
+    assert ended["disposition"] == "abandoned"
+
+
+def test_status_for_unknown_call_or_status_is_a_clear_4xx(sim: TwilioSimulator) -> None:
+    unknown = sim.post("/twilio/status", {"CallSid": "CA404", "CallStatus": "completed"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error_id"] == "call_not_found"
+    bad = sim.post("/twilio/status", {"CallSid": "CA404", "CallStatus": "exploded"})
+    assert bad.status_code == 422
+    assert "exploded" in bad.json()["message"]
+
+
+def test_after_hours_caller_books_a_callback(
+    sim: TwilioSimulator, returning: Any, app: Any, db: Session
+) -> None:
+    customer, _washer, _fridge = returning
+    app.state.clock = lambda: datetime(2026, 11, 23, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai
+    call = sim.call("+8613800138000")
+    assert any("现在是非工作时间" in text for text in call.heard)
+    done = call.press("2")
+    assert "已为您预约12:00-18:00回电。" in done.said()
+    assert done.verbs()[-1] == "Hangup"
+    [booked] = db.exec(select(CallbackRequest)).all()
+    assert (booked.customer_id, booked.band, booked.phone) == (
+        customer.id,
+        "12:00-18:00",
+        "+8613800138000",
+    )
+
+
+def test_spoken_menu_choice_and_unsure_speech_falls_back_to_keys(
+    sim: TwilioSimulator, returning: Any
+) -> None:
+    call = sim.call("+8613800138000")
+    assert call.twiml.gather().attrib["input"] == "dtmf speech"
+    assert "报修" in call.twiml.gather().attrib["hints"]
+    unsure = call.speak("嗯……那个", confidence=0.21)
+    assert "对不起，您的输入无效。" in unsure.said()
+    assert unsure.gather().attrib["input"] == "dtmf"
+    assert any("请按1" in text for text in call.press("1").said())
+
+
+def test_confident_speech_selects_the_option(sim: TwilioSimulator, returning: Any) -> None:
+    call = sim.call("+8613800138000")
+    chosen = call.speak("我想报修", confidence=0.88)
+    assert any("美的冰箱请按2" in text for text in chosen.said())
