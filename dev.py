@@ -21,9 +21,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
-SYSTEM_PACKAGES = {"espeak-ng": "espeak-ng", "sox": "sox"}
-"""Programs the tests run (prompt synthesis, test callers' voices), each with its Debian
-package."""
+SYSTEM_PACKAGES = {
+    "espeak-ng": "espeak-ng",
+    "sox": "sox",
+    "sipp": "sip-tester",
+    "kamailio": "kamailio",
+    "chromium": "chromium",
+    "fc-list": "fontconfig",
+}
+"""Programs the tests run (prompt synthesis, test callers' voices, SIP callers and proxy,
+the browser for the console), each with its Debian package."""
+FONT_PACKAGE = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "fonts-noto-cjk")
+"""Without CJK fonts Chinese text in browser screenshots renders as empty boxes."""
 
 
 def _ensure_venv(extras: str) -> None:
@@ -43,6 +52,8 @@ def _ensure_venv(extras: str) -> None:
 
 def _ensure_system_packages() -> None:
     missing = sorted({pkg for program, pkg in SYSTEM_PACKAGES.items() if not shutil.which(program)})
+    if not Path(FONT_PACKAGE[0]).exists():
+        missing.append(FONT_PACKAGE[1])
     if not missing:
         return
     install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]

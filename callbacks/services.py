@@ -9,11 +9,17 @@ from callcenter.types import Clock, utcnow
 
 
 def request_callback(
-    session: Session, *, customer_id: int | None, phone: str, band: str,
-    call_id: str | None = None, clock: Clock = utcnow,
+    session: Session,
+    *,
+    customer_id: int | None,
+    phone: str,
+    band: str,
+    call_id: str | None = None,
+    clock: Clock = utcnow,
 ) -> CallbackRequest:
-    request = CallbackRequest(customer_id=customer_id, phone=phone, band=band, call_id=call_id,
-                              requested_at=clock())
+    request = CallbackRequest(
+        customer_id=customer_id, phone=phone, band=band, call_id=call_id, requested_at=clock()
+    )
     session.add(request)
     session.commit()
     return request
