@@ -53,6 +53,11 @@ class EventBus:
             raise BusUnavailable(f"could not publish {event.name}: {exc}") from exc
         return _text(event_id)
 
+    def last_id(self) -> str:
+        """Id of the newest event, to read what comes after it; ``0-0`` when empty."""
+        newest = self.client.xrevrange(self.stream, count=1)
+        return _text(newest[0][0]) if newest else "0-0"
+
     def ensure_group(self, group: str, *, start: str = "$") -> None:
         try:
             self.client.xgroup_create(self.stream, group, id=start, mkstream=True)

@@ -22,6 +22,7 @@ from callcenter.runtime import Runtime
 from callcenter.secret_key import resolve_secret_key
 from callcenter.settings import Settings
 from callcenter.worker import build_worker
+from telephony.sip.build import build_endpoint
 
 app = typer.Typer(
     help="Call-center service for home-appliance after-sales hotlines.", no_args_is_help=True
@@ -129,6 +130,41 @@ def _print_banner(
     console.print(f"  redis:             {redis_where}")
     console.print(f"  background worker: {worker_where}")
     console.print(f"  API docs:          http://{host}:{port}/docs")
+
+
+@app.command("sip")
+def run_sip() -> None:
+    """Register to the PBX (CALLCENTER_SIP_*) and answer calls into the IVR and queues."""
+    settings = _settings()
+    try:
+        runtime = Runtime.start(settings)
+    except CallCenterError as exc:
+        _fail(exc)
+        return
+    try:
+        endpoint = build_endpoint(settings, sessions=runtime.sessions, client=runtime.bus)
+    except CallCenterError as exc:
+        runtime.close()
+        _fail(exc)
+        return
+    config = endpoint.config
+
+    def ready() -> None:
+        console.print(
+            f"callcenter sip registered as [bold]{config.username}[/bold] at "
+            f"{config.server}:{config.port}, listening on {config.local_ip}:{config.local_port}"
+        )
+
+    def shut_down(_signum: int, _frame: object) -> None:
+        endpoint.stop()
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    try:
+        endpoint.run(on_ready=ready)
+    finally:
+        endpoint.stop()
+        runtime.close()
 
 
 @app.command("worker")

@@ -51,9 +51,16 @@ class TwilioSettings(BaseModel):
 
 class SipSettings(BaseModel):
     server: str | None = None
-    port: int = 5060
+    """Registrar / SIP proxy the endpoint registers to; every request goes through it."""
+    port: int = Field(default=5060, ge=1, le=65535)
     username: str | None = None
     password: SecretStr | None = None
+    local_ip: str | None = None
+    """Address advertised in Contact and SDP; by default the one that routes to the server."""
+    local_port: int = Field(default=5062, ge=1, le=65535)
+    rtp_port_min: int = Field(default=20000, ge=1024, le=65534)
+    rtp_port_max: int = Field(default=20999, ge=1025, le=65535)
+    register_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 
 
 class IvrSettings(BaseModel):

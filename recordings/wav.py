@@ -62,6 +62,13 @@ class WavWriter:
         )
 
 
+def describe(path: Path) -> FinishedWav:
+    """A finished WAV file as the catalogue registers it."""
+    with wave.open(str(path)) as wav:
+        frames, rate, channels = wav.getnframes(), wav.getframerate(), wav.getnchannels()
+    return FinishedWav(path, frames, rate, channels, sha256_of(path))
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

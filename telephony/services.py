@@ -172,6 +172,44 @@ def apply_provider_status(
     return call
 
 
+def answer_call(
+    session: Session, *, notifier: CallNotifier, call: Call, clock: Clock = utcnow
+) -> Call:
+    """Our endpoint answered the call (SIP 200 OK sent)."""
+    if call.answered_at is None:
+        call.answered_at = clock()
+        session.add(call)
+        session.commit()
+        notifier.answered(call)
+    return call
+
+
+def end_call(
+    session: Session,
+    *,
+    notifier: CallNotifier,
+    call_id: str,
+    disposition: Disposition = Disposition.COMPLETED,
+    clock: Clock = utcnow,
+) -> Call:
+    """The call is over (either side hung up); ending it twice changes nothing."""
+    call = get_call(session, call_id=call_id)
+    if call.state is CallState.ENDED:
+        return call
+    _end(session, call, disposition, clock)
+    session.add(call)
+    session.commit()
+    notifier.ended(call)
+    return call
+
+
+def live_call_ids(session: Session, *, channel: CallChannel | None = None) -> set[str]:
+    query = select(Call.id).where(Call.state != CallState.ENDED)
+    if channel is not None:
+        query = query.where(Call.channel == channel)
+    return set(session.exec(query).all())
+
+
 def _end(session: Session, call: Call, disposition: Disposition, clock: Clock) -> None:
     # A caller who hangs up while waiting in a queue has abandoned the call.
     if disposition is Disposition.COMPLETED and call.state in {CallState.QUEUED, CallState.OFFERED}:

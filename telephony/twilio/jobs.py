@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import wave
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from callcenter.bus import EventBus
 from recordings.services import register_recording
-from recordings.wav import FinishedWav, sha256_of
+from recordings.wav import describe
 from telephony.acd import Acd, Offer
 from telephony.enums import CallChannel
 from telephony.presence import Presence
@@ -49,7 +47,7 @@ async def fetch_twilio_recording(
                 handle.write(chunk)
             os.fsync(handle.fileno())
     os.replace(part, target)
-    finished = await run_in_threadpool(_describe, target)
+    finished = await run_in_threadpool(describe, target)
 
     def register() -> None:
         with ctx["sessions"]() as session:
@@ -60,12 +58,6 @@ async def fetch_twilio_recording(
     await run_in_threadpool(register)
     log.info("twilio recording stored", call=call_id, recording=recording_sid)
     return str(target)
-
-
-def _describe(path: Path) -> FinishedWav:
-    with wave.open(str(path)) as wav:
-        frames, rate, channels = wav.getnframes(), wav.getframerate(), wav.getnchannels()
-    return FinishedWav(path, frames, rate, channels, sha256_of(path))
 
 
 def ring_job_id(call_id: str, agent_id: int, offered_at: str) -> str:

@@ -1,0 +1,1 @@
+"""The SIP channel: a pyVoIP endpoint registered to the PBX, with pyVoIP's gaps covered."""

@@ -1,0 +1,67 @@
+"""Builds a SIP endpoint from settings (used by ``callcenter sip`` and the tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+from sqlmodel import Session
+
+from callcenter.errors import ConfigurationError
+from callcenter.settings import Settings
+from callcenter.types import Clock, utcnow
+from ivr.flow import BUILTIN_FLOWS, load_flows
+from ivr.speech import load_model
+from ivr.tts import PromptCache
+from telephony.sip.endpoint import SipConfig, SipEndpoint, local_ip_towards
+from telephony.sip.prompts import PromptAudio
+
+
+def sip_config(settings: Settings) -> SipConfig:
+    sip = settings.sip
+    if not sip.server or not sip.username:
+        raise ConfigurationError(
+            "set CALLCENTER_SIP_SERVER and CALLCENTER_SIP_USERNAME to register to the PBX",
+            details={"server": sip.server, "username": sip.username},
+        )
+    if sip.rtp_port_min >= sip.rtp_port_max:
+        raise ConfigurationError(
+            "CALLCENTER_SIP_RTP_PORT_MIN must be below CALLCENTER_SIP_RTP_PORT_MAX",
+            details={"min": sip.rtp_port_min, "max": sip.rtp_port_max},
+        )
+    return SipConfig(
+        server=sip.server,
+        port=sip.port,
+        username=sip.username,
+        password=sip.password.get_secret_value() if sip.password else "",
+        local_ip=sip.local_ip or local_ip_towards(sip.server, sip.port),
+        local_port=sip.local_port,
+        rtp_ports=(sip.rtp_port_min, sip.rtp_port_max),
+        register_timeout=sip.register_timeout_seconds,
+    )
+
+
+def build_endpoint(
+    settings: Settings,
+    *,
+    sessions: Callable[[], Session],
+    client: redis.Redis,
+    clock: Clock = utcnow,
+) -> SipEndpoint:
+    flows = load_flows(settings.ivr.flows_dir or BUILTIN_FLOWS)
+    if settings.ivr.flow not in flows:
+        raise ConfigurationError(
+            f"no IVR flow named {settings.ivr.flow}", details={"flows": sorted(flows)}
+        )
+    speech = load_model(settings.vosk_model) if settings.vosk_model else None
+    return SipEndpoint(
+        sip_config(settings),
+        sessions=sessions,
+        client=client,
+        flow=flows[settings.ivr.flow],
+        prompts=PromptAudio(PromptCache(settings.data_dir / "prompts"), flows),
+        speech=speech,
+        recordings_dir=settings.recordings_path,
+        region=settings.phone.default_region,
+        clock=clock,
+    )

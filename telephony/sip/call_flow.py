@@ -1,0 +1,322 @@
+"""One inbound SIP call from INVITE to hang-up: log it, pop the caller, run the IVR, wait
+in the queue, ring the offered agent's extension, bridge and record, end both legs."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from sqlmodel import Session
+
+from callcenter.types import Clock
+from ivr.backend import DatabaseBackend
+from ivr.engine import Engine
+from ivr.flow import Flow
+from ivr.speech import SpeechModel
+from ivr.turns import CallerInput, Enqueue, Hangup
+from orders.schemas import CallerLookup
+from recordings.audio import ulaw_to_pcm16
+from recordings.services import register_recording
+from recordings.wav import FinishedWav, WavWriter
+from telephony import routing, services
+from telephony.acd import Acd, NoSuchOffer, Offer
+from telephony.enums import CallChannel, Disposition
+from telephony.events import CallNotifier
+from telephony.models import Call
+from telephony.sip.ivr_audio import AudioIvr
+from telephony.sip.media import SILENCE, Player
+from telephony.sip.phone import HotlineCall, HotlinePhone
+from telephony.sip.prompts import PromptAudio
+
+log = structlog.get_logger(__name__)
+
+AGENT_OUTBOX_FRAMES = 5
+"""Caller audio waiting to go to the agent; more means the agent leg fell behind, and the
+oldest is dropped to keep the delay at 100 ms at most."""
+
+
+@dataclass
+class CallContext:
+    """What every call of one endpoint shares."""
+
+    phone: HotlinePhone
+    sessions: Callable[[], Session]
+    notifier: CallNotifier
+    acd: Acd
+    flow: Flow
+    prompts: PromptAudio
+    speech: SpeechModel | None
+    recordings_dir: Path
+    region: str
+    clock: Clock
+
+
+@dataclass
+class Media:
+    """The media loop of a call, driven by the caller leg's 20 ms RTP sender: the caller
+    hears the IVR's prompts or the agent; both directions go to a stereo recording
+    (caller left, what the caller hears right)."""
+
+    player: Player = field(default_factory=Player)
+    recorder: WavWriter | None = None
+    agent: HotlineCall | None = None
+    hear: Callable[[bytes], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _to_agent: queue.Queue[bytes] = field(default_factory=queue.Queue)
+
+    def caller_frame(self, caller: HotlineCall) -> bytes:
+        heard = caller.inbound.take()
+        agent = self.agent
+        if agent is not None and agent.live:
+            out = agent.inbound.take()
+            if self._to_agent.qsize() >= AGENT_OUTBOX_FRAMES:
+                self._to_agent.get_nowait()
+            self._to_agent.put(heard)
+        else:
+            out = self.player.next() or SILENCE
+        if self.hear is not None:
+            self.hear(heard)
+        with self.lock:
+            if self.recorder is not None:
+                self.recorder.write(_stereo(ulaw_to_pcm16(heard), ulaw_to_pcm16(out)))
+        return out
+
+    def finish_recording(self) -> FinishedWav | None:
+        with self.lock:
+            recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return None
+        finished = recorder.finish()
+        if finished.frames == 0:
+            finished.path.unlink(missing_ok=True)
+            return None
+        return finished
+
+    def agent_frame(self) -> bytes:
+        try:
+            return self._to_agent.get_nowait()
+        except queue.Empty:
+            return SILENCE
+
+
+def _stereo(left: bytes, right: bytes) -> bytes:
+    out = bytearray(len(left) * 2)
+    for i in range(0, len(left), 2):
+        out[2 * i : 2 * i + 2] = left[i : i + 2]
+        out[2 * i + 2 : 2 * i + 4] = right[i : i + 2]
+    return bytes(out)
+
+
+class SipCall:
+    def __init__(self, ctx: CallContext, leg: HotlineCall) -> None:
+        self.ctx = ctx
+        self.leg = leg
+        self.media = Media()
+        self.offers: queue.Queue[Offer] = queue.Queue()
+        self.call_id: str | None = None
+        self.bridged = threading.Event()
+        self.agent_id: int | None = None
+
+    # The whole call
+
+    def run(self, on_logged: Callable[[SipCall], None]) -> None:
+        ctx = self.ctx
+        headers = self.leg.request.headers
+        with ctx.sessions() as session:
+            call, pop = services.start_inbound_call(
+                session,
+                notifier=ctx.notifier,
+                channel=CallChannel.SIP,
+                provider_id=self.leg.call_id[:64],
+                from_number=headers["From"]["number"] or "",
+                to_number=headers["To"]["number"] or "",
+                region=ctx.region,
+                clock=ctx.clock,
+            )
+            self.call_id = call.id
+            on_logged(self)
+            if not self.leg.live:  # cancelled while we looked the caller up
+                services.end_call(
+                    session,
+                    notifier=ctx.notifier,
+                    call_id=call.id,
+                    disposition=Disposition.CANCELED,
+                    clock=ctx.clock,
+                )
+                return
+            self._answer(session, call)
+            ending = self._ivr(session, call, pop)
+            if isinstance(ending, Enqueue) and self.leg.live:
+                self._queue(session, call, ending.queue, pop)
+                self._wait_for_agent(session)
+            self._hang_up_all()
+            self._finish(session)
+
+    def _answer(self, session: Session, call: Call) -> None:
+        ctx = self.ctx
+        self.media.recorder = WavWriter(
+            ctx.recordings_dir / f"{call.id}.wav", sample_rate=8000, channels=2
+        )
+        self.leg.source = lambda: self.media.caller_frame(self.leg)
+        self.leg.on_digit = lambda digit: ctx.notifier.dtmf(call, digit)
+        self.leg.answer()
+        services.answer_call(session, notifier=ctx.notifier, call=call, clock=ctx.clock)
+        services.enter_ivr(session, call=call)
+
+    # IVR
+
+    def _ivr(self, session: Session, call: Call, pop: CallerLookup) -> Enqueue | Hangup | None:
+        ctx = self.ctx
+        backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
+        engine = Engine(ctx.flow, backend)
+        audio = AudioIvr(
+            self.leg,
+            player=self.media.player,
+            prompts=ctx.prompts,
+            speech=ctx.speech,
+            speech_threshold=ctx.flow.speech_threshold,
+            faults_dir=ctx.recordings_dir / "faults",
+            call_id=call.id,
+        )
+        self.media.hear = audio.hear
+        state, turn = engine.start(call_id=call.id, pop=pop)
+        while self.leg.live:
+            answer = audio.render(turn)
+            if not isinstance(answer, CallerInput):
+                self._register_faults(session, call, audio)
+                return answer
+            state, turn = engine.handle(state, answer)
+            if backend.created_order_id is not None:
+                services.attach_order(session, call=call, order_id=backend.created_order_id)
+        self._register_faults(session, call, audio)
+        return None
+
+    def _register_faults(
+        self,
+        session: Session,
+        call: Call,
+        audio: AudioIvr,
+    ) -> None:
+        customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
+        for fault in audio.faults:
+            register_recording(
+                session, call_id=call.id, customer_id=customer, wav=fault.wav, clock=self.ctx.clock
+            )
+
+    # Queue and agent
+
+    def _queue(self, session: Session, call: Call, name: str, pop: CallerLookup) -> None:
+        ctx = self.ctx
+        for offer in routing.queue_call(
+            session,
+            acd=ctx.acd,
+            notifier=ctx.notifier,
+            call=call,
+            queue=name,
+            priority=routing.caller_priority(pop),
+            clock=ctx.clock,
+        ):
+            log.debug("offered at once", call=offer.call_id, agent=offer.agent_id)
+
+    def offer(self, offer: Offer) -> None:
+        """An agent was offered this call, by this or any other process (every offer
+        reaches the endpoint as a ``call.offered`` event): ring them from the call's thread."""
+        self.offers.put(offer)
+
+    def _wait_for_agent(self, session: Session) -> None:
+        while self.leg.live:
+            try:
+                offer = self.offers.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if self._ring(session, offer):
+                self._bridge(session)
+                return
+
+    def _ring(self, session: Session, offer: Offer) -> bool:
+        ctx = self.ctx
+        agent = ctx.acd.presence.get(offer.agent_id)
+        extension = (agent.extension or f"sip:agent{offer.agent_id}").removeprefix("sip:")
+        number = extension.split("@", 1)[0]
+        leg = ctx.phone.call(number)
+        leg.source = self.media.agent_frame
+        deadline = time.monotonic() + (offer.expires_at - offer.offered_at).total_seconds()
+        while (
+            self.leg.live
+            and leg.live
+            and not leg.answered_event.wait(0.05)
+            and time.monotonic() < deadline
+        ):
+            pass
+        if leg.answered_event.is_set() and self.leg.live:
+            self.media.agent = leg
+            assert self.call_id is not None
+            routing.agent_answered(
+                session,
+                acd=ctx.acd,
+                notifier=ctx.notifier,
+                call_id=self.call_id,
+                agent_id=offer.agent_id,
+                clock=ctx.clock,
+            )
+            self.agent_id = offer.agent_id
+            self.bridged.set()
+            return True
+        leg.cancel() if leg.live and not leg.answered_event.is_set() else leg.hangup()
+        if self.leg.live:
+            self._missed(session, offer)
+        return False
+
+    def _missed(self, session: Session, offer: Offer) -> None:
+        assert self.call_id is not None
+        # NoSuchOffer: the worker's sweep expired the offer first and has moved it on.
+        with contextlib.suppress(NoSuchOffer):
+            routing.agent_missed(
+                session, acd=self.ctx.acd, call_id=self.call_id, agent_id=offer.agent_id
+            )
+
+    def _bridge(self, session: Session) -> None:
+        agent = self.media.agent
+        assert agent is not None
+        while self.leg.live and agent.live:
+            time.sleep(0.05)
+
+    # The end
+
+    def _hang_up_all(self) -> None:
+        for leg in (self.leg, self.media.agent):
+            if leg is not None and leg.live:
+                leg.hangup()
+
+    def _finish(self, session: Session) -> None:
+        ctx = self.ctx
+        assert self.call_id is not None
+        call = services.end_call(
+            session, notifier=ctx.notifier, call_id=self.call_id, clock=ctx.clock
+        )
+        routing.call_ended(session, acd=ctx.acd, call=call)
+        finished = self.media.finish_recording()
+        if finished is not None:
+            customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
+            register_recording(
+                session, call_id=call.id, customer_id=customer, wav=finished, clock=ctx.clock
+            )
+        log.info(
+            "sip call ended",
+            call=call.id,
+            disposition=call.disposition,
+            caller_rtp_in=self.leg.packets_received,
+            caller_rtp_out=self.leg.packets_sent,
+        )
+
+    def abort(self, session: Session) -> None:
+        """End what is left of a call whose flow failed."""
+        self._hang_up_all()
+        if self.call_id is not None:
+            self._finish(session)

@@ -1,0 +1,254 @@
+"""The SIP endpoint: registers to the PBX, answers every call into its own thread, rings
+agents when the ACD offers them a call, and keeps its calls marked alive in Redis so a
+crash is noticed and repaired (recovery.py)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import redis
+import structlog
+from pyVoIP.VoIP.VoIP import PhoneStatus
+from sqlmodel import Session
+
+from callcenter.bus import EventBus
+from callcenter.types import Clock, utcnow
+from ivr.flow import Flow
+from ivr.speech import SpeechModel
+from telephony.acd import Acd, Offer
+from telephony.events import CallNotifier
+from telephony.presence import Presence
+from telephony.sip.call_flow import CallContext, SipCall
+from telephony.sip.constants import HEARTBEAT_SECONDS, LIVE_CALL, LIVE_CALL_TTL_SECONDS
+from telephony.sip.errors import RegistrarUnreachable, RegistrationRefused, map_pyvoip_errors
+from telephony.sip.phone import HotlineCall, HotlinePhone
+from telephony.sip.prompts import PromptAudio
+from telephony.sip.recovery import end_orphaned_calls
+
+log = structlog.get_logger(__name__)
+
+RECONCILE_SECONDS = 30
+BACKOFF_SECONDS = (1, 2, 4, 8, 16, 30)
+
+
+@dataclass(frozen=True)
+class SipConfig:
+    server: str
+    port: int
+    username: str
+    password: str
+    local_ip: str
+    local_port: int
+    rtp_ports: tuple[int, int]
+    register_timeout: float
+
+
+def local_ip_towards(server: str, port: int) -> str:
+    """The address of this host that packets to ``server`` leave from."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((socket.gethostbyname(server), port))
+        return str(probe.getsockname()[0])
+
+
+class SipEndpoint:
+    def __init__(
+        self,
+        config: SipConfig,
+        *,
+        sessions: Callable[[], Session],
+        client: redis.Redis,
+        flow: Flow,
+        prompts: PromptAudio,
+        speech: SpeechModel | None,
+        recordings_dir: Path,
+        region: str,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.client = client
+        self.flow = flow
+        self.prompts = prompts
+        self.speech = speech
+        self.recordings_dir = recordings_dir
+        self.region = region
+        self.clock = clock
+        bus = EventBus(client)
+        self.bus = bus
+        self.notifier = CallNotifier(bus)
+        self.acd = Acd(client, bus, Presence(client, bus, clock=clock), clock=clock)
+        self.calls: dict[str, SipCall] = {}
+        self.phone: HotlinePhone | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # Life cycle
+
+    def start(self) -> None:
+        """Render prompts, repair what a crash left, register; raises if the registrar
+        does not answer or refuses us (``run`` retries with backoff)."""
+        rendered = self.prompts.prerender()
+        log.info("prompts ready", synthesised=rendered)
+        self.reconcile()
+        self._last_event = self.bus.last_id()
+        self._register()
+        for target, name in (
+            (self._listen_for_offers, "sip-offers"),
+            (self._keep_alive, "sip-heartbeat"),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Start, retrying an unreachable registrar with backoff, and serve until ``stop``."""
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                self.start()
+                break
+            except RegistrarUnreachable as exc:
+                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                log.warning("registrar unreachable, retrying", error=exc.message, in_s=delay)
+                attempt += 1
+                self._stopping.wait(delay)
+        if on_ready is not None and not self._stopping.is_set():
+            on_ready()
+        self._stopping.wait()
+
+    def _register(self) -> None:
+        config = self.config
+        phone = HotlinePhone(
+            server=config.server,
+            port=config.port,
+            username=config.username,
+            password=config.password,
+            my_ip=config.local_ip,
+            sip_port=config.local_port,
+            rtp_ports=config.rtp_ports,
+            on_call=self._on_call,
+            register_timeout=config.register_timeout,
+        )
+        where = f"{config.server}:{config.port}"
+        with map_pyvoip_errors("register", server=where):
+            phone.start()
+        deadline = time.monotonic() + config.register_timeout * 3
+        while phone.get_status() is not PhoneStatus.REGISTERED:
+            if phone.get_status() is PhoneStatus.FAILED or time.monotonic() > deadline:
+                status = phone.get_status()
+                self._abandon(phone)
+                if status is PhoneStatus.FAILED and phone.sip.registerFailures == 0:
+                    raise RegistrationRefused(f"{where} refused our registration")
+                raise RegistrarUnreachable(
+                    f"no answer to REGISTER from {where}", details={"server": where}
+                )
+            time.sleep(0.05)
+        self.phone = phone
+        log.info("sip registered", server=where, user=config.username, contact=phone.sip.contact)
+
+    @staticmethod
+    def _abandon(phone: HotlinePhone) -> None:
+        # A phone that never registered has nothing to deregister: close it quietly.
+        phone.sip.NSD = False
+        if phone.sip.registerThread is not None:
+            phone.sip.registerThread.cancel()
+        phone.sip._close_sockets()
+
+    def stop(self) -> None:
+        """Hang up every call, end them in the log, deregister."""
+        self._stopping.set()
+        for call in list(self.calls.values()):
+            call.leg.hangup()
+        deadline = time.monotonic() + 5
+        while self.calls and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.phone is not None:
+            with map_pyvoip_errors("deregister", server=self.config.server):
+                self.phone.stop()
+            self.phone = None
+
+    # Calls
+
+    def _on_call(self, leg: HotlineCall) -> None:
+        assert self.phone is not None
+        call = SipCall(self._context(), leg)
+        try:
+            call.run(on_logged=self._logged)
+        except Exception:
+            log.exception("sip call failed", sip_call_id=leg.call_id, call=call.call_id)
+            with self.sessions() as session:
+                call.abort(session)
+        finally:
+            if call.call_id is not None:
+                self.calls.pop(call.call_id, None)
+                self.client.delete(LIVE_CALL.format(call_id=call.call_id))
+
+    def _context(self) -> CallContext:
+        assert self.phone is not None
+        return CallContext(
+            phone=self.phone,
+            sessions=self.sessions,
+            notifier=self.notifier,
+            acd=self.acd,
+            flow=self.flow,
+            prompts=self.prompts,
+            speech=self.speech,
+            recordings_dir=self.recordings_dir,
+            region=self.region,
+            clock=self.clock,
+        )
+
+    def _logged(self, call: SipCall) -> None:
+        assert call.call_id is not None
+        self.calls[call.call_id] = call
+        self.client.set(LIVE_CALL.format(call_id=call.call_id), 1, ex=LIVE_CALL_TTL_SECONDS)
+
+    def _listen_for_offers(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                events = self.bus.read_after(self._last_event, count=200, block_ms=500)
+            except redis.RedisError as exc:
+                log.warning("bus unreachable", error=str(exc))
+                self._stopping.wait(1)
+                continue
+            for event in events:
+                self._last_event = event.id
+                call = self.calls.get(event.data.get("call_id", ""))
+                if event.name == "call.offered" and call is not None:
+                    call.offer(self._offer(event.data))
+
+    def _offer(self, data: dict[str, object]) -> Offer:
+        offered = Offer.model_validate({**data, "offered_at": data["at"], "expires_at": data["at"]})
+        timeout = self.acd.config(offered.queue).offer_timeout_seconds
+        return offered.model_copy(
+            update={"expires_at": offered.offered_at + timedelta(seconds=timeout)}
+        )
+
+    def _keep_alive(self) -> None:
+        last_reconcile = time.monotonic()
+        while not self._stopping.wait(HEARTBEAT_SECONDS):
+            try:
+                for call_id in list(self.calls):
+                    self.client.set(LIVE_CALL.format(call_id=call_id), 1, ex=LIVE_CALL_TTL_SECONDS)
+                if time.monotonic() - last_reconcile >= RECONCILE_SECONDS:
+                    self.reconcile()
+                    last_reconcile = time.monotonic()
+            except Exception:
+                log.exception("sip heartbeat failed")
+
+    def reconcile(self) -> list[str]:
+        with self.sessions() as session:
+            return end_orphaned_calls(
+                session,
+                client=self.client,
+                notifier=self.notifier,
+                acd=self.acd,
+                recordings_dir=self.recordings_dir,
+                clock=self.clock,
+            )

@@ -1,0 +1,54 @@
+"""SIP errors, and the one place pyVoIP's exceptions are translated into them.
+
+SipError                             502  the SIP side failed
+├── RegistrarUnreachable             503  no answer to REGISTER from the configured server
+├── RegistrationRefused              502  the registrar refused our credentials
+└── MediaUnavailable                 503  no RTP port left for another call
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pyVoIP.SIP import InvalidAccountInfoError, SIPParseError
+from pyVoIP.VoIP.VoIP import InvalidStateError, NoPortsAvailableError
+
+from callcenter.errors import CallCenterError
+
+
+class SipError(CallCenterError):
+    status_code = 502
+    error_id = "sip_error"
+
+
+class RegistrarUnreachable(SipError):
+    status_code = 503
+    error_id = "sip_registrar_unreachable"
+
+
+class RegistrationRefused(SipError):
+    error_id = "sip_registration_refused"
+
+
+class MediaUnavailable(SipError):
+    status_code = 503
+    error_id = "sip_media_unavailable"
+
+
+@contextmanager
+def map_pyvoip_errors(action: str, *, server: str = "") -> Iterator[None]:
+    """Translate what pyVoIP raises while doing ``action`` into our error tree."""
+    details = {"server": server} if server else {}
+    try:
+        yield
+    except InvalidAccountInfoError as exc:
+        raise RegistrationRefused(f"{server} refused our registration", details=details) from exc
+    except (TimeoutError, ConnectionRefusedError) as exc:
+        raise RegistrarUnreachable(
+            f"no SIP answer from {server} while trying to {action}", details=details
+        ) from exc
+    except NoPortsAvailableError as exc:
+        raise MediaUnavailable(f"no RTP port free to {action}", details=details) from exc
+    except (InvalidStateError, SIPParseError, OSError) as exc:
+        raise SipError(f"could not {action}: {exc}", details=details) from exc

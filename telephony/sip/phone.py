@@ -1,0 +1,395 @@
+"""pyVoIP's phone, with its gaps covered at the adapter boundary.
+
+What pyVoIP 1.6.8 does and what this module does instead:
+
+- It answers an INVITE from a thread started by a 1 s timer: we start the call's thread
+  at once, so the caller is not left ringing for a second.
+- It sends every message to the registrar's address: requests must go there (the
+  registrar or proxy routes them), but responses follow the top Via (``response_target``),
+  so a proxy's Via with ``received``/``rport`` is honoured.
+- Its 180 Ringing carries the caller's Contact, its 200 OK no Record-Route, and its BYE
+  and 2xx ACK reuse the INVITE's Via with no route set: we send our own Contact, mirror
+  Record-Route and build in-dialog requests from a ``Dialog`` (dialog.py).
+- It takes any INVITE and crashes later on one without PCMU/PCMA: we answer 488.
+- It ignores CANCEL (and would answer the cancelled call a second later): we answer 487
+  and end the call.
+- Its outbound ``call()`` blocks the receive loop waiting for a provisional answer and
+  loops forever on a final error: ours sends the INVITE and lets the receive loop handle
+  every answer, ACKing failures.
+- Audio: see media.py.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from pyVoIP import RTP
+from pyVoIP.SIP import SIPClient, SIPMessage, SIPMessageType
+from pyVoIP.VoIP.VoIP import CallState, NoPortsAvailableError, VoIPCall, VoIPPhone
+
+from telephony.sip import dialog
+from telephony.sip.dialog import Dialog
+from telephony.sip.media import SILENCE, FrameSource, HotlineRtpClient, InboundAudio
+
+log = structlog.get_logger(__name__)
+
+SUPPORTED = {0, 8}
+"""RTP payload types we can carry: PCMU and PCMA."""
+
+
+class ResponseRouting:
+    """The SIP socket, with responses sent where their top Via says."""
+
+    def __init__(self, sock: socket.socket, default: tuple[str, int]) -> None:
+        self._sock = sock
+        self._default = default
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> int:
+        text = data.decode("utf8", "replace")
+        if text.startswith("SIP/2.0 "):
+            address = dialog.response_target(text, self._default)
+        return self._sock.sendto(data, address)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class HotlineSipClient(SIPClient):
+    phone: HotlinePhone
+
+    @property
+    def contact(self) -> str:
+        return f"<sip:{self.username}@{self.myIP}:{self.myPort}>"
+
+    @property
+    def via_host(self) -> str:
+        return f"{self.myIP}:{self.myPort}"
+
+    def start(self) -> None:
+        super().start()
+        self.out = ResponseRouting(self.s, (self.server, self.port))  # type: ignore[assignment]
+
+    def send(self, message: str) -> None:
+        self.out.sendto(message.encode("utf8"), (self.server, self.port))
+
+    def gen_ringing(self, request: SIPMessage) -> str:
+        message = super().gen_ringing(request)
+        return _with_dialog_headers(message, request, self.contact)
+
+    def gen_answer(self, request: SIPMessage, sess_id: str, ms: Any, sendtype: Any) -> str:
+        message = super().gen_answer(request, sess_id, ms, sendtype)
+        return _with_dialog_headers(message, request, self.contact)
+
+    def gen_bye(self, request: SIPMessage) -> str:
+        leg = self.phone.calls.get(request.headers["Call-ID"])
+        if isinstance(leg, HotlineCall) and leg.dialog is not None:
+            return leg.dialog.request("BYE", via_host=self.via_host, contact=self.contact)
+        return super().gen_bye(request)
+
+    def gen_ack(self, request: SIPMessage) -> str:
+        leg = self.phone.calls.get(request.headers["Call-ID"])
+        if isinstance(leg, HotlineCall) and leg.dialog is not None:
+            return leg.dialog.request(
+                "ACK", via_host=self.via_host, contact=self.contact, cseq=leg.invite_cseq
+            )
+        return super().gen_ack(request)
+
+    def parse_message(self, message: SIPMessage) -> None:
+        if message.type is SIPMessageType.RESPONSE:
+            leg = self.phone.calls.get(message.headers.get("Call-ID", ""))
+            if isinstance(leg, HotlineCall) and leg.state is CallState.DIALING:
+                leg.on_response(message)
+                if int(message.status) >= 300:
+                    return
+        super().parse_message(message)
+
+
+def _with_dialog_headers(message: str, request: SIPMessage, contact: str) -> str:
+    head, _, body = message.partition("\r\n\r\n")
+    lines = [line for line in head.split("\r\n") if not line.startswith("Contact:")]
+    routes = [f"Record-Route: {route}" for route in dialog.headers(request.raw, "record-route")]
+    at = next(i for i, line in enumerate(lines) if line.startswith("Call-ID:"))
+    lines[at:at] = [*routes, f"Contact: {contact}"]
+    return "\r\n".join(lines) + "\r\n\r\n" + body
+
+
+class HotlineCall(VoIPCall):
+    """One leg of a call: pyVoIP's call plus our audio, digits and dialog."""
+
+    phone: HotlinePhone
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.inbound = InboundAudio()
+        self.source: FrameSource = lambda: SILENCE
+        self.digits: queue.Queue[str] = queue.Queue()
+        self.on_digit: Callable[[str], None] | None = None
+        self.ended = threading.Event()
+        self.answered_event = threading.Event()
+        self.failure: int | None = None
+        """The final SIP status of an outbound leg that was not answered."""
+        self.dialog: Dialog | None = None
+        self.invite_text = ""
+        self.invite_cseq = 1
+        super().__init__(*args, **kwargs)
+
+    def create_rtp_clients(
+        self,
+        codecs: dict[int, RTP.PayloadType],
+        ip: str,
+        port: int,
+        request: SIPMessage,
+        baseport: int,
+    ) -> None:
+        # pyVoIP never records the port of an answered call, so its port clean-up frees
+        # ports of live calls; recording it here keeps each port owned until the leg ends.
+        self.assignedPorts[port] = codecs
+        for index, connection in enumerate(request.body["c"]):
+            self.RTPClients.append(
+                HotlineRtpClient(
+                    codecs,
+                    ip,
+                    port,
+                    connection["address"],
+                    baseport + index,
+                    self.sendmode,
+                    inbound=self.inbound,
+                    source=lambda: self.source(),
+                    dtmf=self.dtmf_callback,
+                )
+            )
+
+    def dtmf_callback(self, code: str) -> None:
+        self.digits.put(code)
+        if self.on_digit is not None:
+            self.on_digit(code)
+
+    def answer(self) -> None:
+        super().answer()
+        self.dialog = Dialog.as_uas(
+            self.request.raw,
+            call_id=self.call_id,
+            local_tag=self.sip.tagLibrary[self.call_id],
+        )
+
+    def answered(self, request: SIPMessage) -> None:
+        if self.state is not CallState.DIALING:
+            return
+        self.dialog = Dialog.as_uac(
+            self.invite_text,
+            request.raw,
+            call_id=self.call_id,
+            local_tag=self.sip.tagLibrary[self.call_id],
+        )
+        super().answered(request)
+        self.answered_event.set()
+
+    def on_response(self, response: SIPMessage) -> None:
+        """A final failure of our INVITE: ACK it (same branch) and end the leg."""
+        status = int(response.status)
+        if status < 300:
+            return
+        self.failure = status
+        to = dialog.headers(response.raw, "to")[0]
+        via = dialog.headers(self.invite_text, "via")[0]
+        target = self.invite_text.split(" ", 2)[1]
+        ack = "\r\n".join(
+            [
+                f"ACK {target} SIP/2.0",
+                f"Via: {via}",
+                "Max-Forwards: 70",
+                f"From: {dialog.headers(self.invite_text, 'from')[0]}",
+                f"To: {to}",
+                f"Call-ID: {self.call_id}",
+                f"CSeq: {self.invite_cseq} ACK",
+                "Content-Length: 0",
+            ]
+        )
+        self.phone.sip.send(ack + "\r\n\r\n")
+        self._finish()
+
+    def cancel(self) -> None:
+        """Stop ringing an outbound leg nobody answered."""
+        if self.state is not CallState.DIALING:
+            return
+        head = self.invite_text.split("\r\n\r\n", 1)[0].split("\r\n")
+        target = head[0].split(" ", 2)[1]
+        keep = ("Via:", "From:", "To:", "Call-ID:", "Max-Forwards:")
+        lines = [f"CANCEL {target} SIP/2.0", *(h for h in head[1:] if h.startswith(keep))]
+        lines += [f"CSeq: {self.invite_cseq} CANCEL", "Content-Length: 0"]
+        self.phone.sip.send("\r\n".join(lines) + "\r\n\r\n")
+        self.failure = 487
+        self._finish()
+
+    def cancelled_by_caller(self) -> None:
+        """The caller gave up before we answered (CANCEL)."""
+        self.phone.sip.send(
+            dialog.response(
+                487,
+                "Request Terminated",
+                self.request.raw,
+                to_tag=self.sip.tagLibrary.get(self.call_id, ""),
+            )
+        )
+        self._finish()
+
+    def hangup(self) -> None:
+        if self.state is CallState.ANSWERED:
+            super().hangup()
+        self._finish()
+
+    def bye(self) -> None:
+        super().bye()
+        self._finish()
+
+    def _finish(self) -> None:
+        for client in self.RTPClients:
+            client.stop()
+        self.state = CallState.ENDED
+        self.phone.calls.pop(self.call_id, None)
+        self.phone.release_ports(call=self)
+        self.ended.set()
+
+    @property
+    def live(self) -> bool:
+        return not self.ended.is_set()
+
+    @property
+    def packets_received(self) -> int:
+        return self.inbound.packets
+
+    @property
+    def packets_sent(self) -> int:
+        return sum(getattr(client, "sent", 0) for client in self.RTPClients)
+
+
+class HotlinePhone(VoIPPhone):
+    sip: HotlineSipClient
+
+    def __init__(
+        self,
+        *,
+        server: str,
+        port: int,
+        username: str,
+        password: str,
+        my_ip: str,
+        sip_port: int,
+        rtp_ports: tuple[int, int],
+        on_call: Callable[[HotlineCall], None],
+        register_timeout: float,
+    ) -> None:
+        super().__init__(
+            server,
+            port,
+            username,
+            password,
+            myIP=my_ip,
+            callCallback=on_call,  # type: ignore[arg-type]
+            sipPort=sip_port,
+            rtpPortLow=rtp_ports[0],
+            rtpPortHigh=rtp_ports[1],
+        )
+        self.sip = HotlineSipClient(
+            server,
+            port,
+            username,
+            password,
+            phone=self,
+            myIP=my_ip,
+            myPort=sip_port,
+            callCallback=self.callback,
+            fatalCallback=self.fatal,
+        )
+        self.sip.register_timeout = register_timeout  # type: ignore[assignment]
+        self._ports = threading.Lock()
+
+    def callback(self, request: SIPMessage) -> None:
+        if request.type is SIPMessageType.MESSAGE and request.method == "CANCEL":
+            leg = self.calls.get(request.headers["Call-ID"])
+            if isinstance(leg, HotlineCall) and leg.state is CallState.RINGING:
+                leg.cancelled_by_caller()
+            return
+        super().callback(request)
+
+    def _callback_MSG_Invite(self, request: SIPMessage) -> None:
+        call_id = request.headers["Call-ID"]
+        if call_id in self.calls:
+            super()._callback_MSG_Invite(request)  # a re-INVITE: pyVoIP answers it again
+            return
+        offered = {
+            int(method)
+            for media in request.body.get("m", [])
+            if media.get("type") == "audio"
+            for method in media.get("methods", [])
+            if str(method).isdigit()
+        }
+        if not offered & SUPPORTED:
+            log.info("invite refused: no supported codec", call_id=call_id, offered=offered)
+            self.sip.send(
+                dialog.response(
+                    488,
+                    "Not Acceptable Here",
+                    request.raw,
+                    to_tag=self.sip.gen_tag(),
+                    extra=['Warning: 305 pyVoIP "only PCMU and PCMA are supported"'],
+                )
+            )
+            return
+        self.sip.send(self.sip.gen_ringing(request))
+        self._create_Call(request, random.randint(1, 100000))
+        thread = threading.Thread(
+            target=self.callCallback, args=[self.calls[call_id]], name=f"call:{call_id}"
+        )
+        thread.start()
+        self.threads.append(thread)  # type: ignore[arg-type]
+        self.threadLookup[thread] = call_id  # type: ignore[index]
+
+    def _create_Call(self, request: SIPMessage, sess_id: int) -> None:
+        call_id = request.headers["Call-ID"]
+        self.calls[call_id] = HotlineCall(
+            self, CallState.RINGING, request, sess_id, self.myIP, sendmode=self.recvmode
+        )
+
+    def call(self, number: str) -> HotlineCall:
+        """Ring ``number`` through the registrar; the receive loop handles the answer."""
+        port = self.request_port()
+        codecs = {0: RTP.PayloadType.PCMU, 8: RTP.PayloadType.PCMA, 101: RTP.PayloadType.EVENT}
+        medias = {port: codecs}
+        call_id = self.sip.gen_call_id()
+        session_id = self.sip.sessID.next()
+        invite = self.sip.gen_invite(
+            number, str(session_id), medias, RTP.TransmitType.SENDRECV, dialog.branch(), call_id
+        )
+        invite = invite.replace(
+            f"Via: SIP/2.0/UDP {self.sip.via_host};", f"Via: SIP/2.0/UDP {self.sip.via_host};rport;"
+        )
+        leg = HotlineCall(
+            self,
+            CallState.DIALING,
+            SIPMessage(invite.encode("utf8")),
+            session_id,
+            self.myIP,
+            ms=medias,
+            sendmode=self.sendmode,
+        )
+        leg.invite_text = invite
+        leg.invite_cseq = int(dialog.headers(invite, "cseq")[0].split()[0])
+        self.calls[call_id] = leg
+        self.sip.send(invite)
+        return leg
+
+    def request_port(self, blocking: bool = True) -> int:
+        # pyVoIP builds a list of the whole range per call; a set difference is cheap.
+        with self._ports:
+            free = set(range(self.rtpPortLow, self.rtpPortHigh + 1, 2)) - set(self.assignedPorts)
+            if not free:
+                raise NoPortsAvailableError("every RTP port of the configured range is in use")
+            port = random.choice(sorted(free))
+            self.assignedPorts.append(port)
+            return port
