@@ -1,11 +1,15 @@
 """``WS /ws/console``: the only way a browser hears about calls.
 
 The gateway authenticates the socket with the same bearer token as the API (sent in the
-first message, never in the URL), then reads the event stream from Redis itself, so an
-event published by any process reaches a console connected to any uvicorn worker. Each
-console sees only what its role may: an agent its own offers (with the screen pop),
-calls and state; supervisors everything. A console that reconnects sends the id of the
-last event it saw and receives what it missed.
+first message, never in the URL) and closes it when that token expires. Events come from
+this process's hub (one reader of the Redis stream per process), so an event published by
+any process reaches a console connected to any uvicorn worker. Each console sees only what
+its role may: an agent its own offers (with the screen pop), calls and state; supervisors
+everything, plus the wall. A console that reconnects sends the id of the last event it saw
+and first receives what it missed.
+
+Close codes: 4401 bad or expired token, 4403 a role without a console, 4408 the console
+fell too far behind (reconnect and resume).
 """
 
 from __future__ import annotations
@@ -13,38 +17,63 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-import redis.asyncio as aioredis
+import jwt
 import structlog
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from callcenter.bus import Envelope, parse_entries
-from callcenter.constants import EVENTS_STREAM
+from agent_console.config import ConsoleConfig
+from agent_console.hub import ConsoleHub, HubContext, Seat, WallFrame, event_id, visible
+from callcenter.bus import Envelope
 from callcenter.errors import NotAuthenticated
 from orders.enums import Role
 from orders.schemas import Actor
 from orders.services.users import actor_from_token
-from telephony.constants import POP
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_SLOW = 4408
 AUTH_TIMEOUT_SECONDS = 5
 PING_SECONDS = 20
-BLOCK_MS = 2000
-CONSOLE_ROLES = {Role.AGENT, Role.SUPERVISOR, Role.ADMIN}
-_AGENT_EVENTS = {"call.offered", "call.bridged", "call.ended", "agent.state_changed"}
+CONSOLE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
 
 
-def visible(actor: Actor, envelope: Envelope) -> bool:
-    """What this console may see of an event (the gateway's ACL)."""
-    if actor.role in {Role.SUPERVISOR, Role.ADMIN}:
-        return True
-    return envelope.name in _AGENT_EVENTS and envelope.data.get("agent_id") == actor.id
+@dataclass(frozen=True)
+class Hello:
+    actor: Actor
+    last_event_id: str | None
+    expires_at: float
+    """When the token expires, in seconds since the epoch."""
+
+
+def console_config(app: FastAPI) -> ConsoleConfig:
+    config: ConsoleConfig | None = getattr(app.state, "console_config", None)
+    return config or ConsoleConfig()
+
+
+def hub_of(app: FastAPI) -> ConsoleHub:
+    """The process's hub, made when the first console connects."""
+    hub: ConsoleHub | None = getattr(app.state, "console_hub", None)
+    if hub is None:
+        state = app.state
+        hub = ConsoleHub(
+            HubContext(
+                redis_url=state.redis_url,
+                bus=state.bus,
+                sessions=state.sessions,
+                clock=state.clock,
+                config=console_config(app),
+            )
+        )
+        state.console_hub = hub
+    return hub
 
 
 @router.websocket("/ws/console")
@@ -53,32 +82,33 @@ async def console(websocket: WebSocket) -> None:
     hello = await _hello(websocket)
     if hello is None:
         return
-    actor, last_id = hello
-    state = websocket.app.state
-    client = aioredis.Redis.from_url(state.redis_url, decode_responses=True)
+    hub = hub_of(websocket.app)
+    seat = await hub.join(hello.actor)
     try:
-        if last_id == "$":
-            last_id = await _newest_id(client)
+        last = hello.last_event_id or await hub.newest_id()
         await websocket.send_json(
             {
                 "type": "ready",
-                "user_id": actor.id,
-                "role": actor.role.value,
-                "last_event_id": last_id,
+                "user_id": hello.actor.id,
+                "role": hello.actor.role.value,
+                "last_event_id": last,
+                "server_time": _now(websocket),
             }
         )
-        await _pump(websocket, client, actor, last_id)
+        last = await _catch_up(websocket, hub, seat, last)
+        await _live(websocket, hub, seat, last, hello.expires_at)
     except WebSocketDisconnect:
-        log.info("console disconnected", user=actor.id)
+        log.info("console disconnected", user=hello.actor.id)
     finally:
-        await client.aclose()
+        hub.leave(seat)
 
 
-async def _hello(websocket: WebSocket) -> tuple[Actor, str] | None:
+async def _hello(websocket: WebSocket) -> Hello | None:
+    message: dict[str, Any] = {}
     try:
         message = await asyncio.wait_for(websocket.receive_json(), AUTH_TIMEOUT_SECONDS)
         token = str(message["token"]) if message.get("type") == "auth" else ""
-    except (TimeoutError, KeyError, ValueError, TypeError, WebSocketDisconnect):
+    except (TimeoutError, KeyError, ValueError, TypeError, AttributeError, WebSocketDisconnect):
         token = ""
     state = websocket.app.state
 
@@ -96,42 +126,83 @@ async def _hello(websocket: WebSocket) -> tuple[Actor, str] | None:
             code=CLOSE_FORBIDDEN, reason=f"role {actor.role.value} has no console"
         )
         return None
-    last = str(message.get("last_event_id") or "$")
-    return actor, last
+    # The signature was checked just now; only the expiry is read here.
+    claims = jwt.decode(token, options={"verify_signature": False})
+    last = message.get("last_event_id")
+    return Hello(actor, str(last) if last else None, float(claims["exp"]))
 
 
-async def _newest_id(client: aioredis.Redis) -> str:
-    newest = await client.xrevrange(EVENTS_STREAM, count=1)
-    return str(newest[0][0]) if newest else "0"
+async def _catch_up(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str) -> str:
+    """Send what this console missed since ``last``; returns the id it is now at."""
+    while True:
+        missed = await hub.after(last)
+        for envelope in missed:
+            last = envelope.id
+            if visible(seat.actor, envelope):
+                await _send_event(websocket, hub, envelope)
+        if len(missed) < 1000:
+            return last
 
 
-async def _pump(websocket: WebSocket, client: aioredis.Redis, actor: Actor, last_id: str) -> None:
-    listener = asyncio.create_task(_drain_client(websocket))
+async def _live(
+    websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, expires_at: float
+) -> None:
     loop = asyncio.get_running_loop()
+    listener = asyncio.create_task(_drain(websocket))
+    getter: asyncio.Task[Envelope | WallFrame] | None = None
     next_ping = loop.time() + PING_SECONDS
     try:
         while not listener.done():
-            reply = await client.xread({EVENTS_STREAM: last_id}, count=100, block=BLOCK_MS)
-            for envelope in parse_entries(reply):
-                last_id = envelope.id
-                if visible(actor, envelope):
-                    await websocket.send_text(json.dumps(await _frame(client, envelope)))
-            if loop.time() >= next_ping:
-                await websocket.send_json({"type": "ping", "last_event_id": last_id})
+            left = expires_at - datetime.now(UTC).timestamp()
+            if left <= 0:
+                await websocket.close(code=CLOSE_UNAUTHENTICATED, reason="session expired")
+                return
+            if seat.overflowed:
+                await websocket.close(code=CLOSE_TOO_SLOW, reason="too far behind; resume")
+                return
+            getter = getter or asyncio.create_task(seat.queue.get())
+            wait = max(0.0, min(next_ping - loop.time(), left))
+            done, _ = await asyncio.wait(
+                {getter, listener}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
+            if getter in done:
+                item, getter = getter.result(), None
+                last = await _deliver(websocket, hub, item, last)
+            elif loop.time() >= next_ping:
+                # Nothing is waiting for this console: every event up to the hub's position
+                # was sent or was not for it, so it may resume from there.
+                newest = max(last, hub.position, key=event_id)
+                await websocket.send_json(
+                    {"type": "ping", "last_event_id": newest, "server_time": _now(websocket)}
+                )
                 next_ping = loop.time() + PING_SECONDS
     finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-            await listener
+        for task in (listener, getter):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await task
 
 
-async def _drain_client(websocket: WebSocket) -> None:
+async def _deliver(
+    websocket: WebSocket, hub: ConsoleHub, item: Envelope | WallFrame, last: str
+) -> str:
+    if isinstance(item, WallFrame):
+        await websocket.send_text(item.text)
+        return last
+    if event_id(item.id) <= event_id(last):  # already sent while catching up
+        return last
+    await _send_event(websocket, hub, item)
+    return item.id
+
+
+async def _drain(websocket: WebSocket) -> None:
     """Consoles only say pong; reading also notices when they go away."""
     while True:
         await websocket.receive_text()
 
 
-async def _frame(client: aioredis.Redis, envelope: Envelope) -> dict[str, Any]:
+async def _send_event(websocket: WebSocket, hub: ConsoleHub, envelope: Envelope) -> None:
     frame: dict[str, Any] = {
         "type": "event",
         "id": envelope.id,
@@ -139,6 +210,10 @@ async def _frame(client: aioredis.Redis, envelope: Envelope) -> dict[str, Any]:
         "data": envelope.data,
     }
     if envelope.name == "call.offered":
-        raw = await client.get(POP.format(call_id=envelope.data["call_id"]))
-        frame["pop"] = json.loads(raw) if raw else None
-    return frame
+        frame["pop"] = await hub.screen_pop(envelope.data["call_id"])
+    await websocket.send_text(json.dumps(frame, ensure_ascii=False))
+
+
+def _now(websocket: WebSocket) -> str:
+    clock = websocket.app.state.clock
+    return str(clock().isoformat())

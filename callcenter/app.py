@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 import agent_console.gateway
+import agent_console.http
 import agent_console.pages
 import orders.http
 import telephony.http
@@ -72,6 +73,7 @@ def create_app(
     api = APIRouter(prefix="/api", responses=problems.PROBLEM_RESPONSES)
     api.include_router(orders.http.router)
     api.include_router(telephony.http.router)
+    api.include_router(agent_console.http.router)
     app.include_router(api)
     app.include_router(telephony.twilio.http.router)
     app.include_router(telephony.twilio.media.router)

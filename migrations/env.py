@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import agent_console.models  # noqa: F401
 import callbacks.models  # noqa: F401
 import orders.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import recordings.models  # noqa: F401

@@ -1,34 +1,96 @@
 "use strict";
-// The hotline console: plain DOM, every customer field set with textContent (never HTML).
+// The hotline console: plain DOM. Every customer field is set with textContent, never as
+// HTML, and the page's CSP allows no inline script: a name like <img onerror=...> is text.
 
 const TEXT = {
   "zh-CN": {
     title: "售后热线坐席台", logout: "退出", username: "用户名", password: "密码", sign_in: "登录",
-    queues: "队列", available: "就绪", reason: "原因", break: "小休", logged_out: "签出",
-    incoming: "来电", unknown_caller: "未知来电，请新建客户。", queue: "队列", waiting: "排队",
-    longest_wait: "最长等待(秒)", answered: "接通", abandoned: "放弃", service_level: "服务水平",
-    agents: "坐席", state: "状态", since: "开始", appliances: "电器", open_orders: "未完工单",
-    recent_orders: "最近工单", complaints: "未结投诉", create_order: "一键建单",
-    order_created: "已创建工单", fault: "故障描述", in_warranty: "保内", extended: "延保",
-    out_of_warranty: "保外", phones: "电话", addresses: "地址", login_failed: "登录失败",
+    offline: "未连接", online: "已连接", session_expired: "登录已过期，请重新登录。", login_failed: "登录失败",
+    my_state: "我的状态", queues: "队列", available: "就绪", wrap_up: "话后处理", logged_out: "签出", break: "小休",
+    reason_rest: "休息", reason_lunch: "用餐", reason_training: "培训", reason_meeting: "会议", reason_supervisor: "主管调整",
+    state_logged_out: "已签出", state_available: "就绪", state_offered: "振铃中", state_on_call: "通话中",
+    state_wrap_up: "话后处理", state_break: "小休",
+    current_call: "当前来电", number: "号码", queue: "队列", call_status: "状态", duration: "时长",
+    call_offered: "振铃中", call_bridged: "通话中", call_ended: "已结束", call_ringing: "呼入",
+    call_in_ivr: "自助语音", call_queued: "排队中",
+    notes: "备注与结果", choose_disposition: "选择通话结果", save: "保存", saved: "已保存",
+    outcome_order_created: "已建工单", outcome_status_enquiry: "查询进度", outcome_resolved: "问题已解决",
+    outcome_callback_needed: "需要回电", outcome_complaint: "投诉", outcome_wrong_number: "打错电话", outcome_other: "其他",
+    waiting_for_calls: "等待来电……", incoming: "来电",
+    shared_number: "此号码有 {n} 位客户，请核实来电人身份。",
+    unknown_caller: "未知来电，请新建客户。", no_pop: "暂无来电人资料。",
+    phone: "电话", name: "姓名", title_field: "称呼", province: "省", city: "市", district: "区", street: "街道门牌",
+    category: "品类", brand: "品牌", model: "型号", purchase_date: "购买日期", create_customer: "新建客户",
+    customer_created: "已新建客户",
+    phones: "电话", addresses: "地址", appliances: "电器", open_orders: "未完工单", recent_orders: "最近工单",
+    complaints: "未结投诉", satisfaction: "最近满意度", no_score: "无", earlier_calls: "历史通话录音",
+    no_transcript: "暂无转写", play: "播放", none: "无",
+    in_warranty: "保内", extended: "延保", out_of_warranty: "保外", days_left: "剩 {n} 天", last_day: "今天到期",
+    sla_ok: "剩余", sla_warning_left: "即将超时", sla_overdue: "已超时",
+    create_order: "一键建单", order_created: "已创建工单", fault: "故障描述", urgent: "加急", no_appliance: "该客户没有登记电器。",
+    waiting: "排队", longest_wait: "最长等待", answered: "接通", abandoned: "放弃", service_level: "服务水平",
+    complaints_by_level: "未结投诉（按危机等级）", level: "等级 {n}",
+    agents: "坐席", agent: "坐席", state: "状态", time_in_state: "持续", reason: "原因", change_state: "调整状态", apply: "设置",
+    sla: "工单时效", sla_warning: "预警", sla_breached: "超时",
+    live_calls: "进行中的通话", customer: "客户", calls_per_hour: "今日每小时来电", calls: "来电",
+    status_new: "新建", status_assigned: "已派单", status_accepted: "已接单", status_contacted: "已联系",
+    status_in_service: "服务中", status_waiting_parts: "待配件", status_hard_to_repair: "疑难",
+    status_completed: "已完工", status_ready_for_pickup: "待取件", status_picked_up: "已取件",
+    status_closed: "已关闭", status_cancelled: "已取消", status_reopened: "已重开",
+    cat_washing_machine: "洗衣机", cat_refrigerator: "冰箱", cat_air_conditioner: "空调", cat_tv: "电视",
+    cat_water_heater: "热水器", cat_range_hood: "油烟机", cat_gas_stove: "燃气灶", cat_microwave: "微波炉",
+    cat_dishwasher: "洗碗机", cat_other: "其他",
   },
   en: {
-    title: "Hotline console", logout: "Log out", username: "Username", password: "Password",
-    sign_in: "Sign in", queues: "Queues", available: "Available", reason: "Reason",
-    break: "Break", logged_out: "Log off", incoming: "Incoming call",
-    unknown_caller: "Unknown caller: create a customer.", queue: "Queue", waiting: "Waiting",
-    longest_wait: "Longest wait (s)", answered: "Answered", abandoned: "Abandoned",
-    service_level: "Service level", agents: "Agents", state: "State", since: "Since",
-    appliances: "Appliances", open_orders: "Open orders", recent_orders: "Recent orders",
-    complaints: "Open complaints", create_order: "Create order", order_created: "Order created",
-    fault: "Fault", in_warranty: "In warranty", extended: "Extended", out_of_warranty: "Out of warranty",
-    phones: "Phones", addresses: "Addresses", login_failed: "Login failed",
+    title: "Hotline console", logout: "Log out", username: "Username", password: "Password", sign_in: "Sign in",
+    offline: "offline", online: "live", session_expired: "Your session has expired; please sign in again.", login_failed: "Login failed",
+    my_state: "My state", queues: "Queues", available: "Available", wrap_up: "Wrap-up", logged_out: "Log off", break: "Break",
+    reason_rest: "Rest", reason_lunch: "Lunch", reason_training: "Training", reason_meeting: "Meeting", reason_supervisor: "set by supervisor",
+    state_logged_out: "Logged out", state_available: "Available", state_offered: "Ringing", state_on_call: "On a call",
+    state_wrap_up: "Wrap-up", state_break: "On break",
+    current_call: "Current call", number: "Number", queue: "Queue", call_status: "Status", duration: "Duration",
+    call_offered: "ringing", call_bridged: "connected", call_ended: "ended", call_ringing: "incoming",
+    call_in_ivr: "in IVR", call_queued: "waiting",
+    notes: "Notes and outcome", choose_disposition: "Choose an outcome", save: "Save", saved: "Saved",
+    outcome_order_created: "Order created", outcome_status_enquiry: "Status enquiry", outcome_resolved: "Resolved",
+    outcome_callback_needed: "Callback needed", outcome_complaint: "Complaint", outcome_wrong_number: "Wrong number", outcome_other: "Other",
+    waiting_for_calls: "Waiting for calls…", incoming: "Incoming call",
+    shared_number: "{n} customers share this number: check who is calling.",
+    unknown_caller: "Unknown caller: create a customer.", no_pop: "No caller data.",
+    phone: "Phone", name: "Name", title_field: "Title", province: "Province", city: "City", district: "District", street: "Street",
+    category: "Category", brand: "Brand", model: "Model", purchase_date: "Purchased", create_customer: "Create customer",
+    customer_created: "Customer created",
+    phones: "Phones", addresses: "Addresses", appliances: "Appliances", open_orders: "Open orders", recent_orders: "Recent orders",
+    complaints: "Open complaints", satisfaction: "Last satisfaction", no_score: "none", earlier_calls: "Earlier calls",
+    no_transcript: "no transcript yet", play: "Play", none: "none",
+    in_warranty: "In warranty", extended: "Extended", out_of_warranty: "Out of warranty", days_left: "{n} days left", last_day: "last day today",
+    sla_ok: "left", sla_warning_left: "due soon", sla_overdue: "overdue",
+    create_order: "Create order", order_created: "Order created", fault: "Fault", urgent: "Urgent", no_appliance: "No appliance on file.",
+    waiting: "Waiting", longest_wait: "Longest wait", answered: "Answered", abandoned: "Abandoned", service_level: "Service level",
+    complaints_by_level: "Open complaints by crisis level", level: "Level {n}",
+    agents: "Agents", agent: "Agent", state: "State", time_in_state: "Time", reason: "Reason", change_state: "Change state", apply: "Set",
+    sla: "Order SLA", sla_warning: "Warning", sla_breached: "Breached",
+    live_calls: "Live calls", customer: "Customer", calls_per_hour: "Calls per hour today", calls: "Calls",
+    status_new: "new", status_assigned: "assigned", status_accepted: "accepted", status_contacted: "contacted",
+    status_in_service: "in service", status_waiting_parts: "waiting for parts", status_hard_to_repair: "hard to repair",
+    status_completed: "completed", status_ready_for_pickup: "ready for pickup", status_picked_up: "picked up",
+    status_closed: "closed", status_cancelled: "cancelled", status_reopened: "reopened",
+    cat_washing_machine: "Washing machine", cat_refrigerator: "Refrigerator", cat_air_conditioner: "Air conditioner", cat_tv: "TV",
+    cat_water_heater: "Water heater", cat_range_hood: "Range hood", cat_gas_stove: "Gas stove", cat_microwave: "Microwave",
+    cat_dishwasher: "Dishwasher", cat_other: "Other",
   },
 };
+const CHOSEN = ["available", "break", "wrap_up", "logged_out"];
 
-const state = { token: sessionStorage.getItem("token"), me: null, lang: localStorage.getItem("lang") || "zh-CN", lastEventId: null, socket: null, call: null };
+const state = {
+  token: sessionStorage.getItem("token"), me: null, lang: localStorage.getItem("lang") || "zh-CN",
+  lastEventId: null, socket: null, skew: 0, mine: null, moves: {}, call: null, pop: null, wall: null,
+};
 const $ = (id) => document.getElementById(id);
-const t = (key) => (TEXT[state.lang] || TEXT["zh-CN"])[key] || key;
+const t = (key, n) => {
+  const text = (TEXT[state.lang] || TEXT["zh-CN"])[key];
+  return text === undefined ? key : text.replace("{n}", n);
+};
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -37,10 +99,46 @@ function el(tag, text, className) {
   return node;
 }
 
+function serverNow() { return Date.now() + state.skew; }
+function syncClock(serverTime) { if (serverTime) state.skew = Date.parse(serverTime) - Date.now(); }
+
+function span(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const mm = String(m).padStart(2, "0"), ss = String(r).padStart(2, "0");
+  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+function longSpan(seconds) {
+  const s = Math.abs(Math.floor(seconds));
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  return h > 0 ? `${h}h ${String(m).padStart(2, "0")}m` : `${m}m`;
+}
+
+// Every element with data-since counts up, every one with data-due counts down.
+function tick() {
+  const now = serverNow();
+  for (const node of document.querySelectorAll("[data-since]")) {
+    node.textContent = span((now - Date.parse(node.dataset.since)) / 1000);
+  }
+  for (const node of document.querySelectorAll("[data-due]")) {
+    const left = (Date.parse(node.dataset.due) - now) / 1000;
+    const kind = left < 0 ? "breached" : node.dataset.warnAt && now >= Date.parse(node.dataset.warnAt) ? "warning" : "ok";
+    node.className = `sla ${kind}`;
+    node.dataset.sla = kind;
+    node.textContent = left < 0 ? `${t("sla_overdue")} ${longSpan(left)}` : `${t(kind === "warning" ? "sla_warning_left" : "sla_ok")} ${longSpan(left)}`;
+  }
+}
+
 function translate() {
   document.documentElement.lang = state.lang;
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   $("lang").textContent = state.lang === "zh-CN" ? "English" : "中文";
+  if (state.mine) showState(state.mine);
+  if (state.call) showCall();
+  if (state.pop) renderPop();
+  if (state.wall) renderWall(state.wall);
 }
 
 async function api(method, path, body) {
@@ -48,7 +146,7 @@ async function api(method, path, body) {
     method, headers: { "Authorization": `Bearer ${state.token}`, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (response.status === 401) { logout(); throw new Error("session expired"); }
+  if (response.status === 401) { expire(); throw new Error(t("session_expired")); }
   const data = response.status === 204 ? null : await response.json();
   if (!response.ok) throw new Error(data && data.message ? data.message : response.statusText);
   return data;
@@ -61,6 +159,8 @@ async function login(event) {
   if (!response.ok) { $("login-error").textContent = t("login_failed"); return; }
   state.token = (await response.json()).access_token;
   sessionStorage.setItem("token", state.token);
+  $("login-error").textContent = "";
+  $("login-note").textContent = "";
   await start();
 }
 
@@ -71,6 +171,18 @@ function logout() {
   location.reload();
 }
 
+// The token ran out (HTTP 401 or websocket 4401): back to the login form, saying why.
+function expire() {
+  sessionStorage.removeItem("token");
+  state.token = null;
+  if (state.socket) { state.socket.onclose = null; state.socket.close(); }
+  for (const id of ["agent", "wall", "logout"]) $(id).hidden = true;
+  $("login").hidden = false;
+  $("login-note").textContent = t("session_expired");
+  $("who").textContent = "";
+  setLink(false);
+}
+
 async function start() {
   state.me = await api("GET", "/api/me");
   $("who").textContent = `${state.me.full_name || state.me.username} (${state.me.role})`;
@@ -79,8 +191,28 @@ async function start() {
   const supervisor = state.me.role === "supervisor" || state.me.role === "admin";
   $("wall").hidden = !supervisor;
   $("agent").hidden = supervisor;
-  if (supervisor) await refreshWall();
+  if (!supervisor) await loadMine();
   connect();
+}
+
+async function loadMine() {
+  const mine = await api("GET", "/api/console/me");
+  syncClock(mine.server_time);
+  state.moves = mine.moves;
+  showState(mine);
+  if (mine.call_id && ["offered", "on_call", "wrap_up"].includes(mine.state)) {
+    try {
+      const pop = await api("GET", `/api/console/calls/${mine.call_id}/pop`);
+      beginCall({ call_id: mine.call_id, queue: "", at: mine.since }, mine.state === "offered" ? "offered" : "bridged");
+      showPop(pop);
+    } catch (error) { /* the call is gone: nothing to show */ }
+  }
+}
+
+function setLink(up) {
+  $("link").dataset.link = up ? "up" : "down";
+  $("link").dataset.i18n = up ? "online" : "offline";
+  $("link").textContent = t(up ? "online" : "offline");
 }
 
 function connect() {
@@ -90,121 +222,376 @@ function connect() {
   socket.onopen = () => socket.send(JSON.stringify({ type: "auth", token: state.token, last_event_id: state.lastEventId }));
   socket.onmessage = (message) => handle(JSON.parse(message.data));
   socket.onclose = (event) => {
-    if (event.code === 4401) { logout(); return; }
+    setLink(false);
+    document.body.dataset.console = "closed";
+    if (event.code === 4401) { expire(); return; }
     if (state.token) setTimeout(connect, 1000);  // resumes from lastEventId
   };
 }
 
 function handle(frame) {
+  syncClock(frame.server_time);
   if (frame.last_event_id) state.lastEventId = frame.last_event_id;
-  if (frame.type === "ready") { document.body.dataset.console = "ready"; return; }
+  if (frame.type === "ready") { setLink(true); document.body.dataset.console = "ready"; return; }
+  if (frame.type === "wall") { state.wall = frame.wall; renderWall(frame.wall); return; }
   if (frame.type !== "event") return;
   state.lastEventId = frame.id;
-  if (frame.name === "call.offered" && frame.data.agent_id === state.me.id) showPop(frame);
-  if (frame.name === "agent.state_changed" && frame.data.agent_id === state.me.id) showState(frame.data);
-  if (!$("wall").hidden) refreshWall();
+  const data = frame.data;
+  if (!state.me || data.agent_id !== state.me.id) return;  // supervisors: the wall says it all
+  if (frame.name === "call.offered") { beginCall(data, "offered"); showPop(frame.pop); }
+  if (frame.name === "call.bridged" && state.call && data.call_id === state.call.id) {
+    state.call.status = "bridged"; state.call.since = data.at; showCall();
+  }
+  if (frame.name === "call.ended" && state.call && data.call_id === state.call.id) {
+    state.call.status = "ended"; state.call.since = null; showCall();
+  }
+  if (frame.name === "agent.state_changed") showState({ state: data.state, since: data.at, reason: data.reason });
 }
 
-function showState(agent) {
-  $("agent-state").textContent = agent.state;
-  $("agent-state").dataset.state = agent.state;
-  $("state-since").textContent = new Date(agent.at || agent.since).toLocaleTimeString();
+// Agent state
+
+function showState(mine) {
+  state.mine = mine;
+  const node = $("agent-state");
+  node.textContent = t(`state_${mine.state}`);
+  node.dataset.state = mine.state;
+  $("state-timer").dataset.since = mine.since;
+  $("state-reason").textContent = mine.reason ? (TEXT[state.lang][`reason_${mine.reason}`] || mine.reason) : "";
+  const allowed = state.moves[mine.state] || [];
+  for (const button of document.querySelectorAll("#state-panel button[data-target]")) {
+    const target = button.dataset.target;
+    button.disabled = !(allowed.includes(target) || (target === "available" && mine.state === "logged_out"));
+  }
+  tick();
 }
 
 async function setState(target) {
-  let agent;
-  if (target === "available" && $("agent-state").dataset.state === "logged_out") {
-    const queues = $("queues").value.split(",").map((q) => q.trim()).filter(Boolean);
-    agent = await api("PUT", "/api/agents/me/login", { queues });
-  } else {
-    const reason = target === "break" ? $("break-reason").value : "";
-    agent = await api("PUT", "/api/agents/me/state", { state: target, reason });
-  }
-  showState(agent);
+  $("state-error").textContent = "";
+  try {
+    let agent;
+    if (target === "available" && $("agent-state").dataset.state === "logged_out") {
+      const queues = $("queues").value.split(",").map((q) => q.trim()).filter(Boolean);
+      agent = await api("PUT", "/api/agents/me/login", { queues });
+    } else {
+      const reason = target === "break" ? $("break-reason").value : "";
+      agent = await api("PUT", "/api/agents/me/state", { state: target, reason });
+    }
+    showState(agent);
+  } catch (error) { $("state-error").textContent = error.message; }
 }
 
-function section(title, items) {
-  const box = el("div");
+// The call and its notes
+
+function beginCall(data, status) {
+  const sameCall = state.call && state.call.id === data.call_id;
+  state.call = { id: data.call_id, queue: data.queue, status, since: data.at, number: "" };
+  if (!sameCall) {
+    $("disposition").value = "";
+    $("call-notes").value = "";
+    $("note-result").textContent = "";
+    $("order-result").textContent = "";
+  }
+  showCall();
+}
+
+function showCall() {
+  const call = state.call;
+  $("call-panel").hidden = !call;
+  $("idle").hidden = !!call;
+  if (!call) return;
+  $("call-number").textContent = call.number || (state.pop && state.pop.phone) || "";
+  $("call-queue").textContent = call.queue || "";
+  $("call-status").textContent = t(`call_${call.status}`);
+  $("call-status").dataset.status = call.status;
+  const timer = $("call-timer");
+  if (call.since && call.status !== "ended") timer.dataset.since = call.since;
+  else delete timer.dataset.since;
+  tick();
+}
+
+async function saveNote() {
+  if (!state.call) return;
+  try {
+    await api("PUT", `/api/console/calls/${state.call.id}/note`, {
+      disposition: $("disposition").value || null, notes: $("call-notes").value,
+    });
+    $("note-result").textContent = t("saved");
+  } catch (error) { $("note-result").textContent = error.message; }
+}
+
+// The screen pop
+
+function showPop(pop) {
+  state.pop = pop || { phone: "", customers: [], call_id: state.call && state.call.id };
+  if (state.call) state.call.number = state.pop.phone;
+  const form = $("new-customer");
+  form.reset();
+  form.elements.phone.value = state.pop.phone;
+  $("new-customer-error").textContent = "";
+  renderPop();
+  showCall();
+}
+
+function renderPop() {
+  const pop = state.pop;
+  $("pop").hidden = false;
+  $("pop-number").textContent = pop.phone;
+  const shared = $("pop-shared");
+  shared.hidden = pop.customers.length < 2;
+  shared.textContent = pop.customers.length > 1 ? t("shared_number", pop.customers.length) : "";
+  $("new-customer").hidden = pop.customers.length > 0;
+  const container = $("pop-customers");
+  container.replaceChildren(...pop.customers.map(customerCard));
+  tick();
+}
+
+function list(title, items, className) {
+  const box = el("div", null, className);
   box.append(el("h4", title));
-  const list = el("ul");
-  for (const item of items) list.append(item);
-  box.append(list);
+  const ul = el("ul");
+  if (items.length === 0) ul.append(el("li", t("none"), "muted"));
+  for (const item of items) ul.append(item);
+  box.append(ul);
   return box;
 }
 
-function orderLine(order) {
-  return el("li", `${order.number} · ${order.status} · ${order.fault_description}`);
+function statusText(status) { return t(`status_${status}`); }
+
+function orderLine(order, withSla) {
+  const line = el("li", null, "order");
+  line.dataset.order = order.number;
+  const parts = [order.number, statusText(order.status)];
+  if (order.urgency === "urgent") parts.push(t("urgent"));
+  if (order.fault_description) parts.push(order.fault_description);
+  line.append(el("span", `${parts.join(" · ")} `));
+  if (withSla && order.sla) line.append(slaBadge(order.sla, order.created_at));
+  return line;
 }
 
-function showPop(frame) {
-  state.call = frame.data;
-  const pop = frame.pop || { phone: "", customers: [] };
-  $("pop").hidden = false;
-  $("pop-number").textContent = pop.phone;
-  $("order-result").textContent = "";
-  const container = $("pop-customers");
-  container.replaceChildren();
-  $("pop-unknown").hidden = pop.customers.length > 0;
-  for (const customer of pop.customers) container.append(customerCard(customer));
+function slaBadge(sla, createdAt) {
+  const badge = el("span", null, `sla ${sla.state}`);
+  badge.dataset.due = sla.due_at;
+  // Where the clock turns to warning: the same share of the target as the server uses.
+  const due = Date.parse(sla.due_at), created = Date.parse(createdAt);
+  if (sla.state !== "breached" && created) badge.dataset.warnAt = new Date(due - (due - created) * 0.25).toISOString();
+  badge.dataset.sla = sla.state;
+  return badge;
+}
+
+function applianceLine(customer, appliance) {
+  const line = el("li", null, "appliance");
+  const radio = el("input");
+  radio.type = "radio"; radio.name = `appliance-${customer.id}`; radio.value = appliance.id;
+  const label = el("label");
+  label.append(radio, el("span", ` ${appliance.brand} ${t(`cat_${appliance.category}`)} ${appliance.model} `));
+  const warranty = appliance.warranty;
+  const badge = el("span", t(warranty.status), `badge ${warranty.status}`);
+  badge.dataset.warranty = warranty.status;
+  label.append(badge);
+  if (warranty.days_left !== null) {
+    const left = el("span", warranty.days_left === 0 ? t("last_day") : t("days_left", warranty.days_left), "days-left");
+    left.dataset.daysLeft = warranty.days_left;
+    label.append(left);
+  }
+  line.append(label);
+  return line;
+}
+
+function earlierCall(call) {
+  const line = el("li", null, "earlier-call");
+  const when = new Date(call.at).toLocaleString(state.lang);
+  line.append(el("span", `${when} · ${span(call.duration_seconds)} `));
+  const play = el("button", t("play"), "play");
+  play.type = "button";
+  play.addEventListener("click", () => playRecording(call.recording_id, line));
+  line.append(play, el("div", call.transcript || t("no_transcript"), call.transcript ? "transcript" : "transcript muted"));
+  return line;
+}
+
+async function playRecording(recordingId, line) {
+  const response = await fetch(`/api/console/recordings/${recordingId}/audio`, { headers: { "Authorization": `Bearer ${state.token}` } });
+  if (!response.ok) return;
+  const audio = line.querySelector("audio") || el("audio");
+  audio.controls = true;
+  audio.src = URL.createObjectURL(await response.blob());
+  line.append(audio);
+  audio.play().catch(() => {});
 }
 
 function customerCard(customer) {
-  const card = el("div", null, "customer");
+  const card = el("article", null, "customer");
   card.dataset.customerId = customer.id;
-  card.append(el("h3", `${customer.name} ${customer.title || ""}`.trim(), "customer-name"));
-  card.append(section(t("phones"), customer.phones.map((p) => el("li", p.e164))));
-  card.append(section(t("addresses"), customer.addresses.map((a) => el("li", `${a.province}${a.city}${a.district}${a.street}`))));
-  const appliances = customer.appliances.map((a) => {
-    const line = el("li");
-    const radio = el("input");
-    radio.type = "radio"; radio.name = `appliance-${customer.id}`; radio.value = a.id;
-    line.append(radio, el("span", ` ${a.brand} ${a.category} ${a.model} `), el("span", t(a.warranty_status), `badge ${a.warranty_status}`));
-    return line;
-  });
+  const head = el("div", null, "customer-head");
+  head.append(el("h3", `${customer.name} ${customer.title || ""}`.trim(), "customer-name"));
+  const score = customer.last_satisfaction_score;
+  const satisfaction = el("span", `${t("satisfaction")}: ${score === null || score === undefined ? t("no_score") : score}`, "pill satisfaction");
+  const complaints = el("span", `${t("complaints")}: ${customer.open_complaints}`, customer.open_complaints > 0 ? "pill alert complaints" : "pill complaints");
+  complaints.dataset.count = customer.open_complaints;
+  head.append(satisfaction, complaints);
+  card.append(head);
+  if (customer.notes) card.append(el("p", customer.notes, "customer-notes"));
+
+  const grid = el("div", null, "card-grid");
+  const appliances = customer.appliances.map((a) => applianceLine(customer, a));
   if (appliances.length) appliances[0].querySelector("input").checked = true;
-  card.append(section(t("appliances"), appliances));
-  card.append(section(t("open_orders"), customer.open_orders.map(orderLine)));
-  card.append(section(t("recent_orders"), customer.recent_orders.map(orderLine)));
-  card.append(el("p", `${t("complaints")}: ${customer.open_complaints}`));
-  const fault = el("input", null, "fault");
-  fault.placeholder = t("fault");
-  const create = el("button", t("create_order"), "create-order");
-  create.type = "button";
-  create.addEventListener("click", () => createOrder(customer, card, fault.value));
-  card.append(fault, create);
+  const left = el("div");
+  left.append(list(t("appliances"), appliances, "appliances"));
+  left.append(orderBar(customer, card));
+  left.append(list(t("open_orders"), customer.open_orders.map((o) => orderLine(o, true)), "open-orders"));
+  const right = el("div");
+  right.append(list(t("phones"), customer.phones.map((p) => el("li", `${p.e164}${p.label ? ` (${p.label})` : ""}`)), "phones"));
+  right.append(list(t("addresses"), customer.addresses.map((a) => el("li", `${a.province}${a.city}${a.district}${a.street}`)), "addresses"));
+  grid.append(left, right);
+  card.append(grid);
+  const lower = el("div", null, "card-grid");
+  lower.append(list(t("recent_orders"), customer.recent_orders.map((o) => orderLine(o, false)), "recent recent-orders"));
+  lower.append(list(t("earlier_calls"), customer.earlier_calls.map(earlierCall), "recent earlier-calls"));
+  card.append(lower);
   return card;
 }
 
-async function createOrder(customer, card, fault) {
+function orderBar(customer, card) {
+  const bar = el("div", null, "order-bar");
+  if (customer.appliances.length === 0) { bar.append(el("span", t("no_appliance"), "muted")); return bar; }
+  const fault = el("input", null, "fault");
+  fault.placeholder = t("fault");
+  fault.maxLength = 5000;
+  const urgentBox = el("input");
+  urgentBox.type = "checkbox"; urgentBox.className = "urgent";
+  const urgent = el("label");
+  urgent.append(urgentBox, el("span", t("urgent")));
+  const create = el("button", t("create_order"), "create-order");
+  create.type = "button";
+  create.addEventListener("click", () => createOrder(customer, card, fault.value, urgentBox.checked, create));
+  bar.append(fault, urgent, create);
+  return bar;
+}
+
+async function createOrder(customer, card, fault, urgent, button) {
   const chosen = card.querySelector(`input[name="appliance-${customer.id}"]:checked`);
+  button.disabled = true;
   try {
-    const order = await api("POST", "/api/orders", {
-      customer_id: customer.id, appliance_id: Number(chosen.value), channel: "phone",
-      fault_description: fault,
+    const order = await api("POST", `/api/console/calls/${state.pop.call_id || state.call.id}/orders`, {
+      customer_id: customer.id, appliance_id: Number(chosen.value),
+      fault_description: fault, urgency: urgent ? "urgent" : "normal",
     });
     $("order-result").textContent = `${t("order_created")}: ${order.number}`;
+    $("order-result").dataset.order = order.number;
+    if (!$("disposition").value) $("disposition").value = "order_created";
   } catch (error) {
     $("order-result").textContent = error.message;
+  } finally { button.disabled = false; }
+}
+
+async function createCustomer(event) {
+  event.preventDefault();
+  const form = event.target;
+  const value = (name) => form.elements[name].value.trim();
+  const body = { name: value("name"), title: value("title") };
+  if (value("province") && value("city") && value("street")) {
+    body.address = { province: value("province"), city: value("city"), district: value("district"), street: value("street"), is_primary: true };
   }
+  if (value("category") && value("brand")) {
+    body.appliance = { category: value("category"), brand: value("brand"), model: value("model"), purchase_date: value("purchase_date") || null, has_invoice: !!value("purchase_date") };
+  }
+  try {
+    const card = await api("POST", `/api/console/calls/${state.pop.call_id || state.call.id}/customers`, body);
+    state.pop = { ...state.pop, customers: [card] };
+    renderPop();
+    $("order-result").textContent = `${t("customer_created")}: ${card.name}`;
+  } catch (error) { $("new-customer-error").textContent = error.message; }
 }
 
-let wallVersion = 0;
+// The supervisor's wall
 
-async function refreshWall() {
-  // Events can trigger refreshes faster than they complete: only the newest may paint.
-  const version = ++wallVersion;
-  const [queues, agents] = await Promise.all([api("GET", "/api/queues"), api("GET", "/api/agents")]);
-  if (version !== wallVersion) return;
+function renderWall(wall) {
   const qbody = $("queue-table").querySelector("tbody");
-  qbody.replaceChildren(...queues.map((q) => row([q.queue, q.waiting, Math.round(q.longest_wait_seconds), q.answered, q.abandoned,
-    q.service_level === null ? "–" : `${Math.round(q.service_level * 100)}%`], q.queue)));
+  qbody.replaceChildren(...wall.queues.map((q) => {
+    const tr = row([q.queue, q.waiting, span(q.longest_wait_seconds), q.answered, q.abandoned,
+      q.service_level === null ? "–" : `${Math.round(q.service_level * 100)}%`]);
+    tr.dataset.queue = q.queue;
+    return tr;
+  }));
+  const names = Object.fromEntries(wall.agents.map((a) => [a.agent_id, a.name]));
   const abody = $("agent-table").querySelector("tbody");
-  abody.replaceChildren(...agents.map((a) => row([a.agent_id, a.state, a.reason, new Date(a.since).toLocaleTimeString()])));
+  abody.replaceChildren(...wall.agents.map((a) => agentRow(a)));
+  const cbody = $("call-table").querySelector("tbody");
+  cbody.replaceChildren(...wall.calls.map((c) => {
+    const tr = row([c.from_number, c.customer_name || "", t(`call_${c.state}`), c.queue || "", c.agent_id ? names[c.agent_id] || c.agent_id : ""]);
+    const duration = el("td", "", "num");
+    duration.dataset.since = c.started_at;
+    tr.append(duration);
+    tr.dataset.call = c.call_id;
+    return tr;
+  }));
+  $("sla-warning").textContent = wall.sla.warning;
+  $("sla-breached").textContent = wall.sla.breached;
+  $("sla-orders").replaceChildren(...wall.sla.orders.map((o) => {
+    const line = el("li", `${o.number} · ${statusText(o.status)}${o.urgency === "urgent" ? ` · ${t("urgent")}` : ""} `);
+    line.append(slaBadge(o.sla, o.created_at));
+    return line;
+  }));
+  $("complaint-levels").replaceChildren(...[0, 1, 2, 3].map((level) => {
+    const item = el("li", t("level", level), `level-${level}`);
+    const count = el("strong", wall.complaints_by_crisis_level[level] || 0);
+    item.dataset.level = level;
+    item.prepend(count);
+    return item;
+  }));
+  renderChart(wall.calls_per_hour);
+  tick();
 }
 
-function row(cells, key) {
+function agentRow(agent) {
   const tr = el("tr");
-  if (key) tr.dataset.queue = key;
+  tr.dataset.agent = agent.agent_id;
+  tr.append(el("td", agent.name, "agent-name"));
+  const stateCell = el("td", t(`state_${agent.state}`), "agent-state");
+  stateCell.dataset.state = agent.state;
+  tr.append(stateCell);
+  const since = el("td", "", "num");
+  since.dataset.since = agent.since;
+  tr.append(since, el("td", agent.reason ? (TEXT[state.lang][`reason_${agent.reason}`] || agent.reason) : ""));
+  const control = el("td");
+  const select = el("select", null, "set-state");
+  for (const target of CHOSEN) {
+    const option = el("option", t(`state_${target}`));
+    option.value = target;
+    select.append(option);
+  }
+  const apply = el("button", t("apply"), "apply-state");
+  apply.type = "button";
+  apply.addEventListener("click", async () => {
+    try {
+      await api("PUT", `/api/agents/${agent.agent_id}/state`, { state: select.value, reason: select.value === "break" ? "supervisor" : "" });
+    } catch (error) { apply.title = error.message; apply.dataset.error = error.message; }
+  });
+  control.append(select, apply);
+  tr.append(control);
+  return tr;
+}
+
+function renderChart(hours) {
+  const chart = $("hour-chart");
+  const top = Math.max(1, ...hours.map((h) => h.calls));
+  chart.replaceChildren(...hours.map((h) => {
+    const bar = el("div", null, "bar");
+    bar.dataset.hour = h.hour;
+    bar.dataset.calls = h.calls;
+    bar.dataset.abandoned = h.abandoned;
+    bar.title = `${h.hour}:00 · ${t("calls")} ${h.calls} · ${t("abandoned")} ${h.abandoned}`;
+    const answered = el("div", null, "calls");
+    answered.style.height = `${((h.calls - h.abandoned) / top) * 100}%`;
+    const abandoned = el("div", null, "abandoned");
+    abandoned.style.height = `${(h.abandoned / top) * 100}%`;
+    bar.append(answered, abandoned, el("span", h.calls || "", "count"), el("span", h.hour % 3 === 0 ? h.hour : "", "hour"));
+    return bar;
+  }));
+  chart.setAttribute("aria-label", hours.map((h) => `${h.hour}:00 ${h.calls}`).join(", "));
+}
+
+function row(cells) {
+  const tr = el("tr");
   cells.forEach((value, index) => tr.append(el("td", value, index > 0 && typeof value === "number" ? "num" : undefined)));
   return tr;
 }
@@ -213,9 +600,16 @@ document.addEventListener("DOMContentLoaded", () => {
   translate();
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);
-  $("lang").addEventListener("click", () => { state.lang = state.lang === "zh-CN" ? "en" : "zh-CN"; localStorage.setItem("lang", state.lang); translate(); });
-  $("go-available").addEventListener("click", () => setState("available"));
-  $("go-break").addEventListener("click", () => setState("break"));
-  $("go-logout").addEventListener("click", () => setState("logged_out"));
-  if (state.token) start().catch(() => logout());
+  $("lang").addEventListener("click", () => {
+    state.lang = state.lang === "zh-CN" ? "en" : "zh-CN";
+    localStorage.setItem("lang", state.lang);
+    translate();
+  });
+  for (const button of document.querySelectorAll("#state-panel button[data-target]")) {
+    button.addEventListener("click", () => setState(button.dataset.target));
+  }
+  $("save-note").addEventListener("click", saveNote);
+  $("new-customer").addEventListener("submit", createCustomer);
+  setInterval(tick, 1000);
+  if (state.token) start().catch(() => expire());
 });

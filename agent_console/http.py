@@ -1,0 +1,130 @@
+"""Console routes: thin shells over agent_console.services."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import FileResponse
+
+from agent_console import services
+from agent_console.config import ConsoleConfig
+from agent_console.gateway import console_config
+from agent_console.schemas import (
+    CallNoteIn,
+    CallNotePublic,
+    CallOrderIn,
+    MyConsole,
+    NewCallerIn,
+    PopCard,
+    ScreenPop,
+    Wall,
+)
+from agent_console.wall import current_wall
+from callcenter.deps import BusDep, ClockDep, SessionDep, SettingsDep
+from orders.http.common import PathId
+from orders.http.deps import Staff, Supervisor
+from orders.schemas import OrderPublic
+from telephony.twilio.http import AcdDep
+
+router = APIRouter(prefix="/console", tags=["console"])
+CallId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]
+
+
+def _config(request: Request) -> ConsoleConfig:
+    return console_config(request.app)
+
+
+ConfigDep = Annotated[ConsoleConfig, Depends(_config)]
+
+
+@router.get("/me")
+def my_console(actor: Staff, acd: AcdDep, clock: ClockDep) -> MyConsole:
+    """The agent's own state, time in state, current call, and the states it may choose."""
+    return services.my_console(acd.presence, actor=actor, now=clock())
+
+
+@router.get("/calls/{call_id}/pop")
+def call_pop(
+    call_id: CallId,
+    session: SessionDep,
+    bus: BusDep,
+    actor: Staff,
+    config: ConfigDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> ScreenPop:
+    """The screen pop of a call offered to this agent (again, e.g. after a reload)."""
+    return services.pop_for_call(
+        session,
+        bus=bus,
+        call_id=call_id,
+        actor=actor,
+        config=config,
+        region=settings.phone.default_region,
+        clock=clock,
+    )
+
+
+@router.post("/calls/{call_id}/orders", status_code=201)
+def create_order(
+    call_id: CallId, data: CallOrderIn, session: SessionDep, actor: Staff, clock: ClockDep
+) -> OrderPublic:
+    """One click from the pop: a phone order for the card's customer and appliance."""
+    return services.create_order_for_call(
+        session, call_id=call_id, data=data, actor=actor, clock=clock
+    )
+
+
+@router.post("/calls/{call_id}/customers", status_code=201)
+def add_caller(
+    call_id: CallId,
+    data: NewCallerIn,
+    session: SessionDep,
+    actor: Staff,
+    config: ConfigDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> PopCard:
+    """A new customer for an unknown caller, with the number the call came from."""
+    return services.add_caller(
+        session,
+        call_id=call_id,
+        data=data,
+        actor=actor,
+        config=config,
+        region=settings.phone.default_region,
+        clock=clock,
+    )
+
+
+@router.put("/calls/{call_id}/note")
+def save_note(
+    call_id: CallId, data: CallNoteIn, session: SessionDep, actor: Staff, clock: ClockDep
+) -> CallNotePublic:
+    """The agent's notes and disposition on the call (replaced on each save)."""
+    return services.save_note(session, call_id=call_id, data=data, actor=actor, clock=clock)
+
+
+@router.get("/calls/{call_id}/notes")
+def call_notes(call_id: CallId, session: SessionDep, actor: Staff) -> list[CallNotePublic]:
+    return services.notes_of_call(session, call_id=call_id, actor=actor)
+
+
+@router.get("/wall")
+def wall(
+    session: SessionDep, _actor: Supervisor, acd: AcdDep, config: ConfigDep, clock: ClockDep
+) -> Wall:
+    """The wall as it is now (consoles receive it pushed over ``WS /ws/console``)."""
+    return current_wall(session, acd=acd, now=clock(), config=config)
+
+
+@router.get("/recordings/{recording_id}/audio", response_class=FileResponse)
+def recording_audio(
+    recording_id: PathId, session: SessionDep, _actor: Staff, request: Request
+) -> FileResponse:
+    """The audio of an earlier call, for the pop's player."""
+    path = services.recording_file(
+        session, recording_id=recording_id, recordings_dir=request.app.state.recordings_dir
+    )
+    return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "no-store"})

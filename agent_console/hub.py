@@ -1,0 +1,243 @@
+"""One reader of the event stream per process, fanning events out to that process's consoles.
+
+Every console could read the Redis stream itself, but then a process with a hundred
+consoles parses every event a hundred times. Here one task per process reads the stream and
+hands each console the events it may see; a console that (re)connects first reads what it
+missed by id (XRANGE), then joins the live feed, with ids keeping the two from overlapping.
+The same hub builds the supervisors' wall when events arrive and pushes it to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+import structlog
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from agent_console.config import ConsoleConfig
+from agent_console.pop import build_pop
+from agent_console.wall import DayFigures, build_wall, day_figures
+from callcenter.bus import Envelope, EventBus, parse_entries
+from callcenter.constants import EVENTS_STREAM
+from callcenter.types import Clock
+from orders.enums import Role
+from orders.schemas import Actor, CallerLookup
+from telephony.acd import Acd
+from telephony.constants import POP
+from telephony.presence import Presence
+
+log = structlog.get_logger(__name__)
+
+QUEUE_LIMIT = 2000
+"""Events waiting for one console; a console this far behind is closed and resumes."""
+BLOCK_MS = 1000
+CATCH_UP_BATCH = 1000
+_AGENT_EVENTS = frozenset({"call.offered", "call.bridged", "call.ended", "agent.state_changed"})
+_WALL_EVENTS = ("call.", "agent.", "order.", "sla.", "complaint.")
+SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+def visible(actor: Actor, envelope: Envelope) -> bool:
+    """What a console may see of an event (the gateway's ACL).
+
+    Supervisors see everything; an agent sees only events about itself: its offers (with
+    the screen pop), its calls and its state. No other agent's pop ever reaches it.
+    """
+    if actor.role in SUPERVISING:
+        return True
+    return envelope.name in _AGENT_EVENTS and envelope.data.get("agent_id") == actor.id
+
+
+def event_id(value: str) -> tuple[int, int]:
+    """A stream id as a comparable pair (Redis ids are ``milliseconds-sequence``)."""
+    millis, _, sequence = value.partition("-")
+    return int(millis), int(sequence or 0)
+
+
+@dataclass(frozen=True)
+class WallFrame:
+    text: str
+
+
+@dataclass(eq=False)
+class Seat:
+    """One connected console: who it is and what waits to be sent to it."""
+
+    actor: Actor
+    queue: asyncio.Queue[Envelope | WallFrame] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
+    )
+    overflowed: bool = False
+
+    @property
+    def supervising(self) -> bool:
+        return self.actor.role in SUPERVISING
+
+    def offer(self, item: Envelope | WallFrame) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+@dataclass
+class HubContext:
+    """What the hub needs from the process: built once from the app's state."""
+
+    redis_url: str
+    bus: redis.Redis
+    sessions: Callable[[], AbstractContextManager[Session]]
+    clock: Clock
+    config: ConsoleConfig
+    stream: str = EVENTS_STREAM
+
+
+class ConsoleHub:
+    def __init__(self, context: HubContext) -> None:
+        self.context = context
+        self.seats: set[Seat] = set()
+        self.position = "0-0"
+        """Id of the newest event handed to the seats."""
+        self.client = aioredis.Redis.from_url(context.redis_url, decode_responses=True)
+        events = EventBus(context.bus)
+        self.acd = Acd(
+            context.bus,
+            events,
+            Presence(context.bus, events, clock=context.clock),
+            clock=context.clock,
+        )
+        self._ready = asyncio.Event()
+        self._wall_due = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._day: DayFigures | None = None
+        self._day_built = 0.0
+
+    # Seats
+
+    async def join(self, actor: Actor) -> Seat:
+        seat = Seat(actor)
+        self.seats.add(seat)
+        if not self._tasks:
+            self._ready = asyncio.Event()
+            self._tasks = [
+                asyncio.create_task(self._read(), name="console-hub-read"),
+                asyncio.create_task(self._walls(), name="console-hub-walls"),
+            ]
+        await self._ready.wait()
+        if seat.supervising:
+            self._wall_due.set()
+        return seat
+
+    def leave(self, seat: Seat) -> None:
+        self.seats.discard(seat)
+        if not self.seats:
+            for task in self._tasks:
+                task.cancel()
+            self._tasks = []
+
+    # Reading the stream
+
+    async def newest_id(self) -> str:
+        newest = await self.client.xrevrange(self.context.stream, count=1)
+        return str(newest[0][0]) if newest else "0-0"
+
+    async def after(self, last_id: str, count: int = CATCH_UP_BATCH) -> list[Envelope]:
+        """Events after ``last_id``, oldest first (what a reconnecting console missed)."""
+        reply = await self.client.xrange(self.context.stream, min=f"({last_id}", count=count)
+        return parse_entries([(self.context.stream, reply)])
+
+    async def _read(self) -> None:
+        self.position = await self.newest_id()
+        self._ready.set()
+        while True:
+            try:
+                reply = await self.client.xread(
+                    {self.context.stream: self.position}, count=500, block=BLOCK_MS
+                )
+            except redis.RedisError as exc:
+                log.warning("console hub cannot read the bus", error=str(exc))
+                await asyncio.sleep(1)
+                continue
+            for _stream, entries in reply or []:
+                if entries:
+                    self._fan_out(parse_entries([(_stream, entries)]), str(entries[-1][0]))
+
+    def _fan_out(self, envelopes: list[Envelope], last_id: str) -> None:
+        for envelope in envelopes:
+            for seat in self.seats:
+                if visible(seat.actor, envelope):
+                    seat.offer(envelope)
+            if envelope.name.startswith(_WALL_EVENTS):
+                self._wall_due.set()
+        self.position = last_id
+
+    # The screen pop
+
+    async def screen_pop(self, call_id: str) -> dict[str, Any] | None:
+        """The pop of an offered call: the payload kept at ringing, completed for the console."""
+        raw = await self.client.get(POP.format(call_id=call_id))
+        if raw is None:
+            return None
+        lookup = CallerLookup.model_validate_json(raw)
+        context = self.context
+
+        def build() -> dict[str, Any]:
+            with context.sessions() as session:
+                pop = build_pop(
+                    session,
+                    lookup=lookup,
+                    call_id=call_id,
+                    now=context.clock(),
+                    config=context.config,
+                )
+            return pop.model_dump(mode="json")
+
+        return await run_in_threadpool(build)
+
+    # The wall
+
+    async def _walls(self) -> None:
+        config = self.context.config
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wall_due.wait(), config.wall_refresh_seconds)
+            self._wall_due.clear()
+            if not any(seat.supervising for seat in self.seats):
+                continue
+            try:
+                text = await run_in_threadpool(self._wall_text)
+            except Exception:  # a failed refresh must not end the wall; the next one may work
+                log.exception("could not build the wall")
+                await asyncio.sleep(1)
+                continue
+            frame = WallFrame(text)
+            for seat in list(self.seats):
+                if seat.supervising:
+                    seat.offer(frame)
+            await asyncio.sleep(config.wall_min_interval_seconds)
+
+    def _wall_text(self) -> str:
+        context = self.context
+        now = context.clock()
+        with context.sessions() as session:
+            age = time.monotonic() - self._day_built
+            if self._day is None or age >= context.config.wall_slow_seconds:
+                self._day = day_figures(session, now=now, config=context.config)
+                self._day_built = time.monotonic()
+            wall = build_wall(session, acd=self.acd, now=now, config=context.config, day=self._day)
+        return json.dumps(
+            {"type": "wall", "wall": wall.model_dump(mode="json"), "server_time": now.isoformat()},
+            ensure_ascii=False,
+        )

@@ -1,0 +1,182 @@
+"""Shapes the console sends and receives: the enriched screen pop, the wall, call notes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from agent_console.enums import CallOutcome
+from agent_console.sla import SlaClock
+from orders.enums import ApplianceCategory, Urgency, WarrantyStatus
+from orders.schemas import (
+    AddressIn,
+    AppliancePublic,
+    CallerCard,
+    Name,
+    OrderSummary,
+    RowId,
+    Strict,
+    Title,
+)
+from telephony.acd import QueueFigures
+from telephony.presence import AgentState
+
+# The screen pop
+
+
+class WarrantyBadge(BaseModel):
+    status: WarrantyStatus
+    covered_until: date | None
+    """The last day of cover (plain or extended); None when nothing proves cover."""
+    days_left: int | None
+    """Days of cover after today (0: today is the last); None when out of warranty."""
+
+
+class PopAppliance(AppliancePublic):
+    warranty: WarrantyBadge
+
+
+class PopOrder(OrderSummary):
+    sla: SlaClock | None = None
+    """Set on open orders only."""
+
+
+class EarlierCall(BaseModel):
+    recording_id: int
+    call_id: str
+    at: datetime
+    duration_seconds: float
+    transcript: str | None = None
+    """None until the transcription job has run for the recording."""
+
+
+class PopCard(CallerCard):
+    appliances: list[PopAppliance]  # type: ignore[assignment]
+    open_orders: list[PopOrder]  # type: ignore[assignment]
+    recent_orders: list[PopOrder]  # type: ignore[assignment]
+    earlier_calls: list[EarlierCall] = Field(default_factory=list)
+
+
+class ScreenPop(BaseModel):
+    call_id: str | None
+    phone: str
+    customers: list[PopCard]
+    """Several when the number is shared (a family's landline); none for a new caller."""
+
+
+# Acting on a call
+
+
+class CallOrderIn(Strict):
+    """One click from the pop: the customer and appliance come from the card."""
+
+    customer_id: RowId
+    appliance_id: RowId
+    urgency: Urgency = Urgency.NORMAL
+    fault_description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] = (
+        ""
+    )
+
+
+class NewApplianceIn(Strict):
+    category: ApplianceCategory
+    brand: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    model: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    purchase_date: date | None = None
+    has_invoice: bool = False
+
+
+class NewCallerIn(Strict):
+    """The quick form for an unknown caller; the number is the call's own."""
+
+    name: Name
+    title: Title = ""
+    preferred_language: Annotated[str, StringConstraints(max_length=16)] = "zh-CN"
+    address: AddressIn | None = None
+    appliance: NewApplianceIn | None = None
+
+
+class CallNoteIn(Strict):
+    disposition: CallOutcome | None = None
+    notes: Annotated[str, StringConstraints(max_length=5000)] = ""
+
+
+class CallNotePublic(BaseModel):
+    call_id: str
+    agent_id: int
+    disposition: CallOutcome | None
+    notes: str
+    updated_at: datetime
+
+
+# The agent's own view
+
+
+class MyConsole(BaseModel):
+    state: AgentState
+    since: datetime
+    reason: str
+    call_id: str | None
+    queues: list[str]
+    moves: dict[AgentState, list[AgentState]]
+    """The states an agent may choose from each state (the presence machine, chosen part)."""
+    server_time: datetime
+
+
+# The supervisor's wall
+
+
+class WallAgent(BaseModel):
+    agent_id: int
+    name: str
+    state: AgentState
+    since: datetime
+    reason: str
+    call_id: str | None
+    queues: list[str]
+
+
+class WallCall(BaseModel):
+    call_id: str
+    from_number: str
+    state: str
+    queue: str | None
+    agent_id: int | None
+    started_at: datetime
+    customer_name: str | None = None
+
+
+class WallSlaOrder(BaseModel):
+    number: str
+    status: str
+    urgency: Urgency
+    created_at: datetime
+    sla: SlaClock
+
+
+class WallSla(BaseModel):
+    warning: int
+    breached: int
+    orders: list[WallSlaOrder]
+    """The worst clocks first: breached longest ago, then nearest to breaching."""
+
+
+class HourFigures(BaseModel):
+    hour: int
+    calls: int
+    abandoned: int
+
+
+class Wall(BaseModel):
+    at: datetime
+    timezone: str
+    queues: list[QueueFigures]
+    agents: list[WallAgent]
+    calls: list[WallCall]
+    sla: WallSla
+    complaints_by_crisis_level: dict[int, int] = Field(
+        description="Open complaints per crisis level (0 calm ... 3 crisis)"
+    )
+    calls_per_hour: list[HourFigures]

@@ -1,0 +1,206 @@
+"""The console's rules: whose call it is, and what an agent does from the screen pop."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import redis
+from sqlmodel import Session, select
+
+from agent_console.config import ConsoleConfig
+from agent_console.exceptions import RecordingNotFound
+from agent_console.models import CallNote
+from agent_console.pop import build_pop, card_for
+from agent_console.schemas import (
+    CallNoteIn,
+    CallNotePublic,
+    CallOrderIn,
+    MyConsole,
+    NewCallerIn,
+    PopCard,
+    ScreenPop,
+)
+from callcenter.types import Clock, utcnow
+from orders.enums import Channel, Role
+from orders.phones import try_normalize_phone
+from orders.schemas import (
+    Actor,
+    ApplianceCreate,
+    CallerCard,
+    CallerLookup,
+    CustomerCreate,
+    OrderCreate,
+    OrderPublic,
+    PhoneIn,
+)
+from orders.services import appliances, customers, work_orders
+from orders.services.lookup import lookup_caller
+from recordings.models import Recording
+from telephony import services as calls
+from telephony.constants import POP
+from telephony.exceptions import CallNotFound
+from telephony.models import Call
+from telephony.presence import CHOSEN, MOVES, Presence
+
+SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+def call_for(session: Session, *, call_id: str, actor: Actor) -> Call:
+    """The call, if this actor may act on it: the agent it was offered to, or a supervisor.
+
+    Another agent's call is reported as missing, so its existence is not given away.
+    """
+    call = session.get(Call, call_id)
+    if call is None or (actor.role not in SUPERVISING and call.agent_id != actor.id):
+        raise CallNotFound(f"call {call_id} does not exist", details={"call_id": call_id})
+    return call
+
+
+def pop_for_call(
+    session: Session,
+    *,
+    bus: redis.Redis,
+    call_id: str,
+    actor: Actor,
+    config: ConsoleConfig,
+    region: str = "CN",
+    clock: Clock = utcnow,
+) -> ScreenPop:
+    """The pop again (a reloaded page): the payload resolved at ringing, or a fresh lookup."""
+    call = call_for(session, call_id=call_id, actor=actor)
+    raw = bus.get(POP.format(call_id=call.id))
+    lookup = (
+        CallerLookup.model_validate_json(raw)
+        if raw
+        else lookup_caller(session, phone=call.from_number, region=region, clock=clock)
+    )
+    return build_pop(session, lookup=lookup, call_id=call.id, now=clock(), config=config)
+
+
+def create_order_for_call(
+    session: Session, *, call_id: str, data: CallOrderIn, actor: Actor, clock: Clock = utcnow
+) -> OrderPublic:
+    """A work order from the pop, taken by phone, at the customer's primary address.
+
+    The call's first order is linked to the call, as an order made in the IVR is.
+    """
+    call = call_for(session, call_id=call_id, actor=actor)
+    customer = customers.get_customer(session, customer_id=data.customer_id)
+    primary = [a for a in customer.addresses if a.is_primary] or customer.addresses
+    order = work_orders.create_order(
+        session,
+        data=OrderCreate(
+            customer_id=data.customer_id,
+            appliance_id=data.appliance_id,
+            address_id=primary[0].id if primary else None,
+            urgency=data.urgency,
+            channel=Channel.PHONE,
+            fault_description=data.fault_description,
+        ),
+        actor=actor,
+        clock=clock,
+    )
+    if call.order_id is None:
+        calls.attach_order(session, call=call, order_id=order.id)
+    return order
+
+
+def add_caller(
+    session: Session,
+    *,
+    call_id: str,
+    data: NewCallerIn,
+    actor: Actor,
+    config: ConsoleConfig,
+    region: str = "CN",
+    clock: Clock = utcnow,
+) -> PopCard:
+    """A customer for an unknown caller, with the number they call from (when it has one)."""
+    call = call_for(session, call_id=call_id, actor=actor)
+    number = try_normalize_phone(call.from_number, default_region=region)
+    created = customers.create_customer(
+        session,
+        data=CustomerCreate(
+            name=data.name,
+            title=data.title,
+            preferred_language=data.preferred_language,
+            phones=[PhoneIn(number=number, label="来电")] if number else [],
+            addresses=[data.address] if data.address else [],
+        ),
+        actor=actor,
+        region=region,
+        clock=clock,
+    )
+    owned = []
+    if data.appliance is not None:
+        fields = data.appliance.model_dump()
+        owned.append(
+            appliances.create_appliance(
+                session,
+                data=ApplianceCreate(customer_id=created.id, **fields),
+                actor=actor,
+                clock=clock,
+            )
+        )
+    card = CallerCard(
+        **created.model_dump(include={"id", "name", "title", "preferred_language", "notes"}),
+        phones=created.phones,
+        addresses=created.addresses,
+        appliances=owned,
+        open_orders=[],
+        recent_orders=[],
+        open_complaints=0,
+    )
+    return card_for(card, now=clock(), config=config, calls=[])
+
+
+def save_note(
+    session: Session, *, call_id: str, data: CallNoteIn, actor: Actor, clock: Clock = utcnow
+) -> CallNotePublic:
+    """Set the actor's notes and disposition on the call (one note per call and agent)."""
+    call = call_for(session, call_id=call_id, actor=actor)
+    assert actor.id is not None
+    note = session.exec(
+        select(CallNote).where(CallNote.call_id == call.id, CallNote.agent_id == actor.id)
+    ).first()
+    now = clock()
+    if note is None:
+        note = CallNote(call_id=call.id, agent_id=actor.id, created_at=now)
+    note.disposition = data.disposition
+    note.notes = data.notes
+    note.updated_at = now
+    session.add(note)
+    session.commit()
+    return CallNotePublic.model_validate(note, from_attributes=True)
+
+
+def notes_of_call(session: Session, *, call_id: str, actor: Actor) -> list[CallNotePublic]:
+    call = call_for(session, call_id=call_id, actor=actor)
+    rows = session.exec(select(CallNote).where(CallNote.call_id == call.id)).all()
+    return [CallNotePublic.model_validate(row, from_attributes=True) for row in rows]
+
+
+def my_console(presence: Presence, *, actor: Actor, now: datetime) -> MyConsole:
+    assert actor.id is not None
+    agent = presence.get(actor.id)
+    return MyConsole(
+        state=agent.state,
+        since=agent.since,
+        reason=agent.reason,
+        call_id=agent.call_id,
+        queues=agent.queues,
+        moves={state: sorted(targets & CHOSEN) for state, targets in MOVES.items()},
+        server_time=now,
+    )
+
+
+def recording_file(session: Session, *, recording_id: int, recordings_dir: Path) -> Path:
+    """The recording's audio file; only files inside the recordings directory are served."""
+    recording = session.get(Recording, recording_id)
+    path = Path(recording.path).resolve() if recording else None
+    if path is None or not path.is_relative_to(recordings_dir.resolve()) or not path.is_file():
+        raise RecordingNotFound(
+            f"recording {recording_id} has no audio here", details={"recording_id": recording_id}
+        )
+    return path
