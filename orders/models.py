@@ -97,6 +97,7 @@ class WorkOrder(SQLModel, table=True):
     __tablename__ = "work_order"
     __table_args__ = (
         Index("ix_work_order_customer_created", "customer_id", "created_at"),
+        Index("ix_work_order_customer_status", "customer_id", "status"),
         Index("ix_work_order_station_status", "station_id", "status"),
         Index("ix_work_order_status_created", "status", "created_at"),
     )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from sqlmodel import Session, func, select
 
-from orders.enums import OrderStatus
+from orders.enums import ApplianceCategory, OrderStatus
 from orders.models import Customer
-from orders.schemas import SYSTEM, TransitionIn
-from orders.services import complaints, lookup, work_orders
+from orders.schemas import SYSTEM, AddressIn, OrderFilters, OrderSummary, TransitionIn
+from orders.services import appliances, complaints, customers, lookup, work_orders
 
 NEW_CUSTOMER = {
     "name": "李秀英",
@@ -136,3 +139,76 @@ def test_lookup_over_http(client: TestClient, headers: dict[str, Any], make_cust
     response = client.get("/api/lookup", params={"phone": "13800138000"}, headers=headers["agent"])
     assert response.status_code == 200
     assert response.json()["customers"][0]["name"] == "赵敏"
+
+
+def test_lookup_card_shows_what_the_other_routes_show(
+    db: Session, make_customer: Any, make_appliance: Any, make_order: Any
+) -> None:
+    """The screen pop builds its lists in SQL; each must equal the row-by-row services.
+
+    On PostgreSQL the session's time zone is set away from UTC, so that timestamps written
+    into the statement's JSON carry an offset that the lookup must turn back into UTC.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.connection().exec_driver_sql("SET LOCAL TIME ZONE 'Asia/Shanghai'")
+    address = {
+        "province": "上海市",
+        "city": "上海市",
+        "district": "浦东新区",
+        "street": "世纪大道100号",
+    }
+    customer = make_customer(
+        name="孙丽",
+        phones=("021-6888 1234", "13900139000"),
+        addresses=[AddressIn(**address), AddressIn(**address | {"street": "张杨路500号"})],
+        title="女士",
+        notes="下午接电话",
+    )
+    today = datetime.now(UTC).date()
+    in_warranty = make_appliance(customer.id, purchase_date=today - timedelta(days=30))
+    extended = make_appliance(
+        customer.id,
+        category=ApplianceCategory.AIR_CONDITIONER,
+        purchase_date=date(2019, 5, 1),
+        extended_warranty_until=today + timedelta(days=365),
+    )
+    no_invoice = make_appliance(
+        customer.id, has_invoice=False, purchase_date=None, manufacture_date=date(2018, 1, 1)
+    )
+    for appliance in (in_warranty, extended, no_invoice, in_warranty):
+        make_order(customer.id, appliance.id, fault_description=f"故障 {appliance.serial}")
+    orders = work_orders.list_orders(
+        db, filters=OrderFilters(customer_id=customer.id), viewer=SYSTEM
+    )[0]
+    work_orders.transition_order(
+        db, order_id=orders[1].id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM
+    )
+
+    [card] = lookup.lookup_caller(db, phone="13900139000").customers
+    db.expire_all()
+    shown = customers.get_customer(db, customer_id=customer.id)
+    listed, _ = work_orders.list_orders(
+        db, filters=OrderFilters(customer_id=customer.id), viewer=SYSTEM
+    )
+    summaries = [OrderSummary.model_validate(order.model_dump()) for order in listed]
+    assert (card.id, card.name, card.title, card.notes) == (
+        customer.id,
+        "孙丽",
+        "女士",
+        "下午接电话",
+    )
+    assert _json(card.phones) == _json(shown.phones)
+    assert _json(card.addresses) == _json(shown.addresses)
+    assert _json(card.appliances) == _json(appliances.list_appliances(db, customer_id=customer.id))
+    assert [a.warranty_status for a in card.appliances] == [
+        "in_warranty",
+        "extended",
+        "out_of_warranty",
+    ]
+    assert _json(card.recent_orders) == _json(summaries)
+    assert _json(card.open_orders) == _json([o for o in summaries if o.status != "cancelled"])
+    assert all(o.created_at.utcoffset() == timedelta(0) for o in card.recent_orders)
+
+
+def _json(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    return [model.model_dump(mode="json") for model in models]

@@ -1,13 +1,27 @@
-"""Caller-ID lookup: the screen-pop payload, built in a handful of indexed queries."""
+"""Caller-ID lookup: the screen-pop payload, built by one statement in one round trip.
+
+A screen pop is on the path of every ringing call. It used to take one statement for who has
+the number, one each for addresses, appliances and open orders, and one per customer for the
+last ten orders. On PostgreSQL each statement is a round trip and is parsed and planned
+afresh (psycopg drops its prepared statements at every ROLLBACK, which ends each read-only
+session), so those statements, not the index lookups, were the cost. Now the database builds
+every list of a card as JSON inside one statement, with the same SQL on both backends but
+for the names of two functions (``json_object``/``json_group_array`` on SQLite,
+``json_build_object``/``json_agg`` on PostgreSQL); Python decodes, computes the warranty and
+sorts the few entries of each list.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, func, select
+from sqlalchemy import JSON, ColumnElement, Table, bindparam, func, literal_column, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
 from callcenter.types import Clock, utcnow
@@ -28,95 +42,127 @@ from orders.warranty import warranty_status
 RECENT_ORDERS = 10
 
 
+class json_record(FunctionElement[Any]):
+    """A JSON object from alternating keys and values."""
+
+    inherit_cache = True
+
+
+class json_list(FunctionElement[Any]):
+    """Aggregate: the group's values as a JSON array, in no promised order.
+
+    An empty group gives ``[]`` on SQLite and NULL on PostgreSQL.
+    """
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_record)
+def _json_object(element: json_record, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_record, "postgresql")
+def _json_build_object(element: json_record, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_list)
+def _json_group_array(element: json_list, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_list, "postgresql")
+def _json_agg(element: json_list, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
 def _table(model: Any) -> Table:
     return model.__table__
 
 
-# The statements are built once, on plain table columns, with bound parameters. A screen pop
-# is on the path of every ringing call, and building ORM statements per call (coercion,
-# cache keys, ORM compile state) cost several times what the database itself did.
+def _constant(value: str) -> ColumnElement[Any]:
+    # Written into the statement, not bound: PostgreSQL must know the type of each key of
+    # json_build_object, and fewer parameters keep the statement text the same every call.
+    assert "'" not in value
+    return literal_column(f"'{value}'")
+
+
+def _records(columns: Iterable[ColumnElement[Any]]) -> json_list:
+    """The rows' ``columns`` as one JSON array of objects keyed by column name."""
+    pairs = ((_constant(column.key), column) for column in columns)
+    return json_list(json_record(*chain.from_iterable(pairs)))
+
+
 _customer = _table(Customer).c
 _phone = _table(CustomerPhone).c
 _address = _table(Address).c
 _appliance = _table(Appliance).c
 _order = _table(WorkOrder).c
 _complaint = _table(Complaint).c
-_IDS = bindparam("ids", expanding=True)
 
-_SUMMARY_COLUMNS = (
-    _order.id,
-    _order.number,
-    _order.order_type,
-    _order.status,
-    _order.urgency,
-    _order.appliance_id,
-    _order.station_id,
-    _order.fault_description,
-    _order.created_at,
-    _order.updated_at,
-    _order.customer_id,
+# The columns each schema shows (the warranty is computed, not stored); every list has "id",
+# for sorting.
+_PHONE_COLUMNS = [_phone.id, *(_phone[name] for name in PhonePublic.model_fields)]
+_ADDRESS_COLUMNS = [_address[name] for name in AddressPublic.model_fields]
+_APPLIANCE_COLUMNS = [
+    _appliance[name] for name in AppliancePublic.model_fields if name != "warranty_status"
+]
+_ORDER_COLUMNS = [_order[name] for name in OrderSummary.model_fields]
+
+# One row per customer who has the number; each list of the card is a correlated subquery
+# on an index that starts with customer_id: (customer_id, status) for the open orders,
+# (customer_id, created_at) for the last ten.
+_recent = (
+    select(*_ORDER_COLUMNS)
+    .where(_order.customer_id == _customer.id)
+    .order_by(_order.created_at.desc(), _order.id.desc())
+    .limit(RECENT_ORDERS)
+    .correlate(_table(Customer))
+    .subquery("recent")
 )
-
-# Who has the number, each with all their numbers and their count of open complaints, in
-# one round trip: one row per (customer, phone), ordered by customer, then phone.
 _caller = _table(CustomerPhone).alias("caller")
-_OPEN_COMPLAINT_COUNT = (
-    select(func.count())
-    .where(_complaint.customer_id == _customer.id, _complaint.status == ComplaintStatus.OPEN)
-    .scalar_subquery()
-)
-_CUSTOMERS = (
+_CARDS = (
     select(
         _customer.id,
         _customer.name,
         _customer.title,
         _customer.preferred_language,
         _customer.notes,
-        _OPEN_COMPLAINT_COUNT.label("open_complaints"),
-        _phone.e164,
-        _phone.label,
+        select(func.count())
+        .where(
+            _complaint.customer_id == _customer.id,
+            _complaint.status == _constant(ComplaintStatus.OPEN.value),
+        )
+        .scalar_subquery()
+        .label("open_complaints"),
+        select(_records(_PHONE_COLUMNS))
+        .where(_phone.customer_id == _customer.id)
+        .scalar_subquery()
+        .label("phones"),
+        select(_records(_ADDRESS_COLUMNS))
+        .where(_address.customer_id == _customer.id)
+        .scalar_subquery()
+        .label("addresses"),
+        select(_records(_APPLIANCE_COLUMNS))
+        .where(_appliance.customer_id == _customer.id)
+        .scalar_subquery()
+        .label("appliances"),
+        select(_records(_ORDER_COLUMNS))
+        .where(
+            _order.customer_id == _customer.id,
+            _order.status.in_([_constant(status.value) for status in sorted(OPEN_STATES)]),
+        )
+        .scalar_subquery()
+        .label("open_orders"),
+        select(_records(_recent.c)).scalar_subquery().label("recent_orders"),
     )
-    .join_from(_table(Customer), _table(CustomerPhone), _phone.customer_id == _customer.id)
     .where(
         _customer.id.in_(select(_caller.c.customer_id).where(_caller.c.e164 == bindparam("e164")))
     )
-    .order_by(_customer.id, _phone.id)
+    .order_by(_customer.id)
 )
-_ADDRESSES = select(_table(Address)).where(_address.customer_id.in_(_IDS)).order_by(_address.id)
-_APPLIANCES = (
-    select(_table(Appliance)).where(_appliance.customer_id.in_(_IDS)).order_by(_appliance.id)
-)
-# Sorted in Python (a few rows), not in SQL: given ORDER BY created_at, SQLite picks the
-# (customer_id, created_at) index to skip a sort even where one on (customer_id, status)
-# exists, and then reads every order of the customer: milliseconds for one with a thousand.
-_OPEN_ORDERS = select(*_SUMMARY_COLUMNS).where(
-    _order.customer_id.in_(_IDS), _order.status.in_(sorted(OPEN_STATES))
-)
-_RECENT_ORDERS = (
-    select(*_SUMMARY_COLUMNS)
-    .where(_order.customer_id == bindparam("customer_id"))
-    .order_by(_order.created_at.desc(), _order.id.desc())
-    .limit(RECENT_ORDERS)
-)
-
-
-def _summary(row: Any) -> OrderSummary:
-    return OrderSummary.model_construct(
-        **{k: v for k, v in row._mapping.items() if k != "customer_id"}
-    )
-
-
-def _appliance_public(row: Row[Any], today: date) -> AppliancePublic:
-    # What orders.services.appliances.to_public gives for the same row.
-    status = warranty_status(
-        at=today,
-        has_invoice=row.has_invoice,
-        purchase_date=row.purchase_date,
-        manufacture_date=row.manufacture_date,
-        warranty_months=row.warranty_months,
-        extended_warranty_until=row.extended_warranty_until,
-    )
-    return AppliancePublic(**row._mapping, warranty_status=status)
 
 
 def lookup_caller(
@@ -129,53 +175,76 @@ def lookup_caller(
     e164 = try_normalize_phone(phone, default_region=region)
     if e164 is None:
         return CallerLookup(phone=phone, customers=[])
-    # Core statements skip the ORM's autoflush; flush as an ORM query would have, so that
+    # A Core statement skips the ORM's autoflush; flush as an ORM query would have, so that
     # changes pending in the caller's session are seen.
     if session.autoflush:
         session.flush()
-    connection = session.connection()
-    customers = connection.execute(_CUSTOMERS, {"e164": e164}).all()
-    if not customers:
-        return CallerLookup(phone=e164, customers=[])
-    return CallerLookup(phone=e164, customers=_cards(connection, customers, clock().date()))
+    rows = session.connection().execute(_CARDS, {"e164": e164}).all()
+    today = clock().date()
+    return CallerLookup(phone=e164, customers=[_card(row, today) for row in rows])
 
 
-def _cards(connection: Connection, rows: Sequence[Row[Any]], today: date) -> list[CallerCard]:
-    customers: dict[int, Row[Any]] = {}
-    phones: dict[int, list[PhonePublic]] = defaultdict(list)
-    for row in rows:
-        customers.setdefault(row.id, row)
-        phones[row.id].append(PhonePublic(e164=row.e164, label=row.label))
-    by_ids = {"ids": list(customers)}
-    addresses: dict[int, list[AddressPublic]] = defaultdict(list)
-    for row in connection.execute(_ADDRESSES, by_ids):
-        addresses[row.customer_id].append(AddressPublic.model_validate(row, from_attributes=True))
-    appliances: dict[int, list[AppliancePublic]] = defaultdict(list)
-    for row in connection.execute(_APPLIANCES, by_ids):
-        appliances[row.customer_id].append(_appliance_public(row, today))
-    open_orders: dict[int, list[OrderSummary]] = defaultdict(list)
-    newest_first = sorted(
-        connection.execute(_OPEN_ORDERS, by_ids), key=lambda row: row.created_at, reverse=True
+def _card(row: Any, today: date) -> CallerCard:
+    return CallerCard(
+        id=row.id,
+        name=row.name,
+        title=row.title,
+        preferred_language=row.preferred_language,
+        notes=row.notes,
+        phones=[PhonePublic.model_validate(phone) for phone in _by_id(row.phones)],
+        addresses=[AddressPublic.model_validate(address) for address in _by_id(row.addresses)],
+        appliances=[_appliance_public(appliance, today) for appliance in _by_id(row.appliances)],
+        open_orders=_newest_first(row.open_orders),
+        recent_orders=_newest_first(row.recent_orders),
+        open_complaints=row.open_complaints,
+        last_satisfaction_score=None,
     )
-    for row in newest_first:
-        open_orders[row.customer_id].append(_summary(row))
-    cards = []
-    for customer in customers.values():
-        recent = connection.execute(_RECENT_ORDERS, {"customer_id": customer.id})
-        cards.append(
-            CallerCard(
-                id=customer.id,
-                name=customer.name,
-                title=customer.title,
-                preferred_language=customer.preferred_language,
-                notes=customer.notes,
-                phones=phones[customer.id],
-                addresses=addresses[customer.id],
-                appliances=appliances[customer.id],
-                open_orders=open_orders[customer.id],
-                recent_orders=[_summary(row) for row in recent],
-                open_complaints=customer.open_complaints,
-                last_satisfaction_score=None,
-            )
+
+
+def _by_id(records: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return sorted(records or (), key=lambda record: record["id"])
+
+
+def _newest_first(records: Sequence[dict[str, Any]] | None) -> list[OrderSummary]:
+    summaries = [
+        OrderSummary.model_validate(
+            {
+                **record,
+                "created_at": _utc(record["created_at"]),
+                "updated_at": _utc(record["updated_at"]),
+            }
         )
-    return cards
+        for record in records or ()
+    ]
+    summaries.sort(key=lambda order: (order.created_at, order.id), reverse=True)
+    return summaries
+
+
+def _utc(text: str) -> datetime:
+    # JSON holds what the column stores: naive UTC text on SQLite, ISO 8601 with the
+    # session's offset on PostgreSQL. Both become aware UTC, as UTCDateTime gives them.
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _appliance_public(record: dict[str, Any], today: date) -> AppliancePublic:
+    # What orders.services.appliances.to_public gives for the same row.
+    dates = {
+        key: None if record[key] is None else date.fromisoformat(record[key])
+        for key in ("purchase_date", "manufacture_date", "extended_warranty_until")
+    }
+    status = warranty_status(
+        at=today,
+        has_invoice=bool(record["has_invoice"]),
+        warranty_months=record["warranty_months"],
+        **dates,
+    )
+    return AppliancePublic.model_validate(
+        {
+            **record,
+            **dates,
+            "created_at": _utc(record["created_at"]),
+            "updated_at": _utc(record["updated_at"]),
+            "warranty_status": status,
+        }
+    )
