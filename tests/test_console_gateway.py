@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import func, select
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from agent_console.config import ConsoleConfig
 from callcenter.app import create_app
 from orders.enums import Role
-from tests.conftest import OPEN_HOURS, SECRET, bearer
+from orders.models import WorkOrder
+from orders.services.users import issue_token
+from tests.conftest import OPEN_HOURS, PASSWORD, SECRET, bearer
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator
 
@@ -129,3 +134,95 @@ def test_event_from_one_worker_reaches_a_console_on_another(
         assert json.loads(ws.recv(timeout=10))["type"] == "ready"
         sim.call("+8613800138000").press("0")  # handled by the first app
         assert _next_event(ws, "call.offered")["pop"]["customers"][0]["name"] == "韩梅"
+
+
+def _frames(ws: ClientConnection, kind: str, until: Any) -> dict[str, Any]:
+    """The first frame of this type for which ``until`` holds."""
+    while True:
+        frame = json.loads(ws.recv(timeout=10))
+        if frame["type"] == kind and until(frame):
+            return frame
+
+
+def test_console_is_closed_when_its_token_expires(address: str, make_user: Any) -> None:
+    user = make_user(Role.AGENT)
+    issued = datetime.now(UTC) - timedelta(minutes=1) + timedelta(seconds=2)
+    token = issue_token(user, secret=SECRET, minutes=1, clock=lambda: issued).access_token
+    with _console(address, token) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=10)
+    assert (ws.close_code, ws.close_reason) == (4401, "session expired")
+
+
+def test_supervisors_are_pushed_the_wall_as_calls_come_and_go(
+    address: str, app: Any, make_user: Any, make_customer: Any, sim: TwilioSimulator
+) -> None:
+    app.state.console_config = ConsoleConfig(wall_min_interval_seconds=0.05)
+    make_customer(name="曹敏", phones=("13800138000",))
+    supervisor = make_user(Role.SUPERVISOR)
+    with _console(address, _token(supervisor)) as wall:
+        assert json.loads(wall.recv(timeout=10))["type"] == "ready"
+        _frames(wall, "wall", lambda f: f["wall"]["queues"] == [])
+        caller = sim.call("+8613800138000")
+        caller.press("0")  # nobody is logged in: the caller waits
+
+        def waiting(count: int) -> Any:
+            return lambda f: [q["waiting"] for q in f["wall"]["queues"]] == [count]
+
+        pushed = _frames(wall, "wall", waiting(1))["wall"]
+        assert [(c["customer_name"], c["state"]) for c in pushed["calls"]] == [("曹敏", "queued")]
+        caller.status("completed")
+        gone = _frames(wall, "wall", waiting(0))["wall"]
+        assert gone["queues"][0]["abandoned"] == 1
+        assert gone["calls"] == []
+
+
+def test_an_agent_cannot_reach_another_agents_call_through_the_api(
+    client: TestClient, make_user: Any, make_customer: Any, sim: TwilioSimulator
+) -> None:
+    customer = make_customer(name="冯丽", phones=("13800138000",))
+    first = _agent(client, make_user)
+    second = _agent(client, make_user)
+    sim.call("+8613800138000").press("0")
+    mine = client.get("/api/console/me", headers=bearer(first)).json()
+    assert mine["state"] == "offered"
+    call = mine["call_id"]
+    pop = client.get(f"/api/console/calls/{call}/pop", headers=bearer(first))
+    assert pop.json()["customers"][0]["name"] == "冯丽"
+    order = {"customer_id": customer.id, "appliance_id": 1}
+    for method, path, body in (
+        ("GET", f"/api/console/calls/{call}/pop", None),
+        ("POST", f"/api/console/calls/{call}/orders", order),
+        ("PUT", f"/api/console/calls/{call}/note", {"notes": "x"}),
+        ("POST", f"/api/console/calls/{call}/customers", {"name": "x"}),
+    ):
+        response = client.request(method, path, json=body, headers=bearer(second))
+        assert (response.status_code, response.json()["error_id"]) == (404, "call_not_found")
+
+
+def test_a_form_posted_from_another_site_carries_no_credentials(
+    client: TestClient,
+    make_user: Any,
+    make_customer: Any,
+    make_appliance: Any,
+    db: Any,
+    sim: TwilioSimulator,
+) -> None:
+    customer = make_customer(phones=("13800138000",))
+    appliance_id = make_appliance(customer.id).id
+    agent = _agent(client, make_user)
+    sim.call("+8613800138000").press("0")
+    call = client.get("/api/console/me", headers=bearer(agent)).json()["call_id"]
+    login = client.post("/api/auth/token", data={"username": agent.username, "password": PASSWORD})
+    assert login.status_code == 200 and "set-cookie" not in login.headers
+    before = db.exec(select(func.count()).select_from(WorkOrder)).one()
+    # All a hostile page can make a browser send: a form, with whatever cookies it has.
+    forged = client.post(
+        f"/api/console/calls/{call}/orders",
+        data={"customer_id": str(customer.id), "appliance_id": str(appliance_id)},
+        headers={"Origin": "https://evil.example", "Cookie": "session=stolen"},
+    )
+    assert forged.status_code == 401
+    assert db.exec(select(func.count()).select_from(WorkOrder)).one() == before

@@ -1,0 +1,302 @@
+"""The console's rules: SLA clocks, warranty days, whose call it is, notes, the wall's figures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import Session, func, select
+
+from agent_console import services
+from agent_console.config import ConsoleConfig
+from agent_console.models import CallNote
+from agent_console.pop import build_pop, warranty_badge
+from agent_console.schemas import CallNoteIn, CallOrderIn, NewCallerIn
+from agent_console.sla import SlaPolicy, SlaState, sla_clock
+from agent_console.wall import calls_per_hour, complaints_by_level, live_calls, sla_figures
+from orders.enums import ApplianceCategory, ComplaintStatus, OrderStatus, Role, Urgency
+from orders.enums import WarrantyStatus as W
+from orders.models import Complaint
+from orders.schemas import SYSTEM, Actor, AppliancePublic, OrderCreate, TransitionIn
+from orders.services import complaints, work_orders
+from orders.services.lookup import lookup_caller
+from recordings.models import Recording
+from telephony.enums import CallChannel, CallState, Direction, Disposition
+from telephony.exceptions import CallNotFound
+from telephony.models import Call
+from tests.conftest import fixed_clock
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+CONFIG = ConsoleConfig()
+
+
+def _actor(user: Any) -> Actor:
+    return Actor(id=user.id, name=user.username, role=user.role)
+
+
+def _call(db: Session, **kw: Any) -> Call:
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4().hex,
+        "channel": CallChannel.TWILIO,
+        "direction": Direction.INBOUND,
+        "from_number": "+8613800138000",
+        "to_number": "+864008001234",
+        "ringing_at": NOW,
+        **kw,
+    }
+    call = Call(**fields)
+    db.add(call)
+    db.commit()
+    return call
+
+
+# SLA clocks and warranty days
+
+
+@pytest.mark.parametrize(
+    ("age_hours", "urgency", "state", "left_hours"),
+    [
+        (0, Urgency.NORMAL, SlaState.OK, 72),
+        (53.9, Urgency.NORMAL, SlaState.OK, 18.1),
+        (54, Urgency.NORMAL, SlaState.WARNING, 18),
+        (72, Urgency.NORMAL, SlaState.WARNING, 0),
+        (72.5, Urgency.NORMAL, SlaState.BREACHED, -0.5),
+        (18, Urgency.URGENT, SlaState.WARNING, 6),
+        (25, Urgency.URGENT, SlaState.BREACHED, -1),
+    ],
+)
+def test_sla_clock_warns_in_the_last_quarter_and_breaches_after_the_target(
+    age_hours: float, urgency: Urgency, state: SlaState, left_hours: float
+) -> None:
+    created = NOW - timedelta(hours=age_hours)
+    clock = sla_clock(created_at=created, urgency=urgency, now=NOW, policy=SlaPolicy())
+    assert clock.state is state
+    assert clock.seconds_left == round(left_hours * 3600)
+    assert clock.due_at == created + timedelta(hours=72 if urgency is Urgency.NORMAL else 24)
+
+
+def _appliance(**kw: Any) -> AppliancePublic:
+    fields: dict[str, Any] = {
+        "id": 1,
+        "customer_id": 1,
+        "category": ApplianceCategory.TV,
+        "brand": "海信",
+        "model": "",
+        "serial": "",
+        "purchase_date": None,
+        "manufacture_date": None,
+        "has_invoice": True,
+        "warranty_months": 12,
+        "extended_warranty_until": None,
+        "created_at": NOW,
+        "updated_at": NOW,
+        **kw,
+    }
+    return AppliancePublic(**fields)
+
+
+def test_warranty_badge_counts_the_days_of_cover_left() -> None:
+    today = date(2026, 11, 23)
+    bought = _appliance(purchase_date=date(2026, 3, 1), warranty_status=W.IN_WARRANTY)
+    assert warranty_badge(bought, today).model_dump() == {
+        "status": W.IN_WARRANTY,
+        "covered_until": date(2027, 2, 28),
+        "days_left": 97,
+    }
+    # No invoice: cover starts three months after manufacture, so it ends three months later.
+    made = _appliance(
+        has_invoice=False, manufacture_date=date(2025, 11, 24), warranty_status=W.IN_WARRANTY
+    )
+    assert warranty_badge(made, today).covered_until == date(2027, 2, 23)
+    last_day = _appliance(
+        purchase_date=date(2019, 1, 1),
+        extended_warranty_until=today,
+        warranty_status=W.EXTENDED,
+    )
+    assert warranty_badge(last_day, today).days_left == 0
+    gone = _appliance(purchase_date=date(2019, 1, 1), warranty_status=W.OUT_OF_WARRANTY)
+    assert warranty_badge(gone, today).model_dump() == {
+        "status": W.OUT_OF_WARRANTY,
+        "covered_until": None,
+        "days_left": None,
+    }
+
+
+# The pop
+
+
+def test_pop_adds_sla_clocks_to_open_orders_and_each_customers_newest_recordings(
+    db: Session, make_customer: Any, make_appliance: Any
+) -> None:
+    shared = "01065520000"
+    first = make_customer(name="甲", phones=(shared,))
+    second = make_customer(name="乙", phones=(shared,))
+    washer = make_appliance(first.id)
+    order = work_orders.create_order(
+        db,
+        data=OrderCreate(customer_id=first.id, appliance_id=washer.id, urgency=Urgency.URGENT),
+        actor=SYSTEM,
+        clock=fixed_clock(NOW - timedelta(hours=30)),
+    )
+    for index in range(7):
+        call = _call(db, customer_ids=[first.id], state=CallState.ENDED)
+        db.add(
+            Recording(
+                call_id=call.id,
+                customer_id=first.id,
+                path=f"/nowhere/{index}.wav",
+                duration_seconds=float(index),
+                sha256="0" * 64,
+                created_at=NOW - timedelta(days=10 - index),
+            )
+        )
+    db.commit()
+    lookup = lookup_caller(db, phone=shared, clock=fixed_clock(NOW))
+    pop = build_pop(db, lookup=lookup, call_id="c1", now=NOW, config=CONFIG)
+    cards = {card.name: card for card in pop.customers}
+    assert set(cards) == {"甲", "乙"}
+    assert [o.sla.state for o in cards["甲"].open_orders if o.sla] == [SlaState.BREACHED]
+    assert cards["甲"].open_orders[0].number == order.number
+    durations = [call.duration_seconds for call in cards["甲"].earlier_calls]
+    assert durations == [6.0, 5.0, 4.0, 3.0, 2.0]  # the newest five
+    assert cards["乙"].earlier_calls == []
+    assert second.id == cards["乙"].id
+
+
+# Acting on a call
+
+
+def test_only_the_agent_offered_the_call_or_a_supervisor_may_act_on_it(
+    db: Session, make_user: Any
+) -> None:
+    mine, other = make_user(Role.AGENT), make_user(Role.AGENT)
+    supervisor = make_user(Role.SUPERVISOR)
+    call = _call(db, agent_id=mine.id, state=CallState.OFFERED)
+    assert services.call_for(db, call_id=call.id, actor=_actor(mine)).id == call.id
+    assert services.call_for(db, call_id=call.id, actor=_actor(supervisor)).id == call.id
+    with pytest.raises(CallNotFound):
+        services.call_for(db, call_id=call.id, actor=_actor(other))
+    with pytest.raises(CallNotFound):
+        services.save_note(db, call_id=call.id, data=CallNoteIn(notes="x"), actor=_actor(other))
+
+
+def test_a_note_is_kept_per_agent_and_call_and_replaced_on_save(
+    db: Session, make_user: Any
+) -> None:
+    agent = make_user(Role.AGENT)
+    call = _call(db, agent_id=agent.id, state=CallState.BRIDGED)
+    services.save_note(db, call_id=call.id, data=CallNoteIn(notes="first"), actor=_actor(agent))
+    saved = services.save_note(
+        db,
+        call_id=call.id,
+        data=CallNoteIn(disposition="resolved", notes="second"),
+        actor=_actor(agent),
+        clock=fixed_clock(NOW),
+    )
+    assert (saved.disposition, saved.notes, saved.updated_at) == ("resolved", "second", NOW)
+    count = db.exec(select(func.count()).select_from(CallNote)).one()
+    assert count == 1
+
+
+def test_orders_from_the_pop_are_phone_orders_and_the_first_is_linked_to_the_call(
+    db: Session, make_user: Any, make_customer: Any, make_appliance: Any
+) -> None:
+    agent = make_user(Role.AGENT)
+    customer = make_customer()
+    washer = make_appliance(customer.id)
+    call = _call(db, agent_id=agent.id, state=CallState.BRIDGED, customer_ids=[customer.id])
+    data = CallOrderIn(customer_id=customer.id, appliance_id=washer.id, fault_description="漏水")
+    first = services.create_order_for_call(db, call_id=call.id, data=data, actor=_actor(agent))
+    second = services.create_order_for_call(db, call_id=call.id, data=data, actor=_actor(agent))
+    db.refresh(call)
+    assert call.order_id == first.id != second.id
+    assert (first.channel, first.address_id) == ("phone", customer.addresses[0].id)
+
+
+def test_a_new_caller_gets_the_calls_number_or_none_when_it_is_withheld(
+    db: Session, make_user: Any
+) -> None:
+    agent = make_user(Role.AGENT)
+    known = _call(db, agent_id=agent.id, from_number="15912345678", state=CallState.BRIDGED)
+    withheld = _call(db, agent_id=agent.id, from_number="anonymous", state=CallState.BRIDGED)
+    data = NewCallerIn.model_validate(
+        {"name": "钱多多", "appliance": {"category": "tv", "brand": "TCL"}}
+    )
+    card = services.add_caller(db, call_id=known.id, data=data, actor=_actor(agent), config=CONFIG)
+    assert [p.e164 for p in card.phones] == ["+8615912345678"]
+    assert [a.brand for a in card.appliances] == ["TCL"]
+    assert card.appliances[0].warranty.status is W.OUT_OF_WARRANTY  # nothing proves cover
+    nameless = services.add_caller(
+        db, call_id=withheld.id, data=data, actor=_actor(agent), config=CONFIG
+    )
+    assert nameless.phones == []
+
+
+# The wall's figures
+
+
+def test_calls_per_hour_are_counted_in_the_hotlines_day(db: Session) -> None:
+    shanghai_midnight = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
+    _call(db, ringing_at=shanghai_midnight - timedelta(seconds=1))  # yesterday there
+    _call(db, ringing_at=shanghai_midnight)
+    _call(db, ringing_at=NOW - timedelta(minutes=1))  # 09:59
+    _call(db, ringing_at=NOW, disposition=Disposition.ABANDONED, state=CallState.ENDED)
+    hours = calls_per_hour(db, now=NOW, config=CONFIG)
+    assert [(h.hour, h.calls, h.abandoned) for h in hours if h.calls] == [
+        (0, 1, 0),
+        (9, 1, 0),
+        (10, 1, 1),
+    ]
+    assert len(hours) == 24
+
+
+def test_live_calls_leave_out_ended_and_forgotten_ones(db: Session, make_customer: Any) -> None:
+    customer = make_customer(name="周")
+    waiting = _call(db, state=CallState.QUEUED, queue="q", customer_ids=[customer.id])
+    _call(db, state=CallState.ENDED)
+    _call(db, state=CallState.QUEUED, ringing_at=NOW - timedelta(hours=5))
+    calls = live_calls(db, now=NOW, config=CONFIG)
+    assert [(c.call_id, c.customer_name, c.state) for c in calls] == [(waiting.id, "周", "queued")]
+
+
+def test_sla_figures_count_warnings_and_breaches_of_open_orders(
+    db: Session, make_customer: Any, make_appliance: Any
+) -> None:
+    customer = make_customer()
+    washer = make_appliance(customer.id)
+
+    def order(hours: float, urgency: Urgency = Urgency.NORMAL) -> Any:
+        return work_orders.create_order(
+            db,
+            data=OrderCreate(customer_id=customer.id, appliance_id=washer.id, urgency=urgency),
+            actor=SYSTEM,
+            clock=fixed_clock(NOW - timedelta(hours=hours)),
+        )
+
+    order(1)  # fine
+    close = order(60)  # warning
+    late = order(80)  # breached
+    urgent = order(23, Urgency.URGENT)  # warning
+    done = order(100)
+    work_orders.transition_order(
+        db, order_id=done.id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM
+    )
+    figures = sla_figures(db, now=NOW, config=CONFIG)
+    assert (figures.warning, figures.breached) == (2, 1)
+    # Worst first: the breach, then the clock that runs out soonest.
+    assert [o.number for o in figures.orders] == [late.number, urgent.number, close.number]
+
+
+def test_open_complaints_are_counted_by_crisis_level(db: Session, make_customer: Any) -> None:
+    customer = make_customer()
+    for level in (0, 2, 2, 3):
+        complaints.log_complaint(
+            db, customer_id=customer.id, topic="t", crisis_level=level, actor=SYSTEM
+        )
+    resolved = db.exec(select(Complaint).where(Complaint.crisis_level == 3)).one()
+    resolved.status = ComplaintStatus.RESOLVED
+    db.add(resolved)
+    db.commit()
+    assert complaints_by_level(db) == {0: 1, 1: 0, 2: 2, 3: 0}

@@ -1,0 +1,200 @@
+"""Two uvicorn worker processes over one database and one Redis, as deployed at scale.
+
+A call handled by one process pops on a console connected to the other; a console that
+drops and comes back (to either process) first receives the pop it missed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from callcenter.db import make_engine, session_scope
+from callcenter.migrate import upgrade
+from ivr.flow import BUILTIN_FLOWS
+from orders.enums import Role
+from orders.schemas import SYSTEM, CustomerCreate, PhoneIn, UserCreate
+from orders.services import customers, users
+from tests.conftest import (
+    PASSWORD,
+    PUBLIC_URL,
+    SECRET,
+    TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN,
+    _postgres_engine,
+)
+from tests.live_server import free_port
+from tests.twilio_sim import TwilioSimulator
+
+CLI = Path(sys.executable).parent / "callcenter"
+QUEUE = "hotline-zh-CN"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own: the servers commit, so no test transaction can hold it."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'workers.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    schema = _postgres_engine()
+    engine = next(schema)
+    yield engine.url.render_as_string(hide_password=False)
+    next(schema, None)
+
+
+@pytest.fixture
+def people(database_url: str) -> dict[str, Any]:
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        agent = users.create_user(
+            session,
+            data=UserCreate(username="agent-two", role=Role.AGENT, password=PASSWORD),
+            actor=SYSTEM,
+        )
+        customer = customers.create_customer(
+            session,
+            data=CustomerCreate(name="孙悦", title="女士", phones=[PhoneIn(number="13800138000")]),
+            actor=SYSTEM,
+        )
+        found = {"agent_id": agent.id, "customer_id": customer.id}
+    engine.dispose()
+    return found
+
+
+def _open_all_day(directory: Path) -> Path:
+    """The built-in flow with its hours widened, so a call reaches the menu at any hour."""
+    source = (BUILTIN_FLOWS / "hotline.yaml").read_text()
+    hours = 'open: "08:00"\n    close: "20:00"'
+    assert hours in source, "the built-in flow's hours changed"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hotline.yaml").write_text(
+        source.replace(hours, 'open: "00:00"\n    close: "24:00"')
+    )
+    return directory
+
+
+@contextmanager
+def _serve(env: dict[str, str], log: Path) -> Iterator[str]:
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(CLI), "serve", "--port", str(port), "--no-worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, f"no answer from {base}:\n{log.read_text()}"
+            time.sleep(0.1)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+@pytest.fixture
+def workers(
+    database_url: str, redis_url: str, bus: Any, people: dict[str, Any], tmp_path: Path
+) -> Iterator[tuple[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+    env.update(
+        CALLCENTER_DATA_DIR=str(tmp_path / "data"),
+        CALLCENTER_DATABASE_URL=database_url,
+        CALLCENTER_REDIS_URL=redis_url,
+        CALLCENTER_AUTH_SECRET_KEY=SECRET,
+        CALLCENTER_PUBLIC_URL=PUBLIC_URL,
+        CALLCENTER_TWILIO_ACCOUNT_SID=TWILIO_ACCOUNT_SID,
+        CALLCENTER_TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
+        CALLCENTER_IVR_FLOWS_DIR=str(_open_all_day(tmp_path / "flows")),
+        CALLCENTER_LOG_LEVEL="WARNING",
+    )
+    with _serve(env, tmp_path / "a.log") as first, _serve(env, tmp_path / "b.log") as second:
+        yield first, second
+
+
+def _token(base: str) -> str:
+    response = httpx.post(
+        f"{base}/api/auth/token", data={"username": "agent-two", "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def _console(base: str, token: str, last_event_id: str | None = None) -> ClientConnection:
+    ws = connect(base.replace("http://", "ws://") + "/ws/console")
+    ws.send(json.dumps({"type": "auth", "token": token, "last_event_id": last_event_id}))
+    return ws
+
+
+def _offer(ws: ClientConnection) -> dict[str, Any]:
+    while True:
+        frame = json.loads(ws.recv(timeout=15))
+        if frame["type"] == "event" and frame["name"] == "call.offered":
+            return frame
+
+
+def _ring(base: str, caller: str) -> None:
+    with httpx.Client(base_url=base) as client:
+        TwilioSimulator(client).call(caller).press("0")  # type: ignore[arg-type]
+
+
+def test_a_pop_made_by_one_worker_reaches_a_console_on_the_other(
+    workers: tuple[str, str], people: dict[str, Any]
+) -> None:
+    first, second = workers
+    token = _token(first)
+    headers = {"Authorization": f"Bearer {token}"}
+    login = httpx.put(f"{first}/api/agents/me/login", json={"queues": [QUEUE]}, headers=headers)
+    assert login.status_code == 200, login.text
+    with _console(second, token) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        _ring(first, "+8613800138000")
+        offered = _offer(ws)
+    assert offered["data"]["agent_id"] == people["agent_id"]
+    card = offered["pop"]["customers"][0]
+    assert (card["id"], card["name"], card["title"]) == (people["customer_id"], "孙悦", "女士")
+
+
+def test_a_console_that_drops_receives_the_pop_it_missed_on_reconnect(
+    workers: tuple[str, str], people: dict[str, Any]
+) -> None:
+    first, second = workers
+    token = _token(first)
+    headers = {"Authorization": f"Bearer {token}"}
+    login = httpx.put(f"{second}/api/agents/me/login", json={"queues": [QUEUE]}, headers=headers)
+    assert login.status_code == 200, login.text
+    with _console(second, token) as ws:
+        ready = json.loads(ws.recv(timeout=10))
+    _ring(first, "+8613800138000")  # offered while no console of the agent is connected
+    for base in (second, first):  # back on the same process, or on the other one
+        with _console(base, token, last_event_id=ready["last_event_id"]) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+            missed = _offer(ws)
+        assert missed["pop"]["customers"][0]["name"] == "孙悦"
+        assert missed["data"]["agent_id"] == people["agent_id"]
