@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+PING_AFTER_IDLE_S = 10.0
+"""A pooled PostgreSQL connection is pinged before reuse once it has been idle this long."""
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+
+def make_engine(
+    url: str, *, echo: bool = False, ping_after_idle_s: float = PING_AFTER_IDLE_S
+) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
@@ -21,7 +27,35 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine, ping_after_idle_s)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, after_s: float) -> None:
+    """Pre-ping, but only connections that sat in the pool for ``after_s`` or longer.
+
+    SQLAlchemy's ``pool_pre_ping`` spends a round trip on every checkout: one of the four a
+    caller lookup makes on PostgreSQL (benchmarks/lookup.py). A connection in steady use has
+    just shown it works; the idle ones are those a firewall, a server timeout or a restart
+    may have closed. Should a busy one still turn out dead, SQLAlchemy invalidates the whole
+    pool at that first error, so that one request fails, not one per pooled connection.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _stamp(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < after_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # As pre-ping does: drop this and every older connection, then reconnect.
+            raise exc.InvalidatePoolError(f"pooled connection lost while idle: {error}") from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
