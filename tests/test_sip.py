@@ -1,0 +1,301 @@
+"""The SIP endpoint end to end: SIPp registers it and calls it, as a phone through a PBX."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlmodel import Session, select
+
+from callcenter.bus import EventBus
+from callcenter.settings import Settings, SipSettings
+from ivr.names import status_name
+from orders.enums import Channel, OrderStatus
+from orders.models import WorkOrder
+from recordings.audio import ulaw_to_pcm16
+from recordings.models import Recording
+from telephony.acd import Acd
+from telephony.enums import CallChannel, CallState, Disposition
+from telephony.models import Call
+from telephony.presence import Presence
+from telephony.sip.build import build_endpoint
+from telephony.sip.endpoint import SipEndpoint
+from tests.conftest import OPEN_HOURS, fixed_clock
+from tests.sip_harness import (
+    Sipp,
+    channels,
+    espeak,
+    free_udp_port,
+    mono,
+    occurrences,
+    rtp_pcap,
+    scenario,
+)
+
+CALLER = "13800138000"
+
+
+def until(check: Callable[[], Any], *, timeout: float = 20, every: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not true within {timeout} s: {check}")
+
+
+@pytest.fixture(scope="session")
+def prompts_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One prompt cache for the session: prompts are rendered once, not per test."""
+    return tmp_path_factory.mktemp("sip-data")
+
+
+class Hotline:
+    """An endpoint registered to a SIPp on ``registrar_port``, over the test's database."""
+
+    def __init__(
+        self, endpoint: SipEndpoint, registrar_port: int, lock: threading.RLock, db: Session
+    ) -> None:
+        self.endpoint = endpoint
+        self.registrar_port = registrar_port
+        self.lock = lock
+        self.db = db
+        self.thread = threading.Thread(target=endpoint.run, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.config.local_port
+
+    def call(self, xml: str, directory: Path, *, caller: str = CALLER) -> Sipp:
+        return Sipp.start(
+            xml,
+            port=self.registrar_port,
+            endpoint_port=self.port,
+            caller=caller,
+            directory=directory,
+        )
+
+    def calls(self) -> list[Call]:
+        with self.lock:
+            self.db.expire_all()
+            return list(self.db.exec(select(Call).where(Call.channel == CallChannel.SIP)).all())
+
+    def ended_call(self) -> Call:
+        return until(lambda: next((c for c in self.calls() if c.state is CallState.ENDED), None))
+
+    def query(self, statement: Any) -> list[Any]:
+        with self.lock:
+            self.db.expire_all()
+            return list(self.db.exec(statement).all())
+
+
+@pytest.fixture
+def hotline(
+    settings: Settings,
+    db: Session,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    worker_id: str,
+) -> Iterator[Hotline]:
+    index = 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+    registrar_port = free_udp_port()
+    configured = settings.model_copy(
+        update={
+            "data_dir": prompts_home,
+            "recordings_dir": tmp_path / "recordings",
+            "sip": SipSettings(
+                server="127.0.0.1",
+                port=registrar_port,
+                username="1000",
+                local_ip="127.0.0.1",
+                local_port=free_udp_port(),
+                rtp_port_min=30000 + index * 400,
+                rtp_port_max=30000 + index * 400 + 398,
+                register_timeout_seconds=5,
+            ),
+        }
+    )
+    lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def sessions() -> Iterator[Session]:
+        with lock:
+            yield db
+
+    endpoint = build_endpoint(
+        configured, sessions=sessions, client=bus, clock=fixed_clock(OPEN_HOURS)
+    )
+    line = Hotline(endpoint, registrar_port, lock, db)
+    yield line
+    endpoint.stop()
+    line.thread.join(timeout=10)
+
+
+def events(bus: redis.Redis, name: str, call_id: str) -> list[dict[str, Any]]:
+    return [
+        e.data
+        for e in EventBus(bus).read_after("0", count=10_000)
+        if e.name == name and e.data.get("call_id") == call_id
+    ]
+
+
+def test_returning_customer_logs_a_repair_by_keys_and_voice(
+    hotline: Hotline,
+    bus: redis.Redis,
+    tmp_path: Path,
+    make_customer: Callable[..., Any],
+    make_appliance: Callable[..., Any],
+) -> None:
+    customer = make_customer(name="王建国", phones=(CALLER,), title="先生")
+    appliance = make_appliance(customer.id)
+    voice = espeak("洗衣机不脱水，有很大的噪音", "cmn", tmp_path / "voice.wav")
+    pcap = rtp_pcap(voice, tmp_path / "voice.pcap")
+    seconds = len(voice) / 16000
+    sipp = hotline.call(
+        scenario(
+            [
+                ("pause", 1000),
+                ("dtmf", "1"),  # repair; typed ahead of the greeting, taken by the menu
+                ("pause", 16000),  # greeting, menu cut short, "describe the fault"
+                ("audio", pcap),
+                ("pause", int(seconds * 1000) + 500),
+                ("dtmf", "#"),
+            ],
+            ending="hotline",
+        ),
+        tmp_path / "sipp",
+    )
+    hotline.thread.start()
+    assert sipp.wait() == 0, sipp.errors()
+
+    call = hotline.ended_call()
+    assert call.from_e164 == "+8613800138000"
+    assert call.customer_ids == [customer.id]
+    assert call.disposition is Disposition.COMPLETED
+
+    orders = hotline.query(select(WorkOrder).where(WorkOrder.customer_id == customer.id))
+    assert len(orders) == 1
+    order = orders[0]
+    assert (order.appliance_id, order.channel, order.status) == (
+        appliance.id,
+        Channel.IVR,
+        OrderStatus.NEW,
+    )
+    assert call.order_id == order.id
+
+    ringing = events(bus, "call.ringing", call.id)
+    assert [r["pop"]["customers"][0]["name"] for r in ringing] == ["王建国"]
+    assert [d["digit"] for d in events(bus, "call.dtmf", call.id)] == ["1", "#"]
+
+    recordings = hotline.query(select(Recording).where(Recording.call_id == call.id))
+    by_channels = {r.channels: r for r in recordings}
+    fault, whole = by_channels[1], by_channels[2]
+    assert order.fault_description and Path(fault.path).name in order.fault_description
+    # The caller's words are in the fault recording and in the left channel of the call's.
+    third = len(voice) // 6 * 2
+    middle = voice[third : 2 * third]
+    assert occurrences(mono(Path(fault.path)), middle) == 1
+    left, _right = channels(Path(whole.path))
+    assert occurrences(left, middle) == 1
+    assert whole.duration_seconds == pytest.approx(left.size / 8000)
+    assert not Path(whole.path + ".part").exists()
+
+
+# The remaining journeys are about SIP, not storage: SQLite is enough.
+sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+
+
+@sqlite_only
+def test_status_key_reads_the_open_order_again(
+    hotline: Hotline,
+    tmp_path: Path,
+    make_customer: Callable[..., Any],
+    make_appliance: Callable[..., Any],
+    make_order: Callable[..., Any],
+) -> None:
+    customer = make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
+    order = make_order(customer.id, make_appliance(customer.id).id)
+    sipp = hotline.call(
+        scenario([("pause", 800), ("dtmf", "2"), ("dtmf", "#"), ("pause", 20000)]),
+        tmp_path / "sipp",
+    )
+    hotline.thread.start()
+    assert sipp.wait() == 0, sipp.errors()
+
+    call = hotline.ended_call()
+    status = f"Your order {order.number} is currently: {status_name('en', order.status.value)}."
+    heard = ulaw_to_pcm16(hotline.endpoint.prompts.ulaw(status, "en"))
+    _left, right = channels(recording_of(hotline, call))
+    # Once as the greeting of a returning caller, once more after 2 and #.
+    assert occurrences(right, heard) == 2
+
+
+@sqlite_only
+def test_invalid_keys_and_silence_reach_the_queue(
+    hotline: Hotline, bus: redis.Redis, tmp_path: Path, make_customer: Callable[..., Any]
+) -> None:
+    make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
+    sipp = hotline.call(
+        scenario([("pause", 800), ("dtmf", "9"), ("dtmf", "9"), ("pause", 25000)]),
+        tmp_path / "sipp",
+    )
+    hotline.thread.start()
+    queued = until(
+        lambda: next((c for c in hotline.calls() if c.state is CallState.QUEUED), None),
+        timeout=30,
+    )
+    assert queued.queue == "hotline-en"
+    assert sipp.wait() == 0, sipp.errors()
+    call = hotline.ended_call()
+    assert call.disposition is Disposition.ABANDONED
+    assert [e["queue"] for e in events(bus, "call.queued", call.id)] == ["hotline-en"]
+    acd = Acd(bus, EventBus(bus), Presence(bus, EventBus(bus)), clock=fixed_clock(OPEN_HOURS))
+    assert acd.figures("hotline-en").abandoned == 1
+
+
+@sqlite_only
+def test_malformed_sip_and_unsupported_codec_are_refused_and_service_goes_on(
+    hotline: Hotline, tmp_path: Path
+) -> None:
+    refused = hotline.call(scenario(payloads=(18,), refused_with=488), tmp_path / "refused")
+    hotline.thread.start()
+    assert refused.wait() == 0, refused.errors()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+        for junk in (
+            b"\x00\xffnot sip at all",
+            b"INVITE sip:1000@127.0.0.1 SIP/2.0\r\nVia: nonsense\r\n\r\n",
+            b"SIP/2.0 999\r\n\r\n",
+            b"INVITE sip:1000@127.0.0.1 SIP/2.0\r\nCall-ID: x\r\nContent-Length: 5\r\n\r\nv=0\r\n",
+        ):
+            raw.sendto(junk, ("127.0.0.1", hotline.port))
+    # The next caller, A-law only, is answered as usual.
+    after = hotline.call(
+        scenario([("pause", 3000)], register=False, payloads=(8, 101)),
+        tmp_path / "after",
+        caller="02165521234",
+    )
+    assert after.wait() == 0, after.errors()
+    calls = until(lambda: [c for c in hotline.calls() if c.state is CallState.ENDED])
+    assert [(c.from_e164, c.disposition) for c in calls] == [
+        ("+862165521234", Disposition.COMPLETED)
+    ]
+    assert hotline.thread.is_alive()
+
+
+def recording_of(hotline: Hotline, call: Call) -> Path:
+    """The call's stereo recording, as registered in the catalogue."""
+    rows = until(
+        lambda: hotline.query(
+            select(Recording).where(Recording.call_id == call.id, Recording.channels == 2)
+        )
+    )
+    return Path(rows[0].path)
