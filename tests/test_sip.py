@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -17,19 +18,22 @@ from sqlmodel import Session, select
 from callcenter.bus import EventBus
 from callcenter.settings import Settings, SipSettings
 from ivr.names import status_name
-from orders.enums import Channel, OrderStatus
+from orders.enums import Channel, OrderStatus, Role
 from orders.models import WorkOrder
 from recordings.audio import ulaw_to_pcm16
 from recordings.models import Recording
 from telephony.acd import Acd
 from telephony.enums import CallChannel, CallState, Disposition
 from telephony.models import Call
-from telephony.presence import Presence
+from telephony.presence import AgentState, Presence
 from telephony.sip.build import build_endpoint
 from telephony.sip.endpoint import SipEndpoint
 from tests.conftest import OPEN_HOURS, fixed_clock
 from tests.sip_harness import (
+    Kamailio,
     Sipp,
+    agent_answers,
+    agent_registers,
     channels,
     espeak,
     free_udp_port,
@@ -97,24 +101,25 @@ class Hotline:
             return list(self.db.exec(statement).all())
 
 
-@pytest.fixture
-def hotline(
+def start_hotline(
     settings: Settings,
     db: Session,
     bus: redis.Redis,
     tmp_path: Path,
     prompts_home: Path,
-    worker_id: str,
-) -> Iterator[Hotline]:
-    index = 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
-    registrar_port = free_udp_port()
+    *,
+    registrar: int,
+) -> Hotline:
+    """An endpoint over the test's database, registering to 127.0.0.1:``registrar``."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw") or 0) % 8
     configured = settings.model_copy(
         update={
             "data_dir": prompts_home,
             "recordings_dir": tmp_path / "recordings",
             "sip": SipSettings(
                 server="127.0.0.1",
-                port=registrar_port,
+                port=registrar,
                 username="1000",
                 local_ip="127.0.0.1",
                 local_port=free_udp_port(),
@@ -134,9 +139,17 @@ def hotline(
     endpoint = build_endpoint(
         configured, sessions=sessions, client=bus, clock=fixed_clock(OPEN_HOURS)
     )
-    line = Hotline(endpoint, registrar_port, lock, db)
+    return Hotline(endpoint, registrar, lock, db)
+
+
+@pytest.fixture
+def hotline(
+    settings: Settings, db: Session, bus: redis.Redis, tmp_path: Path, prompts_home: Path
+) -> Iterator[Hotline]:
+    """An endpoint that a SIPp on ``registrar_port`` registers, then calls."""
+    line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=free_udp_port())
     yield line
-    endpoint.stop()
+    line.endpoint.stop()
     line.thread.join(timeout=10)
 
 
@@ -299,3 +312,89 @@ def recording_of(hotline: Hotline, call: Call) -> Path:
         )
     )
     return Path(rows[0].path)
+
+
+@pytest.fixture
+def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
+    proxy = Kamailio.start(tmp_path / "kamailio")
+    yield proxy
+    proxy.stop()
+
+
+@sqlite_only
+def test_queued_caller_is_bridged_to_the_agents_softphone_through_the_proxy(
+    settings: Settings,
+    db: Session,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    make_customer: Callable[..., Any],
+    make_user: Callable[..., Any],
+) -> None:
+    customer = make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
+    agent = make_user(Role.AGENT)
+    events_bus = EventBus(bus)
+    presence = Presence(bus, events_bus, clock=fixed_clock(OPEN_HOURS))
+    presence.log_in(agent.id, queues=["hotline-en"], skills=[], extension="sip:agent7@127.0.0.1")
+
+    line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
+    line.thread.start()
+    until(lambda: line.endpoint.phone is not None)
+
+    agent_port = free_udp_port()
+    registered = Sipp.start(
+        agent_registers("agent7", kamailio.port),
+        port=agent_port,
+        endpoint_port=kamailio.port,
+        caller="agent7",
+        directory=tmp_path / "agent-register",
+    )
+    assert registered.wait() == 0, registered.errors()
+    softphone = Sipp.start(
+        agent_answers("agent7"),
+        port=agent_port,
+        endpoint_port=kamailio.port,
+        caller="agent7",
+        directory=tmp_path / "agent",
+        extra=("-rtp_echo",),  # the agent says back what they hear
+    )
+    voice = espeak(
+        "The washing machine does not spin and it is very loud", "en", tmp_path / "v.wav"
+    )
+    pcap = rtp_pcap(voice, tmp_path / "voice.pcap")
+    caller = Sipp.start(
+        scenario(
+            [
+                ("pause", 800),
+                ("dtmf", "0"),  # an agent, please
+                ("pause", 12000),  # greeting, transfer prompt, the agent answers
+                ("audio", pcap),
+                ("pause", int(len(voice) / 16) + 1500),
+            ],
+            register=False,
+            proxy=kamailio.port,
+        ),
+        port=free_udp_port(),
+        endpoint_port=kamailio.port,
+        caller=CALLER,
+        directory=tmp_path / "caller",
+    )
+    try:
+        assert caller.wait() == 0, caller.errors()
+        assert softphone.wait(timeout=20) == 0, softphone.errors()  # the hotline hung up on it
+    finally:
+        softphone.stop()
+        line.endpoint.stop()
+        line.thread.join(timeout=10)
+
+    call = line.ended_call()
+    assert (call.customer_ids, call.agent_id, call.queue) == ([customer.id], agent.id, "hotline-en")
+    assert call.bridged_at is not None and call.disposition is Disposition.COMPLETED
+    assert [e["agent_id"] for e in events(bus, "call.bridged", call.id)] == [agent.id]
+    left, right = channels(recording_of(line, call))
+    third = len(voice) // 6 * 2
+    middle = voice[third : 2 * third]
+    assert occurrences(left, middle) == 1  # the caller, as we received them
+    assert occurrences(right, middle, threshold=0.6) == 1  # ...echoed back by the agent
+    assert presence.get(agent.id).state is AgentState.WRAP_UP

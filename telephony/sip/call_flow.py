@@ -123,7 +123,8 @@ class SipCall:
         self.bridged = threading.Event()
         self.agent_id: int | None = None
 
-    # The whole call
+    # The whole call. Sessions are opened per step, never held while the caller talks:
+    # a call lasts minutes, and a pooled connection per call would starve the database.
 
     def run(self, on_logged: Callable[[SipCall], None]) -> None:
         ctx = self.ctx
@@ -139,26 +140,20 @@ class SipCall:
                 region=ctx.region,
                 clock=ctx.clock,
             )
-            self.call_id = call.id
-            on_logged(self)
-            if not self.leg.live:  # cancelled while we looked the caller up
-                services.end_call(
-                    session,
-                    notifier=ctx.notifier,
-                    call_id=call.id,
-                    disposition=Disposition.CANCELED,
-                    clock=ctx.clock,
-                )
-                return
-            self._answer(session, call)
-            ending = self._ivr(session, call, pop)
-            if isinstance(ending, Enqueue) and self.leg.live:
-                self._queue(session, call, ending.queue, pop)
-                self._wait_for_agent(session)
-            self._hang_up_all()
-            self._finish(session)
+        self.call_id = call.id
+        on_logged(self)
+        if not self.leg.live:  # cancelled while we looked the caller up
+            self._finish(Disposition.CANCELED)
+            return
+        self._answer(call)
+        ending = self._ivr(call, pop)
+        if isinstance(ending, Enqueue) and self.leg.live:
+            self._queue(call, ending.queue, pop)
+            self._wait_for_agent()
+        self._hang_up_all()
+        self._finish()
 
-    def _answer(self, session: Session, call: Call) -> None:
+    def _answer(self, call: Call) -> None:
         ctx = self.ctx
         self.media.recorder = WavWriter(
             ctx.recordings_dir / f"{call.id}.wav", sample_rate=8000, channels=2
@@ -166,15 +161,14 @@ class SipCall:
         self.leg.source = lambda: self.media.caller_frame(self.leg)
         self.leg.on_digit = lambda digit: ctx.notifier.dtmf(call, digit)
         self.leg.answer()
-        services.answer_call(session, notifier=ctx.notifier, call=call, clock=ctx.clock)
-        services.enter_ivr(session, call=call)
+        with ctx.sessions() as session:
+            services.answer_call(session, notifier=ctx.notifier, call=call, clock=ctx.clock)
+            services.enter_ivr(session, call=call)
 
     # IVR
 
-    def _ivr(self, session: Session, call: Call, pop: CallerLookup) -> Enqueue | Hangup | None:
+    def _ivr(self, call: Call, pop: CallerLookup) -> Enqueue | Hangup | None:
         ctx = self.ctx
-        backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
-        engine = Engine(ctx.flow, backend)
         audio = AudioIvr(
             self.leg,
             player=self.media.player,
@@ -185,107 +179,102 @@ class SipCall:
             call_id=call.id,
         )
         self.media.hear = audio.hear
-        state, turn = engine.start(call_id=call.id, pop=pop)
-        while self.leg.live:
+        with ctx.sessions() as session:
+            backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
+            state, turn = Engine(ctx.flow, backend).start(call_id=call.id, pop=pop)
+        answer = audio.render(turn)
+        while isinstance(answer, CallerInput) and self.leg.live:
+            with ctx.sessions() as session:
+                backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
+                state, turn = Engine(ctx.flow, backend).handle(state, answer)
+                if backend.created_order_id is not None:
+                    services.attach_order(session, call=call, order_id=backend.created_order_id)
+                    self._register_faults(session, call, audio)
             answer = audio.render(turn)
-            if not isinstance(answer, CallerInput):
-                self._register_faults(session, call, audio)
-                return answer
-            state, turn = engine.handle(state, answer)
-            if backend.created_order_id is not None:
-                services.attach_order(session, call=call, order_id=backend.created_order_id)
-        self._register_faults(session, call, audio)
-        return None
+        return None if isinstance(answer, CallerInput) else answer
 
-    def _register_faults(
-        self,
-        session: Session,
-        call: Call,
-        audio: AudioIvr,
-    ) -> None:
+    def _register_faults(self, session: Session, call: Call, audio: AudioIvr) -> None:
+        """The recorded fault description belongs with the order it was taken for."""
         customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
-        for fault in audio.faults:
+        while audio.faults:
+            fault = audio.faults.pop(0)
             register_recording(
                 session, call_id=call.id, customer_id=customer, wav=fault.wav, clock=self.ctx.clock
             )
 
     # Queue and agent
 
-    def _queue(self, session: Session, call: Call, name: str, pop: CallerLookup) -> None:
+    def _queue(self, call: Call, name: str, pop: CallerLookup) -> None:
         ctx = self.ctx
-        for offer in routing.queue_call(
-            session,
-            acd=ctx.acd,
-            notifier=ctx.notifier,
-            call=call,
-            queue=name,
-            priority=routing.caller_priority(pop),
-            clock=ctx.clock,
-        ):
-            log.debug("offered at once", call=offer.call_id, agent=offer.agent_id)
+        with ctx.sessions() as session:
+            routing.queue_call(
+                session,
+                acd=ctx.acd,
+                notifier=ctx.notifier,
+                call=call,
+                queue=name,
+                priority=routing.caller_priority(pop),
+                clock=ctx.clock,
+            )
 
     def offer(self, offer: Offer) -> None:
         """An agent was offered this call, by this or any other process (every offer
         reaches the endpoint as a ``call.offered`` event): ring them from the call's thread."""
         self.offers.put(offer)
 
-    def _wait_for_agent(self, session: Session) -> None:
+    def _wait_for_agent(self) -> None:
         while self.leg.live:
             try:
                 offer = self.offers.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if self._ring(session, offer):
-                self._bridge(session)
+            if self._ring(offer):
+                agent = self.media.agent
+                assert agent is not None
+                while self.leg.live and agent.live:
+                    time.sleep(0.05)
                 return
 
-    def _ring(self, session: Session, offer: Offer) -> bool:
+    def _ring(self, offer: Offer) -> bool:
         ctx = self.ctx
         agent = ctx.acd.presence.get(offer.agent_id)
         extension = (agent.extension or f"sip:agent{offer.agent_id}").removeprefix("sip:")
-        number = extension.split("@", 1)[0]
-        leg = ctx.phone.call(number)
+        leg = ctx.phone.call(extension.split("@", 1)[0])
         leg.source = self.media.agent_frame
         deadline = time.monotonic() + (offer.expires_at - offer.offered_at).total_seconds()
-        while (
-            self.leg.live
-            and leg.live
-            and not leg.answered_event.wait(0.05)
-            and time.monotonic() < deadline
-        ):
-            pass
+        while self.leg.live and leg.live and time.monotonic() < deadline:
+            if leg.answered_event.wait(0.05):
+                break
         if leg.answered_event.is_set() and self.leg.live:
             self.media.agent = leg
             assert self.call_id is not None
-            routing.agent_answered(
-                session,
-                acd=ctx.acd,
-                notifier=ctx.notifier,
-                call_id=self.call_id,
-                agent_id=offer.agent_id,
-                clock=ctx.clock,
-            )
+            with ctx.sessions() as session:
+                routing.agent_answered(
+                    session,
+                    acd=ctx.acd,
+                    notifier=ctx.notifier,
+                    call_id=self.call_id,
+                    agent_id=offer.agent_id,
+                    clock=ctx.clock,
+                )
             self.agent_id = offer.agent_id
             self.bridged.set()
             return True
-        leg.cancel() if leg.live and not leg.answered_event.is_set() else leg.hangup()
+        if leg.answered_event.is_set():
+            leg.hangup()
+        else:
+            leg.cancel()
         if self.leg.live:
-            self._missed(session, offer)
+            self._missed(offer)
         return False
 
-    def _missed(self, session: Session, offer: Offer) -> None:
+    def _missed(self, offer: Offer) -> None:
         assert self.call_id is not None
         # NoSuchOffer: the worker's sweep expired the offer first and has moved it on.
-        with contextlib.suppress(NoSuchOffer):
+        with self.ctx.sessions() as session, contextlib.suppress(NoSuchOffer):
             routing.agent_missed(
                 session, acd=self.ctx.acd, call_id=self.call_id, agent_id=offer.agent_id
             )
-
-    def _bridge(self, session: Session) -> None:
-        agent = self.media.agent
-        assert agent is not None
-        while self.leg.live and agent.live:
-            time.sleep(0.05)
 
     # The end
 
@@ -294,19 +283,24 @@ class SipCall:
             if leg is not None and leg.live:
                 leg.hangup()
 
-    def _finish(self, session: Session) -> None:
+    def _finish(self, disposition: Disposition = Disposition.COMPLETED) -> None:
         ctx = self.ctx
         assert self.call_id is not None
-        call = services.end_call(
-            session, notifier=ctx.notifier, call_id=self.call_id, clock=ctx.clock
-        )
-        routing.call_ended(session, acd=ctx.acd, call=call)
         finished = self.media.finish_recording()
-        if finished is not None:
-            customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
-            register_recording(
-                session, call_id=call.id, customer_id=customer, wav=finished, clock=ctx.clock
+        with ctx.sessions() as session:
+            call = services.end_call(
+                session,
+                notifier=ctx.notifier,
+                call_id=self.call_id,
+                disposition=disposition,
+                clock=ctx.clock,
             )
+            routing.call_ended(session, acd=ctx.acd, call=call)
+            if finished is not None:
+                customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
+                register_recording(
+                    session, call_id=call.id, customer_id=customer, wav=finished, clock=ctx.clock
+                )
         log.info(
             "sip call ended",
             call=call.id,
@@ -315,8 +309,8 @@ class SipCall:
             caller_rtp_out=self.leg.packets_sent,
         )
 
-    def abort(self, session: Session) -> None:
+    def abort(self) -> None:
         """End what is left of a call whose flow failed."""
         self._hang_up_all()
         if self.call_id is not None:
-            self._finish(session)
+            self._finish(Disposition.FAILED)

@@ -182,8 +182,7 @@ class SipEndpoint:
             call.run(on_logged=self._logged)
         except Exception:
             log.exception("sip call failed", sip_call_id=leg.call_id, call=call.call_id)
-            with self.sessions() as session:
-                call.abort(session)
+            call.abort()
         finally:
             if call.call_id is not None:
                 self.calls.pop(call.call_id, None)

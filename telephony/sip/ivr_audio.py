@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from ivr.speech import PhraseRecognizer, SpeechModel
 from ivr.turns import Ask, CallerInput, Enqueue, Hangup, Say, Turn
 from recordings.audio import ulaw_to_pcm16
@@ -18,6 +20,8 @@ from recordings.wav import FinishedWav, WavWriter
 from telephony.sip.media import FRAME_SECONDS, Player
 from telephony.sip.phone import HotlineCall
 from telephony.sip.prompts import PromptAudio
+
+log = structlog.get_logger(__name__)
 
 VOICE_RMS = 500
 """16-bit RMS above which a frame counts as the caller speaking."""
@@ -76,13 +80,16 @@ class AudioIvr:
 
     def render(self, turn: Turn) -> CallerInput | Enqueue | Hangup | None:
         """Play the turn; returns the caller's answer, the turn's ending, or None on hang-up."""
+        log.debug("ivr turn", call=self.call_id, actions=[a.kind for a in turn.actions])
         for action in turn.actions:
             if not self.leg.live:
                 return None
             if isinstance(action, Say):
                 self._play([action.text], turn.language, interruptible=False)
             elif isinstance(action, Ask):
-                return self._ask(action, turn.language)
+                answer = self._ask(action, turn.language)
+                log.debug("ivr answer", call=self.call_id, answer=answer)
+                return answer
             else:
                 return action
         return None
@@ -151,6 +158,8 @@ class AudioIvr:
 
     def _describe(self, ask: Ask) -> CallerInput | None:
         """Record the caller's fault description until '#', a pause, or the time limit."""
+        while not self.leg.digits.empty():  # keys typed ahead are not the end of the description
+            self.leg.digits.get_nowait()
         listener = Listener()
         self.listener = listener
         path = self.faults_dir / f"{self.call_id}-fault-{len(self.faults) + 1}.wav"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import queue
 import random
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -77,6 +78,25 @@ class HotlineSipClient(SIPClient):
 
     def send(self, message: str) -> None:
         self.out.sendto(message.encode("utf8"), (self.server, self.port))
+
+    def gen_first_response(self, deregister: bool = False) -> str:
+        return self._server_port(super().gen_first_response(deregister))
+
+    def gen_register(self, request: SIPMessage, deregister: bool = False) -> str:
+        return self._server_port(super().gen_register(request, deregister))
+
+    def gen_invite(self, *args: Any) -> str:
+        return self._server_port(super().gen_invite(*args))
+
+    def _server_port(self, message: str) -> str:
+        # pyVoIP writes the registrar as a bare host; on any port but 5060 a proxy then
+        # takes our REGISTER and INVITE for someone else's domain ("403 Not relaying").
+        if self.port == 5060:
+            return message
+        head, separator, body = message.partition("\r\n\r\n")
+        host = re.escape(self.server)
+        head = re.sub(rf"(sip:(?:[^@\s;>]+@)?{host})(?![:\d])", rf"\g<1>:{self.port}", head)
+        return head + separator + body
 
     def gen_ringing(self, request: SIPMessage) -> str:
         message = super().gen_ringing(request)
@@ -253,6 +273,7 @@ class HotlineCall(VoIPCall):
         self.state = CallState.ENDED
         self.phone.calls.pop(self.call_id, None)
         self.phone.release_ports(call=self)
+        self.assignedPorts = {}  # released: pyVoIP's __del__ would release them again
         self.ended.set()
 
     @property

@@ -1,0 +1,481 @@
+"""SIPp as the calling phone and registrar, and audio helpers for SIP tests."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import struct
+import subprocess
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recordings.audio import pcm16_to_ulaw
+from tests.conftest import IN_CI
+
+DTMF_PCAPS = Path("/usr/share/sip-tester")
+DTMF_NAMES = {"#": "pound", "*": "star"}
+
+REGISTRAR = """
+  <recv request="REGISTER" />
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Contact:];expires=3600
+      Expires: 3600
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="300"/>
+"""
+
+INVITE = """
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:1000@127.0.0.1 SIP/2.0
+      Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch]
+      From: "Caller" <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:1000@127.0.0.1>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP {payloads}
+{rtpmaps}      a=sendrecv
+    ]]>
+  </send>
+"""
+
+ANSWERED = """
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send>
+    <![CDATA[
+      ACK sip:1000@127.0.0.1 SIP/2.0
+      Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch]
+      From: "Caller" <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:1000@127.0.0.1>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+REFUSED = """
+  <recv response="100" optional="true"/>
+  <recv response="{status}"/>
+  <send>
+    <![CDATA[
+      ACK sip:1000@127.0.0.1 SIP/2.0
+      Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch]
+      From: "Caller" <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:1000@127.0.0.1>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+CALLER_HANGS_UP = """
+  <send>
+    <![CDATA[
+      BYE sip:1000@127.0.0.1 SIP/2.0
+      Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch]
+      From: "Caller" <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:1000@127.0.0.1>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+
+HOTLINE_HANGS_UP = """
+  <recv request="BYE" timeout="{timeout_ms}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+AGENT_REGISTERS = """
+  <send retrans="500">
+    <![CDATA[
+      REGISTER sip:127.0.0.1:{proxy} SIP/2.0
+      Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@127.0.0.1:{proxy}>;tag=[pid]reg[call_number]
+      To: <sip:{user}@127.0.0.1:{proxy}>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Expires: 3600
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+
+AGENT_ANSWERS = """
+  <recv request="INVITE" timeout="{timeout_ms}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]agent[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="{ring_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]agent[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=agent 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=sendrecv
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <recv request="BYE" timeout="{timeout_ms}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+
+def agent_registers(user: str, proxy: int) -> str:
+    return _wrap(AGENT_REGISTERS.replace("{user}", user).replace("{proxy}", str(proxy)))
+
+
+def agent_answers(user: str, *, ring_ms: int = 500, timeout_ms: int = 60000) -> str:
+    return _wrap(
+        AGENT_ANSWERS.replace("{user}", user)
+        .replace("{ring_ms}", str(ring_ms))
+        .replace("{timeout_ms}", str(timeout_ms))
+    )
+
+
+RTPMAPS = {
+    0: "a=rtpmap:0 PCMU/8000",
+    8: "a=rtpmap:8 PCMA/8000",
+    18: "a=rtpmap:18 G729/8000",
+    101: "a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-15",
+}
+
+Step = tuple[str, object]
+"""("pause", ms) | ("dtmf", "1") | ("audio", pcap path)."""
+
+
+def scenario(
+    steps: list[Step] = (),
+    *,
+    register: bool = True,
+    proxy: int | None = None,
+    payloads: tuple[int, ...] = (0, 101),
+    refused_with: int | None = None,
+    ending: str = "caller",
+    hotline_timeout_ms: int = 30000,
+) -> str:
+    rtpmaps = "".join(f"      {RTPMAPS[p]}\n" for p in payloads)
+    body = REGISTRAR if register else ""
+    body += INVITE.replace("{payloads}", " ".join(map(str, payloads))).replace("{rtpmaps}", rtpmaps)
+    if refused_with is not None:
+        body += REFUSED.replace("{status}", str(refused_with))
+        return _wrap(body)
+    body += ANSWERED
+    for kind, value in steps:
+        if kind == "pause":
+            body += f'  <pause milliseconds="{value}"/>\n'
+        elif kind == "dtmf":
+            pcap = DTMF_PCAPS / f"dtmf_2833_{DTMF_NAMES.get(str(value), value)}.pcap"
+            body += f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+            body += '  <pause milliseconds="300"/>\n'
+        elif kind == "audio":
+            body += f'  <nop><action><exec play_pcap_audio="{value}"/></action></nop>\n'
+        else:
+            raise ValueError(kind)
+    if ending == "caller":
+        body += CALLER_HANGS_UP
+    else:
+        body += HOTLINE_HANGS_UP.replace("{timeout_ms}", str(hotline_timeout_ms))
+    if proxy is not None:
+        # Through a record-routing proxy: in-dialog requests follow the route set.
+        body = body.replace("sip:1000@127.0.0.1", f"sip:1000@127.0.0.1:{proxy}")
+        body = body.replace(
+            '<recv response="200" rtd="true"/>', '<recv response="200" rtd="true" rrs="true"/>'
+        )
+        for method in ("ACK", "BYE"):
+            body = body.replace(
+                f"      {method} sip:1000@127.0.0.1:{proxy} SIP/2.0\n",
+                f"      {method} [next_url] SIP/2.0\n      [routes]\n",
+            )
+    return _wrap(body)
+
+
+def _wrap(body: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="test caller">\n'
+        + body
+        + "</scenario>\n"
+    )
+
+
+def require_sipp() -> str:
+    path = shutil.which("sipp")
+    if path is None:
+        if IN_CI:
+            pytest.fail("sipp is required under CI=true (apt-get install sip-tester)")
+        pytest.skip("sipp is not installed")
+    return path
+
+
+def free_udp_port(*, even: bool = False) -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if not even or port % 2 == 0:
+            return port
+
+
+@dataclass
+class Sipp:
+    """One SIPp run: the caller (and, first, the registrar) on ``port``."""
+
+    process: subprocess.Popen[bytes]
+    directory: Path
+
+    @classmethod
+    def start(
+        cls,
+        xml: str,
+        *,
+        port: int,
+        endpoint_port: int,
+        caller: str,
+        directory: Path,
+        extra: tuple[str, ...] = (),
+    ) -> Sipp:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "scenario.xml"
+        path.write_text(xml)
+        command = [
+            require_sipp(),
+            "-sf", str(path),
+            "-i", "127.0.0.1",
+            "-p", str(port),
+            "-mi", "127.0.0.1",
+            "-mp", str(free_udp_port(even=True)),
+            "-key", "caller", caller,
+            "-m", "1",
+            "-timeout", "90s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+            "-error_file", str(directory / "errors.log"),
+            *extra,
+            f"127.0.0.1:{endpoint_port}",
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        return cls(process, directory)
+
+    def wait(self, timeout: float = 90) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def errors(self) -> str:
+        path = self.directory / "errors.log"
+        stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+        return stderr + (path.read_text() if path.exists() else "")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Kamailio:
+    """Debian's Kamailio with its stock configuration: a registrar and record-routing proxy."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @classmethod
+    def start(cls, directory: Path) -> Kamailio:
+        binary = shutil.which("kamailio")
+        if binary is None:
+            if IN_CI:
+                pytest.fail("kamailio is required under CI=true (apt-get install kamailio)")
+            pytest.skip("kamailio is not installed")
+        port = free_udp_port()
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / "kamailio.log").open("wb") as log:
+            process = subprocess.Popen(
+                [binary, "-f", "/etc/kamailio/kamailio.cfg", "-DD", "-E", "-n", "2",
+                 "-l", f"udp:127.0.0.1:{port}", "-w", str(directory), "-Y", str(directory)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while "Listening on" not in (directory / "kamailio.log").read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((directory / "kamailio.log").read_text(errors="replace"))
+            time.sleep(0.05)
+        return cls(process, port)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# Audio
+
+
+def rtp_pcap(pcm16: bytes, path: Path, *, payload_type: int = 0) -> Path:
+    """The audio as a pcap of 20 ms PCMU RTP packets, for SIPp's play_pcap_audio."""
+    ulaw = pcm16_to_ulaw(pcm16)
+    records = []
+    for index, start in enumerate(range(0, len(ulaw), 160)):
+        payload = ulaw[start : start + 160].ljust(160, b"\xff")
+        rtp = struct.pack("!BBHII", 0x80, payload_type, index, index * 160, 0x1234) + payload
+        udp = struct.pack("!HHHH", 6000, 6002, 8 + len(rtp), 0) + rtp
+        ip = struct.pack(
+            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+            bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]),
+        )  # fmt: skip
+        frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
+        micros = index * 20_000
+        records.append(
+            struct.pack("<IIII", micros // 1_000_000, micros % 1_000_000, len(frame), len(frame))
+            + frame
+        )
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    path.write_bytes(header + b"".join(records))
+    return path
+
+
+def espeak(text: str, voice: str, path: Path) -> bytes:
+    """espeak-ng's voice at 8 kHz 16-bit mono (through the prompt renderer)."""
+    from ivr.tts import render
+
+    render(text, voice, path, timeout=30)
+    with wave.open(str(path)) as wav:
+        return wav.readframes(wav.getnframes())
+
+
+def channels(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getframerate(), wav.getsampwidth()) == (2, 8000, 2)
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(float)
+    return samples[0::2], samples[1::2]
+
+
+def mono(path: Path) -> np.ndarray:
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getframerate(), wav.getsampwidth()) == (1, 8000, 2)
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(float)
+
+
+def occurrences(haystack: np.ndarray, needle_pcm: bytes, *, threshold: float = 0.8) -> int:
+    """How many times ``needle`` is heard in ``haystack`` (normalised cross-correlation
+    peaks above ``threshold``, at least the needle's length apart)."""
+    needle = np.frombuffer(needle_pcm, dtype="<i2").astype(float)
+    if haystack.size < needle.size:
+        return 0
+    size = 1 << int(np.ceil(np.log2(haystack.size + needle.size)))
+    corr = np.fft.irfft(np.fft.rfft(haystack, size) * np.conj(np.fft.rfft(needle, size)), size)
+    corr = corr[: haystack.size - needle.size + 1]
+    window = np.cumsum(np.concatenate([[0.0], haystack**2]))
+    energy = window[needle.size :] - window[: -needle.size]
+    needle_energy = float(np.sum(needle**2))
+    # Near-silent stretches would turn FFT round-off into huge scores.
+    loud = energy > 0.01 * needle_energy
+    score = np.where(loud, corr / np.sqrt(np.maximum(energy, 1e-9) * needle_energy), 0.0)
+    count, position = 0, 0
+    while position < score.size:
+        if score[position] >= threshold:
+            count += 1
+            position += needle.size
+        else:
+            position += 1
+    return count
