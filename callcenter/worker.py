@@ -10,6 +10,7 @@ from arq.worker import Worker
 
 from callcenter.constants import WORKER_HEARTBEAT
 from callcenter.types import utcnow
+from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import fetch_twilio_recording, ring_twilio_agent, sweep_offers
 
 HEARTBEAT_TTL_SECONDS = 120
@@ -34,6 +35,7 @@ def build_worker(
         cron_jobs=[
             cron(heartbeat, second={0, 30}, run_at_startup=True, unique=True),
             cron(sweep_offers, second=set(range(0, 60, 2)), unique=True),
+            cron(reconcile_calls, second={15, 45}, unique=True),
         ],
         redis_settings=RedisSettings.from_dsn(redis_url),
         handle_signals=handle_signals,

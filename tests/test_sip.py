@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +19,13 @@ import redis
 from sqlmodel import Session, select
 
 from callcenter.bus import EventBus
+from callcenter.db import make_engine
+from callcenter.migrate import upgrade
 from callcenter.settings import Settings, SipSettings
+from ivr.flow import BUILTIN_FLOWS
 from ivr.names import status_name
 from orders.enums import Channel, OrderStatus, Role
-from orders.models import WorkOrder
+from orders.models import User, WorkOrder
 from recordings.audio import ulaw_to_pcm16
 from recordings.models import Recording
 from telephony.acd import Acd
@@ -398,3 +404,138 @@ def test_queued_caller_is_bridged_to_the_agents_softphone_through_the_proxy(
     assert occurrences(left, middle) == 1  # the caller, as we received them
     assert occurrences(right, middle, threshold=0.6) == 1  # ...echoed back by the agent
     assert presence.get(agent.id).state is AgentState.WRAP_UP
+
+
+def test_agent_stuck_on_a_call_whose_endpoint_was_killed_is_freed_on_restart(
+    bus: redis.Redis,
+    redis_url: str,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+) -> None:
+    data = prompts_home
+    url = f"sqlite:///{data / 'callcenter.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine, expire_on_commit=False) as session:
+        agent = User(
+            username=f"agent-{uuid.uuid4().hex[:6]}",
+            full_name="坐席",
+            role=Role.AGENT,
+            password_hash="x",
+        )
+        session.add(agent)
+        session.commit()
+    presence = Presence(bus, EventBus(bus))
+    presence.log_in(agent.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent8")
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    always_open = (
+        (BUILTIN_FLOWS / "hotline.yaml").read_text().replace('close: "20:00"', 'close: "24:00"')
+    )
+    (flows / "hotline.yaml").write_text(always_open.replace('open: "08:00"', 'open: "00:00"'))
+    environment = {
+        **os.environ,
+        "CALLCENTER_DATA_DIR": str(data),
+        "CALLCENTER_REDIS_URL": redis_url,
+        "CALLCENTER_RECORDINGS_DIR": str(tmp_path / "recordings"),
+        "CALLCENTER_IVR_FLOWS_DIR": str(flows),
+        "CALLCENTER_SIP_SERVER": "127.0.0.1",
+        "CALLCENTER_SIP_PORT": str(kamailio.port),
+        "CALLCENTER_SIP_USERNAME": "1000",
+        "CALLCENTER_SIP_LOCAL_IP": "127.0.0.1",
+        "CALLCENTER_SIP_LOCAL_PORT": str(free_udp_port()),
+        "CALLCENTER_SIP_RTP_PORT_MIN": "33200",
+        "CALLCENTER_SIP_RTP_PORT_MAX": "33398",
+    }
+    first = EndpointProcess.start(environment, tmp_path / "first.log")
+    agent_port = free_udp_port()
+    registered = Sipp.start(
+        agent_registers("agent8", kamailio.port),
+        port=agent_port,
+        endpoint_port=kamailio.port,
+        caller="agent8",
+        directory=tmp_path / "agent-register",
+    )
+    assert registered.wait() == 0, registered.errors()
+    softphone = Sipp.start(
+        agent_answers("agent8", timeout_ms=120000),
+        port=agent_port,
+        endpoint_port=kamailio.port,
+        caller="agent8",
+        directory=tmp_path / "agent",
+    )
+    caller = Sipp.start(
+        scenario(
+            [("pause", 800), ("dtmf", "0"), ("pause", 60000)], register=False, proxy=kamailio.port
+        ),
+        port=free_udp_port(),
+        endpoint_port=kamailio.port,
+        caller=CALLER,
+        directory=tmp_path / "caller",
+    )
+    second: EndpointProcess | None = None
+    try:
+
+        def bridged() -> Call | None:
+            with Session(engine) as session:
+                return session.exec(select(Call).where(Call.state == CallState.BRIDGED)).first()
+
+        call = until(bridged, timeout=40)
+        assert presence.get(agent.id).state is AgentState.ON_CALL
+        time.sleep(2)  # some conversation is recorded
+        first.kill()
+        time.sleep(1)
+        assert presence.get(agent.id).state is AgentState.ON_CALL  # stuck, as after any crash
+
+        second = EndpointProcess.start(environment, tmp_path / "second.log")
+        freed = until(lambda: presence.get(agent.id).state is not AgentState.ON_CALL)
+        assert freed
+        with Session(engine) as session:
+            ended = session.get(Call, call.id)
+            assert ended is not None
+            assert (ended.state, ended.disposition) == (CallState.ENDED, Disposition.FAILED)
+            recording = session.exec(select(Recording).where(Recording.call_id == call.id)).one()
+        left, _right = channels(Path(recording.path))
+        assert recording.duration_seconds >= 2 and left.size == recording.duration_seconds * 8000
+        assert not Path(recording.path + ".part").exists()
+    finally:
+        for process in (caller, softphone):
+            process.stop()
+        first.kill()
+        if second is not None:
+            assert second.terminate() == 0  # a clean shutdown on SIGTERM
+        engine.dispose()
+
+
+class EndpointProcess:
+    """``callcenter sip`` in a process of its own, so it can be killed mid-call."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.process = process
+        self.log = log
+
+    @classmethod
+    def start(cls, environment: dict[str, str], log: Path) -> EndpointProcess:
+        binary = Path(sys.executable).with_name("callcenter")
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [str(binary), "sip"], env=environment, stdout=output, stderr=subprocess.STDOUT
+            )
+        started = cls(process, log)
+        until(lambda: "registered as" in log.read_text() or process.poll() is not None, timeout=60)
+        assert process.poll() is None, log.read_text()
+        return started
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def terminate(self) -> int:
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(self.log.read_text()) from None

@@ -206,7 +206,7 @@ class SipEndpoint:
     def _logged(self, call: SipCall) -> None:
         assert call.call_id is not None
         self.calls[call.call_id] = call
-        self.client.set(LIVE_CALL.format(call_id=call.call_id), 1, ex=LIVE_CALL_TTL_SECONDS)
+        self._mark(call.call_id)
 
     def _listen_for_offers(self) -> None:
         while not self._stopping.is_set():
@@ -234,12 +234,20 @@ class SipEndpoint:
         while not self._stopping.wait(HEARTBEAT_SECONDS):
             try:
                 for call_id in list(self.calls):
-                    self.client.set(LIVE_CALL.format(call_id=call_id), 1, ex=LIVE_CALL_TTL_SECONDS)
+                    self._mark(call_id)
                 if time.monotonic() - last_reconcile >= RECONCILE_SECONDS:
                     self.reconcile()
                     last_reconcile = time.monotonic()
             except Exception:
                 log.exception("sip heartbeat failed")
+
+    @property
+    def owner(self) -> str:
+        """Who carries our calls: this registration, the same after a restart."""
+        return f"{self.config.username}@{self.config.server}:{self.config.port}"
+
+    def _mark(self, call_id: str) -> None:
+        self.client.set(LIVE_CALL.format(call_id=call_id), self.owner, ex=LIVE_CALL_TTL_SECONDS)
 
     def reconcile(self) -> list[str]:
         with self.sessions() as session:
@@ -249,5 +257,7 @@ class SipEndpoint:
                 notifier=self.notifier,
                 acd=self.acd,
                 recordings_dir=self.recordings_dir,
+                owner=self.owner,
+                carried=set(self.calls),
                 clock=self.clock,
             )

@@ -276,6 +276,19 @@ class HotlineCall(VoIPCall):
         self.assignedPorts = {}  # released: pyVoIP's __del__ would release them again
         self.ended.set()
 
+    def __del__(self) -> None:
+        # pyVoIP's __del__ calls release_ports, which takes the phone's ports lock: a plain,
+        # non-reentrant Lock. A leg sits in reference cycles (its RTP clients call back into
+        # it), so it is finalised by a garbage collection, in whichever thread allocates
+        # when one starts; if that thread is inside release_ports (which allocates with the
+        # lock held) it then waits for itself forever, and every later hang-up waits behind
+        # it. A finished leg has nothing left to release (_finish did it); one whose set-up
+        # failed still owns its ports and frees them here, without the lock.
+        phone = getattr(self, "phone", None)
+        for port in getattr(self, "assignedPorts", {}):
+            if phone is not None and port in phone.assignedPorts:
+                phone.assignedPorts.remove(port)
+
     @property
     def live(self) -> bool:
         return not self.ended.is_set()

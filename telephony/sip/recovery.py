@@ -3,6 +3,7 @@ and agents left on them freed."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import redis
@@ -16,7 +17,7 @@ from telephony import routing, services
 from telephony.acd import Acd
 from telephony.enums import CallChannel, Disposition
 from telephony.events import CallNotifier
-from telephony.sip.constants import LIVE_CALL
+from telephony.sip.constants import LIVE_CALL, LIVE_CALL_TTL_SECONDS
 
 log = structlog.get_logger(__name__)
 
@@ -28,13 +29,23 @@ def end_orphaned_calls(
     notifier: CallNotifier,
     acd: Acd,
     recordings_dir: Path,
+    owner: str,
+    carried: set[str],
     clock: Clock = utcnow,
 ) -> list[str]:
-    """End SIP calls no endpoint carries any more; then reconcile agent presence."""
+    """End SIP calls no endpoint carries any more; then reconcile agent presence.
+
+    A call is orphaned when its endpoint stopped refreshing its mark (crashed and never
+    came back), or when the mark names ``owner`` (this endpoint: the same registration,
+    restarted) but the call is not among those it ``carried`` now.
+    """
     ended = []
+    settling = clock() - timedelta(seconds=LIVE_CALL_TTL_SECONDS)
     for call_id in sorted(services.live_call_ids(session, channel=CallChannel.SIP)):
-        if client.exists(LIVE_CALL.format(call_id=call_id)):
-            continue
+        mark = client.get(LIVE_CALL.format(call_id=call_id))
+        alive = mark is not None and (_text(mark) != owner or call_id in carried)
+        if alive or services.get_call(session, call_id=call_id).ringing_at > settling:
+            continue  # carried, or so new that its endpoint may not have marked it yet
         call = services.end_call(
             session, notifier=notifier, call_id=call_id, disposition=Disposition.FAILED, clock=clock
         )
@@ -48,3 +59,7 @@ def end_orphaned_calls(
         ended.append(call_id)
     acd.presence.reconcile(services.live_call_ids(session))
     return ended
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
