@@ -234,8 +234,36 @@ def user_add(
 def demo(
     customers: Annotated[int, typer.Option(help="How many customers to create")] = 300,
     seed: Annotated[int, typer.Option(help="Random seed, for a repeatable data set")] = 2026,
+    calls: Annotated[
+        bool,
+        typer.Option(
+            "--calls",
+            help="Then serve the service and stream simulated inbound calls through the real "
+            "call path (signed Twilio webhooks; a local stand-in plays Twilio and the agents' "
+            "softphones)",
+        ),
+    ] = False,
+    count: Annotated[
+        int, typer.Option(min=0, help="With --calls: calls to place (0: until Ctrl-C)")
+    ] = 0,
+    per_minute: Annotated[
+        float, typer.Option(min=0.1, max=6000, help="With --calls: arrival rate")
+    ] = 12.0,
+    agents: Annotated[int, typer.Option(min=0, max=50, help="With --calls: simulated agents")] = 2,
+    talk_seconds: Annotated[
+        float, typer.Option(min=0.1, help="With --calls: typical talk time")
+    ] = 40.0,
+    agent_share: Annotated[
+        float, typer.Option(min=0, max=1, help="With --calls: share of callers asking for an agent")
+    ] = 0.8,
+    host: Annotated[str, typer.Option(help="With --calls: address to serve on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="With --calls: port to serve on")] = 8000,
 ) -> None:
-    """Seed a realistic demo data set and print the demo users' passwords."""
+    """Seed a realistic demo data set and print the demo users' passwords.
+
+    With --calls, also serve it and ring simulated callers into it: open /console as a demo
+    agent or supervisor to watch pops arrive and the wall move.
+    """
     from callcenter.demo import seed_demo
 
     settings = _settings()
@@ -244,6 +272,19 @@ def demo(
         with session_scope(runtime.engine) as session:
             report = seed_demo(session, customers=customers, seed=seed)
         console.print(report.render())
+        if calls:
+            from callcenter.demo_calls import CallPlan, run_demo_calls
+
+            plan = CallPlan(
+                count=count,
+                per_minute=per_minute,
+                agents=agents,
+                talk_seconds=talk_seconds,
+                agent_share=agent_share,
+                seed=seed,
+            )
+            tally = run_demo_calls(runtime, plan=plan, host=host, port=port, out=console)
+            console.print("calls: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
     except CallCenterError as exc:
         _fail(exc)
     finally:

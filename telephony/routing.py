@@ -91,6 +91,18 @@ def expire_offers(session: Session, *, acd: Acd) -> list[Offer]:
     return fresh
 
 
+def offer_waiting_calls(session: Session, *, acd: Acd) -> list[Offer]:
+    """Offer waiting calls to agents who became free without a dispatch of their own.
+
+    An agent back from wrap-up, or freed because the caller it was offered hung up, has no
+    request that would dispatch the queue; the worker's sweep runs this every few seconds.
+    """
+    offers: list[Offer] = []
+    for queue in acd.queues():
+        offers.extend(record_offers(session, acd.dispatch(queue)))
+    return offers
+
+
 def call_ended(session: Session, *, acd: Acd, call: Call) -> None:
     """Tell the ACD a call is over: abandoned if it was waiting, wrap-up if it was answered."""
     if call.disposition is not None and call.disposition.value == "abandoned":

@@ -22,8 +22,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from callcenter.db import make_engine, session_scope
+from callcenter.demo_calls import open_around_the_clock
 from callcenter.migrate import upgrade
-from ivr.flow import BUILTIN_FLOWS
 from orders.enums import Role
 from orders.schemas import SYSTEM, CustomerCreate, PhoneIn, UserCreate
 from orders.services import customers, users
@@ -75,18 +75,6 @@ def people(database_url: str) -> dict[str, Any]:
     return found
 
 
-def _open_all_day(directory: Path) -> Path:
-    """The built-in flow with its hours widened, so a call reaches the menu at any hour."""
-    source = (BUILTIN_FLOWS / "hotline.yaml").read_text()
-    hours = 'open: "08:00"\n    close: "20:00"'
-    assert hours in source, "the built-in flow's hours changed"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "hotline.yaml").write_text(
-        source.replace(hours, 'open: "00:00"\n    close: "24:00"')
-    )
-    return directory
-
-
 @contextmanager
 def _serve(env: dict[str, str], log: Path) -> Iterator[str]:
     port = free_port()
@@ -131,7 +119,7 @@ def workers(
         CALLCENTER_PUBLIC_URL=PUBLIC_URL,
         CALLCENTER_TWILIO_ACCOUNT_SID=TWILIO_ACCOUNT_SID,
         CALLCENTER_TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
-        CALLCENTER_IVR_FLOWS_DIR=str(_open_all_day(tmp_path / "flows")),
+        CALLCENTER_IVR_FLOWS_DIR=str(open_around_the_clock(tmp_path / "flows")),
         CALLCENTER_LOG_LEVEL="WARNING",
     )
     with _serve(env, tmp_path / "a.log") as first, _serve(env, tmp_path / "b.log") as second:

@@ -15,7 +15,7 @@ from recordings.wav import describe
 from telephony.acd import Acd, Offer
 from telephony.enums import CallChannel
 from telephony.presence import Presence
-from telephony.routing import agent_missed, expire_offers
+from telephony.routing import agent_missed, expire_offers, offer_waiting_calls
 from telephony.services import get_call
 from telephony.twilio.rest import OutboundCall, TwilioCalls, TwilioError
 
@@ -99,14 +99,14 @@ async def ring_twilio_agent(ctx: dict[str, Any], *, call_id: str, agent_id: int)
 
 
 async def sweep_offers(ctx: dict[str, Any]) -> int:
-    """Offers that rang out move on; finished wrap-ups free their agents."""
+    """Offers that rang out move on; finished wrap-ups free their agents for waiting calls."""
     presence = Presence(ctx["bus"], EventBus(ctx["bus"]))
     acd = Acd(ctx["bus"], EventBus(ctx["bus"]), presence)
 
     def sweep() -> list[Offer]:
         presence.finish_wrap_ups()
         with ctx["sessions"]() as session:
-            return expire_offers(session, acd=acd)
+            return expire_offers(session, acd=acd) + offer_waiting_calls(session, acd=acd)
 
     offers = await run_in_threadpool(sweep)
     await enqueue_rings(ctx["redis"], offers)

@@ -1,0 +1,64 @@
+"""What keeps the demo's (and any hotline's) queue moving: waiting calls reach agents who come
+back from wrap-up, with no request of their own to dispatch the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from arq import create_pool
+from arq.connections import RedisSettings
+from sqlmodel import Session
+
+from callcenter.bus import EventBus
+from orders.enums import Role
+from telephony.acd import Acd, QueueConfig
+from telephony.enums import CallChannel, CallState, Direction
+from telephony.models import Call
+from telephony.presence import AgentState, Presence
+from telephony.twilio.jobs import sweep_offers
+
+
+def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
+    db: Session, bus: redis.Redis, redis_url: str, make_user: Any
+) -> None:
+    agent = make_user(Role.AGENT).id
+    events = EventBus(bus)
+    acd = Acd(bus, events, Presence(bus, events))
+    acd.configure(QueueConfig(name="q", wrap_up_seconds=0))
+    acd.presence.log_in(agent, queues=["q"], skills=[])
+    for state in (AgentState.OFFERED, AgentState.ON_CALL):
+        acd.presence.move(agent, state, call_id="earlier")
+    acd.end_call(agent, "q")  # wrap-up, over at once
+    call = Call(
+        id=uuid.uuid4().hex,
+        channel=CallChannel.TWILIO,
+        direction=Direction.INBOUND,
+        from_number="+8613800138000",
+        to_number="+864008001234",
+        state=CallState.QUEUED,
+        queue="q",
+    )
+    db.add(call)
+    db.commit()
+    acd.enqueue(call.id, "q")  # nobody free: it waits, and nothing dispatches it
+
+    @contextlib.contextmanager
+    def sessions() -> Iterator[Session]:
+        yield db
+
+    async def sweep() -> int:
+        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+        try:
+            return await sweep_offers({"bus": bus, "sessions": sessions, "redis": jobs})
+        finally:
+            await jobs.aclose()
+
+    assert asyncio.run(sweep()) == 1
+    db.refresh(call)
+    assert (call.state, call.agent_id) == (CallState.OFFERED, agent)
+    assert acd.presence.get(agent).state is AgentState.OFFERED
