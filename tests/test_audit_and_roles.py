@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from sqlmodel import Session, select
 from orders.enums import Role
 from orders.models import AuditEntry, User
 from tests.conftest import PASSWORD
+
+CHANGED_AT = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
 
 
 def _audit(db: Session, entity: str, entity_id: int) -> list[AuditEntry]:
@@ -26,8 +30,9 @@ def _audit(db: Session, entity: str, entity_id: int) -> list[AuditEntry]:
 
 
 def test_each_change_writes_an_audit_row(
-    client: TestClient, headers: Any, station: Any, db: Session
+    client: TestClient, headers: Any, station: Any, db: Session, app: Any
 ) -> None:
+    app.state.clock = lambda: CHANGED_AT
     agent = headers["agent"]
     customer = client.post(
         "/api/customers",
@@ -72,6 +77,10 @@ def test_each_change_writes_an_audit_row(
     user_rows = _audit(db, "user", user["id"])
     assert [r.action for r in user_rows] == ["create", "update"]
     assert "password_hash" not in user_rows[0].after
+    assert user_rows[0].actor_name.startswith("admin-")
+    # When: every row is stamped by the app's clock, not the database's or the wall clock.
+    rows = customer_rows + appliance_rows + order_rows + user_rows
+    assert {row.at for row in rows} == {CHANGED_AT}
 
 
 def test_audit_is_readable_by_supervisors_only_and_cannot_be_edited(
@@ -102,6 +111,27 @@ def test_no_token_gets_401(client: TestClient) -> None:
         assert response.headers["www-authenticate"] == "Bearer"
     forged = client.get("/api/orders", headers={"Authorization": "Bearer not.a.token"})
     assert forged.status_code == 401
+
+
+def test_every_api_operation_requires_a_token(client: TestClient, app: Any) -> None:
+    """Each operation the OpenAPI document lists under /api, but the login itself.
+
+    Sent without a token and without a body: the token is checked before anything else, so
+    what comes back is 401, never a 404 or 422 that would tell a stranger what exists.
+    """
+    operations = [
+        (method.upper(), path)
+        for path, item in app.openapi()["paths"].items()
+        if path.startswith("/api/") and path != "/api/auth/token"
+        for method in item
+    ]
+    assert len(operations) > 20
+    refused = {}
+    for method, path in operations:
+        response = client.request(method, re.sub(r"\{[^}]+\}", "1", path))
+        if response.status_code != 401 or response.json()["error_id"] != "not_authenticated":
+            refused[f"{method} {path}"] = response.status_code
+    assert refused == {}
 
 
 def test_agent_cannot_add_users(client: TestClient, headers: Any, db: Session) -> None:

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from orders.enums import OrderStatus as S
 from orders.enums import ServiceMode
-from orders.models import OrderTransition, WorkOrder
+from orders.models import AuditEntry, OrderTransition, WorkOrder
 from orders.states import allowed_targets
 
 # The legal moves, written out from the issue independently of orders/states.py.
@@ -162,20 +162,28 @@ def test_illegal_transition_is_refused_and_changes_nothing(
     order = new_order(mode)
     for step in _path(source, mode):
         _move(client, headers["supervisor"], order.id, step, station.id)
-    history_before = len(
-        db.exec(select(OrderTransition).where(OrderTransition.order_id == order.id)).all()
-    )
+    before = _order_state(db, order.id)
     response = _move(client, headers["supervisor"], order.id, target, station.id)
     assert response.status_code == 409
     problem = response.json()
     assert problem["error_id"] == "invalid_transition"
     assert problem["details"]["allowed"] == [s.value for s in allowed_targets(source, mode)]
+    assert _order_state(db, order.id) == before
+    assert before[0]["status"] == source.value
+
+
+def _order_state(db: Session, order_id: int) -> tuple[dict[str, Any], int, int]:
+    """The order's row, its number of recorded transitions and of audit rows."""
     db.expire_all()
-    assert db.get(WorkOrder, order.id).status == source
-    assert (
-        len(db.exec(select(OrderTransition).where(OrderTransition.order_id == order.id)).all())
-        == history_before
+    order = db.get(WorkOrder, order_id)
+    assert order is not None
+    transitions = db.exec(select(OrderTransition).where(OrderTransition.order_id == order_id))
+    audit = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.entity == "work_order", AuditEntry.entity_id == order_id
+        )
     )
+    return order.model_dump(mode="json"), len(transitions.all()), len(audit.all())
 
 
 def test_assignment_needs_an_existing_station(
