@@ -97,6 +97,10 @@ class NoSuchOffer(Conflict):
     error_id = "no_such_offer"
 
 
+class AgentUnavailable(Conflict):
+    error_id = "agent_unavailable"
+
+
 class Acd:
     def __init__(
         self, client: redis.Redis, bus: EventBus, presence: Presence, *, clock: Clock = utcnow
@@ -134,6 +138,21 @@ class Acd:
         self.client.zadd(WAITING.format(queue=queue), {call_id: _score(queued)})
         self.client.sadd(QUEUES, queue)
         return queued
+
+    def offer_to(
+        self, call_id: str, queue: str, agent_id: int, *, customer_ids: list[int]
+    ) -> Offer:
+        """A blind transfer to one agent: the call waits at the front of ``queue`` and is
+        offered to that agent now; if they miss it, the queue serves it as usual."""
+        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+            agent = self.presence.get(agent_id)
+            if agent.state is not AgentState.AVAILABLE:
+                raise AgentUnavailable(
+                    f"agent {agent_id} is {agent.state.value}, not available",
+                    details={"agent_id": agent_id, "state": agent.state.value},
+                )
+            self.enqueue(call_id, queue, priority=0, customer_ids=customer_ids)
+            return self._offer(self.config(queue), call_id, agent)
 
     def position(self, call_id: str, queue: str) -> int | None:
         rank = self.client.zrank(WAITING.format(queue=queue), call_id)

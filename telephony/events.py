@@ -46,6 +46,20 @@ class CallBridged(Event):
     at: datetime
 
 
+class CallHeld(Event):
+    name = "call.held"
+    call_id: str
+    agent_id: int | None
+    at: datetime
+
+
+class CallResumed(Event):
+    name = "call.resumed"
+    call_id: str
+    agent_id: int | None
+    at: datetime
+
+
 class CallDtmf(Event):
     name = "call.dtmf"
     call_id: str
@@ -111,6 +125,12 @@ class CallNotifier:
                 at=call.bridged_at,
             )
         )
+
+    def held(self, call: Call, at: datetime) -> str:
+        return self.bus.publish(CallHeld(call_id=call.id, agent_id=call.agent_id, at=at))
+
+    def resumed(self, call: Call, at: datetime) -> str:
+        return self.bus.publish(CallResumed(call_id=call.id, agent_id=call.agent_id, at=at))
 
     def dtmf(self, call: Call, digit: str) -> str:
         return self.bus.publish(CallDtmf(call_id=call.id, digit=digit))

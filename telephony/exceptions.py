@@ -11,3 +11,11 @@ class CallNotFound(NotFound):
 
 class InvalidCallTransition(Conflict):
     error_id = "invalid_call_transition"
+
+
+class CallNotBridged(Conflict):
+    error_id = "call_not_bridged"
+
+
+class TransferInvalid(Conflict):
+    error_id = "transfer_invalid"

@@ -8,11 +8,15 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from callcenter.deps import SessionDep
+from callcenter.errors import PermissionDenied
+from orders.enums import Role
 from orders.http.deps import Staff, Supervisor
+from orders.schemas import Actor
 from telephony.acd import Acd, Offer, QueueConfig, QueueFigures
 from telephony.presence import Agent, AgentState
-from telephony.routing import record_offers
-from telephony.twilio.http import AcdDep, ring_offers
+from telephony.routing import hold_call, record_offers, transfer_call
+from telephony.services import get_call
+from telephony.twilio.http import AcdDep, Notifier, ring_offers
 
 router = APIRouter(tags=["agents and queues"])
 QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -99,3 +103,56 @@ def configure_queue(
     queue: QueueName, data: QueueConfig, _actor: Supervisor, acd: AcdDep
 ) -> QueueConfig:
     return acd.configure(data.model_copy(update={"name": queue}))
+
+
+CallIdPath = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+class TransferIn(BaseModel):
+    """Exactly one target: a queue, or an agent who is available."""
+
+    queue: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    agent_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+def _own_call(session: SessionDep, actor: Actor, call_id: str) -> None:
+    # Agents act on their own calls; supervisors on any.
+    if actor.role is Role.AGENT and get_call(session, call_id=call_id).agent_id != actor.id:
+        raise PermissionDenied(
+            "agents can only hold or transfer their own calls", details={"call_id": call_id}
+        )
+
+
+@router.post("/calls/{call_id}/hold", status_code=204)
+def hold(call_id: CallIdPath, actor: Staff, session: SessionDep, note: Notifier) -> None:
+    """The caller hears music; the agent hears nothing until the call is resumed."""
+    _own_call(session, actor, call_id)
+    hold_call(session, notifier=note, call_id=call_id, held=True)
+
+
+@router.post("/calls/{call_id}/resume", status_code=204)
+def resume(call_id: CallIdPath, actor: Staff, session: SessionDep, note: Notifier) -> None:
+    _own_call(session, actor, call_id)
+    hold_call(session, notifier=note, call_id=call_id, held=False)
+
+
+@router.post("/calls/{call_id}/transfer", status_code=204)
+def transfer(
+    call_id: CallIdPath,
+    data: TransferIn,
+    actor: Staff,
+    session: SessionDep,
+    acd: AcdDep,
+    note: Notifier,
+) -> None:
+    """Blind transfer: the agent is released, the call waits for the target (SIP calls;
+    their endpoint rings the target when the offer reaches it)."""
+    _own_call(session, actor, call_id)
+    transfer_call(
+        session,
+        acd=acd,
+        notifier=note,
+        call_id=call_id,
+        queue=data.queue,
+        agent_id=data.agent_id,
+    )

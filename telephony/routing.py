@@ -8,10 +8,12 @@ from callcenter.types import Clock, utcnow
 from orders.enums import Urgency
 from orders.schemas import CallerLookup
 from telephony import services
-from telephony.acd import Acd, Offer
-from telephony.enums import CallState
+from telephony.acd import Acd, AgentUnavailable, Offer
+from telephony.enums import CallChannel, CallState
 from telephony.events import CallNotifier
+from telephony.exceptions import CallNotBridged, TransferInvalid
 from telephony.models import Call
+from telephony.presence import AgentState
 
 
 def caller_priority(pop: CallerLookup) -> int:
@@ -101,6 +103,68 @@ def offer_waiting_calls(session: Session, *, acd: Acd) -> list[Offer]:
     for queue in acd.queues():
         offers.extend(record_offers(session, acd.dispatch(queue)))
     return offers
+
+
+def transfer_call(
+    session: Session,
+    *,
+    acd: Acd,
+    notifier: CallNotifier,
+    call_id: str,
+    queue: str | None = None,
+    agent_id: int | None = None,
+    clock: Clock = utcnow,
+) -> list[Offer]:
+    """Blind transfer of a bridged call to a queue, or to one agent (through the call's
+    queue): the current agent is released to wrap-up and the call waits for the next."""
+    call = _bridged(session, call_id)
+    target = queue or call.queue
+    if target is None or (queue is None) == (agent_id is None):
+        raise TransferInvalid(
+            "transfer to exactly one of a queue or an agent",
+            details={"queue": queue, "agent_id": agent_id},
+        )
+    if agent_id is not None and agent_id == call.agent_id:
+        raise TransferInvalid("the call is already with this agent", details={"agent_id": agent_id})
+    if agent_id is not None and acd.presence.get(agent_id).state is not AgentState.AVAILABLE:
+        raise AgentUnavailable(f"agent {agent_id} is not available", details={"agent_id": agent_id})
+    previous = call.agent_id
+    assert previous is not None and call.queue is not None
+    acd.end_call(previous, call.queue)
+    call.agent_id = None
+    services.enqueue_call(session, notifier=notifier, call=call, queue=target, clock=clock)
+    if agent_id is not None:
+        offer = acd.offer_to(call.id, target, agent_id, customer_ids=call.customer_ids)
+        return record_offers(session, [offer])
+    acd.enqueue(call.id, target, priority=0, customer_ids=call.customer_ids)
+    return record_offers(session, acd.dispatch(target))
+
+
+def hold_call(
+    session: Session, *, notifier: CallNotifier, call_id: str, held: bool, clock: Clock = utcnow
+) -> Call:
+    """Put a bridged call on hold (the caller hears music) or take it off hold."""
+    call = _bridged(session, call_id)
+    if held:
+        notifier.held(call, clock())
+    else:
+        notifier.resumed(call, clock())
+    return call
+
+
+def _bridged(session: Session, call_id: str) -> Call:
+    call = services.get_call(session, call_id=call_id)
+    if call.state is not CallState.BRIDGED:
+        raise CallNotBridged(
+            f"call {call_id} is {call.state.value}, not connected to an agent",
+            details={"call_id": call_id, "state": call.state.value},
+        )
+    if call.channel is not CallChannel.SIP:
+        raise CallNotBridged(
+            "hold and transfer are available on SIP calls",
+            details={"call_id": call_id, "channel": call.channel.value},
+        )
+    return call
 
 
 def call_ended(session: Session, *, acd: Acd, call: Call) -> None:

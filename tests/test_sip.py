@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from callcenter.bus import EventBus
@@ -33,8 +34,9 @@ from telephony.enums import CallChannel, CallState, Disposition
 from telephony.models import Call
 from telephony.presence import AgentState, Presence
 from telephony.sip.build import build_endpoint
+from telephony.sip.call_flow import HOLD_MUSIC
 from telephony.sip.endpoint import SipEndpoint
-from tests.conftest import OPEN_HOURS, fixed_clock
+from tests.conftest import OPEN_HOURS, bearer, fixed_clock
 from tests.sip_harness import (
     Kamailio,
     Sipp,
@@ -115,8 +117,10 @@ def start_hotline(
     prompts_home: Path,
     *,
     registrar: int,
+    lock: threading.RLock | None = None,
 ) -> Hotline:
-    """An endpoint over the test's database, registering to 127.0.0.1:``registrar``."""
+    """An endpoint over the test's database, registering to 127.0.0.1:``registrar``;
+    ``lock`` serialises its use of the test's session with other threads' (an app's)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker.removeprefix("gw") or 0) % 8
     configured = settings.model_copy(
@@ -135,7 +139,7 @@ def start_hotline(
             ),
         }
     )
-    lock = threading.RLock()
+    lock = lock or threading.RLock()
 
     @contextlib.contextmanager
     def sessions() -> Iterator[Session]:
@@ -539,3 +543,115 @@ class EndpointProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise AssertionError(self.log.read_text()) from None
+
+
+@sqlite_only
+def test_agent_holds_then_blind_transfers_the_caller_to_another_agent(
+    settings: Settings,
+    db: Session,
+    bus: redis.Redis,
+    app: Any,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    make_customer: Callable[..., Any],
+    make_user: Callable[..., Any],
+) -> None:
+    make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
+    first, second = make_user(Role.AGENT), make_user(Role.AGENT)
+    presence = Presence(bus, EventBus(bus), clock=fixed_clock(OPEN_HOURS))
+    presence.log_in(first.id, queues=["hotline-en"], skills=[], extension="sip:agent1")
+    lock = threading.RLock()
+    line = start_hotline(
+        settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port, lock=lock
+    )
+
+    @contextlib.contextmanager
+    def serialized() -> Iterator[Session]:
+        with lock:
+            yield db
+
+    app.state.sessions = serialized
+    line.thread.start()
+    until(lambda: line.endpoint.phone is not None)
+    softphones = [
+        register_softphone(name, kamailio, tmp_path / name) for name in ("agent1", "agent2")
+    ]
+    caller = Sipp.start(
+        scenario(
+            [("pause", 800), ("dtmf", "0"), ("pause", 40000)], register=False, proxy=kamailio.port
+        ),
+        port=free_udp_port(),
+        endpoint_port=kamailio.port,
+        caller=CALLER,
+        directory=tmp_path / "caller",
+    )
+    with TestClient(app) as client:
+        try:
+            call = until(
+                lambda: next((c for c in line.calls() if c.state is CallState.BRIDGED), None),
+                timeout=30,
+            )
+            assert call.agent_id == first.id
+            supervisor = bearer(make_user(Role.SUPERVISOR))
+            assert client.post(f"/api/calls/{call.id}/hold", headers=supervisor).status_code == 204
+            time.sleep(2)
+            assert (
+                client.post(f"/api/calls/{call.id}/resume", headers=supervisor).status_code == 204
+            )
+            # The second agent is busy on nothing: available; the transfer rings them.
+            presence.log_in(second.id, queues=["hotline-en"], skills=[], extension="sip:agent2")
+            agent_headers = bearer(first)
+            moved = client.post(
+                f"/api/calls/{call.id}/transfer",
+                json={"agent_id": second.id},
+                headers=agent_headers,
+            )
+            assert moved.status_code == 204, moved.text
+            assert softphones[0].wait(timeout=10) == 0, softphones[0].errors()  # got its BYE
+            until(
+                lambda: (
+                    [e["agent_id"] for e in events(bus, "call.bridged", call.id)]
+                    == [first.id, second.id]
+                )
+            )
+            assert caller.wait() == 0, caller.errors()
+            assert softphones[1].wait(timeout=10) == 0, softphones[1].errors()
+        finally:
+            for process in (caller, *softphones):
+                process.stop()
+            line.endpoint.stop()
+            line.thread.join(timeout=10)
+
+    ended = line.ended_call()
+    assert (ended.agent_id, ended.disposition) == (second.id, Disposition.COMPLETED)
+    assert presence.get(first.id).state is AgentState.WRAP_UP
+    assert presence.get(second.id).state is AgentState.WRAP_UP
+    _left, right = channels(recording_of(line, ended))
+    # The caller heard the first chimes of the music on hold.
+    assert occurrences(right, ulaw_to_pcm16(HOLD_MUSIC[:6400])) == 1
+
+
+def bridged_call(line: Hotline) -> Call | None:
+    return next((c for c in line.calls() if c.state is CallState.BRIDGED), None)
+
+
+def register_softphone(user: str, kamailio: Kamailio, directory: Path) -> Sipp:
+    """An agent's softphone: registered to the proxy, then answering one call (echoing)."""
+    port = free_udp_port()
+    registered = Sipp.start(
+        agent_registers(user, kamailio.port),
+        port=port,
+        endpoint_port=kamailio.port,
+        caller=user,
+        directory=directory / "register",
+    )
+    assert registered.wait() == 0, registered.errors()
+    return Sipp.start(
+        agent_answers(user),
+        port=port,
+        endpoint_port=kamailio.port,
+        caller=user,
+        directory=directory,
+        extra=("-rtp_echo",),
+    )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import structlog
 from sqlmodel import Session
 
@@ -21,7 +22,7 @@ from ivr.flow import Flow
 from ivr.speech import SpeechModel
 from ivr.turns import CallerInput, Enqueue, Hangup
 from orders.schemas import CallerLookup
-from recordings.audio import ulaw_to_pcm16
+from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from recordings.services import register_recording
 from recordings.wav import FinishedWav, WavWriter
 from telephony import routing, services
@@ -30,7 +31,7 @@ from telephony.enums import CallChannel, Disposition
 from telephony.events import CallNotifier
 from telephony.models import Call
 from telephony.sip.ivr_audio import AudioIvr
-from telephony.sip.media import SILENCE, Player
+from telephony.sip.media import FRAME_BYTES, SILENCE, Player
 from telephony.sip.phone import HotlineCall, HotlinePhone
 from telephony.sip.prompts import PromptAudio
 
@@ -67,13 +68,18 @@ class Media:
     recorder: WavWriter | None = None
     agent: HotlineCall | None = None
     hear: Callable[[bytes], None] | None = None
+    on_hold: bool = False
+    _music_at: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _to_agent: queue.Queue[bytes] = field(default_factory=queue.Queue)
 
     def caller_frame(self, caller: HotlineCall) -> bytes:
         heard = caller.inbound.take()
         agent = self.agent
-        if agent is not None and agent.live:
+        if agent is not None and agent.live and self.on_hold:
+            agent.inbound.take()
+            out = self.hold_music()
+        elif agent is not None and agent.live:
             out = agent.inbound.take()
             if self._to_agent.qsize() >= AGENT_OUTBOX_FRAMES:
                 self._to_agent.get_nowait()
@@ -98,11 +104,31 @@ class Media:
             return None
         return finished
 
+    def hold_music(self) -> bytes:
+        frame = HOLD_MUSIC[self._music_at : self._music_at + FRAME_BYTES]
+        self._music_at = (self._music_at + FRAME_BYTES) % len(HOLD_MUSIC)
+        return frame
+
     def agent_frame(self) -> bytes:
         try:
             return self._to_agent.get_nowait()
         except queue.Empty:
             return SILENCE
+
+
+def _melody() -> bytes:
+    """A few seconds of soft chimes for callers on hold (mu-law, a whole number of frames)."""
+    rate, notes = 8000, (523.25, 659.25, 783.99, 659.25, 587.33, 698.46, 880.0, 698.46)
+    pieces = []
+    for frequency in notes:
+        t = np.arange(int(rate * 0.4)) / rate
+        envelope = np.minimum(1.0, 20 * t) * np.exp(-3 * t)
+        pieces.append(4000 * envelope * np.sin(2 * np.pi * frequency * t))
+    pcm = np.concatenate(pieces).astype("<i2").tobytes()
+    return pcm16_to_ulaw(pcm)
+
+
+HOLD_MUSIC = _melody()
 
 
 def _stereo(left: bytes, right: bytes) -> bytes:
@@ -119,6 +145,7 @@ class SipCall:
         self.leg = leg
         self.media = Media()
         self.offers: queue.Queue[Offer] = queue.Queue()
+        self.controls: queue.Queue[str] = queue.Queue()
         self.call_id: str | None = None
         self.bridged = threading.Event()
         self.agent_id: int | None = None
@@ -222,18 +249,43 @@ class SipCall:
         reaches the endpoint as a ``call.offered`` event): ring them from the call's thread."""
         self.offers.put(offer)
 
+    def control(self, name: str) -> None:
+        """Call events from any process, in the bus's order: ``call.bridged``, then
+        ``call.held``, ``call.resumed``, or ``call.queued`` (transferred away)."""
+        self.controls.put(name)
+
     def _wait_for_agent(self) -> None:
         while self.leg.live:
             try:
                 offer = self.offers.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if self._ring(offer):
-                agent = self.media.agent
-                assert agent is not None
-                while self.leg.live and agent.live:
-                    time.sleep(0.05)
+            if self._ring(offer) and not self._talk():
                 return
+
+    def _talk(self) -> bool:
+        """Relay caller and agent until one hangs up (False) or the call is transferred
+        away from this agent (True: wait for the next offer)."""
+        agent = self.media.agent
+        assert agent is not None
+        # Events about this call from before the bridge (its first call.queued) may still
+        # be on their way; everything before our own call.bridged is history.
+        current = False
+        while self.leg.live and agent.live:
+            try:
+                control = self.controls.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if control == "call.bridged":
+                current = True
+            elif current and control == "call.queued":
+                self.media.agent = None
+                self.media.on_hold = False
+                agent.hangup()
+                return True
+            elif current:
+                self.media.on_hold = control == "call.held"
+        return False
 
     def _ring(self, offer: Offer) -> bool:
         ctx = self.ctx

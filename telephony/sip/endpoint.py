@@ -219,8 +219,12 @@ class SipEndpoint:
             for event in events:
                 self._last_event = event.id
                 call = self.calls.get(event.data.get("call_id", ""))
-                if event.name == "call.offered" and call is not None:
+                if call is None:
+                    continue
+                if event.name == "call.offered":
                     call.offer(self._offer(event.data))
+                elif event.name in {"call.bridged", "call.held", "call.resumed", "call.queued"}:
+                    call.control(event.name)
 
     def _offer(self, data: dict[str, object]) -> Offer:
         offered = Offer.model_validate({**data, "offered_at": data["at"], "expires_at": data["at"]})
