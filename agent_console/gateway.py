@@ -27,7 +27,15 @@ from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from agent_console.config import ConsoleConfig
-from agent_console.hub import ConsoleHub, HubContext, Seat, WallFrame, event_id, visible
+from agent_console.hub import (
+    CATCH_UP_BATCH,
+    ConsoleHub,
+    HubContext,
+    Seat,
+    WallFrame,
+    event_id,
+    visible,
+)
 from callcenter.bus import Envelope
 from callcenter.errors import NotAuthenticated
 from orders.enums import Role
@@ -140,7 +148,7 @@ async def _catch_up(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str
             last = envelope.id
             if visible(seat.actor, envelope):
                 await _send_event(websocket, hub, envelope)
-        if len(missed) < 1000:
+        if len(missed) < CATCH_UP_BATCH:
             return last
 
 
