@@ -212,13 +212,100 @@ AGENT_ANSWERS = """
 """
 
 
+AGENT_HANGS_UP = """
+  <pause milliseconds="{talk_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      [routes]
+      Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch]
+      From:[$to]
+      To:[$from]
+      [last_Call-ID:]
+      CSeq: 1 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+
+AGENT_RINGS_OUT = """
+  <recv request="INVITE" timeout="{timeout_ms}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]agent[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="CANCEL" timeout="{timeout_ms}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]agent[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <send>
+    <![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]agent[call_number]
+      [last_Call-ID:]
+      CSeq: [cseq] INVITE
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+"""
+
+
+def agent_rings_out(user: str, *, timeout_ms: int = 60000) -> str:
+    """An agent's softphone that rings until the hotline gives up (CANCEL)."""
+    return _wrap(AGENT_RINGS_OUT.replace("{user}", user).replace("{timeout_ms}", str(timeout_ms)))
+
+
 def agent_registers(user: str, proxy: int) -> str:
     return _wrap(AGENT_REGISTERS.replace("{user}", user).replace("{proxy}", str(proxy)))
 
 
-def agent_answers(user: str, *, ring_ms: int = 500, timeout_ms: int = 60000) -> str:
+def agent_answers(
+    user: str, *, ring_ms: int = 500, timeout_ms: int = 60000, hangs_up_after_ms: int | None = None
+) -> str:
+    """An agent's softphone answering one call; the hotline hangs up, or the agent does."""
+    body = AGENT_ANSWERS
+    if hangs_up_after_ms is not None:
+        body = body.replace(
+            '  <recv request="INVITE" timeout="{timeout_ms}"/>',
+            '  <recv request="INVITE" timeout="{timeout_ms}" rrs="true"/>',
+        ).replace(
+            '  <recv request="ACK"/>',
+            '  <recv request="ACK">\n    <action>\n'
+            '      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="from"/>\n'
+            '      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to"/>\n'
+            "    </action>\n  </recv>",
+        )
+        body = body[: body.index('  <recv request="BYE"')] + AGENT_HANGS_UP.replace(
+            "{talk_ms}", str(hangs_up_after_ms)
+        )
     return _wrap(
-        AGENT_ANSWERS.replace("{user}", user)
+        body.replace("{user}", user)
         .replace("{ring_ms}", str(ring_ms))
         .replace("{timeout_ms}", str(timeout_ms))
     )

@@ -25,11 +25,12 @@ from callcenter.migrate import upgrade
 from callcenter.settings import Settings, SipSettings
 from ivr.flow import BUILTIN_FLOWS
 from ivr.names import status_name
-from orders.enums import Channel, OrderStatus, Role
+from orders.enums import ApplianceCategory, Channel, OrderStatus, Role
 from orders.models import User, WorkOrder
+from orders.services.lookup import lookup_caller
 from recordings.audio import ulaw_to_pcm16
 from recordings.models import Recording
-from telephony.acd import Acd
+from telephony.acd import Acd, QueueConfig
 from telephony.enums import CallChannel, CallState, Disposition
 from telephony.models import Call
 from telephony.presence import AgentState, Presence
@@ -42,6 +43,7 @@ from tests.sip_harness import (
     Sipp,
     agent_answers,
     agent_registers,
+    agent_rings_out,
     channels,
     espeak,
     free_udp_port,
@@ -174,12 +176,16 @@ def events(bus: redis.Redis, name: str, call_id: str) -> list[dict[str, Any]]:
 def test_returning_customer_logs_a_repair_by_keys_and_voice(
     hotline: Hotline,
     bus: redis.Redis,
+    db: Session,
     tmp_path: Path,
     make_customer: Callable[..., Any],
     make_appliance: Callable[..., Any],
 ) -> None:
     customer = make_customer(name="王建国", phones=(CALLER,), title="先生")
-    appliance = make_appliance(customer.id)
+    make_appliance(customer.id)
+    make_appliance(customer.id, category=ApplianceCategory.REFRIGERATOR, brand="美的")
+    # The IVR names the appliances in the order of the caller's record; key 2 is the second.
+    appliance = lookup_caller(db, phone=CALLER).customers[0].appliances[1]
     voice = espeak("洗衣机不脱水，有很大的噪音", "cmn", tmp_path / "voice.wav")
     pcap = rtp_pcap(voice, tmp_path / "voice.pcap")
     seconds = len(voice) / 16000
@@ -188,7 +194,8 @@ def test_returning_customer_logs_a_repair_by_keys_and_voice(
             [
                 ("pause", 1000),
                 ("dtmf", "1"),  # repair; typed ahead of the greeting, taken by the menu
-                ("pause", 16000),  # greeting, menu cut short, "describe the fault"
+                ("dtmf", "2"),  # the second appliance, cutting the list short
+                ("pause", 16000),  # greeting, "describe the fault"
                 ("audio", pcap),
                 ("pause", int(seconds * 1000) + 500),
                 ("dtmf", "#"),
@@ -217,7 +224,7 @@ def test_returning_customer_logs_a_repair_by_keys_and_voice(
 
     ringing = events(bus, "call.ringing", call.id)
     assert [r["pop"]["customers"][0]["name"] for r in ringing] == ["王建国"]
-    assert [d["digit"] for d in events(bus, "call.dtmf", call.id)] == ["1", "#"]
+    assert [d["digit"] for d in events(bus, "call.dtmf", call.id)] == ["1", "2", "#"]
 
     recordings = hotline.query(select(Recording).where(Recording.call_id == call.id))
     by_channels = {r.channels: r for r in recordings}
@@ -655,3 +662,120 @@ def register_softphone(user: str, kamailio: Kamailio, directory: Path) -> Sipp:
         directory=directory,
         extra=("-rtp_echo",),
     )
+
+
+@sqlite_only
+def test_agent_hanging_up_ends_the_callers_leg_too(
+    settings: Settings,
+    db: Session,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    make_customer: Callable[..., Any],
+    make_user: Callable[..., Any],
+) -> None:
+    make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
+    agent = make_user(Role.AGENT)
+    presence = Presence(bus, EventBus(bus), clock=fixed_clock(OPEN_HOURS))
+    presence.log_in(agent.id, queues=["hotline-en"], skills=[], extension="sip:agent3")
+    line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
+    line.thread.start()
+    until(lambda: line.endpoint.phone is not None)
+    port = free_udp_port()
+    registered = Sipp.start(
+        agent_registers("agent3", kamailio.port),
+        port=port,
+        endpoint_port=kamailio.port,
+        caller="agent3",
+        directory=tmp_path / "register",
+    )
+    assert registered.wait() == 0, registered.errors()
+    softphone = Sipp.start(
+        agent_answers("agent3", hangs_up_after_ms=2000),
+        port=port,
+        endpoint_port=kamailio.port,
+        caller="agent3",
+        directory=tmp_path / "agent",
+    )
+    caller = Sipp.start(
+        scenario(
+            [("pause", 800), ("dtmf", "0")], register=False, proxy=kamailio.port, ending="hotline"
+        ),
+        port=free_udp_port(),
+        endpoint_port=kamailio.port,
+        caller=CALLER,
+        directory=tmp_path / "caller",
+    )
+    try:
+        assert softphone.wait(timeout=40) == 0, softphone.errors()  # its BYE was answered
+        assert caller.wait(timeout=20) == 0, caller.errors()  # and the caller got one
+    finally:
+        caller.stop()
+        softphone.stop()
+        line.endpoint.stop()
+        line.thread.join(timeout=10)
+    call = line.ended_call()
+    assert (call.agent_id, call.disposition) == (agent.id, Disposition.COMPLETED)
+    assert presence.get(agent.id).state is AgentState.WRAP_UP
+
+
+@sqlite_only
+def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_ready(
+    settings: Settings,
+    db: Session,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    make_user: Callable[..., Any],
+) -> None:
+    agent = make_user(Role.AGENT)
+    events_bus = EventBus(bus)
+    presence = Presence(bus, events_bus, clock=fixed_clock(OPEN_HOURS))
+    acd = Acd(bus, events_bus, presence, clock=fixed_clock(OPEN_HOURS))
+    acd.configure(QueueConfig(name="hotline-zh-CN", offer_timeout_seconds=2))
+    presence.log_in(agent.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent4")
+    line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
+    line.thread.start()
+    until(lambda: line.endpoint.phone is not None)
+    port = free_udp_port()
+    registered = Sipp.start(
+        agent_registers("agent4", kamailio.port),
+        port=port,
+        endpoint_port=kamailio.port,
+        caller="agent4",
+        directory=tmp_path / "register",
+    )
+    assert registered.wait() == 0, registered.errors()
+    softphone = Sipp.start(
+        agent_rings_out("agent4"),
+        port=port,
+        endpoint_port=kamailio.port,
+        caller="agent4",
+        directory=tmp_path / "agent",
+    )
+    caller = Sipp.start(
+        scenario(
+            [("pause", 800), ("dtmf", "0"), ("pause", 22000)], register=False, proxy=kamailio.port
+        ),
+        port=free_udp_port(),
+        endpoint_port=kamailio.port,
+        caller="02165521234",
+        directory=tmp_path / "caller",
+    )
+    try:
+        assert softphone.wait(timeout=40) == 0, softphone.errors()  # rang, then CANCEL
+        not_ready = until(lambda: presence.get(agent.id).state is AgentState.BREAK, timeout=30)
+        assert not_ready
+        assert presence.get(agent.id).missed_offers == 2
+        assert caller.wait(timeout=30) == 0, caller.errors()
+    finally:
+        caller.stop()
+        softphone.stop()
+        line.endpoint.stop()
+        line.thread.join(timeout=10)
+    call = line.ended_call()
+    assert call.disposition is Disposition.ABANDONED and call.agent_id is None
+    assert [e["agent_id"] for e in events(bus, "call.offered", call.id)] == [agent.id, agent.id]
+    assert acd.figures("hotline-zh-CN").abandoned == 1
