@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
+from sqlmodel import Session
 
 from agent_console.config import ConsoleConfig
 from agent_console.schemas import (
@@ -77,13 +79,15 @@ def card_for(
             if is_open
             else None
         )
-        return PopOrder(**summary.model_dump(), sla=clock)
+        # Validated already (the lookup's payload): constructed, not validated again.
+        return PopOrder.model_construct(**dict(summary), sla=clock)
 
     open_ids = {o.id for o in card.open_orders}
-    return PopCard(
-        **card.model_dump(exclude={"appliances", "open_orders", "recent_orders"}),
+    fields = {k: v for k, v in card if k not in {"appliances", "open_orders", "recent_orders"}}
+    return PopCard.model_construct(
+        **fields,
         appliances=[
-            PopAppliance(**a.model_dump(), warranty=warranty_badge(a, today))
+            PopAppliance.model_construct(**dict(a), warranty=warranty_badge(a, today))
             for a in card.appliances
         ],
         open_orders=[order(o, True) for o in card.open_orders],
@@ -92,18 +96,26 @@ def card_for(
     )
 
 
+# Built once, on the table's columns: this runs on every offered call.
+_recording = Recording.__table__.c  # type: ignore[attr-defined]
+_EARLIER = (
+    core_select(
+        _recording.id, _recording.call_id, _recording.created_at, _recording.duration_seconds
+    )
+    .where(_recording.customer_id == bindparam("customer_id"))
+    .order_by(_recording.created_at.desc(), _recording.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def earlier_calls(
     session: Session, *, customer_ids: list[int], per_customer: int
 ) -> dict[int, list[EarlierCall]]:
     """The newest recordings of each customer's calls, newest first."""
+    connection = session.connection()
     found: dict[int, list[EarlierCall]] = {}
     for customer_id in customer_ids:  # a pop has one card or a few
-        rows = session.exec(
-            select(Recording)
-            .where(Recording.customer_id == customer_id)
-            .order_by(col(Recording.created_at).desc(), col(Recording.id).desc())
-            .limit(per_customer)
-        ).all()
+        rows = connection.execute(_EARLIER, {"customer_id": customer_id, "limit": per_customer})
         found[customer_id] = [
             EarlierCall(
                 recording_id=row.id,
@@ -112,6 +124,5 @@ def earlier_calls(
                 duration_seconds=row.duration_seconds,
             )
             for row in rows
-            if row.id is not None
         ]
     return found

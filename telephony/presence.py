@@ -83,14 +83,20 @@ class Presence:
         self.clock = clock
 
     def get(self, agent_id: int) -> Agent:
-        raw = self.client.hgetall(AGENT.format(agent_id=agent_id))
-        if not raw:
-            return Agent(agent_id=agent_id, since=self.clock())
-        return Agent.model_validate({k: json.loads(v) for k, v in _decoded(raw).items()})
+        return self._agent(agent_id, self.client.hgetall(AGENT.format(agent_id=agent_id)))
 
     def all(self) -> list[Agent]:
         ids = sorted(int(i) for i in self.client.smembers(AGENTS))
-        return [self.get(agent_id) for agent_id in ids]
+        # One round trip for all agents: the ACD reads them all on every dispatch.
+        pipe = self.client.pipeline(transaction=False)
+        for agent_id in ids:
+            pipe.hgetall(AGENT.format(agent_id=agent_id))
+        return [self._agent(i, raw) for i, raw in zip(ids, pipe.execute(), strict=True)]
+
+    def _agent(self, agent_id: int, raw: dict[Any, Any]) -> Agent:
+        if not raw:
+            return Agent(agent_id=agent_id, since=self.clock())
+        return Agent.model_validate({k: json.loads(v) for k, v in _decoded(raw).items()})
 
     def log_in(
         self, agent_id: int, *, queues: list[str], skills: list[str], extension: str | None = None
