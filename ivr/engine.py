@@ -54,6 +54,8 @@ class IvrSession(BaseModel):
     chosen_appliance_id: int | None = None
     order_number: str | None = None
     queue: str | None = None
+    overflow: str | None = None
+    """The node for a caller the queue could not serve in time."""
     finished: bool = False
     keys_only: bool = False
     """Set after speech too unsure to act on: menus then take keys only."""
@@ -88,6 +90,14 @@ class Engine:
                 }
             )
         return self._run(session, self.flow.start, [])
+
+    def overflow(self, session: IvrSession) -> tuple[IvrSession, Turn] | None:
+        """The caller waited past the queue's maximum: continue at the queue node's
+        ``overflow`` node, or None when the flow names none."""
+        if session.overflow is None:
+            return None
+        resumed = session.model_copy(update={"finished": False, "queue": None, "overflow": None})
+        return self._run(resumed, session.overflow, [])
 
     def handle(self, session: IvrSession, given: CallerInput) -> tuple[IvrSession, Turn]:
         if session.finished:
@@ -140,7 +150,8 @@ class Engine:
             self._say(session, node.prompt, actions)
             queue = node.queue.format(language=session.language)
             actions.append(Enqueue(queue=queue))
-            return session.model_copy(update={"queue": queue, "finished": True}), None
+            update = {"queue": queue, "overflow": node.overflow, "finished": True}
+            return session.model_copy(update=update), None
         if isinstance(node, f.Hangup):
             if node.prompt:
                 self._say(session, node.prompt, actions)

@@ -123,6 +123,9 @@ class Queue(_Node):
     prompt: str
     queue: str
     """Queue name; ``{language}`` is filled in."""
+    overflow: str | None = None
+    """Where a caller goes who waited past the queue's maximum wait (e.g. a callback
+    booking); without it they are offered voicemail."""
 
 
 class Hangup(_Node):
@@ -167,7 +170,8 @@ class Flow(BaseModel):
 
 def targets(node: BaseModel) -> Iterator[tuple[str, str]]:
     """(field, node name) of every node this one can lead to."""
-    for field in ("next", "on_failure", "known", "unknown", "no_appliance", "during", "after"):
+    fields = ("next", "on_failure", "known", "unknown", "no_appliance", "during", "after")
+    for field in (*fields, "overflow"):
         value = getattr(node, field, None)
         if value:
             yield field, value

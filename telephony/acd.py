@@ -298,6 +298,16 @@ class Acd:
                 gone.append(queued)
         return gone
 
+    def overflow_call(self, call_id: str, queue: str) -> bool:
+        """Take one call that waited too long out of the queue; False if it has been
+        offered meanwhile (the offer wins)."""
+        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+            if not self.client.zrem(WAITING.format(queue=queue), call_id):
+                return False
+            self.client.delete(QUEUED_CALL.format(call_id=call_id))
+            self._count(queue, "overflowed")
+            return True
+
     def end_call(self, agent_id: int, queue: str) -> Agent:
         return self.presence.move(
             agent_id,

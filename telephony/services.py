@@ -119,6 +119,13 @@ def enqueue_call(
     return call
 
 
+def leave_queue(session: Session, *, call: Call) -> Call:
+    """The caller left the queue for the IVR (overflow): back in the IVR, not abandoned."""
+    move_call(session, call, CallState.IN_IVR)
+    session.commit()
+    return call
+
+
 def attach_order(session: Session, *, call: Call, order_id: int) -> Call:
     call.order_id = order_id
     session.add(call)

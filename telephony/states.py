@@ -8,7 +8,8 @@ from telephony.exceptions import InvalidCallTransition
 TRANSITIONS: dict[S, frozenset[S]] = {
     S.RINGING: frozenset({S.IN_IVR, S.QUEUED, S.BRIDGED, S.ENDED}),
     S.IN_IVR: frozenset({S.QUEUED, S.ENDED}),
-    S.QUEUED: frozenset({S.OFFERED, S.ENDED}),
+    # A caller who waited too long leaves the queue for the IVR (callback, voicemail).
+    S.QUEUED: frozenset({S.OFFERED, S.IN_IVR, S.ENDED}),
     # An offer that times out puts the call back in the queue.
     S.OFFERED: frozenset({S.QUEUED, S.BRIDGED, S.ENDED}),
     S.BRIDGED: frozenset({S.QUEUED, S.ENDED}),

@@ -19,6 +19,7 @@ import redis
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from callbacks.models import CallbackRequest
 from callcenter.bus import EventBus
 from callcenter.db import make_engine
 from callcenter.migrate import upgrade
@@ -41,6 +42,7 @@ from tests.conftest import OPEN_HOURS, bearer, fixed_clock
 from tests.sip_harness import (
     Kamailio,
     Sipp,
+    Step,
     agent_answers,
     agent_registers,
     agent_rings_out,
@@ -137,7 +139,7 @@ def start_hotline(
                 local_port=free_udp_port(),
                 rtp_port_min=30000 + index * 400,
                 rtp_port_max=30000 + index * 400 + 398,
-                register_timeout_seconds=5,
+                register_timeout_seconds=2,
             ),
         }
     )
@@ -779,3 +781,43 @@ def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_rea
     assert call.disposition is Disposition.ABANDONED and call.agent_id is None
     assert [e["agent_id"] for e in events(bus, "call.offered", call.id)] == [agent.id, agent.id]
     assert acd.figures("hotline-zh-CN").abandoned == 1
+
+
+@sqlite_only
+@pytest.mark.parametrize("overflow", ["callback", "voicemail"])
+def test_caller_waiting_past_the_maximum_books_a_callback_or_leaves_a_message(
+    overflow: str,
+    hotline: Hotline,
+    bus: redis.Redis,
+    tmp_path: Path,
+    make_customer: Callable[..., Any],
+) -> None:
+    customer = make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
+    acd = Acd(bus, EventBus(bus), Presence(bus, EventBus(bus)), clock=fixed_clock(OPEN_HOURS))
+    acd.configure(QueueConfig(name="hotline-en", max_wait_seconds=2, overflow=overflow))
+    voice = espeak("Please call me back about my fridge", "en", tmp_path / "voice.wav")
+    steps: list[Step] = [("pause", 800), ("dtmf", "0")]  # an agent; nobody is logged in
+    if overflow == "callback":
+        steps += [("pause", 6000), ("dtmf", "2")]  # typed ahead: the afternoon band
+    else:
+        steps += [("pause", 14000), ("audio", rtp_pcap(voice, tmp_path / "voice.pcap"))]
+        steps += [("pause", len(voice) // 16 + 300), ("dtmf", "#")]
+    sipp = hotline.call(scenario(steps, ending="hotline"), tmp_path / "sipp")
+    hotline.thread.start()
+    assert sipp.wait() == 0, sipp.errors()
+
+    call = hotline.ended_call()
+    assert call.disposition is Disposition.COMPLETED  # served, not abandoned
+    assert acd.figures("hotline-en").overflowed == 1
+    requests = hotline.query(select(CallbackRequest).where(CallbackRequest.call_id == call.id))
+    messages = hotline.query(
+        select(Recording).where(Recording.call_id == call.id, Recording.channels == 1)
+    )
+    if overflow == "callback":
+        assert [(r.customer_id, r.band) for r in requests] == [(customer.id, "12:00-18:00")]
+        assert messages == []
+    else:
+        assert requests == []
+        assert [m.customer_id for m in messages] == [customer.id]
+        third = len(voice) // 6 * 2
+        assert occurrences(mono(Path(messages[0].path)), voice[third : 2 * third]) == 1

@@ -17,10 +17,10 @@ from sqlmodel import Session
 
 from callcenter.types import Clock
 from ivr.backend import DatabaseBackend
-from ivr.engine import Engine
+from ivr.engine import Engine, IvrSession
 from ivr.flow import Flow
 from ivr.speech import SpeechModel
-from ivr.turns import CallerInput, Enqueue, Hangup
+from ivr.turns import CallerInput, Enqueue, Hangup, Turn
 from orders.schemas import CallerLookup
 from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from recordings.services import register_recording
@@ -148,6 +148,8 @@ class SipCall:
         self.controls: queue.Queue[str] = queue.Queue()
         self.call_id: str | None = None
         self.bridged = threading.Event()
+        self.audio: AudioIvr | None = None
+        self.ivr_state: IvrSession | None = None
         self.agent_id: int | None = None
 
     # The whole call. Sessions are opened per step, never held while the caller talks:
@@ -174,9 +176,9 @@ class SipCall:
             return
         self._answer(call)
         ending = self._ivr(call, pop)
-        if isinstance(ending, Enqueue) and self.leg.live:
+        while isinstance(ending, Enqueue) and self.leg.live:
             self._queue(call, ending.queue, pop)
-            self._wait_for_agent()
+            ending = self._wait_for_agent(call, ending.queue)
         self._hang_up_all()
         self._finish()
 
@@ -196,7 +198,7 @@ class SipCall:
 
     def _ivr(self, call: Call, pop: CallerLookup) -> Enqueue | Hangup | None:
         ctx = self.ctx
-        audio = AudioIvr(
+        self.audio = AudioIvr(
             self.leg,
             player=self.media.player,
             prompts=ctx.prompts,
@@ -205,19 +207,26 @@ class SipCall:
             faults_dir=ctx.recordings_dir / "faults",
             call_id=call.id,
         )
-        self.media.hear = audio.hear
+        self.media.hear = self.audio.hear
         with ctx.sessions() as session:
             backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
             state, turn = Engine(ctx.flow, backend).start(call_id=call.id, pop=pop)
-        answer = audio.render(turn)
+        return self._converse(call, state, turn)
+
+    def _converse(self, call: Call, state: IvrSession, turn: Turn) -> Enqueue | Hangup | None:
+        """Play turns and feed the caller's answers to the engine until the flow ends."""
+        ctx = self.ctx
+        assert self.audio is not None
+        answer = self.audio.render(turn)
         while isinstance(answer, CallerInput) and self.leg.live:
             with ctx.sessions() as session:
                 backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
                 state, turn = Engine(ctx.flow, backend).handle(state, answer)
                 if backend.created_order_id is not None:
                     services.attach_order(session, call=call, order_id=backend.created_order_id)
-                    self._register_faults(session, call, audio)
-            answer = audio.render(turn)
+                    self._register_faults(session, call, self.audio)
+            answer = self.audio.render(turn)
+        self.ivr_state = state
         return None if isinstance(answer, CallerInput) else answer
 
     def _register_faults(self, session: Session, call: Call, audio: AudioIvr) -> None:
@@ -254,14 +263,49 @@ class SipCall:
         ``call.held``, ``call.resumed``, or ``call.queued`` (transferred away)."""
         self.controls.put(name)
 
-    def _wait_for_agent(self) -> None:
+    def _wait_for_agent(self, call: Call, queue_name: str) -> Enqueue | Hangup | None:
+        """Wait for an offer and talk; past the queue's maximum wait, leave the queue for
+        the flow's overflow (a callback booking) or voicemail. Returns what the flow does
+        next after an overflow, None when the call is over."""
+        config = self.ctx.acd.config(queue_name)
+        deadline = time.monotonic() + config.max_wait_seconds
         while self.leg.live:
             try:
                 offer = self.offers.get(timeout=0.2)
             except queue.Empty:
+                if time.monotonic() >= deadline and self.ctx.acd.overflow_call(call.id, queue_name):
+                    return self._overflow(call, config.overflow)
                 continue
-            if self._ring(offer) and not self._talk():
-                return
+            if self._ring(offer):
+                if not self._talk():
+                    return None
+                deadline = time.monotonic() + config.max_wait_seconds
+        return None
+
+    def _overflow(self, call: Call, choice: str) -> Enqueue | Hangup | None:
+        ctx = self.ctx
+        with ctx.sessions() as session:
+            services.leave_queue(session, call=services.get_call(session, call_id=call.id))
+            backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
+            resumed = (
+                Engine(ctx.flow, backend).overflow(self.ivr_state)
+                if choice == "callback" and self.ivr_state is not None
+                else None
+            )
+        if resumed is not None:
+            return self._converse(call, *resumed)
+        assert self.audio is not None and self.ivr_state is not None
+        message = self.audio.voicemail(self.ivr_state.language)
+        if message is not None:
+            with ctx.sessions() as session:
+                register_recording(
+                    session,
+                    call_id=call.id,
+                    customer_id=call.customer_ids[0] if len(call.customer_ids) == 1 else None,
+                    wav=message.wav,
+                    clock=ctx.clock,
+                )
+        return Hangup()
 
     def _talk(self) -> bool:
         """Relay caller and agent until one hangs up (False) or the call is transferred

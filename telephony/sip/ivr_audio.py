@@ -158,11 +158,30 @@ class AudioIvr:
 
     def _describe(self, ask: Ask) -> CallerInput | None:
         """Record the caller's fault description until '#', a pause, or the time limit."""
+        fault = self._record("fault", no_voice_seconds=ask.timeout_seconds)
+        if not self.leg.live:
+            return None
+        if fault is None:
+            return CallerInput()
+        self.faults.append(fault)
+        return CallerInput(
+            speech=f"[voice description: {fault.wav.path.name}, {fault.voiced_seconds:.0f} s]"
+        )
+
+    def voicemail(self, language: str) -> FaultRecording | None:
+        """Ask for a message, record it, say goodbye."""
+        self._play([self.prompts.text("voicemail", language)], language, interruptible=False)
+        message = self._record("voicemail", no_voice_seconds=8)
+        if self.leg.live:
+            self._play([self.prompts.text("goodbye", language)], language, interruptible=False)
+        return message
+
+    def _record(self, kind: str, *, no_voice_seconds: float) -> FaultRecording | None:
         while not self.leg.digits.empty():  # keys typed ahead are not the end of the description
             self.leg.digits.get_nowait()
         listener = Listener()
         self.listener = listener
-        path = self.faults_dir / f"{self.call_id}-fault-{len(self.faults) + 1}.wav"
+        path = self.faults_dir / f"{self.call_id}-{kind}-{len(self.faults) + 1}.wav"
         writer = WavWriter(path)
         voiced = silent_after_voice = 0.0
         started = time.monotonic()
@@ -182,15 +201,12 @@ class AudioIvr:
                     silent_after_voice += FRAME_SECONDS
                 if voiced and silent_after_voice >= DESCRIPTION_SILENCE_SECONDS:
                     break
-                if not voiced and time.monotonic() - started >= ask.timeout_seconds:
+                if not voiced and time.monotonic() - started >= no_voice_seconds:
                     break
         finally:
             self.listener = None
             finished = writer.finish()
-        if not self.leg.live:
-            return None
         if voiced < 0.3:
             finished.path.unlink(missing_ok=True)
-            return CallerInput()
-        self.faults.append(FaultRecording(finished, voiced))
-        return CallerInput(speech=f"[voice description: {finished.path.name}, {voiced:.0f} s]")
+            return None
+        return FaultRecording(finished, voiced)

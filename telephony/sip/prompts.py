@@ -7,7 +7,7 @@ import wave
 from pathlib import Path
 
 from ivr.flow import Flow
-from ivr.tts import PromptCache, cache_key
+from ivr.tts import PromptCache, PromptUnavailable, cache_key
 from recordings.audio import pcm16_to_ulaw
 
 VOICES = {"zh-CN": "cmn", "en": "en"}
@@ -35,6 +35,23 @@ class PromptAudio:
         }
         self._audio: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
+
+    def text(self, prompt_id: str, language: str) -> str:
+        """A fixed prompt of the flows by id (channel prompts such as voicemail)."""
+        found = next(
+            (
+                text
+                for (lang, text), pid in self._ids.items()
+                if pid == prompt_id and lang == language
+            ),
+            None,
+        )
+        if found is None:
+            raise PromptUnavailable(
+                f"no prompt {prompt_id} for {language} in the flows",
+                details={"prompt_id": prompt_id, "language": language},
+            )
+        return found
 
     def prerender(self) -> int:
         """Synthesise every fixed prompt now, so no caller waits for espeak-ng."""
