@@ -38,6 +38,7 @@ from telephony.presence import AgentState, Presence
 from telephony.sip.build import build_endpoint
 from telephony.sip.call_flow import HOLD_MUSIC
 from telephony.sip.endpoint import SipEndpoint
+from telephony.sip.errors import RegistrarUnreachable
 from tests.conftest import OPEN_HOURS, bearer, fixed_clock
 from tests.sip_harness import (
     Kamailio,
@@ -821,3 +822,22 @@ def test_caller_waiting_past_the_maximum_books_a_callback_or_leaves_a_message(
         assert [m.customer_id for m in messages] == [customer.id]
         third = len(voice) // 6 * 2
         assert occurrences(mono(Path(messages[0].path)), voice[third : 2 * third]) == 1
+
+
+@sqlite_only
+def test_unreachable_registrar_is_a_clear_error_then_retried_until_it_answers(
+    hotline: Hotline, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(RegistrarUnreachable) as refused:
+        hotline.endpoint.start()
+    assert f"127.0.0.1:{hotline.registrar_port}" in refused.value.message
+    assert time.monotonic() - started < 15  # an answer, not a hang
+
+    hotline.thread.start()  # run(): retries with backoff
+    time.sleep(2)
+    assert hotline.endpoint.phone is None
+    sipp = hotline.call(scenario([("pause", 500)]), tmp_path / "sipp")
+    assert sipp.wait(timeout=60) == 0, sipp.errors()  # registered, then took the call
+    assert hotline.ended_call().from_e164 == "+8613800138000"
+    assert len(hotline.calls()) == 1
