@@ -118,7 +118,13 @@ class HotlineRtpClient(RTPClient):
     def trans(self) -> None:
         deadline = time.monotonic()
         while self.NSD:
-            payload = self.encode_packet(self.source())
+            try:
+                frame = self.source()
+            except Exception:
+                # A fault in the call's media loop must not silence the line for good.
+                log.exception("rtp source failed", port=self.inPort)
+                frame = SILENCE
+            payload = self.encode_packet(frame)
             header = bytes([0x80, int(self.preference)])
             header += (self.outSequence & 0xFFFF).to_bytes(2, "big")
             header += (self.outTimestamp & 0xFFFFFFFF).to_bytes(4, "big")

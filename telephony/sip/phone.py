@@ -261,6 +261,16 @@ class HotlineCall(VoIPCall):
     def hangup(self) -> None:
         if self.state is CallState.ANSWERED:
             super().hangup()
+        elif self.state is CallState.RINGING:
+            # Never answered (shutting down): tell the caller instead of leaving them ringing.
+            self.phone.sip.send(
+                dialog.response(
+                    480,
+                    "Temporarily Unavailable",
+                    self.request.raw,
+                    to_tag=self.sip.tagLibrary.get(self.call_id, ""),
+                )
+            )
         self._finish()
 
     def bye(self) -> None:
