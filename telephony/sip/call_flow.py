@@ -3,6 +3,7 @@ in the queue, ring the offered agent's extension, bridge and record, end both le
 
 from __future__ import annotations
 
+import audioop
 import contextlib
 import queue
 import threading
@@ -22,7 +23,7 @@ from ivr.flow import Flow
 from ivr.speech import SpeechModel
 from ivr.turns import CallerInput, Enqueue, Hangup, Turn
 from orders.schemas import CallerLookup
-from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
+from recordings.audio import pcm16_to_ulaw
 from recordings.services import register_recording
 from recordings.wav import FinishedWav, WavWriter
 from telephony import routing, services
@@ -90,7 +91,7 @@ class Media:
             self.hear(heard)
         with self.lock:
             if self.recorder is not None:
-                self.recorder.write(_stereo(ulaw_to_pcm16(heard), ulaw_to_pcm16(out)))
+                self.recorder.write(_stereo(heard, out))
         return out
 
     def finish_recording(self) -> FinishedWav | None:
@@ -131,12 +132,12 @@ def _melody() -> bytes:
 HOLD_MUSIC = _melody()
 
 
-def _stereo(left: bytes, right: bytes) -> bytes:
-    out = bytearray(len(left) * 2)
-    for i in range(0, len(left), 2):
-        out[2 * i : 2 * i + 2] = left[i : i + 2]
-        out[2 * i + 2 : 2 * i + 4] = right[i : i + 2]
-    return bytes(out)
+def _stereo(left_ulaw: bytes, right_ulaw: bytes) -> bytes:
+    """Two mu-law frames as one frame of interleaved 16-bit stereo. This runs for every
+    20 ms of every call, so it stays in C (audioop), not in a Python loop."""
+    left = audioop.tostereo(audioop.ulaw2lin(left_ulaw, 2), 2, 1, 0)
+    right = audioop.tostereo(audioop.ulaw2lin(right_ulaw, 2), 2, 0, 1)
+    return audioop.add(left, right, 2)
 
 
 class SipCall:
