@@ -96,7 +96,7 @@ class Appliance(SQLModel, table=True):
 class WorkOrder(SQLModel, table=True):
     __tablename__ = "work_order"
     __table_args__ = (
-        Index("ix_work_order_customer_created", "customer_id", "created_at"),
+        Index("ix_work_order_customer_created_id", "customer_id", "created_at", "id"),
         Index("ix_work_order_customer_status", "customer_id", "status"),
         Index("ix_work_order_station_status", "station_id", "status"),
         Index("ix_work_order_status_created", "status", "created_at"),

@@ -151,6 +151,10 @@ def test_lookup_card_shows_what_the_other_routes_show(
     """
     if db.get_bind().dialect.name == "postgresql":
         db.connection().exec_driver_sql("SET LOCAL TIME ZONE 'Asia/Shanghai'")
+    # Someone else's history, newer than the caller's, which must not leak into the card.
+    neighbour = make_customer(name="周杰", phones=("13700137000",))
+    for _ in range(3):
+        make_order(neighbour.id, make_appliance(neighbour.id).id)
     address = {
         "province": "上海市",
         "city": "上海市",
@@ -177,6 +181,7 @@ def test_lookup_card_shows_what_the_other_routes_show(
     )
     for appliance in (in_warranty, extended, no_invoice, in_warranty):
         make_order(customer.id, appliance.id, fault_description=f"故障 {appliance.serial}")
+    make_order(neighbour.id, make_appliance(neighbour.id).id)
     orders = work_orders.list_orders(
         db, filters=OrderFilters(customer_id=customer.id), viewer=SYSTEM
     )[0]
