@@ -9,7 +9,7 @@ everything, plus the wall. A console that reconnects sends the id of the last ev
 and first receives what it missed.
 
 Close codes: 4401 bad or expired token, 4403 a role without a console, 4408 the console
-fell too far behind (reconnect and resume).
+fell too far behind (reconnect and resume), 1013 the bus cannot be read (try again later).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,9 +49,11 @@ router = APIRouter()
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
+CLOSE_TRY_LATER = 1013
 AUTH_TIMEOUT_SECONDS = 5
 PING_SECONDS = 20
 CONSOLE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
+EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,11 @@ async def console(websocket: WebSocket) -> None:
     if hello is None:
         return
     hub = hub_of(websocket.app)
-    seat = await hub.join(hello.actor)
+    try:
+        seat = await hub.join(hello.actor)
+    except TimeoutError:
+        await websocket.close(code=CLOSE_TRY_LATER, reason="the event bus is unavailable")
+        return
     try:
         last = hello.last_event_id or await hub.newest_id()
         await websocket.send_json(
@@ -136,8 +143,9 @@ async def _hello(websocket: WebSocket) -> Hello | None:
         return None
     # The signature was checked just now; only the expiry is read here.
     claims = jwt.decode(token, options={"verify_signature": False})
-    last = message.get("last_event_id")
-    return Hello(actor, str(last) if last else None, float(claims["exp"]))
+    last = str(message.get("last_event_id") or "")
+    # Anything but a stream id (a console's bug, or a hostile one) is read as "new only".
+    return Hello(actor, last if EVENT_ID.fullmatch(last) else None, float(claims["exp"]))
 
 
 async def _catch_up(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str) -> str:

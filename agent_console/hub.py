@@ -41,6 +41,7 @@ log = structlog.get_logger(__name__)
 QUEUE_LIMIT = 2000
 """Events waiting for one console; a console this far behind is closed and resumes."""
 BLOCK_MS = 1000
+READY_TIMEOUT_SECONDS = 10
 CATCH_UP_BATCH = 1000
 _AGENT_EVENTS = frozenset({"call.offered", "call.bridged", "call.ended", "agent.state_changed"})
 _WALL_EVENTS = ("call.", "agent.", "order.", "sla.", "complaint.")
@@ -127,18 +128,28 @@ class ConsoleHub:
     # Seats
 
     async def join(self, actor: Actor) -> Seat:
+        """Take a seat; raises TimeoutError when the bus cannot be read (Redis is away)."""
         seat = Seat(actor)
         self.seats.add(seat)
-        if not self._tasks:
-            self._ready = asyncio.Event()
-            self._tasks = [
-                asyncio.create_task(self._read(), name="console-hub-read"),
-                asyncio.create_task(self._walls(), name="console-hub-walls"),
-            ]
-        await self._ready.wait()
+        if not self._tasks or any(task.done() for task in self._tasks):
+            self._start()
+        try:
+            await asyncio.wait_for(self._ready.wait(), READY_TIMEOUT_SECONDS)
+        except TimeoutError:
+            self.leave(seat)
+            raise
         if seat.supervising:
             self._wall_due.set()
         return seat
+
+    def _start(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._ready = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._read(), name="console-hub-read"),
+            asyncio.create_task(self._walls(), name="console-hub-walls"),
+        ]
 
     def leave(self, seat: Seat) -> None:
         self.seats.discard(seat)
@@ -159,10 +170,11 @@ class ConsoleHub:
         return parse_entries([(self.context.stream, reply)])
 
     async def _read(self) -> None:
-        self.position = await self.newest_id()
-        self._ready.set()
         while True:
             try:
+                if not self._ready.is_set():
+                    self.position = await self.newest_id()
+                    self._ready.set()
                 reply = await self.client.xread(
                     {self.context.stream: self.position}, count=500, block=BLOCK_MS
                 )
@@ -170,9 +182,9 @@ class ConsoleHub:
                 log.warning("console hub cannot read the bus", error=str(exc))
                 await asyncio.sleep(1)
                 continue
-            for _stream, entries in reply or []:
+            for stream, entries in reply or []:
                 if entries:
-                    self._fan_out(parse_entries([(_stream, entries)]), str(entries[-1][0]))
+                    self._fan_out(parse_entries([(stream, entries)]), str(entries[-1][0]))
 
     def _fan_out(self, envelopes: list[Envelope], last_id: str) -> None:
         for envelope in envelopes:

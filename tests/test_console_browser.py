@@ -246,6 +246,8 @@ def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
     expect(appliances.nth(0).locator(".badge")).to_have_text("In warranty")
     expect(card.locator(".create-order")).to_have_text("Create order")
     expect(page.locator("#agent-state")).to_have_text("Ringing")
+    expect(page.locator("#order-result")).to_have_text(f"Order created: {number}")
+    expect(page.locator("#note-result")).to_have_text("Saved")
     _shot(page, "screen-pop-en")
     assert dialogs == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -226,3 +227,12 @@ def test_a_form_posted_from_another_site_carries_no_credentials(
     )
     assert forged.status_code == 401
     assert db.exec(select(func.count()).select_from(WorkOrder)).one() == before
+
+
+def test_a_malformed_resume_id_means_new_events_only(address: str, make_user: Any) -> None:
+    supervisor = make_user(Role.SUPERVISOR)
+    with _console(address, _token(supervisor), last_event_id="0; FLUSHALL") as ws:
+        ready = json.loads(ws.recv(timeout=10))
+        assert ready["type"] == "ready"
+        assert re.fullmatch(r"\d+-\d+", ready["last_event_id"])
+        assert json.loads(ws.recv(timeout=10))["type"] == "wall"

@@ -139,6 +139,10 @@ function translate() {
   if (state.call) showCall();
   if (state.pop) renderPop();
   if (state.wall) renderWall(state.wall);
+  // Status lines written earlier follow the language too.
+  const made = $("order-result").dataset.order;
+  if (made) $("order-result").textContent = `${t("order_created")}: ${made}`;
+  if ($("note-result").dataset.saved) $("note-result").textContent = t("saved");
 }
 
 async function api(method, path, body) {
@@ -203,7 +207,8 @@ async function loadMine() {
   if (mine.call_id && ["offered", "on_call", "wrap_up"].includes(mine.state)) {
     try {
       const pop = await api("GET", `/api/console/calls/${mine.call_id}/pop`);
-      beginCall({ call_id: mine.call_id, queue: "", at: mine.since }, mine.state === "offered" ? "offered" : "bridged");
+      const status = { offered: "offered", on_call: "bridged", wrap_up: "ended" }[mine.state];
+      beginCall({ call_id: mine.call_id, queue: "", at: mine.since }, status);
       showPop(pop);
     } catch (error) { /* the call is gone: nothing to show */ }
   }
@@ -289,7 +294,9 @@ function beginCall(data, status) {
     $("disposition").value = "";
     $("call-notes").value = "";
     $("note-result").textContent = "";
+    delete $("note-result").dataset.saved;
     $("order-result").textContent = "";
+    delete $("order-result").dataset.order;
   }
   showCall();
 }
@@ -316,7 +323,8 @@ async function saveNote() {
       disposition: $("disposition").value || null, notes: $("call-notes").value,
     });
     $("note-result").textContent = t("saved");
-  } catch (error) { $("note-result").textContent = error.message; }
+    $("note-result").dataset.saved = "yes";
+  } catch (error) { $("note-result").textContent = error.message; delete $("note-result").dataset.saved; }
 }
 
 // The screen pop
@@ -480,6 +488,7 @@ async function createOrder(customer, card, fault, urgent, button) {
     if (!$("disposition").value) $("disposition").value = "order_created";
   } catch (error) {
     $("order-result").textContent = error.message;
+    delete $("order-result").dataset.order;
   } finally { button.disabled = false; }
 }
 
