@@ -211,6 +211,8 @@ def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
     expect(card.locator(".earlier-call")).to_have_count(1)
     expect(card.locator(".earlier-call")).to_contain_text("00:02")
     expect(card.locator(".earlier-call .transcript")).to_have_text("暂无转写")
+    card.locator(".earlier-call .play").click()  # fetched with the token, played from memory
+    expect(card.locator(".earlier-call audio")).to_have_attribute("src", re.compile(r"^blob:"))
     # Usable at 1366x768: nothing wider than the screen, the one-click button in view.
     assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
     button = card.locator(".create-order").bounding_box()
