@@ -130,9 +130,12 @@ class PhraseRecognizer:
         audio = self._upsample(pcm8k)
         with _vosk_errors("recognise call audio"):
             finished = self._recognizer.AcceptWaveform(audio)
-            if finished:
-                self._finished = self._recognizer.Result()
-        return bool(finished)
+            result = self._recognizer.Result() if finished else None
+        # Vosk also ends "utterances" of silence or line noise: those are no answer.
+        if result is None or not json.loads(result).get("result"):
+            return False
+        self._finished = result
+        return True
 
     def result(self) -> Match | None:
         """The latest finished utterance, or what was heard so far if none has finished;

