@@ -70,8 +70,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+WRITER = {"sqlite_begin": "IMMEDIATE"}
+"""Execution options of sessions that mostly write from many threads (the SIP endpoint):
+on SQLite they take the write lock when they begin. A plain (deferred) transaction that
+read first cannot upgrade to a write once another connection has committed, and SQLite
+then fails at once with "database is locked" instead of waiting its busy timeout."""
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine and pool, for sessions that write (see ``WRITER``)."""
+    return engine.execution_options(**WRITER)
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    mode = connection.get_execution_options().get("sqlite_begin", "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
 @contextmanager

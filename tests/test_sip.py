@@ -908,3 +908,21 @@ def test_a_spoken_menu_choice_is_recognised_from_the_call_audio(
     call = line.ended_call()
     assert call.queue == "fridge"
     assert events(bus, "call.dtmf", call.id) == []  # chosen by voice, not by key
+
+
+@sqlite_only
+def test_endpoint_registers_again_when_pyvoip_gives_up_on_its_registration(
+    hotline: Hotline, tmp_path: Path
+) -> None:
+    first = hotline.call(scenario([("pause", 300)]), tmp_path / "first")
+    hotline.thread.start()
+    assert first.wait() == 0, first.errors()
+    lost = hotline.endpoint.phone
+    assert lost is not None
+    # What pyVoIP does after three failed re-REGISTERs: stop the phone, call fatal().
+    lost.sip.stop()
+    lost.fatal()
+    second = hotline.call(scenario([("pause", 300)]), tmp_path / "second")
+    assert second.wait(timeout=60) == 0, second.errors()  # a new REGISTER, then the call
+    assert hotline.endpoint.phone is not None and hotline.endpoint.phone is not lost
+    until(lambda: len([c for c in hotline.calls() if c.state is CallState.ENDED]) == 2)

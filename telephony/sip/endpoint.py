@@ -4,6 +4,7 @@ crash is noticed and repaired (recovery.py)."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -98,6 +99,9 @@ class SipEndpoint:
         self.reconcile()
         self._last_event = self.bus.last_id()
         self._register()
+        # Everything built so far lives as long as the process: keep the collector from
+        # walking it in every full collection (pauses that would delay RTP packets).
+        gc.freeze()
         for target, name in (
             (self._listen_for_offers, "sip-offers"),
             (self._keep_alive, "sip-heartbeat"),
@@ -108,19 +112,35 @@ class SipEndpoint:
 
     def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Start, retrying an unreachable registrar with backoff, and serve until ``stop``."""
-        attempt = 0
-        while not self._stopping.is_set():
-            try:
-                self.start()
-                break
-            except RegistrarUnreachable as exc:
-                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
-                log.warning("registrar unreachable, retrying", error=exc.message, in_s=delay)
-                attempt += 1
-                self._stopping.wait(delay)
+        self._with_backoff(self.start)
         if on_ready is not None and not self._stopping.is_set():
             on_ready()
         self._stopping.wait()
+
+    def _with_backoff(self, attempt: Callable[[], None]) -> None:
+        tries = 0
+        while not self._stopping.is_set():
+            try:
+                attempt()
+                return
+            except RegistrarUnreachable as exc:
+                delay = BACKOFF_SECONDS[min(tries, len(BACKOFF_SECONDS) - 1)]
+                log.warning("registrar unreachable, retrying", error=exc.message, in_s=delay)
+                tries += 1
+                self._stopping.wait(delay)
+
+    def _registration_lost(self, phone: HotlinePhone) -> None:
+        """pyVoIP gave up after failed re-REGISTERs and closed its socket: the calls it
+        carried are gone; register a new phone, with backoff, in the background."""
+        if phone is not self.phone or self._stopping.is_set():
+            return  # a phone that never registered: _register reports that itself
+        log.error("sip registration lost; re-registering", server=self.config.server)
+        self.phone = None
+        for call in list(self.calls.values()):
+            call.leg.hangup()
+        threading.Thread(
+            target=self._with_backoff, args=(self._register,), name="sip-reregister", daemon=True
+        ).start()
 
     def _register(self) -> None:
         config = self.config
@@ -133,6 +153,7 @@ class SipEndpoint:
             sip_port=config.local_port,
             rtp_ports=config.rtp_ports,
             on_call=self._on_call,
+            on_fatal=self._registration_lost,
             register_timeout=config.register_timeout,
         )
         where = f"{config.server}:{config.port}"

@@ -21,6 +21,7 @@ What pyVoIP 1.6.8 does and what this module does instead:
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import random
 import re
@@ -32,7 +33,13 @@ from typing import Any
 import structlog
 from pyVoIP import RTP
 from pyVoIP.SIP import SIPClient, SIPMessage, SIPMessageType
-from pyVoIP.VoIP.VoIP import CallState, NoPortsAvailableError, VoIPCall, VoIPPhone
+from pyVoIP.VoIP.VoIP import (
+    CallState,
+    InvalidStateError,
+    NoPortsAvailableError,
+    VoIPCall,
+    VoIPPhone,
+)
 
 from telephony.sip import dialog
 from telephony.sip.dialog import Dialog
@@ -76,8 +83,19 @@ class HotlineSipClient(SIPClient):
         super().start()
         self.out = ResponseRouting(self.s, (self.server, self.port))  # type: ignore[assignment]
 
+    def recv_loop(self) -> None:
+        # pyVoIP's loop dies with EBADF when stop() closes the socket under it.
+        try:
+            super().recv_loop()
+        except (OSError, ValueError):
+            if self.NSD:
+                log.exception("sip receive loop failed")
+
     def send(self, message: str) -> None:
-        self.out.sendto(message.encode("utf8"), (self.server, self.port))
+        try:
+            self.out.sendto(message.encode("utf8"), (self.server, self.port))
+        except OSError as exc:  # the socket is closed when pyVoIP has given up
+            log.warning("sip message not sent", error=str(exc))
 
     def gen_first_response(self, deregister: bool = False) -> str:
         return self._server_port(super().gen_first_response(deregister))
@@ -150,6 +168,7 @@ class HotlineCall(VoIPCall):
         self.digits: queue.Queue[str] = queue.Queue()
         self.on_digit: Callable[[str], None] | None = None
         self.ended = threading.Event()
+        self._finishing = threading.Lock()
         self.answered_event = threading.Event()
         self.failure: int | None = None
         """The final SIP status of an outbound leg that was not answered."""
@@ -260,7 +279,9 @@ class HotlineCall(VoIPCall):
 
     def hangup(self) -> None:
         if self.state is CallState.ANSWERED:
-            super().hangup()
+            # Lost races (the far end's BYE came first) and a closed socket end it all the same.
+            with contextlib.suppress(InvalidStateError, OSError):
+                super().hangup()
         elif self.state is CallState.RINGING:
             # Never answered (shutting down): tell the caller instead of leaving them ringing.
             self.phone.sip.send(
@@ -278,6 +299,13 @@ class HotlineCall(VoIPCall):
         self._finish()
 
     def _finish(self) -> None:
+        # A BYE from the far end and our own hang-up may race: release once.
+        with self._finishing:
+            if self.ended.is_set():
+                return
+            self._release()
+
+    def _release(self) -> None:
         for client in self.RTPClients:
             client.stop()
         self.state = CallState.ENDED
@@ -326,8 +354,10 @@ class HotlinePhone(VoIPPhone):
         sip_port: int,
         rtp_ports: tuple[int, int],
         on_call: Callable[[HotlineCall], None],
+        on_fatal: Callable[[HotlinePhone], None],
         register_timeout: float,
     ) -> None:
+        self.on_fatal = on_fatal
         super().__init__(
             server,
             port,
@@ -352,6 +382,12 @@ class HotlinePhone(VoIPPhone):
         )
         self.sip.register_timeout = register_timeout  # type: ignore[assignment]
         self._ports = threading.Lock()
+
+    def fatal(self) -> None:
+        # pyVoIP stops the phone after three failed re-REGISTERs and goes quiet; the
+        # endpoint has to hear of it to register again.
+        super().fatal()
+        self.on_fatal(self)
 
     def callback(self, request: SIPMessage) -> None:
         if request.type is SIPMessageType.MESSAGE and request.method == "CANCEL":
