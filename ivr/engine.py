@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from ivr import flow as f
-from ivr.names import category_name, status_name, surname_of
+from ivr.names import category_name, category_word, status_name, surname_of
 from ivr.turns import Action, Ask, CallerInput, Enqueue, Hangup, Say, Turn
 from orders.schemas import CallerLookup
 
@@ -50,7 +50,10 @@ class IvrSession(BaseModel):
     customer_id: int | None = None
     surname: str = ""
     title: str = ""
-    appliances: list[tuple[int, str]] = []
+    appliances: list[tuple[int, str, str]] = []
+    """(id, name as said, category) of the caller's appliances."""
+    candidates: list[int] = []
+    """Indexes into ``appliances`` the caller is choosing from."""
     chosen_appliance_id: int | None = None
     order_number: str | None = None
     queue: str | None = None
@@ -59,6 +62,11 @@ class IvrSession(BaseModel):
     finished: bool = False
     keys_only: bool = False
     """Set after speech too unsure to act on: menus then take keys only."""
+
+
+def _kinds(session: IvrSession) -> list[str]:
+    """The categories of the caller's appliances, each once, in the record's order."""
+    return list(dict.fromkeys(category for _id, _name, category in session.appliances))
 
 
 class Engine:
@@ -84,7 +92,7 @@ class Engine:
                     "title": card.title,
                     "language": language if language in self.flow.languages else session.language,
                     "appliances": [
-                        (a.id, category_name(language, a.brand, a.category.value))
+                        (a.id, category_name(language, a.brand, a.category.value), a.category.value)
                         for a in card.appliances[:9]
                     ],
                 }
@@ -217,29 +225,46 @@ class Engine:
     ) -> tuple[IvrSession, Turn]:
         if session.customer_id is None or not session.appliances:
             return self._run(session, node.no_appliance, said)
-        if len(session.appliances) == 1:
-            chosen = session.model_copy(
-                update={"chosen_appliance_id": session.appliances[0][0], "stage": "describe"}
-            )
-            return chosen, Turn(language=chosen.language, actions=[*said, self._ask(chosen, node)])
-        choosing = session.model_copy(update={"stage": "choose"})
-        return choosing, Turn(language=session.language, actions=[*said, self._ask(choosing, node)])
+        if node.category and len(_kinds(session)) > 1:
+            asking = session.model_copy(update={"stage": "category"})
+            return asking, Turn(language=asking.language, actions=[*said, self._ask(asking, node)])
+        return self._narrow(session, node, list(range(len(session.appliances))), said)
+
+    def _narrow(
+        self, session: IvrSession, node: f.RepairRequest, candidates: list[int], said: list[Action]
+    ) -> tuple[IvrSession, Turn]:
+        """One appliance left: on to the fault; several: the caller picks one."""
+        if len(candidates) == 1:
+            update = {
+                "chosen_appliance_id": session.appliances[candidates[0]][0],
+                "stage": "describe",
+                "retries": 0,
+            }
+        else:
+            update = {"candidates": candidates, "stage": "choose", "retries": 0}
+        narrowed = session.model_copy(update=update)
+        return narrowed, Turn(
+            language=narrowed.language, actions=[*said, self._ask(narrowed, node)]
+        )
 
     def _repair_input(
         self, session: IvrSession, node: f.RepairRequest, given: CallerInput
     ) -> tuple[IvrSession, Turn]:
+        if session.stage == "category":
+            kinds = _kinds(session)
+            kind = self._pick(session, given, [category_word(session.language, k) for k in kinds])
+            if kind is None:
+                unsure = given.speech and not self._trusted(given)
+                if unsure:
+                    session = session.model_copy(update={"keys_only": True})
+                return self._retry(session, node, CallerInput(digits="?") if unsure else given)
+            candidates = [i for i, a in enumerate(session.appliances) if a[2] == kinds[kind]]
+            return self._narrow(session, node, candidates, [])
         if session.stage == "choose":
             index = int(given.digits[:1]) - 1 if given.digits[:1].isdigit() else -1
-            if not 0 <= index < len(session.appliances):
+            if not 0 <= index < len(session.candidates):
                 return self._retry(session, node, given)
-            chosen = session.model_copy(
-                update={
-                    "chosen_appliance_id": session.appliances[index][0],
-                    "stage": "describe",
-                    "retries": 0,
-                }
-            )
-            return chosen, Turn(language=chosen.language, actions=[self._ask(chosen, node)])
+            return self._narrow(session, node, [session.candidates[index]], [])
         description = given.speech.strip()
         if not description:
             return self._retry(session, node, given)
@@ -253,6 +278,15 @@ class Engine:
         said: list[Action] = []
         self._say(done, node.done, said, number=number)
         return self._run(done, node.next, said)
+
+    def _pick(self, session: IvrSession, given: CallerInput, names: list[str]) -> int | None:
+        """Index of the option chosen by key (1 = first) or, trusted, by its name."""
+        if given.digits[:1].isdigit() and 1 <= int(given.digits[:1]) <= len(names):
+            return int(given.digits[:1]) - 1
+        if given.speech and self._trusted(given):
+            spoken = given.speech.strip().lower()
+            return next((i for i, name in enumerate(names) if name.lower() in spoken), None)
+        return None
 
     def _trusted(self, given: CallerInput) -> bool:
         confidence = given.speech_confidence
@@ -287,10 +321,23 @@ class Engine:
                 finish_on_key=node.terminator,
                 timeout_seconds=node.timeout_seconds,
             )
-        if isinstance(node, f.RepairRequest) and session.stage == "choose":
+        if isinstance(node, f.RepairRequest) and session.stage == "category":
+            assert node.category is not None
+            names = [category_word(language, kind) for kind in _kinds(session)]
             options = [
                 self._text(session, node.option, name=name, digit=str(index + 1))
-                for index, (_id, name) in enumerate(session.appliances)
+                for index, name in enumerate(names)
+            ]
+            return Ask(
+                prompts=[self._text(session, node.category), *options],
+                accept="dtmf" if session.keys_only else "dtmf speech",
+                num_digits=1,
+                hints=[] if session.keys_only else names,
+            )
+        if isinstance(node, f.RepairRequest) and session.stage == "choose":
+            options = [
+                self._text(session, node.option, name=session.appliances[i][1], digit=str(n + 1))
+                for n, i in enumerate(session.candidates)
             ]
             return Ask(prompts=[self._text(session, node.choose), *options], num_digits=1)
         if isinstance(node, f.RepairRequest):

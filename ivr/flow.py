@@ -86,6 +86,9 @@ class OrderStatus(_Node):
 
 class RepairRequest(_Node):
     kind: Literal["repair_request"]
+    category: str | None = None
+    """Prompt asking which kind of appliance (by key or by name) when the caller's
+    appliances are of several kinds; without it the caller picks from all of them."""
     choose: str
     option: str
     describe: str
@@ -181,7 +184,17 @@ def targets(node: BaseModel) -> Iterator[tuple[str, str]]:
 
 
 def prompt_ids(node: BaseModel) -> Iterator[str]:
-    fields = ("prompt", "greeting", "found", "none", "choose", "option", "describe", "done")
+    fields = (
+        "prompt",
+        "greeting",
+        "found",
+        "none",
+        "category",
+        "choose",
+        "option",
+        "describe",
+        "done",
+    )
     for field in fields:
         value = getattr(node, field, None)
         if isinstance(value, str):

@@ -98,8 +98,12 @@ def surname_of(name: str) -> str:
     return name[:1]
 
 
+def category_word(language: str, category: str) -> str:
+    return CATEGORIES.get(language, CATEGORIES["zh-CN"]).get(category, category)
+
+
 def category_name(language: str, brand: str, category: str) -> str:
-    word = CATEGORIES.get(language, CATEGORIES["zh-CN"]).get(category, category)
+    word = category_word(language, category)
     return f"{brand}{word}" if language.startswith("zh") else f"{brand} {word}"
 
 

@@ -189,7 +189,7 @@ def test_returning_customer_logs_a_repair_by_keys_and_voice(
     customer = make_customer(name="王建国", phones=(CALLER,), title="先生")
     make_appliance(customer.id)
     make_appliance(customer.id, category=ApplianceCategory.REFRIGERATOR, brand="美的")
-    # The IVR names the appliances in the order of the caller's record; key 2 is the second.
+    # The IVR names the kinds in the order of the caller's record; key 2 is the second.
     appliance = lookup_caller(db, phone=CALLER).customers[0].appliances[1]
     voice = espeak("洗衣机不脱水，有很大的噪音", "cmn", tmp_path / "voice.wav")
     pcap = rtp_pcap(voice, tmp_path / "voice.pcap")
@@ -199,7 +199,7 @@ def test_returning_customer_logs_a_repair_by_keys_and_voice(
             [
                 ("pause", 1000),
                 ("dtmf", "1"),  # repair; typed ahead of the greeting, taken by the menu
-                ("dtmf", "2"),  # the second appliance, cutting the list short
+                ("dtmf", "2"),  # the second kind of appliance: the fridge
                 ("pause", 16000),  # greeting, "describe the fault"
                 ("audio", pcap),
                 ("pause", int(seconds * 1000) + 500),

@@ -48,7 +48,9 @@ def test_returning_customer_logs_a_repair_end_to_end(
     assert ringing["pop"]["customers"][0]["id"] == customer.id
     assert ringing["from_number"] == "+8613800138000"
 
-    assert any("美的冰箱请按2" in text for text in call.press("1").said())
+    kinds = call.press("1")  # repair: the caller has a washing machine and a fridge
+    assert "请问是哪一类电器需要报修？" in kinds.said()
+    assert any("冰箱请按2" in text for text in kinds.said())
     assert "请在提示音后简要描述故障现象，说完请按井号键。" in call.press("2").said()
     final = call.speak("冰箱不制冷，冷藏室温度很高")
     assert final.verbs()[-1] == "Hangup"
@@ -290,4 +292,25 @@ def test_spoken_menu_choice_and_unsure_speech_falls_back_to_keys(
 def test_confident_speech_selects_the_option(sim: TwilioSimulator, returning: Any) -> None:
     call = sim.call("+8613800138000")
     chosen = call.speak("我想报修", confidence=0.88)
-    assert any("美的冰箱请按2" in text for text in chosen.said())
+    assert any("冰箱请按2" in text for text in chosen.said())
+    assert chosen.gather().attrib["input"] == "dtmf speech"
+    assert "冰箱" in chosen.gather().attrib["hints"]
+
+
+def test_kind_by_speech_then_the_appliance_by_key(
+    sim: TwilioSimulator, returning: Any, make_appliance: Any, db: Session
+) -> None:
+    customer, _washer, fridge = returning
+    second = make_appliance(customer.id, brand="西门子", category=ApplianceCategory.REFRIGERATOR)
+    call = sim.call("+8613800138000")
+    call.press("1")
+    fridges = call.speak("冰箱", confidence=0.93)  # of two kinds, by name
+    said = fridges.said()
+    assert "请选择需要报修的电器：" in said
+    assert any("美的冰箱请按1" in text for text in said)
+    assert any("西门子冰箱请按2" in text for text in said)
+    assert not any("海尔洗衣机" in text for text in said)  # only the fridges are offered
+    call.press("2")
+    call.speak("冰箱门关不严")
+    order = db.exec(select(WorkOrder).where(WorkOrder.customer_id == customer.id)).one()
+    assert order.appliance_id == second.id != fridge.id
