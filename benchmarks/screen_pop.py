@@ -125,12 +125,15 @@ class Phase:
     frame read by the console: the console's own share of the latency."""
     known: int = 0
     voice_errors: int = 0
+    hangup_errors: int = 0
     seconds: float = 0.0
     """How long sending took (the achieved rate is calls over this)."""
     wall_s: float = 0.0
     """The whole phase, until the last pop came or was given up."""
     foreign_cpu_share: float = 0.0
     attempts: int = 1
+    cpu_ms_per_call: dict[str, float] = field(default_factory=dict)
+    """CPU time per call of each part of the system, over the whole phase."""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -140,6 +143,7 @@ class Phase:
             "lost": self.calls - len(self.pops),
             "pops_of_known_callers": self.known,
             "voice_errors": self.voice_errors,
+            "hangup_errors": self.hangup_errors,
             "achieved_rate_per_s": round(self.calls / self.seconds, 1) if self.seconds else 0,
             "pop_ms": _cuts(self.pops),
             "supervisor_ringing_ms": _cuts(self.ringing),
@@ -147,6 +151,7 @@ class Phase:
             "offer_to_frame_ms": _cuts(self.gateway),
             "sender_lag_ms": _cuts(self.lag),
             "foreign_cpu_share": self.foreign_cpu_share,
+            "cpu_ms_per_call": self.cpu_ms_per_call,
             "attempts": self.attempts,
         }
 
@@ -308,9 +313,13 @@ class Bench:
 
     async def _ring(self, call: Call) -> None:
         self.phase.lag.append(time.perf_counter() - call.due)
-        response = await self.http.post(
-            "/twilio/voice", data=call.params, headers={"X-Twilio-Signature": call.signature}
-        )
+        try:
+            response = await self.http.post(
+                "/twilio/voice", data=call.params, headers={"X-Twilio-Signature": call.signature}
+            )
+        except httpx.HTTPError:
+            self.phase.voice_errors += 1
+            return
         self.phase.voice.append(time.perf_counter() - call.due)
         if response.status_code != 200:
             self.phase.voice_errors += 1
@@ -318,9 +327,12 @@ class Bench:
     async def _hang_up(self, call: Call) -> None:
         params = {**call.params, "CallStatus": "completed"}
         signature = self.validator.compute_signature(PUBLIC_URL + "/twilio/status", params)
-        await self.http.post(
-            "/twilio/status", data=params, headers={"X-Twilio-Signature": signature}
-        )
+        try:
+            await self.http.post(
+                "/twilio/status", data=params, headers={"X-Twilio-Signature": signature}
+            )
+        except httpx.HTTPError:  # an overloaded service drops connections; counted, not fatal
+            self.phase.hangup_errors += 1
 
     async def run_phase(self, rate: int, seconds: float) -> Phase:
         self.phase = phase = Phase(rate=rate)
@@ -373,9 +385,11 @@ async def measure(bench: Bench, rate: int, seconds: float) -> Phase:
     for attempt in range(1, twilio_webhooks.ATTEMPTS + 1):
         before = twilio_webhooks.cpu_ticks()
         phase = await bench.run_phase(rate, seconds)
+        after = twilio_webhooks.cpu_ticks()
         phase.foreign_cpu_share = twilio_webhooks.foreign_share(
-            before, twilio_webhooks.cpu_ticks(), max(phase.wall_s, 0.001)
+            before, after, max(phase.wall_s, 0.001)
         )
+        phase.cpu_ms_per_call = cpu_by_part(before, after, phase.calls)
         phase.attempts = attempt
         print_phase(phase)
         if phase.foreign_cpu_share <= twilio_webhooks.FOREIGN_LIMIT:
@@ -384,6 +398,34 @@ async def measure(bench: Bench, rate: int, seconds: float) -> Phase:
             print(f"{rate}/s: other processes took {phase.foreign_cpu_share:.0%}; again")
             await asyncio.to_thread(twilio_webhooks.wait_for_idle_cores, 10 * 60)
     return phase
+
+
+def cpu_by_part(
+    before: dict[int, tuple[int, str, int]], after: dict[int, tuple[int, str, int]], calls: int
+) -> dict[str, float]:
+    """Where the CPU went: this load generator, the service's processes, PostgreSQL, Redis."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _comm, _ticks) in after.items():
+        children.setdefault(parent, []).append(pid)
+    service: set[int] = set()
+    stack = list(children.get(os.getpid(), []))
+    while stack:
+        pid = stack.pop()
+        service.add(pid)
+        stack.extend(children.get(pid, []))
+    spent: dict[str, float] = {"load_generator": 0, "service": 0, "postgresql": 0, "redis": 0}
+    for pid, (_parent, comm, ticks) in after.items():
+        used = ticks - before.get(pid, (0, "", 0))[2]
+        if pid == os.getpid():
+            spent["load_generator"] += used
+        elif pid in service:
+            spent["service"] += used
+        elif comm == "postgres":
+            spent["postgresql"] += used
+        elif comm == "redis-server":
+            spent["redis"] += used
+    per_tick_ms = 1000 / os.sysconf("SC_CLK_TCK") / max(calls, 1)
+    return {part: round(ticks * per_tick_ms, 2) for part, ticks in spent.items()}
 
 
 def caller_numbers(plan: lookup.Plan, rng: random.Random, count: int) -> list[str]:
@@ -413,7 +455,7 @@ def print_phase(phase: Phase) -> None:
         f"webhook p50 {voice.get('p50', 0):>7.2f} p99 {voice.get('p99', 0):>8.2f} ms  "
         f"ringing p99 {ringing.get('p99', 0):>8.2f} ms  "
         f"offer->frame p99 {(got['offer_to_frame_ms'] or {}).get('p99', 0):>7.2f} ms  "
-        f"others {phase.foreign_cpu_share:.0%}",
+        f"others {phase.foreign_cpu_share:.0%}  cpu ms/call {phase.cpu_ms_per_call}",
         flush=True,
     )
 
