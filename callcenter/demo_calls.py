@@ -36,6 +36,7 @@ from twilio.request_validator import RequestValidator
 
 from callcenter.app import create_app
 from callcenter.bus import EventBus
+from callcenter.db import writer
 from callcenter.runtime import Runtime
 from callcenter.secret_key import resolve_secret_key
 from callcenter.settings import Settings
@@ -327,7 +328,7 @@ def _numbers(runtime: Runtime, rng: random.Random, limit: int = 500) -> list[str
 def _sim_agents(runtime: Runtime, count: int) -> list[tuple[str, str]]:
     """Simulated agents' accounts, with passwords of this run."""
     accounts = []
-    with Session(runtime.engine, expire_on_commit=False) as session:
+    with Session(writer(runtime.engine), expire_on_commit=False) as session:
         for n in range(1, count + 1):
             username, password = SIM_AGENT.format(n=n), secrets.token_urlsafe(12)
             data = UserCreate(username=username, role=Role.AGENT, password=password)
@@ -390,6 +391,10 @@ def run_demo_calls(
         redis_url=runtime.redis_url,
         run_worker=True,
     )
+    # Callers' webhooks write at the same moments: on SQLite each transaction takes the write
+    # lock as it begins, or one that read first fails at once with "database is locked".
+    writes = writer(runtime.engine)
+    app.state.sessions = lambda: Session(writes, expire_on_commit=False)
     events = EventBus(runtime.bus)
     acd = Acd(runtime.bus, events, Presence(runtime.bus, events))
     for queue in QUEUES:
