@@ -26,6 +26,7 @@ import telephony.twilio.http
 import telephony.twilio.media
 from callcenter import problems
 from callcenter.constants import WORKER_HEARTBEAT
+from callcenter.db import writer
 from callcenter.middleware import BodyLimit, Metrics
 from callcenter.settings import Settings
 from callcenter.types import Clock, utcnow
@@ -58,7 +59,10 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     # Where every request, websocket and job gets its session; tests swap in their own.
-    app.state.sessions = lambda: Session(engine, expire_on_commit=False)
+    # Requests write from several threads at once: on SQLite each takes the write lock
+    # when it begins, so two webhooks never fail each other with "database is locked".
+    writes = writer(engine)
+    app.state.sessions = lambda: Session(writes, expire_on_commit=False)
     app.state.bus = bus
     app.state.redis_url = redis_url
     app.state.secret_key = secret_key

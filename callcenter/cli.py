@@ -11,11 +11,10 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
-from sqlmodel import Session
 
 from callcenter.app import create_app
 from callcenter.asgi import INPROCESS_WORKER_ENV
-from callcenter.db import session_scope, writer
+from callcenter.db import session_scope
 from callcenter.errors import CallCenterError
 from callcenter.logging import configure_logging
 from callcenter.migrate import upgrade
@@ -143,13 +142,7 @@ def run_sip() -> None:
         _fail(exc)
         return
     try:
-        # Calls write from many threads at once: on SQLite, take the write lock up front.
-        writes = writer(runtime.engine)
-        endpoint = build_endpoint(
-            settings,
-            sessions=lambda: Session(writes, expire_on_commit=False),
-            client=runtime.bus,
-        )
+        endpoint = build_endpoint(settings, sessions=runtime.sessions, client=runtime.bus)
     except CallCenterError as exc:
         runtime.close()
         _fail(exc)

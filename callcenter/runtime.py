@@ -9,7 +9,7 @@ import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from callcenter.db import make_engine
+from callcenter.db import make_engine, writer
 from callcenter.embedded_redis import EmbeddedRedis
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
@@ -46,7 +46,8 @@ class Runtime:
         )
 
     def sessions(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+        # The worker writes alongside the app and the SIP endpoint (see callcenter.db.WRITER).
+        return Session(writer(self.engine), expire_on_commit=False)
 
     def close(self) -> None:
         self.bus.close()

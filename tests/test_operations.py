@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from callcenter.app import create_app
 from callcenter.constants import WORKER_HEARTBEAT
 from callcenter.db import make_engine
+from callcenter.migrate import upgrade
 from callcenter.settings import Settings
-from tests.conftest import SECRET
+from orders.enums import Role
+from orders.models import User
+from tests.conftest import SECRET, bearer
 from tests.test_cli import CALLCENTER, _env
 
 
@@ -71,3 +76,38 @@ def test_standalone_worker_beats(tmp_path: Path, redis_url: str, bus: redis.Redi
         worker.terminate()
         output: Any = worker.communicate(timeout=30)[0]
     assert "heartbeat" in output
+
+
+def test_concurrent_writers_on_the_embedded_sqlite_all_succeed(
+    tmp_path: Path, bus: redis.Redis
+) -> None:
+    """Several requests that read, then write, at once: none may fail with "database is
+    locked" (SQLite cannot upgrade a read transaction once another has committed)."""
+    url = f"sqlite:///{tmp_path / 'cc.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        admin = User(username="admin", full_name="Admin", role=Role.ADMIN, password_hash="x")
+        session.add(admin)
+        session.commit()
+        session.refresh(admin)
+        headers = bearer(admin)
+    app = create_app(
+        settings=Settings(data_dir=tmp_path / "data", auth={"secret_key": SECRET}),
+        engine=engine,
+        bus=bus,
+        secret_key=SECRET,
+    )
+
+    def create(index: int) -> int:
+        body = {
+            "name": f"并发客户{index}",
+            "phones": [{"number": f"1380013{index:04d}"}],
+            "addresses": [],
+        }
+        return client.post("/api/customers", json=body, headers=headers).status_code
+
+    with TestClient(app) as client, ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(create, range(40)))
+    engine.dispose()
+    assert statuses == [201] * 40
