@@ -364,43 +364,21 @@ def test_queued_caller_is_bridged_to_the_agents_softphone_through_the_proxy(
     line.thread.start()
     until(lambda: line.endpoint.phone is not None)
 
-    agent_port = free_udp_port()
-    registered = Sipp.start(
-        agent_registers("agent7", kamailio.port),
-        port=agent_port,
-        endpoint_port=kamailio.port,
-        caller="agent7",
-        directory=tmp_path / "agent-register",
-    )
-    assert registered.wait() == 0, registered.errors()
-    softphone = Sipp.start(
-        agent_answers("agent7"),
-        port=agent_port,
-        endpoint_port=kamailio.port,
-        caller="agent7",
-        directory=tmp_path / "agent",
-        extra=("-rtp_echo",),  # the agent says back what they hear
-    )
+    softphone = register_softphone("agent7", kamailio, tmp_path / "agent")  # it echoes
     voice = espeak(
         "The washing machine does not spin and it is very loud", "en", tmp_path / "v.wav"
     )
     pcap = rtp_pcap(voice, tmp_path / "voice.pcap")
-    caller = Sipp.start(
-        scenario(
-            [
-                ("pause", 800),
-                ("dtmf", "0"),  # an agent, please
-                ("pause", 12000),  # greeting, transfer prompt, the agent answers
-                ("audio", pcap),
-                ("pause", int(len(voice) / 16) + 1500),
-            ],
-            register=False,
-            proxy=kamailio.port,
-        ),
-        port=free_udp_port(),
-        endpoint_port=kamailio.port,
-        caller=CALLER,
-        directory=tmp_path / "caller",
+    caller = call_through(
+        kamailio,
+        [
+            ("pause", 800),
+            ("dtmf", "0"),  # an agent, please
+            ("pause", 12000),  # greeting, transfer prompt, the agent answers
+            ("audio", pcap),
+            ("pause", int(len(voice) / 16) + 1500),
+        ],
+        tmp_path / "caller",
     )
     try:
         assert caller.wait() == 0, caller.errors()
@@ -465,30 +443,17 @@ def test_agent_stuck_on_a_call_whose_endpoint_was_killed_is_freed_on_restart(
         "CALLCENTER_SIP_RTP_PORT_MAX": "33398",
     }
     first = EndpointProcess.start(environment, tmp_path / "first.log")
-    agent_port = free_udp_port()
-    registered = Sipp.start(
-        agent_registers("agent8", kamailio.port),
-        port=agent_port,
-        endpoint_port=kamailio.port,
-        caller="agent8",
-        directory=tmp_path / "agent-register",
+    softphone = register_softphone(
+        "agent8",
+        kamailio,
+        tmp_path / "agent",
+        behaviour=agent_answers("agent8", timeout_ms=120000),
+        echo=False,
     )
-    assert registered.wait() == 0, registered.errors()
-    softphone = Sipp.start(
-        agent_answers("agent8", timeout_ms=120000),
-        port=agent_port,
-        endpoint_port=kamailio.port,
-        caller="agent8",
-        directory=tmp_path / "agent",
-    )
-    caller = Sipp.start(
-        scenario(
-            [("pause", 800), ("dtmf", "0"), ("pause", 60000)], register=False, proxy=kamailio.port
-        ),
-        port=free_udp_port(),
-        endpoint_port=kamailio.port,
-        caller=CALLER,
-        directory=tmp_path / "caller",
+    caller = call_through(
+        kamailio,
+        [("pause", 800), ("dtmf", "0"), ("pause", 60000)],
+        tmp_path / "caller",
     )
     second: EndpointProcess | None = None
     try:
@@ -589,14 +554,10 @@ def test_agent_holds_then_blind_transfers_the_caller_to_another_agent(
     softphones = [
         register_softphone(name, kamailio, tmp_path / name) for name in ("agent1", "agent2")
     ]
-    caller = Sipp.start(
-        scenario(
-            [("pause", 800), ("dtmf", "0"), ("pause", 40000)], register=False, proxy=kamailio.port
-        ),
-        port=free_udp_port(),
-        endpoint_port=kamailio.port,
-        caller=CALLER,
-        directory=tmp_path / "caller",
+    caller = call_through(
+        kamailio,
+        [("pause", 800), ("dtmf", "0"), ("pause", 40000)],
+        tmp_path / "caller",
     )
     with TestClient(app) as client:
         try:
@@ -644,12 +605,38 @@ def test_agent_holds_then_blind_transfers_the_caller_to_another_agent(
     assert occurrences(right, ulaw_to_pcm16(HOLD_MUSIC[:6400])) == 1
 
 
+def call_through(
+    kamailio: Kamailio,
+    steps: list[Step],
+    directory: Path,
+    *,
+    caller: str = CALLER,
+    ending: str = "caller",
+) -> Sipp:
+    """A caller whose INVITE, ACK and BYE go through the proxy (its route set)."""
+    return Sipp.start(
+        scenario(steps, register=False, proxy=kamailio.port, ending=ending),
+        port=free_udp_port(),
+        endpoint_port=kamailio.port,
+        caller=caller,
+        directory=directory,
+    )
+
+
 def bridged_call(line: Hotline) -> Call | None:
     return next((c for c in line.calls() if c.state is CallState.BRIDGED), None)
 
 
-def register_softphone(user: str, kamailio: Kamailio, directory: Path) -> Sipp:
-    """An agent's softphone: registered to the proxy, then answering one call (echoing)."""
+def register_softphone(
+    user: str,
+    kamailio: Kamailio,
+    directory: Path,
+    *,
+    behaviour: str | None = None,
+    echo: bool = True,
+) -> Sipp:
+    """An agent's softphone: registered to the proxy, then taking one call as
+    ``behaviour`` says (by default: answering and saying back what it hears)."""
     port = free_udp_port()
     registered = Sipp.start(
         agent_registers(user, kamailio.port),
@@ -660,12 +647,12 @@ def register_softphone(user: str, kamailio: Kamailio, directory: Path) -> Sipp:
     )
     assert registered.wait() == 0, registered.errors()
     return Sipp.start(
-        agent_answers(user),
+        behaviour or agent_answers(user),
         port=port,
         endpoint_port=kamailio.port,
         caller=user,
         directory=directory,
-        extra=("-rtp_echo",),
+        extra=("-rtp_echo",) if echo else (),
     )
 
 
@@ -687,30 +674,18 @@ def test_agent_hanging_up_ends_the_callers_leg_too(
     line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
     line.thread.start()
     until(lambda: line.endpoint.phone is not None)
-    port = free_udp_port()
-    registered = Sipp.start(
-        agent_registers("agent3", kamailio.port),
-        port=port,
-        endpoint_port=kamailio.port,
-        caller="agent3",
-        directory=tmp_path / "register",
+    softphone = register_softphone(
+        "agent3",
+        kamailio,
+        tmp_path / "agent",
+        behaviour=agent_answers("agent3", hangs_up_after_ms=2000),
+        echo=False,
     )
-    assert registered.wait() == 0, registered.errors()
-    softphone = Sipp.start(
-        agent_answers("agent3", hangs_up_after_ms=2000),
-        port=port,
-        endpoint_port=kamailio.port,
-        caller="agent3",
-        directory=tmp_path / "agent",
-    )
-    caller = Sipp.start(
-        scenario(
-            [("pause", 800), ("dtmf", "0")], register=False, proxy=kamailio.port, ending="hotline"
-        ),
-        port=free_udp_port(),
-        endpoint_port=kamailio.port,
-        caller=CALLER,
-        directory=tmp_path / "caller",
+    caller = call_through(
+        kamailio,
+        [("pause", 800), ("dtmf", "0")],
+        tmp_path / "caller",
+        ending="hotline",
     )
     try:
         assert softphone.wait(timeout=40) == 0, softphone.errors()  # its BYE was answered
@@ -744,30 +719,18 @@ def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_rea
     line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
     line.thread.start()
     until(lambda: line.endpoint.phone is not None)
-    port = free_udp_port()
-    registered = Sipp.start(
-        agent_registers("agent4", kamailio.port),
-        port=port,
-        endpoint_port=kamailio.port,
-        caller="agent4",
-        directory=tmp_path / "register",
+    softphone = register_softphone(
+        "agent4",
+        kamailio,
+        tmp_path / "agent",
+        behaviour=agent_rings_out("agent4"),
+        echo=False,
     )
-    assert registered.wait() == 0, registered.errors()
-    softphone = Sipp.start(
-        agent_rings_out("agent4"),
-        port=port,
-        endpoint_port=kamailio.port,
-        caller="agent4",
-        directory=tmp_path / "agent",
-    )
-    caller = Sipp.start(
-        scenario(
-            [("pause", 800), ("dtmf", "0"), ("pause", 22000)], register=False, proxy=kamailio.port
-        ),
-        port=free_udp_port(),
-        endpoint_port=kamailio.port,
+    caller = call_through(
+        kamailio,
+        [("pause", 800), ("dtmf", "0"), ("pause", 22000)],
+        tmp_path / "caller",
         caller="02165521234",
-        directory=tmp_path / "caller",
     )
     try:
         assert softphone.wait(timeout=40) == 0, softphone.errors()  # rang, then CANCEL

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import audioop
 import contextlib
+import hashlib
 import queue
 import threading
 import time
@@ -140,6 +141,14 @@ def _stereo(left_ulaw: bytes, right_ulaw: bytes) -> bytes:
     return audioop.add(left, right, 2)
 
 
+def dialog_id(leg: HotlineCall) -> str:
+    """The call's provider id: its dialog (Call-ID and the caller's tag), hashed to fit.
+    A Call-ID alone may come back from a careless phone for a new call; a dialog not."""
+    headers = leg.request.headers
+    dialog = f"{headers['Call-ID']};{headers['From']['tag']}"
+    return "sip-" + hashlib.sha256(dialog.encode()).hexdigest()[:40]
+
+
 class SipCall:
     def __init__(self, ctx: CallContext, leg: HotlineCall) -> None:
         self.ctx = ctx
@@ -164,7 +173,7 @@ class SipCall:
                 session,
                 notifier=ctx.notifier,
                 channel=CallChannel.SIP,
-                provider_id=self.leg.call_id[:64],
+                provider_id=dialog_id(self.leg),
                 from_number=headers["From"]["number"] or "",
                 to_number=headers["To"]["number"] or "",
                 region=ctx.region,
