@@ -157,10 +157,8 @@ class SipCall:
         self.offers: queue.Queue[Offer] = queue.Queue()
         self.controls: queue.Queue[str] = queue.Queue()
         self.call_id: str | None = None
-        self.bridged = threading.Event()
         self.audio: AudioIvr | None = None
         self.ivr_state: IvrSession | None = None
-        self.agent_id: int | None = None
 
     # The whole call. Sessions are opened per step, never held while the caller talks:
     # a call lasts minutes, and a pooled connection per call would starve the database.
@@ -214,7 +212,7 @@ class SipCall:
             prompts=ctx.prompts,
             speech=ctx.speech,
             speech_threshold=ctx.flow.speech_threshold,
-            faults_dir=ctx.recordings_dir / "faults",
+            messages_dir=ctx.recordings_dir / "messages",
             call_id=call.id,
         )
         self.media.hear = self.audio.hear
@@ -363,8 +361,6 @@ class SipCall:
                     agent_id=offer.agent_id,
                     clock=ctx.clock,
                 )
-            self.agent_id = offer.agent_id
-            self.bridged.set()
             return True
         if leg.answered_event.is_set():
             leg.hangup()

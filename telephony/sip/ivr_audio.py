@@ -31,7 +31,9 @@ INTER_DIGIT_SECONDS = 3.0
 
 
 @dataclass
-class FaultRecording:
+class VoiceMessage:
+    """What a caller said into the IVR: a fault description or a voicemail."""
+
     wav: FinishedWav
     voiced_seconds: float
 
@@ -59,7 +61,7 @@ class AudioIvr:
         prompts: PromptAudio,
         speech: SpeechModel | None,
         speech_threshold: float,
-        faults_dir: Path,
+        messages_dir: Path,
         call_id: str,
     ) -> None:
         self.leg = leg
@@ -67,10 +69,10 @@ class AudioIvr:
         self.prompts = prompts
         self.speech = speech
         self.speech_threshold = speech_threshold
-        self.faults_dir = faults_dir
+        self.messages_dir = messages_dir
         self.call_id = call_id
         self.listener: Listener | None = None
-        self.faults: list[FaultRecording] = []
+        self.faults: list[VoiceMessage] = []
 
     def hear(self, frame: bytes) -> None:
         """Called by the media loop with every frame the caller sends."""
@@ -168,7 +170,7 @@ class AudioIvr:
             speech=f"[voice description: {fault.wav.path.name}, {fault.voiced_seconds:.0f} s]"
         )
 
-    def voicemail(self, language: str) -> FaultRecording | None:
+    def voicemail(self, language: str) -> VoiceMessage | None:
         """Ask for a message, record it, say goodbye."""
         self._play([self.prompts.text("voicemail", language)], language, interruptible=False)
         message = self._record("voicemail", no_voice_seconds=8)
@@ -176,12 +178,12 @@ class AudioIvr:
             self._play([self.prompts.text("goodbye", language)], language, interruptible=False)
         return message
 
-    def _record(self, kind: str, *, no_voice_seconds: float) -> FaultRecording | None:
+    def _record(self, kind: str, *, no_voice_seconds: float) -> VoiceMessage | None:
         while not self.leg.digits.empty():  # keys typed ahead are not the end of the description
             self.leg.digits.get_nowait()
         listener = Listener()
         self.listener = listener
-        path = self.faults_dir / f"{self.call_id}-{kind}-{len(self.faults) + 1}.wav"
+        path = self.messages_dir / f"{self.call_id}-{kind}-{len(self.faults) + 1}.wav"
         writer = WavWriter(path)
         voiced = silent_after_voice = 0.0
         started = time.monotonic()
@@ -209,4 +211,4 @@ class AudioIvr:
         if voiced < 0.3:
             finished.path.unlink(missing_ok=True)
             return None
-        return FaultRecording(finished, voiced)
+        return VoiceMessage(finished, voiced)

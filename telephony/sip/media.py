@@ -53,9 +53,6 @@ class InboundAudio:
             return SILENCE
         return frame.ljust(FRAME_BYTES, b"\xff")[:FRAME_BYTES]
 
-    def __len__(self) -> int:
-        return len(self._frames)
-
 
 FrameSource = Callable[[], bytes]
 
