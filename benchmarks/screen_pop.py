@@ -54,6 +54,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 
 from benchmarks import lookup, twilio_webhooks
+from benchmarks.machine import machine
 from benchmarks.twilio_webhooks import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, PUBLIC_URL
 from orders.enums import Role
 from orders.models import User
@@ -466,7 +467,7 @@ def report(config: Config, context: dict[str, Any], phases: list[Phase]) -> None
     result = {
         "benchmark": "screen_pop",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": lookup.machine(),
+        "machine": machine(),
         "libraries": {
             name: version(name) for name in ("uvicorn", "websockets", "redis", "psycopg")
         },

@@ -55,7 +55,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import re
 import shutil
 import signal
@@ -80,6 +79,7 @@ from typing import Any
 import psutil
 import redis
 
+from benchmarks.machine import machine
 from recordings.audio import pcm16_to_ulaw
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,22 +254,6 @@ class Level:
 
 
 # ------------------------------------------------------------------- machine and neighbours
-
-
-def machine() -> dict[str, object]:
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": _cpu(),
-        "cores": os.cpu_count() or 1,
-    }
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def _ancestors() -> set[int]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -52,6 +51,8 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import create_engine
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
+
+from benchmarks.machine import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results" / "twilio_webhooks.json"
@@ -192,22 +193,6 @@ class RanOut(Exception):
 
 
 # ---------------------------------------------------------------- machine and neighbours
-
-
-def machine() -> dict[str, object]:
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": _cpu(),
-        "cores": os.cpu_count() or 1,
-    }
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def require_wrk() -> str:
