@@ -54,7 +54,14 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 
 from benchmarks import lookup, twilio_webhooks
-from benchmarks.machine import machine
+from benchmarks.machine import (
+    cpu_busy,
+    cpu_ticks,
+    foreign_share,
+    machine,
+    wait_for_idle_cores,
+    wait_for_quiet_machine,
+)
 from benchmarks.twilio_webhooks import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, PUBLIC_URL
 from orders.enums import Role
 from orders.models import User
@@ -384,12 +391,10 @@ async def drive(
 async def measure(bench: Bench, rate: int, seconds: float) -> Phase:
     """One timed phase; again (up to ATTEMPTS) if other people's work took the cores."""
     for attempt in range(1, twilio_webhooks.ATTEMPTS + 1):
-        before = twilio_webhooks.cpu_ticks()
+        before = cpu_ticks()
         phase = await bench.run_phase(rate, seconds)
-        after = twilio_webhooks.cpu_ticks()
-        phase.foreign_cpu_share = twilio_webhooks.foreign_share(
-            before, after, max(phase.wall_s, 0.001)
-        )
+        after = cpu_ticks()
+        phase.foreign_cpu_share = foreign_share(before, after, max(phase.wall_s, 0.001))
         phase.cpu_ms_per_call = cpu_by_part(before, after, phase.calls)
         phase.attempts = attempt
         print_phase(phase)
@@ -397,7 +402,7 @@ async def measure(bench: Bench, rate: int, seconds: float) -> Phase:
             break
         if attempt < twilio_webhooks.ATTEMPTS:
             print(f"{rate}/s: other processes took {phase.foreign_cpu_share:.0%}; again")
-            await asyncio.to_thread(twilio_webhooks.wait_for_idle_cores, 10 * 60)
+            await asyncio.to_thread(wait_for_idle_cores, 10 * 60)
     return phase
 
 
@@ -523,10 +528,7 @@ def parse_args() -> Config:
 
 def main() -> None:
     config = parse_args()
-    if config.wait:
-        busy = twilio_webhooks.wait_for_quiet_machine(limit_s=15 * 60)
-    else:
-        busy = twilio_webhooks.cpu_busy()
+    busy = wait_for_quiet_machine(limit_s=15 * 60) if config.wait else cpu_busy()
     context: dict[str, Any] = {
         "before": {"load_average": os.getloadavg(), "cpu_busy_share": busy},
     }

@@ -79,7 +79,14 @@ from typing import Any
 import psutil
 import redis
 
-from benchmarks.machine import machine
+from benchmarks.machine import (
+    cpu_busy,
+    cpu_ticks,
+    foreign_share,
+    machine,
+    other_benchmarks,
+    wait_for_idle_cores,
+)
 from recordings.audio import pcm16_to_ulaw
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +101,6 @@ GAP_GOAL_MS = 30.0
 FRAME_MS = 20.0
 REGISTER_EVERY_S = 115.0
 """pyVoIP re-registers ``default_expires - 5`` seconds after each answered REGISTER."""
-BUSY_LIMIT = 0.15
 """Before starting, wait (within ``--wait`` minutes) for the cores to be at most this busy."""
 FOREIGN_LIMIT = 0.10
 """A level that misses the goal while other processes used more of the cores than this is
@@ -254,85 +260,6 @@ class Level:
 
 
 # ------------------------------------------------------------------- machine and neighbours
-
-
-def _ancestors() -> set[int]:
-    pids, pid = set(), os.getpid()
-    while pid > 1:
-        pids.add(pid)
-        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    return pids
-
-
-def other_benchmarks() -> list[str]:
-    found = subprocess.run(["pgrep", "-af", r"benchmarks[/.]"], capture_output=True, text=True)
-    mine = _ancestors()
-    return [
-        command
-        for pid, _, command in (line.partition(" ") for line in found.stdout.splitlines())
-        if int(pid) not in mine
-    ]
-
-
-def cpu_busy(sample_s: float = 3.0) -> float:
-    """Share of all cores busy over a short sample, from /proc/stat."""
-
-    def totals() -> tuple[int, int]:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]
-
-    total, idle = totals()
-    time.sleep(sample_s)
-    total2, idle2 = totals()
-    return round(1 - (idle2 - idle) / max(total2 - total, 1), 3)
-
-
-def wait_for_quiet_machine(limit_s: float, poll_s: float = 20) -> float:
-    """Busy cores distort timing on 2 cores: wait (bounded) for them to calm down. Returns
-    the busy share seen last; the run goes on regardless. Other benchmarks' processes are
-    not waited for as such: they may be waiting for this one."""
-    deadline = time.monotonic() + limit_s
-    while (busy := cpu_busy()) > BUSY_LIMIT and time.monotonic() < deadline:
-        print(f"waiting for a quieter machine: cores {busy:.0%} busy", flush=True)
-        time.sleep(poll_s)
-    return busy
-
-
-def cpu_ticks() -> dict[int, tuple[int, str, int]]:
-    """pid -> (parent pid, command name, user + system clock ticks) of every process."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with suppress(OSError, ValueError, IndexError):
-            text = (entry / "stat").read_text()
-            comm = text[text.index("(") + 1 : text.rindex(")")]
-            fields = text.rsplit(")", 1)[1].split()
-            out[int(entry.name)] = (int(fields[1]), comm, int(fields[11]) + int(fields[12]))
-    return out
-
-
-def foreign_share(
-    before: dict[int, tuple[int, str, int]], after: dict[int, tuple[int, str, int]], seconds: float
-) -> float:
-    """Share of all cores used by processes that are neither this run nor what it measures
-    (this process, its children, Redis, PostgreSQL and kernel threads count as ours)."""
-    ours = _ancestors()
-    children: dict[int, list[int]] = defaultdict(list)
-    for pid, (parent, _comm, _ticks) in after.items():
-        children[parent].append(pid)
-    stack = [os.getpid()]
-    while stack:
-        pid = stack.pop()
-        ours.add(pid)
-        stack.extend(children.get(pid, []))
-    foreign = 0
-    for pid, (parent, comm, ticks) in after.items():
-        if pid in ours or parent == 2 or pid == 2 or comm in ("redis-server", "postgres"):
-            continue
-        foreign += ticks - before.get(pid, (0, "", 0))[2]
-    cores = os.cpu_count() or 1
-    return round(foreign / os.sysconf("SC_CLK_TCK") / (cores * max(seconds, 1e-3)), 3)
 
 
 def code_version() -> dict[str, object]:
@@ -1265,7 +1192,7 @@ def main() -> None:
     config, wait_minutes = parse_args()
     sipp_version = require_tools()
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
-    busy = wait_for_quiet_machine(wait_minutes * 60) if wait_minutes > 0 else cpu_busy()
+    busy = wait_for_idle_cores(wait_minutes * 60) if wait_minutes > 0 else cpu_busy()
     others = other_benchmarks()
     if others:
         print(f"note: other benchmarks are running: {others}", flush=True)
@@ -1316,7 +1243,7 @@ def main() -> None:
                         "waiting for quieter cores, then again",
                         flush=True,
                     )
-                    wait_for_quiet_machine(5 * 60)
+                    wait_for_idle_cores(5 * 60)
                     earlier = [*level.earlier_attempts, asdict(level)]
                     level = bench.level(concurrency, capture, monitor)
                     level.attempt, level.earlier_attempts = attempt, earlier

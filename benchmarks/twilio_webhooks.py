@@ -52,7 +52,13 @@ from sqlalchemy import create_engine
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
-from benchmarks.machine import machine
+from benchmarks.machine import (
+    cpu_ticks,
+    foreign_share,
+    machine,
+    wait_for_idle_cores,
+    wait_for_quiet_machine,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results" / "twilio_webhooks.json"
@@ -69,7 +75,6 @@ REDIS_URL = "redis://127.0.0.1:6379/5"
 WORKERS = 2
 GOAL_RATIO = 0.4
 GOAL_P99_MS = 50.0
-BUSY_LIMIT = 0.15
 FOREIGN_LIMIT = 0.10
 ATTEMPTS = 3
 
@@ -204,106 +209,6 @@ def require_wrk() -> str:
         )
     version = subprocess.run([found, "--version"], capture_output=True, text=True)
     return (version.stdout or version.stderr).splitlines()[0].split(" Copyright")[0]
-
-
-def _ancestors() -> set[int]:
-    pids, pid = set(), os.getpid()
-    while pid > 1:
-        pids.add(pid)
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        pid = int(stat.rsplit(")", 1)[1].split()[1])
-    return pids
-
-
-def other_benchmarks() -> list[str]:
-    """Command lines of benchmarks someone else is running (ours and our shells excluded).
-
-    Matches both ``benchmarks/x.py`` and ``-m benchmarks.x``.
-    """
-    found = subprocess.run(["pgrep", "-af", r"benchmarks[/.]"], capture_output=True, text=True)
-    mine = _ancestors()
-    lines = []
-    for line in found.stdout.splitlines():
-        pid, _, command = line.partition(" ")
-        if int(pid) not in mine:
-            lines.append(command)
-    return lines
-
-
-def cpu_busy(sample_s: float = 3.0) -> float:
-    """Share of all cores busy over a short sample, from /proc/stat."""
-
-    def totals() -> tuple[int, int]:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # idle + iowait
-
-    total, idle = totals()
-    time.sleep(sample_s)
-    total2, idle2 = totals()
-    return round(1 - (idle2 - idle) / max(total2 - total, 1), 3)
-
-
-def wait_for_quiet_machine(limit_s: float = 40 * 60, poll_s: float = 30) -> float:
-    """Two benchmarks at once would each measure the other: wait for theirs to finish.
-
-    Also waits (within the same limit) while something else keeps the cores busy, since
-    on a 2-core machine any neighbour distorts the figures; returns the busy share seen.
-    """
-    deadline = time.monotonic() + limit_s
-    while running := other_benchmarks():
-        if time.monotonic() > deadline:
-            sys.exit(f"error: other benchmarks still running after {limit_s:.0f} s: {running}")
-        print(f"waiting for other benchmarks to finish: {running}", flush=True)
-        time.sleep(poll_s)
-    return wait_for_idle_cores(deadline - time.monotonic(), poll_s)
-
-
-def wait_for_idle_cores(limit_s: float, poll_s: float = 30) -> float:
-    deadline = time.monotonic() + limit_s
-    while (busy := cpu_busy()) > BUSY_LIMIT and time.monotonic() < deadline:
-        print(f"waiting for a quieter machine: cores {busy:.0%} busy", flush=True)
-        time.sleep(poll_s)
-    return busy
-
-
-def cpu_ticks() -> dict[int, tuple[int, str, int]]:
-    """pid -> (parent pid, command name, user + system clock ticks) of every process."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with suppress(OSError):
-            text = (entry / "stat").read_text()
-            comm = text[text.index("(") + 1 : text.rindex(")")]
-            fields = text.rsplit(")", 1)[1].split()
-            out[int(entry.name)] = (int(fields[1]), comm, int(fields[11]) + int(fields[12]))
-    return out
-
-
-def foreign_share(
-    before: dict[int, tuple[int, str, int]], after: dict[int, tuple[int, str, int]], seconds: float
-) -> float:
-    """Share of all cores used by processes that are neither this run nor what it measures.
-
-    Our servers, workers and wrk descend from this process; PostgreSQL, Redis and kernel
-    threads (loopback networking) work for the service under test, so they count as ours.
-    """
-    ours = _ancestors()
-    children: dict[int, list[int]] = {}
-    for pid, (parent, _comm, _ticks) in after.items():
-        children.setdefault(parent, []).append(pid)
-    stack = [os.getpid()]
-    while stack:
-        pid = stack.pop()
-        ours.add(pid)
-        stack.extend(children.get(pid, []))
-    foreign = 0
-    for pid, (parent, comm, ticks) in after.items():
-        if pid in ours or parent == 2 or pid == 2 or comm in ("postgres", "redis-server"):
-            continue
-        foreign += ticks - before.get(pid, (0, "", 0))[2]
-    cores = os.cpu_count() or 1
-    return round(foreign / os.sysconf("SC_CLK_TCK") / (cores * seconds), 3)
 
 
 # ------------------------------------------------------------------------ servers
