@@ -89,6 +89,11 @@ class Hotline:
         self.db = db
         self.thread = threading.Thread(target=endpoint.run, daemon=True)
 
+    def registered(self) -> None:
+        """Run the endpoint and wait until the registrar (a proxy) has it."""
+        self.thread.start()
+        until(lambda: self.endpoint.phone is not None)
+
     @property
     def port(self) -> int:
         return self.endpoint.config.local_port
@@ -361,8 +366,7 @@ def test_queued_caller_is_bridged_to_the_agents_softphone_through_the_proxy(
     presence.log_in(agent.id, queues=["hotline-en"], skills=[], extension="sip:agent7@127.0.0.1")
 
     line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
-    line.thread.start()
-    until(lambda: line.endpoint.phone is not None)
+    line.registered()
 
     softphone = register_softphone("agent7", kamailio, tmp_path / "agent")  # it echoes
     voice = espeak(
@@ -549,8 +553,7 @@ def test_agent_holds_then_blind_transfers_the_caller_to_another_agent(
             yield db
 
     app.state.sessions = serialized
-    line.thread.start()
-    until(lambda: line.endpoint.phone is not None)
+    line.registered()
     softphones = [
         register_softphone(name, kamailio, tmp_path / name) for name in ("agent1", "agent2")
     ]
@@ -672,8 +675,7 @@ def test_agent_hanging_up_ends_the_callers_leg_too(
     presence = Presence(bus, EventBus(bus), clock=fixed_clock(OPEN_HOURS))
     presence.log_in(agent.id, queues=["hotline-en"], skills=[], extension="sip:agent3")
     line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
-    line.thread.start()
-    until(lambda: line.endpoint.phone is not None)
+    line.registered()
     softphone = register_softphone(
         "agent3",
         kamailio,
@@ -717,8 +719,7 @@ def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_rea
     acd.configure(QueueConfig(name="hotline-zh-CN", offer_timeout_seconds=2))
     presence.log_in(agent.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent4")
     line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
-    line.thread.start()
-    until(lambda: line.endpoint.phone is not None)
+    line.registered()
     softphone = register_softphone(
         "agent4",
         kamailio,
