@@ -19,7 +19,6 @@ import contextlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -129,7 +128,9 @@ async def _hello(websocket: WebSocket) -> Hello | None:
 
     def authenticate() -> Actor:
         with state.sessions() as session:
-            return actor_from_token(session, token=token, secret=state.secret_key)
+            return actor_from_token(
+                session, token=token, secret=state.secret_key, clock=state.clock
+            )
 
     try:
         actor = await run_in_threadpool(authenticate)
@@ -169,7 +170,7 @@ async def _live(
     next_ping = loop.time() + PING_SECONDS
     try:
         while not listener.done():
-            left = expires_at - datetime.now(UTC).timestamp()
+            left = expires_at - websocket.app.state.clock().timestamp()
             if left <= 0:
                 await websocket.close(code=CLOSE_UNAUTHENTICATED, reason="session expired")
                 return

@@ -8,7 +8,7 @@ from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from agent_console.enums import CallOutcome
-from callcenter.types import UTCDateTime, enum_type, utcnow
+from callcenter.types import UTCDateTime, enum_type
 
 
 class CallNote(SQLModel, table=True):
@@ -22,5 +22,5 @@ class CallNote(SQLModel, table=True):
     agent_id: int = Field(foreign_key="user.id")
     disposition: CallOutcome | None = Field(default=None, sa_type=enum_type(CallOutcome))
     notes: str = Field(default="", sa_type=Text)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

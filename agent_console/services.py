@@ -21,7 +21,7 @@ from agent_console.schemas import (
     PopCard,
     ScreenPop,
 )
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.enums import Channel, Role
 from orders.phones import try_normalize_phone
 from orders.schemas import (
@@ -65,7 +65,7 @@ def pop_for_call(
     actor: Actor,
     config: ConsoleConfig,
     region: str = "CN",
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> ScreenPop:
     """The pop again (a reloaded page): the payload resolved at ringing, or a fresh lookup."""
     call = call_for(session, call_id=call_id, actor=actor)
@@ -79,7 +79,7 @@ def pop_for_call(
 
 
 def create_order_for_call(
-    session: Session, *, call_id: str, data: CallOrderIn, actor: Actor, clock: Clock = utcnow
+    session: Session, *, call_id: str, data: CallOrderIn, actor: Actor, clock: Clock
 ) -> OrderPublic:
     """A work order from the pop, taken by phone, at the customer's primary address.
 
@@ -114,7 +114,7 @@ def add_caller(
     actor: Actor,
     config: ConsoleConfig,
     region: str = "CN",
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> PopCard:
     """A customer for an unknown caller, with the number they call from (when it has one)."""
     call = call_for(session, call_id=call_id, actor=actor)
@@ -156,7 +156,7 @@ def add_caller(
 
 
 def save_note(
-    session: Session, *, call_id: str, data: CallNoteIn, actor: Actor, clock: Clock = utcnow
+    session: Session, *, call_id: str, data: CallNoteIn, actor: Actor, clock: Clock
 ) -> CallNotePublic:
     """Set the actor's notes and disposition on the call (one note per call and agent)."""
     call = call_for(session, call_id=call_id, actor=actor)
@@ -166,7 +166,7 @@ def save_note(
     ).first()
     now = clock()
     if note is None:
-        note = CallNote(call_id=call.id, agent_id=actor.id, created_at=now)
+        note = CallNote(call_id=call.id, agent_id=actor.id, created_at=now, updated_at=now)
     note.disposition = data.disposition
     note.notes = data.notes
     note.updated_at = now

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from callcenter.types import UTCDateTime, utcnow
+from callcenter.types import UTCDateTime
 
 
 class CallbackRequest(SQLModel, table=True):
@@ -19,4 +19,4 @@ class CallbackRequest(SQLModel, table=True):
     band: str = Field(max_length=32)
     """The caller's chosen time band, in the hotline's local time, e.g. 09:00-12:00."""
     status: str = Field(default="requested", max_length=16)
-    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    requested_at: datetime = Field(sa_type=UTCDateTime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from callbacks.models import CallbackRequest
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 
 
 def request_callback(
@@ -15,7 +15,7 @@ def request_callback(
     phone: str,
     band: str,
     call_id: str | None = None,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> CallbackRequest:
     request = CallbackRequest(
         customer_id=customer_id, phone=phone, band=band, call_id=call_id, requested_at=clock()

@@ -29,7 +29,7 @@ from callcenter.constants import WORKER_HEARTBEAT
 from callcenter.db import writer
 from callcenter.middleware import BodyLimit, Metrics
 from callcenter.settings import Settings
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from callcenter.worker import build_worker
 from ivr.flow import BUILTIN_FLOWS, load_flows
 
@@ -40,7 +40,7 @@ def create_app(
     engine: Engine,
     bus: redis.Redis,
     secret_key: str,
-    clock: Clock = utcnow,
+    clock: Clock,
     redis_url: str | None = None,
     run_worker: bool = False,
     on_close: Callable[[], None] | None = None,
@@ -115,12 +115,7 @@ async def _jobs_and_worker(
     worker = None
     task = None
     if run_worker:
-        context = {
-            "sessions": app.state.sessions,
-            "settings": app.state.settings,
-            "bus": app.state.bus,
-        }
-        worker = build_worker(redis_url, ctx=context, handle_signals=False)
+        worker = build_worker(redis_url, ctx=worker_context(app), handle_signals=False)
         task = asyncio.create_task(worker.async_run())
     try:
         yield
@@ -131,6 +126,16 @@ async def _jobs_and_worker(
                 await task
             await worker.close()
         await app.state.jobs.aclose()
+
+
+def worker_context(app: FastAPI) -> dict[str, Any]:
+    """What the app's jobs run over: its sessions, settings, Redis and its one clock."""
+    return {
+        "sessions": app.state.sessions,
+        "settings": app.state.settings,
+        "bus": app.state.bus,
+        "clock": app.state.clock,
+    }
 
 
 def _operations_router() -> APIRouter:

@@ -32,4 +32,5 @@ def create() -> FastAPI:
         redis_url=runtime.redis_url,
         run_worker=os.environ.get(INPROCESS_WORKER_ENV) == "1",
         on_close=runtime.close,
+        clock=runtime.clock,
     )

@@ -82,6 +82,7 @@ def serve(
             secret_key=resolve_secret_key(settings),
             redis_url=runtime.redis_url,
             run_worker=in_process,
+            clock=runtime.clock,
         )
         _print_banner(settings, runtime, host, port, in_process)
         uvicorn.run(application, host=host, port=port, log_config=None)
@@ -142,7 +143,9 @@ def run_sip() -> None:
         _fail(exc)
         return
     try:
-        endpoint = build_endpoint(settings, sessions=runtime.sessions, client=runtime.bus)
+        endpoint = build_endpoint(
+            settings, sessions=runtime.sessions, client=runtime.bus, clock=runtime.clock
+        )
     except CallCenterError as exc:
         runtime.close()
         _fail(exc)
@@ -179,7 +182,12 @@ def run_worker() -> None:
         raise typer.Exit(code=2)
     runtime = Runtime.start(settings)
     try:
-        context = {"sessions": runtime.sessions, "settings": settings, "bus": runtime.bus}
+        context = {
+            "sessions": runtime.sessions,
+            "settings": settings,
+            "bus": runtime.bus,
+            "clock": runtime.clock,
+        }
         build_worker(runtime.redis_url, ctx=context).run()
     finally:
         runtime.close()
@@ -218,7 +226,7 @@ def user_add(
                 station_id=station_id,
                 password=password,
             )
-            user = users.create_user(session, data=data, actor=SYSTEM)
+            user = users.create_user(session, data=data, actor=SYSTEM, clock=runtime.clock)
         console.print(f"user {user.username} ({user.role.value}) created with id {user.id}")
     except ValidationError as exc:
         for error in exc.errors():
@@ -270,7 +278,7 @@ def demo(
     runtime = Runtime.start(settings)
     try:
         with session_scope(runtime.engine) as session:
-            report = seed_demo(session, customers=customers, seed=seed)
+            report = seed_demo(session, customers=customers, seed=seed, clock=runtime.clock)
         console.print(report.render())
         if calls:
             from callcenter.demo_calls import CallPlan, run_demo_calls

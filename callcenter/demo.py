@@ -18,7 +18,7 @@ from rich.text import Text
 from sqlmodel import Session, select
 
 from callcenter import demo_data as pools
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.enums import ApplianceCategory as C
 from orders.enums import Channel, OrderType, Role, ServiceMode, Urgency
 from orders.enums import OrderStatus as S
@@ -167,7 +167,7 @@ class _Owned:
     category: C
 
 
-def seed_demo(session: Session, *, customers: int, seed: int, clock: Clock = utcnow) -> DemoReport:
+def seed_demo(session: Session, *, customers: int, seed: int, clock: Clock) -> DemoReport:
     """Stations, users of every role, customers with appliances, and orders in every state.
 
     A second run adds nothing once the demo admin exists, so it never duplicates the set.

@@ -21,7 +21,6 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from callcenter.db import writer
 from callcenter.runtime import Runtime
 from callcenter.secret_key import resolve_secret_key
 from callcenter.settings import Settings
+from callcenter.types import Clock
 from ivr.flow import BUILTIN_FLOWS
 from orders.enums import Role
 from orders.exceptions import DuplicateUsername
@@ -165,8 +165,10 @@ class CallStream:
         numbers: list[str],
         plan: CallPlan,
         out: Console,
+        clock: Clock,
     ) -> None:
         self.base = base
+        self.clock = clock
         self.public_url = public_url.rstrip("/")
         self.validator = RequestValidator(auth_token)
         self.numbers = numbers
@@ -300,7 +302,8 @@ class CallStream:
             self._say(0, line.caller, f"is connected to agent {agent}")
 
     def _say(self, index: int, caller: str, what: str, style: str = "") -> None:
-        stamp = datetime.now().strftime("%H:%M:%S")
+        # The operator reads the story in the terminal's own zone.
+        stamp = self.clock().astimezone().strftime("%H:%M:%S")
         label = f"call {index:>3}" if index else "        "
         self.out.print(f"{stamp} {label} {caller:<15} {what}", style=style or None)
 
@@ -333,7 +336,7 @@ def _sim_agents(runtime: Runtime, count: int) -> list[tuple[str, str]]:
             username, password = SIM_AGENT.format(n=n), secrets.token_urlsafe(12)
             data = UserCreate(username=username, role=Role.AGENT, password=password)
             try:
-                users.create_user(session, data=data, actor=SYSTEM)
+                users.create_user(session, data=data, actor=SYSTEM, clock=runtime.clock)
             except DuplicateUsername:  # from an earlier run: a new password for this one
                 existing = session.exec(select(User).where(User.username == username)).one()
                 assert existing.id is not None
@@ -342,6 +345,7 @@ def _sim_agents(runtime: Runtime, count: int) -> list[tuple[str, str]]:
                     user_id=existing.id,
                     data=UserUpdate(password=password),
                     actor=SYSTEM,
+                    clock=runtime.clock,
                 )
             accounts.append((username, password))
     return accounts
@@ -390,13 +394,15 @@ def run_demo_calls(
         secret_key=resolve_secret_key(settings),
         redis_url=runtime.redis_url,
         run_worker=True,
+        clock=runtime.clock,
     )
     # Callers' webhooks write at the same moments: on SQLite each transaction takes the write
     # lock as it begins, or one that read first fails at once with "database is locked".
     writes = writer(runtime.engine)
     app.state.sessions = lambda: Session(writes, expire_on_commit=False)
     events = EventBus(runtime.bus)
-    acd = Acd(runtime.bus, events, Presence(runtime.bus, events))
+    presence = Presence(runtime.bus, events, clock=runtime.clock)
+    acd = Acd(runtime.bus, events, presence, clock=runtime.clock)
     for queue in QUEUES:
         acd.configure(
             acd.config(queue).model_copy(update={"wrap_up_seconds": plan.wrap_up_seconds})
@@ -409,6 +415,7 @@ def run_demo_calls(
         numbers=_numbers(runtime, random.Random(plan.seed)),
         plan=plan,
         out=out,
+        clock=runtime.clock,
     )
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     try:

@@ -9,10 +9,12 @@ import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from callcenter.clock import system_clock
 from callcenter.db import make_engine, writer
 from callcenter.embedded_redis import EmbeddedRedis
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from callcenter.types import Clock
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +26,8 @@ class Runtime:
     redis_url: str
     bus: redis.Redis
     embedded: EmbeddedRedis | None = field(default=None)
+    clock: Clock = field(default=system_clock)
+    """The process's one clock: every piece built over this runtime reads time from it."""
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:

@@ -11,10 +11,7 @@ from sqlalchemy import DateTime, Enum, TypeDecorator
 from sqlalchemy.engine import Dialect
 
 Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+"""Where every piece reads the time: built once in the composition root and passed in."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -9,7 +9,6 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from callcenter.constants import WORKER_HEARTBEAT
-from callcenter.types import utcnow
 from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import fetch_twilio_recording, ring_twilio_agent, sweep_offers
 
@@ -18,7 +17,7 @@ HEARTBEAT_TTL_SECONDS = 120
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
     """Stamp the time so /readyz can tell whether any worker is alive."""
-    stamp = utcnow().isoformat()
+    stamp = ctx["clock"]().isoformat()
     await ctx["redis"].set(WORKER_HEARTBEAT, stamp, ex=HEARTBEAT_TTL_SECONDS)
     return stamp
 
@@ -28,7 +27,8 @@ def build_worker(
 ) -> Worker:
     """The worker with every job of every package.
 
-    ``ctx`` carries ``sessions`` (a session factory), ``settings`` and ``bus`` (sync Redis).
+    ``ctx`` carries ``sessions`` (a session factory), ``settings``, ``bus`` (sync Redis) and
+    ``clock`` (the composition root's, so jobs and sweeps read the same time as the app).
     """
     return Worker(
         functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent],

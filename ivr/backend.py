@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from callbacks.services import request_callback
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.enums import Channel, OrderType, Role, ServiceMode
 from orders.models import WorkOrder
 from orders.schemas import Actor, OrderCreate
@@ -18,7 +18,7 @@ IVR_ACTOR = Actor(id=None, name="ivr", role=Role.AGENT)
 
 
 class DatabaseBackend:
-    def __init__(self, session: Session, *, phone: str, clock: Clock = utcnow) -> None:
+    def __init__(self, session: Session, *, phone: str, clock: Clock) -> None:
         self.session = session
         self.phone = phone
         self.clock = clock

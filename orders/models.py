@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from callcenter.types import UTCDateTime, enum_type, utcnow
+from callcenter.types import UTCDateTime, enum_type
 from orders.enums import (
     ApplianceCategory,
     AuditAction,
@@ -24,7 +24,7 @@ from orders.enums import (
 
 
 def _created() -> Any:
-    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    return Field(sa_type=UTCDateTime, nullable=False)
 
 
 class Station(SQLModel, table=True):
@@ -153,7 +153,7 @@ class AuditEntry(SQLModel, table=True):
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
     actor_id: int | None = Field(default=None)
     actor_name: str = Field(max_length=200)
     entity: str = Field(sa_column=Column(String(32), nullable=False))

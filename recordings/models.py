@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from callcenter.types import UTCDateTime, utcnow
+from callcenter.types import UTCDateTime
 
 
 class Recording(SQLModel, table=True):
@@ -18,4 +18,4 @@ class Recording(SQLModel, table=True):
     sample_rate: int = 8000
     duration_seconds: float
     sha256: str = Field(max_length=64)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from recordings.models import Recording
 from recordings.wav import FinishedWav
 
@@ -15,7 +15,7 @@ def register_recording(
     call_id: str,
     customer_id: int | None,
     wav: FinishedWav,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> Recording:
     recording = Recording(
         call_id=call_id,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from callcenter.bus import Event, EventBus
 from callcenter.errors import Conflict
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from telephony.constants import (
     ACD_LOCK,
     ARRIVALS,
@@ -103,7 +103,7 @@ class AgentUnavailable(Conflict):
 
 class Acd:
     def __init__(
-        self, client: redis.Redis, bus: EventBus, presence: Presence, *, clock: Clock = utcnow
+        self, client: redis.Redis, bus: EventBus, presence: Presence, *, clock: Clock
     ) -> None:
         self.client = client
         self.bus = bus

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
-from callcenter.deps import SessionDep
+from callcenter.deps import ClockDep, SessionDep
 from callcenter.errors import PermissionDenied
 from orders.enums import Role
 from orders.http.deps import Staff, Supervisor
@@ -124,16 +124,20 @@ def _own_call(session: SessionDep, actor: Actor, call_id: str) -> None:
 
 
 @router.post("/calls/{call_id}/hold", status_code=204)
-def hold(call_id: CallIdPath, actor: Staff, session: SessionDep, note: Notifier) -> None:
+def hold(
+    call_id: CallIdPath, actor: Staff, session: SessionDep, note: Notifier, clock: ClockDep
+) -> None:
     """The caller hears music; the agent hears nothing until the call is resumed."""
     _own_call(session, actor, call_id)
-    hold_call(session, notifier=note, call_id=call_id, held=True)
+    hold_call(session, notifier=note, call_id=call_id, held=True, clock=clock)
 
 
 @router.post("/calls/{call_id}/resume", status_code=204)
-def resume(call_id: CallIdPath, actor: Staff, session: SessionDep, note: Notifier) -> None:
+def resume(
+    call_id: CallIdPath, actor: Staff, session: SessionDep, note: Notifier, clock: ClockDep
+) -> None:
     _own_call(session, actor, call_id)
-    hold_call(session, notifier=note, call_id=call_id, held=False)
+    hold_call(session, notifier=note, call_id=call_id, held=False, clock=clock)
 
 
 @router.post("/calls/{call_id}/transfer", status_code=204)
@@ -144,6 +148,7 @@ def transfer(
     session: SessionDep,
     acd: AcdDep,
     note: Notifier,
+    clock: ClockDep,
 ) -> None:
     """Blind transfer: the agent is released, the call waits for the target (SIP calls;
     their endpoint rings the target when the offer reaches it)."""
@@ -155,4 +160,5 @@ def transfer(
         call_id=call_id,
         queue=data.queue,
         agent_id=data.agent_id,
+        clock=clock,
     )

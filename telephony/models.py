@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from callcenter.types import UTCDateTime, enum_type, utcnow
+from callcenter.types import UTCDateTime, enum_type
 from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
 
 
@@ -26,7 +26,7 @@ class Call(SQLModel, table=True):
     agent_id: int | None = Field(default=None, foreign_key="user.id")
     order_id: int | None = Field(default=None, foreign_key="work_order.id")
     disposition: Disposition | None = Field(default=None, sa_type=enum_type(Disposition))
-    ringing_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    ringing_at: datetime = Field(sa_type=UTCDateTime, index=True)
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     queued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     bridged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -43,4 +43,4 @@ class CallStatusChange(SQLModel, table=True):
     call_id: str = Field(foreign_key="call.id", index=True)
     status: ProviderStatus = Field(sa_type=enum_type(ProviderStatus))
     sequence_number: int | None = None
-    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    received_at: datetime = Field(sa_type=UTCDateTime)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from callcenter.bus import Event, EventBus
 from callcenter.errors import Conflict, NotFound
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from telephony.constants import AGENT, AGENTS, PRESENCE_CHANGES
 
 
@@ -77,7 +77,7 @@ class AgentStateChanged(Event):
 
 
 class Presence:
-    def __init__(self, client: redis.Redis, bus: EventBus, *, clock: Clock = utcnow) -> None:
+    def __init__(self, client: redis.Redis, bus: EventBus, *, clock: Clock) -> None:
         self.client = client
         self.bus = bus
         self.clock = clock

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.enums import Urgency
 from orders.schemas import CallerLookup
 from telephony import services
@@ -30,7 +30,7 @@ def queue_call(
     call: Call,
     queue: str,
     priority: int,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> list[Offer]:
     if call.state is CallState.QUEUED and call.queue == queue:
         return []
@@ -56,7 +56,7 @@ def agent_answered(
     notifier: CallNotifier,
     call_id: str,
     agent_id: int,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> Call:
     """The offered agent picked up: the call is bridged to them."""
     acd.accept(call_id, agent_id)
@@ -113,7 +113,7 @@ def transfer_call(
     call_id: str,
     queue: str | None = None,
     agent_id: int | None = None,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> list[Offer]:
     """Blind transfer of a bridged call to a queue, or to one agent (through the call's
     queue): the current agent is released to wrap-up and the call waits for the next."""
@@ -141,7 +141,7 @@ def transfer_call(
 
 
 def hold_call(
-    session: Session, *, notifier: CallNotifier, call_id: str, held: bool, clock: Clock = utcnow
+    session: Session, *, notifier: CallNotifier, call_id: str, held: bool, clock: Clock
 ) -> Call:
     """Put a bridged call on hold (the caller hears music) or take it off hold."""
     call = _bridged(session, call_id)

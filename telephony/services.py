@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.phones import try_normalize_phone
 from orders.schemas import CallerLookup
 from orders.services.lookup import lookup_caller
@@ -47,7 +47,7 @@ def start_inbound_call(
     from_number: str,
     to_number: str,
     region: str = "CN",
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> tuple[Call, CallerLookup]:
     """Log the call, resolve the caller once, publish ``call.ringing``.
 
@@ -107,7 +107,7 @@ def enter_ivr(session: Session, *, call: Call) -> Call:
 
 
 def enqueue_call(
-    session: Session, *, notifier: CallNotifier, call: Call, queue: str, clock: Clock = utcnow
+    session: Session, *, notifier: CallNotifier, call: Call, queue: str, clock: Clock
 ) -> Call:
     if call.state is CallState.QUEUED and call.queue == queue:
         return call
@@ -140,7 +140,7 @@ def apply_provider_status(
     provider_id: str,
     status: ProviderStatus,
     sequence_number: int | None = None,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> Call:
     """Apply a provider status callback once, and never backwards.
 
@@ -179,9 +179,7 @@ def apply_provider_status(
     return call
 
 
-def answer_call(
-    session: Session, *, notifier: CallNotifier, call: Call, clock: Clock = utcnow
-) -> Call:
+def answer_call(session: Session, *, notifier: CallNotifier, call: Call, clock: Clock) -> Call:
     """Our endpoint answered the call (SIP 200 OK sent)."""
     if call.answered_at is None:
         call.answered_at = clock()
@@ -197,7 +195,7 @@ def end_call(
     notifier: CallNotifier,
     call_id: str,
     disposition: Disposition = Disposition.COMPLETED,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> Call:
     """The call is over (either side hung up); ending it twice changes nothing."""
     call = get_call(session, call_id=call_id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,43 @@ PUBLIC_URL = "https://hotline.example.com"
 TWILIO_ACCOUNT_SID = "AC" + "0" * 32
 TWILIO_AUTH_TOKEN = "twilio-test-auth-token-0123456789"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+CLOCK_SHIFT_ENV = "CALLCENTER_TEST_CLOCK_SHIFT_WEEKS"
+CLOCK_SHIFT = timedelta(weeks=int(os.environ.get(CLOCK_SHIFT_ENV, "0")))
+"""The clock check runs the clock-dependent tests with every fixed moment moved a year
+back and a year ahead; whole weeks keep the weekday and the time of day."""
+
+
+def at(*fields: int) -> datetime:
+    """A fixed moment of the tests (UTC), moved as the clock check asks."""
+    return datetime(*fields, tzinfo=UTC) + CLOCK_SHIFT
+
+
+class TestClock:
+    """A test's one clock: starts at a fixed moment and runs on with real time, so
+    timeouts still pass; ``set`` and ``advance`` move it, ``frozen`` stops it."""
+
+    __test__ = False
+
+    def __init__(self, start: datetime, *, frozen: bool = False) -> None:
+        self.start = start
+        self.frozen = frozen
+        self.started = time.monotonic()
+
+    def __call__(self) -> datetime:
+        if self.frozen:
+            return self.start
+        return self.start + timedelta(seconds=time.monotonic() - self.started)
+
+    def set(self, moment: datetime) -> None:
+        self.start = moment
+        self.started = time.monotonic()
+
+    def advance(self, seconds: float) -> None:
+        self.set(self() + timedelta(seconds=seconds))
+
+    def freeze(self, moment: datetime) -> None:
+        self.set(moment)
+        self.frozen = True
 
 
 def _worker_index(config: pytest.Config) -> int:
@@ -57,7 +95,18 @@ def _worker_index(config: pytest.Config) -> int:
 # Databases: every DB test runs on SQLite and on PostgreSQL.
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+DATABASES = os.environ.get("CALLCENTER_TEST_DATABASES", "sqlite,postgresql").split(",")
+"""The clock check narrows its runs to SQLite; the full run covers both."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that reads the tests' clock, or its module's fixed moments, depends on the date.
+    for item in items:
+        if "clock" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.clock)
+
+
+@pytest.fixture(scope="session", params=DATABASES)
 def engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
@@ -153,10 +202,32 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+OPEN_HOURS = at(2026, 11, 23, 2, 0)
+"""Monday 10:00 in Shanghai: the hotline flow's business hours."""
+
+
 @pytest.fixture
-def app(settings: Settings, engine: Engine, db: Session, bus: redis.Redis, redis_url: str) -> Any:
+def clock() -> TestClock:
+    """The clock of the app, its worker, its sweeps and the SIP endpoint of a test."""
+    return TestClock(OPEN_HOURS)
+
+
+@pytest.fixture
+def app(
+    settings: Settings,
+    engine: Engine,
+    db: Session,
+    bus: redis.Redis,
+    redis_url: str,
+    clock: TestClock,
+) -> Any:
     application = create_app(
-        settings=settings, engine=engine, bus=bus, secret_key=SECRET, redis_url=redis_url
+        settings=settings,
+        engine=engine,
+        bus=bus,
+        secret_key=SECRET,
+        redis_url=redis_url,
+        clock=clock,
     )
     lock = threading.RLock()
 
@@ -171,16 +242,11 @@ def app(settings: Settings, engine: Engine, db: Session, bus: redis.Redis, redis
     return application
 
 
-OPEN_HOURS = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-"""Monday 10:00 in Shanghai: the hotline flow's business hours."""
-
-
 @pytest.fixture
-def sim(client: TestClient, app: Any) -> Any:
-    """Twilio, calling in during business hours (the app's clock is fixed there)."""
+def sim(client: TestClient) -> Any:
+    """Twilio, calling in during business hours (the app's clock starts there)."""
     from tests.twilio_sim import TwilioSimulator
 
-    app.state.clock = lambda: OPEN_HOURS
     return TwilioSimulator(client)
 
 
@@ -197,7 +263,7 @@ _password_hash = PasswordHasher().hash(PASSWORD)
 
 @pytest.fixture
 def station(db: Session) -> Station:
-    row = Station(code=f"ST{uuid.uuid4().hex[:6]}", name="朝阳服务站")
+    row = Station(code=f"ST{uuid.uuid4().hex[:6]}", name="朝阳服务站", created_at=OPEN_HOURS)
     db.add(row)
     db.commit()
     return row
@@ -212,6 +278,8 @@ def make_user(db: Session) -> Callable[..., User]:
             role=role,
             station_id=station_id,
             password_hash=_password_hash,
+            created_at=OPEN_HOURS,
+            updated_at=OPEN_HOURS,
         )
         db.add(user)
         db.commit()
@@ -220,8 +288,9 @@ def make_user(db: Session) -> Callable[..., User]:
     return make
 
 
-def bearer(user: User) -> dict[str, str]:
-    token = issue_token(user, secret=SECRET, minutes=60)
+def bearer(user: User, *, clock: Callable[[], datetime] | None = None) -> dict[str, str]:
+    """A token issued at the tests' fixed moment (or by ``clock``), valid for a day."""
+    token = issue_token(user, secret=SECRET, minutes=24 * 60, clock=clock or (lambda: OPEN_HOURS))
     return {"Authorization": f"Bearer {token.access_token}"}
 
 
@@ -237,7 +306,7 @@ def headers(make_user: Callable[..., User], station: Station) -> dict[str, dict[
 
 
 @pytest.fixture
-def make_customer(db: Session) -> Callable[..., Any]:
+def make_customer(db: Session, clock: TestClock) -> Callable[..., Any]:
     def make(name: str = "王建国", phones: tuple[str, ...] = ("13800138000",), **kw: Any) -> Any:
         data = CustomerCreate(
             name=name,
@@ -252,35 +321,35 @@ def make_customer(db: Session) -> Callable[..., Any]:
             ),
             **kw,
         )
-        return customers.create_customer(db, data=data, actor=SYSTEM)
+        return customers.create_customer(db, data=data, actor=SYSTEM, clock=clock)
 
     return make
 
 
 @pytest.fixture
-def make_appliance(db: Session) -> Callable[..., Any]:
+def make_appliance(db: Session, clock: TestClock) -> Callable[..., Any]:
     def make(customer_id: int, **kw: Any) -> Any:
         fields: dict[str, Any] = {
             "category": ApplianceCategory.WASHING_MACHINE,
             "brand": "海尔",
             "model": "XQG100",
             "serial": uuid.uuid4().hex[:12],
-            "purchase_date": date(2026, 3, 1),
+            "purchase_date": at(2026, 3, 1).date(),
             "has_invoice": True,
             **kw,
         }
         return appliances.create_appliance(
-            db, data=ApplianceCreate(customer_id=customer_id, **fields), actor=SYSTEM
+            db, data=ApplianceCreate(customer_id=customer_id, **fields), actor=SYSTEM, clock=clock
         )
 
     return make
 
 
 @pytest.fixture
-def make_order(db: Session) -> Callable[..., Any]:
+def make_order(db: Session, clock: TestClock) -> Callable[..., Any]:
     def make(customer_id: int, appliance_id: int, **kw: Any) -> Any:
         data = OrderCreate(customer_id=customer_id, appliance_id=appliance_id, **kw)
-        return work_orders.create_order(db, data=data, actor=SYSTEM)
+        return work_orders.create_order(db, data=data, actor=SYSTEM, clock=clock)
 
     return make
 

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-
 import pytest
 import redis
 
 from callcenter.bus import EventBus
 from telephony.acd import Acd, NoSuchOffer, QueueConfig, Strategy
 from telephony.presence import AgentState, InvalidAgentState, Presence
+from tests.conftest import TestClock, at
 
-
-@dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+Clock = TestClock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    """Stopped: only the test moves it."""
+    return TestClock(at(2026, 11, 23, 9, 0), frozen=True)
 
 
 @pytest.fixture

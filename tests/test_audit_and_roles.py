@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,9 +12,9 @@ from sqlmodel import Session, select
 
 from orders.enums import Role
 from orders.models import AuditEntry, User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, TestClock, at
 
-CHANGED_AT = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
+CHANGED_AT = at(2026, 11, 23, 1, 2, 3, 456789)
 
 
 def _audit(db: Session, entity: str, entity_id: int) -> list[AuditEntry]:
@@ -30,9 +29,9 @@ def _audit(db: Session, entity: str, entity_id: int) -> list[AuditEntry]:
 
 
 def test_each_change_writes_an_audit_row(
-    client: TestClient, headers: Any, station: Any, db: Session, app: Any
+    client: TestClient, headers: Any, station: Any, db: Session, clock: TestClock
 ) -> None:
-    app.state.clock = lambda: CHANGED_AT
+    clock.freeze(CHANGED_AT)
     agent = headers["agent"]
     customer = client.post(
         "/api/customers",

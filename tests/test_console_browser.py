@@ -12,7 +12,7 @@ import re
 import uuid
 import wave
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from orders.services.users import issue_token
 from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction
 from telephony.models import Call
-from tests.conftest import IN_CI, OPEN_HOURS, PASSWORD, SECRET, fixed_clock
+from tests.conftest import IN_CI, OPEN_HOURS, PASSWORD, SECRET, TestClock, at, fixed_clock
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator
 
@@ -143,6 +143,7 @@ def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
     make_customer: Any,
     make_appliance: Any,
     db: Session,
+    clock: TestClock,
 ) -> None:
     customer = make_customer(name="王建国", title="先生", phones=("13800138000", "01065529988"))
     washer = make_appliance(customer.id, brand="海尔")  # bought 2026-03-01, 12 months
@@ -172,10 +173,14 @@ def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
         clock=fixed_clock(OPEN_HOURS - timedelta(days=20)),
     )
     work_orders.transition_order(
-        db, order_id=cancelled.id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM
+        db,
+        order_id=cancelled.id,
+        data=TransitionIn(to=OrderStatus.CANCELLED),
+        actor=SYSTEM,
+        clock=clock,
     )
     complaints.log_complaint(
-        db, customer_id=customer.id, topic="上门超时", crisis_level=2, actor=SYSTEM
+        db, customer_id=customer.id, topic="上门超时", crisis_level=2, actor=SYSTEM, clock=clock
     )
     _earlier_call(db, customer.id, app.state.recordings_dir)
     agent = make_user(Role.AGENT, username="agent-ui")
@@ -297,7 +302,7 @@ def test_shared_number_shows_every_candidate_and_a_new_caller_gets_a_prefilled_f
     form.locator("input[name=street]").fill("世纪大道100号")
     form.locator("select[name=category]").select_option("water_heater")
     form.locator("input[name=brand]").fill("史密斯")
-    form.locator("input[name=purchase_date]").fill("2026-10-01")
+    form.locator("input[name=purchase_date]").fill(at(2026, 10, 1).date().isoformat())
     form.locator("button[type=submit]").click()
     card = page.locator(".customer")
     expect(card.locator(".customer-name")).to_have_text("钱多多 女士", timeout=10_000)
@@ -321,6 +326,7 @@ def test_wall_moves_with_the_calls_and_the_supervisor_sets_an_agents_state(
     make_customer: Any,
     make_appliance: Any,
     db: Session,
+    clock: TestClock,
 ) -> None:
     customer = make_customer(name="李娜", phones=("13900139000",))
     fridge = make_appliance(customer.id, category="refrigerator", brand="美的")
@@ -331,7 +337,7 @@ def test_wall_moves_with_the_calls_and_the_supervisor_sets_an_agents_state(
         clock=fixed_clock(OPEN_HOURS - timedelta(hours=30)),
     )
     complaints.log_complaint(
-        db, customer_id=customer.id, topic="维修质量", crisis_level=3, actor=SYSTEM
+        db, customer_id=customer.id, topic="维修质量", crisis_level=3, actor=SYSTEM, clock=clock
     )
     agent = make_user(Role.AGENT, username="agent-on-wall")
     make_user(Role.SUPERVISOR, username="wall-ui")
@@ -412,13 +418,13 @@ def test_customer_fields_render_as_text_and_run_nothing(
 
 
 def test_an_expired_session_goes_back_to_the_login_form(
-    browser: Browser, base_url: str, make_user: Any, db: Session
+    browser: Browser, base_url: str, make_user: Any, db: Session, clock: TestClock
 ) -> None:
     make_user(Role.AGENT, username="agent-expiring")
     page, _dialogs = _page(browser, base_url, "agent-expiring")
     user = db.exec(select(User).where(User.username == "agent-expiring")).one()
     # A token with three seconds to live, as if the agent had logged in a shift ago.
-    issued = datetime.now(UTC) - timedelta(minutes=1) + timedelta(seconds=3)
+    issued = clock() - timedelta(minutes=1) + timedelta(seconds=3)
     short = issue_token(user, secret=SECRET, minutes=1, clock=lambda: issued)
     page.evaluate("token => sessionStorage.setItem('token', token)", short.access_token)
     page.reload()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from callcenter.app import create_app
 from orders.enums import Role
 from orders.models import WorkOrder
 from orders.services.users import issue_token
-from tests.conftest import OPEN_HOURS, PASSWORD, SECRET, bearer
+from tests.conftest import PASSWORD, SECRET, TestClock, bearer
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator
 
@@ -126,11 +126,16 @@ def test_event_from_one_worker_reaches_a_console_on_another(
 ) -> None:
     make_customer(name="韩梅", phones=("13800138000",))
     agent = _agent(client, make_user)
+    # A second uvicorn worker of the same service: its own app, the same clock.
     other = create_app(
-        settings=settings, engine=engine, bus=bus, secret_key=SECRET, redis_url=redis_url
+        settings=settings,
+        engine=engine,
+        bus=bus,
+        secret_key=SECRET,
+        redis_url=redis_url,
+        clock=app.state.clock,
     )
     other.state.sessions = app.state.sessions
-    other.state.clock = lambda: OPEN_HOURS
     with serve(other) as second_worker, _console(second_worker, _token(agent)) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "ready"
         sim.call("+8613800138000").press("0")  # handled by the first app
@@ -145,9 +150,11 @@ def _frames(ws: ClientConnection, kind: str, until: Any) -> dict[str, Any]:
             return frame
 
 
-def test_console_is_closed_when_its_token_expires(address: str, make_user: Any) -> None:
+def test_console_is_closed_when_its_token_expires(
+    address: str, make_user: Any, clock: TestClock
+) -> None:
     user = make_user(Role.AGENT)
-    issued = datetime.now(UTC) - timedelta(minutes=1) + timedelta(seconds=2)
+    issued = clock() - timedelta(minutes=1) + timedelta(seconds=2)
     token = issue_token(user, secret=SECRET, minutes=1, clock=lambda: issued).access_token
     with _console(address, token) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "ready"

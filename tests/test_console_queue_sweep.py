@@ -21,14 +21,15 @@ from telephony.enums import CallChannel, CallState, Direction
 from telephony.models import Call
 from telephony.presence import AgentState, Presence
 from telephony.twilio.jobs import sweep_offers
+from tests.conftest import TestClock
 
 
 def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
-    db: Session, bus: redis.Redis, redis_url: str, make_user: Any
+    db: Session, bus: redis.Redis, redis_url: str, make_user: Any, clock: TestClock
 ) -> None:
     agent = make_user(Role.AGENT).id
     events = EventBus(bus)
-    acd = Acd(bus, events, Presence(bus, events))
+    acd = Acd(bus, events, Presence(bus, events, clock=clock), clock=clock)
     acd.configure(QueueConfig(name="q", wrap_up_seconds=0))
     acd.presence.log_in(agent, queues=["q"], skills=[])
     for state in (AgentState.OFFERED, AgentState.ON_CALL):
@@ -42,6 +43,7 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
         to_number="+864008001234",
         state=CallState.QUEUED,
         queue="q",
+        ringing_at=clock(),
     )
     db.add(call)
     db.commit()
@@ -54,7 +56,8 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
     async def sweep() -> int:
         jobs = await create_pool(RedisSettings.from_dsn(redis_url))
         try:
-            return await sweep_offers({"bus": bus, "sessions": sessions, "redis": jobs})
+            context = {"bus": bus, "sessions": sessions, "redis": jobs, "clock": clock}
+            return await sweep_offers(context)
         finally:
             await jobs.aclose()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -26,9 +26,11 @@ from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction, Disposition
 from telephony.exceptions import CallNotFound
 from telephony.models import Call
-from tests.conftest import fixed_clock
+from tests.conftest import TestClock, at, fixed_clock
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+pytestmark = pytest.mark.clock
+
+NOW = at(2026, 11, 23, 2, 0)  # 10:00 in Shanghai
 CONFIG = ConsoleConfig()
 
 
@@ -169,7 +171,7 @@ def test_pop_adds_sla_clocks_to_open_orders_and_each_customers_newest_recordings
 
 
 def test_only_the_agent_offered_the_call_or_a_supervisor_may_act_on_it(
-    db: Session, make_user: Any
+    db: Session, make_user: Any, clock: TestClock
 ) -> None:
     mine, other = make_user(Role.AGENT), make_user(Role.AGENT)
     supervisor = make_user(Role.SUPERVISOR)
@@ -179,15 +181,19 @@ def test_only_the_agent_offered_the_call_or_a_supervisor_may_act_on_it(
     with pytest.raises(CallNotFound):
         services.call_for(db, call_id=call.id, actor=_actor(other))
     with pytest.raises(CallNotFound):
-        services.save_note(db, call_id=call.id, data=CallNoteIn(notes="x"), actor=_actor(other))
+        services.save_note(
+            db, call_id=call.id, data=CallNoteIn(notes="x"), actor=_actor(other), clock=clock
+        )
 
 
 def test_a_note_is_kept_per_agent_and_call_and_replaced_on_save(
-    db: Session, make_user: Any
+    db: Session, make_user: Any, clock: TestClock
 ) -> None:
     agent = make_user(Role.AGENT)
     call = _call(db, agent_id=agent.id, state=CallState.BRIDGED)
-    services.save_note(db, call_id=call.id, data=CallNoteIn(notes="first"), actor=_actor(agent))
+    services.save_note(
+        db, call_id=call.id, data=CallNoteIn(notes="first"), actor=_actor(agent), clock=clock
+    )
     saved = services.save_note(
         db,
         call_id=call.id,
@@ -201,22 +207,26 @@ def test_a_note_is_kept_per_agent_and_call_and_replaced_on_save(
 
 
 def test_orders_from_the_pop_are_phone_orders_and_the_first_is_linked_to_the_call(
-    db: Session, make_user: Any, make_customer: Any, make_appliance: Any
+    db: Session, make_user: Any, make_customer: Any, make_appliance: Any, clock: TestClock
 ) -> None:
     agent = make_user(Role.AGENT)
     customer = make_customer()
     washer = make_appliance(customer.id)
     call = _call(db, agent_id=agent.id, state=CallState.BRIDGED, customer_ids=[customer.id])
     data = CallOrderIn(customer_id=customer.id, appliance_id=washer.id, fault_description="漏水")
-    first = services.create_order_for_call(db, call_id=call.id, data=data, actor=_actor(agent))
-    second = services.create_order_for_call(db, call_id=call.id, data=data, actor=_actor(agent))
+    first = services.create_order_for_call(
+        db, call_id=call.id, data=data, actor=_actor(agent), clock=clock
+    )
+    second = services.create_order_for_call(
+        db, call_id=call.id, data=data, actor=_actor(agent), clock=clock
+    )
     db.refresh(call)
     assert call.order_id == first.id != second.id
     assert (first.channel, first.address_id) == ("phone", customer.addresses[0].id)
 
 
 def test_a_new_caller_gets_the_calls_number_or_none_when_it_is_withheld(
-    db: Session, make_user: Any
+    db: Session, make_user: Any, clock: TestClock
 ) -> None:
     agent = make_user(Role.AGENT)
     known = _call(db, agent_id=agent.id, from_number="15912345678", state=CallState.BRIDGED)
@@ -224,12 +234,14 @@ def test_a_new_caller_gets_the_calls_number_or_none_when_it_is_withheld(
     data = NewCallerIn.model_validate(
         {"name": "钱多多", "appliance": {"category": "tv", "brand": "TCL"}}
     )
-    card = services.add_caller(db, call_id=known.id, data=data, actor=_actor(agent), config=CONFIG)
+    card = services.add_caller(
+        db, call_id=known.id, data=data, actor=_actor(agent), config=CONFIG, clock=clock
+    )
     assert [p.e164 for p in card.phones] == ["+8615912345678"]
     assert [a.brand for a in card.appliances] == ["TCL"]
     assert card.appliances[0].warranty.status is W.OUT_OF_WARRANTY  # nothing proves cover
     nameless = services.add_caller(
-        db, call_id=withheld.id, data=data, actor=_actor(agent), config=CONFIG
+        db, call_id=withheld.id, data=data, actor=_actor(agent), config=CONFIG, clock=clock
     )
     assert nameless.phones == []
 
@@ -238,7 +250,7 @@ def test_a_new_caller_gets_the_calls_number_or_none_when_it_is_withheld(
 
 
 def test_calls_per_hour_are_counted_in_the_hotlines_day(db: Session) -> None:
-    shanghai_midnight = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
+    shanghai_midnight = at(2026, 11, 22, 16, 0)
     _call(db, ringing_at=shanghai_midnight - timedelta(seconds=1))  # yesterday there
     _call(db, ringing_at=shanghai_midnight)
     _call(db, ringing_at=NOW - timedelta(minutes=1))  # 09:59
@@ -262,7 +274,7 @@ def test_live_calls_leave_out_ended_and_forgotten_ones(db: Session, make_custome
 
 
 def test_sla_figures_count_warnings_and_breaches_of_open_orders(
-    db: Session, make_customer: Any, make_appliance: Any
+    db: Session, make_customer: Any, make_appliance: Any, clock: TestClock
 ) -> None:
     customer = make_customer()
     washer = make_appliance(customer.id)
@@ -281,7 +293,7 @@ def test_sla_figures_count_warnings_and_breaches_of_open_orders(
     urgent = order(23, Urgency.URGENT)  # warning
     done = order(100)
     work_orders.transition_order(
-        db, order_id=done.id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM
+        db, order_id=done.id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM, clock=clock
     )
     figures = sla_figures(db, now=NOW, config=CONFIG)
     assert (figures.warning, figures.breached) == (2, 1)
@@ -289,11 +301,13 @@ def test_sla_figures_count_warnings_and_breaches_of_open_orders(
     assert [o.number for o in figures.orders] == [late.number, urgent.number, close.number]
 
 
-def test_open_complaints_are_counted_by_crisis_level(db: Session, make_customer: Any) -> None:
+def test_open_complaints_are_counted_by_crisis_level(
+    db: Session, make_customer: Any, clock: TestClock
+) -> None:
     customer = make_customer()
     for level in (0, 2, 2, 3):
         complaints.log_complaint(
-            db, customer_id=customer.id, topic="t", crisis_level=level, actor=SYSTEM
+            db, customer_id=customer.id, topic="t", crisis_level=level, actor=SYSTEM, clock=clock
         )
     resolved = db.exec(select(Complaint).where(Complaint.crisis_level == 3)).one()
     resolved.status = ComplaintStatus.RESOLVED

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from callcenter.clock import system_clock
 from callcenter.db import make_engine, session_scope
 from callcenter.demo_calls import open_around_the_clock
 from callcenter.migrate import upgrade
@@ -64,11 +65,14 @@ def people(database_url: str) -> dict[str, Any]:
             session,
             data=UserCreate(username="agent-two", role=Role.AGENT, password=PASSWORD),
             actor=SYSTEM,
+            clock=system_clock,
         )
         customer = customers.create_customer(
             session,
             data=CustomerCreate(name="孙悦", title="女士", phones=[PhoneIn(number="13800138000")]),
             actor=SYSTEM,
+            # The service under test runs in its own processes on the system clock.
+            clock=system_clock,
         )
         found = {"agent_id": agent.id, "customer_id": customer.id}
     engine.dispose()

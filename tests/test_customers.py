@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from orders.enums import ApplianceCategory, OrderStatus
 from orders.models import Customer
 from orders.schemas import SYSTEM, AddressIn, OrderFilters, OrderSummary, TransitionIn
 from orders.services import appliances, complaints, customers, lookup, work_orders
+from tests.conftest import TestClock
 
 NEW_CUSTOMER = {
     "name": "李秀英",
@@ -88,12 +89,17 @@ def test_invalid_phone_is_refused_and_nothing_written(
     "caller_id", ["13800138000", "+8613800138000", "0086-138-0013-8000", "+86 138 0013 8000"]
 )
 def test_lookup_finds_returning_customer_from_each_format(
-    db: Session, make_customer: Any, make_appliance: Any, make_order: Any, caller_id: str
+    db: Session,
+    make_customer: Any,
+    make_appliance: Any,
+    make_order: Any,
+    caller_id: str,
+    clock: TestClock,
 ) -> None:
     customer = make_customer(name="王建国", phones=("138 0013 8000",))
     appliance = make_appliance(customer.id)
     order = make_order(customer.id, appliance.id, fault_description="不脱水")
-    result = lookup.lookup_caller(db, phone=caller_id)
+    result = lookup.lookup_caller(db, phone=caller_id, clock=clock)
     assert result.phone == "+8613800138000"
     [card] = result.customers
     assert card.name == "王建国"
@@ -104,30 +110,40 @@ def test_lookup_finds_returning_customer_from_each_format(
     assert card.last_satisfaction_score is None
 
 
-def test_lookup_of_shared_number_returns_every_customer(db: Session, make_customer: Any) -> None:
+def test_lookup_of_shared_number_returns_every_customer(
+    db: Session, make_customer: Any, clock: TestClock
+) -> None:
     make_customer(name="陈静", phones=("010-6552 1234",))
     make_customer(name="陈浩", phones=("01065521234", "13600136000"))
-    result = lookup.lookup_caller(db, phone="+861065521234")
+    result = lookup.lookup_caller(db, phone="+861065521234", clock=clock)
     assert sorted(c.name for c in result.customers) == ["陈浩", "陈静"]
 
 
-def test_lookup_unknown_and_withheld_numbers_find_nobody(db: Session, make_customer: Any) -> None:
+def test_lookup_unknown_and_withheld_numbers_find_nobody(
+    db: Session, make_customer: Any, clock: TestClock
+) -> None:
     make_customer()
-    assert lookup.lookup_caller(db, phone="13900000000").customers == []
-    assert lookup.lookup_caller(db, phone="anonymous").customers == []
+    assert lookup.lookup_caller(db, phone="13900000000", clock=clock).customers == []
+    assert lookup.lookup_caller(db, phone="anonymous", clock=clock).customers == []
 
 
 def test_lookup_lists_open_orders_last_ten_and_complaints(
-    db: Session, make_customer: Any, make_appliance: Any, make_order: Any
+    db: Session, make_customer: Any, make_appliance: Any, make_order: Any, clock: TestClock
 ) -> None:
     customer = make_customer()
     appliance = make_appliance(customer.id)
     orders = [make_order(customer.id, appliance.id) for _ in range(12)]
     work_orders.transition_order(
-        db, order_id=orders[0].id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM
+        db,
+        order_id=orders[0].id,
+        data=TransitionIn(to=OrderStatus.CANCELLED),
+        actor=SYSTEM,
+        clock=clock,
     )
-    complaints.log_complaint(db, customer_id=customer.id, topic="服务态度", actor=SYSTEM)
-    [card] = lookup.lookup_caller(db, phone="13800138000").customers
+    complaints.log_complaint(
+        db, customer_id=customer.id, topic="服务态度", actor=SYSTEM, clock=clock
+    )
+    [card] = lookup.lookup_caller(db, phone="13800138000", clock=clock).customers
     assert len(card.open_orders) == 11
     assert orders[0].id not in {o.id for o in card.open_orders}
     assert [o.id for o in card.recent_orders] == [o.id for o in reversed(orders[2:])]
@@ -142,7 +158,7 @@ def test_lookup_over_http(client: TestClient, headers: dict[str, Any], make_cust
 
 
 def test_lookup_card_shows_what_the_other_routes_show(
-    db: Session, make_customer: Any, make_appliance: Any, make_order: Any
+    db: Session, make_customer: Any, make_appliance: Any, make_order: Any, clock: TestClock
 ) -> None:
     """The screen pop builds its lists in SQL; each must equal the row-by-row services.
 
@@ -168,7 +184,7 @@ def test_lookup_card_shows_what_the_other_routes_show(
         title="女士",
         notes="下午接电话",
     )
-    today = datetime.now(UTC).date()
+    today = clock().date()
     in_warranty = make_appliance(customer.id, purchase_date=today - timedelta(days=30))
     extended = make_appliance(
         customer.id,
@@ -186,10 +202,14 @@ def test_lookup_card_shows_what_the_other_routes_show(
         db, filters=OrderFilters(customer_id=customer.id), viewer=SYSTEM
     )[0]
     work_orders.transition_order(
-        db, order_id=orders[1].id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM
+        db,
+        order_id=orders[1].id,
+        data=TransitionIn(to=OrderStatus.CANCELLED),
+        actor=SYSTEM,
+        clock=clock,
     )
 
-    [card] = lookup.lookup_caller(db, phone="13900139000").customers
+    [card] = lookup.lookup_caller(db, phone="13900139000", clock=clock).customers
     db.expire_all()
     shown = customers.get_customer(db, customer_id=customer.id)
     listed, _ = work_orders.list_orders(
@@ -204,7 +224,9 @@ def test_lookup_card_shows_what_the_other_routes_show(
     )
     assert _json(card.phones) == _json(shown.phones)
     assert _json(card.addresses) == _json(shown.addresses)
-    assert _json(card.appliances) == _json(appliances.list_appliances(db, customer_id=customer.id))
+    assert _json(card.appliances) == _json(
+        appliances.list_appliances(db, customer_id=customer.id, clock=clock)
+    )
     assert [a.warranty_status for a in card.appliances] == [
         "in_warranty",
         "extended",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,9 +17,11 @@ from callcenter.demo import DemoReport, seed_demo
 from orders.enums import ApplianceCategory, OrderStatus, Role
 from orders.models import Appliance, Customer, CustomerPhone, WorkOrder
 from orders.services.lookup import lookup_caller
-from tests.conftest import fixed_clock
+from tests.conftest import TestClock, at, fixed_clock
 
-NOW = datetime(2026, 5, 20, 9, 30, tzinfo=UTC)
+pytestmark = pytest.mark.clock
+
+NOW = at(2026, 5, 20, 9, 30)
 CLI = Path(sys.executable).parent / "callcenter"
 
 
@@ -66,7 +68,9 @@ def test_printed_password_of_every_role_logs_in(client: TestClient, seeded: Demo
         assert me.json()["role"] == role.value
 
 
-def test_seeded_numbers_pop_their_customers(db: Session, seeded: DemoReport) -> None:
+def test_seeded_numbers_pop_their_customers(
+    db: Session, seeded: DemoReport, clock: TestClock
+) -> None:
     phone = db.exec(
         select(CustomerPhone).where(CustomerPhone.label == "mobile").order_by(col(CustomerPhone.id))
     ).first()
@@ -80,7 +84,7 @@ def test_seeded_numbers_pop_their_customers(db: Session, seeded: DemoReport) -> 
         .having(func.count(col(CustomerPhone.customer_id).distinct()) == 2)
     ).first()
     assert family_landline is not None
-    assert len(lookup_caller(db, phone=family_landline).customers) == 2
+    assert len(lookup_caller(db, phone=family_landline, clock=clock).customers) == 2
 
 
 def test_second_run_adds_nothing(db: Session, seeded: DemoReport) -> None:

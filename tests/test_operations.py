@@ -20,7 +20,7 @@ from callcenter.migrate import upgrade
 from callcenter.settings import Settings
 from orders.enums import Role
 from orders.models import User
-from tests.conftest import SECRET, bearer
+from tests.conftest import OPEN_HOURS, SECRET, TestClock, bearer
 from tests.test_cli import CALLCENTER, _env
 
 
@@ -53,7 +53,9 @@ def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 def test_readyz_reports_an_unreachable_database(settings: Settings, bus: redis.Redis) -> None:
     # Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
     engine = make_engine("postgresql://postgres@127.0.0.1:9/none?connect_timeout=2")
-    app = create_app(settings=settings, engine=engine, bus=bus, secret_key=SECRET)
+    app = create_app(
+        settings=settings, engine=engine, bus=bus, secret_key=SECRET, clock=TestClock(OPEN_HOURS)
+    )
     with TestClient(app) as client:
         response = client.get("/readyz")
         assert client.get("/healthz").status_code == 200
@@ -87,7 +89,14 @@ def test_concurrent_writers_on_the_embedded_sqlite_all_succeed(
     upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session:
-        admin = User(username="admin", full_name="Admin", role=Role.ADMIN, password_hash="x")
+        admin = User(
+            username="admin",
+            full_name="Admin",
+            role=Role.ADMIN,
+            password_hash="x",
+            created_at=OPEN_HOURS,
+            updated_at=OPEN_HOURS,
+        )
         session.add(admin)
         session.commit()
         session.refresh(admin)
@@ -97,6 +106,7 @@ def test_concurrent_writers_on_the_embedded_sqlite_all_succeed(
         engine=engine,
         bus=bus,
         secret_key=SECRET,
+        clock=TestClock(OPEN_HOURS),
     )
 
     def create(index: int) -> int:

@@ -19,7 +19,6 @@ be answered with a documented 4xx in problem JSON.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 
 import hypothesis
 import pytest
@@ -55,7 +54,12 @@ from orders.schemas import (
     UserCreate,
 )
 from orders.services import appliances, customers, users, work_orders
-from tests.conftest import REDIS_URL, SECRET, _postgres_engine
+from tests.conftest import OPEN_HOURS, REDIS_URL, SECRET, TestClock, _postgres_engine, at
+
+pytestmark = pytest.mark.clock
+
+CLOCK = TestClock(OPEN_HOURS)
+"""One clock for the module's app, its seed data and its token."""
 
 # A Redis database of its own: the run writes login-failure counters and presence.
 API_REDIS_URL = f"{REDIS_URL}/9"
@@ -80,6 +84,7 @@ def _document_app() -> FastAPI:
         engine=make_engine("sqlite://"),
         bus=redis.Redis.from_url(API_REDIS_URL),
         secret_key=SECRET,
+        clock=CLOCK,
     )
 
 
@@ -150,11 +155,12 @@ def admin_id(api_engine: Engine) -> int:
     """Seed a station, an admin, a customer, an appliance and an order; the admin's id."""
     with Session(api_engine, expire_on_commit=False) as session:
         station = StationCreate(code="ST01", name="朝阳服务站")
-        users.create_station(session, data=station, actor=SYSTEM)
+        users.create_station(session, data=station, actor=SYSTEM, clock=CLOCK)
         admin = users.create_user(
             session,
             data=UserCreate(username="admin", role=Role.ADMIN, password="schemathesis-admin"),
             actor=SYSTEM,
+            clock=CLOCK,
         )
         address = AddressIn(
             province="北京市", city="北京市", district="朝阳区", street="建国路88号"
@@ -165,6 +171,7 @@ def admin_id(api_engine: Engine) -> int:
                 name="王建国", phones=[PhoneIn(number="13800138000")], addresses=[address]
             ),
             actor=SYSTEM,
+            clock=CLOCK,
         )
         appliance = appliances.create_appliance(
             session,
@@ -172,15 +179,17 @@ def admin_id(api_engine: Engine) -> int:
                 customer_id=customer.id,
                 category=ApplianceCategory.WASHING_MACHINE,
                 brand="海尔",
-                purchase_date=date(2025, 3, 1),
+                purchase_date=at(2025, 3, 1).date(),
                 has_invoice=True,
             ),
             actor=SYSTEM,
+            clock=CLOCK,
         )
         work_orders.create_order(
             session,
             data=OrderCreate(customer_id=customer.id, appliance_id=appliance.id),
             actor=SYSTEM,
+            clock=CLOCK,
         )
         assert admin.id is not None
         return admin.id
@@ -201,6 +210,7 @@ def api_app(
         bus=api_bus,
         secret_key=SECRET,
         redis_url=api_redis_url,
+        clock=CLOCK,
     )
 
 
@@ -209,7 +219,7 @@ def auth(api_engine: Engine, admin_id: int) -> dict[str, str]:
     with Session(api_engine) as session:
         admin = session.get(User, admin_id)
         assert admin is not None
-        token = users.issue_token(admin, secret=SECRET, minutes=60).access_token
+        token = users.issue_token(admin, secret=SECRET, minutes=60, clock=CLOCK).access_token
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -41,7 +41,7 @@ from telephony.sip.build import build_endpoint
 from telephony.sip.call_flow import HOLD_MUSIC
 from telephony.sip.endpoint import SipEndpoint
 from telephony.sip.errors import RegistrarUnreachable
-from tests.conftest import OPEN_HOURS, bearer, fixed_clock
+from tests.conftest import TestClock, bearer
 from tests.sip_harness import (
     Kamailio,
     Sipp,
@@ -129,6 +129,7 @@ def start_hotline(
     prompts_home: Path,
     *,
     registrar: int,
+    clock: TestClock,
     lock: threading.RLock | None = None,
 ) -> Hotline:
     """An endpoint over the test's database, registering to 127.0.0.1:``registrar``;
@@ -158,18 +159,23 @@ def start_hotline(
         with lock:
             yield db
 
-    endpoint = build_endpoint(
-        configured, sessions=sessions, client=bus, clock=fixed_clock(OPEN_HOURS)
-    )
+    endpoint = build_endpoint(configured, sessions=sessions, client=bus, clock=clock)
     return Hotline(endpoint, registrar, lock, db)
 
 
 @pytest.fixture
 def hotline(
-    settings: Settings, db: Session, bus: redis.Redis, tmp_path: Path, prompts_home: Path
+    settings: Settings,
+    db: Session,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    clock: TestClock,
 ) -> Iterator[Hotline]:
     """An endpoint that a SIPp on ``registrar_port`` registers, then calls."""
-    line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=free_udp_port())
+    line = start_hotline(
+        settings, db, bus, tmp_path, prompts_home, clock=clock, registrar=free_udp_port()
+    )
     yield line
     line.endpoint.stop()
     line.thread.join(timeout=10)
@@ -190,12 +196,13 @@ def test_returning_customer_logs_a_repair_by_keys_and_voice(
     tmp_path: Path,
     make_customer: Callable[..., Any],
     make_appliance: Callable[..., Any],
+    clock: TestClock,
 ) -> None:
     customer = make_customer(name="王建国", phones=(CALLER,), title="先生")
     make_appliance(customer.id)
     make_appliance(customer.id, category=ApplianceCategory.REFRIGERATOR, brand="美的")
     # The IVR names the kinds in the order of the caller's record; key 2 is the second.
-    appliance = lookup_caller(db, phone=CALLER).customers[0].appliances[1]
+    appliance = lookup_caller(db, phone=CALLER, clock=clock).customers[0].appliances[1]
     voice = espeak("洗衣机不脱水，有很大的噪音", "cmn", tmp_path / "voice.wav")
     pcap = rtp_pcap(voice, tmp_path / "voice.pcap")
     seconds = len(voice) / 16000
@@ -281,7 +288,11 @@ def test_status_key_reads_the_open_order_again(
 
 @sqlite_only
 def test_invalid_keys_and_silence_reach_the_queue(
-    hotline: Hotline, bus: redis.Redis, tmp_path: Path, make_customer: Callable[..., Any]
+    hotline: Hotline,
+    bus: redis.Redis,
+    tmp_path: Path,
+    make_customer: Callable[..., Any],
+    clock: TestClock,
 ) -> None:
     make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
     sipp = hotline.call(
@@ -298,7 +309,7 @@ def test_invalid_keys_and_silence_reach_the_queue(
     call = hotline.ended_call()
     assert call.disposition is Disposition.ABANDONED
     assert [e["queue"] for e in events(bus, "call.queued", call.id)] == ["hotline-en"]
-    acd = Acd(bus, EventBus(bus), Presence(bus, EventBus(bus)), clock=fixed_clock(OPEN_HOURS))
+    acd = Acd(bus, EventBus(bus), Presence(bus, EventBus(bus), clock=clock), clock=clock)
     assert acd.figures("hotline-en").abandoned == 1
 
 
@@ -358,14 +369,17 @@ def test_queued_caller_is_bridged_to_the_agents_softphone_through_the_proxy(
     kamailio: Kamailio,
     make_customer: Callable[..., Any],
     make_user: Callable[..., Any],
+    clock: TestClock,
 ) -> None:
     customer = make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
     agent = make_user(Role.AGENT)
     events_bus = EventBus(bus)
-    presence = Presence(bus, events_bus, clock=fixed_clock(OPEN_HOURS))
+    presence = Presence(bus, events_bus, clock=clock)
     presence.log_in(agent.id, queues=["hotline-en"], skills=[], extension="sip:agent7@127.0.0.1")
 
-    line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
+    line = start_hotline(
+        settings, db, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+    )
     line.registered()
 
     softphone = register_softphone("agent7", kamailio, tmp_path / "agent")  # it echoes
@@ -410,6 +424,7 @@ def test_agent_stuck_on_a_call_whose_endpoint_was_killed_is_freed_on_restart(
     tmp_path: Path,
     prompts_home: Path,
     kamailio: Kamailio,
+    clock: TestClock,
 ) -> None:
     data = prompts_home
     url = f"sqlite:///{data / 'callcenter.sqlite3'}"
@@ -421,10 +436,12 @@ def test_agent_stuck_on_a_call_whose_endpoint_was_killed_is_freed_on_restart(
             full_name="坐席",
             role=Role.AGENT,
             password_hash="x",
+            created_at=clock(),
+            updated_at=clock(),
         )
         session.add(agent)
         session.commit()
-    presence = Presence(bus, EventBus(bus))
+    presence = Presence(bus, EventBus(bus), clock=clock)
     presence.log_in(agent.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent8")
     flows = tmp_path / "flows"
     flows.mkdir()
@@ -537,14 +554,15 @@ def test_agent_holds_then_blind_transfers_the_caller_to_another_agent(
     kamailio: Kamailio,
     make_customer: Callable[..., Any],
     make_user: Callable[..., Any],
+    clock: TestClock,
 ) -> None:
     make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
     first, second = make_user(Role.AGENT), make_user(Role.AGENT)
-    presence = Presence(bus, EventBus(bus), clock=fixed_clock(OPEN_HOURS))
+    presence = Presence(bus, EventBus(bus), clock=clock)
     presence.log_in(first.id, queues=["hotline-en"], skills=[], extension="sip:agent1")
     lock = threading.RLock()
     line = start_hotline(
-        settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port, lock=lock
+        settings, db, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port, lock=lock
     )
 
     @contextlib.contextmanager
@@ -669,12 +687,15 @@ def test_agent_hanging_up_ends_the_callers_leg_too(
     kamailio: Kamailio,
     make_customer: Callable[..., Any],
     make_user: Callable[..., Any],
+    clock: TestClock,
 ) -> None:
     make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
     agent = make_user(Role.AGENT)
-    presence = Presence(bus, EventBus(bus), clock=fixed_clock(OPEN_HOURS))
+    presence = Presence(bus, EventBus(bus), clock=clock)
     presence.log_in(agent.id, queues=["hotline-en"], skills=[], extension="sip:agent3")
-    line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
+    line = start_hotline(
+        settings, db, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+    )
     line.registered()
     softphone = register_softphone(
         "agent3",
@@ -711,14 +732,17 @@ def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_rea
     prompts_home: Path,
     kamailio: Kamailio,
     make_user: Callable[..., Any],
+    clock: TestClock,
 ) -> None:
     agent = make_user(Role.AGENT)
     events_bus = EventBus(bus)
-    presence = Presence(bus, events_bus, clock=fixed_clock(OPEN_HOURS))
-    acd = Acd(bus, events_bus, presence, clock=fixed_clock(OPEN_HOURS))
+    presence = Presence(bus, events_bus, clock=clock)
+    acd = Acd(bus, events_bus, presence, clock=clock)
     acd.configure(QueueConfig(name="hotline-zh-CN", offer_timeout_seconds=2))
     presence.log_in(agent.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent4")
-    line = start_hotline(settings, db, bus, tmp_path, prompts_home, registrar=kamailio.port)
+    line = start_hotline(
+        settings, db, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+    )
     line.registered()
     softphone = register_softphone(
         "agent4",
@@ -758,9 +782,10 @@ def test_caller_waiting_past_the_maximum_books_a_callback_or_leaves_a_message(
     bus: redis.Redis,
     tmp_path: Path,
     make_customer: Callable[..., Any],
+    clock: TestClock,
 ) -> None:
     customer = make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
-    acd = Acd(bus, EventBus(bus), Presence(bus, EventBus(bus)), clock=fixed_clock(OPEN_HOURS))
+    acd = Acd(bus, EventBus(bus), Presence(bus, EventBus(bus), clock=clock), clock=clock)
     acd.configure(QueueConfig(name="hotline-en", max_wait_seconds=2, overflow=overflow))
     voice = espeak("Please call me back about my fridge", "en", tmp_path / "voice.wav")
     steps: list[Step] = [("pause", 800), ("dtmf", "0")]  # an agent; nobody is logged in
@@ -843,6 +868,7 @@ def test_a_spoken_menu_choice_is_recognised_from_the_call_audio(
     bus: redis.Redis,
     tmp_path: Path,
     prompts_home: Path,
+    clock: TestClock,
 ) -> None:
     flows = tmp_path / "flows"
     flows.mkdir()
@@ -853,7 +879,9 @@ def test_a_spoken_menu_choice_is_recognised_from_the_call_audio(
             "ivr": settings.ivr.model_copy(update={"flows_dir": flows}),
         }
     )
-    line = start_hotline(spoken, db, bus, tmp_path, prompts_home, registrar=free_udp_port())
+    line = start_hotline(
+        spoken, db, bus, tmp_path, prompts_home, clock=clock, registrar=free_udp_port()
+    )
     word = espeak("냉장고", "ko", tmp_path / "word.wav")  # refrigerator
     # As a line carries it: a faint hiss throughout, never digital silence.
     rng = np.random.default_rng(0)

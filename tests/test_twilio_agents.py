@@ -12,6 +12,7 @@ import redis
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from callcenter.app import worker_context
 from callcenter.bus import EventBus
 from callcenter.settings import Settings
 from callcenter.worker import build_worker
@@ -53,7 +54,7 @@ def agent(client: TestClient, make_user: Any) -> Any:
 
 def _run_jobs(app: Any, redis_url: str, settings: Settings, bus: redis.Redis) -> None:
     async def drain() -> None:
-        context = {"sessions": app.state.sessions, "settings": settings, "bus": bus}
+        context = {**worker_context(app), "settings": settings, "bus": bus}
         worker = build_worker(redis_url, ctx=context, handle_signals=False, burst=True)
         await worker.async_run()
         await worker.close()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from callcenter.app import worker_context
 from callcenter.settings import Settings
 from callcenter.worker import build_worker
 from recordings.models import Recording
@@ -40,7 +41,7 @@ def api() -> Iterator[FakeTwilioApi]:
 
 def _run_jobs(app: Any, redis_url: str, settings: Settings) -> None:
     async def drain() -> None:
-        context = {"sessions": app.state.sessions, "settings": settings}
+        context = {**worker_context(app), "settings": settings}
         worker = build_worker(redis_url, ctx=context, handle_signals=False, burst=True)
         await worker.async_run()
         await worker.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from orders.models import WorkOrder
 from orders.schemas import SYSTEM, TransitionIn
 from orders.services import work_orders
 from telephony.models import Call, CallStatusChange
+from tests.conftest import TestClock, at
 from tests.twilio_sim import TwilioSimulator
 
 
@@ -64,12 +64,16 @@ def test_returning_customer_logs_a_repair_end_to_end(
 
 
 def test_returning_customer_hears_open_order_status(
-    sim: TwilioSimulator, returning: Any, make_order: Any, db: Session
+    sim: TwilioSimulator, returning: Any, make_order: Any, db: Session, clock: TestClock
 ) -> None:
     customer, washer, _fridge = returning
     order = make_order(customer.id, washer.id)
     work_orders.transition_order(
-        db, order_id=order.id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM
+        db,
+        order_id=order.id,
+        data=TransitionIn(to=OrderStatus.CANCELLED),
+        actor=SYSTEM,
+        clock=clock,
     )
     open_order = make_order(customer.id, washer.id)
     call = sim.call("13800138000")
@@ -260,10 +264,10 @@ def test_status_for_unknown_call_or_status_is_a_clear_4xx(sim: TwilioSimulator) 
 
 
 def test_after_hours_caller_books_a_callback(
-    sim: TwilioSimulator, returning: Any, app: Any, db: Session
+    sim: TwilioSimulator, returning: Any, clock: TestClock, db: Session
 ) -> None:
     customer, _washer, _fridge = returning
-    app.state.clock = lambda: datetime(2026, 11, 23, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai
+    clock.set(at(2026, 11, 23, 14, 30))  # 22:30 in Shanghai
     call = sim.call("+8613800138000")
     assert any("现在是非工作时间" in text for text in call.heard)
     done = call.press("2")

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
-from callcenter.deps import SecretKeyDep, SessionDep
+from callcenter.deps import ClockDep, SecretKeyDep, SessionDep
 from callcenter.errors import NotAuthenticated, PermissionDenied
 from orders.enums import Role
 from orders.schemas import Actor
@@ -18,11 +18,14 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
 def current_actor(
-    session: SessionDep, secret: SecretKeyDep, token: Annotated[str | None, Depends(oauth2)]
+    session: SessionDep,
+    secret: SecretKeyDep,
+    clock: ClockDep,
+    token: Annotated[str | None, Depends(oauth2)],
 ) -> Actor:
     if not token:
         raise NotAuthenticated("a bearer token is required; get one at POST /api/auth/token")
-    return actor_from_token(session, token=token, secret=secret)
+    return actor_from_token(session, token=token, secret=secret, clock=clock)
 
 
 def roles(*allowed: Role) -> Callable[[Actor], Actor]:

@@ -33,6 +33,7 @@ def issue_token(
     bus: BusDep,
     settings: SettingsDep,
     secret: SecretKeyDep,
+    clock: ClockDep,
 ) -> TokenPublic:
     """OAuth2 password flow; repeated failures for one username are locked out for a while."""
     policy = LoginPolicy(
@@ -42,8 +43,7 @@ def issue_token(
     user = users.authenticate(
         session, bus=bus, username=form.username, password=form.password, policy=policy
     )
-    # Tokens are checked against the wall clock, so they are issued by it too.
-    return users.issue_token(user, secret=secret, minutes=settings.auth.token_minutes)
+    return users.issue_token(user, secret=secret, minutes=settings.auth.token_minutes, clock=clock)
 
 
 @router.get("/me")

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.enums import AuditAction, WarrantyStatus
 from orders.exceptions import ApplianceNotFound, InvalidOrderData
 from orders.models import Appliance
@@ -50,7 +50,7 @@ def _check_dates(appliance: Appliance, today: date) -> None:
 
 
 def create_appliance(
-    session: Session, *, data: ApplianceCreate, actor: Actor, clock: Clock = utcnow
+    session: Session, *, data: ApplianceCreate, actor: Actor, clock: Clock
 ) -> AppliancePublic:
     get_customer_row(session, data.customer_id)
     now = clock()
@@ -81,7 +81,7 @@ def get_appliance_row(session: Session, appliance_id: int) -> Appliance:
     return appliance
 
 
-def get_appliance(session: Session, *, appliance_id: int, clock: Clock = utcnow) -> AppliancePublic:
+def get_appliance(session: Session, *, appliance_id: int, clock: Clock) -> AppliancePublic:
     return to_public(get_appliance_row(session, appliance_id), clock().date())
 
 
@@ -91,7 +91,7 @@ def update_appliance(
     appliance_id: int,
     data: ApplianceUpdate,
     actor: Actor,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> AppliancePublic:
     appliance = get_appliance_row(session, appliance_id)
     before = audit.snapshot(appliance)
@@ -125,9 +125,7 @@ def update_appliance(
     return to_public(appliance, now.date())
 
 
-def list_appliances(
-    session: Session, *, customer_id: int, clock: Clock = utcnow
-) -> list[AppliancePublic]:
+def list_appliances(session: Session, *, customer_id: int, clock: Clock) -> list[AppliancePublic]:
     get_customer_row(session, customer_id)
     rows = session.exec(
         select(Appliance).where(Appliance.customer_id == customer_id).order_by(col(Appliance.id))

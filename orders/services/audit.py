@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, col, func, select
 
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.enums import AuditAction
 from orders.models import AuditEntry
 from orders.schemas import Actor
@@ -30,7 +30,7 @@ def record(
     action: AuditAction,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> AuditEntry:
     entry = AuditEntry(
         at=clock(),

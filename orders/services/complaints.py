@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.enums import AuditAction
 from orders.models import Complaint
 from orders.schemas import Actor
@@ -21,7 +21,7 @@ def log_complaint(
     crisis_level: int = 0,
     order_id: int | None = None,
     actor: Actor,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> Complaint:
     get_customer_row(session, customer_id)
     complaint = Complaint(

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.enums import AuditAction
 from orders.exceptions import CustomerNotFound
 from orders.models import Address, Customer, CustomerPhone
@@ -95,7 +95,7 @@ def create_customer(
     data: CustomerCreate,
     actor: Actor,
     region: str = "CN",
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> CustomerPublic:
     phones = _normalized(data.phones, region)
     now = clock()
@@ -145,7 +145,7 @@ def update_customer(
     data: CustomerUpdate,
     actor: Actor,
     region: str = "CN",
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> CustomerPublic:
     customer = get_customer_row(session, customer_id)
     phones = None if data.phones is None else _normalized(data.phones, region)

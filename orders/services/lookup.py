@@ -24,7 +24,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.enums import ComplaintStatus
 from orders.models import Address, Appliance, Complaint, Customer, CustomerPhone, WorkOrder
 from orders.phones import try_normalize_phone
@@ -173,7 +173,7 @@ _CARDS = (
 
 
 def lookup_caller(
-    session: Session, *, phone: str, region: str = "CN", clock: Clock = utcnow
+    session: Session, *, phone: str, region: str = "CN", clock: Clock
 ) -> CallerLookup:
     """Every customer who has this number, with what an agent needs to see at once.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, func, select
 
 from callcenter.errors import PermissionDenied
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from orders.enums import AuditAction, OrderStatus, Role
 from orders.exceptions import InvalidOrderData, OrderNotFound, StationNotFound
 from orders.models import Address, OrderTransition, Station, WorkOrder
@@ -48,9 +48,7 @@ def to_public(order: WorkOrder) -> OrderPublic:
     )
 
 
-def create_order(
-    session: Session, *, data: OrderCreate, actor: Actor, clock: Clock = utcnow
-) -> OrderPublic:
+def create_order(session: Session, *, data: OrderCreate, actor: Actor, clock: Clock) -> OrderPublic:
     get_customer_row(session, data.customer_id)
     appliance = get_appliance_row(session, data.appliance_id)
     if appliance.customer_id != data.customer_id:
@@ -173,7 +171,7 @@ def transition_order(
     order_id: int,
     data: TransitionIn,
     actor: Actor,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> OrderDetail:
     order = _visible_order(session, order_id, actor)
     if actor.role is Role.STATION and data.to not in STATION_TARGETS:

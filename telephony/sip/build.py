@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from callcenter.errors import ConfigurationError
 from callcenter.settings import Settings
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from ivr.flow import BUILTIN_FLOWS, load_flows
 from ivr.speech import load_model
 from ivr.tts import PromptCache
@@ -46,7 +46,7 @@ def build_endpoint(
     *,
     sessions: Callable[[], Session],
     client: redis.Redis,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> SipEndpoint:
     flows = load_flows(settings.ivr.flows_dir or BUILTIN_FLOWS)
     if settings.ivr.flow not in flows:

@@ -19,7 +19,7 @@ from pyVoIP.VoIP.VoIP import PhoneStatus
 from sqlmodel import Session
 
 from callcenter.bus import EventBus
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from ivr.flow import Flow
 from ivr.speech import SpeechModel
 from telephony.acd import Acd, Offer
@@ -69,7 +69,7 @@ class SipEndpoint:
         speech: SpeechModel | None,
         recordings_dir: Path,
         region: str,
-        clock: Clock = utcnow,
+        clock: Clock,
     ) -> None:
         self.config = config
         self.sessions = sessions

@@ -17,7 +17,7 @@ async def reconcile_calls(ctx: dict[str, Any]) -> int:
     """Calls whose SIP endpoint died and never came back are ended; agents left on a call
     that no longer exists, on any channel, are freed."""
     bus = EventBus(ctx["bus"])
-    acd = Acd(ctx["bus"], bus, Presence(ctx["bus"], bus))
+    acd = Acd(ctx["bus"], bus, Presence(ctx["bus"], bus, clock=ctx["clock"]), clock=ctx["clock"])
 
     def reconcile() -> int:
         with ctx["sessions"]() as session:
@@ -29,6 +29,7 @@ async def reconcile_calls(ctx: dict[str, Any]) -> int:
                 recordings_dir=ctx["settings"].recordings_path,
                 owner="",
                 carried=set(),
+                clock=ctx["clock"],
             )
         return len(ended)
 

@@ -10,7 +10,7 @@ import redis
 import structlog
 from sqlmodel import Session
 
-from callcenter.types import Clock, utcnow
+from callcenter.types import Clock
 from recordings.services import register_recording
 from recordings.wav import describe, recover
 from telephony import routing, services
@@ -31,7 +31,7 @@ def end_orphaned_calls(
     recordings_dir: Path,
     owner: str,
     carried: set[str],
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> list[str]:
     """End SIP calls no endpoint carries any more; then reconcile agent presence.
 

@@ -53,7 +53,9 @@ async def fetch_twilio_recording(
         with ctx["sessions"]() as session:
             call = get_call(session, call_id=call_id)
             customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
-            register_recording(session, call_id=call_id, customer_id=customer, wav=finished)
+            register_recording(
+                session, call_id=call_id, customer_id=customer, wav=finished, clock=ctx["clock"]
+            )
 
     await run_in_threadpool(register)
     log.info("twilio recording stored", call=call_id, recording=recording_sid)
@@ -68,8 +70,7 @@ async def ring_twilio_agent(ctx: dict[str, Any], *, call_id: str, agent_id: int)
     """Ring the offered agent's Twilio client (or SIP address); a failure moves the offer on."""
     settings = ctx["settings"]
     calls = ctx.get("twilio_calls") or twilio_calls_from(settings)
-    presence = Presence(ctx["bus"], EventBus(ctx["bus"]))
-    acd = Acd(ctx["bus"], EventBus(ctx["bus"]), presence)
+    presence, acd = acd_from(ctx)
     agent = presence.get(agent_id)
     with ctx["sessions"]() as session:
         call = get_call(session, call_id=call_id)
@@ -100,8 +101,7 @@ async def ring_twilio_agent(ctx: dict[str, Any], *, call_id: str, agent_id: int)
 
 async def sweep_offers(ctx: dict[str, Any]) -> int:
     """Offers that rang out move on; finished wrap-ups free their agents for waiting calls."""
-    presence = Presence(ctx["bus"], EventBus(ctx["bus"]))
-    acd = Acd(ctx["bus"], EventBus(ctx["bus"]), presence)
+    presence, acd = acd_from(ctx)
 
     def sweep() -> list[Offer]:
         presence.finish_wrap_ups()
@@ -121,6 +121,13 @@ async def enqueue_rings(jobs: Any, offers: list[Offer]) -> None:
             agent_id=offer.agent_id,
             _job_id=ring_job_id(offer.call_id, offer.agent_id, offer.offered_at.isoformat()),
         )
+
+
+def acd_from(ctx: dict[str, Any]) -> tuple[Presence, Acd]:
+    """Presence and the ACD over the worker's Redis, reading the worker's clock."""
+    bus = EventBus(ctx["bus"])
+    presence = Presence(ctx["bus"], bus, clock=ctx["clock"])
+    return presence, Acd(ctx["bus"], bus, presence, clock=ctx["clock"])
 
 
 def twilio_calls_from(settings: Any) -> TwilioCalls:

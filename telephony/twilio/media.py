@@ -273,7 +273,13 @@ class MediaStream:
 
         def register() -> None:
             with self.state.sessions() as session:
-                register_recording(session, call_id=call.id, customer_id=customer, wav=wav)
+                register_recording(
+                    session,
+                    call_id=call.id,
+                    customer_id=customer,
+                    wav=wav,
+                    clock=self.state.clock,
+                )
 
         await run_in_threadpool(register)
         log.info("recording registered", call=call.id, seconds=wav.duration_seconds)
