@@ -14,11 +14,12 @@ from rich.console import Console
 
 from callcenter.app import create_app
 from callcenter.asgi import INPROCESS_WORKER_ENV
+from callcenter.clock import system_clock
 from callcenter.db import session_scope
 from callcenter.errors import CallCenterError
 from callcenter.logging import configure_logging
 from callcenter.migrate import upgrade
-from callcenter.runtime import Runtime
+from callcenter.runtime import Runtime, open_database
 from callcenter.secret_key import resolve_secret_key
 from callcenter.settings import Settings
 from callcenter.worker import build_worker
@@ -119,11 +120,10 @@ def _print_banner(
         if settings.embedded_database
         else "external (CALLCENTER_DATABASE_URL)"
     )
-    redis_where = (
-        f"embedded, files in {runtime.embedded.directory}"
-        if runtime.embedded
-        else "external (CALLCENTER_REDIS_URL)"
-    )
+    redis_where = "external (CALLCENTER_REDIS_URL)"
+    if runtime.embedded is not None:
+        owner = "" if runtime.embedded.owner else ", owned by another running callcenter"
+        redis_where = f"embedded, files in {runtime.embedded.directory}{owner}"
     worker_where = "in this process" if in_process else "separate (callcenter worker)"
     console.print(f"callcenter listening on [bold]http://{host}:{port}[/bold]")
     console.print(f"  data directory:    {settings.data_dir.resolve()}")
@@ -215,9 +215,10 @@ def user_add(
 
     password = sys.stdin.readline().rstrip("\r\n")
     settings = _settings()
-    runtime = Runtime.start(settings)
+    # Only the database: a running service's embedded Redis is its own, not ours to touch.
+    engine = open_database(settings)
     try:
-        with session_scope(runtime.engine) as session:
+        with session_scope(engine) as session:
             station_id = users.station_id_for_code(session, station) if station else None
             data = UserCreate(
                 username=name,
@@ -226,7 +227,7 @@ def user_add(
                 station_id=station_id,
                 password=password,
             )
-            user = users.create_user(session, data=data, actor=SYSTEM, clock=runtime.clock)
+            user = users.create_user(session, data=data, actor=SYSTEM, clock=system_clock)
         console.print(f"user {user.username} ({user.role.value}) created with id {user.id}")
     except ValidationError as exc:
         for error in exc.errors():
@@ -235,7 +236,7 @@ def user_add(
     except CallCenterError as exc:
         _fail(exc)
     finally:
-        runtime.close()
+        engine.dispose()
 
 
 @app.command()

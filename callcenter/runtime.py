@@ -31,17 +31,13 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if settings.embedded_database:
-            # The zero-configuration path: the SQLite file is brought to the newest schema
-            # on every start; an external database is migrated by `callcenter db upgrade`.
-            upgrade(settings.database_url)
-        engine = make_engine(settings.database_url, echo=settings.database.echo)
+        engine = open_database(settings)
         embedded: EmbeddedRedis | None = None
         if settings.redis.url is None:
             embedded = EmbeddedRedis(settings.data_dir)
             redis_url = embedded.start()
-            log.info("embedded redis started", directory=str(embedded.directory))
+            if embedded.owner:
+                log.info("embedded redis started", directory=str(embedded.directory))
         else:
             redis_url = settings.redis.url
         bus = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -58,3 +54,13 @@ class Runtime:
         self.engine.dispose()
         if self.embedded is not None:
             self.embedded.stop()
+
+
+def open_database(settings: Settings) -> Engine:
+    """The database alone, for commands that need no Redis (``user add``)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if settings.embedded_database:
+        # The zero-configuration path: the SQLite file is brought to the newest schema
+        # on every start; an external database is migrated by `callcenter db upgrade`.
+        upgrade(settings.database_url)
+    return make_engine(settings.database_url, echo=settings.database.echo)

@@ -1,0 +1,112 @@
+"""One owner of the embedded Redis: other commands leave it alone, and it outlives a crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from callcenter.embedded_redis import EmbeddedRedis
+from tests.test_cli import CALLCENTER, _env, _free_port, until
+
+
+def _pid(server: EmbeddedRedis) -> int:
+    assert server.process is not None
+    return server.process.pid
+
+
+def test_a_second_process_attaches_and_leaves_the_owners_server_running(tmp_path: Path) -> None:
+    owner = EmbeddedRedis(tmp_path)
+    url = owner.start()
+    try:
+        guest = EmbeddedRedis(tmp_path)
+        assert guest.start() == url
+        assert (owner.owner, guest.owner) == (True, False)
+        redis.Redis.from_url(url).set("kept", "1")
+        guest.stop()
+        assert redis.Redis.from_url(url).get("kept") == b"1"
+        assert (tmp_path / "redis" / "url").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "redis").stat().st_mode & 0o777 == 0o700
+    finally:
+        owner.stop()
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+
+
+def test_a_killed_server_is_started_again_on_the_same_url(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path)
+    url = server.start()
+    try:
+        first = _pid(server)
+        os.kill(first, signal.SIGKILL)
+        until(lambda: server.restarts == 1, timeout=15)
+        assert _pid(server) != first
+        assert redis.Redis.from_url(url).ping()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_commands_next_to_a_running_service_leave_its_redis_alone(tmp_path: Path) -> None:
+    """`user add` (and `demo`) in a second terminal, then the service's Redis is killed:
+    logins keep working throughout."""
+    data_dir = tmp_path / "data"
+    env = _env(data_dir)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [CALLCENTER, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def add(name: str) -> None:
+        added = subprocess.run(
+            [CALLCENTER, "user", "add", name, "--role", "agent"],
+            input="a-long-password\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert added.returncode == 0, added.stderr
+
+    def logs_in(name: str) -> bool:
+        got = httpx.post(
+            f"{base}/api/auth/token", data={"username": name, "password": "a-long-password"}
+        )
+        assert got.status_code in {200, 503}, got.text
+        return got.status_code == 200
+
+    try:
+        until(lambda: httpx.get(f"{base}/readyz").status_code == 200)
+        redis_pid = int((data_dir / "redis" / "redis.pid").read_text())
+        add("bob")
+        demo = subprocess.run(
+            [CALLCENTER, "demo", "--customers", "3"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert Path(f"/proc/{redis_pid}").exists()
+        assert logs_in("bob")
+        assert httpx.get(f"{base}/readyz").status_code == 200
+
+        os.kill(redis_pid, signal.SIGKILL)
+        until(lambda: int((data_dir / "redis" / "redis.pid").read_text()) != redis_pid, 15)
+        add("carol")
+        until(lambda: logs_in("carol"), timeout=15)
+        assert logs_in("bob")
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert "starting it again" in output
