@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 import redis
+import structlog
 from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi import APIRouter, FastAPI, Request
@@ -32,6 +34,8 @@ from callcenter.settings import Settings
 from callcenter.types import Clock
 from callcenter.worker import build_worker
 from ivr.flow import BUILTIN_FLOWS, load_flows
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(
@@ -112,20 +116,48 @@ async def _jobs_and_worker(
         yield
         return
     app.state.jobs = await create_pool(RedisSettings.from_dsn(redis_url))
-    worker = None
-    task = None
-    if run_worker:
-        worker = build_worker(redis_url, ctx=worker_context(app), handle_signals=False)
-        task = asyncio.create_task(worker.async_run())
+    app.state.worker_restarts = 0
+    task = asyncio.create_task(_supervised_worker(app, redis_url)) if run_worker else None
     try:
         yield
     finally:
-        if task is not None and worker is not None:
+        if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await worker.close()
         await app.state.jobs.aclose()
+
+
+WORKER_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
+WORKER_HEALTHY_SECONDS = 60
+"""A worker that ran this long before it died starts again without waiting."""
+
+
+async def _supervised_worker(app: FastAPI, redis_url: str) -> None:
+    """The in-process worker, started again whenever it dies (Redis gone, a bug)."""
+    loop = asyncio.get_running_loop()
+    failures = 0
+    while True:
+        worker = build_worker(redis_url, ctx=worker_context(app), handle_signals=False)
+        started = loop.time()
+        try:
+            await worker.async_run()
+            reason = "returned"
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await worker.close()
+            raise
+        except Exception as exc:  # whatever killed it, the service needs its worker back
+            reason = f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(Exception):
+            await worker.close()
+        if loop.time() - started >= WORKER_HEALTHY_SECONDS:
+            failures = 0
+        delay = WORKER_BACKOFF_SECONDS[min(failures, len(WORKER_BACKOFF_SECONDS) - 1)]
+        failures += 1
+        app.state.worker_restarts += 1
+        log.warning("background worker stopped; starting it again", reason=reason, retry_in=delay)
+        await asyncio.sleep(delay)
 
 
 def worker_context(app: FastAPI) -> dict[str, Any]:
@@ -136,6 +168,18 @@ def worker_context(app: FastAPI) -> dict[str, Any]:
         "bus": app.state.bus,
         "clock": app.state.clock,
     }
+
+
+def _worker_state(app: FastAPI, beat: str | None) -> str:
+    """ "ok" while some worker has beaten lately; ring jobs and sweeps stop without one."""
+    if beat is None:
+        return "error: no worker has beaten"
+    try:
+        age = (app.state.clock() - datetime.fromisoformat(beat)).total_seconds()
+    except (TypeError, ValueError):
+        return "error: unreadable heartbeat"
+    stale = app.state.settings.worker.heartbeat_stale_seconds
+    return "ok" if age <= stale else f"error: last heartbeat {age:.0f} s ago"
 
 
 def _operations_router() -> APIRouter:
@@ -156,13 +200,16 @@ def _operations_router() -> APIRouter:
             checks["database"] = "ok"
         except Exception as exc:  # any failure means not ready; report it, do not raise
             checks["database"] = f"error: {type(exc).__name__}"
+        checks["worker"] = "unknown"
         try:
             request.app.state.bus.ping()
             checks["redis"] = "ok"
-            checks["worker_heartbeat"] = request.app.state.bus.get(WORKER_HEARTBEAT)
+            beat = request.app.state.bus.get(WORKER_HEARTBEAT)
+            checks["worker_heartbeat"] = beat
+            checks["worker"] = _worker_state(request.app, beat)
         except redis.RedisError as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
-        ready = checks["database"] == "ok" and checks["redis"] == "ok"
+        ready = checks["database"] == "ok" and checks["redis"] == "ok" and checks["worker"] == "ok"
         return JSONResponse(
             {"status": "ready" if ready else "not_ready", "checks": checks},
             status_code=200 if ready else 503,

@@ -63,6 +63,11 @@ class SipSettings(BaseModel):
     register_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 
 
+class WorkerSettings(BaseModel):
+    heartbeat_stale_seconds: int = Field(default=20, ge=10, le=3600)
+    """/readyz fails when no worker has beaten for this long (workers beat every 5 s)."""
+
+
 class IvrSettings(BaseModel):
     flows_dir: Path | None = None
     """Directory of flow YAML files; the built-in hotline flow when unset."""
@@ -90,6 +95,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     sip: SipSettings = SipSettings()
     ivr: IvrSettings = IvrSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @property
     def database_url(self) -> str:

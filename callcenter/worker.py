@@ -12,7 +12,8 @@ from callcenter.constants import WORKER_HEARTBEAT
 from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import fetch_twilio_recording, ring_twilio_agent, sweep_offers
 
-HEARTBEAT_TTL_SECONDS = 120
+HEARTBEAT_SECONDS = 5
+HEARTBEAT_TTL_SECONDS = 3600
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
@@ -33,7 +34,12 @@ def build_worker(
     return Worker(
         functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent],
         cron_jobs=[
-            cron(heartbeat, second={0, 30}, run_at_startup=True, unique=True),
+            cron(
+                heartbeat,
+                second=set(range(0, 60, HEARTBEAT_SECONDS)),
+                run_at_startup=True,
+                unique=True,
+            ),
             cron(sweep_offers, second=set(range(0, 60, 2)), unique=True),
             cron(reconcile_calls, second={15, 45}, unique=True),
         ],

@@ -350,6 +350,11 @@ class Acd:
             raise NoSuchOffer(f"call {call_id} is not in a queue", details={"call_id": call_id})
         return QueuedCall.model_validate_json(raw)
 
+    def current_offer(self, call_id: str) -> Offer | None:
+        """The live offer of a call, if it is ringing an agent now."""
+        raw = self.client.get(OFFER.format(call_id=call_id))
+        return Offer.model_validate_json(raw) if raw else None
+
     def _offer_for(self, call_id: str, agent_id: int) -> Offer:
         raw = self.client.get(OFFER.format(call_id=call_id))
         offer = Offer.model_validate_json(raw) if raw else None

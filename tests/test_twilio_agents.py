@@ -181,3 +181,24 @@ def test_caller_hanging_up_while_offered_is_abandoned(
     assert me["state"] == "available"
     figures = client.get(f"/api/queues/{QUEUE}", headers=auth).json()
     assert figures["abandoned"] == 1
+
+
+def test_a_late_ring_job_does_not_ring_for_a_call_that_has_ended(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+) -> None:
+    """The ring job waits in Redis while no worker runs; the caller hangs up meanwhile."""
+    agent()
+    caller = _queued_caller(sim, make_customer)
+    assert _row(db, caller.sid).state == "offered"
+    caller.status("completed")
+    assert _row(db, caller.sid).disposition == "abandoned"
+    _run_jobs(app, redis_url, settings, bus)
+    assert _rings(api) == []

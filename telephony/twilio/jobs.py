@@ -13,7 +13,7 @@ from callcenter.bus import EventBus
 from recordings.services import register_recording
 from recordings.wav import describe
 from telephony.acd import Acd, Offer
-from telephony.enums import CallChannel
+from telephony.enums import CallChannel, CallState
 from telephony.presence import Presence
 from telephony.routing import agent_missed, expire_offers, offer_waiting_calls
 from telephony.services import get_call
@@ -66,17 +66,33 @@ def ring_job_id(call_id: str, agent_id: int, offered_at: str) -> str:
     return f"twilio-ring:{call_id}:{agent_id}:{offered_at}"
 
 
-async def ring_twilio_agent(ctx: dict[str, Any], *, call_id: str, agent_id: int) -> str | None:
-    """Ring the offered agent's Twilio client (or SIP address); a failure moves the offer on."""
+async def ring_twilio_agent(
+    ctx: dict[str, Any], *, call_id: str, agent_id: int, offered_at: str | None = None
+) -> str | None:
+    """Ring the offered agent's Twilio client (or SIP address); a failure moves the offer on.
+
+    A job can run late (a worker restarted, Redis came back): it rings only if this very
+    offer is still live and the call still waits for it.
+    """
     settings = ctx["settings"]
-    calls = ctx.get("twilio_calls") or twilio_calls_from(settings)
     presence, acd = acd_from(ctx)
-    agent = presence.get(agent_id)
+    offer = acd.current_offer(call_id)
+    live = (
+        offer is not None
+        and offer.agent_id == agent_id
+        and (offered_at is None or offer.offered_at.isoformat() == offered_at)
+    )
     with ctx["sessions"]() as session:
         call = get_call(session, call_id=call_id)
         hotline, queue, channel = call.to_number, call.queue or "", call.channel
+        waiting = call.state is CallState.OFFERED and call.agent_id == agent_id
     if channel is not CallChannel.TWILIO:
         return None
+    if not (live and waiting):
+        log.info("ring skipped: the offer is over", call=call_id, agent=agent_id)
+        return None
+    calls = ctx.get("twilio_calls") or twilio_calls_from(settings)
+    agent = presence.get(agent_id)
     base = (settings.public_url or "").rstrip("/")
     query = f"?call={call_id}&agent={agent_id}"
     outbound = OutboundCall(
@@ -119,6 +135,7 @@ async def enqueue_rings(jobs: Any, offers: list[Offer]) -> None:
             "ring_twilio_agent",
             call_id=offer.call_id,
             agent_id=offer.agent_id,
+            offered_at=offer.offered_at.isoformat(),
             _job_id=ring_job_id(offer.call_id, offer.agent_id, offer.offered_at.isoformat()),
         )
 
