@@ -190,7 +190,7 @@ def _operations_router() -> APIRouter:
         """The process is up."""
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses={503: {"description": "A check failed: not ready"}})
     def readyz(request: Request) -> JSONResponse:
         """The database and Redis answer; the worker's last heartbeat is reported."""
         checks: dict[str, Any] = {}
