@@ -41,7 +41,7 @@ from telephony import services as calls
 from telephony.constants import POP
 from telephony.exceptions import CallNotFound
 from telephony.models import Call
-from telephony.presence import CHOSEN, MOVES, Presence
+from telephony.presence import CHOICES, Presence
 
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
@@ -190,7 +190,7 @@ def my_console(presence: Presence, *, actor: Actor, now: datetime) -> MyConsole:
         reason=agent.reason,
         call_id=agent.call_id,
         queues=agent.queues,
-        moves={state: sorted(targets & CHOSEN) for state, targets in MOVES.items()},
+        moves={state: sorted(targets) for state, targets in CHOICES.items()},
         server_time=now,
     )
 

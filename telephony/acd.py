@@ -6,6 +6,7 @@ decisions that pair a call with an agent, so no agent is ever offered two calls.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -28,7 +29,7 @@ from telephony.constants import (
     STATS,
     WAITING,
 )
-from telephony.presence import Agent, AgentState, Presence
+from telephony.presence import Agent, AgentNotOffered, AgentState, InvalidAgentState, Presence
 
 PRIORITY_SPAN = 10**13
 """Wider than any arrival sequence, so priority bands never interleave."""
@@ -152,7 +153,12 @@ class Acd:
                     details={"agent_id": agent_id, "state": agent.state.value},
                 )
             self.enqueue(call_id, queue, priority=0, customer_ids=customer_ids)
-            return self._offer(self.config(queue), call_id, agent)
+            offer = self._offer(self.config(queue), call_id, agent)
+            if offer is None:
+                raise AgentUnavailable(
+                    f"agent {agent_id} is no longer available", details={"agent_id": agent_id}
+                )
+            return offer
 
     def position(self, call_id: str, queue: str) -> int | None:
         rank = self.client.zrank(WAITING.format(queue=queue), call_id)
@@ -161,18 +167,30 @@ class Acd:
     def dispatch(self, queue: str) -> list[Offer]:
         """Offer waiting calls to free agents until one of the two runs out."""
         offers = []
+        passed: set[int] = set()
         with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
             config = self.config(queue)
             while True:
                 front = self.client.zrange(WAITING.format(queue=queue), 0, 0)
-                agent = self._pick_agent(config)
+                agent = self._pick_agent(config, passed)
                 if not front or agent is None:
                     return offers
-                offers.append(self._offer(config, _text(front[0]), agent))
+                offer = self._offer(config, _text(front[0]), agent)
+                if offer is None:
+                    passed.add(agent.agent_id)
+                else:
+                    offers.append(offer)
 
-    def _offer(self, config: QueueConfig, call_id: str, agent: Agent) -> Offer:
+    def _offer(self, config: QueueConfig, call_id: str, agent: Agent) -> Offer | None:
+        """Offer the call to the agent; None if the agent moved (a break) just now."""
         queued = self._queued(call_id)
-        now = self.clock()
+        try:
+            # The agent's move comes first and is checked as one step with its write: an
+            # agent who pressed Break a moment ago is passed over, and nothing is changed.
+            moved = self.presence.move(agent.agent_id, AgentState.OFFERED, call_id=call_id)
+        except InvalidAgentState:
+            return None
+        now = moved.since
         offer = Offer(
             call_id=call_id,
             agent_id=agent.agent_id,
@@ -180,11 +198,12 @@ class Acd:
             offered_at=now,
             expires_at=now + timedelta(seconds=config.offer_timeout_seconds),
         )
-        self.client.zrem(WAITING.format(queue=config.name), call_id)
-        self.client.set(OFFER.format(call_id=call_id), offer.model_dump_json())
-        self.client.zadd(OFFERS, {call_id: offer.expires_at.timestamp()})
-        self.client.set(LAST_SERVED.format(queue=config.name), agent.agent_id)
-        self.presence.move(agent.agent_id, AgentState.OFFERED, call_id=call_id)
+        pipe = self.client.pipeline()
+        pipe.zrem(WAITING.format(queue=config.name), call_id)
+        pipe.set(OFFER.format(call_id=call_id), offer.model_dump_json())
+        pipe.zadd(OFFERS, {call_id: offer.expires_at.timestamp()})
+        pipe.set(LAST_SERVED.format(queue=config.name), agent.agent_id)
+        pipe.execute()
         self._count(config.name, "offered")
         self.bus.publish(
             CallOffered(
@@ -197,11 +216,12 @@ class Acd:
         )
         return offer
 
-    def _pick_agent(self, config: QueueConfig) -> Agent | None:
+    def _pick_agent(self, config: QueueConfig, passed: set[int]) -> Agent | None:
         candidates = [
             agent
             for agent in self.presence.all()
             if agent.state is AgentState.AVAILABLE
+            and agent.agent_id not in passed
             and config.name in agent.queues
             and (config.strategy is not Strategy.SKILLS or config.skill in agent.skills)
         ]
@@ -219,9 +239,20 @@ class Acd:
         with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
             offer = self._offer_for(call_id, agent_id)
             queued = self._queued(call_id)
+            # The agent first: if it is not offered this call any more, nothing changes and
+            # the call keeps its place.
+            try:
+                self.presence.move(
+                    agent_id,
+                    AgentState.ON_CALL,
+                    call_id=call_id,
+                    missed_offers=0,
+                    offered=call_id,
+                )
+            except AgentNotOffered as exc:
+                raise NoSuchOffer(exc.message, details=exc.details) from exc
             self._drop_offer(call_id)
             self.client.delete(QUEUED_CALL.format(call_id=call_id))
-            self.presence.move(agent_id, AgentState.ON_CALL, call_id=call_id, missed_offers=0)
             config = self.config(offer.queue)
             self._count(offer.queue, "answered")
             if (self.clock() - queued.enqueued_at).total_seconds() <= config.service_level_seconds:
@@ -231,25 +262,29 @@ class Acd:
     def miss(self, call_id: str, agent_id: int) -> Offer:
         """The agent declined or let the offer ring out: the call goes back to the front.
 
-        The caller dispatches the queue again, so the new offers reach the channel.
+        The caller dispatches the queue again, so the new offers reach the channel. A miss
+        of an offer that is already over raises NoSuchOffer and changes nothing, so a miss
+        reported twice (the ring timing out as the sweep expires it) counts once.
         """
         with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
             offer = self._offer_for(call_id, agent_id)
             queued = self._queued(call_id)
-            self._drop_offer(call_id)
-            self.client.zadd(WAITING.format(queue=offer.queue), {call_id: _score(queued)})
             missed = self.presence.get(agent_id).missed_offers + 1
-            if missed >= MISSED_OFFERS_LIMIT:
+            limit = missed >= MISSED_OFFERS_LIMIT
+            # An agent no longer offered this call (state lost with a crashed Redis write)
+            # is left as it is; the call still goes back to its queue.
+            with contextlib.suppress(AgentNotOffered):
                 self.presence.move(
                     agent_id,
-                    AgentState.BREAK,
+                    AgentState.BREAK if limit else AgentState.AVAILABLE,
                     missed_offers=missed,
-                    reason=f"not ready: missed {missed} offers in a row",
+                    reason=f"not ready: missed {missed} offers in a row"
+                    if limit
+                    else "offer missed",
+                    offered=call_id,
                 )
-            else:
-                self.presence.move(
-                    agent_id, AgentState.AVAILABLE, missed_offers=missed, reason="offer missed"
-                )
+            self._drop_offer(call_id)
+            self.client.zadd(WAITING.format(queue=offer.queue), {call_id: _score(queued)})
         return offer
 
     def expire_offers(self) -> list[Offer]:
@@ -261,8 +296,31 @@ class Acd:
                 self.client.zrem(OFFERS, call_id)
                 continue
             offer = Offer.model_validate_json(raw)
-            expired.append(self.miss(call_id, offer.agent_id))
+            # Answered or missed since it was read: the other path has dealt with it.
+            with contextlib.suppress(NoSuchOffer):
+                expired.append(self.miss(call_id, offer.agent_id))
         return expired
+
+    def release_stray_agents(self) -> list[Agent]:
+        """Agents left ``offered`` a call that has no live offer for them are freed."""
+        freed = []
+        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+            for agent in self.presence.all():
+                if agent.state is not AgentState.OFFERED or agent.call_id is None:
+                    continue
+                offer = self.current_offer(agent.call_id)
+                if offer is not None and offer.agent_id == agent.agent_id:
+                    continue
+                with contextlib.suppress(InvalidAgentState):
+                    freed.append(
+                        self.presence.move(
+                            agent.agent_id,
+                            AgentState.AVAILABLE,
+                            reason="offer gone",
+                            offered=agent.call_id,
+                        )
+                    )
+        return freed
 
     # Calls out
 
@@ -277,7 +335,10 @@ class Acd:
             if offer_raw is not None:
                 offer = Offer.model_validate_json(offer_raw)
                 self._drop_offer(call_id)
-                self.presence.move(offer.agent_id, AgentState.AVAILABLE, reason="caller left")
+                with contextlib.suppress(AgentNotOffered):
+                    self.presence.move(
+                        offer.agent_id, AgentState.AVAILABLE, reason="caller left", offered=call_id
+                    )
             self.client.zrem(WAITING.format(queue=queued.queue), call_id)
             self.client.delete(QUEUED_CALL.format(call_id=call_id))
             self._count(queued.queue, "abandoned")

@@ -12,9 +12,9 @@ from callcenter.errors import PermissionDenied
 from orders.enums import Role
 from orders.http.deps import Staff, Supervisor
 from orders.schemas import Actor
-from telephony.acd import Acd, Offer, QueueConfig, QueueFigures
+from telephony.acd import Acd, NoSuchOffer, Offer, QueueConfig, QueueFigures
 from telephony.presence import Agent, AgentState
-from telephony.routing import hold_call, record_offers, transfer_call
+from telephony.routing import agent_missed, hold_call, record_offers, transfer_call
 from telephony.services import get_call
 from telephony.twilio.http import AcdDep, Notifier, ring_offers
 
@@ -64,6 +64,17 @@ def set_my_state(
     agent = acd.presence.choose(actor.id, data.state, reason=data.reason)
     if agent.state is AgentState.AVAILABLE:
         _dispatch(session, acd, request, agent.queues)
+    return acd.presence.get(actor.id)
+
+
+@router.post("/agents/me/decline")
+def decline_offer(actor: Staff, acd: AcdDep, session: SessionDep, request: Request) -> Agent:
+    """Decline the call ringing for me: it goes to the next agent, and counts as a miss."""
+    assert actor.id is not None
+    agent = acd.presence.get(actor.id)
+    if agent.state is not AgentState.OFFERED or agent.call_id is None:
+        raise NoSuchOffer("no call is ringing for you", details={"state": agent.state.value})
+    ring_offers(request, agent_missed(session, acd=acd, call_id=agent.call_id, agent_id=actor.id))
     return acd.presence.get(actor.id)
 
 

@@ -40,10 +40,21 @@ MOVES: dict[S, frozenset[S]] = {
 }
 # States an agent may choose; the others are set by the ACD as calls come and go.
 CHOSEN = frozenset({S.AVAILABLE, S.BREAK, S.LOGGED_OUT, S.WRAP_UP})
+CHOICES: dict[S, frozenset[S]] = {
+    state: frozenset() if state is S.OFFERED else MOVES[state] & CHOSEN for state in S
+}
+"""What an agent may choose from each state. A ringing call is answered or declined,
+never left by a choice: it would ring on for an agent who is no longer there."""
 
 
 class InvalidAgentState(Conflict):
     error_id = "invalid_agent_state"
+
+
+class AgentNotOffered(InvalidAgentState):
+    """The agent is no longer offered the call an ACD move was about (it moved on)."""
+
+    error_id = "agent_not_offered"
 
 
 class AgentNotFound(NotFound):
@@ -110,13 +121,24 @@ class Presence:
         return self.move(agent_id, AgentState.AVAILABLE, allow_same=True)
 
     def choose(self, agent_id: int, state: AgentState, *, reason: str = "") -> Agent:
-        """A state the agent (or a supervisor) picks; call states are the ACD's."""
+        """A state the agent (or a supervisor) picks; call states are the ACD's.
+
+        While a call rings for the agent, the only ways on are to answer or to decline it:
+        a break or "available" pressed then would leave the offer ringing for nobody.
+        Choosing "available" clears the count of missed offers.
+        """
         if state not in CHOSEN:
             raise InvalidAgentState(
                 f"{state.value} is set by the ACD, not chosen",
                 details={"state": state.value, "choosable": sorted(s.value for s in CHOSEN)},
             )
-        return self.move(agent_id, state, reason=reason)
+        return self.move(
+            agent_id,
+            state,
+            reason=reason,
+            chosen=True,
+            missed_offers=0 if state is S.AVAILABLE else None,
+        )
 
     def move(
         self,
@@ -128,19 +150,54 @@ class Presence:
         wrap_up_seconds: int | None = None,
         allow_same: bool = False,
         missed_offers: int | None = None,
+        chosen: bool = False,
+        offered: str | None = None,
     ) -> Agent:
-        agent = self.get(agent_id)
-        if state is agent.state and allow_same:
-            return agent
-        if state not in MOVES[agent.state]:
-            raise InvalidAgentState(
-                f"agent {agent_id} cannot go from {agent.state.value} to {state.value}",
-                details={
-                    "from": agent.state.value,
-                    "to": state.value,
-                    "allowed": sorted(s.value for s in MOVES[agent.state]),
-                },
+        """Move the agent, checked and written as one step against concurrent moves.
+
+        ``offered`` names the call the agent must be offered now (the ACD's moves out of an
+        offer); ``chosen`` marks the agent's own choice, which an offer refuses.
+        """
+        key = AGENT.format(agent_id=agent_id)
+        with self.client.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    agent = self._agent(agent_id, pipe.hgetall(key))
+                    if state is agent.state and allow_same:
+                        pipe.reset()
+                        return agent
+                    _check_move(agent, state, chosen=chosen, offered=offered)
+                    moved = self._moved(agent, state, reason, call_id, wrap_up_seconds)
+                    if missed_offers is not None:
+                        moved.missed_offers = missed_offers
+                    pipe.multi()
+                    pipe.hset(key, mapping=_fields(moved))
+                    pipe.sadd(AGENTS, agent_id)
+                    pipe.execute()
+                    break
+                except redis.WatchError:
+                    continue
+        self.bus.publish(
+            AgentStateChanged(
+                agent_id=agent_id,
+                state=state,
+                previous=agent.state,
+                reason=reason,
+                call_id=moved.call_id,
+                at=moved.since,
             )
+        )
+        return moved
+
+    def _moved(
+        self,
+        agent: Agent,
+        state: AgentState,
+        reason: str,
+        call_id: str | None,
+        wrap_up_seconds: int | None,
+    ) -> Agent:
         now = self.clock()
         update: dict[str, Any] = {
             "state": state,
@@ -154,22 +211,7 @@ class Presence:
             update["wrap_up_until"] = datetime.fromtimestamp(
                 now.timestamp() + wrap_up_seconds, tz=now.tzinfo
             )
-        if missed_offers is not None:
-            update["missed_offers"] = missed_offers
-        moved = agent.model_copy(update=update)
-        self._save(moved)
-        self.client.sadd(AGENTS, agent_id)
-        self.bus.publish(
-            AgentStateChanged(
-                agent_id=agent_id,
-                state=state,
-                previous=agent.state,
-                reason=reason,
-                call_id=moved.call_id,
-                at=now,
-            )
-        )
-        return moved
+        return agent.model_copy(update=update)
 
     def finish_wrap_ups(self) -> list[Agent]:
         """Agents whose timed wrap-up is over become available again."""
@@ -205,10 +247,39 @@ class Presence:
         return repaired
 
     def _save(self, agent: Agent) -> None:
-        data = agent.model_dump(mode="json")
-        self.client.hset(
-            AGENT.format(agent_id=agent.agent_id),
-            mapping={k: json.dumps(v) for k, v in data.items()},
+        self.client.hset(AGENT.format(agent_id=agent.agent_id), mapping=_fields(agent))
+
+
+def _fields(agent: Agent) -> dict[str, str]:
+    return {k: json.dumps(v) for k, v in agent.model_dump(mode="json").items()}
+
+
+def _check_move(agent: Agent, state: AgentState, *, chosen: bool, offered: str | None) -> None:
+    if offered is not None and (agent.state is not S.OFFERED or agent.call_id != offered):
+        raise AgentNotOffered(
+            f"agent {agent.agent_id} is not offered call {offered}",
+            details={"agent_id": agent.agent_id, "call_id": offered, "state": agent.state.value},
+        )
+    if chosen and agent.state is S.OFFERED:
+        raise InvalidAgentState(
+            f"a call is ringing for agent {agent.agent_id}: answer it or decline it",
+            details={
+                "from": agent.state.value,
+                "to": state.value,
+                "call_id": agent.call_id,
+                "allowed": [],
+                "decline": "POST /api/agents/me/decline",
+            },
+        )
+    allowed = CHOICES[agent.state] if chosen else MOVES[agent.state]
+    if state not in allowed:
+        raise InvalidAgentState(
+            f"agent {agent.agent_id} cannot go from {agent.state.value} to {state.value}",
+            details={
+                "from": agent.state.value,
+                "to": state.value,
+                "allowed": sorted(s.value for s in allowed),
+            },
         )
 
 

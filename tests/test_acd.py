@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import redis
 
@@ -187,3 +190,109 @@ def test_reconcile_frees_agents_whose_call_is_gone(
     clock.advance(1)
     presence.finish_wrap_ups()
     assert presence.get(2).state is AgentState.AVAILABLE
+
+
+# An agent's own moves while a call rings for it
+
+
+def test_an_offered_agent_can_neither_take_a_break_nor_go_available(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """Found: Break while ringing, then answering, lost the caller (409 on the answer)."""
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    [offer] = acd.dispatch("q")
+    for pressed in (AgentState.BREAK, AgentState.AVAILABLE, AgentState.LOGGED_OUT):
+        with pytest.raises(InvalidAgentState) as refused:
+            presence.choose(1, pressed)
+        assert refused.value.details["allowed"] == []
+    assert acd.dispatch("q") == []  # no second offer for the same agent
+    assert acd.current_offer("c1") == offer
+    acd.accept("c1", 1)
+    assert presence.get(1).state is AgentState.ON_CALL
+    assert acd.figures("q").answered == 1
+
+
+def test_an_agent_that_went_on_break_as_the_call_came_is_passed_over(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    _agents(presence, clock, 1, 2)
+    acd.enqueue("c1", "q")
+    agents = presence.all()
+    presence.choose(1, AgentState.BREAK)  # after the ACD read the agents, before its offer
+    offer = acd._offer(acd.config("q"), "c1", agents[0])
+    assert offer is None
+    assert presence.get(1).state is AgentState.BREAK
+    assert acd.current_offer("c1") is None
+    [offer] = acd.dispatch("q")
+    assert offer.agent_id == 2
+
+
+def test_a_miss_reported_twice_counts_once_and_an_expired_offer_of_an_agent_on_another_call(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """Found: the sweep crashed ("cannot go from on_call to available") on such an offer."""
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    acd.dispatch("q")
+    acd.miss("c1", 1)
+    with pytest.raises(NoSuchOffer):
+        acd.miss("c1", 1)
+    assert presence.get(1).missed_offers == 1
+    [again] = acd.dispatch("q")
+    # The agent's state is moved behind the ACD's back (a lost write): the offer is stale.
+    presence.move(1, AgentState.ON_CALL, call_id="other")
+    clock.advance(16)
+    [expired] = acd.expire_offers()
+    assert expired.call_id == again.call_id
+    assert presence.get(1).state is AgentState.ON_CALL
+    assert acd.position("c1", "q") == 1
+
+
+def test_choosing_available_clears_the_missed_offers(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    for _ in range(2):
+        [offer] = acd.dispatch("q")
+        acd.miss(offer.call_id, 1)
+    assert (presence.get(1).state, presence.get(1).missed_offers) == (AgentState.BREAK, 2)
+    presence.choose(1, AgentState.AVAILABLE)
+    assert presence.get(1).missed_offers == 0
+    [offer] = acd.dispatch("q")
+    acd.miss(offer.call_id, 1)
+    assert presence.get(1).state is AgentState.AVAILABLE  # one miss since, not three
+
+
+def test_an_agent_left_offered_without_an_offer_is_freed(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    _agents(presence, clock, 1)
+    presence.move(1, AgentState.OFFERED, call_id="vanished")  # the offer's write was lost
+    [freed] = acd.release_stray_agents()
+    assert (freed.agent_id, freed.state) == (1, AgentState.AVAILABLE)
+
+
+def test_concurrent_breaks_and_dispatches_never_strand_a_call(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """Agents press Break while the ACD offers them calls, from many threads at once."""
+    _agents(presence, clock, *range(1, 9))
+    for index in range(8):
+        acd.enqueue(f"c{index}", "q")
+
+    def press(agent_id: int) -> None:
+        with contextlib.suppress(InvalidAgentState):
+            presence.choose(agent_id, AgentState.BREAK)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        jobs = [pool.submit(press, i) for i in range(1, 9)]
+        jobs += [pool.submit(acd.dispatch, "q") for _ in range(8)]
+        for job in jobs:
+            job.result()
+    offered = {a.call_id: a.agent_id for a in presence.all() if a.state is AgentState.OFFERED}
+    waiting = {f"c{i}" for i in range(8)} - set(offered)
+    assert all(acd.current_offer(c).agent_id == a for c, a in offered.items())  # type: ignore[union-attr]
+    assert all(acd.position(c, "q") is not None for c in waiting)
+    assert all(a.state in {AgentState.OFFERED, AgentState.BREAK} for a in presence.all())

@@ -30,7 +30,7 @@ from orders.services.users import issue_token
 from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction
 from telephony.models import Call
-from tests.conftest import IN_CI, OPEN_HOURS, PASSWORD, SECRET, TestClock, at, fixed_clock
+from tests.conftest import IN_CI, OPEN_HOURS, PASSWORD, SECRET, TestClock, at, bearer, fixed_clock
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator
 
@@ -282,6 +282,10 @@ def test_shared_number_shows_every_candidate_and_a_new_caller_gets_a_prefilled_f
     expect(names).to_have_count(2, timeout=10_000)
     expect(names).to_have_text(["赵国强", "赵小梅"])
     expect(page.locator("#pop-shared")).to_have_text("此号码有 2 位客户，请核实来电人身份。")
+    # Ringing: only answering or declining; the state buttons wait.
+    expect(page.locator("#decline")).to_be_visible()
+    expect(page.locator("#go-available")).to_be_disabled()
+    expect(page.locator("#go-break")).to_be_disabled()
     expect(page.locator(f".customer[data-customer-id='{daughter.id}'] .order-bar")).to_have_text(
         "该客户没有登记电器。"
     )
@@ -434,3 +438,31 @@ def test_an_expired_session_goes_back_to_the_login_form(
     expect(page.locator("#login-note")).to_have_text("登录已过期，请重新登录。")
     expect(page.locator("#agent")).to_be_hidden()
     assert page.evaluate("sessionStorage.getItem('token')") is None
+
+
+def test_a_ringing_agent_declines_from_the_console(
+    browser: Browser,
+    base_url: str,
+    make_user: Any,
+    make_customer: Any,
+    sim: Any,
+    client: Any,
+) -> None:
+    make_customer(name="周敏", phones=("13700137000",))
+    make_user(Role.AGENT, username="agent-declines")
+    page, dialogs = _page(browser, base_url, "agent-declines")
+    _available(page)
+    colleague = make_user(Role.AGENT)
+    joined = client.put(
+        "/api/agents/me/login", json={"queues": ["hotline-zh-CN"]}, headers=bearer(colleague)
+    )
+    assert joined.status_code == 200
+    sim.call("+8613700137000").press("0")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered", timeout=10_000)
+    page.locator("#decline").click()
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
+    expect(page.locator("#decline")).to_be_hidden()
+    # The call rings for the colleague now (asked through the app, which owns the session).
+    theirs = client.get("/api/console/me", headers=bearer(colleague)).json()
+    assert theirs["state"] == "offered"
+    assert dialogs == []

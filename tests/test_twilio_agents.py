@@ -202,3 +202,77 @@ def test_a_late_ring_job_does_not_ring_for_a_call_that_has_ended(
     assert _row(db, caller.sid).disposition == "abandoned"
     _run_jobs(app, redis_url, settings, bus)
     assert _rings(api) == []
+
+
+def _answer(sim: TwilioSimulator, ring: Any, agent_id: int) -> Any:
+    connect = urlsplit(ring.form["Url"][0])
+    leg = {
+        "CallSid": "CA" + "b" * 32,
+        "To": f"client:agent-{agent_id}",
+        "CallStatus": "in-progress",
+    }
+    return sim.post(f"{connect.path}?{connect.query}", leg)
+
+
+def test_an_offered_agent_pressing_break_or_available_keeps_the_call_and_can_answer(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """Found: Break while ringing, then answering, got 409 and lost the caller; Available
+    while ringing got the agent a second offer and a second ring."""
+    agent_id, auth = agent()
+    api.replies.append((201, {"sid": "CA" + "a" * 32}))
+    caller = _queued_caller(sim, make_customer)
+    for pressed in ("break", "available"):
+        refused = client.put("/api/agents/me/state", json={"state": pressed}, headers=auth)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error_id"] == "invalid_agent_state"
+        assert "answer it or decline it" in refused.json()["message"]
+    _run_jobs(app, redis_url, settings, bus)
+    [ring] = _rings(api)
+    answered = _answer(sim, ring, agent_id)
+    assert f"<Dial><Queue>call-{_row(db, caller.sid).id}</Queue></Dial>" in answered.text
+    assert (_row(db, caller.sid).state, _row(db, caller.sid).agent_id) == ("bridged", agent_id)
+    _run_jobs(app, redis_url, settings, bus)  # the sweeps after the answer change nothing
+    assert len(_rings(api)) == 1
+    me = client.get("/api/console/me", headers=auth).json()
+    assert (me["state"], me["moves"]["offered"], me["moves"]["on_call"]) == (
+        "on_call",
+        [],
+        ["wrap_up"],
+    )
+
+
+def test_an_agent_declines_and_the_next_agent_is_offered_the_call(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    first, first_auth = agent()
+    second, _ = agent()
+    api.replies.append((201, {"sid": "CA" + "a" * 32}))
+    caller = _queued_caller(sim, make_customer)
+    assert _row(db, caller.sid).agent_id == first
+    declined = client.post("/api/agents/me/decline", headers=first_auth)
+    assert declined.status_code == 200, declined.text
+    assert (declined.json()["state"], declined.json()["missed_offers"]) == ("available", 1)
+    assert _row(db, caller.sid).agent_id == second
+    again = client.post("/api/agents/me/decline", headers=first_auth)
+    assert (again.status_code, again.json()["error_id"]) == (409, "no_such_offer")
+    _run_jobs(app, redis_url, settings, bus)
+    assert [r.form["To"] for r in _rings(api)] == [[f"client:agent-{second}"]]

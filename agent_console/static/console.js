@@ -6,7 +6,7 @@ const TEXT = {
   "zh-CN": {
     title: "售后热线坐席台", logout: "退出", username: "用户名", password: "密码", sign_in: "登录",
     offline: "未连接", online: "已连接", session_expired: "登录已过期，请重新登录。", login_failed: "登录失败",
-    my_state: "我的状态", queues: "队列", available: "就绪", wrap_up: "话后处理", logged_out: "签出", break: "小休",
+    my_state: "我的状态", queues: "队列", available: "就绪", wrap_up: "话后处理", logged_out: "签出", break: "小休", decline: "拒接",
     reason_rest: "休息", reason_lunch: "用餐", reason_training: "培训", reason_meeting: "会议", reason_supervisor: "主管调整",
     state_logged_out: "已签出", state_available: "就绪", state_offered: "振铃中", state_on_call: "通话中",
     state_wrap_up: "话后处理", state_break: "小休",
@@ -44,7 +44,7 @@ const TEXT = {
   en: {
     title: "Hotline console", logout: "Log out", username: "Username", password: "Password", sign_in: "Sign in",
     offline: "offline", online: "live", session_expired: "Your session has expired; please sign in again.", login_failed: "Login failed",
-    my_state: "My state", queues: "Queues", available: "Available", wrap_up: "Wrap-up", logged_out: "Log off", break: "Break",
+    my_state: "My state", queues: "Queues", available: "Available", wrap_up: "Wrap-up", logged_out: "Log off", break: "Break", decline: "Decline",
     reason_rest: "Rest", reason_lunch: "Lunch", reason_training: "Training", reason_meeting: "Meeting", reason_supervisor: "set by supervisor",
     state_logged_out: "Logged out", state_available: "Available", state_offered: "Ringing", state_on_call: "On a call",
     state_wrap_up: "Wrap-up", state_break: "On break",
@@ -267,7 +267,15 @@ function showState(mine) {
     const target = button.dataset.target;
     button.disabled = !(allowed.includes(target) || (target === "available" && mine.state === "logged_out"));
   }
+  // A ringing call is answered on the phone or declined here; no other state may be chosen.
+  $("decline").hidden = mine.state !== "offered";
   tick();
+}
+
+async function decline() {
+  $("state-error").textContent = "";
+  try { showState(await api("POST", "/api/agents/me/decline")); }
+  catch (error) { $("state-error").textContent = error.message; }
 }
 
 async function setState(target) {
@@ -617,6 +625,7 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const button of document.querySelectorAll("#state-panel button[data-target]")) {
     button.addEventListener("click", () => setState(button.dataset.target));
   }
+  $("decline").addEventListener("click", decline);
   $("save-note").addEventListener("click", saveNote);
   $("new-customer").addEventListener("submit", createCustomer);
   setInterval(tick, 1000);

@@ -121,6 +121,7 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
 
     def sweep() -> list[Offer]:
         presence.finish_wrap_ups()
+        acd.release_stray_agents()
         with ctx["sessions"]() as session:
             return expire_offers(session, acd=acd) + offer_waiting_calls(session, acd=acd)
 
