@@ -112,13 +112,16 @@ class Presence:
     def log_in(
         self, agent_id: int, *, queues: list[str], skills: list[str], extension: str | None = None
     ) -> Agent:
-        agent = self.get(agent_id)
-        agent = agent.model_copy(
-            update={"queues": queues, "skills": skills, "extension": extension, "missed_offers": 0}
+        """Join queues and become available; refused while a call rings for the agent."""
+        profile = {"queues": queues, "skills": skills, "extension": extension}
+        return self.move(
+            agent_id,
+            AgentState.AVAILABLE,
+            allow_same=True,
+            chosen=True,
+            profile=profile,
+            missed_offers=0,
         )
-        self._save(agent)
-        self.client.sadd(AGENTS, agent_id)
-        return self.move(agent_id, AgentState.AVAILABLE, allow_same=True)
 
     def choose(self, agent_id: int, state: AgentState, *, reason: str = "") -> Agent:
         """A state the agent (or a supervisor) picks; call states are the ACD's.
@@ -152,11 +155,13 @@ class Presence:
         missed_offers: int | None = None,
         chosen: bool = False,
         offered: str | None = None,
+        profile: dict[str, Any] | None = None,
     ) -> Agent:
         """Move the agent, checked and written as one step against concurrent moves.
 
         ``offered`` names the call the agent must be offered now (the ACD's moves out of an
-        offer); ``chosen`` marks the agent's own choice, which an offer refuses.
+        offer); ``chosen`` marks the agent's own choice, which an offer refuses; ``profile``
+        (queues, skills, extension) is written in the same step.
         """
         key = AGENT.format(agent_id=agent_id)
         with self.client.pipeline() as pipe:
@@ -164,13 +169,20 @@ class Presence:
                 try:
                     pipe.watch(key)
                     agent = self._agent(agent_id, pipe.hgetall(key))
-                    if state is agent.state and allow_same:
+                    same = state is agent.state and allow_same
+                    if same and profile is None:
                         pipe.reset()
                         return agent
-                    _check_move(agent, state, chosen=chosen, offered=offered)
-                    moved = self._moved(agent, state, reason, call_id, wrap_up_seconds)
+                    _check_move(agent, state, chosen=chosen, offered=offered, same=same)
+                    moved = (
+                        agent.model_copy()
+                        if same
+                        else self._moved(agent, state, reason, call_id, wrap_up_seconds)
+                    )
                     if missed_offers is not None:
                         moved.missed_offers = missed_offers
+                    if profile is not None:
+                        moved = moved.model_copy(update=profile)
                     pipe.multi()
                     pipe.hset(key, mapping=_fields(moved))
                     pipe.sadd(AGENTS, agent_id)
@@ -178,6 +190,8 @@ class Presence:
                     break
                 except redis.WatchError:
                     continue
+        if same:
+            return moved
         self.bus.publish(
             AgentStateChanged(
                 agent_id=agent_id,
@@ -246,15 +260,14 @@ class Presence:
             )
         return repaired
 
-    def _save(self, agent: Agent) -> None:
-        self.client.hset(AGENT.format(agent_id=agent.agent_id), mapping=_fields(agent))
-
 
 def _fields(agent: Agent) -> dict[str, str]:
     return {k: json.dumps(v) for k, v in agent.model_dump(mode="json").items()}
 
 
-def _check_move(agent: Agent, state: AgentState, *, chosen: bool, offered: str | None) -> None:
+def _check_move(
+    agent: Agent, state: AgentState, *, chosen: bool, offered: str | None, same: bool = False
+) -> None:
     if offered is not None and (agent.state is not S.OFFERED or agent.call_id != offered):
         raise AgentNotOffered(
             f"agent {agent.agent_id} is not offered call {offered}",
@@ -272,7 +285,7 @@ def _check_move(agent: Agent, state: AgentState, *, chosen: bool, offered: str |
             },
         )
     allowed = CHOICES[agent.state] if chosen else MOVES[agent.state]
-    if state not in allowed:
+    if state not in allowed and not same:
         raise InvalidAgentState(
             f"agent {agent.agent_id} cannot go from {agent.state.value} to {state.value}",
             details={

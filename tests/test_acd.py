@@ -296,3 +296,24 @@ def test_concurrent_breaks_and_dispatches_never_strand_a_call(
     assert all(acd.current_offer(c).agent_id == a for c, a in offered.items())  # type: ignore[union-attr]
     assert all(acd.position(c, "q") is not None for c in waiting)
     assert all(a.state in {AgentState.OFFERED, AgentState.BREAK} for a in presence.all())
+
+
+def test_logging_in_again_while_offered_is_refused_and_changes_nothing(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """Found by the state machine: a second login while ringing left a live offer for an
+    agent shown available, who was then offered a second call."""
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    acd.dispatch("q")
+    with pytest.raises(InvalidAgentState):
+        presence.log_in(1, queues=["q", "other"], skills=["tv"])
+    agent = presence.get(1)
+    assert (agent.state, agent.call_id, agent.queues, agent.skills) == (
+        AgentState.OFFERED,
+        "c1",
+        ["q"],
+        [],
+    )
+    acd.enqueue("c2", "q")
+    assert acd.dispatch("q") == []

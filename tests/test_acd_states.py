@@ -1,0 +1,184 @@
+"""Presence and the ACD under random agent actions, arrivals, timeouts, hang-ups and sweeps.
+
+Hypothesis drives the real Redis-backed ACD and checks after every step that no call is
+offered to two agents, no agent is offered two calls, no agent is ``offered`` without a
+live offer, no caller is lost, and after a sweep no call waits while an agent of its
+queue is available.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import hypothesis.strategies as st
+import redis
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from callcenter.bus import EventBus
+from telephony.acd import Acd, NoSuchOffer, QueueConfig
+from telephony.presence import CHOSEN, AgentState, InvalidAgentState, Presence
+from tests.conftest import TestClock, at
+
+AGENTS = (1, 2, 3, 4)
+QUEUE = "q"
+
+
+class AcdMachine(RuleBasedStateMachine):
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.client = redis.Redis.from_url(url, decode_responses=True)
+        self.client.flushdb()
+        self.clock = TestClock(at(2026, 11, 23, 2, 0), frozen=True)
+        events = EventBus(self.client)
+        self.presence = Presence(self.client, events, clock=self.clock)
+        self.acd = Acd(self.client, events, self.presence, clock=self.clock)
+        self.acd.configure(QueueConfig(name=QUEUE, offer_timeout_seconds=15, wrap_up_seconds=5))
+        self.live: set[str] = set()
+        """Callers who have neither been answered nor hung up: each must be somewhere."""
+        self.arrivals = 0
+        self.swept = False
+
+    def teardown(self) -> None:
+        self.client.flushdb()
+        self.client.close()
+
+    def _step(self) -> None:
+        self.swept = False
+
+    # Agents
+
+    @rule(agent=st.sampled_from(AGENTS))
+    def log_in(self, agent: int) -> None:
+        self._step()
+        with contextlib.suppress(InvalidAgentState):
+            self.presence.log_in(agent, queues=[QUEUE], skills=[])
+
+    @rule(agent=st.sampled_from(AGENTS), state=st.sampled_from(sorted(CHOSEN)))
+    def choose(self, agent: int, state: AgentState) -> None:
+        self._step()
+        with contextlib.suppress(InvalidAgentState):
+            chosen = self.presence.choose(agent, state)
+            if chosen.state is AgentState.AVAILABLE:
+                self.acd.dispatch(QUEUE)
+
+    @rule(agent=st.sampled_from(AGENTS))
+    def answer(self, agent: int) -> None:
+        self._step()
+        offered = self.presence.get(agent)
+        if offered.state is not AgentState.OFFERED or offered.call_id is None:
+            return
+        with contextlib.suppress(NoSuchOffer):
+            self.acd.accept(offered.call_id, agent)
+            self.live.discard(offered.call_id)
+
+    @rule(agent=st.sampled_from(AGENTS))
+    def decline(self, agent: int) -> None:
+        self._step()
+        offered = self.presence.get(agent)
+        if offered.call_id is None:
+            return
+        with contextlib.suppress(NoSuchOffer):
+            self.acd.miss(offered.call_id, agent)
+            self.acd.dispatch(QUEUE)
+
+    @rule(agent=st.sampled_from(AGENTS))
+    def hang_up_with_agent(self, agent: int) -> None:
+        self._step()
+        if self.presence.get(agent).state is AgentState.ON_CALL:
+            self.acd.end_call(agent, QUEUE)
+
+    # Callers
+
+    @precondition(lambda self: len(self.live) < 6)
+    @rule()
+    def arrive(self) -> None:
+        self._step()
+        self.arrivals += 1
+        call = f"c{self.arrivals}"
+        self.acd.enqueue(call, QUEUE)
+        self.live.add(call)
+        self.acd.dispatch(QUEUE)
+
+    @precondition(lambda self: bool(self.live))
+    @rule(data=st.data())
+    def caller_hangs_up(self, data: st.DataObject) -> None:
+        self._step()
+        call = data.draw(st.sampled_from(sorted(self.live)))
+        assert self.acd.abandon(call)
+        self.live.discard(call)
+
+    # Time
+
+    @rule(seconds=st.sampled_from((1, 6, 16)))
+    def time_passes(self, seconds: int) -> None:
+        self._step()
+        self.clock.advance(seconds)
+
+    @rule()
+    def sweep(self) -> None:
+        """What the worker's sweep does every two seconds."""
+        self.presence.finish_wrap_ups()
+        self.acd.release_stray_agents()
+        self.acd.expire_offers()
+        self.acd.dispatch(QUEUE)
+        self.swept = True
+
+    # What must always hold
+
+    @invariant()
+    def one_call_per_agent_and_one_agent_per_call(self) -> None:
+        offered = [a for a in self.presence.all() if a.state is AgentState.OFFERED]
+        calls = [a.call_id for a in offered]
+        assert len(calls) == len(set(calls)), "a call offered to two agents"
+        for agent in offered:
+            assert agent.call_id is not None
+            offer = self.acd.current_offer(agent.call_id)
+            assert offer is not None and offer.agent_id == agent.agent_id, (
+                f"agent {agent.agent_id} offered {agent.call_id} without a live offer"
+            )
+
+    @invariant()
+    def every_live_offer_rings_its_agent(self) -> None:
+        for call in self.live:
+            offer = self.acd.current_offer(call)
+            if offer is not None:
+                agent = self.presence.get(offer.agent_id)
+                assert (agent.state, agent.call_id) == (AgentState.OFFERED, call)
+
+    @invariant()
+    def no_caller_is_lost(self) -> None:
+        for call in self.live:
+            waiting = self.acd.position(call, QUEUE) is not None
+            offered = self.acd.current_offer(call) is not None
+            assert waiting != offered, f"{call}: waiting={waiting} offered={offered}"
+
+    @invariant()
+    def after_a_sweep_nobody_waits_beside_a_free_agent(self) -> None:
+        if not self.swept or self.acd.figures(QUEUE).waiting == 0:
+            return
+        free = [
+            a.agent_id
+            for a in self.presence.all()
+            if a.state is AgentState.AVAILABLE and QUEUE in a.queues
+        ]
+        assert free == [], f"calls wait while agents {free} are available"
+
+
+def test_presence_and_the_acd_keep_their_invariants(redis_url: str) -> None:
+    run_state_machine_as_test(
+        lambda: AcdMachine(redis_url),
+        settings=settings(
+            max_examples=150,
+            stateful_step_count=40,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
