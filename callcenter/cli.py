@@ -19,7 +19,7 @@ from callcenter.db import session_scope
 from callcenter.errors import CallCenterError
 from callcenter.logging import configure_logging
 from callcenter.migrate import upgrade
-from callcenter.runtime import Runtime, open_database
+from callcenter.runtime import Runtime, keep_files_private, open_database
 from callcenter.secret_key import resolve_secret_key
 from callcenter.settings import Settings
 from callcenter.worker import build_worker
@@ -197,7 +197,7 @@ def run_worker() -> None:
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Bring the database schema to the newest (or the given) revision."""
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keep_files_private(settings)
     upgrade(settings.database_url, revision)
     console.print(f"database at revision {revision}")
 

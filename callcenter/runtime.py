@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import redis
@@ -56,9 +57,26 @@ class Runtime:
             self.embedded.stop()
 
 
+def keep_files_private(settings: Settings) -> None:
+    """Everything the service writes (the SQLite file with password hashes and customers,
+    recordings, the embedded Redis, prompts) is readable by its own user only."""
+    os.umask(0o077)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for directory in (settings.data_dir, settings.recordings_path):
+        if directory.exists():
+            directory.chmod(0o700)
+    if settings.embedded_database:
+        database = settings.data_dir / "callcenter.sqlite3"
+        # SQLite gives its -wal and -shm files the mode of the database file.
+        for path in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm"))):
+            if path.exists():
+                path.chmod(0o600)
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 def open_database(settings: Settings) -> Engine:
     """The database alone, for commands that need no Redis (``user add``)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keep_files_private(settings)
     if settings.embedded_database:
         # The zero-configuration path: the SQLite file is brought to the newest schema
         # on every start; an external database is migrated by `callcenter db upgrade`.

@@ -81,6 +81,11 @@ def test_serve_on_embedded_defaults_then_log_in(tmp_path: Path) -> None:
         assert created.status_code == 201
         assert "callcenter_http_requests_total" in httpx.get(f"{base}/metrics").text
         redis_pid = int((data_dir / "redis" / "redis.pid").read_text())
+        # Password hashes, customers and the Redis password are for the service's user only.
+        assert data_dir.stat().st_mode & 0o777 == 0o700
+        written = [p for p in data_dir.rglob("*")]
+        assert {p.name for p in written} >= {"callcenter.sqlite3", "callcenter.sqlite3-wal"}
+        assert [p for p in written if p.stat().st_mode & 0o077] == []
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
