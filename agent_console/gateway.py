@@ -51,6 +51,9 @@ CLOSE_TOO_SLOW = 4408
 CLOSE_TRY_LATER = 1013
 AUTH_TIMEOUT_SECONDS = 5
 PING_SECONDS = 20
+RECHECK_SECONDS = 5
+"""How often an open console's token and user are checked again: a password reset or a
+deactivation closes it within this long."""
 CONSOLE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
@@ -61,6 +64,7 @@ class Hello:
     last_event_id: str | None
     expires_at: float
     """When the token expires, in seconds since the epoch."""
+    token: str
 
 
 def console_config(app: FastAPI) -> ConsoleConfig:
@@ -110,7 +114,7 @@ async def console(websocket: WebSocket) -> None:
             }
         )
         last = await _catch_up(websocket, hub, seat, last)
-        await _live(websocket, hub, seat, last, hello.expires_at)
+        await _live(websocket, hub, seat, last, hello)
     except WebSocketDisconnect:
         log.info("console disconnected", user=hello.actor.id)
     finally:
@@ -124,16 +128,8 @@ async def _hello(websocket: WebSocket) -> Hello | None:
         token = str(message["token"]) if message.get("type") == "auth" else ""
     except (TimeoutError, KeyError, ValueError, TypeError, AttributeError, WebSocketDisconnect):
         token = ""
-    state = websocket.app.state
-
-    def authenticate() -> Actor:
-        with state.sessions() as session:
-            return actor_from_token(
-                session, token=token, secret=state.secret_key, clock=state.clock
-            )
-
     try:
-        actor = await run_in_threadpool(authenticate)
+        actor = await _authenticate(websocket, token)
     except NotAuthenticated as exc:
         await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=exc.message[:120])
         return None
@@ -146,7 +142,19 @@ async def _hello(websocket: WebSocket) -> Hello | None:
     claims = jwt.decode(token, options={"verify_signature": False})
     last = str(message.get("last_event_id") or "")
     # Anything but a stream id (a console's bug, or a hostile one) is read as "new only".
-    return Hello(actor, last if EVENT_ID.fullmatch(last) else None, float(claims["exp"]))
+    return Hello(actor, last if EVENT_ID.fullmatch(last) else None, float(claims["exp"]), token)
+
+
+async def _authenticate(websocket: WebSocket, token: str) -> Actor:
+    state = websocket.app.state
+
+    def check() -> Actor:
+        with state.sessions() as session:
+            return actor_from_token(
+                session, token=token, secret=state.secret_key, clock=state.clock
+            )
+
+    return await run_in_threadpool(check)
 
 
 async def _catch_up(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str) -> str:
@@ -161,24 +169,30 @@ async def _catch_up(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str
             return last
 
 
-async def _live(
-    websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, expires_at: float
-) -> None:
+async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, hello: Hello) -> None:
     loop = asyncio.get_running_loop()
     listener = asyncio.create_task(_drain(websocket))
     getter: asyncio.Task[Envelope | WallFrame] | None = None
     next_ping = loop.time() + PING_SECONDS
+    next_check = loop.time() + RECHECK_SECONDS
     try:
         while not listener.done():
-            left = expires_at - websocket.app.state.clock().timestamp()
+            left = hello.expires_at - websocket.app.state.clock().timestamp()
             if left <= 0:
                 await websocket.close(code=CLOSE_UNAUTHENTICATED, reason="session expired")
                 return
+            if loop.time() >= next_check:
+                try:
+                    await _authenticate(websocket, hello.token)
+                except NotAuthenticated as exc:
+                    await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=exc.message[:120])
+                    return
+                next_check = loop.time() + RECHECK_SECONDS
             if seat.overflowed:
                 await websocket.close(code=CLOSE_TOO_SLOW, reason="too far behind; resume")
                 return
             getter = getter or asyncio.create_task(seat.queue.get())
-            wait = max(0.0, min(next_ping - loop.time(), left))
+            wait = max(0.0, min(next_ping - loop.time(), next_check - loop.time(), left))
             done, _ = await asyncio.wait(
                 {getter, listener}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
             )

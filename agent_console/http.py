@@ -121,10 +121,13 @@ def wall(
 
 @router.get("/recordings/{recording_id}/audio", response_class=FileResponse)
 def recording_audio(
-    recording_id: PathId, session: SessionDep, _actor: Staff, request: Request
+    recording_id: PathId, session: SessionDep, actor: Staff, request: Request
 ) -> FileResponse:
-    """The audio of an earlier call, for the pop's player."""
+    """The audio of an earlier call, for the pop's player (see who may hear it)."""
     path = services.recording_file(
-        session, recording_id=recording_id, recordings_dir=request.app.state.recordings_dir
+        session,
+        recording_id=recording_id,
+        recordings_dir=request.app.state.recordings_dir,
+        actor=actor,
     )
     return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "no-store"})

@@ -39,6 +39,7 @@ from orders.services.lookup import lookup_caller
 from recordings.models import Recording
 from telephony import services as calls
 from telephony.constants import POP
+from telephony.enums import CallState
 from telephony.exceptions import CallNotFound
 from telephony.models import Call
 from telephony.presence import CHOICES, Presence
@@ -195,9 +196,33 @@ def my_console(presence: Presence, *, actor: Actor, now: datetime) -> MyConsole:
     )
 
 
-def recording_file(session: Session, *, recording_id: int, recordings_dir: Path) -> Path:
-    """The recording's audio file; only files inside the recordings directory are served."""
+def _may_hear(session: Session, recording: Recording, actor: Actor) -> bool:
+    if actor.role in SUPERVISING:
+        return True
+    handled = session.get(Call, recording.call_id)
+    if handled is not None and handled.agent_id == actor.id:
+        return True
+    if recording.customer_id is None:
+        return False
+    current = session.exec(
+        select(Call).where(Call.agent_id == actor.id, Call.state != CallState.ENDED)
+    ).all()
+    return any(recording.customer_id in call.customer_ids for call in current)
+
+
+def recording_file(
+    session: Session, *, recording_id: int, recordings_dir: Path, actor: Actor
+) -> Path:
+    """The recording's audio file, for those who may hear it; only files inside the
+    recordings directory are served.
+
+    Supervisors hear any call. An agent hears the calls it handled, and the earlier calls
+    of the customer it is talking to now (the pop's player); any other recording is
+    reported as missing, so its existence is not given away.
+    """
     recording = session.get(Recording, recording_id)
+    if recording is not None and not _may_hear(session, recording, actor):
+        recording = None
     path = Path(recording.path).resolve() if recording else None
     if path is None or not path.is_relative_to(recordings_dir.resolve()) or not path.is_file():
         raise RecordingNotFound(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ import telephony.twilio.media
 from callcenter import problems
 from callcenter.constants import WORKER_HEARTBEAT
 from callcenter.db import writer
+from callcenter.errors import PermissionDenied
 from callcenter.middleware import BodyLimit, Metrics
 from callcenter.settings import Settings
 from callcenter.types import Clock
@@ -179,7 +181,20 @@ def _worker_state(app: FastAPI, beat: str | None) -> str:
     except (TypeError, ValueError):
         return "error: unreadable heartbeat"
     stale = app.state.settings.worker.heartbeat_stale_seconds
+    if age < -stale:
+        return "error: heartbeat from the future; the worker's clock is off"
     return "ok" if age <= stale else f"error: last heartbeat {age:.0f} s ago"
+
+
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def _may_scrape(request: Request) -> bool:
+    token = request.app.state.settings.metrics.token
+    if token is None:
+        return request.client is not None and request.client.host in LOOPBACK
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode())
 
 
 def _operations_router() -> APIRouter:
@@ -217,6 +232,11 @@ def _operations_router() -> APIRouter:
 
     @router.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
+        """Prometheus figures: for the scraper holding the token, or on loopback only."""
+        if not _may_scrape(request):
+            raise PermissionDenied(
+                "metrics are served on loopback, or with CALLCENTER_METRICS_TOKEN as bearer"
+            )
         return Response(
             generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,22 @@ from typing import Any
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
+
+from callcenter.errors import CallCenterError
+
+SQLITE_BUSY_TIMEOUT_S = 5.0
+"""How long a SQLite writer waits for another's lock before the request fails with 503:
+well inside Twilio's 15 s webhook deadline, so a caller is answered, never left hanging."""
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class DatabaseBusy(CallCenterError):
+    status_code = 503
+    error_id = "database_busy"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "2"}
+
 
 PING_AFTER_IDLE_S = 10.0
 """A pooled PostgreSQL connection is pinged before reuse once it has been idle this long."""
@@ -20,10 +37,13 @@ def make_engine(
 ) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "handle_error", _sqlite_busy)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -80,6 +100,26 @@ then fails at once with "database is locked" instead of waiting its busy timeout
 def writer(engine: Engine) -> Engine:
     """The same engine and pool, for sessions that write (see ``WRITER``)."""
     return engine.execution_options(**WRITER)
+
+
+def _sqlite_busy(context: Any) -> Exception | None:
+    """SQLite's "database is locked" (another writer held the lock past the busy timeout)
+    is the service being busy, not a bug: 503 with Retry-After."""
+    original = context.original_exception
+    if isinstance(original, sqlite3.OperationalError) and "locked" in str(original):
+        return DatabaseBusy(
+            "the database is busy with other writes; try again shortly",
+            details={"waited_seconds": SQLITE_BUSY_TIMEOUT_S},
+        )
+    return None
+
+
+def reading(session: Session, method: str) -> Session:
+    """Requests that only read (GET, HEAD) begin as SQLite readers: under WAL they never
+    wait for a writer, while every other request takes the write lock as it begins."""
+    if method in SAFE_METHODS and isinstance(session.bind, Engine):
+        session.connection(execution_options={"sqlite_begin": ""})
+    return session
 
 
 def _sqlite_begin(connection: Any) -> None:

@@ -9,13 +9,14 @@ import redis
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from callcenter.db import reading
 from callcenter.settings import Settings
 from callcenter.types import Clock
 
 
 def get_session(request: Request) -> Iterator[Session]:
     with request.app.state.sessions() as session:
-        yield session
+        yield reading(session, request.method)
 
 
 def get_bus(request: Request) -> redis.Redis:

@@ -26,7 +26,11 @@ class AuthSettings(BaseModel):
     secret_key: SecretStr | None = None
     token_minutes: int = Field(default=12 * 60, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
+    """Failed logins of one username before each further try waits (1 s, 2 s, 4 s ...)."""
     login_lockout_seconds: int = Field(default=300, ge=1)
+    """The longest such wait."""
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    """Failed logins from one address, over all usernames, before the same slowdown."""
 
 
 class PhoneSettings(BaseModel):
@@ -35,6 +39,11 @@ class PhoneSettings(BaseModel):
 
 class HttpSettings(BaseModel):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+
+class MetricsSettings(BaseModel):
+    token: SecretStr | None = None
+    """Bearer token for /metrics; without one, only loopback clients may read it."""
 
 
 class LogSettings(BaseModel):
@@ -47,6 +56,8 @@ class TwilioSettings(BaseModel):
     auth_token: SecretStr | None = None
     api_base_url: str | None = None
     """Override of https://api.twilio.com, e.g. a regional edge or a local test server."""
+    media_max_seconds: int = Field(default=4 * 3600, ge=1)
+    """A Media Stream records this much audio at most; a longer stream is closed."""
 
 
 class SipSettings(BaseModel):
@@ -61,6 +72,13 @@ class SipSettings(BaseModel):
     rtp_port_min: int = Field(default=20000, ge=1024, le=65534)
     rtp_port_max: int = Field(default=20999, ge=1025, le=65535)
     register_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    extension_domains: list[str] = []
+    """SIP domains an admin may use in agents' extensions, besides the SIP server's own."""
+
+    @property
+    def domains(self) -> frozenset[str]:
+        own = {self.server.lower()} if self.server else set()
+        return frozenset({d.lower() for d in self.extension_domains} | own)
 
 
 class WorkerSettings(BaseModel):
@@ -96,6 +114,7 @@ class Settings(BaseSettings):
     sip: SipSettings = SipSettings()
     ivr: IvrSettings = IvrSettings()
     worker: WorkerSettings = WorkerSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @property
     def database_url(self) -> str:

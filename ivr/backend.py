@@ -9,7 +9,8 @@ from sqlmodel import Session, col, select
 from callbacks.services import request_callback
 from callcenter.types import Clock
 from orders.enums import Channel, OrderType, Role, ServiceMode
-from orders.models import WorkOrder
+from orders.models import CustomerPhone, WorkOrder
+from orders.phones import try_normalize_phone
 from orders.schemas import Actor, OrderCreate
 from orders.services.work_orders import create_order
 from orders.states import OPEN_STATES
@@ -49,8 +50,16 @@ class DatabaseBackend:
     ) -> tuple[str, str] | None:
         query = select(WorkOrder.number, WorkOrder.status)
         if number is not None:
-            # Callers key in the digits of "WO2026112200000123".
+            # Callers key in the digits of "WO2026112200000123", and hear only their own
+            # orders: those of the customer recognised, or of a customer with this phone.
             query = query.where(WorkOrder.number == f"WO{number}")
+            if customer_id is not None:
+                query = query.where(WorkOrder.customer_id == customer_id)
+            else:
+                owners = select(CustomerPhone.customer_id).where(
+                    CustomerPhone.e164 == (try_normalize_phone(self.phone) or "")
+                )
+                query = query.where(col(WorkOrder.customer_id).in_(owners))
         elif customer_id is not None:
             query = query.where(
                 WorkOrder.customer_id == customer_id, col(WorkOrder.status).in_(OPEN_STATES)

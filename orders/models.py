@@ -42,6 +42,10 @@ class User(SQLModel, table=True):
     station_id: int | None = Field(default=None, foreign_key="station.id", index=True)
     password_hash: str = Field(max_length=255)
     is_active: bool = True
+    extension: str | None = Field(default=None, max_length=130)
+    """Where the agent's calls ring (``client:NAME`` or ``sip:USER@HOST``); set by an admin."""
+    token_version: int = 0
+    """Tokens carry the version they were issued under; a reset or deactivation bumps it."""
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

@@ -333,12 +333,22 @@ class StationPublic(BaseModel):
     name: str
 
 
+Extension = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(client:[A-Za-z0-9_.-]{1,64}|sip:[A-Za-z0-9_.-]{1,64}(@[A-Za-z0-9.-]{1,60}(:[0-9]{1,5})?)?)$"
+    ),
+]
+"""``client:NAME`` (a Twilio client) or ``sip:USER[@HOST[:PORT]]``; no phone numbers."""
+
+
 class UserCreate(Strict):
     username: Username
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     role: Role
     station_id: RowId | None = None
     password: Password
+    extension: Extension | None = None
 
 
 class UserUpdate(Strict):
@@ -349,6 +359,7 @@ class UserUpdate(Strict):
     station_id: RowId | None = None
     password: Password | None = None
     is_active: bool | None = None
+    extension: Extension | None = None
 
 
 class UserPublic(BaseModel):
@@ -358,6 +369,7 @@ class UserPublic(BaseModel):
     role: Role
     station_id: int | None
     is_active: bool
+    extension: str | None
     created_at: datetime
 
 

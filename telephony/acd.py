@@ -259,7 +259,7 @@ class Acd:
                 self._count(offer.queue, "answered_in_service_level")
             return queued
 
-    def miss(self, call_id: str, agent_id: int) -> Offer:
+    def miss(self, call_id: str, agent_id: int, *, leaving: bool = False) -> Offer:
         """The agent declined or let the offer ring out: the call goes back to the front.
 
         The caller dispatches the queue again, so the new offers reach the channel. A miss
@@ -270,7 +270,8 @@ class Acd:
             offer = self._offer_for(call_id, agent_id)
             queued = self._queued(call_id)
             missed = self.presence.get(agent_id).missed_offers + 1
-            limit = missed >= MISSED_OFFERS_LIMIT
+            # An agent who is leaving (deactivated) must not be offered the call again.
+            limit = leaving or missed >= MISSED_OFFERS_LIMIT
             # An agent no longer offered this call (state lost with a crashed Redis write)
             # is left as it is; the call still goes back to its queue.
             with contextlib.suppress(AgentNotOffered):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.deps import ClockDep, SessionDep
 from callcenter.errors import PermissionDenied
 from orders.enums import Role
 from orders.http.deps import Staff, Supervisor
 from orders.schemas import Actor
+from orders.services.users import get_user
 from telephony.acd import Acd, NoSuchOffer, Offer, QueueConfig, QueueFigures
 from telephony.presence import Agent, AgentState
 from telephony.routing import agent_missed, hold_call, record_offers, transfer_call
@@ -24,11 +25,13 @@ AgentIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class LoginIn(BaseModel):
+    # An extension here is refused, not ignored: only an admin assigns where calls ring.
+    model_config = ConfigDict(extra="forbid")
+
     queues: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]] = Field(
         min_length=1, max_length=20
     )
     skills: list[Annotated[str, Field(max_length=64)]] = Field(default=[], max_length=50)
-    extension: str | None = Field(default=None, pattern=r"^(client|sip):[^\s]{1,120}$")
 
 
 class StateIn(BaseModel):
@@ -47,10 +50,14 @@ def _dispatch(session: SessionDep, acd: Acd, request: Request, queues: list[str]
 def log_in(
     data: LoginIn, actor: Staff, acd: AcdDep, session: SessionDep, request: Request
 ) -> Agent:
-    """Log in to queues and become available; waiting calls are offered at once."""
+    """Log in to queues and become available; waiting calls are offered at once.
+
+    Calls ring at the extension an admin assigned to the user (PATCH /api/users/{id}).
+    """
     assert actor.id is not None
+    extension = get_user(session, user_id=actor.id).extension
     agent = acd.presence.log_in(
-        actor.id, queues=data.queues, skills=data.skills, extension=data.extension
+        actor.id, queues=data.queues, skills=data.skills, extension=extension
     )
     _dispatch(session, acd, request, agent.queues)
     return acd.presence.get(actor.id)

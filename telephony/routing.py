@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+import contextlib
+
+from sqlmodel import Session, col, select
 
 from callcenter.types import Clock
 from orders.enums import Urgency
+from orders.models import User
 from orders.schemas import CallerLookup
 from telephony import services
-from telephony.acd import Acd, AgentUnavailable, Offer
+from telephony.acd import Acd, AgentUnavailable, NoSuchOffer, Offer
 from telephony.enums import CallChannel, CallState
 from telephony.events import CallNotifier
 from telephony.exceptions import CallNotBridged, TransferInvalid
 from telephony.models import Call
-from telephony.presence import AgentState
+from telephony.presence import AgentState, InvalidAgentState
 
 
 def caller_priority(pop: CallerLookup) -> int:
@@ -69,9 +72,11 @@ def agent_answered(
     return call
 
 
-def agent_missed(session: Session, *, acd: Acd, call_id: str, agent_id: int) -> list[Offer]:
+def agent_missed(
+    session: Session, *, acd: Acd, call_id: str, agent_id: int, leaving: bool = False
+) -> list[Offer]:
     """The offered agent declined or did not answer: back to the queue, on to the next."""
-    offer = acd.miss(call_id, agent_id)
+    offer = acd.miss(call_id, agent_id, leaving=leaving)
     call = services.get_call(session, call_id=call_id)
     if call.state is CallState.OFFERED and call.agent_id == agent_id:
         services.move_call(session, call, CallState.QUEUED)
@@ -103,6 +108,34 @@ def offer_waiting_calls(session: Session, *, acd: Acd) -> list[Offer]:
     for queue in acd.queues():
         offers.extend(record_offers(session, acd.dispatch(queue)))
     return offers
+
+
+def log_out_deactivated_agents(session: Session, *, acd: Acd) -> list[Offer]:
+    """Agents whose account was deactivated leave presence: a call ringing for one moves on
+    to the next agent, an idle one is logged out; one on a call finishes it first."""
+    agents = [a for a in acd.presence.all() if a.state is not AgentState.LOGGED_OUT]
+    if not agents:
+        return []
+    ids = [a.agent_id for a in agents]
+    active = set(session.exec(select(User.id).where(col(User.id).in_(ids), User.is_active)).all())
+    fresh: list[Offer] = []
+    for agent in agents:
+        if agent.agent_id in active:
+            continue
+        if agent.state is AgentState.OFFERED and agent.call_id is not None:
+            with contextlib.suppress(NoSuchOffer):
+                fresh.extend(
+                    agent_missed(
+                        session,
+                        acd=acd,
+                        call_id=agent.call_id,
+                        agent_id=agent.agent_id,
+                        leaving=True,
+                    )
+                )
+        with contextlib.suppress(InvalidAgentState):
+            acd.presence.move(agent.agent_id, AgentState.LOGGED_OUT, reason="account deactivated")
+    return fresh
 
 
 def transfer_call(

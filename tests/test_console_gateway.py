@@ -243,3 +243,20 @@ def test_a_malformed_resume_id_means_new_events_only(address: str, make_user: An
         assert ready["type"] == "ready"
         assert re.fullmatch(r"\d+-\d+", ready["last_event_id"])
         assert json.loads(ws.recv(timeout=10))["type"] == "wall"
+
+
+def test_an_open_console_is_closed_when_its_user_is_deactivated(
+    address: str, make_user: Any, client: TestClient, headers: Any
+) -> None:
+    """Found: an open console kept receiving events after its user was deactivated."""
+    user = make_user(Role.AGENT)
+    with _console(address, _token(user)) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        gone = client.patch(
+            f"/api/users/{user.id}", json={"is_active": False}, headers=headers["admin"]
+        )
+        assert gone.status_code == 200
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=15)
+    assert ws.close_code == 4401

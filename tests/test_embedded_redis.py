@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
 import pytest
 import redis
+from twilio.request_validator import RequestValidator
 
+from callcenter.demo_calls import open_around_the_clock
 from callcenter.embedded_redis import EmbeddedRedis
+from tests.conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 from tests.test_cli import CALLCENTER, _env, _free_port, until
 
 
@@ -110,3 +114,89 @@ def test_commands_next_to_a_running_service_leave_its_redis_alone(tmp_path: Path
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert "starting it again" in output
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_embedded_redis_mid_queue_loses_no_caller(tmp_path: Path) -> None:
+    """A caller waits in the queue of a running service; its embedded Redis is killed. The
+    service starts it again, is ready again, and the caller is still there for an agent."""
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **_env(data_dir),
+        "CALLCENTER_PUBLIC_URL": base,
+        "CALLCENTER_TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
+        "CALLCENTER_TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        # The service runs on the system clock: open around the clock, any time of day.
+        "CALLCENTER_IVR_FLOWS_DIR": str(open_around_the_clock(tmp_path / "flows")),
+    }
+    added = subprocess.run(
+        [CALLCENTER, "user", "add", "ann", "--role", "agent"],
+        input="a-long-password\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    validator = RequestValidator(TWILIO_AUTH_TOKEN)
+
+    def twilio(path: str, params: dict[str, str]) -> ET.Element:
+        signature = validator.compute_signature(base + path, params)
+        got = httpx.post(base + path, data=params, headers={"X-Twilio-Signature": signature})
+        assert got.status_code == 200, got.text
+        return ET.fromstring(got.text)
+
+    server = subprocess.Popen(
+        [CALLCENTER, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        until(lambda: httpx.get(f"{base}/readyz").status_code == 200)
+        call = {
+            "CallSid": "CA" + "7" * 32,
+            "AccountSid": TWILIO_ACCOUNT_SID,
+            "From": "+8613800138000",
+            "To": "+864008001234",
+            "Direction": "inbound",
+            "CallStatus": "ringing",
+        }
+        gather = twilio("/twilio/voice", call).find("Gather")
+        assert gather is not None
+        queued = twilio(
+            gather.attrib["action"], {**call, "CallStatus": "in-progress", "Digits": "0"}
+        )
+        assert [child.tag for child in queued][-1] == "Enqueue"
+        # Killed once the queue entry is on disk (appendonly, fsync every second).
+        until(lambda: _on_disk(data_dir / "redis"), timeout=10)
+        redis_pid = int((data_dir / "redis" / "redis.pid").read_text())
+        os.kill(redis_pid, signal.SIGKILL)
+        until(lambda: int((data_dir / "redis" / "redis.pid").read_text()) != redis_pid, 15)
+        until(lambda: httpx.get(f"{base}/readyz").status_code == 200, timeout=30)
+        token = httpx.post(
+            f"{base}/api/auth/token", data={"username": "ann", "password": "a-long-password"}
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        figures = httpx.get(f"{base}/api/queues/hotline-zh-CN", headers=auth).json()
+        assert figures["waiting"] == 1
+        joined = httpx.put(
+            f"{base}/api/agents/me/login", json={"queues": ["hotline-zh-CN"]}, headers=auth
+        )
+        assert joined.status_code == 200
+        assert joined.json()["state"] == "offered"
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+def _on_disk(directory: Path) -> bool:
+    """The waiting caller's queue entry has reached the append-only file."""
+    return any(
+        b"callcenter:acd:waiting:hotline-zh-CN" in path.read_bytes()
+        for path in directory.rglob("*.aof*")
+        if path.is_file()
+    )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlmodel import Session
 
 from callcenter.app import create_app
@@ -121,3 +122,17 @@ def test_concurrent_writers_on_the_embedded_sqlite_all_succeed(
         statuses = list(pool.map(create, range(40)))
     engine.dispose()
     assert statuses == [201] * 40
+
+
+def test_metrics_are_for_loopback_or_the_token_holder(
+    settings: Settings, client: TestClient
+) -> None:
+    """Found: /metrics was open to anyone who could reach the service."""
+    remote = client.get("/metrics")  # the test client's address is not loopback
+    assert remote.status_code == 403
+    assert remote.json()["error_id"] == "permission_denied"
+    settings.metrics.token = SecretStr("scrape-token-0123456789")
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"})
+    assert scraped.status_code == 200
+    assert "callcenter_http_requests_total" in scraped.text

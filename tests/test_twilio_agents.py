@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from arq import create_pool
+from arq.connections import RedisSettings
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -18,6 +20,7 @@ from callcenter.settings import Settings
 from callcenter.worker import build_worker
 from orders.enums import Role
 from telephony.models import Call
+from telephony.twilio.jobs import sweep_offers
 from tests.conftest import bearer
 from tests.fake_twilio_api import FakeTwilioApi
 from tests.twilio_sim import SimulatedCall, TwilioSimulator
@@ -60,6 +63,19 @@ def _run_jobs(app: Any, redis_url: str, settings: Settings, bus: redis.Redis) ->
         await worker.close()
 
     asyncio.run(drain())
+
+
+def _sweep(app: Any, redis_url: str, settings: Settings, bus: redis.Redis) -> int:
+    """One run of the worker's offer sweep, as its cron does every two seconds."""
+
+    async def sweep() -> int:
+        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+        try:
+            return await sweep_offers({**worker_context(app), "bus": bus, "redis": jobs})
+        finally:
+            await jobs.aclose()
+
+    return asyncio.run(sweep())
 
 
 def _rings(api: FakeTwilioApi) -> list[Any]:
@@ -276,3 +292,83 @@ def test_an_agent_declines_and_the_next_agent_is_offered_the_call(
     assert (again.status_code, again.json()["error_id"]) == (409, "no_such_offer")
     _run_jobs(app, redis_url, settings, bus)
     assert [r.form["To"] for r in _rings(api)] == [[f"client:agent-{second}"]]
+
+
+def test_a_deactivated_agent_is_logged_out_and_its_ringing_call_moves_on(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+    headers: Any,
+) -> None:
+    """Found: a deactivated agent was still offered calls."""
+    leaver, _ = agent()
+    colleague, _ = agent()
+    api.replies.append((201, {"sid": "CA" + "a" * 32}))
+    caller = _queued_caller(sim, make_customer)
+    assert _row(db, caller.sid).agent_id == leaver
+    gone = client.patch(f"/api/users/{leaver}", json={"is_active": False}, headers=headers["admin"])
+    assert gone.status_code == 200
+    _sweep(app, redis_url, settings, bus)
+    assert _row(db, caller.sid).agent_id == colleague
+    _run_jobs(app, redis_url, settings, bus)
+    agents = {
+        a["agent_id"]: a for a in client.get("/api/agents", headers=headers["supervisor"]).json()
+    }
+    assert agents[leaver]["state"] == "logged_out"
+    assert [r.form["To"] for r in _rings(api)] == [[f"client:agent-{colleague}"]]
+
+
+def test_agents_cannot_divert_their_calls_and_admins_assign_extensions_of_our_domains(
+    sim: TwilioSimulator,
+    make_user: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    client: TestClient,
+    headers: Any,
+) -> None:
+    """Found: an agent set its extension to sip:+19005550100@pbx.attacker.example and
+    customers' calls were dialled there."""
+    user = make_user(Role.AGENT)
+    auth = bearer(user)
+    diverted = client.put(
+        "/api/agents/me/login",
+        json={"queues": [QUEUE], "extension": "sip:+19005550100@pbx.attacker.example"},
+        headers=auth,
+    )
+    assert diverted.status_code == 422
+    for bad in ("sip:+19005550100@pbx.attacker.example", "sip:1001@pbx.attacker.example"):
+        refused = client.patch(
+            f"/api/users/{user.id}", json={"extension": bad}, headers=headers["admin"]
+        )
+        assert refused.status_code == 422, refused.text
+    assert (
+        client.patch(
+            f"/api/users/{user.id}",
+            json={"extension": "sip:1001@pbx.attacker.example"},
+            headers=auth,
+        ).status_code
+        == 403
+    )
+    assigned = client.patch(
+        f"/api/users/{user.id}", json={"extension": "client:desk-7"}, headers=headers["admin"]
+    )
+    assert (assigned.status_code, assigned.json()["extension"]) == (200, "client:desk-7")
+    assert (
+        client.put("/api/agents/me/login", json={"queues": [QUEUE]}, headers=auth).status_code
+        == 200
+    )
+    api.replies.append((201, {"sid": "CA" + "a" * 32}))
+    _queued_caller(sim, make_customer)
+    _run_jobs(app, redis_url, settings, bus)
+    assert [r.form["To"] for r in _rings(api)] == [["client:desk-7"]]

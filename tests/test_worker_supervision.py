@@ -14,10 +14,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from callcenter.app import create_app
+from callcenter.bus import EventBus
+from callcenter.clock import system_clock
 from callcenter.constants import WORKER_HEARTBEAT
+from callcenter.db import make_engine
+from callcenter.demo_calls import open_around_the_clock
+from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from telephony.acd import Acd
+from telephony.presence import Presence
 from tests.conftest import SECRET, TestClock
-from tests.test_cli import _free_port, until
+from tests.test_cli import CALLCENTER, _env, _free_port, until
+from tests.twilio_sim import TwilioSimulator
 
 
 def test_readyz_fails_without_a_fresh_worker_heartbeat(
@@ -84,3 +92,63 @@ def test_the_in_process_worker_comes_back_after_its_redis_restarts(
         bus.close()
         server.kill()
         server.wait()
+
+
+def test_a_killed_separate_worker_is_reported_and_no_caller_is_lost(
+    tmp_path: Path, settings: Settings, bus: redis.Redis, redis_url: str
+) -> None:
+    """SIGKILL of a `callcenter worker` while a caller waits: /readyz turns 503 once its
+    heartbeat is stale, the caller stays queued, and a new worker makes it ready again."""
+    url = f"sqlite:///{tmp_path / 'cc.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    env = {
+        **_env(tmp_path / "worker-data"),
+        "CALLCENTER_DATABASE_URL": url,
+        "CALLCENTER_REDIS_URL": redis_url,
+    }
+
+    def worker() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [CALLCENTER, "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    # The worker runs in its own process on the system clock, so the app does too; the
+    # hotline is open around the clock, so the time of day does not matter.
+    flows = {"flows_dir": open_around_the_clock(tmp_path / "flows")}
+    settings = settings.model_copy(update={"ivr": settings.ivr.model_copy(update=flows)})
+    app = create_app(
+        settings=settings, engine=engine, bus=bus, secret_key=SECRET, clock=system_clock
+    )
+    first = worker()
+    try:
+        with TestClient(app) as client:
+            until(lambda: client.get("/readyz").status_code == 200, timeout=30)
+            caller = TwilioSimulator(client).call("+8613800138000")
+            assert caller.press("0").verbs()[-1] == "Enqueue"
+            first.kill()
+            first.wait()
+            until(lambda: client.get("/readyz").status_code == 503, timeout=40)
+            assert client.get("/readyz").json()["checks"]["worker"].startswith("error")
+            second = worker()
+            try:
+                until(lambda: client.get("/readyz").status_code == 200, timeout=30)
+                figures = Acd(
+                    bus,
+                    EventBus(bus),
+                    Presence(bus, EventBus(bus), clock=system_clock),
+                    clock=system_clock,
+                ).figures("hotline-zh-CN")
+                assert figures.waiting == 1
+                assert caller.wait_in_queue().verbs()
+            finally:
+                second.terminate()
+                second.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        engine.dispose()

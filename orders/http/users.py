@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from callcenter.deps import BusDep, ClockDep, SecretKeyDep, SessionDep, SettingsDep
@@ -34,14 +34,22 @@ def issue_token(
     settings: SettingsDep,
     secret: SecretKeyDep,
     clock: ClockDep,
+    request: Request,
 ) -> TokenPublic:
     """OAuth2 password flow; repeated failures for one username are locked out for a while."""
     policy = LoginPolicy(
         max_failures=settings.auth.login_max_failures,
-        lockout_seconds=settings.auth.login_lockout_seconds,
+        max_delay_seconds=settings.auth.login_lockout_seconds,
+        max_failures_per_address=settings.auth.login_max_failures_per_address,
     )
     user = users.authenticate(
-        session, bus=bus, username=form.username, password=form.password, policy=policy
+        session,
+        bus=bus,
+        username=form.username,
+        password=form.password,
+        address=request.client.host if request.client else "unknown",
+        policy=policy,
+        clock=clock,
     )
     return users.issue_token(user, secret=secret, minutes=settings.auth.token_minutes, clock=clock)
 
@@ -55,8 +63,12 @@ def whoami(session: SessionDep, actor: AnyUser) -> UserPublic:
 
 
 @router.post("/users", status_code=201)
-def create_user(data: UserCreate, session: SessionDep, actor: Admin, clock: ClockDep) -> UserPublic:
-    user = users.create_user(session, data=data, actor=actor, clock=clock)
+def create_user(
+    data: UserCreate, session: SessionDep, actor: Admin, clock: ClockDep, settings: SettingsDep
+) -> UserPublic:
+    user = users.create_user(
+        session, data=data, actor=actor, clock=clock, sip_domains=settings.sip.domains
+    )
     return UserPublic.model_validate(user, from_attributes=True)
 
 
@@ -76,9 +88,22 @@ def get_user(user_id: PathId, session: SessionDep, _actor: Admin) -> UserPublic:
 
 @router.patch("/users/{user_id}")
 def update_user(
-    user_id: PathId, data: UserUpdate, session: SessionDep, actor: Admin, clock: ClockDep
+    user_id: PathId,
+    data: UserUpdate,
+    session: SessionDep,
+    actor: Admin,
+    clock: ClockDep,
+    settings: SettingsDep,
 ) -> UserPublic:
-    user = users.update_user(session, user_id=user_id, data=data, actor=actor, clock=clock)
+    """Admins set a user's role, station, password, extension and whether it is active."""
+    user = users.update_user(
+        session,
+        user_id=user_id,
+        data=data,
+        actor=actor,
+        clock=clock,
+        sip_domains=settings.sip.domains,
+    )
     return UserPublic.model_validate(user, from_attributes=True)
 
 

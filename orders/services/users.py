@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from sqlmodel import Session, col, func, select
 
 from callcenter.errors import NotAuthenticated, TooManyRequests
 from callcenter.types import Clock
-from orders.constants import LOGIN_FAILURES
+from orders.constants import LOGIN_FAILURES, LOGIN_FAILURES_FROM
 from orders.enums import AuditAction, Role
 from orders.exceptions import (
     DuplicateStationCode,
@@ -40,8 +41,38 @@ TOKEN_ALGORITHM = "HS256"
 
 @dataclass(frozen=True)
 class LoginPolicy:
+    """Failed logins slow further tries down, per username and per address.
+
+    Up to ``max_failures`` tries of a username go at once; after that each try waits
+    twice as long as the one before (1 s, 2 s, 4 s ... up to ``max_delay_seconds``). A
+    slowdown, not a lock: whoever knows the password gets in once the delay has passed, so
+    nobody can lock the admin out by guessing.
+    """
+
     max_failures: int = 5
-    lockout_seconds: int = 300
+    max_delay_seconds: int = 300
+    max_failures_per_address: int = 20
+    forget_after_seconds: int = 3600
+
+
+# One step for every key: refused while a key's delay runs, else counted as a failure and
+# given its next delay, before the password is verified. Parallel guesses cannot pass it.
+_RESERVE_TRY = """
+local now = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local next_at = tonumber(redis.call('HGET', key, 'next_at') or '0')
+  if now < next_at then return {0, tostring(next_at - now)} end
+end
+for i, key in ipairs(KEYS) do
+  local failures = redis.call('HINCRBY', key, 'failures', 1)
+  local over = failures - tonumber(ARGV[3 + i])
+  local delay = 0
+  if over >= 0 then delay = math.min(2 ^ over, tonumber(ARGV[2])) end
+  redis.call('HSET', key, 'next_at', tostring(now + delay))
+  redis.call('EXPIRE', key, tonumber(ARGV[3]))
+end
+return {1, '0'}
+"""
 
 
 def actor_of(user: User) -> Actor:
@@ -90,14 +121,36 @@ def _check_station_binding(session: Session, role: Role, station_id: int | None)
         )
 
 
-def create_user(session: Session, *, data: UserCreate, actor: Actor, clock: Clock) -> User:
+def check_extension(extension: str | None, *, sip_domains: frozenset[str]) -> None:
+    """An extension rings one of our own softphones: a Twilio client, or a SIP user at our
+    PBX or a domain the operator allowed. Anything else would divert customers' calls."""
+    if extension is None or not extension.startswith("sip:") or "@" not in extension:
+        return
+    host = extension.split("@", 1)[1].rsplit(":", 1)[0].lower()
+    if host not in sip_domains:
+        raise InvalidUserData(
+            f"{host} is not a SIP domain of this hotline",
+            details={"field": "extension", "allowed": sorted(sip_domains)},
+        )
+
+
+def create_user(
+    session: Session,
+    *,
+    data: UserCreate,
+    actor: Actor,
+    clock: Clock,
+    sip_domains: frozenset[str] = frozenset(),
+) -> User:
     if session.exec(select(User).where(User.username == data.username)).first() is not None:
         raise DuplicateUsername(
             f"username {data.username} is taken", details={"username": data.username}
         )
     _check_station_binding(session, data.role, data.station_id)
+    check_extension(data.extension, sip_domains=sip_domains)
     now = clock()
     user = User(
+        extension=data.extension,
         username=data.username,
         full_name=data.full_name,
         role=data.role,
@@ -130,7 +183,13 @@ def get_user(session: Session, *, user_id: int) -> User:
 
 
 def update_user(
-    session: Session, *, user_id: int, data: UserUpdate, actor: Actor, clock: Clock
+    session: Session,
+    *,
+    user_id: int,
+    data: UserUpdate,
+    actor: Actor,
+    clock: Clock,
+    sip_domains: frozenset[str] = frozenset(),
 ) -> User:
     user = get_user(session, user_id=user_id)
     before = audit.snapshot(user)
@@ -141,9 +200,14 @@ def update_user(
     role = changes.get("role", user.role)
     station_id = changes.get("station_id", user.station_id)
     _check_station_binding(session, role, station_id)
+    check_extension(changes.get("extension"), sip_domains=sip_domains)
     password = changes.pop("password", None)
     if password is not None:
         user.password_hash = _hasher.hash(password)
+    revoking = password is not None or changes.get("is_active") is False
+    if revoking or changes.get("role", user.role) != user.role:
+        # Tokens issued before a reset, a deactivation or a new role stop working at once.
+        user.token_version += 1
     for field, value in changes.items():
         setattr(user, field, value)
     user.updated_at = clock()
@@ -178,16 +242,27 @@ def authenticate(
     bus: redis.Redis,
     username: str,
     password: str,
+    address: str,
     policy: LoginPolicy,
+    clock: Clock,
 ) -> User:
-    """The user whose password this is; failures are counted per username and locked out."""
+    """The user whose password this is; failures slow further tries down (LoginPolicy)."""
     key = LOGIN_FAILURES.format(username=username.lower())
-    failures = int(bus.get(key) or 0)
-    if failures >= policy.max_failures:
-        retry_after = max(int(bus.ttl(key)), 1)
+    keys = [key, LOGIN_FAILURES_FROM.format(address=address)]
+    allowed, wait = bus.eval(
+        _RESERVE_TRY,
+        len(keys),
+        *keys,
+        clock().timestamp(),
+        policy.max_delay_seconds,
+        policy.forget_after_seconds,
+        policy.max_failures,
+        policy.max_failures_per_address,
+    )
+    if not int(allowed):
+        retry_after = max(math.ceil(float(wait)), 1)
         raise TooManyRequests(
-            f"too many failed logins for {username}; try again in {retry_after} s",
-            retry_after=retry_after,
+            f"too many failed logins; try again in {retry_after} s", retry_after=retry_after
         )
     # No username holds NUL, and PostgreSQL would refuse the query: such a name finds nobody.
     user = (
@@ -196,12 +271,12 @@ def authenticate(
         else session.exec(select(User).where(User.username == username)).first()
     )
     if not _password_matches(user, password):
-        pipe = bus.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, policy.lockout_seconds)
-        pipe.execute()
         raise NotAuthenticated("wrong username or password")
+    # This try was counted as a failure up front. The username starts afresh; the address
+    # only has this try taken back, so logging in to one's own account cannot wipe out
+    # guesses at others, and a shift of agents behind one address is never slowed.
     bus.delete(key)
+    bus.hincrby(keys[1], "failures", -1)
     assert user is not None
     return user
 
@@ -218,6 +293,7 @@ def issue_token(user: User, *, secret: str, minutes: int, clock: Clock) -> Token
     now = clock()
     claims = {
         "sub": str(user.id),
+        "ver": user.token_version,
         "role": user.role.value,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
@@ -252,6 +328,8 @@ def actor_from_token(session: Session, *, token: str, secret: str, clock: Clock)
     user = session.get(User, user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("the access token's user no longer exists or is disabled")
+    if claims.get("ver") != user.token_version:
+        raise NotAuthenticated("the access token was revoked; log in again")
     return actor_of(user)
 
 
