@@ -368,6 +368,40 @@ def scenario(
     return _wrap(body)
 
 
+REQUEST_HEADERS = (
+    "Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch]",
+    'From: "Caller" <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]',
+    "To: <sip:1000@127.0.0.1>",
+    "Call-ID: [call_id]",
+    "CSeq: 1 {method}",
+    "Contact: <sip:[caller]@[local_ip]:[local_port]>",
+    "Max-Forwards: 70",
+)
+SDP_HEADERS = (*REQUEST_HEADERS, "Content-Type: application/sdp")
+
+
+def refused_request(
+    status: int,
+    *,
+    method: str = "INVITE",
+    request_line: str = "{method} sip:1000@127.0.0.1 SIP/2.0",
+    headers: tuple[str, ...] = REQUEST_HEADERS,
+    body: str = "",
+    register: bool = False,
+) -> bytes:
+    """A caller sending one request that the hotline must answer ``status`` (an INVITE's
+    answer is then ACKed). Latin-1, so a body can carry bytes that are not UTF-8."""
+    message = "\n".join([request_line, *headers, "Content-Length: [len]", "", body])
+    message = message.replace("{method}", method)
+    xml = REGISTRAR if register else ""
+    xml += f'  <send retrans="500">\n    <![CDATA[\n{message}\n    ]]>\n  </send>\n'
+    if method == "INVITE":
+        xml += REFUSED.replace("{status}", str(status))
+    else:
+        xml += f'  <recv response="{status}"/>\n'
+    return _wrap(xml).encode("latin-1")
+
+
 def _wrap(body: str) -> str:
     return (
         '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="test caller">\n'
@@ -404,17 +438,18 @@ class Sipp:
     @classmethod
     def start(
         cls,
-        xml: str,
+        xml: str | bytes,
         *,
         port: int,
         endpoint_port: int,
         caller: str,
         directory: Path,
+        timeout: str = "90s",
         extra: tuple[str, ...] = (),
     ) -> Sipp:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "scenario.xml"
-        path.write_text(xml)
+        path.write_bytes(xml if isinstance(xml, bytes) else xml.encode())
         command = [
             require_sipp(),
             "-sf", str(path),
@@ -424,7 +459,7 @@ class Sipp:
             "-mp", str(free_udp_port(even=True)),
             "-key", "caller", caller,
             "-m", "1",
-            "-timeout", "90s",
+            "-timeout", timeout,
             "-timeout_error",
             "-nostdin",
             "-trace_err",

@@ -43,6 +43,8 @@ from telephony.sip.endpoint import SipEndpoint
 from telephony.sip.errors import RegistrarUnreachable
 from tests.conftest import TestClock, bearer
 from tests.sip_harness import (
+    REQUEST_HEADERS,
+    SDP_HEADERS,
     Kamailio,
     Sipp,
     Step,
@@ -54,6 +56,7 @@ from tests.sip_harness import (
     free_udp_port,
     mono,
     occurrences,
+    refused_request,
     rtp_pcap,
     scenario,
 )
@@ -98,13 +101,16 @@ class Hotline:
     def port(self) -> int:
         return self.endpoint.config.local_port
 
-    def call(self, xml: str, directory: Path, *, caller: str = CALLER) -> Sipp:
+    def call(
+        self, xml: str | bytes, directory: Path, *, caller: str = CALLER, timeout: str = "90s"
+    ) -> Sipp:
         return Sipp.start(
             xml,
             port=self.registrar_port,
             endpoint_port=self.port,
             caller=caller,
             directory=directory,
+            timeout=timeout,
         )
 
     def calls(self) -> list[Call]:
@@ -340,6 +346,108 @@ def test_malformed_sip_and_unsupported_codec_are_refused_and_service_goes_on(
         ("+862165521234", Disposition.COMPLETED)
     ]
     assert hotline.thread.is_alive()
+
+
+OFFER = (
+    "v=0",
+    "o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]",
+    "s=-",
+    "c=IN IP[media_ip_type] [media_ip]",
+    "t=0 0",
+    "m=audio [media_port] RTP/AVP 0",
+    "a=rtpmap:0 PCMU/8000",
+)
+
+
+def offer(swap: tuple[str, str | None] | None = None) -> str:
+    """The SDP offer, with the line starting ``swap[0]`` replaced by ``swap[1]`` (or left
+    out, for None)."""
+    lines = list(OFFER)
+    if swap is not None:
+        prefix, line = swap
+        at = next(i for i, old in enumerate(lines) if old.startswith(prefix))
+        lines[at : at + 1] = [] if line is None else [line]
+    return "\n".join(lines)
+
+
+BAD_REQUESTS: dict[str, tuple[int, dict[str, Any]]] = {
+    "garbage SDP text": (
+        400,
+        {"headers": SDP_HEADERS, "body": "this is not a session description\nat all"},
+    ),
+    "binary body, with a blank line in it": (
+        400,
+        {"headers": SDP_HEADERS, "body": "\xff\xd8\xff\xe0\x10JFIF\x01\n\n\xfe\x80"},
+    ),
+    "m= port not a number": (
+        400,
+        {"headers": SDP_HEADERS, "body": offer(("m=", "m=audio notaport RTP/AVP 0"))},
+    ),
+    "m= format not a number": (
+        400,
+        {"headers": SDP_HEADERS, "body": offer(("m=", "m=audio [media_port] RTP/AVP 0 x"))},
+    ),
+    "no c= line": (400, {"headers": SDP_HEADERS, "body": offer(("c=", None))}),
+    "no Contact": (
+        400,
+        {
+            "headers": tuple(h for h in SDP_HEADERS if not h.startswith("Contact:")),
+            "body": offer(),
+        },
+    ),
+    "body not SDP": (
+        415,
+        {"headers": (*REQUEST_HEADERS, "Content-Type: text/plain"), "body": "hello"},
+    ),
+    "encoded body": (
+        415,
+        {"headers": (*SDP_HEADERS, "Content-Encoding: gzip"), "body": offer()},
+    ),
+    "SIP/3.0": (
+        505,
+        {
+            "request_line": "{method} sip:1000@127.0.0.1 SIP/3.0",
+            "headers": SDP_HEADERS,
+            "body": offer(),
+        },
+    ),
+    "OPTIONS": (405, {"method": "OPTIONS"}),
+    "unknown method": (501, {"method": "FROBNICATE"}),
+    "BYE with an unreadable From": (
+        400,
+        {
+            "method": "BYE",
+            "headers": tuple(
+                "From: nobody;tag=1" if h.startswith("From:") else h for h in REQUEST_HEADERS
+            ),
+        },
+    ),
+}
+
+
+@sqlite_only
+def test_requests_pyvoip_cannot_read_get_a_final_answer_and_the_next_caller_is_served(
+    hotline: Hotline, tmp_path: Path
+) -> None:
+    unanswered: dict[str, str] = {}
+    for index, (name, (status, request)) in enumerate(BAD_REQUESTS.items()):
+        # 10 s: an unanswered request fails its SIPp run long before a proxy's 408 (32 s).
+        sipp = hotline.call(
+            refused_request(status, register=index == 0, **request),
+            tmp_path / f"bad-{index}",
+            timeout="10s",
+        )
+        if index == 0:
+            hotline.thread.start()
+        if sipp.wait() != 0:
+            unanswered[name] = sipp.errors()
+    assert not unanswered, unanswered
+    after = hotline.call(scenario([("pause", 1000)], register=False), tmp_path / "after")
+    assert after.wait() == 0, after.errors()
+    calls = until(lambda: [c for c in hotline.calls() if c.state is CallState.ENDED])
+    assert [(c.from_e164, c.disposition) for c in calls] == [
+        ("+8613800138000", Disposition.COMPLETED)
+    ]
 
 
 def recording_of(hotline: Hotline, call: Call) -> Path:

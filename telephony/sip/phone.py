@@ -10,7 +10,11 @@ What pyVoIP 1.6.8 does and what this module does instead:
 - Its 180 Ringing carries the caller's Contact, its 200 OK no Record-Route, and its BYE
   and 2xx ACK reuse the INVITE's Via with no route set: we send our own Contact, mirror
   Record-Route and build in-dialog requests from a ``Dialog`` (dialog.py).
-- It takes any INVITE and crashes later on one without PCMU/PCMA: we answer 488.
+- Its receive loop swallows, unanswered and unlogged, every request it fails to parse or
+  to handle (bad SDP, a method other than its four, an INVITE without Contact or ``c=``),
+  and it rings on an INVITE without PCMU/PCMA only to crash on it later: we send the final
+  response refusals.py names for each and log why; what cannot be answered (responses,
+  ACKs, datagrams without Via, From, To, Call-ID and CSeq) is logged and dropped.
 - It ignores CANCEL (and would answer the cancelled call a second later): we answer 487
   and end the call.
 - Its outbound ``call()`` blocks the receive loop waiting for a provisional answer and
@@ -41,14 +45,12 @@ from pyVoIP.VoIP.VoIP import (
     VoIPPhone,
 )
 
-from telephony.sip import dialog
+from telephony.sip import dialog, refusals
 from telephony.sip.dialog import Dialog
 from telephony.sip.media import SILENCE, FrameSource, HotlineRtpClient, InboundAudio
+from telephony.sip.refusals import Verdict
 
 log = structlog.get_logger(__name__)
-
-SUPPORTED = {0, 8}
-"""RTP payload types we can carry: PCMU and PCMA."""
 
 
 class ResponseRouting:
@@ -90,6 +92,49 @@ class HotlineSipClient(SIPClient):
         except (OSError, ValueError):
             if self.NSD:
                 log.exception("sip receive loop failed")
+
+    def recv(self) -> None:
+        # Called by recv_loop with the socket non-blocking: BlockingIOError goes back to it.
+        raw, (host, port) = self.s.recvfrom(8192)
+        if not raw.strip(b"\x00\r\n "):
+            return  # a keep-alive (RFC 5626 CRLFs, or the zero bytes some PBXs send)
+        with structlog.contextvars.bound_contextvars(sender=f"{host}:{port}"):
+            self._handle(raw)
+
+    def _handle(self, raw: bytes) -> None:
+        try:
+            message = SIPMessage(raw)
+        except Exception as error:  # pyVoIP's parser raises whatever its slicing runs into
+            self.refuse(raw, refusals.unparsable(raw, error))
+            return
+        verdict = refusals.unreadable(message)
+        if verdict is not None:
+            self.refuse(raw, verdict)
+            return
+        try:
+            self.parse_message(message)
+        except Exception:  # one request's failure must not silence the endpoint
+            log.exception("sip request handling failed", first_line=_first(raw))
+            if message.type is SIPMessageType.MESSAGE and message.method != "ACK":
+                self.refuse(raw, Verdict("handling it failed", 500, "Server Internal Error"))
+
+    def refuse(self, raw: bytes, verdict: Verdict) -> None:
+        """Answer the request ``raw`` as ``verdict`` says, or drop it, and log why."""
+        if verdict.status is None:
+            log.warning(
+                "sip datagram dropped", why=verdict.why, size=len(raw), first_line=_first(raw)
+            )
+            return
+        log.warning(
+            "sip request refused",
+            status=verdict.status,
+            why=verdict.why,
+            call_id=dialog.headers(raw, "call-id")[0],
+            first_line=_first(raw),
+        )
+        extra = [*verdict.extra, verdict.warning_header(self.via_host)]
+        tag = self.gen_tag()
+        self.send(dialog.response(verdict.status, verdict.reason, raw, to_tag=tag, extra=extra))
 
     def send(self, message: str) -> None:
         try:
@@ -146,6 +191,10 @@ class HotlineSipClient(SIPClient):
                 if int(message.status) >= 300:
                     return
         super().parse_message(message)
+
+
+def _first(raw: bytes) -> str:
+    return raw.split(b"\r\n", 1)[0][:80].decode("utf8", "backslashreplace")
 
 
 def _with_dialog_headers(message: str, request: SIPMessage, contact: str) -> str:
@@ -402,24 +451,9 @@ class HotlinePhone(VoIPPhone):
         if call_id in self.calls:
             super()._callback_MSG_Invite(request)  # a re-INVITE: pyVoIP answers it again
             return
-        offered = {
-            int(method)
-            for media in request.body.get("m", [])
-            if media.get("type") == "audio"
-            for method in media.get("methods", [])
-            if str(method).isdigit()
-        }
-        if not offered & SUPPORTED:
-            log.info("invite refused: no supported codec", call_id=call_id, offered=offered)
-            self.sip.send(
-                dialog.response(
-                    488,
-                    "Not Acceptable Here",
-                    request.raw,
-                    to_tag=self.sip.gen_tag(),
-                    extra=['Warning: 305 pyVoIP "only PCMU and PCMA are supported"'],
-                )
-            )
+        verdict = refusals.offer(request)
+        if verdict is not None:
+            self.sip.refuse(request.raw, verdict)
             return
         self.sip.send(self.sip.gen_ringing(request))
         self._create_Call(request, random.randint(1, 100000))
