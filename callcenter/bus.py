@@ -20,11 +20,16 @@ from callcenter.errors import CallCenterError
 # Enough history for a console to resume after a long reconnect, bounded so the stream
 # never grows without limit.
 STREAM_MAXLEN = 200_000
+RETRY_AFTER_SECONDS = 5
+"""Redis is back within seconds after a restart or a failover; clients retry then."""
 
 
 class BusUnavailable(CallCenterError):
     status_code = 503
     error_id = "bus_unavailable"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 class Event(BaseModel):

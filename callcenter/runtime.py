@@ -18,6 +18,8 @@ from callcenter.settings import Settings
 from callcenter.types import Clock
 
 log = structlog.get_logger(__name__)
+REDIS_CONNECT_TIMEOUT_S = 2.0
+REDIS_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -41,7 +43,14 @@ class Runtime:
                 log.info("embedded redis started", directory=str(embedded.directory))
         else:
             redis_url = settings.redis.url
-        bus = redis.Redis.from_url(redis_url, decode_responses=True)
+        # Bounded waits: a Redis that hangs fails a webhook in seconds (503), well inside
+        # Twilio's 15 s, instead of holding it; blocking reads ask for at most 0.5 s.
+        bus = redis.Redis.from_url(
+            redis_url,
+            decode_responses=True,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+            socket_timeout=REDIS_TIMEOUT_S,
+        )
         return cls(
             settings=settings, engine=engine, redis_url=redis_url, bus=bus, embedded=embedded
         )

@@ -14,4 +14,5 @@ STATS = "callcenter:acd:stats:{queue}:{day}"
 ACD_LOCK = "callcenter:acd:lock"
 ARRIVALS = "callcenter:acd:arrivals"
 POP = "callcenter:telephony:pop:{call_id}"
+MEDIA_STREAM = "callcenter:telephony:media-stream:{call_id}"
 POP_TTL_SECONDS = 4 * 3600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -52,7 +53,8 @@ def start_inbound_call(
     """Log the call, resolve the caller once, publish ``call.ringing``.
 
     A provider retrying the same call (same ``provider_id``) gets the call it already has,
-    and nothing is published twice.
+    and nothing is published twice. The row is committed only once ``call.ringing`` is
+    out: when publishing fails there is no row, so the provider's retry publishes it.
     """
     existing = find_by_provider_id(session, provider_id)
     pop = lookup_caller(session, phone=from_number, region=region, clock=clock)
@@ -71,15 +73,26 @@ def start_inbound_call(
     )
     session.add(call)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:
         # The provider's retry raced the first request; the first one won.
         session.rollback()
         winner = find_by_provider_id(session, provider_id)
         assert winner is not None
         return winner, pop
-    notifier.ringing(call, pop)
+    _publish_then_commit(session, lambda: notifier.ringing(call, pop))
     return call, pop
+
+
+def _publish_then_commit(session: Session, publish: Callable[[], object]) -> None:
+    """Commit what ``publish`` announces only once it is announced; a failed publish
+    leaves nothing behind, so the caller's retry does it all again."""
+    try:
+        publish()
+    except Exception:
+        session.rollback()
+        raise
+    session.commit()
 
 
 def find_by_provider_id(session: Session, provider_id: str) -> Call | None:
@@ -146,7 +159,8 @@ def apply_provider_status(
 
     Providers retry and reorder callbacks: a status already applied, or one that ranks
     below the call's current status (a late ``ringing`` after ``completed``), changes
-    nothing.
+    nothing. So a status is committed only once its event is published: a callback that
+    could not publish leaves the call as it was, and its retry applies it in full.
     """
     call = find_by_provider_id(session, provider_id)
     if call is None:
@@ -168,14 +182,16 @@ def apply_provider_status(
         _end(session, call, _TERMINAL[status], clock)
     session.add(call)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:
         session.rollback()
         return get_call(session, call_id=call.id)
     if ended:
-        notifier.ended(call)
+        _publish_then_commit(session, lambda: notifier.ended(call))
     elif status is ProviderStatus.IN_PROGRESS:
-        notifier.answered(call)
+        _publish_then_commit(session, lambda: notifier.answered(call))
+    else:
+        session.commit()
     return call
 
 

@@ -1,4 +1,6 @@
-"""Media Streams over a real websocket: decoded audio, DTMF, malformed frames, signatures."""
+"""Media Streams over a real websocket: decoded audio, DTMF, malformed frames, signatures.
+
+Every stream presents the token our TwiML gave its call, as Twilio does."""
 
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ from recordings.models import Recording
 from recordings.wav import sha256_of
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 from tests.live_server import serve
-from tests.twilio_sim import TwilioSimulator
+from tests.twilio_sim import SimulatedCall, TwilioSimulator
 
 MEDIA_URL = PUBLIC_URL.replace("https://", "wss://") + "/twilio/media"
+STREAM_SID = "MZ" + "1" * 32
 
 
 def _source_pcm(seconds: float = 1.0) -> bytes:
@@ -45,9 +48,9 @@ def address(app: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def call_sid(sim: TwilioSimulator, make_customer: Any) -> str:
+def call(sim: TwilioSimulator, make_customer: Any) -> SimulatedCall:
     make_customer(name="刘洋", phones=("13800138000",))
-    return sim.call("+8613800138000").sid
+    return sim.call("+8613800138000")
 
 
 def _open(address: str, signature: str | None = None) -> ClientConnection:
@@ -58,7 +61,7 @@ def _open(address: str, signature: str | None = None) -> ClientConnection:
     )
 
 
-def _start(call_sid: str, stream_sid: str = "MZ" + "1" * 32) -> str:
+def _start(call: SimulatedCall, stream_sid: str = STREAM_SID) -> str:
     return json.dumps(
         {
             "event": "start",
@@ -67,9 +70,9 @@ def _start(call_sid: str, stream_sid: str = "MZ" + "1" * 32) -> str:
             "start": {
                 "streamSid": stream_sid,
                 "accountSid": TWILIO_ACCOUNT_SID,
-                "callSid": call_sid,
+                "callSid": call.sid,
                 "tracks": ["inbound"],
-                "customParameters": {"campaign": "none"},
+                "customParameters": {"campaign": "none", "token": call.stream_token},
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             },
         }
@@ -81,7 +84,7 @@ def _media(chunk: bytes, sequence: int) -> str:
         {
             "event": "media",
             "sequenceNumber": str(sequence),
-            "streamSid": "MZ1",
+            "streamSid": STREAM_SID,
             "media": {
                 "track": "inbound",
                 "chunk": str(sequence),
@@ -100,19 +103,19 @@ def _wait_closed(ws: ClientConnection) -> Any:
 
 
 def test_streamed_audio_is_recorded_as_sent_and_dtmf_reaches_the_bus(
-    address: str, call_sid: str, db: Session, bus: redis.Redis
+    address: str, call: SimulatedCall, db: Session, bus: redis.Redis
 ) -> None:
     source = pcm16_to_ulaw(_source_pcm())
     with _open(address) as ws:
         ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-        ws.send(_start(call_sid))
+        ws.send(_start(call))
         for index in range(0, len(source), 160):
             ws.send(_media(source[index : index + 160], index // 160 + 2))
         ws.send(
             json.dumps(
                 {
                     "event": "dtmf",
-                    "streamSid": "MZ1",
+                    "streamSid": STREAM_SID,
                     "sequenceNumber": "99",
                     "dtmf": {"track": "inbound_track", "digit": "5"},
                 }
@@ -122,9 +125,9 @@ def test_streamed_audio_is_recorded_as_sent_and_dtmf_reaches_the_bus(
             json.dumps(
                 {
                     "event": "stop",
-                    "streamSid": "MZ1",
+                    "streamSid": STREAM_SID,
                     "sequenceNumber": "100",
-                    "stop": {"accountSid": TWILIO_ACCOUNT_SID, "callSid": call_sid},
+                    "stop": {"accountSid": TWILIO_ACCOUNT_SID, "callSid": call.sid},
                 }
             )
         )
@@ -158,13 +161,13 @@ def test_streamed_audio_is_recorded_as_sent_and_dtmf_reaches_the_bus(
     ],
 )
 def test_malformed_frame_closes_that_stream_only(
-    address: str, call_sid: str, frame: str, db: Session
+    address: str, call: SimulatedCall, frame: str, db: Session
 ) -> None:
     with _open(address) as ws:
         ws.send(frame)
         assert _wait_closed(ws) == 1007
     with _open(address) as ws:
-        ws.send(_start(call_sid))
+        ws.send(_start(call))
         ws.send(_media(b"\xff" * 160, 2))
         ws.send(json.dumps({"event": "stop"}))
         assert _wait_closed(ws) == 1000
@@ -172,13 +175,15 @@ def test_malformed_frame_closes_that_stream_only(
     assert len(db.exec(select(Recording)).all()) == 1
 
 
-def test_bad_base64_and_wrong_format_close_the_stream(address: str, call_sid: str) -> None:
+def test_bad_base64_and_wrong_format_close_the_stream(
+    address: str, call: SimulatedCall, sim: TwilioSimulator
+) -> None:
     with _open(address) as ws:
-        ws.send(_start(call_sid))
+        ws.send(_start(call))
         ws.send(json.dumps({"event": "media", "media": {"payload": "%%%not base64"}}))
         assert _wait_closed(ws) == 1007
     with _open(address) as ws:
-        bad = json.loads(_start(call_sid))
+        bad = json.loads(_start(sim.call("+8613800138000")))
         bad["start"]["mediaFormat"]["sampleRate"] = 16000
         ws.send(json.dumps(bad))
         assert _wait_closed(ws) == 1007
@@ -199,9 +204,9 @@ def _write_prompt(directory: Path, name: str, pcm: bytes) -> None:
         wav.writeframes(pcm)
 
 
-def _start_with_prompt(call_sid: str, prompt: str) -> str:
-    frame = json.loads(_start(call_sid))
-    frame["start"]["customParameters"] = {"prompt": prompt}
+def _start_with_prompt(call: SimulatedCall, prompt: str) -> str:
+    frame = json.loads(_start(call))
+    frame["start"]["customParameters"] = {"prompt": prompt, "token": call.stream_token}
     return json.dumps(frame)
 
 
@@ -216,15 +221,15 @@ def _received_until_mark(ws: ClientConnection) -> tuple[bytes, dict[str, Any]]:
 
 
 def test_prompt_is_played_back_with_a_mark_and_cleared_on_barge_in(
-    address: str, call_sid: str, settings: Any
+    address: str, call: SimulatedCall, settings: Any
 ) -> None:
     prompt = _source_pcm(0.5)
     _write_prompt(settings.data_dir / "prompts", "welcome", prompt)
     with _open(address) as ws:
-        ws.send(_start_with_prompt(call_sid, "welcome"))
+        ws.send(_start_with_prompt(call, "welcome"))
         audio, mark = _received_until_mark(ws)
         assert mark["mark"]["name"] == "welcome"
-        assert mark["streamSid"] == "MZ" + "1" * 32
+        assert mark["streamSid"] == STREAM_SID
         assert audio == pcm16_to_ulaw(prompt)
         ws.send(json.dumps({"event": "dtmf", "dtmf": {"digit": "1"}}))
         assert json.loads(ws.recv(timeout=10))["event"] == "clear"
@@ -233,12 +238,12 @@ def test_prompt_is_played_back_with_a_mark_and_cleared_on_barge_in(
 
 
 def test_caller_speech_over_a_prompt_clears_it_but_not_after_it_played(
-    address: str, call_sid: str, settings: Any
+    address: str, call: SimulatedCall, sim: TwilioSimulator, settings: Any
 ) -> None:
     _write_prompt(settings.data_dir / "prompts", "menu", _source_pcm(0.2))
     loud = pcm16_to_ulaw(_source_pcm(0.02))
     with _open(address) as ws:
-        ws.send(_start_with_prompt(call_sid, "menu"))
+        ws.send(_start_with_prompt(call, "menu"))
         _received_until_mark(ws)
         ws.send(json.dumps({"event": "mark", "mark": {"name": "menu"}}))  # Twilio: played
         for index in range(5):
@@ -248,8 +253,8 @@ def test_caller_speech_over_a_prompt_clears_it_but_not_after_it_played(
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)
         assert ws.close_code == 1000
-    with _open(address) as ws:
-        ws.send(_start_with_prompt(call_sid, "menu"))
+    with _open(address) as ws:  # each call has one stream: another caller
+        ws.send(_start_with_prompt(sim.call("+8613800138000"), "menu"))
         _received_until_mark(ws)
         for index in range(3):
             ws.send(_media(loud, index))

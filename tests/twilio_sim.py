@@ -33,6 +33,12 @@ class TwiML:
     def verbs(self) -> list[str]:
         return [child.tag for child in self.root]
 
+    def stream_token(self) -> str:
+        """The token our TwiML gives the call's Media Stream, as Twilio sends it back."""
+        parameter = self.root.find("Start/Stream/Parameter[@name='token']")
+        assert parameter is not None, "no <Stream> with a token in this TwiML"
+        return parameter.attrib["value"]
+
 
 @dataclass
 class SimulatedCall:
@@ -41,6 +47,8 @@ class SimulatedCall:
     caller: str
     twiml: TwiML
     heard: list[str] = field(default_factory=list)
+    stream_token: str = ""
+    """The token of the call's Media Stream, from the first TwiML of the call."""
 
     def _answer(self, params: dict[str, str]) -> TwiML:
         gather = self.twiml.gather()
@@ -108,4 +116,11 @@ class TwilioSimulator:
             "CallStatus": "ringing",
         }
         twiml = TwiML.parse(self.post("/twilio/voice", params))
-        return SimulatedCall(sim=self, sid=sid, caller=caller, twiml=twiml, heard=twiml.said())
+        return SimulatedCall(
+            sim=self,
+            sid=sid,
+            caller=caller,
+            twiml=twiml,
+            heard=twiml.said(),
+            stream_token=twiml.stream_token(),
+        )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
+import redis
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from sqlmodel import Session
 
-from callcenter.bus import EventBus
-from callcenter.deps import BusDep, ClockDep, SessionDep, SettingsDep
+from callcenter.bus import BusUnavailable, EventBus
+from callcenter.deps import BusDep, ClockDep, SecretKeyDep, SessionDep, SettingsDep
 from callcenter.errors import CallCenterError, ValidationFailed
 from callcenter.types import Clock
 from ivr import store
@@ -27,11 +30,34 @@ from telephony.events import CallNotifier
 from telephony.models import Call
 from telephony.presence import Presence
 from telephony.twilio import twiml
+from telephony.twilio.ids import require_sid
 from telephony.twilio.jobs import enqueue_rings, recording_job_id
+from telephony.twilio.recording_urls import RecordingRefused, check_recording_url
 from telephony.twilio.signature import TwilioParams
+from telephony.twilio.stream_token import issue_stream_token
+
+
+class RedisErrorsAreRetried(APIRoute):
+    """Any Redis failure under a webhook is a 503 with Retry-After, never a 500: Twilio
+    then retries the webhook, and every webhook is written so that a retry completes
+    what the failed try left undone."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def handle_redis_errors(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except redis.RedisError as exc:
+                raise BusUnavailable(f"Redis is unavailable: {exc}") from exc
+
+        return handle_redis_errors
+
 
 # Webhooks are for Twilio, not API clients: kept out of the OpenAPI document.
-router = APIRouter(prefix="/twilio", tags=["twilio"], include_in_schema=False)
+router = APIRouter(
+    prefix="/twilio", tags=["twilio"], include_in_schema=False, route_class=RedisErrorsAreRetried
+)
 CallId = Annotated[str, Query(alias="call", min_length=1, max_length=32)]
 
 
@@ -111,6 +137,7 @@ def incoming_call(
     acd: AcdDep,
     settings: SettingsDep,
     clock: ClockDep,
+    secret: SecretKeyDep,
     request: Request,
 ) -> Response:
     """A call arrives: log it, pop the caller's record, and answer with the IVR's first step."""
@@ -130,7 +157,11 @@ def incoming_call(
     store.save(bus, ivr_session)
     if ivr_session.queue is not None:  # a flow may route straight to an agent
         _queue(session, call, ivr_session.queue, pop, acd, note, clock, request)
-    return _xml(twiml.render(turn, call_id=call.id, record=True))
+    stream = twiml.MediaStreamGrant(
+        url=twiml.websocket_base(settings.public_url or str(request.base_url)) + twiml.MEDIA_PATH,
+        token=issue_stream_token(secret, call_id=call.id, now=clock()),
+    )
+    return _xml(twiml.render(turn, call_id=call.id, record=True, stream=stream))
 
 
 @router.post("/gather")
@@ -185,22 +216,35 @@ def queue_done(call_id: CallId, _params: TwilioParams) -> Response:
 
 
 @router.post("/recording")
-async def recording_status(call_id: CallId, params: TwilioParams, request: Request) -> Response:
-    """A recording is ready: fetch its media in a job, never inside Twilio's 15 s."""
+def recording_status(
+    call_id: CallId,
+    params: TwilioParams,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> Response:
+    """A recording of one of our calls is ready: fetch its media in a job, never inside
+    Twilio's 15 s, and only from our Twilio API, whatever host the callback names."""
     status = params.get("RecordingStatus", "")
     if status != "completed":
         return Response(status_code=204)
     jobs = request.app.state.jobs
     if jobs is None:
         raise JobsUnavailable("background jobs are not configured; the recording was not fetched")
-    recording_sid = _required(params, "RecordingSid")
-    await jobs.enqueue_job(
+    recording_sid = require_sid("RecordingSid", _required(params, "RecordingSid"))
+    call_sid = require_sid("CallSid", _required(params, "CallSid"))
+    call = services.get_call(session, call_id=call_id)
+    if call.provider_id != call_sid:
+        raise RecordingRefused("the recording is of another call", details={"field": "CallSid"})
+    check_recording_url(settings.twilio, _required(params, "RecordingUrl"), recording_sid)
+    enqueue = partial(
+        jobs.enqueue_job,
         "fetch_twilio_recording",
-        call_id=call_id,
+        call_id=call.id,
         recording_sid=recording_sid,
-        media_url=_required(params, "RecordingUrl"),
         _job_id=recording_job_id(recording_sid),
     )
+    anyio.from_thread.run(enqueue)
     return Response(status_code=204)
 
 

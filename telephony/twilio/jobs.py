@@ -10,13 +10,23 @@ import structlog
 from starlette.concurrency import run_in_threadpool
 
 from callcenter.bus import EventBus
+from orders.models import User
+from recordings.paths import recording_path
 from recordings.services import register_recording
 from recordings.wav import describe
 from telephony.acd import Acd, Offer
 from telephony.enums import CallChannel, CallState
+from telephony.models import Call
 from telephony.presence import Presence
-from telephony.routing import agent_missed, expire_offers, offer_waiting_calls
+from telephony.routing import (
+    agent_missed,
+    expire_offers,
+    log_out_deactivated_agents,
+    offer_waiting_calls,
+)
 from telephony.services import get_call
+from telephony.twilio.ids import require_sid
+from telephony.twilio.recording_urls import recording_resource
 from telephony.twilio.rest import OutboundCall, TwilioCalls, TwilioError
 
 log = structlog.get_logger(__name__)
@@ -27,12 +37,18 @@ def recording_job_id(recording_sid: str) -> str:
     return f"twilio-recording:{recording_sid}"
 
 
-async def fetch_twilio_recording(
-    ctx: dict[str, Any], *, call_id: str, recording_sid: str, media_url: str
-) -> str:
-    """Download a finished Twilio recording as WAV into the recordings directory."""
+async def fetch_twilio_recording(ctx: dict[str, Any], *, call_id: str, recording_sid: str) -> str:
+    """Download a finished Twilio recording of one of our calls as WAV into the recordings
+    directory, from our Twilio API (a redirect it answers with is followed)."""
     settings = ctx["settings"]
-    target = settings.recordings_path / f"{call_id}-{recording_sid}.wav"
+    media_url = recording_resource(settings.twilio, require_sid("RecordingSid", recording_sid))
+
+    def find_call() -> Call:
+        with ctx["sessions"]() as session:
+            return get_call(session, call_id=call_id)
+
+    call = await run_in_threadpool(find_call)
+    target = recording_path(settings.recordings_path, f"{call.id}-{recording_sid}")
     part = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
     token = settings.twilio.auth_token
@@ -48,17 +64,16 @@ async def fetch_twilio_recording(
             os.fsync(handle.fileno())
     os.replace(part, target)
     finished = await run_in_threadpool(describe, target)
+    customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
 
     def register() -> None:
         with ctx["sessions"]() as session:
-            call = get_call(session, call_id=call_id)
-            customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
             register_recording(
-                session, call_id=call_id, customer_id=customer, wav=finished, clock=ctx["clock"]
+                session, call_id=call.id, customer_id=customer, wav=finished, clock=ctx["clock"]
             )
 
     await run_in_threadpool(register)
-    log.info("twilio recording stored", call=call_id, recording=recording_sid)
+    log.info("twilio recording stored", call=call.id, recording=recording_sid)
     return str(target)
 
 
@@ -86,6 +101,9 @@ async def ring_twilio_agent(
         call = get_call(session, call_id=call_id)
         hotline, queue, channel = call.to_number, call.queue or "", call.channel
         waiting = call.state is CallState.OFFERED and call.agent_id == agent_id
+        # A deactivated agent is logged out by the next sweep; it is not rung meanwhile.
+        user = session.get(User, agent_id)
+        waiting = waiting and user is not None and user.is_active
     if channel is not CallChannel.TWILIO:
         return None
     if not (live and waiting):
@@ -123,7 +141,11 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
         presence.finish_wrap_ups()
         acd.release_stray_agents()
         with ctx["sessions"]() as session:
-            return expire_offers(session, acd=acd) + offer_waiting_calls(session, acd=acd)
+            return (
+                log_out_deactivated_agents(session, acd=acd)
+                + expire_offers(session, acd=acd)
+                + offer_waiting_calls(session, acd=acd)
+            )
 
     offers = await run_in_threadpool(sweep)
     await enqueue_rings(ctx["redis"], offers)

@@ -1,8 +1,13 @@
 """Twilio Media Streams: ``WS /twilio/media`` receives a call's audio and DTMF live.
 
-Frames are validated one by one; a malformed frame closes that stream (code 1007) with a
-logged reason and never disturbs other streams. Inbound mu-law audio is decoded to 16-bit
-PCM and written to the call's recording, which is registered when the stream stops.
+The handshake carries Twilio's signature; the ``start`` frame must carry the stream token
+our TwiML gave the call (see stream_token), for a live call of ours that has no stream
+yet. Frames are validated one by one, every Twilio id by its format, and bounded in size;
+a stream closes, with a logged reason and without disturbing other streams, on a
+malformed frame (1007), an oversized one (1009), a refused start or a stream past its
+length (1008), or Redis gone (1013, try again). Inbound mu-law audio is decoded to 16-bit
+PCM and written to the call's recording, named by our own ids, registered when the
+stream stops.
 """
 
 from __future__ import annotations
@@ -13,29 +18,48 @@ import json
 import math
 import re
 import struct
+import uuid
 import wave
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
+import redis
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 
-from callcenter.bus import EventBus
+from callcenter.bus import BusUnavailable, EventBus
 from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
+from recordings.paths import UnsafeRecordingPath, recording_path
 from recordings.services import register_recording
 from recordings.wav import WavWriter
+from telephony.constants import MEDIA_STREAM
+from telephony.enums import CallChannel, CallState
 from telephony.events import CallNotifier
 from telephony.models import Call
 from telephony.services import find_by_provider_id
+from telephony.twilio.ids import AccountSid, CallSid, StreamSid
+from telephony.twilio.stream_token import (
+    STREAM_TOKEN_SECONDS,
+    InvalidStreamToken,
+    verify_stream_token,
+)
+from telephony.twilio.twiml import STREAM_TOKEN_PARAMETER, websocket_base
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
 
 CLOSE_POLICY = 1008
 CLOSE_BAD_FRAME = 1007
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN = 1013
+MAX_FRAME_CHARS = 8192
+"""Twilio's frames are a few hundred characters (20 ms of audio is 216 in base64)."""
+STREAM_CLAIM_SECONDS = 2 * STREAM_TOKEN_SECONDS
+"""A stream starts only while its token is valid; holding the call's claim twice as long
+covers any clock skew between our hosts."""
 
 
 class Connected(BaseModel):
@@ -49,14 +73,19 @@ class MediaFormat(BaseModel):
 
 
 class StartBody(BaseModel):
-    callSid: str = Field(min_length=1)
-    streamSid: str = Field(min_length=1)
+    accountSid: AccountSid
+    callSid: CallSid
+    streamSid: StreamSid
     tracks: list[str] = ["inbound"]
     customParameters: dict[str, str] = {}
     mediaFormat: MediaFormat
 
 
-class Start(BaseModel):
+class StreamFrame(BaseModel):
+    streamSid: StreamSid | None = None
+
+
+class Start(StreamFrame):
     event: Literal["start"]
     start: StartBody
 
@@ -66,7 +95,7 @@ class MediaBody(BaseModel):
     payload: str
 
 
-class Media(BaseModel):
+class Media(StreamFrame):
     event: Literal["media"]
     media: MediaBody
 
@@ -75,7 +104,7 @@ class DtmfBody(BaseModel):
     digit: str = Field(pattern=r"^[0-9*#A-D]$")
 
 
-class Dtmf(BaseModel):
+class Dtmf(StreamFrame):
     event: Literal["dtmf"]
     dtmf: DtmfBody
 
@@ -84,12 +113,12 @@ class MarkBody(BaseModel):
     name: str
 
 
-class Mark(BaseModel):
+class Mark(StreamFrame):
     event: Literal["mark"]
     mark: MarkBody
 
 
-class Stop(BaseModel):
+class Stop(StreamFrame):
     event: Literal["stop"]
 
 
@@ -98,8 +127,22 @@ Frame = TypeAdapter(
 )
 
 
-class BadFrame(Exception):
-    pass
+class StreamClosed(Exception):
+    """Why we close a stream, with the close code that says it."""
+
+    code: ClassVar[int]
+
+
+class BadFrame(StreamClosed):
+    code = CLOSE_BAD_FRAME
+
+
+class FrameTooLarge(StreamClosed):
+    code = CLOSE_TOO_BIG
+
+
+class StreamRefused(StreamClosed):
+    code = CLOSE_POLICY
 
 
 FRAME_BYTES = 160
@@ -125,9 +168,8 @@ def _read_prompt(path: Path) -> bytes:
 def _websocket_url(websocket: WebSocket, base: str | None) -> str:
     if base is None:
         return str(websocket.url)
-    scheme_base = base.rstrip("/").replace("https://", "wss://", 1).replace("http://", "ws://", 1)
     query = f"?{websocket.url.query}" if websocket.url.query else ""
-    return f"{scheme_base}{websocket.url.path}{query}"
+    return f"{websocket_base(base)}{websocket.url.path}{query}"
 
 
 @router.websocket("/twilio/media")
@@ -145,9 +187,12 @@ async def media_stream(websocket: WebSocket) -> None:
     close: tuple[int, str] | None = (1000, "")
     try:
         await stream.run()
-    except BadFrame as exc:
-        log.warning("media stream closed: malformed frame", reason=str(exc), call=stream.call_id)
-        close = (CLOSE_BAD_FRAME, str(exc)[:120])
+    except StreamClosed as exc:
+        log.warning("media stream closed", code=exc.code, reason=str(exc), call=stream.call_id)
+        close = (exc.code, str(exc)[:120])
+    except (redis.RedisError, BusUnavailable) as exc:
+        log.warning("media stream closed: Redis unavailable", error=str(exc), call=stream.call_id)
+        close = (CLOSE_TRY_AGAIN, "Redis unavailable; try again")
     except WebSocketDisconnect:
         log.info("media stream disconnected", call=stream.call_id)
         close = None
@@ -170,6 +215,7 @@ class MediaStream:
         self.playing: set[str] = set()
         """Marks sent after prompt audio that Twilio has not yet reported as played."""
         self.loud_frames = 0
+        self.max_frames = state.settings.twilio.media_max_seconds * 8000
 
     @property
     def call_id(self) -> str | None:
@@ -177,7 +223,11 @@ class MediaStream:
 
     async def run(self) -> None:
         while not self.stopped:
-            frame = self._parse(await self.websocket.receive_text())
+            frame = self._parse(await self._receive())
+            if isinstance(frame, StreamFrame):
+                expected = frame.start.streamSid if isinstance(frame, Start) else self.stream_sid
+                if frame.streamSid is not None and frame.streamSid != expected:
+                    raise BadFrame("frame of another stream")
             if isinstance(frame, Start):
                 await self._start(frame.start)
             elif isinstance(frame, Media):
@@ -189,6 +239,17 @@ class MediaStream:
                 self.playing.discard(frame.mark.name)
             elif isinstance(frame, Stop):
                 self.stopped = True
+
+    async def _receive(self) -> str:
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        if text is None:
+            raise BadFrame("binary frame; Twilio sends text")
+        if len(text) > MAX_FRAME_CHARS:
+            raise FrameTooLarge(f"frame of {len(text)} characters; at most {MAX_FRAME_CHARS}")
+        return str(text)
 
     @staticmethod
     def _parse(text: str) -> Any:
@@ -202,13 +263,31 @@ class MediaStream:
     async def _start(self, body: StartBody) -> None:
         if self.call is not None:
             raise BadFrame("second start on one stream")
+        account = self.state.settings.twilio.account_sid
+        if account is not None and body.accountSid != account:
+            raise StreamRefused("stream of another Twilio account")
+        token = body.customParameters.get(STREAM_TOKEN_PARAMETER)
+        if not token:
+            raise StreamRefused("no stream token")
+        try:
+            granted = verify_stream_token(self.state.secret_key, token, now=self.state.clock())
+        except InvalidStreamToken as exc:
+            raise StreamRefused(str(exc)) from exc
         call = await run_in_threadpool(self._find_call, body.callSid)
-        if call is None:
-            raise BadFrame(f"start for unknown call {body.callSid}")
+        # One answer for an unknown call and another's: a probe learns nothing of our calls.
+        if call is None or call.id != granted:
+            raise StreamRefused("the stream token is not for this call")
+        if call.channel is not CallChannel.TWILIO or call.state is CallState.ENDED:
+            raise StreamRefused("the call is not live")
+        if not await run_in_threadpool(self._claim, call, body.streamSid):
+            raise StreamRefused("the call already has its stream")
+        try:
+            path = recording_path(Path(self.state.recordings_dir), f"{call.id}-{uuid.uuid4().hex}")
+        except UnsafeRecordingPath as exc:
+            raise StreamRefused(exc.message) from exc
         self.call = call
         self.stream_sid = body.streamSid
-        directory = Path(self.state.recordings_dir)
-        self.writer = WavWriter(directory / f"{call.id}-{body.streamSid}.wav")
+        self.writer = WavWriter(path)
         log.info("media stream started", call=call.id, stream=body.streamSid)
         prompt = body.customParameters.get("prompt")
         if prompt:
@@ -243,6 +322,11 @@ class MediaStream:
         with self.state.sessions() as session:
             return find_by_provider_id(session, call_sid)
 
+    def _claim(self, call: Call, stream_sid: str) -> bool:
+        """One stream per call, across every process: a replayed start finds it taken."""
+        key = MEDIA_STREAM.format(call_id=call.id)
+        return bool(self.state.bus.set(key, stream_sid, nx=True, ex=STREAM_CLAIM_SECONDS))
+
     async def _media(self, body: MediaBody) -> None:
         if self.writer is None:
             raise BadFrame("media before start")
@@ -252,8 +336,12 @@ class MediaStream:
             ulaw = base64.b64decode(body.payload, validate=True)
         except binascii.Error as exc:
             raise BadFrame("media.payload is not base64") from exc
-        pcm = ulaw_to_pcm16(ulaw)
+        room = self.max_frames - self.writer.frames
+        pcm = ulaw_to_pcm16(ulaw[:room])  # one mu-law byte per sample
         self.writer.write(pcm)
+        if len(ulaw) > room:
+            seconds = self.state.settings.twilio.media_max_seconds
+            raise StreamRefused(f"stream longer than {seconds} s")
         self.loud_frames = self.loud_frames + 1 if _rms(pcm) > SPEECH_RMS else 0
         if self.loud_frames >= SPEECH_FRAMES:
             await self._barge_in("speech")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from twilio.twiml.voice_response import Dial, Gather, Start, VoiceResponse
 
 from ivr.turns import Ask, Enqueue, Hangup, Say, Turn
@@ -10,20 +12,41 @@ QUEUE_WAIT_PATH = "/twilio/queue/wait"
 QUEUE_DONE_PATH = "/twilio/queue/done"
 GATHER_PATH = "/twilio/gather"
 RECORDING_PATH = "/twilio/recording"
+MEDIA_PATH = "/twilio/media"
+STREAM_TOKEN_PARAMETER = "token"
 
 
-def render(turn: Turn, *, call_id: str, record: bool = False) -> str:
+@dataclass(frozen=True)
+class MediaStreamGrant:
+    """The call's Media Stream: where it connects, and the token that admits it."""
+
+    url: str
+    token: str
+
+
+def websocket_base(public_url: str) -> str:
+    return public_url.rstrip("/").replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+
+
+def render(
+    turn: Turn, *, call_id: str, record: bool = False, stream: MediaStreamGrant | None = None
+) -> str:
     response = VoiceResponse()
-    if record:
-        # Both sides, from here to the end of the call, whatever TwiML follows.
+    if record or stream is not None:
+        # The recording (both sides) and the stream run to the end of the call, whatever
+        # TwiML follows.
         start = Start()
-        start.recording(
-            recording_status_callback=f"{RECORDING_PATH}?call={call_id}",
-            recording_status_callback_method="POST",
-            recording_status_callback_event="completed",
-            channels="dual",
-            track="both",
-        )
+        if record:
+            start.recording(
+                recording_status_callback=f"{RECORDING_PATH}?call={call_id}",
+                recording_status_callback_method="POST",
+                recording_status_callback_event="completed",
+                channels="dual",
+                track="both",
+            )
+        if stream is not None:
+            # Twilio hands a stream's parameters back in its start frame (see stream_token).
+            start.stream(url=stream.url).parameter(name=STREAM_TOKEN_PARAMETER, value=stream.token)
         response.append(start)
     for action in turn.actions:
         if isinstance(action, Say):

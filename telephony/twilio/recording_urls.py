@@ -1,0 +1,44 @@
+"""Where a Twilio recording's media is fetched: from the Twilio API we are configured
+for, by the ids we checked, never from a host a callback names."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from callcenter.errors import ValidationFailed
+from callcenter.settings import TwilioSettings
+from telephony.twilio.ids import require_sid
+from telephony.twilio.signature import TwilioNotConfigured
+
+TWILIO_API = "https://api.twilio.com"
+
+
+class RecordingRefused(ValidationFailed):
+    error_id = "recording_refused"
+
+
+def recording_resource(twilio: TwilioSettings, recording_sid: str) -> str:
+    """The recording's URL on our Twilio API; its media is this plus ``.wav``."""
+    if twilio.account_sid is None:
+        raise TwilioNotConfigured("CALLCENTER_TWILIO_ACCOUNT_SID is not set")
+    account = require_sid("AccountSid", twilio.account_sid)
+    sid = require_sid("RecordingSid", recording_sid)
+    base = (twilio.api_base_url or TWILIO_API).rstrip("/")
+    return f"{base}/2010-04-01/Accounts/{account}/Recordings/{sid}"
+
+
+def check_recording_url(twilio: TwilioSettings, url: str, recording_sid: str) -> None:
+    """A callback's RecordingUrl must be exactly this recording of our account on our API."""
+    expected = urlsplit(recording_resource(twilio, recording_sid))
+    given = urlsplit(url)
+    if (given.scheme.lower(), given.netloc.lower(), given.path, given.query, given.fragment) != (
+        expected.scheme.lower(),
+        expected.netloc.lower(),
+        expected.path,
+        "",
+        "",
+    ):
+        raise RecordingRefused(
+            "RecordingUrl is not this recording of our account on the Twilio API we use",
+            details={"field": "RecordingUrl"},
+        )
