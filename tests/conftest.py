@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import threading
 import time
@@ -100,9 +101,12 @@ DATABASES = os.environ.get("CALLCENTER_TEST_DATABASES", "sqlite,postgresql").spl
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A test that reads the tests' clock, or its module's fixed moments, depends on the date.
+    # A test that moves or reads the tests' clock itself depends on the date; so do the
+    # modules marked ``clock`` (their fixed moments, the IVR's business hours). Tests that
+    # merely run on the app's clock do not, and stay out of the clock check's runs.
     for item in items:
-        if "clock" in getattr(item, "fixturenames", ()):
+        function = getattr(item, "function", None)
+        if function is not None and "clock" in inspect.signature(function).parameters:
             item.add_marker(pytest.mark.clock)
 
 

@@ -34,6 +34,9 @@ from tests.conftest import IN_CI, OPEN_HOURS, PASSWORD, SECRET, TestClock, at, b
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator
 
+pytestmark = pytest.mark.clock
+"""Business hours, offer timeouts and token expiry, all on the tests' clock."""
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 VIEWPORT = {"width": 1366, "height": 768}

@@ -57,8 +57,6 @@ from orders.schemas import (
 from orders.services import appliances, customers, users, work_orders
 from tests.conftest import OPEN_HOURS, REDIS_URL, SECRET, TestClock, _postgres_engine, at
 
-pytestmark = pytest.mark.clock
-
 CLOCK = TestClock(OPEN_HOURS)
 """One clock for the module's app, its seed data and its token."""
 

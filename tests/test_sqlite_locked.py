@@ -22,7 +22,7 @@ from callcenter.settings import Settings
 from orders.enums import Role
 from orders.schemas import SYSTEM, UserCreate
 from orders.services import users
-from tests.conftest import PASSWORD, SECRET, TWILIO_ACCOUNT_SID, TestClock, bearer
+from tests.conftest import OPEN_HOURS, PASSWORD, SECRET, TWILIO_ACCOUNT_SID, TestClock, bearer
 from tests.twilio_sim import TwilioSimulator
 
 LOCK_SECONDS = 20
@@ -61,8 +61,8 @@ def test_a_write_locked_database_fails_fast_and_recovers(
     file_engine: Engine,
     bus: redis.Redis,
     redis_url: str,
-    clock: TestClock,
 ) -> None:
+    clock = TestClock(OPEN_HOURS)  # its own: nothing here depends on the date
     app = create_app(settings=settings, engine=file_engine, bus=bus, secret_key=SECRET, clock=clock)
     with Session(file_engine, expire_on_commit=False) as session:
         supervisor = users.create_user(

@@ -25,6 +25,9 @@ from tests.conftest import bearer
 from tests.fake_twilio_api import FakeTwilioApi
 from tests.twilio_sim import SimulatedCall, TwilioSimulator
 
+pytestmark = pytest.mark.clock
+"""Business hours, offer timeouts and token expiry, all on the tests' clock."""
+
 QUEUE = "hotline-zh-CN"
 
 
