@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlmodel import Session, select
@@ -449,15 +450,18 @@ def test_a_ringing_agent_declines_from_the_console(
     make_user: Any,
     make_customer: Any,
     sim: Any,
-    client: Any,
 ) -> None:
     make_customer(name="周敏", phones=("13700137000",))
     make_user(Role.AGENT, username="agent-declines")
     page, dialogs = _page(browser, base_url, "agent-declines")
     _available(page)
     colleague = make_user(Role.AGENT)
-    joined = client.put(
-        "/api/agents/me/login", json={"queues": ["hotline-zh-CN"]}, headers=bearer(colleague)
+    # Through the live server, as the browser does: a second client on the same app
+    # would run the app's lifespan in another event loop.
+    joined = httpx.put(
+        f"{base_url}/api/agents/me/login",
+        json={"queues": ["hotline-zh-CN"]},
+        headers=bearer(colleague),
     )
     assert joined.status_code == 200
     sim.call("+8613700137000").press("0")
@@ -466,6 +470,6 @@ def test_a_ringing_agent_declines_from_the_console(
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
     expect(page.locator("#decline")).to_be_hidden()
     # The call rings for the colleague now (asked through the app, which owns the session).
-    theirs = client.get("/api/console/me", headers=bearer(colleague)).json()
+    theirs = httpx.get(f"{base_url}/api/console/me", headers=bearer(colleague)).json()
     assert theirs["state"] == "offered"
     assert dialogs == []
