@@ -31,7 +31,7 @@ from callcenter import problems
 from callcenter.constants import WORKER_HEARTBEAT
 from callcenter.db import writer
 from callcenter.errors import PermissionDenied
-from callcenter.middleware import BodyLimit, Metrics
+from callcenter.middleware import Admission, BodyLimit, Metrics
 from callcenter.settings import Settings
 from callcenter.types import Clock
 from callcenter.worker import build_worker
@@ -92,6 +92,7 @@ def create_app(
     app.mount("/console/static", agent_console.pages.static_files, name="console-static")
     app.include_router(_operations_router())
     app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
+    app.add_middleware(Admission, max_new_calls=settings.http.max_new_calls_in_flight)
     app.add_middleware(Metrics, registry=registry)
     return app
 

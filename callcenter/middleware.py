@@ -1,14 +1,26 @@
-"""ASGI middleware: request body limit and request metrics."""
+"""ASGI middleware: request body limit, admission control and request metrics."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+import redis
+import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callcenter.problems import problem
+
+log = structlog.get_logger(__name__)
+
+NEW_CALL_PATHS = frozenset({"/twilio/voice"})
+"""Where new calls come in (POST). Every other webhook is of a call already in progress."""
+SHED_RETRY_AFTER_SECONDS = 2
+"""When a refused request may come again: saturation passes in seconds, or it is sustained
+and the retry is refused as cheaply as the first try."""
+_OUT_OF_CONNECTIONS = ("too many clients", "remaining connection slots", "too many connections")
 
 
 class BodyLimit:
@@ -60,6 +72,88 @@ class BodyLimit:
             {"max_bytes": self.max_bytes},
         )
         await response(scope, receive, send)
+
+
+class Admission:
+    """Past saturation, refuse new calls explicitly and keep the calls in progress going.
+
+    A new call (``POST /twilio/voice``) is admitted while fewer than ``max_new_calls`` are
+    being answered by this process; one more is refused at once, before its body is read,
+    with 503 and ``Retry-After``. Everything else (the webhooks of calls in progress, such
+    as gather, status, queue, agent legs and recordings, the consoles and the API) is always
+    admitted. Sync routes run on anyio's 40 threads; a cap well below that leaves threads for
+    the calls in progress however many new calls arrive, where without it a flood of new
+    calls queues them all behind it until Twilio's 15 s deadline drops them.
+
+    An error that means "out of capacity" rather than a bug (no pooled connection came in
+    time, PostgreSQL or Redis out of connection slots, a Redis that did not answer in time)
+    is a 503 with ``Retry-After`` too, never a 500, for every route.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_new_calls: int) -> None:
+        self.app = app
+        self.max_new_calls = max_new_calls
+        self.new_calls = 0
+        """New calls this process is answering now (one event loop: no lock needed)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        new_call = scope["method"] == "POST" and _path(scope) in NEW_CALL_PATHS
+        if new_call and self.new_calls >= self.max_new_calls:
+            await _overloaded(
+                "new_call_refused",
+                "the service is answering as many new calls as it can; try again shortly",
+                {"in_flight": self.new_calls, "limit": self.max_new_calls},
+            )(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        counted = 1 if new_call else 0
+        self.new_calls += counted
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as error:
+            if started or not is_overload(error):
+                raise
+            log.warning("overloaded", path=_path(scope), error=f"{type(error).__name__}: {error}")
+            await _overloaded(
+                "overloaded", "the service is out of capacity; try again shortly", {}
+            )(scope, receive, send)
+        finally:
+            self.new_calls -= counted
+
+
+def is_overload(error: BaseException) -> bool:
+    """Errors of a service out of capacity, which a retry a little later gets past."""
+    if isinstance(error, sa_exc.TimeoutError | redis.TimeoutError):
+        return True  # no pooled connection came in time; Redis did not answer in time
+    text = str(error).lower()
+    if isinstance(error, sa_exc.OperationalError | redis.ConnectionError):
+        return any(words in text for words in _OUT_OF_CONNECTIONS)
+    return False
+
+
+def _overloaded(error_id: str, message: str, details: dict[str, Any]) -> Any:
+    return problem(
+        503,
+        error_id,
+        message,
+        {"retry_after": SHED_RETRY_AFTER_SECONDS, **details},
+        headers={"Retry-After": str(SHED_RETRY_AFTER_SECONDS)},
+    )
+
+
+def _path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path.removeprefix(root) if root and path.startswith(root) else path
 
 
 class Metrics:

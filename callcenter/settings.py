@@ -39,6 +39,9 @@ class PhoneSettings(BaseModel):
 
 class HttpSettings(BaseModel):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_new_calls_in_flight: int = Field(default=8, ge=1, le=32)
+    """New calls (POST /twilio/voice) one process answers at once; more get 503 with
+    Retry-After. Kept below the 40 request threads, so calls in progress always find one."""
 
 
 class MetricsSettings(BaseModel):

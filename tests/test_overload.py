@@ -1,0 +1,228 @@
+"""Past saturation: new calls are refused with 503 and Retry-After, never a 500, and the
+calls already in progress go on.
+
+A real uvicorn on a loopback port is flooded with signed new-call webhooks while every
+new call it admits is held in a request thread, as a saturated database or CPU holds it.
+The app runs as deployed, a session per request (the ``app`` fixture's one shared session
+cannot serve requests from many threads at once), over a database of its own.
+No timings are asserted: the bounded waits below only keep a failing run from hanging.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import httpx
+import pytest
+import redis
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from callcenter.app import create_app
+from callcenter.db import make_engine
+from callcenter.middleware import SHED_RETRY_AFTER_SECONDS, is_overload
+from callcenter.migrate import upgrade
+from callcenter.settings import Settings
+from tests.conftest import (
+    DATABASES,
+    SECRET,
+    TWILIO_ACCOUNT_SID,
+    TestClock,
+    _postgres_engine,
+)
+from tests.live_server import serve
+from tests.twilio_sim import TwilioSimulator, TwiML
+
+REQUEST_THREADS = 40
+"""anyio's default limit, which every sync route and dependency of the app shares."""
+FLOOD = REQUEST_THREADS + 8
+"""More new calls at once than there are request threads."""
+DEADLINE_S = 15.0
+"""Twilio's webhook timeout: an answer later than this is a call dropped."""
+
+
+class Gate:
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.held = 0
+
+
+class HoldNewCalls:
+    """Innermost middleware of the test: every admitted new call waits in a request thread
+    until the gate opens, and only then reaches its route."""
+
+    def __init__(self, app: ASGIApp, *, gate: Gate) -> None:
+        self.app = app
+        self.gate = gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (scope["method"], scope["path"]) == (
+            "POST",
+            "/twilio/voice",
+        ):
+            self.gate.held += 1
+            await anyio.to_thread.run_sync(self.gate.open.wait)
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(params=DATABASES)
+def own_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database for this test alone: its requests commit, as in production."""
+    if request.param == "postgresql":
+        yield from _postgres_engine()
+        return
+    url = f"sqlite:///{tmp_path / 'overload.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    gate = Gate()
+    yield gate
+    gate.open.set()
+
+
+@pytest.fixture
+def live_app(
+    settings: Settings,
+    own_engine: Engine,
+    bus: redis.Redis,
+    redis_url: str,
+    clock: TestClock,
+    gate: Gate,
+) -> Any:
+    app = create_app(
+        settings=settings,
+        engine=own_engine,
+        bus=bus,
+        secret_key=SECRET,
+        redis_url=redis_url,
+        clock=clock,
+    )
+    # Appended, it sits inside the app's own middleware (so inside admission control).
+    app.user_middleware.append(Middleware(HoldNewCalls, gate=gate))
+    return app
+
+
+@pytest.fixture
+def twilio(live_app: Any, gate: Gate) -> Iterator[TwilioSimulator]:
+    """Twilio posting to the live server (the simulator only needs ``post``)."""
+    with (
+        serve(live_app) as address,
+        httpx.Client(
+            base_url=f"http://{address}",
+            timeout=2 * DEADLINE_S,  # past the waits below, so they fail first, clearly
+            limits=httpx.Limits(max_connections=FLOOD + 8),
+        ) as http,
+    ):
+        yield TwilioSimulator(http)  # type: ignore[arg-type]
+        gate.open.set()  # before the server stops, or its held threads would keep it
+
+
+def _new_call(twilio: TwilioSimulator) -> httpx.Response:
+    params = {
+        "CallSid": "CA" + uuid.uuid4().hex,
+        "AccountSid": TWILIO_ACCOUNT_SID,
+        "From": f"+86139{uuid.uuid4().int % 10**8:08d}",
+        "To": twilio.hotline,
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+    }
+    return twilio.post("/twilio/voice", params)
+
+
+def _until(condition: Any, what: str) -> None:
+    assert _until_or_not(condition), what
+
+
+def _until_or_not(condition: Any) -> bool:
+    """Wait for ``condition``, at most Twilio's deadline; whether it came."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_flood_of_new_calls_is_shed_and_the_call_in_progress_goes_on(
+    twilio: TwilioSimulator, gate: Gate, settings: Settings
+) -> None:
+    cap = settings.http.max_new_calls_in_flight
+    assert cap < REQUEST_THREADS
+    # A call that began before the flood, waiting at the main menu.
+    gate.open.set()
+    in_progress = twilio.call("+8613800138000")
+    assert in_progress.twiml.gather() is not None
+    gate.open.clear()
+    gate.held = 0
+
+    with ThreadPoolExecutor(max_workers=FLOOD) as pool:
+        flood: list[Future[httpx.Response]] = [pool.submit(_new_call, twilio) for _ in range(FLOOD)]
+        _until(lambda: gate.held >= cap, "the new calls never reached the service")
+        # Saturated: the admitted new calls hold their threads. Every other new call is
+        # answered now, with a refusal it can retry, not left waiting for a thread.
+        _until_or_not(lambda: sum(f.done() for f in flood) >= FLOOD - cap)
+        done = [f for f in flood if f.done()]
+        refused = [f.result() for f in done]
+        assert len(refused) == FLOOD - cap, (
+            f"{len(refused)} of the {FLOOD - cap} new calls over the limit of {cap} were "
+            f"answered while the service was saturated; the others were left waiting"
+        )
+        assert gate.held == cap
+        for response in refused:
+            assert response.status_code == 503, response.text
+            assert response.headers["retry-after"] == str(SHED_RETRY_AFTER_SECONDS)
+            assert response.json()["error_id"] == "new_call_refused"
+
+        # Meanwhile the call in progress is served: its next step, then its hang-up.
+        menu = in_progress.press("0")
+        assert menu.verbs()[-1] == "Enqueue", menu.verbs()
+        assert in_progress.status("completed").status_code == 204
+
+        gate.open.set()
+        admitted = [f.result() for f in flood if f not in done]
+    assert len(admitted) == cap
+    for response in admitted:
+        assert TwiML.parse(response).gather() is not None  # 200, the IVR's first step
+    assert all(r.status_code != 500 for r in refused + admitted)
+    # Room again: the next new call is admitted.
+    assert _new_call(twilio).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        sa_exc.TimeoutError("QueuePool limit of size 10 overflow 20 reached, timed out"),
+        sa_exc.OperationalError("connect", {}, Exception("FATAL: sorry, too many clients already")),
+    ],
+)
+def test_an_overload_error_is_a_503_with_retry_after(
+    app: Any, client: Any, error: Exception
+) -> None:
+    @app.get("/overloaded-for-the-test")
+    def overloaded() -> None:
+        raise error
+
+    response = client.get("/overloaded-for-the-test")
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == str(SHED_RETRY_AFTER_SECONDS)
+    assert response.json()["error_id"] == "overloaded"
+
+
+def test_only_overload_errors_count_as_overload() -> None:
+    assert is_overload(sa_exc.TimeoutError("pool timed out"))
+    assert not is_overload(sa_exc.OperationalError("select", {}, Exception("no such table")))
+    assert not is_overload(ValueError("too many clients"))
