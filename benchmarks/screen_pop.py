@@ -2,7 +2,8 @@
 
 Run from the repository root: ``.venv/bin/python -m benchmarks.screen_pop``. Needs
 PostgreSQL at 127.0.0.1:5432 (database ``test``; the schema ``bench_screen_pop`` is created
-and dropped) and Redis at 127.0.0.1:6379 (db 6 is flushed). Prints its figures and writes
+and dropped) and Redis at 127.0.0.1:6379 (db 6 is flushed; ``--redis-url`` names another,
+e.g. a private ``redis-server`` on a spare port). Prints its figures and writes
 benchmarks/results/screen_pop.json. Nothing here asserts timings.
 
 What runs, all on this machine:
@@ -25,15 +26,23 @@ when it reaches the service) to the moment the ``call.offered`` frame carrying i
 read off the agent's websocket. Also recorded: the webhook's own response time, the
 ``call.ringing`` frame (with the pop) at the supervisor's console, and how late the load
 generator sent requests (its lag counts against the service, never for it).
+
+Every failed webhook is recorded with its cause: the status code, the ``Retry-After`` header
+and the start of the body, or the client-side exception. A ``503`` with ``Retry-After`` to
+``POST /twilio/voice`` is the service shedding a new call it has no room for (counted as
+``shed``, not as an error); any other failure, and any failure of an in-progress call's
+``/twilio/status``, is an error. ``--log-dir`` keeps the service's log.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -63,6 +72,7 @@ from benchmarks.machine import (
     wait_for_quiet_machine,
 )
 from benchmarks.twilio_webhooks import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, PUBLIC_URL
+from callcenter.clock import system_clock
 from orders.enums import Role
 from orders.models import User
 from orders.services.users import issue_token
@@ -109,6 +119,11 @@ class Config:
     seed: int
     keep: bool
     wait: bool
+    redis_url: str = REDIS_URL
+    log_dir: str | None = None
+    new_calls_cap: int | None = None
+    """The service's ``http.max_new_calls_in_flight`` per worker; its default when None."""
+    results: str = str(RESULTS)
 
 
 @dataclass
@@ -134,6 +149,12 @@ class Phase:
     known: int = 0
     voice_errors: int = 0
     hangup_errors: int = 0
+    shed: int = 0
+    """New calls refused with 503 and Retry-After: load shed explicitly, not errors."""
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    """Every failed webhook: which, when (s into the phase), status, Retry-After, body or
+    the client's exception."""
+    started: float = 0.0
     seconds: float = 0.0
     """How long sending took (the achieved rate is calls over this)."""
     wall_s: float = 0.0
@@ -152,6 +173,10 @@ class Phase:
             "pops_of_known_callers": self.known,
             "voice_errors": self.voice_errors,
             "hangup_errors": self.hangup_errors,
+            "shed": self.shed,
+            "lost_admitted": self.calls - len(self.pops) - self.shed,
+            "failure_causes": _causes(self.failures),
+            "failure_samples": self.failures[:FAILURE_SAMPLES],
             "achieved_rate_per_s": round(self.calls / self.seconds, 1) if self.seconds else 0,
             "pop_ms": _cuts(self.pops),
             "supervisor_ringing_ms": _cuts(self.ringing),
@@ -162,6 +187,43 @@ class Phase:
             "cpu_ms_per_call": self.cpu_ms_per_call,
             "attempts": self.attempts,
         }
+
+
+FAILURE_SAMPLES = 12
+
+
+def _causes(failures: list[dict[str, Any]]) -> dict[str, int]:
+    """How many failures of each kind: ``voice 500 internal_error``, ``status ReadTimeout``."""
+    counts: dict[str, int] = {}
+    for failure in failures:
+        cause = failure.get("error_id") or failure.get("error") or ""
+        key = f"{failure['webhook']} {failure.get('status', '-')} {cause}".strip()
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _failure(
+    phase: Phase,
+    webhook: str,
+    call: Call,
+    response: httpx.Response | None,
+    error: Exception | None,
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "webhook": webhook,
+        "call_sid": call.sid,
+        "at_s": round(time.perf_counter() - phase.started, 3),
+    }
+    if response is not None:
+        record["status"] = response.status_code
+        record["retry_after"] = response.headers.get("retry-after")
+        record["body"] = response.text[:300]
+        with contextlib.suppress(ValueError, AttributeError):
+            record["error_id"] = response.json().get("error_id")
+    if error is not None:
+        record["error"] = type(error).__name__
+        record["detail"] = repr(error)[:300]
+    return record
 
 
 def _cuts(seconds: list[float]) -> dict[str, float] | None:
@@ -198,12 +260,25 @@ def prepare(config: Config, work: Path) -> tuple[lookup.Backend, lookup.Plan, st
 
 def add_staff(engine: Engine, agents: int) -> tuple[list[int], int]:
     """Agents and one supervisor; they never log in with a password, tokens are issued."""
+    now = system_clock()
     with Session(engine, expire_on_commit=False) as session:
         people = [
-            User(username=f"bench-agent-{n}", role=Role.AGENT, password_hash="-")
+            User(
+                username=f"bench-agent-{n}",
+                role=Role.AGENT,
+                password_hash="-",
+                created_at=now,
+                updated_at=now,
+            )
             for n in range(agents)
         ]
-        boss = User(username="bench-supervisor", role=Role.SUPERVISOR, password_hash="-")
+        boss = User(
+            username="bench-supervisor",
+            role=Role.SUPERVISOR,
+            password_hash="-",
+            created_at=now,
+            updated_at=now,
+        )
         session.add_all([*people, boss])
         session.commit()
         return [p.id for p in people if p.id is not None], boss.id or 0
@@ -212,22 +287,28 @@ def add_staff(engine: Engine, agents: int) -> tuple[list[int], int]:
 def tokens(engine: Engine, ids: list[int]) -> list[str]:
     with Session(engine) as session:
         return [
-            issue_token(session.get_one(User, i), secret=SECRET, minutes=240).access_token
+            issue_token(
+                session.get_one(User, i), secret=SECRET, minutes=240, clock=system_clock
+            ).access_token
             for i in ids
         ]
 
 
 @contextmanager
-def service(processes: twilio_webhooks.Processes, url: str, work: Path) -> Iterator[str]:
+def service(
+    processes: twilio_webhooks.Processes, url: str, work: Path, config: Config
+) -> Iterator[str]:
     flows = work / "flows"
     flows.mkdir(parents=True, exist_ok=True)
     (flows / "hotline.yaml").write_text(DIRECT_FLOW)
     env = twilio_webhooks.service_env(work / "data", url)
     env.update(
-        CALLCENTER_REDIS_URL=REDIS_URL,
+        CALLCENTER_REDIS_URL=config.redis_url,
         CALLCENTER_IVR_FLOWS_DIR=str(flows),
         CALLCENTER_AUTH_SECRET_KEY=SECRET,
     )
+    if config.new_calls_cap is not None:
+        env["CALLCENTER_HTTP_MAX_NEW_CALLS_IN_FLIGHT"] = str(config.new_calls_cap)
     argv = [
         str(twilio_webhooks.VENV_BIN / "callcenter"),
         "serve",
@@ -325,28 +406,41 @@ class Bench:
             response = await self.http.post(
                 "/twilio/voice", data=call.params, headers={"X-Twilio-Signature": call.signature}
             )
-        except httpx.HTTPError:
+        except httpx.HTTPError as error:
             self.phase.voice_errors += 1
+            self.phase.failures.append(_failure(self.phase, "voice", call, None, error))
             return
         self.phase.voice.append(time.perf_counter() - call.due)
-        if response.status_code != 200:
+        if response.status_code == 503 and response.headers.get("retry-after"):
+            # Refused while saturated: no call began, so no pop is due for it.
+            self.phase.shed += 1
+            self.pending.pop(call.number, None)
+            self.phase.failures.append(_failure(self.phase, "voice", call, response, None))
+        elif response.status_code != 200:
             self.phase.voice_errors += 1
+            self.phase.failures.append(_failure(self.phase, "voice", call, response, None))
 
     async def _hang_up(self, call: Call) -> None:
         params = {**call.params, "CallStatus": "completed"}
         signature = self.validator.compute_signature(PUBLIC_URL + "/twilio/status", params)
         try:
-            await self.http.post(
+            response = await self.http.post(
                 "/twilio/status", data=params, headers={"X-Twilio-Signature": signature}
             )
-        except httpx.HTTPError:  # an overloaded service drops connections; counted, not fatal
+        except httpx.HTTPError as error:  # an overloaded service drops connections; counted
             self.phase.hangup_errors += 1
+            self.phase.failures.append(_failure(self.phase, "status", call, None, error))
+            return
+        if response.status_code >= 300:  # an in-progress call's webhook failed
+            self.phase.hangup_errors += 1
+            self.phase.failures.append(_failure(self.phase, "status", call, response, None))
 
     async def run_phase(self, rate: int, seconds: float) -> Phase:
         self.phase = phase = Phase(rate=rate)
         calls = self._calls(round(rate * seconds))
         rings = []
         start = time.perf_counter() + 0.2
+        phase.started = start
         for index, call in enumerate(calls):
             call.due = start + index / rate
             self.pending[call.number] = call
@@ -464,6 +558,12 @@ def print_phase(phase: Phase) -> None:
         f"others {phase.foreign_cpu_share:.0%}  cpu ms/call {phase.cpu_ms_per_call}",
         flush=True,
     )
+    if phase.failures:
+        print(
+            f"      shed {phase.shed}  voice errors {phase.voice_errors}  "
+            f"hangup errors {phase.hangup_errors}  causes {got['failure_causes']}",
+            flush=True,
+        )
 
 
 def report(config: Config, context: dict[str, Any], phases: list[Phase]) -> None:
@@ -480,7 +580,7 @@ def report(config: Config, context: dict[str, Any], phases: list[Phase]) -> None
         "configuration": {
             **asdict(config),
             "uvicorn_workers": twilio_webhooks.WORKERS,
-            "redis": REDIS_URL,
+            "redis": config.redis_url,
             "consoles": config.agents + 1,
             "ivr_flow": "straight to the queue hotline-zh-CN (DIRECT_FLOW)",
             "measured": "webhook due (loopback send) -> call.offered frame with pop read by "
@@ -490,9 +590,10 @@ def report(config: Config, context: dict[str, Any], phases: list[Phase]) -> None
         "phases": [phase.summary() for phase in phases],
         "goal_met": goal_p99 is not None and goal_p99 <= GOAL_P99_MS,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to {RESULTS.relative_to(ROOT)}")
+    path = Path(config.results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(f"written to {path}")
 
 
 def parse_args() -> Config:
@@ -506,6 +607,12 @@ def parse_args() -> Config:
     parser.add_argument("--agents", type=int, default=40, help="agents with a console each")
     parser.add_argument("--seed", type=int, default=20261122)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--redis-url", default=REDIS_URL, help="Redis db to use (flushed)")
+    parser.add_argument("--log-dir", help="copy the service's log here at the end")
+    parser.add_argument(
+        "--new-calls-cap", type=int, help="new calls each worker admits at once (default: its own)"
+    )
+    parser.add_argument("--results", default=str(RESULTS), help="where to write the figures")
     parser.add_argument(
         "--no-wait",
         action="store_true",
@@ -523,6 +630,10 @@ def parse_args() -> Config:
         seed=args.seed,
         keep=args.keep,
         wait=not args.no_wait,
+        redis_url=args.redis_url,
+        log_dir=args.log_dir,
+        new_calls_cap=args.new_calls_cap,
+        results=args.results,
     )
 
 
@@ -532,7 +643,7 @@ def main() -> None:
     context: dict[str, Any] = {
         "before": {"load_average": os.getloadavg(), "cpu_busy_share": busy},
     }
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(config.redis_url)
     client.flushdb()
     client.close()
     processes = twilio_webhooks.Processes()
@@ -550,12 +661,18 @@ def main() -> None:
                 sum(config.rates) * config.seconds * attempts + min(config.rates) * config.warmup_s
             )
             numbers = caller_numbers(plan, random.Random(config.seed), total)
-            with service(processes, url, work) as base:
+            with service(processes, url, work, config) as base:
                 phases = asyncio.run(drive(base, config, numbers, people))
         finally:
             processes.stop_all()
             backend.cleanup()
+            if config.log_dir and (work / "service.log").exists():
+                Path(config.log_dir).mkdir(parents=True, exist_ok=True)
+                shutil.copy(work / "service.log", Path(config.log_dir) / "service.log")
     report(config, context, phases)
+    if config.log_dir:
+        every = [{"rate_per_s": p.rate, "failures": p.failures} for p in phases]
+        (Path(config.log_dir) / "failures.json").write_text(json.dumps(every, indent=1) + "\n")
 
 
 if __name__ == "__main__":
