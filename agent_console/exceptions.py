@@ -8,7 +8,7 @@ CallCenterError
 
 from __future__ import annotations
 
-from callcenter.errors import NotFound
+from core.errors import NotFound
 
 
 class RecordingNotFound(NotFound):

@@ -36,8 +36,8 @@ from agent_console.hub import (
     event_id,
     visible,
 )
-from callcenter.bus import Envelope
-from callcenter.errors import NotAuthenticated
+from core.bus import Envelope
+from core.errors import NotAuthenticated
 from orders.enums import Role
 from orders.schemas import Actor
 from orders.services.users import actor_from_token
@@ -81,6 +81,7 @@ def hub_of(app: FastAPI) -> ConsoleHub:
             HubContext(
                 redis_url=state.redis_url,
                 bus=state.bus,
+                acd=state.switchboard.acd,
                 sessions=state.sessions,
                 clock=state.clock,
                 config=console_config(app),

@@ -21,11 +21,11 @@ from agent_console.schemas import (
     Wall,
 )
 from agent_console.wall import current_wall
-from callcenter.deps import BusDep, ClockDep, SessionDep, SettingsDep
+from core.deps import BusDep, ClockDep, RegionDep, SessionDep
 from orders.http.common import PathId
 from orders.http.deps import Staff, Supervisor
 from orders.schemas import OrderPublic
-from telephony.twilio.http import AcdDep
+from telephony.deps import AcdDep
 
 router = APIRouter(prefix="/console", tags=["console"])
 CallId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]
@@ -51,7 +51,7 @@ def call_pop(
     bus: BusDep,
     actor: Staff,
     config: ConfigDep,
-    settings: SettingsDep,
+    region: RegionDep,
     clock: ClockDep,
 ) -> ScreenPop:
     """The screen pop of a call offered to this agent (again, e.g. after a reload)."""
@@ -61,7 +61,7 @@ def call_pop(
         call_id=call_id,
         actor=actor,
         config=config,
-        region=settings.phone.default_region,
+        region=region,
         clock=clock,
     )
 
@@ -83,7 +83,7 @@ def add_caller(
     session: SessionDep,
     actor: Staff,
     config: ConfigDep,
-    settings: SettingsDep,
+    region: RegionDep,
     clock: ClockDep,
 ) -> PopCard:
     """A new customer for an unknown caller, with the number the call came from."""
@@ -93,7 +93,7 @@ def add_caller(
         data=data,
         actor=actor,
         config=config,
-        region=settings.phone.default_region,
+        region=region,
         clock=clock,
     )
 

@@ -27,14 +27,13 @@ from starlette.concurrency import run_in_threadpool
 from agent_console.config import ConsoleConfig
 from agent_console.pop import build_pop
 from agent_console.wall import DayFigures, build_wall, day_figures
-from callcenter.bus import Envelope, EventBus, parse_entries
-from callcenter.constants import EVENTS_STREAM
-from callcenter.types import Clock
+from core.bus import Envelope, parse_entries
+from core.keys import EVENTS_STREAM
+from core.types import Clock
 from orders.enums import Role
 from orders.schemas import Actor, CallerLookup
 from telephony.acd import Acd
 from telephony.constants import POP
-from telephony.presence import Presence
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +98,7 @@ class HubContext:
 
     redis_url: str
     bus: redis.Redis
+    acd: Acd
     sessions: Callable[[], AbstractContextManager[Session]]
     clock: Clock
     config: ConsoleConfig
@@ -112,13 +112,7 @@ class ConsoleHub:
         self.position = "0-0"
         """Id of the newest event handed to the seats."""
         self.client = aioredis.Redis.from_url(context.redis_url, decode_responses=True)
-        events = EventBus(context.bus)
-        self.acd = Acd(
-            context.bus,
-            events,
-            Presence(context.bus, events, clock=context.clock),
-            clock=context.clock,
-        )
+        self.acd = context.acd
         self._ready = asyncio.Event()
         self._wall_due = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

@@ -8,7 +8,7 @@ from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from agent_console.enums import CallOutcome
-from callcenter.types import UTCDateTime, enum_type
+from core.types import UTCDateTime, enum_type
 
 
 class CallNote(SQLModel, table=True):

@@ -21,7 +21,7 @@ from agent_console.schemas import (
     PopCard,
     ScreenPop,
 )
-from callcenter.types import Clock
+from core.types import Clock
 from orders.enums import Channel, Role
 from orders.phones import try_normalize_phone
 from orders.schemas import (

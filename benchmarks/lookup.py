@@ -44,8 +44,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from benchmarks.machine import machine
-from callcenter.db import make_engine
 from callcenter.migrate import upgrade
+from core.db import make_engine
 from orders.enums import (
     ApplianceCategory,
     Channel,
@@ -529,7 +529,7 @@ def time_driver_round_trips(engine: Engine, count: int) -> list[int]:
 def statements_per_lookup(engine: Engine, numbers: list[str]) -> float:
     """Statements the database runs per lookup, on average over ``numbers``.
 
-    SQLite's BEGIN, which callcenter.db issues as a statement, is left out: it is a
+    SQLite's BEGIN, which core.db issues as a statement, is left out: it is a
     transaction boundary, as PostgreSQL's BEGIN and every ROLLBACK are.
     """
     statements: list[str] = []
@@ -785,7 +785,7 @@ def main() -> None:
             "unknown_share": UNKNOWN_SHARE,
             "caller_id_format": "E.164",
             "session": "one sqlmodel Session per lookup, closed without commit, as GET /api/lookup",
-            "engine": "callcenter.db.make_engine (PostgreSQL: psycopg 3, QueuePool, a "
+            "engine": "core.db.make_engine (PostgreSQL: psycopg 3, QueuePool, a "
             "connection pinged before reuse only after 10 s idle)",
             # The figures belong to this version of the code under test.
             "lookup_py_sha256": hashlib.sha256(Path(lookup.__file__).read_bytes()).hexdigest(),

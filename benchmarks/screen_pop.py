@@ -72,7 +72,7 @@ from benchmarks.machine import (
     wait_for_quiet_machine,
 )
 from benchmarks.twilio_webhooks import ACCOUNT_SID, AUTH_TOKEN, HOTLINE, PUBLIC_URL
-from callcenter.clock import system_clock
+from core.clock import system_clock
 from orders.enums import Role
 from orders.models import User
 from orders.services.users import issue_token

@@ -359,7 +359,7 @@ def seed(url: str, customers: int, rng: random.Random) -> list[str]:
     Returns their numbers. Written through the ORM in bulk: the domain services would also
     write an audit row per customer, which no webhook reads.
     """
-    from callcenter.db import make_engine
+    from core.db import make_engine
 
     engine = make_engine(url)
     phones = [f"+86138{n:08d}" for n in rng.sample(range(10**8), customers)]
@@ -436,7 +436,7 @@ def _open_orders(session: Session, ids: list[int], fridges: list[Any]) -> None:
 
 def logged_calls(url: str) -> list[tuple[str, str, str]]:
     """(call id, CallSid, caller) of every call the service has logged."""
-    from callcenter.db import make_engine
+    from core.db import make_engine
     from telephony.models import Call
 
     engine = make_engine(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from callbacks.models import CallbackRequest
-from callcenter.types import Clock
+from core.types import Clock
 
 
 def request_callback(

@@ -27,15 +27,15 @@ import orders.http
 import telephony.http
 import telephony.twilio.http
 import telephony.twilio.media
-from callcenter import problems
-from callcenter.constants import WORKER_HEARTBEAT
-from callcenter.db import writer
-from callcenter.errors import PermissionDenied
+from callcenter import problems, wiring
 from callcenter.middleware import Admission, BodyLimit, Metrics
 from callcenter.settings import Settings
-from callcenter.types import Clock
+from callcenter.wiring import access_policy, build_switchboard, load_configured_flows
 from callcenter.worker import build_worker
-from ivr.flow import BUILTIN_FLOWS, load_flows
+from core.db import writer
+from core.errors import PermissionDenied
+from core.keys import WORKER_HEARTBEAT
+from core.types import Clock
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +75,12 @@ def create_app(
     app.state.clock = clock
     app.state.recordings_dir = settings.recordings_path
     app.state.prompts_dir = settings.data_dir / "prompts"
-    app.state.flows = load_flows(settings.ivr.flows_dir or BUILTIN_FLOWS)
+    _flows, flow = load_configured_flows(settings)
+    app.state.region = settings.phone.default_region
+    app.state.access = access_policy(settings)
+    app.state.twilio = settings.twilio
+    app.state.public_url = settings.public_url
+    app.state.switchboard = build_switchboard(settings, bus, flow=flow, clock=clock)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
 
@@ -164,13 +169,15 @@ async def _supervised_worker(app: FastAPI, redis_url: str) -> None:
 
 
 def worker_context(app: FastAPI) -> dict[str, Any]:
-    """What the app's jobs run over: its sessions, settings, Redis and its one clock."""
-    return {
-        "sessions": app.state.sessions,
-        "settings": app.state.settings,
-        "bus": app.state.bus,
-        "clock": app.state.clock,
-    }
+    """What the app's jobs run over: the very objects the app's routes use."""
+    return wiring.worker_context(
+        app.state.settings,
+        sessions=app.state.sessions,
+        bus=app.state.bus,
+        clock=app.state.clock,
+        switchboard=app.state.switchboard,
+        recordings_dir=app.state.recordings_dir,
+    )
 
 
 def _worker_state(app: FastAPI, beat: str | None) -> str:

@@ -14,16 +14,17 @@ from rich.console import Console
 
 from callcenter.app import create_app
 from callcenter.asgi import INPROCESS_WORKER_ENV
-from callcenter.clock import system_clock
-from callcenter.db import session_scope
-from callcenter.errors import CallCenterError
 from callcenter.logging import configure_logging
 from callcenter.migrate import upgrade
 from callcenter.runtime import Runtime, keep_files_private, open_database
 from callcenter.secret_key import resolve_secret_key
 from callcenter.settings import Settings
+from callcenter.sip_endpoint import build_endpoint
+from callcenter.wiring import build_switchboard, load_configured_flows, worker_context
 from callcenter.worker import build_worker
-from telephony.sip.build import build_endpoint
+from core.clock import system_clock
+from core.db import session_scope
+from core.errors import CallCenterError
 
 app = typer.Typer(
     help="Call-center service for home-appliance after-sales hotlines.", no_args_is_help=True
@@ -182,12 +183,15 @@ def run_worker() -> None:
         raise typer.Exit(code=2)
     runtime = Runtime.start(settings)
     try:
-        context = {
-            "sessions": runtime.sessions,
-            "settings": settings,
-            "bus": runtime.bus,
-            "clock": runtime.clock,
-        }
+        _flows, flow = load_configured_flows(settings)
+        board = build_switchboard(settings, runtime.bus, flow=flow, clock=runtime.clock)
+        context = worker_context(
+            settings,
+            sessions=runtime.sessions,
+            bus=runtime.bus,
+            clock=runtime.clock,
+            switchboard=board,
+        )
         build_worker(runtime.redis_url, ctx=context).run()
     finally:
         runtime.close()
@@ -273,7 +277,7 @@ def demo(
     With --calls, also serve it and ring simulated callers into it: open /console as a demo
     agent or supervisor to watch pops arrive and the wall move.
     """
-    from callcenter.demo import seed_demo
+    from callcenter.demo.seed import seed_demo
 
     settings = _settings()
     runtime = Runtime.start(settings)
@@ -282,7 +286,7 @@ def demo(
             report = seed_demo(session, customers=customers, seed=seed, clock=runtime.clock)
         console.print(report.render())
         if calls:
-            from callcenter.demo_calls import CallPlan, run_demo_calls
+            from callcenter.demo.calls import CallPlan, run_demo_calls
 
             plan = CallPlan(
                 count=count,

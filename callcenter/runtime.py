@@ -10,12 +10,12 @@ import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from callcenter.clock import system_clock
-from callcenter.db import make_engine, writer
 from callcenter.embedded_redis import EmbeddedRedis
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
-from callcenter.types import Clock
+from core.clock import system_clock
+from core.db import make_engine, writer
+from core.types import Clock
 
 log = structlog.get_logger(__name__)
 REDIS_CONNECT_TIMEOUT_S = 2.0
@@ -56,7 +56,7 @@ class Runtime:
         )
 
     def sessions(self) -> Session:
-        # The worker writes alongside the app and the SIP endpoint (see callcenter.db.WRITER).
+        # The worker writes alongside the app and the SIP endpoint (see core.db.WRITER).
         return Session(writer(self.engine), expire_on_commit=False)
 
     def close(self) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from telephony.twilio.config import TwilioSettings
+
 
 class DatabaseSettings(BaseModel):
     url: str | None = None
@@ -52,15 +54,6 @@ class MetricsSettings(BaseModel):
 class LogSettings(BaseModel):
     level: str = "INFO"
     json_output: bool = False
-
-
-class TwilioSettings(BaseModel):
-    account_sid: str | None = None
-    auth_token: SecretStr | None = None
-    api_base_url: str | None = None
-    """Override of https://api.twilio.com, e.g. a regional edge or a local test server."""
-    media_max_seconds: int = Field(default=4 * 3600, ge=1)
-    """A Media Stream records this much audio at most; a longer stream is closed."""
 
 
 class SipSettings(BaseModel):

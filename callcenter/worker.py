@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
+import structlog
 from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
-from callcenter.constants import WORKER_HEARTBEAT
+from core.keys import WORKER_HEARTBEAT
 from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import fetch_twilio_recording, ring_twilio_agent, sweep_offers
+from telephony.twilio.ringer import ring_offered_agents
+
+log = structlog.get_logger(__name__)
 
 HEARTBEAT_SECONDS = 5
 HEARTBEAT_TTL_SECONDS = 3600
@@ -23,13 +29,41 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
     return stamp
 
 
+RINGER_RETRY_SECONDS = 1.0
+
+
+async def _ring_from_the_bus(ctx: dict[str, Any]) -> None:
+    """Runs beside the jobs for the worker's life: offers on the bus become ring jobs."""
+    while True:
+        try:
+            await ring_offered_agents(ctx, block_ms=500)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis away, a bad event: keep ringing once it is back
+            log.warning("ringing from the bus failed; retrying", error=str(exc))
+            await asyncio.sleep(RINGER_RETRY_SECONDS)
+
+
+async def _start_ringer(ctx: dict[str, Any]) -> None:
+    ctx["ringer"] = asyncio.create_task(_ring_from_the_bus(ctx))
+
+
+async def _stop_ringer(ctx: dict[str, Any]) -> None:
+    ringer = ctx.pop("ringer", None)
+    if ringer is not None:
+        ringer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ringer
+
+
 def build_worker(
     redis_url: str, *, ctx: dict[str, Any], handle_signals: bool = True, burst: bool = False
 ) -> Worker:
     """The worker with every job of every package.
 
-    ``ctx`` carries ``sessions`` (a session factory), ``settings``, ``bus`` (sync Redis) and
-    ``clock`` (the composition root's, so jobs and sweeps read the same time as the app).
+    ``ctx`` is the composition root's worker context (``callcenter.app.worker_context``):
+    sessions, Redis, the clock, the switchboard and the Twilio channel's configuration, the
+    same objects the app uses. Besides its jobs, the worker rings agents from the bus.
     """
     return Worker(
         functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent],
@@ -48,4 +82,6 @@ def build_worker(
         poll_delay=0.5,
         ctx=ctx,
         burst=burst,
+        on_startup=None if burst else _start_ringer,
+        on_shutdown=None if burst else _stop_ringer,
     )

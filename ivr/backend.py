@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from callbacks.services import request_callback
-from callcenter.types import Clock
+from core.types import Clock
 from orders.enums import Channel, OrderType, Role, ServiceMode
 from orders.models import CustomerPhone, WorkOrder
 from orders.phones import try_normalize_phone

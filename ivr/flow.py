@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from callcenter.errors import ConfigurationError
+from core.errors import ConfigurationError
 
 BUILTIN_FLOWS = Path(__file__).parent / "flows"
 

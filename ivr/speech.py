@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import vosk
 
-from callcenter.errors import CallCenterError, ConfigurationError
+from core.errors import CallCenterError, ConfigurationError
 
 CALL_RATE = 8000
 """Sample rate of call audio (16-bit mono PCM) given to ``PhraseRecognizer.feed``."""

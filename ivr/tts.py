@@ -22,7 +22,7 @@ import wave
 from collections.abc import Iterable
 from pathlib import Path
 
-from callcenter.errors import CallCenterError
+from core.errors import CallCenterError
 
 SAMPLE_RATE = 8000
 CHANNELS = 1

@@ -10,7 +10,7 @@ import callbacks.models  # noqa: F401
 import orders.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import recordings.models  # noqa: F401
 import telephony.models  # noqa: F401
-from callcenter.db import make_engine
+from core.db import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callcenter.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 
 
 class InvalidPhoneNumber(ValidationFailed):

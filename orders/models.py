@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from callcenter.types import UTCDateTime, enum_type
+from core.types import UTCDateTime, enum_type
 from orders.enums import (
     ApplianceCategory,
     AuditAction,

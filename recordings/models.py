@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from callcenter.types import UTCDateTime
+from core.types import UTCDateTime
 
 
 class Recording(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from callcenter.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 _NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,127}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from callcenter.types import Clock
+from core.types import Clock
 from recordings.models import Recording
 from recordings.wav import FinishedWav
 

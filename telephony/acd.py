@@ -14,9 +14,9 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field
 
-from callcenter.bus import Event, EventBus
-from callcenter.errors import Conflict
-from callcenter.types import Clock
+from core.bus import Event, EventBus
+from core.errors import Conflict
+from core.types import Clock
 from telephony.constants import (
     ACD_LOCK,
     ARRIVALS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from callcenter.bus import Event, EventBus
+from core.bus import Event, EventBus
 from orders.schemas import CallerLookup
 from telephony.constants import POP, POP_TTL_SECONDS
 from telephony.enums import CallChannel, Direction, Disposition

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callcenter.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound
 
 
 class CallNotFound(NotFound):

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from callcenter.deps import ClockDep, SessionDep
-from callcenter.errors import PermissionDenied
+from core.deps import ClockDep, SessionDep
+from core.errors import PermissionDenied
 from orders.enums import Role
 from orders.http.deps import Staff, Supervisor
 from orders.schemas import Actor
 from orders.services.users import get_user
-from telephony.acd import Acd, NoSuchOffer, Offer, QueueConfig, QueueFigures
+from telephony.acd import Acd, NoSuchOffer, QueueConfig, QueueFigures
+from telephony.deps import AcdDep, Notifier
 from telephony.presence import Agent, AgentState
 from telephony.routing import agent_missed, hold_call, record_offers, transfer_call
 from telephony.services import get_call
-from telephony.twilio.http import AcdDep, Notifier, ring_offers
 
 router = APIRouter(tags=["agents and queues"])
 QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -39,17 +39,14 @@ class StateIn(BaseModel):
     reason: str = Field(default="", max_length=200)
 
 
-def _dispatch(session: SessionDep, acd: Acd, request: Request, queues: list[str]) -> None:
-    offers: list[Offer] = []
+def _dispatch(session: SessionDep, acd: Acd, queues: list[str]) -> None:
+    """Offer waiting calls to an agent who became free; the offers ring from the bus."""
     for queue in queues:
-        offers.extend(record_offers(session, acd.dispatch(queue)))
-    ring_offers(request, offers)
+        record_offers(session, acd.dispatch(queue))
 
 
 @router.put("/agents/me/login")
-def log_in(
-    data: LoginIn, actor: Staff, acd: AcdDep, session: SessionDep, request: Request
-) -> Agent:
+def log_in(data: LoginIn, actor: Staff, acd: AcdDep, session: SessionDep) -> Agent:
     """Log in to queues and become available; waiting calls are offered at once.
 
     Calls ring at the extension an admin assigned to the user (PATCH /api/users/{id}).
@@ -59,29 +56,27 @@ def log_in(
     agent = acd.presence.log_in(
         actor.id, queues=data.queues, skills=data.skills, extension=extension
     )
-    _dispatch(session, acd, request, agent.queues)
+    _dispatch(session, acd, agent.queues)
     return acd.presence.get(actor.id)
 
 
 @router.put("/agents/me/state")
-def set_my_state(
-    data: StateIn, actor: Staff, acd: AcdDep, session: SessionDep, request: Request
-) -> Agent:
+def set_my_state(data: StateIn, actor: Staff, acd: AcdDep, session: SessionDep) -> Agent:
     assert actor.id is not None
     agent = acd.presence.choose(actor.id, data.state, reason=data.reason)
     if agent.state is AgentState.AVAILABLE:
-        _dispatch(session, acd, request, agent.queues)
+        _dispatch(session, acd, agent.queues)
     return acd.presence.get(actor.id)
 
 
 @router.post("/agents/me/decline")
-def decline_offer(actor: Staff, acd: AcdDep, session: SessionDep, request: Request) -> Agent:
+def decline_offer(actor: Staff, acd: AcdDep, session: SessionDep) -> Agent:
     """Decline the call ringing for me: it goes to the next agent, and counts as a miss."""
     assert actor.id is not None
     agent = acd.presence.get(actor.id)
     if agent.state is not AgentState.OFFERED or agent.call_id is None:
         raise NoSuchOffer("no call is ringing for you", details={"state": agent.state.value})
-    ring_offers(request, agent_missed(session, acd=acd, call_id=agent.call_id, agent_id=actor.id))
+    agent_missed(session, acd=acd, call_id=agent.call_id, agent_id=actor.id)
     return acd.presence.get(actor.id)
 
 
@@ -97,12 +92,11 @@ def set_agent_state(
     _actor: Supervisor,
     acd: AcdDep,
     session: SessionDep,
-    request: Request,
 ) -> Agent:
     """A supervisor changes an agent's state (e.g. frees one stuck on a break)."""
     agent = acd.presence.choose(agent_id, data.state, reason=data.reason)
     if agent.state is AgentState.AVAILABLE:
-        _dispatch(session, acd, request, agent.queues)
+        _dispatch(session, acd, agent.queues)
     return acd.presence.get(agent_id)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from callcenter.types import UTCDateTime, enum_type
+from core.types import UTCDateTime, enum_type
 from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
 
 

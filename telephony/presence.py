@@ -14,9 +14,9 @@ from typing import Any
 import redis
 from pydantic import BaseModel
 
-from callcenter.bus import Event, EventBus
-from callcenter.errors import Conflict, NotFound
-from callcenter.types import Clock
+from core.bus import Event, EventBus
+from core.errors import Conflict, NotFound
+from core.types import Clock
 from telephony.constants import AGENT, AGENTS, PRESENCE_CHANGES
 
 

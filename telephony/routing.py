@@ -6,7 +6,7 @@ import contextlib
 
 from sqlmodel import Session, col, select
 
-from callcenter.types import Clock
+from core.types import Clock
 from orders.enums import Urgency
 from orders.models import User
 from orders.schemas import CallerLookup

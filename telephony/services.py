@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from callcenter.types import Clock
+from core.types import Clock
 from orders.phones import try_normalize_phone
 from orders.schemas import CallerLookup
 from orders.services.lookup import lookup_caller
@@ -37,6 +37,12 @@ def _rank(status: ProviderStatus | None) -> int:
     if status is None:
         return -1
     return _RANK.get(status, 3)
+
+
+def sole_customer(call: Call) -> int | None:
+    """The customer a call belongs to: the one the caller's number names, or nobody when
+    it names none or several (a shared family line) and no one can be picked for them."""
+    return call.customer_ids[0] if len(call.customer_ids) == 1 else None
 
 
 def start_inbound_call(

@@ -22,10 +22,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from callcenter.app import create_app
-from callcenter.db import make_engine
 from callcenter.embedded_redis import EmbeddedRedis
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from core.db import make_engine
 from orders.enums import ApplianceCategory, Role
 from orders.models import Station, User
 from orders.schemas import (
@@ -38,6 +38,8 @@ from orders.schemas import (
 )
 from orders.services import appliances, customers, work_orders
 from orders.services.users import issue_token
+from telephony.enums import CallChannel, CallState, Direction
+from telephony.models import Call
 
 POSTGRES_URL = os.environ.get(
     "CALLCENTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -288,6 +290,28 @@ def make_user(db: Session) -> Callable[..., User]:
         db.add(user)
         db.commit()
         return user
+
+    return make
+
+
+@pytest.fixture
+def make_waiting_call(db: Session, clock: TestClock) -> Callable[..., Call]:
+    """A call logged as waiting in ``queue`` (not yet in the ACD: the test enqueues it)."""
+
+    def make(queue: str = "q", *, channel: CallChannel = CallChannel.TWILIO) -> Call:
+        call = Call(
+            id=uuid.uuid4().hex,
+            channel=channel,
+            direction=Direction.INBOUND,
+            from_number="+8613800138000",
+            to_number="+864008001234",
+            state=CallState.QUEUED,
+            queue=queue,
+            ringing_at=clock(),
+        )
+        db.add(call)
+        db.commit()
+        return call
 
     return make
 

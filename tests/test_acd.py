@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 
-from callcenter.bus import EventBus
+from core.bus import EventBus
 from telephony.acd import Acd, NoSuchOffer, QueueConfig, Strategy
 from telephony.presence import AgentState, InvalidAgentState, Presence
 from tests.conftest import TestClock, at

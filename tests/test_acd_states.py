@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from callcenter.bus import EventBus
+from core.bus import EventBus
 from telephony.acd import Acd, NoSuchOffer, QueueConfig
 from telephony.presence import CHOSEN, AgentState, InvalidAgentState, Presence
 from tests.conftest import TestClock, at

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,18 +13,26 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from sqlmodel import Session
 
-from callcenter.bus import EventBus
+from core.bus import EventBus
+from ivr.flow import BUILTIN_FLOWS, load_flows
 from orders.enums import Role
 from telephony.acd import Acd, QueueConfig
-from telephony.enums import CallChannel, CallState, Direction
-from telephony.models import Call
+from telephony.enums import CallState
 from telephony.presence import AgentState, Presence
+from telephony.switchboard import Switchboard
 from telephony.twilio.jobs import sweep_offers
 from tests.conftest import TestClock
 
+HOTLINE = load_flows(BUILTIN_FLOWS)["hotline"]
+
 
 def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
-    db: Session, bus: redis.Redis, redis_url: str, make_user: Any, clock: TestClock
+    db: Session,
+    bus: redis.Redis,
+    redis_url: str,
+    make_user: Any,
+    make_waiting_call: Any,
+    clock: TestClock,
 ) -> None:
     agent = make_user(Role.AGENT).id
     events = EventBus(bus)
@@ -35,18 +42,7 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
     for state in (AgentState.OFFERED, AgentState.ON_CALL):
         acd.presence.move(agent, state, call_id="earlier")
     acd.end_call(agent, "q")  # wrap-up, over at once
-    call = Call(
-        id=uuid.uuid4().hex,
-        channel=CallChannel.TWILIO,
-        direction=Direction.INBOUND,
-        from_number="+8613800138000",
-        to_number="+864008001234",
-        state=CallState.QUEUED,
-        queue="q",
-        ringing_at=clock(),
-    )
-    db.add(call)
-    db.commit()
+    call = make_waiting_call()
     acd.enqueue(call.id, "q")  # nobody free: it waits, and nothing dispatches it
 
     @contextlib.contextmanager
@@ -56,7 +52,8 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
     async def sweep() -> int:
         jobs = await create_pool(RedisSettings.from_dsn(redis_url))
         try:
-            context = {"bus": bus, "sessions": sessions, "redis": jobs, "clock": clock}
+            board = Switchboard.over(bus, flow=HOTLINE, region="CN", clock=clock)
+            context = {"switchboard": board, "sessions": sessions, "redis": jobs, "clock": clock}
             return await sweep_offers(context)
         finally:
             await jobs.aclose()

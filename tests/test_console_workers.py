@@ -21,10 +21,10 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from callcenter.clock import system_clock
-from callcenter.db import make_engine, session_scope
-from callcenter.demo_calls import open_around_the_clock
+from callcenter.demo.calls import open_around_the_clock
 from callcenter.migrate import upgrade
+from core.clock import system_clock
+from core.db import make_engine, session_scope
 from orders.enums import Role
 from orders.schemas import SYSTEM, CustomerCreate, PhoneIn, UserCreate
 from orders.services import customers, users

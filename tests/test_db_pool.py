@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy
 from sqlalchemy.engine import Engine
 
-from callcenter.db import make_engine
+from core.db import make_engine
 from tests.conftest import IN_CI, POSTGRES_URL
 
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from sqlmodel import Session, col, func, select
 
-from callcenter.demo import DemoReport, seed_demo
+from callcenter.demo.seed import DemoReport, seed_demo
 from orders.enums import ApplianceCategory, OrderStatus, Role
 from orders.models import Appliance, Customer, CustomerPhone, WorkOrder
 from orders.services.lookup import lookup_caller

@@ -13,7 +13,7 @@ import pytest
 import redis
 from twilio.request_validator import RequestValidator
 
-from callcenter.demo_calls import open_around_the_clock
+from callcenter.demo.calls import open_around_the_clock
 from callcenter.embedded_redis import EmbeddedRedis
 from tests.conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 from tests.test_cli import CALLCENTER, _env, _free_port, until

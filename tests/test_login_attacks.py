@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from callcenter.errors import NotAuthenticated, TooManyRequests
+from core.errors import NotAuthenticated, TooManyRequests
 from orders.enums import Role
 from orders.models import User
 from orders.services.users import LoginPolicy, _hasher, authenticate

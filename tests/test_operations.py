@@ -15,10 +15,10 @@ from pydantic import SecretStr
 from sqlmodel import Session
 
 from callcenter.app import create_app
-from callcenter.constants import WORKER_HEARTBEAT
-from callcenter.db import make_engine
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from core.db import make_engine
+from core.keys import WORKER_HEARTBEAT
 from orders.enums import Role
 from orders.models import User
 from tests.conftest import OPEN_HOURS, SECRET, TestClock, bearer

@@ -28,10 +28,10 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callcenter.app import create_app
-from callcenter.db import make_engine
 from callcenter.middleware import SHED_RETRY_AFTER_SECONDS, is_overload
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from core.db import make_engine
 from tests.conftest import (
     DATABASES,
     SECRET,

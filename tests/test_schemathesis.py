@@ -37,11 +37,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from callcenter.app import create_app
-from callcenter.constants import WORKER_HEARTBEAT
-from callcenter.db import make_engine
 from callcenter.embedded_redis import EmbeddedRedis
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from core.db import make_engine
+from core.keys import WORKER_HEARTBEAT
 from orders.enums import ApplianceCategory, Role
 from orders.models import User
 from orders.schemas import (

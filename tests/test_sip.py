@@ -22,10 +22,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from callbacks.models import CallbackRequest
-from callcenter.bus import EventBus
-from callcenter.db import make_engine
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings, SipSettings
+from callcenter.sip_endpoint import build_endpoint
+from core.bus import EventBus
+from core.db import make_engine
 from ivr.flow import BUILTIN_FLOWS
 from ivr.names import status_name
 from orders.enums import ApplianceCategory, Channel, OrderStatus, Role
@@ -37,7 +38,6 @@ from telephony.acd import Acd, QueueConfig
 from telephony.enums import CallChannel, CallState, Disposition
 from telephony.models import Call
 from telephony.presence import AgentState, Presence
-from telephony.sip.build import build_endpoint
 from telephony.sip.call_flow import HOLD_MUSIC
 from telephony.sip.endpoint import SipEndpoint
 from telephony.sip.errors import RegistrarUnreachable

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from callcenter.app import create_app
-from callcenter.db import make_engine
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from core.db import make_engine
 from orders.enums import Role
 from orders.schemas import SYSTEM, UserCreate
 from orders.services import users
@@ -27,7 +27,7 @@ from tests.twilio_sim import TwilioSimulator
 
 LOCK_SECONDS = 20
 BUSY_TIMEOUT_SECONDS = 5.0
-"""The service's SQLite busy timeout (callcenter.db), as an operator sees it."""
+"""The service's SQLite busy timeout (core.db), as an operator sees it."""
 NEW_CALL = {
     "CallSid": "CA" + "1" * 32,
     "AccountSid": TWILIO_ACCOUNT_SID,

@@ -15,12 +15,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from callcenter.app import worker_context
-from callcenter.bus import EventBus
 from callcenter.settings import Settings
 from callcenter.worker import build_worker
+from core.bus import EventBus
 from orders.enums import Role
 from telephony.models import Call
 from telephony.twilio.jobs import sweep_offers
+from telephony.twilio.ringer import ring_offered_agents
 from tests.conftest import bearer
 from tests.fake_twilio_api import FakeTwilioApi
 from tests.twilio_sim import SimulatedCall, TwilioSimulator
@@ -59,8 +60,15 @@ def agent(client: TestClient, make_user: Any) -> Any:
 
 
 def _run_jobs(app: Any, redis_url: str, settings: Settings, bus: redis.Redis) -> None:
+    """What a running worker does: ring the offers made on the bus, then run the jobs."""
+
     async def drain() -> None:
-        context = {**worker_context(app), "settings": settings, "bus": bus}
+        context = {**worker_context(app), "bus": bus}
+        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+        try:
+            await ring_offered_agents({**context, "redis": jobs})
+        finally:
+            await jobs.aclose()
         worker = build_worker(redis_url, ctx=context, handle_signals=False, burst=True)
         await worker.async_run()
         await worker.close()

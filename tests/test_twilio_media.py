@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from callcenter.bus import EventBus
+from core.bus import EventBus
 from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from recordings.models import Recording
 from recordings.wav import sha256_of

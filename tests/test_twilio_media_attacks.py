@@ -20,8 +20,8 @@ from twilio.request_validator import RequestValidator
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from callcenter.bus import EventBus
 from callcenter.settings import Settings
+from core.bus import EventBus
 from recordings.models import Recording
 from telephony.twilio.stream_token import STREAM_TOKEN_SECONDS
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TestClock

@@ -59,7 +59,7 @@ MEDIA_PATH = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Recordings/{RECORDING_S
 
 def _run_jobs(app: Any, redis_url: str, settings: Settings) -> None:
     async def drain() -> None:
-        context = {**worker_context(app), "settings": settings}
+        context = worker_context(app)
         worker = build_worker(redis_url, ctx=context, handle_signals=False, burst=True)
         await worker.async_run()
         await worker.close()
@@ -232,7 +232,7 @@ def test_recording_job_refuses_an_id_that_is_not_a_recording_sid(
     call_id = _callback(call).rsplit("=", 1)[1]
     api.media["/escaped.wav"] = _stereo_wav(1.0)
     before = _files(settings)
-    context = {**worker_context(app), "settings": settings}
+    context = worker_context(app)
 
     with pytest.raises(InvalidTwilioId):
         asyncio.run(

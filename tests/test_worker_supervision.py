@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from callcenter.app import create_app
-from callcenter.bus import EventBus
-from callcenter.clock import system_clock
-from callcenter.constants import WORKER_HEARTBEAT
-from callcenter.db import make_engine
-from callcenter.demo_calls import open_around_the_clock
+from callcenter.demo.calls import open_around_the_clock
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from core.bus import EventBus
+from core.clock import system_clock
+from core.db import make_engine
+from core.keys import WORKER_HEARTBEAT
 from telephony.acd import Acd
 from telephony.presence import Presence
 from tests.conftest import SECRET, TestClock

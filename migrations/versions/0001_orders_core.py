@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import callcenter.types
+import core.types
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_entry",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("actor_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("entity", sa.String(length=32), nullable=False),
@@ -58,8 +58,8 @@ def upgrade() -> None:
             "preferred_language", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False
         ),
         sa.Column("notes", sa.Text(), nullable=False),
-        sa.Column("created_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("customer", schema=None) as batch_op:
@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("code", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("created_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("code"),
     )
@@ -123,8 +123,8 @@ def upgrade() -> None:
         sa.Column("has_invoice", sa.Boolean(), nullable=False),
         sa.Column("warranty_months", sa.Integer(), nullable=False),
         sa.Column("extended_warranty_until", sa.Date(), nullable=True),
-        sa.Column("created_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customer.id"],
@@ -169,8 +169,8 @@ def upgrade() -> None:
         sa.Column("station_id", sa.Integer(), nullable=True),
         sa.Column("password_hash", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["station_id"],
             ["station.id"],
@@ -252,8 +252,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("created_by", sa.Integer(), nullable=True),
-        sa.Column("created_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["address_id"],
             ["address.id"],
@@ -304,7 +304,7 @@ def upgrade() -> None:
             sa.Enum("open", "resolved", name="complaintstatus", native_enum=False, length=32),
             nullable=False,
         ),
-        sa.Column("created_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customer.id"],
@@ -370,7 +370,7 @@ def upgrade() -> None:
         ),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("actor_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["actor_id"],

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import callcenter.types
+import core.types
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -90,11 +90,11 @@ def upgrade() -> None:
             ),
             nullable=True,
         ),
-        sa.Column("ringing_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("answered_at", callcenter.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("queued_at", callcenter.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("bridged_at", callcenter.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ended_at", callcenter.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ringing_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("queued_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("bridged_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", core.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["agent_id"],
             ["user.id"],
@@ -133,7 +133,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("sequence_number", sa.Integer(), nullable=True),
-        sa.Column("received_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["call_id"],
             ["call.id"],

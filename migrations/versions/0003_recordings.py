@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import callcenter.types
+import core.types
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("sample_rate", sa.Integer(), nullable=False),
         sa.Column("duration_seconds", sa.Float(), nullable=False),
         sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["call_id"],
             ["call.id"],

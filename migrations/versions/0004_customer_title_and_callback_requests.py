@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import callcenter.types
+import core.types
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("call_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("band", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("requested_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customer.id"],

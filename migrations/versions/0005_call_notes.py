@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import callcenter.types
+import core.types
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -41,8 +41,8 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("notes", sa.Text(), nullable=False),
-        sa.Column("created_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", callcenter.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["agent_id"], ["user.id"]),
         sa.ForeignKeyConstraint(["call_id"], ["call.id"]),
         sa.PrimaryKeyConstraint("id"),

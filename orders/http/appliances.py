@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from callcenter.deps import ClockDep, SessionDep
+from core.deps import ClockDep, SessionDep
 from orders.http.common import PathId
 from orders.http.deps import Staff
 from orders.schemas import ApplianceCreate, AppliancePublic, ApplianceUpdate

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from callcenter.deps import SessionDep
+from core.deps import SessionDep
 from orders.http.common import IdFilter, Limit, Offset
 from orders.http.deps import Supervisor
 from orders.schemas import AuditPublic, NoNul, Page, as_utc

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from callcenter.deps import ClockDep, SessionDep, SettingsDep
+from core.deps import ClockDep, RegionDep, SessionDep
 from orders.http.common import Limit, Offset, PathId
 from orders.http.deps import Staff
 from orders.schemas import (
@@ -25,18 +25,16 @@ router = APIRouter(tags=["customers"])
 
 @router.post("/customers", status_code=201)
 def create_customer(
-    data: CustomerCreate, session: SessionDep, actor: Staff, settings: SettingsDep, clock: ClockDep
+    data: CustomerCreate, session: SessionDep, actor: Staff, region: RegionDep, clock: ClockDep
 ) -> CustomerPublic:
-    return customers.create_customer(
-        session, data=data, actor=actor, region=settings.phone.default_region, clock=clock
-    )
+    return customers.create_customer(session, data=data, actor=actor, region=region, clock=clock)
 
 
 @router.get("/customers")
 def search_customers(
     session: SessionDep,
     _actor: Staff,
-    settings: SettingsDep,
+    region: RegionDep,
     phone: Annotated[str | None, Query(max_length=40), NoNul] = None,
     name: Annotated[str | None, Query(max_length=200), NoNul] = None,
     limit: Limit = 50,
@@ -46,7 +44,7 @@ def search_customers(
         session,
         phone=phone,
         name=name,
-        region=settings.phone.default_region,
+        region=region,
         limit=limit,
         offset=offset,
     )
@@ -64,7 +62,7 @@ def update_customer(
     data: CustomerUpdate,
     session: SessionDep,
     actor: Staff,
-    settings: SettingsDep,
+    region: RegionDep,
     clock: ClockDep,
 ) -> CustomerPublic:
     return customers.update_customer(
@@ -72,7 +70,7 @@ def update_customer(
         customer_id=customer_id,
         data=data,
         actor=actor,
-        region=settings.phone.default_region,
+        region=region,
         clock=clock,
     )
 
@@ -88,11 +86,9 @@ def list_customer_appliances(
 def lookup_caller(
     session: SessionDep,
     _actor: Staff,
-    settings: SettingsDep,
+    region: RegionDep,
     clock: ClockDep,
     phone: Annotated[str, Query(min_length=1, max_length=40, description="Caller ID")],
 ) -> CallerLookup:
     """The screen-pop payload for a caller ID: every customer who has this number."""
-    return lookup.lookup_caller(
-        session, phone=phone, region=settings.phone.default_region, clock=clock
-    )
+    return lookup.lookup_caller(session, phone=phone, region=region, clock=clock)

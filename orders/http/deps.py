@@ -5,15 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from callcenter.deps import ClockDep, SecretKeyDep, SessionDep
-from callcenter.errors import NotAuthenticated, PermissionDenied
+from core.deps import ClockDep, SecretKeyDep, SessionDep
+from core.errors import NotAuthenticated, PermissionDenied
 from orders.enums import Role
 from orders.schemas import Actor
-from orders.services.users import actor_from_token
+from orders.services.users import AccessPolicy, actor_from_token
 
+
+def access_policy(request: Request) -> AccessPolicy:
+    policy: AccessPolicy = request.app.state.access
+    return policy
+
+
+Access = Annotated[AccessPolicy, Depends(access_policy)]
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 

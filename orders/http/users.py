@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from callcenter.deps import BusDep, ClockDep, SecretKeyDep, SessionDep, SettingsDep
+from core.deps import BusDep, ClockDep, SecretKeyDep, SessionDep
 from orders.http.common import Limit, Offset, PathId
-from orders.http.deps import Admin, AnyUser
+from orders.http.deps import Access, Admin, AnyUser
 from orders.schemas import (
     Page,
     StationCreate,
@@ -20,7 +20,6 @@ from orders.schemas import (
     UserUpdate,
 )
 from orders.services import users
-from orders.services.users import LoginPolicy
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(tags=["users"])
@@ -31,27 +30,22 @@ def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     bus: BusDep,
-    settings: SettingsDep,
+    access: Access,
     secret: SecretKeyDep,
     clock: ClockDep,
     request: Request,
 ) -> TokenPublic:
     """OAuth2 password flow; repeated failures for one username are locked out for a while."""
-    policy = LoginPolicy(
-        max_failures=settings.auth.login_max_failures,
-        max_delay_seconds=settings.auth.login_lockout_seconds,
-        max_failures_per_address=settings.auth.login_max_failures_per_address,
-    )
     user = users.authenticate(
         session,
         bus=bus,
         username=form.username,
         password=form.password,
         address=request.client.host if request.client else "unknown",
-        policy=policy,
+        policy=access.login,
         clock=clock,
     )
-    return users.issue_token(user, secret=secret, minutes=settings.auth.token_minutes, clock=clock)
+    return users.issue_token(user, secret=secret, minutes=access.token_minutes, clock=clock)
 
 
 @router.get("/me")
@@ -64,10 +58,10 @@ def whoami(session: SessionDep, actor: AnyUser) -> UserPublic:
 
 @router.post("/users", status_code=201)
 def create_user(
-    data: UserCreate, session: SessionDep, actor: Admin, clock: ClockDep, settings: SettingsDep
+    data: UserCreate, session: SessionDep, actor: Admin, clock: ClockDep, access: Access
 ) -> UserPublic:
     user = users.create_user(
-        session, data=data, actor=actor, clock=clock, sip_domains=settings.sip.domains
+        session, data=data, actor=actor, clock=clock, sip_domains=access.sip_domains
     )
     return UserPublic.model_validate(user, from_attributes=True)
 
@@ -93,7 +87,7 @@ def update_user(
     session: SessionDep,
     actor: Admin,
     clock: ClockDep,
-    settings: SettingsDep,
+    access: Access,
 ) -> UserPublic:
     """Admins set a user's role, station, password, extension and whether it is active."""
     user = users.update_user(
@@ -102,7 +96,7 @@ def update_user(
         data=data,
         actor=actor,
         clock=clock,
-        sip_domains=settings.sip.domains,
+        sip_domains=access.sip_domains,
     )
     return UserPublic.model_validate(user, from_attributes=True)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from callcenter.deps import ClockDep, SessionDep
+from core.deps import ClockDep, SessionDep
 from orders.enums import OrderStatus
 from orders.http.common import IdFilter, Limit, Offset, PathId
 from orders.http.deps import AnyUser, Staff

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from callcenter.types import Clock
+from core.types import Clock
 from orders.enums import AuditAction, WarrantyStatus
 from orders.exceptions import ApplianceNotFound, InvalidOrderData
 from orders.models import Appliance

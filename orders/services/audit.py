@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, col, func, select
 
-from callcenter.types import Clock
+from core.types import Clock
 from orders.enums import AuditAction
 from orders.models import AuditEntry
 from orders.schemas import Actor

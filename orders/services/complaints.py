@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from callcenter.types import Clock
+from core.types import Clock
 from orders.enums import AuditAction
 from orders.models import Complaint
 from orders.schemas import Actor

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from callcenter.types import Clock
+from core.types import Clock
 from orders.enums import AuditAction
 from orders.exceptions import CustomerNotFound
 from orders.models import Address, Customer, CustomerPhone

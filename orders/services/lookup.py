@@ -24,7 +24,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
-from callcenter.types import Clock
+from core.types import Clock
 from orders.enums import ComplaintStatus
 from orders.models import Address, Appliance, Complaint, Customer, CustomerPhone, WorkOrder
 from orders.phones import try_normalize_phone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,8 +13,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, func, select
 
-from callcenter.errors import NotAuthenticated, TooManyRequests
-from callcenter.types import Clock
+from core.errors import NotAuthenticated, TooManyRequests
+from core.types import Clock
 from orders.constants import LOGIN_FAILURES, LOGIN_FAILURES_FROM
 from orders.enums import AuditAction, Role
 from orders.exceptions import (
@@ -53,6 +54,16 @@ class LoginPolicy:
     max_delay_seconds: int = 300
     max_failures_per_address: int = 20
     forget_after_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """How accounts are admitted, as the operator configured it: the login slowdown, how
+    long a token lasts, and which SIP domains agents' extensions may name."""
+
+    login: LoginPolicy = dataclasses.field(default_factory=LoginPolicy)
+    token_minutes: int = 12 * 60
+    sip_domains: frozenset[str] = frozenset()
 
 
 # One step for every key: refused while a key's delay runs, else counted as a failure and

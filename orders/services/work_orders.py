@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, func, select
 
-from callcenter.errors import PermissionDenied
-from callcenter.types import Clock
+from core.errors import PermissionDenied
+from core.types import Clock
 from orders.enums import AuditAction, OrderStatus, Role
 from orders.exceptions import InvalidOrderData, OrderNotFound, StationNotFound
 from orders.models import Address, OrderTransition, Station, WorkOrder

@@ -17,7 +17,7 @@ import numpy as np
 import structlog
 from sqlmodel import Session
 
-from callcenter.types import Clock
+from core.types import Clock
 from ivr.backend import DatabaseBackend
 from ivr.engine import Engine, IvrSession
 from ivr.flow import Flow

@@ -18,19 +18,16 @@ import structlog
 from pyVoIP.VoIP.VoIP import PhoneStatus
 from sqlmodel import Session
 
-from callcenter.bus import EventBus
-from callcenter.types import Clock
-from ivr.flow import Flow
+from core.types import Clock
 from ivr.speech import SpeechModel
-from telephony.acd import Acd, Offer
-from telephony.events import CallNotifier
-from telephony.presence import Presence
+from telephony.acd import Offer
 from telephony.sip.call_flow import CallContext, SipCall
 from telephony.sip.constants import HEARTBEAT_SECONDS, LIVE_CALL, LIVE_CALL_TTL_SECONDS
 from telephony.sip.errors import RegistrarUnreachable, RegistrationRefused, map_pyvoip_errors
 from telephony.sip.phone import HotlineCall, HotlinePhone
 from telephony.sip.prompts import PromptAudio
 from telephony.sip.recovery import end_orphaned_calls
+from telephony.switchboard import Switchboard
 
 log = structlog.get_logger(__name__)
 
@@ -64,26 +61,25 @@ class SipEndpoint:
         *,
         sessions: Callable[[], Session],
         client: redis.Redis,
-        flow: Flow,
+        switchboard: Switchboard,
         prompts: PromptAudio,
         speech: SpeechModel | None,
         recordings_dir: Path,
-        region: str,
         clock: Clock,
     ) -> None:
         self.config = config
         self.sessions = sessions
         self.client = client
-        self.flow = flow
+        self.switchboard = switchboard
+        self.flow = switchboard.flow
         self.prompts = prompts
         self.speech = speech
         self.recordings_dir = recordings_dir
-        self.region = region
+        self.region = switchboard.region
         self.clock = clock
-        bus = EventBus(client)
-        self.bus = bus
-        self.notifier = CallNotifier(bus)
-        self.acd = Acd(client, bus, Presence(client, bus, clock=clock), clock=clock)
+        self.bus = switchboard.events
+        self.notifier = switchboard.notifier
+        self.acd = switchboard.acd
         self.calls: dict[str, SipCall] = {}
         self.phone: HotlinePhone | None = None
         self._stopping = threading.Event()

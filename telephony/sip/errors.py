@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pyVoIP.SIP import InvalidAccountInfoError, SIPParseError
 from pyVoIP.VoIP.VoIP import InvalidStateError, NoPortsAvailableError
 
-from callcenter.errors import CallCenterError
+from core.errors import CallCenterError
 
 
 class SipError(CallCenterError):

@@ -6,27 +6,23 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from callcenter.bus import EventBus
-from telephony.acd import Acd
-from telephony.events import CallNotifier
-from telephony.presence import Presence
 from telephony.sip.recovery import end_orphaned_calls
+from telephony.switchboard import Switchboard
 
 
 async def reconcile_calls(ctx: dict[str, Any]) -> int:
     """Calls whose SIP endpoint died and never came back are ended; agents left on a call
     that no longer exists, on any channel, are freed."""
-    bus = EventBus(ctx["bus"])
-    acd = Acd(ctx["bus"], bus, Presence(ctx["bus"], bus, clock=ctx["clock"]), clock=ctx["clock"])
+    board: Switchboard = ctx["switchboard"]
 
     def reconcile() -> int:
         with ctx["sessions"]() as session:
             ended = end_orphaned_calls(
                 session,
                 client=ctx["bus"],
-                notifier=CallNotifier(bus),
-                acd=acd,
-                recordings_dir=ctx["settings"].recordings_path,
+                notifier=board.notifier,
+                acd=board.acd,
+                recordings_dir=ctx["recordings_dir"],
                 owner="",
                 carried=set(),
                 clock=ctx["clock"],

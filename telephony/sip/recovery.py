@@ -10,7 +10,7 @@ import redis
 import structlog
 from sqlmodel import Session
 
-from callcenter.types import Clock
+from core.types import Clock
 from recordings.services import register_recording
 from recordings.wav import describe, recover
 from telephony import routing, services

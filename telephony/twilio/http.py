@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Annotated, Any
 
 import anyio
 import redis
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
-from callcenter.bus import BusUnavailable, EventBus
-from callcenter.deps import BusDep, ClockDep, SecretKeyDep, SessionDep, SettingsDep
-from callcenter.errors import CallCenterError, ValidationFailed
-from callcenter.types import Clock
+from core.bus import BusUnavailable
+from core.deps import BusDep, ClockDep, SecretKeyDep, SessionDep
+from core.errors import CallCenterError, ValidationFailed
+from core.types import Clock
 from ivr import store
 from ivr.backend import DatabaseBackend
 from ivr.engine import Engine
@@ -24,14 +25,15 @@ from ivr.turns import CallerInput
 from orders.schemas import CallerLookup
 from orders.services.lookup import lookup_caller
 from telephony import routing, services
-from telephony.acd import Acd, NoSuchOffer, Offer
+from telephony.acd import Acd, NoSuchOffer
+from telephony.deps import AcdDep, Notifier, SwitchboardDep
 from telephony.enums import CallChannel, CallState, ProviderStatus
 from telephony.events import CallNotifier
 from telephony.models import Call
-from telephony.presence import Presence
 from telephony.twilio import twiml
+from telephony.twilio.config import PublicUrlDep, TwilioSettingsDep
 from telephony.twilio.ids import require_sid
-from telephony.twilio.jobs import enqueue_rings, recording_job_id
+from telephony.twilio.jobs import recording_job_id
 from telephony.twilio.recording_urls import RecordingRefused, check_recording_url
 from telephony.twilio.signature import TwilioParams
 from telephony.twilio.stream_token import issue_stream_token
@@ -66,33 +68,7 @@ class JobsUnavailable(CallCenterError):
     error_id = "jobs_unavailable"
 
 
-def notifier(bus: BusDep) -> CallNotifier:
-    return CallNotifier(EventBus(bus))
-
-
-def call_distribution(bus: BusDep, clock: ClockDep) -> Acd:
-    events = EventBus(bus)
-    return Acd(bus, events, Presence(bus, events, clock=clock), clock=clock)
-
-
-Notifier = Annotated[CallNotifier, Depends(notifier)]
-AcdDep = Annotated[Acd, Depends(call_distribution)]
 AgentId = Annotated[int, Query(alias="agent", ge=1, le=2**31 - 1)]
-
-
-def ring_offers(request: Request, offers: list[Offer]) -> None:
-    """Queue the agent legs for new offers; placing calls at Twilio is slow work."""
-    if not offers:
-        return
-    jobs = request.app.state.jobs
-    if jobs is None:
-        raise JobsUnavailable("background jobs are not configured; agents cannot be rung")
-    anyio.from_thread.run(partial(enqueue_rings, jobs, offers))
-
-
-def _engine(request: Request, backend: DatabaseBackend) -> Engine:
-    flows = request.app.state.flows
-    return Engine(flows[request.app.state.settings.ivr.flow], backend)
 
 
 def _queue(
@@ -103,9 +79,8 @@ def _queue(
     acd: Acd,
     note: CallNotifier,
     clock: Clock,
-    request: Request,
 ) -> None:
-    offers = routing.queue_call(
+    routing.queue_call(
         session,
         acd=acd,
         notifier=note,
@@ -114,7 +89,6 @@ def _queue(
         priority=routing.caller_priority(pop),
         clock=clock,
     )
-    ring_offers(request, offers)
 
 
 def _xml(body: str) -> Response:
@@ -133,9 +107,8 @@ def incoming_call(
     params: TwilioParams,
     session: SessionDep,
     bus: BusDep,
-    note: Notifier,
-    acd: AcdDep,
-    settings: SettingsDep,
+    board: SwitchboardDep,
+    base: PublicUrlDep,
     clock: ClockDep,
     secret: SecretKeyDep,
     request: Request,
@@ -143,22 +116,22 @@ def incoming_call(
     """A call arrives: log it, pop the caller's record, and answer with the IVR's first step."""
     call, pop = services.start_inbound_call(
         session,
-        notifier=note,
+        notifier=board.notifier,
         channel=CallChannel.TWILIO,
         provider_id=_required(params, "CallSid"),
         from_number=params.get("From", ""),
         to_number=params.get("To", ""),
-        region=settings.phone.default_region,
+        region=board.region,
         clock=clock,
     )
     services.enter_ivr(session, call=call)
     backend = DatabaseBackend(session, phone=call.from_number, clock=clock)
-    ivr_session, turn = _engine(request, backend).start(call_id=call.id, pop=pop)
+    ivr_session, turn = Engine(board.flow, backend).start(call_id=call.id, pop=pop)
     store.save(bus, ivr_session)
     if ivr_session.queue is not None:  # a flow may route straight to an agent
-        _queue(session, call, ivr_session.queue, pop, acd, note, clock, request)
+        _queue(session, call, ivr_session.queue, pop, board.acd, board.notifier, clock)
     stream = twiml.MediaStreamGrant(
-        url=twiml.websocket_base(settings.public_url or str(request.base_url)) + twiml.MEDIA_PATH,
+        url=twiml.websocket_base(base or str(request.base_url)) + twiml.MEDIA_PATH,
         token=issue_stream_token(secret, call_id=call.id, now=clock()),
     )
     return _xml(twiml.render(turn, call_id=call.id, record=True, stream=stream))
@@ -170,11 +143,8 @@ def gather_result(
     params: TwilioParams,
     session: SessionDep,
     bus: BusDep,
-    note: Notifier,
-    acd: AcdDep,
-    settings: SettingsDep,
+    board: SwitchboardDep,
     clock: ClockDep,
-    request: Request,
 ) -> Response:
     """The caller pressed keys, spoke, or stayed silent."""
     call = services.get_call(session, call_id=call_id)
@@ -187,15 +157,13 @@ def gather_result(
         speech_confidence=_float(params.get("Confidence")),
     )
     backend = DatabaseBackend(session, phone=call.from_number, clock=clock)
-    ivr_session, turn = _engine(request, backend).handle(ivr_session, given)
+    ivr_session, turn = Engine(board.flow, backend).handle(ivr_session, given)
     store.save(bus, ivr_session)
     if backend.created_order_id is not None and call.order_id is None:
         services.attach_order(session, call=call, order_id=backend.created_order_id)
     if ivr_session.queue is not None:
-        pop = lookup_caller(
-            session, phone=call.from_number, region=settings.phone.default_region, clock=clock
-        )
-        _queue(session, call, ivr_session.queue, pop, acd, note, clock, request)
+        pop = lookup_caller(session, phone=call.from_number, region=board.region, clock=clock)
+        _queue(session, call, ivr_session.queue, pop, board.acd, board.notifier, clock)
     return _xml(twiml.render(turn, call_id=call.id))
 
 
@@ -220,7 +188,7 @@ def recording_status(
     call_id: CallId,
     params: TwilioParams,
     session: SessionDep,
-    settings: SettingsDep,
+    twilio: TwilioSettingsDep,
     request: Request,
 ) -> Response:
     """A recording of one of our calls is ready: fetch its media in a job, never inside
@@ -236,7 +204,7 @@ def recording_status(
     call = services.get_call(session, call_id=call_id)
     if call.provider_id != call_sid:
         raise RecordingRefused("the recording is of another call", details={"field": "CallSid"})
-    check_recording_url(settings.twilio, _required(params, "RecordingUrl"), recording_sid)
+    check_recording_url(twilio, _required(params, "RecordingUrl"), recording_sid)
     enqueue = partial(
         jobs.enqueue_job,
         "fetch_twilio_recording",
@@ -299,15 +267,11 @@ def agent_leg_status(
     params: TwilioParams,
     session: SessionDep,
     acd: AcdDep,
-    request: Request,
 ) -> Response:
     """The agent's leg did not connect (busy, no answer, failed): the offer moves on."""
     if params.get("CallStatus") in {"busy", "no-answer", "failed", "canceled"}:
-        try:
-            offers = routing.agent_missed(session, acd=acd, call_id=call_id, agent_id=agent_id)
-        except NoSuchOffer:
-            offers = []
-        ring_offers(request, offers)
+        with contextlib.suppress(NoSuchOffer):
+            routing.agent_missed(session, acd=acd, call_id=call_id, agent_id=agent_id)
     return Response(status_code=204)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from callcenter.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 SidName = Literal["CallSid", "StreamSid", "RecordingSid", "AccountSid"]
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 import httpx
 import structlog
 from starlette.concurrency import run_in_threadpool
 
-from callcenter.bus import EventBus
 from orders.models import User
 from recordings.paths import recording_path
 from recordings.services import register_recording
@@ -17,14 +17,15 @@ from recordings.wav import describe
 from telephony.acd import Acd, Offer
 from telephony.enums import CallChannel, CallState
 from telephony.models import Call
-from telephony.presence import Presence
 from telephony.routing import (
     agent_missed,
     expire_offers,
     log_out_deactivated_agents,
     offer_waiting_calls,
 )
-from telephony.services import get_call
+from telephony.services import get_call, sole_customer
+from telephony.switchboard import Switchboard
+from telephony.twilio.config import TwilioSettings
 from telephony.twilio.ids import require_sid
 from telephony.twilio.recording_urls import recording_resource
 from telephony.twilio.rest import OutboundCall, TwilioCalls, TwilioError
@@ -40,19 +41,19 @@ def recording_job_id(recording_sid: str) -> str:
 async def fetch_twilio_recording(ctx: dict[str, Any], *, call_id: str, recording_sid: str) -> str:
     """Download a finished Twilio recording of one of our calls as WAV into the recordings
     directory, from our Twilio API (a redirect it answers with is followed)."""
-    settings = ctx["settings"]
-    media_url = recording_resource(settings.twilio, require_sid("RecordingSid", recording_sid))
+    twilio: TwilioSettings = ctx["twilio"]
+    media_url = recording_resource(twilio, require_sid("RecordingSid", recording_sid))
 
     def find_call() -> Call:
         with ctx["sessions"]() as session:
             return get_call(session, call_id=call_id)
 
     call = await run_in_threadpool(find_call)
-    target = recording_path(settings.recordings_path, f"{call.id}-{recording_sid}")
+    target = recording_path(ctx["recordings_dir"], f"{call.id}-{recording_sid}")
     part = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
-    token = settings.twilio.auth_token
-    auth = (settings.twilio.account_sid or "", token.get_secret_value() if token else "")
+    token = twilio.auth_token
+    auth = (twilio.account_sid or "", token.get_secret_value() if token else "")
     async with (
         httpx.AsyncClient(timeout=60, follow_redirects=True) as client,
         client.stream("GET", f"{media_url}.wav", auth=auth) as response,
@@ -64,7 +65,7 @@ async def fetch_twilio_recording(ctx: dict[str, Any], *, call_id: str, recording
             os.fsync(handle.fileno())
     os.replace(part, target)
     finished = await run_in_threadpool(describe, target)
-    customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
+    customer = sole_customer(call)
 
     def register() -> None:
         with ctx["sessions"]() as session:
@@ -77,10 +78,6 @@ async def fetch_twilio_recording(ctx: dict[str, Any], *, call_id: str, recording
     return str(target)
 
 
-def ring_job_id(call_id: str, agent_id: int, offered_at: str) -> str:
-    return f"twilio-ring:{call_id}:{agent_id}:{offered_at}"
-
-
 async def ring_twilio_agent(
     ctx: dict[str, Any], *, call_id: str, agent_id: int, offered_at: str | None = None
 ) -> str | None:
@@ -89,13 +86,13 @@ async def ring_twilio_agent(
     A job can run late (a worker restarted, Redis came back): it rings only if this very
     offer is still live and the call still waits for it.
     """
-    settings = ctx["settings"]
-    presence, acd = acd_from(ctx)
+    board: Switchboard = ctx["switchboard"]
+    acd = board.acd
     offer = acd.current_offer(call_id)
     live = (
         offer is not None
         and offer.agent_id == agent_id
-        and (offered_at is None or offer.offered_at.isoformat() == offered_at)
+        and (offered_at is None or offer.offered_at == datetime.fromisoformat(offered_at))
     )
     with ctx["sessions"]() as session:
         call = get_call(session, call_id=call_id)
@@ -109,9 +106,11 @@ async def ring_twilio_agent(
     if not (live and waiting):
         log.info("ring skipped: the offer is over", call=call_id, agent=agent_id)
         return None
-    calls = ctx.get("twilio_calls") or twilio_calls_from(settings)
-    agent = presence.get(agent_id)
-    base = (settings.public_url or "").rstrip("/")
+    calls: TwilioCalls | None = ctx["twilio_calls"]
+    if calls is None:
+        raise TwilioError("Twilio credentials are not configured")
+    agent = acd.presence.get(agent_id)
+    base = (ctx["public_url"] or "").rstrip("/")
     query = f"?call={call_id}&agent={agent_id}"
     outbound = OutboundCall(
         to=agent.extension or f"client:agent-{agent_id}",
@@ -125,20 +124,21 @@ async def ring_twilio_agent(
     except TwilioError as exc:
         log.warning("could not ring agent", agent=agent_id, call=call_id, error=exc.message)
 
-        def move_on() -> list[Offer]:
+        def move_on() -> None:
             with ctx["sessions"]() as session:
-                return agent_missed(session, acd=acd, call_id=call_id, agent_id=agent_id)
+                agent_missed(session, acd=acd, call_id=call_id, agent_id=agent_id)
 
-        await enqueue_rings(ctx["redis"], await run_in_threadpool(move_on))
+        await run_in_threadpool(move_on)
         return None
 
 
 async def sweep_offers(ctx: dict[str, Any]) -> int:
-    """Offers that rang out move on; finished wrap-ups free their agents for waiting calls."""
-    presence, acd = acd_from(ctx)
+    """Offers that rang out move on; finished wrap-ups free their agents for waiting calls.
+    The fresh offers ring from the bus, like every other."""
+    acd: Acd = ctx["switchboard"].acd
 
     def sweep() -> list[Offer]:
-        presence.finish_wrap_ups()
+        acd.presence.finish_wrap_ups()
         acd.release_stray_agents()
         with ctx["sessions"]() as session:
             return (
@@ -147,33 +147,12 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
                 + offer_waiting_calls(session, acd=acd)
             )
 
-    offers = await run_in_threadpool(sweep)
-    await enqueue_rings(ctx["redis"], offers)
-    return len(offers)
+    return len(await run_in_threadpool(sweep))
 
 
-async def enqueue_rings(jobs: Any, offers: list[Offer]) -> None:
-    for offer in offers:
-        await jobs.enqueue_job(
-            "ring_twilio_agent",
-            call_id=offer.call_id,
-            agent_id=offer.agent_id,
-            offered_at=offer.offered_at.isoformat(),
-            _job_id=ring_job_id(offer.call_id, offer.agent_id, offer.offered_at.isoformat()),
-        )
-
-
-def acd_from(ctx: dict[str, Any]) -> tuple[Presence, Acd]:
-    """Presence and the ACD over the worker's Redis, reading the worker's clock."""
-    bus = EventBus(ctx["bus"])
-    presence = Presence(ctx["bus"], bus, clock=ctx["clock"])
-    return presence, Acd(ctx["bus"], bus, presence, clock=ctx["clock"])
-
-
-def twilio_calls_from(settings: Any) -> TwilioCalls:
-    token = settings.twilio.auth_token
-    if settings.twilio.account_sid is None or token is None:
-        raise TwilioError("Twilio credentials are not configured")
-    return TwilioCalls(
-        settings.twilio.account_sid, token.get_secret_value(), base_url=settings.twilio.api_base_url
-    )
+def twilio_calls_from(twilio: TwilioSettings) -> TwilioCalls | None:
+    """The REST client of our Twilio account, or None without credentials."""
+    token = twilio.auth_token
+    if twilio.account_sid is None or token is None:
+        return None
+    return TwilioCalls(twilio.account_sid, token.get_secret_value(), base_url=twilio.api_base_url)

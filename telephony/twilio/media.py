@@ -30,14 +30,13 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 
-from callcenter.bus import BusUnavailable, EventBus
+from core.bus import BusUnavailable
 from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from recordings.paths import UnsafeRecordingPath, recording_path
 from recordings.services import register_recording
 from recordings.wav import WavWriter
 from telephony.constants import MEDIA_STREAM
 from telephony.enums import CallChannel, CallState
-from telephony.events import CallNotifier
 from telephony.models import Call
 from telephony.services import find_by_provider_id
 from telephony.twilio.ids import AccountSid, CallSid, StreamSid
@@ -175,9 +174,9 @@ def _websocket_url(websocket: WebSocket, base: str | None) -> str:
 @router.websocket("/twilio/media")
 async def media_stream(websocket: WebSocket) -> None:
     app = websocket.app
-    token = app.state.settings.twilio.auth_token
+    token = app.state.twilio.auth_token
     signature = websocket.headers.get("X-Twilio-Signature", "")
-    url = _websocket_url(websocket, app.state.settings.public_url)
+    url = _websocket_url(websocket, app.state.public_url)
     if token is None or not RequestValidator(token.get_secret_value()).validate(url, {}, signature):
         log.warning("media stream refused: bad signature", url=url)
         await websocket.close(code=CLOSE_POLICY, reason="invalid X-Twilio-Signature")
@@ -207,7 +206,7 @@ class MediaStream:
     def __init__(self, websocket: WebSocket, state: Any) -> None:
         self.websocket = websocket
         self.state = state
-        self.notifier = CallNotifier(EventBus(state.bus))
+        self.notifier = state.switchboard.notifier
         self.call: Call | None = None
         self.writer: WavWriter | None = None
         self.stopped = False
@@ -215,7 +214,7 @@ class MediaStream:
         self.playing: set[str] = set()
         """Marks sent after prompt audio that Twilio has not yet reported as played."""
         self.loud_frames = 0
-        self.max_frames = state.settings.twilio.media_max_seconds * 8000
+        self.max_frames = state.twilio.media_max_seconds * 8000
 
     @property
     def call_id(self) -> str | None:
@@ -263,7 +262,7 @@ class MediaStream:
     async def _start(self, body: StartBody) -> None:
         if self.call is not None:
             raise BadFrame("second start on one stream")
-        account = self.state.settings.twilio.account_sid
+        account = self.state.twilio.account_sid
         if account is not None and body.accountSid != account:
             raise StreamRefused("stream of another Twilio account")
         token = body.customParameters.get(STREAM_TOKEN_PARAMETER)
@@ -340,7 +339,7 @@ class MediaStream:
         pcm = ulaw_to_pcm16(ulaw[:room])  # one mu-law byte per sample
         self.writer.write(pcm)
         if len(ulaw) > room:
-            seconds = self.state.settings.twilio.media_max_seconds
+            seconds = self.state.twilio.media_max_seconds
             raise StreamRefused(f"stream longer than {seconds} s")
         self.loud_frames = self.loud_frames + 1 if _rms(pcm) > SPEECH_RMS else 0
         if self.loud_frames >= SPEECH_FRAMES:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from callcenter.errors import ValidationFailed
-from callcenter.settings import TwilioSettings
+from core.errors import ValidationFailed
+from telephony.twilio.config import TwilioSettings
 from telephony.twilio.ids import require_sid
 from telephony.twilio.signature import TwilioNotConfigured
 

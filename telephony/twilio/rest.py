@@ -19,7 +19,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from callcenter.errors import CallCenterError
+from core.errors import CallCenterError
 
 log = structlog.get_logger(__name__)
 

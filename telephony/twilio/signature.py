@@ -8,8 +8,8 @@ import structlog
 from fastapi import Depends, Request
 from twilio.request_validator import RequestValidator
 
-from callcenter.deps import SettingsDep
-from callcenter.errors import CallCenterError, PermissionDenied
+from core.errors import CallCenterError, PermissionDenied
+from telephony.twilio.config import PublicUrlDep, TwilioSettingsDep
 
 log = structlog.get_logger(__name__)
 
@@ -31,14 +31,16 @@ def public_url(request: Request, base: str | None) -> str:
     return f"{base.rstrip('/')}{request.url.path}{query}"
 
 
-async def verified_params(request: Request, settings: SettingsDep) -> dict[str, str]:
-    token = settings.twilio.auth_token
+async def verified_params(
+    request: Request, twilio: TwilioSettingsDep, base: PublicUrlDep
+) -> dict[str, str]:
+    token = twilio.auth_token
     if token is None:
         raise TwilioNotConfigured("CALLCENTER_TWILIO_AUTH_TOKEN is not set")
     form = await request.form()
     params = {key: str(value) for key, value in form.multi_items()}
     signature = request.headers.get("X-Twilio-Signature", "")
-    url = public_url(request, settings.public_url)
+    url = public_url(request, base)
     if not signature or not RequestValidator(token.get_secret_value()).validate(
         url, params, signature
     ):

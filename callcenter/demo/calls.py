@@ -34,20 +34,17 @@ from sqlmodel import Session, func, select
 from twilio.request_validator import RequestValidator
 
 from callcenter.app import create_app
-from callcenter.bus import EventBus
-from callcenter.db import writer
 from callcenter.runtime import Runtime
 from callcenter.secret_key import resolve_secret_key
 from callcenter.settings import Settings
-from callcenter.types import Clock
+from core.db import writer
+from core.types import Clock
 from ivr.flow import BUILTIN_FLOWS
 from orders.enums import Role
 from orders.exceptions import DuplicateUsername
 from orders.models import CustomerPhone, User
 from orders.schemas import SYSTEM, UserCreate, UserUpdate
 from orders.services import users
-from telephony.acd import Acd
-from telephony.presence import Presence
 
 DEMO_ACCOUNT_SID = "AC" + "d" * 32
 HOTLINE = "+864008008000"
@@ -400,9 +397,7 @@ def run_demo_calls(
     # lock as it begins, or one that read first fails at once with "database is locked".
     writes = writer(runtime.engine)
     app.state.sessions = lambda: Session(writes, expire_on_commit=False)
-    events = EventBus(runtime.bus)
-    presence = Presence(runtime.bus, events, clock=runtime.clock)
-    acd = Acd(runtime.bus, events, presence, clock=runtime.clock)
+    acd = app.state.switchboard.acd
     for queue in QUEUES:
         acd.configure(
             acd.config(queue).model_copy(update={"wrap_up_seconds": plan.wrap_up_seconds})

@@ -1,4 +1,4 @@
-"""Builds a SIP endpoint from settings (used by ``callcenter sip`` and the tests)."""
+"""The SIP endpoint built from settings (``callcenter sip`` and the tests)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Callable
 import redis
 from sqlmodel import Session
 
-from callcenter.errors import ConfigurationError
 from callcenter.settings import Settings
-from callcenter.types import Clock
-from ivr.flow import BUILTIN_FLOWS, load_flows
+from callcenter.wiring import build_switchboard, load_configured_flows
+from core.errors import ConfigurationError
+from core.types import Clock
 from ivr.speech import load_model
 from ivr.tts import PromptCache
 from telephony.sip.endpoint import SipConfig, SipEndpoint, local_ip_towards
@@ -48,20 +48,15 @@ def build_endpoint(
     client: redis.Redis,
     clock: Clock,
 ) -> SipEndpoint:
-    flows = load_flows(settings.ivr.flows_dir or BUILTIN_FLOWS)
-    if settings.ivr.flow not in flows:
-        raise ConfigurationError(
-            f"no IVR flow named {settings.ivr.flow}", details={"flows": sorted(flows)}
-        )
+    flows, flow = load_configured_flows(settings)
     speech = load_model(settings.vosk_model) if settings.vosk_model else None
     return SipEndpoint(
         sip_config(settings),
         sessions=sessions,
         client=client,
-        flow=flows[settings.ivr.flow],
+        switchboard=build_switchboard(settings, client, flow=flow, clock=clock),
         prompts=PromptAudio(PromptCache(settings.data_dir / "prompts"), flows),
         speech=speech,
         recordings_dir=settings.recordings_path,
-        region=settings.phone.default_region,
         clock=clock,
     )

@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 from sqlmodel import Session, select
 
-from callcenter import demo_data as pools
-from callcenter.types import Clock
+from callcenter.demo import data as pools
+from core.types import Clock
 from orders.enums import ApplianceCategory as C
 from orders.enums import Channel, OrderType, Role, ServiceMode, Urgency
 from orders.enums import OrderStatus as S

@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 import redis
 from pydantic import BaseModel
 
-from callcenter.constants import EVENTS_STREAM
-from callcenter.errors import CallCenterError
+from core.errors import CallCenterError
+from core.keys import EVENTS_STREAM
 
 # Enough history for a console to resume after a long reconnect, bounded so the stream
 # never grows without limit.

@@ -12,7 +12,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from callcenter.errors import CallCenterError
+from core.errors import CallCenterError
 
 SQLITE_BUSY_TIMEOUT_S = 5.0
 """How long a SQLite writer waits for another's lock before the request fails with 503:

@@ -1,4 +1,5 @@
-"""FastAPI dependencies over what the app factory put on ``app.state``."""
+"""FastAPI dependencies over the kernel's pieces that the composition root put on
+``app.state``: sessions, Redis, the clock, the signing key and the phone region."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import redis
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from callcenter.db import reading
-from callcenter.settings import Settings
-from callcenter.types import Clock
+from core.db import reading
+from core.types import Clock
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -24,11 +24,6 @@ def get_bus(request: Request) -> redis.Redis:
     return bus
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
@@ -39,8 +34,14 @@ def get_secret_key(request: Request) -> str:
     return secret
 
 
+def get_region(request: Request) -> str:
+    """The region that phone numbers without a country code are read in."""
+    region: str = request.app.state.region
+    return region
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 BusDep = Annotated[redis.Redis, Depends(get_bus)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SecretKeyDep = Annotated[str, Depends(get_secret_key)]
+RegionDep = Annotated[str, Depends(get_region)]

@@ -1,0 +1,1 @@
+"""`callcenter demo`: seeded data for newcomers, and simulated callers ringing in."""

@@ -1,0 +1,76 @@
+"""What the composition root builds once from settings, for the app, the worker and the
+SIP endpoint alike: the flows, the switchboard, the access policy, the Twilio client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlmodel import Session
+
+from callcenter.settings import Settings
+from core.errors import ConfigurationError
+from core.types import Clock
+from ivr.flow import BUILTIN_FLOWS, Flow, load_flows
+from orders.services.users import AccessPolicy, LoginPolicy
+from telephony.switchboard import Switchboard
+from telephony.twilio.jobs import twilio_calls_from
+from telephony.twilio.ringer import RINGER_GROUP
+
+
+def load_configured_flows(settings: Settings) -> tuple[dict[str, Flow], Flow]:
+    """Every flow of the flows directory, and the one calls run: a name that does not
+    exist fails at start, on either channel, never at the first call."""
+    flows = load_flows(settings.ivr.flows_dir or BUILTIN_FLOWS)
+    if settings.ivr.flow not in flows:
+        raise ConfigurationError(
+            f"no IVR flow named {settings.ivr.flow}", details={"flows": sorted(flows)}
+        )
+    return flows, flows[settings.ivr.flow]
+
+
+def build_switchboard(
+    settings: Settings, client: redis.Redis, *, flow: Flow, clock: Clock
+) -> Switchboard:
+    board = Switchboard.over(client, flow=flow, region=settings.phone.default_region, clock=clock)
+    # Offers made from now on are rung by whichever worker reads them first.
+    board.events.ensure_group(RINGER_GROUP)
+    return board
+
+
+def access_policy(settings: Settings) -> AccessPolicy:
+    auth = settings.auth
+    return AccessPolicy(
+        login=LoginPolicy(
+            max_failures=auth.login_max_failures,
+            max_delay_seconds=auth.login_lockout_seconds,
+            max_failures_per_address=auth.login_max_failures_per_address,
+        ),
+        token_minutes=auth.token_minutes,
+        sip_domains=settings.sip.domains,
+    )
+
+
+def worker_context(
+    settings: Settings,
+    *,
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: Clock,
+    switchboard: Switchboard,
+    recordings_dir: Path | None = None,
+) -> dict[str, Any]:
+    """What jobs run over: the same sessions, Redis, clock and switchboard as the process
+    that runs them, and the Twilio channel's configuration and client."""
+    return {
+        "sessions": sessions,
+        "bus": bus,
+        "clock": clock,
+        "switchboard": switchboard,
+        "twilio": settings.twilio,
+        "twilio_calls": twilio_calls_from(settings.twilio),
+        "public_url": settings.public_url,
+        "recordings_dir": recordings_dir or settings.recordings_path,
+    }

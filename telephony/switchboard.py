@@ -1,0 +1,40 @@
+"""The call-handling pieces one process shares, built once by the composition root and
+handed to the app, the worker's jobs and the SIP endpoint alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from core.bus import EventBus
+from core.types import Clock
+from ivr.flow import Flow
+from telephony.acd import Acd
+from telephony.events import CallNotifier
+from telephony.presence import Presence
+
+
+@dataclass(frozen=True)
+class Switchboard:
+    events: EventBus
+    notifier: CallNotifier
+    presence: Presence
+    acd: Acd
+    flow: Flow
+    """The IVR flow every inbound call runs, on either channel."""
+    region: str
+    """Where a caller's number without a country code is read."""
+
+    @classmethod
+    def over(cls, client: redis.Redis, *, flow: Flow, region: str, clock: Clock) -> Switchboard:
+        events = EventBus(client)
+        presence = Presence(client, events, clock=clock)
+        return cls(
+            events=events,
+            notifier=CallNotifier(events),
+            presence=presence,
+            acd=Acd(client, events, presence, clock=clock),
+            flow=flow,
+            region=region,
+        )
