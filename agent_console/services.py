@@ -68,14 +68,16 @@ def pop_for_call(
     region: str = "CN",
     clock: Clock,
 ) -> ScreenPop:
-    """The pop again (a reloaded page): the payload resolved at ringing, or a fresh lookup."""
+    """The pop again (a reloaded page): the payload resolved at ringing, kept with the
+    call (or, for a call logged before calls kept it, in Redis or a fresh lookup)."""
     call = call_for(session, call_id=call_id, actor=actor)
-    raw = bus.get(POP.format(call_id=call.id))
-    lookup = (
-        CallerLookup.model_validate_json(raw)
-        if raw
-        else lookup_caller(session, phone=call.from_number, region=region, clock=clock)
-    )
+    raw = None if call.pop is not None else bus.get(POP.format(call_id=call.id))
+    if call.pop is not None:
+        lookup = calls.caller_pop(call)
+    elif raw:
+        lookup = CallerLookup.model_validate_json(raw)
+    else:
+        lookup = lookup_caller(session, phone=call.from_number, region=region, clock=clock)
     return build_pop(session, lookup=lookup, call_id=call.id, now=clock(), config=config)
 
 

@@ -66,6 +66,7 @@ def serve(
     """Run the API, the console and the Twilio webhooks (embedded SQLite and Redis if unset)."""
     settings = _settings()
     try:
+        load_configured_flows(settings)  # a missing flow fails here, not at the first call
         runtime = Runtime.start(settings)
     except CallCenterError as exc:
         _fail(exc)
@@ -139,6 +140,7 @@ def run_sip() -> None:
     """Register to the PBX (CALLCENTER_SIP_*) and answer calls into the IVR and queues."""
     settings = _settings()
     try:
+        load_configured_flows(settings)
         runtime = Runtime.start(settings)
     except CallCenterError as exc:
         _fail(exc)
@@ -181,9 +183,13 @@ def run_worker() -> None:
             "`callcenter serve` already runs the worker in its own process"
         )
         raise typer.Exit(code=2)
-    runtime = Runtime.start(settings)
     try:
         _flows, flow = load_configured_flows(settings)
+    except CallCenterError as exc:
+        _fail(exc)
+        return
+    runtime = Runtime.start(settings)
+    try:
         board = build_switchboard(settings, runtime.bus, flow=flow, clock=runtime.clock)
         context = worker_context(
             settings,

@@ -3,6 +3,7 @@ SIP endpoint alike: the flows, the switchboard, the access policy, the Twilio cl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import redis
 from sqlmodel import Session
 
 from callcenter.settings import Settings
+from core.bus import BusUnavailable
 from core.errors import ConfigurationError
 from core.types import Clock
 from ivr.flow import BUILTIN_FLOWS, Flow, load_flows
@@ -35,8 +37,10 @@ def build_switchboard(
     settings: Settings, client: redis.Redis, *, flow: Flow, clock: Clock
 ) -> Switchboard:
     board = Switchboard.over(client, flow=flow, region=settings.phone.default_region, clock=clock)
-    # Offers made from now on are rung by whichever worker reads them first.
-    board.events.ensure_group(RINGER_GROUP)
+    # Offers made from now on are rung by whichever worker reads them first. With Redis
+    # away at start, the ringer makes the group on its first pass instead.
+    with contextlib.suppress(redis.RedisError, BusUnavailable):
+        board.events.ensure_group(RINGER_GROUP)
     return board
 
 

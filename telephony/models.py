@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -20,6 +21,9 @@ class Call(SQLModel, table=True):
     from_e164: str | None = Field(default=None, max_length=20, index=True)
     to_number: str = Field(max_length=64)
     customer_ids: list[int] = Field(default_factory=list, sa_type=JSON)
+    pop: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    """The caller's record as it was built when the call arrived (``CallerLookup``): built
+    once per call, and read back by every later step instead of looking the caller up again."""
     state: CallState = Field(default=CallState.RINGING, sa_type=enum_type(CallState))
     provider_status: ProviderStatus | None = Field(default=None, sa_type=enum_type(ProviderStatus))
     queue: str | None = Field(default=None, max_length=64)

@@ -10,9 +10,10 @@ from core.types import Clock
 from orders.enums import Urgency
 from orders.models import User
 from orders.schemas import CallerLookup
+from recordings.wav import FinishedWav
 from telephony import services
 from telephony.acd import Acd, AgentUnavailable, NoSuchOffer, Offer
-from telephony.enums import CallChannel, CallState
+from telephony.enums import CallChannel, CallState, Disposition
 from telephony.events import CallNotifier
 from telephony.exceptions import CallNotBridged, TransferInvalid
 from telephony.models import Call
@@ -206,6 +207,27 @@ def _bridged(session: Session, call_id: str) -> Call:
             "hold and transfer are available on SIP calls",
             details={"call_id": call_id, "channel": call.channel.value},
         )
+    return call
+
+
+def finish_call(
+    session: Session,
+    *,
+    acd: Acd,
+    notifier: CallNotifier,
+    call_id: str,
+    disposition: Disposition,
+    recording: FinishedWav | None,
+    clock: Clock,
+) -> Call:
+    """The call is over, on whichever channel and however it ended (a hang-up, a failure,
+    an endpoint found dead): logged, its agent released, its recording filed."""
+    call = services.end_call(
+        session, notifier=notifier, call_id=call_id, disposition=disposition, clock=clock
+    )
+    call_ended(session, acd=acd, call=call)
+    if recording is not None:
+        services.keep_recording(session, call=call, wav=recording, clock=clock)
     return call
 
 

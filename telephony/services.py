@@ -12,6 +12,8 @@ from core.types import Clock
 from orders.phones import try_normalize_phone
 from orders.schemas import CallerLookup
 from orders.services.lookup import lookup_caller
+from recordings.services import register_recording
+from recordings.wav import FinishedWav
 from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
 from telephony.events import CallNotifier
 from telephony.exceptions import CallNotFound
@@ -63,9 +65,9 @@ def start_inbound_call(
     out: when publishing fails there is no row, so the provider's retry publishes it.
     """
     existing = find_by_provider_id(session, provider_id)
-    pop = lookup_caller(session, phone=from_number, region=region, clock=clock)
     if existing is not None:
-        return existing, pop
+        return existing, caller_pop(existing)
+    pop = lookup_caller(session, phone=from_number, region=region, clock=clock)
     call = Call(
         id=uuid.uuid4().hex,
         channel=channel,
@@ -75,6 +77,7 @@ def start_inbound_call(
         from_e164=try_normalize_phone(from_number, default_region=region),
         to_number=to_number,
         customer_ids=[card.id for card in pop.customers],
+        pop=pop.model_dump(mode="json"),
         ringing_at=clock(),
     )
     session.add(call)
@@ -85,7 +88,7 @@ def start_inbound_call(
         session.rollback()
         winner = find_by_provider_id(session, provider_id)
         assert winner is not None
-        return winner, pop
+        return winner, caller_pop(winner)
     _publish_then_commit(session, lambda: notifier.ringing(call, pop))
     return call, pop
 
@@ -143,6 +146,29 @@ def leave_queue(session: Session, *, call: Call) -> Call:
     move_call(session, call, CallState.IN_IVR)
     session.commit()
     return call
+
+
+def caller_pop(call: Call) -> CallerLookup:
+    """The caller's record as built when the call arrived."""
+    if call.pop is None:
+        return CallerLookup(phone=call.from_e164 or call.from_number, customers=[])
+    return CallerLookup.model_validate(call.pop)
+
+
+def took_order(session: Session, *, call: Call, order_id: int) -> Call:
+    """The caller logged a repair in the IVR: the first order taken in a call is the
+    call's order (a caller may go on and log another), on every channel."""
+    if call.order_id is None:
+        attach_order(session, call=call, order_id=order_id)
+    return call
+
+
+def keep_recording(session: Session, *, call: Call, wav: FinishedWav, clock: Clock) -> None:
+    """A recording of this call (the whole call, a fault description, a voicemail), filed
+    under the call and its sole customer."""
+    register_recording(
+        session, call_id=call.id, customer_id=sole_customer(call), wav=wav, clock=clock
+    )
 
 
 def attach_order(session: Session, *, call: Call, order_id: int) -> Call:

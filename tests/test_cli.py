@@ -132,3 +132,25 @@ def test_worker_without_redis_url_explains(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "CALLCENTER_REDIS_URL" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["sip"]])
+def test_a_configured_flow_that_does_not_exist_fails_at_start(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Every channel checks the configured flow once, at start: a typo in the flow's name
+    is a clear error, never a failed first call."""
+    env = {
+        **_env(tmp_path / "data"),
+        "CALLCENTER_IVR_FLOW": "hotlnie",
+        "CALLCENTER_REDIS_URL": "redis://127.0.0.1:1",
+        "CALLCENTER_SIP_SERVER": "127.0.0.1",
+        "CALLCENTER_SIP_USERNAME": "hotline",
+    }
+    result = subprocess.run(
+        [CALLCENTER, *command], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no IVR flow named hotlnie" in result.stderr
+    assert "hotline" in result.stderr  # the flows there are
+    assert "Traceback" not in result.stderr

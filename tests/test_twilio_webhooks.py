@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import redis
+import sqlalchemy
 from sqlmodel import Session, func, select
 
 from callbacks.models import CallbackRequest
@@ -15,7 +16,7 @@ from orders.models import WorkOrder
 from orders.schemas import SYSTEM, TransitionIn
 from orders.services import work_orders
 from telephony.models import Call, CallStatusChange
-from tests.conftest import TestClock, at
+from tests.conftest import TWILIO_ACCOUNT_SID, TestClock, at
 from tests.twilio_sim import TwilioSimulator
 
 pytestmark = pytest.mark.clock
@@ -321,3 +322,40 @@ def test_kind_by_speech_then_the_appliance_by_key(
     call.speak("冰箱门关不严")
     order = db.exec(select(WorkOrder).where(WorkOrder.customer_id == customer.id)).one()
     assert order.appliance_id == second.id != fridge.id
+
+
+def test_the_callers_record_is_looked_up_once_per_call(
+    sim: TwilioSimulator, returning: Any, db: Session, engine: Any, bus: redis.Redis
+) -> None:
+    """The pop is built when the call arrives and kept with it: the IVR's later steps and
+    Twilio's retries read it back instead of querying the customer's record again."""
+    customer, _washer, _fridge = returning
+    lookups: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "customer_phone" in statement:
+            lookups.append(statement)
+
+    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
+    try:
+        call = sim.call("+8613800138000")
+        arrived = len(lookups)
+        call.press("0")  # to an agent: the queue's priority comes from the pop
+        retried = sim.post(
+            "/twilio/voice",
+            {
+                "CallSid": call.sid,
+                "AccountSid": TWILIO_ACCOUNT_SID,
+                "From": call.caller,
+                "To": sim.hotline,
+                "Direction": "inbound",
+                "CallStatus": "ringing",
+            },
+        )
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
+
+    assert arrived >= 1
+    assert len(lookups) == arrived
+    assert retried.status_code == 200
+    assert _call(db, call.sid).pop["customers"][0]["id"] == customer.id

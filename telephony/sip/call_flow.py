@@ -25,7 +25,6 @@ from ivr.speech import SpeechModel
 from ivr.turns import CallerInput, Enqueue, Hangup, Turn
 from orders.schemas import CallerLookup
 from recordings.audio import pcm16_to_ulaw
-from recordings.services import register_recording
 from recordings.wav import FinishedWav, WavWriter
 from telephony import routing, services
 from telephony.acd import Acd, NoSuchOffer, Offer
@@ -231,7 +230,7 @@ class SipCall:
                 backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
                 state, turn = Engine(ctx.flow, backend).handle(state, answer)
                 if backend.created_order_id is not None:
-                    services.attach_order(session, call=call, order_id=backend.created_order_id)
+                    services.took_order(session, call=call, order_id=backend.created_order_id)
                     self._register_faults(session, call, self.audio)
             answer = self.audio.render(turn)
         self.ivr_state = state
@@ -239,12 +238,9 @@ class SipCall:
 
     def _register_faults(self, session: Session, call: Call, audio: AudioIvr) -> None:
         """The recorded fault description belongs with the order it was taken for."""
-        customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
         while audio.faults:
             fault = audio.faults.pop(0)
-            register_recording(
-                session, call_id=call.id, customer_id=customer, wav=fault.wav, clock=self.ctx.clock
-            )
+            services.keep_recording(session, call=call, wav=fault.wav, clock=self.ctx.clock)
 
     # Queue and agent
 
@@ -306,13 +302,7 @@ class SipCall:
         message = self.audio.voicemail(self.ivr_state.language)
         if message is not None:
             with ctx.sessions() as session:
-                register_recording(
-                    session,
-                    call_id=call.id,
-                    customer_id=call.customer_ids[0] if len(call.customer_ids) == 1 else None,
-                    wav=message.wav,
-                    clock=ctx.clock,
-                )
+                services.keep_recording(session, call=call, wav=message.wav, clock=ctx.clock)
         return Hangup()
 
     def _talk(self) -> bool:
@@ -390,19 +380,15 @@ class SipCall:
         assert self.call_id is not None
         finished = self.media.finish_recording()
         with ctx.sessions() as session:
-            call = services.end_call(
+            call = routing.finish_call(
                 session,
+                acd=ctx.acd,
                 notifier=ctx.notifier,
                 call_id=self.call_id,
                 disposition=disposition,
+                recording=finished,
                 clock=ctx.clock,
             )
-            routing.call_ended(session, acd=ctx.acd, call=call)
-            if finished is not None:
-                customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
-                register_recording(
-                    session, call_id=call.id, customer_id=customer, wav=finished, clock=ctx.clock
-                )
         log.info(
             "sip call ended",
             call=call.id,

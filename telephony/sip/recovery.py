@@ -11,7 +11,6 @@ import structlog
 from sqlmodel import Session
 
 from core.types import Clock
-from recordings.services import register_recording
 from recordings.wav import describe, recover
 from telephony import routing, services
 from telephony.acd import Acd
@@ -46,15 +45,16 @@ def end_orphaned_calls(
         alive = mark is not None and (_text(mark) != owner or call_id in carried)
         if alive or services.get_call(session, call_id=call_id).ringing_at > settling:
             continue  # carried, or so new that its endpoint may not have marked it yet
-        call = services.end_call(
-            session, notifier=notifier, call_id=call_id, disposition=Disposition.FAILED, clock=clock
-        )
-        routing.call_ended(session, acd=acd, call=call)
         part = recordings_dir / f"{call_id}.wav.part"
-        if part.exists():
-            wav = describe(recover(part))
-            customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
-            register_recording(session, call_id=call_id, customer_id=customer, wav=wav, clock=clock)
+        routing.finish_call(
+            session,
+            acd=acd,
+            notifier=notifier,
+            call_id=call_id,
+            disposition=Disposition.FAILED,
+            recording=describe(recover(part)) if part.exists() else None,
+            clock=clock,
+        )
         log.warning("sip call ended after its endpoint died", call=call_id)
         ended.append(call_id)
     acd.presence.reconcile(services.live_call_ids(session))

@@ -23,7 +23,6 @@ from ivr.backend import DatabaseBackend
 from ivr.engine import Engine
 from ivr.turns import CallerInput
 from orders.schemas import CallerLookup
-from orders.services.lookup import lookup_caller
 from telephony import routing, services
 from telephony.acd import Acd, NoSuchOffer
 from telephony.deps import AcdDep, Notifier, SwitchboardDep
@@ -159,10 +158,10 @@ def gather_result(
     backend = DatabaseBackend(session, phone=call.from_number, clock=clock)
     ivr_session, turn = Engine(board.flow, backend).handle(ivr_session, given)
     store.save(bus, ivr_session)
-    if backend.created_order_id is not None and call.order_id is None:
-        services.attach_order(session, call=call, order_id=backend.created_order_id)
+    if backend.created_order_id is not None:
+        services.took_order(session, call=call, order_id=backend.created_order_id)
     if ivr_session.queue is not None:
-        pop = lookup_caller(session, phone=call.from_number, region=board.region, clock=clock)
+        pop = services.caller_pop(call)
         _queue(session, call, ivr_session.queue, pop, board.acd, board.notifier, clock)
     return _xml(twiml.render(turn, call_id=call.id))
 

@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 
 from orders.models import User
 from recordings.paths import recording_path
-from recordings.services import register_recording
 from recordings.wav import describe
 from telephony.acd import Acd, Offer
 from telephony.enums import CallChannel, CallState
@@ -23,7 +22,7 @@ from telephony.routing import (
     log_out_deactivated_agents,
     offer_waiting_calls,
 )
-from telephony.services import get_call, sole_customer
+from telephony.services import get_call, keep_recording
 from telephony.switchboard import Switchboard
 from telephony.twilio.config import TwilioSettings
 from telephony.twilio.ids import require_sid
@@ -65,13 +64,10 @@ async def fetch_twilio_recording(ctx: dict[str, Any], *, call_id: str, recording
             os.fsync(handle.fileno())
     os.replace(part, target)
     finished = await run_in_threadpool(describe, target)
-    customer = sole_customer(call)
 
     def register() -> None:
         with ctx["sessions"]() as session:
-            register_recording(
-                session, call_id=call.id, customer_id=customer, wav=finished, clock=ctx["clock"]
-            )
+            keep_recording(session, call=call, wav=finished, clock=ctx["clock"])
 
     await run_in_threadpool(register)
     log.info("twilio recording stored", call=call.id, recording=recording_sid)

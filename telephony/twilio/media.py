@@ -33,12 +33,11 @@ from twilio.request_validator import RequestValidator
 from core.bus import BusUnavailable
 from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from recordings.paths import UnsafeRecordingPath, recording_path
-from recordings.services import register_recording
 from recordings.wav import WavWriter
 from telephony.constants import MEDIA_STREAM
 from telephony.enums import CallChannel, CallState
 from telephony.models import Call
-from telephony.services import find_by_provider_id
+from telephony.services import find_by_provider_id, keep_recording
 from telephony.twilio.ids import AccountSid, CallSid, StreamSid
 from telephony.twilio.stream_token import (
     STREAM_TOKEN_SECONDS,
@@ -356,17 +355,10 @@ class MediaStream:
             return
         writer, call, self.writer = self.writer, self.call, None
         wav = await run_in_threadpool(writer.finish)
-        customer = call.customer_ids[0] if len(call.customer_ids) == 1 else None
 
         def register() -> None:
             with self.state.sessions() as session:
-                register_recording(
-                    session,
-                    call_id=call.id,
-                    customer_id=customer,
-                    wav=wav,
-                    clock=self.state.clock,
-                )
+                keep_recording(session, call=call, wav=wav, clock=self.state.clock)
 
         await run_in_threadpool(register)
         log.info("recording registered", call=call.id, seconds=wav.duration_seconds)
