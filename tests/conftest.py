@@ -8,7 +8,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+import wave
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from orders.schemas import (
 )
 from orders.services import appliances, customers, work_orders
 from orders.services.users import issue_token
+from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction
 from telephony.models import Call
 
@@ -222,10 +224,10 @@ def clock() -> TestClock:
 def app(
     settings: Settings,
     engine: Engine,
-    db: Session,
     bus: redis.Redis,
     redis_url: str,
     clock: TestClock,
+    sessions: Callable[[], contextlib.AbstractContextManager[Session]],
 ) -> Any:
     application = create_app(
         settings=settings,
@@ -235,17 +237,23 @@ def app(
         redis_url=redis_url,
         clock=clock,
     )
+    application.state.sessions = sessions
+    return application
+
+
+@pytest.fixture
+def sessions(db: Session) -> Callable[[], contextlib.AbstractContextManager[Session]]:
+    """The session factory of a test's app, worker jobs and sweeps: the test's one
+    transaction, lent to one thread at a time (live servers and concurrent jobs use
+    several, and a session must not be used by two threads together)."""
     lock = threading.RLock()
 
     @contextlib.contextmanager
     def serialized() -> Iterator[Session]:
-        # One test transaction serves every request; live servers answer from several
-        # threads at once, and a session must not be used by two threads together.
         with lock:
             yield db
 
-    application.state.sessions = serialized
-    return application
+    return serialized
 
 
 @pytest.fixture
@@ -295,23 +303,61 @@ def make_user(db: Session) -> Callable[..., User]:
 
 
 @pytest.fixture
-def make_waiting_call(db: Session, clock: TestClock) -> Callable[..., Call]:
-    """A call logged as waiting in ``queue`` (not yet in the ACD: the test enqueues it)."""
+def make_call(db: Session, clock: TestClock) -> Callable[..., Call]:
+    """A call in the log, waiting in queue ``q`` unless told otherwise (not in the ACD:
+    a test that needs it there enqueues it)."""
 
-    def make(queue: str = "q", *, channel: CallChannel = CallChannel.TWILIO) -> Call:
+    def make(
+        *,
+        channel: CallChannel = CallChannel.TWILIO,
+        state: CallState = CallState.QUEUED,
+        queue: str | None = "q",
+        customer_ids: Sequence[int] = (),
+        agent_id: int | None = None,
+        ringing_at: datetime | None = None,
+    ) -> Call:
         call = Call(
             id=uuid.uuid4().hex,
             channel=channel,
             direction=Direction.INBOUND,
             from_number="+8613800138000",
             to_number="+864008001234",
-            state=CallState.QUEUED,
+            customer_ids=list(customer_ids),
+            agent_id=agent_id,
+            state=state,
             queue=queue,
-            ringing_at=clock(),
+            ringing_at=ringing_at or clock(),
         )
         db.add(call)
         db.commit()
         return call
+
+    return make
+
+
+@pytest.fixture
+def make_recording(db: Session, clock: TestClock) -> Callable[..., Recording]:
+    """A recording of ``call`` on disk (silence) and in the catalogue."""
+
+    def make(call: Call, directory: Path, *, seconds: float = 0.1) -> Recording:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{call.id}.wav"
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            wav.writeframes(b"\0\0" * int(8000 * seconds))
+        recording = Recording(
+            call_id=call.id,
+            customer_id=call.customer_ids[0] if call.customer_ids else None,
+            path=str(path),
+            duration_seconds=seconds,
+            sha256="0" * 64,
+            created_at=call.ringing_at,
+        )
+        db.add(recording)
+        db.commit()
+        return recording
 
     return make
 

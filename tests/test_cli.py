@@ -2,59 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-CALLCENTER = str(Path(sys.executable).parent / "callcenter")
-
-
-def _env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
-    env["CALLCENTER_DATA_DIR"] = str(data_dir)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def until(check: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():  # type: ignore[operator]
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
+from tests.cli_harness import CALLCENTER, add_user, cli_env, until
+from tests.live_server import free_port
 
 
 @pytest.mark.slow
 def test_serve_on_embedded_defaults_then_log_in(tmp_path: Path) -> None:
     """Zero configuration: SQLite and Redis under the data dir, user added from stdin."""
     data_dir = tmp_path / "data"
-    env = _env(data_dir)
-    added = subprocess.run(
-        [CALLCENTER, "user", "add", "alice", "--role", "supervisor"],
-        input="a-long-password\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    env = cli_env(data_dir)
+    added = add_user(env, "alice", role="supervisor")
     assert added.returncode == 0, added.stderr
     assert "alice" in added.stdout
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [CALLCENTER, "serve", "--port", str(port)],
         env=env,
@@ -99,25 +65,11 @@ def test_serve_on_embedded_defaults_then_log_in(tmp_path: Path) -> None:
 
 
 def test_user_add_refuses_a_bad_role_and_short_password(tmp_path: Path) -> None:
-    env = _env(tmp_path / "data")
-    bad_role = subprocess.run(
-        [CALLCENTER, "user", "add", "bob", "--role", "janitor"],
-        input="a-long-password\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    env = cli_env(tmp_path / "data")
+    bad_role = add_user(env, "bob", role="janitor")
     assert bad_role.returncode == 1
     assert "role" in bad_role.stderr
-    short = subprocess.run(
-        [CALLCENTER, "user", "add", "bob", "--role", "agent"],
-        input="short\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    short = add_user(env, "bob", password="short")
     assert short.returncode == 1
     assert "password" in short.stderr
 
@@ -127,7 +79,7 @@ def test_worker_without_redis_url_explains(tmp_path: Path) -> None:
         [CALLCENTER, "worker"],
         capture_output=True,
         text=True,
-        env=_env(tmp_path / "data"),
+        env=cli_env(tmp_path / "data"),
         timeout=60,
     )
     assert result.returncode == 2
@@ -141,7 +93,7 @@ def test_a_configured_flow_that_does_not_exist_fails_at_start(
     """Every channel checks the configured flow once, at start: a typo in the flow's name
     is a clear error, never a failed first call."""
     env = {
-        **_env(tmp_path / "data"),
+        **cli_env(tmp_path / "data"),
         "CALLCENTER_IVR_FLOW": "hotlnie",
         "CALLCENTER_REDIS_URL": "redis://127.0.0.1:1",
         "CALLCENTER_SIP_SERVER": "127.0.0.1",

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
-import wave
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,8 +26,7 @@ from orders.models import User, WorkOrder
 from orders.schemas import SYSTEM, OrderCreate, TransitionIn
 from orders.services import complaints, work_orders
 from orders.services.users import issue_token
-from recordings.models import Recording
-from telephony.enums import CallChannel, CallState, Direction
+from telephony.enums import CallState
 from telephony.models import Call
 from tests.conftest import IN_CI, OPEN_HOURS, PASSWORD, SECRET, TestClock, at, bearer, fixed_clock
 from tests.live_server import serve
@@ -104,40 +101,6 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
-def _earlier_call(db: Session, customer_id: int, recordings: Path) -> Recording:
-    """A finished call of the customer's, with its recording on disk."""
-    call = Call(
-        id=uuid.uuid4().hex,
-        channel=CallChannel.TWILIO,
-        direction=Direction.INBOUND,
-        from_number="+8613800138000",
-        to_number="+864008001234",
-        customer_ids=[customer_id],
-        state=CallState.ENDED,
-        ringing_at=OPEN_HOURS - timedelta(days=3),
-    )
-    db.add(call)
-    db.commit()
-    recordings.mkdir(parents=True, exist_ok=True)
-    path = recordings / f"{call.id}.wav"
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(8000)
-        wav.writeframes(b"\0\0" * 8000 * 2)
-    recording = Recording(
-        call_id=call.id,
-        customer_id=customer_id,
-        path=str(path),
-        duration_seconds=2.0,
-        sha256="0" * 64,
-        created_at=OPEN_HOURS - timedelta(days=3),
-    )
-    db.add(recording)
-    db.commit()
-    return recording
-
-
 def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
     browser: Browser,
     base_url: str,
@@ -146,6 +109,8 @@ def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
     make_user: Any,
     make_customer: Any,
     make_appliance: Any,
+    make_call: Any,
+    make_recording: Any,
     db: Session,
     clock: TestClock,
 ) -> None:
@@ -186,7 +151,13 @@ def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
     complaints.log_complaint(
         db, customer_id=customer.id, topic="上门超时", crisis_level=2, actor=SYSTEM, clock=clock
     )
-    _earlier_call(db, customer.id, app.state.recordings_dir)
+    earlier = make_call(
+        customer_ids=[customer.id],
+        state=CallState.ENDED,
+        queue=None,
+        ringing_at=OPEN_HOURS - timedelta(days=3),
+    )
+    make_recording(earlier, app.state.recordings_dir, seconds=2.0)
     agent = make_user(Role.AGENT, username="agent-ui")
     page, dialogs = _page(browser, base_url, "agent-ui")
     _available(page)

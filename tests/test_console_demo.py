@@ -9,7 +9,6 @@ runs on the embedded defaults (a SQLite file and a private Redis), as a newcomer
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 from websockets.sync.client import connect
 
+from tests.cli_harness import add_user, cli_env
 from tests.conftest import PASSWORD
 from tests.live_server import free_port
 
@@ -47,16 +47,8 @@ def _answered(frame: dict[str, Any]) -> bool:
 
 
 def test_demo_calls_ring_in_through_the_real_call_path(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
-    env.update(CALLCENTER_DATA_DIR=str(tmp_path / "data"), CALLCENTER_LOG_LEVEL="WARNING")
-    added = subprocess.run(
-        [str(CLI), "user", "add", "watcher", "--role", "supervisor"],
-        input=PASSWORD + "\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = cli_env(tmp_path / "data", CALLCENTER_LOG_LEVEL="WARNING")
+    added = add_user(env, "watcher", role="supervisor", password=PASSWORD)
     assert added.returncode == 0, added.stderr
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -4,8 +4,6 @@ back from wrap-up, with no request of their own to dispatch the queue."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -31,7 +29,8 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
     bus: redis.Redis,
     redis_url: str,
     make_user: Any,
-    make_waiting_call: Any,
+    make_call: Any,
+    sessions: Any,
     clock: TestClock,
 ) -> None:
     agent = make_user(Role.AGENT).id
@@ -42,12 +41,8 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
     for state in (AgentState.OFFERED, AgentState.ON_CALL):
         acd.presence.move(agent, state, call_id="earlier")
     acd.end_call(agent, "q")  # wrap-up, over at once
-    call = make_waiting_call()
+    call = make_call()
     acd.enqueue(call.id, "q")  # nobody free: it waits, and nothing dispatches it
-
-    @contextlib.contextmanager
-    def sessions() -> Iterator[Session]:
-        yield db
 
     async def sweep() -> int:
         jobs = await create_pool(RedisSettings.from_dsn(redis_url))

@@ -15,8 +15,9 @@ from twilio.request_validator import RequestValidator
 
 from callcenter.demo.calls import open_around_the_clock
 from callcenter.embedded_redis import EmbeddedRedis
+from tests.cli_harness import CALLCENTER, add_user, cli_env, until
 from tests.conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
-from tests.test_cli import CALLCENTER, _env, _free_port, until
+from tests.live_server import free_port
 
 
 def _pid(server: EmbeddedRedis) -> int:
@@ -60,8 +61,8 @@ def test_commands_next_to_a_running_service_leave_its_redis_alone(tmp_path: Path
     """`user add` (and `demo`) in a second terminal, then the service's Redis is killed:
     logins keep working throughout."""
     data_dir = tmp_path / "data"
-    env = _env(data_dir)
-    port = _free_port()
+    env = cli_env(data_dir)
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [CALLCENTER, "serve", "--port", str(port)],
@@ -72,14 +73,7 @@ def test_commands_next_to_a_running_service_leave_its_redis_alone(tmp_path: Path
     )
 
     def add(name: str) -> None:
-        added = subprocess.run(
-            [CALLCENTER, "user", "add", name, "--role", "agent"],
-            input="a-long-password\n",
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+        added = add_user(env, name)
         assert added.returncode == 0, added.stderr
 
     def logs_in(name: str) -> bool:
@@ -121,24 +115,17 @@ def test_sigkill_of_the_embedded_redis_mid_queue_loses_no_caller(tmp_path: Path)
     """A caller waits in the queue of a running service; its embedded Redis is killed. The
     service starts it again, is ready again, and the caller is still there for an agent."""
     data_dir = tmp_path / "data"
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
-        **_env(data_dir),
+        **cli_env(data_dir),
         "CALLCENTER_PUBLIC_URL": base,
         "CALLCENTER_TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
         "CALLCENTER_TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
         # The service runs on the system clock: open around the clock, any time of day.
         "CALLCENTER_IVR_FLOWS_DIR": str(open_around_the_clock(tmp_path / "flows")),
     }
-    added = subprocess.run(
-        [CALLCENTER, "user", "add", "ann", "--role", "agent"],
-        input="a-long-password\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    added = add_user(env, "ann")
     assert added.returncode == 0, added.stderr
     validator = RequestValidator(TWILIO_AUTH_TOKEN)
 

@@ -21,8 +21,8 @@ from core.db import make_engine
 from core.keys import WORKER_HEARTBEAT
 from orders.enums import Role
 from orders.models import User
+from tests.cli_harness import CALLCENTER, cli_env
 from tests.conftest import OPEN_HOURS, SECRET, TestClock, bearer
-from tests.test_cli import CALLCENTER, _env
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_readyz_reports_an_unreachable_database(settings: Settings, bus: redis.R
 
 
 def test_standalone_worker_beats(tmp_path: Path, redis_url: str, bus: redis.Redis) -> None:
-    env = {**_env(tmp_path / "data"), "CALLCENTER_REDIS_URL": redis_url}
+    env = {**cli_env(tmp_path / "data"), "CALLCENTER_REDIS_URL": redis_url}
     worker = subprocess.Popen(
         [CALLCENTER, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

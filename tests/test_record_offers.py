@@ -20,7 +20,7 @@ def test_an_offer_for_a_call_that_ended_meanwhile_is_not_recorded(
     db: Session,
     bus: redis.Redis,
     make_user: object,
-    make_waiting_call: Any,
+    make_call: Any,
     clock: TestClock,
 ) -> None:
     """Found by the screen-pop benchmark at 30 calls/s: /twilio/voice answered 409
@@ -29,7 +29,7 @@ def test_an_offer_for_a_call_that_ended_meanwhile_is_not_recorded(
     acd = Acd(bus, events, Presence(bus, events, clock=clock), clock=clock)
     agent = make_user(Role.AGENT).id  # type: ignore[operator]
     acd.presence.log_in(agent, queues=["q"], skills=[])
-    call = make_waiting_call()
+    call = make_call()
     acd.enqueue(call.id, "q")
     offers = acd.dispatch("q")
     # The caller hangs up on another request before this one records the offer.

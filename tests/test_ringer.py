@@ -4,9 +4,6 @@ offers of SIP calls are left to their endpoint."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -48,7 +45,8 @@ def test_each_offer_of_a_twilio_call_is_rung_once_and_sip_offers_not_at_all(
     bus: redis.Redis,
     redis_url: str,
     make_user: Any,
-    make_waiting_call: Any,
+    make_call: Any,
+    sessions: Any,
     clock: TestClock,
 ) -> None:
     board = Switchboard.over(bus, flow=HOTLINE, region="CN", clock=clock)
@@ -56,17 +54,10 @@ def test_each_offer_of_a_twilio_call_is_rung_once_and_sip_offers_not_at_all(
     agents = [make_user(Role.AGENT).id for _ in range(3)]
     for agent in agents:
         board.acd.presence.log_in(agent, queues=["q"], skills=[])
-    twilio = [make_waiting_call(channel=CallChannel.TWILIO) for _ in range(2)]
-    sip = make_waiting_call(channel=CallChannel.SIP)
+    twilio = [make_call(channel=CallChannel.TWILIO) for _ in range(2)]
+    sip = make_call(channel=CallChannel.SIP)
     for call in (*twilio, sip):
         board.acd.enqueue(call.id, "q")
-
-    lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def sessions() -> Iterator[Session]:
-        with lock:  # the test's one session, shared by both passes' threads
-            yield db
 
     # The offers are made and recorded as any producer does; nobody asks for a ring.
     offers = record_offers(db, board.acd.dispatch("q"))

@@ -80,16 +80,16 @@ def prompts_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sip-data")
 
 
+Sessions = Callable[[], contextlib.AbstractContextManager[Session]]
+
+
 class Hotline:
     """An endpoint registered to a SIPp on ``registrar_port``, over the test's database."""
 
-    def __init__(
-        self, endpoint: SipEndpoint, registrar_port: int, lock: threading.RLock, db: Session
-    ) -> None:
+    def __init__(self, endpoint: SipEndpoint, registrar_port: int, sessions: Sessions) -> None:
         self.endpoint = endpoint
         self.registrar_port = registrar_port
-        self.lock = lock
-        self.db = db
+        self.sessions = sessions
         self.thread = threading.Thread(target=endpoint.run, daemon=True)
 
     def registered(self) -> None:
@@ -114,32 +114,31 @@ class Hotline:
         )
 
     def calls(self) -> list[Call]:
-        with self.lock:
-            self.db.expire_all()
-            return list(self.db.exec(select(Call).where(Call.channel == CallChannel.SIP)).all())
+        with self.sessions() as db:
+            db.expire_all()
+            return list(db.exec(select(Call).where(Call.channel == CallChannel.SIP)).all())
 
     def ended_call(self) -> Call:
         return until(lambda: next((c for c in self.calls() if c.state is CallState.ENDED), None))
 
     def query(self, statement: Any) -> list[Any]:
-        with self.lock:
-            self.db.expire_all()
-            return list(self.db.exec(statement).all())
+        with self.sessions() as db:
+            db.expire_all()
+            return list(db.exec(statement).all())
 
 
 def start_hotline(
     settings: Settings,
-    db: Session,
+    sessions: Sessions,
     bus: redis.Redis,
     tmp_path: Path,
     prompts_home: Path,
     *,
     registrar: int,
     clock: TestClock,
-    lock: threading.RLock | None = None,
 ) -> Hotline:
-    """An endpoint over the test's database, registering to 127.0.0.1:``registrar``;
-    ``lock`` serialises its use of the test's session with other threads' (an app's)."""
+    """An endpoint over the test's sessions (shared with the test's app, if any),
+    registering to 127.0.0.1:``registrar``."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker.removeprefix("gw") or 0) % 8
     configured = settings.model_copy(
@@ -158,21 +157,15 @@ def start_hotline(
             ),
         }
     )
-    lock = lock or threading.RLock()
-
-    @contextlib.contextmanager
-    def sessions() -> Iterator[Session]:
-        with lock:
-            yield db
-
     endpoint = build_endpoint(configured, sessions=sessions, client=bus, clock=clock)
-    return Hotline(endpoint, registrar, lock, db)
+    return Hotline(endpoint, registrar, sessions)
 
 
 @pytest.fixture
 def hotline(
     settings: Settings,
     db: Session,
+    sessions: Sessions,
     bus: redis.Redis,
     tmp_path: Path,
     prompts_home: Path,
@@ -180,7 +173,7 @@ def hotline(
 ) -> Iterator[Hotline]:
     """An endpoint that a SIPp on ``registrar_port`` registers, then calls."""
     line = start_hotline(
-        settings, db, bus, tmp_path, prompts_home, clock=clock, registrar=free_udp_port()
+        settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=free_udp_port()
     )
     yield line
     line.endpoint.stop()
@@ -471,6 +464,7 @@ def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
 def test_queued_caller_is_bridged_to_the_agents_softphone_through_the_proxy(
     settings: Settings,
     db: Session,
+    sessions: Sessions,
     bus: redis.Redis,
     tmp_path: Path,
     prompts_home: Path,
@@ -486,7 +480,7 @@ def test_queued_caller_is_bridged_to_the_agents_softphone_through_the_proxy(
     presence.log_in(agent.id, queues=["hotline-en"], skills=[], extension="sip:agent7@127.0.0.1")
 
     line = start_hotline(
-        settings, db, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+        settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
     )
     line.registered()
 
@@ -655,6 +649,7 @@ class EndpointProcess:
 def test_agent_holds_then_blind_transfers_the_caller_to_another_agent(
     settings: Settings,
     db: Session,
+    sessions: Sessions,
     bus: redis.Redis,
     app: Any,
     tmp_path: Path,
@@ -668,17 +663,9 @@ def test_agent_holds_then_blind_transfers_the_caller_to_another_agent(
     first, second = make_user(Role.AGENT), make_user(Role.AGENT)
     presence = Presence(bus, EventBus(bus), clock=clock)
     presence.log_in(first.id, queues=["hotline-en"], skills=[], extension="sip:agent1")
-    lock = threading.RLock()
     line = start_hotline(
-        settings, db, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port, lock=lock
+        settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
     )
-
-    @contextlib.contextmanager
-    def serialized() -> Iterator[Session]:
-        with lock:
-            yield db
-
-    app.state.sessions = serialized
     line.registered()
     softphones = [
         register_softphone(name, kamailio, tmp_path / name) for name in ("agent1", "agent2")
@@ -789,6 +776,7 @@ def register_softphone(
 def test_agent_hanging_up_ends_the_callers_leg_too(
     settings: Settings,
     db: Session,
+    sessions: Sessions,
     bus: redis.Redis,
     tmp_path: Path,
     prompts_home: Path,
@@ -802,7 +790,7 @@ def test_agent_hanging_up_ends_the_callers_leg_too(
     presence = Presence(bus, EventBus(bus), clock=clock)
     presence.log_in(agent.id, queues=["hotline-en"], skills=[], extension="sip:agent3")
     line = start_hotline(
-        settings, db, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+        settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
     )
     line.registered()
     softphone = register_softphone(
@@ -835,6 +823,7 @@ def test_agent_hanging_up_ends_the_callers_leg_too(
 def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_ready(
     settings: Settings,
     db: Session,
+    sessions: Sessions,
     bus: redis.Redis,
     tmp_path: Path,
     prompts_home: Path,
@@ -849,7 +838,7 @@ def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_rea
     acd.configure(QueueConfig(name="hotline-zh-CN", offer_timeout_seconds=2))
     presence.log_in(agent.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent4")
     line = start_hotline(
-        settings, db, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+        settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
     )
     line.registered()
     softphone = register_softphone(
@@ -973,6 +962,7 @@ prompts:
 def test_a_spoken_menu_choice_is_recognised_from_the_call_audio(
     settings: Settings,
     db: Session,
+    sessions: Sessions,
     bus: redis.Redis,
     tmp_path: Path,
     prompts_home: Path,
@@ -988,7 +978,7 @@ def test_a_spoken_menu_choice_is_recognised_from_the_call_audio(
         }
     )
     line = start_hotline(
-        spoken, db, bus, tmp_path, prompts_home, clock=clock, registrar=free_udp_port()
+        spoken, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=free_udp_port()
     )
     word = espeak("냉장고", "ko", tmp_path / "word.wav")  # refrigerator
     # As a line carries it: a faint hiss throughout, never digital silence.

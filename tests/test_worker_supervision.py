@@ -23,8 +23,9 @@ from core.db import make_engine
 from core.keys import WORKER_HEARTBEAT
 from telephony.acd import Acd
 from telephony.presence import Presence
+from tests.cli_harness import CALLCENTER, cli_env, until
 from tests.conftest import SECRET, TestClock
-from tests.test_cli import CALLCENTER, _env, _free_port, until
+from tests.live_server import free_port
 from tests.twilio_sim import TwilioSimulator
 
 
@@ -63,7 +64,7 @@ def test_the_in_process_worker_comes_back_after_its_redis_restarts(
 ) -> None:
     """A private redis-server that the service uses is killed, stays down for a while and
     is started again: the worker that died with it beats again, and /readyz says so."""
-    port = _free_port()
+    port = free_port()
     server = _redis_server(port, tmp_path)
     url = f"redis://127.0.0.1:{port}/0"
     bus = redis.Redis.from_url(url, decode_responses=True)
@@ -103,7 +104,7 @@ def test_a_killed_separate_worker_is_reported_and_no_caller_is_lost(
     upgrade(url)
     engine = make_engine(url)
     env = {
-        **_env(tmp_path / "worker-data"),
+        **cli_env(tmp_path / "worker-data"),
         "CALLCENTER_DATABASE_URL": url,
         "CALLCENTER_REDIS_URL": redis_url,
     }
