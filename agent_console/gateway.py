@@ -80,7 +80,6 @@ def hub_of(app: FastAPI) -> ConsoleHub:
         hub = ConsoleHub(
             HubContext(
                 redis_url=state.redis_url,
-                bus=state.bus,
                 acd=state.switchboard.acd,
                 sessions=state.sessions,
                 clock=state.clock,

@@ -97,7 +97,6 @@ class HubContext:
     """What the hub needs from the process: built once from the app's state."""
 
     redis_url: str
-    bus: redis.Redis
     acd: Acd
     sessions: Callable[[], AbstractContextManager[Session]]
     clock: Clock

@@ -176,7 +176,6 @@ def worker_context(app: FastAPI) -> dict[str, Any]:
         bus=app.state.bus,
         clock=app.state.clock,
         switchboard=app.state.switchboard,
-        recordings_dir=app.state.recordings_dir,
     )
 
 

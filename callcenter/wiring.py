@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -64,7 +63,6 @@ def worker_context(
     bus: redis.Redis,
     clock: Clock,
     switchboard: Switchboard,
-    recordings_dir: Path | None = None,
 ) -> dict[str, Any]:
     """What jobs run over: the same sessions, Redis, clock and switchboard as the process
     that runs them, and the Twilio channel's configuration and client."""
@@ -76,5 +74,5 @@ def worker_context(
         "twilio": settings.twilio,
         "twilio_calls": twilio_calls_from(settings.twilio),
         "public_url": settings.public_url,
-        "recordings_dir": recordings_dir or settings.recordings_path,
+        "recordings_dir": settings.recordings_path,
     }

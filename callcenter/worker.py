@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from typing import Any
 
 import structlog
@@ -29,31 +31,42 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
     return stamp
 
 
+RINGER_IDLE_SECONDS = 0.1
+"""Pause after a pass that found no offer: how late an agent's phone may start ringing."""
 RINGER_RETRY_SECONDS = 1.0
 
 
 async def _ring_from_the_bus(ctx: dict[str, Any]) -> None:
     """Runs beside the jobs for the worker's life: offers on the bus become ring jobs."""
+    consumer = f"{socket.gethostname()}-{os.getpid()}-{id(ctx):x}"
     while True:
         try:
-            await ring_offered_agents(ctx, block_ms=500)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # Redis away, a bad event: keep ringing once it is back
+            rung = await ring_offered_agents(ctx, consumer=consumer)
+        except Exception as exc:  # Redis away: keep ringing once it is back
             log.warning("ringing from the bus failed; retrying", error=str(exc))
             await asyncio.sleep(RINGER_RETRY_SECONDS)
+            continue
+        if not rung:
+            await asyncio.sleep(RINGER_IDLE_SECONDS)
 
 
 async def _start_ringer(ctx: dict[str, Any]) -> None:
     ctx["ringer"] = asyncio.create_task(_ring_from_the_bus(ctx))
 
 
-async def _stop_ringer(ctx: dict[str, Any]) -> None:
-    ringer = ctx.pop("ringer", None)
-    if ringer is not None:
-        ringer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ringer
+class CallCenterWorker(Worker):
+    """arq's worker, ringing agents from the bus from its start (``on_startup``, once the
+    job pool is in ``ctx``) for as long as it runs. The ringer is stopped first on close:
+    arq's own close can fail (Redis gone) before a shutdown hook would run, and a
+    restarted worker would then ring beside a leftover ringer."""
+
+    async def close(self) -> None:
+        ringer = self.ctx.pop("ringer", None)
+        if ringer is not None:
+            ringer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ringer
+        await super().close()
 
 
 def build_worker(
@@ -65,7 +78,8 @@ def build_worker(
     sessions, Redis, the clock, the switchboard and the Twilio channel's configuration, the
     same objects the app uses. Besides its jobs, the worker rings agents from the bus.
     """
-    return Worker(
+    worker_class = Worker if burst else CallCenterWorker
+    return worker_class(
         functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent],
         cron_jobs=[
             cron(
@@ -83,5 +97,4 @@ def build_worker(
         ctx=ctx,
         burst=burst,
         on_startup=None if burst else _start_ringer,
-        on_shutdown=None if burst else _stop_ringer,
     )

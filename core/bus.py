@@ -79,6 +79,16 @@ class EventBus:
             return pending
         return self._xreadgroup(group, consumer, ">", count, block_ms)
 
+    def claim_stale(
+        self, group: str, consumer: str, *, min_idle_ms: int, count: int = 100
+    ) -> list[Envelope]:
+        """Entries another consumer of the group read but never acknowledged for
+        ``min_idle_ms`` (it died), taken over by ``consumer``."""
+        _next, entries, *_deleted = self.client.xautoclaim(
+            self.stream, group, consumer, min_idle_time=min_idle_ms, count=count
+        )
+        return parse_entries([(self.stream, entries)])
+
     def ack(self, group: str, *event_ids: str) -> None:
         if event_ids:
             self.client.xack(self.stream, group, *event_ids)

@@ -19,8 +19,8 @@ from telephony.presence import Presence
 class Switchboard:
     events: EventBus
     notifier: CallNotifier
-    presence: Presence
     acd: Acd
+    """With the agents' presence it offers calls to (``acd.presence``)."""
     flow: Flow
     """The IVR flow every inbound call runs, on either channel."""
     region: str
@@ -33,7 +33,6 @@ class Switchboard:
         return cls(
             events=events,
             notifier=CallNotifier(events),
-            presence=presence,
             acd=Acd(client, events, presence, clock=clock),
             flow=flow,
             region=region,

@@ -105,12 +105,16 @@ DATABASES = os.environ.get("CALLCENTER_TEST_DATABASES", "sqlite,postgresql").spl
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A test that moves or reads the tests' clock itself depends on the date; so do the
-    # modules marked ``clock`` (their fixed moments, the IVR's business hours). Tests that
-    # merely run on the app's clock do not, and stay out of the clock check's runs.
+    # A test that moves or reads the tests' clock itself depends on the date; so does one
+    # that calls in through the Twilio simulator (the IVR's business hours), and the
+    # modules marked ``clock`` (their fixed moments). Tests that merely run on the app's
+    # clock do not, and stay out of the clock check's runs.
     for item in items:
         function = getattr(item, "function", None)
-        if function is not None and "clock" in inspect.signature(function).parameters:
+        if function is None:
+            continue
+        parameters = inspect.signature(function).parameters
+        if "clock" in parameters or "sim" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.clock)
 
 

@@ -104,5 +104,5 @@ def test_a_configured_flow_that_does_not_exist_fails_at_start(
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "no IVR flow named hotlnie" in result.stderr
-    assert "hotline" in result.stderr  # the flows there are
+    assert "flows: ['hotline'" in result.stderr  # the flows there are
     assert "Traceback" not in result.stderr

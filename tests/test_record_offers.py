@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from core.bus import EventBus
 from orders.enums import Role
 from telephony.acd import Acd
 from telephony.enums import CallState, Disposition
+from telephony.models import Call
 from telephony.presence import Presence
 from telephony.routing import record_offers
 from tests.conftest import TestClock
@@ -32,9 +34,15 @@ def test_an_offer_for_a_call_that_ended_meanwhile_is_not_recorded(
     call = make_call()
     acd.enqueue(call.id, "q")
     offers = acd.dispatch("q")
-    # The caller hangs up on another request before this one records the offer.
-    call.state, call.disposition, call.ended_at = CallState.ENDED, Disposition.ABANDONED, clock()
+    # The caller hangs up on another request before this one records the offer: written
+    # past this session, whose copy of the row still says "queued".
+    db.connection().execute(
+        update(Call)
+        .where(col(Call.id) == call.id)
+        .values(state=CallState.ENDED, disposition=Disposition.ABANDONED, ended_at=clock())
+    )
     db.commit()
+    assert call.state is CallState.QUEUED
     assert record_offers(db, offers) == []
     db.refresh(call)
     assert (call.state, call.agent_id) == (CallState.ENDED, None)

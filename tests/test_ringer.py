@@ -9,30 +9,42 @@ from typing import Any
 import redis
 from arq import create_pool
 from arq.connections import RedisSettings
-from sqlmodel import Session
 
 from ivr.flow import BUILTIN_FLOWS, load_flows
 from orders.enums import Role
 from telephony.enums import CallChannel
 from telephony.routing import record_offers
 from telephony.switchboard import Switchboard
-from telephony.twilio.ringer import RINGER_GROUP, ring_offered_agents
+from telephony.twilio.ringer import RINGER_GROUP, STALE_MS, ring_offered_agents
 from tests.conftest import TestClock
 
 HOTLINE = load_flows(BUILTIN_FLOWS)["hotline"]
 
 
-def _ring_passes(redis_url: str, context: dict[str, Any], workers: int) -> list[str]:
-    """``workers`` ring passes at once, as that many workers would run them; returns the
-    ring jobs queued."""
+def _ring_passes(redis_url: str, context: dict[str, Any], consumers: list[str]) -> list[int]:
+    """One ring pass for each named worker, all at once; how many offers each queued."""
 
+    async def run() -> list[int]:
+        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+        try:
+            return list(
+                await asyncio.gather(
+                    *(
+                        ring_offered_agents({**context, "redis": jobs}, consumer=name)
+                        for name in consumers
+                    )
+                )
+            )
+        finally:
+            await jobs.aclose()
+
+    return asyncio.run(run())
+
+
+def _queued_rings(redis_url: str) -> list[str]:
     async def run() -> list[str]:
         jobs = await create_pool(RedisSettings.from_dsn(redis_url))
         try:
-            await jobs.delete("arq:queue")
-            await asyncio.gather(
-                *(ring_offered_agents({**context, "redis": jobs}) for _ in range(workers))
-            )
             return sorted(job.job_id for job in await jobs.queued_jobs())
         finally:
             await jobs.aclose()
@@ -40,8 +52,21 @@ def _ring_passes(redis_url: str, context: dict[str, Any], workers: int) -> list[
     return asyncio.run(run())
 
 
+def _offered(
+    bus: redis.Redis, clock: TestClock, make_user: Any, make_call: Any, channels: list[Any]
+) -> tuple[Switchboard, list[Any]]:
+    board = Switchboard.over(bus, flow=HOTLINE, region="CN", clock=clock)
+    board.events.ensure_group(RINGER_GROUP)
+    calls = [make_call(channel=channel) for channel in channels]
+    for _ in calls:
+        board.acd.presence.log_in(make_user(Role.AGENT).id, queues=["q"], skills=[])
+    for call in calls:
+        board.acd.enqueue(call.id, "q")
+    return board, calls
+
+
 def test_each_offer_of_a_twilio_call_is_rung_once_and_sip_offers_not_at_all(
-    db: Session,
+    db: Any,
     bus: redis.Redis,
     redis_url: str,
     make_user: Any,
@@ -49,23 +74,48 @@ def test_each_offer_of_a_twilio_call_is_rung_once_and_sip_offers_not_at_all(
     sessions: Any,
     clock: TestClock,
 ) -> None:
-    board = Switchboard.over(bus, flow=HOTLINE, region="CN", clock=clock)
-    board.events.ensure_group(RINGER_GROUP)
-    agents = [make_user(Role.AGENT).id for _ in range(3)]
-    for agent in agents:
-        board.acd.presence.log_in(agent, queues=["q"], skills=[])
-    twilio = [make_call(channel=CallChannel.TWILIO) for _ in range(2)]
-    sip = make_call(channel=CallChannel.SIP)
-    for call in (*twilio, sip):
-        board.acd.enqueue(call.id, "q")
-
+    channels = [CallChannel.TWILIO, CallChannel.TWILIO, CallChannel.SIP]
+    board, calls = _offered(bus, clock, make_user, make_call, channels)
     # The offers are made and recorded as any producer does; nobody asks for a ring.
     offers = record_offers(db, board.acd.dispatch("q"))
-    assert {o.call_id for o in offers} == {c.id for c in (*twilio, sip)}
-
+    assert {o.call_id for o in offers} == {c.id for c in calls}
     context = {"switchboard": board, "sessions": sessions}
-    rung = _ring_passes(redis_url, context, workers=2)
 
-    assert len(rung) == 2
-    assert {job.split(":")[1] for job in rung} == {c.id for c in twilio}
-    assert _ring_passes(redis_url, context, workers=2) == []  # each offer once
+    first = _ring_passes(redis_url, context, ["worker-a", "worker-b"])
+    again = _ring_passes(redis_url, context, ["worker-a", "worker-b"])
+
+    assert sum(first) == 2 and sum(again) == 0
+    rung = _queued_rings(redis_url)
+    assert {job.split(":")[1] for job in rung} == {c.id for c in calls[:2]}
+    assert bus.xpending(board.events.stream, RINGER_GROUP)["pending"] == 0
+
+
+def test_offers_a_dead_worker_read_are_rung_by_another(
+    db: Any,
+    bus: redis.Redis,
+    redis_url: str,
+    make_user: Any,
+    make_call: Any,
+    sessions: Any,
+    clock: TestClock,
+) -> None:
+    board, [call] = _offered(bus, clock, make_user, make_call, [CallChannel.TWILIO])
+    record_offers(db, board.acd.dispatch("q"))
+    # A worker reads the offer (and what else the bus carried) and dies before it rings.
+    taken = board.events.read_group(RINGER_GROUP, "died-worker", count=1000)
+    assert any(e.name == "call.offered" for e in taken)
+    context = {"switchboard": board, "sessions": sessions}
+    assert _ring_passes(redis_url, context, ["alive"]) == [0]  # not stale yet
+
+    # Time passes for the dead worker's reading (Redis keeps the idle time itself).
+    bus.xclaim(
+        board.events.stream,
+        RINGER_GROUP,
+        "died-worker",
+        min_idle_time=0,
+        message_ids=[e.id for e in taken],
+        idle=STALE_MS + 1,
+    )
+    assert _ring_passes(redis_url, context, ["alive"]) == [1]
+    assert [job.split(":")[1] for job in _queued_rings(redis_url)] == [call.id]
+    assert bus.xpending(board.events.stream, RINGER_GROUP)["pending"] == 0

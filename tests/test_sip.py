@@ -435,6 +435,14 @@ def test_requests_pyvoip_cannot_read_get_a_final_answer_and_the_next_caller_is_s
         if sipp.wait() != 0:
             unanswered[name] = sipp.errors()
     assert not unanswered, unanswered
+    # Found in review: an empty CSeq got past the checks and killed the receive thread.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.sendto(
+            b"INVITE sip:1000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx"
+            b"\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:1000@127.0.0.1>\r\nCall-ID: x"
+            b"\r\nCSeq: ,\r\nContent-Length: 0\r\n\r\n",
+            ("127.0.0.1", hotline.port),
+        )
     after = hotline.call(scenario([("pause", 1000)], register=False), tmp_path / "after")
     assert after.wait() == 0, after.errors()
     calls = until(lambda: [c for c in hotline.calls() if c.state is CallState.ENDED])

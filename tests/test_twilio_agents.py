@@ -12,7 +12,8 @@ import redis
 from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from callcenter.app import worker_context
 from callcenter.settings import Settings
@@ -66,7 +67,7 @@ def _run_jobs(app: Any, redis_url: str, settings: Settings, bus: redis.Redis) ->
         context = {**worker_context(app), "bus": bus}
         jobs = await create_pool(RedisSettings.from_dsn(redis_url))
         try:
-            await ring_offered_agents({**context, "redis": jobs})
+            await ring_offered_agents({**context, "redis": jobs}, consumer="test-worker")
         finally:
             await jobs.aclose()
         worker = build_worker(redis_url, ctx=context, handle_signals=False, burst=True)
@@ -107,6 +108,37 @@ def _row(db: Session, sid: str) -> Call:
 
 def _events(bus: redis.Redis, name: str) -> list[dict[str, Any]]:
     return [e.data for e in EventBus(bus).read_after("0", count=1000) if e.name == name]
+
+
+def test_an_offer_is_rung_even_when_its_ring_job_runs_before_the_offer_is_committed(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+) -> None:
+    """Found in review: ``call.offered`` goes out while the request that made the offer
+    is still to commit it, and a ring job that read the row as "queued" dropped the ring
+    for good; the caller waited the offer out."""
+    agent_id, _auth = agent()
+    api.replies.append((201, {"sid": "CA" + "a" * 32}))
+    caller = _queued_caller(sim, make_customer)
+    row = _row(db, caller.sid)
+    # As the ring job would see the row before the offering request commits:
+    db.connection().execute(
+        update(Call).where(col(Call.id) == row.id).values(state="queued", agent_id=None)
+    )
+    db.commit()
+    db.expire_all()
+
+    _run_jobs(app, redis_url, settings, bus)
+
+    [ring] = _rings(api)
+    assert ring.form["To"] == [f"client:agent-{agent_id}"]
 
 
 def test_caller_is_bridged_to_the_agent_who_answers(

@@ -145,7 +145,7 @@ def test_a_killed_separate_worker_is_reported_and_no_caller_is_lost(
                     clock=system_clock,
                 ).figures("hotline-zh-CN")
                 assert figures.waiting == 1
-                assert caller.wait_in_queue().verbs()
+                assert caller.wait_in_queue().verbs() == ["Pause"]  # held, not hung up
             finally:
                 second.terminate()
                 second.wait(timeout=30)

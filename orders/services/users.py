@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -61,9 +60,9 @@ class AccessPolicy:
     """How accounts are admitted, as the operator configured it: the login slowdown, how
     long a token lasts, and which SIP domains agents' extensions may name."""
 
-    login: LoginPolicy = dataclasses.field(default_factory=LoginPolicy)
-    token_minutes: int = 12 * 60
-    sip_domains: frozenset[str] = frozenset()
+    login: LoginPolicy
+    token_minutes: int
+    sip_domains: frozenset[str]
 
 
 # One step for every key: refused while a key's delay runs, else counted as a failure and

@@ -70,7 +70,6 @@ class SipEndpoint:
         self.config = config
         self.sessions = sessions
         self.client = client
-        self.switchboard = switchboard
         self.flow = switchboard.flow
         self.prompts = prompts
         self.speech = speech

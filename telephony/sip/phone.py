@@ -99,7 +99,10 @@ class HotlineSipClient(SIPClient):
         if not raw.strip(b"\x00\r\n "):
             return  # a keep-alive (RFC 5626 CRLFs, or the zero bytes some PBXs send)
         with structlog.contextvars.bound_contextvars(sender=f"{host}:{port}"):
-            self._handle(raw)
+            try:
+                self._handle(raw)
+            except Exception:  # no datagram may end the receive loop, and with it the line
+                log.exception("sip datagram failed", first_line=_first(raw))
 
     def _handle(self, raw: bytes) -> None:
         try:

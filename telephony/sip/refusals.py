@@ -162,7 +162,10 @@ def offer(invite: SIPMessage) -> Verdict | None:
 
 
 def _unanswerable(raw: bytes) -> Verdict | None:
-    missing = [name for name in ANSWER_NEEDS if not dialog.headers(raw, name)]
+    # "CSeq: ," is there but empty: as unanswerable as no CSeq at all.
+    missing = [
+        name for name in ANSWER_NEEDS if not any(v.strip() for v in dialog.headers(raw, name))
+    ]
     if missing:
         return Verdict(f"no {', '.join(missing)} header field to answer with")
     return None

@@ -14,7 +14,7 @@ from orders.models import User
 from recordings.paths import recording_path
 from recordings.wav import describe
 from telephony.acd import Acd, Offer
-from telephony.enums import CallChannel, CallState
+from telephony.enums import CallState
 from telephony.models import Call
 from telephony.routing import (
     agent_missed,
@@ -75,46 +75,47 @@ async def fetch_twilio_recording(ctx: dict[str, Any], *, call_id: str, recording
 
 
 async def ring_twilio_agent(
-    ctx: dict[str, Any], *, call_id: str, agent_id: int, offered_at: str | None = None
+    ctx: dict[str, Any], *, call_id: str, agent_id: int, offered_at: str
 ) -> str | None:
     """Ring the offered agent's Twilio client (or SIP address); a failure moves the offer on.
 
-    A job can run late (a worker restarted, Redis came back): it rings only if this very
-    offer is still live and the call still waits for it.
+    A job can run late (a worker restarted, Redis came back): it rings only while this very
+    offer is live in the ACD (a hang-up or a decline drops it), for an active agent. The
+    call's row may still say "queued": the offer is published before its request commits.
     """
     board: Switchboard = ctx["switchboard"]
     acd = board.acd
-    offer = acd.current_offer(call_id)
-    live = (
-        offer is not None
-        and offer.agent_id == agent_id
-        and (offered_at is None or offer.offered_at == datetime.fromisoformat(offered_at))
-    )
-    with ctx["sessions"]() as session:
-        call = get_call(session, call_id=call_id)
-        hotline, queue, channel = call.to_number, call.queue or "", call.channel
-        waiting = call.state is CallState.OFFERED and call.agent_id == agent_id
-        # A deactivated agent is logged out by the next sweep; it is not rung meanwhile.
-        user = session.get(User, agent_id)
-        waiting = waiting and user is not None and user.is_active
-    if channel is not CallChannel.TWILIO:
-        return None
-    if not (live and waiting):
+
+    def check() -> OutboundCall | None:
+        offer = acd.current_offer(call_id)
+        live = (
+            offer is not None
+            and offer.agent_id == agent_id
+            and offer.offered_at == datetime.fromisoformat(offered_at)
+        )
+        with ctx["sessions"]() as session:
+            call = get_call(session, call_id=call_id)
+            # A deactivated agent is logged out by the next sweep; it is not rung meanwhile.
+            user = session.get(User, agent_id)
+            if not live or call.state is CallState.ENDED or user is None or not user.is_active:
+                return None
+            base = (ctx["public_url"] or "").rstrip("/")
+            query = f"?call={call_id}&agent={agent_id}"
+            return OutboundCall(
+                to=user.extension or f"client:agent-{agent_id}",
+                from_=call.to_number,
+                url=f"{base}/twilio/agent/connect{query}",
+                status_callback=f"{base}/twilio/agent/status{query}",
+                ring_seconds=acd.config(call.queue or "").offer_timeout_seconds,
+            )
+
+    outbound = await run_in_threadpool(check)
+    if outbound is None:
         log.info("ring skipped: the offer is over", call=call_id, agent=agent_id)
         return None
     calls: TwilioCalls | None = ctx["twilio_calls"]
     if calls is None:
         raise TwilioError("Twilio credentials are not configured")
-    agent = acd.presence.get(agent_id)
-    base = (ctx["public_url"] or "").rstrip("/")
-    query = f"?call={call_id}&agent={agent_id}"
-    outbound = OutboundCall(
-        to=agent.extension or f"client:agent-{agent_id}",
-        from_=hotline,
-        url=f"{base}/twilio/agent/connect{query}",
-        status_callback=f"{base}/twilio/agent/status{query}",
-        ring_seconds=acd.config(queue).offer_timeout_seconds,
-    )
     try:
         return await run_in_threadpool(calls.place_call, outbound)
     except TwilioError as exc:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 import structlog
+from pydantic import ValidationError
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from core.bus import Envelope, EventBus
+from telephony.acd import CallOffered
 from telephony.enums import CallChannel
 from telephony.models import Call
 
@@ -17,44 +20,66 @@ log = structlog.get_logger(__name__)
 
 RINGER_GROUP = "twilio-ringer"
 """One consumer group over all workers: each offer is rung by one of them."""
-RINGER_CONSUMER = "ringer"
-BLOCK_MS = 500
+STALE_MS = 10_000
+"""Offers a worker read and did not get queued for this long (it died) are taken over."""
 
 
-def ring_job_id(call_id: str, agent_id: int, offered_at: str) -> str:
-    return f"twilio-ring:{call_id}:{agent_id}:{offered_at}"
+def ring_job_id(offer: CallOffered) -> str:
+    return f"twilio-ring:{offer.call_id}:{offer.agent_id}:{offer.at.isoformat()}"
 
 
-async def ring_offered_agents(ctx: dict[str, Any], *, block_ms: int | None = None) -> int:
-    """One pass over new ``call.offered`` events: a ring job for each offer of a Twilio
-    call, acknowledged once queued (a worker that dies first leaves it to the next pass;
-    the job id makes a second enqueue of the same offer a no-op)."""
+def _offers(envelopes: list[Envelope]) -> list[CallOffered]:
+    offers = []
+    for envelope in envelopes:
+        if envelope.name != CallOffered.name:
+            continue
+        try:
+            offers.append(CallOffered.model_validate(envelope.data))
+        except ValidationError as exc:  # skipped, never retried: it would stall the group
+            log.warning("unreadable call.offered skipped", event=envelope.id, error=str(exc))
+    return offers
+
+
+async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
+    """One pass of the worker named ``consumer`` over new ``call.offered`` events: a ring
+    job for each offer of a Twilio call, the events acknowledged once their jobs are
+    queued. What a dead worker read and left is taken over; the job id makes a second
+    enqueue of one offer a no-op."""
     events: EventBus = ctx["switchboard"].events
 
-    def read() -> tuple[list[Envelope], set[str]]:
-        events.ensure_group(RINGER_GROUP)  # gone when Redis lost its data
-        envelopes = events.read_group(RINGER_GROUP, RINGER_CONSUMER, count=200, block_ms=block_ms)
-        offered = {e.data["call_id"] for e in envelopes if e.name == "call.offered"}
-        if not offered:
-            return envelopes, set()
+    def read() -> tuple[list[Envelope], list[CallOffered]]:
+        try:
+            envelopes = events.claim_stale(
+                RINGER_GROUP, consumer, min_idle_ms=STALE_MS
+            ) or events.read_group(RINGER_GROUP, consumer, count=200)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            events.ensure_group(RINGER_GROUP)  # gone with Redis's data; new offers from now
+            return [], []
+        offers = _offers(envelopes)
+        if not offers:
+            return envelopes, []
         with ctx["sessions"]() as session:
-            twilio = session.exec(
-                select(Call.id).where(col(Call.id).in_(offered), Call.channel == CallChannel.TWILIO)
-            ).all()
-        return envelopes, set(twilio)
-
-    envelopes, twilio_calls = await run_in_threadpool(read)
-    rung = 0
-    for envelope in envelopes:
-        data = envelope.data
-        if envelope.name == "call.offered" and data["call_id"] in twilio_calls:
-            await ctx["redis"].enqueue_job(
-                "ring_twilio_agent",
-                call_id=data["call_id"],
-                agent_id=data["agent_id"],
-                offered_at=data["at"],
-                _job_id=ring_job_id(data["call_id"], data["agent_id"], data["at"]),
+            twilio = set(
+                session.exec(
+                    select(Call.id).where(
+                        col(Call.id).in_({o.call_id for o in offers}),
+                        Call.channel == CallChannel.TWILIO,
+                    )
+                ).all()
             )
-            rung += 1
-    await run_in_threadpool(events.ack, RINGER_GROUP, *(e.id for e in envelopes))
-    return rung
+        return envelopes, [o for o in offers if o.call_id in twilio]
+
+    envelopes, offers = await run_in_threadpool(read)
+    for offer in offers:
+        await ctx["redis"].enqueue_job(
+            "ring_twilio_agent",
+            call_id=offer.call_id,
+            agent_id=offer.agent_id,
+            offered_at=offer.at.isoformat(),
+            _job_id=ring_job_id(offer),
+        )
+    if envelopes:
+        await run_in_threadpool(events.ack, RINGER_GROUP, *(e.id for e in envelopes))
+    return len(offers)
