@@ -24,6 +24,7 @@ from typing import Any
 import jwt
 import structlog
 from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from agent_console.config import ConsoleConfig
@@ -37,7 +38,7 @@ from agent_console.hub import (
     visible,
 )
 from core.bus import Envelope
-from core.errors import NotAuthenticated
+from core.errors import CallCenterError, NotAuthenticated
 from orders.enums import Role
 from orders.schemas import Actor
 from orders.services.users import actor_from_token
@@ -187,6 +188,10 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
                 except NotAuthenticated as exc:
                     await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=exc.message[:120])
                     return
+                except (CallCenterError, SQLAlchemyError) as exc:
+                    # A busy or unreachable database says nothing about the user: every
+                    # console of the floor closing at once would only add to the load.
+                    log.warning("console re-check postponed", error=str(exc))
                 next_check = loop.time() + RECHECK_SECONDS
             if seat.overflowed:
                 await websocket.close(code=CLOSE_TOO_SLOW, reason="too far behind; resume")

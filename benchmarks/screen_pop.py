@@ -28,10 +28,11 @@ read off the agent's websocket. Also recorded: the webhook's own response time, 
 generator sent requests (its lag counts against the service, never for it).
 
 Every failed webhook is recorded with its cause: the status code, the ``Retry-After`` header
-and the start of the body, or the client-side exception. A ``503`` with ``Retry-After`` to
-``POST /twilio/voice`` is the service shedding a new call it has no room for (counted as
-``shed``, not as an error); any other failure, and any failure of an in-progress call's
-``/twilio/status``, is an error. ``--log-dir`` keeps the service's log.
+and the start of the body, or the client-side exception. ``POST /twilio/voice`` answered
+503 ``new_call_refused`` is the service shedding a new call it has no room for (counted as
+``shed``, not as an error); any other failure (a 503 ``database_busy`` too), and any
+failure of an in-progress call's ``/twilio/status``, is an error. ``--log-dir`` keeps the
+service's log.
 """
 
 from __future__ import annotations
@@ -200,6 +201,14 @@ def _causes(failures: list[dict[str, Any]]) -> dict[str, int]:
         key = f"{failure['webhook']} {failure.get('status', '-')} {cause}".strip()
         counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _error_id(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("error_id") if isinstance(body, dict) else None
 
 
 def _failure(
@@ -411,10 +420,15 @@ class Bench:
             self.phase.failures.append(_failure(self.phase, "voice", call, None, error))
             return
         self.phase.voice.append(time.perf_counter() - call.due)
-        if response.status_code == 503 and response.headers.get("retry-after"):
-            # Refused while saturated: no call began, so no pop is due for it.
-            self.phase.shed += 1
+        if response.status_code == 503:
+            # No call began (a 503 commits nothing), so no pop is due for it. Only the
+            # admission limit's refusal is load shed on purpose; a busy database or Redis
+            # is an error, however politely it asks Twilio to retry.
             self.pending.pop(call.number, None)
+            if _error_id(response) == "new_call_refused":
+                self.phase.shed += 1
+            else:
+                self.phase.voice_errors += 1
             self.phase.failures.append(_failure(self.phase, "voice", call, response, None))
         elif response.status_code != 200:
             self.phase.voice_errors += 1

@@ -117,7 +117,8 @@ def _sqlite_busy(context: Any) -> Exception | None:
 def reading(session: Session, method: str) -> Session:
     """Requests that only read (GET, HEAD) begin as SQLite readers: under WAL they never
     wait for a writer, while every other request takes the write lock as it begins."""
-    if method in SAFE_METHODS and isinstance(session.bind, Engine):
+    bind = session.bind
+    if method in SAFE_METHODS and isinstance(bind, Engine) and bind.dialect.name == "sqlite":
         session.connection(execution_options={"sqlite_begin": ""})
     return session
 

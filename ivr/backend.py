@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -9,8 +10,7 @@ from sqlmodel import Session, col, select
 from callbacks.services import request_callback
 from core.types import Clock
 from orders.enums import Channel, OrderType, Role, ServiceMode
-from orders.models import CustomerPhone, WorkOrder
-from orders.phones import try_normalize_phone
+from orders.models import WorkOrder
 from orders.schemas import Actor, OrderCreate
 from orders.services.work_orders import create_order
 from orders.states import OPEN_STATES
@@ -19,9 +19,13 @@ IVR_ACTOR = Actor(id=None, name="ivr", role=Role.AGENT)
 
 
 class DatabaseBackend:
-    def __init__(self, session: Session, *, phone: str, clock: Clock) -> None:
+    def __init__(
+        self, session: Session, *, phone: str, callers: Sequence[int], clock: Clock
+    ) -> None:
+        """``callers``: the customers the caller's number named when the call arrived."""
         self.session = session
         self.phone = phone
+        self.callers = list(callers)
         self.clock = clock
         self.created_order_id: int | None = None
 
@@ -56,10 +60,7 @@ class DatabaseBackend:
             if customer_id is not None:
                 query = query.where(WorkOrder.customer_id == customer_id)
             else:
-                owners = select(CustomerPhone.customer_id).where(
-                    CustomerPhone.e164 == (try_normalize_phone(self.phone) or "")
-                )
-                query = query.where(col(WorkOrder.customer_id).in_(owners))
+                query = query.where(col(WorkOrder.customer_id).in_(self.callers))
         elif customer_id is not None:
             query = query.where(
                 WorkOrder.customer_id == customer_id, col(WorkOrder.status).in_(OPEN_STATES)

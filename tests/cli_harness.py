@@ -38,12 +38,14 @@ def add_user(
 
 
 def until(check: Callable[[], object], timeout: float = 30.0) -> None:
+    """Wait for ``check`` to hold; meanwhile a server not up yet, or a pid file being
+    rewritten, counts as "not yet"."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if check():
                 return
-        except httpx.HTTPError:
+        except (httpx.HTTPError, OSError, ValueError):
             pass
         time.sleep(0.2)
     raise AssertionError("condition not met in time")

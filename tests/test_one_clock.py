@@ -51,7 +51,7 @@ def _wall_clock_reads(path: Path, root: Path = ROOT) -> list[str]:
     return found
 
 
-def test_only_the_composition_roots_clock_reads_the_wall_clock() -> None:
+def test_only_the_kernels_clock_reads_the_wall_clock() -> None:
     sources = [p for package in PACKAGES for p in (ROOT / package).rglob("*.py")]
     assert len(sources) > 50
     offenders = [hit for p in sources if p != THE_CLOCK for hit in _wall_clock_reads(p)]

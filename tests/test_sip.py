@@ -939,6 +939,21 @@ def test_unreachable_registrar_is_a_clear_error_then_retried_until_it_answers(
     assert len(hotline.calls()) == 1
 
 
+def test_a_sip_port_still_held_is_retried_until_it_is_free(
+    hotline: Hotline, tmp_path: Path
+) -> None:
+    """Found in a loaded run: a retry bound our port before the failed attempt's socket
+    was closed, got "Address already in use", and the endpoint stopped trying for good."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", hotline.port))
+        hotline.thread.start()  # run(): its first attempts find the port taken
+        time.sleep(2)
+        assert hotline.endpoint.phone is None and hotline.thread.is_alive()
+    sipp = hotline.call(scenario([("pause", 500)]), tmp_path / "sipp")
+    assert sipp.wait(timeout=60) == 0, sipp.errors()  # registered, then took the call
+    assert hotline.ended_call().from_e164 == "+8613800138000"
+
+
 SPOKEN_FLOW = """
 name: hotline
 start: menu

@@ -102,6 +102,34 @@ def test_completed_recording_is_fetched_once_by_a_job(
     assert fetches[0].authorization.startswith("Basic ")
 
 
+def test_a_callback_naming_twilios_own_api_is_fetched_from_the_api_we_use(
+    sim: TwilioSimulator,
+    app: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    redis_url: str,
+    settings: Settings,
+    db: Session,
+) -> None:
+    """Found in review: with a regional edge (or any API base) configured, Twilio's
+    callbacks still name api.twilio.com, and every recording was refused and lost."""
+    make_customer()
+    call = sim.call("+8613800138000")
+    api.media[MEDIA_PATH + ".wav"] = _stereo_wav(1.0)
+    callback = _callback(call)
+    assert (
+        sim.post(callback, _completed(call, "https://api.twilio.com" + MEDIA_PATH)).status_code
+        == 204
+    )
+
+    _run_jobs(app, redis_url, settings)
+
+    db.expire_all()
+    [recording] = db.exec(select(Recording)).all()
+    assert Path(recording.path).read_bytes() == api.media[MEDIA_PATH + ".wav"]
+    assert [r.path for r in api.requests if r.method == "GET"] == [MEDIA_PATH + ".wav"]
+
+
 def _completed(call: SimulatedCall, url: str, sid: str = RECORDING_SID) -> dict[str, str]:
     return {
         "CallSid": call.sid,

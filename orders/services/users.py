@@ -79,9 +79,16 @@ for i, key in ipairs(KEYS) do
   local delay = 0
   if over >= 0 then delay = math.min(2 ^ over, tonumber(ARGV[2])) end
   redis.call('HSET', key, 'next_at', tostring(now + delay))
-  redis.call('EXPIRE', key, tonumber(ARGV[3]))
+  -- A window from the first failure: further tries must not keep the count alive.
+  if failures == 1 then redis.call('EXPIRE', key, tonumber(ARGV[3])) end
 end
 return {1, '0'}
+"""
+# The try was right: the address has it taken back, and with it the delay it was given
+# if that leaves the address under its limit again.
+_RELEASE_TRY = """
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', -1)
+if failures < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'next_at', '0') end
 """
 
 
@@ -286,7 +293,7 @@ def authenticate(
     # only has this try taken back, so logging in to one's own account cannot wipe out
     # guesses at others, and a shift of agents behind one address is never slowed.
     bus.delete(key)
-    bus.hincrby(keys[1], "failures", -1)
+    bus.eval(_RELEASE_TRY, 1, keys[1], policy.max_failures_per_address)
     assert user is not None
     return user
 

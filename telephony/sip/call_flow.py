@@ -216,7 +216,9 @@ class SipCall:
         )
         self.media.hear = self.audio.hear
         with ctx.sessions() as session:
-            backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
+            backend = DatabaseBackend(
+                session, phone=call.from_number, callers=call.customer_ids, clock=ctx.clock
+            )
             state, turn = Engine(ctx.flow, backend).start(call_id=call.id, pop=pop)
         return self._converse(call, state, turn)
 
@@ -227,7 +229,9 @@ class SipCall:
         answer = self.audio.render(turn)
         while isinstance(answer, CallerInput) and self.leg.live:
             with ctx.sessions() as session:
-                backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
+                backend = DatabaseBackend(
+                    session, phone=call.from_number, callers=call.customer_ids, clock=ctx.clock
+                )
                 state, turn = Engine(ctx.flow, backend).handle(state, answer)
                 if backend.created_order_id is not None:
                     services.took_order(session, call=call, order_id=backend.created_order_id)
@@ -290,7 +294,9 @@ class SipCall:
         ctx = self.ctx
         with ctx.sessions() as session:
             services.leave_queue(session, call=services.get_call(session, call_id=call.id))
-            backend = DatabaseBackend(session, phone=call.from_number, clock=ctx.clock)
+            backend = DatabaseBackend(
+                session, phone=call.from_number, callers=call.customer_ids, clock=ctx.clock
+            )
             resumed = (
                 Engine(ctx.flow, backend).overflow(self.ivr_state)
                 if choice == "callback" and self.ivr_state is not None

@@ -23,7 +23,12 @@ from ivr.speech import SpeechModel
 from telephony.acd import Offer
 from telephony.sip.call_flow import CallContext, SipCall
 from telephony.sip.constants import HEARTBEAT_SECONDS, LIVE_CALL, LIVE_CALL_TTL_SECONDS
-from telephony.sip.errors import RegistrarUnreachable, RegistrationRefused, map_pyvoip_errors
+from telephony.sip.errors import (
+    RegistrarUnreachable,
+    RegistrationRefused,
+    SipPortBusy,
+    map_pyvoip_errors,
+)
 from telephony.sip.phone import HotlineCall, HotlinePhone
 from telephony.sip.prompts import PromptAudio
 from telephony.sip.recovery import end_orphaned_calls
@@ -118,9 +123,9 @@ class SipEndpoint:
             try:
                 attempt()
                 return
-            except RegistrarUnreachable as exc:
+            except (RegistrarUnreachable, SipPortBusy) as exc:
                 delay = BACKOFF_SECONDS[min(tries, len(BACKOFF_SECONDS) - 1)]
-                log.warning("registrar unreachable, retrying", error=exc.message, in_s=delay)
+                log.warning("cannot register yet, retrying", error=exc.message, in_s=delay)
                 tries += 1
                 self._stopping.wait(delay)
 

@@ -3,11 +3,13 @@
 SipError                             502  the SIP side failed
 ├── RegistrarUnreachable             503  no answer to REGISTER from the configured server
 ├── RegistrationRefused              502  the registrar refused our credentials
+├── SipPortBusy                      503  our SIP port is still held (retried)
 └── MediaUnavailable                 503  no RTP port left for another call
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,6 +33,14 @@ class RegistrationRefused(SipError):
     error_id = "sip_registration_refused"
 
 
+class SipPortBusy(SipError):
+    """Our SIP port is still held: by the attempt before this one, whose socket pyVoIP
+    closes from its own thread, or by another process. Worth trying again."""
+
+    status_code = 503
+    error_id = "sip_port_busy"
+
+
 class MediaUnavailable(SipError):
     status_code = 503
     error_id = "sip_media_unavailable"
@@ -50,5 +60,9 @@ def map_pyvoip_errors(action: str, *, server: str = "") -> Iterator[None]:
         ) from exc
     except NoPortsAvailableError as exc:
         raise MediaUnavailable(f"no RTP port free to {action}", details=details) from exc
-    except (InvalidStateError, SIPParseError, OSError) as exc:
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise SipPortBusy(f"our SIP port is in use: {exc}", details=details) from exc
+        raise SipError(f"could not {action}: {exc}", details=details) from exc
+    except (InvalidStateError, SIPParseError) as exc:
         raise SipError(f"could not {action}: {exc}", details=details) from exc

@@ -124,7 +124,9 @@ def incoming_call(
         clock=clock,
     )
     services.enter_ivr(session, call=call)
-    backend = DatabaseBackend(session, phone=call.from_number, clock=clock)
+    backend = DatabaseBackend(
+        session, phone=call.from_number, callers=call.customer_ids, clock=clock
+    )
     ivr_session, turn = Engine(board.flow, backend).start(call_id=call.id, pop=pop)
     store.save(bus, ivr_session)
     if ivr_session.queue is not None:  # a flow may route straight to an agent
@@ -155,7 +157,9 @@ def gather_result(
         speech=params.get("SpeechResult", ""),
         speech_confidence=_float(params.get("Confidence")),
     )
-    backend = DatabaseBackend(session, phone=call.from_number, clock=clock)
+    backend = DatabaseBackend(
+        session, phone=call.from_number, callers=call.customer_ids, clock=clock
+    )
     ivr_session, turn = Engine(board.flow, backend).handle(ivr_session, given)
     store.save(bus, ivr_session)
     if backend.created_order_id is not None:

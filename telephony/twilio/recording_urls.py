@@ -28,16 +28,20 @@ def recording_resource(twilio: TwilioSettings, recording_sid: str) -> str:
 
 
 def check_recording_url(twilio: TwilioSettings, url: str, recording_sid: str) -> None:
-    """A callback's RecordingUrl must be exactly this recording of our account on our API."""
+    """A callback's RecordingUrl must be exactly this recording of our account, on our API
+    or on Twilio's own: with a regional edge configured, callbacks still name the latter.
+    The media is fetched from our API whatever the callback names."""
     expected = urlsplit(recording_resource(twilio, recording_sid))
+    hosts = {
+        (expected.scheme.lower(), expected.netloc.lower()),
+        tuple(urlsplit(TWILIO_API)[:2]),
+    }
     given = urlsplit(url)
-    if (given.scheme.lower(), given.netloc.lower(), given.path, given.query, given.fragment) != (
-        expected.scheme.lower(),
-        expected.netloc.lower(),
-        expected.path,
-        "",
-        "",
-    ):
+    if (given.scheme.lower(), given.netloc.lower()) not in hosts or (
+        given.path,
+        given.query,
+        given.fragment,
+    ) != (expected.path, "", ""):
         raise RecordingRefused(
             "RecordingUrl is not this recording of our account on the Twilio API we use",
             details={"field": "RecordingUrl"},
