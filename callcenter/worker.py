@@ -15,7 +15,12 @@ from arq.worker import Worker
 
 from core.keys import WORKER_HEARTBEAT
 from telephony.sip.jobs import reconcile_calls
-from telephony.twilio.jobs import fetch_twilio_recording, ring_twilio_agent, sweep_offers
+from telephony.twilio.jobs import (
+    fetch_twilio_recording,
+    ring_twilio_agent,
+    steer_twilio_leg,
+    sweep_offers,
+)
 from telephony.twilio.ringer import ring_offered_agents
 
 log = structlog.get_logger(__name__)
@@ -80,7 +85,7 @@ def build_worker(
     """
     worker_class = Worker if burst else CallCenterWorker
     return worker_class(
-        functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent],
+        functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent, steer_twilio_leg],
         cron_jobs=[
             cron(
                 heartbeat,

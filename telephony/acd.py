@@ -360,9 +360,16 @@ class Acd:
                 gone.append(queued)
         return gone
 
-    def overflow_call(self, call_id: str, queue: str) -> bool:
-        """Take one call that waited too long out of the queue; False if it has been
-        offered meanwhile (the offer wins)."""
+    def overflow_if_waited(self, call_id: str, queue: str) -> bool:
+        """Take a call that has waited past the queue's maximum out of it, for a callback
+        or voicemail; False while its wait is not over, or once it has been offered (the
+        offer wins)."""
+        raw = self.client.get(QUEUED_CALL.format(call_id=call_id))
+        if raw is None:
+            return False
+        waited = self.clock() - QueuedCall.model_validate_json(raw).enqueued_at
+        if waited < timedelta(seconds=self.config(queue).max_wait_seconds):
+            return False
         with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
             if not self.client.zrem(WAITING.format(queue=queue), call_id):
                 return False

@@ -60,6 +60,15 @@ class CallResumed(Event):
     at: datetime
 
 
+class CallTransferred(Event):
+    name = "call.transferred"
+    call_id: str
+    from_agent_id: int
+    agent_leg: str | None
+    """The released agent's leg, where the channel names it (hung up on Twilio)."""
+    at: datetime
+
+
 class CallDtmf(Event):
     name = "call.dtmf"
     call_id: str
@@ -131,6 +140,16 @@ class CallNotifier:
 
     def resumed(self, call: Call, at: datetime) -> str:
         return self.bus.publish(CallResumed(call_id=call.id, agent_id=call.agent_id, at=at))
+
+    def transferred(self, call: Call, *, previous_agent_id: int, at: datetime) -> str:
+        return self.bus.publish(
+            CallTransferred(
+                call_id=call.id,
+                from_agent_id=previous_agent_id,
+                agent_leg=call.agent_leg,
+                at=at,
+            )
+        )
 
     def dtmf(self, call: Call, digit: str) -> str:
         return self.bus.publish(CallDtmf(call_id=call.id, digit=digit))

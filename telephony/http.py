@@ -13,10 +13,11 @@ from orders.enums import Role
 from orders.http.deps import Staff, Supervisor
 from orders.schemas import Actor
 from orders.services.users import get_user
+from telephony import calls
 from telephony.acd import Acd, NoSuchOffer, QueueConfig, QueueFigures
-from telephony.deps import AcdDep, Notifier
+from telephony.deps import AcdDep, SwitchboardDep
 from telephony.presence import Agent, AgentState
-from telephony.routing import agent_missed, hold_call, record_offers, transfer_call
+from telephony.routing import agent_missed, record_offers
 from telephony.services import get_call
 
 router = APIRouter(tags=["agents and queues"])
@@ -137,19 +138,20 @@ def _own_call(session: SessionDep, actor: Actor, call_id: str) -> None:
 
 @router.post("/calls/{call_id}/hold", status_code=204)
 def hold(
-    call_id: CallIdPath, actor: Staff, session: SessionDep, note: Notifier, clock: ClockDep
+    call_id: CallIdPath, actor: Staff, session: SessionDep, board: SwitchboardDep, clock: ClockDep
 ) -> None:
-    """The caller hears music; the agent hears nothing until the call is resumed."""
+    """The caller hears hold music; the agent hears nothing until the call is resumed
+    (SIP and Twilio calls alike)."""
     _own_call(session, actor, call_id)
-    hold_call(session, notifier=note, call_id=call_id, held=True, clock=clock)
+    calls.hold(session, board, call_id=call_id, held=True, clock=clock)
 
 
 @router.post("/calls/{call_id}/resume", status_code=204)
 def resume(
-    call_id: CallIdPath, actor: Staff, session: SessionDep, note: Notifier, clock: ClockDep
+    call_id: CallIdPath, actor: Staff, session: SessionDep, board: SwitchboardDep, clock: ClockDep
 ) -> None:
     _own_call(session, actor, call_id)
-    hold_call(session, notifier=note, call_id=call_id, held=False, clock=clock)
+    calls.hold(session, board, call_id=call_id, held=False, clock=clock)
 
 
 @router.post("/calls/{call_id}/transfer", status_code=204)
@@ -158,17 +160,15 @@ def transfer(
     data: TransferIn,
     actor: Staff,
     session: SessionDep,
-    acd: AcdDep,
-    note: Notifier,
+    board: SwitchboardDep,
     clock: ClockDep,
 ) -> None:
-    """Blind transfer: the agent is released, the call waits for the target (SIP calls;
-    their endpoint rings the target when the offer reaches it)."""
+    """Blind transfer: the agent is released, the call waits for the target, whose phone
+    rings when the offer reaches its channel (SIP and Twilio calls alike)."""
     _own_call(session, actor, call_id)
-    transfer_call(
+    calls.transfer(
         session,
-        acd=acd,
-        notifier=note,
+        board,
         call_id=call_id,
         queue=data.queue,
         agent_id=data.agent_id,

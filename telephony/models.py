@@ -35,6 +35,11 @@ class Call(SQLModel, table=True):
     queued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     bridged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Since when the caller hears hold music; None while talking."""
+    agent_leg: str | None = Field(default=None, max_length=64)
+    """The provider's id of the leg that rang the agent who answered (a Twilio CallSid):
+    hold, resume and transfer steer that leg."""
 
 
 class CallStatusChange(SQLModel, table=True):

@@ -13,9 +13,9 @@ from orders.schemas import CallerLookup
 from recordings.wav import FinishedWav
 from telephony import services
 from telephony.acd import Acd, AgentUnavailable, NoSuchOffer, Offer
-from telephony.enums import CallChannel, CallState, Disposition
+from telephony.enums import CallState, Disposition
 from telephony.events import CallNotifier
-from telephony.exceptions import CallNotBridged, TransferInvalid
+from telephony.exceptions import TransferInvalid
 from telephony.models import Call
 from telephony.presence import AgentState, InvalidAgentState
 
@@ -69,13 +69,16 @@ def agent_answered(
     notifier: CallNotifier,
     call_id: str,
     agent_id: int,
+    agent_leg: str | None = None,
     clock: Clock,
 ) -> Call:
-    """The offered agent picked up: the call is bridged to them."""
+    """The offered agent picked up (on ``agent_leg``, where the channel names the agent's
+    leg): the call is bridged to them."""
     acd.accept(call_id, agent_id)
     call = services.get_call(session, call_id=call_id)
     services.move_call(session, call, CallState.BRIDGED)
     call.agent_id = agent_id
+    call.agent_leg = agent_leg
     call.bridged_at = clock()
     session.commit()
     notifier.bridged(call)
@@ -153,14 +156,13 @@ def transfer_call(
     *,
     acd: Acd,
     notifier: CallNotifier,
-    call_id: str,
+    call: Call,
     queue: str | None = None,
     agent_id: int | None = None,
     clock: Clock,
 ) -> list[Offer]:
     """Blind transfer of a bridged call to a queue, or to one agent (through the call's
     queue): the current agent is released to wrap-up and the call waits for the next."""
-    call = _bridged(session, call_id)
     target = queue or call.queue
     if target is None or (queue is None) == (agent_id is None):
         raise TransferInvalid(
@@ -174,40 +176,15 @@ def transfer_call(
     previous = call.agent_id
     assert previous is not None and call.queue is not None
     acd.end_call(previous, call.queue)
+    notifier.transferred(call, previous_agent_id=previous, at=clock())
     call.agent_id = None
+    call.agent_leg = None
     services.enqueue_call(session, notifier=notifier, call=call, queue=target, clock=clock)
     if agent_id is not None:
         offer = acd.offer_to(call.id, target, agent_id, customer_ids=call.customer_ids)
         return record_offers(session, [offer])
     acd.enqueue(call.id, target, priority=0, customer_ids=call.customer_ids)
     return record_offers(session, acd.dispatch(target))
-
-
-def hold_call(
-    session: Session, *, notifier: CallNotifier, call_id: str, held: bool, clock: Clock
-) -> Call:
-    """Put a bridged call on hold (the caller hears music) or take it off hold."""
-    call = _bridged(session, call_id)
-    if held:
-        notifier.held(call, clock())
-    else:
-        notifier.resumed(call, clock())
-    return call
-
-
-def _bridged(session: Session, call_id: str) -> Call:
-    call = services.get_call(session, call_id=call_id)
-    if call.state is not CallState.BRIDGED:
-        raise CallNotBridged(
-            f"call {call_id} is {call.state.value}, not connected to an agent",
-            details={"call_id": call_id, "state": call.state.value},
-        )
-    if call.channel is not CallChannel.SIP:
-        raise CallNotBridged(
-            "hold and transfer are available on SIP calls",
-            details={"call_id": call_id, "channel": call.channel.value},
-        )
-    return call
 
 
 def finish_call(

@@ -18,26 +18,24 @@ import structlog
 from sqlmodel import Session
 
 from core.types import Clock
-from ivr.backend import DatabaseBackend
-from ivr.engine import Engine, IvrSession
-from ivr.flow import Flow
 from ivr.speech import SpeechModel
 from ivr.turns import CallerInput, Enqueue, Hangup, Turn
-from orders.schemas import CallerLookup
 from recordings.audio import pcm16_to_ulaw
 from recordings.wav import FinishedWav, WavWriter
-from telephony import routing, services
-from telephony.acd import Acd, NoSuchOffer, Offer
+from telephony import calls
+from telephony.acd import NoSuchOffer, Offer
 from telephony.enums import CallChannel, Disposition
-from telephony.events import CallNotifier
 from telephony.models import Call
 from telephony.sip.ivr_audio import AudioIvr
 from telephony.sip.media import FRAME_BYTES, SILENCE, Player
 from telephony.sip.phone import HotlineCall, HotlinePhone
 from telephony.sip.prompts import PromptAudio
+from telephony.switchboard import Switchboard
 
 log = structlog.get_logger(__name__)
 
+OVERFLOW_CHECK_SECONDS = 1.0
+"""How often a waiting caller's wait is checked against the queue's maximum."""
 AGENT_OUTBOX_FRAMES = 5
 """Caller audio waiting to go to the agent; more means the agent leg fell behind, and the
 oldest is dropped to keep the delay at 100 ms at most."""
@@ -49,13 +47,10 @@ class CallContext:
 
     phone: HotlinePhone
     sessions: Callable[[], Session]
-    notifier: CallNotifier
-    acd: Acd
-    flow: Flow
+    board: Switchboard
     prompts: PromptAudio
     speech: SpeechModel | None
     recordings_dir: Path
-    region: str
     clock: Clock
 
 
@@ -149,6 +144,9 @@ def dialog_id(leg: HotlineCall) -> str:
 
 
 class SipCall:
+    """The SIP side of one call: media, prompts and the agent's leg. Every step of the
+    call's life is taken by the channel-neutral call service (``telephony.calls``)."""
+
     def __init__(self, ctx: CallContext, leg: HotlineCall) -> None:
         self.ctx = ctx
         self.leg = leg
@@ -157,7 +155,6 @@ class SipCall:
         self.controls: queue.Queue[str] = queue.Queue()
         self.call_id: str | None = None
         self.audio: AudioIvr | None = None
-        self.ivr_state: IvrSession | None = None
 
     # The whole call. Sessions are opened per step, never held while the caller talks:
     # a call lasts minutes, and a pooled connection per call would starve the database.
@@ -166,14 +163,13 @@ class SipCall:
         ctx = self.ctx
         headers = self.leg.request.headers
         with ctx.sessions() as session:
-            call, pop = services.start_inbound_call(
+            call = calls.arrive(
                 session,
-                notifier=ctx.notifier,
+                ctx.board,
                 channel=CallChannel.SIP,
                 provider_id=dialog_id(self.leg),
                 from_number=headers["From"]["number"] or "",
                 to_number=headers["To"]["number"] or "",
-                region=ctx.region,
                 clock=ctx.clock,
             )
         self.call_id = call.id
@@ -182,10 +178,9 @@ class SipCall:
             self._finish(Disposition.CANCELED)
             return
         self._answer(call)
-        ending = self._ivr(call, pop)
+        ending = self._ivr(call)
         while isinstance(ending, Enqueue) and self.leg.live:
-            self._queue(call, ending.queue, pop)
-            ending = self._wait_for_agent(call, ending.queue)
+            ending = self._wait_for_agent(call.id)
         self._hang_up_all()
         self._finish()
 
@@ -195,71 +190,54 @@ class SipCall:
             ctx.recordings_dir / f"{call.id}.wav", sample_rate=8000, channels=2
         )
         self.leg.source = lambda: self.media.caller_frame(self.leg)
-        self.leg.on_digit = lambda digit: ctx.notifier.dtmf(call, digit)
+        self.leg.on_digit = lambda digit: ctx.board.notifier.dtmf(call, digit)
         self.leg.answer()
         with ctx.sessions() as session:
-            services.answer_call(session, notifier=ctx.notifier, call=call, clock=ctx.clock)
-            services.enter_ivr(session, call=call)
+            calls.answered(session, ctx.board, call=call, clock=ctx.clock)
 
     # IVR
 
-    def _ivr(self, call: Call, pop: CallerLookup) -> Enqueue | Hangup | None:
+    def _ivr(self, call: Call) -> Enqueue | Hangup | None:
         ctx = self.ctx
         self.audio = AudioIvr(
             self.leg,
             player=self.media.player,
             prompts=ctx.prompts,
             speech=ctx.speech,
-            speech_threshold=ctx.flow.speech_threshold,
+            speech_threshold=ctx.board.flow.speech_threshold,
             messages_dir=ctx.recordings_dir / "messages",
             call_id=call.id,
         )
         self.media.hear = self.audio.hear
         with ctx.sessions() as session:
-            backend = DatabaseBackend(
-                session, phone=call.from_number, callers=call.customer_ids, clock=ctx.clock
-            )
-            state, turn = Engine(ctx.flow, backend).start(call_id=call.id, pop=pop)
-        return self._converse(call, state, turn)
+            turn = calls.begin(session, ctx.board, call=call, clock=ctx.clock)
+        return self._converse(call.id, turn)
 
-    def _converse(self, call: Call, state: IvrSession, turn: Turn) -> Enqueue | Hangup | None:
-        """Play turns and feed the caller's answers to the engine until the flow ends."""
+    def _converse(self, call_id: str, turn: Turn | None) -> Enqueue | Hangup | None:
+        """Play turns and feed the caller's answers to the call service until the flow ends."""
         ctx = self.ctx
-        assert self.audio is not None
-        answer = self.audio.render(turn)
-        while isinstance(answer, CallerInput) and self.leg.live:
+        audio = self.audio
+        assert audio is not None
+        while turn is not None:
+            answer = audio.render(turn)
+            if not isinstance(answer, CallerInput) or not self.leg.live:
+                return answer if not isinstance(answer, CallerInput) else None
+            # A fault described in the caller's own words belongs with the order it was
+            # taken for.
+            faults = [fault.wav for fault in audio.faults]
+            audio.faults.clear()
             with ctx.sessions() as session:
-                backend = DatabaseBackend(
-                    session, phone=call.from_number, callers=call.customer_ids, clock=ctx.clock
+                turn = calls.caller_input(
+                    session,
+                    ctx.board,
+                    call_id=call_id,
+                    given=answer,
+                    recordings=faults,
+                    clock=ctx.clock,
                 )
-                state, turn = Engine(ctx.flow, backend).handle(state, answer)
-                if backend.created_order_id is not None:
-                    services.took_order(session, call=call, order_id=backend.created_order_id)
-                    self._register_faults(session, call, self.audio)
-            answer = self.audio.render(turn)
-        self.ivr_state = state
-        return None if isinstance(answer, CallerInput) else answer
-
-    def _register_faults(self, session: Session, call: Call, audio: AudioIvr) -> None:
-        """The recorded fault description belongs with the order it was taken for."""
-        while audio.faults:
-            fault = audio.faults.pop(0)
-            services.keep_recording(session, call=call, wav=fault.wav, clock=self.ctx.clock)
+        return Hangup()
 
     # Queue and agent
-
-    def _queue(self, call: Call, name: str, pop: CallerLookup) -> None:
-        ctx = self.ctx
-        with ctx.sessions() as session:
-            routing.queue_call(
-                session,
-                acd=ctx.acd,
-                notifier=ctx.notifier,
-                call=call,
-                queue=name,
-                priority=routing.caller_priority(pop),
-                clock=ctx.clock,
-            )
 
     def offer(self, offer: Offer) -> None:
         """An agent was offered this call, by this or any other process (every offer
@@ -271,44 +249,39 @@ class SipCall:
         ``call.held``, ``call.resumed``, or ``call.queued`` (transferred away)."""
         self.controls.put(name)
 
-    def _wait_for_agent(self, call: Call, queue_name: str) -> Enqueue | Hangup | None:
+    def _wait_for_agent(self, call_id: str) -> Enqueue | Hangup | None:
         """Wait for an offer and talk; past the queue's maximum wait, leave the queue for
         the flow's overflow (a callback booking) or voicemail. Returns what the flow does
         next after an overflow, None when the call is over."""
-        config = self.ctx.acd.config(queue_name)
-        deadline = time.monotonic() + config.max_wait_seconds
+        ctx = self.ctx
+        next_check = 0.0
         while self.leg.live:
             try:
                 offer = self.offers.get(timeout=0.2)
             except queue.Empty:
-                if time.monotonic() >= deadline and self.ctx.acd.overflow_call(call.id, queue_name):
-                    return self._overflow(call, config.overflow)
+                if time.monotonic() < next_check:
+                    continue
+                next_check = time.monotonic() + OVERFLOW_CHECK_SECONDS
+                with ctx.sessions() as session:
+                    left = calls.leave_for_overflow(session, ctx.board, call_id=call_id)
+                if left:
+                    return self._overflow(call_id)
                 continue
-            if self._ring(offer):
-                if not self._talk():
-                    return None
-                deadline = time.monotonic() + config.max_wait_seconds
+            if self._ring(offer) and not self._talk():
+                return None
         return None
 
-    def _overflow(self, call: Call, choice: str) -> Enqueue | Hangup | None:
+    def _overflow(self, call_id: str) -> Enqueue | Hangup | None:
         ctx = self.ctx
         with ctx.sessions() as session:
-            services.leave_queue(session, call=services.get_call(session, call_id=call.id))
-            backend = DatabaseBackend(
-                session, phone=call.from_number, callers=call.customer_ids, clock=ctx.clock
-            )
-            resumed = (
-                Engine(ctx.flow, backend).overflow(self.ivr_state)
-                if choice == "callback" and self.ivr_state is not None
-                else None
-            )
-        if resumed is not None:
-            return self._converse(call, *resumed)
-        assert self.audio is not None and self.ivr_state is not None
-        message = self.audio.voicemail(self.ivr_state.language)
+            after = calls.overflow(session, ctx.board, call_id=call_id, clock=ctx.clock)
+        if not isinstance(after, calls.Voicemail):
+            return self._converse(call_id, after)
+        assert self.audio is not None
+        message = self.audio.voicemail(after.language)
         if message is not None:
             with ctx.sessions() as session:
-                services.keep_recording(session, call=call, wav=message.wav, clock=ctx.clock)
+                calls.file_recording(session, call_id=call_id, wav=message.wav, clock=ctx.clock)
         return Hangup()
 
     def _talk(self) -> bool:
@@ -337,7 +310,7 @@ class SipCall:
 
     def _ring(self, offer: Offer) -> bool:
         ctx = self.ctx
-        agent = ctx.acd.presence.get(offer.agent_id)
+        agent = ctx.board.acd.presence.get(offer.agent_id)
         extension = (agent.extension or f"sip:agent{offer.agent_id}").removeprefix("sip:")
         leg = ctx.phone.call(extension.split("@", 1)[0])
         leg.source = self.media.agent_frame
@@ -349,10 +322,9 @@ class SipCall:
             self.media.agent = leg
             assert self.call_id is not None
             with ctx.sessions() as session:
-                routing.agent_answered(
+                calls.agent_answered(
                     session,
-                    acd=ctx.acd,
-                    notifier=ctx.notifier,
+                    ctx.board,
                     call_id=self.call_id,
                     agent_id=offer.agent_id,
                     clock=ctx.clock,
@@ -370,8 +342,8 @@ class SipCall:
         assert self.call_id is not None
         # NoSuchOffer: the worker's sweep expired the offer first and has moved it on.
         with self.ctx.sessions() as session, contextlib.suppress(NoSuchOffer):
-            routing.agent_missed(
-                session, acd=self.ctx.acd, call_id=self.call_id, agent_id=offer.agent_id
+            calls.agent_missed(
+                session, self.ctx.board, call_id=self.call_id, agent_id=offer.agent_id
             )
 
     # The end
@@ -386,10 +358,9 @@ class SipCall:
         assert self.call_id is not None
         finished = self.media.finish_recording()
         with ctx.sessions() as session:
-            call = routing.finish_call(
+            call = calls.finish(
                 session,
-                acd=ctx.acd,
-                notifier=ctx.notifier,
+                ctx.board,
                 call_id=self.call_id,
                 disposition=disposition,
                 recording=finished,

@@ -73,13 +73,12 @@ class SipEndpoint:
         clock: Clock,
     ) -> None:
         self.config = config
+        self.board = switchboard
         self.sessions = sessions
         self.client = client
-        self.flow = switchboard.flow
         self.prompts = prompts
         self.speech = speech
         self.recordings_dir = recordings_dir
-        self.region = switchboard.region
         self.clock = clock
         self.bus = switchboard.events
         self.notifier = switchboard.notifier
@@ -214,13 +213,10 @@ class SipEndpoint:
         return CallContext(
             phone=self.phone,
             sessions=self.sessions,
-            notifier=self.notifier,
-            acd=self.acd,
-            flow=self.flow,
+            board=self.board,
             prompts=self.prompts,
             speech=self.speech,
             recordings_dir=self.recordings_dir,
-            region=self.region,
             clock=self.clock,
         )
 

@@ -12,23 +12,15 @@ import redis
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from sqlmodel import Session
 
 from core.bus import BusUnavailable
-from core.deps import BusDep, ClockDep, SecretKeyDep, SessionDep
+from core.deps import ClockDep, SecretKeyDep, SessionDep
 from core.errors import CallCenterError, ValidationFailed
-from core.types import Clock
-from ivr import store
-from ivr.backend import DatabaseBackend
-from ivr.engine import Engine
 from ivr.turns import CallerInput
-from orders.schemas import CallerLookup
-from telephony import routing, services
-from telephony.acd import Acd, NoSuchOffer
-from telephony.deps import AcdDep, Notifier, SwitchboardDep
+from telephony import calls, services
+from telephony.acd import NoSuchOffer
+from telephony.deps import SwitchboardDep
 from telephony.enums import CallChannel, CallState, ProviderStatus
-from telephony.events import CallNotifier
-from telephony.models import Call
 from telephony.twilio import twiml
 from telephony.twilio.config import PublicUrlDep, TwilioSettingsDep
 from telephony.twilio.ids import require_sid
@@ -70,26 +62,6 @@ class JobsUnavailable(CallCenterError):
 AgentId = Annotated[int, Query(alias="agent", ge=1, le=2**31 - 1)]
 
 
-def _queue(
-    session: Session,
-    call: Call,
-    queue: str,
-    pop: CallerLookup,
-    acd: Acd,
-    note: CallNotifier,
-    clock: Clock,
-) -> None:
-    routing.queue_call(
-        session,
-        acd=acd,
-        notifier=note,
-        call=call,
-        queue=queue,
-        priority=routing.caller_priority(pop),
-        clock=clock,
-    )
-
-
 def _xml(body: str) -> Response:
     return Response(body, media_type="application/xml")
 
@@ -105,7 +77,6 @@ def _required(params: dict[str, str], name: str) -> str:
 def incoming_call(
     params: TwilioParams,
     session: SessionDep,
-    bus: BusDep,
     board: SwitchboardDep,
     base: PublicUrlDep,
     clock: ClockDep,
@@ -113,24 +84,16 @@ def incoming_call(
     request: Request,
 ) -> Response:
     """A call arrives: log it, pop the caller's record, and answer with the IVR's first step."""
-    call, pop = services.start_inbound_call(
+    call = calls.arrive(
         session,
-        notifier=board.notifier,
+        board,
         channel=CallChannel.TWILIO,
         provider_id=_required(params, "CallSid"),
         from_number=params.get("From", ""),
         to_number=params.get("To", ""),
-        region=board.region,
         clock=clock,
     )
-    services.enter_ivr(session, call=call)
-    backend = DatabaseBackend(
-        session, phone=call.from_number, callers=call.customer_ids, clock=clock
-    )
-    ivr_session, turn = Engine(board.flow, backend).start(call_id=call.id, pop=pop)
-    store.save(bus, ivr_session)
-    if ivr_session.queue is not None:  # a flow may route straight to an agent
-        _queue(session, call, ivr_session.queue, pop, board.acd, board.notifier, clock)
+    turn = calls.begin(session, board, call=call, clock=clock)
     stream = twiml.MediaStreamGrant(
         url=twiml.websocket_base(base or str(request.base_url)) + twiml.MEDIA_PATH,
         token=issue_stream_token(secret, call_id=call.id, now=clock()),
@@ -143,47 +106,72 @@ def gather_result(
     call_id: CallId,
     params: TwilioParams,
     session: SessionDep,
-    bus: BusDep,
     board: SwitchboardDep,
     clock: ClockDep,
 ) -> Response:
     """The caller pressed keys, spoke, or stayed silent."""
-    call = services.get_call(session, call_id=call_id)
-    ivr_session = store.load(bus, call.id)
-    if ivr_session is None:
-        return _xml(twiml.hangup())
     given = CallerInput(
         digits=params.get("Digits", ""),
         speech=params.get("SpeechResult", ""),
         speech_confidence=_float(params.get("Confidence")),
     )
-    backend = DatabaseBackend(
-        session, phone=call.from_number, callers=call.customer_ids, clock=clock
-    )
-    ivr_session, turn = Engine(board.flow, backend).handle(ivr_session, given)
-    store.save(bus, ivr_session)
-    if backend.created_order_id is not None:
-        services.took_order(session, call=call, order_id=backend.created_order_id)
-    if ivr_session.queue is not None:
-        pop = services.caller_pop(call)
-        _queue(session, call, ivr_session.queue, pop, board.acd, board.notifier, clock)
-    return _xml(twiml.render(turn, call_id=call.id))
+    turn = calls.caller_input(session, board, call_id=call_id, given=given, clock=clock)
+    if turn is None:
+        return _xml(twiml.hangup())
+    return _xml(twiml.render(turn, call_id=call_id))
 
 
 @router.post("/queue/wait")
-def queue_wait(call_id: CallId, _params: TwilioParams, bus: BusDep, acd: AcdDep) -> Response:
-    """Played to a waiting caller in a loop: the position in our ACD's queue, then hold."""
-    ivr_session = store.load(bus, call_id)
-    language = ivr_session.language if ivr_session else "zh-CN"
-    queue = ivr_session.queue if ivr_session else None
-    position = acd.position(call_id, queue) if queue else None
+def queue_wait(
+    call_id: CallId, _params: TwilioParams, session: SessionDep, board: SwitchboardDep
+) -> Response:
+    """Played to a waiting caller in a loop: the position in our ACD's queue, then hold;
+    past the queue's maximum wait the caller leaves it for the overflow (``/queue/done``).
+    A caller on hold waits here too, hearing that they are held."""
+    language = calls.language(board, call_id)
+    call = services.get_call(session, call_id=call_id)
+    if call.held_at is not None:
+        return _xml(twiml.on_hold(language))
+    if calls.leave_for_overflow(session, board, call_id=call_id):
+        return _xml(twiml.leave_queue())
+    queue = calls.waiting_queue(board, call_id)
+    position = board.acd.position(call_id, queue) if queue else None
     return _xml(twiml.queue_wait(position, language))
 
 
 @router.post("/queue/done")
-def queue_done(call_id: CallId, _params: TwilioParams) -> Response:
-    """The caller left the queue (bridged and finished, hung up, or an error)."""
+def queue_done(
+    call_id: CallId,
+    params: TwilioParams,
+    session: SessionDep,
+    board: SwitchboardDep,
+    clock: ClockDep,
+) -> Response:
+    """The caller left Twilio's queue: overflowed (``QueueResult=leave``), put on hold or
+    transferred by the agent (back to waiting), or their talk with the agent is over."""
+    call = services.get_call(session, call_id=call_id)
+    if call.state is CallState.IN_IVR and params.get("QueueResult") == "leave":
+        after = calls.overflow(session, board, call_id=call_id, clock=clock)
+        if isinstance(after, calls.Voicemail):
+            return _xml(twiml.voicemail(after.prompt, after.language, call_id=call_id))
+        return _xml(twiml.render(after, call_id=call_id))
+    waiting = call.state in {CallState.QUEUED, CallState.OFFERED}
+    if waiting or (call.state is CallState.BRIDGED and call.held_at is not None):
+        return _xml(twiml.wait_again(call_id))
     return _xml(twiml.hangup())
+
+
+@router.post("/voicemail/done")
+def voicemail_done(call_id: CallId, _params: TwilioParams, board: SwitchboardDep) -> Response:
+    """The caller's message is recorded (it arrives through ``/recording``): goodbye."""
+    farewell = calls.Voicemail.of(board, calls.language(board, call_id))
+    return _xml(twiml.goodbye(farewell.goodbye, farewell.language))
+
+
+@router.post("/agent/park")
+def agent_park(call_id: CallId, _params: TwilioParams) -> Response:
+    """The agent's leg while their caller is on hold, until a resume bridges them again."""
+    return _xml(twiml.agent_parked(call_id))
 
 
 @router.post("/recording")
@@ -221,7 +209,7 @@ def recording_status(
 
 @router.post("/status")
 def status_callback(
-    params: TwilioParams, session: SessionDep, note: Notifier, acd: AcdDep, clock: ClockDep
+    params: TwilioParams, session: SessionDep, board: SwitchboardDep, clock: ClockDep
 ) -> Response:
     """Apply CallStatus once and never backwards; Twilio retries and reorders these."""
     raw = _required(params, "CallStatus")
@@ -230,16 +218,14 @@ def status_callback(
     except ValueError as exc:
         raise ValidationFailed(f"unknown CallStatus {raw}", details={"CallStatus": raw}) from exc
     sequence = params.get("SequenceNumber", "")
-    call = services.apply_provider_status(
+    calls.provider_status(
         session,
-        notifier=note,
+        board,
         provider_id=_required(params, "CallSid"),
         status=status,
         sequence_number=int(sequence) if sequence.isdigit() else None,
         clock=clock,
     )
-    if call.state is CallState.ENDED:
-        routing.call_ended(session, acd=acd, call=call)
     return Response(status_code=204)
 
 
@@ -247,16 +233,16 @@ def status_callback(
 def agent_connect(
     call_id: CallId,
     agent_id: AgentId,
-    _params: TwilioParams,
+    params: TwilioParams,
     session: SessionDep,
-    note: Notifier,
-    acd: AcdDep,
+    board: SwitchboardDep,
     clock: ClockDep,
 ) -> Response:
     """The agent picked up the leg we rang: bridge them to exactly this caller."""
+    leg = require_sid("CallSid", _required(params, "CallSid"))
     try:
-        routing.agent_answered(
-            session, acd=acd, notifier=note, call_id=call_id, agent_id=agent_id, clock=clock
+        calls.agent_answered(
+            session, board, call_id=call_id, agent_id=agent_id, agent_leg=leg, clock=clock
         )
     except NoSuchOffer:
         return _xml(twiml.caller_gone())
@@ -269,12 +255,12 @@ def agent_leg_status(
     agent_id: AgentId,
     params: TwilioParams,
     session: SessionDep,
-    acd: AcdDep,
+    board: SwitchboardDep,
 ) -> Response:
     """The agent's leg did not connect (busy, no answer, failed): the offer moves on."""
     if params.get("CallStatus") in {"busy", "no-answer", "failed", "canceled"}:
         with contextlib.suppress(NoSuchOffer):
-            routing.agent_missed(session, acd=acd, call_id=call_id, agent_id=agent_id)
+            calls.agent_missed(session, board, call_id=call_id, agent_id=agent_id)
     return Response(status_code=204)
 
 

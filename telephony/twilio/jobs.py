@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from recordings.paths import recording_path
 from recordings.wav import describe
 from telephony.acd import Acd, Offer
 from telephony.enums import CallState
+from telephony.events import CallHeld, CallResumed
 from telephony.models import Call
 from telephony.routing import (
     agent_missed,
@@ -24,6 +26,7 @@ from telephony.routing import (
 )
 from telephony.services import get_call, keep_recording
 from telephony.switchboard import Switchboard
+from telephony.twilio import twiml
 from telephony.twilio.config import TwilioSettings
 from telephony.twilio.ids import require_sid
 from telephony.twilio.recording_urls import recording_resource
@@ -127,6 +130,36 @@ async def ring_twilio_agent(
 
         await run_in_threadpool(move_on)
         return None
+
+
+async def steer_twilio_leg(
+    ctx: dict[str, Any], *, call_id: str, event: str, agent_leg: str | None = None
+) -> str | None:
+    """The agent's leg follows the call: parked while the caller is held, bridged to the
+    caller again on resume, hung up when the caller is transferred away. The caller's leg
+    then leaves the bridge, and ``/twilio/queue/done`` puts it back to waiting."""
+
+    def find() -> Call:
+        with ctx["sessions"]() as session:
+            return get_call(session, call_id=call_id)
+
+    call = await run_in_threadpool(find)
+    leg = agent_leg or call.agent_leg
+    if call.state is CallState.ENDED or leg is None:
+        log.info("nothing to steer", call=call_id, event=event)
+        return None
+    client: TwilioCalls | None = ctx["twilio_calls"]
+    if client is None:
+        raise TwilioError("Twilio credentials are not configured")
+    base = (ctx["public_url"] or "").rstrip("/")
+    if event == CallHeld.name:
+        steer = partial(client.steer, leg, url=f"{base}{twiml.AGENT_PARK_PATH}?call={call_id}")
+    elif event == CallResumed.name:
+        steer = partial(client.steer, leg, twiml=twiml.connect_agent(call_id))
+    else:
+        steer = partial(client.steer, leg, twiml=twiml.hangup())
+    await run_in_threadpool(steer)
+    return leg
 
 
 async def sweep_offers(ctx: dict[str, Any]) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import structlog
@@ -22,6 +22,7 @@ from twilio.rest import Client
 from core.errors import CallCenterError
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 _INVALID_NUMBER_CODES = {21211, 21217, 13223}
 _RATE_LIMIT_CODES = {20429}
@@ -95,6 +96,14 @@ class TwilioCalls:
         self.retry = retry
         self.sleep = sleep
 
+    def steer(self, sid: str, *, twiml: str | None = None, url: str | None = None) -> None:
+        """Give a live call new instructions (inline TwiML, or a URL of ours to fetch
+        them from): how an agent's leg is parked, bridged again or hung up."""
+        options: dict[str, Any] = {"twiml": twiml} if twiml is not None else {}
+        if url is not None:
+            options.update(url=url, method="POST")
+        self._with_retries(lambda: self.client.calls(sid).update(**options))
+
     def place_call(self, call: OutboundCall) -> str:
         """The new call's SID; rate limits are retried with exponential backoff."""
         options: dict[str, Any] = {
@@ -110,11 +119,15 @@ class TwilioCalls:
             options["machine_detection"] = "Enable"
         if call.ring_seconds is not None:
             options["timeout"] = call.ring_seconds
+        return str(self._with_retries(lambda: self.client.calls.create(**options).sid))
+
+    def _with_retries(self, request: Callable[[], T]) -> T:
+        """Rate limits are retried with exponential backoff; other errors translated."""
         delay = self.retry.first_delay
         attempt = 1
         while True:
             try:
-                return str(self.client.calls.create(**options).sid)
+                return request()
             except TwilioRestException as exc:
                 error = map_twilio_error(exc)
                 if not isinstance(error, TwilioRateLimited) or attempt >= self.retry.attempts:

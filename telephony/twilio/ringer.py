@@ -1,5 +1,6 @@
 """Twilio agents are rung from ``call.offered`` on the bus, as SIP agents are: whoever
-made an offer (a webhook, a console, a sweep, another process) only publishes it."""
+made an offer (a webhook, a console, a sweep, another process) only publishes it. Holds,
+resumes and transfers of Twilio calls steer the agent's leg from the bus the same way."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from core.bus import Envelope, EventBus
 from telephony.acd import CallOffered
 from telephony.enums import CallChannel
+from telephony.events import CallHeld, CallResumed, CallTransferred
 from telephony.models import Call
 
 log = structlog.get_logger(__name__)
@@ -28,6 +30,14 @@ def ring_job_id(offer: CallOffered) -> str:
     return f"twilio-ring:{offer.call_id}:{offer.agent_id}:{offer.at.isoformat()}"
 
 
+STEERING = {event.name: event for event in (CallHeld, CallResumed, CallTransferred)}
+"""Events after which a Twilio agent's leg gets new instructions."""
+
+
+def steer_job_id(envelope: Envelope) -> str:
+    return f"twilio-steer:{envelope.id}"
+
+
 def _offers(envelopes: list[Envelope]) -> list[CallOffered]:
     offers = []
     for envelope in envelopes:
@@ -40,6 +50,20 @@ def _offers(envelopes: list[Envelope]) -> list[CallOffered]:
     return offers
 
 
+def _steering(envelopes: list[Envelope]) -> list[tuple[Envelope, str]]:
+    """The steering events among ``envelopes``, with their call's id."""
+    found = []
+    for envelope in envelopes:
+        event = STEERING.get(envelope.name)
+        if event is None:
+            continue
+        try:
+            found.append((envelope, event.model_validate(envelope.data).call_id))
+        except ValidationError as exc:
+            log.warning("unreadable event skipped", event=envelope.id, error=str(exc))
+    return found
+
+
 async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
     """One pass of the worker named ``consumer`` over new ``call.offered`` events: a ring
     job for each offer of a Twilio call, the events acknowledged once their jobs are
@@ -47,7 +71,9 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
     enqueue of one offer a no-op."""
     events: EventBus = ctx["switchboard"].events
 
-    def read() -> tuple[list[Envelope], list[CallOffered]]:
+    Read = tuple[list[Envelope], list[CallOffered], list[tuple[Envelope, str]]]
+
+    def read() -> Read:
         try:
             envelopes = events.claim_stale(
                 RINGER_GROUP, consumer, min_idle_ms=STALE_MS
@@ -56,22 +82,34 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
             if "NOGROUP" not in str(exc):
                 raise
             events.ensure_group(RINGER_GROUP)  # gone with Redis's data; new offers from now
-            return [], []
-        offers = _offers(envelopes)
-        if not offers:
-            return envelopes, []
+            return [], [], []
+        offers, steering = _offers(envelopes), _steering(envelopes)
+        if not offers and not steering:
+            return envelopes, [], []
+        ids = {o.call_id for o in offers} | {call_id for _e, call_id in steering}
         with ctx["sessions"]() as session:
             twilio = set(
                 session.exec(
-                    select(Call.id).where(
-                        col(Call.id).in_({o.call_id for o in offers}),
-                        Call.channel == CallChannel.TWILIO,
-                    )
+                    select(Call.id).where(col(Call.id).in_(ids), Call.channel == CallChannel.TWILIO)
                 ).all()
             )
-        return envelopes, [o for o in offers if o.call_id in twilio]
+        return (
+            envelopes,
+            [o for o in offers if o.call_id in twilio],
+            [(e, call_id) for e, call_id in steering if call_id in twilio],
+        )
 
-    envelopes, offers = await run_in_threadpool(read)
+    envelopes, offers, steering = await run_in_threadpool(read)
+    # In the bus's order: a transferred caller's old agent leg is steered before the next
+    # agent is rung.
+    for envelope, call_id in steering:
+        await ctx["redis"].enqueue_job(
+            "steer_twilio_leg",
+            call_id=call_id,
+            event=envelope.name,
+            agent_leg=envelope.data.get("agent_leg"),
+            _job_id=steer_job_id(envelope),
+        )
     for offer in offers:
         await ctx["redis"].enqueue_job(
             "ring_twilio_agent",
@@ -82,4 +120,4 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
         )
     if envelopes:
         await run_in_threadpool(events.ack, RINGER_GROUP, *(e.id for e in envelopes))
-    return len(offers)
+    return len(offers) + len(steering)

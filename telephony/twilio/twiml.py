@@ -12,6 +12,9 @@ QUEUE_WAIT_PATH = "/twilio/queue/wait"
 QUEUE_DONE_PATH = "/twilio/queue/done"
 GATHER_PATH = "/twilio/gather"
 RECORDING_PATH = "/twilio/recording"
+VOICEMAIL_DONE_PATH = "/twilio/voicemail/done"
+AGENT_PARK_PATH = "/twilio/agent/park"
+VOICEMAIL_MAX_SECONDS = 120
 MEDIA_PATH = "/twilio/media"
 STREAM_TOKEN_PARAMETER = "token"
 
@@ -57,17 +60,77 @@ def render(
             # engine sees the timeout; this Redirect only runs if that post fails.
             response.redirect(f"{GATHER_PATH}?call={call_id}", method="POST")
         elif isinstance(action, Enqueue):
-            # One Twilio queue per caller: our ACD decides who is next, and the agent's leg
-            # dials exactly this caller's queue.
-            response.enqueue(
-                twilio_queue_name(call_id),
-                wait_url=f"{QUEUE_WAIT_PATH}?call={call_id}",
-                wait_url_method="POST",
-                action=f"{QUEUE_DONE_PATH}?call={call_id}",
-                method="POST",
-            )
+            _enqueue(response, call_id)
         elif isinstance(action, Hangup):
             response.hangup()
+    return str(response)
+
+
+def _enqueue(response: VoiceResponse, call_id: str) -> None:
+    # One Twilio queue per caller: our ACD decides who is next, and the agent's leg dials
+    # exactly this caller's queue.
+    response.enqueue(
+        twilio_queue_name(call_id),
+        wait_url=f"{QUEUE_WAIT_PATH}?call={call_id}",
+        wait_url_method="POST",
+        action=f"{QUEUE_DONE_PATH}?call={call_id}",
+        method="POST",
+    )
+
+
+def wait_again(call_id: str) -> str:
+    """Back into the caller's own queue: held by the agent, or transferred to another."""
+    response = VoiceResponse()
+    _enqueue(response, call_id)
+    return str(response)
+
+
+def leave_queue() -> str:
+    """Out of the queue, on to the Enqueue's action (``QueueResult=leave``): the overflow."""
+    response = VoiceResponse()
+    response.leave()
+    return str(response)
+
+
+def on_hold(language: str) -> str:
+    response = VoiceResponse()
+    text = "您的通话正在保持中，请稍候。" if language.startswith("zh") else "Please hold."
+    response.say(text, language=language)
+    response.pause(length=10)
+    return str(response)
+
+
+def voicemail(prompt: str, language: str, *, call_id: str) -> str:
+    """Ask for a message and record it; the recording reaches us like the call's own."""
+    response = VoiceResponse()
+    response.say(prompt, language=language)
+    response.record(
+        action=f"{VOICEMAIL_DONE_PATH}?call={call_id}",
+        method="POST",
+        finish_on_key="#",
+        max_length=VOICEMAIL_MAX_SECONDS,
+        play_beep=True,
+        recording_status_callback=f"{RECORDING_PATH}?call={call_id}",
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
+    return str(response)
+
+
+def goodbye(text: str, language: str) -> str:
+    response = VoiceResponse()
+    response.say(text, language=language)
+    response.hangup()
+    return str(response)
+
+
+def agent_parked(call_id: str, language: str = "zh-CN") -> str:
+    """The agent's leg while the caller is held: quiet, looping until a resume steers it."""
+    response = VoiceResponse()
+    text = "客户通话保持中。" if language.startswith("zh") else "The caller is on hold."
+    response.say(text, language=language)
+    response.pause(length=60)
+    response.redirect(f"{AGENT_PARK_PATH}?call={call_id}", method="POST")
     return str(response)
 
 

@@ -1,0 +1,318 @@
+"""One call's life, whatever the channel: arrive, caller input, enqueue, overflow, hold,
+transfer, finish.
+
+A channel adapter (the Twilio webhooks, the SIP endpoint's call thread) translates its
+protocol into these steps and renders what they return: an IVR turn as TwiML or audio, a
+voicemail as a ``<Record>`` or a recorded message. The IVR's state lives in Redis between
+steps, so any process can take a call's next step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from core.types import Clock
+from ivr import store
+from ivr.backend import DatabaseBackend
+from ivr.engine import Engine, IvrSession
+from ivr.turns import CallerInput, Turn
+from recordings.wav import FinishedWav
+from telephony import routing, services
+from telephony.acd import Offer
+from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
+from telephony.exceptions import CallNotBridged
+from telephony.models import Call
+from telephony.switchboard import Switchboard
+
+DEFAULT_LANGUAGE = "zh-CN"
+"""The language of a caller whose IVR state is gone (it expired with a very long call)."""
+
+
+@dataclass(frozen=True)
+class Voicemail:
+    """The caller overflowed to voicemail: ask for a message, record it, say goodbye; the
+    recording is filed under the call with :func:`file_recording`."""
+
+    language: str
+    prompt: str
+    goodbye: str
+
+    @classmethod
+    def of(cls, board: Switchboard, language: str) -> Voicemail:
+        prompts = board.flow.prompts.get(language) or board.flow.prompts[DEFAULT_LANGUAGE]
+        return cls(language=language, prompt=prompts["voicemail"], goodbye=prompts["goodbye"])
+
+
+def arrive(
+    session: Session,
+    board: Switchboard,
+    *,
+    channel: CallChannel,
+    provider_id: str,
+    from_number: str,
+    to_number: str,
+    clock: Clock,
+) -> Call:
+    """Log the call and pop the caller's record (built once, kept with the call); a
+    provider's retry of the same call gets the call it already has."""
+    call, _pop = services.start_inbound_call(
+        session,
+        notifier=board.notifier,
+        channel=channel,
+        provider_id=provider_id,
+        from_number=from_number,
+        to_number=to_number,
+        region=board.region,
+        clock=clock,
+    )
+    return call
+
+
+def answered(session: Session, board: Switchboard, *, call: Call, clock: Clock) -> Call:
+    """Our endpoint took the call off the hook (a SIP 200 OK); Twilio reports it by status."""
+    return services.answer_call(session, notifier=board.notifier, call=call, clock=clock)
+
+
+def begin(session: Session, board: Switchboard, *, call: Call, clock: Clock) -> Turn:
+    """The IVR greets the caller; a flow that routes straight to an agent queues them."""
+    services.enter_ivr(session, call=call)
+    state, turn = _engine(session, board, call, clock).start(
+        call_id=call.id, pop=services.caller_pop(call)
+    )
+    _after_turn(session, board, call, state, clock)
+    return turn
+
+
+def caller_input(
+    session: Session,
+    board: Switchboard,
+    *,
+    call_id: str,
+    given: CallerInput,
+    recordings: Iterable[FinishedWav] = (),
+    clock: Clock,
+) -> Turn | None:
+    """The caller pressed keys, spoke, recorded a fault description or stayed silent: the
+    flow's next turn, or None when the call's IVR state is gone (the call is over).
+
+    The first order the caller logs becomes the call's order; recordings made for this
+    input (a fault in the caller's own words) are filed under the call."""
+    call = services.get_call(session, call_id=call_id)
+    state = store.load(board.events.client, call.id)
+    if state is None:
+        return None
+    backend = _backend(session, call, clock)
+    state, turn = Engine(board.flow, backend).handle(state, given)
+    if backend.created_order_id is not None:
+        services.took_order(session, call=call, order_id=backend.created_order_id)
+    for wav in recordings:
+        services.keep_recording(session, call=call, wav=wav, clock=clock)
+    _after_turn(session, board, call, state, clock)
+    return turn
+
+
+def language(board: Switchboard, call_id: str) -> str:
+    state = store.load(board.events.client, call_id)
+    return state.language if state is not None else DEFAULT_LANGUAGE
+
+
+def waiting_queue(board: Switchboard, call_id: str) -> str | None:
+    """The queue the caller's flow sent them to, if it did."""
+    state = store.load(board.events.client, call_id)
+    return state.queue if state is not None else None
+
+
+def _after_turn(
+    session: Session, board: Switchboard, call: Call, state: IvrSession, clock: Clock
+) -> None:
+    store.save(board.events.client, state)
+    if state.queue is not None:
+        enqueue(session, board, call=call, queue=state.queue, clock=clock)
+
+
+def enqueue(
+    session: Session, board: Switchboard, *, call: Call, queue: str, clock: Clock
+) -> list[Offer]:
+    """Wait for an agent of ``queue``, ahead of others when the caller has an open urgent
+    order; the agent an offer goes to is rung from ``call.offered``, on any channel."""
+    return routing.queue_call(
+        session,
+        acd=board.acd,
+        notifier=board.notifier,
+        call=call,
+        queue=queue,
+        priority=routing.caller_priority(services.caller_pop(call)),
+        clock=clock,
+    )
+
+
+def leave_for_overflow(session: Session, board: Switchboard, *, call_id: str) -> bool:
+    """Take a caller who has waited past the queue's maximum out of the queue, back to the
+    IVR; False while the wait is not over, or when an offer came first (it wins)."""
+    call = services.get_call(session, call_id=call_id)
+    if call.state is not CallState.QUEUED or call.queue is None:
+        return False
+    if not board.acd.overflow_if_waited(call.id, call.queue):
+        return False
+    services.leave_queue(session, call=call)
+    return True
+
+
+def overflow(
+    session: Session, board: Switchboard, *, call_id: str, clock: Clock
+) -> Turn | Voicemail:
+    """What a caller who left the queue hears: the flow's overflow (a callback booking)
+    when the queue overflows to callbacks and the flow has one, else voicemail."""
+    call = services.get_call(session, call_id=call_id)
+    state = store.load(board.events.client, call.id)
+    choice = board.acd.config(call.queue or "").overflow
+    if state is None:
+        return Voicemail.of(board, DEFAULT_LANGUAGE)
+    resumed = (
+        Engine(board.flow, _backend(session, call, clock)).overflow(state)
+        if choice == "callback"
+        else None
+    )
+    if resumed is None:
+        return Voicemail.of(board, state.language)
+    state, turn = resumed
+    _after_turn(session, board, call, state, clock)
+    return turn
+
+
+def file_recording(session: Session, *, call_id: str, wav: FinishedWav, clock: Clock) -> None:
+    """A recording of the call (the whole call, a fault description, a voicemail)."""
+    services.keep_recording(
+        session, call=services.get_call(session, call_id=call_id), wav=wav, clock=clock
+    )
+
+
+def hold(session: Session, board: Switchboard, *, call_id: str, held: bool, clock: Clock) -> Call:
+    """The caller hears music while held (the agent hears nothing), until resumed."""
+    call = _bridged(session, call_id)
+    call.held_at = clock() if held else None
+    session.add(call)
+    session.commit()
+    if held:
+        board.notifier.held(call, clock())
+    else:
+        board.notifier.resumed(call, clock())
+    return call
+
+
+def transfer(
+    session: Session,
+    board: Switchboard,
+    *,
+    call_id: str,
+    queue: str | None = None,
+    agent_id: int | None = None,
+    clock: Clock,
+) -> list[Offer]:
+    """Blind transfer to a queue or one available agent: the agent is released to wrap-up
+    and the caller waits for the target, whose phone rings from ``call.offered``."""
+    call = _bridged(session, call_id)
+    call.held_at = None
+    return routing.transfer_call(
+        session,
+        acd=board.acd,
+        notifier=board.notifier,
+        call=call,
+        queue=queue,
+        agent_id=agent_id,
+        clock=clock,
+    )
+
+
+def _bridged(session: Session, call_id: str) -> Call:
+    call = services.get_call(session, call_id=call_id)
+    if call.state is not CallState.BRIDGED:
+        raise CallNotBridged(
+            f"call {call_id} is {call.state.value}, not connected to an agent",
+            details={"call_id": call_id, "state": call.state.value},
+        )
+    return call
+
+
+def finish(
+    session: Session,
+    board: Switchboard,
+    *,
+    call_id: str,
+    disposition: Disposition = Disposition.COMPLETED,
+    recording: FinishedWav | None = None,
+    clock: Clock,
+) -> Call:
+    """The call is over, however it ended: logged, its agent released, its recording filed."""
+    return routing.finish_call(
+        session,
+        acd=board.acd,
+        notifier=board.notifier,
+        call_id=call_id,
+        disposition=disposition,
+        recording=recording,
+        clock=clock,
+    )
+
+
+def _backend(session: Session, call: Call, clock: Clock) -> DatabaseBackend:
+    return DatabaseBackend(session, phone=call.from_number, callers=call.customer_ids, clock=clock)
+
+
+def _engine(session: Session, board: Switchboard, call: Call, clock: Clock) -> Engine:
+    return Engine(board.flow, _backend(session, call, clock))
+
+
+def provider_status(
+    session: Session,
+    board: Switchboard,
+    *,
+    provider_id: str,
+    status: ProviderStatus,
+    sequence_number: int | None,
+    clock: Clock,
+) -> Call:
+    """A provider's word on the call (Twilio's CallStatus), applied once and never
+    backwards; a call it ends is finished like any other."""
+    call = services.apply_provider_status(
+        session,
+        notifier=board.notifier,
+        provider_id=provider_id,
+        status=status,
+        sequence_number=sequence_number,
+        clock=clock,
+    )
+    if call.state is CallState.ENDED:
+        routing.call_ended(session, acd=board.acd, call=call)
+    return call
+
+
+def agent_answered(
+    session: Session,
+    board: Switchboard,
+    *,
+    call_id: str,
+    agent_id: int,
+    agent_leg: str | None = None,
+    clock: Clock,
+) -> Call:
+    """The offered agent picked up (on ``agent_leg``, where the channel names it)."""
+    return routing.agent_answered(
+        session,
+        acd=board.acd,
+        notifier=board.notifier,
+        call_id=call_id,
+        agent_id=agent_id,
+        agent_leg=agent_leg,
+        clock=clock,
+    )
+
+
+def agent_missed(
+    session: Session, board: Switchboard, *, call_id: str, agent_id: int
+) -> list[Offer]:
+    """The offered agent declined, was busy or did not answer: on to the next agent."""
+    return routing.agent_missed(session, acd=board.acd, call_id=call_id, agent_id=agent_id)
