@@ -18,7 +18,6 @@ from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import (
     fetch_twilio_recording,
     ring_twilio_agent,
-    steer_twilio_leg,
     sweep_offers,
 )
 from telephony.twilio.ringer import ring_offered_agents
@@ -85,7 +84,7 @@ def build_worker(
     """
     worker_class = Worker if burst else CallCenterWorker
     return worker_class(
-        functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent, steer_twilio_leg],
+        functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent],
         cron_jobs=[
             cron(
                 heartbeat,

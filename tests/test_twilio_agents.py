@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import wave
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,17 +17,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from callbacks.models import CallbackRequest
 from callcenter.app import worker_context
 from callcenter.settings import Settings
 from callcenter.worker import build_worker
 from core.bus import EventBus
 from orders.enums import Role
+from recordings.models import Recording
 from telephony.models import Call
 from telephony.twilio.jobs import sweep_offers
 from telephony.twilio.ringer import ring_offered_agents
-from tests.conftest import bearer
+from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, bearer
 from tests.fake_twilio_api import FakeTwilioApi
-from tests.twilio_sim import SimulatedCall, TwilioSimulator
+from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML
 
 pytestmark = pytest.mark.clock
 """Business hours, offer timeouts and token expiry, all on the tests' clock."""
@@ -415,3 +419,206 @@ def test_agents_cannot_divert_their_calls_and_admins_assign_extensions_of_our_do
     _queued_caller(sim, make_customer)
     _run_jobs(app, redis_url, settings, bus)
     assert [r.form["To"] for r in _rings(api)] == [["client:desk-7"]]
+
+
+# Overflow, hold and blind transfer: the call service's steps, on Twilio.
+
+
+def _configure(client: TestClient, make_user: Any, **config: Any) -> None:
+    boss = bearer(make_user(Role.SUPERVISOR))
+    response = client.put(f"/api/queues/{QUEUE}", json={"name": QUEUE, **config}, headers=boss)
+    assert response.status_code == 200, response.text
+
+
+def _leave(sim: TwilioSimulator, caller: SimulatedCall, result: str) -> TwiML:
+    """Twilio's request to the <Enqueue> action once the caller is out of the queue."""
+    enqueue = caller.twiml.root.find("Enqueue")
+    assert enqueue is not None
+    params = caller._base({"QueueResult": result, "QueueTime": "5"})
+    caller.twiml = TwiML.parse(sim.post(enqueue.attrib["action"], params))
+    return caller.twiml
+
+
+def _steered(api: FakeTwilioApi, leg: str) -> list[dict[str, list[str]]]:
+    return [r.form for r in api.requests if r.path.endswith(f"/Calls/{leg}.json")]
+
+
+def test_a_caller_waiting_past_the_maximum_leaves_the_queue_and_books_a_callback(
+    sim: TwilioSimulator,
+    make_customer: Any,
+    make_user: Any,
+    client: TestClient,
+    clock: Any,
+    db: Session,
+) -> None:
+    _configure(client, make_user, max_wait_seconds=60, overflow="callback")
+    customer = make_customer(name="郑凯", phones=("13800138000",))
+    caller = sim.call("+8613800138000")
+    assert caller.press("0").verbs()[-1] == "Enqueue"  # nobody is logged in
+    assert "Leave" not in caller.wait_in_queue().verbs()
+
+    clock.advance(61)
+    assert caller.wait_in_queue().verbs() == ["Leave"]
+    row = _row(db, caller.sid)
+    assert row.state == "in_ivr"
+    busy = _leave(sim, caller, "leave")
+    assert busy.gather() is not None
+    assert any("坐席繁忙" in text for text in busy.said())
+    assert "已为您预约" in " ".join(caller.press("2").said())
+
+    db.expire_all()
+    requests = db.exec(select(CallbackRequest).where(CallbackRequest.call_id == row.id)).all()
+    assert [(r.customer_id, r.band) for r in requests] == [(customer.id, "12:00-18:00")]
+    figures = client.get(f"/api/queues/{QUEUE}", headers=bearer(make_user(Role.AGENT))).json()
+    assert (figures["overflowed"], figures["waiting"]) == (1, 0)
+
+
+def test_a_caller_overflowing_to_voicemail_leaves_a_message_that_is_filed(
+    sim: TwilioSimulator,
+    make_customer: Any,
+    make_user: Any,
+    client: TestClient,
+    clock: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+) -> None:
+    _configure(client, make_user, max_wait_seconds=30, overflow="voicemail")
+    customer = make_customer(name="郑凯", phones=("13800138000",))
+    caller = sim.call("+8613800138000")
+    caller.press("0")
+    clock.advance(31)
+    assert caller.wait_in_queue().verbs() == ["Leave"]
+    message = _leave(sim, caller, "leave")
+    assert message.verbs() == ["Say", "Record"]
+    assert "留言" in message.said()[0]
+    record = message.root.find("Record")
+    assert record is not None and record.attrib["finishOnKey"] == "#"
+
+    row = _row(db, caller.sid)
+    sid = "RE" + "5" * 32
+    media = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Recordings/{sid}"
+    api.media[media + ".wav"] = _mono_wav(1.5)
+    done = {
+        **caller._base({}),
+        "RecordingSid": sid,
+        "RecordingUrl": api.base_url + media,
+        "RecordingStatus": "completed",
+    }
+    assert sim.post(record.attrib["recordingStatusCallback"], done).status_code == 204
+    goodbye = TwiML.parse(sim.post(record.attrib["action"], caller._base({})))
+    assert goodbye.verbs() == ["Say", "Hangup"]
+    _run_jobs(app, redis_url, settings, bus)
+
+    db.expire_all()
+    [kept] = db.exec(select(Recording).where(Recording.call_id == row.id)).all()
+    assert (kept.customer_id, kept.channels) == (customer.id, 1)
+    assert kept.duration_seconds == pytest.approx(1.5)
+
+
+def _bridged(
+    sim: TwilioSimulator, api: FakeTwilioApi, caller: SimulatedCall, agent_id: int, leg: str
+) -> None:
+    """The agent's phone rang (the ring is the last call placed) and they picked up."""
+    connect = urlsplit(_rings(api)[-1].form["Url"][0])
+    assert f"agent={agent_id}" in connect.query
+    params = {"CallSid": leg, "From": sim.hotline, "To": f"client:agent-{agent_id}"}
+    answer = sim.post(f"{connect.path}?{connect.query}", {**params, "CallStatus": "in-progress"})
+    assert "<Dial><Queue>call-" in answer.text
+
+
+def test_an_agent_holds_and_resumes_a_twilio_caller(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    agent_id, auth = agent()
+    leg = "CA" + "b" * 32
+    api.replies.extend([(201, {"sid": leg}), (200, {"sid": leg}), (200, {"sid": leg})])
+    caller = _queued_caller(sim, make_customer)
+    _run_jobs(app, redis_url, settings, bus)
+    _bridged(sim, api, caller, agent_id, leg)
+    row = _row(db, caller.sid)
+
+    assert client.post(f"/api/calls/{row.id}/hold", headers=auth).status_code == 204
+    _run_jobs(app, redis_url, settings, bus)
+    [park] = _steered(api, leg)
+    assert park["Url"] == [f"{PUBLIC_URL}/twilio/agent/park?call={row.id}"]
+    # The agent's leg left the bridge: the caller's <Enqueue> ends, and they wait on hold.
+    assert _leave(sim, caller, "bridged").verbs() == ["Enqueue"]
+    assert "保持" in caller.wait_in_queue().said()[0]
+    parked = sim.post(park["Url"][0].removeprefix(PUBLIC_URL), {"CallSid": leg})
+    assert TwiML.parse(parked).verbs() == ["Say", "Pause", "Redirect"]
+    assert _row(db, caller.sid).state == "bridged"
+
+    assert client.post(f"/api/calls/{row.id}/resume", headers=auth).status_code == 204
+    _run_jobs(app, redis_url, settings, bus)
+    _park, resume = _steered(api, leg)
+    assert f"<Dial><Queue>call-{row.id}</Queue></Dial>" in resume["Twiml"][0]
+    assert "保持" not in " ".join(caller.wait_in_queue().said())
+    assert [e["call_id"] for e in _events(bus, "call.held")] == [row.id]
+    assert [e["call_id"] for e in _events(bus, "call.resumed")] == [row.id]
+
+    # The talk ends with the agent hanging up: the caller's <Enqueue> ends, and so the call.
+    assert _leave(sim, caller, "bridged").verbs() == ["Hangup"]
+
+
+def test_an_agent_transfers_a_twilio_caller_to_another_agent(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    first, auth = agent()
+    first_leg, second_leg = "CA" + "c" * 32, "CA" + "d" * 32
+    api.replies.append((201, {"sid": first_leg}))
+    caller = _queued_caller(sim, make_customer)
+    _run_jobs(app, redis_url, settings, bus)
+    _bridged(sim, api, caller, first, first_leg)
+    second, _ = agent()
+    row = _row(db, caller.sid)
+
+    api.replies.extend([(200, {"sid": first_leg}), (201, {"sid": second_leg})])
+    moved = client.post(f"/api/calls/{row.id}/transfer", json={"agent_id": second}, headers=auth)
+    assert moved.status_code == 204, moved.text
+    _run_jobs(app, redis_url, settings, bus)
+    # The first agent's leg is hung up before the second agent's phone rings.
+    steered = [i for i, r in enumerate(api.requests) if r.path.endswith(f"/{first_leg}.json")]
+    rung = [i for i, r in enumerate(api.requests) if r.path.endswith("/Calls.json")]
+    assert len(steered) == 1 and steered[0] < rung[-1]
+    assert "<Hangup" in api.requests[steered[0]].form["Twiml"][0]
+    assert _rings(api)[-1].form["To"] == [f"client:agent-{second}"]
+    assert _leave(sim, caller, "bridged").verbs() == ["Enqueue"]  # waiting for the second
+
+    _bridged(sim, api, caller, second, second_leg)
+    row = _row(db, caller.sid)
+    assert (row.state, row.agent_id, row.agent_leg) == ("bridged", second, second_leg)
+    assert [e["agent_id"] for e in _events(bus, "call.bridged")] == [first, second]
+    [transferred] = _events(bus, "call.transferred")
+    assert (transferred["from_agent_id"], transferred["agent_leg"]) == (first, first_leg)
+
+
+def _mono_wav(seconds: float) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x01" * int(8000 * seconds))
+    return buffer.getvalue()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import httpx
@@ -132,33 +131,34 @@ async def ring_twilio_agent(
         return None
 
 
-async def steer_twilio_leg(
+def steer_agent_leg(
     ctx: dict[str, Any], *, call_id: str, event: str, agent_leg: str | None = None
 ) -> str | None:
     """The agent's leg follows the call: parked while the caller is held, bridged to the
     caller again on resume, hung up when the caller is transferred away. The caller's leg
-    then leaves the bridge, and ``/twilio/queue/done`` puts it back to waiting."""
-
-    def find() -> Call:
-        with ctx["sessions"]() as session:
-            return get_call(session, call_id=call_id)
-
-    call = await run_in_threadpool(find)
+    then leaves the bridge, and ``/twilio/queue/done`` puts it back to waiting. A failure
+    is logged: the agent still has the call and can hang up or try again."""
+    with ctx["sessions"]() as session:
+        call = get_call(session, call_id=call_id)
     leg = agent_leg or call.agent_leg
     if call.state is CallState.ENDED or leg is None:
         log.info("nothing to steer", call=call_id, event=event)
         return None
     client: TwilioCalls | None = ctx["twilio_calls"]
     if client is None:
-        raise TwilioError("Twilio credentials are not configured")
+        log.warning("cannot steer the agent's leg: Twilio is not configured", call=call_id)
+        return None
     base = (ctx["public_url"] or "").rstrip("/")
-    if event == CallHeld.name:
-        steer = partial(client.steer, leg, url=f"{base}{twiml.AGENT_PARK_PATH}?call={call_id}")
-    elif event == CallResumed.name:
-        steer = partial(client.steer, leg, twiml=twiml.connect_agent(call_id))
-    else:
-        steer = partial(client.steer, leg, twiml=twiml.hangup())
-    await run_in_threadpool(steer)
+    try:
+        if event == CallHeld.name:
+            client.steer(leg, url=f"{base}{twiml.AGENT_PARK_PATH}?call={call_id}")
+        elif event == CallResumed.name:
+            client.steer(leg, twiml=twiml.connect_agent(call_id))
+        else:
+            client.steer(leg, twiml=twiml.hangup())
+    except TwilioError as exc:
+        log.warning("could not steer the agent's leg", call=call_id, event=event, error=str(exc))
+        return None
     return leg
 
 

@@ -4,6 +4,7 @@ resumes and transfers of Twilio calls steer the agent's leg from the bus the sam
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import redis
@@ -17,6 +18,7 @@ from telephony.acd import CallOffered
 from telephony.enums import CallChannel
 from telephony.events import CallHeld, CallResumed, CallTransferred
 from telephony.models import Call
+from telephony.twilio.jobs import steer_agent_leg
 
 log = structlog.get_logger(__name__)
 
@@ -32,10 +34,6 @@ def ring_job_id(offer: CallOffered) -> str:
 
 STEERING = {event.name: event for event in (CallHeld, CallResumed, CallTransferred)}
 """Events after which a Twilio agent's leg gets new instructions."""
-
-
-def steer_job_id(envelope: Envelope) -> str:
-    return f"twilio-steer:{envelope.id}"
 
 
 def _offers(envelopes: list[Envelope]) -> list[CallOffered]:
@@ -100,15 +98,17 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
         )
 
     envelopes, offers, steering = await run_in_threadpool(read)
-    # In the bus's order: a transferred caller's old agent leg is steered before the next
-    # agent is rung.
+    # Steered here, in the bus's order, not in jobs that may run in any order: a
+    # transferred caller's old agent leg is hung up before the next agent is rung.
     for envelope, call_id in steering:
-        await ctx["redis"].enqueue_job(
-            "steer_twilio_leg",
-            call_id=call_id,
-            event=envelope.name,
-            agent_leg=envelope.data.get("agent_leg"),
-            _job_id=steer_job_id(envelope),
+        await run_in_threadpool(
+            partial(
+                steer_agent_leg,
+                ctx,
+                call_id=call_id,
+                event=envelope.name,
+                agent_leg=envelope.data.get("agent_leg"),
+            )
         )
     for offer in offers:
         await ctx["redis"].enqueue_job(
