@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import redis
 from sqlmodel import Session, select
@@ -71,7 +72,12 @@ def pop_for_call(
     """The pop again (a reloaded page): the payload resolved at ringing, kept with the
     call (or, for a call logged before calls kept it, in Redis or a fresh lookup)."""
     call = call_for(session, call_id=call_id, actor=actor)
-    raw = None if call.pop is not None else bus.get(POP.format(call_id=call.id))
+    # redis-py types the sync client's replies as ``Awaitable | Any``.
+    raw = (
+        None
+        if call.pop is not None
+        else cast("str | bytes | None", bus.get(POP.format(call_id=call.id)))
+    )
     if call.pop is not None:
         lookup = calls.caller_pop(call)
     elif raw:

@@ -179,13 +179,14 @@ def calls_per_hour(session: Session, *, now: datetime, config: ConsoleConfig) ->
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     edges = [midnight + timedelta(hours=h) for h in range(25)]
     started = col(Call.ringing_at)
-    abandoned = Call.disposition == Disposition.ABANDONED
+    abandoned = col(Call.disposition) == Disposition.ABANDONED
     columns = []
     for low, high in pairwise(edges):
         in_hour = and_(started >= low, started < high)
         columns.append(func.sum(case((in_hour, 1), else_=0)))
         columns.append(func.sum(case((and_(in_hour, abandoned), 1), else_=0)))
-    row = session.exec(core_select(*columns).where(started >= edges[0], started < edges[-1])).one()
+    query = core_select(*columns).where(started >= edges[0], started < edges[-1])
+    row = session.connection().execute(query).one()
     return [
         HourFigures(hour=h, calls=int(row[2 * h] or 0), abandoned=int(row[2 * h + 1] or 0))
         for h in range(24)

@@ -230,12 +230,14 @@ def user_add(
     try:
         with session_scope(engine) as session:
             station_id = users.station_id_for_code(session, station) if station else None
-            data = UserCreate(
-                username=name,
-                full_name=full_name,
-                role=role,
-                station_id=station_id,
-                password=password,
+            data = UserCreate.model_validate(
+                {
+                    "username": name,
+                    "full_name": full_name,
+                    "role": role,
+                    "station_id": station_id,
+                    "password": password,
+                }
             )
             user = users.create_user(session, data=data, actor=SYSTEM, clock=system_clock)
         console.print(f"user {user.username} ({user.role.value}) created with id {user.id}")

@@ -30,7 +30,7 @@ HEARTBEAT_TTL_SECONDS = 3600
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
     """Stamp the time so /readyz can tell whether any worker is alive."""
-    stamp = ctx["clock"]().isoformat()
+    stamp: str = ctx["clock"]().isoformat()
     await ctx["redis"].set(WORKER_HEARTBEAT, stamp, ex=HEARTBEAT_TTL_SECONDS)
     return stamp
 

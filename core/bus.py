@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import redis
 from pydantic import BaseModel
+from redis.typing import EncodableT, FieldT
 
 from core.errors import CallCenterError
 from core.keys import EVENTS_STREAM
@@ -47,20 +48,25 @@ class Envelope:
 
 class EventBus:
     def __init__(self, client: redis.Redis, *, stream: str = EVENTS_STREAM) -> None:
+        # redis-py types the sync client's replies as ``Awaitable | Any``, one set of commands
+        # serving both clients: the casts say what Redis returns.
         self.client = client
         self.stream = stream
 
     def publish(self, event: Event) -> str:
-        fields = {"name": event.name, "data": event.model_dump_json()}
+        fields: dict[FieldT, EncodableT] = {"name": event.name, "data": event.model_dump_json()}
         try:
-            event_id = self.client.xadd(self.stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
+            event_id = cast(
+                "str | bytes",
+                self.client.xadd(self.stream, fields, maxlen=STREAM_MAXLEN, approximate=True),
+            )
         except redis.RedisError as exc:
             raise BusUnavailable(f"could not publish {event.name}: {exc}") from exc
         return _text(event_id)
 
     def last_id(self) -> str:
         """Id of the newest event, to read what comes after it; ``0-0`` when empty."""
-        newest = self.client.xrevrange(self.stream, count=1)
+        newest = cast("list[Any]", self.client.xrevrange(self.stream, count=1))
         return _text(newest[0][0]) if newest else "0-0"
 
     def ensure_group(self, group: str, *, start: str = "$") -> None:
@@ -84,8 +90,11 @@ class EventBus:
     ) -> list[Envelope]:
         """Entries another consumer of the group read but never acknowledged for
         ``min_idle_ms`` (it died), taken over by ``consumer``."""
-        _next, entries, *_deleted = self.client.xautoclaim(
-            self.stream, group, consumer, min_idle_time=min_idle_ms, count=count
+        _next, entries, *_deleted = cast(
+            "list[Any]",
+            self.client.xautoclaim(
+                self.stream, group, consumer, min_idle_time=min_idle_ms, count=count
+            ),
         )
         return parse_entries([(self.stream, entries)])
 

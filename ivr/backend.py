@@ -68,7 +68,7 @@ class DatabaseBackend:
         else:
             return None
         row = self.session.exec(query.limit(1)).first()
-        return None if row is None or row[0] is None else (row[0], row[1].value)
+        return None if row is None or row[0] is None else (row[0], str(row[1]))
 
     def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None:
         request_callback(

@@ -293,11 +293,15 @@ class Engine:
         return confidence is None or confidence >= self.flow.speech_threshold
 
     def _retry(
-        self, session: IvrSession, node: object, given: CallerInput
+        self,
+        session: IvrSession,
+        node: f.Menu | f.CollectDigits | f.RepairRequest | f.BookCallback,
+        given: CallerInput,
     ) -> tuple[IvrSession, Turn]:
         retries = session.retries + 1
-        if retries >= self.flow.retries_of(node):  # type: ignore[arg-type]
-            return self._run(session, node.on_failure, [])  # type: ignore[attr-defined]
+        if retries >= self.flow.retries_of(node):
+            assert node.on_failure is not None, "validated: every waiting node has a way out"
+            return self._run(session, node.on_failure, [])
         again = session.model_copy(update={"retries": retries})
         said: list[Action] = []
         self._say(again, "no_input" if given.empty else "invalid", said)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 
 from ivr.constants import SESSION_KEY, SESSION_TTL_SECONDS
@@ -17,5 +19,7 @@ def save(client: redis.Redis, session: IvrSession) -> None:
 
 
 def load(client: redis.Redis, call_id: str) -> IvrSession | None:
-    raw = client.get(SESSION_KEY.format(call_id=call_id))
+    # redis-py types the sync client's replies as ``Awaitable | Any`` (its commands serve
+    # the asyncio client too): the cast says what Redis returns.
+    raw = cast("str | bytes | None", client.get(SESSION_KEY.format(call_id=call_id)))
     return None if raw is None else IvrSession.model_validate_json(raw)

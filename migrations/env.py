@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection, Engine
 from sqlmodel import SQLModel
 
 import agent_console.models  # noqa: F401
@@ -31,7 +32,7 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url is not None
     connectable = config.attributes.get("connection") or make_engine(url)
-    if hasattr(connectable, "connect"):
+    if isinstance(connectable, Engine):
         with connectable.connect() as connection:
             _run(connection)
         connectable.dispose()
@@ -39,7 +40,7 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

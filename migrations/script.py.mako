@@ -8,10 +8,10 @@ Create Date: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
-import callcenter.types  # noqa: F401
+import core.types  # noqa: F401
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, cast
 
 import redis
 from pydantic import BaseModel, Field
@@ -106,6 +106,8 @@ class Acd:
     def __init__(
         self, client: redis.Redis, bus: EventBus, presence: Presence, *, clock: Clock
     ) -> None:
+        # redis-py types the sync client's replies as ``Awaitable | Any``, one set of commands
+        # serving both clients: the casts say what Redis returns.
         self.client = client
         self.bus = bus
         self.presence = presence
@@ -119,7 +121,7 @@ class Acd:
         return config
 
     def config(self, queue: str) -> QueueConfig:
-        raw = self.client.get(QUEUE_CONFIG.format(queue=queue))
+        raw = cast("str | bytes | None", self.client.get(QUEUE_CONFIG.format(queue=queue)))
         return QueueConfig.model_validate_json(raw) if raw else QueueConfig(name=queue)
 
     # Calls in
@@ -132,7 +134,7 @@ class Acd:
             queue=queue,
             enqueued_at=self.clock(),
             priority=priority,
-            sequence=int(self.client.incr(ARRIVALS)),
+            sequence=cast(int, self.client.incr(ARRIVALS)),
             customer_ids=customer_ids or [],
         )
         self.client.set(QUEUED_CALL.format(call_id=call_id), queued.model_dump_json())
@@ -161,17 +163,19 @@ class Acd:
             return offer
 
     def position(self, call_id: str, queue: str) -> int | None:
-        rank = self.client.zrank(WAITING.format(queue=queue), call_id)
-        return None if rank is None else int(rank) + 1
+        rank = cast("int | None", self.client.zrank(WAITING.format(queue=queue), call_id))
+        return None if rank is None else rank + 1
 
     def dispatch(self, queue: str) -> list[Offer]:
         """Offer waiting calls to free agents until one of the two runs out."""
-        offers = []
+        offers: list[Offer] = []
         passed: set[int] = set()
         with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
             config = self.config(queue)
             while True:
-                front = self.client.zrange(WAITING.format(queue=queue), 0, 0)
+                front = cast(
+                    "list[str | bytes]", self.client.zrange(WAITING.format(queue=queue), 0, 0)
+                )
                 agent = self._pick_agent(config, passed)
                 if not front or agent is None:
                     return offers
@@ -228,7 +232,10 @@ class Acd:
         if not candidates:
             return None
         if config.strategy is Strategy.ROUND_ROBIN:
-            last = int(self.client.get(LAST_SERVED.format(queue=config.name)) or 0)
+            last = int(
+                cast("str | bytes | None", self.client.get(LAST_SERVED.format(queue=config.name)))
+                or 0
+            )
             ordered = sorted(candidates, key=lambda a: a.agent_id)
             return next((a for a in ordered if a.agent_id > last), ordered[0])
         return min(candidates, key=lambda a: (a.since, a.changes))
@@ -289,10 +296,12 @@ class Acd:
         return offer
 
     def expire_offers(self) -> list[Offer]:
-        due = self.client.zrangebyscore(OFFERS, "-inf", self.clock().timestamp())
+        due = cast(
+            "list[str | bytes]", self.client.zrangebyscore(OFFERS, "-inf", self.clock().timestamp())
+        )
         expired = []
         for call_id in (_text(c) for c in due):
-            raw = self.client.get(OFFER.format(call_id=call_id))
+            raw = cast("str | bytes | None", self.client.get(OFFER.format(call_id=call_id)))
             if raw is None:
                 self.client.zrem(OFFERS, call_id)
                 continue
@@ -328,11 +337,11 @@ class Acd:
     def abandon(self, call_id: str) -> bool:
         """The caller hung up before an agent answered; True if the call was waiting."""
         with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
-            raw = self.client.get(QUEUED_CALL.format(call_id=call_id))
+            raw = cast("str | bytes | None", self.client.get(QUEUED_CALL.format(call_id=call_id)))
             if raw is None:
                 return False
             queued = QueuedCall.model_validate_json(raw)
-            offer_raw = self.client.get(OFFER.format(call_id=call_id))
+            offer_raw = cast("str | bytes | None", self.client.get(OFFER.format(call_id=call_id)))
             if offer_raw is not None:
                 offer = Offer.model_validate_json(offer_raw)
                 self._drop_offer(call_id)
@@ -350,7 +359,12 @@ class Acd:
         config = self.config(queue)
         oldest_allowed = self.clock() - timedelta(seconds=config.max_wait_seconds)
         gone = []
-        for call_id in (_text(c) for c in self.client.zrange(WAITING.format(queue=queue), 0, -1)):
+        for call_id in (
+            _text(c)
+            for c in cast(
+                "list[str | bytes]", self.client.zrange(WAITING.format(queue=queue), 0, -1)
+            )
+        ):
             queued = self._queued(call_id)
             if queued.enqueued_at <= oldest_allowed and self.client.zrem(
                 WAITING.format(queue=queue), call_id
@@ -388,10 +402,18 @@ class Acd:
     # Figures
 
     def figures(self, queue: str) -> QueueFigures:
-        waiting = [_text(c) for c in self.client.zrange(WAITING.format(queue=queue), 0, -1)]
+        waiting = [
+            _text(c)
+            for c in cast(
+                "list[str | bytes]", self.client.zrange(WAITING.format(queue=queue), 0, -1)
+            )
+        ]
         now = self.clock()
         waits = [(now - self._queued(c).enqueued_at).total_seconds() for c in waiting]
-        raw = self.client.hgetall(STATS.format(queue=queue, day=now.astimezone(UTC).date()))
+        raw = cast(
+            "dict[str | bytes, str | bytes]",
+            self.client.hgetall(STATS.format(queue=queue, day=now.astimezone(UTC).date())),
+        )
         stats = {_text(k): int(v) for k, v in raw.items()}
         answered = stats.get("answered", 0)
         in_level = stats.get("answered_in_service_level", 0)
@@ -409,23 +431,23 @@ class Acd:
         )
 
     def queues(self) -> list[str]:
-        return sorted(_text(q) for q in self.client.smembers(QUEUES))
+        return sorted(_text(q) for q in cast("set[str | bytes]", self.client.smembers(QUEUES)))
 
     # Helpers
 
     def _queued(self, call_id: str) -> QueuedCall:
-        raw = self.client.get(QUEUED_CALL.format(call_id=call_id))
+        raw = cast("str | bytes | None", self.client.get(QUEUED_CALL.format(call_id=call_id)))
         if raw is None:
             raise NoSuchOffer(f"call {call_id} is not in a queue", details={"call_id": call_id})
         return QueuedCall.model_validate_json(raw)
 
     def current_offer(self, call_id: str) -> Offer | None:
         """The live offer of a call, if it is ringing an agent now."""
-        raw = self.client.get(OFFER.format(call_id=call_id))
+        raw = cast("str | bytes | None", self.client.get(OFFER.format(call_id=call_id)))
         return Offer.model_validate_json(raw) if raw else None
 
     def _offer_for(self, call_id: str, agent_id: int) -> Offer:
-        raw = self.client.get(OFFER.format(call_id=call_id))
+        raw = cast("str | bytes | None", self.client.get(OFFER.format(call_id=call_id)))
         offer = Offer.model_validate_json(raw) if raw else None
         if offer is None or offer.agent_id != agent_id:
             raise NoSuchOffer(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import redis
 from pydantic import BaseModel
@@ -89,15 +89,18 @@ class AgentStateChanged(Event):
 
 class Presence:
     def __init__(self, client: redis.Redis, bus: EventBus, *, clock: Clock) -> None:
+        # redis-py types the sync client's replies as ``Awaitable | Any``, one set of commands
+        # serving both clients: the casts say what Redis returns.
         self.client = client
         self.bus = bus
         self.clock = clock
 
     def get(self, agent_id: int) -> Agent:
-        return self._agent(agent_id, self.client.hgetall(AGENT.format(agent_id=agent_id)))
+        raw = cast("dict[Any, Any]", self.client.hgetall(AGENT.format(agent_id=agent_id)))
+        return self._agent(agent_id, raw)
 
     def all(self) -> list[Agent]:
-        ids = sorted(int(i) for i in self.client.smembers(AGENTS))
+        ids = sorted(int(i) for i in cast("set[str | bytes]", self.client.smembers(AGENTS)))
         # One round trip for all agents: the ACD reads them all on every dispatch.
         pipe = self.client.pipeline(transaction=False)
         for agent_id in ids:
@@ -167,8 +170,9 @@ class Presence:
         with self.client.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(key)
-                    agent = self._agent(agent_id, pipe.hgetall(key))
+                    pipe.watch(key)  # type: ignore[no-untyped-call]  # unannotated in redis-py
+                    # Watching, the pipeline runs commands at once and returns their replies.
+                    agent = self._agent(agent_id, cast("dict[Any, Any]", pipe.hgetall(key)))
                     same = state is agent.state and allow_same
                     if same and profile is None:
                         pipe.reset()
@@ -219,7 +223,7 @@ class Presence:
             "reason": reason,
             "call_id": call_id if state in {S.OFFERED, S.ON_CALL, S.WRAP_UP} else None,
             "wrap_up_until": None,
-            "changes": int(self.client.incr(PRESENCE_CHANGES)),
+            "changes": cast(int, self.client.incr(PRESENCE_CHANGES)),
         }
         if wrap_up_seconds is not None:
             update["wrap_up_until"] = datetime.fromtimestamp(

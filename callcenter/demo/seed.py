@@ -231,12 +231,13 @@ class _Seeder:
                 station_id=self.station_ids[region.station_code] if region else None,
                 password=password,
             )
+            shown: str | None = password
             try:
                 users.create_user(self.session, data=data, actor=SYSTEM, clock=clock)
             except DuplicateUsername:
-                password = None
+                shown = None
             station = region.station_name if region else ""
-            self.report.users.append(DemoUser(username, role, station, password))
+            self.report.users.append(DemoUser(username, role, station, shown))
 
     def customer(self, index: int) -> None:
         rng = self.rng
@@ -387,7 +388,7 @@ class _Seeder:
 def _route(rng: random.Random, mode: ServiceMode, target: S) -> list[S]:
     """Legal steps from NEW to ``target``, with the detours real orders take."""
     # Customers call back about a failure that came back after the order was closed.
-    stops = [S.CLOSED, S.REOPENED] if target is S.REOPENED else [target]
+    stops: list[S] = [S.CLOSED, S.REOPENED] if target is S.REOPENED else [target]
     if target in AFTER_SERVICE and rng.random() < 0.25:
         stops.insert(0, rng.choice((S.WAITING_PARTS, S.HARD_TO_REPAIR)))
     if target is S.CANCELLED:

@@ -54,8 +54,8 @@ def _write_children(
         for e164, label in phones:
             session.add(CustomerPhone(customer_id=customer_id, e164=e164, label=label))
     if addresses is not None:
-        for existing in session.exec(select(Address).where(Address.customer_id == customer_id)):
-            session.delete(existing)
+        for old in session.exec(select(Address).where(Address.customer_id == customer_id)):
+            session.delete(old)
         session.flush()
         for address, primary in zip(addresses, _primary_flags(addresses), strict=True):
             session.add(

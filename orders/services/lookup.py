@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Table, bindparam, func, literal_column, select
+from sqlalchemy import JSON, Column, ColumnElement, Table, bindparam, func, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -79,7 +79,8 @@ def _json_agg(element: json_list, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 def _table(model: Any) -> Table:
-    return model.__table__
+    table: Table = model.__table__
+    return table
 
 
 def _constant(value: str) -> ColumnElement[Any]:
@@ -89,7 +90,7 @@ def _constant(value: str) -> ColumnElement[Any]:
     return literal_column(f"'{value}'")
 
 
-def _records(columns: Iterable[ColumnElement[Any]]) -> json_list:
+def _records(columns: Iterable[Column[Any]]) -> json_list:
     """The rows' ``columns`` as one JSON array of objects keyed by column name."""
     pairs = ((_constant(column.key), column) for column in columns)
     return json_list(json_record(*chain.from_iterable(pairs)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 import jwt
 import redis
@@ -266,15 +267,20 @@ def authenticate(
     """The user whose password this is; failures slow further tries down (LoginPolicy)."""
     key = LOGIN_FAILURES.format(username=username.lower())
     keys = [key, LOGIN_FAILURES_FROM.format(address=address)]
-    allowed, wait = bus.eval(
-        _RESERVE_TRY,
-        len(keys),
-        *keys,
-        clock().timestamp(),
-        policy.max_delay_seconds,
-        policy.forget_after_seconds,
-        policy.max_failures,
-        policy.max_failures_per_address,
+    # redis-py types EVAL's arguments as strings and its reply as ``Awaitable | str``; Redis
+    # takes the numbers as their text and the script returns ``{allowed, wait}``.
+    allowed, wait = cast(
+        "list[int | str | bytes]",
+        bus.eval(
+            _RESERVE_TRY,
+            len(keys),
+            *keys,
+            str(clock().timestamp()),
+            str(policy.max_delay_seconds),
+            str(policy.forget_after_seconds),
+            str(policy.max_failures),
+            str(policy.max_failures_per_address),
+        ),
     )
     if not int(allowed):
         retry_after = max(math.ceil(float(wait)), 1)
@@ -293,7 +299,7 @@ def authenticate(
     # only has this try taken back, so logging in to one's own account cannot wipe out
     # guesses at others, and a shift of agents behind one address is never slowed.
     bus.delete(key)
-    bus.eval(_RELEASE_TRY, 1, keys[1], policy.max_failures_per_address)
+    bus.eval(_RELEASE_TRY, 1, keys[1], str(policy.max_failures_per_address))
     assert user is not None
     return user
 

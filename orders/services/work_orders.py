@@ -129,7 +129,7 @@ def _order_customer(session: Session, order: WorkOrder) -> OrderCustomer:
     public = customer_public(session, customer)
     chosen = [a for a in public.addresses if a.id == order.address_id]
     primary = [a for a in public.addresses if a.is_primary]
-    address = (chosen or primary or [None])[0]
+    address = next(iter(chosen or primary), None)
     return OrderCustomer(
         id=public.id, name=public.name, phones=public.phones, service_address=address
     )

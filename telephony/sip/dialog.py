@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 _HEADER = re.compile(r"^([A-Za-z-]+)\s*:\s*(.*)$")
@@ -137,7 +138,7 @@ def _without_tag(name_addr: str) -> str:
 
 
 def response(
-    status: int, reason: str, request_raw: bytes, *, to_tag: str = "", extra: list[str] = ()
+    status: int, reason: str, request_raw: bytes, *, to_tag: str = "", extra: Sequence[str] = ()
 ) -> str:
     """A response to ``request_raw`` that copies its Via, From, To, Call-ID and CSeq."""
     to = headers(request_raw, "to")[0]

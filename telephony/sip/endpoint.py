@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 import structlog
-from pyVoIP.VoIP.VoIP import PhoneStatus
+from pyVoIP.VoIP.status import PhoneStatus
 from sqlmodel import Session
 
 from core.types import Clock

@@ -12,6 +12,7 @@ converted both ways, and the receiver sleeps in ``select``.
 from __future__ import annotations
 
 import audioop
+import contextlib
 import select
 import socket
 import threading
@@ -126,12 +127,10 @@ class HotlineRtpClient(RTPClient):
             header += (self.outSequence & 0xFFFF).to_bytes(2, "big")
             header += (self.outTimestamp & 0xFFFFFFFF).to_bytes(4, "big")
             header += self.outSSRC.to_bytes(4, "big")
-            try:
+            # A datagram lost on a live call is skipped; after stop() the loop's test ends it.
+            with contextlib.suppress(OSError):
                 self.sout.sendto(header + payload, (self.outIP, self.outPort))
                 self.sent += 1
-            except OSError:
-                if not self.NSD:
-                    return
             self.outSequence += 1
             self.outTimestamp += len(payload)
             deadline += FRAME_SECONDS

@@ -218,7 +218,7 @@ class HotlineCall(VoIPCall):
         self.inbound = InboundAudio()
         self.source: FrameSource = lambda: SILENCE
         self.digits: queue.Queue[str] = queue.Queue()
-        self.on_digit: Callable[[str], None] | None = None
+        self.on_digit: Callable[[str], object] | None = None  # its result is not used
         self.ended = threading.Event()
         self._finishing = threading.Lock()
         self.answered_event = threading.Event()

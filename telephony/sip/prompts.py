@@ -79,5 +79,5 @@ class PromptAudio:
 
 
 def _frames(path: Path) -> bytes:
-    with wave.open(str(path)) as wav:
+    with wave.open(str(path), "rb") as wav:
         return wav.readframes(wav.getnframes())

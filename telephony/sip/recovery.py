@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import redis
 import structlog
@@ -41,7 +42,8 @@ def end_orphaned_calls(
     ended = []
     settling = clock() - timedelta(seconds=LIVE_CALL_TTL_SECONDS)
     for call_id in sorted(services.live_call_ids(session, channel=CallChannel.SIP)):
-        mark = client.get(LIVE_CALL.format(call_id=call_id))
+        # redis-py types the sync client's replies as ``Awaitable | Any``.
+        mark = cast("str | bytes | None", client.get(LIVE_CALL.format(call_id=call_id)))
         alive = mark is not None and (_text(mark) != owner or call_id in carried)
         if alive or services.get_call(session, call_id=call_id).ringing_at > settling:
             continue  # carried, or so new that its endpoint may not have marked it yet

@@ -157,7 +157,7 @@ def _rms(pcm: bytes) -> float:
 
 
 def _read_prompt(path: Path) -> bytes:
-    with wave.open(str(path)) as wav:
+    with wave.open(str(path), "rb") as wav:
         if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (8000, 1, 2):
             raise BadFrame(f"prompt {path.name} is not 8 kHz 16-bit mono")
         return wav.readframes(wav.getnframes())
