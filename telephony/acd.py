@@ -378,7 +378,7 @@ class Acd:
         """Take a call that has waited past the queue's maximum out of it, for a callback
         or voicemail; False while its wait is not over, or once it has been offered (the
         offer wins)."""
-        raw = self.client.get(QUEUED_CALL.format(call_id=call_id))
+        raw = cast("str | bytes | None", self.client.get(QUEUED_CALL.format(call_id=call_id)))
         if raw is None:
             return False
         waited = self.clock() - QueuedCall.model_validate_json(raw).enqueued_at

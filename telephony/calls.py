@@ -119,12 +119,6 @@ def language(board: Switchboard, call_id: str) -> str:
     return state.language if state is not None else DEFAULT_LANGUAGE
 
 
-def waiting_queue(board: Switchboard, call_id: str) -> str | None:
-    """The queue the caller's flow sent them to, if it did."""
-    state = store.load(board.events.client, call_id)
-    return state.queue if state is not None else None
-
-
 def _after_turn(
     session: Session, board: Switchboard, call: Call, state: IvrSession, clock: Clock
 ) -> None:

@@ -134,8 +134,7 @@ def queue_wait(
         return _xml(twiml.on_hold(language))
     if calls.leave_for_overflow(session, board, call_id=call_id):
         return _xml(twiml.leave_queue())
-    queue = calls.waiting_queue(board, call_id)
-    position = board.acd.position(call_id, queue) if queue else None
+    position = board.acd.position(call_id, call.queue) if call.queue else None
     return _xml(twiml.queue_wait(position, language))
 
 
