@@ -179,7 +179,12 @@ JOURNEYS = [
     Journey(
         "repair by key",
         Caller(appliances=(ApplianceCategory.WASHING_MACHINE, ApplianceCategory.REFRIGERATOR)),
-        (Key("1"), Key("2"), Fault("The fridge is warm inside", sip_wait_ms=9000)),
+        (
+            Key("1"),
+            Key("2"),
+            Fault("The fridge is warm inside", sip_wait_ms=8500),
+            HangUp(sip_wait_ms=2000),
+        ),
         Outcome(
             orders=((CALLER, "refrigerator", "The fridge is warm inside"),),
             call=("ended", "completed", None, None, True, (CALLER,)),
@@ -189,7 +194,11 @@ JOURNEYS = [
     Journey(
         "repair by speech",
         Caller(name="김민준", language="ko", appliances=(ApplianceCategory.REFRIGERATOR,)),
-        (Speech("수리", sip_wait_ms=2500), Fault("냉장고 고장", sip_wait_ms=5000)),
+        (
+            Speech("서비스", sip_wait_ms=3000),
+            Fault("냉장고 고장", sip_wait_ms=4000),
+            HangUp(sip_wait_ms=2000),
+        ),
         Outcome(
             orders=((CALLER, "refrigerator", "냉장고 고장"),),
             call=("ended", "completed", None, None, True, (CALLER,)),
@@ -200,7 +209,7 @@ JOURNEYS = [
     Journey(
         "order status",
         Caller(open_order=True),
-        (Key("2"), Key("#"), HangUp(sip_wait_ms=16000)),
+        (Key("2"), Key("#"), HangUp(sip_wait_ms=24000)),
         Outcome(
             heard=((STATUS, 2),),
             call=("ended", "completed", None, None, False, (CALLER,)),
@@ -352,7 +361,7 @@ nodes:
     kind: menu
     prompt: menu
     options:
-      "1": {next: repair, phrases: {ko: [수리]}}
+      "1": {next: repair, phrases: {ko: [서비스]}}
       "0": {next: agent, phrases: {ko: [상담원]}}
     on_failure: agent
   repair:
@@ -369,7 +378,7 @@ nodes:
 prompts:
   ko:
     hello: "{surname}님 안녕하세요."
-    menu: 수리 일번, 상담원 영번.
+    menu: 서비스 일번, 상담원 영번.
     choose: 제품을 고르세요.
     option: "{name} {digit}번."
     describe: 고장을 말씀하세요.
