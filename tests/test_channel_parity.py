@@ -142,6 +142,8 @@ class Outcome:
     call: tuple[str, str, str | None, str | None, bool, tuple[str, ...]] | None = None
     """(state, disposition, queue, agent, linked to the order created, customers)."""
     events: tuple[str, ...] | None = None
+    figures: tuple[int, int, int, int] | None = (0, 0, 0, 0)
+    """(offered, answered, abandoned, overflowed) of the caller's queue in the ACD."""
 
 
 CALLER = "caller"
@@ -172,7 +174,7 @@ class Journey:
 
 
 RINGING_IVR_ENDED = ("call.ringing", "call.answered", "call.ended")
-QUEUED_ABANDONED = ("call.ringing", "call.answered", "call.queued", "call.ended")
+QUEUED_NO_AGENT = ("call.ringing", "call.answered", "call.queued", "call.ended")
 STATUS = "Your order {order} is currently: " + status_name("en", "new") + "."
 
 JOURNEYS = [
@@ -182,7 +184,7 @@ JOURNEYS = [
         (
             Key("1"),
             Key("2"),
-            Fault("The fridge is warm inside", sip_wait_ms=8500),
+            Fault("The fridge is warm inside", sip_wait_ms=9000),
             HangUp(sip_wait_ms=2000),
         ),
         Outcome(
@@ -234,6 +236,7 @@ JOURNEYS = [
         Outcome(
             queue="hotline-en",
             call=("ended", "completed", "hotline-en", AGENT, False, (CALLER,)),
+            figures=(1, 1, 0, 0),
             events=(
                 "call.ringing",
                 "call.answered",
@@ -253,13 +256,14 @@ JOURNEYS = [
             heard=(("对不起，您的输入无效。", 2),),
             queue="hotline-zh-CN",
             call=("ended", "abandoned", "hotline-zh-CN", None, False, ()),
-            events=QUEUED_ABANDONED,
+            events=QUEUED_NO_AGENT,
+            figures=(0, 0, 1, 0),
         ),
     ),
     Journey(
         "silence, then a callback",
         Caller(),
-        (Silence(sip_wait_ms=0), Key("3", sip_wait_ms=16000), Key("1")),
+        (Silence(sip_wait_ms=0), Key("3", sip_wait_ms=18000), Key("1")),
         Outcome(
             callbacks=((CALLER, "09:00-12:00", True),),
             heard=(("Sorry, we did not receive your input.", 1),),
@@ -275,7 +279,8 @@ JOURNEYS = [
             callbacks=((CALLER, "12:00-18:00", True),),
             queue="hotline-en",
             call=("ended", "completed", "hotline-en", None, False, (CALLER,)),
-            events=QUEUED_ABANDONED,
+            events=QUEUED_NO_AGENT,
+            figures=(0, 0, 0, 1),
         ),
         max_wait=2,
         marks={
@@ -334,8 +339,8 @@ allowed differences, found by this table, kept failing loudly once they are gone
 def assert_parity(channel: str, journey: Journey, actual: Outcome) -> None:
     expected = journey.expect
     if channel == "engine":
-        # The engine alone has no call and no bus: its part ends where the IVR's does.
-        expected = replace(expected, call=None, events=None)
+        # The engine alone has no call, no bus and no ACD: its part ends where the IVR's does.
+        expected = replace(expected, call=None, events=None, figures=None)
     want = comparable(channel, expected, expected=True)
     got = comparable(channel, actual, expected=False)
     known = DIVERGENCES.get(channel)
@@ -532,6 +537,7 @@ def test_engine(journey: Journey, flows_dir: Path) -> None:
         ),
         heard=heard_counts(journey, heard, existing[0][0] if existing else None),
         queue=queue,
+        figures=None,
     )
     assert_parity("engine", journey, actual)
 
@@ -593,7 +599,13 @@ def set_scene(
 
 
 def recorded_outcome(
-    journey: Journey, scene: Scene, db: Session, bus: redis.Redis, call: Call, heard: Any
+    journey: Journey,
+    scene: Scene,
+    db: Session,
+    bus: redis.Redis,
+    clock: TestClock,
+    call: Call,
+    heard: Any,
 ) -> Outcome:
     db.expire_all()
 
@@ -623,6 +635,8 @@ def recorded_outcome(
         for e in EventBus(bus).read_after("0", count=10_000)
         if e.name.startswith("call.") and e.data.get("call_id") == call.id
     )
+    acd = Acd(bus, EventBus(bus), Presence(bus, EventBus(bus), clock=clock), clock=clock)
+    figures = acd.figures(f"hotline-{journey.language}")
     return Outcome(
         orders=tuple(orders),
         callbacks=callbacks,
@@ -637,6 +651,7 @@ def recorded_outcome(
             tuple(who(c) or "" for c in call.customer_ids),
         ),
         events=events,
+        figures=(figures.offered, figures.answered, figures.abandoned, figures.overflowed),
     )
 
 
@@ -677,7 +692,7 @@ def test_twilio(
     assert caller.status("completed").status_code == 204
     call = db.exec(select(Call).where(Call.provider_id == caller.sid)).one()
     heard = heard_counts(journey, caller.heard, scene.open_order)
-    assert_parity("twilio", journey, recorded_outcome(journey, scene, db, bus, call, heard))
+    assert_parity("twilio", journey, recorded_outcome(journey, scene, db, bus, clock, call, heard))
 
 
 def twilio_step(
@@ -821,7 +836,7 @@ def test_sip(
         return occurrences(right, ulaw_to_pcm16(prompt))
 
     heard = tuple((text, times_heard(text)) for text, _times in journey.expect.heard)
-    actual = recorded_outcome(journey, scene, db, bus, call, heard)
+    actual = recorded_outcome(journey, scene, db, bus, clock, call, heard)
     # A fault said on SIP is a recording of the call, filed with it.
     messages = db.exec(select(Recording).where(Recording.call_id == call.id)).all()
     names = {Path(m.path).name for m in messages if m.channels == 1 and Path(m.path).exists()}
