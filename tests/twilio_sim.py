@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+import redis
+from arq import create_pool
+from arq.connections import RedisSettings
 from fastapi.testclient import TestClient
 from httpx import Response
 from twilio.request_validator import RequestValidator
 
+from callcenter.app import worker_context
+from callcenter.worker import build_worker
+from telephony.twilio.ringer import ring_offered_agents
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 
 
@@ -73,6 +81,16 @@ class SimulatedCall:
         params = self._base({"QueuePosition": "1", "QueueSid": "QU1", "QueueTime": "5"})
         return TwiML.parse(self.sim.post(enqueue.attrib["waitUrl"], params))
 
+    def leave_queue(self) -> TwiML:
+        """Twilio after ``<Leave/>`` in the wait music: the ``<Enqueue>``'s action, told
+        the caller left the queue; its answer is what the caller hears next."""
+        enqueue = self.twiml.root.find("Enqueue")
+        assert enqueue is not None, f"no <Enqueue> to leave in {self.twiml.verbs()}"
+        params = self._base({"QueueResult": "leave", "QueueSid": "QU1", "QueueTime": "5"})
+        self.twiml = TwiML.parse(self.sim.post(enqueue.attrib["action"], params))
+        self.heard.extend(self.twiml.said())
+        return self.twiml
+
     def status(self, status: str, sequence: int | None = None) -> Response:
         params = self._base({"CallStatus": status})
         if sequence is not None:
@@ -124,3 +142,20 @@ class TwilioSimulator:
             heard=twiml.said(),
             stream_token=twiml.stream_token(),
         )
+
+
+def run_worker_jobs(app: Any, redis_url: str, bus: redis.Redis) -> None:
+    """What a running worker does: ring the offers made on the bus, then run the jobs."""
+
+    async def drain() -> None:
+        context = {**worker_context(app), "bus": bus}
+        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+        try:
+            await ring_offered_agents({**context, "redis": jobs}, consumer="test-worker")
+        finally:
+            await jobs.aclose()
+        worker = build_worker(redis_url, ctx=context, handle_signals=False, burst=True)
+        await worker.async_run()
+        await worker.close()
+
+    asyncio.run(drain())
