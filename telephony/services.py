@@ -207,7 +207,9 @@ def apply_provider_status(
         )
     )
     call.provider_status = status
-    if status is ProviderStatus.IN_PROGRESS and call.answered_at is None:
+    # Our TwiML answers an inbound call; an outbound one is answered when Twilio says so.
+    answering = status is ProviderStatus.IN_PROGRESS and call.answered_at is None
+    if answering:
         call.answered_at = clock()
     ended = status in _TERMINAL
     if ended:
@@ -220,7 +222,7 @@ def apply_provider_status(
         return get_call(session, call_id=call.id)
     if ended:
         _publish_then_commit(session, lambda: notifier.ended(call))
-    elif status is ProviderStatus.IN_PROGRESS:
+    elif answering:
         _publish_then_commit(session, lambda: notifier.answered(call))
     else:
         session.commit()

@@ -6,8 +6,6 @@ Each journey says who calls, what they do step by step, and what must come of it
 words that belong to no channel. Each channel's leg plays the steps as that channel's
 caller would and reads back what happened into an ``Outcome``; ``comparable`` is the one
 place where channels are allowed to differ, each difference with its reason.
-``DIVERGENCES`` lists the differences found that are not allowed: each is asserted to be
-still there, so that removing one fails here until its entry goes too.
 """
 
 from __future__ import annotations
@@ -163,8 +161,6 @@ class Journey:
     """An agent is logged in to the caller's queue (and answers when rung)."""
     max_wait: int | None = None
     """The queue's maximum wait, past which the caller goes to the flow's overflow."""
-    marks: dict[str, Any] = field(default_factory=dict)
-    """pytest marks of one channel's run of this journey."""
 
     @property
     def language(self) -> str:
@@ -283,20 +279,11 @@ JOURNEYS = [
             figures=(0, 0, 0, 1),
         ),
         max_wait=2,
-        marks={
-            "twilio": pytest.mark.xfail(
-                strict=True, reason="Twilio overflow arrives with the one call service"
-            )
-        },
     ),
 ]
 
 
-def journeys(channel: str) -> list[Any]:
-    return [
-        pytest.param(j, id=j.name.replace(" ", "-"), marks=j.marks.get(channel, ()))
-        for j in JOURNEYS
-    ]
+JOURNEY_PARAMS = [pytest.param(j, id=j.name.replace(" ", "-")) for j in JOURNEYS]
 
 
 # The only differences between channels.
@@ -321,21 +308,6 @@ def comparable(channel: str, outcome: Outcome, *, expected: bool) -> Outcome:
     return outcome
 
 
-DIVERGENCES: dict[str, tuple[str, Callable[[Outcome], Outcome]]] = {
-    "twilio": (
-        "an inbound Twilio call is never call.answered: the app publishes it only on an "
-        "'in-progress' status callback, which Twilio does not send for a call to our number "
-        "(its status callback tells of the end only), though answering /twilio/voice with "
-        "TwiML is what answers the call",
-        lambda outcome: replace(
-            outcome, events=tuple(e for e in outcome.events or () if e != "call.answered")
-        ),
-    ),
-}
-"""channel -> (what differs, the expected outcome as the channel has it today). Not
-allowed differences, found by this table, kept failing loudly once they are gone."""
-
-
 def assert_parity(channel: str, journey: Journey, actual: Outcome) -> None:
     expected = journey.expect
     if channel == "engine":
@@ -343,13 +315,7 @@ def assert_parity(channel: str, journey: Journey, actual: Outcome) -> None:
         expected = replace(expected, call=None, events=None, figures=None)
     want = comparable(channel, expected, expected=True)
     got = comparable(channel, actual, expected=False)
-    known = DIVERGENCES.get(channel)
-    if known is not None and got != want:
-        what, today = known
-        assert got == today(want), f"{channel}: beyond the known divergence ({what})"
-        return
     assert got == want
-    assert known is None, f"{channel} no longer diverges ({known[0]}): remove it from DIVERGENCES"
 
 
 # The Korean flow for speech: the test's Vosk model is Korean (see test_sip); the engine
@@ -509,7 +475,7 @@ def heard_counts(journey: Journey, heard: list[str], order: str | None) -> tuple
     )
 
 
-@pytest.mark.parametrize("journey", journeys("engine"))
+@pytest.mark.parametrize("journey", JOURNEY_PARAMS)
 def test_engine(journey: Journey, flows_dir: Path) -> None:
     flow = load_flows(flows_dir)["hotline"]
     existing = [("WO20261123000001", 1, "new")] if journey.caller.open_order else []
@@ -659,7 +625,7 @@ def recorded_outcome(
 
 
 @sqlite_only
-@pytest.mark.parametrize("journey", journeys("twilio"))
+@pytest.mark.parametrize("journey", JOURNEY_PARAMS)
 def test_twilio(
     journey: Journey,
     sim: TwilioSimulator,
@@ -775,7 +741,7 @@ def sipp_steps(journey: Journey, directory: Path) -> list[SippStep]:
 
 
 @sqlite_only
-@pytest.mark.parametrize("journey", journeys("sip"))
+@pytest.mark.parametrize("journey", JOURNEY_PARAMS)
 def test_sip(
     journey: Journey,
     settings: Settings,

@@ -242,9 +242,10 @@ def test_late_callbacks_after_completed_change_nothing(
         assert call.status(late, 1).status_code == 204
     row = _call(db, call.sid)
     assert (row.state, row.disposition, row.ended_at) == ("ended", "completed", ended.ended_at)
-    assert row.answered_at is None
+    assert row.answered_at == ended.answered_at  # answered by our TwiML, once
     assert _changes(db, row.id) == ["completed"]
     assert len(_events(bus, "call.ended")) == 1
+    assert len(_events(bus, "call.answered")) == 1
 
 
 def test_hanging_up_in_the_queue_is_abandoned(

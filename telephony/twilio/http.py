@@ -93,6 +93,8 @@ def incoming_call(
         to_number=params.get("To", ""),
         clock=clock,
     )
+    # Answering this webhook with TwiML is what answers the call.
+    calls.answered(session, board, call=call, clock=clock)
     turn = calls.begin(session, board, call=call, clock=clock)
     stream = twiml.MediaStreamGrant(
         url=twiml.websocket_base(base or str(request.base_url)) + twiml.MEDIA_PATH,
