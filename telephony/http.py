@@ -9,12 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.deps import ClockDep, SessionDep
 from core.errors import PermissionDenied
-from orders.enums import Role
-from orders.http.deps import Staff, Supervisor
-from orders.schemas import Actor
-from orders.services.users import get_user
-from telephony.acd import Acd, NoSuchOffer, QueueConfig, QueueFigures
+from orders import Actor, Role, get_user
+from orders.http import Staff, Supervisor
+from telephony.acd import Acd, QueueConfig, QueueFigures
 from telephony.deps import AcdDep, Notifier
+from telephony.exceptions import NoSuchOffer
 from telephony.presence import Agent, AgentState
 from telephony.routing import agent_missed, hold_call, record_offers, transfer_call
 from telephony.services import get_call

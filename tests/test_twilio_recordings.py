@@ -18,7 +18,7 @@ from callcenter.app import worker_context
 from callcenter.settings import Settings
 from callcenter.worker import build_worker
 from recordings.models import Recording
-from telephony.twilio.ids import InvalidTwilioId
+from telephony.twilio.errors import InvalidTwilioId
 from telephony.twilio.jobs import fetch_twilio_recording
 from tests.conftest import TWILIO_ACCOUNT_SID
 from tests.fake_twilio_api import FakeTwilioApi

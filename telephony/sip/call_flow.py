@@ -18,18 +18,15 @@ import structlog
 from sqlmodel import Session
 
 from core.types import Clock
-from ivr.backend import DatabaseBackend
-from ivr.engine import Engine, IvrSession
-from ivr.flow import Flow
-from ivr.speech import SpeechModel
-from ivr.turns import CallerInput, Enqueue, Hangup, Turn
-from orders.schemas import CallerLookup
-from recordings.audio import pcm16_to_ulaw
-from recordings.wav import FinishedWav, WavWriter
+from ivr import CallerInput, Engine, Enqueue, Flow, Hangup, IvrSession, SpeechModel, Turn
+from orders import CallerLookup
+from recordings import FinishedWav, WavWriter, pcm16_to_ulaw
 from telephony import routing, services
-from telephony.acd import Acd, NoSuchOffer, Offer
+from telephony.acd import Acd, Offer
 from telephony.enums import CallChannel, Disposition
 from telephony.events import CallNotifier
+from telephony.exceptions import NoSuchOffer
+from telephony.ivr_backend import DatabaseBackend
 from telephony.models import Call
 from telephony.sip.ivr_audio import AudioIvr
 from telephony.sip.media import FRAME_BYTES, SILENCE, Player

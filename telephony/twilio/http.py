@@ -18,22 +18,22 @@ from core.bus import BusUnavailable
 from core.deps import BusDep, ClockDep, SecretKeyDep, SessionDep
 from core.errors import CallCenterError, ValidationFailed
 from core.types import Clock
-from ivr import store
-from ivr.backend import DatabaseBackend
-from ivr.engine import Engine
-from ivr.turns import CallerInput
-from orders.schemas import CallerLookup
+from ivr import CallerInput, Engine, store
+from orders import CallerLookup
 from telephony import routing, services
-from telephony.acd import Acd, NoSuchOffer
+from telephony.acd import Acd
 from telephony.deps import AcdDep, Notifier, SwitchboardDep
 from telephony.enums import CallChannel, CallState, ProviderStatus
 from telephony.events import CallNotifier
+from telephony.exceptions import NoSuchOffer
+from telephony.ivr_backend import DatabaseBackend
 from telephony.models import Call
 from telephony.twilio import twiml
 from telephony.twilio.config import PublicUrlDep, TwilioSettingsDep
+from telephony.twilio.errors import RecordingRefused
 from telephony.twilio.ids import require_sid
 from telephony.twilio.jobs import recording_job_id
-from telephony.twilio.recording_urls import RecordingRefused, check_recording_url
+from telephony.twilio.recording_urls import check_recording_url
 from telephony.twilio.signature import TwilioParams
 from telephony.twilio.stream_token import issue_stream_token
 

@@ -10,9 +10,8 @@ import httpx
 import structlog
 from starlette.concurrency import run_in_threadpool
 
-from orders.models import User
-from recordings.paths import recording_path
-from recordings.wav import describe
+from orders import User
+from recordings import describe, recording_path
 from telephony.acd import Acd, Offer
 from telephony.enums import CallState
 from telephony.models import Call
