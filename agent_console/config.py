@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from agent_console.sla import SlaPolicy
+from orders import SlaPolicy
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,4 @@
-"""Domain errors of the console.
-
-CallCenterError
-└── NotFound
-    ├── telephony.CallNotFound        the call does not exist, or is another agent's
-    └── RecordingNotFound             no such recording, or its file is gone
-"""
+"""Errors of the console (the tree is in core.errors)."""
 
 from __future__ import annotations
 
@@ -12,4 +6,6 @@ from core.errors import NotFound
 
 
 class RecordingNotFound(NotFound):
+    """No such recording, or its file is gone, or it is not this agent's to hear."""
+
     error_id = "recording_not_found"

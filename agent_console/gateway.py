@@ -39,9 +39,7 @@ from agent_console.hub import (
 )
 from core.bus import Envelope
 from core.errors import CallCenterError, NotAuthenticated
-from orders.enums import Role
-from orders.schemas import Actor
-from orders.services.users import actor_from_token
+from orders import Actor, Role, actor_from_token
 
 log = structlog.get_logger(__name__)
 router = APIRouter()

@@ -22,10 +22,9 @@ from agent_console.schemas import (
 )
 from agent_console.wall import current_wall
 from core.deps import BusDep, ClockDep, RegionDep, SessionDep
-from orders.http.common import PathId
-from orders.http.deps import Staff, Supervisor
-from orders.schemas import OrderPublic
-from telephony.deps import AcdDep
+from orders import OrderPublic
+from orders.http import PathId, Staff, Supervisor
+from telephony import AcdDep
 
 router = APIRouter(prefix="/console", tags=["console"])
 CallId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]

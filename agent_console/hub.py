@@ -30,10 +30,8 @@ from agent_console.wall import DayFigures, build_wall, day_figures
 from core.bus import Envelope, parse_entries
 from core.keys import EVENTS_STREAM
 from core.types import Clock
-from orders.enums import Role
-from orders.schemas import Actor, CallerLookup
-from telephony.acd import Acd
-from telephony.constants import POP
+from orders import Actor, CallerLookup, Role
+from telephony import POP, Acd
 
 log = structlog.get_logger(__name__)
 

@@ -8,30 +8,25 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from agent_console.enums import CallOutcome
-from agent_console.sla import SlaClock
-from orders.enums import ApplianceCategory, Urgency, WarrantyStatus
-from orders.schemas import (
+from orders import (
     AddressIn,
+    ApplianceCategory,
     AppliancePublic,
     CallerCard,
     Name,
     OrderSummary,
     RowId,
+    SlaClock,
+    SlaFigures,
     Strict,
     Title,
+    Urgency,
+    WarrantyBadge,
 )
-from telephony.acd import QueueFigures
-from telephony.presence import AgentState
+from recordings import EarlierCall
+from telephony import AgentState, HourFigures, LiveCall, QueueFigures
 
 # The screen pop
-
-
-class WarrantyBadge(BaseModel):
-    status: WarrantyStatus
-    covered_until: date | None
-    """The last day of cover (plain or extended); None when nothing proves cover."""
-    days_left: int | None
-    """Days of cover after today (0: today is the last); None when out of warranty."""
 
 
 class PopAppliance(AppliancePublic):
@@ -41,15 +36,6 @@ class PopAppliance(AppliancePublic):
 class PopOrder(OrderSummary):
     sla: SlaClock | None = None
     """Set on open orders only."""
-
-
-class EarlierCall(BaseModel):
-    recording_id: int
-    call_id: str
-    at: datetime
-    duration_seconds: float
-    transcript: str | None = None
-    """None until the transcription job has run for the recording."""
 
 
 class PopCard(CallerCard):
@@ -138,44 +124,13 @@ class WallAgent(BaseModel):
     queues: list[str]
 
 
-class WallCall(BaseModel):
-    call_id: str
-    from_number: str
-    state: str
-    queue: str | None
-    agent_id: int | None
-    started_at: datetime
-    customer_name: str | None = None
-
-
-class WallSlaOrder(BaseModel):
-    number: str
-    status: str
-    urgency: Urgency
-    created_at: datetime
-    sla: SlaClock
-
-
-class WallSla(BaseModel):
-    warning: int
-    breached: int
-    orders: list[WallSlaOrder]
-    """The worst clocks first: breached longest ago, then nearest to breaching."""
-
-
-class HourFigures(BaseModel):
-    hour: int
-    calls: int
-    abandoned: int
-
-
 class Wall(BaseModel):
     at: datetime
     timezone: str
     queues: list[QueueFigures]
     agents: list[WallAgent]
-    calls: list[WallCall]
-    sla: WallSla
+    calls: list[LiveCall]
+    sla: SlaFigures
     complaints_by_crisis_level: dict[int, int] = Field(
         description="Open complaints per crisis level (0 calm ... 3 crisis)"
     )

@@ -23,27 +23,35 @@ from agent_console.schemas import (
     ScreenPop,
 )
 from core.types import Clock
-from orders.enums import Channel, Role
-from orders.phones import try_normalize_phone
-from orders.schemas import (
+from orders import (
     Actor,
     ApplianceCreate,
     CallerCard,
     CallerLookup,
+    Channel,
     CustomerCreate,
     OrderCreate,
     OrderPublic,
     PhoneIn,
+    Role,
+    create_appliance,
+    create_customer,
+    create_order,
+    get_customer,
+    lookup_caller,
+    try_normalize_phone,
 )
-from orders.services import appliances, customers, work_orders
-from orders.services.lookup import lookup_caller
-from recordings.models import Recording
-from telephony import services as calls
-from telephony.constants import POP
-from telephony.enums import CallState
-from telephony.exceptions import CallNotFound
-from telephony.models import Call
-from telephony.presence import CHOICES, Presence
+from recordings import Recording
+from telephony import (
+    AGENT_CHOICES,
+    POP,
+    Call,
+    CallNotFound,
+    CallState,
+    Presence,
+    attach_order,
+    caller_pop,
+)
 
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
@@ -79,7 +87,7 @@ def pop_for_call(
         else cast("str | bytes | None", bus.get(POP.format(call_id=call.id)))
     )
     if call.pop is not None:
-        lookup = calls.caller_pop(call)
+        lookup = caller_pop(call)
     elif raw:
         lookup = CallerLookup.model_validate_json(raw)
     else:
@@ -95,9 +103,9 @@ def create_order_for_call(
     The call's first order is linked to the call, as an order made in the IVR is.
     """
     call = call_for(session, call_id=call_id, actor=actor)
-    customer = customers.get_customer(session, customer_id=data.customer_id)
+    customer = get_customer(session, customer_id=data.customer_id)
     primary = [a for a in customer.addresses if a.is_primary] or customer.addresses
-    order = work_orders.create_order(
+    order = create_order(
         session,
         data=OrderCreate(
             customer_id=data.customer_id,
@@ -111,7 +119,7 @@ def create_order_for_call(
         clock=clock,
     )
     if call.order_id is None:
-        calls.attach_order(session, call=call, order_id=order.id)
+        attach_order(session, call=call, order_id=order.id)
     return order
 
 
@@ -128,7 +136,7 @@ def add_caller(
     """A customer for an unknown caller, with the number they call from (when it has one)."""
     call = call_for(session, call_id=call_id, actor=actor)
     number = try_normalize_phone(call.from_number, default_region=region)
-    created = customers.create_customer(
+    created = create_customer(
         session,
         data=CustomerCreate(
             name=data.name,
@@ -145,7 +153,7 @@ def add_caller(
     if data.appliance is not None:
         fields = data.appliance.model_dump()
         owned.append(
-            appliances.create_appliance(
+            create_appliance(
                 session,
                 data=ApplianceCreate(customer_id=created.id, **fields),
                 actor=actor,
@@ -199,7 +207,7 @@ def my_console(presence: Presence, *, actor: Actor, now: datetime) -> MyConsole:
         reason=agent.reason,
         call_id=agent.call_id,
         queues=agent.queues,
-        moves={state: sorted(targets) for state, targets in CHOICES.items()},
+        moves={state: sorted(targets) for state, targets in AGENT_CHOICES.items()},
         server_time=now,
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import redis
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import exc as sa_exc
@@ -20,7 +19,7 @@ NEW_CALL_PATHS = frozenset({"/twilio/voice"})
 SHED_RETRY_AFTER_SECONDS = 2
 """When a refused request may come again: saturation passes in seconds, or it is sustained
 and the retry is refused as cheaply as the first try."""
-_OUT_OF_CONNECTIONS = ("too many clients", "remaining connection slots", "too many connections")
+_OUT_OF_CONNECTIONS = ("too many clients", "remaining connection slots")
 
 
 class BodyLimit:
@@ -131,12 +130,12 @@ class Admission:
 
 
 def is_overload(error: BaseException) -> bool:
-    """Errors of a service out of capacity, which a retry a little later gets past."""
-    if isinstance(error, sa_exc.TimeoutError | redis.TimeoutError):
-        return True  # no pooled connection came in time; Redis did not answer in time
-    text = str(error).lower()
-    if isinstance(error, sa_exc.OperationalError | redis.ConnectionError):
-        return any(words in text for words in _OUT_OF_CONNECTIONS)
+    """Errors of a database out of capacity, which a retry a little later gets past. (Redis
+    errors never get here: the app answers them as ``bus_unavailable``, see problems.py.)"""
+    if isinstance(error, sa_exc.TimeoutError):
+        return True  # no pooled connection came in time
+    if isinstance(error, sa_exc.OperationalError):
+        return any(words in str(error).lower() for words in _OUT_OF_CONNECTIONS)
     return False
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import redis
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.bus import bus_unavailable
 from core.errors import CallCenterError, Problem
 
 log = structlog.get_logger(__name__)
@@ -28,6 +30,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         413: "Request body too large",
         422: "Invalid input",
         429: "Too many requests",
+        503: "Briefly unavailable (Redis or the database); retry after Retry-After seconds",
     }.items()
 }
 
@@ -50,6 +53,12 @@ def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code >= 500:
         log.error("domain error", error_id=exc.error_id, message=exc.message)
     return problem(exc.status_code, exc.error_id, exc.message, exc.details, exc.headers())
+
+
+def _redis_error(request: Request, exc: Exception) -> JSONResponse:
+    """A Redis failure under any route: the service is briefly unavailable, not broken."""
+    assert isinstance(exc, redis.RedisError)
+    return _domain_error(request, bus_unavailable(exc))
 
 
 def _error_entry(error: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +117,7 @@ def _document_problem_media_type(app: FastAPI) -> None:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(CallCenterError, _domain_error)
+    app.add_exception_handler(redis.RedisError, _redis_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

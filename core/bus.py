@@ -33,6 +33,14 @@ class BusUnavailable(CallCenterError):
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
+def bus_unavailable(exc: redis.RedisError, *, action: str = "reach Redis") -> BusUnavailable:
+    """The one translation of a Redis failure into our error tree: whatever Redis raised
+    (refused, timed out, out of connections, failing over), the service is briefly
+    unavailable and a client retries after a few seconds. The bus uses it here; the app
+    maps any Redis error a route lets through with it, so every edge answers alike."""
+    return BusUnavailable(f"could not {action}: {exc}", details={"redis_error": type(exc).__name__})
+
+
 class Event(BaseModel):
     """Base of every bus event; subclasses set ``name`` (``noun.verb``)."""
 
@@ -61,7 +69,7 @@ class EventBus:
                 self.client.xadd(self.stream, fields, maxlen=STREAM_MAXLEN, approximate=True),
             )
         except redis.RedisError as exc:
-            raise BusUnavailable(f"could not publish {event.name}: {exc}") from exc
+            raise bus_unavailable(exc, action=f"publish {event.name}") from exc
         return _text(event_id)
 
     def last_id(self) -> str:
@@ -74,7 +82,7 @@ class EventBus:
             self.client.xgroup_create(self.stream, group, id=start, mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
-                raise BusUnavailable(f"could not create consumer group {group}: {exc}") from exc
+                raise bus_unavailable(exc, action=f"create consumer group {group}") from exc
 
     def read_group(
         self, group: str, consumer: str, *, count: int = 100, block_ms: int | None = None

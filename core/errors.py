@@ -1,15 +1,63 @@
-"""The one error tree of the service, and its rendering as problem JSON.
+"""The one error tree of the service; every error leaves as problem JSON (error_id,
+message, details) with its status. Each package keeps its errors in its ``exceptions``
+module (a channel in its ``errors`` module), vendor errors are translated where the vendor
+is called (``raise ... from exc``), and this tree is the one place they are all written
+down (tests/test_error_tree.py holds it to the code).
 
-CallCenterError                      base: status_code, error_id, message, details
-├── ConfigurationError               500  the service cannot start as configured
-├── NotFound                         404
-├── Conflict                         409
-│   └── (domain conflicts, e.g. orders.InvalidTransition)
-├── ValidationFailed                 422  input that is well formed but not acceptable
-├── NotAuthenticated                 401
-├── PermissionDenied                 403
-├── TooManyRequests                  429
-└── PayloadTooLarge                  413
+CallCenterError                                    500  base: status_code, error_id, details
+├── ConfigurationError                             500  the service cannot start as configured
+│   ├── ivr.FlowError                              500
+│   └── ivr.SpeechUnavailable                      500
+├── Conflict                                       409  clashes with the current state
+│   ├── orders.DuplicateStationCode                409
+│   ├── orders.DuplicateUsername                   409
+│   ├── orders.InvalidTransition                   409
+│   ├── telephony.AgentUnavailable                 409
+│   ├── telephony.CallNotBridged                   409
+│   ├── telephony.InvalidAgentState                409
+│   │   └── telephony.AgentNotOffered              409
+│   ├── telephony.InvalidCallTransition            409
+│   ├── telephony.NoSuchOffer                      409
+│   └── telephony.TransferInvalid                  409
+├── NotAuthenticated                               401
+├── NotFound                                       404
+│   ├── agent_console.RecordingNotFound            404
+│   ├── orders.ApplianceNotFound                   404
+│   ├── orders.CustomerNotFound                    404
+│   ├── orders.OrderNotFound                       404
+│   ├── orders.StationNotFound                     404
+│   ├── orders.UserNotFound                        404
+│   ├── telephony.AgentNotFound                    404
+│   └── telephony.CallNotFound                     404
+├── PayloadTooLarge                                413
+├── PermissionDenied                               403
+│   └── telephony.twilio.InvalidTwilioSignature    403
+├── TooManyRequests                                429
+├── ValidationFailed                               422  well formed, not acceptable
+│   ├── orders.InvalidOrderData                    422
+│   ├── orders.InvalidPhoneNumber                  422
+│   ├── orders.InvalidUserData                     422
+│   ├── recordings.UnsafeRecordingPath             422
+│   ├── telephony.twilio.InvalidTwilioId           422
+│   └── telephony.twilio.RecordingRefused          422
+├── core.bus.BusUnavailable                        503  any Redis error, translated
+├── core.db.DatabaseBusy                           503  SQLite locked too long
+├── ivr.PromptUnavailable                          500
+│   ├── ivr.PromptRenderFailed                     500
+│   └── ivr.RecordedPromptInvalid                  500
+├── ivr.SpeechRecognitionFailed                    500
+├── telephony.sip.SipError                         502  pyVoIP's errors, translated
+│   ├── telephony.sip.MediaUnavailable             503
+│   ├── telephony.sip.RegistrarUnreachable         503
+│   ├── telephony.sip.RegistrationRefused          502
+│   └── telephony.sip.SipPortBusy                  503
+├── telephony.twilio.MediaFetchFailed              502  httpx's errors, translated
+├── telephony.twilio.TwilioNotConfigured           503
+├── telephony.twilio.http.JobsUnavailable          503
+└── telephony.twilio.rest.TwilioError              502  the Twilio SDK's errors, translated
+    ├── telephony.twilio.rest.TwilioAuthFailed     502
+    ├── telephony.twilio.rest.TwilioInvalidNumber  422
+    └── telephony.twilio.rest.TwilioRateLimited    503
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from ivr import flow as f
 from ivr.names import category_name, category_word, status_name, surname_of
 from ivr.turns import Action, Ask, CallerInput, Enqueue, Hangup, Say, Turn
-from orders.schemas import CallerLookup
+from orders import CallerLookup
 
 MAX_STEPS = 64
 """Passive nodes run back to back; validation rules out loops, this bounds a bad edit."""

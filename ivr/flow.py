@@ -14,20 +14,11 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.errors import ConfigurationError
+from ivr.exceptions import FlowError
 
 BUILTIN_FLOWS = Path(__file__).parent / "flows"
 
 Digit = Annotated[str, Field(pattern=r"^[0-9*#]$")]
-
-
-class FlowError(ConfigurationError):
-    error_id = "invalid_flow"
-
-    def __init__(self, file: str, node: str | None, problem: str) -> None:
-        where = f"{file}: node '{node}'" if node else file
-        super().__init__(f"{where}: {problem}", details={"file": file, "node": node})
-        self.file, self.node, self.problem = file, node, problem
 
 
 class _Node(BaseModel):

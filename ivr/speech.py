@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import vosk
 
-from core.errors import CallCenterError, ConfigurationError
+from core.errors import CallCenterError
+from ivr.exceptions import SpeechRecognitionFailed, SpeechUnavailable
 
 CALL_RATE = 8000
 """Sample rate of call audio (16-bit mono PCM) given to ``PhraseRecognizer.feed``."""
@@ -47,14 +48,6 @@ VOICED_SHARE = 0.25
 """Least share of a phrase's frames that must be voiced for it to count as said."""
 SILENCE_RMS = 100
 """Frames quieter than this (-50 dBFS) are the line's silence, voiced or not."""
-
-
-class SpeechUnavailable(ConfigurationError):
-    error_id = "speech_unavailable"
-
-
-class SpeechRecognitionFailed(CallCenterError):
-    error_id = "speech_recognition_failed"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import wave
 from collections.abc import Iterable
 from pathlib import Path
 
-from core.errors import CallCenterError
+from ivr.exceptions import PromptRenderFailed, RecordedPromptInvalid
 
 SAMPLE_RATE = 8000
 CHANNELS = 1
@@ -31,18 +31,6 @@ PROMPT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 RENDER_TIMEOUT_SECONDS = 30.0
 PACKAGES = {"espeak-ng": "espeak-ng", "sox": "sox"}
 """Debian package of each program we run."""
-
-
-class PromptUnavailable(CallCenterError):
-    error_id = "prompt_unavailable"
-
-
-class PromptRenderFailed(PromptUnavailable):
-    error_id = "prompt_render_failed"
-
-
-class RecordedPromptInvalid(PromptUnavailable):
-    error_id = "recorded_prompt_invalid"
 
 
 class PromptCache:

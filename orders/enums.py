@@ -69,6 +69,12 @@ class OrderStatus(StrEnum):
     REOPENED = "reopened"
 
 
+class SlaState(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    BREACHED = "breached"
+
+
 class ComplaintStatus(StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"

@@ -1,4 +1,4 @@
-"""Domain errors of the orders package (all derive from CallCenterError)."""
+"""Errors of the orders package (the tree is in core.errors)."""
 
 from __future__ import annotations
 

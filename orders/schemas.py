@@ -23,6 +23,7 @@ from orders.enums import (
     OrderType,
     Role,
     ServiceMode,
+    SlaState,
     Urgency,
     WarrantyStatus,
 )
@@ -317,6 +318,39 @@ class CallerCard(BaseModel):
 class CallerLookup(BaseModel):
     phone: str
     customers: list[CallerCard]
+
+
+class WarrantyBadge(BaseModel):
+    status: WarrantyStatus
+    covered_until: date | None
+    """The last day of cover (plain or extended); None when nothing proves cover."""
+    days_left: int | None
+    """Days of cover after today (0: today is the last); None when out of warranty."""
+
+
+# SLA clocks
+
+
+class SlaClock(BaseModel):
+    due_at: datetime
+    seconds_left: int
+    """Negative once breached: how long ago the order fell due."""
+    state: SlaState
+
+
+class SlaOrder(BaseModel):
+    number: str
+    status: str
+    urgency: Urgency
+    created_at: datetime
+    sla: SlaClock
+
+
+class SlaFigures(BaseModel):
+    warning: int
+    breached: int
+    orders: list[SlaOrder]
+    """The worst clocks first: breached longest ago, then nearest to breaching."""
 
 
 # Stations and users

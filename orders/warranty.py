@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
 
 from orders.enums import WarrantyStatus
+from orders.schemas import AppliancePublic, WarrantyBadge
 
 # Without a purchase invoice the warranty is taken to start three months after the
 # manufacture date (call-center operating spec 3.2.2).
@@ -52,3 +53,22 @@ def warranty_status(
     if extended_warranty_until is not None and at <= extended_warranty_until:
         return WarrantyStatus.EXTENDED
     return WarrantyStatus.OUT_OF_WARRANTY
+
+
+def warranty_badge(appliance: AppliancePublic, today: date) -> WarrantyBadge:
+    """The appliance's cover as an agent reads it: until when, and how many days are left."""
+    status = appliance.warranty_status
+    if status is WarrantyStatus.OUT_OF_WARRANTY:
+        return WarrantyBadge(status=status, covered_until=None, days_left=None)
+    if status is WarrantyStatus.EXTENDED:
+        until = appliance.extended_warranty_until
+    else:
+        start = warranty_start(
+            has_invoice=appliance.has_invoice,
+            purchase_date=appliance.purchase_date,
+            manufacture_date=appliance.manufacture_date,
+        )
+        assert start is not None  # in warranty means a start is known
+        until = add_months(start, appliance.warranty_months) - timedelta(days=1)
+    assert until is not None
+    return WarrantyBadge(status=status, covered_until=until, days_left=(until - today).days)

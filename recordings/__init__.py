@@ -1,1 +1,27 @@
-"""Call recordings: storage that survives crashes, checksums, and their catalogue."""
+"""Call recordings: storage that survives crashes, checksums, and their catalogue.
+
+The names below are the package's public API; other packages import only these.
+"""
+
+from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
+from recordings.exceptions import UnsafeRecordingPath
+from recordings.models import Recording
+from recordings.paths import recording_path
+from recordings.schemas import EarlierCall
+from recordings.services import earlier_calls, register_recording
+from recordings.wav import FinishedWav, WavWriter, describe, recover
+
+__all__ = [
+    "EarlierCall",
+    "FinishedWav",
+    "Recording",
+    "UnsafeRecordingPath",
+    "WavWriter",
+    "describe",
+    "earlier_calls",
+    "pcm16_to_ulaw",
+    "recording_path",
+    "recover",
+    "register_recording",
+    "ulaw_to_pcm16",
+]

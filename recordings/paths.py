@@ -5,13 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from core.errors import ValidationFailed
+from recordings.exceptions import UnsafeRecordingPath
 
 _NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,127}")
-
-
-class UnsafeRecordingPath(ValidationFailed):
-    error_id = "unsafe_recording_path"
 
 
 def recording_path(directory: Path, name: str) -> Path:

@@ -1,11 +1,14 @@
-"""Registering finished recordings."""
+"""Registering finished recordings, and finding a customer's earlier calls."""
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import Session
 
 from core.types import Clock
 from recordings.models import Recording
+from recordings.schemas import EarlierCall
 from recordings.wav import FinishedWav
 
 
@@ -30,3 +33,35 @@ def register_recording(
     session.add(recording)
     session.commit()
     return recording
+
+
+# Built once, on the table's columns: this runs on every offered call.
+_recording = Recording.__table__.c  # type: ignore[attr-defined]
+_EARLIER = (
+    core_select(
+        _recording.id, _recording.call_id, _recording.created_at, _recording.duration_seconds
+    )
+    .where(_recording.customer_id == bindparam("customer_id"))
+    .order_by(_recording.created_at.desc(), _recording.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def earlier_calls(
+    session: Session, *, customer_ids: list[int], per_customer: int
+) -> dict[int, list[EarlierCall]]:
+    """The newest recordings of each customer's calls, newest first."""
+    connection = session.connection()
+    found: dict[int, list[EarlierCall]] = {}
+    for customer_id in customer_ids:  # a pop has one card or a few
+        rows = connection.execute(_EARLIER, {"customer_id": customer_id, "limit": per_customer})
+        found[customer_id] = [
+            EarlierCall(
+                recording_id=row.id,
+                call_id=row.call_id,
+                at=row.created_at,
+                duration_seconds=row.duration_seconds,
+            )
+            for row in rows
+        ]
+    return found

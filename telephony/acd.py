@@ -15,7 +15,6 @@ import redis
 from pydantic import BaseModel, Field
 
 from core.bus import Event, EventBus
-from core.errors import Conflict
 from core.types import Clock
 from telephony.constants import (
     ACD_LOCK,
@@ -29,7 +28,8 @@ from telephony.constants import (
     STATS,
     WAITING,
 )
-from telephony.presence import Agent, AgentNotOffered, AgentState, InvalidAgentState, Presence
+from telephony.exceptions import AgentNotOffered, AgentUnavailable, InvalidAgentState, NoSuchOffer
+from telephony.presence import Agent, AgentState, Presence
 
 PRIORITY_SPAN = 10**13
 """Wider than any arrival sequence, so priority bands never interleave."""
@@ -92,14 +92,6 @@ class CallOffered(Event):
     queue: str
     customer_ids: list[int]
     at: datetime
-
-
-class NoSuchOffer(Conflict):
-    error_id = "no_such_offer"
-
-
-class AgentUnavailable(Conflict):
-    error_id = "agent_unavailable"
 
 
 class Acd:

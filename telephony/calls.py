@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from core.types import Clock
-from ivr import store
-from ivr.backend import DatabaseBackend
-from ivr.engine import Engine, IvrSession
-from ivr.turns import CallerInput, Turn
-from recordings.wav import FinishedWav
+from ivr import CallerInput, Engine, IvrSession, Turn, store
+from recordings import FinishedWav
 from telephony import routing, services
 from telephony.acd import Offer
 from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
 from telephony.exceptions import CallNotBridged
+from telephony.ivr_backend import DatabaseBackend
 from telephony.models import Call
 from telephony.switchboard import Switchboard
 

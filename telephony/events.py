@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.bus import Event, EventBus
-from orders.schemas import CallerLookup
+from orders import CallerLookup
 from telephony.constants import POP, POP_TTL_SECONDS
 from telephony.enums import CallChannel, Direction, Disposition
 from telephony.models import Call

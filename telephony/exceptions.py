@@ -1,4 +1,4 @@
-"""Domain errors of calls."""
+"""Errors of calls, queues and agent presence (the tree is in core.errors)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,25 @@ class CallNotBridged(Conflict):
 
 class TransferInvalid(Conflict):
     error_id = "transfer_invalid"
+
+
+class InvalidAgentState(Conflict):
+    error_id = "invalid_agent_state"
+
+
+class AgentNotOffered(InvalidAgentState):
+    """The agent is no longer offered the call an ACD move was about (it moved on)."""
+
+    error_id = "agent_not_offered"
+
+
+class AgentNotFound(NotFound):
+    error_id = "agent_not_found"
+
+
+class NoSuchOffer(Conflict):
+    error_id = "no_such_offer"
+
+
+class AgentUnavailable(Conflict):
+    error_id = "agent_unavailable"

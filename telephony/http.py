@@ -9,13 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.deps import ClockDep, SessionDep
 from core.errors import PermissionDenied
-from orders.enums import Role
-from orders.http.deps import Staff, Supervisor
-from orders.schemas import Actor
-from orders.services.users import get_user
+from orders import Actor, Role, get_user
+from orders.http import Staff, Supervisor
 from telephony import calls
-from telephony.acd import Acd, NoSuchOffer, QueueConfig, QueueFigures
+from telephony.acd import Acd, QueueConfig, QueueFigures
 from telephony.deps import AcdDep, SwitchboardDep
+from telephony.exceptions import NoSuchOffer
 from telephony.presence import Agent, AgentState
 from telephony.routing import agent_missed, record_offers
 from telephony.services import get_call

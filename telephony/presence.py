@@ -15,9 +15,9 @@ import redis
 from pydantic import BaseModel
 
 from core.bus import Event, EventBus
-from core.errors import Conflict, NotFound
 from core.types import Clock
 from telephony.constants import AGENT, AGENTS, PRESENCE_CHANGES
+from telephony.exceptions import AgentNotOffered, InvalidAgentState
 
 
 class AgentState(StrEnum):
@@ -45,20 +45,6 @@ CHOICES: dict[S, frozenset[S]] = {
 }
 """What an agent may choose from each state. A ringing call is answered or declined,
 never left by a choice: it would ring on for an agent who is no longer there."""
-
-
-class InvalidAgentState(Conflict):
-    error_id = "invalid_agent_state"
-
-
-class AgentNotOffered(InvalidAgentState):
-    """The agent is no longer offered the call an ACD move was about (it moved on)."""
-
-    error_id = "agent_not_offered"
-
-
-class AgentNotFound(NotFound):
-    error_id = "agent_not_found"
 
 
 class Agent(BaseModel):

@@ -7,17 +7,20 @@ import contextlib
 from sqlmodel import Session, col, select
 
 from core.types import Clock
-from orders.enums import Urgency
-from orders.models import User
-from orders.schemas import CallerLookup
-from recordings.wav import FinishedWav
+from orders import CallerLookup, Urgency, User
+from recordings import FinishedWav
 from telephony import services
-from telephony.acd import Acd, AgentUnavailable, NoSuchOffer, Offer
+from telephony.acd import Acd, Offer
 from telephony.enums import CallState, Disposition
 from telephony.events import CallNotifier
-from telephony.exceptions import TransferInvalid
+from telephony.exceptions import (
+    AgentUnavailable,
+    InvalidAgentState,
+    NoSuchOffer,
+    TransferInvalid,
+)
 from telephony.models import Call
-from telephony.presence import AgentState, InvalidAgentState
+from telephony.presence import AgentState
 
 
 def caller_priority(pop: CallerLookup) -> int:

@@ -9,11 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.types import Clock
-from orders.phones import try_normalize_phone
-from orders.schemas import CallerLookup
-from orders.services.lookup import lookup_caller
-from recordings.services import register_recording
-from recordings.wav import FinishedWav
+from orders import CallerLookup, lookup_caller, try_normalize_phone
+from recordings import FinishedWav, register_recording
 from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
 from telephony.events import CallNotifier
 from telephony.exceptions import CallNotFound

@@ -9,7 +9,7 @@ import redis
 
 from core.bus import EventBus
 from core.types import Clock
-from ivr.flow import Flow
+from ivr import Flow
 from telephony.acd import Acd
 from telephony.events import CallNotifier
 from telephony.presence import Presence

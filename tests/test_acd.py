@@ -9,8 +9,9 @@ import pytest
 import redis
 
 from core.bus import EventBus
-from telephony.acd import Acd, NoSuchOffer, QueueConfig, Strategy
-from telephony.presence import AgentState, InvalidAgentState, Presence
+from telephony.acd import Acd, QueueConfig, Strategy
+from telephony.exceptions import InvalidAgentState, NoSuchOffer
+from telephony.presence import AgentState, Presence
 from tests.conftest import TestClock, at
 
 Clock = TestClock

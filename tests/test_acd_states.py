@@ -22,8 +22,9 @@ from hypothesis.stateful import (
 )
 
 from core.bus import EventBus
-from telephony.acd import Acd, NoSuchOffer, QueueConfig
-from telephony.presence import CHOSEN, AgentState, InvalidAgentState, Presence
+from telephony.acd import Acd, QueueConfig
+from telephony.exceptions import InvalidAgentState, NoSuchOffer
+from telephony.presence import CHOSEN, AgentState, Presence
 from tests.conftest import TestClock, at
 
 AGENTS = (1, 2, 3, 4)

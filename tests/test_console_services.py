@@ -12,19 +12,21 @@ from sqlmodel import Session, func, select
 from agent_console import services
 from agent_console.config import ConsoleConfig
 from agent_console.models import CallNote
-from agent_console.pop import build_pop, warranty_badge
+from agent_console.pop import build_pop
 from agent_console.schemas import CallNoteIn, CallOrderIn, NewCallerIn
-from agent_console.sla import SlaPolicy, SlaState, sla_clock
-from agent_console.wall import calls_per_hour, complaints_by_level, live_calls, sla_figures
-from orders.enums import ApplianceCategory, ComplaintStatus, OrderStatus, Role, Urgency
+from orders.enums import ApplianceCategory, ComplaintStatus, OrderStatus, Role, SlaState, Urgency
 from orders.enums import WarrantyStatus as W
 from orders.models import Complaint
 from orders.schemas import SYSTEM, Actor, AppliancePublic, OrderCreate, TransitionIn
 from orders.services import complaints, work_orders
+from orders.services.figures import complaints_by_level, sla_figures
 from orders.services.lookup import lookup_caller
+from orders.sla import SlaPolicy, sla_clock
+from orders.warranty import warranty_badge
 from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction, Disposition
 from telephony.exceptions import CallNotFound
+from telephony.figures import calls_per_hour, live_calls
 from telephony.models import Call
 from tests.conftest import TestClock, at, fixed_clock
 
@@ -255,7 +257,7 @@ def test_calls_per_hour_are_counted_in_the_hotlines_day(db: Session) -> None:
     _call(db, ringing_at=shanghai_midnight)
     _call(db, ringing_at=NOW - timedelta(minutes=1))  # 09:59
     _call(db, ringing_at=NOW, disposition=Disposition.ABANDONED, state=CallState.ENDED)
-    hours = calls_per_hour(db, now=NOW, config=CONFIG)
+    hours = calls_per_hour(db, now=NOW, zone=CONFIG.zone)
     assert [(h.hour, h.calls, h.abandoned) for h in hours if h.calls] == [
         (0, 1, 0),
         (9, 1, 0),
@@ -269,7 +271,7 @@ def test_live_calls_leave_out_ended_and_forgotten_ones(db: Session, make_custome
     waiting = _call(db, state=CallState.QUEUED, queue="q", customer_ids=[customer.id])
     _call(db, state=CallState.ENDED)
     _call(db, state=CallState.QUEUED, ringing_at=NOW - timedelta(hours=5))
-    calls = live_calls(db, now=NOW, config=CONFIG)
+    calls = live_calls(db, since=NOW - timedelta(hours=4), limit=50)
     assert [(c.call_id, c.customer_name, c.state) for c in calls] == [(waiting.id, "周", "queued")]
 
 
@@ -295,7 +297,7 @@ def test_sla_figures_count_warnings_and_breaches_of_open_orders(
     work_orders.transition_order(
         db, order_id=done.id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM, clock=clock
     )
-    figures = sla_figures(db, now=NOW, config=CONFIG)
+    figures = sla_figures(db, now=NOW, policy=SlaPolicy(), listed=10)
     assert (figures.warning, figures.breached) == (2, 1)
     # Worst first: the breach, then the clock that runs out soonest.
     assert [o.number for o in figures.orders] == [late.number, urgent.number, close.number]

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ivr.flow import BUILTIN_FLOWS, FlowError, load_flow, load_flows
+from ivr.exceptions import FlowError
+from ivr.flow import BUILTIN_FLOWS, load_flow, load_flows
 
 BASE: dict[str, Any] = {
     "name": "t",

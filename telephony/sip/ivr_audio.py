@@ -13,10 +13,8 @@ from pathlib import Path
 
 import structlog
 
-from ivr.speech import PhraseRecognizer, SpeechModel
-from ivr.turns import Ask, CallerInput, Enqueue, Hangup, Say, Turn
-from recordings.audio import ulaw_to_pcm16
-from recordings.wav import FinishedWav, WavWriter
+from ivr import Ask, CallerInput, Enqueue, Hangup, PhraseRecognizer, Say, SpeechModel, Turn
+from recordings import FinishedWav, WavWriter, ulaw_to_pcm16
 from telephony.sip.media import FRAME_SECONDS, Player
 from telephony.sip.phone import HotlineCall
 from telephony.sip.prompts import PromptAudio

@@ -6,9 +6,8 @@ import threading
 import wave
 from pathlib import Path
 
-from ivr.flow import Flow
-from ivr.tts import PromptCache, PromptUnavailable, cache_key
-from recordings.audio import pcm16_to_ulaw
+from ivr import Flow, PromptCache, PromptUnavailable, cache_key
+from recordings import pcm16_to_ulaw
 
 VOICES = {"zh-CN": "cmn", "en": "en", "ko": "ko"}
 """espeak-ng voice of each flow language."""

@@ -12,7 +12,7 @@ import structlog
 from sqlmodel import Session
 
 from core.types import Clock
-from recordings.wav import describe, recover
+from recordings import describe, recover
 from telephony import routing, services
 from telephony.acd import Acd
 from telephony.enums import CallChannel, Disposition

@@ -3,54 +3,34 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
-import redis
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 
-from core.bus import BusUnavailable
 from core.deps import ClockDep, SecretKeyDep, SessionDep
 from core.errors import CallCenterError, ValidationFailed
-from ivr.turns import CallerInput
+from ivr import CallerInput
 from telephony import calls, services
-from telephony.acd import NoSuchOffer
 from telephony.deps import SwitchboardDep
 from telephony.enums import CallChannel, CallState, ProviderStatus
+from telephony.exceptions import NoSuchOffer
 from telephony.twilio import twiml
 from telephony.twilio.config import PublicUrlDep, TwilioSettingsDep
+from telephony.twilio.errors import RecordingRefused
 from telephony.twilio.ids import require_sid
 from telephony.twilio.jobs import recording_job_id
-from telephony.twilio.recording_urls import RecordingRefused, check_recording_url
+from telephony.twilio.recording_urls import check_recording_url
 from telephony.twilio.signature import TwilioParams
 from telephony.twilio.stream_token import issue_stream_token
 
-
-class RedisErrorsAreRetried(APIRoute):
-    """Any Redis failure under a webhook is a 503 with Retry-After, never a 500: Twilio
-    then retries the webhook, and every webhook is written so that a retry completes
-    what the failed try left undone."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def handle_redis_errors(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except redis.RedisError as exc:
-                raise BusUnavailable(f"Redis is unavailable: {exc}") from exc
-
-        return handle_redis_errors
-
-
 # Webhooks are for Twilio, not API clients: kept out of the OpenAPI document.
-router = APIRouter(
-    prefix="/twilio", tags=["twilio"], include_in_schema=False, route_class=RedisErrorsAreRetried
-)
+# Redis failures under a webhook are 503 with Retry-After (the app's one handler): Twilio
+# then retries, and every webhook is written so that a retry completes what the failed
+# try left undone.
+router = APIRouter(prefix="/twilio", tags=["twilio"], include_in_schema=False)
 CallId = Annotated[str, Query(alias="call", min_length=1, max_length=32)]
 
 

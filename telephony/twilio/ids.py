@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from core.errors import ValidationFailed
+from telephony.twilio.errors import InvalidTwilioId
 
 SidName = Literal["CallSid", "StreamSid", "RecordingSid", "AccountSid"]
 
@@ -25,10 +25,6 @@ PATTERNS: dict[SidName, str] = {
 CallSid = Annotated[str, StringConstraints(pattern=PATTERNS["CallSid"])]
 StreamSid = Annotated[str, StringConstraints(pattern=PATTERNS["StreamSid"])]
 AccountSid = Annotated[str, StringConstraints(pattern=PATTERNS["AccountSid"])]
-
-
-class InvalidTwilioId(ValidationFailed):
-    error_id = "invalid_twilio_id"
 
 
 def require_sid(name: SidName, value: str) -> str:

@@ -10,9 +10,8 @@ import httpx
 import structlog
 from starlette.concurrency import run_in_threadpool
 
-from orders.models import User
-from recordings.paths import recording_path
-from recordings.wav import describe
+from orders import User
+from recordings import describe, recording_path
 from telephony.acd import Acd, Offer
 from telephony.enums import CallState
 from telephony.events import CallHeld, CallResumed
@@ -27,6 +26,7 @@ from telephony.services import get_call, keep_recording
 from telephony.switchboard import Switchboard
 from telephony.twilio import twiml
 from telephony.twilio.config import TwilioSettings
+from telephony.twilio.errors import map_httpx_errors
 from telephony.twilio.ids import require_sid
 from telephony.twilio.recording_urls import recording_resource
 from telephony.twilio.rest import OutboundCall, TwilioCalls, TwilioError
@@ -55,15 +55,16 @@ async def fetch_twilio_recording(ctx: dict[str, Any], *, call_id: str, recording
     target.parent.mkdir(parents=True, exist_ok=True)
     token = twilio.auth_token
     auth = (twilio.account_sid or "", token.get_secret_value() if token else "")
-    async with (
-        httpx.AsyncClient(timeout=60, follow_redirects=True) as client,
-        client.stream("GET", f"{media_url}.wav", auth=auth) as response,
-    ):
-        response.raise_for_status()
-        with part.open("wb") as handle:
-            async for chunk in response.aiter_bytes():
-                handle.write(chunk)
-            os.fsync(handle.fileno())
+    with map_httpx_errors(f"fetch recording {recording_sid}"):
+        async with (
+            httpx.AsyncClient(timeout=60, follow_redirects=True) as client,
+            client.stream("GET", f"{media_url}.wav", auth=auth) as response,
+        ):
+            response.raise_for_status()
+            with part.open("wb") as handle:
+                async for chunk in response.aiter_bytes():
+                    handle.write(chunk)
+                os.fsync(handle.fileno())
     os.replace(part, target)
     finished = await run_in_threadpool(describe, target)
 

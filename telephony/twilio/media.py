@@ -31,9 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 
 from core.bus import BusUnavailable
-from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
-from recordings.paths import UnsafeRecordingPath, recording_path
-from recordings.wav import WavWriter
+from recordings import UnsafeRecordingPath, WavWriter, pcm16_to_ulaw, recording_path, ulaw_to_pcm16
 from telephony.constants import MEDIA_STREAM
 from telephony.enums import CallChannel, CallState
 from telephony.models import Call

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from core.errors import ValidationFailed
 from telephony.twilio.config import TwilioSettings
+from telephony.twilio.errors import RecordingRefused, TwilioNotConfigured
 from telephony.twilio.ids import require_sid
-from telephony.twilio.signature import TwilioNotConfigured
 
 TWILIO_API = "https://api.twilio.com"
-
-
-class RecordingRefused(ValidationFailed):
-    error_id = "recording_refused"
 
 
 def recording_resource(twilio: TwilioSettings, recording_sid: str) -> str:

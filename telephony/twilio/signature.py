@@ -8,19 +8,10 @@ import structlog
 from fastapi import Depends, Request
 from twilio.request_validator import RequestValidator
 
-from core.errors import CallCenterError, PermissionDenied
 from telephony.twilio.config import PublicUrlDep, TwilioSettingsDep
+from telephony.twilio.errors import InvalidTwilioSignature, TwilioNotConfigured
 
 log = structlog.get_logger(__name__)
-
-
-class TwilioNotConfigured(CallCenterError):
-    status_code = 503
-    error_id = "twilio_not_configured"
-
-
-class InvalidTwilioSignature(PermissionDenied):
-    error_id = "invalid_twilio_signature"
 
 
 def public_url(request: Request, base: str | None) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from twilio.twiml.voice_response import Dial, Gather, Start, VoiceResponse
 
-from ivr.turns import Ask, Enqueue, Hangup, Say, Turn
+from ivr import Ask, Enqueue, Hangup, Say, Turn
 
 QUEUE_WAIT_PATH = "/twilio/queue/wait"
 QUEUE_DONE_PATH = "/twilio/queue/done"

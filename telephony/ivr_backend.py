@@ -1,19 +1,26 @@
-"""What the IVR does to the world, backed by the database (the engine's Backend)."""
+"""What the IVR does to the world, backed by the database: the IVR engine's ``Backend``
+port, implemented here on the public services of ``orders`` and ``callbacks`` so that the
+IVR itself stays a pure engine that reaches neither."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from callbacks.services import request_callback
+from callbacks import request_callback
 from core.types import Clock
-from orders.enums import Channel, OrderType, Role, ServiceMode
-from orders.models import WorkOrder
-from orders.schemas import Actor, OrderCreate
-from orders.services.work_orders import create_order
-from orders.states import OPEN_STATES
+from orders import (
+    Actor,
+    Channel,
+    OrderCreate,
+    OrderType,
+    Role,
+    ServiceMode,
+    create_order,
+    order_status_for_caller,
+)
 
 IVR_ACTOR = Actor(id=None, name="ivr", role=Role.AGENT)
 
@@ -52,23 +59,10 @@ class DatabaseBackend:
     def order_status(
         self, *, customer_id: int | None, number: str | None
     ) -> tuple[str, str] | None:
-        query = select(WorkOrder.number, WorkOrder.status)
-        if number is not None:
-            # Callers key in the digits of "WO2026112200000123", and hear only their own
-            # orders: those of the customer recognised, or of a customer with this phone.
-            query = query.where(WorkOrder.number == f"WO{number}")
-            if customer_id is not None:
-                query = query.where(WorkOrder.customer_id == customer_id)
-            else:
-                query = query.where(col(WorkOrder.customer_id).in_(self.callers))
-        elif customer_id is not None:
-            query = query.where(
-                WorkOrder.customer_id == customer_id, col(WorkOrder.status).in_(OPEN_STATES)
-            ).order_by(col(WorkOrder.created_at).desc())
-        else:
-            return None
-        row = self.session.exec(query.limit(1)).first()
-        return None if row is None or row[0] is None else (row[0], str(row[1]))
+        found = order_status_for_caller(
+            self.session, customer_id=customer_id, number=number, callers=self.callers
+        )
+        return None if found is None else (found[0], found[1].value)
 
     def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None:
         request_callback(

@@ -1,8 +1,8 @@
-"""SLA clocks of open work orders, as the console shows them.
+"""SLA clocks of open work orders.
 
-The orders domain does not keep SLA clocks yet (that is the dispatch issue's work); until it
-does, the console judges an open order against one resolution target per urgency, counted
-in wall-clock hours from creation. When orders grows real clocks (business hours, per-stage
+Orders do not keep per-stage SLA clocks yet (that is the dispatch issue's work); until they
+do, an open order is judged against one resolution target per urgency, counted in
+wall-clock hours from creation. When real clocks arrive (business hours, per-stage
 targets), ``sla_clock`` is the one place to switch over.
 """
 
@@ -10,17 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from pydantic import BaseModel
-
-from orders.enums import Urgency
-
-
-class SlaState(StrEnum):
-    OK = "ok"
-    WARNING = "warning"
-    BREACHED = "breached"
+from orders.enums import SlaState, Urgency
+from orders.schemas import SlaClock
 
 
 @dataclass(frozen=True)
@@ -36,13 +28,6 @@ class SlaPolicy:
 
     def warning_after(self, urgency: Urgency) -> timedelta:
         return self.target(urgency) * (1 - self.warn_share)
-
-
-class SlaClock(BaseModel):
-    due_at: datetime
-    seconds_left: int
-    """Negative once breached: how long ago the order fell due."""
-    state: SlaState
 
 
 def sla_clock(
