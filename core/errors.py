@@ -51,13 +51,13 @@ CallCenterError                                    500  base: status_code, error
 │   ├── telephony.sip.RegistrarUnreachable         503
 │   ├── telephony.sip.RegistrationRefused          502
 │   └── telephony.sip.SipPortBusy                  503
+├── telephony.twilio.JobsUnavailable               503
 ├── telephony.twilio.MediaFetchFailed              502  httpx's errors, translated
 ├── telephony.twilio.TwilioNotConfigured           503
-├── telephony.twilio.http.JobsUnavailable          503
-└── telephony.twilio.rest.TwilioError              502  the Twilio SDK's errors, translated
-    ├── telephony.twilio.rest.TwilioAuthFailed     502
-    ├── telephony.twilio.rest.TwilioInvalidNumber  422
-    └── telephony.twilio.rest.TwilioRateLimited    503
+└── telephony.twilio.TwilioError                   502  the Twilio SDK's errors, translated
+    ├── telephony.twilio.TwilioAuthFailed          502
+    ├── telephony.twilio.TwilioInvalidNumber       422
+    └── telephony.twilio.TwilioRateLimited         503
 """
 
 from __future__ import annotations

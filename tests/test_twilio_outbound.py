@@ -7,15 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from telephony.twilio.rest import (
-    OutboundCall,
-    RetryPolicy,
+from telephony.twilio.errors import (
     TwilioAuthFailed,
-    TwilioCalls,
     TwilioError,
     TwilioInvalidNumber,
     TwilioRateLimited,
 )
+from telephony.twilio.rest import OutboundCall, RetryPolicy, TwilioCalls
 from tests.conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 from tests.fake_twilio_api import FakeTwilioApi
 

@@ -36,6 +36,30 @@ class MediaFetchFailed(CallCenterError):
     error_id = "twilio_media_fetch_failed"
 
 
+class TwilioError(CallCenterError):
+    status_code = 502
+    error_id = "twilio_error"
+
+
+class TwilioAuthFailed(TwilioError):
+    error_id = "twilio_auth_failed"
+
+
+class TwilioInvalidNumber(TwilioError):
+    status_code = 422
+    error_id = "twilio_invalid_number"
+
+
+class TwilioRateLimited(TwilioError):
+    status_code = 503
+    error_id = "twilio_rate_limited"
+
+
+class JobsUnavailable(CallCenterError):
+    status_code = 503
+    error_id = "jobs_unavailable"
+
+
 @contextmanager
 def map_httpx_errors(action: str) -> Iterator[None]:
     """Translate what httpx raises while doing ``action`` into our error tree."""

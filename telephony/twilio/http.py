@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from core.deps import ClockDep, SecretKeyDep, SessionDep
-from core.errors import CallCenterError, ValidationFailed
+from core.errors import ValidationFailed
 from ivr import CallerInput
 from telephony import calls, services
 from telephony.deps import SwitchboardDep
@@ -19,7 +19,7 @@ from telephony.enums import CallChannel, CallState, ProviderStatus
 from telephony.exceptions import NoSuchOffer
 from telephony.twilio import twiml
 from telephony.twilio.config import PublicUrlDep, TwilioSettingsDep
-from telephony.twilio.errors import RecordingRefused
+from telephony.twilio.errors import JobsUnavailable, RecordingRefused
 from telephony.twilio.ids import require_sid
 from telephony.twilio.jobs import recording_job_id
 from telephony.twilio.recording_urls import check_recording_url
@@ -32,11 +32,6 @@ from telephony.twilio.stream_token import issue_stream_token
 # try left undone.
 router = APIRouter(prefix="/twilio", tags=["twilio"], include_in_schema=False)
 CallId = Annotated[str, Query(alias="call", min_length=1, max_length=32)]
-
-
-class JobsUnavailable(CallCenterError):
-    status_code = 503
-    error_id = "jobs_unavailable"
 
 
 AgentId = Annotated[int, Query(alias="agent", ge=1, le=2**31 - 1)]

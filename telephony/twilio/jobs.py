@@ -26,10 +26,10 @@ from telephony.services import get_call, keep_recording
 from telephony.switchboard import Switchboard
 from telephony.twilio import twiml
 from telephony.twilio.config import TwilioSettings
-from telephony.twilio.errors import map_httpx_errors
+from telephony.twilio.errors import TwilioError, map_httpx_errors
 from telephony.twilio.ids import require_sid
 from telephony.twilio.recording_urls import recording_resource
-from telephony.twilio.rest import OutboundCall, TwilioCalls, TwilioError
+from telephony.twilio.rest import OutboundCall, TwilioCalls
 
 log = structlog.get_logger(__name__)
 

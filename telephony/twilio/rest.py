@@ -1,9 +1,7 @@
-"""Outbound calls through Twilio's REST API, with its errors translated at this boundary.
-
-TwilioError                         any REST failure, with Twilio's code and message
-├── TwilioAuthFailed                401 / 20003: wrong account SID or auth token
-├── TwilioInvalidNumber             21211 (and 21217, 13223): the "To" number is not callable
-└── TwilioRateLimited               429 / 20429, still limited after the retries
+"""Calls placed and steered through Twilio's REST API, with its errors translated at this
+boundary: ``TwilioAuthFailed`` (401 / 20003: wrong account SID or auth token),
+``TwilioInvalidNumber`` (21211, 21217, 13223: the "To" number is not callable),
+``TwilioRateLimited`` (429 / 20429, still limited after the retries), else ``TwilioError``.
 """
 
 from __future__ import annotations
@@ -19,32 +17,18 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from core.errors import CallCenterError
+from telephony.twilio.errors import (
+    TwilioAuthFailed,
+    TwilioError,
+    TwilioInvalidNumber,
+    TwilioRateLimited,
+)
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 _INVALID_NUMBER_CODES = {21211, 21217, 13223}
 _RATE_LIMIT_CODES = {20429}
-
-
-class TwilioError(CallCenterError):
-    status_code = 502
-    error_id = "twilio_error"
-
-
-class TwilioAuthFailed(TwilioError):
-    error_id = "twilio_auth_failed"
-
-
-class TwilioInvalidNumber(TwilioError):
-    status_code = 422
-    error_id = "twilio_invalid_number"
-
-
-class TwilioRateLimited(TwilioError):
-    status_code = 503
-    error_id = "twilio_rate_limited"
 
 
 def map_twilio_error(exc: TwilioRestException) -> TwilioError:
