@@ -53,11 +53,11 @@ CallCenterError                                    500  base: status_code, error
 │   └── telephony.sip.SipPortBusy                  503
 ├── telephony.twilio.JobsUnavailable               503
 ├── telephony.twilio.MediaFetchFailed              502  httpx's errors, translated
-├── telephony.twilio.TwilioNotConfigured           503
-└── telephony.twilio.TwilioError                   502  the Twilio SDK's errors, translated
-    ├── telephony.twilio.TwilioAuthFailed          502
-    ├── telephony.twilio.TwilioInvalidNumber       422
-    └── telephony.twilio.TwilioRateLimited         503
+├── telephony.twilio.TwilioError                   502  the Twilio SDK's errors, translated
+│   ├── telephony.twilio.TwilioAuthFailed          502
+│   ├── telephony.twilio.TwilioInvalidNumber       422
+│   └── telephony.twilio.TwilioRateLimited         503
+└── telephony.twilio.TwilioNotConfigured           503
 """
 
 from __future__ import annotations
