@@ -11,8 +11,9 @@ are SIPp instances calling through Kamailio, each to one of the two endpoints' n
 the agents' softphones are SIPp instances registered to the same Kamailio. Every agent
 takes calls of both channels from one queue.
 
-What must hold: every call placed is in the call log exactly once and has ended, none was
-offered to two agents at once or bridged to two, and every agent is free at the end.
+What must hold: every call placed is in the call log exactly once and has ended; none was
+offered to two agents at once, offered after it ended, or bridged to two; nothing is left
+in the ACD and every agent is free at the end.
 Calls carried by the killed SIP endpoint die with it (the caller's line is gone): they must
 be ended as failed by recovery, not left live, and their agents freed. Calls on the
 surviving endpoint, and every Twilio call, must reach an agent.
@@ -69,7 +70,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(230)]
 QUEUES = ("hotline-zh-CN", "hotline-en")
 AGENTS = 6
 CALLS = 24
-"""Half on each channel, alternating; the kills come after the first half."""
+"""Half on each channel, alternating; the kills come after call 10."""
 SPACING_SECONDS = 1.5
 SIP_NUMBERS = ("1000", "1001")
 """The two endpoints' registrations; the second one is killed."""
