@@ -35,6 +35,10 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
     return stamp
 
 
+ORPHANS_SWEEP_SECONDS = 3
+"""How often SIP calls whose endpoint died are ended: soon after their live marks expire,
+before an offer of theirs rings out on an agent."""
+
 RINGER_IDLE_SECONDS = 0.1
 """Pause after a pass that found no offer: how late an agent's phone may start ringing."""
 RINGER_RETRY_SECONDS = 1.0
@@ -93,7 +97,7 @@ def build_worker(
                 unique=True,
             ),
             cron(sweep_offers, second=set(range(0, 60, 2)), unique=True),
-            cron(reconcile_calls, second={15, 45}, unique=True),
+            cron(reconcile_calls, second=set(range(0, 60, ORPHANS_SWEEP_SECONDS)), unique=True),
         ],
         redis_settings=RedisSettings.from_dsn(redis_url),
         handle_signals=handle_signals,

@@ -328,10 +328,19 @@ class Acd:
 
     def abandon(self, call_id: str) -> bool:
         """The caller hung up before an agent answered; True if the call was waiting."""
+        queued = self.withdraw(call_id, reason="caller left")
+        if queued is None:
+            return False
+        self._count(queued.queue, "abandoned")
+        return True
+
+    def withdraw(self, call_id: str, *, reason: str) -> QueuedCall | None:
+        """Take a call that ended unanswered out of its queue, and out of the offer ringing
+        for it (that agent is freed); None if it was neither waiting nor offered."""
         with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
             raw = cast("str | bytes | None", self.client.get(QUEUED_CALL.format(call_id=call_id)))
             if raw is None:
-                return False
+                return None
             queued = QueuedCall.model_validate_json(raw)
             offer_raw = cast("str | bytes | None", self.client.get(OFFER.format(call_id=call_id)))
             if offer_raw is not None:
@@ -339,12 +348,11 @@ class Acd:
                 self._drop_offer(call_id)
                 with contextlib.suppress(AgentNotOffered):
                     self.presence.move(
-                        offer.agent_id, AgentState.AVAILABLE, reason="caller left", offered=call_id
+                        offer.agent_id, AgentState.AVAILABLE, reason=reason, offered=call_id
                     )
             self.client.zrem(WAITING.format(queue=queued.queue), call_id)
             self.client.delete(QUEUED_CALL.format(call_id=call_id))
-            self._count(queued.queue, "abandoned")
-            return True
+            return queued
 
     def overflow(self, queue: str) -> list[QueuedCall]:
         """Calls that waited past the queue's maximum leave it, for a callback or voicemail."""

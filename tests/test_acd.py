@@ -318,3 +318,19 @@ def test_logging_in_again_while_offered_is_refused_and_changes_nothing(
     )
     acd.enqueue("c2", "q")
     assert acd.dispatch("q") == []
+
+
+def test_a_withdrawn_call_leaves_queue_and_offer_without_counting_as_abandoned(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    _agents(presence, clock, 1)
+    acd.enqueue("offered", "q")
+    acd.enqueue("waiting", "q")
+    acd.dispatch("q")
+    assert acd.withdraw("offered", reason="line died") is not None
+    assert acd.withdraw("waiting", reason="line died") is not None
+    assert presence.get(1).state is AgentState.AVAILABLE
+    assert presence.get(1).reason == "line died"
+    assert acd.dispatch("q") == [] and acd.current_offer("offered") is None
+    assert (acd.figures("q").waiting, acd.figures("q").abandoned) == (0, 0)
+    assert acd.withdraw("offered", reason="again") is None

@@ -502,11 +502,22 @@ class HotlinePhone(VoIPPhone):
         return leg
 
     def request_port(self, blocking: bool = True) -> int:
-        # pyVoIP builds a list of the whole range per call; a set difference is cheap.
+        # pyVoIP builds a list of the whole range per call; a set difference is cheap. A
+        # port that another program holds is passed over: the call's bind would fail on it,
+        # and with it the call.
         with self._ports:
             free = set(range(self.rtpPortLow, self.rtpPortHigh + 1, 2)) - set(self.assignedPorts)
-            if not free:
-                raise NoPortsAvailableError("every RTP port of the configured range is in use")
-            port = random.choice(sorted(free))
-            self.assignedPorts.append(port)
-            return port
+            for port in random.sample(sorted(free), len(free)):
+                if _bindable(self.myIP, port):
+                    self.assignedPorts.append(port)
+                    return port
+            raise NoPortsAvailableError("every RTP port of the configured range is in use")
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -33,7 +33,8 @@ def end_orphaned_calls(
     carried: set[str],
     clock: Clock,
 ) -> list[str]:
-    """End SIP calls no endpoint carries any more; then reconcile agent presence.
+    """End SIP calls no endpoint carries any more, in the log and in the ACD; then
+    reconcile agent presence.
 
     A call is orphaned when its endpoint stopped refreshing its mark (crashed and never
     came back), or when the mark names ``owner`` (this endpoint: the same registration,
@@ -47,6 +48,9 @@ def end_orphaned_calls(
         alive = mark is not None and (_text(mark) != owner or call_id in carried)
         if alive or services.get_call(session, call_id=call_id).ringing_at > settling:
             continue  # carried, or so new that its endpoint may not have marked it yet
+        # A caller who was waiting, or ringing an agent, leaves the queue first: else the
+        # ACD would go on offering the dead call to one agent after another, ringing nobody.
+        acd.withdraw(call_id, reason="call gone: its endpoint died")
         part = recordings_dir / f"{call_id}.wav.part"
         routing.finish_call(
             session,

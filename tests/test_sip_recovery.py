@@ -1,0 +1,68 @@
+"""Recovery of the SIP calls a dead endpoint left behind, against the real Redis and
+database: what it does to the ACD, not only to the call log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import redis
+from sqlmodel import Session
+
+from core.bus import EventBus
+from orders.enums import Role
+from orders.models import User
+from telephony.acd import Acd
+from telephony.enums import CallChannel, CallState, Disposition
+from telephony.events import CallNotifier
+from telephony.models import Call
+from telephony.presence import AgentState, Presence
+from telephony.routing import expire_offers, offer_waiting_calls, record_offers
+from telephony.sip.recovery import end_orphaned_calls
+from tests.conftest import TestClock
+
+
+def test_a_dead_endpoints_call_ringing_an_agent_leaves_the_queue_and_frees_the_agent(
+    db: Session,
+    bus: redis.Redis,
+    clock: TestClock,
+    tmp_path: Path,
+    make_call: Callable[..., Call],
+    make_user: Callable[..., User],
+) -> None:
+    """The endpoint died while its caller was offered to an agent and another caller
+    waited: both calls end, the agent is free, and no later sweep offers either again."""
+    events = EventBus(bus)
+    presence = Presence(bus, events, clock=clock)
+    acd = Acd(bus, events, presence, clock=clock)
+    agent = make_user(Role.AGENT).id
+    presence.log_in(agent, queues=["q"], skills=[])
+    long_ago = clock() - timedelta(minutes=1)
+    ringing = make_call(channel=CallChannel.SIP, ringing_at=long_ago)
+    waiting = make_call(channel=CallChannel.SIP, ringing_at=long_ago)
+    for call in (ringing, waiting):
+        acd.enqueue(call.id, "q")
+    [offer] = record_offers(db, acd.dispatch("q"))
+    assert offer.call_id == ringing.id
+
+    ended = end_orphaned_calls(
+        db,
+        client=bus,
+        notifier=CallNotifier(events),
+        acd=acd,
+        recordings_dir=tmp_path,
+        owner="",
+        carried=set(),
+        clock=clock,
+    )
+
+    assert sorted(ended) == sorted([ringing.id, waiting.id])
+    for call in (ringing, waiting):
+        db.refresh(call)
+        assert (call.state, call.disposition) == (CallState.ENDED, Disposition.FAILED)
+    assert presence.get(agent).state is AgentState.AVAILABLE
+    clock.advance(60)  # the old offer would have expired
+    assert expire_offers(db, acd=acd) + offer_waiting_calls(db, acd=acd) == []
+    assert presence.get(agent).state is AgentState.AVAILABLE
+    assert acd.figures("q").waiting == 0
