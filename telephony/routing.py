@@ -212,8 +212,12 @@ def finish_call(
 
 
 def call_ended(session: Session, *, acd: Acd, call: Call) -> None:
-    """Tell the ACD a call is over: abandoned if it was waiting, wrap-up if it was answered."""
-    if call.disposition is not None and call.disposition.value == "abandoned":
+    """Tell the ACD a call is over: abandoned if it was waiting, wrap-up if it was answered;
+    a call that ended otherwise unanswered (failed, busy, cancelled) leaves its queue and
+    frees an agent it was ringing, without counting as abandoned."""
+    if call.disposition is Disposition.ABANDONED:
         acd.abandon(call.id)
     elif call.agent_id is not None and call.bridged_at is not None and call.queue is not None:
         acd.end_call(call.agent_id, call.queue)
+    elif call.disposition is not None:
+        acd.withdraw(call.id, reason=f"call {call.disposition.value}")

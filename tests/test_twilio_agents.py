@@ -622,3 +622,24 @@ def _mono_wav(seconds: float) -> bytes:
         out.setframerate(8000)
         out.writeframes(b"\x00\x01" * int(8000 * seconds))
     return buffer.getvalue()
+
+
+def test_a_waiting_call_that_fails_leaves_the_queue_and_frees_the_agent_it_rang(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    make_user: Any,
+    client: TestClient,
+    db: Session,
+) -> None:
+    """Found by the scale-out test: only abandoned calls left the ACD, so a caller whose
+    line failed stayed waiting, offered to agent after agent."""
+    agent_id, auth = agent()
+    caller = _queued_caller(sim, make_customer)
+    assert _row(db, caller.sid).agent_id == agent_id
+    assert caller.status("failed").status_code == 204
+    assert _row(db, caller.sid).disposition == "failed"
+    figures = client.get(f"/api/queues/{QUEUE}", headers=auth).json()
+    assert (figures["waiting"], figures["abandoned"]) == (0, 0)
+    agents = client.get("/api/agents", headers=bearer(make_user(Role.SUPERVISOR))).json()
+    assert [a["state"] for a in agents if a["agent_id"] == agent_id] == ["available"]
