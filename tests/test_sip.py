@@ -28,7 +28,6 @@ from callcenter.sip_endpoint import build_endpoint
 from core.bus import EventBus
 from core.db import make_engine
 from ivr.flow import BUILTIN_FLOWS
-from ivr.names import status_name
 from orders.enums import ApplianceCategory, Channel, OrderStatus, Role
 from orders.models import User, WorkOrder
 from orders.services.lookup import lookup_caller
@@ -256,60 +255,10 @@ def test_returning_customer_logs_a_repair_by_keys_and_voice(
     assert not Path(whole.path + ".part").exists()
 
 
-# The remaining journeys are about SIP, not storage: SQLite is enough.
+# The remaining journeys are about SIP, not storage: SQLite is enough. The IVR's journeys
+# common to both channels (order status, invalid keys and silence, overflow to a callback)
+# are in the parity table (test_channel_parity.py), on SIP as on Twilio.
 sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-
-
-@sqlite_only
-def test_status_key_reads_the_open_order_again(
-    hotline: Hotline,
-    tmp_path: Path,
-    make_customer: Callable[..., Any],
-    make_appliance: Callable[..., Any],
-    make_order: Callable[..., Any],
-) -> None:
-    customer = make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
-    order = make_order(customer.id, make_appliance(customer.id).id)
-    sipp = hotline.call(
-        scenario([("pause", 800), ("dtmf", "2"), ("dtmf", "#"), ("pause", 20000)]),
-        tmp_path / "sipp",
-    )
-    hotline.thread.start()
-    assert sipp.wait() == 0, sipp.errors()
-
-    call = hotline.ended_call()
-    status = f"Your order {order.number} is currently: {status_name('en', order.status.value)}."
-    heard = ulaw_to_pcm16(hotline.endpoint.prompts.ulaw(status, "en"))
-    _left, right = channels(recording_of(hotline, call))
-    # Once as the greeting of a returning caller, once more after 2 and #.
-    assert occurrences(right, heard) == 2
-
-
-@sqlite_only
-def test_invalid_keys_and_silence_reach_the_queue(
-    hotline: Hotline,
-    bus: redis.Redis,
-    tmp_path: Path,
-    make_customer: Callable[..., Any],
-    clock: TestClock,
-) -> None:
-    make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
-    sipp = hotline.call(
-        scenario([("pause", 800), ("dtmf", "9"), ("dtmf", "9"), ("pause", 25000)]),
-        tmp_path / "sipp",
-    )
-    hotline.thread.start()
-    queued = until(
-        lambda: next((c for c in hotline.calls() if c.state is CallState.QUEUED), None),
-        timeout=30,
-    )
-    assert queued.queue == "hotline-en"
-    assert sipp.wait() == 0, sipp.errors()
-    call = hotline.ended_call()
-    assert call.disposition is Disposition.ABANDONED
-    assert [e["queue"] for e in events(bus, "call.queued", call.id)] == ["hotline-en"]
-    acd = Acd(bus, EventBus(bus), Presence(bus, EventBus(bus), clock=clock), clock=clock)
-    assert acd.figures("hotline-en").abandoned == 1
 
 
 @sqlite_only
@@ -880,9 +829,7 @@ def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_rea
 
 
 @sqlite_only
-@pytest.mark.parametrize("overflow", ["callback", "voicemail"])
-def test_caller_waiting_past_the_maximum_books_a_callback_or_leaves_a_message(
-    overflow: str,
+def test_caller_waiting_past_the_maximum_leaves_a_message(
     hotline: Hotline,
     bus: redis.Redis,
     tmp_path: Path,
@@ -891,14 +838,11 @@ def test_caller_waiting_past_the_maximum_books_a_callback_or_leaves_a_message(
 ) -> None:
     customer = make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
     acd = Acd(bus, EventBus(bus), Presence(bus, EventBus(bus), clock=clock), clock=clock)
-    acd.configure(QueueConfig(name="hotline-en", max_wait_seconds=2, overflow=overflow))
+    acd.configure(QueueConfig(name="hotline-en", max_wait_seconds=2, overflow="voicemail"))
     voice = espeak("Please call me back about my fridge", "en", tmp_path / "voice.wav")
     steps: list[Step] = [("pause", 800), ("dtmf", "0")]  # an agent; nobody is logged in
-    if overflow == "callback":
-        steps += [("pause", 6000), ("dtmf", "2")]  # typed ahead: the afternoon band
-    else:
-        steps += [("pause", 14000), ("audio", rtp_pcap(voice, tmp_path / "voice.pcap"))]
-        steps += [("pause", len(voice) // 16 + 300), ("dtmf", "#")]
+    steps += [("pause", 14000), ("audio", rtp_pcap(voice, tmp_path / "voice.pcap"))]
+    steps += [("pause", len(voice) // 16 + 300), ("dtmf", "#")]
     sipp = hotline.call(scenario(steps, ending="hotline"), tmp_path / "sipp")
     hotline.thread.start()
     assert sipp.wait() == 0, sipp.errors()
@@ -910,14 +854,10 @@ def test_caller_waiting_past_the_maximum_books_a_callback_or_leaves_a_message(
     messages = hotline.query(
         select(Recording).where(Recording.call_id == call.id, Recording.channels == 1)
     )
-    if overflow == "callback":
-        assert [(r.customer_id, r.band) for r in requests] == [(customer.id, "12:00-18:00")]
-        assert messages == []
-    else:
-        assert requests == []
-        assert [m.customer_id for m in messages] == [customer.id]
-        third = len(voice) // 6 * 2
-        assert occurrences(mono(Path(messages[0].path)), voice[third : 2 * third]) == 1
+    assert requests == []
+    assert [m.customer_id for m in messages] == [customer.id]
+    third = len(voice) // 6 * 2
+    assert occurrences(mono(Path(messages[0].path)), voice[third : 2 * third]) == 1
 
 
 @sqlite_only
