@@ -16,7 +16,8 @@ What runs:
   re-registers every 115 s, so P is never left unanswered: between levels a registrar SIPp
   listens on it, during a level the caller SIPp itself does (its out-of-call scenario
   answers a REGISTER that arrives mid-level).
-- per level N (10, 20, ... by default): SIPp on P places N calls at ``--rate`` calls per
+- per level N (20, 40, 60, 70, 80, 90, 100, 120 by default, then on in steps of
+  ``--step`` until a level fails): SIPp on P places N calls at ``--rate`` calls per
   second, at most N at once, each lasting ``--call-seconds``. Each caller sends 20 ms PCMU
   audio (a pcap generated here, with the RFC 2833 key 0 at 2 s: the IVR plays its welcome
   and menu, the caller picks the agent, the call waits in the queue with its recording
@@ -38,11 +39,13 @@ What is measured per level:
   once (the whole process stalled: a garbage collection, the GIL held, the CPU taken by
   others) and the rest.
 
-The highest level with no failed call (in SIPp or in the endpoint) and gap p99 <= 30 ms is
-reported as sustained. The machine has 2 cores and other people's work may run at the same
-time: the run first waits (``--wait`` minutes at most) for the cores to calm down, records
-the load average and the share of the cores other processes used with every level, and
-runs a level again (``--retries``) that missed the goal while others took more than 10 %.
+A level passes with no failed call (in SIPp or in the endpoint) and gap p99 <= 30 ms; the
+run steps up until a level fails and reports the ceiling (the highest level passed below
+the first failure) and that first failing level with why it failed. The machine has 2
+cores and other people's work may run at the same time: the run first waits (``--wait``
+minutes at most) for the cores to calm down, records the load average, the share of the
+cores other processes used and other benchmarks running with every level, and runs a
+level again (``--retries``) that missed the goal while others took more than 10 %.
 Nothing here asserts timings.
 """
 
@@ -98,6 +101,7 @@ REDIS_URL = "redis://127.0.0.1:6379/7"
 USERNAME = "1000"
 CALLER = "13800138000"
 GAP_GOAL_MS = 30.0
+GOAL_CALLS = 100
 FRAME_MS = 20.0
 REGISTER_EVERY_S = 115.0
 """pyVoIP re-registers ``default_expires - 5`` seconds after each answered REGISTER."""
@@ -201,6 +205,9 @@ CALLER_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 @dataclass(frozen=True)
 class Config:
     levels: tuple[int, ...]
+    step: int
+    """After the listed levels pass, go on by this many calls until one fails (0: stop)."""
+    max_level: int
     call_seconds: float
     rate: float
     rtp_ports: tuple[int, int]
@@ -254,6 +261,10 @@ class Level:
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
     duration_s: float = 0.0
     sustained: bool = False
+    failed_because: list[str] = field(default_factory=list)
+    """Why the level did not pass (empty when it did)."""
+    other_benchmarks: list[str] = field(default_factory=list)
+    """Benchmarks other people were running when the level started."""
     attempt: int = 1
     earlier_attempts: list[dict[str, Any]] = field(default_factory=list)
     """Figures of attempts run again because other processes were busy."""
@@ -786,6 +797,7 @@ class Bench:
         result = Level(concurrency=concurrency)
         idle_cpu, before = self.idle(monitor)
         self.wait_clear_of_register()
+        result.other_benchmarks = other_benchmarks()
         ticks, wall = cpu_ticks(), time.monotonic()
         own_cpu = psutil.Process().cpu_times()
         self.log_offset = self.endpoint_log.stat().st_size
@@ -835,18 +847,8 @@ class Bench:
         log_now = call_log(self.config.database, self.work / "data" / "callcenter.sqlite3")
         result.call_log = {k: v - self.logged.get(k, 0) for k, v in log_now.items()}
         self.logged = log_now
-        endpoint = result.endpoint_calls
-        result.sustained = (
-            result.failed == 0
-            and result.successful == concurrency
-            and not endpoint.get("failed")
-            and not endpoint.get("tracebacks")
-            and result.call_log.get("calls") == concurrency
-            and result.call_log.get("recordings") == concurrency
-            and result.streams >= concurrency
-            and bool(result.gap_ms)
-            and result.gap_ms["p99"] <= GAP_GOAL_MS
-        )
+        result.failed_because = shortfalls(result)
+        result.sustained = not result.failed_because
         return result
 
     def wait_for(self, process: Any, budget: float) -> float:
@@ -974,6 +976,45 @@ class Bench:
             }
 
 
+def shortfalls(level: Level) -> list[str]:
+    """Why a level fails the goal, in words; empty when it passes."""
+    n, why = level.concurrency, []
+    if level.failed or level.successful != n:
+        kinds = ", ".join(f"{k} {v}" for k, v in level.failure_kinds.items())
+        why.append(f"{level.failed} of {n} calls failed in SIPp" + (f" ({kinds})" if kinds else ""))
+    endpoint = level.endpoint_calls
+    if endpoint.get("failed") or endpoint.get("tracebacks"):
+        why.append(
+            f"the endpoint logged {endpoint.get('failed', 0)} failed calls and "
+            f"{endpoint.get('tracebacks', 0)} tracebacks"
+        )
+    for what in ("calls", "recordings"):
+        if level.call_log.get(what) != n:
+            why.append(f"{level.call_log.get(what, 0)} of {n} {what} in the call log")
+    if level.streams < n:
+        why.append(f"RTP of {level.streams} of {n} calls captured")
+    if not level.gap_ms:
+        why.append("no RTP captured")
+    elif level.gap_ms["p99"] > GAP_GOAL_MS:
+        why.append(
+            f"RTP gap p99 {level.gap_ms['p99']:g} ms > {GAP_GOAL_MS:g} ms (endpoint at "
+            f"{level.endpoint_cpu_percent:g}% of a core, others "
+            f"{level.foreign_cpu_share:.0%} of the cores, "
+            f"{level.late_gaps.get('in_shared_stalls', 0)} of "
+            f"{level.late_gaps.get(f'over_{GAP_GOAL_MS:g}_ms', 0)} late gaps in stalls of "
+            "the whole process)"
+        )
+    return why
+
+
+def levels_to_run(config: Config) -> Iterator[int]:
+    """The listed levels, then on by ``step`` up to ``max_level`` (the caller stops at the
+    first failure)."""
+    yield from config.levels
+    if config.step > 0:
+        yield from range(config.levels[-1] + config.step, config.max_level + 1, config.step)
+
+
 CALL_LOG_QUERIES = {
     "calls": "SELECT count(*) FROM call",
     "queued": "SELECT count(queued_at) FROM call",
@@ -1085,15 +1126,26 @@ HEADER = (
 
 def report(config: Config, context: dict[str, object], levels: list[Level]) -> None:
     sustained = [level.concurrency for level in levels if level.sustained]
-    first_failure = next((level.concurrency for level in levels if not level.sustained), None)
+    failure = next((level for level in levels if not level.sustained), None)
+    below = [n for n in sustained if failure is None or n < failure.concurrency]
     summary = {
+        "ceiling": max(below, default=0),
+        "first_failing_level": None
+        if failure is None
+        else {
+            "concurrency": failure.concurrency,
+            "why": failure.failed_because,
+            "endpoint_cpu_percent": failure.endpoint_cpu_percent,
+            "foreign_cpu_share": failure.foreign_cpu_share,
+            "other_benchmarks": failure.other_benchmarks,
+        },
+        "ceiling_found": failure is not None,
         "highest_sustained_concurrency": max(sustained, default=0),
-        "first_level_not_sustained": first_failure,
         "criteria": (
             "no call failed in SIPp, none failed or lost its log row or recording in the "
             f"endpoint, every call's RTP captured, gap p99 <= {GAP_GOAL_MS:g} ms"
         ),
-        "goal_concurrency": 50,
+        "goal_concurrency": GOAL_CALLS,
     }
     result = {
         "benchmark": "sip_load",
@@ -1125,8 +1177,17 @@ def report(config: Config, context: dict[str, object], levels: list[Level]) -> N
 def parse_args() -> tuple[Config, float]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
-        "--levels", default="10,20,30,40,50,60", help="concurrent calls per level, rising"
+        "--levels",
+        default="20,40,60,70,80,90,100,120",
+        help="concurrent calls per level, rising",
     )
+    parser.add_argument(
+        "--step",
+        type=int,
+        default=20,
+        help="past the listed levels, step up by this many calls until a level fails (0: stop)",
+    )
+    parser.add_argument("--max-level", type=int, default=240, help="never above this level")
     parser.add_argument("--call-seconds", type=float, default=20.0, help="length of each call")
     parser.add_argument("--rate", type=float, default=10.0, help="new calls per second")
     parser.add_argument(
@@ -1138,8 +1199,8 @@ def parse_args() -> tuple[Config, float]:
     parser.add_argument(
         "--stop-after",
         type=int,
-        default=2,
-        help="stop after this many levels in a row are not sustained",
+        default=1,
+        help="stop after this many levels in a row failed (1: at the first: the ceiling)",
     )
     parser.add_argument(
         "--database",
@@ -1163,14 +1224,17 @@ def parse_args() -> tuple[Config, float]:
     args = parser.parse_args()
     levels = tuple(sorted(int(n) for n in args.levels.split(",")))
     low, high = (int(p) for p in args.rtp_ports.split("-"))
-    if not levels or levels[0] < 1 or levels[-1] > 400:
-        parser.error("levels must be between 1 and 400 calls")
+    top = max(levels[-1], args.max_level) if args.step > 0 else levels[-1]
+    if not levels or levels[0] < 1 or top > 400:
+        parser.error("levels (and --max-level) must be between 1 and 400 calls")
     if not 5 <= args.call_seconds <= 90:
         parser.error("--call-seconds must be between 5 and 90 (re-REGISTER every 115 s)")
-    if (high - low) // 2 < levels[-1] * 2:
+    if (high - low) // 2 < top * 2:
         parser.error("--rtp-ports is too small for the highest level")
     return Config(
         levels=levels,
+        step=args.step,
+        max_level=args.max_level,
         call_seconds=args.call_seconds,
         rate=args.rate,
         rtp_ports=(low, high),
@@ -1232,7 +1296,7 @@ def main() -> None:
             monitor.start()
             print(HEADER, flush=True)
             misses = 0
-            for concurrency in config.levels:
+            for concurrency in levels_to_run(config):
                 level = bench.level(concurrency, capture, monitor)
                 for attempt in range(2, config.retries + 2):
                     if level.sustained or level.foreign_cpu_share <= FOREIGN_LIMIT:
