@@ -14,7 +14,7 @@ from callcenter.embedded_redis import EmbeddedRedis
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
 from core.clock import system_clock
-from core.db import make_engine, writer
+from core.db import ServiceSession, make_engine, writer
 from core.types import Clock
 
 log = structlog.get_logger(__name__)
@@ -57,7 +57,7 @@ class Runtime:
 
     def sessions(self) -> Session:
         # The worker writes alongside the app and the SIP endpoint (see core.db.WRITER).
-        return Session(writer(self.engine), expire_on_commit=False)
+        return ServiceSession(writer(self.engine), expire_on_commit=False)
 
     def close(self) -> None:
         self.bus.close()
