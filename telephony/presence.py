@@ -110,7 +110,8 @@ class Presence:
         # Each field is stored as JSON (see _fields): joined into one document, the agent is
         # parsed in one pass, four times faster than decoding field by field. The ACD reads
         # every agent on each dispatch.
-        document = ",".join(f"{json.dumps(k)}:{v}" for k, v in _decoded(raw).items())
+        fields = _decoded(raw) if isinstance(next(iter(raw)), bytes) else raw
+        document = ",".join(f'"{k}":{v}' for k, v in fields.items())
         return Agent.model_validate_json("{" + document + "}")
 
     def log_in(
