@@ -334,11 +334,13 @@ class Acd:
     def abandon(self, call_id: str) -> bool:
         """The caller hung up before an agent answered; True if the call was waiting."""
         with self._decisions():
-            raw = self.client.get(QUEUED_CALL.format(call_id=call_id))
+            reads = self.client.pipeline(transaction=False)
+            reads.get(QUEUED_CALL.format(call_id=call_id))
+            reads.get(OFFER.format(call_id=call_id))
+            raw, offer_raw = reads.execute()
             if raw is None:
                 return False
             queued = QueuedCall.model_validate_json(raw)
-            offer_raw = self.client.get(OFFER.format(call_id=call_id))
             if offer_raw is not None:
                 offer = Offer.model_validate_json(offer_raw)
                 self._drop_offer(call_id)
@@ -346,9 +348,11 @@ class Acd:
                     self.presence.move(
                         offer.agent_id, AgentState.AVAILABLE, reason="caller left", offered=call_id
                     )
-            self.client.zrem(WAITING.format(queue=queued.queue), call_id)
-            self.client.delete(QUEUED_CALL.format(call_id=call_id))
-            self._count(queued.queue, "abandoned")
+            pipe = self.client.pipeline()
+            pipe.zrem(WAITING.format(queue=queued.queue), call_id)
+            pipe.delete(QUEUED_CALL.format(call_id=call_id))
+            self._count(queued.queue, "abandoned", pipe)
+            pipe.execute()
             return True
 
     def overflow(self, queue: str) -> list[QueuedCall]:
@@ -438,8 +442,10 @@ class Acd:
         return offer
 
     def _drop_offer(self, call_id: str) -> None:
-        self.client.delete(OFFER.format(call_id=call_id))
-        self.client.zrem(OFFERS, call_id)
+        pipe = self.client.pipeline()
+        pipe.delete(OFFER.format(call_id=call_id))
+        pipe.zrem(OFFERS, call_id)
+        pipe.execute()
 
     def _count(self, queue: str, field: str, pipe: redis.client.Pipeline | None = None) -> None:
         """Count one event of the queue's day; in ``pipe`` when given, sent with its writes."""
