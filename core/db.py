@@ -106,7 +106,11 @@ class ServiceSession(Session):
 
 def end_reads(session: Session) -> None:
     """Commit the session's transaction if it only read; else leave it to roll back."""
-    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+    transaction = session.get_transaction()
+    # Not active: a statement failed and the transaction awaits its rollback.
+    if transaction is None or not transaction.is_active:
+        return
+    if session.new or session.dirty or session.deleted:
         return
     if session.connection().info.get(WROTE, True):
         return

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from sqlalchemy import text
+from sqlalchemy import Integer, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlmodel import Session
 
 from core.db import ServiceSession, make_engine
@@ -110,6 +111,10 @@ def test_sessions_that_only_read_keep_the_statements_psycopg_prepared(admin: Eng
         engine.dispose()
 
 
+class _Scratch(DeclarativeBase):
+    """A registry of the test's own, apart from the service's tables."""
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def scratch(
     request: pytest.FixtureRequest, admin: Engine, tmp_path: Path
@@ -130,6 +135,11 @@ def test_a_session_left_with_writes_it_did_not_commit_still_rolls_back(
     scratch: tuple[Engine, str],
 ) -> None:
     engine, table = scratch
+    row = type(
+        f"Row_{table}",
+        (_Scratch,),
+        {"__tablename__": table, "id": mapped_column(Integer, primary_key=True)},
+    )
     with ServiceSession(engine) as session:
         session.execute(text(f"SELECT count(*) FROM {table}"))
         session.execute(text(f"INSERT INTO {table} (id) VALUES (1)"))
@@ -140,5 +150,11 @@ def test_a_session_left_with_writes_it_did_not_commit_still_rolls_back(
         session.execute(text(f"INSERT INTO {table} (id) VALUES (2)"))
         session.commit()
         session.execute(text(f"SELECT count(*) FROM {table}"))
+    # A flush that failed leaves the transaction waiting for its rollback: the session
+    # closes as before, rolling back, and raises nothing more.
+    with ServiceSession(engine) as session:
+        session.add(row(id=2))
+        with pytest.raises(sqlalchemy.exc.IntegrityError):
+            session.flush()
     with engine.connect() as connection:
         assert connection.exec_driver_sql(f"SELECT id FROM {table}").scalars().all() == [2]
