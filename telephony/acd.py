@@ -140,9 +140,11 @@ class Acd:
             sequence=int(self.client.incr(ARRIVALS)),
             customer_ids=customer_ids or [],
         )
-        self.client.set(QUEUED_CALL.format(call_id=call_id), queued.model_dump_json())
-        self.client.zadd(WAITING.format(queue=queue), {call_id: _score(queued)})
-        self.client.sadd(QUEUES, queue)
+        pipe = self.client.pipeline()
+        pipe.set(QUEUED_CALL.format(call_id=call_id), queued.model_dump_json())
+        pipe.zadd(WAITING.format(queue=queue), {call_id: _score(queued)})
+        pipe.sadd(QUEUES, queue)
+        pipe.execute()
         return queued
 
     def offer_to(
