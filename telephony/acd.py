@@ -35,10 +35,6 @@ from telephony.presence import Agent, AgentNotOffered, AgentState, InvalidAgentS
 PRIORITY_SPAN = 10**13
 """Wider than any arrival sequence, so priority bands never interleave."""
 MISSED_OFFERS_LIMIT = 2
-LOCK_POLL_SECONDS = 0.005
-"""How soon a decision waiting for the ACD's lock tries again. The lock is held for a few
-milliseconds; redis-py's default of 0.1 s would add up to a tenth of a second to a pop
-whenever two decisions meet, which under load is most of the time."""
 
 
 class Strategy(StrEnum):
@@ -420,7 +416,7 @@ class Acd:
 
     def _decisions(self) -> Lock:
         """The lock that serialises every decision pairing a call with an agent."""
-        return self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10, sleep=LOCK_POLL_SECONDS)
+        return self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10)
 
     def _queued(self, call_id: str) -> QueuedCall:
         raw = self.client.get(QUEUED_CALL.format(call_id=call_id))
