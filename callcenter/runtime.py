@@ -25,10 +25,11 @@ SWITCH_INTERVAL_S = 0.001
 """How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
 
 A new call's webhook makes dozens of round trips to PostgreSQL and Redis, and after each
-its thread waits for the GIL, which a thread busy in Python gives up only at this
-interval: under load every round trip cost up to 5 ms. benchmarks/screen_pop.py at 60
-calls/s on two workers: pops at p50 7.9 s with 5 ms (admitted calls piling up), 0.12 s with
-1 ms (the excess shed with 503 instead)."""
+its thread waits for the GIL, which a thread busy in Python gives up only at this interval.
+Quiet-machine runs of this change with 1 ms against 5 ms: benchmarks/twilio_webhooks.py
+voice at 8 connections 162 req/s and no errors against 117 with 55 failed, gather 419
+against 156 req/s; benchmarks/screen_pop.py at 30 calls/s pops at p50 19-30 ms against
+108-129 ms (benchmarks/results/screen_pop.json lists every run)."""
 
 
 @dataclass
