@@ -30,7 +30,8 @@ router = APIRouter(prefix="/console", tags=["console"])
 CallId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]
 
 
-def _config(request: Request) -> ConsoleConfig:
+# Only reads app.state, so async (see core.deps).
+async def _config(request: Request) -> ConsoleConfig:
     return console_config(request.app)
 
 

@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 import agent_console.gateway
 import agent_console.http
@@ -32,7 +31,7 @@ from callcenter.middleware import Admission, BodyLimit, Metrics
 from callcenter.settings import Settings
 from callcenter.wiring import access_policy, build_switchboard, load_configured_flows
 from callcenter.worker import build_worker
-from core.db import writer
+from core.db import ServiceSession, writer
 from core.errors import PermissionDenied
 from core.keys import WORKER_HEARTBEAT
 from core.types import Clock
@@ -68,7 +67,7 @@ def create_app(
     # Requests write from several threads at once: on SQLite each takes the write lock
     # when it begins, so two webhooks never fail each other with "database is locked".
     writes = writer(engine)
-    app.state.sessions = lambda: Session(writes, expire_on_commit=False)
+    app.state.sessions = lambda: ServiceSession(writes, expire_on_commit=False)
     app.state.bus = bus
     app.state.redis_url = redis_url
     app.state.secret_key = secret_key

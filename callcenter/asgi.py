@@ -23,7 +23,7 @@ INPROCESS_WORKER_ENV = "CALLCENTER_SERVE_INPROCESS_WORKER"
 def create() -> FastAPI:
     settings = Settings()
     configure_logging(settings.log)
-    runtime = Runtime.start(settings)
+    runtime = Runtime.start(settings, web=True)
     return create_app(
         settings=settings,
         engine=runtime.engine,

@@ -67,7 +67,7 @@ def serve(
     settings = _settings()
     try:
         load_configured_flows(settings)  # a missing flow fails here, not at the first call
-        runtime = Runtime.start(settings)
+        runtime = Runtime.start(settings, web=True)
     except CallCenterError as exc:
         _fail(exc)
         return

@@ -6,10 +6,11 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 from core.errors import CallCenterError
@@ -44,12 +45,76 @@ def make_engine(
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         event.listen(engine, "handle_error", _sqlite_busy)
+        _note_writes(engine)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
     _ping_when_idle(engine, ping_after_idle_s)
+    _note_writes(engine)
     return engine
+
+
+WROTE = "callcenter_wrote"
+"""Key in a connection's ``info``: whether its transaction has run anything but reads."""
+_READS = frozenset({"SELECT", "BEGIN", "SAVEPOINT", "RELEASE"})
+
+
+def _note_writes(engine: Engine) -> None:
+    """Mark each transaction that runs anything but a SELECT (see ``ServiceSession``).
+
+    Listeners run in the order they were added: on SQLite the ``BEGIN IMMEDIATE`` of
+    ``_sqlite_begin`` has run by the time this one clears the mark.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _begun(connection: Connection) -> None:
+        connection.info[WROTE] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _executing(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not connection.info.get(WROTE) and _verb(statement) not in _READS:
+            connection.info[WROTE] = True
+
+
+def _verb(statement: str) -> str:
+    words = statement.lstrip()[:10].split(None, 1)
+    return words[0].upper() if words else ""
+
+
+class ServiceSession(Session):
+    """A session that ends a transaction which only read with COMMIT, not ROLLBACK.
+
+    For the database the two are the same. For psycopg they are not: a ROLLBACK drops
+    every statement it had prepared on the connection, and the counts that lead to
+    preparing one, so on a pool shared by read-only requests (the console's pops and
+    checks, gathers, the wall) no statement was ever prepared, and the caller lookup and
+    every other statement were parsed and planned afresh on every call. A session left
+    with changes it did not commit, or left by an exception, still rolls back.
+    """
+
+    def __exit__(
+        self,
+        type_: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if type_ is None:
+            end_reads(self)
+        super().__exit__(type_, value, traceback)
+
+
+def end_reads(session: Session) -> None:
+    """Commit the session's transaction if it only read; else leave it to roll back."""
+    transaction = session.get_transaction()
+    # Not active: a statement failed and the transaction awaits its rollback.
+    if transaction is None or not transaction.is_active:
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    if session.connection().info.get(WROTE, True):
+        return
+    session.commit()
 
 
 def _ping_when_idle(engine: Engine, after_s: float) -> None:
@@ -130,5 +195,5 @@ def _sqlite_begin(connection: Any) -> None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
+    with ServiceSession(engine, expire_on_commit=False) as session:
         yield session

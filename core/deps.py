@@ -1,5 +1,8 @@
 """FastAPI dependencies over the kernel's pieces that the composition root put on
-``app.state``: sessions, Redis, the clock, the signing key and the phone region."""
+``app.state``: sessions, Redis, the clock, the signing key and the phone region.
+
+Those that only read ``app.state`` are ``async``: FastAPI runs a plain ``def`` dependency
+in the threadpool, a thread hop (and, under load, a wait for a free thread) per request."""
 
 from __future__ import annotations
 
@@ -19,22 +22,22 @@ def get_session(request: Request) -> Iterator[Session]:
         yield reading(session, request.method)
 
 
-def get_bus(request: Request) -> redis.Redis:
+async def get_bus(request: Request) -> redis.Redis:
     bus: redis.Redis = request.app.state.bus
     return bus
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_secret_key(request: Request) -> str:
+async def get_secret_key(request: Request) -> str:
     secret: str = request.app.state.secret_key
     return secret
 
 
-def get_region(request: Request) -> str:
+async def get_region(request: Request) -> str:
     """The region that phone numbers without a country code are read in."""
     region: str = request.app.state.region
     return region

@@ -13,6 +13,7 @@ from typing import Literal, cast
 
 import redis
 from pydantic import BaseModel, Field
+from redis.lock import Lock
 
 from core.bus import Event, EventBus
 from core.types import Clock
@@ -129,9 +130,11 @@ class Acd:
             sequence=cast(int, self.client.incr(ARRIVALS)),
             customer_ids=customer_ids or [],
         )
-        self.client.set(QUEUED_CALL.format(call_id=call_id), queued.model_dump_json())
-        self.client.zadd(WAITING.format(queue=queue), {call_id: _score(queued)})
-        self.client.sadd(QUEUES, queue)
+        pipe = self.client.pipeline()
+        pipe.set(QUEUED_CALL.format(call_id=call_id), queued.model_dump_json())
+        pipe.zadd(WAITING.format(queue=queue), {call_id: _score(queued)})
+        pipe.sadd(QUEUES, queue)
+        pipe.execute()
         return queued
 
     def offer_to(
@@ -139,7 +142,7 @@ class Acd:
     ) -> Offer:
         """A blind transfer to one agent: the call waits at the front of ``queue`` and is
         offered to that agent now; if they miss it, the queue serves it as usual."""
-        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+        with self._decisions():
             agent = self.presence.get(agent_id)
             if agent.state is not AgentState.AVAILABLE:
                 raise AgentUnavailable(
@@ -162,14 +165,15 @@ class Acd:
         """Offer waiting calls to free agents until one of the two runs out."""
         offers: list[Offer] = []
         passed: set[int] = set()
-        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+        with self._decisions():
             config = self.config(queue)
             while True:
                 front = cast(
                     "list[str | bytes]", self.client.zrange(WAITING.format(queue=queue), 0, 0)
                 )
-                agent = self._pick_agent(config, passed)
-                if not front or agent is None:
+                # No call waiting (the usual end): the agents need not be read at all.
+                agent = self._pick_agent(config, passed) if front else None
+                if agent is None:
                     return offers
                 offer = self._offer(config, _text(front[0]), agent)
                 if offer is None:
@@ -199,8 +203,8 @@ class Acd:
         pipe.set(OFFER.format(call_id=call_id), offer.model_dump_json())
         pipe.zadd(OFFERS, {call_id: offer.expires_at.timestamp()})
         pipe.set(LAST_SERVED.format(queue=config.name), agent.agent_id)
+        self._count(config.name, "offered", pipe)
         pipe.execute()
-        self._count(config.name, "offered")
         self.bus.publish(
             CallOffered(
                 call_id=call_id,
@@ -235,7 +239,7 @@ class Acd:
     # Offers answered, missed, expired
 
     def accept(self, call_id: str, agent_id: int) -> QueuedCall:
-        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+        with self._decisions():
             offer = self._offer_for(call_id, agent_id)
             queued = self._queued(call_id)
             # The agent first: if it is not offered this call any more, nothing changes and
@@ -265,7 +269,7 @@ class Acd:
         of an offer that is already over raises NoSuchOffer and changes nothing, so a miss
         reported twice (the ring timing out as the sweep expires it) counts once.
         """
-        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+        with self._decisions():
             offer = self._offer_for(call_id, agent_id)
             queued = self._queued(call_id)
             missed = self.presence.get(agent_id).missed_offers + 1
@@ -306,7 +310,7 @@ class Acd:
     def release_stray_agents(self) -> list[Agent]:
         """Agents left ``offered`` a call that has no live offer for them are freed."""
         freed = []
-        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+        with self._decisions():
             for agent in self.presence.all():
                 if agent.state is not AgentState.OFFERED or agent.call_id is None:
                     continue
@@ -328,21 +332,21 @@ class Acd:
 
     def abandon(self, call_id: str) -> bool:
         """The caller hung up before an agent answered; True if the call was waiting."""
-        queued = self.withdraw(call_id, reason="caller left")
-        if queued is None:
-            return False
-        self._count(queued.queue, "abandoned")
-        return True
+        queued = self.withdraw(call_id, reason="caller left", count="abandoned")
+        return queued is not None
 
-    def withdraw(self, call_id: str, *, reason: str) -> QueuedCall | None:
+    def withdraw(self, call_id: str, *, reason: str, count: str | None = None) -> QueuedCall | None:
         """Take a call that ended unanswered out of its queue, and out of the offer ringing
-        for it (that agent is freed); None if it was neither waiting nor offered."""
-        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
-            raw = cast("str | bytes | None", self.client.get(QUEUED_CALL.format(call_id=call_id)))
+        for it (that agent is freed); None if it was neither waiting nor offered. ``count``
+        names the queue figure the call counts in, if any."""
+        with self._decisions():
+            reads = self.client.pipeline(transaction=False)
+            reads.get(QUEUED_CALL.format(call_id=call_id))
+            reads.get(OFFER.format(call_id=call_id))
+            raw, offer_raw = cast("list[str | bytes | None]", reads.execute())
             if raw is None:
                 return None
             queued = QueuedCall.model_validate_json(raw)
-            offer_raw = cast("str | bytes | None", self.client.get(OFFER.format(call_id=call_id)))
             if offer_raw is not None:
                 offer = Offer.model_validate_json(offer_raw)
                 self._drop_offer(call_id)
@@ -350,8 +354,12 @@ class Acd:
                     self.presence.move(
                         offer.agent_id, AgentState.AVAILABLE, reason=reason, offered=call_id
                     )
-            self.client.zrem(WAITING.format(queue=queued.queue), call_id)
-            self.client.delete(QUEUED_CALL.format(call_id=call_id))
+            pipe = self.client.pipeline()
+            pipe.zrem(WAITING.format(queue=queued.queue), call_id)
+            pipe.delete(QUEUED_CALL.format(call_id=call_id))
+            if count is not None:
+                self._count(queued.queue, count, pipe)
+            pipe.execute()
             return queued
 
     def overflow(self, queue: str) -> list[QueuedCall]:
@@ -384,7 +392,7 @@ class Acd:
         waited = self.clock() - QueuedCall.model_validate_json(raw).enqueued_at
         if waited < timedelta(seconds=self.config(queue).max_wait_seconds):
             return False
-        with self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10):
+        with self._decisions():
             if not self.client.zrem(WAITING.format(queue=queue), call_id):
                 return False
             self.client.delete(QUEUED_CALL.format(call_id=call_id))
@@ -435,6 +443,10 @@ class Acd:
 
     # Helpers
 
+    def _decisions(self) -> Lock:
+        """The lock that serialises every decision pairing a call with an agent."""
+        return cast(Lock, self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10))
+
     def _queued(self, call_id: str) -> QueuedCall:
         raw = cast("str | bytes | None", self.client.get(QUEUED_CALL.format(call_id=call_id)))
         if raw is None:
@@ -457,13 +469,19 @@ class Acd:
         return offer
 
     def _drop_offer(self, call_id: str) -> None:
-        self.client.delete(OFFER.format(call_id=call_id))
-        self.client.zrem(OFFERS, call_id)
+        pipe = self.client.pipeline()
+        pipe.delete(OFFER.format(call_id=call_id))
+        pipe.zrem(OFFERS, call_id)
+        pipe.execute()
 
-    def _count(self, queue: str, field: str) -> None:
+    def _count(self, queue: str, field: str, pipe: redis.client.Pipeline | None = None) -> None:
+        """Count one event of the queue's day; in ``pipe`` when given, sent with its writes."""
         key = STATS.format(queue=queue, day=self.clock().astimezone(UTC).date())
-        self.client.hincrby(key, field, 1)
-        self.client.expire(key, 40 * 86_400)
+        target = pipe if pipe is not None else self.client.pipeline()
+        target.hincrby(key, field, 1)
+        target.expire(key, 40 * 86_400)
+        if pipe is None:
+            target.execute()
 
 
 def _score(queued: QueuedCall) -> float:

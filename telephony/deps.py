@@ -1,4 +1,6 @@
-"""FastAPI dependencies of the call routes: the process's one switchboard."""
+"""FastAPI dependencies of the call routes: the process's one switchboard.
+
+``async`` because they only read ``app.state`` (see core.deps)."""
 
 from __future__ import annotations
 
@@ -11,16 +13,16 @@ from telephony.events import CallNotifier
 from telephony.switchboard import Switchboard
 
 
-def switchboard(request: Request) -> Switchboard:
+async def switchboard(request: Request) -> Switchboard:
     board: Switchboard = request.app.state.switchboard
     return board
 
 
-def call_distribution(board: Annotated[Switchboard, Depends(switchboard)]) -> Acd:
+async def call_distribution(board: Annotated[Switchboard, Depends(switchboard)]) -> Acd:
     return board.acd
 
 
-def notifier(board: Annotated[Switchboard, Depends(switchboard)]) -> CallNotifier:
+async def notifier(board: Annotated[Switchboard, Depends(switchboard)]) -> CallNotifier:
     return board.notifier
 
 

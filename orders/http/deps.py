@@ -15,7 +15,8 @@ from orders.schemas import Actor
 from orders.services.users import AccessPolicy, actor_from_token
 
 
-def access_policy(request: Request) -> AccessPolicy:
+# Only reads app.state, so async (see core.deps).
+async def access_policy(request: Request) -> AccessPolicy:
     policy: AccessPolicy = request.app.state.access
     return policy
 

@@ -18,12 +18,13 @@ class TwilioSettings(BaseModel):
     """A Media Stream records this much audio at most; a longer stream is closed."""
 
 
-def twilio_settings(request: Request) -> TwilioSettings:
+# The dependencies only read app.state, so they are async (see core.deps).
+async def twilio_settings(request: Request) -> TwilioSettings:
     settings: TwilioSettings = request.app.state.twilio
     return settings
 
 
-def public_base(request: Request) -> str | None:
+async def public_base(request: Request) -> str | None:
     """Our public base URL (behind a proxy or tunnel), as Twilio reaches and signs it."""
     base: str | None = request.app.state.public_url
     return base
