@@ -382,15 +382,18 @@ class Acd:
                 gone.append(queued)
         return gone
 
-    def overflow_if_waited(self, call_id: str, queue: str) -> bool:
-        """Take a call that has waited past the queue's maximum out of it, for a callback
+    def overflow_if_waited(self, call_id: str) -> bool:
+        """Take a call that has waited past its queue's maximum out of it, for a callback
         or voicemail; False while its wait is not over, or once it has been offered (the
-        offer wins)."""
+        offer wins). One read while the wait goes on: waiting callers ask every second."""
         raw = cast("str | bytes | None", self.client.get(QUEUED_CALL.format(call_id=call_id)))
         if raw is None:
             return False
-        waited = self.clock() - QueuedCall.model_validate_json(raw).enqueued_at
-        if waited < timedelta(seconds=self.config(queue).max_wait_seconds):
+        queued = QueuedCall.model_validate_json(raw)
+        queue = queued.queue
+        if self.clock() - queued.enqueued_at < timedelta(
+            seconds=self.config(queue).max_wait_seconds
+        ):
             return False
         with self._decisions():
             if not self.client.zrem(WAITING.format(queue=queue), call_id):

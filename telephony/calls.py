@@ -141,16 +141,11 @@ def enqueue(
     )
 
 
-def leave_for_overflow(session: Session, board: Switchboard, *, call_id: str) -> bool:
-    """Take a caller who has waited past the queue's maximum out of the queue, back to the
-    IVR; False while the wait is not over, or when an offer came first (it wins)."""
-    call = services.get_call(session, call_id=call_id)
-    if call.state is not CallState.QUEUED or call.queue is None:
-        return False
-    if not board.acd.overflow_if_waited(call.id, call.queue):
-        return False
-    services.leave_queue(session, call=call)
-    return True
+def take_for_overflow(board: Switchboard, *, call_id: str) -> bool:
+    """Take a caller who has waited past the queue's maximum out of the queue (the ACD
+    alone, no database: waiting callers ask every second); False while the wait is not
+    over, or when an offer came first (it wins). :func:`overflow` says what they hear."""
+    return board.acd.overflow_if_waited(call_id)
 
 
 def overflow(
@@ -159,6 +154,8 @@ def overflow(
     """What a caller who left the queue hears: the flow's overflow (a callback booking)
     when the queue overflows to callbacks and the flow has one, else voicemail."""
     call = services.get_call(session, call_id=call_id)
+    if call.state is CallState.QUEUED:
+        services.leave_queue(session, call=call)
     state = store.load(board.events.client, call.id)
     choice = board.acd.config(call.queue or "").overflow
     if state is None:

@@ -459,9 +459,9 @@ def test_a_caller_waiting_past_the_maximum_leaves_the_queue_and_books_a_callback
 
     clock.advance(61)
     assert caller.wait_in_queue().verbs() == ["Leave"]
-    row = _row(db, caller.sid)
-    assert row.state == "in_ivr"
     busy = _leave(sim, caller, "leave")
+    row = _row(db, caller.sid)
+    assert row.state == "in_ivr"  # out of the queue, back in the IVR
     assert busy.gather() is not None
     assert any("坐席繁忙" in text for text in busy.said())
     assert "已为您预约" in " ".join(caller.press("2").said())

@@ -261,9 +261,7 @@ class SipCall:
                 if time.monotonic() < next_check:
                     continue
                 next_check = time.monotonic() + OVERFLOW_CHECK_SECONDS
-                with ctx.sessions() as session:
-                    left = calls.leave_for_overflow(session, ctx.board, call_id=call_id)
-                if left:
+                if calls.take_for_overflow(ctx.board, call_id=call_id):
                     return self._overflow(call_id)
                 continue
             if self._ring(offer) and not self._talk():

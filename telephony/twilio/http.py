@@ -109,7 +109,7 @@ def queue_wait(
     call = services.get_call(session, call_id=call_id)
     if call.held_at is not None:
         return _xml(twiml.on_hold(language))
-    if calls.leave_for_overflow(session, board, call_id=call_id):
+    if call.state is CallState.QUEUED and calls.take_for_overflow(board, call_id=call_id):
         return _xml(twiml.leave_queue())
     position = board.acd.position(call_id, call.queue) if call.queue else None
     return _xml(twiml.queue_wait(position, language))
@@ -126,7 +126,8 @@ def queue_done(
     """The caller left Twilio's queue: overflowed (``QueueResult=leave``), put on hold or
     transferred by the agent (back to waiting), or their talk with the agent is over."""
     call = services.get_call(session, call_id=call_id)
-    if call.state is CallState.IN_IVR and params.get("QueueResult") == "leave":
+    overflowed = call.state in {CallState.QUEUED, CallState.IN_IVR}
+    if overflowed and params.get("QueueResult") == "leave":
         after = calls.overflow(session, board, call_id=call_id, clock=clock)
         if isinstance(after, calls.Voicemail):
             return _xml(twiml.voicemail(after.prompt, after.language, call_id=call_id))
