@@ -20,16 +20,14 @@ from sqlmodel import Session, col, select
 from callbacks.models import CallbackRequest
 from callcenter.app import worker_context
 from callcenter.settings import Settings
-from callcenter.worker import build_worker
 from core.bus import EventBus
 from orders.enums import Role
 from recordings.models import Recording
 from telephony.models import Call
 from telephony.twilio.jobs import sweep_offers
-from telephony.twilio.ringer import ring_offered_agents
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, bearer
 from tests.fake_twilio_api import FakeTwilioApi
-from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML
+from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, run_worker_jobs
 
 pytestmark = pytest.mark.clock
 """Business hours, offer timeouts and token expiry, all on the tests' clock."""
@@ -62,23 +60,6 @@ def agent(client: TestClient, make_user: Any) -> Any:
         return user.id, auth
 
     return log_in
-
-
-def _run_jobs(app: Any, redis_url: str, settings: Settings, bus: redis.Redis) -> None:
-    """What a running worker does: ring the offers made on the bus, then run the jobs."""
-
-    async def drain() -> None:
-        context = {**worker_context(app), "bus": bus}
-        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
-        try:
-            await ring_offered_agents({**context, "redis": jobs}, consumer="test-worker")
-        finally:
-            await jobs.aclose()
-        worker = build_worker(redis_url, ctx=context, handle_signals=False, burst=True)
-        await worker.async_run()
-        await worker.close()
-
-    asyncio.run(drain())
 
 
 def _sweep(app: Any, redis_url: str, settings: Settings, bus: redis.Redis) -> int:
@@ -139,7 +120,7 @@ def test_an_offer_is_rung_even_when_its_ring_job_runs_before_the_offer_is_commit
     db.commit()
     db.expire_all()
 
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
 
     [ring] = _rings(api)
     assert ring.form["To"] == [f"client:agent-{agent_id}"]
@@ -165,7 +146,7 @@ def test_caller_is_bridged_to_the_agent_who_answers(
     [offered] = _events(bus, "call.offered")
     assert (offered["call_id"], offered["agent_id"]) == (row.id, agent_id)
 
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     [ring] = _rings(api)
     assert ring.form["To"] == [f"client:agent-{agent_id}"]
     assert ring.form["From"] == [sim.hotline]
@@ -212,7 +193,7 @@ def test_unanswered_agent_leg_moves_the_offer_on(
     second, _ = agent()
     api.replies.extend([(201, {"sid": "CA1"}), (201, {"sid": "CA2"})])
     caller = _queued_caller(sim, make_customer)
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     status_url = urlsplit(_rings(api)[0].form["StatusCallback"][0])
     assert f"agent={first}" in status_url.query
     missed = sim.post(
@@ -220,7 +201,7 @@ def test_unanswered_agent_leg_moves_the_offer_on(
     )
     assert missed.status_code == 204
     assert _row(db, caller.sid).agent_id == second
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     assert [r.form["To"] for r in _rings(api)] == [
         [f"client:agent-{first}"],
         [f"client:agent-{second}"],
@@ -263,7 +244,7 @@ def test_a_late_ring_job_does_not_ring_for_a_call_that_has_ended(
     assert _row(db, caller.sid).state == "offered"
     caller.status("completed")
     assert _row(db, caller.sid).disposition == "abandoned"
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     assert _rings(api) == []
 
 
@@ -299,12 +280,12 @@ def test_an_offered_agent_pressing_break_or_available_keeps_the_call_and_can_ans
         assert refused.status_code == 409, refused.text
         assert refused.json()["error_id"] == "invalid_agent_state"
         assert "answer it or decline it" in refused.json()["message"]
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     [ring] = _rings(api)
     answered = _answer(sim, ring, agent_id)
     assert f"<Dial><Queue>call-{_row(db, caller.sid).id}</Queue></Dial>" in answered.text
     assert (_row(db, caller.sid).state, _row(db, caller.sid).agent_id) == ("bridged", agent_id)
-    _run_jobs(app, redis_url, settings, bus)  # the sweeps after the answer change nothing
+    run_worker_jobs(app, redis_url, bus)  # the sweeps after the answer change nothing
     assert len(_rings(api)) == 1
     me = client.get("/api/console/me", headers=auth).json()
     assert (me["state"], me["moves"]["offered"], me["moves"]["on_call"]) == (
@@ -337,7 +318,7 @@ def test_an_agent_declines_and_the_next_agent_is_offered_the_call(
     assert _row(db, caller.sid).agent_id == second
     again = client.post("/api/agents/me/decline", headers=first_auth)
     assert (again.status_code, again.json()["error_id"]) == (409, "no_such_offer")
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     assert [r.form["To"] for r in _rings(api)] == [[f"client:agent-{second}"]]
 
 
@@ -364,7 +345,7 @@ def test_a_deactivated_agent_is_logged_out_and_its_ringing_call_moves_on(
     assert gone.status_code == 200
     _sweep(app, redis_url, settings, bus)
     assert _row(db, caller.sid).agent_id == colleague
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     agents = {
         a["agent_id"]: a for a in client.get("/api/agents", headers=headers["supervisor"]).json()
     }
@@ -417,7 +398,7 @@ def test_agents_cannot_divert_their_calls_and_admins_assign_extensions_of_our_do
     )
     api.replies.append((201, {"sid": "CA" + "a" * 32}))
     _queued_caller(sim, make_customer)
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     assert [r.form["To"] for r in _rings(api)] == [["client:desk-7"]]
 
 
@@ -511,7 +492,7 @@ def test_a_caller_overflowing_to_voicemail_leaves_a_message_that_is_filed(
     assert sim.post(record.attrib["recordingStatusCallback"], done).status_code == 204
     goodbye = TwiML.parse(sim.post(record.attrib["action"], caller._base({})))
     assert goodbye.verbs() == ["Say", "Hangup"]
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
 
     db.expire_all()
     [kept] = db.exec(select(Recording).where(Recording.call_id == row.id)).all()
@@ -546,12 +527,12 @@ def test_an_agent_holds_and_resumes_a_twilio_caller(
     leg = "CA" + "b" * 32
     api.replies.extend([(201, {"sid": leg}), (200, {"sid": leg}), (200, {"sid": leg})])
     caller = _queued_caller(sim, make_customer)
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     _bridged(sim, api, caller, agent_id, leg)
     row = _row(db, caller.sid)
 
     assert client.post(f"/api/calls/{row.id}/hold", headers=auth).status_code == 204
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     [park] = _steered(api, leg)
     assert park["Url"] == [f"{PUBLIC_URL}/twilio/agent/park?call={row.id}"]
     # The agent's leg left the bridge: the caller's <Enqueue> ends, and they wait on hold.
@@ -562,7 +543,7 @@ def test_an_agent_holds_and_resumes_a_twilio_caller(
     assert _row(db, caller.sid).state == "bridged"
 
     assert client.post(f"/api/calls/{row.id}/resume", headers=auth).status_code == 204
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     _park, resume = _steered(api, leg)
     assert f"<Dial><Queue>call-{row.id}</Queue></Dial>" in resume["Twiml"][0]
     assert "保持" not in " ".join(caller.wait_in_queue().said())
@@ -589,7 +570,7 @@ def test_an_agent_transfers_a_twilio_caller_to_another_agent(
     first_leg, second_leg = "CA" + "c" * 32, "CA" + "d" * 32
     api.replies.append((201, {"sid": first_leg}))
     caller = _queued_caller(sim, make_customer)
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     _bridged(sim, api, caller, first, first_leg)
     second, _ = agent()
     row = _row(db, caller.sid)
@@ -597,7 +578,7 @@ def test_an_agent_transfers_a_twilio_caller_to_another_agent(
     api.replies.extend([(200, {"sid": first_leg}), (201, {"sid": second_leg})])
     moved = client.post(f"/api/calls/{row.id}/transfer", json={"agent_id": second}, headers=auth)
     assert moved.status_code == 204, moved.text
-    _run_jobs(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     # The first agent's leg is hung up before the second agent's phone rings.
     steered = [i for i, r in enumerate(api.requests) if r.path.endswith(f"/{first_leg}.json")]
     rung = [i for i, r in enumerate(api.requests) if r.path.endswith("/Calls.json")]
