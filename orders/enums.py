@@ -10,6 +10,17 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     AGENT = "agent"
     STATION = "station"
+    ENGINEER = "engineer"
+    """A station's engineer: sees and works only the orders assigned to them."""
+
+
+class CustomerGrade(StrEnum):
+    """Who the customer is to the brand; SLA policies may differ per grade."""
+
+    INDIVIDUAL = "individual"
+    DEALER = "dealer"  # 经销商
+    MALL = "mall"  # 大卖场
+    GROUP = "group"  # 集团客户
 
 
 class ApplianceCategory(StrEnum):

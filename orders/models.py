@@ -14,6 +14,7 @@ from orders.enums import (
     AuditAction,
     Channel,
     ComplaintStatus,
+    CustomerGrade,
     OrderStatus,
     OrderType,
     Role,
@@ -27,10 +28,76 @@ def _created() -> Any:
     return Field(sa_type=UTCDateTime, nullable=False)
 
 
+def default_working_hours() -> dict[str, list[list[str]]]:
+    """Monday to Friday, 08:30-12:00 and 13:30-18:00, keyed by ISO weekday."""
+    return {str(day): [["08:30", "12:00"], ["13:30", "18:00"]] for day in range(1, 6)}
+
+
 class Station(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=200)
+    phone: str = Field(default="", max_length=32)
+    time_zone: str = Field(default="Asia/Shanghai", max_length=64)
+    """IANA zone in which the station's working hours and closures are read."""
+    working_hours: dict[str, list[list[str]]] = Field(
+        default_factory=default_working_hours, sa_type=JSON
+    )
+    """ISO weekday ("1" Monday ... "7" Sunday) to its opening intervals, "HH:MM" pairs in
+    the station's zone. China's public holidays close the station whatever this says; a
+    make-up working day (调休) opens it with the hours of the weekday it stands in for."""
+    is_active: bool = True
+    created_at: datetime = _created()
+
+
+class StationRegion(SQLModel, table=True):
+    """A piece of the map a station covers: a district, or a whole city (district ""), or
+    a whole province (city and district "")."""
+
+    __tablename__ = "station_region"
+    __table_args__ = (
+        UniqueConstraint("station_id", "province", "city", "district"),
+        Index("ix_station_region_place", "province", "city", "district"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True)
+    province: str = Field(max_length=64)
+    city: str = Field(default="", max_length=64)
+    district: str = Field(default="", max_length=64)
+    urban: bool = True
+    """Urban districts get the 24-hour on-site target (市区内24小时内); others the policy's
+    target for non-urban addresses."""
+
+
+class StationClosure(SQLModel, table=True):
+    """A day the station is closed on top of the public holidays (its own closures)."""
+
+    __tablename__ = "station_closure"
+    __table_args__ = (UniqueConstraint("station_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True)
+    day: date
+    reason: str = Field(default="", max_length=200)
+
+
+class Engineer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id", unique=True)
+    """The engineer's own login (role ``engineer``), if they have one."""
+    name: str = Field(max_length=200)
+    phone: str = Field(default="", max_length=32)
+    categories: list[str] = Field(default_factory=list, sa_type=JSON)
+    """Appliance categories the engineer repairs (ApplianceCategory values)."""
+    service_types: list[str] = Field(default_factory=list, sa_type=JSON)
+    """Kinds of work the engineer does (OrderType values)."""
+    level: int = 1
+    certificate_no: str = Field(default="", max_length=64)
+    """售后服务上岗证: without a valid one the engineer is not assignable."""
+    certificate_expires: date | None = None
+    is_active: bool = True
     created_at: datetime = _created()
 
 
@@ -56,6 +123,7 @@ class Customer(SQLModel, table=True):
     title: str = Field(default="", max_length=16)
     """How the hotline addresses the customer after the surname: 先生, 女士, Mr, Ms."""
     preferred_language: str = Field(default="zh-CN", max_length=16)
+    grade: CustomerGrade = Field(default=CustomerGrade.INDIVIDUAL, sa_type=enum_type(CustomerGrade))
     notes: str = Field(default="", sa_type=Text)
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -112,6 +180,12 @@ class WorkOrder(SQLModel, table=True):
     appliance_id: int | None = Field(default=None, foreign_key="appliance.id", index=True)
     address_id: int | None = Field(default=None, foreign_key="address.id")
     station_id: int | None = Field(default=None, foreign_key="station.id")
+    engineer_id: int | None = Field(default=None, foreign_key="engineer.id", index=True)
+    station_reported: bool = False
+    """Taken by a station directly and reported to the hotline (报备), not dispatched."""
+    urban: bool | None = None
+    """Whether the service address lies in an urban district of the covering station;
+    unknown (None) until the order is dispatched."""
     order_type: OrderType = Field(sa_type=enum_type(OrderType))
     service_mode: ServiceMode = Field(sa_type=enum_type(ServiceMode))
     urgency: Urgency = Field(default=Urgency.NORMAL, sa_type=enum_type(Urgency))
@@ -122,6 +196,23 @@ class WorkOrder(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class OrderAssignment(SQLModel, table=True):
+    """Every assignment of an order to a station and engineer, automatic or by hand."""
+
+    __tablename__ = "order_assignment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    station_id: int | None = Field(default=None, foreign_key="station.id")
+    """None: no station covers the order; it waits on the unassigned list."""
+    engineer_id: int | None = Field(default=None, foreign_key="engineer.id")
+    automatic: bool
+    reason: str = Field(default="", sa_type=Text)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    actor_name: str = Field(max_length=200)
+    at: datetime = _created()
 
 
 class OrderTransition(SQLModel, table=True):
