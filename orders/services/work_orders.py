@@ -179,24 +179,46 @@ def transition_order(
             f"station staff cannot move an order to {data.to.value}",
             details={"to": data.to.value},
         )
+    # Refuse an illegal move before the assignment below touches the row.
     check_transition(order.status, data.to, order.service_mode)
-    before = audit.snapshot(order)
     if data.to is OrderStatus.ASSIGNED:
         order.station_id = _station_for_assignment(session, data.station_id)
+    apply_transition(session, order=order, to=data.to, actor=actor, note=data.note, clock=clock)
+    session.commit()
+    return get_order(session, order_id=order_id, viewer=actor)
+
+
+def apply_transition(
+    session: Session,
+    *,
+    order: WorkOrder,
+    to: OrderStatus,
+    actor: Actor,
+    note: str = "",
+    clock: Clock,
+) -> None:
+    """Move an order to ``to`` if the state machine allows it, with its history and audit.
+
+    The one place an order's status changes: whatever reacts to a status change (SLA
+    clocks, notices) hooks in here, whoever asked for the move. Does not commit.
+    """
+    assert order.id is not None
+    check_transition(order.status, to, order.service_mode)
+    before = audit.snapshot(order)
     previous = order.status
     now = clock()
-    order.status = data.to
+    order.status = to
     order.updated_at = now
     session.add(order)
     session.add(
         OrderTransition(
-            order_id=order_id,
+            order_id=order.id,
             from_status=previous,
-            to_status=data.to,
+            to_status=to,
             actor_id=actor.id,
             actor_name=actor.name,
             at=now,
-            note=data.note,
+            note=note,
         )
     )
     session.flush()
@@ -204,14 +226,12 @@ def transition_order(
         session,
         actor=actor,
         entity="work_order",
-        entity_id=order_id,
+        entity_id=order.id,
         action=AuditAction.TRANSITION,
         before=before,
         after=audit.snapshot(order),
         clock=clock,
     )
-    session.commit()
-    return get_order(session, order_id=order_id, viewer=actor)
 
 
 def _station_for_assignment(session: Session, station_id: int | None) -> int:
