@@ -80,6 +80,7 @@ def create_app(
     app.state.twilio = settings.twilio
     app.state.public_url = settings.public_url
     app.state.switchboard = build_switchboard(settings, bus, flow=flow, clock=clock)
+    app.state.events = app.state.switchboard.events
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
 

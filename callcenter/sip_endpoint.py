@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import redis
 from sqlmodel import Session
 
 from callcenter.settings import Settings
 from callcenter.wiring import build_switchboard, load_configured_flows
+from core.bus import with_events
 from core.errors import ConfigurationError
 from core.types import Clock
 from ivr.speech import load_model
@@ -44,17 +46,18 @@ def sip_config(settings: Settings) -> SipConfig:
 def build_endpoint(
     settings: Settings,
     *,
-    sessions: Callable[[], Session],
+    sessions: Callable[[], AbstractContextManager[Session]],
     client: redis.Redis,
     clock: Clock,
 ) -> SipEndpoint:
     flows, flow = load_configured_flows(settings)
     speech = load_model(settings.vosk_model) if settings.vosk_model else None
+    switchboard = build_switchboard(settings, client, flow=flow, clock=clock)
     return SipEndpoint(
         sip_config(settings),
-        sessions=sessions,
+        sessions=with_events(sessions, switchboard.events),
         client=client,
-        switchboard=build_switchboard(settings, client, flow=flow, clock=clock),
+        switchboard=switchboard,
         prompts=PromptAudio(PromptCache(settings.data_dir / "prompts"), flows),
         speech=speech,
         recordings_dir=settings.recordings_path,

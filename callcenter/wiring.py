@@ -11,7 +11,7 @@ import redis
 from sqlmodel import Session
 
 from callcenter.settings import Settings
-from core.bus import BusUnavailable
+from core.bus import BusUnavailable, with_events
 from core.errors import ConfigurationError
 from core.types import Clock
 from ivr.flow import BUILTIN_FLOWS, Flow, load_flows
@@ -67,7 +67,7 @@ def worker_context(
     """What jobs run over: the same sessions, Redis, clock and switchboard as the process
     that runs them, and the Twilio channel's configuration and client."""
     return {
-        "sessions": sessions,
+        "sessions": with_events(sessions, switchboard.events),
         "bus": bus,
         "clock": clock,
         "switchboard": switchboard,

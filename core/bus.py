@@ -8,15 +8,22 @@ can ask for what it missed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import redis
+import structlog
 from pydantic import BaseModel
 from redis.typing import EncodableT, FieldT
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core.errors import CallCenterError
 from core.keys import EVENTS_STREAM
+
+log = structlog.get_logger(__name__)
 
 # Enough history for a console to resume after a long reconnect, bounded so the stream
 # never grows without limit.
@@ -142,3 +149,59 @@ def parse_entries(reply: Any) -> list[Envelope]:
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+S = TypeVar("S", bound=Session)
+_PENDING = "events_pending"
+_PUBLISHER = "events_publisher"
+
+
+def bind_events(session: S, events: EventBus) -> S:
+    """Let the session publish the events its work queued (``publish_on_commit``)."""
+    session.info[_PUBLISHER] = events
+    return session
+
+
+def with_events(
+    sessions: Callable[[], AbstractContextManager[S]], events: EventBus
+) -> Callable[[], AbstractContextManager[S]]:
+    """A session factory whose sessions publish their queued events (for jobs and the SIP
+    endpoint; requests bind theirs in ``core.deps``)."""
+
+    @contextmanager
+    def bound() -> Iterator[S]:
+        with sessions() as session:
+            yield bind_events(session, events)
+
+    return bound
+
+
+def publish_on_commit(session: Session, event: Event) -> None:
+    """Publish ``event`` once the session's transaction commits; never if it rolls back.
+
+    Domain services change rows and queue what happened; readers of the bus (consoles, the
+    wall, workers) then never see an event for a change that was not saved. A failure to
+    publish after the commit is logged, not raised: the change stands, and the readers
+    that missed the event catch up on their next refresh.
+    """
+    session.info.setdefault(_PENDING, []).append(event)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _publish_pending(session: Session) -> None:
+    pending: list[Event] = session.info.pop(_PENDING, [])
+    publisher: EventBus | None = session.info.get(_PUBLISHER)
+    if publisher is None:
+        return
+    for event in pending:
+        try:
+            publisher.publish(event)
+        except BusUnavailable as exc:
+            log.warning("event_not_published", event=event.name, error=str(exc))
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction: SessionTransaction) -> None:
+    # A savepoint rolled back inside the work (a retried insert) leaves the rest standing.
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING, None)

@@ -13,12 +13,14 @@ import redis
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from core.bus import bind_events
 from core.db import reading
 from core.types import Clock
 
 
 def get_session(request: Request) -> Iterator[Session]:
     with request.app.state.sessions() as session:
+        bind_events(session, request.app.state.events)
         yield reading(session, request.method)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, func, select
 
+from core.bus import publish_on_commit
 from core.errors import PermissionDenied
 from core.types import Clock
 from orders.enums import AuditAction, OrderStatus, Role
+from orders.events import OrderCreated, OrderStatusChanged
 from orders.exceptions import InvalidOrderData, OrderNotFound, StationNotFound
 from orders.models import Address, OrderTransition, Station, WorkOrder
 from orders.schemas import (
@@ -96,6 +98,17 @@ def create_order(session: Session, *, data: OrderCreate, actor: Actor, clock: Cl
         action=AuditAction.CREATE,
         after=audit.snapshot(order),
         clock=clock,
+    )
+    publish_on_commit(
+        session,
+        OrderCreated(
+            order_id=order.id,
+            number=order.number,
+            customer_id=order.customer_id,
+            station_id=order.station_id,
+            station_reported=order.station_reported,
+            at=now,
+        ),
     )
     session.commit()
     return to_public(order)
@@ -231,6 +244,19 @@ def apply_transition(
         before=before,
         after=audit.snapshot(order),
         clock=clock,
+    )
+    publish_on_commit(
+        session,
+        OrderStatusChanged(
+            order_id=order.id,
+            number=order.number or "",
+            station_id=order.station_id,
+            engineer_id=order.engineer_id,
+            from_status=previous,
+            to_status=to,
+            actor=actor.name,
+            at=now,
+        ),
     )
 
 

@@ -10,6 +10,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,7 @@ class CallContext:
     """What every call of one endpoint shares."""
 
     phone: HotlinePhone
-    sessions: Callable[[], Session]
+    sessions: Callable[[], AbstractContextManager[Session]]
     board: Switchboard
     prompts: PromptAudio
     speech: SpeechModel | None

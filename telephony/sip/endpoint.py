@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -64,7 +65,7 @@ class SipEndpoint:
         self,
         config: SipConfig,
         *,
-        sessions: Callable[[], Session],
+        sessions: Callable[[], AbstractContextManager[Session]],
         client: redis.Redis,
         switchboard: Switchboard,
         prompts: PromptAudio,

@@ -1,0 +1,30 @@
+"""The order events this package publishes, each once its change is committed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.bus import Event
+from orders.enums import OrderStatus
+
+
+class OrderCreated(Event):
+    name = "order.created"
+    order_id: int
+    number: str
+    customer_id: int
+    station_id: int | None
+    station_reported: bool
+    at: datetime
+
+
+class OrderStatusChanged(Event):
+    name = "order.status_changed"
+    order_id: int
+    number: str
+    station_id: int | None
+    engineer_id: int | None
+    from_status: OrderStatus
+    to_status: OrderStatus
+    actor: str
+    at: datetime
