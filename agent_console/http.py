@@ -18,12 +18,14 @@ from agent_console.schemas import (
     NewCallerIn,
     PopCard,
     ScreenPop,
+    StationView,
     Wall,
 )
+from agent_console.station import station_view
 from agent_console.wall import current_wall
 from core.deps import BusDep, ClockDep, RegionDep, SessionDep
 from orders import OrderPublic
-from orders.http import PathId, Staff, Supervisor
+from orders.http import PathId, Staff, StationStaff, Supervisor
 from telephony import AcdDep
 
 router = APIRouter(prefix="/console", tags=["console"])
@@ -117,6 +119,14 @@ def wall(
 ) -> Wall:
     """The wall as it is now (consoles receive it pushed over ``WS /ws/console``)."""
     return current_wall(session, acd=acd, now=clock(), config=config)
+
+
+@router.get("/station")
+def station(
+    session: SessionDep, actor: StationStaff, config: ConfigDep, clock: ClockDep
+) -> StationView:
+    """The station's open jobs with their SLA clocks (an engineer: their own jobs)."""
+    return station_view(session, viewer=actor, now=clock(), config=config)
 
 
 @router.get("/recordings/{recording_id}/audio", response_class=FileResponse)

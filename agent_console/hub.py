@@ -43,16 +43,25 @@ CATCH_UP_BATCH = 1000
 _AGENT_EVENTS = frozenset({"call.offered", "call.bridged", "call.ended", "agent.state_changed"})
 _WALL_EVENTS = ("call.", "agent.", "order.", "sla.", "complaint.")
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+STATION_STAFF = frozenset({Role.STATION, Role.ENGINEER})
+_STATION_EVENTS = ("order.", "sla.")
 
 
 def visible(actor: Actor, envelope: Envelope) -> bool:
     """What a console may see of an event (the gateway's ACL).
 
     Supervisors see everything; an agent sees only events about itself: its offers (with
-    the screen pop), its calls and its state. No other agent's pop ever reaches it.
+    the screen pop), its calls and its state. No other agent's pop ever reaches it. A
+    station's staff see the order and SLA events of their own station's orders only.
     """
     if actor.role in SUPERVISING:
         return True
+    if actor.role in STATION_STAFF:
+        return (
+            envelope.name.startswith(_STATION_EVENTS)
+            and actor.station_id is not None
+            and envelope.data.get("station_id") == actor.station_id
+        )
     return envelope.name in _AGENT_EVENTS and envelope.data.get("agent_id") == actor.id
 
 

@@ -13,11 +13,13 @@ from orders import (
     ApplianceCategory,
     AppliancePublic,
     CallerCard,
+    JobCard,
     Name,
     OrderSummary,
     RowId,
     SlaClock,
     SlaFigures,
+    StationBoard,
     Strict,
     Title,
     Urgency,
@@ -50,6 +52,16 @@ class ScreenPop(BaseModel):
     phone: str
     customers: list[PopCard]
     """Several when the number is shared (a family's landline); none for a new caller."""
+
+
+class BoardJob(JobCard):
+    sla: SlaClock | None = None
+    """The job's nearest SLA deadline."""
+
+
+class StationView(StationBoard):
+    jobs: list[BoardJob]  # type: ignore[assignment]
+    server_time: datetime
 
 
 # Acting on a call

@@ -37,10 +37,12 @@ from orders.schemas import (
     AddressIn,
     ApplianceCreate,
     AppliancePublic,
+    BoardEngineer,
     CallerCard,
     CallerLookup,
     CustomerCreate,
     CustomerPublic,
+    JobCard,
     Name,
     OrderCreate,
     OrderPublic,
@@ -50,11 +52,13 @@ from orders.schemas import (
     SlaClock,
     SlaFigures,
     SlaOrder,
+    StationBoard,
     Strict,
     Title,
     WarrantyBadge,
 )
 from orders.services.appliances import create_appliance
+from orders.services.board import station_board
 from orders.services.customers import create_customer, get_customer
 from orders.services.figures import complaints_by_level, customer_names, sla_figures, user_names
 from orders.services.lookup import lookup_caller
@@ -72,6 +76,7 @@ __all__ = [
     "ApplianceCreate",
     "ApplianceNotFound",
     "AppliancePublic",
+    "BoardEngineer",
     "CallerCard",
     "CallerLookup",
     "Channel",
@@ -86,6 +91,7 @@ __all__ = [
     "InvalidPhoneNumber",
     "InvalidTransition",
     "InvalidUserData",
+    "JobCard",
     "Name",
     "OrderCreate",
     "OrderNotFound",
@@ -102,6 +108,7 @@ __all__ = [
     "SlaOrder",
     "SlaPolicy",
     "SlaState",
+    "StationBoard",
     "StationNotFound",
     "Strict",
     "Title",
@@ -124,6 +131,7 @@ __all__ = [
     "order_status_for_caller",
     "sla_clock",
     "sla_figures",
+    "station_board",
     "try_normalize_phone",
     "user_names",
     "warranty_badge",

@@ -353,6 +353,45 @@ class SlaFigures(BaseModel):
     """The worst clocks first: breached longest ago, then nearest to breaching."""
 
 
+# The station's board
+
+
+class JobCard(BaseModel):
+    """One open job as a station (or its engineer) sees it on the board."""
+
+    id: int
+    number: str
+    status: OrderStatus
+    order_type: OrderType
+    service_mode: ServiceMode
+    urgency: Urgency
+    station_reported: bool
+    created_at: datetime
+    customer_name: str
+    phones: list[str]
+    address: str
+    appliance: str
+    category: ApplianceCategory | None
+    fault_description: str
+    engineer_id: int | None
+    engineer_name: str
+    next_steps: list[OrderStatus]
+    """The moves the station may make from here (the hotline keeps the others)."""
+
+
+class BoardEngineer(BaseModel):
+    id: int
+    name: str
+    open_jobs: int
+
+
+class StationBoard(BaseModel):
+    station_id: int
+    station_name: str
+    jobs: list[JobCard]
+    engineers: list[BoardEngineer]
+
+
 # Stations and users
 
 

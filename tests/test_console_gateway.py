@@ -17,9 +17,9 @@ from websockets.sync.client import ClientConnection, connect
 from agent_console.config import ConsoleConfig
 from callcenter.app import create_app
 from orders.enums import Role
-from orders.models import WorkOrder
+from orders.models import Station, WorkOrder
 from orders.services.users import issue_token
-from tests.conftest import PASSWORD, SECRET, TestClock, bearer
+from tests.conftest import OPEN_HOURS, PASSWORD, SECRET, TestClock, bearer
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator
 
@@ -59,16 +59,56 @@ def _agent(client: TestClient, make_user: Any) -> Any:
     return user
 
 
-def test_bad_token_and_wrong_role_are_closed_with_codes(
-    address: str, make_user: Any, station: Any
-) -> None:
+def test_a_bad_token_is_closed_with_4401(address: str) -> None:
     with _console(address, "not-a-token") as ws, pytest.raises(ConnectionClosed):
         ws.recv(timeout=10)
     assert ws.close_code == 4401
+
+
+def test_a_station_console_hears_of_its_own_orders_only(
+    address: str,
+    client: TestClient,
+    make_user: Any,
+    station: Any,
+    make_customer: Any,
+    make_appliance: Any,
+    make_order: Any,
+    db: Any,
+) -> None:
+    other = Station(code="OTHER", name="海淀服务站", created_at=OPEN_HOURS)
+    db.add(other)
+    db.commit()
+    customer = make_customer()
+    ours = make_order(
+        customer.id,
+        make_appliance(customer.id).id,
+        order_type="repair",
+        service_mode="on_site",
+        channel="phone",
+    )
+    theirs = make_order(
+        customer.id,
+        make_appliance(customer.id).id,
+        order_type="repair",
+        service_mode="on_site",
+        channel="phone",
+    )
     station_user = make_user(Role.STATION, station_id=station.id)
-    with _console(address, _token(station_user)) as ws, pytest.raises(ConnectionClosed):
-        ws.recv(timeout=10)
-    assert ws.close_code == 4403
+    supervisor = bearer(make_user(Role.SUPERVISOR))
+
+    with _console(address, _token(station_user)) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        for order, where in ((theirs, other), (ours, station)):
+            moved = client.post(
+                f"/api/orders/{order.id}/transitions",
+                json={"to": "assigned", "station_id": where.id},
+                headers=supervisor,
+            )
+            assert moved.status_code == 200, moved.text
+        heard = _next_event(ws, "order.status_changed")
+
+    assert heard["data"]["order_id"] == ours.id
+    assert heard["data"]["to_status"] == "assigned"
 
 
 def test_offer_pops_the_caller_for_that_agent_only(

@@ -139,6 +139,8 @@ function translate() {
   if (state.call) showCall();
   if (state.pop) renderPop();
   if (state.wall) renderWall(state.wall);
+  if (board.view) renderStation();
+  if (board.unassigned) renderUnassigned();
   // Status lines written earlier follow the language too.
   const made = $("order-result").dataset.order;
   if (made) $("order-result").textContent = `${t("order_created")}: ${made}`;
@@ -180,7 +182,7 @@ function expire() {
   sessionStorage.removeItem("token");
   state.token = null;
   if (state.socket) { state.socket.onclose = null; state.socket.close(); }
-  for (const id of ["agent", "wall", "logout"]) $(id).hidden = true;
+  for (const id of ["agent", "wall", "station", "logout"]) $(id).hidden = true;
   $("login").hidden = false;
   $("login-note").textContent = t("session_expired");
   $("who").textContent = "";
@@ -193,9 +195,13 @@ async function start() {
   $("login").hidden = true;
   $("logout").hidden = false;
   const supervisor = state.me.role === "supervisor" || state.me.role === "admin";
+  const station = isStationStaff();
   $("wall").hidden = !supervisor;
-  $("agent").hidden = supervisor;
-  if (!supervisor) await loadMine();
+  $("station").hidden = !station;
+  $("agent").hidden = supervisor || station;
+  if (station) await loadStation();
+  else if (supervisor) await loadUnassigned();
+  else await loadMine();
   connect();
 }
 
@@ -241,6 +247,7 @@ function handle(frame) {
   if (frame.type === "wall") { state.wall = frame.wall; renderWall(frame.wall); return; }
   if (frame.type !== "event") return;
   state.lastEventId = frame.id;
+  if (stationEvent(frame)) return;
   const data = frame.data;
   if (!state.me || data.agent_id !== state.me.id) return;  // supervisors: the wall says it all
   if (frame.name === "call.offered") { beginCall(data, "offered"); showPop(frame.pop); }

@@ -7,9 +7,9 @@ from fastapi import APIRouter
 
 from orders.http import appliances, audit, customers, users, work_orders
 from orders.http.common import PathId
-from orders.http.deps import Staff, Supervisor
+from orders.http.deps import Staff, StationStaff, Supervisor
 
-__all__ = ["PathId", "Staff", "Supervisor", "router"]
+__all__ = ["PathId", "Staff", "StationStaff", "Supervisor", "router"]
 
 router = APIRouter()
 router.include_router(users.auth_router)

@@ -50,5 +50,6 @@ def roles(*allowed: Role) -> Callable[[Actor], Actor]:
 
 Staff = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR, Role.AGENT))]
 AnyUser = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.STATION))]
+StationStaff = Annotated[Actor, Depends(roles(Role.STATION, Role.ENGINEER))]
 Supervisor = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR))]
 Admin = Annotated[Actor, Depends(roles(Role.ADMIN))]
