@@ -36,6 +36,7 @@ CallCenterError                                    500  base: status_code, error
 ├── ValidationFailed                               422  well formed, not acceptable
 │   ├── orders.InvalidOrderData                    422
 │   ├── orders.InvalidPhoneNumber                  422
+│   ├── orders.InvalidReportRequest                422
 │   ├── orders.InvalidUserData                     422
 │   ├── recordings.UnsafeRecordingPath             422
 │   ├── telephony.twilio.InvalidTwilioId           422

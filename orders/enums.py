@@ -96,3 +96,15 @@ class AuditAction(StrEnum):
     UPDATE = "update"
     TRANSITION = "transition"
     DELETE = "delete"
+
+
+class ReportGrouping(StrEnum):
+    STATION = "station"
+    ENGINEER = "engineer"
+    CATEGORY = "category"
+
+
+class ReportPeriod(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"

@@ -47,3 +47,7 @@ class InvalidOrderData(ValidationFailed):
 
 class InvalidUserData(ValidationFailed):
     error_id = "invalid_user_data"
+
+
+class InvalidReportRequest(ValidationFailed):
+    error_id = "invalid_report_request"

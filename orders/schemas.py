@@ -392,6 +392,51 @@ class StationBoard(BaseModel):
     engineers: list[BoardEngineer]
 
 
+# Reports
+
+
+class TimesRow(BaseModel):
+    group: str
+    period: str
+    """The day, ISO week or month the orders were reported in; "all" for the whole range."""
+    orders: int
+    responded: int
+    mean_response_hours: float | None
+    """Report to the station's acknowledgement (接单)."""
+    resolved: int
+    mean_resolution_hours: float | None
+    """Report to completion (完工)."""
+
+
+class AgeBucketRow(BaseModel):
+    group: str
+    buckets: dict[str, int]
+    total: int
+
+
+class ComplaintRow(BaseModel):
+    topic: str
+    crisis_level: str
+    total: int
+    open: int
+
+
+class ReportSection(BaseModel):
+    title: str
+    columns: list[str]
+    rows: list[list[str | int | float | None]]
+
+
+class Report(BaseModel):
+    """A report as sections of rows: the JSON answer, and the sheets of its workbook."""
+
+    name: str
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    sections: list[ReportSection]
+
+
 # Stations and users
 
 

@@ -1,0 +1,81 @@
+"""Report routes: each answers JSON, or the same rows as an Excel workbook."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from core.deps import ClockDep, SessionDep
+from orders.enums import ReportPeriod
+from orders.http.deps import Supervisor
+from orders.report_book import report_book
+from orders.schemas import Report
+from orders.services import reports
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+router = APIRouter(
+    prefix="/reports",
+    tags=["reports"],
+    responses={200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
+)
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    XLSX = "xlsx"
+
+
+From = Annotated[datetime, Query(alias="from", description="Inclusive, ISO 8601 with offset")]
+To = Annotated[datetime, Query(alias="to", description="Exclusive, ISO 8601 with offset")]
+Format = Annotated[ReportFormat, Query()]
+
+
+def _answer(report: Report, form: ReportFormat) -> Report | Response:
+    if form is ReportFormat.JSON:
+        return report
+    name = f"{report.name.replace(' ', '-')}-{report.start:%Y%m%d}.xlsx"
+    return Response(
+        report_book(report),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/times", response_model=Report)
+def times(
+    session: SessionDep,
+    _actor: Supervisor,
+    clock: ClockDep,
+    start: From,
+    end: To,
+    period: ReportPeriod | None = None,
+    format: Format = ReportFormat.JSON,
+) -> Report | Response:
+    """Mean response and resolution hours by station, engineer and appliance category."""
+    report = reports.times_report(session, start=start, end=end, period=period, now=clock())
+    return _answer(report, format)
+
+
+@router.get("/open-orders", response_model=Report)
+def open_orders(
+    session: SessionDep, _actor: Supervisor, clock: ClockDep, format: Format = ReportFormat.JSON
+) -> Report | Response:
+    """Open orders per station by age since the report."""
+    return _answer(reports.open_orders_report(session, now=clock()), format)
+
+
+@router.get("/complaints", response_model=Report)
+def complaints(
+    session: SessionDep,
+    _actor: Supervisor,
+    clock: ClockDep,
+    start: From,
+    end: To,
+    format: Format = ReportFormat.JSON,
+) -> Report | Response:
+    """Complaints by topic and crisis level, with how many are still open."""
+    report = reports.complaints_report(session, start=start, end=end, now=clock())
+    return _answer(report, format)
