@@ -7,19 +7,15 @@ Screenshots of the pop and the wall are saved under test-artifacts/.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
 
-from agent_console.config import ConsoleConfig
 from agent_console.models import CallNote
 from orders.enums import OrderStatus, Role
 from orders.models import User, WorkOrder
@@ -28,77 +24,27 @@ from orders.services import complaints, work_orders
 from orders.services.users import issue_token
 from telephony.enums import CallState
 from telephony.models import Call
-from tests.conftest import IN_CI, OPEN_HOURS, PASSWORD, SECRET, TestClock, at, bearer, fixed_clock
-from tests.live_server import serve
+from tests.browser_harness import login_page
+from tests.browser_harness import shot as _shot
+from tests.conftest import OPEN_HOURS, SECRET, TestClock, at, bearer, fixed_clock
 from tests.twilio_sim import TwilioSimulator
 
+pytest_plugins = ["tests.browser_harness"]
 pytestmark = pytest.mark.clock
 """Business hours, offer timeouts and token expiry, all on the tests' clock."""
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 VIEWPORT = {"width": 1366, "height": 768}
 QUEUE_ROW = "#queue-table tr[data-queue='hotline-zh-CN'] td"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not os.path.exists(CHROMIUM):
-        if IN_CI:
-            pytest.fail("Chromium is required under CI=true (apt-get install chromium)")
-        pytest.skip("Debian's chromium is not installed")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(autouse=True)
-def _close_pages(browser: Browser) -> Iterator[None]:
-    yield
-    for context in browser.contexts:
-        context.close()
-
-
-@pytest.fixture
-def base_url(app: Any) -> Iterator[str]:
-    # The wall's day figures are rebuilt on every push here, so a test sees them move at once.
-    app.state.console_config = ConsoleConfig(wall_slow_seconds=0, wall_min_interval_seconds=0.1)
-    with serve(app) as address:
-        yield f"http://{address}"
-
-
 def _page(browser: Browser, base_url: str, username: str) -> tuple[Page, list[str]]:
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
-    page = context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(f"{base_url}/console")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("body")).to_have_attribute("data-console", "ready", timeout=10_000)
-    return page, dialogs
+    return login_page(browser, base_url, username, VIEWPORT)
 
 
 def _available(page: Page) -> None:
     page.click("#go-available")
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
     expect(page.locator("#agent-state")).to_have_text("就绪")
-
-
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
