@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
-
-from orders import SlaPolicy
 
 
 @dataclass(frozen=True)
 class ConsoleConfig:
     timezone: str = "Asia/Shanghai"
     """The hotline's zone: the wall's "today" and its hours are this zone's."""
-    sla: SlaPolicy = field(default_factory=SlaPolicy)
     earlier_calls: int = 5
     """Recordings of earlier calls shown per customer in the screen pop."""
     live_calls: int = 50

@@ -122,11 +122,9 @@ def wall(
 
 
 @router.get("/station")
-def station(
-    session: SessionDep, actor: StationStaff, config: ConfigDep, clock: ClockDep
-) -> StationView:
+def station(session: SessionDep, actor: StationStaff, clock: ClockDep) -> StationView:
     """The station's open jobs with their SLA clocks (an engineer: their own jobs)."""
-    return station_view(session, viewer=actor, now=clock(), config=config)
+    return station_view(session, viewer=actor, now=clock())
 
 
 @router.get("/recordings/{recording_id}/audio", response_class=FileResponse)

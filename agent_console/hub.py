@@ -193,6 +193,9 @@ class ConsoleHub:
                     seat.offer(envelope)
             if envelope.name.startswith(_WALL_EVENTS):
                 self._wall_due.set()
+            # An order or SLA change moves the day's SLA figures: rebuild them, not reuse.
+            if envelope.name.startswith(_STATION_EVENTS):
+                self._day = None
         self.position = last_id
 
     # The screen pop

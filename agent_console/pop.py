@@ -13,7 +13,14 @@ from sqlmodel import Session
 
 from agent_console.config import ConsoleConfig
 from agent_console.schemas import PopAppliance, PopCard, PopOrder, ScreenPop
-from orders import CallerCard, CallerLookup, OrderSummary, sla_clock, warranty_badge
+from orders import (
+    CallerCard,
+    CallerLookup,
+    OrderSummary,
+    SlaClock,
+    next_deadlines,
+    warranty_badge,
+)
 from recordings import EarlierCall, earlier_calls
 
 
@@ -28,27 +35,28 @@ def build_pop(
     calls = earlier_calls(
         session, customer_ids=[c.id for c in lookup.customers], per_customer=config.earlier_calls
     )
+    deadlines = next_deadlines(
+        session, order_ids=[o.id for c in lookup.customers for o in c.open_orders], now=now
+    )
     cards = [
-        card_for(card, now=now, config=config, calls=calls.get(card.id, []))
+        card_for(card, now=now, deadlines=deadlines, calls=calls.get(card.id, []))
         for card in lookup.customers
     ]
     return ScreenPop(call_id=call_id, phone=lookup.phone, customers=cards)
 
 
 def card_for(
-    card: CallerCard, *, now: datetime, config: ConsoleConfig, calls: list[EarlierCall]
+    card: CallerCard,
+    *,
+    now: datetime,
+    deadlines: dict[int, SlaClock],
+    calls: list[EarlierCall],
 ) -> PopCard:
     # The day the lookup judged the warranty on (UTC), so status and days left agree.
     today = now.astimezone(UTC).date()
 
     def order(summary: OrderSummary, is_open: bool) -> PopOrder:
-        clock = (
-            sla_clock(
-                created_at=summary.created_at, urgency=summary.urgency, now=now, policy=config.sla
-            )
-            if is_open
-            else None
-        )
+        clock = deadlines.get(summary.id) if is_open else None
         # Validated already (the lookup's payload): constructed, not validated again.
         return PopOrder.model_construct(**dict(summary), sla=clock)
 

@@ -169,7 +169,7 @@ def add_caller(
         recent_orders=[],
         open_complaints=0,
     )
-    return card_for(card, now=clock(), config=config, calls=[])
+    return card_for(card, now=clock(), deadlines={}, calls=[])
 
 
 def save_note(

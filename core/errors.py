@@ -24,6 +24,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── agent_console.RecordingNotFound            404
 │   ├── orders.ApplianceNotFound                   404
 │   ├── orders.CustomerNotFound                    404
+│   ├── orders.EscalationNotFound                  404
 │   ├── orders.OrderNotFound                       404
 │   ├── orders.StationNotFound                     404
 │   ├── orders.UserNotFound                        404

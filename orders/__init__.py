@@ -43,6 +43,7 @@ from orders.schemas import (
     CustomerCreate,
     CustomerPublic,
     JobCard,
+    MilestonePublic,
     Name,
     OrderCreate,
     OrderPublic,
@@ -60,12 +61,12 @@ from orders.schemas import (
 from orders.services.appliances import create_appliance
 from orders.services.board import station_board
 from orders.services.customers import create_customer, get_customer
-from orders.services.figures import complaints_by_level, customer_names, sla_figures, user_names
+from orders.services.figures import complaints_by_level, customer_names, user_names
 from orders.services.lookup import lookup_caller
 from orders.services.status import order_status_for_caller
 from orders.services.users import actor_from_token, get_user
 from orders.services.work_orders import create_order
-from orders.sla import SlaPolicy, sla_clock
+from orders.sla import SlaPolicy, SweepResult, next_deadlines, order_milestones, sla_figures, sweep
 from orders.warranty import warranty_badge
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     "InvalidTransition",
     "InvalidUserData",
     "JobCard",
+    "MilestonePublic",
     "Name",
     "OrderCreate",
     "OrderNotFound",
@@ -111,6 +113,7 @@ __all__ = [
     "StationBoard",
     "StationNotFound",
     "Strict",
+    "SweepResult",
     "Title",
     "Urgency",
     "User",
@@ -127,11 +130,13 @@ __all__ = [
     "get_customer",
     "get_user",
     "lookup_caller",
+    "next_deadlines",
     "normalize_phone",
+    "order_milestones",
     "order_status_for_caller",
-    "sla_clock",
     "sla_figures",
     "station_board",
+    "sweep",
     "try_normalize_phone",
     "user_names",
     "warranty_badge",

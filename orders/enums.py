@@ -86,6 +86,30 @@ class SlaState(StrEnum):
     BREACHED = "breached"
 
 
+class Milestone(StrEnum):
+    """The SLA milestones of the operating spec (call-center-operating-spec §1.2, §3.5)."""
+
+    ACKNOWLEDGE = "acknowledge"  # 派发后2小时内回复接单
+    CONTACT = "contact"  # 接收工单后2小时内与用户取得联系
+    ON_SITE = "on_site"  # 市区内24小时内上门
+    REPAIR = "repair"  # 报修5天内修复
+
+
+class MilestoneState(StrEnum):
+    PENDING = "pending"
+    WARNING = "warning"
+    MET = "met"
+    BREACHED = "breached"
+    STOPPED = "stopped"
+    """The order was cancelled before the milestone was met: it no longer counts."""
+
+
+class SlaBasis(StrEnum):
+    WALL_CLOCK = "wall_clock"
+    BUSINESS = "business"
+    """Counted only in the station's working hours on working days."""
+
+
 class ComplaintStatus(StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.bus import Event
-from orders.enums import OrderStatus
+from orders.enums import Milestone, OrderStatus
 
 
 class OrderCreated(Event):
@@ -27,4 +27,32 @@ class OrderStatusChanged(Event):
     from_status: OrderStatus
     to_status: OrderStatus
     actor: str
+    at: datetime
+
+
+class SlaWarning(Event):
+    name = "sla.warning"
+    order_id: int
+    number: str
+    station_id: int | None
+    milestone: Milestone
+    due_at: datetime
+    at: datetime
+
+
+class SlaBreached(Event):
+    name = "sla.breached"
+    order_id: int
+    number: str
+    station_id: int | None
+    milestone: Milestone
+    due_at: datetime
+    at: datetime
+
+
+class EscalationOpened(Event):
+    name = "sla.escalated"
+    order_id: int
+    number: str
+    station_id: int | None
     at: datetime

@@ -51,3 +51,7 @@ class InvalidUserData(ValidationFailed):
 
 class InvalidReportRequest(ValidationFailed):
     error_id = "invalid_report_request"
+
+
+class EscalationNotFound(NotFound):
+    error_id = "escalation_not_found"

@@ -15,10 +15,13 @@ from orders.enums import (
     Channel,
     ComplaintStatus,
     CustomerGrade,
+    Milestone,
+    MilestoneState,
     OrderStatus,
     OrderType,
     Role,
     ServiceMode,
+    SlaBasis,
     Urgency,
     WarrantyStatus,
 )
@@ -213,6 +216,76 @@ class OrderAssignment(SQLModel, table=True):
     actor_id: int | None = Field(default=None, foreign_key="user.id")
     actor_name: str = Field(max_length=200)
     at: datetime = _created()
+
+
+class SlaPolicyRule(SQLModel, table=True):
+    """SLA targets for orders of a type, urgency and customer grade (None: any); the most
+    specific matching rule wins, and built-in defaults apply where none matches."""
+
+    __tablename__ = "sla_policy"
+    __table_args__ = (UniqueConstraint("order_type", "urgency", "customer_grade"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_type: OrderType | None = Field(default=None, sa_type=enum_type(OrderType))
+    urgency: Urgency | None = Field(default=None, sa_type=enum_type(Urgency))
+    customer_grade: CustomerGrade | None = Field(default=None, sa_type=enum_type(CustomerGrade))
+    milestones: list[dict[str, Any]] = Field(sa_type=JSON)
+    """Each: kind, hours, hours_non_urban (on site), basis, pauses_in (statuses)."""
+    warn_share: float = 0.75
+    created_at: datetime = _created()
+
+
+class SlaClockRow(SQLModel, table=True):
+    """One milestone of one order: when it started, falls due and was met or paused."""
+
+    __tablename__ = "sla_milestone"
+    __table_args__ = (
+        UniqueConstraint("order_id", "kind"),
+        Index("ix_sla_milestone_next_check_at", "next_check_at"),
+        Index("ix_sla_milestone_open_due", "met_at", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id")
+    kind: Milestone = Field(sa_type=enum_type(Milestone))
+    basis: SlaBasis = Field(sa_type=enum_type(SlaBasis))
+    pauses_in: list[str] = Field(default_factory=list, sa_type=JSON)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    warn_at: datetime = Field(sa_type=UTCDateTime)
+    met_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paused_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paused_seconds: int = 0
+    """Wall-clock seconds spent paused so far (spans already ended)."""
+    left_when_paused: float | None = None
+    """Working (or wall) seconds that were left until due when the pause began."""
+    warn_left_when_paused: float | None = None
+    state: MilestoneState = Field(default=MilestoneState.PENDING, sa_type=enum_type(MilestoneState))
+    warned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    breached_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the sweep must look at this milestone next (warning, then due); None once met,
+    breached, stopped or while paused: the sweep reads only rows whose moment has come."""
+
+
+class Escalation(SQLModel, table=True):
+    """An order not repaired within 5 days of the report (报修5天内未能修复)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", unique=True)
+    station_id: int | None = Field(default=None, foreign_key="station.id", index=True)
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    reason: str = Field(default="", sa_type=Text)
+    """The station's reason for the delay, filed to the hotline (延期原因)."""
+    reason_filed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reason_filed_by: str = Field(default="", max_length=200)
+    soothing_call_due_at: datetime = Field(sa_type=UTCDateTime)
+    """The customer is to be called and reassured (安抚) by then."""
+    soothing_call_done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    loaner_offered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    loaner_accepted: bool | None = None
+    loaner_note: str = Field(default="", sa_type=Text)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OrderTransition(SQLModel, table=True):

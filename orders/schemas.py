@@ -19,10 +19,13 @@ from orders.enums import (
     ApplianceCategory,
     AuditAction,
     Channel,
+    Milestone,
+    MilestoneState,
     OrderStatus,
     OrderType,
     Role,
     ServiceMode,
+    SlaBasis,
     SlaState,
     Urgency,
     WarrantyStatus,
@@ -336,6 +339,21 @@ class SlaClock(BaseModel):
     seconds_left: int
     """Negative once breached: how long ago the order fell due."""
     state: SlaState
+    milestone: Milestone | None = None
+    warn_at: datetime | None = None
+
+
+class MilestonePublic(BaseModel):
+    milestone: Milestone
+    basis: SlaBasis
+    started_at: datetime
+    due_at: datetime
+    warn_at: datetime
+    met_at: datetime | None
+    paused_since: datetime | None
+    paused_seconds: int
+    """Seconds spent paused so far, the running pause included."""
+    state: MilestoneState
 
 
 class SlaOrder(BaseModel):
@@ -351,6 +369,31 @@ class SlaFigures(BaseModel):
     breached: int
     orders: list[SlaOrder]
     """The worst clocks first: breached longest ago, then nearest to breaching."""
+
+
+class EscalationPublic(BaseModel):
+    order_id: int
+    station_id: int | None
+    opened_at: datetime
+    reason: str
+    reason_filed_at: datetime | None
+    reason_filed_by: str
+    soothing_call_due_at: datetime
+    soothing_call_done_at: datetime | None
+    loaner_offered_at: datetime | None
+    loaner_accepted: bool | None
+    loaner_note: str
+    closed_at: datetime | None
+
+
+class ReasonIn(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=2000)]
+
+
+class LoanerIn(Strict):
+    accepted: bool | None = None
+    """None: offered, no answer yet."""
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 
 # The station's board

@@ -24,9 +24,12 @@ _FORWARD: dict[S, frozenset[S]] = {
     S.NEW: frozenset({S.ASSIGNED}),
     S.ASSIGNED: frozenset({S.ACCEPTED}),
     S.ACCEPTED: frozenset({S.CONTACTED}),
-    S.CONTACTED: frozenset({S.IN_SERVICE}),
+    # A fault diagnosed on the phone may need parts before the visit: the on-site clock
+    # then pauses until they arrive.
+    S.CONTACTED: frozenset({S.IN_SERVICE, S.WAITING_PARTS}),
     S.IN_SERVICE: frozenset({S.COMPLETED, S.WAITING_PARTS, S.HARD_TO_REPAIR}),
-    S.WAITING_PARTS: frozenset({S.IN_SERVICE}),
+    # Parts arrived: straight back to the repair, or back to the customer for a new visit.
+    S.WAITING_PARTS: frozenset({S.IN_SERVICE, S.CONTACTED}),
     S.HARD_TO_REPAIR: frozenset({S.IN_SERVICE}),
     S.COMPLETED: frozenset({S.REOPENED}),
     S.READY_FOR_PICKUP: frozenset({S.PICKED_UP}),

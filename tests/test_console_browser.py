@@ -72,14 +72,14 @@ def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
     make_appliance(
         customer.id, category="tv", brand="海信", purchase_date=OPEN_HOURS.date().replace(2019)
     )
-    # Taken 60 hours before the call: a normal order's 72 hours are nearly gone.
+    # Reported 105 hours before the call: 15 hours of the 5 days to repair are left.
     open_order = work_orders.create_order(
         db,
         data=OrderCreate(
             customer_id=customer.id, appliance_id=washer.id, fault_description="不脱水"
         ),
         actor=SYSTEM,
-        clock=fixed_clock(OPEN_HOURS - timedelta(hours=60)),
+        clock=fixed_clock(OPEN_HOURS - timedelta(hours=105)),
     )
     cancelled = work_orders.create_order(
         db,
@@ -259,7 +259,7 @@ def test_wall_moves_with_the_calls_and_the_supervisor_sets_an_agents_state(
         db,
         data=OrderCreate(customer_id=customer.id, appliance_id=fridge.id, urgency="urgent"),
         actor=SYSTEM,
-        clock=fixed_clock(OPEN_HOURS - timedelta(hours=30)),
+        clock=fixed_clock(OPEN_HOURS - timedelta(days=6)),  # past the 5 days to repair
     )
     complaints.log_complaint(
         db, customer_id=customer.id, topic="维修质量", crisis_level=3, actor=SYSTEM, clock=clock

@@ -14,14 +14,22 @@ from agent_console.config import ConsoleConfig
 from agent_console.models import CallNote
 from agent_console.pop import build_pop
 from agent_console.schemas import CallNoteIn, CallOrderIn, NewCallerIn
-from orders.enums import ApplianceCategory, ComplaintStatus, OrderStatus, Role, SlaState, Urgency
+from orders.enums import (
+    ApplianceCategory,
+    ComplaintStatus,
+    Milestone,
+    OrderStatus,
+    Role,
+    SlaState,
+    Urgency,
+)
 from orders.enums import WarrantyStatus as W
 from orders.models import Complaint
 from orders.schemas import SYSTEM, Actor, AppliancePublic, OrderCreate, TransitionIn
 from orders.services import complaints, work_orders
-from orders.services.figures import complaints_by_level, sla_figures
+from orders.services.figures import complaints_by_level
 from orders.services.lookup import lookup_caller
-from orders.sla import SlaPolicy, sla_clock
+from orders.sla import sla_figures
 from orders.warranty import warranty_badge
 from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction, Disposition
@@ -57,28 +65,6 @@ def _call(db: Session, **kw: Any) -> Call:
 
 
 # SLA clocks and warranty days
-
-
-@pytest.mark.parametrize(
-    ("age_hours", "urgency", "state", "left_hours"),
-    [
-        (0, Urgency.NORMAL, SlaState.OK, 72),
-        (53.9, Urgency.NORMAL, SlaState.OK, 18.1),
-        (54, Urgency.NORMAL, SlaState.WARNING, 18),
-        (72, Urgency.NORMAL, SlaState.WARNING, 0),
-        (72.5, Urgency.NORMAL, SlaState.BREACHED, -0.5),
-        (18, Urgency.URGENT, SlaState.WARNING, 6),
-        (25, Urgency.URGENT, SlaState.BREACHED, -1),
-    ],
-)
-def test_sla_clock_warns_in_the_last_quarter_and_breaches_after_the_target(
-    age_hours: float, urgency: Urgency, state: SlaState, left_hours: float
-) -> None:
-    created = NOW - timedelta(hours=age_hours)
-    clock = sla_clock(created_at=created, urgency=urgency, now=NOW, policy=SlaPolicy())
-    assert clock.state is state
-    assert clock.seconds_left == round(left_hours * 3600)
-    assert clock.due_at == created + timedelta(hours=72 if urgency is Urgency.NORMAL else 24)
 
 
 def _appliance(**kw: Any) -> AppliancePublic:
@@ -142,7 +128,7 @@ def test_pop_adds_sla_clocks_to_open_orders_and_each_customers_newest_recordings
         db,
         data=OrderCreate(customer_id=first.id, appliance_id=washer.id, urgency=Urgency.URGENT),
         actor=SYSTEM,
-        clock=fixed_clock(NOW - timedelta(hours=30)),
+        clock=fixed_clock(NOW - timedelta(hours=121)),  # past the 5 days to repair
     )
     for index in range(7):
         call = _call(db, customer_ids=[first.id], state=CallState.ENDED)
@@ -289,18 +275,20 @@ def test_sla_figures_count_warnings_and_breaches_of_open_orders(
             clock=fixed_clock(NOW - timedelta(hours=hours)),
         )
 
+    # Each order's 5-day repair clock (120 h from the report, warning from 90 h).
     order(1)  # fine
-    close = order(60)  # warning
-    late = order(80)  # breached
-    urgent = order(23, Urgency.URGENT)  # warning
-    done = order(100)
+    close = order(92)  # warning
+    late = order(125)  # breached
+    soonest = order(100, Urgency.URGENT)  # warning, due first
+    done = order(130)
     work_orders.transition_order(
         db, order_id=done.id, data=TransitionIn(to=OrderStatus.CANCELLED), actor=SYSTEM, clock=clock
     )
-    figures = sla_figures(db, now=NOW, policy=SlaPolicy(), listed=10)
+    figures = sla_figures(db, now=NOW, listed=10)
     assert (figures.warning, figures.breached) == (2, 1)
     # Worst first: the breach, then the clock that runs out soonest.
-    assert [o.number for o in figures.orders] == [late.number, urgent.number, close.number]
+    assert [o.number for o in figures.orders] == [late.number, soonest.number, close.number]
+    assert {o.sla.milestone for o in figures.orders} == {Milestone.REPAIR}
 
 
 def test_open_complaints_are_counted_by_crisis_level(

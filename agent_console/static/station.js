@@ -58,7 +58,7 @@ function jobCard(job) {
   head.append(el("strong", job.number), el("span", statusText(job.status), "pill"));
   if (job.urgency === "urgent") head.append(el("span", t("urgent"), "pill alert"));
   if (job.station_reported) head.append(el("span", t("station_reported"), "pill"));
-  if (job.sla) head.append(slaBadge(job.sla, job.created_at));
+  if (job.sla) head.append(slaBadge(job.sla));
   card.append(head);
   const facts = el("dl", null, "facts");
   const phones = el("dd");

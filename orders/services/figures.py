@@ -1,50 +1,14 @@
-"""The orders side of the supervisor's wall: SLA warnings and breaches, open complaints,
-and the names the wall shows for agents and callers."""
+"""The orders side of the supervisor's wall: open complaints, and the names the wall shows
+for agents and callers (its SLA figures come from ``orders.sla``)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from orders.enums import ComplaintStatus, Urgency
-from orders.models import Complaint, Customer, User, WorkOrder
-from orders.schemas import SlaFigures, SlaOrder
-from orders.sla import SlaPolicy, sla_clock
-from orders.states import OPEN_STATES
-
-
-def sla_figures(session: Session, *, now: datetime, policy: SlaPolicy, listed: int) -> SlaFigures:
-    """Open orders in warning and in breach, with the ``listed`` worst clocks."""
-    warning = breached = 0
-    worst: list[WorkOrder] = []
-    for urgency in Urgency:
-        due_before = now - policy.target(urgency)
-        warn_before = now - policy.warning_after(urgency)
-        base = (col(WorkOrder.status).in_(sorted(OPEN_STATES)), WorkOrder.urgency == urgency)
-        late = (*base, WorkOrder.created_at < due_before)
-        close = (*base, WorkOrder.created_at >= due_before, WorkOrder.created_at < warn_before)
-        breached += session.exec(select(func.count()).select_from(WorkOrder).where(*late)).one()
-        warning += session.exec(select(func.count()).select_from(WorkOrder).where(*close)).one()
-        for where in (late, close):
-            worst += session.exec(
-                select(WorkOrder).where(*where).order_by(col(WorkOrder.created_at)).limit(listed)
-            ).all()
-    orders = [
-        SlaOrder(
-            number=order.number or "",
-            status=order.status.value,
-            urgency=order.urgency,
-            created_at=order.created_at,
-            sla=sla_clock(
-                created_at=order.created_at, urgency=order.urgency, now=now, policy=policy
-            ),
-        )
-        for order in worst
-    ]
-    orders.sort(key=lambda item: item.sla.due_at)
-    return SlaFigures(warning=warning, breached=breached, orders=orders[:listed])
+from orders.enums import ComplaintStatus
+from orders.models import Complaint, Customer, User
 
 
 def complaints_by_level(session: Session) -> dict[int, int]:

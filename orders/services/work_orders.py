@@ -7,6 +7,7 @@ from sqlmodel import Session, col, func, select
 from core.bus import publish_on_commit
 from core.errors import PermissionDenied
 from core.types import Clock
+from orders import sla
 from orders.enums import AuditAction, OrderStatus, Role
 from orders.events import OrderCreated, OrderStatusChanged
 from orders.exceptions import InvalidOrderData, OrderNotFound, StationNotFound
@@ -99,6 +100,7 @@ def create_order(session: Session, *, data: OrderCreate, actor: Actor, clock: Cl
         after=audit.snapshot(order),
         clock=clock,
     )
+    sla.on_status_change(session, order=order, previous=None, now=now)
     publish_on_commit(
         session,
         OrderCreated(
@@ -245,6 +247,7 @@ def apply_transition(
         after=audit.snapshot(order),
         clock=clock,
     )
+    sla.on_status_change(session, order=order, previous=previous, now=now)
     publish_on_commit(
         session,
         OrderStatusChanged(
