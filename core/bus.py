@@ -79,6 +79,20 @@ class EventBus:
             raise bus_unavailable(exc, action=f"publish {event.name}") from exc
         return _text(event_id)
 
+    def publish_many(self, events: list[Event]) -> None:
+        """Publish in one round trip (a pipeline): a sweep may have thousands to tell."""
+        pipe = self.client.pipeline(transaction=False)
+        for event in events:
+            fields: dict[FieldT, EncodableT] = {
+                "name": event.name,
+                "data": event.model_dump_json(),
+            }
+            pipe.xadd(self.stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise bus_unavailable(exc, action=f"publish {len(events)} events") from exc
+
     def last_id(self) -> str:
         """Id of the newest event, to read what comes after it; ``0-0`` when empty."""
         newest = cast("list[Any]", self.client.xrevrange(self.stream, count=1))
@@ -191,13 +205,12 @@ def publish_on_commit(session: Session, event: Event) -> None:
 def _publish_pending(session: Session) -> None:
     pending: list[Event] = session.info.pop(_PENDING, [])
     publisher: EventBus | None = session.info.get(_PUBLISHER)
-    if publisher is None:
+    if publisher is None or not pending:
         return
-    for event in pending:
-        try:
-            publisher.publish(event)
-        except BusUnavailable as exc:
-            log.warning("event_not_published", event=event.name, error=str(exc))
+    try:
+        publisher.publish_many(pending)
+    except BusUnavailable as exc:
+        log.warning("events_not_published", events=[e.name for e in pending], error=str(exc))
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, func, select
 
 from core.bus import publish_on_commit
@@ -278,50 +278,63 @@ def sweep(session: Session, *, now: datetime, batch: int = SWEEP_BATCH) -> Sweep
     transaction nor loses the batches done when it is interrupted.
     """
     table = SlaClockRow.__table__  # type: ignore[attr-defined]
-    base = (
+    running = (
         table.c.next_check_at <= now,
         table.c.met_at.is_(None),
         table.c.paused_since.is_(None),
     )
-    warned = breached = escalated = 0
+    breached = escalated = 0
     while True:
-        due_ids = (
-            select(col(SlaClockRow.id))
-            .where(*base, table.c.breached_at.is_(None), table.c.due_at <= now)
-            .limit(batch)
-            .scalar_subquery()
+        rows, found = _mark(
+            session,
+            (*running, table.c.breached_at.is_(None), table.c.due_at <= now),
+            guard=table.c.breached_at.is_(None),
+            values={"breached_at": now, "state": MilestoneState.BREACHED, "next_check_at": None},
+            batch=batch,
         )
-        rows = session.execute(
-            update(table)
-            .where(table.c.id.in_(due_ids), table.c.breached_at.is_(None))
-            .values(breached_at=now, state=MilestoneState.BREACHED, next_check_at=None)
-            .returning(table.c.order_id, table.c.kind, table.c.due_at)
-        ).all()
         escalated += _announce(session, rows, SlaBreached, now)
         breached += len(rows)
         session.commit()
-        if len(rows) < batch:
+        if found < batch:
             break
+    warned = 0
     while True:
-        warn_ids = (
-            select(col(SlaClockRow.id))
+        rows, found = _mark(
+            session,
             # Past due is a breach, not a warning (another sweep may be marking it).
-            .where(*base, table.c.warned_at.is_(None), table.c.warn_at <= now, table.c.due_at > now)
-            .limit(batch)
-            .scalar_subquery()
+            (*running, table.c.warned_at.is_(None), table.c.warn_at <= now, table.c.due_at > now),
+            guard=table.c.warned_at.is_(None),
+            values={
+                "warned_at": now,
+                "state": MilestoneState.WARNING,
+                "next_check_at": table.c.due_at,
+            },
+            batch=batch,
         )
-        rows = session.execute(
-            update(table)
-            .where(table.c.id.in_(warn_ids), table.c.warned_at.is_(None))
-            .values(warned_at=now, state=MilestoneState.WARNING, next_check_at=table.c.due_at)
-            .returning(table.c.order_id, table.c.kind, table.c.due_at)
-        ).all()
         _announce(session, rows, SlaWarning, now)
         warned += len(rows)
         session.commit()
-        if len(rows) < batch:
+        if found < batch:
             break
     return SweepResult(warned=warned, breached=breached, escalated=escalated)
+
+
+def _mark(
+    session: Session, where: tuple[Any, ...], *, guard: Any, values: dict[str, Any], batch: int
+) -> tuple[Sequence[Any], int]:
+    """Mark up to ``batch`` rows that match ``where``; returns the rows this call marked
+    (the ``guard`` leaves out any another sweep marked first) and how many it found."""
+    table = SlaClockRow.__table__  # type: ignore[attr-defined]
+    ids = session.execute(select(table.c.id).where(*where).limit(batch)).scalars().all()
+    if not ids:
+        return [], 0
+    rows = session.execute(
+        update(table)
+        .where(table.c.id.in_(ids), guard)
+        .values(**values)
+        .returning(table.c.order_id, table.c.kind, table.c.due_at)
+    ).all()
+    return rows, len(ids)
 
 
 def _announce(
@@ -333,46 +346,48 @@ def _announce(
     """Queue one event per marked milestone; open an escalation per 5-day breach."""
     if not rows:
         return 0
-    orders = {
-        o.id: o
-        for o in session.exec(
-            select(WorkOrder).where(col(WorkOrder.id).in_({r.order_id for r in rows}))
-        ).all()
-    }
-    opened = 0
+    found = session.execute(
+        select(col(WorkOrder.id), col(WorkOrder.number), col(WorkOrder.station_id)).where(
+            col(WorkOrder.id).in_({r.order_id for r in rows})
+        )
+    ).all()
+    numbers = {order_id: (number, station_id) for order_id, number, station_id in found}
+    escalations: list[dict[str, Any]] = []
     for order_id, kind, due_at in rows:
-        order = orders[order_id]
+        number, station_id = numbers[order_id]
+        # Built from our own rows: constructed without validating them again.
         publish_on_commit(
             session,
-            event(
+            event.model_construct(
                 order_id=order_id,
-                number=order.number or "",
-                station_id=order.station_id,
+                number=number or "",
+                station_id=station_id,
                 milestone=Milestone(kind),
                 due_at=_utc(due_at),
                 at=now,
             ),
         )
         if event is SlaBreached and Milestone(kind) is Milestone.REPAIR:
-            session.add(
-                Escalation(
-                    order_id=order_id,
-                    station_id=order.station_id,
-                    opened_at=now,
-                    soothing_call_due_at=now + SOOTHING_CALL_WITHIN,
-                )
+            escalations.append(
+                {
+                    "order_id": order_id,
+                    "station_id": station_id,
+                    "opened_at": now,
+                    "reason": "",
+                    "reason_filed_by": "",
+                    "soothing_call_due_at": now + SOOTHING_CALL_WITHIN,
+                    "loaner_note": "",
+                }
             )
             publish_on_commit(
                 session,
-                EscalationOpened(
-                    order_id=order_id,
-                    number=order.number or "",
-                    station_id=order.station_id,
-                    at=now,
+                EscalationOpened.model_construct(
+                    order_id=order_id, number=number or "", station_id=station_id, at=now
                 ),
             )
-            opened += 1
-    return opened
+    if escalations:
+        session.execute(insert(Escalation.__table__), escalations)  # type: ignore[attr-defined]
+    return len(escalations)
 
 
 def _utc(moment: datetime) -> datetime:
