@@ -11,6 +11,7 @@ CallCenterError                                    500  base: status_code, error
 ├── Conflict                                       409  clashes with the current state
 │   ├── orders.DuplicateStationCode                409
 │   ├── orders.DuplicateUsername                   409
+│   ├── orders.EngineerNotAssignable               409
 │   ├── orders.InvalidTransition                   409
 │   ├── telephony.AgentUnavailable                 409
 │   ├── telephony.CallNotBridged                   409
@@ -24,6 +25,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── agent_console.RecordingNotFound            404
 │   ├── orders.ApplianceNotFound                   404
 │   ├── orders.CustomerNotFound                    404
+│   ├── orders.EngineerNotFound                    404
 │   ├── orders.EscalationNotFound                  404
 │   ├── orders.OrderNotFound                       404
 │   ├── orders.StationNotFound                     404

@@ -55,3 +55,11 @@ class InvalidReportRequest(ValidationFailed):
 
 class EscalationNotFound(NotFound):
     error_id = "escalation_not_found"
+
+
+class EngineerNotAssignable(Conflict):
+    error_id = "engineer_not_assignable"
+
+
+class EngineerNotFound(NotFound):
+    error_id = "engineer_not_found"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -13,6 +14,7 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from orders.enums import (
@@ -231,6 +233,26 @@ class OrderCreate(Strict):
     )
 
 
+class AssignmentPublic(BaseModel):
+    order_id: int
+    station_id: int | None
+    engineer_id: int | None
+    automatic: bool
+    reason: str
+    actor_name: str
+    at: datetime
+
+
+class EngineerChoice(Strict):
+    engineer_id: RowId | None = None
+    """None: the assignable engineer with the skill and the fewest open jobs."""
+
+
+class ReassignIn(Strict):
+    station_id: RowId
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
+
+
 class TransitionIn(Strict):
     to: OrderStatus
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
@@ -253,6 +275,9 @@ class OrderPublic(BaseModel):
     appliance_id: int | None
     address_id: int | None
     station_id: int | None
+    engineer_id: int | None
+    station_reported: bool
+    urban: bool | None
     order_type: OrderType
     service_mode: ServiceMode
     urgency: Urgency
@@ -281,6 +306,9 @@ class OrderDetail(OrderPublic):
 
 class OrderFilters(BaseModel):
     status: OrderStatus | None = None
+    unassigned: bool = False
+    """New orders that no station has (no station covered them)."""
+    station_reported: bool | None = None
     customer_id: int | None = None
     station_id: int | None = None
     created_from: UTCDatetime | None = None
@@ -483,15 +511,127 @@ class Report(BaseModel):
 # Stations and users
 
 
+Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+Clock24 = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class RegionIn(Strict):
+    province: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    city: Place = ""
+    district: Place = ""
+    urban: bool = True
+
+    @model_validator(mode="after")
+    def _district_needs_city(self) -> RegionIn:
+        if self.district and not self.city:
+            raise ValueError("a district needs its city")
+        return self
+
+
+class RegionPublic(BaseModel):
+    province: str
+    city: str
+    district: str
+    urban: bool
+
+
+def _check_hours(hours: dict[str, list[tuple[Clock24, Clock24]]]) -> dict[str, list[list[str]]]:
+    for day, spans in hours.items():
+        if day not in {"1", "2", "3", "4", "5", "6", "7"}:
+            raise ValueError(f"{day!r} is not an ISO weekday (1 Monday ... 7 Sunday)")
+        ordered = sorted(spans)
+        for (start, end), following in zip(ordered, [*ordered[1:], None], strict=True):
+            if end <= start:
+                raise ValueError(f"on day {day}, {start}-{end} ends before it starts")
+            if following is not None and following[0] < end:
+                raise ValueError(f"on day {day}, {start}-{end} overlaps {following[0]}")
+    return {day: [list(span) for span in sorted(spans)] for day, spans in hours.items()}
+
+
+WorkingHours = Annotated[dict[str, list[tuple[Clock24, Clock24]]], AfterValidator(_check_hours)]
+
+
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not a time zone (e.g. Asia/Shanghai)") from exc
+    return name
+
+
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_zone)]
+
+
 class StationCreate(Strict):
     code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     name: Name
+    phone: Annotated[str, StringConstraints(max_length=32)] = ""
+    time_zone: TimeZoneName = "Asia/Shanghai"
+    working_hours: WorkingHours | None = None
+    """None: Monday to Friday, 08:30-12:00 and 13:30-18:00."""
+    regions: list[RegionIn] = Field(default_factory=list, max_length=500)
+    closures: list[date] = Field(default_factory=list, max_length=366)
+
+
+class StationUpdate(Strict):
+    """Fields left out stay; ``regions`` and ``closures`` replace the lists."""
+
+    name: Name | None = None
+    phone: Annotated[str, StringConstraints(max_length=32)] | None = None
+    time_zone: TimeZoneName | None = None
+    working_hours: WorkingHours | None = None
+    regions: list[RegionIn] | None = Field(default=None, max_length=500)
+    closures: list[date] | None = Field(default=None, max_length=366)
+    is_active: bool | None = None
 
 
 class StationPublic(BaseModel):
     id: int
     code: str
     name: str
+    phone: str = ""
+    time_zone: str = "Asia/Shanghai"
+    working_hours: dict[str, list[list[str]]] = Field(default_factory=dict)
+    is_active: bool = True
+    regions: list[RegionPublic] = Field(default_factory=list)
+    closures: list[date] = Field(default_factory=list)
+
+
+class EngineerCreate(Strict):
+    station_id: RowId
+    name: Name
+    phone: Annotated[str, StringConstraints(max_length=32)] = ""
+    categories: list[ApplianceCategory] = Field(default_factory=list, max_length=20)
+    service_types: list[OrderType] = Field(default_factory=list, max_length=5)
+    level: Annotated[int, Field(ge=1, le=10)] = 1
+    certificate_no: Annotated[str, StringConstraints(max_length=64)] = ""
+    certificate_expires: date | None = None
+    user_id: RowId | None = None
+
+
+class EngineerUpdate(Strict):
+    name: Name | None = None
+    phone: Annotated[str, StringConstraints(max_length=32)] | None = None
+    categories: list[ApplianceCategory] | None = Field(default=None, max_length=20)
+    service_types: list[OrderType] | None = Field(default=None, max_length=5)
+    level: Annotated[int, Field(ge=1, le=10)] | None = None
+    certificate_no: Annotated[str, StringConstraints(max_length=64)] | None = None
+    certificate_expires: date | None = None
+    is_active: bool | None = None
+
+
+class EngineerPublic(BaseModel):
+    id: int
+    station_id: int
+    user_id: int | None
+    name: str
+    phone: str
+    categories: list[str]
+    service_types: list[str]
+    level: int
+    certificate_no: str
+    certificate_expires: date | None
+    is_active: bool
 
 
 Extension = Annotated[

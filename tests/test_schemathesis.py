@@ -54,7 +54,7 @@ from orders.schemas import (
     StationCreate,
     UserCreate,
 )
-from orders.services import appliances, customers, users, work_orders
+from orders.services import appliances, customers, stations, users, work_orders
 from tests.conftest import OPEN_HOURS, REDIS_URL, SECRET, TestClock, _postgres_engine, at
 
 CLOCK = TestClock(OPEN_HOURS)
@@ -154,7 +154,7 @@ def admin_id(api_engine: Engine) -> int:
     """Seed a station, an admin, a customer, an appliance and an order; the admin's id."""
     with Session(api_engine, expire_on_commit=False) as session:
         station = StationCreate(code="ST01", name="朝阳服务站")
-        users.create_station(session, data=station, actor=SYSTEM, clock=CLOCK)
+        stations.create_station(session, data=station, actor=SYSTEM, clock=CLOCK)
         admin = users.create_user(
             session,
             data=UserCreate(username="admin", role=Role.ADMIN, password="schemathesis-admin"),

@@ -29,13 +29,14 @@ from orders.schemas import (
     AddressIn,
     ApplianceCreate,
     CustomerCreate,
+    EngineerCreate,
     OrderCreate,
     PhoneIn,
     StationCreate,
     TransitionIn,
     UserCreate,
 )
-from orders.services import appliances, complaints, customers, users, work_orders
+from orders.services import appliances, complaints, customers, stations, users, work_orders
 from orders.states import OPEN_STATES, allowed_targets
 
 DEMO_ADMIN = "demo-admin"
@@ -206,7 +207,9 @@ class _Seeder:
         for region in pools.REGIONS:
             data = StationCreate(code=region.station_code, name=region.station_name)
             try:
-                station = users.create_station(self.session, data=data, actor=SYSTEM, clock=clock)
+                station = stations.create_station(
+                    self.session, data=data, actor=SYSTEM, clock=clock
+                )
                 station_id = station.id
             except DuplicateStationCode:
                 station_id = users.station_id_for_code(self.session, data.code)
@@ -217,8 +220,9 @@ class _Seeder:
 
     def users(self) -> None:
         accounts = [(name, role, None) for name, role in STAFF] + [
-            (f"demo-{region.station_code.lower()}", Role.STATION, region)
+            (f"demo-{region.station_code.lower()}{suffix}", role, region)
             for region in pools.REGIONS
+            for suffix, role in (("", Role.STATION), ("-engineer", Role.ENGINEER))
         ]
         clock = _Clock(self.now - HISTORY - timedelta(days=1), self.now)
         for username, role, region in accounts:
@@ -233,11 +237,31 @@ class _Seeder:
             )
             shown: str | None = password
             try:
-                users.create_user(self.session, data=data, actor=SYSTEM, clock=clock)
+                user = users.create_user(self.session, data=data, actor=SYSTEM, clock=clock)
             except DuplicateUsername:
                 shown = None
+            else:
+                if role is Role.ENGINEER and region is not None:
+                    self._engineer(user, region, clock)
             station = region.station_name if region else ""
             self.report.users.append(DemoUser(username, role, station, shown))
+
+    def _engineer(self, user: User, region: pools.Region, clock: _Clock) -> None:
+        """The engineer behind a demo engineer's login: every skill, certified for a year."""
+        stations.create_engineer(
+            self.session,
+            data=EngineerCreate(
+                station_id=self.station_ids[region.station_code],
+                user_id=user.id,
+                name=user.full_name,
+                categories=list(C),
+                service_types=list(OrderType),
+                certificate_no=f"SH-{region.station_code}-{user.id:04d}",
+                certificate_expires=(self.now + timedelta(days=365)).date(),
+            ),
+            actor=SYSTEM,
+            clock=clock,
+        )
 
     def customer(self, index: int) -> None:
         rng = self.rng

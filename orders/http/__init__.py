@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from orders.http import appliances, audit, customers, reports, sla, users, work_orders
+from orders.http import (
+    appliances,
+    audit,
+    customers,
+    reports,
+    sla,
+    stations,
+    users,
+    work_orders,
+)
 from orders.http.common import PathId
 from orders.http.deps import Staff, StationStaff, Supervisor
 
@@ -20,3 +29,4 @@ router.include_router(work_orders.router)
 router.include_router(audit.router)
 router.include_router(reports.router)
 router.include_router(sla.router)
+router.include_router(stations.router)

@@ -49,7 +49,8 @@ def roles(*allowed: Role) -> Callable[[Actor], Actor]:
 
 
 Staff = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR, Role.AGENT))]
-AnyUser = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.STATION))]
+AnyUser = Annotated[Actor, Depends(roles(*Role))]
+Intake = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.STATION))]
 StationStaff = Annotated[Actor, Depends(roles(Role.STATION, Role.ENGINEER))]
 Supervisor = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR))]
 Admin = Annotated[Actor, Depends(roles(Role.ADMIN))]

@@ -12,8 +12,6 @@ from orders.http.common import Limit, Offset, PathId
 from orders.http.deps import Access, Admin, AnyUser
 from orders.schemas import (
     Page,
-    StationCreate,
-    StationPublic,
     TokenPublic,
     UserCreate,
     UserPublic,
@@ -99,19 +97,3 @@ def update_user(
         sip_domains=access.sip_domains,
     )
     return UserPublic.model_validate(user, from_attributes=True)
-
-
-@router.post("/stations", status_code=201, tags=["stations"])
-def create_station(
-    data: StationCreate, session: SessionDep, actor: Admin, clock: ClockDep
-) -> StationPublic:
-    station = users.create_station(session, data=data, actor=actor, clock=clock)
-    return StationPublic.model_validate(station, from_attributes=True)
-
-
-@router.get("/stations", tags=["stations"])
-def list_stations(session: SessionDep, _actor: AnyUser) -> list[StationPublic]:
-    return [
-        StationPublic.model_validate(row, from_attributes=True)
-        for row in users.list_stations(session)
-    ]

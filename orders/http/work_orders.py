@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from core.deps import ClockDep, SessionDep
 from orders.enums import OrderStatus
 from orders.http.common import IdFilter, Limit, Offset, PathId
-from orders.http.deps import AnyUser, Staff
+from orders.http.deps import AnyUser, Intake
 from orders.schemas import (
     OrderCreate,
     OrderDetail,
@@ -26,8 +26,9 @@ router = APIRouter(prefix="/orders", tags=["orders"])
 
 @router.post("", status_code=201)
 def create_order(
-    data: OrderCreate, session: SessionDep, actor: Staff, clock: ClockDep
+    data: OrderCreate, session: SessionDep, actor: Intake, clock: ClockDep
 ) -> OrderPublic:
+    """The hotline's order is dispatched at once; a station's own is reported (报备)."""
     return work_orders.create_order(session, data=data, actor=actor, clock=clock)
 
 
@@ -38,6 +39,8 @@ def list_orders(
     status: OrderStatus | None = None,
     customer_id: IdFilter = None,
     station_id: IdFilter = None,
+    unassigned: bool = False,
+    station_reported: bool | None = None,
     created_from: Annotated[datetime | None, Query(description="Inclusive, ISO 8601")] = None,
     created_to: Annotated[datetime | None, Query(description="Exclusive, ISO 8601")] = None,
     limit: Limit = 50,
@@ -47,6 +50,8 @@ def list_orders(
         status=status,
         customer_id=customer_id,
         station_id=station_id,
+        unassigned=unassigned,
+        station_reported=station_reported,
         created_from=created_from,
         created_to=created_to,
     )

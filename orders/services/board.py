@@ -23,7 +23,7 @@ from orders.models import (
     WorkOrder,
 )
 from orders.schemas import Actor, BoardEngineer, JobCard, StationBoard
-from orders.services.work_orders import STATION_TARGETS
+from orders.services.transitions import STATION_TARGETS
 from orders.states import OPEN_STATES, allowed_targets
 
 BOARD_STATES = frozenset(OPEN_STATES | {OrderStatus.READY_FOR_PICKUP})

@@ -18,7 +18,6 @@ from core.types import Clock
 from orders.constants import LOGIN_FAILURES, LOGIN_FAILURES_FROM
 from orders.enums import AuditAction, Role
 from orders.exceptions import (
-    DuplicateStationCode,
     DuplicateUsername,
     InvalidUserData,
     StationNotFound,
@@ -27,7 +26,6 @@ from orders.exceptions import (
 from orders.models import Station, User
 from orders.schemas import (
     Actor,
-    StationCreate,
     TokenPublic,
     UserCreate,
     UserUpdate,
@@ -98,40 +96,16 @@ def actor_of(user: User) -> Actor:
     return Actor(id=user.id, name=user.username, role=user.role, station_id=user.station_id)
 
 
-def create_station(session: Session, *, data: StationCreate, actor: Actor, clock: Clock) -> Station:
-    if session.exec(select(Station).where(Station.code == data.code)).first() is not None:
-        raise DuplicateStationCode(
-            f"station code {data.code} is taken", details={"code": data.code}
-        )
-    station = Station(code=data.code, name=data.name, created_at=clock())
-    session.add(station)
-    session.flush()
-    assert station.id is not None
-    audit.record(
-        session,
-        actor=actor,
-        entity="station",
-        entity_id=station.id,
-        action=AuditAction.CREATE,
-        after=audit.snapshot(station),
-        clock=clock,
-    )
-    session.commit()
-    return station
-
-
-def list_stations(session: Session) -> list[Station]:
-    return list(session.exec(select(Station).order_by(col(Station.id))).all())
-
-
 def _check_station_binding(session: Session, role: Role, station_id: int | None) -> None:
-    if role is Role.STATION and station_id is None:
+    bound = role in (Role.STATION, Role.ENGINEER)
+    if bound and station_id is None:
         raise InvalidUserData(
-            "a station user must be bound to a station", details={"field": "station_id"}
+            f"a {role.value} user must be bound to a station", details={"field": "station_id"}
         )
-    if role is not Role.STATION and station_id is not None:
+    if not bound and station_id is not None:
         raise InvalidUserData(
-            "only station users are bound to a station", details={"field": "station_id"}
+            "only station staff and engineers are bound to a station",
+            details={"field": "station_id"},
         )
     if station_id is not None and session.get(Station, station_id) is None:
         raise StationNotFound(

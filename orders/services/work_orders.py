@@ -9,9 +9,9 @@ from core.errors import PermissionDenied
 from core.types import Clock
 from orders import sla
 from orders.enums import AuditAction, OrderStatus, Role
-from orders.events import OrderCreated, OrderStatusChanged
+from orders.events import OrderCreated
 from orders.exceptions import InvalidOrderData, OrderNotFound, StationNotFound
-from orders.models import Address, OrderTransition, Station, WorkOrder
+from orders.models import Address, Engineer, OrderTransition, Station, WorkOrder
 from orders.schemas import (
     Actor,
     OrderCreate,
@@ -22,26 +22,12 @@ from orders.schemas import (
     TransitionIn,
     TransitionPublic,
 )
-from orders.services import audit
+from orders.services import audit, dispatch
 from orders.services.appliances import get_appliance_row, warranty_of
 from orders.services.customers import get_customer_row
 from orders.services.customers import to_public as customer_public
+from orders.services.transitions import STATION_TARGETS, apply_transition
 from orders.states import allowed_targets, check_transition
-
-# Station staff move their own orders through the work; dispatching, cancelling,
-# closing and reopening stay with the hotline.
-STATION_TARGETS = frozenset(
-    {
-        OrderStatus.ACCEPTED,
-        OrderStatus.CONTACTED,
-        OrderStatus.IN_SERVICE,
-        OrderStatus.WAITING_PARTS,
-        OrderStatus.HARD_TO_REPAIR,
-        OrderStatus.COMPLETED,
-        OrderStatus.READY_FOR_PICKUP,
-        OrderStatus.PICKED_UP,
-    }
-)
 
 
 def to_public(order: WorkOrder) -> OrderPublic:
@@ -101,6 +87,10 @@ def create_order(session: Session, *, data: OrderCreate, actor: Actor, clock: Cl
         clock=clock,
     )
     sla.on_status_change(session, order=order, previous=None, now=now)
+    if actor.role is Role.STATION:
+        dispatch.take_reported_order(session, order=order, actor=actor, clock=clock)
+    else:
+        dispatch.dispatch_new_order(session, order=order, actor=actor, clock=clock)
     publish_on_commit(
         session,
         OrderCreated(
@@ -116,17 +106,30 @@ def create_order(session: Session, *, data: OrderCreate, actor: Actor, clock: Cl
     return to_public(order)
 
 
-def _visible_order(session: Session, order_id: int, viewer: Actor) -> WorkOrder:
+def visible_order(session: Session, order_id: int, viewer: Actor) -> WorkOrder:
     order = session.get(WorkOrder, order_id)
-    # A station sees only its own orders; others' are reported as absent, not forbidden,
-    # so order ids of other stations are not disclosed.
-    if order is None or (viewer.role is Role.STATION and order.station_id != viewer.station_id):
+    # A station sees only its own orders, an engineer only their own jobs; others' are
+    # reported as absent, not forbidden, so order ids of other stations are not disclosed.
+    if order is None or not _sees(session, viewer, order):
         raise OrderNotFound(f"order {order_id} does not exist", details={"order_id": order_id})
     return order
 
 
+def _sees(session: Session, viewer: Actor, order: WorkOrder) -> bool:
+    if viewer.role is Role.STATION:
+        return order.station_id == viewer.station_id
+    if viewer.role is Role.ENGINEER:
+        return order.engineer_id is not None and order.engineer_id == engineer_of(session, viewer)
+    return True
+
+
+def engineer_of(session: Session, viewer: Actor) -> int | None:
+    """The engineer record of an engineer's login."""
+    return session.exec(select(Engineer.id).where(Engineer.user_id == viewer.id)).first()
+
+
 def get_order(session: Session, *, order_id: int, viewer: Actor) -> OrderDetail:
-    order = _visible_order(session, order_id, viewer)
+    order = visible_order(session, order_id, viewer)
     history = session.exec(
         select(OrderTransition)
         .where(OrderTransition.order_id == order_id)
@@ -161,6 +164,14 @@ def list_orders(
     query = select(WorkOrder)
     if viewer.role is Role.STATION:
         query = query.where(WorkOrder.station_id == viewer.station_id)
+    if viewer.role is Role.ENGINEER:
+        query = query.where(WorkOrder.engineer_id == engineer_of(session, viewer))
+    if filters.unassigned:
+        query = query.where(
+            WorkOrder.status == OrderStatus.NEW, col(WorkOrder.station_id).is_(None)
+        )
+    if filters.station_reported is not None:
+        query = query.where(WorkOrder.station_reported == filters.station_reported)
     if filters.status is not None:
         query = query.where(WorkOrder.status == filters.status)
     if filters.customer_id is not None:
@@ -188,8 +199,8 @@ def transition_order(
     actor: Actor,
     clock: Clock,
 ) -> OrderDetail:
-    order = _visible_order(session, order_id, actor)
-    if actor.role is Role.STATION and data.to not in STATION_TARGETS:
+    order = visible_order(session, order_id, actor)
+    if actor.role in (Role.STATION, Role.ENGINEER) and data.to not in STATION_TARGETS:
         raise PermissionDenied(
             f"station staff cannot move an order to {data.to.value}",
             details={"to": data.to.value},
@@ -201,66 +212,6 @@ def transition_order(
     apply_transition(session, order=order, to=data.to, actor=actor, note=data.note, clock=clock)
     session.commit()
     return get_order(session, order_id=order_id, viewer=actor)
-
-
-def apply_transition(
-    session: Session,
-    *,
-    order: WorkOrder,
-    to: OrderStatus,
-    actor: Actor,
-    note: str = "",
-    clock: Clock,
-) -> None:
-    """Move an order to ``to`` if the state machine allows it, with its history and audit.
-
-    The one place an order's status changes: whatever reacts to a status change (SLA
-    clocks, notices) hooks in here, whoever asked for the move. Does not commit.
-    """
-    assert order.id is not None
-    check_transition(order.status, to, order.service_mode)
-    before = audit.snapshot(order)
-    previous = order.status
-    now = clock()
-    order.status = to
-    order.updated_at = now
-    session.add(order)
-    session.add(
-        OrderTransition(
-            order_id=order.id,
-            from_status=previous,
-            to_status=to,
-            actor_id=actor.id,
-            actor_name=actor.name,
-            at=now,
-            note=note,
-        )
-    )
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="work_order",
-        entity_id=order.id,
-        action=AuditAction.TRANSITION,
-        before=before,
-        after=audit.snapshot(order),
-        clock=clock,
-    )
-    sla.on_status_change(session, order=order, previous=previous, now=now)
-    publish_on_commit(
-        session,
-        OrderStatusChanged(
-            order_id=order.id,
-            number=order.number or "",
-            station_id=order.station_id,
-            engineer_id=order.engineer_id,
-            from_status=previous,
-            to_status=to,
-            actor=actor.name,
-            at=now,
-        ),
-    )
 
 
 def _station_for_assignment(session: Session, station_id: int | None) -> int:
