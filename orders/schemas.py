@@ -479,6 +479,16 @@ class TimesRow(BaseModel):
     """Report to completion (完工)."""
 
 
+class AttainmentRow(BaseModel):
+    milestone: Milestone
+    due: int
+    met_on_time: int
+    met_late: int
+    missed_open: int
+    attainment: float | None
+    """Share met on time of those due; None when none fell due."""
+
+
 class AgeBucketRow(BaseModel):
     group: str
     buckets: dict[str, int]

@@ -240,3 +240,32 @@ def test_reports_are_for_supervisors(client: TestClient, make_user: Any) -> None
     answer = client.get("/api/reports/open-orders", headers=bearer(make_user(Role.AGENT)))
 
     assert answer.status_code == 403
+
+
+def test_sla_attainment_counts_each_milestone_due_in_the_range(
+    db: Session, stations: Any, report_order: Any, client: TestClient, make_user: Any
+) -> None:
+    north, _ = stations
+    report_order(north, DONE)  # every milestone met in time
+    report_order(north, [(OrderStatus.ASSIGNED, 1), (OrderStatus.ACCEPTED, 3.5)])  # late
+
+    rows = {r.milestone.value: r for r in reports.sla_attainment(db, start=JUNE[0], end=JUNE[1])}
+    book = client.get(
+        "/api/reports/sla",
+        params={"from": JUNE[0].isoformat(), "to": JUNE[1].isoformat(), "format": "xlsx"},
+        headers=bearer(make_user(Role.SUPERVISOR)),
+    )
+
+    assert (rows["acknowledge"].due, rows["acknowledge"].met_on_time) == (2, 1)
+    assert (rows["acknowledge"].met_late, rows["acknowledge"].attainment) == (1, 0.5)
+    assert (rows["contact"].met_on_time, rows["contact"].missed_open) == (1, 1)
+    assert (rows["repair"].due, rows["repair"].met_on_time, rows["repair"].missed_open) == (2, 1, 1)
+    sheet = load_workbook(BytesIO(book.content))["sla attainment"]
+    assert [list(r) for r in sheet.iter_rows(values_only=True)][1] == [
+        "acknowledge",
+        2,
+        1,
+        1,
+        0,
+        0.5,
+    ]

@@ -44,6 +44,20 @@ def _answer(report: Report, form: ReportFormat) -> Report | Response:
     )
 
 
+@router.get("/sla", response_model=Report)
+def sla(
+    session: SessionDep,
+    _actor: Supervisor,
+    clock: ClockDep,
+    start: From,
+    end: To,
+    format: Format = ReportFormat.JSON,
+) -> Report | Response:
+    """SLA attainment per milestone (of those due in the range), then response and
+    resolution times by station, engineer and appliance category."""
+    return _answer(reports.sla_report(session, start=start, end=end, now=clock()), format)
+
+
 @router.get("/times", response_model=Report)
 def times(
     session: SessionDep,

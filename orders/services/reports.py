@@ -8,7 +8,7 @@ each state), so a report can be run for any past period.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from statistics import fmean
@@ -18,11 +18,27 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
-from orders.enums import ComplaintStatus, OrderStatus, ReportGrouping, ReportPeriod
+from orders.enums import (
+    ComplaintStatus,
+    Milestone,
+    MilestoneState,
+    OrderStatus,
+    ReportGrouping,
+    ReportPeriod,
+)
 from orders.exceptions import InvalidReportRequest
-from orders.models import Appliance, Complaint, Engineer, OrderTransition, Station, WorkOrder
+from orders.models import (
+    Appliance,
+    Complaint,
+    Engineer,
+    OrderTransition,
+    SlaClockRow,
+    Station,
+    WorkOrder,
+)
 from orders.schemas import (
     AgeBucketRow,
+    AttainmentRow,
     ComplaintRow,
     Report,
     ReportSection,
@@ -154,6 +170,54 @@ def complaints_by_topic(session: Session, *, start: datetime, end: datetime) -> 
         ComplaintRow(topic=topic, crisis_level=level, total=f["total"], open=f["open"])
         for (topic, level), f in sorted(merged.items())
     ]
+
+
+def sla_attainment(session: Session, *, start: datetime, end: datetime) -> list[AttainmentRow]:
+    """Per milestone, of those that fell due in [start, end): how many were met on time,
+    met late, or are still open past due; stopped ones (cancelled orders) do not count."""
+    check_period(start, end)
+    rows = session.exec(
+        select(SlaClockRow).where(
+            col(SlaClockRow.due_at) >= start,
+            col(SlaClockRow.due_at) < end,
+            SlaClockRow.state != MilestoneState.STOPPED,
+        )
+    ).all()
+    figures: dict[Milestone, Counter[str]] = {kind: Counter() for kind in Milestone}
+    for row in rows:
+        met = row.met_at is not None
+        # Met before its due moment (and never marked breached) is met on time.
+        on_time = row.state is MilestoneState.MET
+        figures[row.kind]["due"] += 1
+        figures[row.kind]["on_time" if on_time else "late" if met else "open"] += 1
+    return [
+        AttainmentRow(
+            milestone=kind,
+            due=counts["due"],
+            met_on_time=counts["on_time"],
+            met_late=counts["late"],
+            missed_open=counts["open"],
+            attainment=round(counts["on_time"] / counts["due"], 4) if counts["due"] else None,
+        )
+        for kind, counts in figures.items()
+    ]
+
+
+def sla_report(session: Session, *, start: datetime, end: datetime, now: datetime) -> Report:
+    """SLA attainment per milestone, then response and resolution times."""
+    attainment = sla_attainment(session, start=start, end=end)
+    first = ReportSection(
+        title="sla attainment",
+        columns=["milestone", "due", "met on time", "met late", "missed, open", "attainment"],
+        rows=[
+            [r.milestone.value, r.due, r.met_on_time, r.met_late, r.missed_open, r.attainment]
+            for r in attainment
+        ],
+    )
+    times = times_report(session, start=start, end=end, period=None, now=now)
+    return Report(
+        name="sla", start=start, end=end, generated_at=now, sections=[first, *times.sections]
+    )
 
 
 def times_report(
