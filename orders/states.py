@@ -20,6 +20,10 @@ OPEN_STATES: frozenset[S] = frozenset(
 )
 """States in which work is still owed to the customer; each can be cancelled."""
 
+AWAITED_STATES: frozenset[S] = OPEN_STATES | {S.READY_FOR_PICKUP}
+"""What the customer still waits on: open work, and a machine waiting at the station to be
+collected. The pop shows these, and the IVR reads the newest of them out."""
+
 _FORWARD: dict[S, frozenset[S]] = {
     S.NEW: frozenset({S.ASSIGNED}),
     S.ASSIGNED: frozenset({S.ACCEPTED}),

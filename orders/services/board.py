@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, func, select
 
-from orders.enums import OrderStatus, Role
+from orders.enums import Role
 from orders.exceptions import StationNotFound
 from orders.models import (
     Address,
@@ -24,9 +24,9 @@ from orders.models import (
 )
 from orders.schemas import Actor, BoardEngineer, JobCard, StationBoard
 from orders.services.transitions import STATION_TARGETS
-from orders.states import OPEN_STATES, allowed_targets
+from orders.states import AWAITED_STATES, OPEN_STATES, allowed_targets
 
-BOARD_STATES = frozenset(OPEN_STATES | {OrderStatus.READY_FOR_PICKUP})
+BOARD_STATES = AWAITED_STATES
 """What a station still has to act on: open work, and machines waiting to be collected."""
 
 

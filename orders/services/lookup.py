@@ -36,7 +36,7 @@ from orders.schemas import (
     OrderSummary,
     PhonePublic,
 )
-from orders.states import OPEN_STATES
+from orders.states import AWAITED_STATES
 from orders.warranty import warranty_status
 
 RECENT_ORDERS = 10
@@ -157,7 +157,7 @@ _CARDS = (
         select(_records(_ORDER_COLUMNS))
         .where(
             _order.customer_id == _customer.id,
-            _order.status.in_([_constant(status.value) for status in sorted(OPEN_STATES)]),
+            _order.status.in_([_constant(status.value) for status in sorted(AWAITED_STATES)]),
         )
         .scalar_subquery()
         .label("open_orders"),

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from orders.enums import OrderStatus
 from orders.models import WorkOrder
-from orders.states import OPEN_STATES
+from orders.states import AWAITED_STATES
 
 
 def order_status_for_caller(
@@ -28,7 +28,7 @@ def order_status_for_caller(
             query = query.where(col(WorkOrder.customer_id).in_(callers))
     elif customer_id is not None:
         query = query.where(
-            WorkOrder.customer_id == customer_id, col(WorkOrder.status).in_(OPEN_STATES)
+            WorkOrder.customer_id == customer_id, col(WorkOrder.status).in_(AWAITED_STATES)
         ).order_by(col(WorkOrder.created_at).desc())
     else:
         return None
