@@ -12,6 +12,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── orders.DuplicateStationCode                409
 │   ├── orders.DuplicateUsername                   409
 │   ├── orders.EngineerNotAssignable               409
+│   ├── orders.InvalidComplaintMove                409
 │   ├── orders.InvalidTransition                   409
 │   ├── telephony.AgentUnavailable                 409
 │   ├── telephony.CallNotBridged                   409
@@ -24,6 +25,7 @@ CallCenterError                                    500  base: status_code, error
 ├── NotFound                                       404
 │   ├── agent_console.RecordingNotFound            404
 │   ├── orders.ApplianceNotFound                   404
+│   ├── orders.ComplaintNotFound                   404
 │   ├── orders.CustomerNotFound                    404
 │   ├── orders.EngineerNotFound                    404
 │   ├── orders.EscalationNotFound                  404
@@ -37,6 +39,7 @@ CallCenterError                                    500  base: status_code, error
 │   └── telephony.twilio.InvalidTwilioSignature    403
 ├── TooManyRequests                                429
 ├── ValidationFailed                               422  well formed, not acceptable
+│   ├── orders.InvalidContact                      422
 │   ├── orders.InvalidOrderData                    422
 │   ├── orders.InvalidPhoneNumber                  422
 │   ├── orders.InvalidReportRequest                422

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class Role(StrEnum):
@@ -112,7 +112,28 @@ class SlaBasis(StrEnum):
 
 class ComplaintStatus(StrEnum):
     OPEN = "open"
+    IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class CrisisLevel(IntEnum):
+    """How grave a complaint is (call-center-operating-spec §6.1)."""
+
+    NONE = 0
+    """A complaint that is no crisis (yet)."""
+    ORDINARY = 1  # 普通危机: rules or attitude, mended inside the station
+    POTENTIAL = 2  # 潜在危机: a repair delayed by parts or technique
+    SEVERE = 3  # 严重危机: a major incident, an escalated complaint, media exposure
+
+
+class ContactTopic(StrEnum):
+    """What a contact with the hotline was about (报修/投诉/赞誉/咨询)."""
+
+    REPAIR_REQUEST = "repair_request"
+    COMPLAINT = "complaint"
+    PRAISE = "praise"
+    INQUIRY = "inquiry"
 
 
 class AuditAction(StrEnum):

@@ -56,3 +56,23 @@ class EscalationOpened(Event):
     number: str
     station_id: int | None
     at: datetime
+
+
+class ComplaintOpened(Event):
+    name = "complaint.opened"
+    complaint_id: int
+    customer_id: int
+    order_id: int | None
+    station_id: int | None
+    crisis_level: int
+    at: datetime
+
+
+class ComplaintEscalated(Event):
+    name = "complaint.escalated"
+    complaint_id: int
+    customer_id: int
+    order_id: int | None
+    station_id: int | None
+    crisis_level: int
+    at: datetime

@@ -63,3 +63,15 @@ class EngineerNotAssignable(Conflict):
 
 class EngineerNotFound(NotFound):
     error_id = "engineer_not_found"
+
+
+class ComplaintNotFound(NotFound):
+    error_id = "complaint_not_found"
+
+
+class InvalidComplaintMove(Conflict):
+    error_id = "invalid_complaint_move"
+
+
+class InvalidContact(ValidationFailed):
+    error_id = "invalid_contact"

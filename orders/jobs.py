@@ -6,16 +6,28 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from orders.sla import SweepResult, sweep
+from orders.schemas import SYSTEM
+from orders.services.complaints import sweep_complaints
+from orders.sla import sweep
 
 SLA_SWEEP_SECONDS = 15
 """How late a warning or breach may be marked: small against hours-long milestones."""
 
 
 async def sweep_sla(ctx: dict[str, Any]) -> dict[str, int]:
-    def run() -> SweepResult:
-        with ctx["sessions"]() as session:
-            return sweep(session, now=ctx["clock"]())
+    """SLA warnings and breaches; overdue complaints and long waits for parts."""
 
-    result = await run_in_threadpool(run)
-    return {"warned": result.warned, "breached": result.breached, "escalated": result.escalated}
+    def run() -> dict[str, int]:
+        with ctx["sessions"]() as session:
+            now = ctx["clock"]()
+            result = sweep(session, now=now)
+            escalated, raised = sweep_complaints(session, now=now, actor=SYSTEM)
+        return {
+            "warned": result.warned,
+            "breached": result.breached,
+            "escalated": result.escalated,
+            "complaints_escalated": escalated,
+            "crises_raised": raised,
+        }
+
+    return await run_in_threadpool(run)

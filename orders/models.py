@@ -14,6 +14,7 @@ from orders.enums import (
     AuditAction,
     Channel,
     ComplaintStatus,
+    ContactTopic,
     CustomerGrade,
     Milestone,
     MilestoneState,
@@ -302,17 +303,45 @@ class OrderTransition(SQLModel, table=True):
 
 
 class Complaint(SQLModel, table=True):
-    __table_args__ = (Index("ix_complaint_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_complaint_customer_status", "customer_id", "status"),
+        Index("ix_complaint_status_due", "status", "due_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id")
     order_id: int | None = Field(default=None, foreign_key="work_order.id")
     topic: str = Field(max_length=64)
     crisis_level: int = Field(default=0, ge=0, le=3)
+    """A CrisisLevel: 0 none, 1 ordinary, 2 potential, 3 severe."""
     description: str = Field(default="", sa_type=Text)
     status: ComplaintStatus = Field(
         default=ComplaintStatus.OPEN, sa_type=enum_type(ComplaintStatus)
     )
+    owner_id: int | None = Field(default=None, foreign_key="user.id")
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When it must be resolved by, from its crisis level."""
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When it was escalated to the supervisors for being overdue (once)."""
+    raised_by_rule: str = Field(default="", max_length=64)
+    """Set when a rule raised it (e.g. an order waiting for parts too long), not a caller."""
+    created_at: datetime = _created()
+
+
+class ContactRecord(SQLModel, table=True):
+    """One contact with the hotline and what it was about, picked from the catalogue."""
+
+    __tablename__ = "contact_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    topic: ContactTopic = Field(sa_type=enum_type(ContactTopic))
+    content: str = Field(max_length=64)
+    note: str = Field(default="", sa_type=Text)
+    call_id: str | None = Field(default=None, max_length=32)
+    order_id: int | None = Field(default=None, foreign_key="work_order.id")
+    complaint_id: int | None = Field(default=None, foreign_key="complaint.id")
+    created_by: str = Field(max_length=200)
     created_at: datetime = _created()
 
 

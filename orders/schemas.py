@@ -21,6 +21,8 @@ from orders.enums import (
     ApplianceCategory,
     AuditAction,
     Channel,
+    ComplaintStatus,
+    ContactTopic,
     Milestone,
     MilestoneState,
     OrderStatus,
@@ -422,6 +424,50 @@ class LoanerIn(Strict):
     accepted: bool | None = None
     """None: offered, no answer yet."""
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class ContactIn(Strict):
+    topic: ContactTopic
+    content: Annotated[str, StringConstraints(max_length=64)]
+    note: Annotated[str, StringConstraints(max_length=5000)] = ""
+    call_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{1,32}$")] | None = None
+    order_id: RowId | None = None
+    crisis_level: Annotated[int, Field(ge=0, le=3)] = 1
+    """For a complaint: 1 ordinary, 2 potential, 3 severe (0 no crisis)."""
+
+
+class ContactPublic(BaseModel):
+    id: int
+    customer_id: int
+    topic: ContactTopic
+    content: str
+    note: str
+    call_id: str | None
+    order_id: int | None
+    complaint_id: int | None
+    created_by: str
+    created_at: datetime
+
+
+class ComplaintPublic(BaseModel):
+    id: int
+    customer_id: int
+    order_id: int | None
+    topic: str
+    crisis_level: int
+    description: str
+    status: ComplaintStatus
+    owner_id: int | None
+    due_at: datetime | None
+    escalated_at: datetime | None
+    raised_by_rule: str
+    created_at: datetime
+
+
+class ComplaintMove(Strict):
+    to: ComplaintStatus | None = None
+    owner_id: RowId | None = None
+    crisis_level: Annotated[int, Field(ge=0, le=3)] | None = None
 
 
 # The station's board

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from orders.http import (
     appliances,
     audit,
+    complaints,
     customers,
     reports,
     sla,
@@ -30,3 +31,4 @@ router.include_router(audit.router)
 router.include_router(reports.router)
 router.include_router(sla.router)
 router.include_router(stations.router)
+router.include_router(complaints.router)

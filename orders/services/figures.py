@@ -15,7 +15,7 @@ def complaints_by_level(session: Session) -> dict[int, int]:
     """Open complaints per crisis level (0 calm ... 3 crisis)."""
     rows = session.exec(
         select(Complaint.crisis_level, func.count())
-        .where(Complaint.status == ComplaintStatus.OPEN)
+        .where(col(Complaint.status).in_([ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS]))
         .group_by(col(Complaint.crisis_level))
     ).all()
     found = dict(rows)

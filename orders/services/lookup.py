@@ -138,7 +138,12 @@ _CARDS = (
         select(func.count())
         .where(
             _complaint.customer_id == _customer.id,
-            _complaint.status == _constant(ComplaintStatus.OPEN.value),
+            _complaint.status.in_(
+                [
+                    _constant(ComplaintStatus.OPEN.value),
+                    _constant(ComplaintStatus.IN_PROGRESS.value),
+                ]
+            ),
         )
         .scalar_subquery()
         .label("open_complaints"),
