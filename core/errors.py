@@ -25,6 +25,7 @@ CallCenterError                                    500  base: status_code, error
 ├── NotFound                                       404
 │   ├── agent_console.RecordingNotFound            404
 │   ├── orders.ApplianceNotFound                   404
+│   ├── orders.AppointmentNotFound                 404
 │   ├── orders.ComplaintNotFound                   404
 │   ├── orders.CustomerNotFound                    404
 │   ├── orders.EngineerNotFound                    404
@@ -39,6 +40,7 @@ CallCenterError                                    500  base: status_code, error
 │   └── telephony.twilio.InvalidTwilioSignature    403
 ├── TooManyRequests                                429
 ├── ValidationFailed                               422  well formed, not acceptable
+│   ├── orders.InvalidAppointment                  422
 │   ├── orders.InvalidContact                      422
 │   ├── orders.InvalidOrderData                    422
 │   ├── orders.InvalidPhoneNumber                  422

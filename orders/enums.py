@@ -153,3 +153,18 @@ class ReportPeriod(StrEnum):
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
+
+
+class AppointmentStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    KEPT = "kept"
+    RESCHEDULED = "rescheduled"
+    MISSED = "missed"
+
+
+class RequestedBy(StrEnum):
+    """Who asked for a (re)scheduled visit: 改约 by the customer, or the station's 失约."""
+
+    CUSTOMER = "customer"
+    STATION = "station"
+    HOTLINE = "hotline"

@@ -75,3 +75,11 @@ class InvalidComplaintMove(Conflict):
 
 class InvalidContact(ValidationFailed):
     error_id = "invalid_contact"
+
+
+class AppointmentNotFound(NotFound):
+    error_id = "appointment_not_found"
+
+
+class InvalidAppointment(ValidationFailed):
+    error_id = "invalid_appointment"

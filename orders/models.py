@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from core.types import UTCDateTime, enum_type
 from orders.enums import (
     ApplianceCategory,
+    AppointmentStatus,
     AuditAction,
     Channel,
     ComplaintStatus,
@@ -20,6 +21,7 @@ from orders.enums import (
     MilestoneState,
     OrderStatus,
     OrderType,
+    RequestedBy,
     Role,
     ServiceMode,
     SlaBasis,
@@ -287,6 +289,24 @@ class Escalation(SQLModel, table=True):
     loaner_accepted: bool | None = None
     loaner_note: str = Field(default="", sa_type=Text)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Appointment(SQLModel, table=True):
+    """A visit window agreed with the customer (确定具体上门服务时间)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    station_id: int | None = Field(default=None, foreign_key="station.id", index=True)
+    window_start: datetime = Field(sa_type=UTCDateTime)
+    window_end: datetime = Field(sa_type=UTCDateTime)
+    status: AppointmentStatus = Field(
+        default=AppointmentStatus.SCHEDULED, sa_type=enum_type(AppointmentStatus)
+    )
+    requested_by: RequestedBy | None = Field(default=None, sa_type=enum_type(RequestedBy))
+    """Set on a rescheduled or missed visit: who asked, or whose fault it was."""
+    reason: str = Field(default="", sa_type=Text)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = _created()
 
 
 class OrderTransition(SQLModel, table=True):

@@ -19,6 +19,7 @@ from pydantic import (
 
 from orders.enums import (
     ApplianceCategory,
+    AppointmentStatus,
     AuditAction,
     Channel,
     ComplaintStatus,
@@ -27,6 +28,7 @@ from orders.enums import (
     MilestoneState,
     OrderStatus,
     OrderType,
+    RequestedBy,
     Role,
     ServiceMode,
     SlaBasis,
@@ -468,6 +470,32 @@ class ComplaintMove(Strict):
     to: ComplaintStatus | None = None
     owner_id: RowId | None = None
     crisis_level: Annotated[int, Field(ge=0, le=3)] | None = None
+
+
+class AppointmentIn(Strict):
+    window_start: UTCDatetime
+    window_end: UTCDatetime
+    requested_by: RequestedBy | None = None
+    """Required when an appointment stands already (a reschedule)."""
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
+
+
+class MissedVisitIn(Strict):
+    fault_of: RequestedBy = RequestedBy.STATION
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=1000)]
+
+
+class AppointmentPublic(BaseModel):
+    id: int
+    order_id: int
+    station_id: int | None
+    window_start: datetime
+    window_end: datetime
+    status: AppointmentStatus
+    requested_by: RequestedBy | None
+    reason: str
+    created_by: str
+    created_at: datetime
 
 
 # The station's board

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from orders.http import (
     appliances,
+    appointments,
     audit,
     complaints,
     customers,
@@ -32,3 +33,4 @@ router.include_router(reports.router)
 router.include_router(sla.router)
 router.include_router(stations.router)
 router.include_router(complaints.router)
+router.include_router(appointments.router)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import update
 from sqlmodel import Session
 
 from core.bus import publish_on_commit
 from core.types import Clock
 from orders import sla
-from orders.enums import AuditAction, OrderStatus
+from orders.enums import AppointmentStatus, AuditAction, OrderStatus
 from orders.events import OrderStatusChanged
-from orders.models import OrderTransition, WorkOrder
+from orders.models import Appointment, OrderTransition, WorkOrder
 from orders.schemas import Actor
 from orders.services import audit
 from orders.states import check_transition
@@ -75,6 +78,8 @@ def apply_transition(
         clock=clock,
     )
     sla.on_status_change(session, order=order, previous=previous, now=now)
+    if to is OrderStatus.IN_SERVICE:
+        _keep_visit(session, order)
     publish_on_commit(
         session,
         OrderStatusChanged(
@@ -87,4 +92,14 @@ def apply_transition(
             actor=actor.name,
             at=now,
         ),
+    )
+
+
+def _keep_visit(session: Session, order: WorkOrder) -> None:
+    """The engineer is on site: the standing appointment was kept."""
+    table: Any = Appointment.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(table.c.order_id == order.id, table.c.status == AppointmentStatus.SCHEDULED)
+        .values(status=AppointmentStatus.KEPT)
     )
