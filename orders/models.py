@@ -192,6 +192,10 @@ class WorkOrder(SQLModel, table=True):
     urban: bool | None = None
     """Whether the service address lies in an urban district of the covering station;
     unknown (None) until the order is dispatched."""
+    repair_warranty_of: int | None = Field(default=None, foreign_key="work_order.id")
+    """The earlier repair of the same appliance, completed within 90 days, whose repair
+    warranty covers this one (90天质保期): free of charge, once the agent confirms the fault
+    is the same."""
     order_type: OrderType = Field(sa_type=enum_type(OrderType))
     service_mode: ServiceMode = Field(sa_type=enum_type(ServiceMode))
     urgency: Urgency = Field(default=Urgency.NORMAL, sa_type=enum_type(Urgency))

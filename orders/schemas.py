@@ -282,6 +282,7 @@ class OrderPublic(BaseModel):
     engineer_id: int | None
     station_reported: bool
     urban: bool | None
+    repair_warranty_of: int | None
     order_type: OrderType
     service_mode: ServiceMode
     urgency: Urgency
@@ -330,6 +331,7 @@ class OrderSummary(BaseModel):
     urgency: Urgency
     appliance_id: int | None
     station_id: int | None
+    repair_warranty_of: int | None = None
     fault_description: str
     created_at: datetime
     updated_at: datetime

@@ -27,7 +27,7 @@ const TEXT = {
     no_transcript: "暂无转写", play: "播放", none: "无",
     in_warranty: "保内", extended: "延保", out_of_warranty: "保外", days_left: "剩 {n} 天", last_day: "今天到期",
     sla_ok: "剩余", sla_warning_left: "即将超时", sla_overdue: "已超时",
-    milestone_acknowledge: "接单时效", milestone_contact: "联系用户时效", milestone_on_site: "上门时效", milestone_repair: "5天修复时效",
+    repair_warranty: "90天维修保修期内", milestone_acknowledge: "接单时效", milestone_contact: "联系用户时效", milestone_on_site: "上门时效", milestone_repair: "5天修复时效",
     create_order: "一键建单", order_created: "已创建工单", fault: "故障描述", urgent: "加急", no_appliance: "该客户没有登记电器。",
     waiting: "排队", longest_wait: "最长等待", answered: "接通", abandoned: "放弃", service_level: "服务水平",
     complaints_by_level: "未结投诉（按危机等级）", level: "等级 {n}",
@@ -66,7 +66,7 @@ const TEXT = {
     no_transcript: "no transcript yet", play: "Play", none: "none",
     in_warranty: "In warranty", extended: "Extended", out_of_warranty: "Out of warranty", days_left: "{n} days left", last_day: "last day today",
     sla_ok: "left", sla_warning_left: "due soon", sla_overdue: "overdue",
-    milestone_acknowledge: "acknowledge", milestone_contact: "contact customer", milestone_on_site: "on site", milestone_repair: "repaired in 5 days",
+    repair_warranty: "within the 90-day repair warranty", milestone_acknowledge: "acknowledge", milestone_contact: "contact customer", milestone_on_site: "on site", milestone_repair: "repaired in 5 days",
     create_order: "Create order", order_created: "Order created", fault: "Fault", urgent: "Urgent", no_appliance: "No appliance on file.",
     waiting: "Waiting", longest_wait: "Longest wait", answered: "Answered", abandoned: "Abandoned", service_level: "Service level",
     complaints_by_level: "Open complaints by crisis level", level: "Level {n}",
@@ -389,6 +389,8 @@ function orderLine(order, withSla) {
   if (order.urgency === "urgent") parts.push(t("urgent"));
   if (order.fault_description) parts.push(order.fault_description);
   line.append(el("span", `${parts.join(" · ")} `));
+  // Back within 90 days of a repair: free if the fault is the same (the agent asks).
+  if (order.repair_warranty_of) line.append(el("span", t("repair_warranty"), "pill alert repair-warranty"));
   if (withSla && order.sla) line.append(slaBadge(order.sla));
   return line;
 }

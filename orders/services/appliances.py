@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from core.types import Clock
-from orders.enums import AuditAction, WarrantyStatus
+from orders.enums import AuditAction, OrderStatus, OrderType, WarrantyStatus
 from orders.exceptions import ApplianceNotFound, InvalidOrderData
-from orders.models import Appliance
+from orders.models import Appliance, OrderTransition, WorkOrder
 from orders.schemas import Actor, ApplianceCreate, AppliancePublic, ApplianceUpdate
 from orders.services import audit
 from orders.services.customers import get_customer_row
 from orders.warranty import warranty_status
+
+REPAIR_WARRANTY = timedelta(days=90)
+"""A completed repair is guaranteed this long (90天质保期)."""
+
+
+def repair_warranty_of(session: Session, *, appliance_id: int, now: datetime) -> int | None:
+    """The latest repair of this appliance completed within the repair warranty, if any.
+
+    The intake cannot tell the fault is the same: it flags the earlier repair and the
+    agent confirms with the caller (the pop shows the flag on the order)."""
+    found = session.exec(
+        select(WorkOrder.id, func.max(OrderTransition.at))
+        .join(OrderTransition, col(OrderTransition.order_id) == col(WorkOrder.id))
+        .where(
+            WorkOrder.appliance_id == appliance_id,
+            WorkOrder.order_type == OrderType.REPAIR,
+            OrderTransition.to_status == OrderStatus.COMPLETED,
+            col(OrderTransition.at) >= now - REPAIR_WARRANTY,
+            col(OrderTransition.at) <= now,
+        )
+        .group_by(col(WorkOrder.id))
+        .order_by(func.max(OrderTransition.at).desc())
+    ).first()
+    return found[0] if found else None
 
 
 def warranty_of(appliance: Appliance, at: date) -> WarrantyStatus:

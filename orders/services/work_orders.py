@@ -8,7 +8,7 @@ from core.bus import publish_on_commit
 from core.errors import PermissionDenied
 from core.types import Clock
 from orders import sla
-from orders.enums import AuditAction, OrderStatus, Role
+from orders.enums import AuditAction, OrderStatus, OrderType, Role
 from orders.events import OrderCreated
 from orders.exceptions import InvalidOrderData, OrderNotFound, StationNotFound
 from orders.models import Address, Engineer, OrderTransition, Station, WorkOrder
@@ -23,7 +23,7 @@ from orders.schemas import (
     TransitionPublic,
 )
 from orders.services import audit, dispatch
-from orders.services.appliances import get_appliance_row, warranty_of
+from orders.services.appliances import get_appliance_row, repair_warranty_of, warranty_of
 from orders.services.customers import get_customer_row
 from orders.services.customers import to_public as customer_public
 from orders.services.transitions import STATION_TARGETS, apply_transition
@@ -56,6 +56,11 @@ def create_order(session: Session, *, data: OrderCreate, actor: Actor, clock: Cl
     order = WorkOrder(
         **data.model_dump(),
         warranty_status=warranty_of(appliance, now.date()),
+        repair_warranty_of=(
+            repair_warranty_of(session, appliance_id=appliance.id or 0, now=now)
+            if data.order_type is OrderType.REPAIR
+            else None
+        ),
         status=OrderStatus.NEW,
         created_by=actor.id,
         created_at=now,
