@@ -77,7 +77,11 @@ def test_a_station_user_on_a_phone_acknowledges_and_the_wall_sees_it_live(
 
     acknowledge.click()
 
-    expect(job.locator(".pill").first).to_have_text("已接单")
+    try:
+        expect(job.locator(".pill").first).to_have_text("已接单", timeout=10_000)
+    except AssertionError as failure:
+        shown = job.locator(".error").text_content()
+        raise AssertionError(f"not acknowledged; the card shows the error {shown!r}") from failure
     expect(job.locator("button[data-step='contacted']")).to_be_visible()
     expect(wall.locator("#sla-warning")).to_have_text("0", timeout=10_000)
     expect(wall.locator("#sla-orders")).not_to_contain_text(order.number)

@@ -21,13 +21,17 @@ Object.assign(TEXT.en, {
 });
 
 const STATION_ROLES = ["station", "engineer"];
-const board = { view: null, refreshing: null, stations: null, unassigned: null };
+const board = { view: null, refreshing: null, stations: null, unassigned: null, loads: 0 };
 
 function isStationStaff() { return state.me && STATION_ROLES.includes(state.me.role); }
 
 async function loadStation() {
+  // A reload started by an event can answer after the one an action started: only the
+  // latest request may draw, or a saved step would flicker back to the state before it.
+  const load = ++board.loads;
   try {
     const view = await api("GET", "/api/console/station");
+    if (load !== board.loads) return;
     syncClock(view.server_time);
     board.view = view;
     $("station-error").textContent = "";
