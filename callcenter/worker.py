@@ -14,7 +14,12 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from core.keys import WORKER_HEARTBEAT
-from orders.jobs import SLA_SWEEP_SECONDS, sweep_sla
+from orders.jobs import (
+    MAINTENANCE_MINUTES,
+    SLA_SWEEP_SECONDS,
+    open_maintenance_rounds,
+    sweep_sla,
+)
 from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import (
     fetch_twilio_recording,
@@ -100,6 +105,7 @@ def build_worker(
             cron(sweep_offers, second=set(range(0, 60, 2)), unique=True),
             cron(reconcile_calls, second=set(range(0, 60, ORPHANS_SWEEP_SECONDS)), unique=True),
             cron(sweep_sla, second=set(range(0, 60, SLA_SWEEP_SECONDS)), unique=True),
+            cron(open_maintenance_rounds, minute=MAINTENANCE_MINUTES, second=0, unique=True),
         ],
         redis_settings=RedisSettings.from_dsn(redis_url),
         handle_signals=handle_signals,

@@ -12,8 +12,12 @@ CallCenterError                                    500  base: status_code, error
 │   ├── orders.DuplicateStationCode                409
 │   ├── orders.DuplicateUsername                   409
 │   ├── orders.EngineerNotAssignable               409
+│   ├── orders.InvalidCancellationReview           409
 │   ├── orders.InvalidComplaintMove                409
+│   ├── orders.InvalidHandover                     409
+│   ├── orders.InvalidServiceRecord                409
 │   ├── orders.InvalidTransition                   409
+│   ├── orders.ServiceRecordMissing                409
 │   ├── telephony.AgentUnavailable                 409
 │   ├── telephony.CallNotBridged                   409
 │   ├── telephony.InvalidAgentState                409
@@ -26,10 +30,12 @@ CallCenterError                                    500  base: status_code, error
 │   ├── agent_console.RecordingNotFound            404
 │   ├── orders.ApplianceNotFound                   404
 │   ├── orders.AppointmentNotFound                 404
+│   ├── orders.CancellationRequestNotFound         404
 │   ├── orders.ComplaintNotFound                   404
 │   ├── orders.CustomerNotFound                    404
 │   ├── orders.EngineerNotFound                    404
 │   ├── orders.EscalationNotFound                  404
+│   ├── orders.MaintenancePlanNotFound             404
 │   ├── orders.OrderNotFound                       404
 │   ├── orders.StationNotFound                     404
 │   ├── orders.UserNotFound                        404

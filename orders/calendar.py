@@ -29,6 +29,10 @@ MAKE_UP_DAY_HOURS_OF = 1
 
 Intervals = tuple[tuple[time, time], ...]
 
+HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
+"""The hotline's calendar (China's): report periods, and the day of anything without a
+station of its own."""
+
 
 @cache
 def _warn_unknown_year(year: int) -> None:

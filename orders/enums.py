@@ -62,6 +62,8 @@ class Channel(StrEnum):
     PHONE = "phone"
     IVR = "ivr"
     WEB = "web"
+    MAINTENANCE_PLAN = "maintenance_plan"
+    """Created by the worker ahead of a maintenance plan's due date."""
 
 
 class OrderStatus(StrEnum):
@@ -168,3 +170,17 @@ class RequestedBy(StrEnum):
     CUSTOMER = "customer"
     STATION = "station"
     HOTLINE = "hotline"
+
+
+class CancelReason(StrEnum):
+    """Why a station asks the hotline to cancel an order (审核后删单)."""
+
+    FIXED_BY_PHONE = "fixed_by_phone"  # 电话排除故障
+    DUPLICATE = "duplicate"
+    CUSTOMER_WITHDREW = "customer_withdrew"
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"

@@ -83,3 +83,27 @@ class AppointmentNotFound(NotFound):
 
 class InvalidAppointment(ValidationFailed):
     error_id = "invalid_appointment"
+
+
+class InvalidHandover(Conflict):
+    error_id = "invalid_handover"
+
+
+class CancellationRequestNotFound(NotFound):
+    error_id = "cancellation_request_not_found"
+
+
+class InvalidCancellationReview(Conflict):
+    error_id = "invalid_cancellation_review"
+
+
+class ServiceRecordMissing(Conflict):
+    error_id = "service_record_missing"
+
+
+class InvalidServiceRecord(Conflict):
+    error_id = "invalid_service_record"
+
+
+class MaintenancePlanNotFound(NotFound):
+    error_id = "maintenance_plan_not_found"

@@ -13,6 +13,7 @@ from orders.enums import (
     ApplianceCategory,
     AppointmentStatus,
     AuditAction,
+    CancelReason,
     Channel,
     ComplaintStatus,
     ContactTopic,
@@ -22,6 +23,7 @@ from orders.enums import (
     OrderStatus,
     OrderType,
     RequestedBy,
+    ReviewStatus,
     Role,
     ServiceMode,
     SlaBasis,
@@ -382,3 +384,103 @@ class AuditEntry(SQLModel, table=True):
     action: AuditAction = Field(sa_type=enum_type(AuditAction))
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class HandoverSlip(SQLModel, table=True):
+    """维修机交接单: a machine taken from the customer's home to the station for repair
+    (拉修, spec §3.4.5), with the customer's consent, and its return."""
+
+    __tablename__ = "handover_slip"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    condition: str = Field(sa_type=Text)
+    """What the machine looks like when it leaves: marks, damage, what works."""
+    accessories: str = Field(default="", sa_type=Text)
+    handed_over_by: str = Field(max_length=200)
+    """The customer (or who stood in for them) who consented and signed."""
+    expected_back: date | None = None
+    taken_by: str = Field(max_length=200)
+    taken_at: datetime = _created()
+    returned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    received_by: str = Field(default="", max_length=200)
+    """Who signed for the machine when it came back."""
+    customer_feedback: str = Field(default="", sa_type=Text)
+    returned_by: str = Field(default="", max_length=200)
+
+
+class CancellationRequest(SQLModel, table=True):
+    """A station's request to cancel an order, which the hotline reviews (审核后删单)."""
+
+    __tablename__ = "cancellation_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    reason: CancelReason = Field(sa_type=enum_type(CancelReason))
+    note: str = Field(sa_type=Text)
+    requested_by: str = Field(max_length=200)
+    requested_at: datetime = _created()
+    status: ReviewStatus = Field(
+        default=ReviewStatus.PENDING, sa_type=enum_type(ReviewStatus), index=True
+    )
+    customer_confirmed: bool = False
+    """The reviewer heard from the customer that the fault is gone."""
+    reviewed_by: str = Field(default="", max_length=200)
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_note: str = Field(default="", sa_type=Text)
+
+
+class InstallationRecord(SQLModel, table=True):
+    """装机单: what an installation visit did, captured before the order completes."""
+
+    __tablename__ = "installation_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", unique=True)
+    unboxing_ok: bool
+    """开箱验机: the machine arrived whole and complete."""
+    unboxing_notes: str = Field(default="", sa_type=Text)
+    commissioned: bool
+    """调试: installed, switched on and working."""
+    training_given: bool
+    """The customer was shown how to use and look after it."""
+    customer_confirmed_by: str = Field(max_length=200)
+    notes: str = Field(default="", sa_type=Text)
+    recorded_by: str = Field(max_length=200)
+    recorded_at: datetime = _created()
+
+
+class MaintenancePlan(SQLModel, table=True):
+    """Periodic care of an appliance (e.g. air-conditioner cleaning every 12 months): a
+    maintenance order is created ahead of each due date."""
+
+    __tablename__ = "maintenance_plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    appliance_id: int = Field(foreign_key="appliance.id", index=True)
+    task: str = Field(max_length=200)
+    interval_months: int
+    next_due: date = Field(index=True)
+    lead_days: int = 14
+    """How many days before the due date the order is created, for the station to book
+    the visit."""
+    open_order_id: int | None = Field(default=None, foreign_key="work_order.id")
+    """The maintenance order of the current round, while it is not done."""
+    is_active: bool = True
+    created_by: str = Field(max_length=200)
+    created_at: datetime = _created()
+
+
+class MaintenanceRecord(SQLModel, table=True):
+    """保护保养记录: what a maintenance visit did."""
+
+    __tablename__ = "maintenance_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", unique=True)
+    plan_id: int | None = Field(default=None, foreign_key="maintenance_plan.id", index=True)
+    work_done: str = Field(sa_type=Text)
+    findings: str = Field(default="", sa_type=Text)
+    customer_confirmed_by: str = Field(max_length=200)
+    recorded_by: str = Field(max_length=200)
+    recorded_at: datetime = _created()

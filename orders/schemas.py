@@ -21,6 +21,7 @@ from orders.enums import (
     ApplianceCategory,
     AppointmentStatus,
     AuditAction,
+    CancelReason,
     Channel,
     ComplaintStatus,
     ContactTopic,
@@ -29,6 +30,7 @@ from orders.enums import (
     OrderStatus,
     OrderType,
     RequestedBy,
+    ReviewStatus,
     Role,
     ServiceMode,
     SlaBasis,
@@ -779,3 +781,129 @@ class AuditPublic(BaseModel):
     action: AuditAction
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+# Records kept on an order: handover slips, cancellation requests, installation and
+# maintenance records, maintenance plans
+
+Remark = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=2000)]
+OptionalRemark = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class TakeBackIn(Strict):
+    """拉修: the machine goes to the station, with the customer's consent (spec §3.4.5)."""
+
+    customer_consented: bool
+    handed_over_by: Name
+    condition: Remark
+    accessories: OptionalRemark = ""
+    expected_back: date | None = None
+
+
+class MachineReturnIn(Strict):
+    received_by: Name
+    customer_feedback: OptionalRemark = ""
+
+
+class HandoverSlipPublic(BaseModel):
+    id: int
+    order_id: int
+    condition: str
+    accessories: str
+    handed_over_by: str
+    expected_back: date | None
+    taken_by: str
+    taken_at: datetime
+    returned_at: datetime | None
+    received_by: str
+    customer_feedback: str
+    returned_by: str
+
+
+class CancellationRequestIn(Strict):
+    reason: CancelReason = CancelReason.FIXED_BY_PHONE
+    note: Remark
+    """What was done: for a fault cleared on the phone, what the customer was told."""
+
+
+class CancellationReviewIn(Strict):
+    approve: bool
+    customer_confirmed: bool = False
+    """Approving needs it: the reviewer asked the customer, who says the fault is gone."""
+    note: Remark
+
+
+class CancellationRequestPublic(BaseModel):
+    id: int
+    order_id: int
+    order_number: str = ""
+    reason: CancelReason
+    note: str
+    requested_by: str
+    requested_at: datetime
+    status: ReviewStatus
+    customer_confirmed: bool
+    reviewed_by: str
+    reviewed_at: datetime | None
+    review_note: str
+
+
+class InstallationRecordIn(Strict):
+    unboxing_ok: bool
+    unboxing_notes: OptionalRemark = ""
+    commissioned: bool
+    training_given: bool
+    customer_confirmed_by: Name
+    notes: OptionalRemark = ""
+
+
+class InstallationRecordPublic(InstallationRecordIn):
+    id: int
+    order_id: int
+    recorded_by: str
+    recorded_at: datetime
+
+
+class MaintenanceRecordIn(Strict):
+    work_done: Remark
+    findings: OptionalRemark = ""
+    customer_confirmed_by: Name
+
+
+class MaintenanceRecordPublic(MaintenanceRecordIn):
+    id: int
+    order_id: int
+    plan_id: int | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+MAX_LEAD_DAYS = 120
+"""How long ahead of its due date a maintenance order may be created."""
+
+
+class MaintenancePlanIn(Strict):
+    task: Name
+    interval_months: int = Field(ge=1, le=120)
+    next_due: date
+    lead_days: int = Field(default=14, ge=0, le=MAX_LEAD_DAYS)
+
+
+class MaintenancePlanUpdate(Strict):
+    interval_months: int | None = Field(default=None, ge=1, le=120)
+    next_due: date | None = None
+    lead_days: int | None = Field(default=None, ge=0, le=MAX_LEAD_DAYS)
+    is_active: bool | None = None
+
+
+class MaintenancePlanPublic(BaseModel):
+    id: int
+    appliance_id: int
+    task: str
+    interval_months: int
+    next_due: date
+    lead_days: int
+    open_order_id: int | None
+    is_active: bool
+    created_by: str
+    created_at: datetime

@@ -32,7 +32,8 @@ _FORWARD: dict[S, frozenset[S]] = {
     # then pauses until they arrive.
     S.CONTACTED: frozenset({S.IN_SERVICE, S.WAITING_PARTS}),
     S.IN_SERVICE: frozenset({S.COMPLETED, S.WAITING_PARTS, S.HARD_TO_REPAIR}),
-    # Parts arrived: straight back to the repair, or back to the customer for a new visit.
+    # Parts arrived: back to the customer for a new visit; a machine at the station goes
+    # straight back to the bench (see allowed_targets).
     S.WAITING_PARTS: frozenset({S.IN_SERVICE, S.CONTACTED}),
     S.HARD_TO_REPAIR: frozenset({S.IN_SERVICE}),
     S.COMPLETED: frozenset({S.REOPENED}),
@@ -54,6 +55,9 @@ _AFTER_COMPLETED: dict[ServiceMode, S] = {
 
 def allowed_targets(current: S, mode: ServiceMode) -> list[S]:
     targets = set(_FORWARD[current])
+    if current is S.WAITING_PARTS and mode is ServiceMode.ON_SITE:
+        # The customer is called again and a new visit agreed (spec: 配件到后重新联系预约).
+        targets.discard(S.IN_SERVICE)
     if current is S.COMPLETED:
         targets.add(_AFTER_COMPLETED[mode])
     if current in OPEN_STATES:

@@ -29,8 +29,8 @@ from orders import SYSTEM, Role
 from orders.calendar import BusinessCalendar
 from orders.enums import Milestone, MilestoneState, OrderStatus, OrderType
 from orders.models import Escalation, SlaClockRow, SlaPolicyRule, Station, StationClosure, WorkOrder
-from orders.schemas import OrderCreate, TransitionIn
-from orders.services import work_orders
+from orders.schemas import AppointmentIn, OrderCreate, TransitionIn
+from orders.services import appointments, work_orders
 from orders.sla import order_milestones, sweep
 from tests.conftest import IN_CI, POSTGRES_URL, bearer, fixed_clock
 
@@ -116,6 +116,18 @@ def _move(db: Session, order: WorkOrder, to: OrderStatus, at: datetime, station:
     )
 
 
+def _book_visit(db: Session, order: WorkOrder, at: datetime) -> None:
+    appointments.schedule(
+        db,
+        order_id=order.id or 0,
+        data=AppointmentIn(
+            window_start=at + timedelta(hours=1), window_end=at + timedelta(hours=3)
+        ),
+        actor=SYSTEM,
+        clock=fixed_clock(at),
+    )
+
+
 def _milestones(db: Session, order: WorkOrder, now: datetime) -> dict[Milestone, Any]:
     return {m.milestone: m for m in order_milestones(db, order_id=order.id or 0, now=now)}
 
@@ -173,6 +185,9 @@ def test_waiting_for_parts_pauses_the_on_site_clock_but_never_the_5_day_one(
         _move(db, order, to, reported + timedelta(hours=hours), shop)
 
     during = _milestones(db, order, reported + timedelta(hours=30))
+    # The parts arrive: the customer is called again (the clock runs again) and visited.
+    _move(db, order, OrderStatus.CONTACTED, reported + timedelta(hours=52), shop)
+    _book_visit(db, order, reported + timedelta(hours=52))
     _move(db, order, OrderStatus.IN_SERVICE, reported + timedelta(hours=53), shop)
     after = _milestones(db, order, reported + timedelta(hours=54))
 
@@ -181,9 +196,9 @@ def test_waiting_for_parts_pauses_the_on_site_clock_but_never_the_5_day_one(
     assert during[Milestone.ON_SITE].state is MilestoneState.PENDING  # past its old due, paused
     assert during[Milestone.REPAIR].paused_since is None
     assert during[Milestone.REPAIR].due_at == reported + timedelta(days=5)
-    # 21 h were left when the parts were ordered; the visit came 0 h into the resumed clock.
-    assert after[Milestone.ON_SITE].paused_seconds == 50 * 3600
-    assert after[Milestone.ON_SITE].due_at == reported + timedelta(hours=74)
+    # 21 h were left when the parts were ordered; the visit came 1 h into the resumed clock.
+    assert after[Milestone.ON_SITE].paused_seconds == 49 * 3600
+    assert after[Milestone.ON_SITE].due_at == reported + timedelta(hours=73)
     assert after[Milestone.ON_SITE].state is MilestoneState.MET
     assert after[Milestone.REPAIR].due_at == reported + timedelta(days=5)
 

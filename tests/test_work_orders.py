@@ -33,7 +33,6 @@ COMMON = {
     (S.WAITING_PARTS, S.CONTACTED),
     (S.IN_SERVICE, S.COMPLETED),
     (S.IN_SERVICE, S.WAITING_PARTS),
-    (S.WAITING_PARTS, S.IN_SERVICE),
     (S.IN_SERVICE, S.HARD_TO_REPAIR),
     (S.HARD_TO_REPAIR, S.IN_SERVICE),
     (S.COMPLETED, S.REOPENED),
@@ -45,7 +44,10 @@ COMMON = {
 } | {(state, S.CANCELLED) for state in OPEN}
 LEGAL = {
     ServiceMode.ON_SITE: COMMON | {(S.COMPLETED, S.CLOSED)},
-    ServiceMode.CARRY_IN: COMMON | {(S.COMPLETED, S.READY_FOR_PICKUP)},
+    # Parts for a machine at the station go straight in; on site, the customer is called
+    # again for a new visit.
+    ServiceMode.CARRY_IN: COMMON
+    | {(S.COMPLETED, S.READY_FOR_PICKUP), (S.WAITING_PARTS, S.IN_SERVICE)},
 }
 # A path from NEW to every state, to put an order where a transition starts.
 PATHS: dict[S, list[S]] = {

@@ -11,6 +11,8 @@ from orders.http import (
     audit,
     complaints,
     customers,
+    maintenance,
+    order_records,
     reports,
     sla,
     stations,
@@ -34,3 +36,5 @@ router.include_router(sla.router)
 router.include_router(stations.router)
 router.include_router(complaints.router)
 router.include_router(appointments.router)
+router.include_router(order_records.router)
+router.include_router(maintenance.router)

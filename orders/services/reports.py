@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from statistics import fmean
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
+from orders.calendar import HOTLINE_ZONE
 from orders.enums import (
     ComplaintStatus,
     Milestone,
@@ -46,8 +46,6 @@ from orders.schemas import (
 )
 from orders.states import OPEN_STATES
 
-HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
-"""Days, weeks and months of a report are the hotline's (China's) calendar periods."""
 MAX_REPORT_DAYS = 366
 WHOLE_RANGE = "all"
 """The period label of rows that are not split by day, week or month."""

@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from core.bus import publish_on_commit
 from core.types import Clock
-from orders import sla
-from orders.enums import AppointmentStatus, AuditAction, OrderStatus
+from orders import maintenance, sla
+from orders.enums import AppointmentStatus, AuditAction, OrderStatus, OrderType, ServiceMode
 from orders.events import OrderStatusChanged
-from orders.models import Appointment, OrderTransition, WorkOrder
+from orders.exceptions import InvalidHandover, InvalidTransition, ServiceRecordMissing
+from orders.models import (
+    Appointment,
+    HandoverSlip,
+    InstallationRecord,
+    MaintenanceRecord,
+    OrderTransition,
+    WorkOrder,
+)
 from orders.schemas import Actor
 from orders.services import audit
 from orders.states import check_transition
@@ -49,6 +57,7 @@ def apply_transition(
     """
     assert order.id is not None
     check_transition(order.status, to, order.service_mode)
+    _check_preconditions(session, order, to)
     before = audit.snapshot(order)
     previous = order.status
     now = clock()
@@ -80,6 +89,7 @@ def apply_transition(
     sla.on_status_change(session, order=order, previous=previous, now=now)
     if to is OrderStatus.IN_SERVICE:
         _keep_visit(session, order)
+    maintenance.end_round(session, order=order, now=now)
     publish_on_commit(
         session,
         OrderStatusChanged(
@@ -102,4 +112,74 @@ def _keep_visit(session: Session, order: WorkOrder) -> None:
         update(table)
         .where(table.c.order_id == order.id, table.c.status == AppointmentStatus.SCHEDULED)
         .values(status=AppointmentStatus.KEPT)
+    )
+
+
+_RECORD_OF: dict[OrderType, tuple[type[Any], str]] = {
+    OrderType.INSTALLATION: (InstallationRecord, "installation-record"),
+    OrderType.MAINTENANCE: (MaintenanceRecord, "maintenance-record"),
+}
+"""Installation and maintenance visits complete only with their record (装机单,
+保护保养记录), filed at the path named here under the order."""
+
+
+def _check_preconditions(session: Session, order: WorkOrder, to: OrderStatus) -> None:
+    """What the state table alone cannot know: the paperwork and the customer's visit."""
+    if to is OrderStatus.COMPLETED and order.order_type in _RECORD_OF:
+        table, path = _RECORD_OF[order.order_type]
+        if session.exec(select(table.id).where(table.order_id == order.id)).first() is None:
+            raise ServiceRecordMissing(
+                f"an {order.order_type.value} order completes only with its record: "
+                f"POST /api/orders/{order.id}/{path} first",
+                details={"order_type": order.order_type, "record": path},
+            )
+    if to is OrderStatus.PICKED_UP and _machine_at_station(session, order):
+        raise InvalidHandover(
+            "a machine taken back to the station is returned against its handover slip: "
+            f"POST /api/orders/{order.id}/handover/return",
+            details={"order_id": order.id},
+        )
+    if (
+        to is OrderStatus.IN_SERVICE
+        and order.status is OrderStatus.CONTACTED
+        and order.service_mode is ServiceMode.ON_SITE
+        and _back_from_parts(session, order)
+        and not _has_standing_visit(session, order)
+    ):
+        raise InvalidTransition(
+            "the parts arrived: agree the new visit with the customer before going on site",
+            details={"from": order.status, "to": to, "needs": "appointment"},
+        )
+
+
+def _machine_at_station(session: Session, order: WorkOrder) -> bool:
+    return (
+        session.exec(
+            select(HandoverSlip.id).where(
+                HandoverSlip.order_id == order.id, col(HandoverSlip.returned_at).is_(None)
+            )
+        ).first()
+        is not None
+    )
+
+
+def _back_from_parts(session: Session, order: WorkOrder) -> bool:
+    """The order was contacted again because its parts arrived (waiting_parts → contacted)."""
+    latest = session.exec(
+        select(OrderTransition.from_status)
+        .where(OrderTransition.order_id == order.id)
+        .order_by(col(OrderTransition.id).desc())
+    ).first()
+    return latest is OrderStatus.WAITING_PARTS
+
+
+def _has_standing_visit(session: Session, order: WorkOrder) -> bool:
+    return (
+        session.exec(
+            select(Appointment.id).where(
+                Appointment.order_id == order.id,
+                Appointment.status == AppointmentStatus.SCHEDULED,
+            )
+        ).first()
+        is not None
     )

@@ -38,6 +38,13 @@ def to_public(order: WorkOrder) -> OrderPublic:
 
 
 def create_order(session: Session, *, data: OrderCreate, actor: Actor, clock: Clock) -> OrderPublic:
+    order = intake(session, data=data, actor=actor, clock=clock)
+    session.commit()
+    return to_public(order)
+
+
+def intake(session: Session, *, data: OrderCreate, actor: Actor, clock: Clock) -> WorkOrder:
+    """Log the order, start its clocks and dispatch it. Does not commit."""
     get_customer_row(session, data.customer_id)
     appliance = get_appliance_row(session, data.appliance_id)
     if appliance.customer_id != data.customer_id:
@@ -107,8 +114,7 @@ def create_order(session: Session, *, data: OrderCreate, actor: Actor, clock: Cl
             at=now,
         ),
     )
-    session.commit()
-    return to_public(order)
+    return order
 
 
 def visible_order(session: Session, order_id: int, viewer: Actor) -> WorkOrder:
