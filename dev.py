@@ -2,8 +2,9 @@
 """Set-up and entry points for a fresh machine with nothing but Python 3.11+.
 
     python3 dev.py run [callcenter serve options]   run the service on embedded defaults
-    python3 dev.py test [pytest options]            install everything and run the suite,
-                                                    then the clock check (without options)
+    python3 dev.py test [pytest options]            install everything and run the suite:
+                                                    without options, the date-dependent
+                                                    tests a year ahead (the clock check)
 
 Both create ``.venv`` beside this file and install the project into it; the install is
 repeated only when pyproject.toml changes.
@@ -77,23 +78,10 @@ def run(args: list[str]) -> None:
     os.execv(str(BIN / "callcenter"), [str(BIN / "callcenter"), "serve", *args])
 
 
-CLOCK_SHIFTS_WEEKS = (-52, 52)
-"""The clock check: the tests that depend on their fixed moments, again a year back and a
-year ahead (whole weeks keep weekday and time of day), so none passes only near today."""
-CLOCK_CHECK = [
-    "-m",
-    "clock",
-    "--ignore",
-    "tests/test_sip.py",
-    "--ignore",
-    "tests/test_console_browser.py",
-    "--deselect",
-    "tests/test_channel_parity.py::test_sip",
-]
-"""On SQLite, without the SIP calls (test_sip's and the parity table's) and the browser:
-the dates they show come from the same services and flows that the Twilio and console
-tests check here, and their real-time media and pages would double the run (the suite
-must stay under 15 minutes)."""
+CLOCK_SHIFT_WEEKS = 52
+"""The clock check: the tests that depend on their fixed moments run with every moment a
+year ahead (whole weeks keep weekday and time of day), so none passes only near today.
+They run only there; the unshifted run holds all the others."""
 
 
 def test(args: list[str]) -> None:
@@ -101,23 +89,30 @@ def test(args: list[str]) -> None:
     _ensure_system_packages()
     _run([str(BIN / "ruff"), "check", "."])
     _run([str(BIN / "ruff"), "format", "--check", "."])
-    # Two workers for the whole suite: with a third, the SIP tests' callers and endpoints
-    # met on each other's RTP ports. The clock check holds no SIP call and waits mostly on
-    # its live servers, so it takes three.
     pytest = [str(BIN / "python"), "-m", "pytest", "--dist", "loadfile"]
-    completed = subprocess.run([*pytest, "-n", "2", *args], cwd=ROOT, check=False)
-    if completed.returncode != 0 or args:
-        sys.exit(completed.returncode)
-    for weeks in CLOCK_SHIFTS_WEEKS:
-        print(f"clock check: the clock-dependent tests {weeks:+d} weeks away", flush=True)
-        env = {
-            **os.environ,
-            "CALLCENTER_TEST_CLOCK_SHIFT_WEEKS": str(weeks),
-            "CALLCENTER_TEST_DATABASES": "sqlite",
-        }
-        shifted = subprocess.run([*pytest, "-n", "3", *CLOCK_CHECK], cwd=ROOT, env=env, check=False)
-        if shifted.returncode != 0:
-            sys.exit(shifted.returncode)
+    if args:
+        sys.exit(subprocess.run([*pytest, "-n", "2", *args], cwd=ROOT, check=False).returncode)
+    # Two workers for the unshifted run: with a third, the SIP tests' callers and
+    # endpoints met on each other's RTP ports. The clock check holds no SIP call and
+    # waits mostly on its live servers, so it takes three.
+    runs = (
+        ("the tests that do not depend on the date", {"CALLCENTER_TEST_SPLIT": "rest"}, "2"),
+        (
+            f"the clock check: the date-dependent tests {CLOCK_SHIFT_WEEKS:+d} weeks away",
+            {
+                "CALLCENTER_TEST_SPLIT": "dated",
+                "CALLCENTER_TEST_CLOCK_SHIFT_WEEKS": str(CLOCK_SHIFT_WEEKS),
+            },
+            "3",
+        ),
+    )
+    for title, env, workers in runs:
+        print(title, flush=True)
+        completed = subprocess.run(
+            [*pytest, "-n", workers], cwd=ROOT, env={**os.environ, **env}, check=False
+        )
+        if completed.returncode != 0:
+            sys.exit(completed.returncode)
     sys.exit(0)
 
 

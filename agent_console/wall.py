@@ -54,7 +54,7 @@ def current_wall(session: Session, *, acd: Acd, now: datetime, config: ConsoleCo
 
 def day_figures(session: Session, *, now: datetime, config: ConsoleConfig) -> DayFigures:
     return DayFigures(
-        sla=sla_figures(session, now=now, listed=config.sla_orders),
+        sla=sla_figures(session, now=now, listed=config.sla_orders, zone=config.zone),
         complaints_by_crisis_level=complaints_by_level(session),
         calls_per_hour=calls_per_hour(session, now=now, zone=config.zone),
         at=now,

@@ -301,7 +301,9 @@ def _order(
             ServiceMode.ON_SITE if rng.random() < 0.85 else ServiceMode.CARRY_IN
         ).value,
         "urgency": (Urgency.URGENT if rng.random() < 0.1 else Urgency.NORMAL).value,
-        "channel": rng.choices(list(Channel), weights=(70, 20, 10))[0].value,
+        "channel": rng.choices((Channel.PHONE, Channel.IVR, Channel.WEB), weights=(70, 20, 10))[
+            0
+        ].value,
         "fault_description": rng.choice(FAULTS),
         "warranty_status": rng.choice(list(WarrantyStatus)).value,
         "status": status.value,

@@ -76,3 +76,14 @@ class ComplaintEscalated(Event):
     station_id: int | None
     crisis_level: int
     at: datetime
+
+
+class CancellationRequested(Event):
+    """A station asked to cancel an order: the hotline's review desk shows it at once."""
+
+    name = "order.cancellation_requested"
+    order_id: int
+    number: str
+    station_id: int | None
+    request_id: int
+    at: datetime

@@ -400,11 +400,21 @@ class SlaOrder(BaseModel):
     sla: SlaClock
 
 
+class HourAttainment(BaseModel):
+    """SLA milestones decided in one hour of the day: met in time, or come due unmet."""
+
+    hour: int
+    met: int
+    missed: int
+
+
 class SlaFigures(BaseModel):
     warning: int
     breached: int
     orders: list[SlaOrder]
     """The worst clocks first: breached longest ago, then nearest to breaching."""
+    by_hour: list[HourAttainment] = []
+    """Today's attainment, hour by hour (the hotline's day)."""
 
 
 class EscalationPublic(BaseModel):
@@ -526,6 +536,17 @@ class JobCard(BaseModel):
     engineer_name: str
     next_steps: list[OrderStatus]
     """The moves the station may make from here (the hotline keeps the others)."""
+    visit_start: datetime | None = None
+    visit_end: datetime | None = None
+    """The standing appointment's window, if one is agreed."""
+    visit_today: bool = False
+    """The visit falls on today in the station's zone: the job is on today's round."""
+    at_station: bool = False
+    """Taken back to the station (拉修): it goes back against the handover slip."""
+    cancellation_pending: bool = False
+    """The station asked the hotline to cancel it; the review is outstanding."""
+    has_record: bool = False
+    """An installation or maintenance visit's record is filed (completion needs it)."""
 
 
 class BoardEngineer(BaseModel):
@@ -537,6 +558,8 @@ class BoardEngineer(BaseModel):
 class StationBoard(BaseModel):
     station_id: int
     station_name: str
+    time_zone: str = "Asia/Shanghai"
+    """The station's zone: visit windows are shown, and "today" is counted, in it."""
     jobs: list[JobCard]
     engineers: list[BoardEngineer]
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import and_, case, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
 from core.bus import publish_on_commit
-from orders.calendar import BusinessCalendar
+from orders.calendar import HOTLINE_ZONE, BusinessCalendar
 from orders.enums import (
     Milestone,
     MilestoneState,
@@ -40,7 +43,7 @@ from orders.models import (
     WorkOrder,
     default_working_hours,
 )
-from orders.schemas import MilestonePublic, SlaClock, SlaFigures, SlaOrder
+from orders.schemas import HourAttainment, MilestonePublic, SlaClock, SlaFigures, SlaOrder
 
 S = OrderStatus
 
@@ -476,7 +479,9 @@ def next_deadlines(
     return nearest
 
 
-def sla_figures(session: Session, *, now: datetime, listed: int) -> SlaFigures:
+def sla_figures(
+    session: Session, *, now: datetime, listed: int, zone: ZoneInfo = HOTLINE_ZONE
+) -> SlaFigures:
     """Running milestones in warning and in breach now, with the ``listed`` worst."""
     running = (*_running(), col(SlaClockRow.paused_since).is_(None))
     late = (*running, col(SlaClockRow.due_at) <= now)
@@ -511,7 +516,37 @@ def sla_figures(session: Session, *, now: datetime, listed: int) -> SlaFigures:
             )
             for row in worst[:listed]
         ],
+        by_hour=attainment_by_hour(session, now=now, zone=zone),
     )
+
+
+def attainment_by_hour(session: Session, *, now: datetime, zone: ZoneInfo) -> list[HourAttainment]:
+    """For each hour of today in ``zone``: milestones met in time in that hour, and
+    milestones that came due in it without being met by then (met late, or still open
+    and running). Paused and stopped (cancelled) milestones do not count."""
+    local = now.astimezone(zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    edges = [midnight + timedelta(hours=h) for h in range(25)]
+    met_at, due_at = col(SlaClockRow.met_at), col(SlaClockRow.due_at)
+    in_time = and_(met_at.is_not(None), met_at <= due_at)
+    missed = and_(
+        due_at <= now,
+        or_(met_at.is_(None), met_at > due_at),
+        col(SlaClockRow.paused_since).is_(None),
+        col(SlaClockRow.state) != MilestoneState.STOPPED,
+    )
+    columns = []
+    for low, high in pairwise(edges):
+        columns.append(func.sum(case((and_(in_time, met_at >= low, met_at < high), 1), else_=0)))
+        columns.append(func.sum(case((and_(missed, due_at >= low, due_at < high), 1), else_=0)))
+    query = core_select(*columns).where(
+        or_(and_(met_at >= edges[0], met_at < edges[-1]), and_(due_at >= edges[0], due_at < now))
+    )
+    row = session.connection().execute(query).one()
+    return [
+        HourAttainment(hour=h, met=int(row[2 * h] or 0), missed=int(row[2 * h + 1] or 0))
+        for h in range(24)
+    ]
 
 
 def _count(session: Session, where: tuple[Any, ...]) -> int:

@@ -55,8 +55,8 @@ TWILIO_AUTH_TOKEN = "twilio-test-auth-token-0123456789"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CLOCK_SHIFT_ENV = "CALLCENTER_TEST_CLOCK_SHIFT_WEEKS"
 CLOCK_SHIFT = timedelta(weeks=int(os.environ.get(CLOCK_SHIFT_ENV, "0")))
-"""The clock check runs the clock-dependent tests with every fixed moment moved a year
-back and a year ahead; whole weeks keep the weekday and the time of day."""
+"""The clock check runs the date-dependent tests with every fixed moment moved a year
+ahead; whole weeks keep the weekday and the time of day."""
 
 
 def at(*fields: int) -> datetime:
@@ -101,10 +101,22 @@ def _worker_index(config: pytest.Config) -> int:
 
 
 DATABASES = os.environ.get("CALLCENTER_TEST_DATABASES", "sqlite,postgresql").split(",")
-"""The clock check narrows its runs to SQLite; the full run covers both."""
+"""Every database test runs on both unless a run narrows it."""
+
+SPLIT_ENV = "CALLCENTER_TEST_SPLIT"
+"""``dated``: only the tests that depend on their fixed moments (the clock check, run a
+year ahead); ``rest``: all the others; unset: everything (a developer's run)."""
+UNSHIFTED = (
+    "tests/test_sip.py",
+    "tests/test_console_browser.py",
+    "tests/test_channel_parity.py::test_sip",
+)
+"""Depend on their moments too, but stay in the unshifted run: the dates they show come
+from the same services and flows that the Twilio and console tests check shifted, and
+their real-time media and pages are the slowest of the suite."""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # A test that moves or reads the tests' clock itself depends on the date; so does one
     # that calls in through the Twilio simulator (the IVR's business hours), and the
     # modules marked ``clock`` (their fixed moments). Tests that merely run on the app's
@@ -116,6 +128,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parameters = inspect.signature(function).parameters
         if "clock" in parameters or "sim" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.clock)
+    split = os.environ.get(SPLIT_ENV, "")
+    if not split:
+        return
+    dated = {item.nodeid for item in items if _dated(item)}
+    keep = [item for item in items if (item.nodeid in dated) == (split == "dated")]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
+def _dated(item: pytest.Item) -> bool:
+    return item.get_closest_marker("clock") is not None and not item.nodeid.startswith(UNSHIFTED)
 
 
 @pytest.fixture(scope="session", params=DATABASES)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, func, select
@@ -29,7 +30,7 @@ from orders.schemas import SYSTEM, Actor, AppliancePublic, OrderCreate, Transiti
 from orders.services import complaints, work_orders
 from orders.services.figures import complaints_by_level
 from orders.services.lookup import lookup_caller
-from orders.sla import sla_figures
+from orders.sla import attainment_by_hour, sla_figures
 from orders.warranty import warranty_badge
 from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction, Disposition
@@ -289,6 +290,50 @@ def test_sla_figures_count_warnings_and_breaches_of_open_orders(
     # Worst first: the breach, then the clock that runs out soonest.
     assert [o.number for o in figures.orders] == [late.number, soonest.number, close.number]
     assert {o.sla.milestone for o in figures.orders} == {Milestone.REPAIR}
+
+
+def test_sla_attainment_is_counted_hour_by_hour_in_the_hotlines_day(
+    db: Session, make_customer: Any, make_appliance: Any, station: Any
+) -> None:
+    customer = make_customer()
+    washer = make_appliance(customer.id)
+    local = ZoneInfo("Asia/Shanghai")
+
+    def hour(h: float) -> datetime:
+        day = NOW.astimezone(local).replace(hour=0, minute=0)
+        return (day + timedelta(hours=h)).astimezone(UTC)
+
+    def order(dispatched: float, *steps: tuple[OrderStatus, float]) -> None:
+        created = work_orders.create_order(
+            db,
+            data=OrderCreate(customer_id=customer.id, appliance_id=washer.id),
+            actor=SYSTEM,
+            clock=fixed_clock(hour(dispatched)),
+        )
+        moves = ((OrderStatus.ASSIGNED, dispatched), *steps)
+        for to, when in moves:
+            work_orders.transition_order(
+                db,
+                order_id=created.id,
+                data=TransitionIn(to=to, station_id=station.id),
+                actor=SYSTEM,
+                clock=fixed_clock(hour(when)),
+            )
+
+    # Acknowledge within 2 h of dispatch; contact within 2 h of acknowledging.
+    order(6, (OrderStatus.ACCEPTED, 7.5), (OrderStatus.CONTACTED, 8))  # both in time: 7h, 8h
+    order(5, (OrderStatus.ACCEPTED, 8.2))  # acknowledged late: missed at 7h (contact due 10:12)
+    order(6.5)  # never acknowledged: missed at 8:30
+    order(9)  # due at 11:00, after now: not decided yet
+    order(5, (OrderStatus.CANCELLED, 6))  # cancelled: no longer counts
+
+    hours = {h.hour: (h.met, h.missed) for h in attainment_by_hour(db, now=NOW, zone=local)}
+
+    assert {h: figures for h, figures in hours.items() if figures != (0, 0)} == {
+        7: (1, 1),
+        8: (1, 1),
+    }
+    assert len(hours) == 24
 
 
 def test_open_complaints_are_counted_by_crisis_level(

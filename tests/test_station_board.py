@@ -3,6 +3,7 @@ the station may make on each, and each engineer's open load for the assign list.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,9 +13,9 @@ from sqlmodel import Session
 from orders import SYSTEM, Actor, Role, StationNotFound, station_board
 from orders.enums import OrderStatus
 from orders.models import Engineer, Station, WorkOrder
-from orders.schemas import TransitionIn
-from orders.services import work_orders
-from tests.conftest import OPEN_HOURS, bearer
+from orders.schemas import AppointmentIn, TransitionIn
+from orders.services import appointments, work_orders
+from tests.conftest import OPEN_HOURS, bearer, fixed_clock
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_a_station_sees_its_open_jobs_with_the_moves_it_may_make(
     _order(db, clock, make_order, customer, washer, ours, OrderStatus.CANCELLED)
 
     board = station_board(
-        db, viewer=Actor(id=None, name="cy", role=Role.STATION, station_id=ours.id)
+        db, viewer=Actor(id=None, name="cy", role=Role.STATION, station_id=ours.id), now=OPEN_HOURS
     )
 
     assert board.station_name == "朝阳服务站"
@@ -129,10 +130,12 @@ def test_an_engineer_sees_only_their_own_jobs_and_the_station_sees_their_load(
     db.commit()
 
     engineer_view = station_board(
-        db, viewer=Actor(id=login.id, name=login.username, role=Role.ENGINEER, station_id=ours.id)
+        db,
+        viewer=Actor(id=login.id, name=login.username, role=Role.ENGINEER, station_id=ours.id),
+        now=OPEN_HOURS,
     )
     station_view = station_board(
-        db, viewer=Actor(id=None, name="cy", role=Role.STATION, station_id=ours.id)
+        db, viewer=Actor(id=None, name="cy", role=Role.STATION, station_id=ours.id), now=OPEN_HOURS
     )
 
     assert [job.number for job in engineer_view.jobs] == [mine.number]
@@ -143,9 +146,70 @@ def test_an_engineer_sees_only_their_own_jobs_and_the_station_sees_their_load(
     }
 
 
+def test_an_engineers_jobs_today_come_first_in_the_order_of_their_visits(
+    db: Session,
+    clock: Any,
+    stations: Any,
+    make_customer: Any,
+    make_appliance: Any,
+    make_order: Any,
+    make_user: Any,
+) -> None:
+    ours, _ = stations
+    login = make_user(Role.ENGINEER, station_id=ours.id)
+    li = Engineer(station_id=ours.id, user_id=login.id, name="李师傅", created_at=OPEN_HOURS)
+    db.add(li)
+    db.commit()
+    customer = make_customer()
+    washer = make_appliance(customer.id)
+    steps = (OrderStatus.ACCEPTED, OrderStatus.CONTACTED)
+    oldest = _order(db, clock, make_order, customer, washer, ours, *steps)
+    afternoon = _order(db, clock, make_order, customer, washer, ours, *steps)
+    morning = _order(db, clock, make_order, customer, washer, ours, *steps)
+    tomorrow = _order(db, clock, make_order, customer, washer, ours, *steps)
+    # OPEN_HOURS is 10:00 in Shanghai: 14:00, 11:00 and tomorrow 09:00 local.
+    for order, hours in ((afternoon, 4), (morning, 1), (tomorrow, 23)):
+        appointments.schedule(
+            db,
+            order_id=order.id,
+            data=AppointmentIn(
+                window_start=OPEN_HOURS + timedelta(hours=hours),
+                window_end=OPEN_HOURS + timedelta(hours=hours + 2),
+            ),
+            actor=SYSTEM,
+            clock=fixed_clock(OPEN_HOURS),
+        )
+    for order in (oldest, afternoon, morning, tomorrow):
+        row = db.get(WorkOrder, order.id)
+        assert row is not None
+        row.engineer_id = li.id
+        db.add(row)
+    db.commit()
+
+    jobs = station_board(
+        db,
+        viewer=Actor(id=login.id, name=login.username, role=Role.ENGINEER, station_id=ours.id),
+        now=OPEN_HOURS,
+    ).jobs
+
+    assert [(job.number, job.visit_today) for job in jobs] == [
+        (morning.number, True),
+        (afternoon.number, True),
+        (oldest.number, False),
+        (tomorrow.number, False),
+    ]
+    assert jobs[0].visit_start == OPEN_HOURS + timedelta(hours=1)
+    assert jobs[3].visit_start == OPEN_HOURS + timedelta(hours=23)
+    assert jobs[2].visit_start is None
+
+
 def test_a_user_without_a_station_has_no_board(db: Session) -> None:
     with pytest.raises(StationNotFound):
-        station_board(db, viewer=Actor(id=None, name="x", role=Role.STATION, station_id=None))
+        station_board(
+            db,
+            viewer=Actor(id=None, name="x", role=Role.STATION, station_id=None),
+            now=OPEN_HOURS,
+        )
 
 
 def test_the_station_view_is_for_station_staff_only(

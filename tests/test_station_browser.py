@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from orders import SYSTEM
 from orders.enums import OrderStatus, Role
-from orders.schemas import OrderCreate, TransitionIn
-from orders.services import work_orders
+from orders.schemas import AppointmentIn, OrderCreate, TransitionIn
+from orders.services import appointments, work_orders
 from tests.browser_harness import login_page, shot
 from tests.conftest import OPEN_HOURS, TestClock, fixed_clock
 
@@ -85,5 +85,24 @@ def test_a_station_user_on_a_phone_acknowledges_and_the_wall_sees_it_live(
     expect(job.locator("button[data-step='contacted']")).to_be_visible()
     expect(wall.locator("#sla-warning")).to_have_text("0", timeout=10_000)
     expect(wall.locator("#sla-orders")).not_to_contain_text(order.number)
+    # Acknowledged in time: the day's attainment chart counts it in this hour.
+    expect(wall.locator("#sla-attainment")).to_have_text("100%")
+    expect(wall.locator("#sla-chart .bar[data-met='1']")).to_have_count(1)
     assert dialogs == []
     shot(wall, "wall-after-acknowledgement")
+
+    # A visit agreed for 11:00 today (Shanghai) puts the job on today's round.
+    appointments.schedule(
+        db,
+        order_id=order.id,
+        data=AppointmentIn(
+            window_start=OPEN_HOURS + timedelta(hours=1),
+            window_end=OPEN_HOURS + timedelta(hours=3),
+        ),
+        actor=SYSTEM,
+        clock=fixed_clock(OPEN_HOURS),
+    )
+    phone.reload()
+    expect(job.locator(".visit")).to_have_text("今日 11:00–13:00", timeout=10_000)
+    expect(phone.locator("#station-name")).to_contain_text("今日上门 1 单")
+    expect(job).to_have_class("job today")

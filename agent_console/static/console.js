@@ -32,7 +32,7 @@ const TEXT = {
     waiting: "排队", longest_wait: "最长等待", answered: "接通", abandoned: "放弃", service_level: "服务水平",
     complaints_by_level: "未结投诉（按危机等级）", level: "等级 {n}",
     agents: "坐席", agent: "坐席", state: "状态", time_in_state: "持续", reason: "原因", change_state: "调整状态", apply: "设置",
-    sla: "工单时效", sla_warning: "预警", sla_breached: "超时",
+    sla: "工单时效", sla_warning: "预警", sla_breached: "超时", sla_today: "今日达成率", sla_met: "按时", sla_missed: "超时",
     live_calls: "进行中的通话", customer: "客户", calls_per_hour: "今日每小时来电", calls: "来电",
     status_new: "新建", status_assigned: "已派单", status_accepted: "已接单", status_contacted: "已联系",
     status_in_service: "服务中", status_waiting_parts: "待配件", status_hard_to_repair: "疑难",
@@ -71,7 +71,7 @@ const TEXT = {
     waiting: "Waiting", longest_wait: "Longest wait", answered: "Answered", abandoned: "Abandoned", service_level: "Service level",
     complaints_by_level: "Open complaints by crisis level", level: "Level {n}",
     agents: "Agents", agent: "Agent", state: "State", time_in_state: "Time", reason: "Reason", change_state: "Change state", apply: "Set",
-    sla: "Order SLA", sla_warning: "Warning", sla_breached: "Breached",
+    sla: "Order SLA", sla_warning: "Warning", sla_breached: "Breached", sla_today: "Met today", sla_met: "in time", sla_missed: "missed",
     live_calls: "Live calls", customer: "Customer", calls_per_hour: "Calls per hour today", calls: "Calls",
     status_new: "new", status_assigned: "assigned", status_accepted: "accepted", status_contacted: "contacted",
     status_in_service: "in service", status_waiting_parts: "waiting for parts", status_hard_to_repair: "hard to repair",
@@ -566,6 +566,7 @@ function renderWall(wall) {
     return item;
   }));
   renderChart(wall.calls_per_hour);
+  renderAttainment(wall.sla.by_hour);
   tick();
 }
 
@@ -615,6 +616,30 @@ function renderChart(hours) {
     return bar;
   }));
   chart.setAttribute("aria-label", hours.map((h) => `${h.hour}:00 ${h.calls}`).join(", "));
+}
+
+// Milestones decided in each hour of the day: met in time (bottom) and missed (top).
+function renderAttainment(hours) {
+  const chart = $("sla-chart");
+  const top = Math.max(1, ...hours.map((h) => h.met + h.missed));
+  const met = hours.reduce((sum, h) => sum + h.met, 0);
+  const decided = met + hours.reduce((sum, h) => sum + h.missed, 0);
+  $("sla-attainment").textContent = decided ? `${Math.round((met / decided) * 100)}%` : "–";
+  chart.replaceChildren(...hours.map((h) => {
+    const bar = el("div", null, "bar");
+    bar.dataset.hour = h.hour;
+    bar.dataset.met = h.met;
+    bar.dataset.missed = h.missed;
+    bar.title = `${h.hour}:00 · ${t("sla_met")} ${h.met} · ${t("sla_missed")} ${h.missed}`;
+    const inTime = el("div", null, "met");
+    inTime.style.height = `${(h.met / top) * 100}%`;
+    const late = el("div", null, "missed");
+    late.style.height = `${(h.missed / top) * 100}%`;
+    const total = h.met + h.missed;
+    bar.append(inTime, late, el("span", total || "", "count"), el("span", h.hour % 3 === 0 ? h.hour : "", "hour"));
+    return bar;
+  }));
+  chart.setAttribute("aria-label", hours.map((h) => `${h.hour}:00 ${h.met}/${h.met + h.missed}`).join(", "));
 }
 
 function row(cells) {

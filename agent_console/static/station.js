@@ -10,6 +10,16 @@ Object.assign(TEXT["zh-CN"], {
   step_hard_to_repair: "疑难", step_completed: "完工", step_ready_for_pickup: "待取件", step_picked_up: "已取件",
   address: "地址", fault_short: "故障", station_reported: "报备单", unassigned: "未派工单", reassign: "改派",
   choose_station: "选择服务站", reason_required: "原因（必填）", no_unassigned: "没有未派工单。",
+  visit: "上门", today: "今日", todays_round: "今日上门 {n} 单",
+  more: "更多操作", book_visit: "预约上门", visit_from: "上门时间", hours_long: "时长（小时）", save: "保存",
+  take_back: "拉修（带回服务站）", condition: "机器外观与状态", accessories: "随机附件", handed_over_by: "交机人",
+  consented: "用户同意带回", give_back: "送还用户", received_by: "签收人", feedback: "用户意见",
+  ask_cancel: "申请删单", cancel_note: "处理说明（如电话指导排除故障）", cancel_pending: "删单审核中", at_station: "机器在站",
+  install_record: "装机单", maintenance_record: "保养记录", unboxing_ok: "开箱验机完好", unboxing_notes: "开箱情况",
+  commissioned: "已调试运行", training_given: "已讲解使用", confirmed_by: "用户签字", work_done: "保养内容", findings: "检查发现",
+  record_filed: "记录已填", cancel_requests: "删单审核", no_cancel_requests: "没有待审核的删单申请。",
+  customer_confirmed: "已回访用户确认", review_note: "审核意见（必填）", approve: "同意删单", reject: "驳回",
+  reason_fixed_by_phone: "电话排除故障", reason_duplicate: "重复工单", reason_customer_withdrew: "用户撤销",
 });
 Object.assign(TEXT.en, {
   station_view: "Station jobs", my_jobs: "My jobs", no_jobs: "No open jobs.", engineer: "Engineer",
@@ -18,6 +28,16 @@ Object.assign(TEXT.en, {
   step_hard_to_repair: "Hard to repair", step_completed: "Completed", step_ready_for_pickup: "Ready for pickup", step_picked_up: "Picked up",
   address: "Address", fault_short: "Fault", station_reported: "station-reported", unassigned: "Unassigned orders", reassign: "Reassign",
   choose_station: "Choose a station", reason_required: "Reason (required)", no_unassigned: "No unassigned orders.",
+  visit: "Visit", today: "Today", todays_round: "{n} visits today",
+  more: "More", book_visit: "Book the visit", visit_from: "Visit at", hours_long: "Hours", save: "Save",
+  take_back: "Take to the station", condition: "Condition", accessories: "Accessories", handed_over_by: "Handed over by",
+  consented: "Customer consents", give_back: "Return to the customer", received_by: "Received by", feedback: "Customer feedback",
+  ask_cancel: "Ask to cancel", cancel_note: "What was done (e.g. fixed by phone)", cancel_pending: "cancellation under review", at_station: "at the station",
+  install_record: "Installation record", maintenance_record: "Maintenance record", unboxing_ok: "Unboxed intact", unboxing_notes: "Unboxing notes",
+  commissioned: "Commissioned", training_given: "Customer shown how to use it", confirmed_by: "Customer signature", work_done: "Work done", findings: "Findings",
+  record_filed: "record filed", cancel_requests: "Cancellation requests", no_cancel_requests: "No cancellation requests to review.",
+  customer_confirmed: "Customer confirmed", review_note: "Review note (required)", approve: "Approve", reject: "Reject",
+  reason_fixed_by_phone: "fixed by phone", reason_duplicate: "duplicate", reason_customer_withdrew: "customer withdrew",
 });
 
 const STATION_ROLES = ["station", "engineer"];
@@ -48,7 +68,8 @@ function refreshSoon(load) {
 function renderStation() {
   const view = board.view;
   if (!view) return;
-  $("station-name").textContent = `${view.station_name} · ${t(state.me.role === "engineer" ? "my_jobs" : "station_view")}`;
+  const todays = view.jobs.filter((job) => job.visit_today).length;
+  $("station-name").textContent = `${view.station_name} · ${t(state.me.role === "engineer" ? "my_jobs" : "station_view")} · ${t("todays_round", todays)}`;
   $("no-jobs").hidden = view.jobs.length > 0;
   $("jobs").replaceChildren(...view.jobs.map(jobCard));
   tick();
@@ -58,10 +79,14 @@ function jobCard(job) {
   const card = el("li", null, "job");
   card.dataset.order = job.number;
   card.dataset.status = job.status;
+  if (job.visit_today) card.classList.add("today");
   const head = el("div", null, "job-head");
   head.append(el("strong", job.number), el("span", statusText(job.status), "pill"));
   if (job.urgency === "urgent") head.append(el("span", t("urgent"), "pill alert"));
   if (job.station_reported) head.append(el("span", t("station_reported"), "pill"));
+  if (job.at_station) head.append(el("span", t("at_station"), "pill"));
+  if (job.cancellation_pending) head.append(el("span", t("cancel_pending"), "pill warn"));
+  if (job.has_record) head.append(el("span", t("record_filed"), "pill ok"));
   if (job.sla) head.append(slaBadge(job.sla));
   card.append(head);
   const facts = el("dl", null, "facts");
@@ -73,6 +98,7 @@ function jobCard(job) {
   }
   facts.append(el("dt", t("customer")), el("dd", job.customer_name), el("dt", t("phone")), phones);
   facts.append(el("dt", t("address")), el("dd", job.address));
+  if (job.visit_start) facts.append(el("dt", t("visit")), el("dd", visitText(job), "visit"));
   const category = job.category ? t(`cat_${job.category}`) : "";
   facts.append(el("dt", t("appliances")), el("dd", `${category} ${job.appliance}`.trim()));
   facts.append(el("dt", t("fault_short")), el("dd", job.fault_description));
@@ -90,8 +116,113 @@ function jobCard(job) {
   }
   card.append(buttons);
   if (state.me.role === "station" && board.view.engineers.length) card.append(assignRow(job, error));
+  const forms = jobForms(job, error);
+  if (forms.length) {
+    const more = el("details", null, "more");
+    more.append(el("summary", t("more")), ...forms);
+    card.append(more);
+  }
   card.append(error);
   return card;
+}
+
+// The paperwork of a job, each a small form that posts and reloads the board.
+const VISIT_STATES = ["accepted", "contacted", "waiting_parts", "in_service", "reopened"];
+const TAKE_BACK_STATES = ["in_service", "waiting_parts", "hard_to_repair"];
+const OPEN = ["new", "assigned", "accepted", "contacted", "in_service", "waiting_parts", "hard_to_repair", "reopened"];
+
+function jobForms(job, error) {
+  const forms = [];
+  const base = `/api/orders/${job.id}`;
+  if (VISIT_STATES.includes(job.status)) {
+    forms.push(form("book-visit", t("book_visit"), error, [
+      field("start", t("visit_from"), "datetime-local"),
+      field("hours", t("hours_long"), "number", "2"),
+    ], (v) => {
+      const start = zonedToUtc(v.start, board.view.time_zone);
+      const end = new Date(start.getTime() + Number(v.hours) * 3600 * 1000);
+      const body = { window_start: start.toISOString(), window_end: end.toISOString() };
+      if (job.visit_start) Object.assign(body, { requested_by: "customer", reason: t("book_visit") });
+      return ["POST", `${base}/appointments`, body];
+    }));
+  }
+  if (job.status === "in_service" && !job.has_record && job.order_type === "installation") {
+    forms.push(form("install-record", t("install_record"), error, [
+      field("unboxing_ok", t("unboxing_ok"), "checkbox"), field("unboxing_notes", t("unboxing_notes")),
+      field("commissioned", t("commissioned"), "checkbox"), field("training_given", t("training_given"), "checkbox"),
+      field("customer_confirmed_by", t("confirmed_by")),
+    ], (v) => ["POST", `${base}/installation-record`, v]));
+  }
+  if (job.status === "in_service" && !job.has_record && job.order_type === "maintenance") {
+    forms.push(form("maintenance-record", t("maintenance_record"), error, [
+      field("work_done", t("work_done")), field("findings", t("findings")), field("customer_confirmed_by", t("confirmed_by")),
+    ], (v) => ["POST", `${base}/maintenance-record`, v]));
+  }
+  if (job.service_mode === "on_site" && TAKE_BACK_STATES.includes(job.status)) {
+    forms.push(form("take-back", t("take_back"), error, [
+      field("condition", t("condition")), field("accessories", t("accessories")),
+      field("handed_over_by", t("handed_over_by")), field("customer_consented", t("consented"), "checkbox"),
+    ], (v) => ["POST", `${base}/handover`, v]));
+  }
+  if (job.at_station && job.status === "ready_for_pickup") {
+    forms.push(form("give-back", t("give_back"), error, [
+      field("received_by", t("received_by")), field("customer_feedback", t("feedback")),
+    ], (v) => ["POST", `${base}/handover/return`, v]));
+  }
+  if (state.me.role === "station" && OPEN.includes(job.status) && !job.cancellation_pending) {
+    forms.push(form("ask-cancel", t("ask_cancel"), error, [field("note", t("cancel_note"))],
+      (v) => ["POST", `${base}/cancellation-requests`, { reason: "fixed_by_phone", note: v.note }]));
+  }
+  return forms;
+}
+
+function field(name, label, type = "text", value = "") {
+  const wrap = el("label", null, type === "checkbox" ? "check" : "field");
+  const input = el("input");
+  input.name = name;
+  input.type = type;
+  if (type === "checkbox") { wrap.append(input, ` ${label}`); return wrap; }
+  input.value = value;
+  if (type === "number") { input.min = "1"; input.max = "12"; }
+  wrap.append(el("span", label), input);
+  return wrap;
+}
+
+function form(name, title, error, fields, request) {
+  const node = el("form", null, `job-form ${name}`);
+  const submit = el("button", t("save"));
+  submit.type = "submit";
+  node.append(el("strong", title), ...fields, submit);
+  node.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const values = {};
+    for (const input of node.querySelectorAll("input")) values[input.name] = input.type === "checkbox" ? input.checked : input.value.trim();
+    let call;
+    try { call = request(values); } catch (failure) { error.textContent = failure.message; return; }
+    act(submit, error, ...call);
+  });
+  return node;
+}
+
+// A wall-clock time typed for the station's zone, as the instant it names.
+function zonedToUtc(value, zone) {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(value)) throw new Error(t("visit_from"));
+  const guess = new Date(`${value}:00Z`);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+    timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  }).formatToParts(guess).map((p) => [p.type, p.value]));
+  const shown = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute));
+  return new Date(guess.getTime() - (shown - guess.getTime()));
+}
+
+// The window in the station's own zone, whatever the phone's zone is set to.
+function visitText(job) {
+  const zone = { timeZone: board.view.time_zone };
+  const time = { ...zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  const start = new Date(job.visit_start);
+  const span = `${start.toLocaleTimeString("zh-CN", time)}–${new Date(job.visit_end).toLocaleTimeString("zh-CN", time)}`;
+  if (job.visit_today) return `${t("today")} ${span}`;
+  return `${start.toLocaleDateString("zh-CN", { ...zone, month: "2-digit", day: "2-digit" })} ${span}`;
 }
 
 function assignRow(job, error) {
@@ -136,8 +267,10 @@ async function loadUnassigned() {
   try {
     if (!board.stations) board.stations = await api("GET", "/api/stations");
     board.unassigned = (await api("GET", "/api/orders?unassigned=true&limit=100")).items;
+    board.cancellations = await api("GET", "/api/cancellation-requests");
     $("desk-error").textContent = "";
     renderUnassigned();
+    renderCancellations();
   } catch (error) { $("desk-error").textContent = error.message; }
 }
 
@@ -172,6 +305,41 @@ function renderUnassigned() {
       } catch (failure) { error.textContent = failure.message; }
     });
     item.append(select, reason, button, error);
+    return item;
+  }));
+}
+
+// The hotline reviews a station's request to cancel (审核后删单): after calling the
+// customer back, approve; or reject with the reason, and the order carries on.
+function renderCancellations() {
+  const requests = board.cancellations || [];
+  $("no-cancel-requests").hidden = requests.length > 0;
+  $("cancel-requests").replaceChildren(...requests.map((request) => {
+    const item = el("li", null, "cancel-request");
+    item.dataset.order = request.order_number;
+    item.append(el("strong", request.order_number), ` · ${t(`reason_${request.reason}`)} · ${request.note} · ${request.requested_by} `);
+    const confirmed = el("input", null, "customer-confirmed");
+    confirmed.type = "checkbox";
+    const check = el("label", null, "check");
+    check.append(confirmed, ` ${t("customer_confirmed")}`);
+    const note = el("input", null, "review-note");
+    note.placeholder = t("review_note");
+    note.maxLength = 2000;
+    const error = el("span", "", "error");
+    const decide = (approve) => async () => {
+      error.textContent = "";
+      try {
+        await api("POST", `/api/cancellation-requests/${request.id}/review`, { approve, customer_confirmed: confirmed.checked, note: note.value });
+        await loadUnassigned();
+      } catch (failure) { error.textContent = failure.message; }
+    };
+    const approve = el("button", t("approve"), "approve");
+    approve.type = "button";
+    approve.addEventListener("click", decide(true));
+    const reject = el("button", t("reject"), "reject");
+    reject.type = "button";
+    reject.addEventListener("click", decide(false));
+    item.append(check, note, approve, reject, error);
     return item;
   }));
 }

@@ -28,15 +28,28 @@ from orders.schemas import (
     SYSTEM,
     AddressIn,
     ApplianceCreate,
+    AppointmentIn,
     CustomerCreate,
     EngineerCreate,
+    InstallationRecordIn,
+    MaintenanceRecordIn,
     OrderCreate,
+    OrderPublic,
     PhoneIn,
     StationCreate,
     TransitionIn,
     UserCreate,
 )
-from orders.services import appliances, complaints, customers, stations, users, work_orders
+from orders.services import (
+    appliances,
+    appointments,
+    complaints,
+    customers,
+    service_records,
+    stations,
+    users,
+    work_orders,
+)
 from orders.states import OPEN_STATES, allowed_targets
 
 DEMO_ADMIN = "demo-admin"
@@ -366,22 +379,26 @@ class _Seeder:
             order_type=order_type,
             service_mode=mode,
             urgency=Urgency.URGENT if rng.random() < 0.15 else Urgency.NORMAL,
-            channel=rng.choices(list(Channel), (6, 3, 1))[0],
+            channel=rng.choices((Channel.PHONE, Channel.IVR, Channel.WEB), (6, 3, 1))[0],
             fault_description=pools.order_description(rng, appliance.category, order_type),
         )
         order = work_orders.create_order(self.session, data=data, actor=SYSTEM, clock=clock)
-        self._walk(order.id, _route(rng, mode, target), region, clock)
+        self._walk(order, _route(rng, mode, target), region, clock)
         self.report.counts["orders"] += 1
         self.report.statuses[target] += 1
         if rng.random() < COMPLAINT_ODDS.get(target, 0.03):
             self._complaint(customer_id, order.id, target, clock)
 
-    def _walk(self, order_id: int, route: list[S], region: pools.Region, clock: _Clock) -> None:
+    def _walk(
+        self, order: OrderPublic, route: list[S], region: pools.Region, clock: _Clock
+    ) -> None:
         if not route:
             return
         step_budget = min(self.now - clock(), TYPICAL_STEP * len(route)) / len(route)
+        here = S.NEW
         for step in route:
             clock.advance(step_budget * self.rng.uniform(0.3, 1.0))
+            self._paperwork(order, here, step, clock)
             assigning = step is S.ASSIGNED
             data = TransitionIn(
                 to=step,
@@ -389,7 +406,48 @@ class _Seeder:
                 station_id=self.station_ids[region.station_code] if assigning else None,
             )
             work_orders.transition_order(
-                self.session, order_id=order_id, data=data, actor=SYSTEM, clock=clock
+                self.session, order_id=order.id, data=data, actor=SYSTEM, clock=clock
+            )
+            here = step
+
+    def _paperwork(self, order: OrderPublic, here: S, step: S, clock: _Clock) -> None:
+        """What a station files before the step, as the rules ask: the visit is booked
+        before the engineer goes on site, and an installation or maintenance visit's
+        record before it completes."""
+        if step is S.IN_SERVICE and here is S.CONTACTED:
+            start = clock() + timedelta(minutes=5)
+            appointments.schedule(
+                self.session,
+                order_id=order.id,
+                data=AppointmentIn(window_start=start, window_end=start + timedelta(hours=2)),
+                actor=SYSTEM,
+                clock=clock,
+            )
+        if step is not S.COMPLETED or here is not S.IN_SERVICE:
+            return
+        if order.order_type is OrderType.INSTALLATION:
+            service_records.file_installation(
+                self.session,
+                order_id=order.id,
+                data=InstallationRecordIn(
+                    unboxing_ok=True,
+                    commissioned=True,
+                    training_given=True,
+                    customer_confirmed_by="客户本人",
+                ),
+                actor=SYSTEM,
+                clock=clock,
+            )
+        elif order.order_type is OrderType.MAINTENANCE:
+            service_records.file_maintenance(
+                self.session,
+                order_id=order.id,
+                data=MaintenanceRecordIn(
+                    work_done="清洗保养，检查运行正常",
+                    customer_confirmed_by="客户本人",
+                ),
+                actor=SYSTEM,
+                clock=clock,
             )
 
     def _complaint(self, customer_id: int, order_id: int, status: S, clock: _Clock) -> None:

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
-from orders.enums import Role
+from orders.enums import AppointmentStatus, OrderStatus, ReviewStatus, Role
 from orders.exceptions import StationNotFound
 from orders.models import (
     Address,
     Appliance,
+    Appointment,
+    CancellationRequest,
     Customer,
     CustomerPhone,
     Engineer,
+    HandoverSlip,
+    InstallationRecord,
+    MaintenanceRecord,
     Station,
     WorkOrder,
 )
@@ -30,8 +37,9 @@ BOARD_STATES = AWAITED_STATES
 """What a station still has to act on: open work, and machines waiting to be collected."""
 
 
-def station_board(session: Session, *, viewer: Actor) -> StationBoard:
-    """The viewer's station's open jobs (an engineer: only their own), oldest first."""
+def station_board(session: Session, *, viewer: Actor, now: datetime) -> StationBoard:
+    """The viewer's station's open jobs (an engineer: only their own): today's visits
+    first in the order of their windows (the day's round), then the rest oldest first."""
     if viewer.station_id is None or (station := session.get(Station, viewer.station_id)) is None:
         raise StationNotFound("this user is not bound to a station", details={"user": viewer.name})
     query = select(WorkOrder).where(
@@ -58,10 +66,12 @@ def station_board(session: Session, *, viewer: Actor) -> StationBoard:
         ).all()
     )
     names = {e.id: e.name for e in engineers}
+    today = now.astimezone(ZoneInfo(station.time_zone)).date()
     return StationBoard(
         station_id=station.id or 0,
         station_name=station.name,
-        jobs=_cards(session, orders, names),
+        time_zone=station.time_zone,
+        jobs=_todays_round_first(_cards(session, orders, names), station, today),
         engineers=[
             BoardEngineer(id=e.id or 0, name=e.name, open_jobs=int(load.get(e.id, 0)))
             for e in engineers
@@ -94,8 +104,43 @@ def _cards(
         a.id: a
         for a in session.exec(select(Appliance).where(col(Appliance.id).in_(appliance_ids))).all()
     }
+    visits = {
+        a.order_id: a
+        for a in session.exec(
+            select(Appointment).where(
+                col(Appointment.order_id).in_([o.id for o in orders]),
+                Appointment.status == AppointmentStatus.SCHEDULED,
+            )
+        ).all()
+    }
+    ids = [o.id for o in orders]
+    at_station = set(
+        session.exec(
+            select(HandoverSlip.order_id).where(
+                col(HandoverSlip.order_id).in_(ids), col(HandoverSlip.returned_at).is_(None)
+            )
+        ).all()
+    )
+    pending = set(
+        session.exec(
+            select(CancellationRequest.order_id).where(
+                col(CancellationRequest.order_id).in_(ids),
+                CancellationRequest.status == ReviewStatus.PENDING,
+            )
+        ).all()
+    )
+    recorded = set(
+        session.exec(
+            select(InstallationRecord.order_id).where(col(InstallationRecord.order_id).in_(ids))
+        ).all()
+    ) | set(
+        session.exec(
+            select(MaintenanceRecord.order_id).where(col(MaintenanceRecord.order_id).in_(ids))
+        ).all()
+    )
     cards = []
     for order in orders:
+        visit = visits.get(order.id or 0)
         customer = customers[order.customer_id]
         address = by_id.get(order.address_id) or primary.get(order.customer_id)
         appliance = appliances.get(order.appliance_id)
@@ -121,10 +166,29 @@ def _cards(
                     s
                     for s in allowed_targets(order.status, order.service_mode)
                     if s in STATION_TARGETS
+                    # A machine taken back goes home against its slip, not by a step.
+                    and not (s is OrderStatus.PICKED_UP and order.id in at_station)
                 ],
+                visit_start=visit.window_start if visit else None,
+                visit_end=visit.window_end if visit else None,
+                at_station=order.id in at_station,
+                cancellation_pending=order.id in pending,
+                has_record=order.id in recorded,
             )
         )
     return cards
+
+
+def _todays_round_first(cards: list[JobCard], station: Station, today: date) -> list[JobCard]:
+    zone = ZoneInfo(station.time_zone)
+    for card in cards:
+        card.visit_today = (
+            card.visit_start is not None and card.visit_start.astimezone(zone).date() == today
+        )
+    visits = sorted(
+        (c for c in cards if c.visit_today), key=lambda c: c.visit_start or c.created_at
+    )
+    return visits + [c for c in cards if not c.visit_today]
 
 
 def _address_line(address: Address | None) -> str:

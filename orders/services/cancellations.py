@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from core.bus import publish_on_commit
 from core.types import Clock
 from orders.enums import AuditAction, OrderStatus, ReviewStatus, Role
+from orders.events import CancellationRequested
 from orders.exceptions import CancellationRequestNotFound, InvalidCancellationReview
 from orders.models import CancellationRequest, WorkOrder
 from orders.schemas import (
@@ -45,6 +47,16 @@ def request(
     session.add(row)
     session.flush()
     _audit(session, row, actor, clock, AuditAction.CREATE)
+    publish_on_commit(
+        session,
+        CancellationRequested(
+            order_id=order_id,
+            number=order.number or "",
+            station_id=order.station_id,
+            request_id=row.id or 0,
+            at=row.requested_at,
+        ),
+    )
     session.commit()
     return _public(row, order)
 
