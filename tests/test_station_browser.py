@@ -1,18 +1,21 @@
 """The station view on a phone-sized screen, in Debian's Chromium: a station user
 acknowledges an order and the supervisor's wall, open beside it, shows the SLA change
-without a reload."""
+without a reload; the station files a visit, an installation record and a cancellation
+request from the phone, and the supervisor's desk reviews the request."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, expect
 from sqlmodel import Session
 
 from orders import SYSTEM
-from orders.enums import OrderStatus, Role
+from orders.enums import OrderStatus, OrderType, Role
+from orders.models import WorkOrder
 from orders.schemas import AppointmentIn, OrderCreate, TransitionIn
 from orders.services import appointments, work_orders
 from tests.browser_harness import login_page, shot
@@ -22,6 +25,7 @@ pytest_plugins = ["tests.browser_harness"]
 pytestmark = pytest.mark.clock
 """The SLA clocks run on the tests' clock."""
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1366, "height": 768}
 
@@ -106,3 +110,90 @@ def test_a_station_user_on_a_phone_acknowledges_and_the_wall_sees_it_live(
     expect(job.locator(".visit")).to_have_text("今日 11:00–13:00", timeout=10_000)
     expect(phone.locator("#station-name")).to_contain_text("今日上门 1 单")
     expect(job).to_have_class("job today")
+
+
+def test_a_station_files_its_paperwork_from_a_phone_and_the_desk_reviews_a_cancellation(
+    browser: Browser,
+    base_url: str,
+    db: Session,
+    station: Any,
+    make_user: Any,
+    make_customer: Any,
+    make_appliance: Any,
+) -> None:
+    customer = make_customer(name="李娜", title="女士")
+    aircon = make_appliance(customer.id, brand="格力", model="KFR-35GW")
+
+    def contacted(order_type: OrderType) -> Any:
+        order = work_orders.create_order(
+            db,
+            data=OrderCreate(
+                customer_id=customer.id, appliance_id=aircon.id, order_type=order_type
+            ),
+            actor=SYSTEM,
+            clock=fixed_clock(OPEN_HOURS),
+        )
+        for to in (OrderStatus.ASSIGNED, OrderStatus.ACCEPTED, OrderStatus.CONTACTED):
+            work_orders.transition_order(
+                db,
+                order_id=order.id,
+                data=TransitionIn(to=to, station_id=station.id),
+                actor=SYSTEM,
+                clock=fixed_clock(OPEN_HOURS),
+            )
+        return order
+
+    install = contacted(OrderType.INSTALLATION)
+    repair = contacted(OrderType.REPAIR)
+    make_user(Role.SUPERVISOR, username="desk-forms")
+    make_user(Role.STATION, username="station-forms", station_id=station.id)
+    phone, phone_dialogs = login_page(browser, base_url, "station-forms", PHONE)
+    job = phone.locator(f".job[data-order='{install.number}']")
+
+    # The visit: 14:00 today in the station's zone, two hours.
+    visit = OPEN_HOURS.astimezone(SHANGHAI) + timedelta(hours=4)
+    job.locator("details.more summary").click()
+    job.locator("form.book-visit input[name=start]").fill(f"{visit:%Y-%m-%dT%H:%M}")
+    job.locator("form.book-visit button[type=submit]").click()
+    expect(job.locator(".visit")).to_have_text("今日 14:00–16:00")
+    job.locator("button[data-step='in_service']").click()
+    expect(job.locator(".pill").first).to_have_text("服务中")
+
+    # Completion is refused until the installation record is filed, then goes through.
+    job.locator("button[data-step='completed']").click()
+    expect(job.locator(".error")).to_contain_text("installation-record")
+    job.locator("details.more summary").click()
+    record = job.locator("form.install-record")
+    for box in ("unboxing_ok", "commissioned", "training_given"):
+        record.locator(f"input[name={box}]").check()
+    record.locator("input[name=customer_confirmed_by]").fill("李娜")
+    record.locator("button[type=submit]").click()
+    expect(job.locator(".pill.ok")).to_have_text("记录已填")
+    shot(phone, "station-installation-record")
+    job.locator("button[data-step='completed']").click()
+    expect(job).to_have_count(0)
+
+    # Fixed on the phone: the station asks, the desk calls the customer and approves.
+    other = phone.locator(f".job[data-order='{repair.number}']")
+    other.locator("details.more summary").click()
+    other.locator("form.ask-cancel input[name=note]").fill("电话指导用户重新设置后恢复制冷")
+    other.locator("form.ask-cancel button[type=submit]").click()
+    expect(other.locator(".pill.warn")).to_have_text("删单审核中")
+
+    wall, wall_dialogs = login_page(browser, base_url, "desk-forms", LAPTOP)
+    request = wall.locator(f".cancel-request[data-order='{repair.number}']")
+    expect(request).to_contain_text("电话排除故障")
+    request.locator(".review-note").fill("回访用户，确认已恢复")
+    request.locator("button.approve").click()
+    expect(request.locator(".error")).to_contain_text("confirm with the customer")
+    request.locator(".customer-confirmed").check()
+    request.locator("button.approve").click()
+    expect(request).to_have_count(0)
+    expect(other).to_have_count(0, timeout=10_000)  # cancelled: off the station's board
+
+    db.expire_all()
+    cancelled = db.get(WorkOrder, repair.id)
+    completed = db.get(WorkOrder, install.id)
+    assert cancelled is not None and cancelled.status is OrderStatus.CANCELLED
+    assert completed is not None and completed.status is OrderStatus.COMPLETED
+    assert phone_dialogs == [] and wall_dialogs == []

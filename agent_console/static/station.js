@@ -11,7 +11,7 @@ Object.assign(TEXT["zh-CN"], {
   address: "地址", fault_short: "故障", station_reported: "报备单", unassigned: "未派工单", reassign: "改派",
   choose_station: "选择服务站", reason_required: "原因（必填）", no_unassigned: "没有未派工单。",
   visit: "上门", today: "今日", todays_round: "今日上门 {n} 单",
-  more: "更多操作", book_visit: "预约上门", visit_from: "上门时间", hours_long: "时长（小时）", save: "保存",
+  more: "更多操作", book_visit: "预约上门", reschedule_reason: "改约原因（用户要求）", visit_from: "上门时间", hours_long: "时长（小时）", save: "保存",
   take_back: "拉修（带回服务站）", condition: "机器外观与状态", accessories: "随机附件", handed_over_by: "交机人",
   consented: "用户同意带回", give_back: "送还用户", received_by: "签收人", feedback: "用户意见",
   ask_cancel: "申请删单", cancel_note: "处理说明（如电话指导排除故障）", cancel_pending: "删单审核中", at_station: "机器在站",
@@ -29,7 +29,7 @@ Object.assign(TEXT.en, {
   address: "Address", fault_short: "Fault", station_reported: "station-reported", unassigned: "Unassigned orders", reassign: "Reassign",
   choose_station: "Choose a station", reason_required: "Reason (required)", no_unassigned: "No unassigned orders.",
   visit: "Visit", today: "Today", todays_round: "{n} visits today",
-  more: "More", book_visit: "Book the visit", visit_from: "Visit at", hours_long: "Hours", save: "Save",
+  more: "More", book_visit: "Book the visit", reschedule_reason: "Why the customer moved it", visit_from: "Visit at", hours_long: "Hours", save: "Save",
   take_back: "Take to the station", condition: "Condition", accessories: "Accessories", handed_over_by: "Handed over by",
   consented: "Customer consents", give_back: "Return to the customer", received_by: "Received by", feedback: "Customer feedback",
   ask_cancel: "Ask to cancel", cancel_note: "What was done (e.g. fixed by phone)", cancel_pending: "cancellation under review", at_station: "at the station",
@@ -45,13 +45,15 @@ const board = { view: null, refreshing: null, stations: null, unassigned: null, 
 
 function isStationStaff() { return state.me && STATION_ROLES.includes(state.me.role); }
 
-async function loadStation() {
+async function loadStation(passive = false) {
   // A reload started by an event can answer after the one an action started: only the
   // latest request may draw, or a saved step would flicker back to the state before it.
   const load = ++board.loads;
   try {
     const view = await api("GET", "/api/console/station");
     if (load !== board.loads) return;
+    // The user started filling in a form while this was under way: draw later.
+    if (passive && editing()) { refreshSoon(loadStation); return; }
     syncClock(view.server_time);
     board.view = view;
     $("station-error").textContent = "";
@@ -59,10 +61,18 @@ async function loadStation() {
   } catch (error) { $("station-error").textContent = error.message; }
 }
 
-// Events arrive in bursts (a dispatch moves several orders): one reload per burst.
+// Events arrive in bursts (a dispatch moves several orders): one reload per burst. A
+// reload waits while the user is filling in a form, so what they typed is not wiped.
 function refreshSoon(load) {
   clearTimeout(board.refreshing);
-  board.refreshing = setTimeout(load, 150);
+  board.refreshing = setTimeout(() => (editing() ? refreshSoon(load) : load(true)), 150);
+}
+
+// Forms of the station's jobs, and the desk's rows (a reason or a review being typed).
+function editing() {
+  const parts = [...document.querySelectorAll("#jobs details.more[open] form, #desk li")];
+  return parts.some((part) => part.contains(document.activeElement)
+    || [...part.querySelectorAll("input")].some((input) => (input.type === "checkbox" ? input.checked : input.value && input.type !== "number")));
 }
 
 function renderStation() {
@@ -71,8 +81,34 @@ function renderStation() {
   const todays = view.jobs.filter((job) => job.visit_today).length;
   $("station-name").textContent = `${view.station_name} · ${t(state.me.role === "engineer" ? "my_jobs" : "station_view")} · ${t("todays_round", todays)}`;
   $("no-jobs").hidden = view.jobs.length > 0;
-  $("jobs").replaceChildren(...view.jobs.map(jobCard));
+  // What the user opened, typed and was told stays across the reload.
+  const kept = keptState();
+  const cards = view.jobs.map(jobCard);
+  for (const card of cards) restoreState(card, kept.get(card.dataset.order));
+  $("jobs").replaceChildren(...cards);
   tick();
+}
+
+function keptState() {
+  const kept = new Map();
+  for (const card of document.querySelectorAll("#jobs .job")) {
+    const more = card.querySelector("details.more");
+    const values = [...card.querySelectorAll("form input")].map((input) => [input.closest("form").className, input.name, input.type === "checkbox" ? input.checked : input.value]);
+    kept.set(card.dataset.order, { open: Boolean(more && more.open), values, error: card.querySelector(":scope > .error").textContent });
+  }
+  return kept;
+}
+
+function restoreState(card, kept) {
+  if (!kept) return;
+  const more = card.querySelector("details.more");
+  if (more) more.open = kept.open;
+  for (const [formClass, name, value] of kept.values) {
+    const input = card.querySelector(`form[class="${formClass}"] input[name="${name}"]`);
+    if (!input) continue;
+    if (input.type === "checkbox") input.checked = value; else input.value = value;
+  }
+  card.querySelector(":scope > .error").textContent = kept.error;
 }
 
 function jobCard(job) {
@@ -135,14 +171,15 @@ function jobForms(job, error) {
   const forms = [];
   const base = `/api/orders/${job.id}`;
   if (VISIT_STATES.includes(job.status)) {
-    forms.push(form("book-visit", t("book_visit"), error, [
-      field("start", t("visit_from"), "datetime-local"),
-      field("hours", t("hours_long"), "number", "2"),
-    ], (v) => {
+    // Moving a standing visit (改约) asks why; the customer asked, as a station's own
+    // miss is filed as a missed visit instead.
+    const fields = [field("start", t("visit_from"), "datetime-local"), field("hours", t("hours_long"), "number", "2")];
+    if (job.visit_start) fields.push(field("reason", t("reschedule_reason")));
+    forms.push(form("book-visit", t("book_visit"), error, fields, (v) => {
       const start = zonedToUtc(v.start, board.view.time_zone);
       const end = new Date(start.getTime() + Number(v.hours) * 3600 * 1000);
       const body = { window_start: start.toISOString(), window_end: end.toISOString() };
-      if (job.visit_start) Object.assign(body, { requested_by: "customer", reason: t("book_visit") });
+      if (job.visit_start) Object.assign(body, { requested_by: "customer", reason: v.reason });
       return ["POST", `${base}/appointments`, body];
     }));
   }
@@ -199,7 +236,8 @@ function form(name, title, error, fields, request) {
     for (const input of node.querySelectorAll("input")) values[input.name] = input.type === "checkbox" ? input.checked : input.value.trim();
     let call;
     try { call = request(values); } catch (failure) { error.textContent = failure.message; return; }
-    act(submit, error, ...call);
+    // Saved: the form closes (the board shows what was filed).
+    act(submit, error, ...call, () => { node.reset(); node.closest("details").open = false; });
   });
   return node;
 }
@@ -249,11 +287,12 @@ function assignRow(job, error) {
 }
 
 // Every action reloads the board from the server: what it shows is what was saved.
-async function act(button, error, method, path, body) {
+async function act(button, error, method, path, body, done = () => {}) {
   button.disabled = true;
   error.textContent = "";
   try {
     await api(method, path, body);
+    done();
     await loadStation();
   } catch (failure) {
     error.textContent = failure.message;
@@ -263,11 +302,12 @@ async function act(button, error, method, path, body) {
 
 // The supervisor's desk: orders no station covers, and a hand reassignment.
 
-async function loadUnassigned() {
+async function loadUnassigned(passive = false) {
   try {
     if (!board.stations) board.stations = await api("GET", "/api/stations");
     board.unassigned = (await api("GET", "/api/orders?unassigned=true&limit=100")).items;
     board.cancellations = await api("GET", "/api/cancellation-requests");
+    if (passive && editing()) { refreshSoon(loadUnassigned); return; }
     $("desk-error").textContent = "";
     renderUnassigned();
     renderCancellations();
