@@ -291,6 +291,9 @@ class Escalation(SQLModel, table=True):
     soothing_call_due_at: datetime = Field(sa_type=UTCDateTime)
     """The customer is to be called and reassured (安抚) by then."""
     soothing_call_done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    soothing_call_by: str = Field(default="", max_length=200)
+    soothing_call_note: str = Field(default="", sa_type=Text)
+    """What the customer was told and how they took it."""
     loaner_offered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     loaner_accepted: bool | None = None
     loaner_note: str = Field(default="", sa_type=Text)

@@ -419,6 +419,7 @@ class SlaFigures(BaseModel):
 
 class EscalationPublic(BaseModel):
     order_id: int
+    number: str = ""
     station_id: int | None
     opened_at: datetime
     reason: str
@@ -426,6 +427,8 @@ class EscalationPublic(BaseModel):
     reason_filed_by: str
     soothing_call_due_at: datetime
     soothing_call_done_at: datetime | None
+    soothing_call_by: str = ""
+    soothing_call_note: str = ""
     loaner_offered_at: datetime | None
     loaner_accepted: bool | None
     loaner_note: str
@@ -434,6 +437,11 @@ class EscalationPublic(BaseModel):
 
 class ReasonIn(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=2000)]
+
+
+class SoothingCallIn(Strict):
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=2000)]
+    """What the customer was told (安抚) and how they took it."""
 
 
 class LoanerIn(Strict):

@@ -183,6 +183,8 @@ def on_status_change(
         row.kind: row
         for row in session.exec(select(SlaClockRow).where(SlaClockRow.order_id == order.id)).all()
     }
+    if to in ENDS_ESCALATION:
+        _close_escalation(session, order, now)
     timer = _Timer(session, order)
     policy = policy_for(session, order)
     for rule in policy.milestones:
@@ -204,6 +206,19 @@ def on_status_change(
         else:
             continue
         session.add(row)
+
+
+ENDS_ESCALATION = frozenset({S.COMPLETED, S.CANCELLED})
+"""The late repair is done (or called off): its escalation leaves the open list."""
+
+
+def _close_escalation(session: Session, order: WorkOrder, now: datetime) -> None:
+    table = Escalation.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(table.c.order_id == order.id, table.c.closed_at.is_(None))
+        .values(closed_at=now)
+    )
 
 
 def _start(

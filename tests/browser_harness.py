@@ -54,16 +54,21 @@ def login_page(
     browser: Browser, base_url: str, username: str, viewport: dict[str, int]
 ) -> tuple[Page, list[str]]:
     """A new browser context at ``viewport``, logged in to the console as ``username``;
-    with the messages of any dialog the page opened."""
+    with the messages of any dialog the page opened and of any script error."""
     context = browser.new_context(viewport=viewport, locale="zh-CN")  # type: ignore[arg-type]
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    # A script error is a defect even when the page still looks right.
+    page.on("pageerror", lambda error: dialogs.append(f"script error: {error}"))
     page.goto(f"{base_url}/console")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-form button[type=submit]")
-    expect(page.locator("body")).to_have_attribute("data-console", "ready", timeout=10_000)
+    try:
+        expect(page.locator("body")).to_have_attribute("data-console", "ready", timeout=10_000)
+    except AssertionError as failure:
+        raise AssertionError(f"the console did not get ready: {dialogs}") from failure
     return page, dialogs
 
 

@@ -271,9 +271,14 @@ def app(
 @pytest.fixture
 def sessions(db: Session) -> Callable[[], contextlib.AbstractContextManager[Session]]:
     """The session factory of a test's app, worker jobs and sweeps: the test's one
-    transaction, lent to one thread at a time (live servers and concurrent jobs use
-    several, and a session must not be used by two threads together)."""
-    lock = threading.RLock()
+    transaction, lent to one user at a time (live servers and concurrent jobs use
+    several threads, and a session must not be used by two threads together).
+
+    A plain lock, not a re-entrant one: FastAPI opens a request's session in one
+    threadpool thread and closes it in another, and a re-entrant lock refuses to be
+    released by a thread that does not own it, which left it held for good and hung
+    every later request of the test (two console requests at once were enough)."""
+    lock = threading.Lock()
 
     @contextlib.contextmanager
     def serialized() -> Iterator[Session]:

@@ -422,10 +422,50 @@ def test_a_station_files_the_reason_for_a_late_repair(
 
     assert filed.status_code == 200, filed.text
     assert loaner.json()["loaner_accepted"] is True
-    assert [(e["order_id"], e["reason"]) for e in listed.json()] == [
-        (order.id, "压缩机缺货，厂家预计三天到货")
+    assert [(e["order_id"], e["number"], e["reason"]) for e in listed.json()] == [
+        (order.id, order.number, "压缩机缺货，厂家预计三天到货")
     ]
     assert empty.status_code == 422
+
+
+def test_the_hotline_soothes_the_customer_and_the_repair_closes_the_escalation(
+    client: TestClient, db: Session, shop: Station, new_order: Any, make_user: Any
+) -> None:
+    reported = cst(2025, 9, 4, 9, 0)
+    order = new_order(reported)
+    _move(db, order, OrderStatus.ASSIGNED, reported, shop)
+    sweep(db, now=reported + timedelta(days=6))
+    agent = bearer(make_user(Role.AGENT))
+    station_user = bearer(make_user(Role.STATION, station_id=shop.id))
+
+    by_station = client.post(
+        f"/api/orders/{order.id}/escalation/soothing-call",
+        json={"note": "自己打的"},
+        headers=station_user,
+    )
+    soothed = client.post(
+        f"/api/orders/{order.id}/escalation/soothing-call",
+        json={"note": "已致歉并说明配件到货时间，用户表示理解"},
+        headers=agent,
+    )
+    for step, hours in (
+        (OrderStatus.ACCEPTED, 1),
+        (OrderStatus.CONTACTED, 2),
+        (OrderStatus.IN_SERVICE, 3),
+        (OrderStatus.COMPLETED, 4),
+    ):
+        _move(db, order, step, reported + timedelta(days=6, hours=hours), shop)
+    still_open = client.get("/api/escalations", headers=agent).json()
+    every = client.get("/api/escalations?open=false", headers=agent).json()
+
+    assert by_station.status_code == 403
+    assert soothed.status_code == 200, soothed.text
+    assert soothed.json()["soothing_call_done_at"] is not None
+    assert soothed.json()["soothing_call_note"] == "已致歉并说明配件到货时间，用户表示理解"
+    assert still_open == []
+    assert [e["closed_at"] for e in every] == [
+        (reported + timedelta(days=6, hours=4)).isoformat().replace("+00:00", "Z")
+    ]
 
 
 def test_closures_are_read_from_the_station(db: Session, shop: Station, new_order: Any) -> None:

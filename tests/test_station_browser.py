@@ -18,6 +18,7 @@ from orders.enums import OrderStatus, OrderType, Role
 from orders.models import WorkOrder
 from orders.schemas import AppointmentIn, OrderCreate, TransitionIn
 from orders.services import appointments, work_orders
+from orders.sla import sweep
 from tests.browser_harness import login_page, shot
 from tests.conftest import OPEN_HOURS, TestClock, fixed_clock
 
@@ -180,7 +181,22 @@ def test_a_station_files_its_paperwork_from_a_phone_and_the_desk_reviews_a_cance
     other.locator("form.ask-cancel button[type=submit]").click()
     expect(other.locator(".pill.warn")).to_have_text("删单审核中")
 
+    # A repair reported six days ago and still not done: escalated by the sweep.
+    late = work_orders.create_order(
+        db,
+        data=OrderCreate(customer_id=customer.id, appliance_id=aircon.id),
+        actor=SYSTEM,
+        clock=fixed_clock(OPEN_HOURS - timedelta(days=6)),
+    )
+    sweep(db, now=OPEN_HOURS)
+
     wall, wall_dialogs = login_page(browser, base_url, "desk-forms", LAPTOP)
+    escalation = wall.locator(f".escalation[data-order='{late.number}']")
+    expect(escalation).to_contain_text("服务站未报延期原因")
+    escalation.locator(".soothe-note").fill("已致歉，告知配件预计三日内到货")
+    escalation.locator("button.soothe").click()
+    expect(escalation.locator(".pill.ok")).to_have_text("已安抚")
+
     request = wall.locator(f".cancel-request[data-order='{repair.number}']")
     expect(request).to_contain_text("电话排除故障")
     request.locator(".review-note").fill("回访用户，确认已恢复")
@@ -188,7 +204,10 @@ def test_a_station_files_its_paperwork_from_a_phone_and_the_desk_reviews_a_cance
     expect(request.locator(".error")).to_contain_text("confirm with the customer")
     request.locator(".customer-confirmed").check()
     request.locator("button.approve").click()
-    expect(request).to_have_count(0)
+    try:
+        expect(request).to_have_count(0, timeout=15_000)
+    except AssertionError as failure:
+        raise AssertionError(f"still listed: {request.inner_text()!r}") from failure
     expect(other).to_have_count(0, timeout=10_000)  # cancelled: off the station's board
 
     db.expire_all()

@@ -142,7 +142,7 @@ function translate() {
   if (state.pop) renderPop();
   if (state.wall) renderWall(state.wall);
   if (board.view) renderStation();
-  if (board.unassigned) renderUnassigned();
+  if (board.unassigned) { renderUnassigned(); renderCancellations(); renderEscalations(); }
   // Status lines written earlier follow the language too.
   const made = $("order-result").dataset.order;
   if (made) $("order-result").textContent = `${t("order_created")}: ${made}`;

@@ -20,6 +20,9 @@ Object.assign(TEXT["zh-CN"], {
   record_filed: "记录已填", cancel_requests: "删单审核", no_cancel_requests: "没有待审核的删单申请。",
   customer_confirmed: "已回访用户确认", review_note: "审核意见（必填）", approve: "同意删单", reject: "驳回",
   reason_fixed_by_phone: "电话排除故障", reason_duplicate: "重复工单", reason_customer_withdrew: "用户撤销",
+  escalations: "超期升级（报修5天未修复）", no_escalations: "没有超期工单。", no_reason: "服务站未报延期原因",
+  soothe_by: "安抚回访截止", soothed: "已安抚", soothe_note: "安抚内容（必填）", soothe: "记录安抚", loaner: "备用机",
+  loaner_yes: "已接受", loaner_no: "已拒绝", loaner_offered: "已提供",
 });
 Object.assign(TEXT.en, {
   station_view: "Station jobs", my_jobs: "My jobs", no_jobs: "No open jobs.", engineer: "Engineer",
@@ -38,10 +41,13 @@ Object.assign(TEXT.en, {
   record_filed: "record filed", cancel_requests: "Cancellation requests", no_cancel_requests: "No cancellation requests to review.",
   customer_confirmed: "Customer confirmed", review_note: "Review note (required)", approve: "Approve", reject: "Reject",
   reason_fixed_by_phone: "fixed by phone", reason_duplicate: "duplicate", reason_customer_withdrew: "customer withdrew",
+  escalations: "Escalations (not repaired in 5 days)", no_escalations: "No escalated orders.", no_reason: "no reason for the delay filed",
+  soothe_by: "soothing call due", soothed: "soothed", soothe_note: "What the customer was told (required)", soothe: "Record the call", loaner: "Loaner",
+  loaner_yes: "accepted", loaner_no: "declined", loaner_offered: "offered",
 });
 
 const STATION_ROLES = ["station", "engineer"];
-const board = { view: null, refreshing: null, stations: null, unassigned: null, loads: 0 };
+const board = { view: null, refreshing: null, stations: null, unassigned: null, loads: 0, deskLoads: 0 };
 
 function isStationStaff() { return state.me && STATION_ROLES.includes(state.me.role); }
 
@@ -303,14 +309,22 @@ async function act(button, error, method, path, body, done = () => {}) {
 // The supervisor's desk: orders no station covers, and a hand reassignment.
 
 async function loadUnassigned(passive = false) {
+  // As on the station's board: an older reload answering late must not draw.
+  const load = ++board.deskLoads;
   try {
     if (!board.stations) board.stations = await api("GET", "/api/stations");
-    board.unassigned = (await api("GET", "/api/orders?unassigned=true&limit=100")).items;
-    board.cancellations = await api("GET", "/api/cancellation-requests");
+    const [unassigned, cancellations, escalations] = await Promise.all([
+      api("GET", "/api/orders?unassigned=true&limit=100"),
+      api("GET", "/api/cancellation-requests"),
+      api("GET", "/api/escalations"),
+    ]);
+    if (load !== board.deskLoads) return;
     if (passive && editing()) { refreshSoon(loadUnassigned); return; }
+    Object.assign(board, { unassigned: unassigned.items, cancellations, escalations });
     $("desk-error").textContent = "";
     renderUnassigned();
     renderCancellations();
+    renderEscalations();
   } catch (error) { $("desk-error").textContent = error.message; }
 }
 
@@ -380,6 +394,41 @@ function renderCancellations() {
     reject.type = "button";
     reject.addEventListener("click", decide(false));
     item.append(check, note, approve, reject, error);
+    return item;
+  }));
+}
+
+// Late repairs: the station's reason, the loaner, and the hotline's soothing call (安抚).
+function renderEscalations() {
+  const rows = board.escalations || [];
+  $("no-escalations").hidden = rows.length > 0;
+  $("escalations").replaceChildren(...rows.map((row) => {
+    const item = el("li", null, "escalation");
+    item.dataset.order = row.number;
+    item.append(el("strong", row.number), ` · ${row.reason || t("no_reason")}`);
+    if (row.loaner_offered_at) {
+      const answer = row.loaner_accepted === true ? "loaner_yes" : row.loaner_accepted === false ? "loaner_no" : "loaner_offered";
+      item.append(el("span", `${t("loaner")} ${t(answer)}`, "pill"));
+    }
+    if (row.soothing_call_done_at) {
+      item.append(el("span", t("soothed"), "pill ok"));
+      return item;
+    }
+    item.append(` · ${t("soothe_by")} `, slaBadge({ due_at: row.soothing_call_due_at, state: "ok" }));
+    const note = el("input", null, "soothe-note");
+    note.placeholder = t("soothe_note");
+    note.maxLength = 2000;
+    const button = el("button", t("soothe"), "soothe");
+    button.type = "button";
+    const error = el("span", "", "error");
+    button.addEventListener("click", async () => {
+      error.textContent = "";
+      try {
+        await api("POST", `/api/orders/${row.order_id}/escalation/soothing-call`, { note: note.value });
+        await loadUnassigned();
+      } catch (failure) { error.textContent = failure.message; }
+    });
+    item.append(note, button, error);
     return item;
   }));
 }

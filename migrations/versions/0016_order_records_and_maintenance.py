@@ -1,5 +1,5 @@
 """order records: handover slips (拉修), cancellation requests (审核后删单), installation
-and maintenance records, maintenance plans
+and maintenance records, maintenance plans; who made an escalation's soothing call
 
 Revision ID: 0016
 Revises: 0015
@@ -30,6 +30,13 @@ def _stamp(name: str) -> sa.Column[object]:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("escalation", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("soothing_call_by", sa.String(length=200), nullable=False, server_default="")
+        )
+        batch_op.add_column(
+            sa.Column("soothing_call_note", sa.Text(), nullable=False, server_default="")
+        )
     op.create_table(
         "handover_slip",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -121,3 +128,6 @@ def downgrade() -> None:
     op.drop_table("cancellation_request")
     op.drop_index("ix_handover_slip_order_id", table_name="handover_slip")
     op.drop_table("handover_slip")
+    with op.batch_alter_table("escalation", schema=None) as batch_op:
+        batch_op.drop_column("soothing_call_note")
+        batch_op.drop_column("soothing_call_by")

@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from core.deps import ClockDep, SessionDep
 from orders import sla
 from orders.http.common import PathId
-from orders.http.deps import AnyUser
-from orders.schemas import EscalationPublic, LoanerIn, MilestonePublic, ReasonIn
+from orders.http.deps import AnyUser, Staff
+from orders.schemas import EscalationPublic, LoanerIn, MilestonePublic, ReasonIn, SoothingCallIn
 from orders.services import escalations, work_orders
 
 router = APIRouter(tags=["sla"])
@@ -45,5 +45,15 @@ def record_loaner(
 ) -> EscalationPublic:
     """A loaner unit offered to the customer (备用机), and their answer."""
     return escalations.record_loaner(
+        session, order_id=order_id, data=data, actor=actor, clock=clock
+    )
+
+
+@router.post("/orders/{order_id}/escalation/soothing-call")
+def soothing_call(
+    order_id: PathId, data: SoothingCallIn, session: SessionDep, actor: Staff, clock: ClockDep
+) -> EscalationPublic:
+    """The hotline called the customer of the late repair and reassured them (安抚)."""
+    return escalations.soothing_call(
         session, order_id=order_id, data=data, actor=actor, clock=clock
     )

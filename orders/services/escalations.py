@@ -8,8 +8,8 @@ from sqlmodel import Session, col, select
 from core.types import Clock
 from orders.enums import AuditAction, Role
 from orders.exceptions import EscalationNotFound
-from orders.models import Escalation
-from orders.schemas import Actor, EscalationPublic, LoanerIn, ReasonIn
+from orders.models import Escalation, WorkOrder
+from orders.schemas import Actor, EscalationPublic, LoanerIn, ReasonIn, SoothingCallIn
 from orders.services import audit
 
 
@@ -27,14 +27,28 @@ def _visible(session: Session, order_id: int, viewer: Actor) -> Escalation:
 def list_escalations(
     session: Session, *, viewer: Actor, open_only: bool = True
 ) -> list[EscalationPublic]:
-    query = select(Escalation).order_by(col(Escalation.opened_at))
+    query = (
+        select(Escalation, WorkOrder.number)
+        .join(WorkOrder, col(WorkOrder.id) == Escalation.order_id)
+        .order_by(col(Escalation.opened_at))
+    )
     if open_only:
         query = query.where(col(Escalation.closed_at).is_(None))
     if viewer.role in (Role.STATION, Role.ENGINEER):
         query = query.where(Escalation.station_id == viewer.station_id)
-    return [
-        EscalationPublic.model_validate(row, from_attributes=True) for row in session.exec(query)
-    ]
+    return [_public(row, number) for row, number in session.exec(query)]
+
+
+def soothing_call(
+    session: Session, *, order_id: int, data: SoothingCallIn, actor: Actor, clock: Clock
+) -> EscalationPublic:
+    """The hotline called the customer of the late repair and reassured them (安抚)."""
+    row = _visible(session, order_id, actor)
+    before = audit.snapshot(row)
+    row.soothing_call_done_at = clock()
+    row.soothing_call_by = actor.name
+    row.soothing_call_note = data.note
+    return _save(session, row, before, actor, clock)
 
 
 def file_reason(
@@ -77,4 +91,9 @@ def _save(
         clock=clock,
     )
     session.commit()
-    return EscalationPublic.model_validate(row, from_attributes=True)
+    order = session.get(WorkOrder, row.order_id)
+    return _public(row, order.number if order else "")
+
+
+def _public(row: Escalation, number: str | None) -> EscalationPublic:
+    return EscalationPublic.model_validate({**row.model_dump(), "number": number or ""})
