@@ -78,7 +78,7 @@ def create_due_orders(session: Session, *, now: datetime, actor: Actor) -> int:
             col(MaintenancePlan.next_due) <= today + timedelta(days=MAX_LEAD_DAYS),
         )
     ).all()
-    session.rollback()
+    session.rollback()  # ends the read: each plan is claimed in a transaction of its own
     created = 0
     for plan_id, next_due, lead_days in due:
         if plan_id is None or next_due - timedelta(days=lead_days) > today:
