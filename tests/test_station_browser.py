@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 from sqlmodel import Session
 
 from orders import SYSTEM
@@ -161,7 +161,16 @@ def test_a_station_files_its_paperwork_from_a_phone_and_the_desk_reviews_a_cance
     expect(job.locator(".pill").first).to_have_text("服务中")
 
     # Completion is refused until the installation record is filed, then goes through.
+    # The refusal is shown even when an event's reload redraws the card while the
+    # request is under way (the answer once went to the card that was replaced).
+    held: list[Route] = []
+    phone.route("**/api/orders/*/transitions", lambda route: held.append(route))
     job.locator("button[data-step='completed']").click()
+    while not held:
+        phone.wait_for_timeout(20)
+    phone.evaluate("loadStation(true)")
+    held[0].continue_()
+    phone.unroute("**/api/orders/*/transitions")
     expect(job.locator(".error")).to_contain_text("installation-record")
     job.locator("details.more summary").click()
     record = job.locator("form.install-record")

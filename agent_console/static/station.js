@@ -153,12 +153,12 @@ function jobCard(job) {
     const button = el("button", t(`step_${step}`), "step");
     button.type = "button";
     button.dataset.step = step;
-    button.addEventListener("click", () => act(button, error, "POST", `/api/orders/${job.id}/transitions`, { to: step }));
+    button.addEventListener("click", () => act(button, job.number, "POST", `/api/orders/${job.id}/transitions`, { to: step }));
     buttons.append(button);
   }
   card.append(buttons);
-  if (state.me.role === "station" && board.view.engineers.length) card.append(assignRow(job, error));
-  const forms = jobForms(job, error);
+  if (state.me.role === "station" && board.view.engineers.length) card.append(assignRow(job));
+  const forms = jobForms(job);
   if (forms.length) {
     const more = el("details", null, "more");
     more.append(el("summary", t("more")), ...forms);
@@ -173,7 +173,7 @@ const VISIT_STATES = ["accepted", "contacted", "waiting_parts", "in_service", "r
 const TAKE_BACK_STATES = ["in_service", "waiting_parts", "hard_to_repair"];
 const OPEN = ["new", "assigned", "accepted", "contacted", "in_service", "waiting_parts", "hard_to_repair", "reopened"];
 
-function jobForms(job, error) {
+function jobForms(job) {
   const forms = [];
   const base = `/api/orders/${job.id}`;
   if (VISIT_STATES.includes(job.status)) {
@@ -181,7 +181,7 @@ function jobForms(job, error) {
     // miss is filed as a missed visit instead.
     const fields = [field("start", t("visit_from"), "datetime-local"), field("hours", t("hours_long"), "number", "2")];
     if (job.visit_start) fields.push(field("reason", t("reschedule_reason")));
-    forms.push(form("book-visit", t("book_visit"), error, fields, (v) => {
+    forms.push(form("book-visit", t("book_visit"), job.number, fields, (v) => {
       const start = zonedToUtc(v.start, board.view.time_zone);
       const end = new Date(start.getTime() + Number(v.hours) * 3600 * 1000);
       const body = { window_start: start.toISOString(), window_end: end.toISOString() };
@@ -190,30 +190,30 @@ function jobForms(job, error) {
     }));
   }
   if (job.status === "in_service" && !job.has_record && job.order_type === "installation") {
-    forms.push(form("install-record", t("install_record"), error, [
+    forms.push(form("install-record", t("install_record"), job.number, [
       field("unboxing_ok", t("unboxing_ok"), "checkbox"), field("unboxing_notes", t("unboxing_notes")),
       field("commissioned", t("commissioned"), "checkbox"), field("training_given", t("training_given"), "checkbox"),
       field("customer_confirmed_by", t("confirmed_by")),
     ], (v) => ["POST", `${base}/installation-record`, v]));
   }
   if (job.status === "in_service" && !job.has_record && job.order_type === "maintenance") {
-    forms.push(form("maintenance-record", t("maintenance_record"), error, [
+    forms.push(form("maintenance-record", t("maintenance_record"), job.number, [
       field("work_done", t("work_done")), field("findings", t("findings")), field("customer_confirmed_by", t("confirmed_by")),
     ], (v) => ["POST", `${base}/maintenance-record`, v]));
   }
   if (job.service_mode === "on_site" && TAKE_BACK_STATES.includes(job.status)) {
-    forms.push(form("take-back", t("take_back"), error, [
+    forms.push(form("take-back", t("take_back"), job.number, [
       field("condition", t("condition")), field("accessories", t("accessories")),
       field("handed_over_by", t("handed_over_by")), field("customer_consented", t("consented"), "checkbox"),
     ], (v) => ["POST", `${base}/handover`, v]));
   }
   if (job.at_station && job.status === "ready_for_pickup") {
-    forms.push(form("give-back", t("give_back"), error, [
+    forms.push(form("give-back", t("give_back"), job.number, [
       field("received_by", t("received_by")), field("customer_feedback", t("feedback")),
     ], (v) => ["POST", `${base}/handover/return`, v]));
   }
   if (state.me.role === "station" && OPEN.includes(job.status) && !job.cancellation_pending) {
-    forms.push(form("ask-cancel", t("ask_cancel"), error, [field("note", t("cancel_note"))],
+    forms.push(form("ask-cancel", t("ask_cancel"), job.number, [field("note", t("cancel_note"))],
       (v) => ["POST", `${base}/cancellation-requests`, { reason: "fixed_by_phone", note: v.note }]));
   }
   return forms;
@@ -231,7 +231,7 @@ function field(name, label, type = "text", value = "") {
   return wrap;
 }
 
-function form(name, title, error, fields, request) {
+function form(name, title, number, fields, request) {
   const node = el("form", null, `job-form ${name}`);
   const submit = el("button", t("save"));
   submit.type = "submit";
@@ -241,9 +241,9 @@ function form(name, title, error, fields, request) {
     const values = {};
     for (const input of node.querySelectorAll("input")) values[input.name] = input.type === "checkbox" ? input.checked : input.value.trim();
     let call;
-    try { call = request(values); } catch (failure) { error.textContent = failure.message; return; }
+    try { call = request(values); } catch (failure) { tell(number, failure.message); return; }
     // Saved: the form closes (the board shows what was filed).
-    act(submit, error, ...call, () => { node.reset(); node.closest("details").open = false; });
+    act(submit, number, ...call, () => { node.reset(); node.closest("details").open = false; });
   });
   return node;
 }
@@ -269,7 +269,7 @@ function visitText(job) {
   return `${start.toLocaleDateString("zh-CN", { ...zone, month: "2-digit", day: "2-digit" })} ${span}`;
 }
 
-function assignRow(job, error) {
+function assignRow(job) {
   const line = el("div", null, "row assign");
   const select = el("select", null, "engineer-choice");
   select.setAttribute("aria-label", t("engineer"));
@@ -286,24 +286,31 @@ function assignRow(job, error) {
   button.type = "button";
   button.addEventListener("click", () => {
     const body = select.value ? { engineer_id: Number(select.value) } : {};
-    act(button, error, "POST", `/api/orders/${job.id}/assign-engineer`, body);
+    act(button, job.number, "POST", `/api/orders/${job.id}/assign-engineer`, body);
   });
   line.append(select, button);
   return line;
 }
 
 // Every action reloads the board from the server: what it shows is what was saved.
-async function act(button, error, method, path, body, done = () => {}) {
+async function act(button, number, method, path, body, done = () => {}) {
   button.disabled = true;
-  error.textContent = "";
+  tell(number, "");
   try {
     await api(method, path, body);
     done();
     await loadStation();
   } catch (failure) {
-    error.textContent = failure.message;
+    tell(number, failure.message);
     button.disabled = false;
   }
+}
+
+// The answer goes to the job's card as it is drawn now: a reload started by an event
+// may have replaced the card the button was on while the request was under way.
+function tell(number, text) {
+  const card = [...document.querySelectorAll("#jobs .job")].find((node) => node.dataset.order === number);
+  if (card) card.querySelector(":scope > .error").textContent = text;
 }
 
 // The supervisor's desk: orders no station covers, and a hand reassignment.
