@@ -23,6 +23,7 @@ import agent_console.gateway
 import agent_console.http
 import agent_console.pages
 import orders.http
+import parts.http
 import telephony.http
 import telephony.twilio.http
 import telephony.twilio.media
@@ -87,6 +88,7 @@ def create_app(
     problems.install(app)
     api = APIRouter(prefix="/api", responses=problems.PROBLEM_RESPONSES)
     api.include_router(orders.http.router)
+    api.include_router(parts.http.router)
     api.include_router(telephony.http.router)
     api.include_router(agent_console.http.router)
     app.include_router(api)

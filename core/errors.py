@@ -18,6 +18,11 @@ CallCenterError                                    500  base: status_code, error
 │   ├── orders.InvalidServiceRecord                409
 │   ├── orders.InvalidTransition                   409
 │   ├── orders.ServiceRecordMissing                409
+│   ├── parts.DuplicatePartCode                    409
+│   ├── parts.DuplicateWarehouse                   409
+│   ├── parts.InvalidPartRequest                   409
+│   ├── parts.NoStationWarehouse                   409
+│   ├── parts.OutOfStock                           409
 │   ├── telephony.AgentUnavailable                 409
 │   ├── telephony.CallNotBridged                   409
 │   ├── telephony.InvalidAgentState                409
@@ -39,6 +44,12 @@ CallCenterError                                    500  base: status_code, error
 │   ├── orders.OrderNotFound                       404
 │   ├── orders.StationNotFound                     404
 │   ├── orders.UserNotFound                        404
+│   ├── parts.BorrowedPartNotFound                 404
+│   ├── parts.LoanNotFound                         404
+│   ├── parts.MaterialLineNotFound                 404
+│   ├── parts.PartNotFound                         404
+│   ├── parts.PartRequestNotFound                  404
+│   ├── parts.WarehouseNotFound                    404
 │   ├── telephony.AgentNotFound                    404
 │   └── telephony.CallNotFound                     404
 ├── PayloadTooLarge                                413
@@ -52,6 +63,8 @@ CallCenterError                                    500  base: status_code, error
 │   ├── orders.InvalidPhoneNumber                  422
 │   ├── orders.InvalidReportRequest                422
 │   ├── orders.InvalidUserData                     422
+│   ├── parts.InvalidPart                          422
+│   ├── parts.InvalidStockMove                     422
 │   ├── recordings.UnsafeRecordingPath             422
 │   ├── telephony.twilio.InvalidTwilioId           422
 │   └── telephony.twilio.RecordingRefused          422

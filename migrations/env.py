@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 import agent_console.models  # noqa: F401
 import callbacks.models  # noqa: F401
 import orders.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import parts.models  # noqa: F401
 import recordings.models  # noqa: F401
 import telephony.models  # noqa: F401
 from core.db import make_engine

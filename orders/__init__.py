@@ -4,6 +4,7 @@ The names below are the package's public API; other packages import only these (
 routes and their dependencies are the public API of ``orders.http``).
 """
 
+from orders.calendar import HOTLINE_ZONE, BusinessCalendar, is_working_day
 from orders.enums import (
     ApplianceCategory,
     Channel,
@@ -21,6 +22,7 @@ from orders.exceptions import (
     CustomerNotFound,
     DuplicateStationCode,
     DuplicateUsername,
+    EngineerNotFound,
     InvalidOrderData,
     InvalidPhoneNumber,
     InvalidTransition,
@@ -29,7 +31,7 @@ from orders.exceptions import (
     StationNotFound,
     UserNotFound,
 )
-from orders.models import Customer, User, WorkOrder
+from orders.models import Customer, Engineer, Station, User, WorkOrder
 from orders.phones import normalize_phone, try_normalize_phone
 from orders.schemas import (
     SYSTEM,
@@ -63,13 +65,25 @@ from orders.services.board import station_board
 from orders.services.customers import create_customer, get_customer
 from orders.services.figures import complaints_by_level, customer_names, user_names
 from orders.services.lookup import lookup_caller
+from orders.services.stations import get_engineer_row, get_station_row
 from orders.services.status import order_status_for_caller
 from orders.services.users import actor_from_token, get_user
-from orders.services.work_orders import create_order
-from orders.sla import SlaPolicy, SweepResult, next_deadlines, order_milestones, sla_figures, sweep
+from orders.services.work_orders import completed_at, create_order, engineer_of, visible_order
+from orders.sla import (
+    SlaPolicy,
+    SweepResult,
+    calendar_for,
+    next_deadlines,
+    order_milestones,
+    sla_figures,
+    sweep,
+)
+from orders.states import OPEN_STATES
 from orders.warranty import warranty_badge
 
 __all__ = [
+    "HOTLINE_ZONE",
+    "OPEN_STATES",
     "SYSTEM",
     "Actor",
     "AddressIn",
@@ -78,6 +92,7 @@ __all__ = [
     "ApplianceNotFound",
     "AppliancePublic",
     "BoardEngineer",
+    "BusinessCalendar",
     "CallerCard",
     "CallerLookup",
     "Channel",
@@ -88,6 +103,8 @@ __all__ = [
     "CustomerPublic",
     "DuplicateStationCode",
     "DuplicateUsername",
+    "Engineer",
+    "EngineerNotFound",
     "InvalidOrderData",
     "InvalidPhoneNumber",
     "InvalidTransition",
@@ -110,6 +127,7 @@ __all__ = [
     "SlaOrder",
     "SlaPolicy",
     "SlaState",
+    "Station",
     "StationBoard",
     "StationNotFound",
     "Strict",
@@ -122,13 +140,19 @@ __all__ = [
     "WarrantyStatus",
     "WorkOrder",
     "actor_from_token",
+    "calendar_for",
     "complaints_by_level",
+    "completed_at",
     "create_appliance",
     "create_customer",
     "create_order",
     "customer_names",
+    "engineer_of",
     "get_customer",
+    "get_engineer_row",
+    "get_station_row",
     "get_user",
+    "is_working_day",
     "lookup_caller",
     "next_deadlines",
     "normalize_phone",
@@ -139,5 +163,6 @@ __all__ = [
     "sweep",
     "try_normalize_phone",
     "user_names",
+    "visible_order",
     "warranty_badge",
 ]

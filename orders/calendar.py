@@ -115,3 +115,28 @@ class BusinessCalendar:
                 break
             total += (min(high, end) - low).total_seconds()
         return total
+
+    def is_open_on(self, day: date) -> bool:
+        return bool(self.intervals_on(day))
+
+    def add_working_days(self, day: date, count: int) -> date:
+        """The ``count``-th working day after ``day`` (``day`` itself not counted)."""
+        found = 0
+        for offset in range(1, MAX_SEARCH_DAYS):
+            candidate = day + timedelta(days=offset)
+            if self.is_open_on(candidate):
+                found += 1
+                if found == count:
+                    return candidate
+        raise ValueError(f"no {count} working days within {MAX_SEARCH_DAYS} days of {day}")
+
+    def working_days_between(self, first: date, last: date) -> int:
+        """Working days after ``first`` up to and including ``last``."""
+        return sum(
+            1
+            for offset in range(1, (last - first).days + 1)
+            if self.is_open_on(first + timedelta(days=offset))
+        )
+
+    def local_day(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()

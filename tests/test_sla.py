@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +20,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from callcenter.migrate import upgrade
 from core.bus import EventBus, bind_events
 from core.db import ServiceSession, make_engine, writer
 from orders import SYSTEM, Role
@@ -32,7 +29,7 @@ from orders.models import Escalation, SlaClockRow, SlaPolicyRule, Station, Stati
 from orders.schemas import AppointmentIn, OrderCreate, TransitionIn
 from orders.services import appointments, work_orders
 from orders.sla import order_milestones, sweep
-from tests.conftest import IN_CI, POSTGRES_URL, bearer, fixed_clock
+from tests.conftest import bearer, fixed_clock
 
 CST = ZoneInfo("Asia/Shanghai")
 HOURS = {str(d): [["08:30", "12:00"], ["13:30", "18:00"]] for d in range(1, 6)}
@@ -261,35 +258,10 @@ def _sweep_in_process(
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-        upgrade(url)
-        yield url
-        return
-    probe = make_engine(POSTGRES_URL)
-    try:
-        with probe.begin() as connection:
-            schema = f"cc_sweep_{uuid.uuid4().hex[:10]}"
-            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except Exception as exc:
-        probe.dispose()
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    upgrade(url)
-    yield url
-    with probe.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    probe.dispose()
-
-
 def test_two_sweeps_at_once_in_two_processes_announce_each_milestone_once(
-    shared_database: str, redis_url: str
+    fresh_database: str, redis_url: str
 ) -> None:
-    engine: Engine = make_engine(shared_database)
+    engine: Engine = make_engine(fresh_database)
     reported = cst(2025, 9, 4, 9, 0)
     with Session(engine) as session:
         station = Station(code="SW1", name="s", created_at=reported)
@@ -332,7 +304,7 @@ def test_two_sweeps_at_once_in_two_processes_announce_each_milestone_once(
     sweepers = [
         context.Process(
             target=_sweep_in_process,
-            args=(shared_database, redis_url, stream, now, start, results),
+            args=(fresh_database, redis_url, stream, now, start, results),
         )
         for _ in range(2)
     ]

@@ -19,10 +19,20 @@ from orders.http import (
     users,
     work_orders,
 )
-from orders.http.common import PathId
-from orders.http.deps import Staff, StationStaff, Supervisor
+from orders.http.common import IdFilter, Limit, Offset, PathId
+from orders.http.deps import AnyUser, Staff, StationStaff, Supervisor
 
-__all__ = ["PathId", "Staff", "StationStaff", "Supervisor", "router"]
+__all__ = [
+    "AnyUser",
+    "IdFilter",
+    "Limit",
+    "Offset",
+    "PathId",
+    "Staff",
+    "StationStaff",
+    "Supervisor",
+    "router",
+]
 
 router = APIRouter()
 router.include_router(users.auth_router)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from core.db import end_reads
 from core.deps import ClockDep, SecretKeyDep, SessionDep
 from core.errors import NotAuthenticated, PermissionDenied
 from orders.enums import Role
@@ -33,7 +34,13 @@ def current_actor(
 ) -> Actor:
     if not token:
         raise NotAuthenticated("a bearer token is required; get one at POST /api/auth/token")
-    return actor_from_token(session, token=token, secret=secret, clock=clock)
+    actor = actor_from_token(session, token=token, secret=secret, clock=clock)
+    # The route runs in another thread than this dependency. On SQLite a writing request's
+    # transaction holds the database's write lock from its first read: ended here, the
+    # lock is taken again by the route itself and not held while the route waits for a
+    # thread, which, with every thread waiting on that lock, would never come.
+    end_reads(session)
+    return actor
 
 
 def roles(*allowed: Role) -> Callable[[Actor], Actor]:

@@ -3,45 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from core import xlsx
 from core.deps import ClockDep, SessionDep
+from core.xlsx import ExportFormat
 from orders.enums import ReportPeriod
 from orders.http.deps import Supervisor
 from orders.report_book import report_book
 from orders.schemas import Report
 from orders.services import reports
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-router = APIRouter(
-    prefix="/reports",
-    tags=["reports"],
-    responses={200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
-)
-
-
-class ReportFormat(StrEnum):
-    JSON = "json"
-    XLSX = "xlsx"
+router = APIRouter(prefix="/reports", tags=["reports"], responses=xlsx.RESPONSES)
 
 
 From = Annotated[datetime, Query(alias="from", description="Inclusive, ISO 8601 with offset")]
 To = Annotated[datetime, Query(alias="to", description="Exclusive, ISO 8601 with offset")]
-Format = Annotated[ReportFormat, Query()]
+Format = Annotated[ExportFormat, Query()]
 
 
-def _answer(report: Report, form: ReportFormat) -> Report | Response:
-    if form is ReportFormat.JSON:
+def _answer(report: Report, form: ExportFormat) -> Report | Response:
+    if form is ExportFormat.JSON:
         return report
     name = f"{report.name.replace(' ', '-')}-{report.start:%Y%m%d}.xlsx"
-    return Response(
-        report_book(report),
-        media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return xlsx.attachment(report_book(report), name)
 
 
 @router.get("/sla", response_model=Report)
@@ -51,7 +38,7 @@ def sla(
     clock: ClockDep,
     start: From,
     end: To,
-    format: Format = ReportFormat.JSON,
+    format: Format = ExportFormat.JSON,
 ) -> Report | Response:
     """SLA attainment per milestone (of those due in the range), then response and
     resolution times by station, engineer and appliance category."""
@@ -66,7 +53,7 @@ def times(
     start: From,
     end: To,
     period: ReportPeriod | None = None,
-    format: Format = ReportFormat.JSON,
+    format: Format = ExportFormat.JSON,
 ) -> Report | Response:
     """Mean response and resolution hours by station, engineer and appliance category."""
     report = reports.times_report(session, start=start, end=end, period=period, now=clock())
@@ -75,7 +62,7 @@ def times(
 
 @router.get("/open-orders", response_model=Report)
 def open_orders(
-    session: SessionDep, _actor: Supervisor, clock: ClockDep, format: Format = ReportFormat.JSON
+    session: SessionDep, _actor: Supervisor, clock: ClockDep, format: Format = ExportFormat.JSON
 ) -> Report | Response:
     """Open orders per station by age since the report."""
     return _answer(reports.open_orders_report(session, now=clock()), format)
@@ -88,7 +75,7 @@ def complaints(
     clock: ClockDep,
     start: From,
     end: To,
-    format: Format = ReportFormat.JSON,
+    format: Format = ExportFormat.JSON,
 ) -> Report | Response:
     """Complaints by topic and crisis level, with how many are still open."""
     report = reports.complaints_report(session, start=start, end=end, now=clock())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session, col, func, select
 
 from core.bus import publish_on_commit
@@ -236,3 +238,13 @@ def _station_for_assignment(session: Session, station_id: int | None) -> int:
             f"station {station_id} does not exist", details={"station_id": station_id}
         )
     return station_id
+
+
+def completed_at(session: Session, order_id: int) -> datetime | None:
+    """When the order was last completed (its completion slip's moment), if it was."""
+    return session.exec(
+        select(func.max(OrderTransition.at)).where(
+            OrderTransition.order_id == order_id,
+            OrderTransition.to_status == OrderStatus.COMPLETED,
+        )
+    ).one()
