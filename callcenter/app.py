@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 import agent_console.gateway
 import agent_console.http
 import agent_console.pages
+import billing.http
 import orders.http
 import parts.http
 import telephony.http
@@ -30,7 +31,12 @@ import telephony.twilio.media
 from callcenter import problems, wiring
 from callcenter.middleware import Admission, BodyLimit, Metrics
 from callcenter.settings import Settings
-from callcenter.wiring import access_policy, build_switchboard, load_configured_flows
+from callcenter.wiring import (
+    access_policy,
+    build_switchboard,
+    install_rules,
+    load_configured_flows,
+)
 from callcenter.worker import build_worker
 from core.db import ServiceSession, writer
 from core.errors import PermissionDenied
@@ -78,6 +84,7 @@ def create_app(
     _flows, flow = load_configured_flows(settings)
     app.state.region = settings.phone.default_region
     app.state.access = access_policy(settings)
+    install_rules()
     app.state.twilio = settings.twilio
     app.state.public_url = settings.public_url
     app.state.switchboard = build_switchboard(settings, bus, flow=flow, clock=clock)
@@ -89,6 +96,7 @@ def create_app(
     api = APIRouter(prefix="/api", responses=problems.PROBLEM_RESPONSES)
     api.include_router(orders.http.router)
     api.include_router(parts.http.router)
+    api.include_router(billing.http.router)
     api.include_router(telephony.http.router)
     api.include_router(agent_console.http.router)
     app.include_router(api)

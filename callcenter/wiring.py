@@ -10,11 +10,13 @@ from typing import Any
 import redis
 from sqlmodel import Session
 
+from billing import quote_before_paid_work
 from callcenter.settings import Settings
 from core.bus import BusUnavailable, with_events
 from core.errors import ConfigurationError
 from core.types import Clock
 from ivr.flow import BUILTIN_FLOWS, Flow, load_flows
+from orders import add_precondition
 from orders.services.users import AccessPolicy, LoginPolicy
 from telephony.switchboard import Switchboard
 from telephony.twilio.jobs import twilio_calls_from
@@ -43,6 +45,12 @@ def build_switchboard(
     return board
 
 
+def install_rules() -> None:
+    """Rules of packages above orders on its status changes, installed wherever orders
+    change status (the app, the worker): a paid job starts only with its approved quote."""
+    add_precondition(quote_before_paid_work)
+
+
 def access_policy(settings: Settings) -> AccessPolicy:
     auth = settings.auth
     return AccessPolicy(
@@ -66,6 +74,7 @@ def worker_context(
 ) -> dict[str, Any]:
     """What jobs run over: the same sessions, Redis, clock and switchboard as the process
     that runs them, and the Twilio channel's configuration and client."""
+    install_rules()
     return {
         "sessions": with_events(sessions, switchboard.events),
         "bus": bus,

@@ -20,6 +20,7 @@ from orders.jobs import (
     open_maintenance_rounds,
     sweep_sla,
 )
+from parts.jobs import BILLING_MINUTES, bill_kept_parts
 from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import (
     fetch_twilio_recording,
@@ -106,6 +107,7 @@ def build_worker(
             cron(reconcile_calls, second=set(range(0, 60, ORPHANS_SWEEP_SECONDS)), unique=True),
             cron(sweep_sla, second=set(range(0, 60, SLA_SWEEP_SECONDS)), unique=True),
             cron(open_maintenance_rounds, minute=MAINTENANCE_MINUTES, second=0, unique=True),
+            cron(bill_kept_parts, minute=BILLING_MINUTES, second=0, unique=True),
         ],
         redis_settings=RedisSettings.from_dsn(redis_url),
         handle_signals=handle_signals,

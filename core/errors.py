@@ -9,6 +9,9 @@ CallCenterError                                    500  base: status_code, error
 │   ├── ivr.FlowError                              500
 │   └── ivr.SpeechUnavailable                      500
 ├── Conflict                                       409  clashes with the current state
+│   ├── billing.InvalidQuote                       409
+│   ├── billing.InvalidSlip                        409
+│   ├── billing.QuoteRequired                      409
 │   ├── orders.DuplicateStationCode                409
 │   ├── orders.DuplicateUsername                   409
 │   ├── orders.EngineerNotAssignable               409
@@ -33,6 +36,8 @@ CallCenterError                                    500  base: status_code, error
 ├── NotAuthenticated                               401
 ├── NotFound                                       404
 │   ├── agent_console.RecordingNotFound            404
+│   ├── billing.QuoteNotFound                      404
+│   ├── billing.SlipNotFound                       404
 │   ├── orders.ApplianceNotFound                   404
 │   ├── orders.AppointmentNotFound                 404
 │   ├── orders.CancellationRequestNotFound         404
@@ -57,6 +62,8 @@ CallCenterError                                    500  base: status_code, error
 │   └── telephony.twilio.InvalidTwilioSignature    403
 ├── TooManyRequests                                429
 ├── ValidationFailed                               422  well formed, not acceptable
+│   ├── billing.InvalidFeeSchedule                 422
+│   ├── billing.InvalidStatementRequest            422
 │   ├── orders.InvalidAppointment                  422
 │   ├── orders.InvalidContact                      422
 │   ├── orders.InvalidOrderData                    422

@@ -7,6 +7,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import SQLModel
 
 import agent_console.models  # noqa: F401
+import billing.models  # noqa: F401
 import callbacks.models  # noqa: F401
 import orders.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import parts.models  # noqa: F401

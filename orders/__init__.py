@@ -4,11 +4,19 @@ The names below are the package's public API; other packages import only these (
 routes and their dependencies are the public API of ``orders.http``).
 """
 
-from orders.calendar import HOTLINE_ZONE, BusinessCalendar, is_working_day
+from orders.calendar import (
+    HOTLINE_ZONE,
+    BusinessCalendar,
+    is_working_day,
+    month_range,
+    month_starts,
+)
 from orders.enums import (
     ApplianceCategory,
     Channel,
     ComplaintStatus,
+    Milestone,
+    MilestoneState,
     OrderStatus,
     OrderType,
     Role,
@@ -31,8 +39,9 @@ from orders.exceptions import (
     StationNotFound,
     UserNotFound,
 )
-from orders.models import Customer, Engineer, Station, User, WorkOrder
+from orders.models import Appliance, Customer, Engineer, Station, User, WorkOrder
 from orders.phones import normalize_phone, try_normalize_phone
+from orders.report_book import report_book
 from orders.schemas import (
     SYSTEM,
     Actor,
@@ -51,6 +60,8 @@ from orders.schemas import (
     OrderPublic,
     OrderSummary,
     PhoneIn,
+    Report,
+    ReportSection,
     RowId,
     SlaClock,
     SlaFigures,
@@ -67,6 +78,7 @@ from orders.services.figures import complaints_by_level, customer_names, user_na
 from orders.services.lookup import lookup_caller
 from orders.services.stations import get_engineer_row, get_station_row
 from orders.services.status import order_status_for_caller
+from orders.services.transitions import Precondition, add_precondition
 from orders.services.users import actor_from_token, get_user
 from orders.services.work_orders import completed_at, create_order, engineer_of, visible_order
 from orders.sla import (
@@ -87,6 +99,7 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "AddressIn",
+    "Appliance",
     "ApplianceCategory",
     "ApplianceCreate",
     "ApplianceNotFound",
@@ -110,7 +123,9 @@ __all__ = [
     "InvalidTransition",
     "InvalidUserData",
     "JobCard",
+    "Milestone",
     "MilestonePublic",
+    "MilestoneState",
     "Name",
     "OrderCreate",
     "OrderNotFound",
@@ -119,6 +134,9 @@ __all__ = [
     "OrderSummary",
     "OrderType",
     "PhoneIn",
+    "Precondition",
+    "Report",
+    "ReportSection",
     "Role",
     "RowId",
     "ServiceMode",
@@ -140,6 +158,7 @@ __all__ = [
     "WarrantyStatus",
     "WorkOrder",
     "actor_from_token",
+    "add_precondition",
     "calendar_for",
     "complaints_by_level",
     "completed_at",
@@ -154,10 +173,13 @@ __all__ = [
     "get_user",
     "is_working_day",
     "lookup_caller",
+    "month_range",
+    "month_starts",
     "next_deadlines",
     "normalize_phone",
     "order_milestones",
     "order_status_for_caller",
+    "report_book",
     "sla_figures",
     "station_board",
     "sweep",

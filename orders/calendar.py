@@ -140,3 +140,24 @@ class BusinessCalendar:
 
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
+
+
+def month_range(month: str) -> tuple[datetime, datetime]:
+    """A calendar month ``YYYY-MM`` of the hotline's calendar, as [start, end) in UTC."""
+    year, number = (int(part) for part in month.split("-"))
+    start = datetime(year, number, 1, tzinfo=HOTLINE_ZONE)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=HOTLINE_ZONE)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def month_starts(start: datetime, end: datetime) -> list[datetime]:
+    """``start``, then each start of a hotline calendar month after it and before ``end``."""
+    edges = [start]
+    local = start.astimezone(HOTLINE_ZONE)
+    year, number = local.year, local.month
+    while True:
+        year, number = year + number // 12, number % 12 + 1
+        edge = datetime(year, number, 1, tzinfo=HOTLINE_ZONE).astimezone(UTC)
+        if edge >= end:
+            return edges
+        edges.append(edge)

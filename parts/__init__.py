@@ -5,16 +5,30 @@ The names below are the package's public API; other packages import only these (
 routes are ``parts.http``).
 """
 
-from parts.enums import IssueType, MovementReason, WarehouseKind
-from parts.exceptions import OutOfStock
+from parts.enums import CHARGED, IssueType, MovementReason, WarehouseKind
+from parts.exceptions import InvalidStockMove, OutOfStock
 from parts.ledger import discrepancies
-from parts.services.borrowing import bill_overdue
+from parts.models import Part
+from parts.schemas import MaterialPublic
+from parts.services.borrowing import bill_overdue, billed_by_station, overdue_by_station
+from parts.services.catalogue import get_part
+from parts.services.materials import lines as material_lines
+from parts.services.reports import consumed_value_by_station
 
 __all__ = [
+    "CHARGED",
+    "InvalidStockMove",
     "IssueType",
+    "MaterialPublic",
     "MovementReason",
     "OutOfStock",
+    "Part",
     "WarehouseKind",
     "bill_overdue",
+    "billed_by_station",
+    "consumed_value_by_station",
     "discrepancies",
+    "get_part",
+    "material_lines",
+    "overdue_by_station",
 ]

@@ -4,6 +4,7 @@ answer JSON, or with ``format=xlsx`` the same rows as a workbook."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -11,7 +12,8 @@ from fastapi import APIRouter, Query, Response
 from core import xlsx
 from core.deps import ClockDep, SessionDep
 from core.xlsx import ExportFormat
-from orders.http import AnyUser, IdFilter, Limit, Offset, PathId, Supervisor
+from orders import Report
+from orders.http import AnyUser, IdFilter, Limit, Offset, PathId, Supervisor, report_answer
 from parts.enums import PartRequestStatus
 from parts.exports import due_returns_sheet, ledger_sheet, stock_sheet
 from parts.schemas import (
@@ -35,7 +37,7 @@ from parts.schemas import (
     WarehouseIn,
     WarehousePublic,
 )
-from parts.services import borrowing, catalogue, loans, materials, warehouses
+from parts.services import borrowing, catalogue, loans, materials, reports, warehouses
 
 router = APIRouter(tags=["parts"], responses=xlsx.RESPONSES)
 Format = Annotated[ExportFormat, Query()]
@@ -251,3 +253,23 @@ def lend(
 @router.post("/loans/{loan_id}/return")
 def loan_back(loan_id: PathId, session: SessionDep, actor: AnyUser, clock: ClockDep) -> LoanPublic:
     return loans.take_back(session, loan_id=loan_id, actor=actor, clock=clock)
+
+
+@router.get("/reports/parts", response_model=Report)
+def parts_usage(
+    session: SessionDep,
+    _actor: Supervisor,
+    clock: ClockDep,
+    start: Annotated[datetime, Query(alias="from")],
+    end: Annotated[datetime, Query(alias="to")],
+    format: Format = ExportFormat.JSON,
+) -> Report | Response:
+    """Parts consumed and scrapped, with the scrap rate, by part, station and month."""
+    return report_answer(reports.parts_report(session, start=start, end=end, now=clock()), format)
+
+
+@router.get("/reports/stock-value", response_model=Report)
+def stock_value(
+    session: SessionDep, _actor: Supervisor, clock: ClockDep, format: Format = ExportFormat.JSON
+) -> Report | Response:
+    return report_answer(reports.stock_value_report(session, now=clock()), format)

@@ -16,6 +16,7 @@ PACKAGES = (
     "core",
     "orders",
     "parts",
+    "billing",
     "callbacks",
     "recordings",
     "ivr",
@@ -24,7 +25,16 @@ PACKAGES = (
     "migrations",
     "callcenter",
 )
-DOMAIN = ("orders", "parts", "callbacks", "recordings", "ivr", "telephony", "agent_console")
+DOMAIN = (
+    "orders",
+    "parts",
+    "billing",
+    "callbacks",
+    "recordings",
+    "ivr",
+    "telephony",
+    "agent_console",
+)
 """Held to each other's public APIs. ``core`` is the kernel: each of its modules is one
 facility, imported as such. ``callcenter`` (the composition root) and ``migrations`` wire
 routes, jobs, channels and tables, which no public API exports."""

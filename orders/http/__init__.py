@@ -21,6 +21,7 @@ from orders.http import (
 )
 from orders.http.common import IdFilter, Limit, Offset, PathId
 from orders.http.deps import AnyUser, Staff, StationStaff, Supervisor
+from orders.http.reports import report_answer
 
 __all__ = [
     "AnyUser",
@@ -31,6 +32,7 @@ __all__ = [
     "Staff",
     "StationStaff",
     "Supervisor",
+    "report_answer",
     "router",
 ]
 

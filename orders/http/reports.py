@@ -24,7 +24,8 @@ To = Annotated[datetime, Query(alias="to", description="Exclusive, ISO 8601 with
 Format = Annotated[ExportFormat, Query()]
 
 
-def _answer(report: Report, form: ExportFormat) -> Report | Response:
+def report_answer(report: Report, form: ExportFormat) -> Report | Response:
+    """The report as JSON, or as a workbook to download."""
     if form is ExportFormat.JSON:
         return report
     name = f"{report.name.replace(' ', '-')}-{report.start:%Y%m%d}.xlsx"
@@ -42,7 +43,7 @@ def sla(
 ) -> Report | Response:
     """SLA attainment per milestone (of those due in the range), then response and
     resolution times by station, engineer and appliance category."""
-    return _answer(reports.sla_report(session, start=start, end=end, now=clock()), format)
+    return report_answer(reports.sla_report(session, start=start, end=end, now=clock()), format)
 
 
 @router.get("/times", response_model=Report)
@@ -57,7 +58,7 @@ def times(
 ) -> Report | Response:
     """Mean response and resolution hours by station, engineer and appliance category."""
     report = reports.times_report(session, start=start, end=end, period=period, now=clock())
-    return _answer(report, format)
+    return report_answer(report, format)
 
 
 @router.get("/open-orders", response_model=Report)
@@ -65,7 +66,7 @@ def open_orders(
     session: SessionDep, _actor: Supervisor, clock: ClockDep, format: Format = ExportFormat.JSON
 ) -> Report | Response:
     """Open orders per station by age since the report."""
-    return _answer(reports.open_orders_report(session, now=clock()), format)
+    return report_answer(reports.open_orders_report(session, now=clock()), format)
 
 
 @router.get("/complaints", response_model=Report)
@@ -79,4 +80,4 @@ def complaints(
 ) -> Report | Response:
     """Complaints by topic and crisis level, with how many are still open."""
     report = reports.complaints_report(session, start=start, end=end, now=clock())
-    return _answer(report, format)
+    return report_answer(report, format)

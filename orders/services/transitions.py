@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import update
@@ -123,8 +124,22 @@ _RECORD_OF: dict[OrderType, tuple[type[Any], str]] = {
 保护保养记录), filed at the path named here under the order."""
 
 
+Precondition = Callable[[Session, WorkOrder, OrderStatus], None]
+"""A rule of another package on a status change: raises to refuse it."""
+_PRECONDITIONS: list[Precondition] = []
+
+
+def add_precondition(rule: Precondition) -> None:
+    """Installed by the composition root: rules of packages above orders (a paid job
+    starts only once its quote is approved) that orders cannot import."""
+    if rule not in _PRECONDITIONS:
+        _PRECONDITIONS.append(rule)
+
+
 def _check_preconditions(session: Session, order: WorkOrder, to: OrderStatus) -> None:
     """What the state table alone cannot know: the paperwork and the customer's visit."""
+    for rule in _PRECONDITIONS:
+        rule(session, order, to)
     if to is OrderStatus.COMPLETED and order.order_type in _RECORD_OF:
         table, path = _RECORD_OF[order.order_type]
         if session.exec(select(table.id).where(table.order_id == order.id)).first() is None:

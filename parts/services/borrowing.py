@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from core.errors import PermissionDenied
 from core.types import Clock
 from orders import (
     HOTLINE_ZONE,
+    SYSTEM,
     Actor,
     Role,
     calendar_for,
@@ -447,3 +448,22 @@ def _public(session: Session, request: PartRequest) -> PartRequestPublic:
             for line, code in lines
         ],
     )
+
+
+def billed_by_station(session: Session, *, start: datetime, end: datetime) -> dict[int, int]:
+    """Station → fen billed in [start, end) for parts kept past 20 working days."""
+    rows = session.exec(
+        select(BorrowedPart.station_id, func.sum(BorrowedPart.billed_fen))
+        .where(col(BorrowedPart.billed_at) >= start, col(BorrowedPart.billed_at) < end)
+        .group_by(col(BorrowedPart.station_id))
+    ).all()
+    return {station: int(total or 0) for station, total in rows}
+
+
+def overdue_by_station(session: Session, *, at: datetime) -> dict[int, int]:
+    """Station → borrowed lines with unused units out past their 10 working days at ``at``."""
+    found: dict[int, int] = {}
+    for line in due_returns(session, viewer=SYSTEM, clock=lambda: at):
+        if line.state == "overdue":
+            found[line.station_id] = found.get(line.station_id, 0) + 1
+    return found

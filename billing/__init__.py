@@ -1,0 +1,10 @@
+"""Money: the fee schedule and quotes for paid work, completion slips and their audit,
+engineers' commission, fee statements and stations' settlements.
+
+The names below are the package's public API; other packages import only these (the
+routes are ``billing.http``).
+"""
+
+from billing.services.quotes import quote_before_paid_work
+
+__all__ = ["quote_before_paid_work"]

@@ -1,0 +1,155 @@
+"""The fee schedule (有偿服务收费标准) and the rates of commission, rewards and penalties
+(维修奖惩) and late deductions (期限扣款): set by supervisors, read by every rule here."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from billing.enums import FeeKind, ServiceKind
+from billing.exceptions import InvalidFeeSchedule
+from billing.models import CommissionRate, FeeRate, LateDeduction, RewardItem
+from billing.schemas import (
+    CommissionRateIn,
+    FeeRateIn,
+    FeeRatePublic,
+    LateDeductionIn,
+    RatesPublic,
+    RewardItemIn,
+)
+from orders import Milestone
+
+
+def set_fee(session: Session, data: FeeRateIn) -> FeeRatePublic:
+    if data.kind is FeeKind.LABOUR and (data.service_kind is None or data.urban is not None):
+        raise InvalidFeeSchedule("a labour fee names its service kind (and no urban flag)")
+    if data.kind is FeeKind.TRAVEL and (data.urban is None or data.service_kind or data.category):
+        raise InvalidFeeSchedule("a travel fee says urban true or false, nothing else")
+    category = data.category.value if data.category else None
+    row = session.exec(
+        select(FeeRate).where(
+            FeeRate.kind == data.kind,
+            FeeRate.service_kind == data.service_kind,
+            FeeRate.category == category,
+            FeeRate.urban == data.urban,
+        )
+    ).first() or FeeRate(
+        kind=data.kind,
+        service_kind=data.service_kind,
+        category=category,
+        urban=data.urban,
+        amount_fen=0,
+    )
+    row.amount_fen = data.amount_fen
+    session.add(row)
+    session.commit()
+    return FeeRatePublic.model_validate(row)
+
+
+def set_commission(session: Session, data: CommissionRateIn) -> CommissionRateIn:
+    row = session.exec(
+        select(CommissionRate).where(
+            CommissionRate.service_kind == data.service_kind,
+            CommissionRate.outsourced == data.outsourced,
+        )
+    ).first() or CommissionRate(
+        service_kind=data.service_kind, outsourced=data.outsourced, amount_fen=0
+    )
+    row.amount_fen = data.amount_fen
+    session.add(row)
+    session.commit()
+    return data
+
+
+def set_reward_item(session: Session, data: RewardItemIn) -> RewardItemIn:
+    row = session.exec(
+        select(RewardItem).where(RewardItem.code == data.code)
+    ).first() or RewardItem(code=data.code, name=data.name, amount_fen=0)
+    row.name, row.amount_fen = data.name, data.amount_fen
+    session.add(row)
+    session.commit()
+    return data
+
+
+def set_late_deduction(session: Session, data: LateDeductionIn) -> LateDeductionIn:
+    row = session.exec(
+        select(LateDeduction).where(LateDeduction.milestone == data.milestone.value)
+    ).first() or LateDeduction(
+        milestone=data.milestone.value, amount_fen=0, charged_to=data.charged_to
+    )
+    row.amount_fen, row.charged_to = data.amount_fen, data.charged_to
+    session.add(row)
+    session.commit()
+    return data
+
+
+def rates(session: Session) -> RatesPublic:
+    return RatesPublic(
+        fees=[
+            FeeRatePublic.model_validate(r)
+            for r in session.exec(
+                select(FeeRate).order_by(col(FeeRate.kind), col(FeeRate.id))
+            ).all()
+        ],
+        commission=[
+            CommissionRateIn(
+                service_kind=r.service_kind, outsourced=r.outsourced, amount_fen=r.amount_fen
+            )
+            for r in session.exec(select(CommissionRate).order_by(col(CommissionRate.id))).all()
+        ],
+        rewards=[
+            RewardItemIn(code=r.code, name=r.name, amount_fen=r.amount_fen)
+            for r in session.exec(select(RewardItem).order_by(col(RewardItem.code))).all()
+        ],
+        late_deductions=[
+            LateDeductionIn(
+                milestone=Milestone(r.milestone), amount_fen=r.amount_fen, charged_to=r.charged_to
+            )
+            for r in session.exec(select(LateDeduction).order_by(col(LateDeduction.id))).all()
+        ],
+    )
+
+
+def labour_fee(session: Session, kind: ServiceKind, category: str | None) -> int:
+    """The labour fee of a service kind for the appliance's category, else for any."""
+    rows = session.exec(
+        select(FeeRate).where(FeeRate.kind == FeeKind.LABOUR, FeeRate.service_kind == kind)
+    ).all()
+    exact = [r for r in rows if r.category == category] or [r for r in rows if r.category is None]
+    if not exact:
+        raise InvalidFeeSchedule(
+            f"the fee schedule has no labour fee for {kind.value}",
+            details={"service_kind": kind, "category": category},
+        )
+    return exact[0].amount_fen
+
+
+def travel_fee(session: Session, urban: bool) -> int:
+    row = session.exec(
+        select(FeeRate).where(FeeRate.kind == FeeKind.TRAVEL, FeeRate.urban == urban)
+    ).first()
+    return row.amount_fen if row else 0
+
+
+def commission_of(session: Session, kind: ServiceKind, outsourced: bool) -> int:
+    row = session.exec(
+        select(CommissionRate).where(
+            CommissionRate.service_kind == kind, CommissionRate.outsourced == outsourced
+        )
+    ).first()
+    if row is None:
+        raise InvalidFeeSchedule(
+            f"no commission rate for {kind.value}{' (outsourced)' if outsourced else ''}",
+            details={"service_kind": kind, "outsourced": outsourced},
+        )
+    return row.amount_fen
+
+
+def late_deductions(session: Session) -> dict[str, LateDeduction]:
+    return {row.milestone: row for row in session.exec(select(LateDeduction)).all()}
+
+
+def reward_items(session: Session, codes: set[str]) -> dict[str, RewardItem]:
+    return {
+        r.code: r
+        for r in session.exec(select(RewardItem).where(col(RewardItem.code).in_(codes))).all()
+    }
