@@ -8,20 +8,20 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from billing.enums import SlipStatus
+from billing.enums import FeeKind, QuoteStatus, SlipStatus
 from billing.exceptions import InvalidFeeSchedule, InvalidStatementRequest
-from billing.models import CompletionSlip
+from billing.models import CompletionSlip, FeeRate, Quote
 from billing.schemas import FeeLine, FeeStatement
 from billing.services.quotes import approved_quote, needs_quote
 from billing.services.rates import labour_fee, travel_fee
 from orders import (
-    SYSTEM,
     Actor,
     Appliance,
     Engineer,
     Report,
     ReportSection,
     Station,
+    WorkOrder,
     month_range,
     visible_order,
 )
@@ -246,10 +246,11 @@ def settlement_report(session: Session, *, month: str, now: datetime) -> Report:
     consumed = consumed_value_by_station(session, start=start, end=end)
     billed = billed_by_station(session, start=start, end=end)
     overdue = overdue_by_station(session, at=end)
+    owed = _warranty_fees(session, slips)
     rows: list[list[str | int | float | None]] = []
     for station_id, station in stations.items():
         own = [s for s in slips if s.station_id == station_id]
-        fees = sum(_warranty_fees(session, s) for s in own)
+        fees = sum(owed[s.id or 0] for s in own)
         deductions = sum(s.station_deductions_fen for s in own)
         units, value = consumed.get(station_id or 0, (0, 0))
         parts_billed = billed.get(station_id or 0, 0)
@@ -299,8 +300,41 @@ def settlement_report(session: Session, *, month: str, now: datetime) -> Report:
     )
 
 
-def _warranty_fees(session: Session, slip: CompletionSlip) -> int:
-    """What the brand owes the station for a job the customer did not pay for: the fee
-    schedule's labour and travel of the order's fee statement."""
-    statement = fee_statement(session, order_id=slip.order_id, viewer=SYSTEM)
-    return sum(line.covered_fen for line in statement.lines if line.item != "part")
+def _warranty_fees(session: Session, slips: list[CompletionSlip]) -> dict[int, int]:
+    """Slip → what the brand owes the station for the job when the customer paid nothing
+    for it: the fee schedule's labour and travel, as the order's fee statement covers
+    them. Read in bulk: a month has thousands of slips."""
+    orders = {slip.order_id for slip in slips}
+    found = session.exec(
+        select(WorkOrder, Appliance.category)
+        .join(Appliance, col(Appliance.id) == col(WorkOrder.appliance_id), isouter=True)
+        .where(col(WorkOrder.id).in_(orders))
+    ).all()
+    facts = {order.id: (order, category) for order, category in found}
+    quoted = set(
+        session.exec(
+            select(Quote.order_id).where(
+                col(Quote.order_id).in_(orders),
+                Quote.status == QuoteStatus.APPROVED,
+                col(Quote.labour_fen) > 0,
+            )
+        ).all()
+    )
+    schedule = session.exec(select(FeeRate)).all()
+    labour = {
+        (r.service_kind, r.category): r.amount_fen for r in schedule if r.kind is FeeKind.LABOUR
+    }
+    travel = {r.urban: r.amount_fen for r in schedule if r.kind is FeeKind.TRAVEL}
+    fees = {}
+    for slip in slips:
+        order, category = facts[slip.order_id]
+        if needs_quote(order) or slip.order_id in quoted:
+            fees[slip.id or 0] = 0
+            continue
+        kind = str(category) if category else None
+        work = labour.get((slip.service_kind, kind), labour.get((slip.service_kind, None), 0))
+        trip = (
+            travel.get(order.urban is not False, 0) if order.service_mode.value == "on_site" else 0
+        )
+        fees[slip.id or 0] = work + trip
+    return fees

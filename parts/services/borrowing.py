@@ -20,6 +20,7 @@ from orders import (
     HOTLINE_ZONE,
     SYSTEM,
     Actor,
+    BusinessCalendar,
     Role,
     calendar_for,
     completed_at,
@@ -323,8 +324,9 @@ def bill_overdue(session: Session, *, now: datetime) -> int:
         )
         .with_for_update(of=BorrowedPart)
     ).all()
+    calendars = _Calendars(session)
     for borrowed, part in rows:
-        calendar = calendar_for(session, borrowed.station_id)
+        calendar = calendars.of(borrowed.station_id)
         if calendar.local_day(now) < calendar.add_working_days(
             calendar.local_day(borrowed.shipped_at), BILL_AFTER_DAYS
         ):
@@ -358,8 +360,9 @@ def due_returns(
         query = query.where(BorrowedPart.station_id == station_id)
     now = clock()
     found = []
+    calendars = _Calendars(session)
     for borrowed, part in session.exec(query).all():
-        calendar = calendar_for(session, borrowed.station_id)
+        calendar = calendars.of(borrowed.station_id)
         shipped = calendar.local_day(borrowed.shipped_at)
         unused_due = calendar.add_working_days(shipped, UNUSED_RETURN_DAYS)
         today = calendar.local_day(now)
@@ -393,6 +396,19 @@ def list_requests(
     if status is not None:
         query = query.where(PartRequest.status == status)
     return [_public(session, r) for r in session.exec(query).all()]
+
+
+class _Calendars:
+    """Each station's calendar read once per pass over many loans."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[int, BusinessCalendar] = {}
+
+    def of(self, station_id: int) -> BusinessCalendar:
+        if station_id not in self.known:
+            self.known[station_id] = calendar_for(self.session, station_id)
+        return self.known[station_id]
 
 
 def _may_return(actor: Actor, borrowed: BorrowedPart) -> bool:
