@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from core.db import end_reads
+from core.db import SAFE_METHODS, end_reads
 from core.deps import ClockDep, SecretKeyDep, SessionDep
 from core.errors import NotAuthenticated, PermissionDenied
 from orders.enums import Role
@@ -27,6 +27,7 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
 def current_actor(
+    request: Request,
     session: SessionDep,
     secret: SecretKeyDep,
     clock: ClockDep,
@@ -38,8 +39,10 @@ def current_actor(
     # The route runs in another thread than this dependency. On SQLite a writing request's
     # transaction holds the database's write lock from its first read: ended here, the
     # lock is taken again by the route itself and not held while the route waits for a
-    # thread, which, with every thread waiting on that lock, would never come.
-    end_reads(session)
+    # thread, which, with every thread waiting on that lock, would never come. (Reading
+    # requests take no lock, and keep their reader's transaction.)
+    if request.method not in SAFE_METHODS:
+        end_reads(session)
     return actor
 
 
