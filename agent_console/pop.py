@@ -13,11 +13,14 @@ from sqlmodel import Session
 
 from agent_console.config import ConsoleConfig
 from agent_console.schemas import PopAppliance, PopCard, PopOrder, ScreenPop
+from billing import BasicFee, fee_card
 from orders import (
+    AppliancePublic,
     CallerCard,
     CallerLookup,
     OrderSummary,
     SlaClock,
+    WarrantyStatus,
     next_deadlines,
     warranty_badge,
 )
@@ -38,8 +41,16 @@ def build_pop(
     deadlines = next_deadlines(
         session, order_ids=[o.id for c in lookup.customers for o in c.open_orders], now=now
     )
+    today = now.astimezone(UTC).date()
+    unwarranted = {
+        a.category.value
+        for c in lookup.customers
+        for a in c.appliances
+        if warranty_badge(a, today).status == WarrantyStatus.OUT_OF_WARRANTY
+    }
+    fees = fee_card(session, unwarranted) if unwarranted else {}
     cards = [
-        card_for(card, now=now, deadlines=deadlines, calls=calls.get(card.id, []))
+        card_for(card, now=now, deadlines=deadlines, calls=calls.get(card.id, []), fees=fees)
         for card in lookup.customers
     ]
     return ScreenPop(call_id=call_id, phone=lookup.phone, customers=cards)
@@ -51,6 +62,7 @@ def card_for(
     now: datetime,
     deadlines: dict[int, SlaClock],
     calls: list[EarlierCall],
+    fees: dict[str, list[BasicFee]] | None = None,
 ) -> PopCard:
     # The day the lookup judged the warranty on (UTC), so status and days left agree.
     today = now.astimezone(UTC).date()
@@ -60,14 +72,17 @@ def card_for(
         # Validated already (the lookup's payload): constructed, not validated again.
         return PopOrder.model_construct(**dict(summary), sla=clock)
 
+    def appliance(public: AppliancePublic) -> PopAppliance:
+        badge = warranty_badge(public, today)
+        out = badge.status == WarrantyStatus.OUT_OF_WARRANTY
+        charges = (fees or {}).get(public.category.value, []) if out else []
+        return PopAppliance.model_construct(**dict(public), warranty=badge, fees=charges)
+
     open_ids = {o.id for o in card.open_orders}
     fields = {k: v for k, v in card if k not in {"appliances", "open_orders", "recent_orders"}}
     return PopCard.model_construct(
         **fields,
-        appliances=[
-            PopAppliance.model_construct(**dict(a), warranty=warranty_badge(a, today))
-            for a in card.appliances
-        ],
+        appliances=[appliance(a) for a in card.appliances],
         open_orders=[order(o, True) for o in card.open_orders],
         recent_orders=[order(o, o.id in open_ids) for o in card.recent_orders],
         earlier_calls=calls,

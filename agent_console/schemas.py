@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from agent_console.enums import CallOutcome
+from billing import BasicFee
 from orders import (
     AddressIn,
     ApplianceCategory,
@@ -33,6 +34,8 @@ from telephony import AgentState, HourFigures, LiveCall, QueueFigures
 
 class PopAppliance(AppliancePublic):
     warranty: WarrantyBadge
+    fees: list[BasicFee] = Field(default_factory=list)
+    """Out of warranty: the basic fee schedule for its category, to read to the caller."""
 
 
 class PopOrder(OrderSummary):

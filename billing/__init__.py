@@ -5,6 +5,8 @@ The names below are the package's public API; other packages import only these (
 routes are ``billing.http``).
 """
 
+from billing.schemas import BasicFee
 from billing.services.quotes import quote_before_paid_work
+from billing.services.rates import fee_card
 
-__all__ = ["quote_before_paid_work"]
+__all__ = ["BasicFee", "fee_card", "quote_before_paid_work"]

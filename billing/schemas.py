@@ -50,6 +50,12 @@ class FeeRatePublic(BaseModel):
     amount_fen: int
 
 
+class BasicFee(BaseModel):
+    item: str
+    """A service kind's labour, or ``travel_urban`` / ``travel_non_urban``."""
+    amount_fen: int
+
+
 class CommissionRateIn(Strict):
     service_kind: ServiceKind
     outsourced: bool = False

@@ -5,7 +5,7 @@ out by hand here (fen), not by the code under test."""
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session, col, delete
 
+from agent_console.config import ConsoleConfig
+from agent_console.pop import build_pop
 from billing.enums import ApprovalMethod, ChargedTo, Confirmation, FeeKind, ServiceKind
 from billing.exceptions import InvalidSlip
 from billing.schemas import (
@@ -35,6 +37,7 @@ from orders.enums import ApplianceCategory, Milestone, OrderStatus, Role, Warran
 from orders.models import Engineer, SlaClockRow, Station, WorkOrder
 from orders.schemas import TransitionIn
 from orders.services import work_orders
+from orders.services.lookup import lookup_caller
 from parts.enums import IssueType, WarehouseKind
 from parts.schemas import MaterialIn, PartIn, ReceiptIn, WarehouseIn
 from parts.services import catalogue, materials, warehouses
@@ -464,3 +467,32 @@ def test_the_commission_report_route_answers_json_and_a_workbook_and_refuses_a_b
     assert sheets[:2] == ["by engineer", "slips"]
     agent = bearer(make_user(Role.AGENT))
     assert client.get("/api/reports/commission?month=2025-10", headers=agent).status_code == 403
+
+
+def test_the_pop_shows_the_fee_schedule_under_an_appliance_out_of_warranty(
+    db: Session, books: dict[str, Any], make_customer: Any, make_appliance: Any
+) -> None:
+    now = cst(2025, 10, 9, 9, 0)
+    customer = make_customer(phones=("13911112222",))
+    make_appliance(
+        customer.id,
+        category=ApplianceCategory.WASHING_MACHINE,
+        purchase_date=date(2019, 1, 1),
+        model="OLD",
+    )
+    make_appliance(
+        customer.id,
+        category=ApplianceCategory.WASHING_MACHINE,
+        purchase_date=date(2025, 9, 1),
+        model="NEW",
+    )
+    lookup = lookup_caller(db, phone="13911112222", clock=fixed_clock(now))
+    pop = build_pop(db, lookup=lookup, call_id="c1", now=now, config=ConsoleConfig())
+    appliances = {a.model: a for a in pop.customers[0].appliances}
+    # The washing machine's own medium-repair fee, then travel in town and outside.
+    assert [(f.item, f.amount_fen) for f in appliances["OLD"].fees] == [
+        ("repair_medium", 8000),
+        ("travel_urban", 3000),
+        ("travel_non_urban", 5000),
+    ]
+    assert appliances["NEW"].fees == []  # under warranty: nothing to charge

@@ -204,6 +204,7 @@ async function start() {
   if (station) await loadStation();
   else if (supervisor) await loadUnassigned();
   else await loadMine();
+  await startOffice();
   connect();
 }
 
@@ -420,6 +421,7 @@ function applianceLine(customer, appliance) {
     label.append(left);
   }
   line.append(label);
+  if (appliance.fees && appliance.fees.length) line.append(feeCard(appliance.fees));
   return line;
 }
 

@@ -444,6 +444,7 @@ function renderEscalations() {
 function stationEvent(frame) {
   if (!frame.name.startsWith("order.") && !frame.name.startsWith("sla.")) return false;
   if (isStationStaff()) { refreshSoon(loadStation); return true; }
-  if (!$("wall").hidden) refreshSoon(loadUnassigned);
+  // The desk and the back office (an order completed may bring a slip to audit).
+  if (!$("wall").hidden) refreshSoon((passive) => Promise.all([loadUnassigned(passive), loadOffice()]));
   return false;
 }

@@ -9,6 +9,7 @@ from billing.enums import FeeKind, ServiceKind
 from billing.exceptions import InvalidFeeSchedule
 from billing.models import CommissionRate, FeeRate, LateDeduction, RewardItem
 from billing.schemas import (
+    BasicFee,
     CommissionRateIn,
     FeeRateIn,
     FeeRatePublic,
@@ -153,3 +154,31 @@ def reward_items(session: Session, codes: set[str]) -> dict[str, RewardItem]:
         r.code: r
         for r in session.exec(select(RewardItem).where(col(RewardItem.code).in_(codes))).all()
     }
+
+
+def fee_card(session: Session, categories: set[str]) -> dict[str, list[BasicFee]]:
+    """The basic fee schedule an agent reads to a caller whose appliance is out of
+    warranty: labour per service kind for each category (its own fee, else the one for
+    any category), then travel in town and outside; one read of the schedule."""
+    schedule = session.exec(select(FeeRate).order_by(col(FeeRate.id))).all()
+    travel = [
+        BasicFee(item=f"travel_{'urban' if r.urban else 'non_urban'}", amount_fen=r.amount_fen)
+        for r in sorted(
+            (r for r in schedule if r.kind is FeeKind.TRAVEL), key=lambda r: not r.urban
+        )
+    ]
+    card = {}
+    for category in categories:
+        labour: dict[ServiceKind, int] = {}
+        for rate in schedule:
+            if rate.kind is not FeeKind.LABOUR or rate.service_kind is None:
+                continue
+            if rate.category == category or (
+                rate.category is None and rate.service_kind not in labour
+            ):
+                labour[rate.service_kind] = rate.amount_fen
+        ordered = [kind for kind in ServiceKind if kind in labour]
+        card[category] = [
+            BasicFee(item=kind.value, amount_fen=labour[kind]) for kind in ordered
+        ] + travel
+    return card
