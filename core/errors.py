@@ -53,6 +53,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── parts.LoanNotFound                         404
 │   ├── parts.MaterialLineNotFound                 404
 │   ├── parts.PartNotFound                         404
+│   ├── parts.PartOrderNotFound                    404
 │   ├── parts.PartRequestNotFound                  404
 │   ├── parts.WarehouseNotFound                    404
 │   ├── telephony.AgentNotFound                    404

@@ -79,3 +79,11 @@ class PartRequestStatus(StrEnum):
 class LoanStatus(StrEnum):
     OUT = "out"
     RETURNED = "returned"
+
+
+class PartOrderStatus(StrEnum):
+    """A part a customer ordered (客户预订购件) until they collect it (取件)."""
+
+    ORDERED = "ordered"
+    PICKED_UP = "picked_up"
+    CANCELLED = "cancelled"

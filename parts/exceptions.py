@@ -25,6 +25,10 @@ class BorrowedPartNotFound(NotFound):
     error_id = "borrowed_part_not_found"
 
 
+class PartOrderNotFound(NotFound):
+    error_id = "part_order_not_found"
+
+
 class LoanNotFound(NotFound):
     error_id = "loan_not_found"
 

@@ -25,6 +25,8 @@ from parts.schemas import (
     MaterialPublic,
     MovementPublic,
     PartIn,
+    PartOrderIn,
+    PartOrderPublic,
     PartPublic,
     PartRequestDecision,
     PartRequestIn,
@@ -37,7 +39,15 @@ from parts.schemas import (
     WarehouseIn,
     WarehousePublic,
 )
-from parts.services import borrowing, catalogue, loans, materials, reports, warehouses
+from parts.services import (
+    borrowing,
+    catalogue,
+    loans,
+    materials,
+    part_orders,
+    reports,
+    warehouses,
+)
 
 router = APIRouter(tags=["parts"], responses=xlsx.RESPONSES)
 Format = Annotated[ExportFormat, Query()]
@@ -235,6 +245,29 @@ def due_returns(
     if format is ExportFormat.JSON:
         return rows
     return xlsx.attachment(xlsx.workbook([due_returns_sheet(rows)]), "due-returns.xlsx")
+
+
+@router.get("/orders/{order_id}/part-orders")
+def customer_part_orders(
+    order_id: PathId, session: SessionDep, actor: AnyUser
+) -> list[PartOrderPublic]:
+    """Parts the customer ordered (客户预订购件), each with whether it has arrived."""
+    return part_orders.part_orders(session, order_id=order_id, viewer=actor)
+
+
+@router.post("/orders/{order_id}/part-orders", status_code=201)
+def order_part(
+    order_id: PathId, session: SessionDep, actor: AnyUser, clock: ClockDep, data: PartOrderIn
+) -> PartOrderPublic:
+    return part_orders.order_part(session, order_id=order_id, data=data, actor=actor, clock=clock)
+
+
+@router.post("/part-orders/{part_order_id}/pickup")
+def pick_up(
+    part_order_id: PathId, session: SessionDep, actor: AnyUser, clock: ClockDep
+) -> PartOrderPublic:
+    """取件: the customer collects it; its stock leaves as a charged line of the order."""
+    return part_orders.pick_up(session, part_order_id=part_order_id, actor=actor, clock=clock)
 
 
 @router.get("/orders/{order_id}/loans")

@@ -13,6 +13,7 @@ from parts.enums import (
     IssueType,
     LoanStatus,
     MovementReason,
+    PartOrderStatus,
     PartRequestStatus,
     ReturnCondition,
     WarehouseKind,
@@ -200,3 +201,24 @@ class Loan(SQLModel, table=True):
     lent_by: str = Field(max_length=200)
     lent_at: datetime = _stamp()
     returned_at: datetime | None = _stamp(nullable=True)
+
+
+class PartOrder(SQLModel, table=True):
+    """A part a customer ordered through a work order, at a price fixed when ordered, handed
+    over at the station once its store holds it (the stock leaves then, as a material
+    line of the order)."""
+
+    __tablename__ = "part_order"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    part_id: int = Field(foreign_key="part.id")
+    quantity: int
+    unit_price_fen: int
+    status: PartOrderStatus = Field(
+        default=PartOrderStatus.ORDERED, sa_type=enum_type(PartOrderStatus)
+    )
+    ordered_by: str = Field(max_length=200)
+    ordered_at: datetime = _stamp()
+    material_line_id: int | None = Field(default=None, foreign_key="material_line.id")
+    picked_up_at: datetime | None = _stamp(nullable=True)

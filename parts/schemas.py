@@ -12,6 +12,7 @@ from parts.enums import (
     IssueType,
     LoanStatus,
     MovementReason,
+    PartOrderStatus,
     PartRequestStatus,
     ReturnCondition,
     WarehouseKind,
@@ -256,3 +257,26 @@ class LoanPublic(BaseModel):
     lent_by: str
     lent_at: datetime
     returned_at: datetime | None
+
+
+class PartOrderIn(Strict):
+    part_id: RowId
+    quantity: Quantity
+    unit_price_fen: Fen | None = None
+    """At most, and by default, the public price."""
+
+
+class PartOrderPublic(BaseModel):
+    id: int
+    order_id: int
+    part_id: int
+    part_code: str
+    quantity: int
+    unit_price_fen: int
+    total_fen: int
+    status: PartOrderStatus
+    arrived: bool
+    """The station's store holds enough for it now (到货)."""
+    ordered_by: str
+    ordered_at: datetime
+    picked_up_at: datetime | None

@@ -304,3 +304,38 @@ def test_the_ledger_and_stock_export_hold_the_json_s_rows_and_formula_text_stays
     assert [[c.value for c in row] for row in stock.active.iter_rows(min_row=2)] == [
         ["PCB-KFR35", "空调内机主板", 12, 12000, 144000]
     ]
+
+
+def test_a_customer_s_part_order_arrives_and_is_picked_up_charged(
+    client: TestClient, db: Session, shop: dict[str, Any]
+) -> None:
+    order, desk, store = shop["order"], shop["desk"], shop["stores"]["station"]
+    # Ten at the station: the customer wants twelve.
+    ordered = client.post(
+        f"/api/orders/{order.id}/part-orders",
+        json={"part_id": shop["part"], "quantity": 12, "unit_price_fen": 17000},
+        headers=desk,
+    )
+    assert ordered.status_code == 201, ordered.text
+    assert (ordered.json()["arrived"], ordered.json()["total_fen"]) == (False, 12 * 17000)
+    early = client.post(f"/api/part-orders/{ordered.json()['id']}/pickup", headers=desk)
+    assert early.status_code == 409 and early.json()["details"]["available"] == 10
+    client.post(
+        f"/api/warehouses/{store}/receipts",
+        json={"part_id": shop["part"], "quantity": 2},
+        headers=desk,
+    )
+    [waiting] = client.get(f"/api/orders/{order.id}/part-orders", headers=desk).json()
+    assert waiting["arrived"] is True
+    picked = client.post(f"/api/part-orders/{ordered.json()['id']}/pickup", headers=desk)
+    assert picked.status_code == 200 and picked.json()["status"] == "picked_up"
+    assert _stock(client, shop) == 0
+    [line] = client.get(f"/api/orders/{order.id}/materials", headers=desk).json()
+    assert (line["issue_type"], line["quantity"], line["total_fen"]) == (
+        "customer_order",
+        12,
+        204000,
+    )
+    again = client.post(f"/api/part-orders/{ordered.json()['id']}/pickup", headers=desk)
+    assert again.status_code == 422
+    assert discrepancies(db) == []
