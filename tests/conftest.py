@@ -26,6 +26,7 @@ from callcenter.app import create_app
 from callcenter.embedded_redis import EmbeddedRedis
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from callcenter.wiring import install_rules
 from core.db import make_engine
 from orders.enums import ApplianceCategory, Role
 from orders.models import Station, User
@@ -90,6 +91,13 @@ class TestClock:
     def freeze(self, moment: datetime) -> None:
         self.set(moment)
         self.frozen = True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def rules() -> None:
+    """The rules the composition root installs on orders' status changes (a paid job waits
+    for its quote), in force for every test, not only for those after the first app."""
+    install_rules()
 
 
 def _worker_index(config: pytest.Config) -> int:

@@ -3,7 +3,7 @@ why, a missed visit counts against the station, the visit keeps the appointment.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -22,7 +22,10 @@ def _accepted(db: Session, station: Any, make_customer: Any, make_appliance: Any
     customer = make_customer()
     order = work_orders.create_order(
         db,
-        data=OrderCreate(customer_id=customer.id, appliance_id=make_appliance(customer.id).id),
+        data=OrderCreate(
+            customer_id=customer.id,
+            appliance_id=make_appliance(customer.id, purchase_date=date(2025, 1, 1)).id,
+        ),
         actor=SYSTEM,
         clock=fixed_clock(NOW),
     )

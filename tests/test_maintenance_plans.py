@@ -91,7 +91,9 @@ def test_a_round_is_opened_once_ahead_of_its_due_date_and_the_visit_starts_the_n
     make_appliance: Any,
 ) -> None:
     customer = make_customer()
-    aircon = make_appliance(customer.id, category=ApplianceCategory.AIR_CONDITIONER)
+    aircon = make_appliance(
+        customer.id, category=ApplianceCategory.AIR_CONDITIONER, purchase_date=date(2025, 1, 1)
+    )
     desk = bearer(make_user(Role.SUPERVISOR))
     staff = bearer(make_user(Role.STATION, station_id=beijing.id))
     plan = client.post(
@@ -166,7 +168,9 @@ def test_a_declined_round_is_skipped_and_a_paused_plan_opens_none(
     make_appliance: Any,
 ) -> None:
     customer = make_customer()
-    aircon = make_appliance(customer.id, category=ApplianceCategory.AIR_CONDITIONER)
+    aircon = make_appliance(
+        customer.id, category=ApplianceCategory.AIR_CONDITIONER, purchase_date=date(2025, 1, 1)
+    )
     desk = bearer(make_user(Role.SUPERVISOR))
     plan = client.post(
         f"/api/appliances/{aircon.id}/maintenance-plans",
@@ -220,7 +224,7 @@ def test_a_bad_plan_is_refused_with_the_field_named(
     field: str,
 ) -> None:
     customer = make_customer()
-    appliance = make_appliance(customer.id)
+    appliance = make_appliance(customer.id, purchase_date=date(2025, 1, 1))
     desk = bearer(make_user(Role.SUPERVISOR))
 
     answer = client.post(

@@ -6,7 +6,7 @@ maintenance visits that complete only with their record (装机单, 保护保养
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -35,7 +35,7 @@ def _order_at(
         db,
         data=OrderCreate(
             customer_id=customer.id,
-            appliance_id=make_appliance(customer.id).id,
+            appliance_id=make_appliance(customer.id, purchase_date=date(2025, 1, 1)).id,
             order_type=order_type,
         ),
         actor=SYSTEM,

@@ -3,6 +3,7 @@ the pop shows it among the open orders and the IVR reads its status out."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session
@@ -28,7 +29,7 @@ def test_a_machine_waiting_for_pickup_pops_and_is_read_out(
     db: Session, station: Any, make_customer: Any, make_appliance: Any
 ) -> None:
     customer = make_customer(phones=("13900139000",))
-    tv = make_appliance(customer.id, category="tv")
+    tv = make_appliance(customer.id, category="tv", purchase_date=date(2025, 1, 1))
     clock = fixed_clock(cst(2025, 9, 4, 9, 0))
     order = work_orders.create_order(
         db,
@@ -76,7 +77,7 @@ def test_the_same_appliance_back_within_90_days_is_flagged_under_the_repair_warr
     db: Session, station: Any, make_customer: Any, make_appliance: Any
 ) -> None:
     customer = make_customer(phones=("13900139001",))
-    washer = make_appliance(customer.id)
+    washer = make_appliance(customer.id, purchase_date=date(2025, 1, 1))
     repaired = _repaired(db, station, customer, washer, cst(2025, 6, 1, 9, 0))
 
     again = work_orders.create_order(

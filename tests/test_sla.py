@@ -88,7 +88,8 @@ def shop(db: Session) -> Station:
 @pytest.fixture
 def new_order(db: Session, make_customer: Any, make_appliance: Any) -> Any:
     customer = make_customer()
-    appliance = make_appliance(customer.id)
+    # Bought before the tests' moments of 2025: under warranty, no quote to approve.
+    appliance = make_appliance(customer.id, purchase_date=date(2025, 1, 1))
 
     def make(at: datetime, *, urban: bool | None = True) -> WorkOrder:
         data = OrderCreate(customer_id=customer.id, appliance_id=appliance.id)

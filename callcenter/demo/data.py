@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from billing.enums import ChargedTo, ServiceKind
 from orders.enums import ApplianceCategory as C
-from orders.enums import OrderType
+from orders.enums import Milestone, OrderType
 from orders.warranty import add_months
 
 
@@ -295,3 +296,48 @@ def order_description(rng: random.Random, category: C, order_type: OrderType) ->
     if order_type is OrderType.MAINTENANCE:
         return f"{name}使用多年，预约清洗保养"
     return rng.choice(FAULTS[category])
+
+
+# Money: the fee schedule (有偿服务收费标准) and the rates the audit reads.
+
+SERVICE_RATES = [
+    (ServiceKind.INSTALLATION, 10000, 6000),
+    (ServiceKind.REPAIR_MINOR, 5000, 3000),
+    (ServiceKind.REPAIR_MEDIUM, 8000, 5000),
+    (ServiceKind.REPAIR_MAJOR, 15000, 9000),
+    (ServiceKind.DELIVERY, 3000, 2000),
+    (ServiceKind.EXCHANGE, 4000, 2500),
+    (ServiceKind.MALL_RETURN_REPAIR, 6000, 4000),
+    (ServiceKind.CLEANING_PACKING, 6000, 3500),
+    (ServiceKind.GAS_CONVERSION, 8000, 5000),
+]
+"""Service kind, labour charged to a customer out of warranty, the engineer's commission
+(fen); outsourced work earns a fifth more."""
+SERVICE_KIND_OF = {
+    OrderType.REPAIR: ServiceKind.REPAIR_MEDIUM,
+    OrderType.INSTALLATION: ServiceKind.INSTALLATION,
+    OrderType.MAINTENANCE: ServiceKind.CLEANING_PACKING,
+}
+REWARD_ITEMS = [
+    ("attitude", "服务态度好", 1000),
+    ("timeliness", "服务及时", 1000),
+    ("satisfaction", "客户满意", 1500),
+    ("skill", "技术过硬", 1000),
+    ("complaint", "客户投诉", -3000),
+]
+LATE_DEDUCTIONS = [
+    (Milestone.ACKNOWLEDGE, 2000, ChargedTo.STATION),
+    (Milestone.CONTACT, 2000, ChargedTo.STATION),
+    (Milestone.ON_SITE, 3000, ChargedTo.ENGINEER),
+    (Milestone.REPAIR, 5000, ChargedTo.STATION),
+]
+
+PARTS = [
+    ("WM-PUMP-01", "洗衣机排水泵", 4500, 6800),
+    ("WM-DOOR-SEAL", "滚筒门封圈", 6000, 9000),
+    ("RF-THERMO-02", "冰箱温控器", 3500, 5500),
+    ("AC-PCB-35", "空调内机主板", 18000, 26000),
+    ("AC-FAN-OUT", "空调外机风扇电机", 22000, 32000),
+    ("WH-HEATER-2K", "热水器加热管", 8000, 12000),
+]
+"""Code, name, the station's price and the public price (fen)."""

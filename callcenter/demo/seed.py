@@ -17,13 +17,23 @@ from rich.table import Table
 from rich.text import Text
 from sqlmodel import Session, select
 
+from billing.enums import ApprovalMethod, FeeKind
+from billing.schemas import (
+    CommissionRateIn,
+    FeeRateIn,
+    LateDeductionIn,
+    QuoteDecision,
+    QuoteIn,
+    RewardItemIn,
+)
+from billing.services import quotes, rates
 from callcenter.demo import data as pools
 from core.types import Clock
 from orders.enums import ApplianceCategory as C
 from orders.enums import Channel, OrderType, Role, ServiceMode, Urgency
 from orders.enums import OrderStatus as S
 from orders.exceptions import DuplicateStationCode, DuplicateUsername
-from orders.models import User
+from orders.models import User, WorkOrder
 from orders.schemas import (
     SYSTEM,
     AddressIn,
@@ -51,6 +61,9 @@ from orders.services import (
     work_orders,
 )
 from orders.states import OPEN_STATES, allowed_targets
+from parts.enums import WarehouseKind
+from parts.schemas import PartIn, ReceiptIn, WarehouseIn
+from parts.services import catalogue, warehouses
 
 DEMO_ADMIN = "demo-admin"
 STAFF: tuple[tuple[str, Role], ...] = (
@@ -191,7 +204,9 @@ def seed_demo(session: Session, *, customers: int, seed: int, clock: Clock) -> D
         report.notes.append(f"demo data already present (user {DEMO_ADMIN} exists); nothing added")
         return report
     seeder = _Seeder(session, random.Random(seed), clock(), report)
+    seeder.fee_schedule()
     seeder.stations()
+    seeder.parts()
     seeder.users()
     report.notes.append(
         "the passwords are shown only now; run `callcenter serve` and log in with one of them"
@@ -215,6 +230,39 @@ class _Seeder:
         self.pending_categories = list(C)
         self.household: _Household | None = None
 
+    def fee_schedule(self) -> None:
+        """The fee schedule and the rates of commission, rewards and penalties and late
+        deductions that quotes and audits read (unless a schedule is there already)."""
+        if rates.rates(self.session).fees:
+            return
+        for kind, labour_fen, commission_fen in pools.SERVICE_RATES:
+            rates.set_fee(
+                self.session,
+                FeeRateIn(kind=FeeKind.LABOUR, service_kind=kind, amount_fen=labour_fen),
+            )
+            rates.set_commission(
+                self.session, CommissionRateIn(service_kind=kind, amount_fen=commission_fen)
+            )
+            rates.set_commission(
+                self.session,
+                CommissionRateIn(
+                    service_kind=kind, outsourced=True, amount_fen=commission_fen * 6 // 5
+                ),
+            )
+        for urban, amount in ((True, 3000), (False, 5000)):
+            rates.set_fee(
+                self.session, FeeRateIn(kind=FeeKind.TRAVEL, urban=urban, amount_fen=amount)
+            )
+        for code, name, amount in pools.REWARD_ITEMS:
+            rates.set_reward_item(
+                self.session, RewardItemIn(code=code, name=name, amount_fen=amount)
+            )
+        for milestone, amount, charged_to in pools.LATE_DEDUCTIONS:
+            rates.set_late_deduction(
+                self.session,
+                LateDeductionIn(milestone=milestone, amount_fen=amount, charged_to=charged_to),
+            )
+
     def stations(self) -> None:
         clock = _Clock(self.now - HISTORY - timedelta(days=1), self.now)
         for region in pools.REGIONS:
@@ -230,6 +278,56 @@ class _Seeder:
             assert station_id is not None
             self.station_ids[region.station_code] = station_id
         self.report.counts["stations"] = len(self.station_ids)
+
+    def parts(self) -> None:
+        """A catalogue, the central store and each station's parts store, stocked."""
+        clock = _Clock(self.now - HISTORY - timedelta(days=1), self.now)
+        made = [
+            catalogue.create_part(
+                self.session,
+                data=PartIn(
+                    code=code,
+                    name=name,
+                    models=[],
+                    station_price_fen=station,
+                    public_price_fen=public,
+                ),
+                actor=SYSTEM,
+                clock=clock,
+            )
+            for code, name, station, public in pools.PARTS
+        ]
+        stores: list[tuple[str, str, WarehouseKind, int | None, int]] = [
+            ("CENTRAL", "总部配件库", WarehouseKind.CENTRAL, None, 200)
+        ]
+        stores.append(("DAMAGED", "总部报损库", WarehouseKind.DAMAGED, None, 0))
+        for region in pools.REGIONS:
+            station_id = self.station_ids[region.station_code]
+            stores.append(
+                (
+                    f"{region.station_code}-P",
+                    f"{region.station_name}配件库",
+                    WarehouseKind.STATION,
+                    station_id,
+                    12,
+                )
+            )
+        for code, name, kind, owner, quantity in stores:
+            store = warehouses.create_warehouse(
+                self.session,
+                data=WarehouseIn(code=code, name=name, kind=kind, station_id=owner),
+                actor=SYSTEM,
+                clock=clock,
+            )
+            for part in made if quantity else []:
+                warehouses.receive(
+                    self.session,
+                    warehouse_id=store.id,
+                    data=ReceiptIn(part_id=part.id, quantity=quantity),
+                    actor=SYSTEM,
+                    clock=clock,
+                )
+        self.report.counts["parts"] = len(made)
 
     def users(self) -> None:
         accounts = [(name, role, None) for name, role in STAFF] + [
@@ -414,6 +512,25 @@ class _Seeder:
         """What a station files before the step, as the rules ask: the visit is booked
         before the engineer goes on site, and an installation or maintenance visit's
         record before it completes."""
+        if step is S.IN_SERVICE and needs_quote_now(self.session, order.id):
+            # Out of warranty: the customer hears the price and agrees before the work.
+            kind = pools.SERVICE_KIND_OF[order.order_type]
+            quote = quotes.create_quote(
+                self.session,
+                order_id=order.id,
+                data=QuoteIn(service_kind=kind),
+                actor=SYSTEM,
+                clock=clock,
+            )
+            quotes.decide_quote(
+                self.session,
+                quote_id=quote.id,
+                data=QuoteDecision(
+                    approve=True, method=ApprovalMethod.PHONE, customer_name="客户本人"
+                ),
+                actor=SYSTEM,
+                clock=clock,
+            )
         if step is S.IN_SERVICE and here is S.CONTACTED:
             start = clock() + timedelta(minutes=5)
             appointments.schedule(
@@ -497,3 +614,9 @@ def _shortest(start: S, goal: S, mode: ServiceMode) -> list[S]:
         route.append(goal)
         goal = parents[goal]
     return route[::-1]
+
+
+def needs_quote_now(session: Session, order_id: int) -> bool:
+    order = session.get(WorkOrder, order_id)
+    assert order is not None
+    return quotes.needs_quote(order) and quotes.approved_quote(session, order_id) is None
