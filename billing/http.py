@@ -138,6 +138,7 @@ def completion_slips(
             [
                 s.id,
                 s.order_number,
+                s.customer_name,
                 s.engineer_name,
                 s.service_kind.value,
                 s.status.value,

@@ -168,6 +168,7 @@ class SlipPublic(BaseModel):
     id: int
     order_id: int
     order_number: str
+    customer_name: str
     station_id: int | None
     engineer_id: int | None
     engineer_name: str

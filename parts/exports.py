@@ -6,7 +6,58 @@ from sqlmodel import Session, col, select
 
 from core.xlsx import Sheet
 from parts.models import Part, Warehouse
-from parts.schemas import DueReturn, MovementPublic, StockPublic
+from parts.schemas import DueReturn, MovementPublic, PartPublic, PartRequestPublic, StockPublic
+
+
+def parts_sheet(parts: list[PartPublic]) -> Sheet:
+    return Sheet(
+        "parts",
+        ["code", "name", "models", "station price (fen)", "public price (fen)", "sellable"],
+        [
+            [
+                p.code,
+                p.name,
+                ", ".join(p.models),
+                p.station_price_fen,
+                p.public_price_fen,
+                p.sellable,
+            ]
+            for p in parts
+        ],
+    )
+
+
+def requests_sheet(requests: list[PartRequestPublic]) -> Sheet:
+    return Sheet(
+        "part requests",
+        [
+            "request",
+            "station",
+            "status",
+            "lines",
+            "requested by",
+            "requested at",
+            "hotline",
+            "manager",
+            "ship on",
+            "shipped at",
+        ],
+        [
+            [
+                r.id,
+                r.station_id,
+                r.status.value,
+                ", ".join(f"{line.part_code} x {line.quantity}" for line in r.lines),
+                r.requested_by,
+                r.requested_at.isoformat(),
+                r.hotline_approved_by,
+                r.manager_approved_by,
+                r.ship_on.isoformat() if r.ship_on else None,
+                r.shipped_at.isoformat() if r.shipped_at else None,
+            ]
+            for r in requests
+        ],
+    )
 
 
 def stock_sheet(stock: StockPublic) -> Sheet:

@@ -15,7 +15,13 @@ from core.xlsx import ExportFormat
 from orders import Report
 from orders.http import AnyUser, IdFilter, Limit, Offset, PathId, Supervisor, report_answer
 from parts.enums import PartRequestStatus
-from parts.exports import due_returns_sheet, ledger_sheet, stock_sheet
+from parts.exports import (
+    due_returns_sheet,
+    ledger_sheet,
+    parts_sheet,
+    requests_sheet,
+    stock_sheet,
+)
 from parts.schemas import (
     DueReturn,
     LoanIn,
@@ -53,7 +59,7 @@ router = APIRouter(tags=["parts"], responses=xlsx.RESPONSES)
 Format = Annotated[ExportFormat, Query()]
 
 
-@router.get("/parts")
+@router.get("/parts", response_model=list[PartPublic])
 def list_parts(
     session: SessionDep,
     _actor: AnyUser,
@@ -61,9 +67,13 @@ def list_parts(
     model: Annotated[str, Query(max_length=64)] = "",
     limit: Limit = 100,
     offset: Offset = 0,
-) -> list[PartPublic]:
+    format: Format = ExportFormat.JSON,
+) -> list[PartPublic] | Response:
     """The catalogue: parts whose code or name holds ``q``; with ``model``, those fitting it."""
-    return catalogue.list_parts(session, q=q, model=model, limit=limit, offset=offset)[0]
+    parts = catalogue.list_parts(session, q=q, model=model, limit=limit, offset=offset)[0]
+    if format is ExportFormat.JSON:
+        return parts
+    return xlsx.attachment(xlsx.workbook([parts_sheet(parts)]), "parts.xlsx")
 
 
 @router.post("/parts", status_code=201)
@@ -188,11 +198,17 @@ def remove_material(
     )
 
 
-@router.get("/part-requests")
+@router.get("/part-requests", response_model=list[PartRequestPublic])
 def part_requests(
-    session: SessionDep, actor: AnyUser, status: PartRequestStatus | None = None
-) -> list[PartRequestPublic]:
-    return borrowing.list_requests(session, viewer=actor, status=status)
+    session: SessionDep,
+    actor: AnyUser,
+    status: PartRequestStatus | None = None,
+    format: Format = ExportFormat.JSON,
+) -> list[PartRequestPublic] | Response:
+    requests = borrowing.list_requests(session, viewer=actor, status=status)
+    if format is ExportFormat.JSON:
+        return requests
+    return xlsx.attachment(xlsx.workbook([requests_sheet(requests)]), "part-requests.xlsx")
 
 
 @router.post("/part-requests", status_code=201)

@@ -496,3 +496,44 @@ def test_the_pop_shows_the_fee_schedule_under_an_appliance_out_of_warranty(
         ("travel_non_urban", 5000),
     ]
     assert appliances["NEW"].fees == []  # under warranty: nothing to charge
+
+
+def test_the_slips_export_holds_the_json_s_rows_and_a_formula_like_name_stays_text(
+    client: TestClient,
+    db: Session,
+    books: dict[str, Any],
+    make_user: Any,
+    make_customer: Any,
+    make_appliance: Any,
+    make_order: Any,
+) -> None:
+    name = '=HYPERLINK("http://evil.example","发票")'
+    customer = make_customer(name=name, phones=("13933334444",))
+    order = db.get(WorkOrder, make_order(customer.id, make_appliance(customer.id).id).id)
+    assert order is not None
+    order.station_id, order.status = books["station"].id, OrderStatus.IN_SERVICE
+    order.warranty_status = WarrantyStatus.IN_WARRANTY
+    db.add(order)
+    db.commit()
+    _move(db, order, OrderStatus.COMPLETED, cst(2025, 10, 10, 15, 0))
+    slips.file_slip(
+        db,
+        order_id=order.id or 0,
+        data=SlipIn(
+            service_kind=ServiceKind.REPAIR_MEDIUM,
+            work_done="更换排水泵",
+            confirmation=Confirmation.SIGNATURE,
+            signature_png=PNG,
+            engineer_score=5,
+        ),
+        actor=books["staff"],
+        clock=fixed_clock(cst(2025, 10, 11, 9, 0)),
+    )
+    boss = bearer(make_user(Role.SUPERVISOR))
+    rows = client.get("/api/completion-slips?status=submitted", headers=boss).json()
+    book = client.get("/api/completion-slips?status=submitted&format=xlsx", headers=boss)
+    sheet = load_workbook(BytesIO(book.content))["completion slips"]
+    table = list(sheet.iter_rows(min_row=2))
+    assert [row[0].value for row in table] == [r["id"] for r in rows]
+    cell = table[-1][2]
+    assert (cell.value, cell.data_type) == (name, "s")  # text, not a formula

@@ -226,7 +226,17 @@ def test_an_engineer_s_issue_comes_from_the_stock_they_took(
         headers=desk,
     )
     assert used.status_code == 201 and used.json()["warehouse_id"] == stores["engineer"]
-    assert (_stock(client, shop), _stock(client, shop, "engineer")) == (7, 2)
+    assert used.json()["unit_price_fen"] == 0  # under warranty
+    order.warranty_status = WarrantyStatus.OUT_OF_WARRANTY
+    db.add(order)
+    db.commit()
+    paid = client.post(
+        f"/api/orders/{order.id}/materials",
+        json={"part_id": shop["part"], "quantity": 1, "issue_type": "engineer"},
+        headers=desk,
+    )
+    assert paid.status_code == 201 and paid.json()["unit_price_fen"] == 18000  # outside it
+    assert (_stock(client, shop), _stock(client, shop, "engineer")) == (7, 1)
     assert discrepancies(db) == []
 
 
@@ -339,3 +349,13 @@ def test_a_customer_s_part_order_arrives_and_is_picked_up_charged(
     again = client.post(f"/api/part-orders/{ordered.json()['id']}/pickup", headers=desk)
     assert again.status_code == 422
     assert discrepancies(db) == []
+
+
+def test_the_catalogue_exports_the_rows_it_lists(client: TestClient, shop: dict[str, Any]) -> None:
+    listed = client.get("/api/parts?q=PCB", headers=shop["desk"]).json()
+    book = load_workbook(
+        BytesIO(client.get("/api/parts?q=PCB&format=xlsx", headers=shop["desk"]).content)
+    )
+    rows = [[c.value for c in row] for row in book["parts"].iter_rows(min_row=2)]
+    assert [r[0] for r in rows] == [p["code"] for p in listed] == ["PCB-KFR35"]
+    assert rows[0][3:] == [12000, 18000, True]

@@ -26,6 +26,7 @@ from core.errors import PermissionDenied
 from core.types import Clock
 from orders import (
     Actor,
+    Customer,
     Engineer,
     MilestoneState,
     Role,
@@ -251,6 +252,7 @@ def slip_of(session: Session, *, order_id: int, viewer: Actor) -> SlipPublic:
 def slip_public(session: Session, slip: CompletionSlip) -> SlipPublic:
     order = session.get(WorkOrder, slip.order_id)
     engineer = session.get(Engineer, slip.engineer_id) if slip.engineer_id else None
+    customer = session.get(Customer, order.customer_id) if order else None
     adjustments = session.exec(
         select(SlipAdjustment)
         .where(SlipAdjustment.slip_id == slip.id)
@@ -260,6 +262,7 @@ def slip_public(session: Session, slip: CompletionSlip) -> SlipPublic:
         id=slip.id or 0,
         order_id=slip.order_id,
         order_number=(order.number if order else "") or "",
+        customer_name=customer.name if customer else "",
         station_id=slip.station_id,
         engineer_id=slip.engineer_id,
         engineer_name=engineer.name if engineer else "",

@@ -177,7 +177,12 @@ def _unit_price(order: WorkOrder, part: Part, data: MaterialIn) -> int:
             f"order {order.number} is out of warranty: issue the part as out_of_warranty (charged)",
             details={"warranty_status": order.warranty_status},
         )
-    if data.issue_type not in CHARGED:
+    # From the engineer's own stock the part is paid as any other: free under warranty,
+    # charged outside it.
+    charged = data.issue_type in CHARGED or (
+        data.issue_type is IssueType.ENGINEER and not _covered(order)
+    )
+    if not charged:
         if data.unit_price_fen:
             raise InvalidStockMove(
                 f"a {data.issue_type.value} issue costs the customer nothing",
