@@ -115,6 +115,7 @@ def test_the_parts_desk_and_the_audit_desk_and_an_engineer_s_commission(
     wall.select_option("#store-choice", str(store.id))
     expect(wall.locator("#stock-table tr[data-part='FAN-9']")).to_contain_text("3")
     expect(wall.locator("#stock-value")).to_contain_text("750.00")  # three at 250.00
+    expect(wall.locator("#moves .move[data-reason=receipt]")).to_contain_text("FAN-9 +3")
     asked = wall.locator(f".part-request[data-request='{request.id}']")
     asked.locator("button.approve").click()
     expect(asked.locator(".pill.ok")).to_have_text(

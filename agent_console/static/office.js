@@ -16,6 +16,9 @@ Object.assign(TEXT["zh-CN"], {
   fee_installation: "安装调试", fee_repair_minor: "小修", fee_repair_medium: "中修", fee_repair_major: "大修",
   fee_delivery: "送货", fee_exchange: "调换货", fee_mall_return_repair: "商返机维修", fee_cleaning_packing: "清洁打包",
   fee_gas_conversion: "燃气转换", fee_travel_urban: "市区上门费", fee_travel_non_urban: "郊区上门费",
+  movements: "出入库记录", move_receipt: "入库", move_transfer: "调拨", move_issue: "领料", move_issue_change: "改数量",
+  move_issue_return: "删除回加", move_scrap: "报损", move_adjustment: "盘点", move_shipment: "备件发货", move_return: "备件返还",
+  move_loan: "借出备用机", move_loan_return: "备用机归还",
 });
 Object.assign(TEXT.en, {
   parts_desk: "Parts desk", store: "Store", stock_value: "Stock value {n}", part: "Part", quantity: "Qty", value: "Value",
@@ -30,9 +33,12 @@ Object.assign(TEXT.en, {
   fee_installation: "installation", fee_repair_minor: "minor repair", fee_repair_medium: "medium repair", fee_repair_major: "major repair",
   fee_delivery: "delivery", fee_exchange: "exchange", fee_mall_return_repair: "mall-return repair", fee_cleaning_packing: "cleaning and packing",
   fee_gas_conversion: "gas conversion", fee_travel_urban: "travel in town", fee_travel_non_urban: "travel outside town",
+  movements: "Movements", move_receipt: "received", move_transfer: "transfer", move_issue: "issued", move_issue_change: "quantity changed",
+  move_issue_return: "line removed", move_scrap: "scrapped", move_adjustment: "stock-take", move_shipment: "shipped", move_return: "returned",
+  move_loan: "loaner out", move_loan_return: "loaner back",
 });
 
-const office = { stores: null, store: null, rewards: null, loads: 0 };
+const office = { stores: null, store: null, rewards: null, parts: null, loads: 0 };
 
 function money(fen) {
   return new Intl.NumberFormat(state.lang, { style: "currency", currency: "CNY" }).format(fen / 100);
@@ -62,17 +68,20 @@ async function loadOffice() {
     if (!office.stores) {
       office.stores = await api("GET", "/api/warehouses");
       office.rewards = (await api("GET", "/api/rates")).rewards;
+      office.parts = await api("GET", "/api/parts?limit=200");
       office.store = office.stores.length ? office.stores[0].id : null;
       renderStoreChoice();
     }
-    const [stock, requests, due, slips] = await Promise.all([
+    const [stock, moves, requests, due, slips] = await Promise.all([
       office.store ? api("GET", `/api/warehouses/${office.store}/stock`) : null,
+      office.store ? api("GET", `/api/ledger?warehouse=${office.store}&limit=15`) : [],
       api("GET", "/api/part-requests?status=pending"),
       api("GET", "/api/due-returns"),
       api("GET", "/api/completion-slips?status=submitted"),
     ]);
     if (load !== office.loads) return;
     renderStock(stock);
+    renderMoves(moves);
     renderPartRequests(requests);
     renderDueReturns(due);
     renderSlips(slips);
@@ -99,6 +108,17 @@ function renderStock(stock) {
     return row;
   }));
   $("stock-value").textContent = stock ? t("stock_value", money(stock.value_fen)) : "";
+}
+
+// The store's latest ledger rows: in (+) or out (−), why, and by whom.
+function renderMoves(moves) {
+  const codes = Object.fromEntries((office.parts || []).map((part) => [part.id, part.code]));
+  $("moves").replaceChildren(...moves.map((move) => {
+    const sign = move.to_warehouse_id === office.store ? "+" : "−";
+    const item = el("li", `${new Date(move.at).toLocaleString(state.lang)} · ${codes[move.part_id] || move.part_id} ${sign}${move.quantity} · ${t(`move_${move.reason}`)} · ${move.actor_name}`, "move");
+    item.dataset.reason = move.reason;
+    return item;
+  }));
 }
 
 function renderPartRequests(requests) {
