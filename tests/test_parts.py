@@ -359,3 +359,64 @@ def test_the_catalogue_exports_the_rows_it_lists(client: TestClient, shop: dict[
     rows = [[c.value for c in row] for row in book["parts"].iter_rows(min_row=2)]
     assert [r[0] for r in rows] == [p["code"] for p in listed] == ["PCB-KFR35"]
     assert rows[0][3:] == [12000, 18000, True]
+
+
+def test_consumption_scrap_rate_and_stock_value_match_the_moves_made(
+    client: TestClient, db: Session, station: Station, shop: dict[str, Any]
+) -> None:
+    order, desk, boss, stores = shop["order"], shop["desk"], shop["boss"], shop["stores"]
+    damaged = client.post(
+        "/api/warehouses",
+        json={"code": "DMG", "name": "报损", "kind": "damaged", "station_id": station.id},
+        headers=boss,
+    )
+    assert damaged.status_code == 201, damaged.text
+    line = client.post(
+        f"/api/orders/{order.id}/materials",
+        json={"part_id": shop["part"], "quantity": 3, "issue_type": "in_warranty"},
+        headers=desk,
+    ).json()
+    # Three taken, one given back: two consumed.
+    client.patch(
+        f"/api/orders/{order.id}/materials/{line['id']}", json={"quantity": 2}, headers=desk
+    )
+    scrapped = client.post(
+        "/api/stock/transfers",
+        json={
+            "part_id": shop["part"],
+            "quantity": 1,
+            "from_warehouse_id": stores["station"],
+            "to_warehouse_id": damaged.json()["id"],
+            "note": "报损",
+        },
+        headers=desk,
+    )
+    assert scrapped.status_code == 201, scrapped.text
+
+    november = "from=2026-11-01T00:00:00%2B08:00&to=2026-12-01T00:00:00%2B08:00"
+    report = client.get(f"/api/reports/parts?{november}", headers=boss)
+    assert report.status_code == 200, report.text
+    sections = {s["title"]: s["rows"] for s in report.json()["sections"]}
+    rate = round(1 / 3, 4)  # one scrapped of three gone (two consumed + one scrapped)
+    assert sections["by part"] == [["PCB-KFR35", "空调内机主板", 2, 1, rate]]
+    assert sections["by station"] == [[station.code, 2, 1, rate]]
+    assert sections["by month"] == [["2026-11", 2, 1, rate]]
+    october = "from=2026-10-01T00:00:00%2B08:00&to=2026-11-01T00:00:00%2B08:00"
+    quiet = client.get(f"/api/reports/parts?{october}", headers=boss).json()
+    assert {s["title"]: s["rows"] for s in quiet["sections"]}["by month"] == [
+        ["2026-10", 0, 0, None]
+    ]
+    assert client.get(f"/api/reports/parts?{november}", headers=desk).status_code == 403
+
+    value = client.get("/api/reports/stock-value", headers=boss).json()
+    by_store = {row[0]: row[3:] for row in value["sections"][0]["rows"]}
+    # Ten received, two consumed, one scrapped: seven at the station price of 120 yuan.
+    assert by_store[f"{station.code}-P"] == [7, 7 * 12000]
+    assert by_store["DMG"] == [1, 12000]
+    assert by_store["CENTRAL"] == [0, 0]
+    book = load_workbook(
+        BytesIO(client.get(f"/api/reports/parts?{november}&format=xlsx", headers=boss).content)
+    )
+    assert [[c.value for c in row] for row in book.worksheets[0].iter_rows(min_row=2)] == [
+        ["PCB-KFR35", "空调内机主板", 2, 1, rate]
+    ]
