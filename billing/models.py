@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from billing.enums import (
@@ -42,15 +42,21 @@ class FeeRate(SQLModel, table=True):
 
 class CommissionRate(SQLModel, table=True):
     """What an engineer earns for a job of a service kind (提成), done by the station's
-    own engineer or outsourced (外协)."""
+    own engineer or outsourced (外协): a fixed amount per job (计件), a share of the job's
+    scheduled labour fee (提成比例), or both."""
 
     __tablename__ = "commission_rate"
-    __table_args__ = (UniqueConstraint("service_kind", "outsourced"),)
+    __table_args__ = (
+        UniqueConstraint("service_kind", "outsourced"),
+        CheckConstraint("share_bp BETWEEN 0 AND 10000", name="commission_share_range"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     service_kind: ServiceKind = Field(sa_type=enum_type(ServiceKind))
     outsourced: bool = False
     amount_fen: int
+    share_bp: int = 0
+    """Share of the labour fee in basis points (2500 = 25 %)."""
 
 
 class RewardItem(SQLModel, table=True):

@@ -57,9 +57,14 @@ class BasicFee(BaseModel):
 
 
 class CommissionRateIn(Strict):
+    """A fixed amount per job (计件), a share of the job's scheduled labour fee (提成比例),
+    or both added."""
+
     service_kind: ServiceKind
     outsourced: bool = False
     amount_fen: Fen
+    share_bp: Annotated[int, Field(ge=0, le=10_000)] = 0
+    """Share of the labour fee in basis points: 2500 is 25 %."""
 
 
 class RewardItemIn(Strict):

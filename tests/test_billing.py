@@ -62,9 +62,10 @@ def books(
     make_order: Any,
 ) -> dict[str, Any]:
     """The schedule: medium repair of a washing machine 80.00 (60.00 for other kinds),
-    travel 30.00 in town; commission 50.00 (70.00 outsourced); a reward of 10.00 for
-    attitude, a penalty of 20.00 for a complaint; a late acknowledgement costs the station
-    20.00, a late visit the engineer 30.00. A part at 120.00 to stations, 180.00 public."""
+    travel 30.00 in town; commission 30.00 + 25 % of labour (70.00 outsourced); a reward
+    of 10.00 for attitude, a penalty of 20.00 for a complaint; a late acknowledgement costs
+    the station 20.00, a late visit the engineer 30.00. A part at 120.00 to stations, 180.00
+    public."""
     for fee in (
         FeeRateIn(
             kind=FeeKind.LABOUR,
@@ -77,8 +78,10 @@ def books(
         FeeRateIn(kind=FeeKind.TRAVEL, urban=False, amount_fen=5000),
     ):
         rates.set_fee(db, fee)
+    # 30.00 a job plus 25 % of the job's labour fee: 50.00 for a washing machine's repair.
     rates.set_commission(
-        db, CommissionRateIn(service_kind=ServiceKind.REPAIR_MEDIUM, amount_fen=5000)
+        db,
+        CommissionRateIn(service_kind=ServiceKind.REPAIR_MEDIUM, amount_fen=3000, share_bp=2500),
     )
     rates.set_commission(
         db,
@@ -537,3 +540,18 @@ def test_the_slips_export_holds_the_json_s_rows_and_a_formula_like_name_stays_te
     assert [row[0].value for row in table] == [r["id"] for r in rows]
     cell = table[-1][2]
     assert (cell.value, cell.data_type) == (name, "s")  # text, not a formula
+
+
+def test_a_commission_rate_is_a_fixed_amount_a_share_of_labour_or_both(
+    client: TestClient, make_user: Any
+) -> None:
+    boss = bearer(make_user(Role.SUPERVISOR))
+    rate = {"service_kind": "installation", "amount_fen": 1000, "share_bp": 10_001}
+    over = client.put("/api/rates/commission", json=rate, headers=boss)
+    assert over.status_code == 422  # more than the whole labour fee
+    saved = client.put("/api/rates/commission", json={**rate, "share_bp": 1500}, headers=boss)
+    assert saved.status_code == 200, saved.text
+    listed = client.get("/api/rates", headers=boss).json()["commission"]
+    assert {"service_kind": "installation", "outsourced": False, "amount_fen": 1000} | {
+        "share_bp": 1500
+    } in listed

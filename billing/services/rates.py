@@ -55,7 +55,7 @@ def set_commission(session: Session, data: CommissionRateIn) -> CommissionRateIn
     ).first() or CommissionRate(
         service_kind=data.service_kind, outsourced=data.outsourced, amount_fen=0
     )
-    row.amount_fen = data.amount_fen
+    row.amount_fen, row.share_bp = data.amount_fen, data.share_bp
     session.add(row)
     session.commit()
     return data
@@ -93,7 +93,10 @@ def rates(session: Session) -> RatesPublic:
         ],
         commission=[
             CommissionRateIn(
-                service_kind=r.service_kind, outsourced=r.outsourced, amount_fen=r.amount_fen
+                service_kind=r.service_kind,
+                outsourced=r.outsourced,
+                amount_fen=r.amount_fen,
+                share_bp=r.share_bp,
             )
             for r in session.exec(select(CommissionRate).order_by(col(CommissionRate.id))).all()
         ],
@@ -131,7 +134,11 @@ def travel_fee(session: Session, urban: bool) -> int:
     return row.amount_fen if row else 0
 
 
-def commission_of(session: Session, kind: ServiceKind, outsourced: bool) -> int:
+def commission_of(
+    session: Session, kind: ServiceKind, outsourced: bool, category: str | None
+) -> int:
+    """The base commission of a job: the rate's fixed amount plus its share of the labour
+    fee the schedule sets for the job (whoever pays it), rounded half up to the fen."""
     row = session.exec(
         select(CommissionRate).where(
             CommissionRate.service_kind == kind, CommissionRate.outsourced == outsourced
@@ -142,7 +149,10 @@ def commission_of(session: Session, kind: ServiceKind, outsourced: bool) -> int:
             f"no commission rate for {kind.value}{' (outsourced)' if outsourced else ''}",
             details={"service_kind": kind, "outsourced": outsourced},
         )
-    return row.amount_fen
+    if not row.share_bp:
+        return row.amount_fen
+    share = labour_fee(session, kind, category) * row.share_bp
+    return row.amount_fen + (share + 5_000) // 10_000
 
 
 def late_deductions(session: Session) -> dict[str, LateDeduction]:

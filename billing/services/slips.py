@@ -26,6 +26,7 @@ from core.errors import PermissionDenied
 from core.types import Clock
 from orders import (
     Actor,
+    Appliance,
     Customer,
     Engineer,
     MilestoneState,
@@ -126,6 +127,12 @@ def _check_confirmation(session: Session, order_id: int, data: SlipIn) -> None:
         )
 
 
+def _category(session: Session, slip: CompletionSlip) -> str | None:
+    order = session.get(WorkOrder, slip.order_id)
+    appliance = session.get(Appliance, order.appliance_id) if order and order.appliance_id else None
+    return appliance.category.value if appliance else None
+
+
 def audit(
     session: Session, *, slip_id: int, data: AuditIn, actor: Actor, clock: Clock
 ) -> SlipPublic:
@@ -160,7 +167,7 @@ def audit(
         )
     # Everything that can refuse comes before the slip changes.
     adjustments = _rewards(session, slip, data) + _late(session, slip, now)
-    base = commission_of(session, slip.service_kind, slip.outsourced)
+    base = commission_of(session, slip.service_kind, slip.outsourced, _category(session, slip))
     slip.auditor, slip.audited_at, slip.audit_note = actor.name, now, data.note
     engineer = [a for a in adjustments if a.charged_to is ChargedTo.ENGINEER]
     slip.base_commission_fen = base
