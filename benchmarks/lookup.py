@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import enum
 import hashlib
 import json
 import os
@@ -381,14 +382,32 @@ def _copy(engine: Engine, table: Table, rows: Iterable[Row]) -> int:
     with engine.begin() as connection:
         quote = connection.dialect.identifier_preparer.quote
         columns = [column.name for column in table.columns]
+        defaults = _copy_defaults(table)
         sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
         cursor = connection.connection.driver_connection.cursor()
         with cursor.copy(sql) as copy:
             for row in rows:
-                copy.write_row(tuple(row.get(column) for column in columns))
+                copy.write_row(tuple(row.get(column, defaults.get(column)) for column in columns))
                 loaded += 1
         cursor.close()
     return loaded
+
+
+def _copy_defaults(table: Table) -> dict[str, Any]:
+    """What the models fill in for columns a generator leaves out, as COPY takes it: the
+    schema grows columns with Python-side defaults that COPY would otherwise load as NULL."""
+    found: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if default is None or not (default.is_scalar or default.is_callable):
+            continue
+        value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined,operator]
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif isinstance(value, dict | list):
+            value = json.dumps(value)
+        found[column.name] = value
+    return found
 
 
 def generate(engine: Engine, plan: Plan, seed: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar, cast
 import redis
 import structlog
 from pydantic import BaseModel
+from redis.client import Pipeline
 from redis.typing import EncodableT, FieldT
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
@@ -79,9 +80,15 @@ class EventBus:
             raise bus_unavailable(exc, action=f"publish {event.name}") from exc
         return _text(event_id)
 
-    def publish_many(self, events: list[Event]) -> None:
-        """Publish in one round trip (a pipeline): a sweep may have thousands to tell."""
+    def publish_many(
+        self, events: list[Event], *, along: Callable[[Pipeline], object] | None = None
+    ) -> None:
+        """Publish in one round trip (a pipeline): a sweep may have thousands to tell.
+        ``along`` adds the publisher's own writes to the same round trip, ahead of the
+        events (a new call's pop is stored before its ``call.ringing`` is read)."""
         pipe = self.client.pipeline(transaction=False)
+        if along is not None:
+            along(pipe)
         for event in events:
             fields: dict[FieldT, EncodableT] = {
                 "name": event.name,

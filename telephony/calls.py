@@ -52,10 +52,12 @@ def arrive(
     provider_id: str,
     from_number: str,
     to_number: str,
+    answered: bool = False,
     clock: Clock,
 ) -> Call:
     """Log the call and pop the caller's record (built once, kept with the call); a
-    provider's retry of the same call gets the call it already has."""
+    provider's retry of the same call gets the call it already has. ``answered``: the
+    channel answers the call as it takes it (Twilio, by the TwiML of the same request)."""
     call, _pop = services.start_inbound_call(
         session,
         notifier=board.notifier,
@@ -64,13 +66,15 @@ def arrive(
         from_number=from_number,
         to_number=to_number,
         region=board.region,
+        answered=answered,
         clock=clock,
     )
     return call
 
 
 def answered(session: Session, board: Switchboard, *, call: Call, clock: Clock) -> Call:
-    """Our endpoint took the call off the hook (a SIP 200 OK); Twilio reports it by status."""
+    """Our endpoint took the call off the hook (a SIP 200 OK); a Twilio call is answered
+    as it arrives (:func:`arrive` with ``answered``)."""
     return services.answer_call(session, notifier=board.notifier, call=call, clock=clock)
 
 
@@ -123,6 +127,8 @@ def _after_turn(
     store.save(board.events.client, state)
     if state.queue is not None:
         enqueue(session, board, call=call, queue=state.queue, clock=clock)
+    else:
+        session.commit()
 
 
 def enqueue(

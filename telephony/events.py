@@ -92,11 +92,10 @@ class CallNotifier:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
 
-    def ringing(self, call: Call, pop: CallerLookup) -> str:
-        # Kept for the length of a call so the console can show the pop with the offer,
-        # without resolving the caller a second time.
-        self.bus.client.set(POP.format(call_id=call.id), pop.model_dump_json(), ex=POP_TTL_SECONDS)
-        return self.bus.publish(
+    def ringing(self, call: Call, pop: CallerLookup) -> None:
+        """``call.ringing``, and ``call.answered`` with it for a call answered as it came
+        in: one round trip with the stored pop."""
+        events: list[Event] = [
             CallRinging(
                 call_id=call.id,
                 channel=call.channel,
@@ -106,7 +105,13 @@ class CallNotifier:
                 at=call.ringing_at,
                 pop=pop,
             )
-        )
+        ]
+        if call.answered_at is not None:
+            events.append(CallAnswered(call_id=call.id, at=call.answered_at))
+        # Kept for the length of a call so the console can show the pop with the offer,
+        # without resolving the caller a second time.
+        key, payload = POP.format(call_id=call.id), pop.model_dump_json()
+        self.bus.publish_many(events, along=lambda pipe: pipe.set(key, payload, ex=POP_TTL_SECONDS))
 
     def answered(self, call: Call) -> str:
         assert call.answered_at is not None

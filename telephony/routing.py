@@ -49,18 +49,12 @@ def queue_call(
 def record_offers(session: Session, offers: list[Offer]) -> list[Offer]:
     """Mirror fresh offers in the call log; only those of calls still live are returned.
 
-    A caller offered by another request may hang up before that request gets here: the
-    row is read fresh and locked, and an ended call is left ended (its hang-up has already
-    dropped the offer in the ACD), instead of failing this request with 409.
+    A caller offered by another request may hang up before that request gets here: each
+    offer is one conditional update of a waiting call, and an ended call is left ended
+    (its hang-up has already dropped the offer in the ACD), instead of failing this
+    request with 409.
     """
-    recorded = []
-    for offer in offers:
-        call = session.get(Call, offer.call_id, populate_existing=True, with_for_update=True)
-        if call is None or call.state is CallState.ENDED:
-            continue
-        services.move_call(session, call, CallState.OFFERED)
-        call.agent_id = offer.agent_id
-        recorded.append(offer)
+    recorded = [offer for offer in offers if services.mark_offered(session, offer)]
     session.commit()
     return recorded
 

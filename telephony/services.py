@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.types import Clock
 from orders import CallerLookup, lookup_caller, try_normalize_phone
 from recordings import FinishedWav, register_recording
+from telephony.acd import Offer
 from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
 from telephony.events import CallNotifier
 from telephony.exceptions import CallNotFound
@@ -53,18 +55,23 @@ def start_inbound_call(
     from_number: str,
     to_number: str,
     region: str = "CN",
+    answered: bool = False,
     clock: Clock,
 ) -> tuple[Call, CallerLookup]:
-    """Log the call, resolve the caller once, publish ``call.ringing``.
+    """Log the call, resolve the caller once, publish ``call.ringing`` (and
+    ``call.answered`` when the channel answers as it takes the call: Twilio does, with
+    the TwiML of this very request).
 
-    A provider retrying the same call (same ``provider_id``) gets the call it already has,
-    and nothing is published twice. The row is committed only once ``call.ringing`` is
-    out: when publishing fails there is no row, so the provider's retry publishes it.
+    A provider retrying the same call (same ``provider_id``) gets the call it already has
+    with the pop built the first time, and nothing is published twice. The row is committed
+    only once the events are out: when publishing fails there is no row, so the provider's
+    retry publishes them.
     """
     existing = find_by_provider_id(session, provider_id)
     if existing is not None:
         return existing, caller_pop(existing)
     pop = lookup_caller(session, phone=from_number, region=region, clock=clock)
+    now = clock()
     call = Call(
         id=uuid.uuid4().hex,
         channel=channel,
@@ -75,7 +82,8 @@ def start_inbound_call(
         to_number=to_number,
         customer_ids=[card.id for card in pop.customers],
         pop=pop.model_dump(mode="json"),
-        ringing_at=clock(),
+        ringing_at=now,
+        answered_at=now if answered else None,
     )
     session.add(call)
     try:
@@ -119,10 +127,28 @@ def move_call(session: Session, call: Call, target: CallState) -> None:
 
 
 def enter_ivr(session: Session, *, call: Call) -> Call:
+    """The call is in the IVR; committed with the IVR's first turn."""
     if call.state is CallState.RINGING:
         move_call(session, call, CallState.IN_IVR)
-        session.commit()
     return call
+
+
+def mark_offered(session: Session, offer: Offer) -> bool:
+    """The waiting call rings ``offer``'s agent: one conditional update, no read. False
+    when the call has ended meanwhile; any other state breaks the state machine."""
+    changed = session.execute(
+        update(Call)
+        .where(col(Call.id) == offer.call_id, col(Call.state) == CallState.QUEUED)
+        .values(state=CallState.OFFERED, agent_id=offer.agent_id)
+        .execution_options(synchronize_session="evaluate")
+    )
+    if changed.rowcount:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+        return True
+    call = session.get(Call, offer.call_id, populate_existing=True)
+    if call is None or call.state is CallState.ENDED:
+        return False
+    check_call_transition(call.id, call.state, CallState.OFFERED)
+    return False
 
 
 def enqueue_call(

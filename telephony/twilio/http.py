@@ -66,10 +66,10 @@ def incoming_call(
         provider_id=_required(params, "CallSid"),
         from_number=params.get("From", ""),
         to_number=params.get("To", ""),
+        # Answering this webhook with TwiML is what answers the call.
+        answered=True,
         clock=clock,
     )
-    # Answering this webhook with TwiML is what answers the call.
-    calls.answered(session, board, call=call, clock=clock)
     turn = calls.begin(session, board, call=call, clock=clock)
     stream = twiml.MediaStreamGrant(
         url=twiml.websocket_base(base or str(request.base_url)) + twiml.MEDIA_PATH,
