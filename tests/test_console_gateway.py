@@ -197,7 +197,9 @@ def test_console_is_closed_when_its_token_expires(
     address: str, make_user: Any, clock: TestClock
 ) -> None:
     user = make_user(Role.AGENT)
-    issued = clock() - timedelta(minutes=1) + timedelta(seconds=2)
+    # Six seconds to live: the console must be up and ready before then, also on a busy
+    # machine (two seconds were not always enough), and closed once they are over.
+    issued = clock() - timedelta(minutes=1) + timedelta(seconds=6)
     token = issue_token(user, secret=SECRET, minutes=1, clock=lambda: issued).access_token
     with _console(address, token) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "ready"
