@@ -191,12 +191,74 @@ def _postgres_engine() -> Iterator[Engine]:
     cleanup.dispose()
 
 
+class SharedSession(Session):
+    """The test's one session, which its own thread and a live server's or a job's
+    threads take turns with: the others borrow it through ``lend`` (the app's session
+    factory), and the test's thread takes the same lock for each of its own reads,
+    flushes and commits, unless it has borrowed the session itself.
+
+    A plain lock, not a re-entrant one: FastAPI opens a request's session in one
+    threadpool thread and closes it in another, and a re-entrant lock refuses to be
+    released by a thread that does not own it (that left it held for good and hung
+    every later request of the test)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turn = threading.Lock()
+        self._test_thread = threading.get_ident()
+        self._test_thread_holds = 0
+
+    @contextlib.contextmanager
+    def lend(self) -> Iterator[Session]:
+        if threading.get_ident() == self._test_thread:
+            with self._held_by_test_thread():
+                yield self
+        else:
+            with self._turn:
+                yield self
+
+    @contextlib.contextmanager
+    def _held_by_test_thread(self) -> Iterator[None]:
+        if threading.get_ident() != self._test_thread:
+            yield  # another thread only reaches the session through ``lend``
+            return
+        if self._test_thread_holds:
+            self._test_thread_holds += 1
+            try:
+                yield
+            finally:
+                self._test_thread_holds -= 1
+            return
+        with self._turn:
+            self._test_thread_holds = 1
+            try:
+                yield
+            finally:
+                self._test_thread_holds = 0
+
+    def _execute_internal(self, *args: Any, **kwargs: Any) -> Any:
+        with self._held_by_test_thread():
+            return super()._execute_internal(*args, **kwargs)
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        with self._held_by_test_thread():
+            super().flush(objects)
+
+    def commit(self) -> None:
+        with self._held_by_test_thread():
+            super().commit()
+
+    def rollback(self) -> None:
+        with self._held_by_test_thread():
+            super().rollback()
+
+
 @pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
+def db(engine: Engine) -> Iterator[SharedSession]:
     """A session inside a transaction that is rolled back after the test."""
     connection = engine.connect()
     transaction = connection.begin()
-    session = Session(
+    session = SharedSession(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
     yield session
@@ -304,23 +366,11 @@ def app(
 
 
 @pytest.fixture
-def sessions(db: Session) -> Callable[[], contextlib.AbstractContextManager[Session]]:
+def sessions(db: SharedSession) -> Callable[[], contextlib.AbstractContextManager[Session]]:
     """The session factory of a test's app, worker jobs and sweeps: the test's one
-    transaction, lent to one user at a time (live servers and concurrent jobs use
-    several threads, and a session must not be used by two threads together).
-
-    A plain lock, not a re-entrant one: FastAPI opens a request's session in one
-    threadpool thread and closes it in another, and a re-entrant lock refuses to be
-    released by a thread that does not own it, which left it held for good and hung
-    every later request of the test (two console requests at once were enough)."""
-    lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def serialized() -> Iterator[Session]:
-        with lock:
-            yield db
-
-    return serialized
+    transaction, lent to one thread at a time (live servers and concurrent jobs use
+    several threads, and a session must not be used by two threads together)."""
+    return db.lend
 
 
 @pytest.fixture
