@@ -211,6 +211,11 @@ def _routes() -> tuple[BaseRoute, ...]:
     pydantic fields takes a third of a second for the whole app, and routes read what they
     need of their app from the request, so every app of the process can share them."""
     router = APIRouter()
+    # Routes are matched in order, each at a cost (about 1.6 us a route): the calls' own
+    # webhooks and sockets come first, ahead of the hundred-odd routes of the API.
+    router.include_router(telephony.twilio.http.router)
+    router.include_router(telephony.twilio.media.router)
+    router.include_router(agent_console.gateway.router)
     api = APIRouter(prefix="/api", responses=problems.PROBLEM_RESPONSES)
     api.include_router(orders.http.router)
     api.include_router(parts.http.router)
@@ -218,9 +223,6 @@ def _routes() -> tuple[BaseRoute, ...]:
     api.include_router(telephony.http.router)
     api.include_router(agent_console.http.router)
     router.include_router(api)
-    router.include_router(telephony.twilio.http.router)
-    router.include_router(telephony.twilio.media.router)
-    router.include_router(agent_console.gateway.router)
     router.include_router(agent_console.pages.router)
     router.mount("/console/static", agent_console.pages.static_files, name="console-static")
     router.include_router(_operations_router())

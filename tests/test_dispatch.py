@@ -339,3 +339,31 @@ def test_a_station_is_created_and_read_back_with_its_map_and_calendar(
     ]
     assert read.json()["working_hours"] == {"6": [["09:00", "17:00"]]}
     assert read.json()["closures"] == ["2025-09-10"]
+
+
+def test_an_engineer_is_updated_and_a_null_leaves_a_required_field_as_it_was(
+    client: TestClient, make_user: Any, tree: Any
+) -> None:
+    supervisor = bearer(make_user(Role.SUPERVISOR))
+    li = tree["ns-li"]
+
+    nulls = client.patch(
+        f"/api/engineers/{li.id}",
+        json={"is_active": None, "name": None, "level": None, "categories": None},
+        headers=supervisor,
+    )
+    changed = client.patch(
+        f"/api/engineers/{li.id}",
+        json={"level": 3, "certificate_expires": None},
+        headers=supervisor,
+    )
+
+    assert nulls.status_code == 200, nulls.text
+    assert (nulls.json()["is_active"], nulls.json()["name"], nulls.json()["level"]) == (
+        True,
+        "李",
+        1,
+    )
+    assert nulls.json()["categories"] == [WASHER.value]
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["level"], changed.json()["certificate_expires"]) == (3, None)

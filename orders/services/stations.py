@@ -182,8 +182,11 @@ def update_engineer(
     before = audit.snapshot(engineer)
     for key, value in data.model_dump(exclude_unset=True, mode="json").items():
         if key == "certificate_expires":
-            value = data.certificate_expires
-        setattr(engineer, key, value)
+            engineer.certificate_expires = data.certificate_expires
+        elif value is not None:
+            # A null for a field that always has a value leaves it as it is, as for stations;
+            # only the certificate's expiry can be cleared.
+            setattr(engineer, key, value)
     session.add(engineer)
     return _engineer_saved(session, engineer, before, AuditAction.UPDATE, actor, clock)
 
