@@ -8,5 +8,6 @@ from agent_console.config import ConsoleConfig
 from agent_console.enums import CallOutcome
 from agent_console.exceptions import RecordingNotFound
 from agent_console.models import CallNote
+from agent_console.pop import pop_presenter
 
-__all__ = ["CallNote", "CallOutcome", "ConsoleConfig", "RecordingNotFound"]
+__all__ = ["CallNote", "CallOutcome", "ConsoleConfig", "RecordingNotFound", "pop_presenter"]

@@ -237,9 +237,13 @@ async def _send_event(websocket: WebSocket, hub: ConsoleHub, envelope: Envelope)
         "name": envelope.name,
         "data": envelope.data,
     }
+    text = json.dumps(frame, ensure_ascii=False)
     if envelope.name == "call.offered":
-        frame["pop"] = await hub.screen_pop(envelope.data["call_id"])
-    await websocket.send_text(json.dumps(frame, ensure_ascii=False))
+        # Stored as the console's JSON when the call arrived: spliced in, not read and
+        # written again for every offer.
+        pop = await hub.screen_pop(envelope.data["call_id"])
+        text = f'{text[:-1]},"pop":{pop or "null"}}}'
+    await websocket.send_text(text)
 
 
 def _now(websocket: WebSocket) -> str:

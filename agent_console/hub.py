@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -25,12 +24,11 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from agent_console.config import ConsoleConfig
-from agent_console.pop import build_pop
 from agent_console.wall import DayFigures, build_wall, day_figures
 from core.bus import Envelope, parse_entries
 from core.keys import EVENTS_STREAM
 from core.types import Clock
-from orders import Actor, CallerLookup, Role
+from orders import Actor, Role
 from telephony import POP, Acd
 
 log = structlog.get_logger(__name__)
@@ -200,26 +198,10 @@ class ConsoleHub:
 
     # The screen pop
 
-    async def screen_pop(self, call_id: str) -> dict[str, Any] | None:
-        """The pop of an offered call: the payload kept at ringing, completed for the console."""
-        raw = await self.client.get(POP.format(call_id=call_id))
-        if raw is None:
-            return None
-        lookup = CallerLookup.model_validate_json(raw)
-        context = self.context
-
-        def build() -> dict[str, Any]:
-            with context.sessions() as session:
-                pop = build_pop(
-                    session,
-                    lookup=lookup,
-                    call_id=call_id,
-                    now=context.clock(),
-                    config=context.config,
-                )
-            return pop.model_dump(mode="json")
-
-        return await run_in_threadpool(build)
+    async def screen_pop(self, call_id: str) -> str | None:
+        """The pop of an offered call, as JSON: completed once when the call arrived."""
+        raw: str | None = await self.client.get(POP.format(call_id=call_id))
+        return raw
 
     # The wall
 

@@ -7,6 +7,7 @@ judged by ``orders``) and the recordings of earlier calls (found by ``recordings
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -14,6 +15,7 @@ from sqlmodel import Session
 from agent_console.config import ConsoleConfig
 from agent_console.schemas import PopAppliance, PopCard, PopOrder, ScreenPop
 from billing import BasicFee, fee_card
+from core.types import Clock
 from orders import (
     AppliancePublic,
     CallerCard,
@@ -54,6 +56,21 @@ def build_pop(
         for card in lookup.customers
     ]
     return ScreenPop(call_id=call_id, phone=lookup.phone, customers=cards)
+
+
+def pop_presenter(
+    config: ConsoleConfig, clock: Clock
+) -> Callable[[Session, CallerLookup, str], str]:
+    """The pop as offers carry it, completed once as the call arrives (telephony keeps it
+    with the call): a call offered to several agents in turn is not completed each time,
+    and the gateway sends it as it is stored. A page reloaded later completes it afresh
+    (:func:`agent_console.services.pop_for_call`)."""
+
+    def present(session: Session, lookup: CallerLookup, call_id: str) -> str:
+        pop = build_pop(session, lookup=lookup, call_id=call_id, now=clock(), config=config)
+        return pop.model_dump_json()
+
+    return present
 
 
 def card_for(

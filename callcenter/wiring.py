@@ -10,6 +10,7 @@ from typing import Any
 import redis
 from sqlmodel import Session
 
+from agent_console import ConsoleConfig, pop_presenter
 from billing import quote_before_paid_work
 from callcenter.settings import Settings
 from core.bus import BusUnavailable, with_events
@@ -37,7 +38,13 @@ def load_configured_flows(settings: Settings) -> tuple[dict[str, Flow], Flow]:
 def build_switchboard(
     settings: Settings, client: redis.Redis, *, flow: Flow, clock: Clock
 ) -> Switchboard:
-    board = Switchboard.over(client, flow=flow, region=settings.phone.default_region, clock=clock)
+    board = Switchboard.over(
+        client,
+        flow=flow,
+        region=settings.phone.default_region,
+        clock=clock,
+        present_pop=pop_presenter(ConsoleConfig(), clock),
+    )
     # Offers made from now on are rung by whichever worker reads them first. With Redis
     # away at start, the ringer makes the group on its first pass instead.
     with contextlib.suppress(redis.RedisError, BusUnavailable):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+
+from sqlmodel import Session
 
 from core.bus import Event, EventBus
 from orders import CallerLookup
@@ -86,15 +89,22 @@ class CallEnded(Event):
     at: datetime
 
 
+PopPresenter = Callable[[Session, CallerLookup, str], str]
+"""The screen pop as the consoles show it, as JSON, from the caller lookup of call ``str``:
+given by the composition root (the console completes the lookup, with what it needs from
+other packages), run once per call as it arrives."""
+
+
 class CallNotifier:
     """One method per event, so what telephony says on the bus is written down in one place."""
 
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, present_pop: PopPresenter) -> None:
         self.bus = bus
+        self.present_pop = present_pop
 
-    def ringing(self, call: Call, pop: CallerLookup) -> None:
+    def ringing(self, call: Call, pop: CallerLookup, shown: str) -> None:
         """``call.ringing``, and ``call.answered`` with it for a call answered as it came
-        in: one round trip with the stored pop."""
+        in: one round trip with the stored pop (``shown``: as :attr:`present_pop` made it)."""
         events: list[Event] = [
             CallRinging(
                 call_id=call.id,
@@ -108,10 +118,10 @@ class CallNotifier:
         ]
         if call.answered_at is not None:
             events.append(CallAnswered(call_id=call.id, at=call.answered_at))
-        # Kept for the length of a call so the console can show the pop with the offer,
-        # without resolving the caller a second time.
-        key, payload = POP.format(call_id=call.id), pop.model_dump_json()
-        self.bus.publish_many(events, along=lambda pipe: pipe.set(key, payload, ex=POP_TTL_SECONDS))
+        # Kept for the length of a call so every offer of it carries the pop as it is,
+        # without resolving the caller or completing the pop a second time.
+        key = POP.format(call_id=call.id)
+        self.bus.publish_many(events, along=lambda pipe: pipe.set(key, shown, ex=POP_TTL_SECONDS))
 
     def answered(self, call: Call) -> str:
         assert call.answered_at is not None

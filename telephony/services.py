@@ -94,7 +94,8 @@ def start_inbound_call(
         winner = find_by_provider_id(session, provider_id)
         assert winner is not None
         return winner, caller_pop(winner)
-    _publish_then_commit(session, lambda: notifier.ringing(call, pop))
+    shown = notifier.present_pop(session, pop, call.id)
+    _publish_then_commit(session, lambda: notifier.ringing(call, pop, shown))
     return call, pop
 
 

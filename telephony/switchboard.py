@@ -11,7 +11,7 @@ from core.bus import EventBus
 from core.types import Clock
 from ivr import Flow
 from telephony.acd import Acd
-from telephony.events import CallNotifier
+from telephony.events import CallNotifier, PopPresenter
 from telephony.presence import Presence
 
 
@@ -27,12 +27,20 @@ class Switchboard:
     """Where a caller's number without a country code is read."""
 
     @classmethod
-    def over(cls, client: redis.Redis, *, flow: Flow, region: str, clock: Clock) -> Switchboard:
+    def over(
+        cls,
+        client: redis.Redis,
+        *,
+        flow: Flow,
+        region: str,
+        clock: Clock,
+        present_pop: PopPresenter,
+    ) -> Switchboard:
         events = EventBus(client)
         presence = Presence(client, events, clock=clock)
         return cls(
             events=events,
-            notifier=CallNotifier(events),
+            notifier=CallNotifier(events, present_pop),
             acd=Acd(client, events, presence, clock=clock),
             flow=flow,
             region=region,

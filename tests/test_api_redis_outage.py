@@ -24,7 +24,11 @@ def redis_down(app: Any) -> Iterator[None]:
     app.state.bus = client
     board = app.state.switchboard
     app.state.switchboard = Switchboard.over(
-        client, flow=board.flow, region=board.region, clock=app.state.clock
+        client,
+        flow=board.flow,
+        region=board.region,
+        clock=app.state.clock,
+        present_pop=board.notifier.present_pop,
     )
     yield
     client.close()

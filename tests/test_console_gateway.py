@@ -19,6 +19,7 @@ from callcenter.app import create_app
 from orders.enums import Role
 from orders.models import Station, WorkOrder
 from orders.services.users import issue_token
+from telephony.enums import CallState
 from tests.conftest import OPEN_HOURS, PASSWORD, SECRET, TestClock, bearer
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator
@@ -133,6 +134,47 @@ def test_offer_pops_the_caller_for_that_agent_only(
         assert _next_event(wall, "call.offered")["data"]["agent_id"] == first.id
         with pytest.raises(TimeoutError):
             _next_event_within(two, seconds=1.5)
+
+
+def test_the_offer_carries_the_completed_pop_and_a_second_agent_gets_the_same_one(
+    address: str,
+    app: Any,
+    client: TestClient,
+    make_user: Any,
+    make_customer: Any,
+    make_appliance: Any,
+    make_order: Any,
+    make_call: Any,
+    make_recording: Any,
+    sim: TwilioSimulator,
+) -> None:
+    customer = make_customer(name="卫东", phones=("13800138000",))
+    washer = make_appliance(customer.id, brand="海尔")
+    order = make_order(customer.id, washer.id, fault_description="不脱水")
+    earlier = make_call(
+        customer_ids=[customer.id], state=CallState.ENDED, queue=None, ringing_at=OPEN_HOURS
+    )
+    make_recording(earlier, app.state.recordings_dir, seconds=2.0)
+    first = _agent(client, make_user)
+    with _console(address, _token(first)) as one:
+        assert json.loads(one.recv(timeout=10))["type"] == "ready"
+        sim.call("+8613800138000").press("0")
+        offered = _next_event(one, "call.offered")
+    second = _agent(client, make_user)  # free now, while the call rings the first agent
+    with _console(address, _token(second)) as two:
+        assert json.loads(two.recv(timeout=10))["type"] == "ready"
+        assert client.post("/api/agents/me/decline", headers=bearer(first)).status_code == 200
+        again = _next_event(two, "call.offered")
+
+    [card] = offered["pop"]["customers"]
+    assert card["name"] == "卫东"
+    [open_order] = card["open_orders"]
+    assert open_order["id"] == order.id
+    assert open_order["sla"]["state"] == "ok"
+    assert [c["call_id"] for c in card["earlier_calls"]] == [earlier.id]
+    assert card["appliances"][0]["warranty"]["status"] == "in_warranty"
+    assert again["data"]["agent_id"] == second.id
+    assert again["pop"] == offered["pop"]
 
 
 def _next_event_within(ws: ClientConnection, seconds: float) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from sqlmodel import Session
 
+from agent_console import ConsoleConfig, pop_presenter
 from core.bus import EventBus
 from ivr.flow import BUILTIN_FLOWS, load_flows
 from orders.enums import Role
@@ -47,7 +48,13 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
     async def sweep() -> int:
         jobs = await create_pool(RedisSettings.from_dsn(redis_url))
         try:
-            board = Switchboard.over(bus, flow=HOTLINE, region="CN", clock=clock)
+            board = Switchboard.over(
+                bus,
+                flow=HOTLINE,
+                region="CN",
+                clock=clock,
+                present_pop=pop_presenter(ConsoleConfig(), clock),
+            )
             context = {"switchboard": board, "sessions": sessions, "redis": jobs, "clock": clock}
             return await sweep_offers(context)
         finally:

@@ -10,6 +10,7 @@ import redis
 from arq import create_pool
 from arq.connections import RedisSettings
 
+from agent_console import ConsoleConfig, pop_presenter
 from ivr.flow import BUILTIN_FLOWS, load_flows
 from orders.enums import Role
 from telephony.enums import CallChannel
@@ -55,7 +56,13 @@ def _queued_rings(redis_url: str) -> list[str]:
 def _offered(
     bus: redis.Redis, clock: TestClock, make_user: Any, make_call: Any, channels: list[Any]
 ) -> tuple[Switchboard, list[Any]]:
-    board = Switchboard.over(bus, flow=HOTLINE, region="CN", clock=clock)
+    board = Switchboard.over(
+        bus,
+        flow=HOTLINE,
+        region="CN",
+        clock=clock,
+        present_pop=pop_presenter(ConsoleConfig(), clock),
+    )
     board.events.ensure_group(RINGER_GROUP)
     calls = [make_call(channel=channel) for channel in channels]
     for _ in calls:

@@ -10,6 +10,7 @@ from pathlib import Path
 import redis
 from sqlmodel import Session
 
+from agent_console import ConsoleConfig, pop_presenter
 from core.bus import EventBus
 from orders.enums import Role
 from orders.models import User
@@ -49,7 +50,7 @@ def test_a_dead_endpoints_call_ringing_an_agent_leaves_the_queue_and_frees_the_a
     ended = end_orphaned_calls(
         db,
         client=bus,
-        notifier=CallNotifier(events),
+        notifier=CallNotifier(events, pop_presenter(ConsoleConfig(), clock)),
         acd=acd,
         recordings_dir=tmp_path,
         owner="",

@@ -96,7 +96,11 @@ def private_bus(app: Any, outage: PrivateRedis) -> Iterator[redis.Redis]:
     app.state.bus = client
     board = app.state.switchboard
     app.state.switchboard = Switchboard.over(
-        client, flow=board.flow, region=board.region, clock=app.state.clock
+        client,
+        flow=board.flow,
+        region=board.region,
+        clock=app.state.clock,
+        present_pop=board.notifier.present_pop,
     )
     yield client
     client.close()
