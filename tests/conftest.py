@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 import sqlalchemy
+import structlog
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -26,8 +27,9 @@ from callcenter.app import create_app
 from callcenter.embedded_redis import EmbeddedRedis
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
-from callcenter.wiring import install_rules
+from callcenter.wiring import build_switchboard, install_rules
 from core.db import make_engine
+from ivr.flow import BUILTIN_FLOWS, load_flows
 from orders.enums import ApplianceCategory, Role
 from orders.models import Station, User
 from orders.schemas import (
@@ -43,6 +45,7 @@ from orders.services.users import issue_token
 from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction
 from telephony.models import Call
+from telephony.switchboard import Switchboard
 
 POSTGRES_URL = os.environ.get(
     "CALLCENTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -251,6 +254,27 @@ class SharedSession(Session):
     def rollback(self) -> None:
         with self._held_by_test_thread():
             super().rollback()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plain_error_logs() -> Iterator[None]:
+    """Log unhandled errors as plain text while the tests run.
+
+    Unconfigured, structlog renders a traceback with rich and the locals of every frame
+    (the app's among them): that takes tens of seconds per 5xx, long enough for a failing
+    test to be reported as a timeout instead of its error.
+    """
+    previous = structlog.get_config()
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.format_exc_info,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        cache_logger_on_first_use=False,
+    )
+    yield
+    structlog.configure(**previous)
 
 
 @pytest.fixture
@@ -547,3 +571,9 @@ def make_order(db: Session, clock: TestClock) -> Callable[..., Any]:
 
 def fixed_clock(moment: datetime) -> Callable[[], datetime]:
     return lambda: moment.astimezone(UTC)
+
+
+def hotline_switchboard(client: redis.Redis, clock: Callable[[], datetime]) -> Switchboard:
+    """The switchboard the composition root builds, over the built-in hotline flow."""
+    flow = load_flows(BUILTIN_FLOWS)["hotline"]
+    return build_switchboard(Settings(), client, flow=flow, clock=clock)

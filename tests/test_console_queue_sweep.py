@@ -11,18 +11,13 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from sqlmodel import Session
 
-from agent_console import ConsoleConfig, pop_presenter
 from core.bus import EventBus
-from ivr.flow import BUILTIN_FLOWS, load_flows
 from orders.enums import Role
 from telephony.acd import Acd, QueueConfig
 from telephony.enums import CallState
 from telephony.presence import AgentState, Presence
-from telephony.switchboard import Switchboard
 from telephony.twilio.jobs import sweep_offers
-from tests.conftest import TestClock
-
-HOTLINE = load_flows(BUILTIN_FLOWS)["hotline"]
+from tests.conftest import TestClock, hotline_switchboard
 
 
 def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
@@ -48,13 +43,7 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
     async def sweep() -> int:
         jobs = await create_pool(RedisSettings.from_dsn(redis_url))
         try:
-            board = Switchboard.over(
-                bus,
-                flow=HOTLINE,
-                region="CN",
-                clock=clock,
-                present_pop=pop_presenter(ConsoleConfig(), clock),
-            )
+            board = hotline_switchboard(bus, clock)
             context = {"switchboard": board, "sessions": sessions, "redis": jobs, "clock": clock}
             return await sweep_offers(context)
         finally:

@@ -10,16 +10,12 @@ import redis
 from arq import create_pool
 from arq.connections import RedisSettings
 
-from agent_console import ConsoleConfig, pop_presenter
-from ivr.flow import BUILTIN_FLOWS, load_flows
 from orders.enums import Role
 from telephony.enums import CallChannel
 from telephony.routing import record_offers
 from telephony.switchboard import Switchboard
 from telephony.twilio.ringer import RINGER_GROUP, STALE_MS, ring_offered_agents
-from tests.conftest import TestClock
-
-HOTLINE = load_flows(BUILTIN_FLOWS)["hotline"]
+from tests.conftest import TestClock, hotline_switchboard
 
 
 def _ring_passes(redis_url: str, context: dict[str, Any], consumers: list[str]) -> list[int]:
@@ -56,14 +52,7 @@ def _queued_rings(redis_url: str) -> list[str]:
 def _offered(
     bus: redis.Redis, clock: TestClock, make_user: Any, make_call: Any, channels: list[Any]
 ) -> tuple[Switchboard, list[Any]]:
-    board = Switchboard.over(
-        bus,
-        flow=HOTLINE,
-        region="CN",
-        clock=clock,
-        present_pop=pop_presenter(ConsoleConfig(), clock),
-    )
-    board.events.ensure_group(RINGER_GROUP)
+    board = hotline_switchboard(bus, clock)
     calls = [make_call(channel=channel) for channel in channels]
     for _ in calls:
         board.acd.presence.log_in(make_user(Role.AGENT).id, queues=["q"], skills=[])

@@ -24,7 +24,6 @@ import hypothesis
 import pytest
 import redis
 import schemathesis
-import structlog
 from fastapi import FastAPI
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -91,26 +90,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _document_app())
 # No example database: a run must not depend on what earlier runs found. No shrinking: a
 # failure is reported as generated, instead of hundreds more requests to minimise it.
 schema.config.generation.update(max_examples=MAX_EXAMPLES, database="none", no_shrink=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def plain_error_logs() -> Iterator[None]:
-    """Log unhandled errors as plain text while the run lasts.
-
-    Unconfigured, structlog renders a traceback with rich and the locals of every frame;
-    under hypothesis that takes minutes per 5xx, so a failing run would take ages to say so.
-    """
-    previous = structlog.get_config()
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.format_exc_info,
-            structlog.dev.ConsoleRenderer(colors=False),
-        ],
-        cache_logger_on_first_use=False,
-    )
-    yield
-    structlog.configure(**previous)
 
 
 @pytest.fixture(scope="module")
