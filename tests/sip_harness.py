@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
 import shutil
 import socket
 import struct
@@ -419,6 +422,32 @@ def require_sipp() -> str:
     return path
 
 
+_MEDIA_BLOCK = 500
+_media_ports = itertools.count()
+
+
+def sipp_media_port() -> int:
+    """An even port for a SIPp's media, with the three after it free too (RTCP, video).
+
+    Taken from a block of this test worker's own below the kernel's ephemeral range
+    (32768 and up here) and below the hotline's RTP ports (30000 and up): a port the
+    kernel picks and hands back (``free_udp_port``) may be handed out again to any socket
+    before SIPp binds it, and once was (``Unable to bind audio RTP socket``, errno 98)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 8
+    base = 26000 + worker * _MEDIA_BLOCK
+    for _ in range(_MEDIA_BLOCK // 4):
+        port = base + (next(_media_ports) * 4) % _MEDIA_BLOCK
+        try:
+            with contextlib.ExitStack() as probes:
+                for offset in range(4):
+                    probe = probes.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    probe.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"no free media ports in {base}-{base + _MEDIA_BLOCK - 1}")
+
+
 def free_udp_port(*, even: bool = False) -> int:
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -456,7 +485,7 @@ class Sipp:
             "-i", "127.0.0.1",
             "-p", str(port),
             "-mi", "127.0.0.1",
-            "-mp", str(free_udp_port(even=True)),
+            "-mp", str(sipp_media_port()),
             "-key", "caller", caller,
             "-m", "1",
             "-timeout", timeout,
