@@ -87,13 +87,19 @@ def test_commands_next_to_a_running_service_leave_its_redis_alone(tmp_path: Path
         until(lambda: httpx.get(f"{base}/readyz").status_code == 200)
         redis_pid = int((data_dir / "redis" / "redis.pid").read_text())
         add("bob")
-        demo = subprocess.run(
-            [CALLCENTER, "demo", "--customers", "3"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        for _attempt in range(3):
+            demo = subprocess.run(
+                [CALLCENTER, "demo", "--customers", "3"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+            # SQLite has one writer: next to the service's own writes on a loaded machine
+            # the command may be told the database is busy, and to try again, as a user
+            # at the terminal would (seen once in CI; it had waited its 5 s).
+            if "database is busy" not in demo.stdout + demo.stderr:
+                break
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert Path(f"/proc/{redis_pid}").exists()
         assert logs_in("bob")
