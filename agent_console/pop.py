@@ -7,7 +7,6 @@ judged by ``orders``) and the recordings of earlier calls (found by ``recordings
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -27,6 +26,7 @@ from orders import (
     warranty_badge,
 )
 from recordings import EarlierCall, earlier_calls
+from telephony import PopPresenter
 
 
 def build_pop(
@@ -58,9 +58,7 @@ def build_pop(
     return ScreenPop(call_id=call_id, phone=lookup.phone, customers=cards)
 
 
-def pop_presenter(
-    config: ConsoleConfig, clock: Clock
-) -> Callable[[Session, CallerLookup, str], str]:
+def pop_presenter(config: ConsoleConfig, clock: Clock) -> PopPresenter:
     """The pop as offers carry it, completed once as the call arrives (telephony keeps it
     with the call): a call offered to several agents in turn is not completed each time,
     and the gateway sends it as it is stored. A page reloaded later completes it afresh

@@ -10,6 +10,7 @@ from telephony.acd import Acd, QueueFigures
 from telephony.constants import POP
 from telephony.deps import AcdDep
 from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
+from telephony.events import PopPresenter
 from telephony.exceptions import (
     AgentNotFound,
     AgentNotOffered,
@@ -49,6 +50,7 @@ __all__ = [
     "InvalidCallTransition",
     "LiveCall",
     "NoSuchOffer",
+    "PopPresenter",
     "Presence",
     "ProviderStatus",
     "QueueFigures",
