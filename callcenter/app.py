@@ -26,6 +26,7 @@ import agent_console.gateway
 import agent_console.http
 import agent_console.pages
 import billing.http
+import callbacks.http
 import orders.http
 import parts.http
 import telephony.http
@@ -220,6 +221,7 @@ def _routes() -> tuple[BaseRoute, ...]:
     api.include_router(orders.http.router)
     api.include_router(parts.http.router)
     api.include_router(billing.http.router)
+    api.include_router(callbacks.http.router)
     api.include_router(telephony.http.router)
     api.include_router(agent_console.http.router)
     router.include_router(api)

@@ -13,6 +13,7 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
+from callbacks.jobs import PLAN_MINUTES, plan_campaigns
 from core.keys import WORKER_HEARTBEAT
 from orders.jobs import (
     MAINTENANCE_MINUTES,
@@ -108,6 +109,7 @@ def build_worker(
             cron(sweep_sla, second=set(range(0, 60, SLA_SWEEP_SECONDS)), unique=True),
             cron(open_maintenance_rounds, minute=MAINTENANCE_MINUTES, second=0, unique=True),
             cron(bill_kept_parts, minute=BILLING_MINUTES, second=0, unique=True),
+            cron(plan_campaigns, minute=PLAN_MINUTES, second=30, unique=True),
         ],
         redis_settings=RedisSettings.from_dsn(redis_url),
         handle_signals=handle_signals,

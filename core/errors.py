@@ -12,6 +12,9 @@ CallCenterError                                    500  base: status_code, error
 │   ├── billing.InvalidQuote                       409
 │   ├── billing.InvalidSlip                        409
 │   ├── billing.QuoteRequired                      409
+│   ├── callbacks.DuplicateCampaign                409
+│   ├── callbacks.DuplicateDncEntry                409
+│   ├── callbacks.InvalidOutcome                   409
 │   ├── orders.DuplicateStationCode                409
 │   ├── orders.DuplicateUsername                   409
 │   ├── orders.EngineerNotAssignable               409
@@ -38,6 +41,9 @@ CallCenterError                                    500  base: status_code, error
 │   ├── agent_console.RecordingNotFound            404
 │   ├── billing.QuoteNotFound                      404
 │   ├── billing.SlipNotFound                       404
+│   ├── callbacks.CampaignNotFound                 404
+│   ├── callbacks.DncEntryNotFound                 404
+│   ├── callbacks.TaskNotFound                     404
 │   ├── orders.ApplianceNotFound                   404
 │   ├── orders.AppointmentNotFound                 404
 │   ├── orders.CancellationRequestNotFound         404
@@ -65,6 +71,8 @@ CallCenterError                                    500  base: status_code, error
 ├── ValidationFailed                               422  well formed, not acceptable
 │   ├── billing.InvalidFeeSchedule                 422
 │   ├── billing.InvalidStatementRequest            422
+│   ├── callbacks.InvalidCalendar                  422
+│   ├── callbacks.InvalidTaskQuery                 422
 │   ├── orders.InvalidAppointment                  422
 │   ├── orders.InvalidContact                      422
 │   ├── orders.InvalidOrderData                    422

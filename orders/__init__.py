@@ -15,6 +15,7 @@ from orders.enums import (
     ApplianceCategory,
     Channel,
     ComplaintStatus,
+    CustomerGrade,
     Milestone,
     MilestoneState,
     OrderStatus,
@@ -51,9 +52,11 @@ from orders.schemas import (
     BoardEngineer,
     CallerCard,
     CallerLookup,
+    Clock24,
     CustomerCreate,
     CustomerPublic,
     JobCard,
+    Language,
     MilestonePublic,
     Name,
     OrderCreate,
@@ -68,14 +71,18 @@ from orders.schemas import (
     SlaOrder,
     StationBoard,
     Strict,
+    TimeZoneName,
     Title,
     WarrantyBadge,
+    WorkingHours,
 )
 from orders.services.appliances import create_appliance
 from orders.services.board import station_board
+from orders.services.completions import Completion, completions
 from orders.services.customers import create_customer, get_customer
 from orders.services.figures import complaints_by_level, customer_names, user_names
 from orders.services.lookup import lookup_caller
+from orders.services.satisfaction import LOW_SCORE, Verdict, record_satisfaction
 from orders.services.stations import get_engineer_row, get_station_row
 from orders.services.status import order_status_for_caller
 from orders.services.transitions import Precondition, add_precondition
@@ -95,6 +102,7 @@ from orders.warranty import warranty_badge
 
 __all__ = [
     "HOTLINE_ZONE",
+    "LOW_SCORE",
     "OPEN_STATES",
     "SYSTEM",
     "Actor",
@@ -109,9 +117,12 @@ __all__ = [
     "CallerCard",
     "CallerLookup",
     "Channel",
+    "Clock24",
     "ComplaintStatus",
+    "Completion",
     "Customer",
     "CustomerCreate",
+    "CustomerGrade",
     "CustomerNotFound",
     "CustomerPublic",
     "DuplicateStationCode",
@@ -123,6 +134,7 @@ __all__ = [
     "InvalidTransition",
     "InvalidUserData",
     "JobCard",
+    "Language",
     "Milestone",
     "MilestonePublic",
     "MilestoneState",
@@ -150,18 +162,22 @@ __all__ = [
     "StationNotFound",
     "Strict",
     "SweepResult",
+    "TimeZoneName",
     "Title",
     "Urgency",
     "User",
     "UserNotFound",
+    "Verdict",
     "WarrantyBadge",
     "WarrantyStatus",
     "WorkOrder",
+    "WorkingHours",
     "actor_from_token",
     "add_precondition",
     "calendar_for",
     "complaints_by_level",
     "completed_at",
+    "completions",
     "create_appliance",
     "create_customer",
     "create_order",
@@ -179,6 +195,7 @@ __all__ = [
     "normalize_phone",
     "order_milestones",
     "order_status_for_caller",
+    "record_satisfaction",
     "report_book",
     "sla_figures",
     "station_board",

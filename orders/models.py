@@ -133,6 +133,8 @@ class Customer(SQLModel, table=True):
     preferred_language: str = Field(default="zh-CN", max_length=16)
     grade: CustomerGrade = Field(default=CustomerGrade.INDIVIDUAL, sa_type=enum_type(CustomerGrade))
     notes: str = Field(default="", sa_type=Text)
+    last_satisfaction_score: int | None = Field(default=None, ge=1, le=5)
+    """The customer's newest callback score, kept here so the screen pop reads no more."""
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -205,6 +207,10 @@ class WorkOrder(SQLModel, table=True):
     fault_description: str = Field(default="", sa_type=Text)
     warranty_status: WarrantyStatus = Field(sa_type=enum_type(WarrantyStatus))
     status: OrderStatus = Field(default=OrderStatus.NEW, sa_type=enum_type(OrderStatus))
+    satisfaction_score: int | None = Field(default=None, ge=1, le=5)
+    """The customer's score (1-5) from the satisfaction callback (回访), once given."""
+    satisfaction_comment: str = Field(default="", sa_type=Text)
+    surveyed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -320,6 +326,10 @@ class Appointment(SQLModel, table=True):
 
 class OrderTransition(SQLModel, table=True):
     __tablename__ = "order_transition"
+    __table_args__ = (
+        # Outbound campaigns find the orders that reached a status in a period.
+        Index("ix_order_transition_to_status_at", "to_status", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="work_order.id", index=True)

@@ -135,6 +135,7 @@ _CARDS = (
         _customer.title,
         _customer.preferred_language,
         _customer.notes,
+        _customer.last_satisfaction_score,
         select(func.count())
         .where(
             _complaint.customer_id == _customer.id,
@@ -210,7 +211,7 @@ def _card(row: Any, today: date) -> CallerCard:
         open_orders=_newest_first(row.open_orders),
         recent_orders=_newest_first(row.recent_orders),
         open_complaints=row.open_complaints,
-        last_satisfaction_score=None,
+        last_satisfaction_score=row.last_satisfaction_score,
     )
 
 

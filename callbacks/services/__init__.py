@@ -1,0 +1,1 @@
+"""The outbound engine's rules, one module per subject."""
