@@ -293,6 +293,10 @@ class OrderPublic(BaseModel):
     warranty_status: WarrantyStatus
     status: OrderStatus
     allowed_transitions: list[OrderStatus]
+    satisfaction_score: int | None = None
+    """The customer's score from the satisfaction callback (1-5), once given."""
+    satisfaction_comment: str = ""
+    surveyed_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -114,6 +114,7 @@ def completed_orders(
             insert(WorkOrder).returning(WorkOrder.id),
             [
                 {
+                    "number": f"WO{tag}{n:06d}",
                     "customer_id": c,
                     "appliance_id": a,
                     "station_id": station,
@@ -126,8 +127,8 @@ def completed_orders(
                     "created_at": start - timedelta(days=2),
                     "updated_at": at,
                 }
-                for c, a, ((engineer, station), _), at in zip(
-                    customer_ids, appliance_ids, picked, moments, strict=True
+                for n, (c, a, ((engineer, station), _), at) in enumerate(
+                    zip(customer_ids, appliance_ids, picked, moments, strict=True)
                 )
             ],
         )

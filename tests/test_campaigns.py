@@ -7,6 +7,7 @@ import math
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
@@ -20,7 +21,7 @@ from orders.enums import OrderStatus, OrderType
 from orders.models import Complaint
 from orders.schemas import OrderCreate, TransitionIn
 from orders.services import work_orders
-from tests.conftest import TestClock, bearer, fixed_clock
+from tests.conftest import OPEN_HOURS, TestClock, bearer, fixed_clock
 from tests.outbound_data import completed_orders
 
 MONDAY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, a working Monday
@@ -409,3 +410,159 @@ def test_listing_a_number_cancels_the_tasks_waiting_to_dial_it(
     assert task.status == "cancelled"
     assert task.outcome == "do_not_call"
     assert task.order_id == order.order_id
+
+
+def _one_task(
+    client: TestClient, db: Session, make_user: Any, supervisor: dict[str, str], **order: Any
+) -> tuple[OutboundTask, Any, dict[str, str]]:
+    """A completed repair whose callback sits in an agent's calendar."""
+    agent = make_user(Role.AGENT)
+    client.put(
+        f"/api/agents/{agent.id}/calendar",
+        json={"weekly_hours": WEEK, "capacity_per_hour": 6},
+        headers=supervisor,
+    )
+    [completed] = completed_orders(
+        db, count=1, start=MONDAY - timedelta(hours=3), span=timedelta(minutes=1), **order
+    )
+    campaign_id = _campaign(db, sampling_ratio=1.0, max_attempts=2)
+    campaigns.plan_campaign(db, campaign_id, now=MONDAY)
+    [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign_id)).all()
+    assert task.assignee_id == agent.id
+    return task, completed, bearer(agent)
+
+
+def test_a_score_lands_on_the_order_and_the_next_pop_shows_it(
+    client: TestClient,
+    db: Session,
+    headers: dict[str, dict[str, str]],
+    make_user: Any,
+) -> None:
+    task, completed, agent = _one_task(client, db, make_user, headers["supervisor"])
+
+    answer = client.post(
+        f"/api/tasks/{task.id}/outcome",
+        json={"outcome": "score_given", "score": 4, "comment": "师傅很准时"},
+        headers=agent,
+    )
+    pop = client.get("/api/lookup", params={"phone": task.phone}, headers=agent)
+    again = client.post(
+        f"/api/tasks/{task.id}/outcome", json={"outcome": "no_answer"}, headers=agent
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["task"]["status"] == "done"
+    assert answer.json()["complaint_id"] is None
+    order = client.get(f"/api/orders/{completed.order_id}", headers=headers["supervisor"])
+    assert order.json()["satisfaction_score"] == 4
+    assert order.json()["status"] == "completed"
+    assert pop.status_code == 200, pop.text
+    assert pop.json()["customers"][0]["last_satisfaction_score"] == 4
+    assert again.status_code == 409
+    assert again.json()["error_id"] == "invalid_outcome"
+
+
+def test_a_low_score_opens_a_complaint_and_sends_the_order_back_to_its_station(
+    client: TestClient,
+    db: Session,
+    headers: dict[str, dict[str, str]],
+    make_user: Any,
+) -> None:
+    task, completed, agent = _one_task(client, db, make_user, headers["supervisor"])
+
+    answer = client.post(
+        f"/api/tasks/{task.id}/outcome",
+        json={"outcome": "score_given", "score": 1, "comment": "洗衣机还是漏水"},
+        headers=agent,
+    )
+    complaints = db.exec(select(Complaint).where(Complaint.order_id == completed.order_id)).all()
+    follow_ups = db.exec(
+        select(OutboundTask).where(
+            OutboundTask.order_id == completed.order_id, OutboundTask.id != task.id
+        )
+    ).all()
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["order_reopened"] is True
+    assert [(c.topic, c.crisis_level, c.description) for c in complaints] == [
+        ("unsatisfied_callback", 2, "洗衣机还是漏水")
+    ]
+    order = client.get(f"/api/orders/{completed.order_id}", headers=headers["supervisor"])
+    assert order.json()["status"] == "reopened"
+    assert order.json()["station_id"] == completed.station_id
+    [check] = follow_ups
+    assert abs(check.earliest_at - (OPEN_HOURS + timedelta(hours=48))) < timedelta(minutes=1)
+    assert check.status == "scheduled", check.unplaced_reason
+
+
+def test_a_busy_line_is_tried_again_later_until_the_attempts_run_out(
+    client: TestClient,
+    db: Session,
+    headers: dict[str, dict[str, str]],
+    make_user: Any,
+) -> None:
+    task, _, agent = _one_task(client, db, make_user, headers["supervisor"])
+    stranger = bearer(make_user(Role.AGENT))
+
+    refused = client.post(
+        f"/api/tasks/{task.id}/outcome", json={"outcome": "busy"}, headers=stranger
+    )
+    first = client.post(f"/api/tasks/{task.id}/outcome", json={"outcome": "busy"}, headers=agent)
+    second = client.post(f"/api/tasks/{task.id}/outcome", json={"outcome": "busy"}, headers=agent)
+    bad = client.post(
+        f"/api/tasks/{task.id}/outcome", json={"outcome": "busy", "score": 3}, headers=agent
+    )
+
+    assert refused.status_code == 403
+    assert first.status_code == 200, first.text
+    retry_at = datetime.fromisoformat(first.json()["retry_at"])
+    assert retry_at >= MONDAY + timedelta(minutes=15)
+    assert first.json()["task"]["status"] == "scheduled"
+    assert first.json()["task"]["attempts"] == 1
+    assert second.json()["task"]["status"] == "failed"
+    assert second.json()["retry_at"] is None
+    assert bad.status_code == 422
+
+
+def test_calling_hours_are_the_customers_own_and_opting_out_cancels_their_callbacks(
+    client: TestClient,
+    db: Session,
+    headers: dict[str, dict[str, str]],
+    make_user: Any,
+) -> None:
+    task, completed, agent = _one_task(client, db, make_user, headers["supervisor"])
+    first_due = task.due_at
+
+    evening = client.put(
+        f"/api/customers/{completed.customer_id}/contact-preferences",
+        json={"time_zone": "Europe/Berlin", "call_from": "09:00", "call_to": "12:00"},
+        headers=agent,
+    )
+    db.refresh(task)
+    berlin = task.due_at.astimezone(ZoneInfo("Europe/Berlin")) if task.due_at else None
+    bad = client.put(
+        f"/api/customers/{completed.customer_id}/contact-preferences",
+        json={"call_from": "20:00", "call_to": "09:00"},
+        headers=agent,
+    )
+    out = client.put(
+        f"/api/customers/{completed.customer_id}/contact-preferences",
+        json={"opted_out": True},
+        headers=agent,
+    )
+    db.refresh(task)
+
+    assert evening.status_code == 200, evening.text
+    # Berlin's 09:00 is 16:00 in Shanghai, where the agent works until 18:00.
+    assert first_due is not None and first_due.astimezone(ZoneInfo("Asia/Shanghai")).hour < 16
+    assert task.status == "cancelled"
+    assert berlin is not None and 9 <= berlin.hour < 11, task.unplaced_reason
+    assert bad.status_code == 422
+    assert out.status_code == 200
+    assert task.outcome == "opted_out"
+    assert (
+        client.get(
+            f"/api/customers/{completed.customer_id}/contact-preferences", headers=agent
+        ).json()["opted_out"]
+        is True
+    )
