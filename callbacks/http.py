@@ -93,7 +93,7 @@ def my_tasks(
     session: SessionDep,
     actor: Staff,
     clock: ClockDep,
-    assignee: Annotated[str, Query(pattern=r"^(me|[1-9][0-9]{0,9})$")] = "me",
+    assignee: Annotated[str, Query(pattern=r"^(me|[1-9][0-9]{0,8})$")] = "me",
     day: Annotated[date | None, Query(alias="date", description="The agent's local day")] = None,
 ) -> list[TaskPublic]:
     """An agent's outbound tasks of one day (today, in the agent's zone, by default)."""

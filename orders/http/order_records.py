@@ -105,7 +105,11 @@ def file_installation_record(
     )
 
 
-@router.get("/orders/{order_id}/installation-record", response_model=InstallationRecordPublic)
+@router.get(
+    "/orders/{order_id}/installation-record",
+    response_model=InstallationRecordPublic,
+    responses={204: {"description": "No installation record has been filed for the order"}},
+)
 def installation_record(
     order_id: PathId, session: SessionDep, actor: AnyUser
 ) -> InstallationRecordPublic | Response:
