@@ -13,6 +13,7 @@ from orders.calendar import (
 )
 from orders.enums import (
     ApplianceCategory,
+    CallbackState,
     Channel,
     ComplaintStatus,
     CustomerGrade,
@@ -82,7 +83,13 @@ from orders.services.completions import Completion, completions
 from orders.services.customers import create_customer, get_customer
 from orders.services.figures import complaints_by_level, customer_names, user_names
 from orders.services.lookup import lookup_caller
-from orders.services.satisfaction import LOW_SCORE, Verdict, record_satisfaction
+from orders.services.satisfaction import (
+    LOW_SCORE,
+    Verdict,
+    mark_callbacks_done,
+    mark_callbacks_due,
+    record_satisfaction,
+)
 from orders.services.stations import get_engineer_row, get_station_row
 from orders.services.status import order_status_for_caller
 from orders.services.transitions import Precondition, add_precondition
@@ -114,6 +121,7 @@ __all__ = [
     "AppliancePublic",
     "BoardEngineer",
     "BusinessCalendar",
+    "CallbackState",
     "CallerCard",
     "CallerLookup",
     "Channel",
@@ -189,6 +197,8 @@ __all__ = [
     "get_user",
     "is_working_day",
     "lookup_caller",
+    "mark_callbacks_done",
+    "mark_callbacks_due",
     "month_range",
     "month_starts",
     "next_deadlines",

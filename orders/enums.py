@@ -82,6 +82,16 @@ class OrderStatus(StrEnum):
     REOPENED = "reopened"
 
 
+class CallbackState(StrEnum):
+    """Where an order stands with its satisfaction callback (回访)."""
+
+    NOT_SAMPLED = "not_sampled"
+    DUE = "due"
+    """Sampled for a callback that has not ended yet: the order is not settled."""
+    DONE = "done"
+    """The callback ended (a score, a refusal, or every attempt made)."""
+
+
 class SlaState(StrEnum):
     OK = "ok"
     WARNING = "warning"

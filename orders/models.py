@@ -13,6 +13,7 @@ from orders.enums import (
     ApplianceCategory,
     AppointmentStatus,
     AuditAction,
+    CallbackState,
     CancelReason,
     Channel,
     ComplaintStatus,
@@ -207,6 +208,9 @@ class WorkOrder(SQLModel, table=True):
     fault_description: str = Field(default="", sa_type=Text)
     warranty_status: WarrantyStatus = Field(sa_type=enum_type(WarrantyStatus))
     status: OrderStatus = Field(default=OrderStatus.NEW, sa_type=enum_type(OrderStatus))
+    callback_state: CallbackState = Field(
+        default=CallbackState.NOT_SAMPLED, sa_type=enum_type(CallbackState)
+    )
     satisfaction_score: int | None = Field(default=None, ge=1, le=5)
     """The customer's score (1-5) from the satisfaction callback (回访), once given."""
     satisfaction_comment: str = Field(default="", sa_type=Text)

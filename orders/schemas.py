@@ -21,6 +21,7 @@ from orders.enums import (
     ApplianceCategory,
     AppointmentStatus,
     AuditAction,
+    CallbackState,
     CancelReason,
     Channel,
     ComplaintStatus,
@@ -293,6 +294,7 @@ class OrderPublic(BaseModel):
     warranty_status: WarrantyStatus
     status: OrderStatus
     allowed_transitions: list[OrderStatus]
+    callback_state: CallbackState = CallbackState.NOT_SAMPLED
     satisfaction_score: int | None = None
     """The customer's score from the satisfaction callback (1-5), once given."""
     satisfaction_comment: str = ""

@@ -32,7 +32,7 @@ from billing.schemas import (
     SlipIn,
 )
 from billing.services import quotes, rates, slips, statements
-from orders import SYSTEM, Actor
+from orders import SYSTEM, Actor, mark_callbacks_due
 from orders.enums import ApplianceCategory, Milestone, OrderStatus, Role, WarrantyStatus
 from orders.models import Engineer, SlaClockRow, Station, WorkOrder
 from orders.schemas import TransitionIn
@@ -450,6 +450,11 @@ def test_audit_computes_commission_deductions_and_the_fee_statement_and_settleme
     # Two audited orders, both settled (no callbacks yet); warranty fees 80.00 + 30.00;
     # three pumps consumed at 120.00; deductions 20.00; balance 110.00 − 20.00.
     assert row[2:] == [2, 2, 0, 11000, 3, 36000, 0, 0, 2000, 9000]
+    # One of them sampled for a satisfaction callback still due: audited, not yet settled.
+    mark_callbacks_due(db, [free.id or 0])
+    db.commit()
+    later = statements.settlement_report(db, month="2025-10", now=cst(2025, 11, 1, 9, 0))
+    assert later.sections[0].rows[0][2:5] == [2, 1, 1]
     assert (
         statements.commission_report(db, month="2025-09", now=cst(2025, 11, 1, 9, 0))
         .sections[0]

@@ -439,6 +439,7 @@ def test_a_score_lands_on_the_order_and_the_next_pop_shows_it(
     make_user: Any,
 ) -> None:
     task, completed, agent = _one_task(client, db, make_user, headers["supervisor"])
+    before = client.get(f"/api/orders/{completed.order_id}", headers=headers["supervisor"])
 
     answer = client.post(
         f"/api/tasks/{task.id}/outcome",
@@ -455,6 +456,7 @@ def test_a_score_lands_on_the_order_and_the_next_pop_shows_it(
     assert answer.json()["complaint_id"] is None
     order = client.get(f"/api/orders/{completed.order_id}", headers=headers["supervisor"])
     assert order.json()["satisfaction_score"] == 4
+    assert (before.json()["callback_state"], order.json()["callback_state"]) == ("due", "done")
     assert order.json()["status"] == "completed"
     assert pop.status_code == 200, pop.text
     assert pop.json()["customers"][0]["last_satisfaction_score"] == 4

@@ -17,6 +17,7 @@ from billing.services.rates import labour_fee, travel_fee
 from orders import (
     Actor,
     Appliance,
+    CallbackState,
     Engineer,
     Report,
     ReportSection,
@@ -238,8 +239,8 @@ def settlement_report(session: Session, *, month: str, now: datetime) -> Report:
     warranty work, the parts consumed (at the station price), the parts billed for being
     kept too long, the late deductions, and the balance.
 
-    An order is settled once its satisfaction callback is done or it was not sampled; the
-    callbacks are not built yet, so every audited order counts as not sampled."""
+    An order is settled once its satisfaction callback has ended or it was not sampled for
+    one; an order whose callback is still due is counted as awaiting it."""
     start, end = _month(month)
     slips = _audited(session, start, end)
     stations = {s.id: s for s in session.exec(select(Station).order_by(col(Station.code))).all()}
@@ -247,6 +248,14 @@ def settlement_report(session: Session, *, month: str, now: datetime) -> Report:
     billed = billed_by_station(session, start=start, end=end)
     overdue = overdue_by_station(session, at=end)
     owed = _warranty_fees(session, slips)
+    awaiting = set(
+        session.exec(
+            select(WorkOrder.id).where(
+                col(WorkOrder.id).in_([s.order_id for s in slips]),
+                WorkOrder.callback_state == CallbackState.DUE,
+            )
+        ).all()
+    )
     rows: list[list[str | int | float | None]] = []
     for station_id, station in stations.items():
         own = [s for s in slips if s.station_id == station_id]
@@ -261,8 +270,8 @@ def settlement_report(session: Session, *, month: str, now: datetime) -> Report:
                 station.code,
                 station.name,
                 len(own),
-                len(own),
-                0,
+                sum(1 for s in own if s.order_id not in awaiting),
+                sum(1 for s in own if s.order_id in awaiting),
                 fees,
                 units,
                 value,

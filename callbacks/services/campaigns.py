@@ -23,7 +23,14 @@ from callbacks.models import (
 )
 from callbacks.schemas import CampaignIn, CampaignPublic, DecisionPublic, PlanSummary
 from callbacks.services import calendars
-from orders import Actor, Completion, OrderStatus, completions
+from orders import (
+    Actor,
+    Completion,
+    OrderStatus,
+    completions,
+    mark_callbacks_done,
+    mark_callbacks_due,
+)
 
 OVERLAP = timedelta(minutes=10)
 """Each run looks this far behind the last one: a completion committed late, with an
@@ -163,6 +170,8 @@ class _Planner:
         self.recently_called = _recently_called(session, campaign, now=now)
         self.decisions: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
+        self.due: list[int] = []
+        self.closed: list[int] = []
         self.counts: Counter[str] = Counter()
         self.considered = 0
         self.tasks_created = 0
@@ -234,6 +243,7 @@ class _Planner:
             kind = AssigneeKind.DIALER
         expired = deadline <= self.now
         self.expired += expired
+        (self.closed if expired else self.due).append(completion.order_id)
         if campaign.exclude_called_days:
             # Two orders of one customer completed together make one callback, not two.
             self.recently_called.add(completion.customer_id)
@@ -271,6 +281,9 @@ class _Planner:
         if self.tasks:
             self.session.execute(insert(OutboundTask), self.tasks)
             self.tasks = []
+        mark_callbacks_due(self.session, self.due)
+        mark_callbacks_done(self.session, self.closed)
+        self.due, self.closed = [], []
 
     def save_strata(self) -> None:
         new = [

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from callbacks.enums import TaskStatus
 from callbacks.exceptions import DncEntryNotFound, DuplicateDncEntry
 from callbacks.models import DncEntry, OutboundTask
 from callbacks.schemas import DncIn, DncPublic
+from callbacks.services import tasks
 from orders import Actor, normalize_phone
-
-WAITING = (TaskStatus.PENDING, TaskStatus.SCHEDULED, TaskStatus.UNPLACED)
 
 
 def add_number(
@@ -31,17 +28,11 @@ def add_number(
         raise DuplicateDncEntry(
             f"{e164} is on the do-not-call list already", details={"e164": e164}
         ) from exc
-    cancelled = (
-        session.connection()
-        .execute(
-            update(OutboundTask)
-            .where(col(OutboundTask.phone) == e164, col(OutboundTask.status).in_(WAITING))
-            .values(status=TaskStatus.CANCELLED, outcome="do_not_call", updated_at=now)
-        )
-        .rowcount
+    cancelled = tasks.cancel_waiting(
+        session, col(OutboundTask.phone) == e164, outcome="do_not_call", now=now
     )
     session.commit()
-    return DncPublic.model_validate({**entry.model_dump(), "tasks_cancelled": cancelled or 0})
+    return DncPublic.model_validate({**entry.model_dump(), "tasks_cancelled": cancelled})
 
 
 def list_numbers(session: Session, *, offset: int, limit: int) -> list[DncPublic]:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlmodel import Session, col
 
 from callbacks.enums import AssigneeKind, Outcome, TaskPurpose, TaskStatus
 from callbacks.exceptions import InvalidOutcome, TaskNotFound
 from callbacks.models import ContactPreference, OutboundTask
 from callbacks.schemas import OutcomeIn, OutcomePublic
-from callbacks.services import calendars
-from callbacks.services.tasks import to_public
+from callbacks.services import calendars, tasks
 from core.errors import PermissionDenied
 from orders import Actor, Role, record_satisfaction
 
@@ -62,10 +60,10 @@ def record_outcome(
     retry_at = _retry(task, data.outcome, now)
     complaint_id: int | None = None
     reopened = False
-    if retry_at is None and data.outcome in RETRY_AFTER:
-        task.status = TaskStatus.FAILED
-    elif retry_at is None:
-        task.status = TaskStatus.DONE
+    if retry_at is None:
+        tasks.end(
+            session, task, TaskStatus.FAILED if data.outcome in RETRY_AFTER else TaskStatus.DONE
+        )
     if data.outcome is Outcome.OPTED_OUT and task.customer_id is not None:
         _opt_out(session, task.customer_id, now=now)
     session.add(task)
@@ -87,7 +85,7 @@ def record_outcome(
         calendars.schedule_pending(session, now=now, task_ids=[task.id])
         session.refresh(task)
     return OutcomePublic(
-        task=to_public(session, [task])[0],
+        task=tasks.to_public(session, [task])[0],
         retry_at=task.due_at if retry_at is not None else None,
         complaint_id=complaint_id,
         order_reopened=reopened,
@@ -117,15 +115,11 @@ def _opt_out(session: Session, customer_id: int, *, now: datetime) -> None:
     preference.opted_out = True
     preference.updated_at = now
     session.add(preference)
-    session.execute(
-        update(OutboundTask)
-        .where(
-            col(OutboundTask.customer_id) == customer_id,
-            col(OutboundTask.status).in_(
-                [TaskStatus.PENDING, TaskStatus.SCHEDULED, TaskStatus.UNPLACED]
-            ),
-        )
-        .values(status=TaskStatus.CANCELLED, outcome=Outcome.OPTED_OUT.value, updated_at=now)
+    tasks.cancel_waiting(
+        session,
+        col(OutboundTask.customer_id) == customer_id,
+        outcome=Outcome.OPTED_OUT.value,
+        now=now,
     )
 
 

@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from callbacks.enums import TaskStatus
+from callbacks.enums import Outcome, TaskStatus
 from callbacks.models import ContactPreference, OutboundTask
 from callbacks.schemas import ContactPreferenceIn, ContactPreferencePublic
-from callbacks.services import calendars
+from callbacks.services import calendars, tasks
 from orders import get_customer
 
-WAITING = (TaskStatus.PENDING, TaskStatus.SCHEDULED, TaskStatus.UNPLACED)
+OPTED_OUT = Outcome.OPTED_OUT.value
 
 
 def get_preference(session: Session, customer_id: int) -> ContactPreferencePublic:
@@ -37,12 +37,12 @@ def set_preference(
         setattr(row, name, value)
     row.updated_at = now
     session.add(row)
-    waiting = (col(OutboundTask.customer_id) == customer_id) & col(OutboundTask.status).in_(WAITING)
+    waiting = (col(OutboundTask.customer_id) == customer_id) & col(OutboundTask.status).in_(
+        tasks.WAITING
+    )
     if data.opted_out:
-        session.execute(
-            update(OutboundTask)
-            .where(waiting)
-            .values(status=TaskStatus.CANCELLED, outcome="opted_out", updated_at=now)
+        tasks.cancel_waiting(
+            session, col(OutboundTask.customer_id) == customer_id, outcome=OPTED_OUT, now=now
         )
         session.commit()
     else:

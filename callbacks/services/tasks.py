@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
 from callbacks.enums import TaskStatus
 from callbacks.models import AgentCalendarRow, OutboundTask
 from callbacks.schemas import TaskPublic
-from orders import customer_names
+from orders import customer_names, mark_callbacks_done
 
+WAITING = (TaskStatus.PENDING, TaskStatus.SCHEDULED, TaskStatus.UNPLACED)
 VISIBLE = (TaskStatus.SCHEDULED, TaskStatus.IN_PROGRESS, TaskStatus.DONE, TaskStatus.FAILED)
 
 
@@ -53,3 +55,35 @@ def to_public(session: Session, tasks: Sequence[OutboundTask]) -> list[TaskPubli
         )
         for task in tasks
     ]
+
+
+def cancel_waiting(
+    session: Session, condition: ColumnElement[bool], *, outcome: str, now: datetime
+) -> int:
+    """Cancel the tasks matching ``condition`` that have not been tried to an end yet (a
+    number put on the do-not-call list, a customer who opted out); their orders' callbacks
+    count as ended. Does not commit."""
+    rows = session.exec(
+        select(OutboundTask.id, OutboundTask.order_id, OutboundTask.campaign_id).where(
+            condition, col(OutboundTask.status).in_(WAITING)
+        )
+    ).all()
+    if not rows:
+        return 0
+    session.execute(
+        update(OutboundTask)
+        .where(col(OutboundTask.id).in_([task_id for task_id, _, _ in rows]))
+        .values(status=TaskStatus.CANCELLED, outcome=outcome, updated_at=now)
+    )
+    mark_callbacks_done(
+        session, [order_id for _, order_id, campaign in rows if order_id and campaign]
+    )
+    return len(rows)
+
+
+def end(session: Session, task: OutboundTask, status: TaskStatus) -> None:
+    """The task is over (done or failed); so is its order's callback. Does not commit."""
+    task.status = status
+    session.add(task)
+    if task.order_id is not None and task.campaign_id is not None:
+        mark_callbacks_done(session, [task.order_id])

@@ -284,6 +284,21 @@ def upgrade() -> None:
         batch_op.create_index("ix_order_transition_to_status_at", ["to_status", "at"], unique=False)
 
     with op.batch_alter_table("work_order", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "callback_state",
+                sa.Enum(
+                    "not_sampled",
+                    "due",
+                    "done",
+                    name="callbackstate",
+                    native_enum=False,
+                    length=32,
+                ),
+                nullable=False,
+                server_default="not_sampled",
+            )
+        )
         batch_op.add_column(sa.Column("satisfaction_score", sa.Integer(), nullable=True))
         batch_op.add_column(
             sa.Column("satisfaction_comment", sa.Text(), nullable=False, server_default="")
@@ -291,9 +306,11 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("surveyed_at", core.types.UTCDateTime(timezone=True), nullable=True)
         )
-    # Existing orders have no comment; new ones get theirs from the model.
+    # Existing orders have no comment and were never sampled; new ones get both from the
+    # model.
     with op.batch_alter_table("work_order", schema=None) as batch_op:
         batch_op.alter_column("satisfaction_comment", server_default=None)
+        batch_op.alter_column("callback_state", server_default=None)
 
 
 def downgrade() -> None:
@@ -302,6 +319,7 @@ def downgrade() -> None:
         batch_op.drop_column("surveyed_at")
         batch_op.drop_column("satisfaction_comment")
         batch_op.drop_column("satisfaction_score")
+        batch_op.drop_column("callback_state")
 
     with op.batch_alter_table("order_transition", schema=None) as batch_op:
         batch_op.drop_index("ix_order_transition_to_status_at")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from core.types import Clock
-from orders.enums import CrisisLevel, OrderStatus
+from orders.enums import CallbackState, CrisisLevel, OrderStatus
 from orders.exceptions import OrderNotFound
 from orders.models import Customer, WorkOrder
 from orders.schemas import Actor
@@ -19,6 +21,7 @@ LOW_SCORE = 2
 """A score this low or lower is an unsatisfied customer (不满意回访): a complaint, and the
 order goes back to its station to be put right (operating spec §5.1.2)."""
 UNSATISFIED_TOPIC = "unsatisfied_callback"
+CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,24 @@ def record_satisfaction(
         raised_by_rule=UNSATISFIED_TOPIC,
     )
     return Verdict(order_id, score, complaint.id, reopened)
+
+
+def mark_callbacks_due(session: Session, order_ids: Sequence[int]) -> None:
+    """The orders were sampled for a callback: not settled until it ends. Does not commit."""
+    for start in range(0, len(order_ids), CHUNK):
+        session.execute(
+            update(WorkOrder)
+            .where(col(WorkOrder.id).in_(order_ids[start : start + CHUNK]))
+            .values(callback_state=CallbackState.DUE)
+        )
+
+
+def mark_callbacks_done(session: Session, order_ids: Sequence[int]) -> None:
+    """The orders' callbacks ended, whatever came of them: the orders may be settled. Does
+    not commit."""
+    for start in range(0, len(order_ids), CHUNK):
+        session.execute(
+            update(WorkOrder)
+            .where(col(WorkOrder.id).in_(order_ids[start : start + CHUNK]))
+            .values(callback_state=CallbackState.DONE)
+        )
