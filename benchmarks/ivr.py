@@ -45,6 +45,9 @@ class MemoryBackend:
     def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None:
         self.callbacks.append(band)
 
+    def record_survey(self, *, call_id: str, answers: dict[str, str]) -> None:
+        self.callbacks.append(answers.get("score", ""))
+
 
 def _caller() -> CallerLookup:
     now = datetime(2026, 11, 1, tzinfo=UTC)

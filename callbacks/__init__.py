@@ -5,7 +5,7 @@ The names below are the package's public API; other packages import only these (
 routes are ``callbacks.http``).
 """
 
-from callbacks.enums import AssigneeKind, CampaignMode, TaskPurpose, TaskStatus
+from callbacks.enums import AssigneeKind, CampaignMode, Outcome, TaskPurpose, TaskStatus
 from callbacks.exceptions import (
     CampaignNotFound,
     DncEntryNotFound,
@@ -18,6 +18,13 @@ from callbacks.exceptions import (
 )
 from callbacks.models import CallbackRequest, OutboundTask
 from callbacks.services.bookings import request_callback
+from callbacks.services.dialing import (
+    Dial,
+    claim_due_dials,
+    dial_ended,
+    release_dial,
+    survey_answered,
+)
 from callbacks.services.dnc import is_listed
 
 __all__ = [
@@ -25,6 +32,7 @@ __all__ = [
     "CallbackRequest",
     "CampaignMode",
     "CampaignNotFound",
+    "Dial",
     "DncEntryNotFound",
     "DuplicateCampaign",
     "DuplicateDncEntry",
@@ -32,9 +40,14 @@ __all__ = [
     "InvalidOutcome",
     "InvalidTaskQuery",
     "OutboundTask",
+    "Outcome",
     "TaskNotFound",
     "TaskPurpose",
     "TaskStatus",
+    "claim_due_dials",
+    "dial_ended",
     "is_listed",
+    "release_dial",
     "request_callback",
+    "survey_answered",
 ]

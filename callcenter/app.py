@@ -85,13 +85,13 @@ def create_app(
     app.state.clock = clock
     app.state.recordings_dir = settings.recordings_path
     app.state.prompts_dir = settings.data_dir / "prompts"
-    _flows, flow = load_configured_flows(settings)
+    flows, flow = load_configured_flows(settings)
     app.state.region = settings.phone.default_region
     app.state.access = access_policy(settings)
     install_rules()
     app.state.twilio = settings.twilio
     app.state.public_url = settings.public_url
-    app.state.switchboard = build_switchboard(settings, bus, flow=flow, clock=clock)
+    app.state.switchboard = build_switchboard(settings, bus, flow=flow, flows=flows, clock=clock)
     app.state.events = app.state.switchboard.events
     registry = CollectorRegistry()
     app.state.metrics_registry = registry

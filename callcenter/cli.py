@@ -184,13 +184,15 @@ def run_worker() -> None:
         )
         raise typer.Exit(code=2)
     try:
-        _flows, flow = load_configured_flows(settings)
+        flows, flow = load_configured_flows(settings)
     except CallCenterError as exc:
         _fail(exc)
         return
     runtime = Runtime.start(settings)
     try:
-        board = build_switchboard(settings, runtime.bus, flow=flow, clock=runtime.clock)
+        board = build_switchboard(
+            settings, runtime.bus, flow=flow, flows=flows, clock=runtime.clock
+        )
         context = worker_context(
             settings,
             sessions=runtime.sessions,

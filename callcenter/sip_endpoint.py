@@ -52,7 +52,7 @@ def build_endpoint(
 ) -> SipEndpoint:
     flows, flow = load_configured_flows(settings)
     speech = load_model(settings.vosk_model) if settings.vosk_model else None
-    switchboard = build_switchboard(settings, client, flow=flow, clock=clock)
+    switchboard = build_switchboard(settings, client, flow=flow, flows=flows, clock=clock)
     return SipEndpoint(
         sip_config(settings),
         sessions=with_events(sessions, switchboard.events),

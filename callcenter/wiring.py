@@ -4,7 +4,7 @@ SIP endpoint alike: the flows, the switchboard, the access policy, the Twilio cl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
@@ -36,11 +36,17 @@ def load_configured_flows(settings: Settings) -> tuple[dict[str, Flow], Flow]:
 
 
 def build_switchboard(
-    settings: Settings, client: redis.Redis, *, flow: Flow, clock: Clock
+    settings: Settings,
+    client: redis.Redis,
+    *,
+    flow: Flow,
+    clock: Clock,
+    flows: Mapping[str, Flow] | None = None,
 ) -> Switchboard:
     board = Switchboard.over(
         client,
         flow=flow,
+        flows=flows,
         region=settings.phone.default_region,
         clock=clock,
         present_pop=pop_presenter(ConsoleConfig(), clock),

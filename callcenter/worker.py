@@ -24,6 +24,7 @@ from orders.jobs import (
 from parts.jobs import BILLING_MINUTES, bill_kept_parts
 from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import (
+    dial_surveys,
     fetch_twilio_recording,
     ring_twilio_agent,
     sweep_offers,
@@ -110,6 +111,7 @@ def build_worker(
             cron(open_maintenance_rounds, minute=MAINTENANCE_MINUTES, second=0, unique=True),
             cron(bill_kept_parts, minute=BILLING_MINUTES, second=0, unique=True),
             cron(plan_campaigns, minute=PLAN_MINUTES, second=30, unique=True),
+            cron(dial_surveys, second={0, 15, 30, 45}, unique=True),
         ],
         redis_settings=RedisSettings.from_dsn(redis_url),
         handle_signals=handle_signals,

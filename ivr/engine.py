@@ -38,6 +38,10 @@ class Backend(Protocol):
 
     def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None: ...
 
+    def record_survey(self, *, call_id: str, answers: dict[str, str]) -> None:
+        """A survey call's answers, by the names its questions keep them under."""
+        ...
+
 
 class IvrSession(BaseModel):
     call_id: str
@@ -142,7 +146,7 @@ class Engine:
     ) -> tuple[IvrSession, str | None] | None:
         """Run a node that does not wait: (session, next node or None when finished)."""
         if isinstance(node, f.Say):
-            self._say(session, node.prompt, actions)
+            self._say(session, node.prompt, actions, surname=session.surname, title=session.title)
             return session, node.next
         if isinstance(node, f.CallerLookup):
             if session.customer_id is None:
@@ -160,6 +164,9 @@ class Engine:
             actions.append(Enqueue(queue=queue))
             update = {"queue": queue, "overflow": node.overflow, "finished": True}
             return session.model_copy(update=update), None
+        if isinstance(node, f.SurveyResult):
+            self.backend.record_survey(call_id=session.call_id, answers=dict(session.slots))
+            return session, node.next
         if isinstance(node, f.Hangup):
             if node.prompt:
                 self._say(session, node.prompt, actions)
@@ -184,17 +191,20 @@ class Engine:
             session = session.model_copy(update={"keys_only": True})
             return self._retry(session, node, CallerInput(digits="?"))
         if option is None and given.speech:
+            # The longest phrase heard wins: 不正常 holds 正常, 不满意 holds 满意.
             spoken = given.speech.strip().lower()
-            option = next(
-                (
-                    o
-                    for o in node.options.values()
-                    if any(p.lower() in spoken for p in o.phrases.get(session.language, []))
-                ),
-                None,
-            )
+            heard = [
+                (len(p), o)
+                for o in node.options.values()
+                for p in o.phrases.get(session.language, [])
+                if p.lower() in spoken
+            ]
+            option = max(heard, key=lambda match: match[0])[1] if heard else None
         if option is None:
             return self._retry(session, node, given)
+        if node.slot is not None:
+            key = next(k for k, o in node.options.items() if o is option)
+            session = session.model_copy(update={"slots": {**session.slots, node.slot: key}})
         return self._run(session, option.next, [])
 
     def _collect(

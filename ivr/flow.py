@@ -41,6 +41,8 @@ class Menu(_Node):
     kind: Literal["menu"]
     prompt: str
     options: dict[Digit, Option]
+    slot: str | None = None
+    """Keep the chosen key under this name: a survey's answer (a score by key or by word)."""
     retries: int | None = Field(default=None, ge=1, le=10)
     on_failure: str | None = None
 
@@ -122,6 +124,13 @@ class Queue(_Node):
     booking); without it they are offered voicemail."""
 
 
+class SurveyResult(_Node):
+    """The survey's answers (the slots its questions filled) go to the backend."""
+
+    kind: Literal["survey_result"]
+    next: str
+
+
 class Hangup(_Node):
     kind: Literal["hangup"]
     prompt: str | None = None
@@ -137,6 +146,7 @@ Node = Annotated[
     | BookCallback
     | BusinessHours
     | Queue
+    | SurveyResult
     | Hangup,
     Field(discriminator="kind"),
 ]

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from callbacks import Outcome, dial_ended
 from core.types import Clock
-from ivr import CallerInput, Engine, IvrSession, Turn, store
+from ivr import CallerInput, Engine, FlowError, IvrSession, Turn, store
 from recordings import FinishedWav
 from telephony import routing, services
 from telephony.acd import Offer
@@ -107,7 +108,7 @@ def caller_input(
     if state is None:
         return None
     backend = _backend(session, call, clock)
-    state, turn = Engine(board.flow, backend).handle(state, given)
+    state, turn = Engine(board.flows.get(state.flow, board.flow), backend).handle(state, given)
     if backend.created_order_id is not None:
         services.took_order(session, call=call, order_id=backend.created_order_id)
     for wav in recordings:
@@ -254,7 +255,13 @@ def finish(
 
 
 def _backend(session: Session, call: Call, clock: Clock) -> DatabaseBackend:
-    return DatabaseBackend(session, phone=call.from_number, callers=call.customer_ids, clock=clock)
+    return DatabaseBackend(
+        session,
+        phone=call.from_number,
+        callers=call.customer_ids,
+        task_id=call.task_id,
+        clock=clock,
+    )
 
 
 def _engine(session: Session, board: Switchboard, call: Call, clock: Clock) -> Engine:
@@ -282,7 +289,53 @@ def provider_status(
     )
     if call.state is CallState.ENDED:
         routing.call_ended(session, acd=board.acd, call=call)
+        if call.task_id is not None:
+            _dial_over(session, call, clock)
     return call
+
+
+def begin_survey(
+    session: Session, board: Switchboard, *, call: Call, flow: str, clock: Clock
+) -> Turn:
+    """The customer we called picked up: the survey flow starts, as the hotline's flow
+    does for a caller (the same engine, the same turns)."""
+    survey = board.flows.get(flow)
+    if survey is None:
+        raise FlowError(f"{flow}.yaml", None, "no such survey flow is loaded")
+    services.answer_call(session, notifier=board.notifier, call=call, clock=clock)
+    services.enter_ivr(session, call=call)
+    state, turn = Engine(survey, _backend(session, call, clock)).start(
+        call_id=call.id, pop=services.caller_pop(call)
+    )
+    _after_turn(session, board, call, state, clock)
+    return turn
+
+
+def machine_answered(session: Session, board: Switchboard, *, call: Call, clock: Clock) -> None:
+    """An answering machine took the survey call: no survey is left on a machine."""
+    if call.task_id is not None and services.latest_call_of_task(session, call.task_id) == call.id:
+        dial_ended(session, call.task_id, Outcome.VOICEMAIL, now=clock())
+
+
+_OUTCOME_OF = {
+    Disposition.NO_ANSWER: Outcome.NO_ANSWER,
+    Disposition.CANCELED: Outcome.NO_ANSWER,
+    Disposition.BUSY: Outcome.BUSY,
+    Disposition.FAILED: Outcome.WRONG_NUMBER,
+    Disposition.COMPLETED: Outcome.REFUSED,
+    Disposition.ABANDONED: Outcome.REFUSED,
+}
+"""What a survey call that ended without a score says about the attempt: answered and
+hung up before scoring is a refusal; a failed call a number that cannot be reached."""
+
+
+def _dial_over(session: Session, call: Call, clock: Clock) -> None:
+    """A survey call ended: its outcome, unless the survey already gave one, or a later
+    attempt has been dialled since (a late callback of an earlier call changes nothing)."""
+    assert call.task_id is not None and call.disposition is not None
+    if services.latest_call_of_task(session, call.task_id) != call.id:
+        return
+    dial_ended(session, call.task_id, _OUTCOME_OF[call.disposition], now=clock())
 
 
 def agent_answered(

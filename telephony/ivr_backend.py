@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import structlog
 from sqlmodel import Session
 
-from callbacks import request_callback
+from callbacks import request_callback, survey_answered
 from core.types import Clock
 from orders import (
     Actor,
@@ -22,15 +23,24 @@ from orders import (
     order_status_for_caller,
 )
 
+log = structlog.get_logger(__name__)
 IVR_ACTOR = Actor(id=None, name="ivr", role=Role.AGENT)
 
 
 class DatabaseBackend:
     def __init__(
-        self, session: Session, *, phone: str, callers: Sequence[int], clock: Clock
+        self,
+        session: Session,
+        *,
+        phone: str,
+        callers: Sequence[int],
+        task_id: int | None = None,
+        clock: Clock,
     ) -> None:
-        """``callers``: the customers the caller's number named when the call arrived."""
+        """``callers``: the customers the caller's number named when the call arrived;
+        ``task_id``: the outbound task a call we placed is for."""
         self.session = session
+        self.task_id = task_id
         self.phone = phone
         self.callers = list(callers)
         self.clock = clock
@@ -73,3 +83,9 @@ class DatabaseBackend:
             call_id=call_id,
             clock=self.clock,
         )
+
+    def record_survey(self, *, call_id: str, answers: dict[str, str]) -> None:
+        if self.task_id is None:
+            log.warning("survey answers on a call placed for no task", call=call_id)
+            return
+        survey_answered(self.session, self.task_id, answers, now=self.clock())

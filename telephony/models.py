@@ -37,6 +37,8 @@ class Call(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     """Since when the caller hears hold music; None while talking."""
+    task_id: int | None = Field(default=None, foreign_key="outbound_task.id", index=True)
+    """The outbound task an outbound call was placed for (a survey call)."""
     agent_leg: str | None = Field(default=None, max_length=64)
     """The provider's id of the leg that rang the agent who answered (a Twilio CallSid):
     hold, resume and transfer steer that leg."""

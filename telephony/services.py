@@ -99,6 +99,53 @@ def start_inbound_call(
     return call, pop
 
 
+def start_outbound_call(
+    session: Session,
+    *,
+    channel: CallChannel,
+    to_number: str,
+    from_number: str,
+    task_id: int,
+    region: str = "CN",
+    clock: Clock,
+) -> Call:
+    """Log a call we place for an outbound task, with the customer's record as the pop;
+    committed before the channel dials, so a status callback always finds its call."""
+    pop = lookup_caller(session, phone=to_number, region=region, clock=clock)
+    call = Call(
+        id=uuid.uuid4().hex,
+        channel=channel,
+        direction=Direction.OUTBOUND,
+        from_number=from_number,
+        to_number=to_number,
+        customer_ids=[card.id for card in pop.customers],
+        pop=pop.model_dump(mode="json"),
+        task_id=task_id,
+        ringing_at=clock(),
+    )
+    session.add(call)
+    session.commit()
+    return call
+
+
+def latest_call_of_task(session: Session, task_id: int) -> str | None:
+    """The newest call placed for an outbound task: a late status of an older attempt's
+    call must not speak for the attempt being made now."""
+    return session.exec(
+        select(Call.id)
+        .where(Call.task_id == task_id)
+        .order_by(col(Call.ringing_at).desc(), col(Call.id).desc())
+    ).first()
+
+
+def dialled(session: Session, *, call: Call, provider_id: str) -> Call:
+    """The channel placed the call: its id there, for the status callbacks to find it."""
+    call.provider_id = provider_id
+    session.add(call)
+    session.commit()
+    return call
+
+
 def _publish_then_commit(session: Session, publish: Callable[[], object]) -> None:
     """Commit what ``publish`` announces only once it is announced; a failed publish
     leaves nothing behind, so the caller's retry does it all again."""

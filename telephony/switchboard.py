@@ -3,7 +3,8 @@ handed to the app, the worker's jobs and the SIP endpoint alike."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import redis
 
@@ -25,6 +26,8 @@ class Switchboard:
     """The IVR flow every inbound call runs, on either channel."""
     region: str
     """Where a caller's number without a country code is read."""
+    flows: Mapping[str, Flow] = field(default_factory=dict)
+    """Every flow by name, for the calls that run another than ``flow`` (surveys)."""
 
     @classmethod
     def over(
@@ -35,6 +38,7 @@ class Switchboard:
         region: str,
         clock: Clock,
         present_pop: PopPresenter,
+        flows: Mapping[str, Flow] | None = None,
     ) -> Switchboard:
         events = EventBus(client)
         presence = Presence(client, events, clock=clock)
@@ -44,4 +48,5 @@ class Switchboard:
             acd=Acd(client, events, presence, clock=clock),
             flow=flow,
             region=region,
+            flows=dict(flows) if flows is not None else {flow.name: flow},
         )

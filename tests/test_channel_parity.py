@@ -399,6 +399,7 @@ class MemoryBackend:
     """(number, customer id, status)."""
     created: list[tuple[int, int, str]] = field(default_factory=list)
     callbacks: list[tuple[str, int | None, str]] = field(default_factory=list)
+    surveys: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     def now(self) -> datetime:
         return OPEN_HOURS
@@ -419,6 +420,9 @@ class MemoryBackend:
 
     def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None:
         self.callbacks.append((call_id, customer_id, band))
+
+    def record_survey(self, *, call_id: str, answers: dict[str, str]) -> None:
+        self.surveys.append((call_id, answers))
 
 
 def memory_pop(caller: Caller) -> CallerLookup:

@@ -311,9 +311,17 @@ def upgrade() -> None:
     with op.batch_alter_table("work_order", schema=None) as batch_op:
         batch_op.alter_column("satisfaction_comment", server_default=None)
         batch_op.alter_column("callback_state", server_default=None)
+    with op.batch_alter_table("call", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("task_id", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_call_task_id"), ["task_id"], unique=False)
+        batch_op.create_foreign_key("fk_call_task_id", "outbound_task", ["task_id"], ["id"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("call", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_call_task_id", type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_call_task_id"))
+        batch_op.drop_column("task_id")
 
     with op.batch_alter_table("work_order", schema=None) as batch_op:
         batch_op.drop_column("surveyed_at")

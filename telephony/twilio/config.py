@@ -14,6 +14,8 @@ class TwilioSettings(BaseModel):
     auth_token: SecretStr | None = None
     api_base_url: str | None = None
     """Override of https://api.twilio.com, e.g. a regional edge or a local test server."""
+    caller_id: str | None = None
+    """The number outbound calls (survey callbacks) show, one of the account's numbers."""
     media_max_seconds: int = Field(default=4 * 3600, ge=1)
     """A Media Stream records this much audio at most; a longer stream is closed."""
 

@@ -78,6 +78,34 @@ def incoming_call(
     return _xml(twiml.render(turn, call_id=call.id, record=True, stream=stream))
 
 
+FlowName = Annotated[str, Query(alias="flow", pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
+"""Twilio's AnsweredBy values for anything but a person."""
+
+
+@router.post("/survey")
+def survey_answered(
+    call_id: CallId,
+    flow: FlowName,
+    params: TwilioParams,
+    session: SessionDep,
+    board: SwitchboardDep,
+    clock: ClockDep,
+) -> Response:
+    """A survey call we placed was picked up: a person hears the survey; an answering
+    machine gets nothing (the attempt's outcome is voicemail, tried again later)."""
+    call = services.get_call(session, call_id=call_id)
+    if call.provider_id is not None and call.provider_id != params.get("CallSid"):
+        raise ValidationFailed(
+            "the survey webhook is for another call", details={"field": "CallSid"}
+        )
+    if params.get("AnsweredBy", "") in MACHINE:
+        calls.machine_answered(session, board, call=call, clock=clock)
+        return _xml(twiml.hangup())
+    turn = calls.begin_survey(session, board, call=call, flow=flow, clock=clock)
+    return _xml(twiml.render(turn, call_id=call.id))
+
+
 @router.post("/gather")
 def gather_result(
     call_id: CallId,

@@ -26,6 +26,7 @@ from telephony.services import get_call, keep_recording
 from telephony.switchboard import Switchboard
 from telephony.twilio import twiml
 from telephony.twilio.config import TwilioSettings
+from telephony.twilio.dialer import dial_due_surveys
 from telephony.twilio.errors import TwilioError, map_httpx_errors
 from telephony.twilio.ids import require_sid
 from telephony.twilio.recording_urls import recording_resource
@@ -187,3 +188,23 @@ def twilio_calls_from(twilio: TwilioSettings) -> TwilioCalls | None:
     if twilio.account_sid is None or token is None:
         return None
     return TwilioCalls(twilio.account_sid, token.get_secret_value(), base_url=twilio.api_base_url)
+
+
+async def dial_surveys(ctx: dict[str, Any]) -> int:
+    """Place the survey calls that are due (the outbound engine claims them)."""
+    client: TwilioCalls | None = ctx["twilio_calls"]
+    if client is None or not ctx["public_url"]:
+        return 0
+
+    def dial() -> int:
+        with ctx["sessions"]() as session:
+            return dial_due_surveys(
+                session,
+                ctx["switchboard"],
+                client,
+                twilio=ctx["twilio"],
+                public_url=ctx["public_url"],
+                clock=ctx["clock"],
+            )
+
+    return await run_in_threadpool(dial)

@@ -1,0 +1,130 @@
+"""The automated dialer's side of the outbound engine: which survey calls are due now,
+claimed so that no task is dialled twice at once, and what came of each dial.
+
+``telephony`` places the calls; it asks here what to dial and reports back here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, update
+from sqlmodel import Session, col, select
+
+from callbacks.enums import AssigneeKind, Outcome, TaskStatus
+from callbacks.models import Campaign, ContactPreference, DncEntry, OutboundTask
+from callbacks.schemas import OutcomeIn
+from callbacks.services import calendars, outcomes, tasks
+from orders import Actor, Role
+
+DIALER = Actor(id=None, name="dialer", role=Role.SUPERVISOR)
+DEFAULT_SURVEY = "survey"
+RETRY_SOON = timedelta(minutes=5)
+"""A dial the channel could not place (Twilio unreachable) is tried again this soon, with
+no attempt counted: the customer's phone never rang."""
+
+
+@dataclass(frozen=True)
+class Dial:
+    task_id: int
+    phone: str
+    customer_id: int | None
+    survey_flow: str
+
+
+def claim_due_dials(session: Session, *, now: datetime, limit: int = 20) -> list[Dial]:
+    """The dialer's tasks due now, each claimed (in progress) by one conditional update,
+    so two dialers never dial the same task. A number put on the do-not-call list since the
+    task was planned is not dialled; a customer whose calling hours do not allow this
+    moment is moved to the next moment they do."""
+    rows = session.exec(
+        select(OutboundTask)
+        .where(
+            OutboundTask.assignee_kind == AssigneeKind.DIALER,
+            OutboundTask.status == TaskStatus.SCHEDULED,
+            col(OutboundTask.due_at) <= now,
+        )
+        .order_by(col(OutboundTask.priority).desc(), col(OutboundTask.due_at))
+        .limit(limit)
+    ).all()
+    claimed: list[Dial] = []
+    for task in rows:
+        assert task.id is not None
+        if task.deadline_at <= now:
+            tasks.end(session, task, TaskStatus.FAILED)
+            task.outcome = "window_closed"
+            continue
+        if session.exec(select(DncEntry.id).where(DncEntry.e164 == task.phone)).first():
+            tasks.cancel_waiting(
+                session, col(OutboundTask.id) == task.id, outcome="do_not_call", now=now
+            )
+            continue
+        hours = calendars.calling_hours(session.get(ContactPreference, task.customer_id or 0))
+        if not hours.allows(now):
+            task.status = TaskStatus.PENDING
+            task.earliest_at = max(task.earliest_at, now)
+            session.add(task)
+            session.flush()
+            calendars.schedule_pending(session, now=now, task_ids=[task.id])
+            continue
+        # Through the ORM, so the task loaded above learns it is in progress.
+        taken = session.execute(
+            update(OutboundTask)
+            .where(
+                col(OutboundTask.id) == task.id, col(OutboundTask.status) == TaskStatus.SCHEDULED
+            )
+            .values(status=TaskStatus.IN_PROGRESS, updated_at=now)
+        )
+        if cast(CursorResult[Any], taken).rowcount == 1:
+            claimed.append(Dial(task.id, task.phone, task.customer_id, _survey_flow(session, task)))
+    session.commit()
+    return claimed
+
+
+def _survey_flow(session: Session, task: OutboundTask) -> str:
+    campaign = session.get(Campaign, task.campaign_id) if task.campaign_id else None
+    return (campaign.survey_flow if campaign else "") or DEFAULT_SURVEY
+
+
+def release_dial(session: Session, task_id: int, *, now: datetime) -> None:
+    """The channel could not place the call: due again shortly, no attempt counted."""
+    session.execute(
+        update(OutboundTask)
+        .where(col(OutboundTask.id) == task_id, col(OutboundTask.status) == TaskStatus.IN_PROGRESS)
+        .values(status=TaskStatus.SCHEDULED, due_at=now + RETRY_SOON, updated_at=now)
+    )
+    session.commit()
+
+
+def dial_ended(session: Session, task_id: int, outcome: Outcome, *, now: datetime) -> None:
+    """The call of an attempt is over without a survey result (no answer, busy, an
+    answering machine, a wrong number, or hung up before scoring): recorded as the
+    attempt's outcome, which retries it later where that helps. A survey already scored
+    is left as it is."""
+    task = session.get(OutboundTask, task_id)
+    if task is None or task.status is not TaskStatus.IN_PROGRESS:
+        return
+    outcomes.record_outcome(session, task_id, OutcomeIn(outcome=outcome), actor=DIALER, now=now)
+
+
+def survey_answered(
+    session: Session, task_id: int, answers: dict[str, str], *, now: datetime
+) -> None:
+    """The customer finished the survey: the score lands on the order, and the other
+    answers are kept in the comment."""
+    score = answers.get("score", "")
+    notes = ", ".join(
+        f"{name}={value}" for name, value in sorted(answers.items()) if name != "score"
+    )
+    if not score.isdigit() or not 1 <= int(score) <= 5:
+        dial_ended(session, task_id, Outcome.REFUSED, now=now)
+        return
+    outcomes.record_outcome(
+        session,
+        task_id,
+        OutcomeIn(outcome=Outcome.SCORE_GIVEN, score=int(score), comment=notes),
+        actor=DIALER,
+        now=now,
+    )

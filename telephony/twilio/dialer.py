@@ -1,0 +1,94 @@
+"""Survey calls placed through Twilio for the outbound engine's due tasks.
+
+``callbacks`` says which tasks are due and claims each (so no task is dialled twice at
+once); this places the call with answering-machine detection, pointed at the survey
+webhook, and reports what the channel could not do. The call is logged before it is
+dialled, so every status callback finds it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import structlog
+from sqlmodel import Session
+
+from callbacks import Outcome, claim_due_dials, dial_ended, release_dial
+from core.types import Clock
+from telephony import services
+from telephony.enums import CallChannel, Disposition
+from telephony.switchboard import Switchboard
+from telephony.twilio.config import TwilioSettings
+from telephony.twilio.errors import TwilioError, TwilioInvalidNumber
+from telephony.twilio.rest import OutboundCall, TwilioCalls
+
+log = structlog.get_logger(__name__)
+
+SURVEY_PATH = "/twilio/survey"
+RING_SECONDS = 30
+"""How long a survey call rings before it counts as not answered."""
+
+
+def dial_due_surveys(
+    session: Session,
+    board: Switchboard,
+    client: TwilioCalls,
+    *,
+    twilio: TwilioSettings,
+    public_url: str,
+    clock: Clock,
+) -> int:
+    """Place the survey calls due now; the number placed."""
+    if not twilio.caller_id:
+        log.warning("survey calls are due but no Twilio caller ID is configured")
+        return 0
+    base = public_url.rstrip("/")
+    placed = 0
+    for dial in claim_due_dials(session, now=clock()):
+        call = services.start_outbound_call(
+            session,
+            channel=CallChannel.TWILIO,
+            to_number=dial.phone,
+            from_number=twilio.caller_id,
+            task_id=dial.task_id,
+            region=board.region,
+            clock=clock,
+        )
+        query = urlencode({"call": call.id, "flow": dial.survey_flow})
+        request = OutboundCall(
+            to=dial.phone,
+            from_=twilio.caller_id,
+            url=f"{base}{SURVEY_PATH}?{query}",
+            status_callback=f"{base}/twilio/status",
+            machine_detection=True,
+            ring_seconds=RING_SECONDS,
+        )
+        try:
+            sid = client.place_call(request)
+        except TwilioInvalidNumber as exc:
+            log.info("survey number refused by Twilio", task=dial.task_id, error=exc.message)
+            services.end_call(
+                session,
+                notifier=board.notifier,
+                call_id=call.id,
+                disposition=Disposition.FAILED,
+                clock=clock,
+            )
+            dial_ended(session, dial.task_id, Outcome.WRONG_NUMBER, now=clock())
+            continue
+        except TwilioError as exc:
+            log.warning(
+                "survey call not placed, due again shortly", task=dial.task_id, error=exc.message
+            )
+            services.end_call(
+                session,
+                notifier=board.notifier,
+                call_id=call.id,
+                disposition=Disposition.FAILED,
+                clock=clock,
+            )
+            release_dial(session, dial.task_id, now=clock())
+            continue
+        services.dialled(session, call=call, provider_id=sid)
+        placed += 1
+    return placed

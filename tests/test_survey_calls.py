@@ -1,0 +1,281 @@
+"""Automated satisfaction surveys: the survey flow on the IVR engine, and survey calls
+placed through the real Twilio SDK (pointed at a local server standing for Twilio's API),
+answered by simulated Twilio webhooks signed with the SDK's own validator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from callbacks.models import OutboundTask
+from callbacks.schemas import CampaignIn
+from callbacks.services import campaigns
+from callcenter.app import worker_context
+from callcenter.settings import Settings
+from ivr import BUILTIN_FLOWS, CallerInput, Engine, Hangup, load_flows
+from orders import SYSTEM, CallerLookup
+from orders.models import Complaint, WorkOrder
+from telephony.models import Call
+from telephony.twilio.jobs import dial_surveys
+from tests.conftest import TestClock
+from tests.fake_twilio_api import FakeTwilioApi
+from tests.outbound_data import Completed, completed_orders
+from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML
+
+CALLER_ID = "+864008001234"
+SURVEY = load_flows(BUILTIN_FLOWS)["survey"]
+
+
+@dataclass
+class Answers:
+    """The engine's Backend, keeping what a survey hands over."""
+
+    surveys: list[dict[str, str]] = field(default_factory=list)
+
+    def now(self) -> datetime:
+        return datetime(2026, 11, 23, 2, 0)
+
+    def create_repair(self, *, customer_id: int, appliance_id: int, description: str) -> str:
+        raise AssertionError("a survey takes no repair")
+
+    def order_status(self, *, customer_id: int | None, number: str | None) -> None:
+        return None
+
+    def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None:
+        raise AssertionError("a survey books no callback")
+
+    def record_survey(self, *, call_id: str, answers: dict[str, str]) -> None:
+        self.surveys.append(answers)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "answers"),
+    [
+        ([CallerInput(digits="1"), CallerInput(digits="4")], [{"working": "1", "score": "4"}]),
+        (
+            [CallerInput(speech="不正常", speech_confidence=0.9), CallerInput(speech="五分")],
+            [{"working": "2", "score": "5"}],
+        ),
+        ([CallerInput(digits="2"), CallerInput(digits="9"), CallerInput(digits="")], []),
+    ],
+    ids=["keys", "speech", "no-score"],
+)
+def test_the_survey_flow_keeps_the_answers_and_hands_them_over_once(
+    inputs: list[CallerInput], answers: list[dict[str, str]]
+) -> None:
+    backend = Answers()
+    engine = Engine(SURVEY, backend)
+    state, turn = engine.start(call_id="c1", pop=CallerLookup(phone="+8613900000000", customers=[]))
+    for given in inputs:
+        state, turn = engine.handle(state, given)
+
+    assert backend.surveys == answers
+    assert isinstance(turn.actions[-1], Hangup)
+    assert state.finished
+
+
+@pytest.fixture
+def api() -> Iterator[FakeTwilioApi]:
+    server = FakeTwilioApi().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(settings: Settings, api: FakeTwilioApi) -> Settings:
+    twilio = settings.twilio.model_copy(
+        update={"api_base_url": api.base_url, "caller_id": CALLER_ID}
+    )
+    return settings.model_copy(update={"twilio": twilio})
+
+
+def _survey_due(db: Session, clock: TestClock) -> tuple[Completed, OutboundTask]:
+    """A repair completed three hours ago, sampled by a survey-call campaign: due now."""
+    now = clock()
+    [order] = completed_orders(
+        db, count=1, start=now - timedelta(hours=3), span=timedelta(minutes=1)
+    )
+    campaign = campaigns.create_campaign(
+        db,
+        CampaignIn(
+            name="自动回访",
+            sampling_ratio=1.0,
+            mode="survey_call",
+            survey_flow="survey",
+            starts_at=now - timedelta(days=1),
+        ),
+        actor=SYSTEM,
+        now=now,
+    )
+    campaigns.plan_campaign(db, campaign.id, now=now)
+    [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
+    assert task.status == "scheduled", task.unplaced_reason
+    assert task.due_at is not None and task.due_at <= clock()
+    return order, task
+
+
+def _dial(app: Any) -> int:
+    placed: int = asyncio.run(dial_surveys(worker_context(app)))
+    return placed
+
+
+def _picked_up(
+    sim: TwilioSimulator, api: FakeTwilioApi, *, answered_by: str = "human"
+) -> SimulatedCall:
+    """Twilio fetches the call's URL once the customer picks up."""
+    created = api.requests[-1].form
+    url = created["Url"][0]
+    sid = "CA" + "b" * 32
+    params = {
+        "CallSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": CALLER_ID,
+        "To": created["To"][0],
+        "Direction": "outbound-api",
+        "CallStatus": "in-progress",
+        "AnsweredBy": answered_by,
+    }
+    twiml = TwiML.parse(sim.post(url, params))
+    return SimulatedCall(sim=sim, sid=sid, caller=created["To"][0], twiml=twiml, heard=twiml.said())
+
+
+SID = "CA" + "b" * 32
+
+
+@pytest.mark.parametrize("score", ["4", "1"])
+def test_a_survey_call_collects_the_score_into_the_order_and_the_next_pop(
+    app: Any,
+    client: TestClient,
+    db: Session,
+    clock: TestClock,
+    api: FakeTwilioApi,
+    headers: dict[str, dict[str, str]],
+    score: str,
+) -> None:
+    order, task = _survey_due(db, clock)
+    api.replies.append((201, {"sid": SID, "status": "queued", "to": task.phone}))
+    sim = TwilioSimulator(client)
+
+    placed = _dial(app)
+    again = _dial(app)
+    call = _picked_up(sim, api)
+    call.press("1")
+    last = call.press(score)
+    ended = call.status("completed")
+    db.expire_all()
+
+    assert (placed, again) == (1, 0), "a claimed task is dialled once"
+    [request] = api.requests
+    assert request.path.endswith("/Calls.json")
+    assert request.form["To"] == [task.phone]
+    assert request.form["From"] == [CALLER_ID]
+    assert request.form["MachineDetection"] == ["Enable"]
+    assert urlsplit(request.form["Url"][0]).path == "/twilio/survey"
+    assert "一分钟" in call.heard[0]
+    assert last.verbs()[-1] == "Hangup"
+    assert ended.status_code == 204
+    row = db.get(WorkOrder, order.order_id)
+    assert row is not None and row.satisfaction_score == int(score)
+    db.refresh(task)
+    assert (task.status, task.outcome, task.attempts) == ("done", "score_given", 1)
+    [placed_call] = db.exec(select(Call).where(Call.task_id == task.id)).all()
+    assert (placed_call.direction, placed_call.provider_id) == ("outbound", SID)
+    pop = client.get("/api/lookup", params={"phone": task.phone}, headers=headers["agent"])
+    assert pop.json()["customers"][0]["last_satisfaction_score"] == int(score)
+    complaints = db.exec(select(Complaint).where(Complaint.order_id == order.order_id)).all()
+    if score == "1":
+        assert [c.topic for c in complaints] == ["unsatisfied_callback"]
+        assert row.status == "reopened"
+    else:
+        assert complaints == []
+        assert row.status == "completed"
+
+
+def test_no_answer_and_an_answering_machine_are_tried_again_later(
+    app: Any, client: TestClient, db: Session, clock: TestClock, api: FakeTwilioApi
+) -> None:
+    _, task = _survey_due(db, clock)
+    sim = TwilioSimulator(client)
+    api.replies.append((201, {"sid": SID, "status": "queued", "to": task.phone}))
+    _dial(app)
+
+    machine = _picked_up(sim, api, answered_by="machine_start")
+    late = sim.post(
+        "/twilio/status",
+        {"CallSid": SID, "AccountSid": "AC" + "0" * 32, "CallStatus": "completed"},
+    )
+    db.refresh(task)
+
+    assert machine.twiml.verbs() == ["Hangup"]
+    assert late.status_code == 204
+    assert (task.status, task.outcome, task.attempts) == ("scheduled", "voicemail", 1)
+    assert task.due_at is not None and task.due_at >= clock() + timedelta(hours=1, minutes=59)
+
+    clock.set(task.due_at + timedelta(seconds=1))
+    second = "CA" + "c" * 32
+    api.replies.append((201, {"sid": second, "status": "queued", "to": task.phone}))
+    assert _dial(app) == 1
+    unanswered = sim.post(
+        "/twilio/status",
+        {"CallSid": second, "AccountSid": "AC" + "0" * 32, "CallStatus": "no-answer"},
+    )
+    db.refresh(task)
+
+    assert unanswered.status_code == 204
+    assert (task.status, task.outcome, task.attempts) == ("scheduled", "no_answer", 2)
+    assert len([r for r in api.requests if r.path.endswith("/Calls.json")]) == 2
+
+
+def test_a_number_twilio_refuses_is_a_wrong_number_and_a_listed_one_is_never_dialled(
+    app: Any,
+    client: TestClient,
+    db: Session,
+    clock: TestClock,
+    api: FakeTwilioApi,
+    headers: dict[str, dict[str, str]],
+) -> None:
+    _, task = _survey_due(db, clock)
+    api.replies.append(
+        (400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+    )
+
+    _dial(app)
+    db.refresh(task)
+
+    assert (task.status, task.outcome) == ("done", "wrong_number")
+    _, listed = _survey_due_again(db, clock)
+    client.post("/api/dnc", json={"phone": listed.phone}, headers=headers["supervisor"])
+    before = len(api.requests)
+    assert _dial(app) == 0
+    db.refresh(listed)
+    assert listed.status == "cancelled"
+    assert len(api.requests) == before
+
+
+def _survey_due_again(db: Session, clock: TestClock) -> tuple[Completed, OutboundTask]:
+    [order] = completed_orders(
+        db, count=1, start=clock() - timedelta(hours=3), span=timedelta(minutes=1), seed=3
+    )
+    campaign = campaigns.create_campaign(
+        db,
+        CampaignIn(
+            name="自动回访二",
+            sampling_ratio=1.0,
+            mode="survey_call",
+            survey_flow="survey",
+            starts_at=clock() - timedelta(days=1),
+        ),
+        actor=SYSTEM,
+        now=clock(),
+    )
+    campaigns.plan_campaign(db, campaign.id, now=clock())
+    [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
+    return order, task
