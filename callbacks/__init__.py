@@ -22,7 +22,10 @@ from callbacks.services.dialing import (
     Dial,
     claim_due_dials,
     dial_ended,
+    expire_unanswered,
     release_dial,
+    sms_reply,
+    sms_survey_text,
     survey_answered,
 )
 from callbacks.services.dnc import is_listed
@@ -46,8 +49,11 @@ __all__ = [
     "TaskStatus",
     "claim_due_dials",
     "dial_ended",
+    "expire_unanswered",
     "is_listed",
     "release_dial",
     "request_callback",
+    "sms_reply",
+    "sms_survey_text",
     "survey_answered",
 ]

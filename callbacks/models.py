@@ -123,6 +123,8 @@ class OutboundTask(SQLModel, table=True):
     earliest_at: datetime = _moment()
     deadline_at: datetime = _moment()
     assignee_kind: AssigneeKind = Field(sa_type=enum_type(AssigneeKind))
+    mode: CampaignMode = Field(default=CampaignMode.AGENT_CALL, sa_type=enum_type(CampaignMode))
+    """How the contact is made: an agent's call, a survey call, or an SMS survey."""
     assignee_id: int | None = Field(default=None, foreign_key="user.id")
     """The agent whose calendar holds it (personal or placed); None for the dialer and
     for team tasks not yet placed."""

@@ -27,6 +27,7 @@ from telephony.twilio.jobs import (
     dial_surveys,
     fetch_twilio_recording,
     ring_twilio_agent,
+    send_sms_surveys,
     sweep_offers,
 )
 from telephony.twilio.ringer import ring_offered_agents
@@ -112,6 +113,7 @@ def build_worker(
             cron(bill_kept_parts, minute=BILLING_MINUTES, second=0, unique=True),
             cron(plan_campaigns, minute=PLAN_MINUTES, second=30, unique=True),
             cron(dial_surveys, second={0, 15, 30, 45}, unique=True),
+            cron(send_sms_surveys, second={5, 20, 35, 50}, unique=True),
         ],
         redis_settings=RedisSettings.from_dsn(redis_url),
         handle_signals=handle_signals,

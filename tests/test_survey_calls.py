@@ -24,7 +24,7 @@ from ivr import BUILTIN_FLOWS, CallerInput, Engine, Hangup, load_flows
 from orders import SYSTEM, CallerLookup
 from orders.models import Complaint, WorkOrder
 from telephony.models import Call
-from telephony.twilio.jobs import dial_surveys
+from telephony.twilio.jobs import dial_surveys, send_sms_surveys
 from tests.conftest import TestClock
 from tests.fake_twilio_api import FakeTwilioApi
 from tests.outbound_data import Completed, completed_orders
@@ -279,3 +279,91 @@ def _survey_due_again(db: Session, clock: TestClock) -> tuple[Completed, Outboun
     campaigns.plan_campaign(db, campaign.id, now=clock())
     [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
     return order, task
+
+
+def _sms_due(db: Session, clock: TestClock) -> OutboundTask:
+    [order] = completed_orders(
+        db, count=1, start=clock() - timedelta(hours=3), span=timedelta(minutes=1), seed=5
+    )
+    campaign = campaigns.create_campaign(
+        db,
+        CampaignIn(
+            name="短信回访",
+            sampling_ratio=1.0,
+            mode="sms_survey",
+            survey_flow="survey",
+            starts_at=clock() - timedelta(days=1),
+        ),
+        actor=SYSTEM,
+        now=clock(),
+    )
+    campaigns.plan_campaign(db, campaign.id, now=clock())
+    [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
+    assert task.order_id == order.order_id
+    return task
+
+
+def _text(sim: TwilioSimulator, phone: str, body: str) -> str:
+    params = {
+        "MessageSid": "SM" + "d" * 32,
+        "AccountSid": "AC" + "0" * 32,
+        "From": phone,
+        "To": CALLER_ID,
+        "Body": body,
+    }
+    response = sim.post("/twilio/sms", params)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def test_an_sms_survey_is_answered_with_a_digit_and_asked_again_after_anything_else(
+    app: Any, client: TestClient, db: Session, clock: TestClock, api: FakeTwilioApi
+) -> None:
+    task = _sms_due(db, clock)
+    sim = TwilioSimulator(client)
+    api.replies.append((201, {"sid": "SM" + "e" * 32, "status": "queued"}))
+
+    sent = asyncio.run(send_sms_surveys(worker_context(app)))
+    unclear = _text(sim, task.phone, "还行吧")
+    scored = _text(sim, task.phone, "４")
+    after = _text(sim, task.phone, "5")
+    forged = sim.post("/twilio/sms", {"From": task.phone, "Body": "1"}, signature="not-twilio")
+    db.refresh(task)
+
+    assert sent == 1
+    [request] = api.requests
+    assert request.path.endswith("/Messages.json")
+    assert request.form["To"] == [task.phone]
+    assert "1-5" in request.form["Body"][0]
+    assert "请回复数字1-5" in unclear
+    assert "感谢" in scored
+    assert "<Message>" not in after, "a survey answered is not answered twice"
+    assert forged.status_code == 403
+    assert (task.status, task.outcome) == ("done", "score_given")
+    order = db.get(WorkOrder, task.order_id)
+    assert order is not None and order.satisfaction_score == 4
+
+
+def test_an_sms_survey_answered_td_opts_the_customer_out(
+    app: Any,
+    client: TestClient,
+    db: Session,
+    clock: TestClock,
+    api: FakeTwilioApi,
+    headers: dict[str, dict[str, str]],
+) -> None:
+    task = _sms_due(db, clock)
+    sim = TwilioSimulator(client)
+    api.replies.append((201, {"sid": "SM" + "e" * 32, "status": "queued"}))
+    asyncio.run(send_sms_surveys(worker_context(app)))
+
+    stopped = _text(sim, task.phone, "td")
+    db.refresh(task)
+
+    assert "退订" in stopped
+    assert (task.status, task.outcome) == ("done", "opted_out")
+    preference = client.get(
+        f"/api/customers/{task.customer_id}/contact-preferences",
+        headers=headers["agent"],
+    )
+    assert preference.json()["opted_out"] is True

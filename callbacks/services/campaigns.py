@@ -258,6 +258,7 @@ class _Planner:
                 "earliest_at": earliest,
                 "deadline_at": deadline,
                 "assignee_kind": kind,
+                "mode": campaign.mode if kind is AssigneeKind.DIALER else CampaignMode.AGENT_CALL,
                 "assignee_id": owner if kind is AssigneeKind.AGENT else None,
                 "skill": campaign.skill,
                 "language": completion.language,

@@ -6,6 +6,7 @@ claimed so that no task is dialled twice at once, and what came of each dial.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -13,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
-from callbacks.enums import AssigneeKind, Outcome, TaskStatus
+from callbacks.enums import AssigneeKind, CampaignMode, Outcome, TaskStatus
 from callbacks.models import Campaign, ContactPreference, DncEntry, OutboundTask
 from callbacks.schemas import OutcomeIn
 from callbacks.services import calendars, outcomes, tasks
@@ -32,9 +33,16 @@ class Dial:
     phone: str
     customer_id: int | None
     survey_flow: str
+    language: str
 
 
-def claim_due_dials(session: Session, *, now: datetime, limit: int = 20) -> list[Dial]:
+def claim_due_dials(
+    session: Session,
+    *,
+    now: datetime,
+    mode: CampaignMode = CampaignMode.SURVEY_CALL,
+    limit: int = 20,
+) -> list[Dial]:
     """The dialer's tasks due now, each claimed (in progress) by one conditional update,
     so two dialers never dial the same task. A number put on the do-not-call list since the
     task was planned is not dialled; a customer whose calling hours do not allow this
@@ -43,6 +51,7 @@ def claim_due_dials(session: Session, *, now: datetime, limit: int = 20) -> list
         select(OutboundTask)
         .where(
             OutboundTask.assignee_kind == AssigneeKind.DIALER,
+            OutboundTask.mode == mode,
             OutboundTask.status == TaskStatus.SCHEDULED,
             col(OutboundTask.due_at) <= now,
         )
@@ -78,7 +87,15 @@ def claim_due_dials(session: Session, *, now: datetime, limit: int = 20) -> list
             .values(status=TaskStatus.IN_PROGRESS, updated_at=now)
         )
         if cast(CursorResult[Any], taken).rowcount == 1:
-            claimed.append(Dial(task.id, task.phone, task.customer_id, _survey_flow(session, task)))
+            claimed.append(
+                Dial(
+                    task.id,
+                    task.phone,
+                    task.customer_id,
+                    _survey_flow(session, task),
+                    _short(task.language),
+                )
+            )
     session.commit()
     return claimed
 
@@ -128,3 +145,68 @@ def survey_answered(
         actor=DIALER,
         now=now,
     )
+
+
+def _short(language: str | None) -> str:
+    return "en" if (language or "").lower().startswith("en") else "zh"
+
+
+SMS_SURVEY = {
+    "zh": "【家电售后】您好，您的服务已完成。请回复数字1-5为本次服务打分"
+    "（5非常满意，1非常不满意）；回复TD不再接收。",
+    "en": "Appliance service: your service is complete. Reply with a number from 1 to 5 to "
+    "rate it (5 very satisfied, 1 very dissatisfied); reply STOP to opt out.",
+}
+SMS_THANKS = {"zh": "感谢您的评价！", "en": "Thank you for your rating!"}
+SMS_AGAIN = {
+    "zh": "请回复数字1-5为本次服务打分；回复TD不再接收。",
+    "en": "Please reply with a number from 1 to 5; reply STOP to opt out.",
+}
+SMS_STOPPED = {"zh": "您已退订，我们不会再发送回访短信。", "en": "You will not be contacted again."}
+OPT_OUT_WORDS = frozenset({"TD", "T", "STOP", "UNSUBSCRIBE", "退订"})
+
+
+def sms_survey_text(language: str) -> str:
+    return SMS_SURVEY[_short(language)]
+
+
+def sms_reply(session: Session, *, phone: str, body: str, now: datetime) -> str | None:
+    """A customer's text: a score for their open SMS survey, an opt-out, or neither (they
+    are asked again). None when no SMS survey waits for this number: nothing to answer."""
+    task = session.exec(
+        select(OutboundTask)
+        .where(
+            OutboundTask.phone == phone,
+            OutboundTask.mode == CampaignMode.SMS_SURVEY,
+            OutboundTask.status == TaskStatus.IN_PROGRESS,
+        )
+        .order_by(col(OutboundTask.updated_at).desc(), col(OutboundTask.id).desc())
+    ).first()
+    if task is None or task.id is None:
+        return None
+    language = _short(task.language)
+    text = unicodedata.normalize("NFKC", body).strip().upper()
+    if text in OPT_OUT_WORDS:
+        outcomes.record_outcome(
+            session, task.id, OutcomeIn(outcome=Outcome.OPTED_OUT), actor=DIALER, now=now
+        )
+        return SMS_STOPPED[language]
+    if len(text) == 1 and text in "12345":
+        survey_answered(session, task.id, {"score": text}, now=now)
+        return SMS_THANKS[language]
+    return SMS_AGAIN[language]
+
+
+def expire_unanswered(session: Session, *, now: datetime) -> int:
+    """SMS surveys still unanswered when their window closes: no answer, and over."""
+    ids = session.exec(
+        select(OutboundTask.id).where(
+            OutboundTask.mode == CampaignMode.SMS_SURVEY,
+            OutboundTask.status == TaskStatus.IN_PROGRESS,
+            col(OutboundTask.deadline_at) <= now,
+        )
+    ).all()
+    for task_id in ids:
+        if task_id is not None:
+            dial_ended(session, task_id, Outcome.NO_ANSWER, now=now)
+    return len(ids)

@@ -217,6 +217,18 @@ def upgrade() -> None:
             sa.Enum("agent", "team", "dialer", name="assigneekind", native_enum=False, length=32),
             nullable=False,
         ),
+        sa.Column(
+            "mode",
+            sa.Enum(
+                "agent_call",
+                "survey_call",
+                "sms_survey",
+                name="campaignmode",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
         sa.Column("assignee_id", sa.Integer(), nullable=True),
         sa.Column("skill", sa.String(length=64), nullable=True),
         sa.Column("language", sa.String(length=16), nullable=True),

@@ -1,4 +1,4 @@
-"""Survey calls placed through Twilio for the outbound engine's due tasks.
+"""Survey calls and texts placed through Twilio for the outbound engine's due tasks.
 
 ``callbacks`` says which tasks are due and claims each (so no task is dialled twice at
 once); this places the call with answering-machine detection, pointed at the survey
@@ -13,7 +13,15 @@ from urllib.parse import urlencode
 import structlog
 from sqlmodel import Session
 
-from callbacks import Outcome, claim_due_dials, dial_ended, release_dial
+from callbacks import (
+    CampaignMode,
+    Outcome,
+    claim_due_dials,
+    dial_ended,
+    expire_unanswered,
+    release_dial,
+    sms_survey_text,
+)
 from core.types import Clock
 from telephony import services
 from telephony.enums import CallChannel, Disposition
@@ -92,3 +100,32 @@ def dial_due_surveys(
         services.dialled(session, call=call, provider_id=sid)
         placed += 1
     return placed
+
+
+def send_due_sms_surveys(
+    session: Session, client: TwilioCalls, *, twilio: TwilioSettings, clock: Clock
+) -> int:
+    """Text the SMS surveys due now (the reply comes to ``/twilio/sms``); then close the
+    ones whose window passed unanswered. The number sent."""
+    if not twilio.caller_id:
+        log.warning("SMS surveys are due but no Twilio caller ID is configured")
+        return 0
+    sent = 0
+    for dial in claim_due_dials(session, now=clock(), mode=CampaignMode.SMS_SURVEY):
+        try:
+            client.send_message(
+                to=dial.phone, from_=twilio.caller_id, body=sms_survey_text(dial.language)
+            )
+        except TwilioInvalidNumber as exc:
+            log.info("survey text refused by Twilio", task=dial.task_id, error=exc.message)
+            dial_ended(session, dial.task_id, Outcome.WRONG_NUMBER, now=clock())
+            continue
+        except TwilioError as exc:
+            log.warning(
+                "survey text not sent, due again shortly", task=dial.task_id, error=exc.message
+            )
+            release_dial(session, dial.task_id, now=clock())
+            continue
+        sent += 1
+    expire_unanswered(session, now=clock())
+    return sent

@@ -10,9 +10,11 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from callbacks import sms_reply
 from core.deps import ClockDep, SecretKeyDep, SessionDep
 from core.errors import ValidationFailed
 from ivr import CallerInput
+from orders import try_normalize_phone
 from telephony import calls, services
 from telephony.deps import SwitchboardDep
 from telephony.enums import CallChannel, CallState, ProviderStatus
@@ -104,6 +106,19 @@ def survey_answered(
         return _xml(twiml.hangup())
     turn = calls.begin_survey(session, board, call=call, flow=flow, clock=clock)
     return _xml(twiml.render(turn, call_id=call.id))
+
+
+@router.post("/sms")
+def incoming_text(
+    params: TwilioParams, session: SessionDep, board: SwitchboardDep, clock: ClockDep
+) -> Response:
+    """A customer's text (Twilio Messaging): the answer to an SMS survey we sent, or an
+    opt-out. The reply is sent back in the response's TwiML."""
+    phone = try_normalize_phone(_required(params, "From"), default_region=board.region)
+    if phone is None:
+        return _xml(twiml.message(None))
+    reply = sms_reply(session, phone=phone, body=params.get("Body", ""), now=clock())
+    return _xml(twiml.message(reply))
 
 
 @router.post("/gather")

@@ -26,7 +26,7 @@ from telephony.services import get_call, keep_recording
 from telephony.switchboard import Switchboard
 from telephony.twilio import twiml
 from telephony.twilio.config import TwilioSettings
-from telephony.twilio.dialer import dial_due_surveys
+from telephony.twilio.dialer import dial_due_surveys, send_due_sms_surveys
 from telephony.twilio.errors import TwilioError, map_httpx_errors
 from telephony.twilio.ids import require_sid
 from telephony.twilio.recording_urls import recording_resource
@@ -208,3 +208,16 @@ async def dial_surveys(ctx: dict[str, Any]) -> int:
             )
 
     return await run_in_threadpool(dial)
+
+
+async def send_sms_surveys(ctx: dict[str, Any]) -> int:
+    """Text the SMS surveys that are due, and close the unanswered ones past their window."""
+    client: TwilioCalls | None = ctx["twilio_calls"]
+    if client is None:
+        return 0
+
+    def send() -> int:
+        with ctx["sessions"]() as session:
+            return send_due_sms_surveys(session, client, twilio=ctx["twilio"], clock=ctx["clock"])
+
+    return await run_in_threadpool(send)

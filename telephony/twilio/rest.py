@@ -1,6 +1,7 @@
 """Calls placed and steered through Twilio's REST API, with its errors translated at this
 boundary: ``TwilioAuthFailed`` (401 / 20003: wrong account SID or auth token),
-``TwilioInvalidNumber`` (21211, 21217, 13223: the "To" number is not callable),
+``TwilioInvalidNumber`` (21211, 21217, 13223: the "To" number is not callable; 21614: not
+a mobile number, for a text),
 ``TwilioRateLimited`` (429 / 20429, still limited after the retries), else ``TwilioError``.
 """
 
@@ -27,7 +28,7 @@ from telephony.twilio.errors import (
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-_INVALID_NUMBER_CODES = {21211, 21217, 13223}
+_INVALID_NUMBER_CODES = {21211, 21217, 13223, 21614}
 _RATE_LIMIT_CODES = {20429}
 
 
@@ -104,6 +105,14 @@ class TwilioCalls:
         if call.ring_seconds is not None:
             options["timeout"] = call.ring_seconds
         return str(self._with_retries(lambda: self.client.calls.create(**options).sid))
+
+    def send_message(self, *, to: str, from_: str, body: str) -> str:
+        """Send an SMS through Twilio Messaging; the new message's SID."""
+        return str(
+            self._with_retries(
+                lambda: self.client.messages.create(to=to, from_=from_, body=body).sid
+            )
+        )
 
     def _with_retries(self, request: Callable[[], T]) -> T:
         """Rate limits are retried with exponential backoff; other errors translated."""

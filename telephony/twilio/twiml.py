@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, Gather, Start, VoiceResponse
 
 from ivr import Ask, Enqueue, Hangup, Say, Turn
@@ -193,4 +194,12 @@ def queue_wait(position: int | None, language: str) -> str:
 def hangup() -> str:
     response = VoiceResponse()
     response.hangup()
+    return str(response)
+
+
+def message(text: str | None) -> str:
+    """The reply to an incoming text: the message, or nothing at all."""
+    response = MessagingResponse()
+    if text:
+        response.message(text)
     return str(response)
