@@ -45,6 +45,12 @@ class MemoryBackend:
     def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None:
         self.callbacks.append(band)
 
+    def callback_slots(self, *, customer_id: int | None, count: int) -> list[datetime]:
+        return []
+
+    def book_callback_at(self, *, call_id: str, customer_id: int | None, at: datetime) -> None:
+        self.callbacks.append(at.isoformat())
+
     def record_survey(self, *, call_id: str, answers: dict[str, str]) -> None:
         self.callbacks.append(answers.get("score", ""))
 

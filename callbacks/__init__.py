@@ -16,8 +16,8 @@ from callbacks.exceptions import (
     InvalidTaskQuery,
     TaskNotFound,
 )
-from callbacks.models import CallbackRequest, OutboundTask
-from callbacks.services.bookings import request_callback
+from callbacks.models import OutboundTask
+from callbacks.services.bookings import free_callback_slots, request_callback
 from callbacks.services.dialing import (
     Dial,
     claim_due_dials,
@@ -32,7 +32,6 @@ from callbacks.services.dnc import is_listed
 
 __all__ = [
     "AssigneeKind",
-    "CallbackRequest",
     "CampaignMode",
     "CampaignNotFound",
     "Dial",
@@ -50,6 +49,7 @@ __all__ = [
     "claim_due_dials",
     "dial_ended",
     "expire_unanswered",
+    "free_callback_slots",
     "is_listed",
     "release_dial",
     "request_callback",

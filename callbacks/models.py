@@ -26,21 +26,6 @@ def _moment(nullable: bool = False) -> Any:
     return Field(sa_type=UTCDateTime, nullable=False)
 
 
-class CallbackRequest(SQLModel, table=True):
-    """Callback requests booked by callers (IVR or agent)."""
-
-    __tablename__ = "callback_request"
-
-    id: int | None = Field(default=None, primary_key=True)
-    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
-    phone: str = Field(max_length=64)
-    call_id: str | None = Field(default=None, max_length=32)
-    band: str = Field(max_length=32)
-    """The caller's chosen time band, in the hotline's local time, e.g. 09:00-12:00."""
-    status: str = Field(default="requested", max_length=16)
-    requested_at: datetime = Field(sa_type=UTCDateTime)
-
-
 class Campaign(SQLModel, table=True):
     """Whom to call back after which orders, when, how, and what share of them."""
 
@@ -120,6 +105,8 @@ class OutboundTask(SQLModel, table=True):
     order_id: int | None = Field(default=None, foreign_key="work_order.id", index=True)
     customer_id: int | None = Field(default=None, foreign_key="customer.id")
     phone: str = Field(max_length=20)
+    call_id: str | None = Field(default=None, max_length=32, index=True)
+    """The call it was booked in, for a callback a caller asked for."""
     earliest_at: datetime = _moment()
     deadline_at: datetime = _moment()
     assignee_kind: AssigneeKind = Field(sa_type=enum_type(AssigneeKind))

@@ -51,6 +51,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from orders import BusinessCalendar
@@ -144,7 +145,7 @@ class AgentCalendar:
             return self.overrides[day]
         return self.calendar.intervals_on(day)
 
-    def spans(self, start: datetime, end: datetime) -> Iterator[Span]:
+    def _spans(self, start: datetime, end: datetime) -> Iterator[Span]:
         """Working spans (UTC, in time order) of the local days from ``start`` to ``end``.
         A span overlapping the one before begins where that one ends: overlapping shifts
         must not give overlapping slots."""
@@ -165,9 +166,9 @@ class AgentCalendar:
         """The agent's slots (UTC, in time order) lying within [start, end]."""
         length = slot_length(self.capacity_per_hour)
         found: list[Span] = []
-        for low, high in self.spans(start, end):
+        for low, high in self._spans(start, end):
             stop = min(high, end)
-            # Slots are aligned on the span's start, wherever the range begins.
+            # Aligned on the span's start, not the range's: every range sees the same slots.
             moment = low if low >= start else low - ((low - start) // length) * length
             following = moment + length
             while following <= stop:
@@ -219,8 +220,9 @@ class Schedule:
 
 class _Board:
     """Every slot of the agents within a range, grouped by start time into positions (in
-    time order), which slots are free, and each agent's load. Agents are indexed in the
-    order of their ids, so comparing indices breaks ties by agent id."""
+    time order), which slots are free, and each agent's load. Agents are indexed, and their
+    slots numbered, in the order of their ids: at one position, a lower slot number is a
+    lower agent id."""
 
     def __init__(
         self,
@@ -248,10 +250,12 @@ class _Board:
         self.loads = [0] * len(self.agents)
         self.position_start = sorted(set(self.slot_start))
         where = {moment: p for p, moment in enumerate(self.position_start)}
-        self.slot_position = [where[moment] for moment in self.slot_start]
         self.position_slots: list[list[int]] = [[] for _ in self.position_start]
-        for slot, p in enumerate(self.slot_position):
+        self.agent_slot_at: list[dict[int, int]] = [{} for _ in self.agents]
+        for slot, moment in enumerate(self.slot_start):
+            p = where[moment]
             self.position_slots[p].append(slot)
+            self.agent_slot_at[self.slot_agent[slot]][p] = slot
         self._allowed: dict[CallingHours, bytes] = {}
         for agent_id, moment in taken:
             self._block(agent_id, moment)
@@ -268,10 +272,6 @@ class _Board:
             self.free[slot] = 0
             self.loads[i] += 1
 
-    def take(self, slot: int) -> None:
-        self.free[slot] = 0
-        self.loads[self.slot_agent[slot]] += 1
-
     def allowed(self, hours: CallingHours) -> bytes:
         """Which positions start inside the calling hours."""
         mask = self._allowed.get(hours)
@@ -281,77 +281,85 @@ class _Board:
         return mask
 
 
+SLOT_BITS = 32
+SLOT_MASK = (1 << SLOT_BITS) - 1
+"""A heap entry packs (load, slot) into one int, ``load << SLOT_BITS | slot``: it orders by
+load, then agent id (see ``_Board``), and allocates no tuple per entry."""
+
+
 class _Pool:
     """The agents one kind of task may go to, with a heap of their free slots at each
-    position keyed by (load, agent): its head is the agent the rule picks."""
+    position (built when first visited): its head is the agent the rule picks."""
 
-    def __init__(self, board: _Board, members: Sequence[int]) -> None:
+    def __init__(self, board: _Board, members: tuple[int, ...]) -> None:
         self.board = board
-        self.slots_at: dict[int, list[int]] = {}
+        self.members = members
+        self.is_member = bytearray(len(board.agents))
         for i in members:
-            for slot in board.agent_slots[i]:
-                self.slots_at.setdefault(board.slot_position[slot], []).append(slot)
-        self.positions = sorted(self.slots_at)
-        self.heaps: dict[int, list[tuple[int, int, int]]] = {}
+            self.is_member[i] = 1
+        self.positions = sorted(set().union(*(board.agent_slot_at[i] for i in members)))
+        self.heaps: dict[int, list[int]] = {}
         self._first_end: dict[int, datetime] = {}
 
-    def _heap(self, p: int) -> list[tuple[int, int, int]]:
-        heap = self.heaps.get(p)
-        if heap is None:
-            board = self.board
-            heap = [
-                (board.loads[board.slot_agent[slot]], board.slot_agent[slot], slot)
-                for slot in self.slots_at[p]
-                if board.free[slot]
-            ]
-            heapq.heapify(heap)
-            self.heaps[p] = heap
-        return heap
+    def _slots_at(self, p: int) -> list[int]:
+        board = self.board
+        here = board.position_slots[p]
+        # A few agents' own slots, or a filter over everyone's at ``p``: a look-up costs
+        # about four times a membership test.
+        if 4 * len(self.members) < len(here):
+            found = (board.agent_slot_at[i].get(p) for i in self.members)
+            return [slot for slot in found if slot is not None]
+        return [slot for slot in here if self.is_member[board.slot_agent[slot]]]
 
     def first_end(self, p: int) -> datetime:
         """The earliest end of a member's slot at ``p``, taken or not."""
         end = self._first_end.get(p)
         if end is None:
-            end = min(self.board.slot_end[slot] for slot in self.slots_at[p])
+            end = min(self.board.slot_end[slot] for slot in self._slots_at(p))
             self._first_end[p] = end
         return end
 
     def take(self, p: int, deadline: datetime) -> int | None:
-        """The free slot at ``p`` of the least loaded member, ending by ``deadline``."""
+        """Take the free slot at ``p`` of the least loaded member that ends by
+        ``deadline``. Keys only go stale upwards (loads only grow), so a stale head is
+        re-keyed and a fresh head is the true minimum."""
         board = self.board
-        heap = self._heap(p)
-        late: list[tuple[int, int, int]] = []
+        free, loads, slot_agent = board.free, board.loads, board.slot_agent
+        heap = self.heaps.get(p)
+        if heap is None:
+            heap = [loads[slot_agent[slot]] << SLOT_BITS | slot for slot in self._slots_at(p)]
+            heapq.heapify(heap)
+            self.heaps[p] = heap
+        late: list[int] = []
         chosen = None
         while heap:
-            load, agent, slot = heap[0]
-            if not board.free[slot]:  # taken through another pool
+            slot = heap[0] & SLOT_MASK
+            load = loads[slot_agent[slot]]
+            if not free[slot]:  # taken through another pool
                 heapq.heappop(heap)
-            elif board.loads[agent] != load:
-                heapq.heapreplace(heap, (board.loads[agent], agent, slot))
+            elif heap[0] >> SLOT_BITS != load:
+                heapq.heapreplace(heap, load << SLOT_BITS | slot)
             elif board.slot_end[slot] > deadline:
                 late.append(heapq.heappop(heap))
             else:
                 heapq.heappop(heap)
+                free[slot] = 0
+                loads[slot_agent[slot]] += 1
                 chosen = slot
                 break
         for entry in late:
             heapq.heappush(heap, entry)
-        if chosen is not None:
-            board.take(chosen)
         return chosen
-
-    def exhausted(self, p: int) -> bool:
-        return not self.heaps[p]
 
 
 class _Stream:
-    """A pool's positions inside one set of calling hours, with a union-find "next position
-    not known to be exhausted" over them."""
+    """A pool's positions inside one set of calling hours, with a union-find over them whose
+    root is the next position not known to be exhausted."""
 
     def __init__(self, pool: _Pool, hours: CallingHours) -> None:
         self.pool = pool
+        self.hours_label = hours.describe()
         allowed = pool.board.allowed(hours)
-        self.hours = hours.describe()
         self.positions = [p for p in pool.positions if allowed[p]]
         self.starts = [pool.board.position_start[p] for p in self.positions]
         self.parent = list(range(len(self.positions) + 1))
@@ -372,7 +380,7 @@ class _Stream:
             slot = self.pool.take(p, deadline)
             if slot is not None:
                 return slot
-            if self.pool.exhausted(p):
+            if not self.pool.heaps[p]:
                 self.parent[i] = i + 1
             i = self._find(i + 1)
         return None
@@ -387,11 +395,20 @@ class _Stream:
         return False
 
 
+Requirement = tuple[int | None, str | None, str | None]
+"""A task's (personal agent, skill, language)."""
+
+
 class _Planner:
+    """Places tasks one by one on a board; pools and streams are made as tasks need them."""
+
     def __init__(self, board: _Board) -> None:
         self.board = board
-        self.pools: dict[tuple[int | None, str | None, str | None], _Pool | str] = {}
-        self.streams: dict[tuple[int | None, str | None, str | None, CallingHours], _Stream] = {}
+        self.members: dict[Requirement, tuple[int, ...] | str] = {}
+        self.pools: dict[tuple[int, ...], _Pool] = {}
+        self.streams: dict[
+            tuple[int | None, str | None, str | None, CallingHours], _Stream | str
+        ] = {}
 
     def place(self, task: TaskToPlace) -> Placement | Unplaced:
         if task.deadline <= task.earliest:
@@ -400,18 +417,13 @@ class _Planner:
                 f"the window closes before it opens (earliest {task.earliest.isoformat()}, "
                 f"deadline {task.deadline.isoformat()})",
             )
-        requirement = (task.agent_id, task.skill, task.language)
-        pool = self.pools.get(requirement)
-        if pool is None:
-            members = self._members(*requirement)
-            pool = members if isinstance(members, str) else _Pool(self.board, members)
-            self.pools[requirement] = pool
-        if isinstance(pool, str):
-            return Unplaced(task.key, pool)
-        stream = self.streams.get((*requirement, task.hours))
+        key = (task.agent_id, task.skill, task.language, task.hours)
+        stream = self.streams.get(key)
         if stream is None:
-            stream = _Stream(pool, task.hours)
-            self.streams[(*requirement, task.hours)] = stream
+            stream = self._stream((task.agent_id, task.skill, task.language), task.hours)
+            self.streams[key] = stream
+        if isinstance(stream, str):
+            return Unplaced(task.key, stream)
         slot = stream.take(task.earliest, task.deadline)
         if slot is None:
             return Unplaced(task.key, _no_slot(stream, task))
@@ -423,9 +435,24 @@ class _Planner:
             board.slot_end[slot],
         )
 
+    def _stream(self, requirement: Requirement, hours: CallingHours) -> _Stream | str:
+        """The stream a task goes to, or why there is none. Tasks asking for different
+        things of the same agents share a pool, so they see each other's load."""
+        members = self.members.get(requirement)
+        if members is None:
+            members = self._members(*requirement)
+            self.members[requirement] = members
+        if isinstance(members, str):
+            return members
+        pool = self.pools.get(members)
+        if pool is None:
+            pool = _Pool(self.board, members)
+            self.pools[members] = pool
+        return _Stream(pool, hours)
+
     def _members(
         self, agent_id: int | None, skill: str | None, language: str | None
-    ) -> list[int] | str:
+    ) -> tuple[int, ...] | str:
         """The indices of the agents a task may go to, or why there are none."""
         agents, index = self.board.agents, self.board.index
         if agent_id is not None:
@@ -436,18 +463,18 @@ class _Planner:
                 return f"agent {agent_id} of a personal task lacks skill {skill!r}"
             if language is not None and language not in agent.languages:
                 return f"agent {agent_id} of a personal task does not speak {language!r}"
-            return [index[agent_id]]
-        members = [
+            return (index[agent_id],)
+        members = tuple(
             i
             for i, agent in enumerate(agents)
             if (skill is None or skill in agent.skills)
             and (language is None or language in agent.languages)
-        ]
+        )
         if members:
             return members
         wanted = [f"with skill {skill!r}"] if skill is not None else []
         wanted += [f"who speaks {language!r}"] if language is not None else []
-        return f"no agent {' '.join(wanted)}"
+        return f"no agent {' '.join(wanted)}" if wanted else "no agents are available"
 
 
 def _no_slot(stream: _Stream, task: TaskToPlace) -> str:
@@ -458,7 +485,7 @@ def _no_slot(stream: _Stream, task: TaskToPlace) -> str:
     )
     return (
         "no free slot before the deadline inside the customer's calling hours "
-        f"({stream.hours}): {why}"
+        f"({stream.hours_label}): {why}"
     )
 
 
@@ -485,7 +512,11 @@ def place(
     planner = _Planner(_Board(agents, taken, *horizon))
     placements: list[Placement] = []
     unplaced: list[Unplaced] = []
-    for task in sorted(tasks, key=lambda t: (-t.priority, t.deadline, t.key)):
+    # Stable sorts, least significant key first: far quicker than a key tuple per task.
+    ordered = sorted(tasks, key=attrgetter("key"))
+    ordered.sort(key=attrgetter("deadline"))
+    ordered.sort(key=attrgetter("priority"), reverse=True)
+    for task in ordered:
         outcome = planner.place(task)
         if isinstance(outcome, Placement):
             placements.append(outcome)

@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from ivr import flow as f
-from ivr.names import category_name, category_word, status_name, surname_of
+from ivr.names import (
+    HOTLINE_ZONE,
+    category_name,
+    category_word,
+    status_name,
+    surname_of,
+    time_name,
+)
 from ivr.turns import Action, Ask, CallerInput, Enqueue, Hangup, Say, Turn
 from orders import CallerLookup
 
@@ -37,6 +44,14 @@ class Backend(Protocol):
         ...
 
     def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None: ...
+
+    def callback_slots(self, *, customer_id: int | None, count: int) -> list[datetime]:
+        """Free times an agent could call back, earliest first (none without calendars)."""
+        ...
+
+    def book_callback_at(self, *, call_id: str, customer_id: int | None, at: datetime) -> None:
+        """Book the callback at a time ``callback_slots`` offered."""
+        ...
 
     def record_survey(self, *, call_id: str, answers: dict[str, str]) -> None:
         """A survey call's answers, by the names its questions keep them under."""
@@ -64,6 +79,8 @@ class IvrSession(BaseModel):
     overflow: str | None = None
     """The node for a caller the queue could not serve in time."""
     finished: bool = False
+    offers: list[datetime] = []
+    """The callback times offered to the caller, in the order read out."""
     keys_only: bool = False
     """Set after speech too unsure to act on: menus then take keys only."""
 
@@ -179,6 +196,12 @@ class Engine:
     ) -> tuple[IvrSession, Turn]:
         if isinstance(node, f.RepairRequest):
             return self._repair_enter(session, node, said)
+        if isinstance(node, f.BookCallback) and node.slot_prompt:
+            offers = self.backend.callback_slots(
+                customer_id=session.customer_id, count=node.offer_slots
+            )
+            if offers:
+                session = session.model_copy(update={"stage": "slots", "offers": offers})
         return session, Turn(language=session.language, actions=[*said, self._ask(session, node)])
 
     # Input nodes
@@ -220,12 +243,25 @@ class Engine:
     def _callback(
         self, session: IvrSession, node: f.BookCallback, given: CallerInput
     ) -> tuple[IvrSession, Turn]:
-        band = node.bands.get(given.digits[:1])
-        if band is None:
-            return self._retry(session, node, given)
-        self.backend.book_callback(
-            call_id=session.call_id, customer_id=session.customer_id, band=band
-        )
+        if session.stage == "slots":
+            index = int(given.digits[:1]) - 1 if given.digits[:1].isdigit() else -1
+            if not 0 <= index < len(session.offers):
+                return self._retry(session, node, given)
+            at = session.offers[index]
+            self.backend.book_callback_at(
+                call_id=session.call_id, customer_id=session.customer_id, at=at
+            )
+            band = time_name(
+                session.language, at, self.backend.now().astimezone(HOTLINE_ZONE).date()
+            )
+        else:
+            chosen = node.bands.get(given.digits[:1])
+            if chosen is None:
+                return self._retry(session, node, given)
+            band = chosen
+            self.backend.book_callback(
+                call_id=session.call_id, customer_id=session.customer_id, band=band
+            )
         said: list[Action] = []
         self._say(session, node.done, said, band=band)
         return self._run(session, node.next, said)
@@ -362,6 +398,19 @@ class Engine:
                 timeout_seconds=8,
             )
         assert isinstance(node, f.BookCallback)
+        if session.stage == "slots":
+            assert node.slot_prompt is not None and node.slot_option is not None
+            today = self.backend.now().astimezone(HOTLINE_ZONE).date()
+            options = [
+                self._text(
+                    session,
+                    node.slot_option,
+                    time=time_name(language, at, today),
+                    digit=str(index + 1),
+                )
+                for index, at in enumerate(session.offers)
+            ]
+            return Ask(prompts=[self._text(session, node.slot_prompt), *options], num_digits=1)
         return Ask(prompts=[self._text(session, node.prompt)], num_digits=1)
 
     def _say(self, session: IvrSession, prompt: str, actions: list[Action], **values: str) -> None:

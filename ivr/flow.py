@@ -94,6 +94,11 @@ class RepairRequest(_Node):
 
 class BookCallback(_Node):
     kind: Literal["book_callback"]
+    slot_prompt: str | None = None
+    """With it, the caller is offered free times from the agents' calendars (each read
+    out with ``slot_option``); the bands are offered only when no time is free."""
+    slot_option: str | None = None
+    offer_slots: int = Field(default=3, ge=1, le=9)
     prompt: str
     bands: dict[Digit, str]
     """Key → time band, e.g. "1": "09:00-12:00"."""
@@ -195,6 +200,8 @@ def prompt_ids(node: BaseModel) -> Iterator[str]:
         "option",
         "describe",
         "done",
+        "slot_prompt",
+        "slot_option",
     )
     for field in fields:
         value = getattr(node, field, None)
@@ -242,6 +249,8 @@ def check_flow(flow: Flow, file: str) -> None:
             if target not in flow.nodes:
                 raise FlowError(file, name, f"{field} refers to unknown node '{target}'")
         _check_prompts(flow, file, name, node)
+        if isinstance(node, BookCallback) and bool(node.slot_prompt) != bool(node.slot_option):
+            raise FlowError(file, name, "slot_prompt and slot_option go together")
         _check_way_out(flow, file, name, node)
     unreachable = sorted(set(flow.nodes) - _reachable(flow))
     if unreachable:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
+"""Callback times are said in the hotline's zone, as its business hours are."""
+
 # Two-character surnames are few; anything else is a one-character surname.
 COMPOUND_SURNAMES = frozenset(
     {
@@ -109,3 +115,15 @@ def category_name(language: str, brand: str, category: str) -> str:
 
 def status_name(language: str, status: str) -> str:
     return STATUSES.get(language, STATUSES["zh-CN"]).get(status, status)
+
+
+def time_name(language: str, moment: datetime, today: date) -> str:
+    """A callback time as the caller hears it, in the hotline's zone: 今天14:00,
+    明天09:30, 12月7日10:00; today 14:00, tomorrow 09:30, Dec 7 10:00."""
+    local = moment.astimezone(HOTLINE_ZONE)
+    days = (local.date() - today).days
+    if language.startswith("zh"):
+        day = {0: "今天", 1: "明天"}.get(days, f"{local.month}月{local.day}日")
+        return f"{day}{local:%H:%M}"
+    day = {0: "today", 1: "tomorrow"}.get(days, f"{local:%b} {local.day}")
+    return f"{day} {local:%H:%M}"

@@ -107,7 +107,7 @@ def caller_input(
     state = store.load(board.events.client, call.id)
     if state is None:
         return None
-    backend = _backend(session, call, clock)
+    backend = _backend(session, board, call, clock)
     state, turn = Engine(board.flows.get(state.flow, board.flow), backend).handle(state, given)
     if backend.created_order_id is not None:
         services.took_order(session, call=call, order_id=backend.created_order_id)
@@ -168,7 +168,7 @@ def overflow(
     if state is None:
         return Voicemail.of(board, DEFAULT_LANGUAGE)
     resumed = (
-        Engine(board.flow, _backend(session, call, clock)).overflow(state)
+        Engine(board.flow, _backend(session, board, call, clock)).overflow(state)
         if choice == "callback"
         else None
     )
@@ -254,18 +254,19 @@ def finish(
     )
 
 
-def _backend(session: Session, call: Call, clock: Clock) -> DatabaseBackend:
+def _backend(session: Session, board: Switchboard, call: Call, clock: Clock) -> DatabaseBackend:
     return DatabaseBackend(
         session,
         phone=call.from_number,
         callers=call.customer_ids,
         task_id=call.task_id,
+        region=board.region,
         clock=clock,
     )
 
 
 def _engine(session: Session, board: Switchboard, call: Call, clock: Clock) -> Engine:
-    return Engine(board.flow, _backend(session, call, clock))
+    return Engine(board.flow, _backend(session, board, call, clock))
 
 
 def provider_status(
@@ -304,7 +305,7 @@ def begin_survey(
         raise FlowError(f"{flow}.yaml", None, "no such survey flow is loaded")
     services.answer_call(session, notifier=board.notifier, call=call, clock=clock)
     services.enter_ivr(session, call=call)
-    state, turn = Engine(survey, _backend(session, call, clock)).start(
+    state, turn = Engine(survey, _backend(session, board, call, clock)).start(
         call_id=call.id, pop=services.caller_pop(call)
     )
     _after_turn(session, board, call, state, clock)

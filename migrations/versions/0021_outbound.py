@@ -7,6 +7,7 @@ Create Date: 2026-12-04
 """
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -210,6 +211,7 @@ def upgrade() -> None:
         sa.Column("order_id", sa.Integer(), nullable=True),
         sa.Column("customer_id", sa.Integer(), nullable=True),
         sa.Column("phone", sa.String(length=20), nullable=False),
+        sa.Column("call_id", sa.String(length=32), nullable=True),
         sa.Column("earliest_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("deadline_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
@@ -287,6 +289,7 @@ def upgrade() -> None:
             "ix_outbound_task_customer_attempted", ["customer_id", "last_attempt_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_outbound_task_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_outbound_task_call_id"), ["call_id"], unique=False)
         batch_op.create_index("ix_outbound_task_status_due", ["status", "due_at"], unique=False)
 
     with op.batch_alter_table("customer", schema=None) as batch_op:
@@ -327,9 +330,92 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("task_id", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_call_task_id"), ["task_id"], unique=False)
         batch_op.create_foreign_key("fk_call_task_id", "outbound_task", ["task_id"], ["id"])
+    _callback_requests_become_tasks()
+
+
+def _callback_requests_become_tasks() -> None:
+    """Callbacks booked before the outbound engine become its tasks, to be placed in the
+    agents' calendars: due from their booking to a day after it (the band is kept in the
+    note; its day was never stored)."""
+    old = sa.table(
+        "callback_request",
+        sa.column("customer_id", sa.Integer()),
+        sa.column("phone", sa.String()),
+        sa.column("call_id", sa.String()),
+        sa.column("band", sa.String()),
+        sa.column("status", sa.String()),
+        sa.column("requested_at", core.types.UTCDateTime()),
+    )
+    new = sa.table(
+        "outbound_task",
+        sa.column("purpose", sa.String()),
+        sa.column("customer_id", sa.Integer()),
+        sa.column("phone", sa.String()),
+        sa.column("call_id", sa.String()),
+        sa.column("earliest_at", core.types.UTCDateTime()),
+        sa.column("deadline_at", core.types.UTCDateTime()),
+        sa.column("assignee_kind", sa.String()),
+        sa.column("mode", sa.String()),
+        sa.column("priority", sa.Integer()),
+        sa.column("status", sa.String()),
+        sa.column("unplaced_reason", sa.Text()),
+        sa.column("attempts", sa.Integer()),
+        sa.column("max_attempts", sa.Integer()),
+        sa.column("note", sa.Text()),
+        sa.column("created_by", sa.String()),
+        sa.column("created_at", core.types.UTCDateTime()),
+        sa.column("updated_at", core.types.UTCDateTime()),
+    )
+    connection = op.get_bind()
+    rows = connection.execute(sa.select(old).where(old.c.status == "requested")).all()
+    if rows:
+        connection.execute(
+            new.insert(),
+            [
+                {
+                    "purpose": "booked_callback",
+                    "customer_id": row.customer_id,
+                    "phone": row.phone[:20],
+                    "call_id": row.call_id,
+                    "earliest_at": row.requested_at,
+                    "deadline_at": row.requested_at + timedelta(days=1),
+                    "assignee_kind": "team",
+                    "mode": "agent_call",
+                    "priority": 10,
+                    "status": "pending",
+                    "unplaced_reason": "",
+                    "attempts": 0,
+                    "max_attempts": 3,
+                    "note": f"booked for {row.band}",
+                    "created_by": "ivr",
+                    "created_at": row.requested_at,
+                    "updated_at": row.requested_at,
+                }
+                for row in rows
+            ],
+        )
+    with op.batch_alter_table("callback_request", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_callback_request_customer_id"))
+    op.drop_table("callback_request")
 
 
 def downgrade() -> None:
+    op.create_table(
+        "callback_request",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("phone", sa.String(length=64), nullable=False),
+        sa.Column("call_id", sa.String(length=32), nullable=True),
+        sa.Column("band", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("requested_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("callback_request", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_callback_request_customer_id"), ["customer_id"], unique=False
+        )
     with op.batch_alter_table("call", schema=None) as batch_op:
         batch_op.drop_constraint("fk_call_task_id", type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_call_task_id"))
@@ -350,6 +436,7 @@ def downgrade() -> None:
     with op.batch_alter_table("outbound_task", schema=None) as batch_op:
         batch_op.drop_index("ix_outbound_task_status_due")
         batch_op.drop_index(batch_op.f("ix_outbound_task_order_id"))
+        batch_op.drop_index(batch_op.f("ix_outbound_task_call_id"))
         batch_op.drop_index("ix_outbound_task_customer_attempted")
         batch_op.drop_index("ix_outbound_task_assignee_due")
 
