@@ -7,6 +7,7 @@ routes are ``callbacks.http``).
 
 from callbacks.enums import AssigneeKind, CampaignMode, Outcome, TaskPurpose, TaskStatus
 from callbacks.exceptions import (
+    CallNotAllowed,
     CampaignNotFound,
     DncEntryNotFound,
     DuplicateCampaign,
@@ -19,6 +20,7 @@ from callbacks.exceptions import (
 from callbacks.models import OutboundTask
 from callbacks.services.bookings import free_callback_slots, request_callback
 from callbacks.services.dialing import (
+    AgentDial,
     Dial,
     claim_due_dials,
     dial_ended,
@@ -26,12 +28,15 @@ from callbacks.services.dialing import (
     release_dial,
     sms_reply,
     sms_survey_text,
+    start_agent_call,
     survey_answered,
 )
 from callbacks.services.dnc import is_listed
 
 __all__ = [
+    "AgentDial",
     "AssigneeKind",
+    "CallNotAllowed",
     "CampaignMode",
     "CampaignNotFound",
     "Dial",
@@ -55,5 +60,6 @@ __all__ = [
     "request_callback",
     "sms_reply",
     "sms_survey_text",
+    "start_agent_call",
     "survey_answered",
 ]

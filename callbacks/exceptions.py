@@ -41,3 +41,10 @@ class InvalidOutcome(Conflict):
     """An outcome for a task already ended, or a score for a task without an order."""
 
     error_id = "invalid_outcome"
+
+
+class CallNotAllowed(Conflict):
+    """A call to a task's customer that may not be placed now: outside their calling hours,
+    to a listed number, or while the task is being called already."""
+
+    error_id = "call_not_allowed"

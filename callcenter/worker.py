@@ -26,6 +26,7 @@ from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import (
     dial_surveys,
     fetch_twilio_recording,
+    ring_agent_for_callback,
     ring_twilio_agent,
     send_sms_surveys,
     sweep_offers,
@@ -98,7 +99,7 @@ def build_worker(
     """
     worker_class = Worker if burst else CallCenterWorker
     return worker_class(
-        functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent],
+        functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent, ring_agent_for_callback],
         cron_jobs=[
             cron(
                 heartbeat,

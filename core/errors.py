@@ -12,6 +12,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── billing.InvalidQuote                       409
 │   ├── billing.InvalidSlip                        409
 │   ├── billing.QuoteRequired                      409
+│   ├── callbacks.CallNotAllowed                   409
 │   ├── callbacks.DuplicateCampaign                409
 │   ├── callbacks.DuplicateDncEntry                409
 │   ├── callbacks.InvalidOutcome                   409

@@ -290,7 +290,8 @@ def provider_status(
     )
     if call.state is CallState.ENDED:
         routing.call_ended(session, acd=board.acd, call=call)
-        if call.task_id is not None:
+        # An agent's own callback ends with the outcome the agent records, not the line's.
+        if call.task_id is not None and call.agent_id is None:
             _dial_over(session, call, clock)
     return call
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+import anyio
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from callbacks import start_agent_call
 from core.deps import ClockDep, SessionDep
 from core.errors import PermissionDenied
 from orders import Actor, Role, get_user
 from orders.http import Staff, Supervisor
-from telephony import calls
+from telephony import calls, services
 from telephony.acd import Acd, QueueConfig, QueueFigures
 from telephony.deps import AcdDep, SwitchboardDep
+from telephony.enums import CallChannel
 from telephony.exceptions import NoSuchOffer
 from telephony.presence import Agent, AgentState
 from telephony.routing import agent_missed, record_offers
@@ -172,4 +176,46 @@ def transfer(
         queue=data.queue,
         agent_id=data.agent_id,
         clock=clock,
+    )
+
+
+class PlacedCall(BaseModel):
+    call_id: str
+    phone: str
+    dialled_by: Literal["twilio", "softphone"]
+    """``twilio``: the agent's phone rings, then the customer's; ``softphone``: the agent's
+    SIP phone dials the number (the console offers it as a ``tel:`` link)."""
+
+
+@router.post("/tasks/{task_id}/call", status_code=201, tags=["outbound"])
+def call_task(
+    task_id: AgentIdPath,
+    actor: Staff,
+    session: SessionDep,
+    board: SwitchboardDep,
+    clock: ClockDep,
+    request: Request,
+) -> PlacedCall:
+    """Call a task's customer now: the call is logged with the customer's record as its pop
+    (read it at ``/api/console/calls/{call_id}/pop``), and the task is in progress until the
+    agent records its outcome."""
+    dial = start_agent_call(session, task_id, actor=actor, now=clock())
+    twilio = request.app.state.twilio
+    jobs = request.app.state.jobs
+    by_twilio = bool(twilio.account_sid and twilio.caller_id) and jobs is not None
+    call = services.start_outbound_call(
+        session,
+        channel=CallChannel.TWILIO if by_twilio else CallChannel.SIP,
+        to_number=dial.phone,
+        from_number=twilio.caller_id or "",
+        task_id=dial.task_id,
+        agent_id=actor.id,
+        region=board.region,
+        clock=clock,
+    )
+    if by_twilio:
+        enqueue = partial(jobs.enqueue_job, "ring_agent_for_callback", call_id=call.id)
+        anyio.from_thread.run(enqueue)
+    return PlacedCall(
+        call_id=call.id, phone=dial.phone, dialled_by="twilio" if by_twilio else "softphone"
     )

@@ -106,11 +106,13 @@ def start_outbound_call(
     to_number: str,
     from_number: str,
     task_id: int,
+    agent_id: int | None = None,
     region: str = "CN",
     clock: Clock,
 ) -> Call:
-    """Log a call we place for an outbound task, with the customer's record as the pop;
-    committed before the channel dials, so a status callback always finds its call."""
+    """Log a call we place for an outbound task (by the dialer, or by ``agent_id`` from the
+    console), with the customer's record as the pop; committed before the channel dials,
+    so a status callback always finds its call."""
     pop = lookup_caller(session, phone=to_number, region=region, clock=clock)
     call = Call(
         id=uuid.uuid4().hex,
@@ -121,6 +123,7 @@ def start_outbound_call(
         customer_ids=[card.id for card in pop.customers],
         pop=pop.model_dump(mode="json"),
         task_id=task_id,
+        agent_id=agent_id,
         ringing_at=clock(),
     )
     session.add(call)

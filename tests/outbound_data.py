@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import insert
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from callbacks.models import OutboundTask
+from callbacks.schemas import CampaignIn
+from callbacks.services import campaigns
+from orders import SYSTEM
 from orders.enums import (
     ApplianceCategory,
     Channel,
@@ -153,3 +159,29 @@ def completed_orders(
             order_ids, customer_ids, picked, moments, strict=True
         )
     ]
+
+
+WEEK = {str(d): [["09:00", "12:00"], ["13:00", "18:00"]] for d in range(1, 6)}
+
+
+def task_of(
+    client: TestClient, db: Session, clock: Callable[[], datetime], agent: Any, boss: dict[str, str]
+) -> OutboundTask:
+    """A repair completed three hours ago whose satisfaction callback sits in ``agent``'s
+    calendar (``boss``: a supervisor's headers, to set the calendar)."""
+    client.put(
+        f"/api/agents/{agent.id}/calendar",
+        json={"weekly_hours": WEEK, "capacity_per_hour": 6},
+        headers=boss,
+    )
+    completed_orders(db, count=1, start=clock() - timedelta(hours=3), span=timedelta(minutes=1))
+    campaign = campaigns.create_campaign(
+        db,
+        CampaignIn(name="回访", sampling_ratio=1.0, starts_at=clock() - timedelta(days=1)),
+        actor=SYSTEM,
+        now=clock(),
+    )
+    campaigns.plan_campaign(db, campaign.id, now=clock())
+    [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
+    assert task.assignee_id == agent.id, task.unplaced_reason
+    return task

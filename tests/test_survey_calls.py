@@ -21,14 +21,14 @@ from callbacks.services import campaigns
 from callcenter.app import worker_context
 from callcenter.settings import Settings
 from ivr import BUILTIN_FLOWS, CallerInput, Engine, Hangup, load_flows
-from orders import SYSTEM, CallerLookup
+from orders import SYSTEM, CallerLookup, Role
 from orders.models import Complaint, WorkOrder
 from telephony.models import Call
 from telephony.twilio.jobs import dial_surveys, send_sms_surveys
-from tests.conftest import TestClock
+from tests.conftest import TestClock, bearer
 from tests.fake_twilio_api import FakeTwilioApi
-from tests.outbound_data import Completed, completed_orders
-from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML
+from tests.outbound_data import Completed, completed_orders, task_of
+from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, run_worker_jobs
 
 CALLER_ID = "+864008001234"
 SURVEY = load_flows(BUILTIN_FLOWS)["survey"]
@@ -373,3 +373,34 @@ def test_an_sms_survey_answered_td_opts_the_customer_out(
         headers=headers["agent"],
     )
     assert preference.json()["opted_out"] is True
+
+
+def test_through_twilio_the_agent_s_phone_rings_then_the_customer_s(
+    app: Any,
+    client: TestClient,
+    db: Session,
+    clock: TestClock,
+    make_user: Any,
+    headers: dict[str, dict[str, str]],
+    api: FakeTwilioApi,
+    redis_url: str,
+    bus: Any,
+) -> None:
+    agent = make_user(Role.AGENT)
+    task = task_of(client, db, clock, agent, headers["supervisor"])
+    api.replies.append((201, {"sid": "CA" + "a" * 32, "status": "queued"}))
+
+    placed = client.post(f"/api/tasks/{task.id}/call", headers=bearer(agent))
+    run_worker_jobs(app, redis_url, bus)
+    [ring] = api.requests
+    answered = TwilioSimulator(client).post(
+        ring.form["Url"][0],
+        {"CallSid": "CA" + "a" * 32, "AccountSid": "AC" + "0" * 32, "CallStatus": "in-progress"},
+    )
+
+    assert placed.json()["dialled_by"] == "twilio"
+    assert ring.form["To"] == [f"client:agent-{agent.id}"]
+    assert ring.form["From"] == [CALLER_ID]
+    dial = TwiML.parse(answered).root.find("Dial")
+    assert dial is not None and dial.attrib["callerId"] == CALLER_ID
+    assert [n.text for n in dial.iter("Number")] == [task.phone]

@@ -15,9 +15,11 @@ from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
 from callbacks.enums import AssigneeKind, CampaignMode, Outcome, TaskStatus
+from callbacks.exceptions import CallNotAllowed
 from callbacks.models import Campaign, ContactPreference, DncEntry, OutboundTask
 from callbacks.schemas import OutcomeIn
 from callbacks.services import calendars, outcomes, tasks
+from core.errors import PermissionDenied
 from orders import Actor, Role
 
 DIALER = Actor(id=None, name="dialer", role=Role.SUPERVISOR)
@@ -210,3 +212,43 @@ def expire_unanswered(session: Session, *, now: datetime) -> int:
         if task_id is not None:
             dial_ended(session, task_id, Outcome.NO_ANSWER, now=now)
     return len(ids)
+
+
+@dataclass(frozen=True)
+class AgentDial:
+    task_id: int
+    phone: str
+    customer_id: int | None
+
+
+def start_agent_call(session: Session, task_id: int, *, actor: Actor, now: datetime) -> AgentDial:
+    """An agent calls a task's customer now (a click in the console): the task must be the
+    agent's own (or a team's task nobody holds), the number not on the do-not-call list,
+    the moment inside the customer's calling hours, and no other dial of it under way."""
+    task = outcomes.get_task_row(session, task_id)
+    assert task.id is not None
+    if task.assignee_kind is AssigneeKind.DIALER:
+        raise CallNotAllowed(
+            "the automated dialer makes this contact", details={"task_id": task_id}
+        )
+    if task.assignee_id not in (None, actor.id) and actor.role is Role.AGENT:
+        raise PermissionDenied("another agent holds this task")
+    if task.status not in (TaskStatus.SCHEDULED, TaskStatus.UNPLACED, TaskStatus.PENDING):
+        raise CallNotAllowed(f"task {task_id} is {task.status.value}", details={"task_id": task_id})
+    if session.exec(select(DncEntry.id).where(DncEntry.e164 == task.phone)).first():
+        raise CallNotAllowed("the number is on the do-not-call list", details={"task_id": task_id})
+    hours = calendars.calling_hours(session.get(ContactPreference, task.customer_id or 0))
+    if not hours.allows(now):
+        raise CallNotAllowed(
+            f"the customer may be called {hours.describe()} only",
+            details={"task_id": task_id, "calling_hours": hours.describe()},
+        )
+    taken = session.execute(
+        update(OutboundTask)
+        .where(col(OutboundTask.id) == task.id, col(OutboundTask.status) == task.status)
+        .values(status=TaskStatus.IN_PROGRESS, assignee_id=actor.id, updated_at=now)
+    )
+    if cast(CursorResult[Any], taken).rowcount != 1:
+        raise CallNotAllowed("the task is being called already", details={"task_id": task_id})
+    session.commit()
+    return AgentDial(task.id, task.phone, task.customer_id)

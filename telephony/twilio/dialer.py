@@ -23,6 +23,7 @@ from callbacks import (
     sms_survey_text,
 )
 from core.types import Clock
+from orders import User
 from telephony import services
 from telephony.enums import CallChannel, Disposition
 from telephony.switchboard import Switchboard
@@ -129,3 +130,31 @@ def send_due_sms_surveys(
         sent += 1
     expire_unanswered(session, now=clock())
     return sent
+
+
+def dial_for_agent(
+    session: Session,
+    client: TwilioCalls,
+    *,
+    call_id: str,
+    twilio: TwilioSettings,
+    public_url: str,
+) -> str | None:
+    """Ring the agent who clicked to call a task's customer; answering, the agent's leg
+    dials the customer (``/twilio/agent/dial``). The leg's SID, or None if not placed."""
+    call = services.get_call(session, call_id=call_id)
+    user = session.get(User, call.agent_id) if call.agent_id is not None else None
+    if user is None or call.provider_id is not None:
+        return None
+    base = public_url.rstrip("/")
+    sid = client.place_call(
+        OutboundCall(
+            to=user.extension or f"client:agent-{user.id}",
+            from_=twilio.caller_id or call.from_number,
+            url=f"{base}/twilio/agent/dial?{urlencode({'call': call.id})}",
+            status_callback=f"{base}/twilio/status",
+            ring_seconds=RING_SECONDS,
+        )
+    )
+    services.dialled(session, call=call, provider_id=sid)
+    return sid

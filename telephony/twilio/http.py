@@ -188,6 +188,17 @@ def voicemail_done(call_id: CallId, _params: TwilioParams, board: SwitchboardDep
     return _xml(twiml.goodbye(farewell.goodbye, farewell.language))
 
 
+@router.post("/agent/dial")
+def agent_dials(
+    call_id: CallId, params: TwilioParams, session: SessionDep, twilio: TwilioSettingsDep
+) -> Response:
+    """The agent answered the leg we rang for their callback: now ring the customer."""
+    call = services.get_call(session, call_id=call_id)
+    if call.provider_id is not None and call.provider_id != params.get("CallSid"):
+        raise ValidationFailed("the dial webhook is for another call", details={"field": "CallSid"})
+    return _xml(twiml.dial_customer(call.to_number, twilio.caller_id or call.from_number))
+
+
 @router.post("/agent/park")
 def agent_park(call_id: CallId, _params: TwilioParams) -> Response:
     """The agent's leg while their caller is on hold, until a resume bridges them again."""

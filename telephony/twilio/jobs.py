@@ -26,7 +26,7 @@ from telephony.services import get_call, keep_recording
 from telephony.switchboard import Switchboard
 from telephony.twilio import twiml
 from telephony.twilio.config import TwilioSettings
-from telephony.twilio.dialer import dial_due_surveys, send_due_sms_surveys
+from telephony.twilio.dialer import dial_due_surveys, dial_for_agent, send_due_sms_surveys
 from telephony.twilio.errors import TwilioError, map_httpx_errors
 from telephony.twilio.ids import require_sid
 from telephony.twilio.recording_urls import recording_resource
@@ -221,3 +221,22 @@ async def send_sms_surveys(ctx: dict[str, Any]) -> int:
             return send_due_sms_surveys(session, client, twilio=ctx["twilio"], clock=ctx["clock"])
 
     return await run_in_threadpool(send)
+
+
+async def ring_agent_for_callback(ctx: dict[str, Any], *, call_id: str) -> str | None:
+    """The agent clicked to call a task's customer: ring the agent's phone first."""
+    client: TwilioCalls | None = ctx["twilio_calls"]
+    if client is None:
+        raise TwilioError("Twilio credentials are not configured")
+
+    def ring() -> str | None:
+        with ctx["sessions"]() as session:
+            return dial_for_agent(
+                session,
+                client,
+                call_id=call_id,
+                twilio=ctx["twilio"],
+                public_url=ctx["public_url"] or "",
+            )
+
+    return await run_in_threadpool(ring)

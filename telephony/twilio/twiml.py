@@ -139,6 +139,15 @@ def twilio_queue_name(call_id: str) -> str:
     return f"call-{call_id}"
 
 
+def dial_customer(number: str, caller_id: str) -> str:
+    """The agent's leg of a callback the agent placed: ring the customer, then talk."""
+    response = VoiceResponse()
+    dial = Dial(caller_id=caller_id, record="record-from-answer-dual")
+    dial.number(number)
+    response.append(dial)
+    return str(response)
+
+
 def connect_agent(call_id: str) -> str:
     response = VoiceResponse()
     dial = Dial()
