@@ -205,6 +205,7 @@ async function start() {
   else if (supervisor) await loadUnassigned();
   else await loadMine();
   await startOffice();
+  startOutbound();
   connect();
 }
 
