@@ -25,11 +25,21 @@ from callbacks.schemas import (
     PlanSummary,
     TaskPublic,
 )
-from callbacks.services import calendars, campaigns, dnc, outcomes, preferences, tasks
+from callbacks.services import (
+    calendars,
+    campaigns,
+    dnc,
+    outcomes,
+    preferences,
+    reports,
+    tasks,
+)
+from core import xlsx
 from core.deps import ClockDep, RegionDep, SessionDep
 from core.errors import PermissionDenied
-from orders import Actor, Role
-from orders.http import Limit, Offset, PathId, Staff, Supervisor
+from core.xlsx import ExportFormat
+from orders import Actor, Report, Role
+from orders.http import Limit, Offset, PathId, Staff, Supervisor, report_answer
 
 router = APIRouter(tags=["outbound"])
 
@@ -175,3 +185,17 @@ def record_outcome(
     """What came of an attempt: a score (a low one reopens the order with a complaint), a
     retry later (busy, no answer, voicemail) or the end of the task."""
     return outcomes.record_outcome(session, task_id, data, actor=actor, now=clock())
+
+
+@router.get("/campaigns/{campaign_id}/report", response_model=Report, responses=xlsx.RESPONSES)
+def campaign_report(
+    session: SessionDep,
+    _actor: Supervisor,
+    clock: ClockDep,
+    campaign_id: PathId,
+    format: Annotated[ExportFormat, Query()] = ExportFormat.JSON,
+) -> Report | Response:
+    """Eligible, sampled, scheduled, attempted, reached, scored, the mean score and the
+    share satisfied (4 or 5; the spec's goal is 90 %), overall and by station, engineer and
+    category; as JSON or a workbook."""
+    return report_answer(reports.campaign_report(session, campaign_id, now=clock()), format)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from io import BytesIO
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Response
 from openpyxl import Workbook
@@ -76,8 +77,11 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def attachment(content: bytes, filename: str) -> Response:
-    return Response(
-        content,
-        media_type=MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    """The workbook as a download. A name that is not plain ASCII (a campaign called 回访)
+    goes in RFC 6266's ``filename*`` with an ASCII stand-in beside it: HTTP headers are
+    Latin-1, and a Chinese name there would fail the response."""
+    plain = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    disposition = f'attachment; filename="{plain}"'
+    if plain != filename:
+        disposition += f"; filename*=UTF-8''{quote(filename)}"
+    return Response(content, media_type=MEDIA_TYPE, headers={"Content-Disposition": disposition})

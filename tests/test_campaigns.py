@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from io import BytesIO
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
@@ -568,3 +570,58 @@ def test_calling_hours_are_the_customers_own_and_opting_out_cancels_their_callba
         ).json()["opted_out"]
         is True
     )
+
+
+def test_the_campaign_report_counts_each_stage_and_the_share_satisfied(
+    client: TestClient,
+    db: Session,
+    headers: dict[str, dict[str, str]],
+    make_user: Any,
+) -> None:
+    agent = make_user(Role.AGENT)
+    boss = headers["supervisor"]
+    client.put(
+        f"/api/agents/{agent.id}/calendar",
+        json={"weekly_hours": WEEK, "capacity_per_hour": 60},
+        headers=boss,
+    )
+    completed_orders(
+        db,
+        count=10,
+        start=MONDAY - timedelta(hours=3),
+        span=timedelta(minutes=30),
+        stations=1,
+        engineers_per_station=1,
+    )
+    campaign_id = _campaign(db, sampling_ratio=0.5, stratify_by=[])
+    campaigns.plan_campaign(db, campaign_id, now=MONDAY)
+    tasks = db.exec(
+        select(OutboundTask)
+        .where(OutboundTask.campaign_id == campaign_id)
+        .order_by(OutboundTask.id)  # type: ignore[arg-type]
+    ).all()
+    mine = bearer(agent)
+    for task, answer in zip(
+        tasks,
+        [
+            {"outcome": "score_given", "score": 5},
+            {"outcome": "score_given", "score": 2},
+            {"outcome": "busy"},
+        ],
+        strict=False,
+    ):
+        client.post(f"/api/tasks/{task.id}/outcome", json=answer, headers=mine)
+
+    report = client.get(f"/api/campaigns/{campaign_id}/report", headers=boss)
+    book = client.get(f"/api/campaigns/{campaign_id}/report?format=xlsx", headers=boss)
+
+    assert report.status_code == 200, report.text
+    [overall] = report.json()["sections"][0]["rows"]
+    # eligible, sampled, scheduled, attempted, reached, scored, mean, satisfied share
+    assert overall[1:] == [10, 5, 5, 3, 2, 2, 3.5, 0.5]
+    by_station = report.json()["sections"][1]
+    assert by_station["title"] == "by station"
+    assert [row[1:3] for row in by_station["rows"]] == [[10, 5]]
+    assert book.status_code == 200
+    assert "filename*=UTF-8''campaign-%E5%9B%9E%E8%AE%BF" in book.headers["content-disposition"]
+    assert load_workbook(BytesIO(book.content)).sheetnames[:2] == ["campaign", "by station"]
