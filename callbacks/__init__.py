@@ -20,9 +20,11 @@ from callbacks.exceptions import (
 from callbacks.models import OutboundTask
 from callbacks.services.bookings import free_callback_slots, request_callback
 from callbacks.services.dialing import (
+    STALE_CLAIM,
     AgentDial,
     Dial,
     claim_due_dials,
+    claimed_dials,
     dial_ended,
     expire_unanswered,
     release_dial,
@@ -34,6 +36,7 @@ from callbacks.services.dialing import (
 from callbacks.services.dnc import is_listed
 
 __all__ = [
+    "STALE_CLAIM",
     "AgentDial",
     "AssigneeKind",
     "CallNotAllowed",
@@ -52,6 +55,7 @@ __all__ = [
     "TaskPurpose",
     "TaskStatus",
     "claim_due_dials",
+    "claimed_dials",
     "dial_ended",
     "expire_unanswered",
     "free_callback_slots",

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from callbacks import claim_due_dials
 from callbacks.models import OutboundTask
 from callbacks.schemas import CampaignIn
 from callbacks.services import campaigns
@@ -23,7 +24,9 @@ from callcenter.settings import Settings
 from ivr import BUILTIN_FLOWS, CallerInput, Engine, Hangup, load_flows
 from orders import SYSTEM, CallerLookup, Role
 from orders.models import Complaint, WorkOrder
+from telephony.enums import CallChannel
 from telephony.models import Call
+from telephony.services import start_outbound_call
 from telephony.twilio.jobs import dial_surveys, send_sms_surveys
 from tests.conftest import TestClock, bearer
 from tests.fake_twilio_api import FakeTwilioApi
@@ -404,3 +407,38 @@ def test_through_twilio_the_agent_s_phone_rings_then_the_customer_s(
     dial = TwiML.parse(answered).root.find("Dial")
     assert dial is not None and dial.attrib["callerId"] == CALLER_ID
     assert [n.text for n in dial.iter("Number")] == [task.phone]
+
+
+def test_a_dial_lost_with_a_killed_worker_is_dialled_once_later_and_counts_no_attempt(
+    app: Any, client: TestClient, db: Session, clock: TestClock, api: FakeTwilioApi
+) -> None:
+    _, task = _survey_due(db, clock)
+    # The fault: a worker claims the task and logs its call, then dies before dialling.
+    [claimed] = claim_due_dials(db, now=clock())
+    orphan = start_outbound_call(
+        db,
+        channel=CallChannel.TWILIO,
+        to_number=claimed.phone,
+        from_number=CALLER_ID,
+        task_id=claimed.task_id,
+        clock=clock,
+    )
+    assert _dial(app) == 0, "a claimed task is not dialled by another worker meanwhile"
+    assert api.requests == []
+
+    clock.advance(11 * 60)
+    released = _dial(app)
+    db.refresh(task)
+    assert (released, task.status, task.attempts) == (0, "scheduled", 0)
+    clock.advance(6 * 60)
+    api.replies.append((201, {"sid": SID, "status": "queued", "to": task.phone}))
+    dialled = _dial(app)
+    clock.advance(11 * 60)
+    assert _dial(app) == 0, "a dial Twilio has is left to its status callbacks"
+    db.refresh(task)
+    db.refresh(orphan)
+
+    assert dialled == 1
+    assert len(api.requests) == 1
+    assert (task.status, task.attempts) == ("in_progress", 0)
+    assert (orphan.state, orphan.disposition) == ("ended", "failed")

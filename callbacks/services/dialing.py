@@ -252,3 +252,21 @@ def start_agent_call(session: Session, task_id: int, *, actor: Actor, now: datet
         raise CallNotAllowed("the task is being called already", details={"task_id": task_id})
     session.commit()
     return AgentDial(task.id, task.phone, task.customer_id)
+
+
+STALE_CLAIM = timedelta(minutes=10)
+"""A dial claimed this long ago whose call never reached the channel was lost with the
+process that claimed it (a worker killed between claim and dial)."""
+
+
+def claimed_dials(session: Session, *, before: datetime) -> list[int]:
+    """Automated dials in progress since before ``before``: the ones to check."""
+    ids = session.exec(
+        select(OutboundTask.id).where(
+            OutboundTask.assignee_kind == AssigneeKind.DIALER,
+            OutboundTask.mode == CampaignMode.SURVEY_CALL,
+            OutboundTask.status == TaskStatus.IN_PROGRESS,
+            col(OutboundTask.updated_at) < before,
+        )
+    ).all()
+    return [task_id for task_id in ids if task_id is not None]

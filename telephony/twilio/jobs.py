@@ -26,7 +26,12 @@ from telephony.services import get_call, keep_recording
 from telephony.switchboard import Switchboard
 from telephony.twilio import twiml
 from telephony.twilio.config import TwilioSettings
-from telephony.twilio.dialer import dial_due_surveys, dial_for_agent, send_due_sms_surveys
+from telephony.twilio.dialer import (
+    dial_due_surveys,
+    dial_for_agent,
+    reconcile_dials,
+    send_due_sms_surveys,
+)
 from telephony.twilio.errors import TwilioError, map_httpx_errors
 from telephony.twilio.ids import require_sid
 from telephony.twilio.recording_urls import recording_resource
@@ -198,6 +203,7 @@ async def dial_surveys(ctx: dict[str, Any]) -> int:
 
     def dial() -> int:
         with ctx["sessions"]() as session:
+            reconcile_dials(session, ctx["switchboard"], clock=ctx["clock"])
             return dial_due_surveys(
                 session,
                 ctx["switchboard"],
