@@ -23,6 +23,7 @@ from callbacks.schemas import (
     OutcomeIn,
     OutcomePublic,
     PlanSummary,
+    PromiseIn,
     TaskPublic,
 )
 from callbacks.services import (
@@ -199,3 +200,11 @@ def campaign_report(
     share satisfied (4 or 5; the spec's goal is 90 %), overall and by station, engineer and
     category; as JSON or a workbook."""
     return report_answer(reports.campaign_report(session, campaign_id, now=clock()), format)
+
+
+@router.post("/tasks", status_code=status.HTTP_201_CREATED)
+def promise_callback(
+    session: SessionDep, actor: Staff, clock: ClockDep, region: RegionDep, data: PromiseIn
+) -> TaskPublic:
+    """A callback the agent promised on a call, for themselves or for anyone."""
+    return tasks.promise(session, data, actor=actor, region=region, now=clock())

@@ -1,4 +1,5 @@
-"""The outbound engine's periodic job, run by the worker: plan the active campaigns."""
+"""The outbound engine's periodic job, run by the worker: plan the active campaigns, and
+hand agents' overdue own callbacks to anyone."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from callbacks.services.campaigns import plan_active
+from callbacks.services.tasks import hand_over_overdue
 
 PLAN_MINUTES = set(range(0, 60, 5))
 """Campaign windows open hours after completion: planning every five minutes places a
@@ -17,7 +19,11 @@ async def plan_campaigns(ctx: dict[str, Any]) -> dict[str, int]:
     def run() -> dict[str, int]:
         with ctx["sessions"]() as session:
             plans = plan_active(session, now=ctx["clock"]())
+            handed = hand_over_overdue(
+                session, now=ctx["clock"](), minutes=ctx.get("hand_over_minutes", 30)
+            )
         return {
+            "handed_over": handed,
             "campaigns": len(plans),
             "tasks_created": sum(p.tasks_created for p in plans),
             "unplaced": sum(p.unplaced for p in plans),

@@ -252,3 +252,21 @@ class OutcomePublic(BaseModel):
     """When the next attempt is placed, for an attempt that may be tried again."""
     complaint_id: int | None
     order_reopened: bool
+
+
+class PromiseIn(Strict):
+    """A callback promised on a call: to whom, when, and whether the agent keeps it."""
+
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    customer_id: RowId | None = None
+    at: datetime
+    for_me: bool = True
+    """True: the agent's own (handed to anyone once long overdue); False: anyone's."""
+    call_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{1,32}$")] | None = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+
+    @model_validator(mode="after")
+    def _aware(self) -> PromiseIn:
+        if self.at.tzinfo is None:
+            raise ValueError("at needs its time zone (e.g. 2026-12-04T15:00:00+08:00)")
+        return self

@@ -82,6 +82,12 @@ class WorkerSettings(BaseModel):
     """/readyz fails when no worker has beaten for this long (workers beat every 5 s)."""
 
 
+class CallbacksSettings(BaseModel):
+    hand_over_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    """An agent's own callback (a promise made on a call) still not made this long after
+    its time goes to any agent (VICIdial's USERONLY callbacks turned ANYONE)."""
+
+
 class IvrSettings(BaseModel):
     flows_dir: Path | None = None
     """Directory of flow YAML files; the built-in hotline flow when unset."""
@@ -110,6 +116,7 @@ class Settings(BaseSettings):
     sip: SipSettings = SipSettings()
     ivr: IvrSettings = IvrSettings()
     worker: WorkerSettings = WorkerSettings()
+    callbacks: CallbacksSettings = CallbacksSettings()
     metrics: MetricsSettings = MetricsSettings()
 
     @property

@@ -97,4 +97,5 @@ def worker_context(
         "twilio_calls": twilio_calls_from(settings.twilio),
         "public_url": settings.public_url,
         "recordings_dir": settings.recordings_path,
+        "hand_over_minutes": settings.callbacks.hand_over_minutes,
     }

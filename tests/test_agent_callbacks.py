@@ -4,15 +4,20 @@ or dialled from the agent's softphone, and the task waits for the agent's outcom
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from callbacks.jobs import plan_campaigns
+from callbacks.models import OutboundTask
+from callcenter.app import worker_context
 from orders import Role
 from telephony.models import Call
 from tests.conftest import TestClock, bearer
-from tests.outbound_data import task_of
+from tests.outbound_data import WEEK, task_of
 
 
 def test_an_agent_calls_a_task_s_customer_and_sees_the_pop(
@@ -80,3 +85,58 @@ def test_no_call_outside_the_customer_s_hours_or_to_a_listed_number(
     assert "18:00-20:00 Asia/Shanghai" in late.json()["message"]
     assert listed.status_code == 409
     assert db.exec(select(Call).where(Call.task_id == task.id)).all() == []
+
+
+def test_a_promised_callback_is_the_agent_s_own_until_long_overdue_then_anyone_s(
+    app: Any,
+    client: TestClient,
+    db: Session,
+    clock: TestClock,
+    make_user: Any,
+    headers: dict[str, dict[str, str]],
+    make_customer: Any,
+) -> None:
+    promiser, colleague = make_user(Role.AGENT), make_user(Role.AGENT)
+    for agent in (promiser, colleague):
+        client.put(
+            f"/api/agents/{agent.id}/calendar",
+            json={"weekly_hours": WEEK, "capacity_per_hour": 6},
+            headers=headers["supervisor"],
+        )
+    customer = make_customer(name="赵敏", phones=("13700137000",))
+
+    promised = client.post(
+        "/api/tasks",
+        json={
+            "phone": "137 0013 7000",
+            "customer_id": customer.id,
+            "at": "2026-11-23T15:00:00+08:00",
+            "note": "客户下午三点后在家",
+        },
+        headers=bearer(promiser),
+    )
+    naive = client.post(
+        "/api/tasks",
+        json={"phone": "13700137000", "at": "2026-11-23T15:00:00"},
+        headers=bearer(promiser),
+    )
+    clock.set(datetime(2026, 11, 23, 7, 20, tzinfo=UTC))  # 15:20: not yet handed over
+    asyncio.run(plan_campaigns(worker_context(app)))
+    kept = db.get(OutboundTask, promised.json()["id"])
+    assert kept is not None
+    kept_by = kept.assignee_id
+    clock.set(datetime(2026, 11, 23, 7, 31, tzinfo=UTC))  # 15:31: 31 minutes overdue
+    handed = asyncio.run(plan_campaigns(worker_context(app)))
+    db.refresh(kept)
+
+    assert promised.status_code == 201, promised.text
+    assert promised.json()["purpose"] == "promised_callback"
+    assert promised.json()["assignee_id"] == promiser.id
+    assert promised.json()["due_at"].startswith("2026-11-23T07:00:00")
+    assert naive.status_code == 422
+    assert kept_by == promiser.id
+    assert handed["handed_over"] == 1
+    # Anyone's now: placed again at the first free time, whoever's calendar holds it.
+    assert (kept.assignee_kind, kept.status) == ("team", "scheduled")
+    assert kept.assignee_id in (promiser.id, colleague.id)
+    assert kept.due_at is not None and kept.due_at >= datetime(2026, 11, 23, 7, 31, tzinfo=UTC)

@@ -9,12 +9,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
-from callbacks.enums import TaskStatus
+from callbacks.enums import AssigneeKind, CampaignMode, TaskPurpose, TaskStatus
+from callbacks.exceptions import InvalidTaskQuery
 from callbacks.models import AgentCalendarRow, OutboundTask
-from callbacks.schemas import TaskPublic
-from orders import customer_names, mark_callbacks_done
+from callbacks.schemas import PromiseIn, TaskPublic
+from callbacks.services import calendars
+from orders import Actor, customer_names, get_customer, mark_callbacks_done, normalize_phone
 
 WAITING = (TaskStatus.PENDING, TaskStatus.SCHEDULED, TaskStatus.UNPLACED)
+PROMISE_WINDOW = timedelta(hours=2)
+"""A promised callback is made within this of the time promised."""
+PROMISE_PRIORITY = 20
+"""A promise to a customer goes before booked callbacks and campaigns."""
 VISIBLE = (TaskStatus.SCHEDULED, TaskStatus.IN_PROGRESS, TaskStatus.DONE, TaskStatus.FAILED)
 
 
@@ -87,3 +93,70 @@ def end(session: Session, task: OutboundTask, status: TaskStatus) -> None:
     session.add(task)
     if task.order_id is not None and task.campaign_id is not None:
         mark_callbacks_done(session, [task.order_id])
+
+
+def hand_over_overdue(session: Session, *, now: datetime, minutes: int) -> int:
+    """An agent's own callbacks still waiting ``minutes`` after their time go to anyone:
+    placed again in whichever calendar has room. The number handed over."""
+    overdue = session.exec(
+        select(OutboundTask.id).where(
+            OutboundTask.assignee_kind == AssigneeKind.AGENT,
+            OutboundTask.status == TaskStatus.SCHEDULED,
+            col(OutboundTask.due_at) < now - timedelta(minutes=minutes),
+            col(OutboundTask.deadline_at) > now,
+        )
+    ).all()
+    ids = [task_id for task_id in overdue if task_id is not None]
+    if not ids:
+        return 0
+    session.execute(
+        update(OutboundTask)
+        .where(col(OutboundTask.id).in_(ids))
+        .values(
+            assignee_kind=AssigneeKind.TEAM,
+            assignee_id=None,
+            status=TaskStatus.PENDING,
+            due_at=None,
+            slot_end=None,
+            earliest_at=now,
+            updated_at=now,
+        )
+    )
+    session.commit()
+    calendars.schedule_pending(session, now=now, task_ids=ids)
+    return len(ids)
+
+
+def promise(
+    session: Session, data: PromiseIn, *, actor: Actor, region: str, now: datetime
+) -> TaskPublic:
+    """A callback an agent promised on a call: their own (``for_me``) or anyone's, at the
+    time promised, placed in the calendars like any other."""
+    if actor.id is None:
+        raise InvalidTaskQuery("the system promises no callbacks")
+    if data.customer_id is not None:
+        get_customer(session, customer_id=data.customer_id)
+    phone = normalize_phone(data.phone, default_region=region)
+    personal = data.for_me
+    task = OutboundTask(
+        purpose=TaskPurpose.PROMISED_CALLBACK,
+        customer_id=data.customer_id,
+        phone=phone,
+        call_id=data.call_id,
+        earliest_at=data.at,
+        deadline_at=data.at + PROMISE_WINDOW,
+        assignee_kind=AssigneeKind.AGENT if personal else AssigneeKind.TEAM,
+        assignee_id=actor.id if personal else None,
+        mode=CampaignMode.AGENT_CALL,
+        priority=PROMISE_PRIORITY,
+        note=data.note,
+        created_by=actor.name,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(task)
+    session.commit()
+    assert task.id is not None
+    calendars.schedule_pending(session, now=now, task_ids=[task.id])
+    session.refresh(task)
+    return to_public(session, [task])[0]
