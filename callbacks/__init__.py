@@ -34,6 +34,7 @@ from callbacks.services.dialing import (
     survey_answered,
 )
 from callbacks.services.dnc import is_listed
+from callbacks.services.notices import notice_on_status_change, notice_text
 
 __all__ = [
     "STALE_CLAIM",
@@ -60,6 +61,8 @@ __all__ = [
     "expire_unanswered",
     "free_callback_slots",
     "is_listed",
+    "notice_on_status_change",
+    "notice_text",
     "release_dial",
     "request_callback",
     "sms_reply",

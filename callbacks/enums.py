@@ -48,6 +48,8 @@ class CampaignMode(StrEnum):
     AGENT_CALL = "agent_call"
     SURVEY_CALL = "survey_call"
     SMS_SURVEY = "sms_survey"
+    SMS_NOTICE = "sms_notice"
+    """A text telling the customer where their repair stands; nothing is asked."""
 
 
 class StratumField(StrEnum):

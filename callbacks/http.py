@@ -20,6 +20,7 @@ from callbacks.schemas import (
     DecisionPublic,
     DncIn,
     DncPublic,
+    OrderNotices,
     OutcomeIn,
     OutcomePublic,
     PlanSummary,
@@ -35,6 +36,7 @@ from callbacks.services import (
     reports,
     tasks,
 )
+from callbacks.services import notices as notices_service
 from core import xlsx
 from core.deps import ClockDep, RegionDep, SessionDep
 from core.errors import PermissionDenied
@@ -208,3 +210,15 @@ def promise_callback(
 ) -> TaskPublic:
     """A callback the agent promised on a call, for themselves or for anyone."""
     return tasks.promise(session, data, actor=actor, region=region, now=clock())
+
+
+@router.get("/orders/{order_id}/notices")
+def order_notices(session: SessionDep, _actor: Staff, order_id: PathId) -> OrderNotices:
+    """The texts the customer was sent about the order (waiting for parts, parts arrived,
+    repaired), with when each went, and how many."""
+    notices = notices_service.order_notices(session, order_id)
+    return OrderNotices(
+        order_id=order_id,
+        count=sum(1 for n in notices if n.sent_at is not None),
+        notices=notices,
+    )

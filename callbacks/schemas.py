@@ -68,6 +68,8 @@ class CampaignIn(Strict):
             raise ValueError("window_to_hours must be after window_from_hours")
         if len(set(self.stratify_by)) != len(self.stratify_by):
             raise ValueError("stratify_by names a field twice")
+        if self.mode is CampaignMode.SMS_NOTICE:
+            raise ValueError("a campaign calls or surveys; notices follow order changes")
         if self.mode is not CampaignMode.AGENT_CALL and not self.survey_flow:
             raise ValueError("a survey call or SMS survey needs its survey_flow")
         return self
@@ -270,3 +272,18 @@ class PromiseIn(Strict):
         if self.at.tzinfo is None:
             raise ValueError("at needs its time zone (e.g. 2026-12-04T15:00:00+08:00)")
         return self
+
+
+class NoticePublic(BaseModel):
+    purpose: TaskPurpose
+    status: TaskStatus
+    queued_at: datetime
+    sent_at: datetime | None
+    outcome: str | None
+
+
+class OrderNotices(BaseModel):
+    order_id: int
+    count: int
+    """Notices sent to the customer about this order."""
+    notices: list[NoticePublic]

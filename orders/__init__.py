@@ -80,7 +80,7 @@ from orders.schemas import (
 from orders.services.appliances import create_appliance
 from orders.services.board import station_board
 from orders.services.completions import Completion, completions
-from orders.services.customers import create_customer, get_customer
+from orders.services.customers import create_customer, first_phone, get_customer
 from orders.services.figures import complaints_by_level, customer_names, user_names
 from orders.services.lookup import lookup_caller
 from orders.services.satisfaction import (
@@ -92,7 +92,12 @@ from orders.services.satisfaction import (
 )
 from orders.services.stations import get_engineer_row, get_station_row
 from orders.services.status import order_status_for_caller
-from orders.services.transitions import Precondition, add_precondition
+from orders.services.transitions import (
+    Precondition,
+    StatusListener,
+    add_precondition,
+    add_status_listener,
+)
 from orders.services.users import actor_from_token, get_user
 from orders.services.work_orders import completed_at, create_order, engineer_of, visible_order
 from orders.sla import (
@@ -168,6 +173,7 @@ __all__ = [
     "Station",
     "StationBoard",
     "StationNotFound",
+    "StatusListener",
     "Strict",
     "SweepResult",
     "TimeZoneName",
@@ -182,6 +188,7 @@ __all__ = [
     "WorkingHours",
     "actor_from_token",
     "add_precondition",
+    "add_status_listener",
     "calendar_for",
     "complaints_by_level",
     "completed_at",
@@ -191,6 +198,7 @@ __all__ = [
     "create_order",
     "customer_names",
     "engineer_of",
+    "first_phone",
     "get_customer",
     "get_engineer_row",
     "get_station_row",

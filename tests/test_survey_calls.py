@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +23,10 @@ from callcenter.app import worker_context
 from callcenter.settings import Settings
 from ivr import BUILTIN_FLOWS, CallerInput, Engine, Hangup, load_flows
 from orders import SYSTEM, CallerLookup, Role
+from orders.enums import OrderStatus, ServiceMode
 from orders.models import Complaint, WorkOrder
+from orders.schemas import OrderCreate, TransitionIn
+from orders.services import work_orders
 from telephony.enums import CallChannel
 from telephony.models import Call
 from telephony.services import start_outbound_call
@@ -442,3 +445,69 @@ def test_a_dial_lost_with_a_killed_worker_is_dialled_once_later_and_counts_no_at
     assert len(api.requests) == 1
     assert (task.status, task.attempts) == ("in_progress", 0)
     assert (orphan.state, orphan.disposition) == ("ended", "failed")
+
+
+def test_the_customer_is_texted_when_parts_wait_arrive_and_the_repair_is_done(
+    app: Any,
+    client: TestClient,
+    db: Session,
+    clock: TestClock,
+    api: FakeTwilioApi,
+    headers: dict[str, dict[str, str]],
+    make_customer: Any,
+    make_appliance: Any,
+    station: Any,
+) -> None:
+    customer = make_customer(name="周杰", phones=("13600136000",))
+    order = work_orders.create_order(
+        db,
+        # Carried in: at the station, the arrived parts go straight onto the bench.
+        data=OrderCreate(
+            customer_id=customer.id,
+            appliance_id=make_appliance(customer.id).id,
+            service_mode=ServiceMode.CARRY_IN,
+        ),
+        actor=SYSTEM,
+        clock=clock,
+    )
+    steps = [
+        OrderStatus.ASSIGNED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.CONTACTED,
+        OrderStatus.IN_SERVICE,
+        OrderStatus.WAITING_PARTS,
+    ]
+    for step in steps:
+        work_orders.transition_order(
+            db,
+            order_id=order.id,
+            data=TransitionIn(to=step, station_id=station.id),
+            actor=SYSTEM,
+            clock=clock,
+        )
+    api.replies.append((201, {"sid": "SM" + "1" * 32, "status": "queued"}))
+    first = asyncio.run(send_sms_surveys(worker_context(app)))
+    clock.set(datetime(2026, 11, 23, 14, 30, tzinfo=UTC))  # 22:30 in Shanghai
+    for step in (OrderStatus.IN_SERVICE, OrderStatus.COMPLETED):
+        work_orders.transition_order(
+            db, order_id=order.id, data=TransitionIn(to=step), actor=SYSTEM, clock=clock
+        )
+    at_night = asyncio.run(send_sms_surveys(worker_context(app)))
+    clock.set(datetime(2026, 11, 24, 1, 0, 30, tzinfo=UTC))  # 09:00 the next morning
+    api.replies += [(201, {"sid": "SM" + "2" * 32}), (201, {"sid": "SM" + "3" * 32})]
+    morning = asyncio.run(send_sms_surveys(worker_context(app)))
+    notices = client.get(f"/api/orders/{order.id}/notices", headers=headers["agent"]).json()
+
+    assert (first, at_night, morning) == (1, 0, 2)
+    bodies = [r.form["Body"][0] for r in api.requests]
+    assert [r.form["To"][0] for r in api.requests] == ["+8613600136000"] * 3
+    assert "正在等待配件" in bodies[0] and order.number in bodies[0]
+    assert "配件已到" in bodies[1]
+    assert "已维修完成" in bodies[2]
+    assert notices["count"] == 3
+    assert [n["purpose"] for n in notices["notices"]] == [
+        "notice_waiting_parts",
+        "notice_parts_arrived",
+        "notice_repaired",
+    ]
+    assert notices["notices"][2]["sent_at"].startswith("2026-11-24T01:00")

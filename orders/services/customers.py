@@ -194,3 +194,12 @@ def search_customers(
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(Customer.id)).limit(limit).offset(offset)).all()
     return [to_public(session, row) for row in rows], total
+
+
+def first_phone(session: Session, customer_id: int) -> str | None:
+    """The customer's first number on file: the one the hotline calls or texts."""
+    return session.exec(
+        select(CustomerPhone.e164)
+        .where(CustomerPhone.customer_id == customer_id)
+        .order_by(col(CustomerPhone.id))
+    ).first()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -91,6 +92,8 @@ def apply_transition(
     if to is OrderStatus.IN_SERVICE:
         _keep_visit(session, order)
     maintenance.end_round(session, order=order, now=now)
+    for listener in _LISTENERS:
+        listener(session, order, previous, now)
     publish_on_commit(
         session,
         OrderStatusChanged(
@@ -127,6 +130,18 @@ _RECORD_OF: dict[OrderType, tuple[type[Any], str]] = {
 Precondition = Callable[[Session, WorkOrder, OrderStatus], None]
 """A rule of another package on a status change: raises to refuse it."""
 _PRECONDITIONS: list[Precondition] = []
+
+
+StatusListener = Callable[[Session, WorkOrder, OrderStatus, datetime], None]
+"""A rule of another package that follows a status change (the order, the status it
+left, the moment), in the same transaction: a customer's notice, say."""
+_LISTENERS: list[StatusListener] = []
+
+
+def add_status_listener(listener: StatusListener) -> None:
+    """Installed by the composition root, as preconditions are."""
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
 
 
 def add_precondition(rule: Precondition) -> None:

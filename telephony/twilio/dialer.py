@@ -21,6 +21,7 @@ from callbacks import (
     claimed_dials,
     dial_ended,
     expire_unanswered,
+    notice_text,
     release_dial,
     sms_survey_text,
 )
@@ -131,6 +132,31 @@ def send_due_sms_surveys(
             continue
         sent += 1
     expire_unanswered(session, now=clock())
+    return sent + _send_notices(session, client, twilio=twilio, clock=clock)
+
+
+def _send_notices(
+    session: Session, client: TwilioCalls, *, twilio: TwilioSettings, clock: Clock
+) -> int:
+    """The customers' notices due now (waiting for parts, parts arrived, repaired)."""
+    assert twilio.caller_id is not None
+    sent = 0
+    for dial in claim_due_dials(session, now=clock(), mode=CampaignMode.SMS_NOTICE):
+        try:
+            client.send_message(
+                to=dial.phone,
+                from_=twilio.caller_id,
+                body=notice_text(session, dial.task_id, dial.language),
+            )
+        except TwilioInvalidNumber:
+            dial_ended(session, dial.task_id, Outcome.WRONG_NUMBER, now=clock())
+            continue
+        except TwilioError as exc:
+            log.warning("notice not sent, due again shortly", task=dial.task_id, error=exc.message)
+            release_dial(session, dial.task_id, now=clock())
+            continue
+        dial_ended(session, dial.task_id, Outcome.REACHED, now=clock())
+        sent += 1
     return sent
 
 
