@@ -46,7 +46,7 @@ from sqlmodel import Session
 
 from benchmarks.machine import machine
 from callcenter.migrate import upgrade
-from core.db import make_engine
+from core.db import make_engine, table_of
 from orders.enums import (
     ApplianceCategory,
     Channel,
@@ -414,13 +414,13 @@ def generate(engine: Engine, plan: Plan, seed: int) -> dict[str, Any]:
     """Load every table and return seconds spent per step."""
     rng = random.Random(seed + 1)
     steps: list[tuple[Table, Callable[[], Iterable[Row]]]] = [
-        (_table(Station), lambda: station_rows(plan)),
-        (_table(Customer), lambda: customer_rows(plan, rng)),
-        (_table(Address), lambda: address_rows(plan, rng)),
-        (_table(Appliance), lambda: appliance_rows(plan, rng)),
-        (_table(CustomerPhone), lambda: phone_rows(plan)),
-        (_table(WorkOrder), lambda: order_rows(plan, rng)),
-        (_table(Complaint), lambda: complaint_rows(plan, rng)),
+        (table_of(Station), lambda: station_rows(plan)),
+        (table_of(Customer), lambda: customer_rows(plan, rng)),
+        (table_of(Address), lambda: address_rows(plan, rng)),
+        (table_of(Appliance), lambda: appliance_rows(plan, rng)),
+        (table_of(CustomerPhone), lambda: phone_rows(plan)),
+        (table_of(WorkOrder), lambda: order_rows(plan, rng)),
+        (table_of(Complaint), lambda: complaint_rows(plan, rng)),
     ]
     seconds: dict[str, float] = {}
     for table, rows in steps:
@@ -433,10 +433,6 @@ def generate(engine: Engine, plan: Plan, seed: int) -> dict[str, Any]:
     seconds["analyze_checkpoint"] = round(time.perf_counter() - begun, 1)
     print(f"  {'analyze, checkpoint':<27} in {seconds['analyze_checkpoint']:6.1f} s", flush=True)
     return seconds
-
-
-def _table(model: Any) -> Table:
-    return model.__table__
 
 
 def _finish(engine: Engine, tables: list[Table]) -> None:
@@ -472,8 +468,8 @@ def row_counts(engine: Engine) -> dict[str, int]:
     tables = [Customer, CustomerPhone, Address, Appliance, WorkOrder, Complaint, Station]
     with engine.connect() as connection:
         return {
-            _table(model).name: connection.execute(
-                text(f"SELECT count(*) FROM {_table(model).name}")
+            table_of(model).name: connection.execute(
+                text(f"SELECT count(*) FROM {table_of(model).name}")
             ).scalar_one()
             for model in tables
         }

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import event, exc
+from sqlalchemy import Table, event, exc
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
@@ -197,3 +197,10 @@ def _sqlite_begin(connection: Any) -> None:
 def session_scope(engine: Engine) -> Iterator[Session]:
     with ServiceSession(engine, expire_on_commit=False) as session:
         yield session
+
+
+def table_of(model: Any) -> Table:
+    """A table model's Core table, for statements that skip the ORM (bulk reads and
+    writes of many rows): typed, where ``Model.__table__`` is not."""
+    table: Table = model.__table__
+    return table

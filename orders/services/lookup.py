@@ -18,12 +18,13 @@ from datetime import UTC, date, datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import JSON, Column, ColumnElement, Table, bindparam, func, literal_column, select
+from sqlalchemy import JSON, Column, ColumnElement, bindparam, func, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
+from core.db import table_of
 from core.types import Clock
 from orders.enums import ComplaintStatus
 from orders.models import Address, Appliance, Complaint, Customer, CustomerPhone, WorkOrder
@@ -78,11 +79,6 @@ def _json_agg(element: json_list, compiler: SQLCompiler, **kw: Any) -> str:
     return f"json_agg({compiler.process(element.clauses, **kw)})"
 
 
-def _table(model: Any) -> Table:
-    table: Table = model.__table__
-    return table
-
-
 def _constant(value: str) -> ColumnElement[Any]:
     # Written into the statement, not bound: PostgreSQL must know the type of each key of
     # json_build_object, and fewer parameters keep the statement text the same every call.
@@ -96,12 +92,12 @@ def _records(columns: Iterable[Column[Any]]) -> json_list:
     return json_list(json_record(*chain.from_iterable(pairs)))
 
 
-_customer = _table(Customer).c
-_phone = _table(CustomerPhone).c
-_address = _table(Address).c
-_appliance = _table(Appliance).c
-_order = _table(WorkOrder).c
-_complaint = _table(Complaint).c
+_customer = table_of(Customer).c
+_phone = table_of(CustomerPhone).c
+_address = table_of(Address).c
+_appliance = table_of(Appliance).c
+_order = table_of(WorkOrder).c
+_complaint = table_of(Complaint).c
 
 # The columns each schema shows (the warranty is computed, not stored); every list has "id",
 # for sorting.
@@ -119,15 +115,15 @@ _ORDER_COLUMNS = [_order[name] for name in OrderSummary.model_fields]
 # id from that index alone, which stays the cheapest plan for a customer with a thousand
 # orders too, where reading and sorting them all (what PostgreSQL chose for a plain
 # ORDER BY ... LIMIT here) took milliseconds.
-_newest = _table(WorkOrder).alias("newest")
+_newest = table_of(WorkOrder).alias("newest")
 _RECENT_IDS = (
     select(_newest.c.id)
     .where(_newest.c.customer_id == _customer.id)
     .order_by(_newest.c.created_at.desc(), _newest.c.id.desc())
     .limit(RECENT_ORDERS)
-    .correlate(_table(Customer))  # two levels up: not found by auto-correlation
+    .correlate(table_of(Customer))  # two levels up: not found by auto-correlation
 )
-_caller = _table(CustomerPhone).alias("caller")
+_caller = table_of(CustomerPhone).alias("caller")
 _CARDS = (
     select(
         _customer.id,
