@@ -5,8 +5,9 @@ or dialled from the agent's softphone, and the task waits for the agent's outcom
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -16,8 +17,10 @@ from callbacks.models import OutboundTask
 from callcenter.app import worker_context
 from orders import Role
 from telephony.models import Call
-from tests.conftest import TestClock, bearer
+from tests.conftest import TestClock, at, bearer
 from tests.outbound_data import WEEK, task_of
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def test_an_agent_calls_a_task_s_customer_and_sees_the_pop(
@@ -110,33 +113,36 @@ def test_a_promised_callback_is_the_agent_s_own_until_long_overdue_then_anyone_s
         json={
             "phone": "137 0013 7000",
             "customer_id": customer.id,
-            "at": "2026-11-23T15:00:00+08:00",
+            "at": at(2026, 11, 23, 7, 0).astimezone(SHANGHAI).isoformat(),
             "note": "客户下午三点后在家",
         },
         headers=bearer(promiser),
     )
     naive = client.post(
         "/api/tasks",
-        json={"phone": "13700137000", "at": "2026-11-23T15:00:00"},
+        json={
+            "phone": "13700137000",
+            "at": at(2026, 11, 23, 7, 0).replace(tzinfo=None).isoformat(),
+        },
         headers=bearer(promiser),
     )
-    clock.set(datetime(2026, 11, 23, 7, 20, tzinfo=UTC))  # 15:20: not yet handed over
+    clock.set(at(2026, 11, 23, 7, 20))  # 15:20: not yet handed over
     asyncio.run(plan_campaigns(worker_context(app)))
     kept = db.get(OutboundTask, promised.json()["id"])
     assert kept is not None
     kept_by = kept.assignee_id
-    clock.set(datetime(2026, 11, 23, 7, 31, tzinfo=UTC))  # 15:31: 31 minutes overdue
+    clock.set(at(2026, 11, 23, 7, 31))  # 15:31: 31 minutes overdue
     handed = asyncio.run(plan_campaigns(worker_context(app)))
     db.refresh(kept)
 
     assert promised.status_code == 201, promised.text
     assert promised.json()["purpose"] == "promised_callback"
     assert promised.json()["assignee_id"] == promiser.id
-    assert promised.json()["due_at"].startswith("2026-11-23T07:00:00")
+    assert datetime.fromisoformat(promised.json()["due_at"]) == at(2026, 11, 23, 7, 0)
     assert naive.status_code == 422
     assert kept_by == promiser.id
     assert handed["handed_over"] == 1
     # Anyone's now: placed again at the first free time, whoever's calendar holds it.
     assert (kept.assignee_kind, kept.status) == ("team", "scheduled")
     assert kept.assignee_id in (promiser.id, colleague.id)
-    assert kept.due_at is not None and kept.due_at >= datetime(2026, 11, 23, 7, 31, tzinfo=UTC)
+    assert kept.due_at is not None and kept.due_at >= at(2026, 11, 23, 7, 31)

@@ -3,7 +3,6 @@ from the agents' calendars, and the one picked holds the agent's slot."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -11,7 +10,7 @@ from sqlmodel import Session, select
 
 from callbacks.models import OutboundTask
 from orders import Role
-from tests.conftest import bearer
+from tests.conftest import OPEN_HOURS, at, bearer
 
 WEEK = {str(d): [["09:00", "12:00"], ["13:00", "18:00"]] for d in range(1, 6)}
 
@@ -38,7 +37,9 @@ def test_the_ivr_offers_free_times_from_the_calendars_and_books_the_one_picked(
     booked = call.press("2")
     db.expire_all()
     [task] = db.exec(select(OutboundTask).where(OutboundTask.customer_id == customer.id)).all()
-    day = client.get("/api/tasks", params={"date": "2026-11-23"}, headers=bearer(agent)).json()
+    day = client.get(
+        "/api/tasks", params={"date": OPEN_HOURS.date().isoformat()}, headers=bearer(agent)
+    ).json()
 
     # 10:00 in Shanghai; one call an hour from 09:00: 10:00 is too soon to offer, and
     # no hour is offered twice.
@@ -54,5 +55,5 @@ def test_the_ivr_offers_free_times_from_the_calendars_and_books_the_one_picked(
         "scheduled",
         agent.id,
     )
-    assert task.due_at == datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+    assert task.due_at == at(2026, 11, 23, 5, 0)
     assert [t["id"] for t in day] == [task.id]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +31,7 @@ from telephony.enums import CallChannel
 from telephony.models import Call
 from telephony.services import start_outbound_call
 from telephony.twilio.jobs import dial_surveys, send_sms_surveys
-from tests.conftest import TestClock, bearer
+from tests.conftest import TestClock, at, bearer
 from tests.fake_twilio_api import FakeTwilioApi
 from tests.outbound_data import Completed, completed_orders, task_of
 from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, run_worker_jobs
@@ -487,13 +487,14 @@ def test_the_customer_is_texted_when_parts_wait_arrive_and_the_repair_is_done(
         )
     api.replies.append((201, {"sid": "SM" + "1" * 32, "status": "queued"}))
     first = asyncio.run(send_sms_surveys(worker_context(app)))
-    clock.set(datetime(2026, 11, 23, 14, 30, tzinfo=UTC))  # 22:30 in Shanghai
+    clock.set(at(2026, 11, 23, 14, 30))  # 22:30 in Shanghai
     for step in (OrderStatus.IN_SERVICE, OrderStatus.COMPLETED):
         work_orders.transition_order(
             db, order_id=order.id, data=TransitionIn(to=step), actor=SYSTEM, clock=clock
         )
     at_night = asyncio.run(send_sms_surveys(worker_context(app)))
-    clock.set(datetime(2026, 11, 24, 1, 0, 30, tzinfo=UTC))  # 09:00 the next morning
+    morning_at = at(2026, 11, 24, 1, 0, 30)  # 09:00 the next morning
+    clock.set(morning_at)
     api.replies += [(201, {"sid": "SM" + "2" * 32}), (201, {"sid": "SM" + "3" * 32})]
     morning = asyncio.run(send_sms_surveys(worker_context(app)))
     notices = client.get(f"/api/orders/{order.id}/notices", headers=headers["agent"]).json()
@@ -510,4 +511,5 @@ def test_the_customer_is_texted_when_parts_wait_arrive_and_the_repair_is_done(
         "notice_parts_arrived",
         "notice_repaired",
     ]
-    assert notices["notices"][2]["sent_at"].startswith("2026-11-24T01:00")
+    sent_at = datetime.fromisoformat(notices["notices"][2]["sent_at"])
+    assert timedelta(0) <= sent_at - morning_at < timedelta(minutes=1)
