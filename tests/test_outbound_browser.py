@@ -93,3 +93,38 @@ def test_a_due_callback_appears_at_its_time_and_one_click_calls_and_pops_the_cus
     pop = client.get("/api/lookup", params={"phone": task.phone}, headers=bearer(agent))
     assert pop.json()["customers"][0]["last_satisfaction_score"] == 4
     assert problems == []
+
+
+def test_a_supervisor_sees_each_campaign_s_progress_and_keeps_the_do_not_call_list(
+    browser: Browser,
+    base_url: str,
+    db: Session,
+    clock: TestClock,
+    make_user: Any,
+) -> None:
+    boss = make_user(Role.SUPERVISOR, username="outbound-boss")
+    completed_orders(db, count=10, start=clock() - timedelta(hours=3), span=timedelta(minutes=9))
+    campaign = campaigns.create_campaign(
+        db,
+        CampaignIn(name="十一月回访", sampling_ratio=0.5, starts_at=clock() - timedelta(days=1)),
+        actor=SYSTEM,
+        now=clock(),
+    )
+    campaigns.plan_campaign(db, campaign.id, now=clock())
+
+    page, problems = login_page(browser, base_url, boss.username, VIEWPORT)
+    line = page.locator(f"#campaign-table tr[data-campaign='{campaign.id}'] td")
+    expect(line.nth(0)).to_have_text("十一月回访")
+    expect(line.nth(1)).to_have_text("10")
+    page.fill("#dnc-form input[name=phone]", "139 0000 1234")
+    page.fill("#dnc-form input[name=reason]", "客户要求不再回访")
+    page.click("#dnc-form button[type=submit]")
+    entry = page.locator("#dnc-list li", has_text="+8613900001234")
+    expect(entry).to_contain_text("客户要求不再回访")
+    page.fill("#dnc-form input[name=phone]", "not a number")
+    page.click("#dnc-form button[type=submit]")
+    expect(page.locator("#outbound-error")).not_to_be_empty()
+    shot(page, "outbound-desk")
+    entry.locator("button").click()
+    expect(page.locator("#dnc-list li", has_text="+8613900001234")).to_have_count(0)
+    assert problems == []

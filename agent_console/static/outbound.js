@@ -4,6 +4,8 @@
 // the customer's record), and the outcome of the call. Loaded after console.js.
 
 Object.assign(TEXT["zh-CN"], {
+  campaigns: "回访活动", campaign: "活动", eligible: "应回访", sampled: "抽中", reached: "联系上",
+  mean_score: "平均分", satisfied_share: "满意率", dnc_list: "免打扰号码", dnc_add: "加入", dnc_remove: "移除",
   tasks_today: "今日回访任务", no_tasks: "今天没有回访任务。", task_due: "回访到时：{n}",
   call_customer: "拨打", calling: "正在拨打 {n}", dial_on_phone: "请用话机拨打 {n}",
   record_outcome: "记录结果", give_score: "评分", outcome_no_answer: "无人接听", outcome_busy: "忙线",
@@ -15,6 +17,8 @@ Object.assign(TEXT["zh-CN"], {
   task_unplaced: "待安排", task_pending: "待安排", task_cancelled: "已取消",
 });
 Object.assign(TEXT.en, {
+  campaigns: "Callback campaigns", campaign: "Campaign", eligible: "Eligible", sampled: "Sampled", reached: "Reached",
+  mean_score: "Mean score", satisfied_share: "Satisfied", dnc_list: "Do-not-call numbers", dnc_add: "Add", dnc_remove: "Remove",
   tasks_today: "Today's callbacks", no_tasks: "No callbacks today.", task_due: "Callback due: {n}",
   call_customer: "Call", calling: "Calling {n}", dial_on_phone: "Dial {n} on your phone",
   record_outcome: "Outcome", give_score: "Score", outcome_no_answer: "No answer", outcome_busy: "Busy",
@@ -134,7 +138,50 @@ function markDue() {
     : "";
 }
 
+// The supervisor's outbound desk: each campaign's progress, and the do-not-call list.
+async function loadOutboundDesk() {
+  try {
+    const campaigns = await api("GET", "/api/campaigns");
+    const reports = await Promise.all(campaigns.map((c) => api("GET", `/api/campaigns/${c.id}/report`)));
+    $("campaign-table").tBodies[0].replaceChildren(...reports.map((report, index) => {
+      const [, eligible, sampled, , , reached, , mean, share] = report.sections[0].rows[0];
+      const tr = row([campaigns[index].name, eligible, sampled, reached, mean ?? "–", share == null ? "–" : `${Math.round(share * 100)}%`]);
+      tr.dataset.campaign = campaigns[index].id;
+      return tr;
+    }));
+    const numbers = await api("GET", "/api/dnc?limit=50");
+    $("dnc-list").replaceChildren(...numbers.map((entry) => {
+      const item = el("li", `${entry.e164} ${entry.reason}`);
+      item.dataset.dnc = entry.id;
+      const remove = el("button", t("dnc_remove"));
+      remove.type = "button";
+      remove.addEventListener("click", () => api("DELETE", `/api/dnc/${entry.id}`).then(loadOutboundDesk, showOutboundError));
+      item.append(" ", remove);
+      return item;
+    }));
+  } catch (error) { showOutboundError(error); }
+}
+
+function showOutboundError(error) { $("outbound-error").textContent = error.message; }
+
+async function addNumber(event) {
+  event.preventDefault();
+  const form = new FormData($("dnc-form"));
+  $("outbound-error").textContent = "";
+  try {
+    await api("POST", "/api/dnc", { phone: form.get("phone"), reason: form.get("reason") });
+    $("dnc-form").reset();
+    await loadOutboundDesk();
+  } catch (error) { showOutboundError(error); }
+}
+
 function startOutbound() {
+  if (state.me && !$("wall").hidden) {
+    $("dnc-form").onsubmit = addNumber;
+    loadOutboundDesk();
+    setInterval(loadOutboundDesk, 30000);
+    return;
+  }
   if (!state.me || state.me.role !== "agent") return;
   $("tasks-panel").hidden = false;
   loadTasks();
