@@ -109,18 +109,21 @@ def settings(settings: Settings, api: FakeTwilioApi) -> Settings:
     return settings.model_copy(update={"twilio": twilio})
 
 
-def _survey_due(db: Session, clock: TestClock) -> tuple[Completed, OutboundTask]:
-    """A repair completed three hours ago, sampled by a survey-call campaign: due now."""
+def _survey_due(
+    db: Session, clock: TestClock, *, mode: str = "survey_call", seed: int = 7
+) -> tuple[Completed, OutboundTask]:
+    """A repair completed three hours ago, sampled by a campaign of its own that surveys
+    by ``mode``: due now."""
     now = clock()
     [order] = completed_orders(
-        db, count=1, start=now - timedelta(hours=3), span=timedelta(minutes=1)
+        db, count=1, start=now - timedelta(hours=3), span=timedelta(minutes=1), seed=seed
     )
     campaign = campaigns.create_campaign(
         db,
         CampaignIn(
-            name="自动回访",
+            name=f"自动回访 {mode} {seed}",
             sampling_ratio=1.0,
-            mode="survey_call",
+            mode=mode,
             survey_flow="survey",
             starts_at=now - timedelta(days=1),
         ),
@@ -131,6 +134,7 @@ def _survey_due(db: Session, clock: TestClock) -> tuple[Completed, OutboundTask]
     [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
     assert task.status == "scheduled", task.unplaced_reason
     assert task.due_at is not None and task.due_at <= clock()
+    assert task.order_id == order.order_id
     return order, task
 
 
@@ -263,56 +267,13 @@ def test_a_number_twilio_refuses_is_a_wrong_number_and_a_listed_one_is_never_dia
     db.refresh(task)
 
     assert (task.status, task.outcome) == ("done", "wrong_number")
-    _, listed = _survey_due_again(db, clock)
+    _, listed = _survey_due(db, clock, seed=3)
     client.post("/api/dnc", json={"phone": listed.phone}, headers=headers["supervisor"])
     before = len(api.requests)
     assert _dial(app) == 0
     db.refresh(listed)
     assert listed.status == "cancelled"
     assert len(api.requests) == before
-
-
-def _survey_due_again(db: Session, clock: TestClock) -> tuple[Completed, OutboundTask]:
-    [order] = completed_orders(
-        db, count=1, start=clock() - timedelta(hours=3), span=timedelta(minutes=1), seed=3
-    )
-    campaign = campaigns.create_campaign(
-        db,
-        CampaignIn(
-            name="自动回访二",
-            sampling_ratio=1.0,
-            mode="survey_call",
-            survey_flow="survey",
-            starts_at=clock() - timedelta(days=1),
-        ),
-        actor=SYSTEM,
-        now=clock(),
-    )
-    campaigns.plan_campaign(db, campaign.id, now=clock())
-    [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
-    return order, task
-
-
-def _sms_due(db: Session, clock: TestClock) -> OutboundTask:
-    [order] = completed_orders(
-        db, count=1, start=clock() - timedelta(hours=3), span=timedelta(minutes=1), seed=5
-    )
-    campaign = campaigns.create_campaign(
-        db,
-        CampaignIn(
-            name="短信回访",
-            sampling_ratio=1.0,
-            mode="sms_survey",
-            survey_flow="survey",
-            starts_at=clock() - timedelta(days=1),
-        ),
-        actor=SYSTEM,
-        now=clock(),
-    )
-    campaigns.plan_campaign(db, campaign.id, now=clock())
-    [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
-    assert task.order_id == order.order_id
-    return task
 
 
 def _text(sim: TwilioSimulator, phone: str, body: str) -> str:
@@ -331,7 +292,7 @@ def _text(sim: TwilioSimulator, phone: str, body: str) -> str:
 def test_an_sms_survey_is_answered_with_a_digit_and_asked_again_after_anything_else(
     app: Any, client: TestClient, db: Session, clock: TestClock, api: FakeTwilioApi
 ) -> None:
-    task = _sms_due(db, clock)
+    _, task = _survey_due(db, clock, mode="sms_survey", seed=5)
     sim = TwilioSimulator(client)
     api.replies.append((201, {"sid": "SM" + "e" * 32, "status": "queued"}))
 
@@ -364,7 +325,7 @@ def test_an_sms_survey_answered_td_opts_the_customer_out(
     api: FakeTwilioApi,
     headers: dict[str, dict[str, str]],
 ) -> None:
-    task = _sms_due(db, clock)
+    _, task = _survey_due(db, clock, mode="sms_survey", seed=5)
     sim = TwilioSimulator(client)
     api.replies.append((201, {"sid": "SM" + "e" * 32, "status": "queued"}))
     asyncio.run(send_sms_surveys(worker_context(app)))
