@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -204,3 +205,27 @@ def table_of(model: Any) -> Table:
     writes of many rows): typed, where ``Model.__table__`` is not."""
     table: Table = model.__table__
     return table
+
+
+def bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows of the same keys at once: COPY on PostgreSQL, where a list handed
+    to the driver runs one INSERT per row (150 s for a million-order campaign plan) and a
+    multi-row VALUES costs more to compile than to run; SQLite's in-process executemany is
+    fast as it is."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), list(rows))
+        return
+    columns = list(rows[0])
+    names = ", ".join(f'"{name}"' for name in columns)
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([_plain(row[name]) for name in columns])
+
+
+def _plain(value: Any) -> Any:
+    """COPY writes what the driver adapts: an enum goes as its stored value."""
+    return value.value if isinstance(value, enum.Enum) else value

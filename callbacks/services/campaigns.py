@@ -23,7 +23,7 @@ from callbacks.models import (
 )
 from callbacks.schemas import CampaignIn, CampaignPublic, DecisionPublic, PlanSummary
 from callbacks.services import calendars
-from core.db import table_of
+from core.db import bulk_insert, table_of
 from orders import (
     Actor,
     Completion,
@@ -38,9 +38,6 @@ OVERLAP = timedelta(minutes=10)
 earlier moment than the newest one seen, is still found (its decision is never taken
 twice: decided orders are skipped)."""
 CHUNK = 5_000
-ROWS_PER_INSERT = 500
-"""Rows per INSERT statement: a task has 25 columns, and SQLite binds at most 32,766
-parameters to one statement."""
 
 
 def create_campaign(
@@ -280,14 +277,9 @@ class _Planner:
         )
 
     def flush(self) -> None:
-        # Multi-row INSERTs: handed a list, the driver runs one INSERT per row (psycopg's
-        # pipeline took 150 s for a million decisions and their tasks).
         connection = self.session.connection()
-        for model, rows in ((CampaignDecision, self.decisions), (OutboundTask, self.tasks)):
-            for start in range(0, len(rows), ROWS_PER_INSERT):
-                connection.execute(
-                    insert(table_of(model)).values(rows[start : start + ROWS_PER_INSERT])
-                )
+        bulk_insert(connection, table_of(CampaignDecision), self.decisions)
+        bulk_insert(connection, table_of(OutboundTask), self.tasks)
         self.decisions, self.tasks = [], []
         mark_callbacks_due(self.session, self.due)
         mark_callbacks_done(self.session, self.closed)
