@@ -20,7 +20,7 @@ from callbacks.schemas import CampaignIn
 from callbacks.services import campaigns
 from orders import SYSTEM, Role
 from orders.enums import OrderStatus, OrderType
-from orders.models import Complaint
+from orders.models import Complaint, WorkOrder
 from orders.schemas import OrderCreate, TransitionIn
 from orders.services import work_orders
 from tests.conftest import OPEN_HOURS, TestClock, bearer, fixed_clock
@@ -625,3 +625,26 @@ def test_the_campaign_report_counts_each_stage_and_the_share_satisfied(
     assert book.status_code == 200
     assert "filename*=UTF-8''campaign-%E5%9B%9E%E8%AE%BF" in book.headers["content-disposition"]
     assert load_workbook(BytesIO(book.content)).sheetnames[:2] == ["campaign", "by station"]
+
+
+def test_a_callback_whose_window_closed_unmade_fails_and_its_order_can_be_settled(
+    db: Session,
+) -> None:
+    [order] = completed_orders(
+        db, count=1, start=MONDAY - timedelta(hours=3), span=timedelta(minutes=1)
+    )
+    campaign_id = _campaign(db, sampling_ratio=1.0)
+    campaigns.plan_campaign(db, campaign_id, now=MONDAY)
+    [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign_id)).all()
+    assert task.status == "unplaced", "no agent has a calendar here"
+
+    campaigns.plan_active(db, now=MONDAY + timedelta(hours=44))
+    db.refresh(task)
+    kept = (task.status, task.outcome)
+    campaigns.plan_active(db, now=MONDAY + timedelta(hours=46))
+    db.refresh(task)
+    row = db.get(WorkOrder, order.order_id)
+
+    assert kept == ("unplaced", None), "open while its window lasts"
+    assert (task.status, task.outcome) == ("failed", "window_closed")
+    assert row is not None and row.callback_state == "done"

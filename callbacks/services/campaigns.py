@@ -22,7 +22,7 @@ from callbacks.models import (
     OutboundTask,
 )
 from callbacks.schemas import CampaignIn, CampaignPublic, DecisionPublic, PlanSummary
-from callbacks.services import calendars
+from callbacks.services import calendars, tasks
 from core.db import bulk_insert, table_of
 from orders import (
     Actor,
@@ -81,7 +81,9 @@ def list_campaigns(session: Session) -> list[CampaignPublic]:
 
 
 def plan_active(session: Session, *, now: datetime) -> list[PlanSummary]:
-    """Plan every active campaign: the worker's periodic run."""
+    """Plan every active campaign: the worker's periodic run; tasks whose window closed
+    unmade are closed first."""
+    tasks.close_expired(session, now=now)
     ids = session.exec(
         select(Campaign.id).where(col(Campaign.is_active)).order_by(col(Campaign.id))
     ).all()

@@ -64,7 +64,12 @@ def to_public(session: Session, tasks: Sequence[OutboundTask]) -> list[TaskPubli
 
 
 def cancel_waiting(
-    session: Session, condition: ColumnElement[bool], *, outcome: str, now: datetime
+    session: Session,
+    condition: ColumnElement[bool],
+    *,
+    outcome: str,
+    now: datetime,
+    status: TaskStatus = TaskStatus.CANCELLED,
 ) -> int:
     """Cancel the tasks matching ``condition`` that have not been tried to an end yet (a
     number put on the do-not-call list, a customer who opted out); their orders' callbacks
@@ -79,12 +84,26 @@ def cancel_waiting(
     session.execute(
         update(OutboundTask)
         .where(col(OutboundTask.id).in_([task_id for task_id, _, _ in rows]))
-        .values(status=TaskStatus.CANCELLED, outcome=outcome, updated_at=now)
+        .values(status=status, outcome=outcome, updated_at=now)
     )
     mark_callbacks_done(
         session, [order_id for _, order_id, campaign in rows if order_id and campaign]
     )
     return len(rows)
+
+
+def close_expired(session: Session, *, now: datetime) -> int:
+    """Tasks whose window closed before anyone could make them (unplaced, or never
+    placed) fail, so their orders' callbacks end and the orders can be settled."""
+    closed = cancel_waiting(
+        session,
+        col(OutboundTask.deadline_at) <= now,
+        outcome="window_closed",
+        now=now,
+        status=TaskStatus.FAILED,
+    )
+    session.commit()
+    return closed
 
 
 def end(session: Session, task: OutboundTask, status: TaskStatus) -> None:
