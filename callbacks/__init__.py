@@ -20,7 +20,6 @@ from callbacks.exceptions import (
 from callbacks.models import OutboundTask
 from callbacks.services.bookings import free_callback_slots, request_callback
 from callbacks.services.dialing import (
-    STALE_CLAIM,
     AgentDial,
     Dial,
     claim_due_dials,
@@ -37,7 +36,6 @@ from callbacks.services.dnc import is_listed
 from callbacks.services.notices import notice_on_status_change, notice_text
 
 __all__ = [
-    "STALE_CLAIM",
     "AgentDial",
     "AssigneeKind",
     "CallNotAllowed",

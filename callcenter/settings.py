@@ -8,6 +8,7 @@ Nested groups use one underscore after the group name, so
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +87,12 @@ class CallbacksSettings(BaseModel):
     hand_over_minutes: int = Field(default=30, ge=1, le=24 * 60)
     """An agent's own callback (a promise made on a call) still not made this long after
     its time goes to any agent (VICIdial's USERONLY callbacks turned ANYONE)."""
+    dialer: Literal["twilio", "sip"] = "twilio"
+    """The channel that places automated survey calls: Twilio (the worker dials) or the
+    PBX (the SIP endpoint, ``callcenter sip``, dials through its registration)."""
+    claim_timeout_seconds: int = Field(default=600, ge=5, le=24 * 3600)
+    """A survey dial claimed this long ago whose call never reached the channel was lost
+    with the process that claimed it: it is dialled again, no attempt counted."""
 
 
 class IvrSettings(BaseModel):

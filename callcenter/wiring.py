@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -100,4 +101,6 @@ def worker_context(
         "public_url": settings.public_url,
         "recordings_dir": settings.recordings_path,
         "hand_over_minutes": settings.callbacks.hand_over_minutes,
+        "dialer": settings.callbacks.dialer,
+        "claim_timeout": timedelta(seconds=settings.callbacks.claim_timeout_seconds),
     }

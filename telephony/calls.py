@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel import Session
 
-from callbacks import Outcome, dial_ended
+from callbacks import Outcome, claimed_dials, dial_ended, release_dial
 from core.types import Clock
 from ivr import CallerInput, Engine, FlowError, IvrSession, Turn, store
 from recordings import FinishedWav
@@ -242,8 +243,9 @@ def finish(
     recording: FinishedWav | None = None,
     clock: Clock,
 ) -> Call:
-    """The call is over, however it ended: logged, its agent released, its recording filed."""
-    return routing.finish_call(
+    """The call is over, however it ended: logged, its agent released, its recording
+    filed; a survey call's attempt ends with it."""
+    call = routing.finish_call(
         session,
         acd=board.acd,
         notifier=board.notifier,
@@ -252,6 +254,8 @@ def finish(
         recording=recording,
         clock=clock,
     )
+    _attempt_over(session, call, clock)
+    return call
 
 
 def _backend(session: Session, board: Switchboard, call: Call, clock: Clock) -> DatabaseBackend:
@@ -274,12 +278,16 @@ def provider_status(
     board: Switchboard,
     *,
     provider_id: str,
+    placed_call_id: str | None = None,
     status: ProviderStatus,
     sequence_number: int | None,
     clock: Clock,
 ) -> Call:
     """A provider's word on the call (Twilio's CallStatus), applied once and never
-    backwards; a call it ends is finished like any other."""
+    backwards; a call it ends is finished like any other. ``placed_call_id`` is the call
+    we placed, as named in the callback's URL."""
+    if placed_call_id is not None:
+        services.adopt_provider_id(session, call_id=placed_call_id, provider_id=provider_id)
     call = services.apply_provider_status(
         session,
         notifier=board.notifier,
@@ -290,9 +298,7 @@ def provider_status(
     )
     if call.state is CallState.ENDED:
         routing.call_ended(session, acd=board.acd, call=call)
-        # An agent's own callback ends with the outcome the agent records, not the line's.
-        if call.task_id is not None and call.agent_id is None:
-            _dial_over(session, call, clock)
+        _attempt_over(session, call, clock)
     return call
 
 
@@ -331,13 +337,45 @@ _OUTCOME_OF = {
 hung up before scoring is a refusal; a failed call a number that cannot be reached."""
 
 
-def _dial_over(session: Session, call: Call, clock: Clock) -> None:
+def _attempt_over(session: Session, call: Call, clock: Clock) -> None:
     """A survey call ended: its outcome, unless the survey already gave one, or a later
-    attempt has been dialled since (a late callback of an earlier call changes nothing)."""
-    assert call.task_id is not None and call.disposition is not None
+    attempt has been dialled since (a late callback of an earlier call changes nothing).
+    An agent's own callback ends with the outcome the agent records, not the line's."""
+    if call.task_id is None or call.agent_id is not None or call.disposition is None:
+        return
     if services.latest_call_of_task(session, call.task_id) != call.id:
         return
     dial_ended(session, call.task_id, _OUTCOME_OF[call.disposition], now=clock())
+
+
+def reconcile_dials(
+    session: Session, board: Switchboard, *, stale_after: timedelta, clock: Clock
+) -> int:
+    """Survey dials claimed long ago and still in progress are settled from what the
+    database says, so a killed worker or endpoint, or a restarted Redis, loses and doubles
+    nothing: a claim whose call never reached the channel (no call, or a call without the
+    channel's id) is released to be dialled again, no attempt counted; a call that ended
+    without its attempt being closed (its process died at the hang-up) closes it now. A
+    call the channel still has is left to the channel. The number released."""
+    released = 0
+    for task_id in claimed_dials(session, before=clock() - stale_after):
+        latest = services.latest_call_of_task(session, task_id)
+        call = services.get_call(session, call_id=latest) if latest else None
+        if call is not None and call.provider_id is not None:
+            if call.state is CallState.ENDED:
+                _attempt_over(session, call, clock)
+            continue
+        if call is not None:
+            services.end_call(
+                session,
+                notifier=board.notifier,
+                call_id=call.id,
+                disposition=Disposition.FAILED,
+                clock=clock,
+            )
+        release_dial(session, task_id, now=clock())
+        released += 1
+    return released
 
 
 def agent_answered(

@@ -149,6 +149,18 @@ def dialled(session: Session, *, call: Call, provider_id: str) -> Call:
     return call
 
 
+def adopt_provider_id(session: Session, *, call_id: str, provider_id: str) -> None:
+    """The channel's first word on a call we placed, when the process that placed it died
+    before keeping the channel's id (``dialled``): the call is ours, on that id. A call
+    with an id already keeps it."""
+    call = session.get(Call, call_id)
+    if call is None or call.direction is not Direction.OUTBOUND or call.provider_id is not None:
+        return
+    if find_by_provider_id(session, provider_id) is not None:
+        return
+    dialled(session, call=call, provider_id=provider_id)
+
+
 def _publish_then_commit(session: Session, publish: Callable[[], object]) -> None:
     """Commit what ``publish`` announces only once it is announced; a failed publish
     leaves nothing behind, so the caller's retry does it all again."""

@@ -408,6 +408,43 @@ def test_a_dial_lost_with_a_killed_worker_is_dialled_once_later_and_counts_no_at
     assert (orphan.state, orphan.disposition) == ("ended", "failed")
 
 
+def test_a_call_twilio_placed_for_a_worker_killed_before_keeping_its_sid_is_not_placed_again(
+    app: Any, client: TestClient, db: Session, clock: TestClock, api: FakeTwilioApi
+) -> None:
+    """The fault: Twilio accepts the call and the worker dies before it stores the SID.
+    Twilio's first status callback names our call (``?call=``), so the call is adopted and
+    the dial is not mistaken for one that never happened."""
+    order, task = _survey_due(db, clock)
+    api.replies.append((201, {"sid": SID, "status": "queued", "to": task.phone}))
+    assert _dial(app) == 1
+    [placed] = db.exec(select(Call).where(Call.task_id == task.id)).all()
+    status_url = api.requests[-1].form["StatusCallback"][0]
+    placed.provider_id = None  # what the dead worker never stored
+    db.add(placed)
+    db.commit()
+    sim = TwilioSimulator(client)
+
+    initiated = sim.post(
+        status_url, {"CallSid": SID, "AccountSid": "AC" + "0" * 32, "CallStatus": "initiated"}
+    )
+    clock.advance(11 * 60)
+    assert _dial(app) == 0, "an adopted call is left to Twilio's callbacks"
+    call = _picked_up(sim, api)
+    call.press("1")
+    call.press("5")
+    call.status("completed")
+    db.expire_all()
+
+    assert initiated.status_code == 204
+    assert len([r for r in api.requests if r.path.endswith("/Calls.json")]) == 1
+    db.refresh(placed)
+    assert (placed.provider_id, placed.state) == (SID, "ended")
+    db.refresh(task)
+    assert (task.status, task.outcome, task.attempts) == ("done", "score_given", 1)
+    row = db.get(WorkOrder, order.order_id)
+    assert row is not None and row.satisfaction_score == 5
+
+
 def test_the_customer_is_texted_when_parts_wait_arrive_and_the_repair_is_done(
     app: Any,
     client: TestClient,

@@ -254,11 +254,6 @@ def start_agent_call(session: Session, task_id: int, *, actor: Actor, now: datet
     return AgentDial(task.id, task.phone, task.customer_id)
 
 
-STALE_CLAIM = timedelta(minutes=10)
-"""A dial claimed this long ago whose call never reached the channel was lost with the
-process that claimed it (a worker killed between claim and dial)."""
-
-
 def claimed_dials(session: Session, *, before: datetime) -> list[int]:
     """Automated dials in progress since before ``before``: the ones to check."""
     ids = session.exec(

@@ -14,11 +14,9 @@ import structlog
 from sqlmodel import Session
 
 from callbacks import (
-    STALE_CLAIM,
     CampaignMode,
     Outcome,
     claim_due_dials,
-    claimed_dials,
     dial_ended,
     expire_unanswered,
     notice_text,
@@ -71,7 +69,7 @@ def dial_due_surveys(
             to=dial.phone,
             from_=twilio.caller_id,
             url=f"{base}{SURVEY_PATH}?{query}",
-            status_callback=f"{base}/twilio/status",
+            status_callback=f"{base}/twilio/status?{urlencode({'call': call.id})}",
             machine_detection=True,
             ring_seconds=RING_SECONDS,
         )
@@ -180,33 +178,9 @@ def dial_for_agent(
             to=user.extension or f"client:agent-{user.id}",
             from_=twilio.caller_id or call.from_number,
             url=f"{base}/twilio/agent/dial?{urlencode({'call': call.id})}",
-            status_callback=f"{base}/twilio/status",
+            status_callback=f"{base}/twilio/status?{urlencode({'call': call.id})}",
             ring_seconds=RING_SECONDS,
         )
     )
     services.dialled(session, call=call, provider_id=sid)
     return sid
-
-
-def reconcile_dials(session: Session, board: Switchboard, *, clock: Clock) -> int:
-    """Dials claimed long ago that never reached Twilio (the process died between the
-    claim and the dial: no call, or a call without Twilio's SID) are released to be dialled
-    again, no attempt counted; a call Twilio has ends through its status callbacks. The
-    database says what happened, so a restarted worker or Redis loses and doubles nothing."""
-    released = 0
-    for task_id in claimed_dials(session, before=clock() - STALE_CLAIM):
-        latest = services.latest_call_of_task(session, task_id)
-        call = services.get_call(session, call_id=latest) if latest else None
-        if call is not None and call.provider_id is not None:
-            continue
-        if call is not None:
-            services.end_call(
-                session,
-                notifier=board.notifier,
-                call_id=call.id,
-                disposition=Disposition.FAILED,
-                clock=clock,
-            )
-        release_dial(session, task_id, now=clock())
-        released += 1
-    return released

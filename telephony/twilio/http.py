@@ -34,6 +34,7 @@ from telephony.twilio.stream_token import issue_stream_token
 # try left undone.
 router = APIRouter(prefix="/twilio", tags=["twilio"], include_in_schema=False)
 CallId = Annotated[str, Query(alias="call", min_length=1, max_length=32)]
+OptionalCallId = Annotated[str | None, Query(alias="call", min_length=1, max_length=32)]
 
 
 AgentId = Annotated[int, Query(alias="agent", ge=1, le=2**31 - 1)]
@@ -96,8 +97,10 @@ def survey_answered(
 ) -> Response:
     """A survey call we placed was picked up: a person hears the survey; an answering
     machine gets nothing (the attempt's outcome is voicemail, tried again later)."""
+    sid = require_sid("CallSid", _required(params, "CallSid"))
+    services.adopt_provider_id(session, call_id=call_id, provider_id=sid)
     call = services.get_call(session, call_id=call_id)
-    if call.provider_id is not None and call.provider_id != params.get("CallSid"):
+    if call.provider_id != sid:
         raise ValidationFailed(
             "the survey webhook is for another call", details={"field": "CallSid"}
         )
@@ -240,9 +243,15 @@ def recording_status(
 
 @router.post("/status")
 def status_callback(
-    params: TwilioParams, session: SessionDep, board: SwitchboardDep, clock: ClockDep
+    params: TwilioParams,
+    session: SessionDep,
+    board: SwitchboardDep,
+    clock: ClockDep,
+    call_id: OptionalCallId = None,
 ) -> Response:
-    """Apply CallStatus once and never backwards; Twilio retries and reorders these."""
+    """Apply CallStatus once and never backwards; Twilio retries and reorders these. A call
+    we placed names itself (``?call=``), so its callbacks find it even when the process
+    that placed it died before it could keep Twilio's SID."""
     raw = _required(params, "CallStatus")
     try:
         status = ProviderStatus(raw)
@@ -253,6 +262,7 @@ def status_callback(
         session,
         board,
         provider_id=_required(params, "CallSid"),
+        placed_call_id=call_id,
         status=status,
         sequence_number=int(sequence) if sequence.isdigit() else None,
         clock=clock,

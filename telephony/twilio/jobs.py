@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from orders import User
 from recordings import describe, recording_path
 from telephony.acd import Acd, Offer
+from telephony.calls import reconcile_dials
 from telephony.enums import CallState
 from telephony.events import CallHeld, CallResumed
 from telephony.models import Call
@@ -29,7 +30,6 @@ from telephony.twilio.config import TwilioSettings
 from telephony.twilio.dialer import (
     dial_due_surveys,
     dial_for_agent,
-    reconcile_dials,
     send_due_sms_surveys,
 )
 from telephony.twilio.errors import TwilioError, map_httpx_errors
@@ -198,12 +198,14 @@ def twilio_calls_from(twilio: TwilioSettings) -> TwilioCalls | None:
 async def dial_surveys(ctx: dict[str, Any]) -> int:
     """Place the survey calls that are due (the outbound engine claims them)."""
     client: TwilioCalls | None = ctx["twilio_calls"]
-    if client is None or not ctx["public_url"]:
-        return 0
 
     def dial() -> int:
         with ctx["sessions"]() as session:
-            reconcile_dials(session, ctx["switchboard"], clock=ctx["clock"])
+            reconcile_dials(
+                session, ctx["switchboard"], stale_after=ctx["claim_timeout"], clock=ctx["clock"]
+            )
+            if client is None or not ctx["public_url"] or ctx["dialer"] != "twilio":
+                return 0
             return dial_due_surveys(
                 session,
                 ctx["switchboard"],
