@@ -71,6 +71,9 @@ class SipSettings(BaseModel):
     register_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     extension_domains: list[str] = []
     """SIP domains an admin may use in agents' extensions, besides the SIP server's own."""
+    survey_calls: int = Field(default=10, ge=1, le=500)
+    """The most automated survey calls the endpoint places at once, when the PBX is the
+    survey dialer (``CALLCENTER_CALLBACKS_DIALER=sip``)."""
 
     @property
     def domains(self) -> frozenset[str]:

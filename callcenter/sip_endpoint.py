@@ -40,6 +40,7 @@ def sip_config(settings: Settings) -> SipConfig:
         local_port=sip.local_port,
         rtp_ports=(sip.rtp_port_min, sip.rtp_port_max),
         register_timeout=sip.register_timeout_seconds,
+        survey_calls=sip.survey_calls if settings.callbacks.dialer == "sip" else 0,
     )
 
 

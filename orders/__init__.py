@@ -42,7 +42,7 @@ from orders.exceptions import (
     UserNotFound,
 )
 from orders.models import Appliance, Customer, Engineer, Station, User, WorkOrder
-from orders.phones import normalize_phone, try_normalize_phone
+from orders.phones import dial_digits, normalize_phone, try_normalize_phone
 from orders.report_book import report_book
 from orders.schemas import (
     SYSTEM,
@@ -197,6 +197,7 @@ __all__ = [
     "create_customer",
     "create_order",
     "customer_names",
+    "dial_digits",
     "engineer_of",
     "first_phone",
     "get_customer",

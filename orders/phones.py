@@ -32,3 +32,12 @@ def try_normalize_phone(raw: str, *, default_region: str = "CN") -> str | None:
         return normalize_phone(raw, default_region=default_region)
     except InvalidPhoneNumber:
         return None
+
+
+def dial_digits(e164: str, *, from_region: str) -> str:
+    """The digits a PBX in ``from_region`` dials to reach ``e164``: the national form for a
+    number of the same country (a mobile as 13912345678, a landline with its trunk 0),
+    the international prefix and country code for any other."""
+    parsed = phonenumbers.parse(e164, None)
+    spelt = phonenumbers.format_out_of_country_calling_number(parsed, from_region)
+    return "".join(ch for ch in spelt if ch.isdigit())

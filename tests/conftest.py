@@ -12,7 +12,7 @@ import wave
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
@@ -46,6 +46,9 @@ from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction
 from telephony.models import Call
 from telephony.switchboard import Switchboard
+
+if TYPE_CHECKING:
+    from tests.sip_harness import Kamailio
 
 POSTGRES_URL = os.environ.get(
     "CALLCENTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -119,6 +122,7 @@ SPLIT_ENV = "CALLCENTER_TEST_SPLIT"
 year ahead); ``rest``: all the others; unset: everything (a developer's run)."""
 UNSHIFTED = (
     "tests/test_sip.py",
+    "tests/test_sip_survey.py",
     "tests/test_console_browser.py",
     "tests/test_channel_parity.py::test_sip",
 )
@@ -577,3 +581,19 @@ def hotline_switchboard(client: redis.Redis, clock: Callable[[], datetime]) -> S
     """The switchboard the composition root builds, over the built-in hotline flow."""
     flow = load_flows(BUILTIN_FLOWS)["hotline"]
     return build_switchboard(Settings(), client, flow=flow, clock=clock)
+
+
+@pytest.fixture(scope="session")
+def prompts_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SIP prompt cache for the session: prompts are rendered once, not per test."""
+    return tmp_path_factory.mktemp("sip-data")
+
+
+@pytest.fixture
+def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
+    """Debian's Kamailio as the PBX: registrar and record-routing proxy."""
+    from tests.sip_harness import Kamailio  # the harness reads this module's settings
+
+    proxy = Kamailio.start(tmp_path / "kamailio")
+    yield proxy
+    proxy.stop()

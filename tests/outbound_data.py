@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from callbacks.models import OutboundTask
 from callbacks.schemas import CampaignIn
 from callbacks.services import campaigns
+from core.types import Clock
 from orders import SYSTEM
 from orders.enums import (
     ApplianceCategory,
@@ -185,3 +186,32 @@ def task_of(
     [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
     assert task.assignee_id == agent.id, task.unplaced_reason
     return task
+
+
+def survey_due(
+    db: Session, clock: Clock, *, mode: str = "survey_call", seed: int = 7
+) -> tuple[Completed, OutboundTask]:
+    """A repair completed three hours ago, sampled by a campaign of its own that surveys
+    by ``mode``: due now."""
+    now = clock()
+    [order] = completed_orders(
+        db, count=1, start=now - timedelta(hours=3), span=timedelta(minutes=1), seed=seed
+    )
+    campaign = campaigns.create_campaign(
+        db,
+        CampaignIn(
+            name=f"自动回访 {mode} {seed}",
+            sampling_ratio=1.0,
+            mode=mode,
+            survey_flow="survey",
+            starts_at=now - timedelta(days=1),
+        ),
+        actor=SYSTEM,
+        now=now,
+    )
+    campaigns.plan_campaign(db, campaign.id, now=now)
+    [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
+    assert task.status == "scheduled", task.unplaced_reason
+    assert task.due_at is not None and task.due_at <= clock()
+    assert task.order_id == order.order_id
+    return order, task

@@ -284,6 +284,22 @@ def agent_rings_out(user: str, *, timeout_ms: int = 60000) -> str:
     return _wrap(AGENT_RINGS_OUT.replace("{user}", user).replace("{timeout_ms}", str(timeout_ms)))
 
 
+def customer_answers(
+    user: str, keys: list[str], *, first_key_ms: int = 1500, gap_ms: int = 1000
+) -> str:
+    """A customer's phone taking the hotline's call: it answers, presses ``keys`` (RFC 2833)
+    while the prompts play, and waits for the hotline to hang up."""
+    answers = AGENT_ANSWERS.replace("{user}", user).replace("{ring_ms}", "300")
+    # A 200 OK we retransmitted before the ACK came is ACKed again: take that ACK too.
+    pressed = f'  <recv request="ACK" timeout="{first_key_ms}" ontimeout="1"/>\n  <label id="1"/>\n'
+    for key in keys:
+        pcap = DTMF_PCAPS / f"dtmf_2833_{DTMF_NAMES.get(key, key)}.pcap"
+        pressed += f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+        pressed += f'  <pause milliseconds="{gap_ms}"/>\n'
+    answers = answers.replace('  <recv request="ACK"/>\n', '  <recv request="ACK"/>\n' + pressed)
+    return _wrap(answers.replace("{timeout_ms}", "60000"))
+
+
 def agent_registers(user: str, proxy: int) -> str:
     return _wrap(AGENT_REGISTERS.replace("{user}", user).replace("{proxy}", str(proxy)))
 

@@ -73,12 +73,6 @@ def until(check: Callable[[], Any], *, timeout: float = 20, every: float = 0.1) 
     raise AssertionError(f"not true within {timeout} s: {check}")
 
 
-@pytest.fixture(scope="session")
-def prompts_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One prompt cache for the session: prompts are rendered once, not per test."""
-    return tmp_path_factory.mktemp("sip-data")
-
-
 Sessions = Callable[[], contextlib.AbstractContextManager[Session]]
 
 
@@ -408,13 +402,6 @@ def recording_of(hotline: Hotline, call: Call) -> Path:
         )
     )
     return Path(rows[0].path)
-
-
-@pytest.fixture
-def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
-    proxy = Kamailio.start(tmp_path / "kamailio")
-    yield proxy
-    proxy.stop()
 
 
 @sqlite_only

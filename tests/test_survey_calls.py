@@ -16,9 +16,6 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from callbacks import claim_due_dials
-from callbacks.models import OutboundTask
-from callbacks.schemas import CampaignIn
-from callbacks.services import campaigns
 from callcenter.app import worker_context
 from callcenter.settings import Settings
 from ivr import BUILTIN_FLOWS, CallerInput, Engine, Hangup, load_flows
@@ -33,7 +30,7 @@ from telephony.services import start_outbound_call
 from telephony.twilio.jobs import dial_surveys, send_sms_surveys
 from tests.conftest import TestClock, at, bearer
 from tests.fake_twilio_api import FakeTwilioApi
-from tests.outbound_data import Completed, completed_orders, task_of
+from tests.outbound_data import survey_due, task_of
 from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, run_worker_jobs
 
 CALLER_ID = "+864008001234"
@@ -109,35 +106,6 @@ def settings(settings: Settings, api: FakeTwilioApi) -> Settings:
     return settings.model_copy(update={"twilio": twilio})
 
 
-def _survey_due(
-    db: Session, clock: TestClock, *, mode: str = "survey_call", seed: int = 7
-) -> tuple[Completed, OutboundTask]:
-    """A repair completed three hours ago, sampled by a campaign of its own that surveys
-    by ``mode``: due now."""
-    now = clock()
-    [order] = completed_orders(
-        db, count=1, start=now - timedelta(hours=3), span=timedelta(minutes=1), seed=seed
-    )
-    campaign = campaigns.create_campaign(
-        db,
-        CampaignIn(
-            name=f"自动回访 {mode} {seed}",
-            sampling_ratio=1.0,
-            mode=mode,
-            survey_flow="survey",
-            starts_at=now - timedelta(days=1),
-        ),
-        actor=SYSTEM,
-        now=now,
-    )
-    campaigns.plan_campaign(db, campaign.id, now=now)
-    [task] = db.exec(select(OutboundTask).where(OutboundTask.campaign_id == campaign.id)).all()
-    assert task.status == "scheduled", task.unplaced_reason
-    assert task.due_at is not None and task.due_at <= clock()
-    assert task.order_id == order.order_id
-    return order, task
-
-
 def _dial(app: Any) -> int:
     placed: int = asyncio.run(dial_surveys(worker_context(app)))
     return placed
@@ -176,7 +144,7 @@ def test_a_survey_call_collects_the_score_into_the_order_and_the_next_pop(
     headers: dict[str, dict[str, str]],
     score: str,
 ) -> None:
-    order, task = _survey_due(db, clock)
+    order, task = survey_due(db, clock)
     api.replies.append((201, {"sid": SID, "status": "queued", "to": task.phone}))
     sim = TwilioSimulator(client)
 
@@ -218,7 +186,7 @@ def test_a_survey_call_collects_the_score_into_the_order_and_the_next_pop(
 def test_no_answer_and_an_answering_machine_are_tried_again_later(
     app: Any, client: TestClient, db: Session, clock: TestClock, api: FakeTwilioApi
 ) -> None:
-    _, task = _survey_due(db, clock)
+    _, task = survey_due(db, clock)
     sim = TwilioSimulator(client)
     api.replies.append((201, {"sid": SID, "status": "queued", "to": task.phone}))
     _dial(app)
@@ -258,7 +226,7 @@ def test_a_number_twilio_refuses_is_a_wrong_number_and_a_listed_one_is_never_dia
     api: FakeTwilioApi,
     headers: dict[str, dict[str, str]],
 ) -> None:
-    _, task = _survey_due(db, clock)
+    _, task = survey_due(db, clock)
     api.replies.append(
         (400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
     )
@@ -267,7 +235,7 @@ def test_a_number_twilio_refuses_is_a_wrong_number_and_a_listed_one_is_never_dia
     db.refresh(task)
 
     assert (task.status, task.outcome) == ("done", "wrong_number")
-    _, listed = _survey_due(db, clock, seed=3)
+    _, listed = survey_due(db, clock, seed=3)
     client.post("/api/dnc", json={"phone": listed.phone}, headers=headers["supervisor"])
     before = len(api.requests)
     assert _dial(app) == 0
@@ -292,7 +260,7 @@ def _text(sim: TwilioSimulator, phone: str, body: str) -> str:
 def test_an_sms_survey_is_answered_with_a_digit_and_asked_again_after_anything_else(
     app: Any, client: TestClient, db: Session, clock: TestClock, api: FakeTwilioApi
 ) -> None:
-    _, task = _survey_due(db, clock, mode="sms_survey", seed=5)
+    _, task = survey_due(db, clock, mode="sms_survey", seed=5)
     sim = TwilioSimulator(client)
     api.replies.append((201, {"sid": "SM" + "e" * 32, "status": "queued"}))
 
@@ -325,7 +293,7 @@ def test_an_sms_survey_answered_td_opts_the_customer_out(
     api: FakeTwilioApi,
     headers: dict[str, dict[str, str]],
 ) -> None:
-    _, task = _survey_due(db, clock, mode="sms_survey", seed=5)
+    _, task = survey_due(db, clock, mode="sms_survey", seed=5)
     sim = TwilioSimulator(client)
     api.replies.append((201, {"sid": "SM" + "e" * 32, "status": "queued"}))
     asyncio.run(send_sms_surveys(worker_context(app)))
@@ -376,7 +344,7 @@ def test_through_twilio_the_agent_s_phone_rings_then_the_customer_s(
 def test_a_dial_lost_with_a_killed_worker_is_dialled_once_later_and_counts_no_attempt(
     app: Any, client: TestClient, db: Session, clock: TestClock, api: FakeTwilioApi
 ) -> None:
-    _, task = _survey_due(db, clock)
+    _, task = survey_due(db, clock)
     # The fault: a worker claims the task and logs its call, then dies before dialling.
     [claimed] = claim_due_dials(db, now=clock())
     orphan = start_outbound_call(
@@ -414,7 +382,7 @@ def test_a_call_twilio_placed_for_a_worker_killed_before_keeping_its_sid_is_not_
     """The fault: Twilio accepts the call and the worker dies before it stores the SID.
     Twilio's first status callback names our call (``?call=``), so the call is adopted and
     the dial is not mistaken for one that never happened."""
-    order, task = _survey_due(db, clock)
+    order, task = survey_due(db, clock)
     api.replies.append((201, {"sid": SID, "status": "queued", "to": task.phone}))
     assert _dial(app) == 1
     [placed] = db.exec(select(Call).where(Call.task_id == task.id)).all()

@@ -186,18 +186,30 @@ class SipCall:
 
     def _answer(self, call: Call) -> None:
         ctx = self.ctx
+        self._connect_media(call)
+        self.leg.answer()
+        with ctx.sessions() as session:
+            calls.answered(session, ctx.board, call=call, clock=ctx.clock)
+
+    def _connect_media(self, call: Call) -> None:
+        """The leg's audio into the media loop, recorded; its keys onto the bus."""
+        ctx = self.ctx
         self.media.recorder = WavWriter(
             ctx.recordings_dir / f"{call.id}.wav", sample_rate=8000, channels=2
         )
         self.leg.source = lambda: self.media.caller_frame(self.leg)
         self.leg.on_digit = lambda digit: ctx.board.notifier.dtmf(call, digit)
-        self.leg.answer()
-        with ctx.sessions() as session:
-            calls.answered(session, ctx.board, call=call, clock=ctx.clock)
 
     # IVR
 
     def _ivr(self, call: Call) -> Enqueue | Hangup | None:
+        self._audio_ivr(call.id)
+        ctx = self.ctx
+        with ctx.sessions() as session:
+            turn = calls.begin(session, ctx.board, call=call, clock=ctx.clock)
+        return self._converse(call.id, turn)
+
+    def _audio_ivr(self, call_id: str) -> AudioIvr:
         ctx = self.ctx
         self.audio = AudioIvr(
             self.leg,
@@ -206,12 +218,10 @@ class SipCall:
             speech=ctx.speech,
             speech_threshold=ctx.board.flow.speech_threshold,
             messages_dir=ctx.recordings_dir / "messages",
-            call_id=call.id,
+            call_id=call_id,
         )
         self.media.hear = self.audio.hear
-        with ctx.sessions() as session:
-            turn = calls.begin(session, ctx.board, call=call, clock=ctx.clock)
-        return self._converse(call.id, turn)
+        return self.audio
 
     def _converse(self, call_id: str, turn: Turn | None) -> Enqueue | Hangup | None:
         """Play turns and feed the caller's answers to the call service until the flow ends."""

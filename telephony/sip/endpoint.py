@@ -19,6 +19,7 @@ import structlog
 from pyVoIP.VoIP.status import PhoneStatus
 from sqlmodel import Session
 
+from callbacks import claim_due_dials
 from core.types import Clock
 from ivr import SpeechModel
 from telephony.acd import Offer
@@ -33,11 +34,14 @@ from telephony.sip.errors import (
 from telephony.sip.phone import HotlineCall, HotlinePhone
 from telephony.sip.prompts import PromptAudio
 from telephony.sip.recovery import end_orphaned_calls
+from telephony.sip.survey_call import SurveyCall, place_survey_call
 from telephony.switchboard import Switchboard
 
 log = structlog.get_logger(__name__)
 
 RECONCILE_SECONDS = 30
+DIAL_SECONDS = 5.0
+"""How often the endpoint looks for survey calls that are due."""
 BACKOFF_SECONDS = (1, 2, 4, 8, 16, 30)
 
 
@@ -51,6 +55,9 @@ class SipConfig:
     local_port: int
     rtp_ports: tuple[int, int]
     register_timeout: float
+    survey_calls: int = 0
+    """How many automated survey calls this endpoint places at once; 0: it places none
+    (another channel dials them)."""
 
 
 def local_ip_towards(server: str, port: int) -> str:
@@ -102,10 +109,13 @@ class SipEndpoint:
         # Everything built so far lives as long as the process: keep the collector from
         # walking it in every full collection (pauses that would delay RTP packets).
         gc.freeze()
-        for target, name in (
+        loops: list[tuple[Callable[[], None], str]] = [
             (self._listen_for_offers, "sip-offers"),
             (self._keep_alive, "sip-heartbeat"),
-        ):
+        ]
+        if self.config.survey_calls > 0:
+            loops.append((self._dial_surveys, "sip-dialer"))
+        for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -198,7 +208,11 @@ class SipEndpoint:
 
     def _on_call(self, leg: HotlineCall) -> None:
         assert self.phone is not None
-        call = SipCall(self._context(), leg)
+        self._carry(SipCall(self._context(), leg))
+
+    def _carry(self, call: SipCall) -> None:
+        """Run one call in this thread, and end it however its flow ends."""
+        leg = call.leg
         try:
             call.run(on_logged=self._logged)
         except Exception:
@@ -225,6 +239,38 @@ class SipEndpoint:
         assert call.call_id is not None
         self.calls[call.call_id] = call
         self._mark(call.call_id)
+
+    def _dial_surveys(self) -> None:
+        while not self._stopping.wait(DIAL_SECONDS):
+            try:
+                self.dial_due_surveys()
+            except Exception:
+                log.exception("sip survey dialling failed")
+
+    def dial_due_surveys(self) -> int:
+        """Place the survey calls due now, up to the endpoint's share; the number placed.
+        A crash between the claim and the INVITE is repaired by the worker's dial
+        reconciliation, from the call logged first."""
+        if self.phone is None:
+            return 0
+        room = self.config.survey_calls - sum(
+            isinstance(call, SurveyCall) for call in self.calls.values()
+        )
+        if room <= 0:
+            return 0
+        ctx = self._context()
+        placed = 0
+        with self.sessions() as session:
+            for dial in claim_due_dials(session, now=self.clock(), limit=room):
+                call = place_survey_call(session, ctx, dial, from_number=self.config.username)
+                if call is None:
+                    continue
+                self._logged(call)
+                threading.Thread(
+                    target=self._carry, args=(call,), name=f"survey:{call.call_id}", daemon=True
+                ).start()
+                placed += 1
+        return placed
 
     def _listen_for_offers(self) -> None:
         while not self._stopping.is_set():

@@ -344,6 +344,8 @@ class HotlineCall(VoIPCall):
                     to_tag=self.sip.tagLibrary.get(self.call_id, ""),
                 )
             )
+        elif self.state is CallState.DIALING:
+            self.cancel()  # ours, still ringing: the far end stops ringing too
         self._finish()
 
     def bye(self) -> None:

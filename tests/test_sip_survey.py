@@ -1,0 +1,124 @@
+"""Automated survey calls placed through the PBX: the SIP endpoint is the survey dialer,
+Kamailio the proxy, SIPp the customer's phone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+from sqlmodel import Session, select
+
+from callcenter.settings import Settings
+from orders import dial_digits
+from orders.models import Complaint, WorkOrder
+from orders.services.lookup import lookup_caller
+from recordings.models import Recording
+from telephony.enums import Disposition
+from telephony.sip import survey_call
+from tests.conftest import TestClock
+from tests.outbound_data import survey_due
+from tests.sip_harness import Kamailio, agent_rings_out, customer_answers
+from tests.test_sip import Sessions, register_softphone, sqlite_only, start_hotline
+
+
+@sqlite_only
+@pytest.mark.parametrize("score", ["4", "1"])
+def test_a_survey_call_through_the_pbx_keeps_the_customers_keyed_score(
+    settings: Settings,
+    db: Session,
+    sessions: Sessions,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    clock: TestClock,
+    score: str,
+) -> None:
+    """The PBX is the survey dialer: the endpoint rings the customer through the proxy, the
+    customer's phone (SIPp) answers and keys 1 (working) and the score; the endpoint hangs
+    up after thanking them."""
+    order, task = survey_due(db, clock)
+    number = dial_digits(task.phone, from_region="CN")
+    customer = register_softphone(
+        number, kamailio, tmp_path / "customer", behaviour=customer_answers(number, ["1", score])
+    )
+    dialer = settings.model_copy(
+        update={"callbacks": settings.callbacks.model_copy(update={"dialer": "sip"})}
+    )
+    line = start_hotline(
+        dialer, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+    )
+    line.registered()
+    try:
+        placed = line.endpoint.dial_due_surveys()
+        again = line.endpoint.dial_due_surveys()
+        assert customer.wait(timeout=60) == 0, customer.errors()  # the hotline hung up
+        call = line.ended_call()
+    finally:
+        customer.stop()
+        line.endpoint.stop()
+        line.thread.join(timeout=10)
+
+    assert (placed, again) == (1, 0), "a claimed task is dialled once"
+    assert (call.direction, call.task_id, call.to_number) == ("outbound", task.id, task.phone)
+    assert call.answered_at is not None and call.disposition is Disposition.COMPLETED
+    db.expire_all()
+    row = db.get(WorkOrder, order.order_id)
+    assert row is not None and row.satisfaction_score == int(score)
+    db.refresh(task)
+    assert (task.status, task.outcome, task.attempts) == ("done", "score_given", 1)
+    pop = lookup_caller(db, phone=task.phone, region="CN", clock=clock)
+    assert pop.customers[0].last_satisfaction_score == int(score)
+    complaints = db.exec(select(Complaint).where(Complaint.order_id == order.order_id)).all()
+    if score == "1":
+        assert [c.topic for c in complaints] == ["unsatisfied_callback"]
+        assert row.status == "reopened"
+    else:
+        assert (complaints, row.status) == ([], "completed")
+    assert [
+        r.channels for r in line.query(select(Recording).where(Recording.call_id == call.id))
+    ] == [2]
+
+
+@sqlite_only
+def test_a_survey_call_nobody_answers_is_cancelled_and_tried_again_later(
+    settings: Settings,
+    db: Session,
+    sessions: Sessions,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The customer's phone rings out: the endpoint CANCELs after the ring time, the attempt
+    counts as not answered, and the task is due again later."""
+    monkeypatch.setattr(survey_call, "RING_SECONDS", 3)
+    _, task = survey_due(db, clock)
+    number = dial_digits(task.phone, from_region="CN")
+    customer = register_softphone(
+        number, kamailio, tmp_path / "customer", behaviour=agent_rings_out(number)
+    )
+    dialer = settings.model_copy(
+        update={"callbacks": settings.callbacks.model_copy(update={"dialer": "sip"})}
+    )
+    line = start_hotline(
+        dialer, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+    )
+    line.registered()
+    try:
+        assert line.endpoint.dial_due_surveys() == 1
+        assert customer.wait(timeout=30) == 0, customer.errors()  # it saw the CANCEL
+        call = line.ended_call()
+    finally:
+        customer.stop()
+        line.endpoint.stop()
+        line.thread.join(timeout=10)
+
+    assert (call.disposition, call.answered_at) == (Disposition.NO_ANSWER, None)
+    db.expire_all()
+    db.refresh(task)
+    assert (task.status, task.outcome, task.attempts) == ("scheduled", "no_answer", 1)
+    assert task.due_at is not None and task.due_at > clock()
