@@ -33,7 +33,7 @@ from callbacks.services.dialing import (
     survey_answered,
 )
 from callbacks.services.dnc import is_listed
-from callbacks.services.notices import notice_on_status_change, notice_text
+from callbacks.services.notices import notice_on_news, notice_on_status_change, notice_text
 
 __all__ = [
     "AgentDial",
@@ -59,6 +59,7 @@ __all__ = [
     "expire_unanswered",
     "free_callback_slots",
     "is_listed",
+    "notice_on_news",
     "notice_on_status_change",
     "notice_text",
     "release_dial",

@@ -127,6 +127,9 @@ class OutboundTask(SQLModel, table=True):
     last_attempt_at: datetime | None = _moment(nullable=True)
     outcome: str | None = Field(default=None, max_length=32)
     note: str = Field(default="", sa_type=Text)
+    subject: str | None = Field(default=None, max_length=64, index=True)
+    """What a notice is about when an order can have several of its kind (a customer's
+    part order: ``part_order:12``), so each is told once."""
     created_by: str = Field(max_length=200)
     created_at: datetime = _moment()
     updated_at: datetime = _moment()

@@ -13,13 +13,13 @@ from sqlmodel import Session
 
 from agent_console import ConsoleConfig, pop_presenter
 from billing import quote_before_paid_work
-from callbacks import notice_on_status_change
+from callbacks import notice_on_news, notice_on_status_change
 from callcenter.settings import Settings
 from core.bus import BusUnavailable, with_events
 from core.errors import ConfigurationError
 from core.types import Clock
 from ivr.flow import BUILTIN_FLOWS, Flow, load_flows
-from orders import add_precondition, add_status_listener
+from orders import add_news_listener, add_precondition, add_status_listener
 from orders.services.users import AccessPolicy, LoginPolicy
 from telephony.switchboard import Switchboard
 from telephony.twilio.jobs import twilio_calls_from
@@ -65,6 +65,7 @@ def install_rules() -> None:
     change status (the app, the worker): a paid job starts only with its approved quote."""
     add_precondition(quote_before_paid_work)
     add_status_listener(notice_on_status_change)
+    add_news_listener(notice_on_news)
 
 
 def access_policy(settings: Settings) -> AccessPolicy:

@@ -13,7 +13,7 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
-from callbacks.jobs import PLAN_MINUTES, plan_campaigns
+from callbacks.jobs import PLAN_MINUTES, plan_campaigns, tell_part_arrivals
 from core.keys import WORKER_HEARTBEAT
 from orders.jobs import (
     MAINTENANCE_MINUTES,
@@ -113,6 +113,7 @@ def build_worker(
             cron(open_maintenance_rounds, minute=MAINTENANCE_MINUTES, second=0, unique=True),
             cron(bill_kept_parts, minute=BILLING_MINUTES, second=0, unique=True),
             cron(plan_campaigns, minute=PLAN_MINUTES, second=30, unique=True),
+            cron(tell_part_arrivals, second=40, unique=True),
             cron(dial_surveys, second={0, 15, 30, 45}, unique=True),
             cron(send_sms_surveys, second={5, 20, 35, 50}, unique=True),
         ],

@@ -42,6 +42,7 @@ from orders.exceptions import (
     UserNotFound,
 )
 from orders.models import Appliance, Customer, Engineer, Station, User, WorkOrder
+from orders.news import NewsKind, OrderNews, add_news_listener
 from orders.phones import dial_digits, normalize_phone, try_normalize_phone
 from orders.report_book import report_book
 from orders.schemas import (
@@ -78,6 +79,7 @@ from orders.schemas import (
     WorkingHours,
 )
 from orders.services.appliances import create_appliance
+from orders.services.appointments import standing_visit
 from orders.services.board import station_board
 from orders.services.completions import Completion, completions
 from orders.services.customers import create_customer, first_phone, get_customer
@@ -152,7 +154,9 @@ __all__ = [
     "MilestonePublic",
     "MilestoneState",
     "Name",
+    "NewsKind",
     "OrderCreate",
+    "OrderNews",
     "OrderNotFound",
     "OrderPublic",
     "OrderStatus",
@@ -187,6 +191,7 @@ __all__ = [
     "WorkOrder",
     "WorkingHours",
     "actor_from_token",
+    "add_news_listener",
     "add_precondition",
     "add_status_listener",
     "calendar_for",
@@ -217,6 +222,7 @@ __all__ = [
     "record_satisfaction",
     "report_book",
     "sla_figures",
+    "standing_visit",
     "station_board",
     "sweep",
     "try_normalize_phone",

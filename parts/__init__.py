@@ -13,6 +13,7 @@ from parts.schemas import MaterialPublic
 from parts.services.borrowing import bill_overdue, billed_by_station, overdue_by_station
 from parts.services.catalogue import get_part
 from parts.services.materials import lines as material_lines
+from parts.services.part_orders import arrived_part_orders
 from parts.services.reports import consumed_value_by_station
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "OutOfStock",
     "Part",
     "WarehouseKind",
+    "arrived_part_orders",
     "bill_overdue",
     "billed_by_station",
     "consumed_value_by_station",

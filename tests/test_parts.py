@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import BytesIO
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from callbacks import notice_text
+from callbacks.models import OutboundTask
+from callbacks.services.notices import notify_arrived_part_orders
 from orders.enums import OrderStatus, Role, WarrantyStatus
 from orders.models import Engineer, Station, WorkOrder
 from parts.ledger import discrepancies
@@ -349,6 +353,34 @@ def test_a_customer_s_part_order_arrives_and_is_picked_up_charged(
     again = client.post(f"/api/part-orders/{ordered.json()['id']}/pickup", headers=desk)
     assert again.status_code == 422
     assert discrepancies(db) == []
+
+
+def test_the_customer_is_told_once_when_the_part_they_ordered_reaches_the_station(
+    client: TestClient, db: Session, shop: dict[str, Any]
+) -> None:
+    order, desk, store = shop["order"], shop["desk"], shop["stores"]["station"]
+    ordered = client.post(
+        f"/api/orders/{order.id}/part-orders",
+        json={"part_id": shop["part"], "quantity": 12},
+        headers=desk,
+    )
+    assert ordered.status_code == 201, ordered.text
+    waiting = notify_arrived_part_orders(db, now=OPEN_HOURS)  # ten of twelve: not yet
+    client.post(
+        f"/api/warehouses/{store}/receipts",
+        json={"part_id": shop["part"], "quantity": 2},
+        headers=desk,
+    )
+    arrived = notify_arrived_part_orders(db, now=OPEN_HOURS)
+    again = notify_arrived_part_orders(db, now=OPEN_HOURS + timedelta(minutes=1))
+    [notice] = db.exec(
+        select(OutboundTask).where(OutboundTask.purpose == "notice_ordered_part_arrived")
+    ).all()
+
+    assert (waiting, arrived, again) == (0, 1, 0)
+    assert (notice.order_id, notice.status, notice.mode) == (order.id, "scheduled", "sms_notice")
+    assert notice.subject == f"part_order:{ordered.json()['id']}"
+    assert "订购的配件已到货" in notice_text(db, notice.id or 0, "zh")
 
 
 def test_the_catalogue_exports_the_rows_it_lists(client: TestClient, shop: dict[str, Any]) -> None:

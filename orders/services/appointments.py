@@ -11,6 +11,7 @@ from core.types import Clock
 from orders.enums import AppointmentStatus, AuditAction, OrderStatus
 from orders.exceptions import AppointmentNotFound, InvalidAppointment
 from orders.models import Appointment
+from orders.news import NewsKind, OrderNews, tell
 from orders.schemas import Actor, AppointmentIn, AppointmentPublic, MissedVisitIn
 from orders.services import audit
 from orders.services.work_orders import visible_order
@@ -66,13 +67,17 @@ def schedule(
         created_at=clock(),
     )
     session.add(row)
+    tell(
+        session,
+        OrderNews(NewsKind.VISIT_BOOKED, order, now=clock(), about=data.window_start),
+    )
     return _saved(session, row, actor, clock)
 
 
 def miss(
     session: Session, *, order_id: int, data: MissedVisitIn, actor: Actor, clock: Clock
 ) -> AppointmentPublic:
-    visible_order(session, order_id, actor)
+    order = visible_order(session, order_id, actor)
     standing = _standing(session, order_id)
     if standing is None:
         raise AppointmentNotFound(
@@ -82,6 +87,7 @@ def miss(
     standing.requested_by = data.fault_of
     standing.reason = data.reason
     session.add(standing)
+    tell(session, OrderNews(NewsKind.VISIT_OFF, order, now=clock()))
     return _saved(session, standing, actor, clock)
 
 
@@ -94,6 +100,11 @@ def missed_by_station(session: Session) -> dict[int, int]:
         .group_by(col(Appointment.station_id))
     ).all()
     return {station_id: count for station_id, count in rows if station_id is not None}
+
+
+def standing_visit(session: Session, order_id: int) -> Appointment | None:
+    """The order's visit still to happen, if one is agreed."""
+    return _standing(session, order_id)
 
 
 def _standing(session: Session, order_id: int) -> Appointment | None:

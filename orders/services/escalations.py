@@ -9,6 +9,7 @@ from core.types import Clock
 from orders.enums import AuditAction, Role
 from orders.exceptions import EscalationNotFound
 from orders.models import Escalation, WorkOrder
+from orders.news import NewsKind, OrderNews, tell
 from orders.schemas import Actor, EscalationPublic, LoanerIn, ReasonIn, SoothingCallIn
 from orders.services import audit
 
@@ -57,6 +58,10 @@ def file_reason(
     """The station reports why the repair is late (延期原因); a later filing replaces it."""
     row = _visible(session, order_id, actor)
     before = audit.snapshot(row)
+    order = session.get(WorkOrder, order_id)
+    if not row.reason and order is not None:
+        # The customer hears of the longer repair once, when its reason is first known.
+        tell(session, OrderNews(NewsKind.REPAIR_EXTENDED, order, now=clock()))
     row.reason = data.reason
     row.reason_filed_at = clock()
     row.reason_filed_by = actor.name

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from core.types import Clock
-from orders import Actor, visible_order
+from orders import Actor, WorkOrder, visible_order
 from parts.enums import IssueType, PartOrderStatus, WarehouseKind
 from parts.exceptions import InvalidStockMove, NoStationWarehouse, PartOrderNotFound
 from parts.ledger import on_hand
@@ -89,17 +89,35 @@ def part_orders(session: Session, *, order_id: int, viewer: Actor) -> list[PartO
     return [_public(session, row, part, order.station_id) for row, part in rows]
 
 
+def arrived_part_orders(session: Session) -> list[tuple[int, int]]:
+    """The customers' part orders waiting at their station now (its store holds them), as
+    (part order, work order): the ones to tell the customer about."""
+    rows = session.exec(
+        select(PartOrder, WorkOrder.station_id)
+        .join(WorkOrder, col(WorkOrder.id) == col(PartOrder.order_id))
+        .where(PartOrder.status == PartOrderStatus.ORDERED)
+    ).all()
+    return [
+        (row.id or 0, row.order_id)
+        for row, station_id in rows
+        if _arrived(session, row, station_id)
+    ]
+
+
+def _arrived(session: Session, row: PartOrder, station_id: int | None) -> bool:
+    if row.status is not PartOrderStatus.ORDERED or station_id is None:
+        return False
+    try:
+        store = store_of(session, kind=WarehouseKind.STATION, station_id=station_id)
+    except NoStationWarehouse:
+        return False  # nowhere for it to arrive yet
+    return on_hand(session, store.id or 0, row.part_id) >= row.quantity
+
+
 def _public(
     session: Session, row: PartOrder, part: Part, station_id: int | None
 ) -> PartOrderPublic:
-    arrived = False
-    if row.status is PartOrderStatus.ORDERED and station_id is not None:
-        try:
-            store = store_of(session, kind=WarehouseKind.STATION, station_id=station_id)
-        except NoStationWarehouse:
-            store = None  # nowhere for it to arrive yet
-        if store is not None:
-            arrived = on_hand(session, store.id or 0, row.part_id) >= row.quantity
+    arrived = _arrived(session, row, station_id)
     return PartOrderPublic(
         id=row.id or 0,
         order_id=row.order_id,
