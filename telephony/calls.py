@@ -373,7 +373,8 @@ def reconcile_dials(
                 disposition=Disposition.FAILED,
                 clock=clock,
             )
-        release_dial(session, task_id, now=clock())
+        # It has waited the claim timeout already: due again now.
+        release_dial(session, task_id, now=clock(), due_at=clock())
         released += 1
     return released
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -18,13 +20,22 @@ class Recorded:
     authorization: str
 
 
+Reply = tuple[int, dict[str, object]]
+
+
 @dataclass
 class FakeTwilioApi:
-    replies: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     media: dict[str, bytes] = field(default_factory=dict)
     """Files served to GET, by path (recordings)."""
     server: ThreadingHTTPServer | None = None
+    reply: Callable[[Recorded], Reply] | None = None
+    """Answers a POST when no lined-up reply is left (e.g. a fresh call SID each time);
+    called as the request arrives, so what it creates exists even if the client dies
+    before reading the answer, as a call Twilio accepted does."""
+    delay: float = 0.0
+    """Seconds each POST waits before its answer is sent: a slow Twilio."""
 
     @property
     def base_url(self) -> str:
@@ -39,18 +50,26 @@ class FakeTwilioApi:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length).decode()
-                api.requests.append(
-                    Recorded(
-                        "POST", self.path, parse_qs(body), self.headers.get("Authorization", "")
-                    )
+                recorded = Recorded(
+                    "POST", self.path, parse_qs(body), self.headers.get("Authorization", "")
                 )
-                status, payload = api.replies.pop(0) if api.replies else (500, {})
+                api.requests.append(recorded)
+                if api.replies:
+                    status, payload = api.replies.pop(0)
+                elif api.reply is not None:
+                    status, payload = api.reply(recorded)
+                else:
+                    status, payload = 500, {}
+                time.sleep(api.delay)
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client was killed while waiting: Twilio does not mind
 
             def do_GET(self) -> None:
                 api.requests.append(

@@ -358,11 +358,8 @@ def test_a_dial_lost_with_a_killed_worker_is_dialled_once_later_and_counts_no_at
     assert _dial(app) == 0, "a claimed task is not dialled by another worker meanwhile"
     assert api.requests == []
 
+    # Past the claim timeout the next run releases the lost claim and dials it at once.
     clock.advance(11 * 60)
-    released = _dial(app)
-    db.refresh(task)
-    assert (released, task.status, task.attempts) == (0, "scheduled", 0)
-    clock.advance(6 * 60)
     api.replies.append((201, {"sid": SID, "status": "queued", "to": task.phone}))
     dialled = _dial(app)
     clock.advance(11 * 60)

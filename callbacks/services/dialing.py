@@ -107,12 +107,15 @@ def _survey_flow(session: Session, task: OutboundTask) -> str:
     return (campaign.survey_flow if campaign else "") or DEFAULT_SURVEY
 
 
-def release_dial(session: Session, task_id: int, *, now: datetime) -> None:
-    """The channel could not place the call: due again shortly, no attempt counted."""
+def release_dial(
+    session: Session, task_id: int, *, now: datetime, due_at: datetime | None = None
+) -> None:
+    """The channel could not place the call: due again at ``due_at`` (shortly, by
+    default), no attempt counted."""
     session.execute(
         update(OutboundTask)
         .where(col(OutboundTask.id) == task_id, col(OutboundTask.status) == TaskStatus.IN_PROGRESS)
-        .values(status=TaskStatus.SCHEDULED, due_at=now + RETRY_SOON, updated_at=now)
+        .values(status=TaskStatus.SCHEDULED, due_at=due_at or now + RETRY_SOON, updated_at=now)
     )
     session.commit()
 
