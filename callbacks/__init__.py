@@ -33,6 +33,7 @@ from callbacks.services.dialing import (
     survey_answered,
 )
 from callbacks.services.dnc import is_listed
+from callbacks.services.follow_ups import follow_up_on_completion
 from callbacks.services.notices import notice_on_news, notice_on_status_change, notice_text
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "claimed_dials",
     "dial_ended",
     "expire_unanswered",
+    "follow_up_on_completion",
     "free_callback_slots",
     "is_listed",
     "notice_on_news",

@@ -29,6 +29,8 @@ class AssigneeKind(StrEnum):
     """Anyone with the task's skill and language (VICIdial's ANYONE)."""
     DIALER = "dialer"
     """The automated dialer: a survey call or message, no agent."""
+    STATION = "station"
+    """A service station's staff: the station's own follow-up of its repair (§3.4.7)."""
 
 
 class TaskStatus(StrEnum):

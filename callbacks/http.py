@@ -3,7 +3,7 @@ calendars and task lists, and the do-not-call list."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -11,8 +11,10 @@ from fastapi import APIRouter, Query, Response, status
 from callbacks.enums import TaskStatus
 from callbacks.exceptions import InvalidTaskQuery
 from callbacks.schemas import (
+    AgentWeek,
     CalendarIn,
     CalendarPublic,
+    CallerPublic,
     CampaignIn,
     CampaignPublic,
     ContactPreferenceIn,
@@ -20,6 +22,7 @@ from callbacks.schemas import (
     DecisionPublic,
     DncIn,
     DncPublic,
+    FollowUpFigures,
     OrderNotices,
     OutcomeIn,
     OutcomePublic,
@@ -31,6 +34,7 @@ from callbacks.services import (
     calendars,
     campaigns,
     dnc,
+    follow_ups,
     outcomes,
     preferences,
     reports,
@@ -42,7 +46,7 @@ from core.deps import ClockDep, RegionDep, SessionDep
 from core.errors import PermissionDenied
 from core.xlsx import ExportFormat
 from orders import Actor, Report, Role
-from orders.http import Limit, Offset, PathId, Staff, Supervisor, report_answer
+from orders.http import Limit, Offset, PathId, Staff, StationWork, Supervisor, report_answer
 
 router = APIRouter(tags=["outbound"])
 
@@ -130,6 +134,21 @@ def get_calendar(session: SessionDep, actor: Staff, user_id: PathId) -> Calendar
     if actor.role is Role.AGENT and actor.id != user_id:
         raise PermissionDenied("agents see their own calendar")
     return calendars.get_calendar(session, user_id)
+
+
+@router.get("/agents/{user_id}/week")
+def agent_week(session: SessionDep, actor: Staff, clock: ClockDep, user_id: PathId) -> AgentWeek:
+    """The agent's seven days from today: each day's working hours and why (its shift, an
+    extra shift, a make-up working day, a public holiday, a day off), with its tasks."""
+    if actor.role is Role.AGENT and actor.id != user_id:
+        raise PermissionDenied("agents see their own calendar")
+    return tasks.agent_week(session, agent_id=user_id, now=clock())
+
+
+@router.get("/calendars")
+def list_callers(session: SessionDep, _actor: Supervisor) -> list[CallerPublic]:
+    """Everyone who takes calls, and whether their calendar is set."""
+    return tasks.callers(session)
 
 
 @router.put("/agents/{user_id}/calendar")
@@ -222,3 +241,33 @@ def order_notices(session: SessionDep, _actor: Staff, order_id: PathId) -> Order
         count=sum(1 for n in notices if n.sent_at is not None),
         notices=notices,
     )
+
+
+@router.get("/stations/{station_id}/follow-ups")
+def station_follow_ups(
+    session: SessionDep, actor: StationWork, station_id: PathId
+) -> list[TaskPublic]:
+    """The station's own follow-ups still to make (§3.4.7), the nearest deadline first."""
+    follow_ups.check_station(actor, station_id)
+    return follow_ups.station_follow_ups(session, station_id=station_id)
+
+
+@router.get("/stations/{station_id}/follow-ups/figures")
+def station_follow_up_figures(
+    session: SessionDep,
+    actor: StationWork,
+    station_id: PathId,
+    start: Annotated[datetime, Query(alias="from")],
+    end: Annotated[datetime, Query(alias="to")],
+) -> FollowUpFigures:
+    """Of the station's follow-ups whose 48 hours end in [from, to): made, missed, open."""
+    follow_ups.check_station(actor, station_id)
+    return follow_ups.follow_up_figures(session, station_id=station_id, start=start, end=end)
+
+
+@router.post("/follow-ups/{task_id}/outcome")
+def record_follow_up(
+    session: SessionDep, actor: StationWork, clock: ClockDep, task_id: PathId, data: OutcomeIn
+) -> OutcomePublic:
+    """The station called its customer: reached (what they said as the comment), or not."""
+    return follow_ups.record_follow_up(session, task_id, data, actor=actor, now=clock())

@@ -115,6 +115,8 @@ class OutboundTask(SQLModel, table=True):
     assignee_id: int | None = Field(default=None, foreign_key="user.id")
     """The agent whose calendar holds it (personal or placed); None for the dialer and
     for team tasks not yet placed."""
+    station_id: int | None = Field(default=None, foreign_key="station.id", index=True)
+    """The station whose staff make a station task (its own follow-up)."""
     skill: str | None = Field(default=None, max_length=64)
     language: str | None = Field(default=None, max_length=16)
     priority: int = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
@@ -287,3 +287,49 @@ class OrderNotices(BaseModel):
     count: int
     """Notices sent to the customer about this order."""
     notices: list[NoticePublic]
+
+
+DayKind = Literal["shift", "extra_shift", "make_up_day", "holiday", "leave", "sick", "rest_day"]
+"""Why an agent's day has the hours it has: its weekly shift, an extra shift, a make-up
+working day (a weekend day China works, with Monday's hours), a public holiday, a day
+off (leave, sick), or a rest day (a weekend, or a weekday without shifts)."""
+
+
+class WeekDay(BaseModel):
+    day: date
+    """The agent's local day."""
+    kind: DayKind
+    hours: list[tuple[str, str]]
+    """The spans worked that day (local times); none on a day off."""
+    note: str = ""
+    tasks: list[TaskPublic]
+    """The agent's tasks of the day, in time order."""
+
+
+class AgentWeek(BaseModel):
+    """An agent's next seven days, as the placement of tasks reads them."""
+
+    user_id: int
+    time_zone: str
+    days: list[WeekDay]
+
+
+class CallerPublic(BaseModel):
+    """Someone who takes calls, whose calendar a supervisor may set."""
+
+    user_id: int
+    name: str
+    role: str
+    has_calendar: bool
+
+
+class FollowUpFigures(BaseModel):
+    """A station's own follow-ups (§3.4.7) over a period."""
+
+    made: int
+    """Made within their 48 hours."""
+    missed: int
+    """Their 48 hours closed without the customer reached."""
+    open: int
+    made_share: float | None
+    """made / (made + missed); None before any is decided."""

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from agent_console import ConsoleConfig, pop_presenter
 from billing import quote_before_paid_work
-from callbacks import notice_on_news, notice_on_status_change
+from callbacks import follow_up_on_completion, notice_on_news, notice_on_status_change
 from callcenter.settings import Settings
 from core.bus import BusUnavailable, with_events
 from core.errors import ConfigurationError
@@ -65,6 +65,7 @@ def install_rules() -> None:
     change status (the app, the worker): a paid job starts only with its approved quote."""
     add_precondition(quote_before_paid_work)
     add_status_listener(notice_on_status_change)
+    add_status_listener(follow_up_on_completion)
     add_news_listener(notice_on_news)
 
 

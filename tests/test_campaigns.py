@@ -3,6 +3,7 @@ stratified, explained, and placed in agents' calendars."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from sqlmodel import Session, select
 from callbacks.models import CampaignDecision, CampaignStratum, OutboundTask
 from callbacks.schemas import CampaignIn
 from callbacks.services import campaigns
+from core.keys import EVENTS_STREAM
 from orders import SYSTEM, Role
 from orders.enums import OrderStatus, OrderType
 from orders.models import Complaint, WorkOrder
@@ -625,6 +627,63 @@ def test_the_campaign_report_counts_each_stage_and_the_share_satisfied(
     assert book.status_code == 200
     assert "filename*=UTF-8''campaign-%E5%9B%9E%E8%AE%BF" in book.headers["content-disposition"]
     assert load_workbook(BytesIO(book.content)).sheetnames[:2] == ["campaign", "by station"]
+
+
+def test_the_campaign_report_counts_the_customers_who_gave_each_score_and_desks_are_told(
+    client: TestClient,
+    db: Session,
+    bus: Any,
+    headers: dict[str, dict[str, str]],
+    make_user: Any,
+) -> None:
+    agent = make_user(Role.AGENT)
+    boss = headers["supervisor"]
+    client.put(
+        f"/api/agents/{agent.id}/calendar",
+        json={"weekly_hours": WEEK, "capacity_per_hour": 60},
+        headers=boss,
+    )
+    completed_orders(
+        db, count=6, start=MONDAY - timedelta(hours=3), span=timedelta(minutes=30), stations=1
+    )
+    campaign_id = _campaign(db, sampling_ratio=1.0, stratify_by=[])
+    campaigns.plan_campaign(db, campaign_id, now=MONDAY)
+    tasks = db.exec(
+        select(OutboundTask)
+        .where(OutboundTask.campaign_id == campaign_id)
+        .order_by(OutboundTask.id)  # type: ignore[arg-type]
+    ).all()
+    answers = [
+        {"outcome": "score_given", "score": 5},
+        {"outcome": "score_given", "score": 5},
+        {"outcome": "score_given", "score": 4},
+        {"outcome": "score_given", "score": 1},
+        {"outcome": "no_answer"},
+    ]
+    mine = bearer(agent)
+    for task, answer in zip(tasks, answers, strict=False):
+        recorded = client.post(f"/api/tasks/{task.id}/outcome", json=answer, headers=mine)
+        assert recorded.status_code == 200, recorded.text
+
+    report = client.get(f"/api/campaigns/{campaign_id}/report", headers=boss)
+    book = client.get(f"/api/campaigns/{campaign_id}/report?format=xlsx", headers=boss)
+
+    assert report.status_code == 200, report.text
+    scores = report.json()["sections"][-1]
+    assert scores["title"] == "scores"
+    assert scores["columns"] == ["score", "scored"]
+    assert scores["rows"] == [[1, 1], [2, 0], [3, 0], [4, 1], [5, 2]]
+    [overall] = report.json()["sections"][0]["rows"]
+    assert overall[6] == sum(count for _score, count in scores["rows"])
+    assert "scores" in load_workbook(BytesIO(book.content)).sheetnames
+    told = [
+        json.loads(fields["data"])
+        for _id, fields in bus.xrange(EVENTS_STREAM)
+        if fields["name"] == "campaign.progressed"
+    ]
+    # The planning run, then one for each outcome recorded.
+    assert [event["task_id"] for event in told] == [None] + [task.id for task in tasks[:5]]
+    assert {event["campaign_id"] for event in told} == {campaign_id}
 
 
 def test_a_callback_whose_window_closed_unmade_fails_and_its_order_can_be_settled(

@@ -452,3 +452,17 @@ def test_consumption_scrap_rate_and_stock_value_match_the_moves_made(
     assert [[c.value for c in row] for row in book.worksheets[0].iter_rows(min_row=2)] == [
         ["PCB-KFR35", "空调内机主板", 2, 1, rate]
     ]
+
+
+def test_a_parts_report_over_more_than_a_year_is_refused_with_a_reason(
+    client: TestClient, shop: dict[str, Any]
+) -> None:
+    """Reproduced first: a range of centuries kept the server counting month by month past
+    any client's patience; it is refused at once, as the orders' reports are."""
+    answer = client.get(
+        "/api/reports/parts",
+        params={"from": "1007-05-29T01:50:46Z", "to": "2659-02-03T14:12:20Z"},
+        headers=shop["boss"],
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["message"] == "a report covers at most 366 days"

@@ -5,14 +5,16 @@ request from the phone, and the supervisor's desk reviews the request."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Route, expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from callbacks.models import OutboundTask
 from orders import SYSTEM
 from orders.enums import OrderStatus, OrderType, Role
 from orders.models import WorkOrder
@@ -225,3 +227,64 @@ def test_a_station_files_its_paperwork_from_a_phone_and_the_desk_reviews_a_cance
     assert cancelled is not None and cancelled.status is OrderStatus.CANCELLED
     assert completed is not None and completed.status is OrderStatus.COMPLETED
     assert phone_dialogs == [] and wall_dialogs == []
+
+
+def test_a_station_user_makes_the_follow_up_of_a_completed_repair_from_a_phone(
+    browser: Browser,
+    base_url: str,
+    db: Session,
+    clock: TestClock,
+    station: Any,
+    make_user: Any,
+    make_customer: Any,
+    make_appliance: Any,
+) -> None:
+    customer = make_customer(name="李梅", title="女士", phones=("13700137000",))
+    completed = OPEN_HOURS - timedelta(hours=3)
+    order = work_orders.create_order(
+        db,
+        data=OrderCreate(
+            customer_id=customer.id,
+            appliance_id=make_appliance(customer.id, brand="美的").id,
+            fault_description="不制冷",
+        ),
+        actor=SYSTEM,
+        clock=fixed_clock(completed),
+    )
+    steps = (
+        OrderStatus.ASSIGNED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.CONTACTED,
+        OrderStatus.IN_SERVICE,
+        OrderStatus.COMPLETED,
+    )
+    for step in steps:
+        work_orders.transition_order(
+            db,
+            order_id=order.id,
+            data=TransitionIn(to=step, station_id=station.id),
+            actor=SYSTEM,
+            clock=fixed_clock(completed),
+        )
+    clock.set(OPEN_HOURS)
+    make_user(Role.STATION, username="station-fu", station_id=station.id)
+
+    phone, _ = login_page(browser, base_url, "station-fu", PHONE)
+    follow_up = phone.locator("#follow-ups li.follow-up")
+    expect(follow_up).to_have_count(1, timeout=10_000)
+    expect(follow_up).to_contain_text("李梅")
+    expect(follow_up.locator("a")).to_have_attribute("href", "tel:+8613700137000")
+    expect(follow_up.locator(".sla")).to_have_text(re.compile(r"剩余 1d 2[01]h"))  # 45 of 48 h
+    follow_up.locator(".follow-up-note").fill("冰箱制冷正常，用户满意")
+    follow_up.locator("button[data-outcome='reached']").click()
+    expect(follow_up).to_have_count(0)
+    expect(phone.locator("#follow-ups .muted")).to_be_visible()
+    shot(phone, "station-follow-up")
+
+    db.expire_all()
+    [task] = db.exec(
+        select(OutboundTask).where(
+            OutboundTask.order_id == order.id, OutboundTask.purpose == "station_follow_up"
+        )
+    ).all()
+    assert (task.status, task.outcome, task.note) == ("done", "reached", "冰箱制冷正常，用户满意")

@@ -23,6 +23,9 @@ Object.assign(TEXT["zh-CN"], {
   escalations: "超期升级（报修5天未修复）", no_escalations: "没有超期工单。", no_reason: "服务站未报延期原因",
   soothe_by: "安抚回访截止", soothed: "已安抚", soothe_note: "安抚内容（必填）", soothe: "记录安抚", loaner: "备用机",
   loaner_yes: "已接受", loaner_no: "已拒绝", loaner_offered: "已提供",
+  follow_ups: "完工回访（48小时内）", no_follow_ups: "没有待回访的用户。", follow_up_reached: "已回访",
+  follow_up_note: "用户反馈（产品使用情况）", follow_up_no_answer: "无人接听", follow_up_busy: "忙线",
+  follow_up_wrong_number: "号码错误", follow_up_call_from: "{t} 起可拨打",
 });
 Object.assign(TEXT.en, {
   station_view: "Station jobs", my_jobs: "My jobs", no_jobs: "No open jobs.", engineer: "Engineer",
@@ -44,6 +47,9 @@ Object.assign(TEXT.en, {
   escalations: "Escalations (not repaired in 5 days)", no_escalations: "No escalated orders.", no_reason: "no reason for the delay filed",
   soothe_by: "soothing call due", soothed: "soothed", soothe_note: "What the customer was told (required)", soothe: "Record the call", loaner: "Loaner",
   loaner_yes: "accepted", loaner_no: "declined", loaner_offered: "offered",
+  follow_ups: "Follow-ups (within 48 h of completion)", no_follow_ups: "No customers to follow up.", follow_up_reached: "Reached",
+  follow_up_note: "What the customer said (how the appliance works)", follow_up_no_answer: "No answer", follow_up_busy: "Busy",
+  follow_up_wrong_number: "Wrong number", follow_up_call_from: "call from {t}",
 });
 
 const STATION_ROLES = ["station", "engineer"];
@@ -93,6 +99,73 @@ function renderStation() {
   for (const card of cards) restoreState(card, kept.get(card.dataset.order));
   $("jobs").replaceChildren(...cards);
   tick();
+  loadFollowUps(view.station_id);
+}
+
+// The station's own calls to customers whose repair it completed (§3.4.7): each counts
+// down to its 48 hours; the outcome is recorded here, what the customer said with it.
+async function loadFollowUps(stationId) {
+  const panel = followUpPanel();
+  const error = panel.querySelector(".error");
+  try {
+    const rows = await api("GET", `/api/stations/${stationId}/follow-ups`);
+    if (panel.contains(document.activeElement)) return; // a note being typed stays
+    error.textContent = "";
+    panel.querySelector(".muted").hidden = rows.length > 0;
+    panel.querySelector("ul").replaceChildren(...rows.map(followUpItem));
+    tick();
+  } catch (failure) { error.textContent = failure.message; }
+}
+
+function followUpPanel() {
+  let panel = $("follow-ups");
+  if (panel) return panel;
+  panel = el("section", null, "panel");
+  panel.id = "follow-ups";
+  const title = el("h2", t("follow_ups"));
+  title.dataset.i18n = "follow_ups";
+  const none = el("p", t("no_follow_ups"), "muted");
+  none.dataset.i18n = "no_follow_ups";
+  panel.append(title, none, el("ul", null, "compact follow-ups"), el("p", "", "error"));
+  $("station").insertBefore(panel, $("commission"));
+  return panel;
+}
+
+function followUpItem(task) {
+  const item = el("li", null, "follow-up");
+  item.dataset.task = task.id;
+  const phone = el("a", task.phone);
+  phone.href = `tel:${task.phone}`;
+  const left = el("span", "", "sla");
+  left.dataset.due = task.deadline_at;
+  item.append(el("strong", task.customer_name || ""), " ", phone, " ", left);
+  if (task.due_at && Date.parse(task.due_at) > serverNow()) {
+    const from = new Date(task.due_at).toLocaleTimeString(state.lang, { hour: "2-digit", minute: "2-digit", hour12: false });
+    item.append(" ", el("span", t("follow_up_call_from", from), "muted"));
+  }
+  const note = el("input", null, "follow-up-note");
+  note.placeholder = t("follow_up_note");
+  note.maxLength = 2000;
+  const error = el("span", "", "error");
+  const record = (outcome) => async () => {
+    error.textContent = "";
+    try {
+      await api("POST", `/api/follow-ups/${task.id}/outcome`, { outcome, comment: note.value });
+      note.value = "";
+      document.activeElement?.blur();
+      await loadFollowUps(board.view.station_id);
+    } catch (failure) { error.textContent = failure.message; }
+  };
+  const row = el("div", null, "follow-up-actions");
+  for (const [outcome, label] of [["reached", "follow_up_reached"], ["no_answer", "follow_up_no_answer"], ["busy", "follow_up_busy"], ["wrong_number", "follow_up_wrong_number"]]) {
+    const button = el("button", t(label));
+    button.type = "button";
+    button.dataset.outcome = outcome;
+    button.addEventListener("click", record(outcome));
+    row.append(button);
+  }
+  item.append(note, row, error);
+  return item;
 }
 
 function keptState() {

@@ -32,6 +32,10 @@ class Placed:
     unplaced: int
 
 
+OUTSIDE_CALENDARS = (AssigneeKind.DIALER, AssigneeKind.STATION)
+"""Tasks no agent's calendar holds: the dialer's, and a station's own calls."""
+
+
 def get_calendar(session: Session, user_id: int) -> CalendarPublic:
     get_user(session, user_id=user_id)
     row = session.get(AgentCalendarRow, user_id)
@@ -198,8 +202,9 @@ def schedule_pending(
     task_ids: Sequence[int] | None = None,
 ) -> Placed:
     """Place the open tasks (of a campaign, or the ones named) whose deadline is ahead:
-    agents' tasks in their calendars, the dialer's at the first moment the customer may be
-    called. What fits nowhere is marked unplaced with the reason, never dropped."""
+    agents' tasks in their calendars; the dialer's, and a station's own, at the first
+    moment the customer may be called. What fits nowhere is marked unplaced with the
+    reason, never dropped."""
     columns = (
         col(OutboundTask.id),
         col(OutboundTask.customer_id),
@@ -224,7 +229,7 @@ def schedule_pending(
         return Placed(0, 0)
     preferences = {p.customer_id: calling_hours(p) for p in session.exec(select(ContactPreference))}
     for_agents: list[scheduling.TaskToPlace] = []
-    for_dialer: list[scheduling.TaskToPlace] = []
+    by_hours: list[scheduling.TaskToPlace] = []
     for task_id, customer_id, earliest, deadline, kind, assignee, skill, language, prio in rows:
         assert task_id is not None
         task = scheduling.TaskToPlace(
@@ -237,7 +242,7 @@ def schedule_pending(
             language=_language(language),
             agent_id=assignee if kind is AssigneeKind.AGENT else None,
         )
-        (for_dialer if kind is AssigneeKind.DIALER else for_agents).append(task)
+        (by_hours if kind in OUTSIDE_CALENDARS else for_agents).append(task)
     changes: list[dict[str, Any]] = []
     if for_agents:
         plan = scheduling.place(
@@ -256,7 +261,7 @@ def schedule_pending(
             for p in plan.placements
         ]
         changes += [_unplaced(u.key, u.reason, now) for u in plan.unplaced]
-    for task in for_dialer:
+    for task in by_hours:
         moment = first_allowed(task.hours, task.earliest, task.deadline)
         if moment is None:
             changes.append(

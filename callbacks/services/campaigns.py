@@ -12,6 +12,7 @@ from sqlmodel import Session, col, func, select
 
 from callbacks import sampling
 from callbacks.enums import AssigneeKind, CampaignMode, Decision, TaskStatus
+from callbacks.events import CampaignProgressed
 from callbacks.exceptions import CampaignNotFound, DuplicateCampaign
 from callbacks.models import (
     Campaign,
@@ -23,6 +24,7 @@ from callbacks.models import (
 )
 from callbacks.schemas import CampaignIn, CampaignPublic, DecisionPublic, PlanSummary
 from callbacks.services import calendars, tasks
+from core.bus import publish_on_commit
 from core.db import bulk_insert, table_of
 from orders import (
     Actor,
@@ -122,6 +124,8 @@ def plan_campaign(session: Session, campaign_id: int, *, now: datetime) -> PlanS
             planner.decide(completion)
     planner.flush()
     planner.save_strata()
+    if planner.considered:
+        publish_on_commit(session, CampaignProgressed(campaign_id=campaign.id, at=now))
     session.commit()
     placed = calendars.schedule_pending(session, now=now, campaign_id=campaign.id)
     return PlanSummary(

@@ -120,11 +120,15 @@ def queue_notice(
     earliest: datetime | None = None,
     deadline: datetime | None = None,
     subject: str | None = None,
+    assignee_kind: AssigneeKind = AssigneeKind.DIALER,
+    mode: CampaignMode = CampaignMode.SMS_NOTICE,
+    station_id: int | None = None,
+    max_attempts: int = 1,
 ) -> int:
-    """Queue one text to the order's customer, due at the first moment in [earliest,
-    deadline) their calling hours allow (from now, for a day, by default); kept unplaced,
-    with the reason, when none does. 0 when the customer has no phone or the window has
-    already closed. Does not commit."""
+    """Queue one contact with the order's customer (a text, by default), due at the first
+    moment in [earliest, deadline) their calling hours allow (from now, for a day, by
+    default); kept unplaced, with the reason, when none does. 0 when the customer has no
+    phone or the window has already closed. Does not commit."""
     phone = first_phone(session, order.customer_id)
     earliest = earliest or now
     deadline = deadline or earliest + NOTICE_WINDOW
@@ -141,15 +145,16 @@ def queue_notice(
             phone=phone,
             earliest_at=earliest,
             deadline_at=deadline,
-            assignee_kind=AssigneeKind.DIALER,
-            mode=CampaignMode.SMS_NOTICE,
+            assignee_kind=assignee_kind,
+            station_id=station_id,
+            mode=mode,
             language=customer.preferred_language if customer else None,
             status=TaskStatus.SCHEDULED if due else TaskStatus.UNPLACED,
             due_at=due,
             unplaced_reason="" if due else f"no calling hours before {deadline:%Y-%m-%d %H:%M} UTC",
-            max_attempts=1,
+            max_attempts=max_attempts,
             subject=subject,
-            created_by="notices",
+            created_by=purpose.value,
             created_at=now,
             updated_at=now,
         )

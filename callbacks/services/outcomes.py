@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col
 
 from callbacks.enums import AssigneeKind, Outcome, TaskPurpose, TaskStatus
+from callbacks.events import CampaignProgressed
 from callbacks.exceptions import InvalidOutcome, TaskNotFound
 from callbacks.models import ContactPreference, OutboundTask
 from callbacks.schemas import OutcomeIn, OutcomePublic
 from callbacks.services import calendars, tasks
+from core.bus import publish_on_commit
 from core.errors import PermissionDenied
 from orders import Actor, Role, record_satisfaction
 
@@ -84,6 +86,13 @@ def record_outcome(
     if retry_at is not None and task.id is not None:
         calendars.schedule_pending(session, now=now, task_ids=[task.id])
         session.refresh(task)
+    if task.campaign_id is not None and task.id is not None:
+        # Told only once all of it is saved: the score lands on the order in a commit of its
+        # own above, and a desk that reads the report on hearing this must find it there.
+        publish_on_commit(
+            session, CampaignProgressed(campaign_id=task.campaign_id, task_id=task.id, at=now)
+        )
+        session.commit()
     return OutcomePublic(
         task=tasks.to_public(session, [task])[0],
         retry_at=task.due_at if retry_at is not None else None,

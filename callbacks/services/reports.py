@@ -1,5 +1,6 @@
 """How a campaign is doing: eligible, sampled, scheduled, attempted, reached, the mean
-score and the share satisfied, overall and by station, engineer and category."""
+score and the share satisfied, overall and by station, engineer and category; and how many
+customers gave each score."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ COLUMNS = [
     "mean score",
     "satisfied share",
 ]
+SCORED = COLUMNS.index("scored")
+"""Where an order's figures say it was scored (they line up with the columns up to it)."""
+SCORES = range(1, 6)
 
 
 def campaign_report(session: Session, campaign_id: int, *, now: datetime) -> Report:
@@ -62,6 +66,7 @@ def campaign_report(session: Session, campaign_id: int, *, now: datetime) -> Rep
         "category": defaultdict(_empty),
     }
     total = _empty()
+    scores = dict.fromkeys(SCORES, 0)
     for decision, station_id, engineer_id, stratum, status, attempts, outcome, score in rows:
         category = dict(part.split("=", 1) for part in stratum.split("|") if "=" in part).get(
             "category", "-"
@@ -75,6 +80,8 @@ def campaign_report(session: Session, campaign_id: int, *, now: datetime) -> Rep
         for name, key in keys.items():
             _add(groups[name][key], figures)
         _add(total, figures)
+        if figures[SCORED] and score is not None:
+            scores[score] += 1
     sections = [
         ReportSection(
             title="campaign", columns=["campaign", *COLUMNS], rows=[[campaign.name, *_row(total)]]
@@ -88,6 +95,13 @@ def campaign_report(session: Session, campaign_id: int, *, now: datetime) -> Rep
                 rows=[[key, *_row(values)] for key, values in sorted(by_key.items())],
             )
         )
+    sections.append(
+        ReportSection(
+            title="scores",
+            columns=["score", "scored"],
+            rows=[[value, count] for value, count in scores.items()],
+        )
+    )
     return Report(
         name=f"campaign {campaign.name}",
         start=campaign.starts_at,

@@ -1,4 +1,5 @@
-"""Outbound tasks as agents and supervisors read them."""
+"""Outbound tasks as agents and supervisors read them: an agent's day, an agent's week
+with the hours of each day, a campaign's tasks."""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
-from callbacks.enums import AssigneeKind, CampaignMode, TaskPurpose, TaskStatus
+from callbacks.enums import AssigneeKind, CampaignMode, ExceptionKind, TaskPurpose, TaskStatus
 from callbacks.exceptions import InvalidTaskQuery
-from callbacks.models import AgentCalendarRow, OutboundTask
-from callbacks.schemas import PromiseIn, TaskPublic
+from callbacks.models import AgentCalendarRow, CalendarException, OutboundTask
+from callbacks.schemas import AgentWeek, CallerPublic, DayKind, PromiseIn, TaskPublic, WeekDay
 from callbacks.services import calendars
-from orders import Actor, customer_names, get_customer, mark_callbacks_done, normalize_phone
+from orders import (
+    Actor,
+    BusinessCalendar,
+    User,
+    customer_names,
+    get_customer,
+    get_user,
+    is_working_day,
+    mark_callbacks_done,
+    normalize_phone,
+)
 
 WAITING = (TaskStatus.PENDING, TaskStatus.SCHEDULED, TaskStatus.UNPLACED)
 PROMISE_WINDOW = timedelta(hours=2)
@@ -22,15 +33,131 @@ PROMISE_WINDOW = timedelta(hours=2)
 PROMISE_PRIORITY = 20
 """A promise to a customer goes before booked callbacks and campaigns."""
 VISIBLE = (TaskStatus.SCHEDULED, TaskStatus.IN_PROGRESS, TaskStatus.DONE, TaskStatus.FAILED)
+DEFAULT_ZONE = "Asia/Shanghai"
+"""The zone of an agent without a calendar yet."""
+WEEK_DAYS = 7
+LISTED_DAY: dict[ExceptionKind, DayKind] = {
+    ExceptionKind.LEAVE: "leave",
+    ExceptionKind.SICK: "sick",
+    ExceptionKind.SHIFT: "extra_shift",
+}
 
 
 def agent_day(session: Session, *, agent_id: int, day: date) -> list[TaskPublic]:
     """The agent's tasks due on ``day`` of the agent's own calendar, in time order."""
+    zone = ZoneInfo(_zone_name(session, agent_id))
+    tasks = _due_between(
+        session, agent_id, _midnight(day, zone), _midnight(day + timedelta(days=1), zone)
+    )
+    return to_public(session, tasks)
+
+
+def agent_week(session: Session, *, agent_id: int, now: datetime) -> AgentWeek:
+    """The agent's seven days from today (in its zone): each day's working hours and why,
+    as the placement of tasks reads them (China's public holidays close a day and its
+    make-up working days work Monday's hours; the agent's days off and extra shifts
+    replace whole days), with the day's tasks."""
+    get_user(session, user_id=agent_id)
     row = session.get(AgentCalendarRow, agent_id)
-    zone = ZoneInfo(row.time_zone if row else "Asia/Shanghai")
-    start = datetime.combine(day, time(), zone)
-    end = datetime.combine(day + timedelta(days=1), time(), zone)
-    tasks = session.exec(
+    zone_name = row.time_zone if row else DEFAULT_ZONE
+    weekly = BusinessCalendar.of(
+        time_zone=zone_name, working_hours=row.weekly_hours if row else {}, closures=()
+    )
+    first = now.astimezone(weekly.zone).date()
+    days = [first + timedelta(days=offset) for offset in range(WEEK_DAYS)]
+    exceptions = {
+        exception.day: exception
+        for exception in session.exec(
+            select(CalendarException).where(
+                CalendarException.user_id == agent_id,
+                col(CalendarException.day) >= days[0],
+                col(CalendarException.day) <= days[-1],
+            )
+        ).all()
+    }
+    tasks: dict[date, list[TaskPublic]] = {}
+    due = _due_between(
+        session,
+        agent_id,
+        _midnight(days[0], weekly.zone),
+        _midnight(days[-1] + timedelta(days=1), weekly.zone),
+    )
+    for task in to_public(session, due):
+        assert task.due_at is not None
+        tasks.setdefault(task.due_at.astimezone(weekly.zone).date(), []).append(task)
+    return AgentWeek(
+        user_id=agent_id,
+        time_zone=zone_name,
+        days=[_week_day(weekly, day, exceptions.get(day), tasks.get(day, [])) for day in days],
+    )
+
+
+def _week_day(
+    weekly: BusinessCalendar,
+    day: date,
+    exception: CalendarException | None,
+    tasks: list[TaskPublic],
+) -> WeekDay:
+    if exception is not None:
+        return WeekDay(
+            day=day,
+            kind=LISTED_DAY[exception.kind],
+            hours=[(start, end) for start, end in exception.hours],
+            note=exception.note,
+            tasks=tasks,
+        )
+    hours = weekly.intervals_on(day)
+    weekend = day.isoweekday() >= 6
+    kind: DayKind
+    if hours:
+        # A weekend day with hours is one China works in exchange for a holiday.
+        kind = "make_up_day" if weekend else "shift"
+    elif not weekend and not is_working_day(day):
+        kind = "holiday"
+    else:
+        kind = "rest_day"
+    return WeekDay(
+        day=day,
+        kind=kind,
+        hours=[(f"{start:%H:%M}", f"{end:%H:%M}") for start, end in hours],
+        tasks=tasks,
+    )
+
+
+def callers(session: Session) -> list[CallerPublic]:
+    """Everyone who takes calls (active agents and supervisors), and whether their calendar
+    is set: whose week a supervisor may look at and change."""
+    users = session.exec(
+        select(User)
+        .where(col(User.is_active), col(User.role).in_(list(calendars.TAKES_CALLS)))
+        .order_by(col(User.id))
+    ).all()
+    with_calendar = set(session.exec(select(AgentCalendarRow.user_id)).all())
+    return [
+        CallerPublic(
+            user_id=user.id,
+            name=user.full_name or user.username,
+            role=user.role.value,
+            has_calendar=user.id in with_calendar,
+        )
+        for user in users
+        if user.id is not None
+    ]
+
+
+def _zone_name(session: Session, agent_id: int) -> str:
+    row = session.get(AgentCalendarRow, agent_id)
+    return row.time_zone if row else DEFAULT_ZONE
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), zone)
+
+
+def _due_between(
+    session: Session, agent_id: int, start: datetime, end: datetime
+) -> Sequence[OutboundTask]:
+    return session.exec(
         select(OutboundTask)
         .where(
             OutboundTask.assignee_id == agent_id,
@@ -40,7 +167,6 @@ def agent_day(session: Session, *, agent_id: int, day: date) -> list[TaskPublic]
         )
         .order_by(col(OutboundTask.due_at), col(OutboundTask.id))
     ).all()
-    return to_public(session, tasks)
 
 
 def campaign_tasks(

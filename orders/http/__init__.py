@@ -20,7 +20,7 @@ from orders.http import (
     work_orders,
 )
 from orders.http.common import IdFilter, Limit, Offset, PathId
-from orders.http.deps import AnyUser, Staff, StationStaff, Supervisor
+from orders.http.deps import AnyUser, Staff, StationStaff, StationWork, Supervisor
 from orders.http.reports import report_answer
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "PathId",
     "Staff",
     "StationStaff",
+    "StationWork",
     "Supervisor",
     "report_answer",
     "router",

@@ -62,5 +62,9 @@ Staff = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR, Role.AGENT))
 AnyUser = Annotated[Actor, Depends(roles(*Role))]
 Intake = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.STATION))]
 StationStaff = Annotated[Actor, Depends(roles(Role.STATION, Role.ENGINEER))]
+StationWork = Annotated[
+    Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR, Role.STATION, Role.ENGINEER))
+]
+"""A station's own work, which the hotline's supervisors oversee."""
 Supervisor = Annotated[Actor, Depends(roles(Role.ADMIN, Role.SUPERVISOR))]
 Admin = Annotated[Actor, Depends(roles(Role.ADMIN))]

@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, func
 from sqlmodel import Session, col, select
 
 from orders import HOTLINE_ZONE as HOTLINE
-from orders import Report, ReportSection, Station, month_starts
+from orders import Report, ReportSection, Station, check_period, month_starts
 from parts.enums import MovementReason
 from parts.models import Part, Stock, StockMovement, Warehouse
 
@@ -76,6 +76,7 @@ def consumed_value_by_station(
 def parts_report(session: Session, *, start: datetime, end: datetime, now: datetime) -> Report:
     """Consumption and scrap rate (scrapped / (consumed + scrapped)) by part, by station
     and by month."""
+    check_period(start, end)
     parts = {p.id: p for p in session.exec(select(Part)).all()}
     stations = dict(session.exec(select(Station.id, Station.code)).all())
     by_part: dict[int, list[int]] = defaultdict(lambda: [0, 0])
