@@ -5,7 +5,13 @@ The names below are the package's public API; other packages import only these.
 
 from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
 from recordings.exceptions import UnsafeRecordingPath
-from recordings.models import Recording
+from recordings.models import (
+    Recording,
+    RecordingKind,
+    Transcript,
+    TranscriptSegment,
+    TranscriptState,
+)
 from recordings.paths import recording_path
 from recordings.schemas import EarlierCall
 from recordings.services import earlier_calls, register_recording
@@ -15,6 +21,10 @@ __all__ = [
     "EarlierCall",
     "FinishedWav",
     "Recording",
+    "RecordingKind",
+    "Transcript",
+    "TranscriptSegment",
+    "TranscriptState",
     "UnsafeRecordingPath",
     "WavWriter",
     "describe",

@@ -1,21 +1,81 @@
-"""The recordings catalogue."""
+"""The recordings catalogue, and the transcripts made of recordings."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
+from sqlalchemy import JSON, Text
 from sqlmodel import Field, SQLModel
 
-from core.types import UTCDateTime
+from core.types import UTCDateTime, enum_type
+
+
+class RecordingKind(StrEnum):
+    CALL = "call"
+    """The whole call: stereo, the customer left, what the customer heard right."""
+    FAULT = "fault"
+    """A fault described in the caller's own words in the IVR."""
+    VOICEMAIL = "voicemail"
+
+
+class TranscriptState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    """The audio could not be transcribed (empty, truncated, not audio): the reason is kept."""
 
 
 class Recording(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     call_id: str = Field(foreign_key="call.id", index=True, max_length=32)
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    order_id: int | None = Field(default=None, foreign_key="work_order.id", index=True)
+    agent_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    kind: RecordingKind = Field(default=RecordingKind.CALL, sa_type=enum_type(RecordingKind))
     path: str = Field(max_length=500)
     channels: int = 1
     sample_rate: int = 8000
+    codec: str = Field(default="pcm_s16le", max_length=32)
+    size_bytes: int = 0
     duration_seconds: float
     sha256: str = Field(max_length=64)
+    legal_hold: bool = False
+    """Kept whatever its age: the purge passes it over."""
+    transcript_state: TranscriptState = Field(
+        default=TranscriptState.PENDING, sa_type=enum_type(TranscriptState)
+    )
+    transcript_error: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Transcript(SQLModel, table=True):
+    """What was said in one recording, by speaker, with word timings."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id", unique=True)
+    call_id: str = Field(foreign_key="call.id", index=True, max_length=32)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    order_id: int | None = Field(default=None, foreign_key="work_order.id", index=True)
+    language: str = Field(max_length=16)
+    model: str = Field(max_length=200)
+    """The Vosk model it was made with (its directory name)."""
+    text: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TranscriptSegment(SQLModel, table=True):
+    """One utterance of one speaker: the unit search finds and the player seeks to."""
+
+    __tablename__ = "transcript_segment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    transcript_id: int = Field(foreign_key="transcript.id", index=True)
+    speaker: str = Field(max_length=16)
+    """``customer`` or ``agent`` (a stereo call's channels); ``caller`` for mono audio."""
+    start_seconds: float
+    end_seconds: float
+    text: str = Field(sa_type=Text)
+    words: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    """[{"word", "start", "end", "confidence"}], in order."""
