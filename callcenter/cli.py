@@ -31,8 +31,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+recordings_app = typer.Typer(help="Call recordings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(recordings_app, name="recordings")
 console = Console()
 errors = Console(stderr=True)
 
@@ -312,3 +314,37 @@ def demo(
         _fail(exc)
     finally:
         runtime.close()
+
+
+@recordings_app.command("check")
+def recordings_check() -> None:
+    """Report recordings whose file is missing or corrupt, and files no recording names;
+    exits 1 when it finds any."""
+    from recordings.integrity import check_recordings
+
+    settings = _settings()
+    engine = open_database(settings)
+    try:
+        with session_scope(engine) as session:
+            report = check_recordings(session, settings.recordings_path)
+    except CallCenterError as exc:
+        _fail(exc)
+    finally:
+        engine.dispose()
+    # Paths whole, one per line, however narrow the terminal: operators grep this.
+    console.print(
+        f"{report.checked} recordings checked in {settings.recordings_path}", soft_wrap=True
+    )
+    for title, findings in (
+        ("missing", report.missing),
+        ("corrupt", report.corrupt),
+        ("orphaned", report.orphaned),
+    ):
+        console.print(f"{title}: {len(findings)}")
+        for finding in findings:
+            which = f"recording {finding.recording_id}: " if finding.recording_id else ""
+            console.print(
+                f"  {which}{finding.path} ({finding.reason})", markup=False, soft_wrap=True
+            )
+    if not report.clean:
+        raise typer.Exit(code=1)

@@ -27,6 +27,7 @@ def register_recording(
         channels=wav.channels,
         sample_rate=wav.sample_rate,
         duration_seconds=wav.duration_seconds,
+        size_bytes=wav.path.stat().st_size,
         sha256=wav.sha256,
         created_at=clock(),
     )
