@@ -26,9 +26,11 @@ from agent_console.wall import current_wall
 from core.deps import BusDep, ClockDep, RegionDep, SessionDep
 from orders import OrderPublic
 from orders.http import PathId, Staff, StationStaff, Supervisor
+from recordings import LegalHoldIn, LegalHoldPublic, set_legal_hold
 from telephony import AcdDep
 
 router = APIRouter(prefix="/console", tags=["console"])
+recordings_router = APIRouter(prefix="/recordings", tags=["recordings"])
 CallId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]
 
 
@@ -127,15 +129,46 @@ def station(session: SessionDep, actor: StationStaff, clock: ClockDep) -> Statio
     return station_view(session, viewer=actor, now=clock())
 
 
-@router.get("/recordings/{recording_id}/audio", response_class=FileResponse)
+@recordings_router.get("/{recording_id}/audio", response_class=FileResponse)
 def recording_audio(
-    recording_id: PathId, session: SessionDep, actor: Staff, request: Request
+    recording_id: PathId, session: SessionDep, actor: Staff, clock: ClockDep, request: Request
 ) -> FileResponse:
-    """The audio of an earlier call, for the pop's player (see who may hear it)."""
+    """A recording's audio for the console's player, with HTTP Range (seeking fetches a
+    part); supervisors, admins and the agent who handled the call may listen, and the
+    agent on a call with the same customer hears the customer's earlier calls. Each
+    playback (a fetch from the start) is audited."""
     path = services.recording_file(
         session,
         recording_id=recording_id,
         recordings_dir=request.app.state.recordings_dir,
         actor=actor,
+        playback=_from_the_start(request.headers.get("range")),
+        clock=clock,
     )
     return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "no-store"})
+
+
+def _from_the_start(range_header: str | None) -> bool:
+    """A player starts with the whole file or bytes=0-; a seek asks for a later part."""
+    return range_header is None or range_header.replace(" ", "").startswith("bytes=0-")
+
+
+@recordings_router.put("/{recording_id}/legal-hold")
+def legal_hold(
+    recording_id: PathId,
+    data: LegalHoldIn,
+    session: SessionDep,
+    actor: Supervisor,
+    clock: ClockDep,
+) -> LegalHoldPublic:
+    """Keep a recording whatever its age (a dispute, a regulator's request), or release it;
+    audited with the reason."""
+    recording = set_legal_hold(
+        session,
+        recording_id=recording_id,
+        hold=data.hold,
+        reason=data.reason,
+        actor=actor,
+        clock=clock,
+    )
+    return LegalHoldPublic(recording_id=recording_id, legal_hold=recording.legal_hold)

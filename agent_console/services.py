@@ -22,10 +22,12 @@ from agent_console.schemas import (
     PopCard,
     ScreenPop,
 )
+from core.errors import PermissionDenied
 from core.types import Clock
 from orders import (
     Actor,
     ApplianceCreate,
+    AuditAction,
     CallerCard,
     CallerLookup,
     Channel,
@@ -39,6 +41,7 @@ from orders import (
     create_order,
     get_customer,
     lookup_caller,
+    record_audit,
     try_normalize_phone,
 )
 from recordings import Recording
@@ -227,21 +230,39 @@ def _may_hear(session: Session, recording: Recording, actor: Actor) -> bool:
 
 
 def recording_file(
-    session: Session, *, recording_id: int, recordings_dir: Path, actor: Actor
+    session: Session,
+    *,
+    recording_id: int,
+    recordings_dir: Path,
+    actor: Actor,
+    playback: bool,
+    clock: Clock,
 ) -> Path:
     """The recording's audio file, for those who may hear it; only files inside the
-    recordings directory are served.
+    recordings directory are served. A ``playback`` (not a seek within one) is audited.
 
     Supervisors hear any call. An agent hears the calls it handled, and the earlier calls
-    of the customer it is talking to now (the pop's player); any other recording is
-    reported as missing, so its existence is not given away.
+    of the customer it is talking to now (the pop's player); any other agent is refused.
     """
     recording = session.get(Recording, recording_id)
     if recording is not None and not _may_hear(session, recording, actor):
-        recording = None
+        raise PermissionDenied(
+            "only supervisors and the agent who handled the call may hear it",
+            details={"recording_id": recording_id},
+        )
     path = Path(recording.path).resolve() if recording else None
     if path is None or not path.is_relative_to(recordings_dir.resolve()) or not path.is_file():
         raise RecordingNotFound(
             f"recording {recording_id} has no audio here", details={"recording_id": recording_id}
         )
+    if playback:
+        record_audit(
+            session,
+            actor=actor,
+            entity="recording",
+            entity_id=recording_id,
+            action=AuditAction.LISTEN,
+            clock=clock,
+        )
+        session.commit()
     return path

@@ -34,7 +34,9 @@ from orders.http import AnyUser, Limit, Offset, PathId, Supervisor, report_answe
 
 router = APIRouter(tags=["billing"], responses=xlsx.RESPONSES)
 Format = Annotated[ExportFormat, Query()]
-MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+MonthQuery = Annotated[
+    str, Query(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$", description="YYYY-MM, 2000 to 2099")
+]
 
 
 @router.get("/rates")

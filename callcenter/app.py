@@ -29,6 +29,7 @@ import billing.http
 import callbacks.http
 import orders.http
 import parts.http
+import recordings.search_http
 import telephony.http
 import telephony.twilio.http
 import telephony.twilio.media
@@ -224,6 +225,8 @@ def _routes() -> tuple[BaseRoute, ...]:
     api.include_router(callbacks.http.router)
     api.include_router(telephony.http.router)
     api.include_router(agent_console.http.router)
+    api.include_router(agent_console.http.recordings_router)
+    api.include_router(recordings.search_http.router)
     router.include_router(api)
     router.include_router(agent_console.pages.router)
     router.mount("/console/static", agent_console.pages.static_files, name="console-static")

@@ -8,9 +8,9 @@ Nested groups use one underscore after the group name, so
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from telephony.twilio.config import TwilioSettings
@@ -81,6 +81,15 @@ class SipSettings(BaseModel):
         return frozenset({d.lower() for d in self.extension_domains} | own)
 
 
+class RetentionSettings(BaseModel):
+    """Days a recording is kept, by kind; a recording under legal hold is kept for good."""
+
+    call_days: int = Field(default=365, ge=1, le=36500)
+    fault_days: int = Field(default=730, ge=1, le=36500)
+    """A fault in the caller's words belongs with the repair and its warranty."""
+    voicemail_days: int = Field(default=90, ge=1, le=36500)
+
+
 class WorkerSettings(BaseModel):
     heartbeat_stale_seconds: int = Field(default=20, ge=10, le=3600)
     """/readyz fails when no worker has beaten for this long (workers beat every 5 s)."""
@@ -102,6 +111,19 @@ class IvrSettings(BaseModel):
     flows_dir: Path | None = None
     """Directory of flow YAML files; the built-in hotline flow when unset."""
     flow: str = "hotline"
+
+
+class TranscriptsSettings(BaseModel):
+    keywords: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = [
+        "投诉",
+        "曝光",
+        "12315",
+        "媒体",
+        "记者",
+        "律师",
+    ]
+    """Words that flag a call for a supervisor's review when a transcript holds them
+    (``CALLCENTER_TRANSCRIPTS_KEYWORDS``, a JSON list)."""
 
 
 class Settings(BaseSettings):
@@ -128,6 +150,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     callbacks: CallbacksSettings = CallbacksSettings()
     metrics: MetricsSettings = MetricsSettings()
+    transcripts: TranscriptsSettings = TranscriptsSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @property
     def database_url(self) -> str:

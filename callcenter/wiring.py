@@ -21,6 +21,7 @@ from core.types import Clock
 from ivr.flow import BUILTIN_FLOWS, Flow, load_flows
 from orders import add_news_listener, add_precondition, add_status_listener
 from orders.services.users import AccessPolicy, LoginPolicy
+from recordings import RecordingKind, RetentionPolicy
 from telephony.switchboard import Switchboard
 from telephony.twilio.jobs import twilio_calls_from
 from telephony.twilio.ringer import RINGER_GROUP
@@ -105,4 +106,16 @@ def worker_context(
         "hand_over_minutes": settings.callbacks.hand_over_minutes,
         "dialer": settings.callbacks.dialer,
         "claim_timeout": timedelta(seconds=settings.callbacks.claim_timeout_seconds),
+        "retention": retention_policy(settings),
     }
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    retention = settings.retention
+    return RetentionPolicy(
+        days={
+            RecordingKind.CALL: retention.call_days,
+            RecordingKind.FAULT: retention.fault_days,
+            RecordingKind.VOICEMAIL: retention.voicemail_days,
+        }
+    )

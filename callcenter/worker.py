@@ -22,6 +22,7 @@ from orders.jobs import (
     sweep_sla,
 )
 from parts.jobs import BILLING_MINUTES, bill_kept_parts
+from recordings.housekeeping import PURGE_HOUR_UTC, purge_recordings
 from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import (
     dial_surveys,
@@ -114,6 +115,7 @@ def build_worker(
             cron(bill_kept_parts, minute=BILLING_MINUTES, second=0, unique=True),
             cron(plan_campaigns, minute=PLAN_MINUTES, second=30, unique=True),
             cron(tell_part_arrivals, second=40, unique=True),
+            cron(purge_recordings, hour=PURGE_HOUR_UTC, minute=0, second=0, unique=True),
             cron(dial_surveys, second={0, 15, 30, 45}, unique=True),
             cron(send_sms_surveys, second={5, 20, 35, 50}, unique=True),
         ],

@@ -63,6 +63,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── parts.PartOrderNotFound                    404
 │   ├── parts.PartRequestNotFound                  404
 │   ├── parts.WarehouseNotFound                    404
+│   ├── recordings.RecordingMissing                404
 │   ├── telephony.AgentNotFound                    404
 │   └── telephony.CallNotFound                     404
 ├── PayloadTooLarge                                413
@@ -82,6 +83,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── orders.InvalidUserData                     422
 │   ├── parts.InvalidPart                          422
 │   ├── parts.InvalidStockMove                     422
+│   ├── recordings.InvalidSearchQuery              422
 │   ├── recordings.UnsafeRecordingPath             422
 │   ├── telephony.twilio.InvalidTwilioId           422
 │   └── telephony.twilio.RecordingRefused          422

@@ -13,6 +13,7 @@ from orders.calendar import (
 )
 from orders.enums import (
     ApplianceCategory,
+    AuditAction,
     CallbackState,
     Channel,
     ComplaintStatus,
@@ -80,6 +81,7 @@ from orders.schemas import (
 )
 from orders.services.appliances import create_appliance
 from orders.services.appointments import standing_visit
+from orders.services.audit import record as record_audit
 from orders.services.board import station_board
 from orders.services.completions import Completion, completions
 from orders.services.customers import create_customer, first_phone, get_customer
@@ -127,6 +129,7 @@ __all__ = [
     "ApplianceCreate",
     "ApplianceNotFound",
     "AppliancePublic",
+    "AuditAction",
     "BoardEngineer",
     "BusinessCalendar",
     "CallbackState",
@@ -221,6 +224,7 @@ __all__ = [
     "normalize_phone",
     "order_milestones",
     "order_status_for_caller",
+    "record_audit",
     "record_satisfaction",
     "report_book",
     "sla_figures",

@@ -153,6 +153,8 @@ class AuditAction(StrEnum):
     UPDATE = "update"
     TRANSITION = "transition"
     DELETE = "delete"
+    LISTEN = "listen"
+    """A recording played (its audio fetched from the start)."""
 
 
 class ReportGrouping(StrEnum):

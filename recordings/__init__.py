@@ -4,7 +4,7 @@ The names below are the package's public API; other packages import only these.
 """
 
 from recordings.audio import pcm16_to_ulaw, ulaw_to_pcm16
-from recordings.exceptions import UnsafeRecordingPath
+from recordings.exceptions import RecordingMissing, UnsafeRecordingPath
 from recordings.models import (
     Recording,
     RecordingKind,
@@ -13,15 +13,20 @@ from recordings.models import (
     TranscriptState,
 )
 from recordings.paths import recording_path
-from recordings.schemas import EarlierCall
+from recordings.retention import RetentionPolicy, set_legal_hold
+from recordings.schemas import EarlierCall, LegalHoldIn, LegalHoldPublic
 from recordings.services import earlier_calls, register_recording
 from recordings.wav import FinishedWav, WavWriter, describe, recover
 
 __all__ = [
     "EarlierCall",
     "FinishedWav",
+    "LegalHoldIn",
+    "LegalHoldPublic",
     "Recording",
     "RecordingKind",
+    "RecordingMissing",
+    "RetentionPolicy",
     "Transcript",
     "TranscriptSegment",
     "TranscriptState",
@@ -33,5 +38,6 @@ __all__ = [
     "recording_path",
     "recover",
     "register_recording",
+    "set_legal_hold",
     "ulaw_to_pcm16",
 ]

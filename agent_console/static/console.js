@@ -438,7 +438,7 @@ function earlierCall(call) {
 }
 
 async function playRecording(recordingId, line) {
-  const response = await fetch(`/api/console/recordings/${recordingId}/audio`, { headers: { "Authorization": `Bearer ${state.token}` } });
+  const response = await fetch(`/api/recordings/${recordingId}/audio`, { headers: { "Authorization": `Bearer ${state.token}` } });
   if (!response.ok) return;
   const audio = line.querySelector("audio") || el("audio");
   audio.controls = true;
