@@ -14,6 +14,7 @@ from orders.calendar import (
 from orders.enums import (
     ApplianceCategory,
     AuditAction,
+    CrisisLevel,
     CallbackState,
     Channel,
     ComplaintStatus,
@@ -87,6 +88,7 @@ from orders.services.completions import Completion, completions
 from orders.services.customers import create_customer, first_phone, get_customer
 from orders.services.figures import complaints_by_level, customer_names, user_names
 from orders.services.lookup import lookup_caller
+from orders.services.complaints import raise_crisis_level
 from orders.services.reports import check_period
 from orders.services.satisfaction import (
     LOW_SCORE,
@@ -118,6 +120,7 @@ from orders.states import OPEN_STATES
 from orders.warranty import warranty_badge
 
 __all__ = [
+    "CrisisLevel",
     "HOTLINE_ZONE",
     "LOW_SCORE",
     "OPEN_STATES",
@@ -225,6 +228,7 @@ __all__ = [
     "order_milestones",
     "order_status_for_caller",
     "record_audit",
+    "raise_crisis_level",
     "record_satisfaction",
     "report_book",
     "sla_figures",

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from recordings.models import TranscriptSegment
+from core.types import Clock
+from orders import Actor, CrisisLevel, raise_crisis_level
+from recordings.models import KeywordFlag, Transcript, TranscriptSegment
 
 MEDIA_EXPOSURE = frozenset({"曝光", "媒体", "记者"})
 """媒体曝光: the spec's example of a severe crisis."""
@@ -65,3 +67,87 @@ def find_keywords(
 def is_severe(spots: Iterable[KeywordSpot]) -> bool:
     """Whether the spotted words make the crisis severe rather than potential."""
     return any(spot.keyword in MEDIA_EXPOSURE for spot in spots)
+
+
+def spot_keywords(
+    session: Session,
+    *,
+    transcript_id: int,
+    keywords: Iterable[str],
+    actor: Actor,
+    clock: Clock,
+) -> list[KeywordFlag]:
+    """Flag each watched word the transcript holds (once per transcript and word, however
+    often this runs) and raise the customer's unresolved complaints by the rule: media
+    exposure to a severe crisis, any other word to a potential one. Does not commit: the
+    transcription job saves the transcript, its flags and the raise together."""
+    transcript = session.get(Transcript, transcript_id)
+    spots = find_keywords(session, transcript_id=transcript_id, keywords=keywords)
+    if transcript is None or not spots:
+        return []
+    level = CrisisLevel.SEVERE if is_severe(spots) else CrisisLevel.POTENTIAL
+    known = set(
+        session.exec(
+            select(KeywordFlag.keyword).where(KeywordFlag.transcript_id == transcript_id)
+        ).all()
+    )
+    flags = [
+        KeywordFlag(
+            transcript_id=transcript_id,
+            call_id=transcript.call_id,
+            segment_id=spot.segment_id,
+            keyword=spot.keyword,
+            speaker=spot.speaker,
+            start_seconds=spot.start_seconds,
+            crisis_level=int(level),
+            flagged_at=clock(),
+        )
+        for spot in spots
+        if spot.keyword not in known
+    ]
+    session.add_all(flags)
+    if flags and transcript.customer_id is not None:
+        said = "、".join(flag.keyword for flag in flags)
+        raise_crisis_level(
+            session,
+            customer_id=transcript.customer_id,
+            level=level,
+            rule=f"said in call {transcript.call_id}: {said}",
+            actor=actor,
+            clock=clock,
+        )
+    session.flush()
+    return flags
+
+
+def flagged_calls(
+    session: Session, *, reviewed: bool, limit: int, offset: int
+) -> list[KeywordFlag]:
+    """The flags waiting for review (or reviewed), the gravest and newest first."""
+    query = select(KeywordFlag).where(
+        col(KeywordFlag.reviewed_at).is_not(None)
+        if reviewed
+        else col(KeywordFlag.reviewed_at).is_(None)
+    )
+    return list(
+        session.exec(
+            query.order_by(col(KeywordFlag.crisis_level).desc(), col(KeywordFlag.flagged_at).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    )
+
+
+def review_call(session: Session, *, call_id: str, actor: Actor, clock: Clock) -> int:
+    """A supervisor reviewed the call: its open flags are done. The number closed."""
+    flags = session.exec(
+        select(KeywordFlag).where(
+            KeywordFlag.call_id == call_id, col(KeywordFlag.reviewed_at).is_(None)
+        )
+    ).all()
+    for flag in flags:
+        flag.reviewed_at = clock()
+        flag.reviewed_by = actor.name
+        session.add(flag)
+    session.commit()
+    return len(flags)

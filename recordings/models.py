@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Text
+from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.types import UTCDateTime, enum_type
@@ -79,3 +79,23 @@ class TranscriptSegment(SQLModel, table=True):
     text: str = Field(sa_type=Text)
     words: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     """[{"word", "start", "end", "confidence"}], in order."""
+
+
+class KeywordFlag(SQLModel, table=True):
+    """A watched word said in a call (投诉, 曝光, 12315...): the call waits for a
+    supervisor's review, and the customer's open complaints were raised by rule."""
+
+    __tablename__ = "keyword_flag"
+    __table_args__ = (UniqueConstraint("transcript_id", "keyword"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    transcript_id: int = Field(foreign_key="transcript.id")
+    call_id: str = Field(foreign_key="call.id", index=True, max_length=32)
+    segment_id: int = Field(foreign_key="transcript_segment.id")
+    keyword: str = Field(max_length=64)
+    speaker: str = Field(max_length=16)
+    start_seconds: float
+    crisis_level: int
+    flagged_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reviewed_by: str = Field(default="", max_length=200)

@@ -15,15 +15,21 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from callcenter.settings import Settings
-from orders import SYSTEM, Actor, Role, User
+from orders import SYSTEM, Actor, CrisisLevel, Role, User
+from orders.services import complaints
 from recordings import Recording, Transcript, TranscriptSegment
 from recordings.exceptions import InvalidSearchQuery
-from recordings.keywords import find_keywords, is_severe
+from recordings.keywords import find_keywords, is_severe, spot_keywords
 from recordings.search import FTS_TABLE, TRIGRAM_INDEX, search_transcripts
 from telephony.models import Call
-from tests.conftest import OPEN_HOURS, bearer
+from tests.conftest import OPEN_HOURS, bearer, fixed_clock
 
 LEAK = "您好，我家的洗衣机漏水了，地上全是水"
+KEYWORDS = Settings().transcripts.keywords
+
+CLOCK = fixed_clock(OPEN_HOURS)
+
+
 VISIT = "师傅明天上午过来看看"
 
 
@@ -216,3 +222,54 @@ def _statements(db: Session) -> Iterator[list[tuple[str, Any]]]:
         yield seen
     finally:
         event.remove(connection, "before_cursor_execute", record)
+
+
+def test_a_threat_of_media_exposure_flags_the_call_once_and_makes_the_complaint_severe(
+    client: TestClient,
+    db: Session,
+    transcribe: Callable[..., Transcript],
+    make_customer: Callable[..., Any],
+    make_user: Callable[..., User],
+) -> None:
+    customer = make_customer()
+    complaint = complaints.log_complaint(
+        db,
+        customer_id=customer.id,
+        topic="服务态度",
+        description="工程师态度差",
+        actor=SYSTEM,
+        clock=CLOCK,
+    )
+    quiet = transcribe(("customer", LEAK), ("agent", VISIT))
+    threat = transcribe(("agent", VISIT), ("customer", "我要找媒体曝光你们"))
+    for made in (quiet, threat):
+        made.customer_id = customer.id
+        db.add(made)
+    db.commit()
+    assert quiet.id is not None and threat.id is not None
+
+    nothing = spot_keywords(
+        db, transcript_id=quiet.id, keywords=KEYWORDS, actor=SYSTEM, clock=CLOCK
+    )
+    first = spot_keywords(db, transcript_id=threat.id, keywords=KEYWORDS, actor=SYSTEM, clock=CLOCK)
+    db.commit()
+    again = spot_keywords(db, transcript_id=threat.id, keywords=KEYWORDS, actor=SYSTEM, clock=CLOCK)
+    db.commit()
+    boss = bearer(make_user(Role.SUPERVISOR))
+    waiting = client.get("/api/transcripts/flags", headers=boss)
+    reviewed = client.post(f"/api/transcripts/flags/{threat.call_id}/review", headers=boss)
+    after = client.get("/api/transcripts/flags", headers=boss)
+
+    assert (nothing, again) == ([], [])
+    assert [(f.keyword, f.speaker, f.start_seconds) for f in first] == [
+        ("媒体", "customer", 2.0),
+        ("曝光", "customer", 2.0),
+    ]
+    db.refresh(complaint)
+    assert complaint.crisis_level == CrisisLevel.SEVERE
+    assert sorted((f["call_id"], f["keyword"], f["crisis_level"]) for f in waiting.json()) == [
+        (threat.call_id, "媒体", 3),
+        (threat.call_id, "曝光", 3),
+    ]
+    assert reviewed.json() == {"reviewed": 2}
+    assert after.json() == []

@@ -219,6 +219,46 @@ def move_complaint(
     return ComplaintPublic.model_validate(complaint, from_attributes=True)
 
 
+def raise_crisis_level(
+    session: Session,
+    *,
+    customer_id: int,
+    level: CrisisLevel,
+    rule: str,
+    actor: Actor,
+    clock: Clock,
+) -> list[int]:
+    """Raise each unresolved complaint of the customer to at least ``level`` (never lower
+    one), its due time following the level, audited with the rule that raised it. The ids
+    raised. Does not commit: the caller's finding and the raise are saved together."""
+    raised: list[int] = []
+    for complaint in session.exec(
+        select(Complaint).where(
+            Complaint.customer_id == customer_id,
+            col(Complaint.status).in_(sorted(UNRESOLVED)),
+            col(Complaint.crisis_level) < int(level),
+        )
+    ):
+        assert complaint.id is not None
+        before = audit.snapshot(complaint)
+        complaint.crisis_level = int(level)
+        complaint.due_at = complaint.created_at + DUE_WITHIN[level]
+        session.add(complaint)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            entity="complaint",
+            entity_id=complaint.id,
+            action=AuditAction.UPDATE,
+            before=before,
+            after={**audit.snapshot(complaint), "rule": rule},
+            clock=clock,
+        )
+        raised.append(complaint.id)
+    return raised
+
+
 def sweep_complaints(session: Session, *, now: datetime, actor: Actor) -> tuple[int, int]:
     """Escalate overdue complaints once each; raise a potential crisis for each order that
     has waited for parts past the limit, once per order. (escalated, raised)"""
