@@ -14,10 +14,10 @@ from orders.calendar import (
 from orders.enums import (
     ApplianceCategory,
     AuditAction,
-    CrisisLevel,
     CallbackState,
     Channel,
     ComplaintStatus,
+    CrisisLevel,
     CustomerGrade,
     Milestone,
     MilestoneState,
@@ -84,11 +84,11 @@ from orders.services.appliances import create_appliance
 from orders.services.appointments import standing_visit
 from orders.services.audit import record as record_audit
 from orders.services.board import station_board
+from orders.services.complaints import raise_crisis_level
 from orders.services.completions import Completion, completions
 from orders.services.customers import create_customer, first_phone, get_customer
 from orders.services.figures import complaints_by_level, customer_names, user_names
 from orders.services.lookup import lookup_caller
-from orders.services.complaints import raise_crisis_level
 from orders.services.reports import check_period
 from orders.services.satisfaction import (
     LOW_SCORE,
@@ -120,7 +120,6 @@ from orders.states import OPEN_STATES
 from orders.warranty import warranty_badge
 
 __all__ = [
-    "CrisisLevel",
     "HOTLINE_ZONE",
     "LOW_SCORE",
     "OPEN_STATES",
@@ -142,6 +141,7 @@ __all__ = [
     "Clock24",
     "ComplaintStatus",
     "Completion",
+    "CrisisLevel",
     "Customer",
     "CustomerCreate",
     "CustomerGrade",
@@ -227,8 +227,8 @@ __all__ = [
     "normalize_phone",
     "order_milestones",
     "order_status_for_caller",
-    "record_audit",
     "raise_crisis_level",
+    "record_audit",
     "record_satisfaction",
     "report_book",
     "sla_figures",

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from core.types import Clock
 from ivr import CallerInput, Enqueue, Hangup, SpeechModel, Turn
-from recordings import FinishedWav, WavWriter, pcm16_to_ulaw
+from recordings import FinishedWav, WavWriter, day_folder, pcm16_to_ulaw, recording_path
 from telephony import calls
 from telephony.acd import Offer
 from telephony.enums import CallChannel, Disposition
@@ -195,7 +195,9 @@ class SipCall:
         """The leg's audio into the media loop, recorded; its keys onto the bus."""
         ctx = self.ctx
         self.media.recorder = WavWriter(
-            ctx.recordings_dir / f"{call.id}.wav", sample_rate=8000, channels=2
+            recording_path(ctx.recordings_dir, call.id, at=call.ringing_at),
+            sample_rate=8000,
+            channels=2,
         )
         self.leg.source = lambda: self.media.caller_frame(self.leg)
         self.leg.on_digit = lambda digit: ctx.board.notifier.dtmf(call, digit)
@@ -203,13 +205,13 @@ class SipCall:
     # IVR
 
     def _ivr(self, call: Call) -> Enqueue | Hangup | None:
-        self._audio_ivr(call.id)
+        self._audio_ivr(call)
         ctx = self.ctx
         with ctx.sessions() as session:
             turn = calls.begin(session, ctx.board, call=call, clock=ctx.clock)
         return self._converse(call.id, turn)
 
-    def _audio_ivr(self, call_id: str) -> AudioIvr:
+    def _audio_ivr(self, call: Call) -> AudioIvr:
         ctx = self.ctx
         self.audio = AudioIvr(
             self.leg,
@@ -217,8 +219,8 @@ class SipCall:
             prompts=ctx.prompts,
             speech=ctx.speech,
             speech_threshold=ctx.board.flow.speech_threshold,
-            messages_dir=ctx.recordings_dir / "messages",
-            call_id=call_id,
+            messages_dir=day_folder(ctx.recordings_dir, call.ringing_at) / "messages",
+            call_id=call.id,
         )
         self.media.hear = self.audio.hear
         return self.audio

@@ -12,7 +12,7 @@ import structlog
 from sqlmodel import Session
 
 from core.types import Clock
-from recordings import describe, recover
+from recordings import describe, recording_path, recover
 from telephony import routing, services
 from telephony.acd import Acd
 from telephony.enums import CallChannel, Disposition
@@ -51,7 +51,9 @@ def end_orphaned_calls(
         # A caller who was waiting, or ringing an agent, leaves the queue first: else the
         # ACD would go on offering the dead call to one agent after another, ringing nobody.
         acd.withdraw(call_id, reason="call gone: its endpoint died")
-        part = recordings_dir / f"{call_id}.wav.part"
+        started = services.get_call(session, call_id=call_id).ringing_at
+        target = recording_path(recordings_dir, call_id, at=started)
+        part = target.with_name(target.name + ".part")
         routing.finish_call(
             session,
             acd=acd,

@@ -54,7 +54,7 @@ class SurveyCall(SipCall):
             return
         ctx = self.ctx
         self._connect_media(self.call)
-        self._audio_ivr(self.call.id)
+        self._audio_ivr(self.call)
         with ctx.sessions() as session:
             turn = calls.begin_survey(
                 session, ctx.board, call=self.call, flow=self.flow, clock=ctx.clock

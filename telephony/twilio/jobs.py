@@ -56,7 +56,7 @@ async def fetch_twilio_recording(ctx: dict[str, Any], *, call_id: str, recording
             return get_call(session, call_id=call_id)
 
     call = await run_in_threadpool(find_call)
-    target = recording_path(ctx["recordings_dir"], f"{call.id}-{recording_sid}")
+    target = recording_path(ctx["recordings_dir"], f"{call.id}-{recording_sid}", at=call.ringing_at)
     part = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
     token = twilio.auth_token

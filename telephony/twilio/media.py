@@ -278,7 +278,11 @@ class MediaStream:
         if not await run_in_threadpool(self._claim, call, body.streamSid):
             raise StreamRefused("the call already has its stream")
         try:
-            path = recording_path(Path(self.state.recordings_dir), f"{call.id}-{uuid.uuid4().hex}")
+            path = recording_path(
+                Path(self.state.recordings_dir),
+                f"{call.id}-{uuid.uuid4().hex}",
+                at=call.ringing_at,
+            )
         except UnsafeRecordingPath as exc:
             raise StreamRefused(exc.message) from exc
         self.call = call
