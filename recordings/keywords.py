@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -120,22 +121,51 @@ def spot_keywords(
     return flags
 
 
+@dataclass(frozen=True)
+class FlaggedCall:
+    """A flag as the supervisor's list shows it: what was said, by whom, where to play."""
+
+    id: int
+    call_id: str
+    recording_id: int
+    keyword: str
+    speaker: str
+    start_seconds: float
+    text: str
+    crisis_level: int
+    flagged_at: datetime
+    reviewed_at: datetime | None
+
+
 def flagged_calls(
     session: Session, *, reviewed: bool, limit: int, offset: int
-) -> list[KeywordFlag]:
+) -> list[FlaggedCall]:
     """The flags waiting for review (or reviewed), the gravest and newest first."""
-    query = select(KeywordFlag).where(
-        col(KeywordFlag.reviewed_at).is_not(None)
-        if reviewed
-        else col(KeywordFlag.reviewed_at).is_(None)
-    )
-    return list(
-        session.exec(
-            query.order_by(col(KeywordFlag.crisis_level).desc(), col(KeywordFlag.flagged_at).desc())
-            .offset(offset)
-            .limit(limit)
-        ).all()
-    )
+    seen = col(KeywordFlag.reviewed_at)
+    rows = session.exec(
+        select(KeywordFlag, Transcript.recording_id, TranscriptSegment.text)
+        .join(Transcript, col(Transcript.id) == KeywordFlag.transcript_id)
+        .join(TranscriptSegment, col(TranscriptSegment.id) == KeywordFlag.segment_id)
+        .where(seen.is_not(None) if reviewed else seen.is_(None))
+        .order_by(col(KeywordFlag.crisis_level).desc(), col(KeywordFlag.flagged_at).desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [
+        FlaggedCall(
+            id=flag.id or 0,
+            call_id=flag.call_id,
+            recording_id=recording_id,
+            keyword=flag.keyword,
+            speaker=flag.speaker,
+            start_seconds=flag.start_seconds,
+            text=text,
+            crisis_level=flag.crisis_level,
+            flagged_at=flag.flagged_at,
+            reviewed_at=flag.reviewed_at,
+        )
+        for flag, recording_id, text in rows
+    ]
 
 
 def review_call(session: Session, *, call_id: str, actor: Actor, clock: Clock) -> int:

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from core.deps import ClockDep, SessionDep
 from orders.http import Limit, Offset, Staff, Supervisor
-from recordings.keywords import flagged_calls, review_call
-from recordings.models import KeywordFlag
+from recordings.keywords import FlaggedCall, flagged_calls, review_call
 from recordings.search import MAX_QUERY, TranscriptHit, search_transcripts
 
 router = APIRouter(prefix="/transcripts", tags=["recordings"])
@@ -36,7 +35,7 @@ def flags(
     reviewed: bool = False,
     offset: Offset = 0,
     limit: Limit = 50,
-) -> list[KeywordFlag]:
+) -> list[FlaggedCall]:
     """Watched words said in calls (投诉, 曝光, 12315...), waiting for a supervisor's
     review (or reviewed), the gravest first; each plays from ``start_seconds``."""
     return flagged_calls(session, reviewed=reviewed, limit=limit, offset=offset)

@@ -206,6 +206,7 @@ async function start() {
   else await loadMine();
   await startOffice();
   startOutbound();
+  startTranscripts();
   connect();
 }
 
@@ -437,12 +438,16 @@ function earlierCall(call) {
   return line;
 }
 
-async function playRecording(recordingId, line) {
+// The whole file is fetched once (with the token a plain <audio src> cannot send); a
+// transcript's hit plays from the second it was said.
+async function playRecording(recordingId, line, from = 0) {
   const response = await fetch(`/api/recordings/${recordingId}/audio`, { headers: { "Authorization": `Bearer ${state.token}` } });
   if (!response.ok) return;
   const audio = line.querySelector("audio") || el("audio");
   audio.controls = true;
   audio.src = URL.createObjectURL(await response.blob());
+  audio.dataset.from = from;
+  audio.addEventListener("loadedmetadata", () => { audio.currentTime = from; }, { once: true });
   line.append(audio);
   audio.play().catch(() => {});
 }
