@@ -29,6 +29,7 @@ import billing.http
 import callbacks.http
 import orders.http
 import parts.http
+import recordings.http
 import recordings.search_http
 import telephony.http
 import telephony.twilio.http
@@ -126,6 +127,8 @@ async def _jobs_and_worker(
     if redis_url is None:
         yield
         return
+    if run_worker:  # an unusable Vosk model stops the start, not the worker's restarts
+        wiring.transcription_model(app.state.settings)
     app.state.jobs = await create_pool(RedisSettings.from_dsn(redis_url))
     app.state.worker_restarts = 0
     task = asyncio.create_task(_supervised_worker(app, redis_url)) if run_worker else None
@@ -226,6 +229,7 @@ def _routes() -> tuple[BaseRoute, ...]:
     api.include_router(telephony.http.router)
     api.include_router(agent_console.http.router)
     api.include_router(agent_console.http.recordings_router)
+    api.include_router(recordings.http.router)
     api.include_router(recordings.search_http.router)
     router.include_router(api)
     router.include_router(agent_console.pages.router)

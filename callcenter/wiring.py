@@ -21,7 +21,7 @@ from core.types import Clock
 from ivr.flow import BUILTIN_FLOWS, Flow, load_flows
 from orders import add_news_listener, add_precondition, add_status_listener
 from orders.services.users import AccessPolicy, LoginPolicy
-from recordings import RecordingKind, RetentionPolicy
+from recordings import RecordingKind, RetentionPolicy, TranscriptionModel, load_model
 from telephony.switchboard import Switchboard
 from telephony.twilio.jobs import twilio_calls_from
 from telephony.twilio.ringer import RINGER_GROUP
@@ -107,7 +107,15 @@ def worker_context(
         "dialer": settings.callbacks.dialer,
         "claim_timeout": timedelta(seconds=settings.callbacks.claim_timeout_seconds),
         "retention": retention_policy(settings),
+        "transcription_model": transcription_model(settings),
     }
+
+
+def transcription_model(settings: Settings) -> TranscriptionModel | None:
+    """The Vosk model recordings are transcribed with, loaded once per process as its
+    worker starts (a missing or unusable model stops the start); None leaves recordings
+    untranscribed when no model is configured."""
+    return load_model(settings.vosk_model) if settings.vosk_model else None
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:

@@ -9,7 +9,7 @@ import socket
 from typing import Any
 
 import structlog
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
@@ -23,6 +23,12 @@ from orders.jobs import (
 )
 from parts.jobs import BILLING_MINUTES, bill_kept_parts
 from recordings.housekeeping import PURGE_HOUR_UTC, purge_recordings
+from recordings.jobs import (
+    TRANSCRIBE_SWEEP_SECONDS,
+    TRANSCRIBE_TIMEOUT_SECONDS,
+    transcribe_pending,
+    transcribe_recording,
+)
 from telephony.sip.jobs import reconcile_calls
 from telephony.twilio.jobs import (
     dial_surveys,
@@ -100,7 +106,13 @@ def build_worker(
     """
     worker_class = Worker if burst else CallCenterWorker
     return worker_class(
-        functions=[heartbeat, fetch_twilio_recording, ring_twilio_agent, ring_agent_for_callback],
+        functions=[
+            heartbeat,
+            fetch_twilio_recording,
+            ring_twilio_agent,
+            ring_agent_for_callback,
+            func(transcribe_recording, timeout=TRANSCRIBE_TIMEOUT_SECONDS),
+        ],
         cron_jobs=[
             cron(
                 heartbeat,
@@ -116,6 +128,11 @@ def build_worker(
             cron(plan_campaigns, minute=PLAN_MINUTES, second=30, unique=True),
             cron(tell_part_arrivals, second=40, unique=True),
             cron(purge_recordings, hour=PURGE_HOUR_UTC, minute=0, second=0, unique=True),
+            cron(
+                transcribe_pending,
+                second=set(range(0, 60, TRANSCRIBE_SWEEP_SECONDS)),
+                unique=True,
+            ),
             cron(dial_surveys, second={0, 15, 30, 45}, unique=True),
             cron(send_sms_surveys, second={5, 20, 35, 50}, unique=True),
         ],

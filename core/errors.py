@@ -7,7 +7,8 @@ down (tests/test_error_tree.py holds it to the code).
 CallCenterError                                    500  base: status_code, error_id, details
 ├── ConfigurationError                             500  the service cannot start as configured
 │   ├── ivr.FlowError                              500
-│   └── ivr.SpeechUnavailable                      500
+│   ├── ivr.SpeechUnavailable                      500
+│   └── recordings.TranscriptionUnavailable        500
 ├── Conflict                                       409  clashes with the current state
 │   ├── billing.InvalidQuote                       409
 │   ├── billing.InvalidSlip                        409
@@ -64,6 +65,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── parts.PartRequestNotFound                  404
 │   ├── parts.WarehouseNotFound                    404
 │   ├── recordings.RecordingMissing                404
+│   ├── recordings.TranscriptNotReady              404
 │   ├── telephony.AgentNotFound                    404
 │   └── telephony.CallNotFound                     404
 ├── PayloadTooLarge                                413
@@ -83,6 +85,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── orders.InvalidUserData                     422
 │   ├── parts.InvalidPart                          422
 │   ├── parts.InvalidStockMove                     422
+│   ├── recordings.AudioUnreadable                 422
 │   ├── recordings.InvalidSearchQuery              422
 │   ├── recordings.UnsafeRecordingPath             422
 │   ├── telephony.twilio.InvalidTwilioId           422

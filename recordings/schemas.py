@@ -26,3 +26,32 @@ class LegalHoldIn(BaseModel):
 class LegalHoldPublic(BaseModel):
     recording_id: int
     legal_hold: bool
+
+
+class TranscriptWord(BaseModel):
+    word: str
+    start: float
+    end: float
+    confidence: float
+    """0 to 1; the console marks words under 0.5 as unsure."""
+
+
+class TranscriptSegmentPublic(BaseModel):
+    speaker: str
+    """``customer`` or ``agent`` (a stereo call's channels); ``caller`` for mono audio."""
+    start_seconds: float
+    end_seconds: float
+    text: str
+    words: list[TranscriptWord]
+
+
+class TranscriptPublic(BaseModel):
+    recording_id: int
+    call_id: str
+    customer_id: int | None
+    order_id: int | None
+    language: str
+    model: str
+    text: str
+    created_at: datetime
+    segments: list[TranscriptSegmentPublic]

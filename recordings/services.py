@@ -7,7 +7,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session
 
 from core.types import Clock
-from recordings.models import Recording
+from recordings.models import Recording, RecordingKind
 from recordings.schemas import EarlierCall
 from recordings.wav import FinishedWav
 
@@ -17,12 +17,20 @@ def register_recording(
     *,
     call_id: str,
     customer_id: int | None,
+    order_id: int | None = None,
+    agent_id: int | None = None,
+    kind: RecordingKind = RecordingKind.CALL,
     wav: FinishedWav,
     clock: Clock,
 ) -> Recording:
+    """File a finished recording; it waits for its transcript (``transcript_state``
+    pending), which the worker's transcription sweep picks up."""
     recording = Recording(
         call_id=call_id,
         customer_id=customer_id,
+        order_id=order_id,
+        agent_id=agent_id,
+        kind=kind,
         path=str(wav.path),
         channels=wav.channels,
         sample_rate=wav.sample_rate,

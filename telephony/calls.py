@@ -18,7 +18,7 @@ from sqlmodel import Session
 from callbacks import Outcome, claimed_dials, dial_ended, release_dial
 from core.types import Clock
 from ivr import CallerInput, Engine, FlowError, IvrSession, Turn, store
-from recordings import FinishedWav
+from recordings import FinishedWav, RecordingKind
 from telephony import routing, services
 from telephony.acd import Offer
 from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
@@ -113,7 +113,14 @@ def caller_input(
     if backend.created_order_id is not None:
         services.took_order(session, call=call, order_id=backend.created_order_id)
     for wav in recordings:
-        services.keep_recording(session, call=call, wav=wav, clock=clock)
+        services.keep_recording(
+            session,
+            call=call,
+            wav=wav,
+            kind=RecordingKind.FAULT,
+            order_id=backend.created_order_id,
+            clock=clock,
+        )
     _after_turn(session, board, call, state, clock)
     return turn
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from core.types import Clock
 from orders import CallerLookup, lookup_caller, try_normalize_phone
-from recordings import FinishedWav, register_recording
+from recordings import FinishedWav, RecordingKind, register_recording
 from telephony.acd import Offer
 from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
 from telephony.events import CallNotifier
@@ -249,11 +249,27 @@ def took_order(session: Session, *, call: Call, order_id: int) -> Call:
     return call
 
 
-def keep_recording(session: Session, *, call: Call, wav: FinishedWav, clock: Clock) -> None:
+def keep_recording(
+    session: Session,
+    *,
+    call: Call,
+    wav: FinishedWav,
+    kind: RecordingKind = RecordingKind.CALL,
+    order_id: int | None = None,
+    clock: Clock,
+) -> None:
     """A recording of this call (the whole call, a fault description, a voicemail), filed
-    under the call and its sole customer."""
+    under the call, its sole customer, its agent and its order (``order_id``: the order a
+    fault description was given for, when not the call's first)."""
     register_recording(
-        session, call_id=call.id, customer_id=sole_customer(call), wav=wav, clock=clock
+        session,
+        call_id=call.id,
+        customer_id=sole_customer(call),
+        order_id=order_id or call.order_id,
+        agent_id=call.agent_id,
+        kind=kind,
+        wav=wav,
+        clock=clock,
     )
 
 
