@@ -108,6 +108,7 @@ def worker_context(
         "claim_timeout": timedelta(seconds=settings.callbacks.claim_timeout_seconds),
         "retention": retention_policy(settings),
         "transcription_model": transcription_model(settings),
+        "keywords": settings.transcripts.keywords,
     }
 
 

@@ -106,7 +106,13 @@ from orders.services.transitions import (
     add_status_listener,
 )
 from orders.services.users import actor_from_token, get_user
-from orders.services.work_orders import completed_at, create_order, engineer_of, visible_order
+from orders.services.work_orders import (
+    add_fault_words,
+    completed_at,
+    create_order,
+    engineer_of,
+    visible_order,
+)
 from orders.sla import (
     SlaPolicy,
     SweepResult,
@@ -198,6 +204,7 @@ __all__ = [
     "WorkOrder",
     "WorkingHours",
     "actor_from_token",
+    "add_fault_words",
     "add_news_listener",
     "add_precondition",
     "add_status_listener",

@@ -44,7 +44,11 @@ async def transcribe_recording(ctx: dict[str, Any], recording_id: int) -> str:
     def run() -> str:
         with ctx["sessions"]() as session:
             recording = transcribe(
-                session, recording_id=recording_id, model=model, now=ctx["clock"]()
+                session,
+                recording_id=recording_id,
+                model=model,
+                now=ctx["clock"](),
+                keywords=ctx["keywords"],
             )
             return recording.transcript_state.value
 

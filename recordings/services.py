@@ -7,7 +7,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session
 
 from core.types import Clock
-from recordings.models import Recording, RecordingKind
+from recordings.models import Recording, RecordingKind, Transcript
 from recordings.schemas import EarlierCall
 from recordings.wav import FinishedWav
 
@@ -46,10 +46,16 @@ def register_recording(
 
 # Built once, on the table's columns: this runs on every offered call.
 _recording = Recording.__table__.c  # type: ignore[attr-defined]
+_transcript = Transcript.__table__.c  # type: ignore[attr-defined]
 _EARLIER = (
     core_select(
-        _recording.id, _recording.call_id, _recording.created_at, _recording.duration_seconds
+        _recording.id,
+        _recording.call_id,
+        _recording.created_at,
+        _recording.duration_seconds,
+        _transcript.text,
     )
+    .outerjoin(Transcript.__table__, _transcript.recording_id == _recording.id)  # type: ignore[attr-defined]
     .where(_recording.customer_id == bindparam("customer_id"))
     .order_by(_recording.created_at.desc(), _recording.id.desc())
     .limit(bindparam("limit"))
@@ -70,6 +76,7 @@ def earlier_calls(
                 call_id=row.call_id,
                 at=row.created_at,
                 duration_seconds=row.duration_seconds,
+                transcript=row.text,
             )
             for row in rows
         ]

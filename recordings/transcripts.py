@@ -3,6 +3,7 @@ hear the recording."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -10,22 +11,35 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.errors import PermissionDenied
-from orders import Actor, Role
+from orders import SYSTEM, Actor, Role, add_fault_words
 from recordings.exceptions import AudioUnreadable, RecordingMissing, TranscriptNotReady
-from recordings.models import Recording, Transcript, TranscriptSegment, TranscriptState
+from recordings.keywords import spot_keywords
+from recordings.models import (
+    Recording,
+    RecordingKind,
+    Transcript,
+    TranscriptSegment,
+    TranscriptState,
+)
 from recordings.schemas import TranscriptPublic, TranscriptSegmentPublic, TranscriptWord
-from recordings.transcription import TranscriptionModel, transcribe_file
+from recordings.transcription import Segment, TranscriptionModel, transcribe_file
 
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 
 def transcribe(
-    session: Session, *, recording_id: int, model: TranscriptionModel, now: datetime
+    session: Session,
+    *,
+    recording_id: int,
+    model: TranscriptionModel,
+    now: datetime,
+    keywords: Sequence[str] = (),
 ) -> Recording:
     """Transcribe a pending recording: its transcript, segments and ``done`` state are
-    committed together, or, when its audio cannot be transcribed, only ``failed`` with the
-    reason. A recording already done or failed is left as it is, so a repeated or
-    concurrent run never makes a second transcript."""
+    committed together, with what they lead to (watched words flagged and complaints
+    raised; a fault description's words in its order), or, when its audio cannot be
+    transcribed, only ``failed`` with the reason. A recording already done or failed is
+    left as it is, so a repeated or concurrent run never makes a second transcript."""
     recording = _recording(session, recording_id)
     if recording.transcript_state is not TranscriptState.PENDING:
         return recording
@@ -68,12 +82,41 @@ def transcribe(
             for segment in segments
         )
         session.add(recording)
+        session.flush()
+        spot_keywords(
+            session, transcript_id=transcript.id, keywords=keywords, actor=SYSTEM, clock=lambda: now
+        )
+        if recording.kind is RecordingKind.FAULT and recording.order_id is not None:
+            add_fault_words(
+                session,
+                order_id=recording.order_id,
+                text=fault_words(recording_id, segments),
+                actor=SYSTEM,
+                clock=lambda: now,
+            )
         session.commit()
     except IntegrityError:
         # Another run stored this recording's transcript first (the unique recording_id).
         session.rollback()
         return _recording(session, recording_id)
     return recording
+
+
+LOW_CONFIDENCE = 0.5
+"""A word recognised below this is shown as unsure: [?word]."""
+
+
+def fault_words(recording_id: int, segments: Sequence[Segment]) -> str:
+    """What the caller said, as the station reads it: unsure words marked, the recording
+    named so it can be played."""
+    words = [
+        f"[?{word.word}]" if word.confidence < LOW_CONFIDENCE else word.word
+        for segment in segments
+        for word in segment.words
+    ]
+    if not words:
+        return ""
+    return f"客户原话（录音 #{recording_id}）：" + " ".join(words)
 
 
 def pending_recordings(session: Session, *, limit: int) -> list[int]:

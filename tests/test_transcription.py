@@ -22,6 +22,7 @@ from callcenter.app import worker_context
 from callcenter.settings import Settings
 from callcenter.wiring import transcription_model
 from orders.enums import Role
+from orders.models import WorkOrder
 from recordings import (
     AudioUnreadable,
     Recording,
@@ -35,6 +36,8 @@ from recordings import (
     load_model,
 )
 from recordings.jobs import transcribe_recording
+from recordings.models import KeywordFlag
+from recordings.services import earlier_calls
 from recordings.transcription import transcribe_file
 from telephony.enums import CallState
 from telephony.services import keep_recording
@@ -154,11 +157,14 @@ def test_the_job_stores_one_transcript_for_those_who_may_hear_the_call(
         for word in segment["words"]
     )
     assert client.get(url, headers=bearer(handler)).json() == body
+    # The next pop of this customer shows what was said in the call.
+    [earlier] = earlier_calls(db, customer_ids=[customer.id], per_customer=5)[customer.id]
+    assert earlier.transcript == transcript.text and "알아" in earlier.transcript
     refused = client.get(url, headers=bearer(other))
     assert (refused.status_code, refused.json()["error_id"]) == (403, "permission_denied")
 
 
-def test_a_fault_description_s_transcript_is_linked_to_its_order(
+def test_a_fault_described_by_voice_ends_as_text_in_the_order_and_watched_words_flag_it(
     app: Any,
     db: Session,
     model: TranscriptionModel,
@@ -174,8 +180,9 @@ def test_a_fault_description_s_transcript_is_linked_to_its_order(
     said = np.frombuffer(espeak("알아요", "ko", tmp_path / "fault-8k.wav"), dtype="<i2")
     fault = _write(tmp_path / "fault.wav", np.concatenate([np.zeros(RATE, "<i2"), said])[:, None])
     recording = _filed(db, app, call, fault, kind=RecordingKind.FAULT, order_id=order.id)
+    ctx = worker_context(app) | {"transcription_model": model, "keywords": ["알아"]}
 
-    assert _run(app, model, recording.id) == "done"
+    assert asyncio.run(transcribe_recording(ctx, recording.id)) == "done"
 
     transcript = db.exec(select(Transcript).where(Transcript.recording_id == recording.id)).one()
     assert (recording.kind, transcript.order_id) == (RecordingKind.FAULT, order.id)
@@ -184,6 +191,14 @@ def test_a_fault_description_s_transcript_is_linked_to_its_order(
     ).all()
     assert [s.speaker for s in spoken] == ["caller"]
     assert "알아" in transcript.text
+    row = db.get(WorkOrder, order.id)
+    assert row is not None
+    db.refresh(row)
+    first, said_line = row.fault_description.split("\n")
+    assert first == "不制冷"
+    assert said_line.startswith(f"客户原话（录音 #{recording.id}）：") and "알아" in said_line
+    [flag] = db.exec(select(KeywordFlag).where(KeywordFlag.transcript_id == transcript.id)).all()
+    assert (flag.keyword, flag.speaker, flag.call_id) == ("알아", "caller", call.id)
 
 
 def _random_bytes(path: Path, dialogue: Path) -> None:

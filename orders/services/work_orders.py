@@ -248,3 +248,28 @@ def completed_at(session: Session, order_id: int) -> datetime | None:
             OrderTransition.to_status == OrderStatus.COMPLETED,
         )
     ).one()
+
+
+def add_fault_words(
+    session: Session, *, order_id: int, text: str, actor: Actor, clock: Clock
+) -> None:
+    """The fault in the caller's own words (a transcript of what they said in the IVR)
+    joins the order's fault description, below what was there; audited. Does not commit:
+    it is saved with the transcript it comes from."""
+    order = session.get(WorkOrder, order_id)
+    if order is None or not text.strip():
+        return
+    before = {"fault_description": order.fault_description}
+    order.fault_description = "\n".join(filter(None, [order.fault_description, text]))
+    session.add(order)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="work_order",
+        entity_id=order_id,
+        action=AuditAction.UPDATE,
+        before=before,
+        after={"fault_description": order.fault_description},
+        clock=clock,
+    )
