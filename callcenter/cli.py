@@ -195,6 +195,7 @@ def run_worker() -> None:
         board = build_switchboard(
             settings, runtime.bus, flow=flow, flows=flows, clock=runtime.clock
         )
+        # A configured speech model that cannot be loaded stops the start, said plainly.
         context = worker_context(
             settings,
             sessions=runtime.sessions,
@@ -203,6 +204,8 @@ def run_worker() -> None:
             switchboard=board,
         )
         build_worker(runtime.redis_url, ctx=context).run()
+    except CallCenterError as exc:
+        _fail(exc)
     finally:
         runtime.close()
 

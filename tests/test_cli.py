@@ -106,3 +106,19 @@ def test_a_configured_flow_that_does_not_exist_fails_at_start(
     assert "no IVR flow named hotlnie" in result.stderr
     assert "flows: ['hotline'" in result.stderr  # the flows there are
     assert "Traceback" not in result.stderr
+
+
+def test_a_worker_with_a_speech_model_that_is_not_there_says_so_at_start(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **cli_env(tmp_path / "data"),
+        "CALLCENTER_REDIS_URL": "redis://127.0.0.1:1",
+        "CALLCENTER_VOSK_MODEL": str(tmp_path / "no-such-model"),
+    }
+    result = subprocess.run(
+        [CALLCENTER, "worker"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no Vosk model at" in result.stderr and "no-such-model" in result.stderr
+    assert "Traceback" not in result.stderr
