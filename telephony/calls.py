@@ -188,9 +188,13 @@ def overflow(
 
 
 def file_recording(session: Session, *, call_id: str, wav: FinishedWav, clock: Clock) -> None:
-    """A recording of the call (the whole call, a fault description, a voicemail)."""
+    """The message a caller left when the queue overflowed to voicemail."""
     services.keep_recording(
-        session, call=services.get_call(session, call_id=call_id), wav=wav, clock=clock
+        session,
+        call=services.get_call(session, call_id=call_id),
+        wav=wav,
+        kind=RecordingKind.VOICEMAIL,
+        clock=clock,
     )
 
 

@@ -860,7 +860,7 @@ def test_caller_waiting_past_the_maximum_leaves_a_message(
         select(Recording).where(Recording.call_id == call.id, Recording.channels == 1)
     )
     assert requests == []
-    assert [m.customer_id for m in messages] == [customer.id]
+    assert [(m.customer_id, m.kind) for m in messages] == [(customer.id, "voicemail")]
     third = len(voice) // 6 * 2
     assert occurrences(mono(Path(messages[0].path)), voice[third : 2 * third]) == 1
 
