@@ -38,8 +38,13 @@ QUEUE_LIMIT = 2000
 BLOCK_MS = 1000
 READY_TIMEOUT_SECONDS = 10
 CATCH_UP_BATCH = 1000
-_AGENT_EVENTS = frozenset({"call.offered", "call.bridged", "call.ended", "agent.state_changed"})
+_AGENT_EVENTS = frozenset(
+    {"call.offered", "call.bridged", "call.transcript", "call.ended", "agent.state_changed"}
+)
 _WALL_EVENTS = ("call.", "agent.", "order.", "sla.", "complaint.")
+_OFF_THE_WALL = frozenset({"call.transcript"})
+"""Call events the wall does not show: a live call's captions, several a second, would
+only rebuild it for nothing."""
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 STATION_STAFF = frozenset({Role.STATION, Role.ENGINEER})
 _STATION_EVENTS = ("order.", "sla.")
@@ -189,7 +194,7 @@ class ConsoleHub:
             for seat in self.seats:
                 if visible(seat.actor, envelope):
                     seat.offer(envelope)
-            if envelope.name.startswith(_WALL_EVENTS):
+            if envelope.name.startswith(_WALL_EVENTS) and envelope.name not in _OFF_THE_WALL:
                 self._wall_due.set()
             # An order or SLA change moves the day's SLA figures: rebuild them, not reuse.
             if envelope.name.startswith(_STATION_EVENTS):

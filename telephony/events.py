@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel import Session
 
@@ -76,6 +77,23 @@ class CallDtmf(Event):
     name = "call.dtmf"
     call_id: str
     digit: str
+
+
+Speaker = Literal["customer", "agent"]
+
+
+class CallTranscript(Event):
+    """What is being said on a live call: partial text as it is heard (replaced by the
+    next), final text once an utterance ends."""
+
+    name = "call.transcript"
+    call_id: str
+    agent_id: int | None
+    """The agent bridged to the call, whose console shows it; None before the bridge."""
+    speaker: Speaker
+    text: str
+    final: bool
+    at: datetime
 
 
 class CallEnded(Event):
@@ -168,6 +186,22 @@ class CallNotifier:
 
     def dtmf(self, call: Call, digit: str) -> str:
         return self.bus.publish(CallDtmf(call_id=call.id, digit=digit))
+
+    def transcript(
+        self,
+        call_id: str,
+        agent_id: int | None,
+        *,
+        speaker: Speaker,
+        text: str,
+        final: bool,
+        at: datetime,
+    ) -> str:
+        return self.bus.publish(
+            CallTranscript(
+                call_id=call_id, agent_id=agent_id, speaker=speaker, text=text, final=final, at=at
+            )
+        )
 
     def ended(self, call: Call) -> str:
         assert call.ended_at is not None and call.disposition is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,7 +232,11 @@ def test_recording_is_named_by_our_ids_inside_the_recordings_folder(
     assert _stream(address, _start(caller.sid, caller.stream_token), *_audio(0.2)) == 1000
     [recording] = _recordings(db)
     path = Path(recording.path)
-    assert path.parent == settings.recordings_path.resolve()
+    # Inside the recordings folder, under its call's day (YYYY/MM/DD), nowhere else.
+    assert path.parent.parent.parent.parent == settings.recordings_path.resolve()
+    assert re.fullmatch(
+        r"\d{4}/\d{2}/\d{2}", str(path.parent.relative_to(settings.recordings_path.resolve()))
+    )
     assert path.name.startswith(_call_id(caller) + "-") and STREAM_SID not in path.name
     assert _written(settings) == [path]
 

@@ -252,7 +252,7 @@ function handle(frame) {
   if (frame.type === "wall") { state.wall = frame.wall; renderWall(frame.wall); return; }
   if (frame.type !== "event") return;
   state.lastEventId = frame.id;
-  if (stationEvent(frame) || outboundEvent(frame)) return;
+  if (stationEvent(frame) || outboundEvent(frame) || liveEvent(frame)) return;
   const data = frame.data;
   if (!state.me || data.agent_id !== state.me.id) return;  // supervisors: the wall says it all
   if (frame.name === "call.offered") { beginCall(data, "offered"); showPop(frame.pop); }

@@ -7,7 +7,8 @@ a stream closes, with a logged reason and without disturbing other streams, on a
 malformed frame (1007), an oversized one (1009), a refused start or a stream past its
 length (1008), or Redis gone (1013, try again). Inbound mu-law audio is decoded to 16-bit
 PCM and written to the call's recording, named by our own ids, registered when the
-stream stops.
+stream stops. With a Vosk model configured, the caller's words are also transcribed live
+(see live_transcript), off the audio path.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from core.bus import BusUnavailable
 from recordings import UnsafeRecordingPath, WavWriter, pcm16_to_ulaw, recording_path, ulaw_to_pcm16
 from telephony.constants import MEDIA_STREAM
 from telephony.enums import CallChannel, CallState
+from telephony.live_transcript import LiveTranscriber, TranscriptTarget
 from telephony.models import Call
 from telephony.services import find_by_provider_id, keep_recording
 from telephony.twilio.ids import AccountSid, CallSid, StreamSid
@@ -206,6 +208,7 @@ class MediaStream:
         self.notifier = state.switchboard.notifier
         self.call: Call | None = None
         self.writer: WavWriter | None = None
+        self.transcriber: LiveTranscriber | None = None
         self.stopped = False
         self.stream_sid = ""
         self.playing: set[str] = set()
@@ -288,6 +291,16 @@ class MediaStream:
         self.call = call
         self.stream_sid = body.streamSid
         self.writer = WavWriter(path)
+        model = self.state.settings.vosk_model
+        if model is not None:
+            target = TranscriptTarget(
+                call_id=call.id,
+                speaker="customer",  # the inbound track is the caller's voice
+                notifier=self.notifier,
+                sessions=self.state.sessions,
+                clock=self.state.clock,
+            )
+            self.transcriber = LiveTranscriber(model, target)
         log.info("media stream started", call=call.id, stream=body.streamSid)
         prompt = body.customParameters.get("prompt")
         if prompt:
@@ -339,6 +352,8 @@ class MediaStream:
         room = self.max_frames - self.writer.frames
         pcm = ulaw_to_pcm16(ulaw[:room])  # one mu-law byte per sample
         self.writer.write(pcm)
+        if self.transcriber is not None:
+            self.transcriber.feed(pcm)
         if len(ulaw) > room:
             seconds = self.state.twilio.media_max_seconds
             raise StreamRefused(f"stream longer than {seconds} s")
@@ -356,6 +371,9 @@ class MediaStream:
         if self.writer is None or self.call is None:
             return
         writer, call, self.writer = self.writer, self.call, None
+        if self.transcriber is not None:
+            # The last words are still published after the stream is gone, not waited for.
+            await run_in_threadpool(self.transcriber.stop)
         wav = await run_in_threadpool(writer.finish)
 
         def register() -> None:
