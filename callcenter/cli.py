@@ -46,9 +46,10 @@ def _settings() -> Settings:
 
 
 def _fail(exc: CallCenterError) -> None:
-    errors.print(f"[red]error:[/red] {exc.message}")
+    # Whole lines, however narrow the terminal: a path split in two cannot be pasted.
+    errors.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
     for key, value in exc.details.items():
-        errors.print(f"  {key}: {value}")
+        errors.print(f"  {key}: {value}", soft_wrap=True, markup=False)
     raise typer.Exit(code=1)
 
 

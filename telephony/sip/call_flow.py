@@ -25,6 +25,7 @@ from telephony import calls
 from telephony.acd import Offer
 from telephony.enums import CallChannel, Disposition
 from telephony.exceptions import NoSuchOffer
+from telephony.live_transcript import LiveTranscriber, TranscriptTarget
 from telephony.models import Call
 from telephony.sip.ivr_audio import AudioIvr
 from telephony.sip.media import FRAME_BYTES, SILENCE, Player
@@ -52,6 +53,8 @@ class CallContext:
     speech: SpeechModel | None
     recordings_dir: Path
     clock: Clock
+    live_model: Path | None = None
+    """The Vosk model a bridged caller's words are transcribed live with (None: not)."""
 
 
 @dataclass
@@ -64,6 +67,8 @@ class Media:
     recorder: WavWriter | None = None
     agent: HotlineCall | None = None
     hear: Callable[[bytes], None] | None = None
+    live: LiveTranscriber | None = None
+    """Gets what the caller says to the agent (only while one is on the line)."""
     on_hold: bool = False
     _music_at: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -80,6 +85,8 @@ class Media:
             if self._to_agent.qsize() >= AGENT_OUTBOX_FRAMES:
                 self._to_agent.get_nowait()
             self._to_agent.put(heard)
+            if self.live is not None:
+                self.live.feed(audioop.ulaw2lin(heard, 2))  # only queued: no work here
         else:
             out = self.player.next() or SILENCE
         if self.hear is not None:
@@ -192,8 +199,20 @@ class SipCall:
             calls.answered(session, ctx.board, call=call, clock=ctx.clock)
 
     def _connect_media(self, call: Call) -> None:
-        """The leg's audio into the media loop, recorded; its keys onto the bus."""
+        """The leg's audio into the media loop, recorded (and, with a model, transcribed
+        live while an agent listens); its keys onto the bus."""
         ctx = self.ctx
+        if ctx.live_model is not None:
+            self.media.live = LiveTranscriber(
+                ctx.live_model,
+                TranscriptTarget(
+                    call_id=call.id,
+                    speaker="customer",
+                    notifier=ctx.board.notifier,
+                    sessions=ctx.sessions,
+                    clock=ctx.clock,
+                ),
+            )
         self.media.recorder = WavWriter(
             recording_path(ctx.recordings_dir, call.id, at=call.ringing_at),
             sample_rate=8000,
@@ -366,6 +385,8 @@ class SipCall:
     def _finish(self, disposition: Disposition = Disposition.COMPLETED) -> None:
         ctx = self.ctx
         assert self.call_id is not None
+        if self.media.live is not None:
+            self.media.live.stop()
         finished = self.media.finish_recording()
         with ctx.sessions() as session:
             call = calls.finish(

@@ -79,6 +79,7 @@ class SipEndpoint:
         speech: SpeechModel | None,
         recordings_dir: Path,
         clock: Clock,
+        live_model: Path | None = None,
     ) -> None:
         self.config = config
         self.board = switchboard
@@ -86,6 +87,7 @@ class SipEndpoint:
         self.client = client
         self.prompts = prompts
         self.speech = speech
+        self.live_model = live_model
         self.recordings_dir = recordings_dir
         self.clock = clock
         self.bus = switchboard.events
@@ -231,6 +233,7 @@ class SipEndpoint:
             board=self.board,
             prompts=self.prompts,
             speech=self.speech,
+            live_model=self.live_model,
             recordings_dir=self.recordings_dir,
             clock=self.clock,
         )
