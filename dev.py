@@ -92,11 +92,11 @@ def test(args: list[str]) -> None:
     pytest = [str(BIN / "python"), "-m", "pytest", "--dist", "loadfile"]
     if args:
         sys.exit(subprocess.run([*pytest, "-n", "2", *args], cwd=ROOT, check=False).returncode)
-    # Two workers for the unshifted run: with a third, the SIP tests' callers and
-    # endpoints met on each other's RTP ports. The clock check holds no SIP call and
-    # waits mostly on its live servers, so it takes three.
+    # Three workers on two cores: most of the time goes in waiting (real-time SIP calls,
+    # processes starting, pages loading). Each worker has its own SIPp media and hotline
+    # RTP port blocks, so a third no longer meets the others' calls.
     runs = (
-        ("the tests that do not depend on the date", {"CALLCENTER_TEST_SPLIT": "rest"}, "2"),
+        ("the tests that do not depend on the date", {"CALLCENTER_TEST_SPLIT": "rest"}, "3"),
         (
             f"the clock check: the date-dependent tests {CLOCK_SHIFT_WEEKS:+d} weeks away",
             {
