@@ -48,6 +48,7 @@ from core.db import ServiceSession, writer
 from core.errors import PermissionDenied
 from core.keys import WORKER_HEARTBEAT
 from core.types import Clock
+from ivr import load_model
 
 log = structlog.get_logger(__name__)
 
@@ -109,6 +110,11 @@ def create_app(
 def _lifespan(redis_url: str | None, run_worker: bool, on_close: Callable[[], None] | None) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        model = app.state.settings.vosk_model
+        if model is not None:
+            # Loaded before the first call rather than by it: a Media Stream's first words
+            # would otherwise queue for seconds and reach the agent as one late line.
+            await asyncio.to_thread(load_model, model)
         try:
             async with _jobs_and_worker(app, redis_url, run_worker):
                 yield

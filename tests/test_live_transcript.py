@@ -28,6 +28,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.sync.connection import Connection
 
 from core.bus import EventBus
+from ivr import load_model
 from orders.enums import Role
 from recordings import Recording, pcm16_to_ulaw, ulaw_to_pcm16
 from telephony.enums import CallState
@@ -124,6 +125,7 @@ def test_a_live_call_is_transcribed_with_throttled_partials_for_its_bridged_agen
         sessions=state.sessions,
         clock=state.clock,
     )
+    load_model(MODEL_DIR)  # as the app and the SIP endpoint do when they start
     transcriber = LiveTranscriber(MODEL_DIR, target)
 
     _paced(ulaw_to_pcm16(speech + _hiss(1.2)), transcriber.feed)
