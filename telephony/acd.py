@@ -35,6 +35,9 @@ from telephony.presence import Agent, AgentState, Presence
 PRIORITY_SPAN = 10**13
 """Wider than any arrival sequence, so priority bands never interleave."""
 MISSED_OFFERS_LIMIT = 2
+RANG_OUT_SECONDS = 5
+"""A taken call's ring that ended sooner (a busy or refused phone) is a miss, not a ring
+to repeat: repeating it would ring a broken phone in a loop."""
 
 
 class Strategy(StrEnum):
@@ -45,6 +48,9 @@ class Strategy(StrEnum):
 
 class QueueConfig(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    title: str = Field(default="", max_length=100)
+    """What agents and supervisors see (e.g. 中文热线); the console names the queue by its
+    id when this is empty."""
     strategy: Strategy = Strategy.LONGEST_IDLE
     skill: str | None = None
     offer_timeout_seconds: int = Field(default=15, ge=1, le=300)
@@ -52,6 +58,8 @@ class QueueConfig(BaseModel):
     overflow: Literal["callback", "voicemail"] = "callback"
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     wrap_up_seconds: int = Field(default=30, ge=0, le=3600)
+    taken_ring_seconds: int = Field(default=60, ge=1, le=600)
+    """How long an agent's phone rings for a call the agent took in the console."""
 
 
 class QueuedCall(BaseModel):
@@ -70,10 +78,14 @@ class Offer(BaseModel):
     queue: str
     offered_at: datetime
     expires_at: datetime
+    taken: bool = False
+    """The agent took the call in the console: the phone rings on until it is picked up,
+    up to the queue's ``taken_ring_seconds``, instead of the call moving on."""
 
 
 class QueueFigures(BaseModel):
     queue: str
+    title: str = ""
     waiting: int
     longest_wait_seconds: float
     offered: int
@@ -93,6 +105,8 @@ class CallOffered(Event):
     queue: str
     customer_ids: list[int]
     at: datetime
+    expires_at: datetime | None = None
+    """When the ring gives up; set when the agent took the call (it rings longer)."""
 
 
 class Acd:
@@ -200,21 +214,31 @@ class Acd:
         )
         pipe = self.client.pipeline()
         pipe.zrem(WAITING.format(queue=config.name), call_id)
-        pipe.set(OFFER.format(call_id=call_id), offer.model_dump_json())
-        pipe.zadd(OFFERS, {call_id: offer.expires_at.timestamp()})
+        self._store_offer(offer, pipe)
         pipe.set(LAST_SERVED.format(queue=config.name), agent.agent_id)
         self._count(config.name, "offered", pipe)
         pipe.execute()
+        self._publish_offer(offer, queued.customer_ids)
+        return offer
+
+    def _store_offer(self, offer: Offer, pipe: redis.client.Pipeline | None = None) -> None:
+        target = pipe if pipe is not None else self.client.pipeline()
+        target.set(OFFER.format(call_id=offer.call_id), offer.model_dump_json())
+        target.zadd(OFFERS, {offer.call_id: offer.expires_at.timestamp()})
+        if pipe is None:
+            target.execute()
+
+    def _publish_offer(self, offer: Offer, customer_ids: list[int]) -> None:
         self.bus.publish(
             CallOffered(
-                call_id=call_id,
-                agent_id=agent.agent_id,
-                queue=config.name,
-                customer_ids=queued.customer_ids,
-                at=now,
+                call_id=offer.call_id,
+                agent_id=offer.agent_id,
+                queue=offer.queue,
+                customer_ids=customer_ids,
+                at=offer.offered_at,
+                expires_at=offer.expires_at if offer.taken else None,
             )
         )
-        return offer
 
     def _pick_agent(self, config: QueueConfig, passed: set[int]) -> Agent | None:
         candidates = [
@@ -262,16 +286,39 @@ class Acd:
                 self._count(offer.queue, "answered_in_service_level")
             return queued
 
-    def miss(self, call_id: str, agent_id: int, *, leaving: bool = False) -> Offer:
+    def take(self, call_id: str, agent_id: int) -> Offer:
+        """The agent took the offered call in the console: it is theirs while their phone
+        rings (rung again if a ring ends unanswered), until they pick up, decline, or the
+        queue's ``taken_ring_seconds`` pass."""
+        with self._decisions():
+            offer = self._offer_for(call_id, agent_id)
+            if offer.taken:
+                return offer
+            ring = timedelta(seconds=self.config(offer.queue).taken_ring_seconds)
+            offer = offer.model_copy(update={"taken": True, "expires_at": self.clock() + ring})
+            self._store_offer(offer)
+            return offer
+
+    def miss(
+        self, call_id: str, agent_id: int, *, leaving: bool = False, declined: bool = False
+    ) -> Offer:
         """The agent declined or let the offer ring out: the call goes back to the front.
 
         The caller dispatches the queue again, so the new offers reach the channel. A miss
         of an offer that is already over raises NoSuchOffer and changes nothing, so a miss
-        reported twice (the ring timing out as the sweep expires it) counts once.
+        reported twice (the ring timing out as the sweep expires it) counts once. A call
+        the agent took is rung again instead, while its time lasts.
         """
         with self._decisions():
             offer = self._offer_for(call_id, agent_id)
             queued = self._queued(call_id)
+            now = self.clock()
+            rang = (now - offer.offered_at).total_seconds() >= RANG_OUT_SECONDS
+            if offer.taken and now < offer.expires_at and rang and not (leaving or declined):
+                again = offer.model_copy(update={"offered_at": now})
+                self._store_offer(again)
+                self._publish_offer(again, queued.customer_ids)
+                return again
             missed = self.presence.get(agent_id).missed_offers + 1
             # An agent who is leaving (deactivated) must not be offered the call again.
             limit = leaving or missed >= MISSED_OFFERS_LIMIT
@@ -435,6 +482,7 @@ class Acd:
         abandoned = stats.get("abandoned", 0)
         return QueueFigures(
             queue=queue,
+            title=self.config(queue).title,
             waiting=len(waiting),
             longest_wait_seconds=max(waits, default=0.0),
             offered=stats.get("offered", 0),

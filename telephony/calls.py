@@ -412,7 +412,23 @@ def agent_answered(
 
 
 def agent_missed(
-    session: Session, board: Switchboard, *, call_id: str, agent_id: int
+    session: Session, board: Switchboard, *, call_id: str, agent_id: int, declined: bool = False
 ) -> list[Offer]:
     """The offered agent declined, was busy or did not answer: on to the next agent."""
-    return routing.agent_missed(session, acd=board.acd, call_id=call_id, agent_id=agent_id)
+    return routing.agent_missed(
+        session, acd=board.acd, call_id=call_id, agent_id=agent_id, declined=declined
+    )
+
+
+def take_offer(board: Switchboard, *, call_id: str, agent_id: int) -> Offer:
+    """The agent took the call ringing for them in the console; the audio still comes on
+    their phone, which rings on until they pick it up."""
+    return board.acd.take(call_id, agent_id)
+
+
+def hang_up(session: Session, board: Switchboard, *, call_id: str, clock: Clock) -> Call:
+    """The agent ends the call from the console: the channel carrying it hangs up both
+    legs and finishes the call as if the caller had hung up."""
+    call = _bridged(session, call_id)
+    board.notifier.hang_up(call, clock())
+    return call

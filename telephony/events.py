@@ -64,6 +64,15 @@ class CallResumed(Event):
     at: datetime
 
 
+class CallHangUp(Event):
+    """The agent asked for the call to end; the channel carrying it hangs up."""
+
+    name = "call.hang_up"
+    call_id: str
+    agent_id: int | None
+    at: datetime
+
+
 class CallTransferred(Event):
     name = "call.transferred"
     call_id: str
@@ -173,6 +182,9 @@ class CallNotifier:
 
     def resumed(self, call: Call, at: datetime) -> str:
         return self.bus.publish(CallResumed(call_id=call.id, agent_id=call.agent_id, at=at))
+
+    def hang_up(self, call: Call, at: datetime) -> str:
+        return self.bus.publish(CallHangUp(call_id=call.id, agent_id=call.agent_id, at=at))
 
     def transferred(self, call: Call, *, previous_agent_id: int, at: datetime) -> str:
         return self.bus.publish(

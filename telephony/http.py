@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Literal
 
@@ -80,8 +81,26 @@ def decline_offer(actor: Staff, acd: AcdDep, session: SessionDep) -> Agent:
     agent = acd.presence.get(actor.id)
     if agent.state is not AgentState.OFFERED or agent.call_id is None:
         raise NoSuchOffer("no call is ringing for you", details={"state": agent.state.value})
-    agent_missed(session, acd=acd, call_id=agent.call_id, agent_id=actor.id)
+    agent_missed(session, acd=acd, call_id=agent.call_id, agent_id=actor.id, declined=True)
     return acd.presence.get(actor.id)
+
+
+class TakenOffer(BaseModel):
+    call_id: str
+    ringing_until: datetime
+    """The agent's phone rings until then; the call is theirs once they pick it up."""
+
+
+@router.post("/agents/me/accept")
+def accept_offer(actor: Staff, board: SwitchboardDep) -> TakenOffer:
+    """Accept the call ringing for me: it stays mine while my phone rings (no other agent
+    is offered it); the audio comes when I pick up the phone or softphone."""
+    assert actor.id is not None
+    agent = board.acd.presence.get(actor.id)
+    if agent.state is not AgentState.OFFERED or agent.call_id is None:
+        raise NoSuchOffer("no call is ringing for you", details={"state": agent.state.value})
+    offer = calls.take_offer(board, call_id=agent.call_id, agent_id=actor.id)
+    return TakenOffer(call_id=offer.call_id, ringing_until=offer.expires_at)
 
 
 @router.get("/agents")
@@ -135,7 +154,7 @@ def _own_call(session: SessionDep, actor: Actor, call_id: str) -> None:
     # Agents act on their own calls; supervisors on any.
     if actor.role is Role.AGENT and get_call(session, call_id=call_id).agent_id != actor.id:
         raise PermissionDenied(
-            "agents can only hold or transfer their own calls", details={"call_id": call_id}
+            "agents can only act on their own calls", details={"call_id": call_id}
         )
 
 
@@ -155,6 +174,16 @@ def resume(
 ) -> None:
     _own_call(session, actor, call_id)
     calls.hold(session, board, call_id=call_id, held=False, clock=clock)
+
+
+@router.post("/calls/{call_id}/hangup", status_code=204)
+def hang_up(
+    call_id: CallIdPath, actor: Staff, session: SessionDep, board: SwitchboardDep, clock: ClockDep
+) -> None:
+    """End the call from the console (SIP and Twilio calls alike); the agent goes to
+    wrap-up as after any call."""
+    _own_call(session, actor, call_id)
+    calls.hang_up(session, board, call_id=call_id, clock=clock)
 
 
 @router.post("/calls/{call_id}/transfer", status_code=204)

@@ -83,11 +83,20 @@ def agent_answered(
 
 
 def agent_missed(
-    session: Session, *, acd: Acd, call_id: str, agent_id: int, leaving: bool = False
+    session: Session,
+    *,
+    acd: Acd,
+    call_id: str,
+    agent_id: int,
+    leaving: bool = False,
+    declined: bool = False,
 ) -> list[Offer]:
-    """The offered agent declined or did not answer: back to the queue, on to the next."""
-    offer = acd.miss(call_id, agent_id, leaving=leaving)
+    """The offered agent declined or did not answer: back to the queue, on to the next
+    (a call the agent took in the console rings them again instead)."""
+    offer = acd.miss(call_id, agent_id, leaving=leaving, declined=declined)
     call = services.get_call(session, call_id=call_id)
+    if acd.current_offer(call_id) == offer:
+        return [offer]
     if call.state is CallState.OFFERED and call.agent_id == agent_id:
         services.move_call(session, call, CallState.QUEUED)
         call.agent_id = None

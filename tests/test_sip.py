@@ -984,3 +984,53 @@ def test_endpoint_registers_again_when_pyvoip_gives_up_on_its_registration(
     assert second.wait(timeout=60) == 0, second.errors()  # a new REGISTER, then the call
     assert hotline.endpoint.phone is not None and hotline.endpoint.phone is not lost
     until(lambda: len([c for c in hotline.calls() if c.state is CallState.ENDED]) == 2)
+
+
+@sqlite_only
+def test_an_agent_hangs_up_a_sip_call_from_the_console(
+    settings: Settings,
+    sessions: Sessions,
+    bus: redis.Redis,
+    app: Any,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    make_customer: Callable[..., Any],
+    make_user: Callable[..., Any],
+    clock: TestClock,
+) -> None:
+    make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
+    agent = make_user(Role.AGENT)
+    presence = Presence(bus, EventBus(bus), clock=clock)
+    presence.log_in(agent.id, queues=["hotline-en"], skills=[], extension="sip:agent1")
+    line = start_hotline(
+        settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+    )
+    line.registered()
+    softphone = register_softphone("agent1", kamailio, tmp_path / "agent1")
+    # The caller stays on the line until the hotline's BYE.
+    caller = call_through(
+        kamailio,
+        [("pause", 800), ("dtmf", "0")],
+        tmp_path / "caller",
+        ending="hotline",
+    )
+    with TestClient(app) as client:
+        try:
+            call = until(
+                lambda: next((c for c in line.calls() if c.state is CallState.BRIDGED), None),
+                timeout=30,
+            )
+            ended = client.post(f"/api/calls/{call.id}/hangup", headers=bearer(agent))
+            assert ended.status_code == 204, ended.text
+            assert caller.wait(timeout=10) == 0, caller.errors()  # got the hotline's BYE
+            assert softphone.wait(timeout=10) == 0, softphone.errors()
+        finally:
+            for process in (caller, softphone):
+                process.stop()
+            line.endpoint.stop()
+            line.thread.join(timeout=10)
+
+    finished = line.ended_call()
+    assert (finished.agent_id, finished.disposition) == (agent.id, Disposition.COMPLETED)
+    assert presence.get(agent.id).state is AgentState.WRAP_UP

@@ -624,3 +624,115 @@ def test_a_waiting_call_that_fails_leaves_the_queue_and_frees_the_agent_it_rang(
     assert (figures["waiting"], figures["abandoned"]) == (0, 0)
     agents = client.get("/api/agents", headers=bearer(make_user(Role.SUPERVISOR))).json()
     assert [a["state"] for a in agents if a["agent_id"] == agent_id] == ["available"]
+
+
+# Call controls from the console: accept, hang up.
+
+
+def test_an_accepted_call_rings_the_same_agent_again_and_a_decline_still_moves_it_on(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+    clock: Any,
+) -> None:
+    first, first_auth = agent()
+    second, _ = agent()
+    api.replies.extend([(201, {"sid": "CA1"}), (201, {"sid": "CA2"}), (201, {"sid": "CA3"})])
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    taken = client.post("/api/agents/me/accept", headers=first_auth)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["call_id"] == _row(db, caller.sid).id
+
+    # The first ring runs out after the queue's 15 s: the phone rings again, for the same
+    # agent, with what is left of the minute an accepted call rings; the sweep leaves it.
+    clock.advance(16)
+    status_url = urlsplit(_rings(api)[0].form["StatusCallback"][0])
+    missed = {"CallSid": "CA1", "CallStatus": "no-answer"}
+    assert sim.post(f"{status_url.path}?{status_url.query}", missed).status_code == 204
+    assert _sweep(app, redis_url, settings, bus) == 0
+    run_worker_jobs(app, redis_url, bus)
+    assert [r.form["To"] for r in _rings(api)] == [[f"client:agent-{first}"]] * 2
+    assert 40 <= int(_rings(api)[1].form["Timeout"][0]) <= 44  # the clock runs on meanwhile
+    assert _row(db, caller.sid).agent_id == first
+
+    # Declining it is still possible, and the call goes to the next agent.
+    declined = client.post("/api/agents/me/decline", headers=first_auth)
+    assert declined.status_code == 200, declined.text
+    assert _row(db, caller.sid).agent_id == second
+    run_worker_jobs(app, redis_url, bus)
+    assert _rings(api)[-1].form["To"] == [f"client:agent-{second}"]
+    nothing = client.post("/api/agents/me/accept", headers=first_auth)
+    assert (nothing.status_code, nothing.json()["error_id"]) == (409, "no_such_offer")
+
+
+def test_an_accepted_call_moves_on_once_its_ringing_time_is_over(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+    clock: Any,
+) -> None:
+    first, first_auth = agent()
+    second, _ = agent()
+    api.replies.extend([(201, {"sid": "CA1"}), (201, {"sid": "CA2"})])
+    caller = _queued_caller(sim, make_customer)
+    assert client.post("/api/agents/me/accept", headers=first_auth).status_code == 200
+    clock.advance(16)
+    assert _sweep(app, redis_url, settings, bus) == 0  # accepted: not the 15 s offer timeout
+    assert _row(db, caller.sid).agent_id == first
+    clock.advance(45)
+    assert _sweep(app, redis_url, settings, bus) == 1
+    assert _row(db, caller.sid).agent_id == second
+
+
+def test_an_agent_hangs_up_a_twilio_call_from_the_console(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    make_user: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    agent_id, auth = agent()
+    leg = "CA" + "e" * 32
+    api.replies.append((201, {"sid": leg}))
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    _bridged(sim, api, caller, agent_id, leg)
+    row = _row(db, caller.sid)
+    other = bearer(make_user(Role.AGENT))
+    refused = client.post(f"/api/calls/{row.id}/hangup", headers=other)
+    assert (refused.status_code, refused.json()["error_id"]) == (403, "permission_denied")
+
+    api.replies.extend([(200, {"sid": caller.sid}), (200, {"sid": leg})])
+    assert client.post(f"/api/calls/{row.id}/hangup", headers=auth).status_code == 204
+    run_worker_jobs(app, redis_url, bus)
+    [caller_hangup] = _steered(api, caller.sid)
+    [agent_hangup] = _steered(api, leg)
+    assert "<Hangup" in caller_hangup["Twiml"][0] and "<Hangup" in agent_hangup["Twiml"][0]
+    caller.status("completed")
+    row = _row(db, caller.sid)
+    assert (row.state, row.disposition) == ("ended", "completed")
+    me = client.get("/api/console/me", headers=auth).json()
+    assert me["state"] == "wrap_up"
+    again = client.post(f"/api/calls/{row.id}/hangup", headers=auth)
+    assert (again.status_code, again.json()["error_id"]) == (409, "call_not_bridged")

@@ -277,7 +277,8 @@ class SipCall:
 
     def control(self, name: str) -> None:
         """Call events from any process, in the bus's order: ``call.bridged``, then
-        ``call.held``, ``call.resumed``, or ``call.queued`` (transferred away)."""
+        ``call.held``, ``call.resumed``, ``call.queued`` (transferred away) or
+        ``call.hang_up`` (the agent ended it in the console)."""
         self.controls.put(name)
 
     def _wait_for_agent(self, call_id: str) -> Enqueue | Hangup | None:
@@ -328,6 +329,9 @@ class SipCall:
                 continue
             if control == "call.bridged":
                 current = True
+            elif current and control == "call.hang_up":
+                self._hang_up_all()
+                return False
             elif current and control == "call.queued":
                 self.media.agent = None
                 self.media.on_hold = False

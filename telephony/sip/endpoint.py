@@ -43,6 +43,8 @@ RECONCILE_SECONDS = 30
 DIAL_SECONDS = 5.0
 """How often the endpoint looks for survey calls that are due."""
 BACKOFF_SECONDS = (1, 2, 4, 8, 16, 30)
+CONTROLS = frozenset({"call.bridged", "call.held", "call.resumed", "call.queued", "call.hang_up"})
+"""Events that steer a call in progress (see ``SipCall.control``)."""
 
 
 @dataclass(frozen=True)
@@ -290,11 +292,13 @@ class SipEndpoint:
                     continue
                 if event.name == "call.offered":
                     call.offer(self._offer(event.data))
-                elif event.name in {"call.bridged", "call.held", "call.resumed", "call.queued"}:
+                elif event.name in CONTROLS:
                     call.control(event.name)
 
     def _offer(self, data: dict[str, object]) -> Offer:
         offered = Offer.model_validate({**data, "offered_at": data["at"], "expires_at": data["at"]})
+        if data.get("expires_at"):  # a call the agent took in the console rings longer
+            return offered.model_copy(update={"expires_at": data["expires_at"]})
         timeout = self.acd.config(offered.queue).offer_timeout_seconds
         return offered.model_copy(
             update={"expires_at": offered.offered_at + timedelta(seconds=timeout)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from recordings import describe, recording_path
 from telephony.acd import Acd, Offer
 from telephony.calls import reconcile_dials
 from telephony.enums import CallState
-from telephony.events import CallHeld, CallResumed
+from telephony.events import CallHangUp, CallHeld, CallResumed
 from telephony.models import Call
 from telephony.routing import (
     agent_missed,
@@ -115,7 +116,7 @@ async def ring_twilio_agent(
                 from_=call.to_number,
                 url=f"{base}/twilio/agent/connect{query}",
                 status_callback=f"{base}/twilio/agent/status{query}",
-                ring_seconds=acd.config(call.queue or "").offer_timeout_seconds,
+                ring_seconds=_ring_seconds(acd, offer),
             )
 
     outbound = await run_in_threadpool(check)
@@ -138,6 +139,13 @@ async def ring_twilio_agent(
         return None
 
 
+def _ring_seconds(acd: Acd, offer: Offer | None) -> int:
+    """The queue's offer timeout, or what is left of the time a taken call rings."""
+    if offer is None or not offer.taken:
+        return acd.config(offer.queue if offer else "").offer_timeout_seconds
+    return max(1, math.ceil((offer.expires_at - acd.clock()).total_seconds()))
+
+
 def steer_agent_leg(
     ctx: dict[str, Any], *, call_id: str, event: str, agent_leg: str | None = None
 ) -> str | None:
@@ -157,7 +165,12 @@ def steer_agent_leg(
         return None
     base = (ctx["public_url"] or "").rstrip("/")
     try:
-        if event == CallHeld.name:
+        if event == CallHangUp.name and call.provider_id is not None:
+            # The caller's leg ends first, so its status callback finishes the call as a
+            # hang-up; the agent's leg follows.
+            client.steer(call.provider_id, twiml=twiml.hangup())
+            client.steer(leg, twiml=twiml.hangup())
+        elif event == CallHeld.name:
             client.steer(leg, url=f"{base}{twiml.AGENT_PARK_PATH}?call={call_id}")
         elif event == CallResumed.name:
             client.steer(leg, twiml=twiml.connect_agent(call_id))

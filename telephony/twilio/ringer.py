@@ -1,6 +1,6 @@
 """Twilio agents are rung from ``call.offered`` on the bus, as SIP agents are: whoever
 made an offer (a webhook, a console, a sweep, another process) only publishes it. Holds,
-resumes and transfers of Twilio calls steer the agent's leg from the bus the same way."""
+resumes, transfers and hang-ups of Twilio calls steer its legs from the bus the same way."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from core.bus import Envelope, EventBus
 from telephony.acd import CallOffered
 from telephony.enums import CallChannel
-from telephony.events import CallHeld, CallResumed, CallTransferred
+from telephony.events import CallHangUp, CallHeld, CallResumed, CallTransferred
 from telephony.models import Call
 from telephony.twilio.jobs import steer_agent_leg
 
@@ -32,8 +32,8 @@ def ring_job_id(offer: CallOffered) -> str:
     return f"twilio-ring:{offer.call_id}:{offer.agent_id}:{offer.at.isoformat()}"
 
 
-STEERING = {event.name: event for event in (CallHeld, CallResumed, CallTransferred)}
-"""Events after which a Twilio agent's leg gets new instructions."""
+STEERING = {event.name: event for event in (CallHeld, CallResumed, CallTransferred, CallHangUp)}
+"""Events after which a Twilio call's legs get new instructions."""
 
 
 def _offers(envelopes: list[Envelope]) -> list[CallOffered]:
