@@ -36,7 +36,6 @@ from agent_console.hub import (
     Seat,
     WallFrame,
     event_id,
-    visible,
 )
 from core.bus import Envelope
 from core.errors import CallCenterError, NotAuthenticated
@@ -156,7 +155,7 @@ async def _catch_up(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str
         missed = await hub.after(last)
         for envelope in missed:
             last = envelope.id
-            if visible(seat.actor, envelope):
+            if seat.sees(envelope):
                 await _send_event(websocket, hub, envelope)
         if len(missed) < CATCH_UP_BATCH:
             return last

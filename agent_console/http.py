@@ -25,7 +25,7 @@ from agent_console.station import station_view
 from agent_console.wall import current_wall
 from core.deps import BusDep, ClockDep, RegionDep, SessionDep
 from orders import OrderPublic
-from orders.http import PathId, Staff, StationStaff, Supervisor
+from orders.http import IdempotencyKey, PathId, Staff, StationStaff, Supervisor
 from recordings import LegalHoldIn, LegalHoldPublic, set_legal_hold
 from telephony import AcdDep
 
@@ -72,11 +72,17 @@ def call_pop(
 
 @router.post("/calls/{call_id}/orders", status_code=201)
 def create_order(
-    call_id: CallId, data: CallOrderIn, session: SessionDep, actor: Staff, clock: ClockDep
+    call_id: CallId,
+    data: CallOrderIn,
+    session: SessionDep,
+    actor: Staff,
+    clock: ClockDep,
+    request_key: IdempotencyKey = None,
 ) -> OrderPublic:
-    """One click from the pop: a phone order for the card's customer and appliance."""
+    """One click from the pop: a phone order for the card's customer and appliance (the
+    console sends an ``Idempotency-Key``, so a double click makes one order)."""
     return services.create_order_for_call(
-        session, call_id=call_id, data=data, actor=actor, clock=clock
+        session, call_id=call_id, data=data, actor=actor, clock=clock, request_key=request_key
     )
 
 

@@ -50,12 +50,18 @@ STATION_STAFF = frozenset({Role.STATION, Role.ENGINEER})
 _STATION_EVENTS = ("order.", "sla.")
 
 
-def visible(actor: Actor, envelope: Envelope) -> bool:
+_CUSTOMER_EVENTS = frozenset({"order.created", "order.status_changed"})
+"""Order events an agent sees for the customers of its current call, so the pop follows
+what the IVR, the station or another agent changes during the call."""
+
+
+def visible(actor: Actor, envelope: Envelope, customers: frozenset[int] = frozenset()) -> bool:
     """What a console may see of an event (the gateway's ACL).
 
     Supervisors see everything; an agent sees only events about itself: its offers (with
-    the screen pop), its calls and its state. No other agent's pop ever reaches it. A
-    station's staff see the order and SLA events of their own station's orders only.
+    the screen pop), its calls and its state, and the order events of the ``customers`` of
+    the call it was last offered. No other agent's pop ever reaches it. A station's staff
+    see the order and SLA events of their own station's orders only.
     """
     if actor.role in SUPERVISING:
         return True
@@ -65,6 +71,8 @@ def visible(actor: Actor, envelope: Envelope) -> bool:
             and actor.station_id is not None
             and envelope.data.get("station_id") == actor.station_id
         )
+    if envelope.name in _CUSTOMER_EVENTS:
+        return envelope.data.get("customer_id") in customers
     return envelope.name in _AGENT_EVENTS and envelope.data.get("agent_id") == actor.id
 
 
@@ -88,10 +96,17 @@ class Seat:
         default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
     )
     overflowed: bool = False
+    customers: frozenset[int] = frozenset()
+    """The customers of the call last offered to this agent (kept through wrap-up)."""
 
     @property
     def supervising(self) -> bool:
         return self.actor.role in SUPERVISING
+
+    def sees(self, envelope: Envelope) -> bool:
+        if envelope.name == "call.offered" and envelope.data.get("agent_id") == self.actor.id:
+            self.customers = frozenset(envelope.data.get("customer_ids") or ())
+        return visible(self.actor, envelope, self.customers)
 
     def offer(self, item: Envelope | WallFrame) -> None:
         if self.overflowed:
@@ -192,7 +207,7 @@ class ConsoleHub:
     def _fan_out(self, envelopes: list[Envelope], last_id: str) -> None:
         for envelope in envelopes:
             for seat in self.seats:
-                if visible(seat.actor, envelope):
+                if seat.sees(envelope):
                     seat.offer(envelope)
             if envelope.name.startswith(_WALL_EVENTS) and envelope.name not in _OFF_THE_WALL:
                 self._wall_due.set()

@@ -38,7 +38,10 @@ def build_pop(
     config: ConsoleConfig,
 ) -> ScreenPop:
     calls = earlier_calls(
-        session, customer_ids=[c.id for c in lookup.customers], per_customer=config.earlier_calls
+        session,
+        customer_ids=[c.id for c in lookup.customers],
+        per_customer=config.earlier_calls,
+        excluding_call=call_id,
     )
     deadlines = next_deadlines(
         session, order_ids=[o.id for c in lookup.customers for o in c.open_orders], now=now

@@ -99,7 +99,13 @@ def pop_for_call(
 
 
 def create_order_for_call(
-    session: Session, *, call_id: str, data: CallOrderIn, actor: Actor, clock: Clock
+    session: Session,
+    *,
+    call_id: str,
+    data: CallOrderIn,
+    actor: Actor,
+    clock: Clock,
+    request_key: str | None = None,
 ) -> OrderPublic:
     """A work order from the pop, taken by phone, at the customer's primary address.
 
@@ -120,6 +126,7 @@ def create_order_for_call(
         ),
         actor=actor,
         clock=clock,
+        request_key=request_key,
     )
     if call.order_id is None:
         attach_order(session, call=call, order_id=order.id)

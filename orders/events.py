@@ -22,6 +22,7 @@ class OrderStatusChanged(Event):
     name = "order.status_changed"
     order_id: int
     number: str
+    customer_id: int | None = None
     station_id: int | None
     engineer_id: int | None
     from_status: OrderStatus

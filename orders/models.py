@@ -122,6 +122,8 @@ class User(SQLModel, table=True):
     """Where the agent's calls ring (``client:NAME`` or ``sip:USER@HOST``); set by an admin."""
     token_version: int = 0
     """Tokens carry the version they were issued under; a reset or deactivation bumps it."""
+    language: str | None = Field(default=None, max_length=16)
+    """The console's language the user chose last (zh-CN, en); None: the hotline's."""
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -183,6 +185,7 @@ class WorkOrder(SQLModel, table=True):
         Index("ix_work_order_customer_status", "customer_id", "status"),
         Index("ix_work_order_station_status", "station_id", "status"),
         Index("ix_work_order_status_created", "status", "created_at"),
+        UniqueConstraint("created_by", "request_key", name="uq_work_order_request_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -216,6 +219,9 @@ class WorkOrder(SQLModel, table=True):
     satisfaction_comment: str = Field(default="", sa_type=Text)
     surveyed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_by: int | None = Field(default=None, foreign_key="user.id")
+    request_key: str | None = Field(default=None, max_length=64)
+    """The creating request's Idempotency-Key: the same key from the same user gets this
+    order back instead of a second one (a double click, a retried request)."""
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -796,7 +796,13 @@ class UserPublic(BaseModel):
     station_id: int | None
     is_active: bool
     extension: str | None
+    language: str | None = None
+    """The console's language the user chose last; None: the hotline's own."""
     created_at: datetime
+
+
+class LanguageIn(Strict):
+    language: Literal["zh-CN", "en"]
 
 
 class TokenPublic(BaseModel):

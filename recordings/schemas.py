@@ -7,12 +7,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, StringConstraints
 
+from recordings.models import RecordingKind
+
 
 class EarlierCall(BaseModel):
     recording_id: int
     call_id: str
     at: datetime
     duration_seconds: float
+    kind: RecordingKind = RecordingKind.CALL
+    """A fault the caller described in the IVR shows as such, under its call."""
     transcript: str | None = None
     """None until the transcription job has run for the recording."""
 

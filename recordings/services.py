@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
@@ -53,29 +53,41 @@ _EARLIER = (
         _recording.call_id,
         _recording.created_at,
         _recording.duration_seconds,
+        _recording.kind,
         _transcript.text,
     )
     .outerjoin(Transcript.__table__, _transcript.recording_id == _recording.id)  # type: ignore[attr-defined]
     .where(_recording.customer_id == bindparam("customer_id"))
+    .where(or_(_recording.call_id.is_(None), _recording.call_id != bindparam("excluding")))
     .order_by(_recording.created_at.desc(), _recording.id.desc())
     .limit(bindparam("limit"))
 )
 
 
 def earlier_calls(
-    session: Session, *, customer_ids: list[int], per_customer: int
+    session: Session,
+    *,
+    customer_ids: list[int],
+    per_customer: int,
+    excluding_call: str | None = None,
 ) -> dict[int, list[EarlierCall]]:
-    """The newest recordings of each customer's calls, newest first."""
+    """The newest recordings of each customer's calls, newest first; none of the call
+    ``excluding_call`` (the one in progress is not an earlier call, nor is the fault its
+    caller recorded in the IVR)."""
     connection = session.connection()
     found: dict[int, list[EarlierCall]] = {}
     for customer_id in customer_ids:  # a pop has one card or a few
-        rows = connection.execute(_EARLIER, {"customer_id": customer_id, "limit": per_customer})
+        rows = connection.execute(
+            _EARLIER,
+            {"customer_id": customer_id, "limit": per_customer, "excluding": excluding_call or ""},
+        )
         found[customer_id] = [
             EarlierCall(
                 recording_id=row.id,
                 call_id=row.call_id,
                 at=row.created_at,
                 duration_seconds=row.duration_seconds,
+                kind=row.kind,
                 transcript=row.text,
             )
             for row in rows

@@ -19,13 +19,14 @@ from orders.http import (
     users,
     work_orders,
 )
-from orders.http.common import IdFilter, Limit, Offset, PathId
+from orders.http.common import IdempotencyKey, IdFilter, Limit, Offset, PathId
 from orders.http.deps import AnyUser, Staff, StationStaff, StationWork, Supervisor
 from orders.http.reports import report_answer
 
 __all__ = [
     "AnyUser",
     "IdFilter",
+    "IdempotencyKey",
     "Limit",
     "Offset",
     "PathId",

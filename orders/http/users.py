@@ -11,6 +11,7 @@ from core.deps import BusDep, ClockDep, SecretKeyDep, SessionDep
 from orders.http.common import Limit, Offset, PathId
 from orders.http.deps import Access, Admin, AnyUser
 from orders.schemas import (
+    LanguageIn,
     Page,
     TokenPublic,
     UserCreate,
@@ -52,6 +53,14 @@ def whoami(session: SessionDep, actor: AnyUser) -> UserPublic:
     return UserPublic.model_validate(
         users.get_user(session, user_id=actor.id), from_attributes=True
     )
+
+
+@router.put("/me/language")
+def choose_language(data: LanguageIn, session: SessionDep, actor: AnyUser) -> UserPublic:
+    """Keep the console's language with the user, not the browser."""
+    assert actor.id is not None
+    user = users.set_language(session, user_id=actor.id, language=data.language)
+    return UserPublic.model_validate(user, from_attributes=True)
 
 
 @router.post("/users", status_code=201)

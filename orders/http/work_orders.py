@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from core.deps import ClockDep, SessionDep
 from orders.enums import OrderStatus
-from orders.http.common import IdFilter, Limit, Offset, PathId
+from orders.http.common import IdempotencyKey, IdFilter, Limit, Offset, PathId
 from orders.http.deps import AnyUser, Intake
 from orders.schemas import (
     OrderCreate,
@@ -26,10 +26,17 @@ router = APIRouter(prefix="/orders", tags=["orders"])
 
 @router.post("", status_code=201)
 def create_order(
-    data: OrderCreate, session: SessionDep, actor: Intake, clock: ClockDep
+    data: OrderCreate,
+    session: SessionDep,
+    actor: Intake,
+    clock: ClockDep,
+    request_key: IdempotencyKey = None,
 ) -> OrderPublic:
-    """The hotline's order is dispatched at once; a station's own is reported (报备)."""
-    return work_orders.create_order(session, data=data, actor=actor, clock=clock)
+    """The hotline's order is dispatched at once; a station's own is reported (报备). A
+    request sent again with the same ``Idempotency-Key`` gets the same order back."""
+    return work_orders.create_order(
+        session, data=data, actor=actor, clock=clock, request_key=request_key
+    )
 
 
 @router.get("")

@@ -99,6 +99,7 @@ def apply_transition(
         OrderStatusChanged(
             order_id=order.id,
             number=order.number or "",
+            customer_id=order.customer_id,
             station_id=order.station_id,
             engineer_id=order.engineer_id,
             from_status=previous,

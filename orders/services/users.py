@@ -335,3 +335,12 @@ def station_id_for_code(session: Session, code: str) -> int:
     if station is None or station.id is None:
         raise StationNotFound(f"no station has code {code}", details={"code": code})
     return station.id
+
+
+def set_language(session: Session, *, user_id: int, language: str) -> User:
+    """The console's language for this user, wherever they sign in next."""
+    user = get_user(session, user_id=user_id)
+    user.language = language
+    session.add(user)
+    session.commit()
+    return user

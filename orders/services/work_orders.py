@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from core.bus import publish_on_commit
@@ -39,13 +40,47 @@ def to_public(order: WorkOrder) -> OrderPublic:
     )
 
 
-def create_order(session: Session, *, data: OrderCreate, actor: Actor, clock: Clock) -> OrderPublic:
-    order = intake(session, data=data, actor=actor, clock=clock)
-    session.commit()
+def create_order(
+    session: Session,
+    *,
+    data: OrderCreate,
+    actor: Actor,
+    clock: Clock,
+    request_key: str | None = None,
+) -> OrderPublic:
+    """A new order; with ``request_key`` (the request's Idempotency-Key) a request the
+    same user sends again gets the order the first one made, not a second order."""
+    if request_key is not None and (made := _made_by(session, actor, request_key)) is not None:
+        return to_public(made)
+    try:
+        order = intake(session, data=data, actor=actor, clock=clock, request_key=request_key)
+        session.commit()
+    except IntegrityError:
+        # Two requests with one key at once: the other one's order was committed first.
+        session.rollback()
+        made = _made_by(session, actor, request_key) if request_key is not None else None
+        if made is None:
+            raise
+        return to_public(made)
     return to_public(order)
 
 
-def intake(session: Session, *, data: OrderCreate, actor: Actor, clock: Clock) -> WorkOrder:
+def _made_by(session: Session, actor: Actor, request_key: str) -> WorkOrder | None:
+    return session.exec(
+        select(WorkOrder).where(
+            WorkOrder.created_by == actor.id, WorkOrder.request_key == request_key
+        )
+    ).first()
+
+
+def intake(
+    session: Session,
+    *,
+    data: OrderCreate,
+    actor: Actor,
+    clock: Clock,
+    request_key: str | None = None,
+) -> WorkOrder:
     """Log the order, start its clocks and dispatch it. Does not commit."""
     get_customer_row(session, data.customer_id)
     appliance = get_appliance_row(session, data.appliance_id)
@@ -72,6 +107,7 @@ def intake(session: Session, *, data: OrderCreate, actor: Actor, clock: Clock) -
         ),
         status=OrderStatus.NEW,
         created_by=actor.id,
+        request_key=request_key,
         created_at=now,
         updated_at=now,
     )
