@@ -39,7 +39,15 @@ BLOCK_MS = 1000
 READY_TIMEOUT_SECONDS = 10
 CATCH_UP_BATCH = 1000
 _AGENT_EVENTS = frozenset(
-    {"call.offered", "call.bridged", "call.transcript", "call.ended", "agent.state_changed"}
+    {
+        "call.offered",
+        "call.bridged",
+        "call.held",
+        "call.resumed",
+        "call.transcript",
+        "call.ended",
+        "agent.state_changed",
+    }
 )
 _WALL_EVENTS = ("call.", "agent.", "order.", "sla.", "complaint.")
 _OFF_THE_WALL = frozenset({"call.transcript"})

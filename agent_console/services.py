@@ -36,6 +36,7 @@ from orders import (
     OrderPublic,
     PhoneIn,
     Role,
+    caller_cards,
     create_appliance,
     create_customer,
     create_order,
@@ -80,8 +81,10 @@ def pop_for_call(
     region: str = "CN",
     clock: Clock,
 ) -> ScreenPop:
-    """The pop again (a reloaded page): the payload resolved at ringing, kept with the
-    call (or, for a call logged before calls kept it, in Redis or a fresh lookup)."""
+    """The pop as it is now: the customers resolved at ringing (kept with the call, or
+    for a call logged before calls kept them, in Redis), with their orders, complaints
+    and appliances read again, so what changed during the call shows; a caller nobody
+    knew at ringing is looked up again (the agent may have just created them)."""
     call = call_for(session, call_id=call_id, actor=actor)
     # redis-py types the sync client's replies as ``Awaitable | Any``.
     raw = (
@@ -93,6 +96,13 @@ def pop_for_call(
         lookup = caller_pop(call)
     elif raw:
         lookup = CallerLookup.model_validate_json(raw)
+    else:
+        lookup = CallerLookup(phone=call.from_number, customers=[])
+    if lookup.customers:
+        ids = [card.id for card in lookup.customers]
+        lookup = CallerLookup(
+            phone=lookup.phone, customers=caller_cards(session, customer_ids=ids, clock=clock)
+        )
     else:
         lookup = lookup_caller(session, phone=call.from_number, region=region, clock=clock)
     return build_pop(session, lookup=lookup, call_id=call.id, now=clock(), config=config)

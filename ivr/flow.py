@@ -171,6 +171,17 @@ class Flow(BaseModel):
     prompts: dict[str, dict[str, str]]
     nodes: dict[str, Node]
 
+    def queues(self) -> list[str]:
+        """Every queue this flow sends callers to, in each of its languages."""
+        return sorted(
+            {
+                node.queue.format(language=language)
+                for node in self.nodes.values()
+                if isinstance(node, Queue)
+                for language in self.languages
+            }
+        )
+
     def retries_of(self, node: BaseModel) -> int:
         limit = getattr(node, "retries", None) or self.max_retries
         assert limit is not None, "validated: every waiting node has a retry limit"

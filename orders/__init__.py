@@ -88,7 +88,7 @@ from orders.services.complaints import raise_crisis_level
 from orders.services.completions import Completion, completions
 from orders.services.customers import create_customer, first_phone, get_customer
 from orders.services.figures import complaints_by_level, customer_names, user_names
-from orders.services.lookup import lookup_caller
+from orders.services.lookup import caller_cards, lookup_caller
 from orders.services.reports import check_period
 from orders.services.satisfaction import (
     LOW_SCORE,
@@ -209,6 +209,7 @@ __all__ = [
     "add_precondition",
     "add_status_listener",
     "calendar_for",
+    "caller_cards",
     "check_period",
     "complaints_by_level",
     "completed_at",

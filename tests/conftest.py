@@ -431,10 +431,16 @@ def station(db: Session) -> Station:
 
 @pytest.fixture
 def make_user(db: Session) -> Callable[..., User]:
-    def make(role: Role, *, station_id: int | None = None, username: str | None = None) -> User:
+    def make(
+        role: Role,
+        *,
+        station_id: int | None = None,
+        username: str | None = None,
+        full_name: str | None = None,
+    ) -> User:
         user = User(
             username=username or f"{role.value}-{uuid.uuid4().hex[:6]}",
-            full_name=f"Test {role.value}",
+            full_name=full_name or f"Test {role.value}",
             role=role,
             station_id=station_id,
             password_hash=_password_hash,

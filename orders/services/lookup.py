@@ -124,7 +124,7 @@ _RECENT_IDS = (
     .correlate(table_of(Customer))  # two levels up: not found by auto-correlation
 )
 _caller = table_of(CustomerPhone).alias("caller")
-_CARDS = (
+_CARD = (
     select(
         _customer.id,
         _customer.name,
@@ -168,11 +168,12 @@ _CARDS = (
         .scalar_subquery()
         .label("recent_orders"),
     )
-    .where(
-        _customer.id.in_(select(_caller.c.customer_id).where(_caller.c.e164 == bindparam("e164")))
-    )
     .order_by(_customer.id)
 )
+_CARDS = _CARD.where(
+    _customer.id.in_(select(_caller.c.customer_id).where(_caller.c.e164 == bindparam("e164")))
+)
+_CARDS_BY_ID = _CARD.where(_customer.id.in_(bindparam("ids", expanding=True)))
 
 
 def lookup_caller(
@@ -192,6 +193,17 @@ def lookup_caller(
     rows = session.connection().execute(_CARDS, {"e164": e164}).all()
     today = clock().date()
     return CallerLookup(phone=e164, customers=[_card(row, today) for row in rows])
+
+
+def caller_cards(session: Session, *, customer_ids: list[int], clock: Clock) -> list[CallerCard]:
+    """The cards of these customers as they are now (a pop that follows its call)."""
+    if not customer_ids:
+        return []
+    if session.autoflush:
+        session.flush()
+    rows = session.connection().execute(_CARDS_BY_ID, {"ids": customer_ids}).all()
+    today = clock().date()
+    return [_card(row, today) for row in rows]
 
 
 def _card(row: Any, today: date) -> CallerCard:
