@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse
 
-from agent_console import services
+from agent_console import customer_file, services
 from agent_console.config import ConsoleConfig
+from agent_console.customer_file import CustomerFile, CustomerMatches, SearchText
 from agent_console.gateway import console_config
 from agent_console.schemas import (
     CallNoteIn,
@@ -178,3 +179,32 @@ def legal_hold(
         clock=clock,
     )
     return LegalHoldPublic(recording_id=recording_id, legal_hold=recording.legal_hold)
+
+
+# The customer's file. Its own router, mounted ahead of orders' routes: /customers/search
+# would otherwise be taken for a customer id by GET /customers/{customer_id}.
+customers_router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@customers_router.get("/search")
+def search_customers(
+    q: Annotated[
+        SearchText,
+        Query(description="A phone number or its last 4+ digits, a name, an address, an order"),
+    ],
+    session: SessionDep,
+    _actor: Staff,
+    region: RegionDep,
+) -> CustomerMatches:
+    """Customers found by one search box, on the line or not: at most 20, with the total."""
+    return customer_file.search_customers(session, q=q, region=region)
+
+
+@customers_router.get("/{customer_id}/file")
+def customer_file_of(
+    customer_id: PathId, session: SessionDep, actor: Staff, clock: ClockDep
+) -> CustomerFile:
+    """The customer's whole file (客户服务档案): contact history with recordings, orders
+    with their history, installation and maintenance records, complaints, outbound tasks
+    and satisfaction scores."""
+    return customer_file.customer_file(session, customer_id=customer_id, actor=actor, clock=clock)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -14,6 +14,7 @@ from orders import (
     ApplianceCategory,
     AppliancePublic,
     CallerCard,
+    CrisisLevel,
     JobCard,
     Name,
     OrderSummary,
@@ -128,6 +129,23 @@ class MyConsole(BaseModel):
 
 # The supervisor's wall
 
+Alert = Literal["ok", "warning", "alarm"]
+"""How a figure of the wall stands against its thresholds (the console colours it)."""
+
+
+class WallThresholds(BaseModel):
+    """The limits the wall's colours come from, shown beside the figures they colour."""
+
+    service_level_warn: float
+    service_level_alarm: float
+    longest_wait_warn_seconds: float
+    longest_wait_alarm_seconds: float
+
+
+class WallQueue(QueueFigures):
+    service_level_alert: Alert
+    longest_wait_alert: Alert
+
 
 class WallAgent(BaseModel):
     agent_id: int
@@ -137,16 +155,32 @@ class WallAgent(BaseModel):
     reason: str
     call_id: str | None
     queues: list[str]
+    warn_at: datetime | None = None
+    """From when the agent has been in this state too long: a warning, then from
+    ``alarm_at`` an alarm (the console moves the colour on its own between frames)."""
+    alarm_at: datetime | None = None
+
+
+class WallComplaints(BaseModel):
+    level: CrisisLevel
+    name: str
+    """The level's name in orders' crisis scale (none, ordinary, potential, severe)."""
+    open: int
 
 
 class Wall(BaseModel):
     at: datetime
     timezone: str
-    queues: list[QueueFigures]
+    """The hotline's zone: the hours of ``calls_per_hour`` and every time shown are its."""
+    thresholds: WallThresholds
+    queues: list[WallQueue]
     agents: list[WallAgent]
     calls: list[LiveCall]
+    calls_total: int
+    """Live calls in all; ``calls`` lists the oldest of them."""
     sla: SlaFigures
-    complaints_by_crisis_level: dict[int, int] = Field(
-        description="Open complaints per crisis level (0 calm ... 3 crisis)"
-    )
+    sla_total: int
+    """SLA clocks in warning or breach; ``sla.orders`` lists the worst of them."""
+    complaints: list[WallComplaints]
+    """Open complaints per crisis level, the calmest first."""
     calls_per_hour: list[HourFigures]

@@ -96,6 +96,7 @@ def create_app(
     app.state.public_url = settings.public_url
     app.state.switchboard = build_switchboard(settings, bus, flow=flow, flows=flows, clock=clock)
     app.state.events = app.state.switchboard.events
+    app.state.console_config = wiring.console_config(settings)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
 
@@ -228,6 +229,8 @@ def _routes() -> tuple[BaseRoute, ...]:
     router.include_router(telephony.twilio.media.router)
     router.include_router(agent_console.gateway.router)
     api = APIRouter(prefix="/api", responses=problems.PROBLEM_RESPONSES)
+    # Ahead of orders' GET /customers/{customer_id}, which would take "search" for an id.
+    api.include_router(agent_console.http.customers_router)
     api.include_router(orders.http.router)
     api.include_router(parts.http.router)
     api.include_router(billing.http.router)

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, StringConstraints
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent_console import ConsoleConfig
+from telephony import AgentState
 from telephony.twilio.config import TwilioSettings
 
 
@@ -126,6 +136,71 @@ class TranscriptsSettings(BaseModel):
     (``CALLCENTER_TRANSCRIPTS_KEYWORDS``, a JSON list)."""
 
 
+_CONSOLE = ConsoleConfig()
+
+
+class StateLimitSettings(BaseModel):
+    warn_seconds: int = Field(ge=1)
+    alarm_seconds: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _alarm_after_warning(self) -> StateLimitSettings:
+        if self.alarm_seconds < self.warn_seconds:
+            raise ValueError("alarm_seconds is shorter than warn_seconds")
+        return self
+
+
+def _default_state_limits() -> dict[str, StateLimitSettings]:
+    return {
+        limit.state.value + (f":{limit.reason}" if limit.reason else ""): StateLimitSettings(
+            warn_seconds=limit.warn_seconds, alarm_seconds=limit.alarm_seconds
+        )
+        for limit in _CONSOLE.state_limits
+    }
+
+
+class ConsoleSettings(BaseModel):
+    """The console and the supervisor's wall (``CALLCENTER_CONSOLE_*``); the defaults are
+    ConsoleConfig's, where each is explained."""
+
+    timezone: str = _CONSOLE.timezone
+    sla_orders: int = Field(default=_CONSOLE.sla_orders, ge=1, le=100)
+    live_calls: int = Field(default=_CONSOLE.live_calls, ge=1, le=500)
+    service_level_warn: float = Field(default=_CONSOLE.service_level_warn, ge=0, le=1)
+    service_level_alarm: float = Field(default=_CONSOLE.service_level_alarm, ge=0, le=1)
+    longest_wait_warn_seconds: float = Field(default=_CONSOLE.longest_wait_warn_seconds, gt=0)
+    longest_wait_alarm_seconds: float = Field(default=_CONSOLE.longest_wait_alarm_seconds, gt=0)
+    state_limits: dict[str, StateLimitSettings] = Field(default_factory=_default_state_limits)
+    """How long an agent may stay in a state before the wall warns, by state, or by
+    ``break:REASON`` (a JSON object, e.g. ``{"wrap_up": {"warn_seconds": 120,
+    "alarm_seconds": 300}}``); the whole table is replaced, states left out never warn."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("state_limits")
+    @classmethod
+    def _known_states(cls, value: dict[str, StateLimitSettings]) -> dict[str, StateLimitSettings]:
+        for key in value:
+            if key.partition(":")[0] not in set(AgentState):
+                raise ValueError(f"{key!r} names no agent state")
+        return value
+
+    @model_validator(mode="after")
+    def _alarms_after_warnings(self) -> ConsoleSettings:
+        if self.service_level_alarm > self.service_level_warn:
+            raise ValueError("service_level_alarm is above service_level_warn")
+        if self.longest_wait_alarm_seconds < self.longest_wait_warn_seconds:
+            raise ValueError("longest_wait_alarm_seconds is shorter than the warning's")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CALLCENTER_",
@@ -152,6 +227,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     transcripts: TranscriptsSettings = TranscriptsSettings()
     retention: RetentionSettings = RetentionSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @property
     def database_url(self) -> str:

@@ -12,6 +12,7 @@ import redis
 from sqlmodel import Session
 
 from agent_console import ConsoleConfig, pop_presenter
+from agent_console.config import StateLimit
 from billing import quote_before_paid_work
 from callbacks import follow_up_on_completion, notice_on_news, notice_on_status_change
 from callcenter.settings import Settings
@@ -22,6 +23,7 @@ from ivr.flow import BUILTIN_FLOWS, Flow, load_flows
 from orders import add_news_listener, add_precondition, add_status_listener
 from orders.services.users import AccessPolicy, LoginPolicy
 from recordings import RecordingKind, RetentionPolicy, TranscriptionModel, load_model
+from telephony import AgentState
 from telephony.switchboard import Switchboard
 from telephony.twilio.jobs import twilio_calls_from
 from telephony.twilio.ringer import RINGER_GROUP
@@ -52,13 +54,37 @@ def build_switchboard(
         flows=flows,
         region=settings.phone.default_region,
         clock=clock,
-        present_pop=pop_presenter(ConsoleConfig(), clock),
+        present_pop=pop_presenter(console_config(settings), clock),
     )
     # Offers made from now on are rung by whichever worker reads them first. With Redis
     # away at start, the ringer makes the group on its first pass instead.
     with contextlib.suppress(redis.RedisError, BusUnavailable):
         board.events.ensure_group(RINGER_GROUP)
     return board
+
+
+def console_config(settings: Settings) -> ConsoleConfig:
+    """The console's configuration from the settings (the screen pop and the wall)."""
+    console = settings.console
+    return ConsoleConfig(
+        timezone=console.timezone,
+        sla_orders=console.sla_orders,
+        live_calls=console.live_calls,
+        service_level_warn=console.service_level_warn,
+        service_level_alarm=console.service_level_alarm,
+        longest_wait_warn_seconds=console.longest_wait_warn_seconds,
+        longest_wait_alarm_seconds=console.longest_wait_alarm_seconds,
+        state_limits=tuple(
+            StateLimit(
+                state=AgentState(state),
+                reason=reason,
+                warn_seconds=limit.warn_seconds,
+                alarm_seconds=limit.alarm_seconds,
+            )
+            for key, limit in console.state_limits.items()
+            for state, _, reason in [key.partition(":")]
+        ),
+    )
 
 
 def install_rules() -> None:

@@ -112,6 +112,7 @@ def test_the_parts_desk_and_the_audit_desk_and_an_engineer_s_commission(
     make_user(Role.SUPERVISOR, username="office-sup")
 
     wall, wall_dialogs = login_page(browser, base_url, "office-sup", LAPTOP)
+    wall.click("#wall-tab-desks")  # the desks sit behind the live wall
     wall.select_option("#store-choice", str(store.id))
     expect(wall.locator("#stock-table tr[data-part='FAN-9']")).to_contain_text("3")
     expect(wall.locator("#stock-value")).to_contain_text("750.00")  # three at 250.00

@@ -66,6 +66,7 @@ def test_a_station_user_on_a_phone_acknowledges_and_the_wall_sees_it_live(
     make_user(Role.SUPERVISOR, username="desk-ui")
     make_user(Role.STATION, username="station-ui", station_id=station.id)
     wall, _ = login_page(browser, base_url, "desk-ui", LAPTOP)
+    wall.click("#wall-tab-desks")  # the desks sit behind the live wall
     expect(wall.locator("#sla-warning")).to_have_text("1", timeout=10_000)
     expect(wall.locator("#sla-orders")).to_contain_text(order.number)
 
@@ -202,6 +203,7 @@ def test_a_station_files_its_paperwork_from_a_phone_and_the_desk_reviews_a_cance
     sweep(db, now=OPEN_HOURS)
 
     wall, wall_dialogs = login_page(browser, base_url, "desk-forms", LAPTOP)
+    wall.click("#wall-tab-desks")  # the desks sit behind the live wall
     escalation = wall.locator(f".escalation[data-order='{late.number}']")
     expect(escalation).to_contain_text("服务站未报延期原因")
     escalation.locator(".soothe-note").fill("已致歉，告知配件预计三日内到货")
@@ -274,7 +276,7 @@ def test_a_station_user_makes_the_follow_up_of_a_completed_repair_from_a_phone(
     expect(follow_up).to_have_count(1, timeout=10_000)
     expect(follow_up).to_contain_text("李梅")
     expect(follow_up.locator("a")).to_have_attribute("href", "tel:+8613700137000")
-    expect(follow_up.locator(".sla")).to_have_text(re.compile(r"剩余 1d 2[01]h"))  # 45 of 48 h
+    expect(follow_up.locator(".sla")).to_have_text(re.compile(r"剩余 1天 2[01]小时"))  # 45 of 48 h
     follow_up.locator(".follow-up-note").fill("冰箱制冷正常，用户满意")
     follow_up.locator("button[data-outcome='reached']").click()
     expect(follow_up).to_have_count(0)

@@ -4,9 +4,9 @@
 
 const TEXT = {
   "zh-CN": {
-    title: "售后热线坐席台", logout: "退出", username: "用户名", password: "密码", sign_in: "登录",
+    title: "售后热线坐席台", logout: "退出登录", username: "用户名", password: "密码", sign_in: "登录",
     offline: "未连接", online: "已连接", session_expired: "登录已过期，请重新登录。", login_failed: "登录失败",
-    my_state: "我的状态", queues: "队列", available: "就绪", wrap_up: "话后处理", logged_out: "签出", break: "小休", decline: "拒接",
+    my_state: "我的状态", queues: "队列", available: "就绪", wrap_up: "话后处理", logged_out: "签出队列", break: "小休", decline: "拒接",
     reason_rest: "休息", reason_lunch: "用餐", reason_training: "培训", reason_meeting: "会议", reason_supervisor: "主管调整",
     state_logged_out: "已签出", state_available: "就绪", state_offered: "振铃中", state_on_call: "通话中",
     state_wrap_up: "话后处理", state_break: "小休",
@@ -16,7 +16,6 @@ const TEXT = {
     notes: "备注与结果", choose_disposition: "选择通话结果", save: "保存", saved: "已保存",
     outcome_order_created: "已建工单", outcome_status_enquiry: "查询进度", outcome_resolved: "问题已解决",
     outcome_callback_needed: "需要回电", outcome_complaint: "投诉", outcome_wrong_number: "打错电话", outcome_other: "其他",
-    waiting_for_calls: "等待来电……", incoming: "来电",
     shared_number: "此号码有 {n} 位客户，请核实来电人身份。",
     unknown_caller: "未知来电，请新建客户。", no_pop: "暂无来电人资料。",
     phone: "电话", name: "姓名", title_field: "称呼", province: "省", city: "市", district: "区", street: "街道门牌",
@@ -29,11 +28,7 @@ const TEXT = {
     sla_ok: "剩余", sla_warning_left: "即将超时", sla_overdue: "已超时",
     repair_warranty: "90天维修保修期内", milestone_acknowledge: "接单时效", milestone_contact: "联系用户时效", milestone_on_site: "上门时效", milestone_repair: "5天修复时效",
     create_order: "一键建单", order_created: "已创建工单", fault: "故障描述", urgent: "加急", no_appliance: "该客户没有登记电器。",
-    waiting: "排队", longest_wait: "最长等待", answered: "接通", abandoned: "放弃", service_level: "服务水平",
-    complaints_by_level: "未结投诉（按危机等级）", level: "等级 {n}",
-    agents: "坐席", agent: "坐席", state: "状态", time_in_state: "持续", reason: "原因", change_state: "调整状态", apply: "设置",
-    sla: "工单时效", sla_warning: "预警", sla_breached: "超时", sla_today: "今日达成率", sla_met: "按时", sla_missed: "超时",
-    live_calls: "进行中的通话", customer: "客户", calls_per_hour: "今日每小时来电", calls: "来电",
+    agent: "坐席", customer: "客户",
     status_new: "新建", status_assigned: "已派单", status_accepted: "已接单", status_contacted: "已联系",
     status_in_service: "服务中", status_waiting_parts: "待配件", status_hard_to_repair: "疑难",
     status_completed: "已完工", status_ready_for_pickup: "待取件", status_picked_up: "已取件",
@@ -41,11 +36,21 @@ const TEXT = {
     cat_washing_machine: "洗衣机", cat_refrigerator: "冰箱", cat_air_conditioner: "空调", cat_tv: "电视",
     cat_water_heater: "热水器", cat_range_hood: "油烟机", cat_gas_stove: "燃气灶", cat_microwave: "微波炉",
     cat_dishwasher: "洗碗机", cat_other: "其他",
+    accept: "接听", hold: "保持", resume: "恢复通话", transfer: "转接", hang_up: "挂断",
+    pick_up_phone: "已接受：请拿起话机接听。", transfer_to: "转接到（按数字键选择，Esc 取消）",
+    no_targets: "暂无可转接的坐席或队列。", to_agent: "坐席", to_queue: "队列", waiting_n: "{n} 人排队",
+    heading_offered: "来电", heading_bridged: "通话中", heading_held: "保持中", heading_ended: "通话结束",
+    call_held: "保持中", idle_logged_out: "已签出：勾选队列后点“就绪”开始接听。",
+    idle_available: "等待来电……", idle_break: "小休中：点“就绪”继续接听。", idle_wrap_up: "话后处理中。",
+    unit_d: "天", unit_h: "小时", unit_m: "分",
+    phone_mobile: "手机", phone_home: "住宅", phone_work: "单位", phone_other: "其他", "phone_来电": "来电",
+    choose_appliance: "请先选择报修的电器", customer_file: "客户档案", recording_call: "通话录音", recording_fault: "故障录音",
+    recording_voicemail: "留言", "queue_hotline-zh-CN": "中文热线", "queue_hotline-en": "英文热线",
   },
   en: {
-    title: "Hotline console", logout: "Log out", username: "Username", password: "Password", sign_in: "Sign in",
+    title: "Hotline console", logout: "Sign out", username: "Username", password: "Password", sign_in: "Sign in",
     offline: "offline", online: "live", session_expired: "Your session has expired; please sign in again.", login_failed: "Login failed",
-    my_state: "My state", queues: "Queues", available: "Available", wrap_up: "Wrap-up", logged_out: "Log off", break: "Break", decline: "Decline",
+    my_state: "My state", queues: "Queues", available: "Available", wrap_up: "Wrap-up", logged_out: "Leave queues", break: "Break", decline: "Decline",
     reason_rest: "Rest", reason_lunch: "Lunch", reason_training: "Training", reason_meeting: "Meeting", reason_supervisor: "set by supervisor",
     state_logged_out: "Logged out", state_available: "Available", state_offered: "Ringing", state_on_call: "On a call",
     state_wrap_up: "Wrap-up", state_break: "On break",
@@ -55,7 +60,6 @@ const TEXT = {
     notes: "Notes and outcome", choose_disposition: "Choose an outcome", save: "Save", saved: "Saved",
     outcome_order_created: "Order created", outcome_status_enquiry: "Status enquiry", outcome_resolved: "Resolved",
     outcome_callback_needed: "Callback needed", outcome_complaint: "Complaint", outcome_wrong_number: "Wrong number", outcome_other: "Other",
-    waiting_for_calls: "Waiting for calls…", incoming: "Incoming call",
     shared_number: "{n} customers share this number: check who is calling.",
     unknown_caller: "Unknown caller: create a customer.", no_pop: "No caller data.",
     phone: "Phone", name: "Name", title_field: "Title", province: "Province", city: "City", district: "District", street: "Street",
@@ -68,11 +72,7 @@ const TEXT = {
     sla_ok: "left", sla_warning_left: "due soon", sla_overdue: "overdue",
     repair_warranty: "within the 90-day repair warranty", milestone_acknowledge: "acknowledge", milestone_contact: "contact customer", milestone_on_site: "on site", milestone_repair: "repaired in 5 days",
     create_order: "Create order", order_created: "Order created", fault: "Fault", urgent: "Urgent", no_appliance: "No appliance on file.",
-    waiting: "Waiting", longest_wait: "Longest wait", answered: "Answered", abandoned: "Abandoned", service_level: "Service level",
-    complaints_by_level: "Open complaints by crisis level", level: "Level {n}",
-    agents: "Agents", agent: "Agent", state: "State", time_in_state: "Time", reason: "Reason", change_state: "Change state", apply: "Set",
-    sla: "Order SLA", sla_warning: "Warning", sla_breached: "Breached", sla_today: "Met today", sla_met: "in time", sla_missed: "missed",
-    live_calls: "Live calls", customer: "Customer", calls_per_hour: "Calls per hour today", calls: "Calls",
+    agent: "Agent", customer: "Customer",
     status_new: "new", status_assigned: "assigned", status_accepted: "accepted", status_contacted: "contacted",
     status_in_service: "in service", status_waiting_parts: "waiting for parts", status_hard_to_repair: "hard to repair",
     status_completed: "completed", status_ready_for_pickup: "ready for pickup", status_picked_up: "picked up",
@@ -80,6 +80,16 @@ const TEXT = {
     cat_washing_machine: "Washing machine", cat_refrigerator: "Refrigerator", cat_air_conditioner: "Air conditioner", cat_tv: "TV",
     cat_water_heater: "Water heater", cat_range_hood: "Range hood", cat_gas_stove: "Gas stove", cat_microwave: "Microwave",
     cat_dishwasher: "Dishwasher", cat_other: "Other",
+    accept: "Accept", hold: "Hold", resume: "Resume", transfer: "Transfer", hang_up: "Hang up",
+    pick_up_phone: "Accepted: pick up your phone.", transfer_to: "Transfer to (press a number, Esc to cancel)",
+    no_targets: "No agent or queue to transfer to.", to_agent: "Agent", to_queue: "Queue", waiting_n: "{n} waiting",
+    heading_offered: "Incoming call", heading_bridged: "On a call", heading_held: "On hold", heading_ended: "Call ended",
+    call_held: "on hold", idle_logged_out: "Off the queues: tick your queues and press Available.",
+    idle_available: "Waiting for calls…", idle_break: "On break: press Available to take calls.", idle_wrap_up: "Wrapping up.",
+    unit_d: "d", unit_h: "h", unit_m: "min",
+    phone_mobile: "mobile", phone_home: "home", phone_work: "work", phone_other: "other", "phone_来电": "called from",
+    choose_appliance: "Choose the appliance first", customer_file: "Customer file", recording_call: "call", recording_fault: "fault",
+    recording_voicemail: "voicemail", "queue_hotline-zh-CN": "Chinese line", "queue_hotline-en": "English line",
   },
 };
 const CHOSEN = ["available", "break", "wrap_up", "logged_out"];
@@ -87,6 +97,7 @@ const CHOSEN = ["available", "break", "wrap_up", "logged_out"];
 const state = {
   token: sessionStorage.getItem("token"), me: null, lang: localStorage.getItem("lang") || "zh-CN",
   lastEventId: null, socket: null, skew: 0, mine: null, moves: {}, call: null, pop: null, wall: null,
+  queues: [], targets: [],
 };
 const $ = (id) => document.getElementById(id);
 const t = (key, n) => {
@@ -114,8 +125,29 @@ function span(seconds) {
 function longSpan(seconds) {
   const s = Math.abs(Math.floor(seconds));
   const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
-  if (d > 0) return `${d}d ${h}h`;
-  return h > 0 ? `${h}h ${String(m).padStart(2, "0")}m` : `${m}m`;
+  if (d > 0) return `${d}${t("unit_d")} ${h}${t("unit_h")}`;
+  return h > 0 ? `${h}${t("unit_h")} ${String(m).padStart(2, "0")}${t("unit_m")}` : `${m}${t("unit_m")}`;
+}
+
+// Numbers as people read them: Chinese ones in national groups (138 0013 8000,
+// 010 6552 0000), others in international form with the country code apart.
+function phoneText(e164) {
+  const digits = String(e164 || "");
+  if (!digits.startsWith("+86")) return digits.replace(/^\+(\d{1,3})(\d+)$/, "+$1 $2");
+  const national = digits.slice(3);
+  if (/^1\d{10}$/.test(national)) return `${national.slice(0, 3)} ${national.slice(3, 7)} ${national.slice(7)}`;
+  const area = /^(10|2\d)/.test(national) ? 2 : 3;
+  const local = national.slice(area);
+  return `0${national.slice(0, area)} ${local.length > 4 ? `${local.slice(0, local.length - 4)} ${local.slice(-4)}` : local}`;
+}
+
+// A queue by its title, else by the name the console knows it by, else by its id.
+function queueName(queue, titles = queueTitles()) {
+  return titles[queue] || (TEXT[state.lang] || TEXT["zh-CN"])[`queue_${queue}`] || queue;
+}
+
+function queueTitles() {
+  return Object.fromEntries(state.queues.filter((q) => q.title).map((q) => [q.queue, q.title]));
 }
 
 // Every element with data-since counts up, every one with data-due counts down.
@@ -138,6 +170,7 @@ function translate() {
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   $("lang").textContent = state.lang === "zh-CN" ? "English" : "中文";
   if (state.mine) showState(state.mine);
+  for (const node of document.querySelectorAll(".queue-name")) node.textContent = queueName(node.dataset.queue, queueTitles());
   if (state.call) showCall();
   if (state.pop) renderPop();
   if (state.wall) renderWall(state.wall);
@@ -193,6 +226,12 @@ function expire() {
 
 async function start() {
   state.me = await api("GET", "/api/me");
+  // The language follows the user from one browser to another.
+  if (state.me.language && state.me.language !== state.lang) {
+    state.lang = state.me.language;
+    localStorage.setItem("lang", state.lang);
+    translate();
+  }
   $("who").textContent = `${state.me.full_name || state.me.username} (${state.me.role})`;
   $("login").hidden = true;
   $("logout").hidden = false;
@@ -214,12 +253,13 @@ async function loadMine() {
   const mine = await api("GET", "/api/console/me");
   syncClock(mine.server_time);
   state.moves = mine.moves;
+  await loadQueues(mine.state === "logged_out" ? null : mine.queues);
   showState(mine);
   if (mine.call_id && ["offered", "on_call", "wrap_up"].includes(mine.state)) {
     try {
       const pop = await api("GET", `/api/console/calls/${mine.call_id}/pop`);
       const status = { offered: "offered", on_call: "bridged", wrap_up: "ended" }[mine.state];
-      beginCall({ call_id: mine.call_id, queue: "", at: mine.since }, status);
+      beginCall({ call_id: mine.call_id, queue: mine.call_queue || "", at: mine.since }, status);
       showPop(pop);
     } catch (error) { /* the call is gone: nothing to show */ }
   }
@@ -254,13 +294,19 @@ function handle(frame) {
   state.lastEventId = frame.id;
   if (stationEvent(frame) || outboundEvent(frame) || liveEvent(frame)) return;
   const data = frame.data;
+  // An agent hears order events only for the customers of its call: the pop follows.
+  if (frame.name.startsWith("order.")) { if (state.me && state.me.role === "agent") refreshPop(); return; }
   if (!state.me || data.agent_id !== state.me.id) return;  // supervisors: the wall says it all
   if (frame.name === "call.offered") { beginCall(data, "offered"); showPop(frame.pop); }
   if (frame.name === "call.bridged" && state.call && data.call_id === state.call.id) {
-    state.call.status = "bridged"; state.call.since = data.at; showCall();
+    state.call.status = "bridged"; state.call.since = data.at; state.call.held = false; showCall();
+    refreshPop();  // what the IVR logged while the caller waited shows now
+  }
+  if ((frame.name === "call.held" || frame.name === "call.resumed") && state.call && data.call_id === state.call.id) {
+    state.call.held = frame.name === "call.held"; showCall();
   }
   if (frame.name === "call.ended" && state.call && data.call_id === state.call.id) {
-    state.call.status = "ended"; state.call.since = null; showCall();
+    state.call.status = "ended"; state.call.since = null; state.call.held = false; closeTransfer(); showCall();
   }
   if (frame.name === "agent.state_changed") showState({ state: data.state, since: data.at, reason: data.reason });
 }
@@ -279,15 +325,133 @@ function showState(mine) {
     const target = button.dataset.target;
     button.disabled = !(allowed.includes(target) || (target === "available" && mine.state === "logged_out"));
   }
-  // A ringing call is answered on the phone or declined here; no other state may be chosen.
-  $("decline").hidden = mine.state !== "offered";
+  $("queue-choice").disabled = mine.state !== "logged_out";
+  const idle = { logged_out: "idle_logged_out", available: "idle_available", break: "idle_break", wrap_up: "idle_wrap_up" }[mine.state];
+  $("idle").textContent = idle ? t(idle) : "";
+  $("idle").dataset.state = mine.state;
+  if (state.call) showCall(); else controls();
   tick();
 }
 
 async function decline() {
-  $("state-error").textContent = "";
-  try { showState(await api("POST", "/api/agents/me/decline")); }
-  catch (error) { $("state-error").textContent = error.message; }
+  $("call-error").textContent = "";
+  try {
+    const agent = await api("POST", "/api/agents/me/decline");
+    // The call is on its way to another agent: nothing of it stays on this screen.
+    state.call = null;
+    state.pop = null;
+    $("pop").hidden = true;
+    showCall();
+    showState(agent);
+  } catch (error) { $("call-error").textContent = error.message; }
+}
+
+// The queues an agent may log in to, named; ticked as last time (or as now, when in).
+async function loadQueues(current) {
+  try { state.queues = await api("GET", "/api/queues"); } catch (error) { return; }
+  const remembered = JSON.parse(localStorage.getItem("queues") || "null");
+  const ticked = new Set(current || remembered || [...document.querySelectorAll("#queue-choice input:checked")].map((b) => b.value));
+  const fieldset = $("queue-choice");
+  const legend = fieldset.querySelector("legend");
+  fieldset.replaceChildren(legend, ...state.queues.map((q) => {
+    const label = el("label");
+    const box = el("input");
+    box.type = "checkbox"; box.name = "queue"; box.value = q.queue; box.checked = ticked.has(q.queue);
+    const name = el("span", queueName(q.queue, queueTitles()), "queue-name");
+    name.dataset.queue = q.queue;
+    label.append(box, " ", name);
+    return label;
+  }));
+}
+
+// Which call controls the call's state allows: the rest are disabled, never hidden, so
+// the buttons do not move under the agent's hand.
+function controls() {
+  const call = state.call;
+  const agentState = state.mine ? state.mine.state : "logged_out";
+  const ringing = !!call && call.status === "offered" && agentState === "offered";
+  const talking = !!call && call.status === "bridged";
+  $("accept").disabled = !ringing || call.accepted;
+  $("decline").disabled = !ringing;
+  $("hold").disabled = !talking || call.held;
+  $("resume").disabled = !talking || !call.held;
+  $("transfer").disabled = !talking;
+  $("hang-up").disabled = !talking;
+  $("accepted-note").hidden = !(ringing && call.accepted);
+  if (!talking) closeTransfer();
+}
+
+async function callAction(action) {
+  $("call-error").textContent = "";
+  try { return await action(); } catch (error) { $("call-error").textContent = error.message; return null; }
+}
+
+async function acceptCall() {
+  const taken = await callAction(() => api("POST", "/api/agents/me/accept"));
+  if (taken && state.call && taken.call_id === state.call.id) { state.call.accepted = true; controls(); }
+}
+
+async function holdCall(held) {
+  const call = state.call;
+  const done = await callAction(async () => { await api("POST", `/api/calls/${call.id}/${held ? "hold" : "resume"}`); return true; });
+  if (done && state.call === call) { call.held = held; showCall(); }
+}
+
+async function hangUp() {
+  await callAction(async () => { await api("POST", `/api/calls/${state.call.id}/hangup`); return true; });
+}
+
+async function openTransfer() {
+  const targets = await callAction(() => api("GET", "/api/transfer-targets"));
+  if (!targets) return;
+  state.targets = [
+    ...targets.agents.map((a) => ({ body: { agent_id: a.agent_id }, text: `${t("to_agent")} ${a.name}`, kind: "agent" })),
+    ...targets.queues.map((q) => ({ body: { queue: q.queue }, text: `${t("to_queue")} ${queueName(q.queue, queueTitles())} · ${t("waiting_n", q.waiting)}`, kind: "queue" })),
+  ].slice(0, 9);
+  const list = $("transfer-targets");
+  list.replaceChildren(...state.targets.map((target, index) => {
+    const item = el("li");
+    const button = el("button", null, `target ${target.kind}`);
+    button.type = "button";
+    button.append(el("kbd", String(index + 1)), ` ${target.text}`);
+    button.addEventListener("click", () => transferTo(index));
+    item.append(button);
+    return item;
+  }));
+  if (!state.targets.length) list.append(el("li", t("no_targets"), "muted"));
+  $("transfer-panel").hidden = false;
+  if (document.activeElement) document.activeElement.blur();  // digits pick, not type
+}
+
+function closeTransfer() {
+  $("transfer-panel").hidden = true;
+  state.targets = [];
+}
+
+async function transferTo(index) {
+  const target = state.targets[index];
+  const call = state.call;
+  if (!target || !call) return;
+  closeTransfer();
+  await callAction(async () => { await api("POST", `/api/calls/${call.id}/transfer`, target.body); return true; });
+}
+
+// Alt+letter works the call from anywhere on the page (the letter is on each button);
+// while the transfer list is open, a digit picks a target and Esc closes it.
+function shortcut(event) {
+  if (!$("transfer-panel").hidden && !event.altKey && !event.ctrlKey && !event.metaKey) {
+    if (event.key === "Escape") { closeTransfer(); event.preventDefault(); return; }
+    const digit = /^Digit([1-9])$/.exec(event.code);
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement && document.activeElement.tagName);
+    if (digit && !typing) { transferTo(Number(digit[1]) - 1); event.preventDefault(); }
+    return;
+  }
+  if (!event.altKey || event.ctrlKey || event.metaKey || $("agent").hidden) return;
+  const letter = /^Key([A-Z])$/.exec(event.code);
+  const button = letter && document.querySelector(`#call-controls button[data-key="${letter[1]}"]`);
+  if (!button) return;
+  event.preventDefault();
+  if (!button.disabled && !$("call-panel").hidden) button.click();
 }
 
 async function setState(target) {
@@ -295,7 +459,9 @@ async function setState(target) {
   try {
     let agent;
     if (target === "available" && $("agent-state").dataset.state === "logged_out") {
-      const queues = $("queues").value.split(",").map((q) => q.trim()).filter(Boolean);
+      const queues = [...document.querySelectorAll("#queue-choice input:checked")].map((box) => box.value);
+      if (!queues.length) { $("state-error").textContent = t("queues"); return; }
+      localStorage.setItem("queues", JSON.stringify(queues));
       agent = await api("PUT", "/api/agents/me/login", { queues });
     } else {
       const reason = target === "break" ? $("break-reason").value : "";
@@ -309,8 +475,10 @@ async function setState(target) {
 
 function beginCall(data, status) {
   const sameCall = state.call && state.call.id === data.call_id;
-  state.call = { id: data.call_id, queue: data.queue, status, since: data.at, number: "" };
+  state.call = { id: data.call_id, queue: data.queue, status, since: data.at, number: "", held: false, accepted: false };
   if (!sameCall) {
+    closeTransfer();
+    $("call-error").textContent = "";
     $("disposition").value = "";
     $("call-notes").value = "";
     $("note-result").textContent = "";
@@ -326,10 +494,16 @@ function showCall() {
   $("call-panel").hidden = !call;
   $("idle").hidden = !!call;
   if (!call) return;
-  $("call-number").textContent = call.number || (state.pop && state.pop.phone) || "";
-  $("call-queue").textContent = call.queue || "";
-  $("call-status").textContent = t(`call_${call.status}`);
+  $("call-number").textContent = phoneText(call.number || (state.pop && state.pop.phone) || "");
+  $("call-queue").textContent = call.queue ? queueName(call.queue, queueTitles()) : "";
+  const held = call.status === "bridged" && call.held;
+  $("call-status").textContent = held ? t("call_held") : t(`call_${call.status}`);
   $("call-status").dataset.status = call.status;
+  $("call-status").dataset.held = held ? "yes" : "no";
+  const heading = held ? "held" : call.status === "bridged" ? "bridged" : call.status === "ended" ? "ended" : "offered";
+  $("pop-heading").dataset.heading = heading;
+  $("pop-heading").textContent = t(`heading_${heading}`);
+  controls();
   const timer = $("call-timer");
   if (call.since && call.status !== "ended") timer.dataset.since = call.since;
   else delete timer.dataset.since;
@@ -360,16 +534,58 @@ function showPop(pop) {
   showCall();
 }
 
+// The pop again, as the server has it now: an order the IVR logged, a status a station
+// changed during the call. What the agent was typing stays.
+async function refreshPop() {
+  const call = state.call;
+  if (!call) return;
+  try {
+    const pop = await api("GET", `/api/console/calls/${call.id}/pop`);
+    if (state.call === call) { state.pop = pop; renderPop(); }
+  } catch (error) { /* the call is gone: the pop stays as it was */ }
+}
+
+function typed() {
+  const kept = {};
+  for (const card of document.querySelectorAll("#pop-customers .customer")) {
+    const chosen = card.querySelector("input[type=radio]:checked");
+    kept[card.dataset.customerId] = {
+      fault: card.querySelector("input.fault") ? card.querySelector("input.fault").value : "",
+      urgent: !!(card.querySelector("input.urgent") && card.querySelector("input.urgent").checked),
+      appliance: chosen ? chosen.value : null,
+      key: card.dataset.requestKey,
+    };
+  }
+  return kept;
+}
+
+function retype(kept) {
+  for (const card of document.querySelectorAll("#pop-customers .customer")) {
+    const was = kept[card.dataset.customerId];
+    if (!was) continue;
+    const fault = card.querySelector("input.fault");
+    if (fault) fault.value = was.fault;
+    const urgent = card.querySelector("input.urgent");
+    if (urgent) urgent.checked = was.urgent;
+    const radio = was.appliance && card.querySelector(`input[type=radio][value="${was.appliance}"]`);
+    if (radio) radio.checked = true;
+    if (was.key) card.dataset.requestKey = was.key;
+    ready(card);
+  }
+}
+
 function renderPop() {
   const pop = state.pop;
+  const kept = typed();
   $("pop").hidden = false;
-  $("pop-number").textContent = pop.phone;
+  $("pop-number").textContent = phoneText(pop.phone);
   const shared = $("pop-shared");
   shared.hidden = pop.customers.length < 2;
   shared.textContent = pop.customers.length > 1 ? t("shared_number", pop.customers.length) : "";
   $("new-customer").hidden = pop.customers.length > 0;
   const container = $("pop-customers");
   container.replaceChildren(...pop.customers.map(customerCard));
+  retype(kept);
   tick();
 }
 
@@ -427,14 +643,23 @@ function applianceLine(customer, appliance) {
   return line;
 }
 
-function earlierCall(call) {
+function earlierCall(recordings) {
   const line = el("li", null, "earlier-call");
-  const when = new Date(call.at).toLocaleString(state.lang);
-  line.append(el("span", `${when} · ${span(call.duration_seconds)} `));
-  const play = el("button", t("play"), "play");
-  play.type = "button";
-  play.addEventListener("click", () => playRecording(call.recording_id, line));
-  line.append(play, el("div", call.transcript || t("no_transcript"), call.transcript ? "transcript" : "transcript muted"));
+  const first = recordings[recordings.length - 1];
+  line.dataset.call = first.call_id;
+  const when = new Date(first.at).toLocaleString(state.lang);
+  line.append(el("span", `${when} · ${span(first.duration_seconds)} `));
+  for (const call of [...recordings].reverse()) {
+    const play = el("button", `${t("play")} ${t(`recording_${call.kind || "call"}`)}`, "play");
+    play.type = "button";
+    play.dataset.kind = call.kind || "call";
+    play.addEventListener("click", () => playRecording(call.recording_id, line));
+    line.append(play, " ");
+  }
+  for (const call of recordings) {
+    if (call.transcript) line.append(el("div", call.transcript, "transcript"));
+  }
+  if (!recordings.some((call) => call.transcript)) line.append(el("div", t("no_transcript"), "transcript muted"));
   return line;
 }
 
@@ -461,27 +686,65 @@ function customerCard(customer) {
   const satisfaction = el("span", `${t("satisfaction")}: ${score === null || score === undefined ? t("no_score") : score}`, "pill satisfaction");
   const complaints = el("span", `${t("complaints")}: ${customer.open_complaints}`, customer.open_complaints > 0 ? "pill alert complaints" : "pill complaints");
   complaints.dataset.count = customer.open_complaints;
-  head.append(satisfaction, complaints);
+  const file = el("button", t("customer_file"), "open-file");
+  file.type = "button";
+  file.addEventListener("click", () => openCustomerFile(customer.id));
+  head.append(satisfaction, complaints, file);
   card.append(head);
   if (customer.notes) card.append(el("p", customer.notes, "customer-notes"));
 
   const grid = el("div", null, "card-grid");
   const appliances = customer.appliances.map((a) => applianceLine(customer, a));
-  if (appliances.length) appliances[0].querySelector("input").checked = true;
+  // Only a customer's one appliance is chosen for the agent: of several, the agent picks.
+  if (appliances.length === 1) appliances[0].querySelector("input").checked = true;
+  for (const line of appliances) line.querySelector("input").addEventListener("change", () => ready(card));
   const left = el("div");
   left.append(list(t("appliances"), appliances, "appliances"));
   left.append(orderBar(customer, card));
   left.append(list(t("open_orders"), customer.open_orders.map((o) => orderLine(o, true)), "open-orders"));
   const right = el("div");
-  right.append(list(t("phones"), customer.phones.map((p) => el("li", `${p.e164}${p.label ? ` (${p.label})` : ""}`)), "phones"));
+  right.append(list(t("phones"), customer.phones.map(phoneLine), "phones"));
   right.append(list(t("addresses"), customer.addresses.map((a) => el("li", `${a.province}${a.city}${a.district}${a.street}`)), "addresses"));
   grid.append(left, right);
   card.append(grid);
   const lower = el("div", null, "card-grid");
   lower.append(list(t("recent_orders"), customer.recent_orders.map((o) => orderLine(o, false)), "recent recent-orders"));
-  lower.append(list(t("earlier_calls"), customer.earlier_calls.map(earlierCall), "recent earlier-calls"));
+  lower.append(list(t("earlier_calls"), earlierCalls(customer.earlier_calls), "recent earlier-calls"));
   card.append(lower);
+  ready(card);
   return card;
+}
+
+function phoneLine(phone) {
+  const line = el("li", phoneText(phone.e164));
+  line.dataset.e164 = phone.e164;
+  if (phone.label) {
+    const key = `phone_${phone.label}`;
+    line.append(el("span", ` (${t(key) === key ? phone.label : t(key)})`, "muted"));
+  }
+  return line;
+}
+
+// Create is for a chosen appliance only; the hint says what is missing.
+function ready(card) {
+  const create = card.querySelector("button.create-order");
+  if (!create) return;
+  const chosen = !!card.querySelector("input[type=radio]:checked");
+  create.disabled = !chosen || card.dataset.sending === "yes";
+  const hint = card.querySelector(".choose-hint");
+  if (hint) hint.hidden = chosen;
+}
+
+// One line per call: its recordings (the call, a fault told to the IVR) side by side.
+function earlierCalls(recordings) {
+  const calls = [];
+  const byCall = new Map();
+  for (const recording of recordings) {
+    let group = byCall.get(recording.call_id);
+    if (!group) { group = []; byCall.set(recording.call_id, group); calls.push(group); }
+    group.push(recording);
+  }
+  return calls.map(earlierCall);
 }
 
 function orderBar(customer, card) {
@@ -496,26 +759,49 @@ function orderBar(customer, card) {
   urgent.append(urgentBox, el("span", t("urgent")));
   const create = el("button", t("create_order"), "create-order");
   create.type = "button";
-  create.addEventListener("click", () => createOrder(customer, card, fault.value, urgentBox.checked, create));
-  bar.append(fault, urgent, create);
+  create.addEventListener("click", () => createOrder(customer, card, fault, urgentBox, create));
+  bar.append(fault, urgent, create, el("span", t("choose_appliance"), "choose-hint muted"));
   return bar;
 }
 
+// The key names this one order until it is made: a second click, or the same click sent
+// again after a network error, gets the same order back.
 async function createOrder(customer, card, fault, urgent, button) {
   const chosen = card.querySelector(`input[name="appliance-${customer.id}"]:checked`);
-  button.disabled = true;
+  if (!chosen || card.dataset.sending === "yes") return;
+  if (!card.dataset.requestKey) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));  // also where the page is not https
+    card.dataset.requestKey = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  card.dataset.sending = "yes";
+  ready(card);
   try {
-    const order = await api("POST", `/api/console/calls/${state.pop.call_id || state.call.id}/orders`, {
-      customer_id: customer.id, appliance_id: Number(chosen.value),
-      fault_description: fault, urgency: urgent ? "urgent" : "normal",
+    const response = await fetch(`/api/console/calls/${state.pop.call_id || state.call.id}/orders`, {
+      method: "POST",
+      headers: { "Authorization": `Bearer ${state.token}`, "Content-Type": "application/json", "Idempotency-Key": card.dataset.requestKey },
+      body: JSON.stringify({
+        customer_id: customer.id, appliance_id: Number(chosen.value),
+        fault_description: fault.value, urgency: urgent.checked ? "urgent" : "normal",
+      }),
     });
+    if (response.status === 401) { expire(); return; }
+    const order = await response.json();
+    if (!response.ok) throw new Error(order && order.message ? order.message : response.statusText);
     $("order-result").textContent = `${t("order_created")}: ${order.number}`;
     $("order-result").dataset.order = order.number;
     if (!$("disposition").value) $("disposition").value = "order_created";
+    fault.value = "";
+    urgent.checked = false;
+    delete card.dataset.requestKey;
+    delete card.dataset.sending;
+    await refreshPop();
   } catch (error) {
     $("order-result").textContent = error.message;
     delete $("order-result").dataset.order;
-  } finally { button.disabled = false; }
+  } finally {
+    delete card.dataset.sending;
+    ready(card);
+  }
 }
 
 async function createCustomer(event) {
@@ -537,119 +823,6 @@ async function createCustomer(event) {
   } catch (error) { $("new-customer-error").textContent = error.message; }
 }
 
-// The supervisor's wall
-
-function renderWall(wall) {
-  const qbody = $("queue-table").querySelector("tbody");
-  qbody.replaceChildren(...wall.queues.map((q) => {
-    const tr = row([q.queue, q.waiting, span(q.longest_wait_seconds), q.answered, q.abandoned,
-      q.service_level === null ? "–" : `${Math.round(q.service_level * 100)}%`]);
-    tr.dataset.queue = q.queue;
-    return tr;
-  }));
-  const names = Object.fromEntries(wall.agents.map((a) => [a.agent_id, a.name]));
-  const abody = $("agent-table").querySelector("tbody");
-  abody.replaceChildren(...wall.agents.map((a) => agentRow(a)));
-  const cbody = $("call-table").querySelector("tbody");
-  cbody.replaceChildren(...wall.calls.map((c) => {
-    const tr = row([c.from_number, c.customer_name || "", t(`call_${c.state}`), c.queue || "", c.agent_id ? names[c.agent_id] || c.agent_id : ""]);
-    const duration = el("td", "", "num");
-    duration.dataset.since = c.started_at;
-    tr.append(duration);
-    tr.dataset.call = c.call_id;
-    return tr;
-  }));
-  $("sla-warning").textContent = wall.sla.warning;
-  $("sla-breached").textContent = wall.sla.breached;
-  $("sla-orders").replaceChildren(...wall.sla.orders.map((o) => {
-    const line = el("li", `${o.number} · ${statusText(o.status)}${o.urgency === "urgent" ? ` · ${t("urgent")}` : ""} `);
-    line.append(slaBadge(o.sla));
-    return line;
-  }));
-  $("complaint-levels").replaceChildren(...[0, 1, 2, 3].map((level) => {
-    const item = el("li", t("level", level), `level-${level}`);
-    const count = el("strong", wall.complaints_by_crisis_level[level] || 0);
-    item.dataset.level = level;
-    item.prepend(count);
-    return item;
-  }));
-  renderChart(wall.calls_per_hour);
-  renderAttainment(wall.sla.by_hour);
-  tick();
-}
-
-function agentRow(agent) {
-  const tr = el("tr");
-  tr.dataset.agent = agent.agent_id;
-  tr.append(el("td", agent.name, "agent-name"));
-  const stateCell = el("td", t(`state_${agent.state}`), "agent-state");
-  stateCell.dataset.state = agent.state;
-  tr.append(stateCell);
-  const since = el("td", "", "num");
-  since.dataset.since = agent.since;
-  tr.append(since, el("td", agent.reason ? (TEXT[state.lang][`reason_${agent.reason}`] || agent.reason) : ""));
-  const control = el("td");
-  const select = el("select", null, "set-state");
-  for (const target of CHOSEN) {
-    const option = el("option", t(`state_${target}`));
-    option.value = target;
-    select.append(option);
-  }
-  const apply = el("button", t("apply"), "apply-state");
-  apply.type = "button";
-  apply.addEventListener("click", async () => {
-    try {
-      await api("PUT", `/api/agents/${agent.agent_id}/state`, { state: select.value, reason: select.value === "break" ? "supervisor" : "" });
-    } catch (error) { apply.title = error.message; apply.dataset.error = error.message; }
-  });
-  control.append(select, apply);
-  tr.append(control);
-  return tr;
-}
-
-function renderChart(hours) {
-  const chart = $("hour-chart");
-  const top = Math.max(1, ...hours.map((h) => h.calls));
-  chart.replaceChildren(...hours.map((h) => {
-    const bar = el("div", null, "bar");
-    bar.dataset.hour = h.hour;
-    bar.dataset.calls = h.calls;
-    bar.dataset.abandoned = h.abandoned;
-    bar.title = `${h.hour}:00 · ${t("calls")} ${h.calls} · ${t("abandoned")} ${h.abandoned}`;
-    const answered = el("div", null, "calls");
-    answered.style.height = `${((h.calls - h.abandoned) / top) * 100}%`;
-    const abandoned = el("div", null, "abandoned");
-    abandoned.style.height = `${(h.abandoned / top) * 100}%`;
-    bar.append(answered, abandoned, el("span", h.calls || "", "count"), el("span", h.hour % 3 === 0 ? h.hour : "", "hour"));
-    return bar;
-  }));
-  chart.setAttribute("aria-label", hours.map((h) => `${h.hour}:00 ${h.calls}`).join(", "));
-}
-
-// Milestones decided in each hour of the day: met in time (bottom) and missed (top).
-function renderAttainment(hours) {
-  const chart = $("sla-chart");
-  const top = Math.max(1, ...hours.map((h) => h.met + h.missed));
-  const met = hours.reduce((sum, h) => sum + h.met, 0);
-  const decided = met + hours.reduce((sum, h) => sum + h.missed, 0);
-  $("sla-attainment").textContent = decided ? `${Math.round((met / decided) * 100)}%` : "–";
-  chart.replaceChildren(...hours.map((h) => {
-    const bar = el("div", null, "bar");
-    bar.dataset.hour = h.hour;
-    bar.dataset.met = h.met;
-    bar.dataset.missed = h.missed;
-    bar.title = `${h.hour}:00 · ${t("sla_met")} ${h.met} · ${t("sla_missed")} ${h.missed}`;
-    const inTime = el("div", null, "met");
-    inTime.style.height = `${(h.met / top) * 100}%`;
-    const late = el("div", null, "missed");
-    late.style.height = `${(h.missed / top) * 100}%`;
-    const total = h.met + h.missed;
-    bar.append(inTime, late, el("span", total || "", "count"), el("span", h.hour % 3 === 0 ? h.hour : "", "hour"));
-    return bar;
-  }));
-  chart.setAttribute("aria-label", hours.map((h) => `${h.hour}:00 ${h.met}/${h.met + h.missed}`).join(", "));
-}
-
 function row(cells) {
   const tr = el("tr");
   cells.forEach((value, index) => tr.append(el("td", value, index > 0 && typeof value === "number" ? "num" : undefined)));
@@ -664,11 +837,18 @@ document.addEventListener("DOMContentLoaded", () => {
     state.lang = state.lang === "zh-CN" ? "en" : "zh-CN";
     localStorage.setItem("lang", state.lang);
     translate();
+    if (state.token) api("PUT", "/api/me/language", { language: state.lang }).catch(() => {});
   });
   for (const button of document.querySelectorAll("#state-panel button[data-target]")) {
     button.addEventListener("click", () => setState(button.dataset.target));
   }
   $("decline").addEventListener("click", decline);
+  $("accept").addEventListener("click", acceptCall);
+  $("hold").addEventListener("click", () => holdCall(true));
+  $("resume").addEventListener("click", () => holdCall(false));
+  $("transfer").addEventListener("click", openTransfer);
+  $("hang-up").addEventListener("click", hangUp);
+  document.addEventListener("keydown", shortcut);
   $("save-note").addEventListener("click", saveNote);
   $("new-customer").addEventListener("submit", createCustomer);
   setInterval(tick, 1000);

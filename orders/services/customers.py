@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from sqlalchemy import case, or_
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core.types import Clock
 from orders.enums import AuditAction
 from orders.exceptions import CustomerNotFound
-from orders.models import Address, Customer, CustomerPhone
-from orders.phones import normalize_phone
+from orders.models import Address, Customer, CustomerPhone, WorkOrder
+from orders.phones import normalize_phone, try_normalize_phone
 from orders.schemas import (
     Actor,
     AddressIn,
@@ -194,6 +197,52 @@ def search_customers(
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(Customer.id)).limit(limit).offset(offset)).all()
     return [to_public(session, row) for row in rows], total
+
+
+MIN_PHONE_TAIL = 4
+"""A number's last digits find it from this many on (a caller reading out a tail)."""
+_TYPED_BETWEEN_DIGITS = re.compile(r"[\s\-().]")
+_PHONE = re.compile(r"\+?\d+")
+
+
+def find_customers(
+    session: Session, *, text: str, region: str = "CN", limit: int
+) -> tuple[list[CustomerPublic], int]:
+    """Customers found by what an agent types in one box: a phone number in any form
+    (139 1234 5678, +86..., or its last digits), part of a name, an order number, or part
+    of an address. Exact finds (the whole number, the order, the very name) come first."""
+    compact = _TYPED_BETWEEN_DIGITS.sub("", text)
+    exact = [
+        select(Customer.id).where(func.lower(Customer.name) == text.lower()),
+        select(WorkOrder.customer_id).where(WorkOrder.number == compact.upper()),
+    ]
+    near = [
+        select(Customer.id).where(col(Customer.name).icontains(text, autoescape=True)),
+        _by_address(text),
+    ]
+    if _PHONE.fullmatch(compact):
+        e164 = try_normalize_phone(compact, default_region=region)
+        if e164 is not None:
+            exact.append(select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164))
+        digits = compact.lstrip("+")
+        if len(digits) >= MIN_PHONE_TAIL:
+            near.append(
+                select(CustomerPhone.customer_id).where(col(CustomerPhone.e164).endswith(digits))
+            )
+    query = select(Customer).where(or_(*(col(Customer.id).in_(ids) for ids in exact + near)))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rank = case((or_(*(col(Customer.id).in_(ids) for ids in exact)), 0), else_=1)
+    rows = session.exec(query.order_by(rank, col(Customer.name), col(Customer.id)).limit(limit))
+    return [to_public(session, row) for row in rows.all()], total
+
+
+def _by_address(text: str) -> SelectOfScalar[int]:
+    """Province, city, district and street read as one line (朝阳区建国路 spans two)."""
+    line = col(Address.province) + col(Address.city) + col(Address.district) + col(Address.street)
+    typed = {text, re.sub(r"\s+", "", text)}
+    return select(Address.customer_id).where(
+        or_(*(line.icontains(form, autoescape=True) for form in typed))
+    )
 
 
 def first_phone(session: Session, customer_id: int) -> str | None:
