@@ -55,6 +55,7 @@ def build_switchboard(
         region=settings.phone.default_region,
         clock=clock,
         present_pop=pop_presenter(console_config(settings), clock),
+        zone=console_config(settings).zone,
     )
     # Offers made from now on are rung by whichever worker reads them first. With Redis
     # away at start, the ringer makes the group on its first pass instead.

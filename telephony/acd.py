@@ -7,7 +7,7 @@ decisions that pair a call with an agent, so no agent is ever offered two calls.
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Literal, cast
 
@@ -111,7 +111,13 @@ class CallOffered(Event):
 
 class Acd:
     def __init__(
-        self, client: redis.Redis, bus: EventBus, presence: Presence, *, clock: Clock
+        self,
+        client: redis.Redis,
+        bus: EventBus,
+        presence: Presence,
+        *,
+        clock: Clock,
+        zone: tzinfo = UTC,
     ) -> None:
         # redis-py types the sync client's replies as ``Awaitable | Any``, one set of commands
         # serving both clients: the casts say what Redis returns.
@@ -119,6 +125,8 @@ class Acd:
         self.bus = bus
         self.presence = presence
         self.clock = clock
+        self.zone = zone
+        """The hotline's zone: a queue's day of figures starts at its midnight."""
 
     # Configuration
 
@@ -474,7 +482,7 @@ class Acd:
         waits = [(now - self._queued(c).enqueued_at).total_seconds() for c in waiting]
         raw = cast(
             "dict[str | bytes, str | bytes]",
-            self.client.hgetall(STATS.format(queue=queue, day=now.astimezone(UTC).date())),
+            self.client.hgetall(STATS.format(queue=queue, day=now.astimezone(self.zone).date())),
         )
         stats = {_text(k): int(v) for k, v in raw.items()}
         answered = stats.get("answered", 0)
@@ -531,7 +539,7 @@ class Acd:
 
     def _count(self, queue: str, field: str, pipe: redis.client.Pipeline | None = None) -> None:
         """Count one event of the queue's day; in ``pipe`` when given, sent with its writes."""
-        key = STATS.format(queue=queue, day=self.clock().astimezone(UTC).date())
+        key = STATS.format(queue=queue, day=self.clock().astimezone(self.zone).date())
         target = pipe if pipe is not None else self.client.pipeline()
         target.hincrby(key, field, 1)
         target.expire(key, 40 * 86_400)

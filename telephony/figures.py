@@ -11,7 +11,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col
 
 from orders import customer_names
-from telephony.enums import CallState, Disposition
+from telephony.enums import CallState, Direction, Disposition
 from telephony.models import Call
 from telephony.schemas import HourFigures, LiveCall
 
@@ -65,7 +65,9 @@ def calls_per_hour(session: Session, *, now: datetime, zone: ZoneInfo) -> list[H
         in_hour = and_(started >= low, started < high)
         columns.append(func.sum(case((in_hour, 1), else_=0)))
         columns.append(func.sum(case((and_(in_hour, abandoned), 1), else_=0)))
-    query = core_select(*columns).where(started >= edges[0], started < edges[-1])
+    query = core_select(*columns).where(
+        started >= edges[0], started < edges[-1], col(Call.direction) == Direction.INBOUND
+    )
     row = session.connection().execute(query).one()
     return [
         HourFigures(hour=h, calls=int(row[2 * h] or 0), abandoned=int(row[2 * h + 1] or 0))

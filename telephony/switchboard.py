@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 
 import redis
 
@@ -39,13 +40,14 @@ class Switchboard:
         clock: Clock,
         present_pop: PopPresenter,
         flows: Mapping[str, Flow] | None = None,
+        zone: tzinfo = UTC,
     ) -> Switchboard:
         events = EventBus(client)
         presence = Presence(client, events, clock=clock)
         return cls(
             events=events,
             notifier=CallNotifier(events, present_pop),
-            acd=Acd(client, events, presence, clock=clock),
+            acd=Acd(client, events, presence, clock=clock, zone=zone),
             flow=flow,
             region=region,
             flows=dict(flows) if flows is not None else {flow.name: flow},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -334,3 +335,16 @@ def test_a_withdrawn_call_leaves_queue_and_offer_without_counting_as_abandoned(
     assert acd.dispatch("q") == [] and acd.current_offer("offered") is None
     assert (acd.figures("q").waiting, acd.figures("q").abandoned) == (0, 0)
     assert acd.withdraw("offered", reason="again") is None
+
+
+def test_a_queues_day_of_figures_is_the_hotlines_day(
+    bus: redis.Redis, presence: Presence, clock: Clock
+) -> None:
+    shanghai = Acd(bus, EventBus(bus), presence, clock=clock, zone=ZoneInfo("Asia/Shanghai"))
+    clock.set(at(2026, 11, 22, 16, 30))  # 00:30 on the 23rd in Shanghai, still the 22nd in UTC
+    shanghai.enqueue("early", "q")
+    assert shanghai.abandon("early")
+    clock.set(at(2026, 11, 23, 15, 59))  # 23:59 in Shanghai: the same day there
+    assert shanghai.figures("q").abandoned == 1
+    clock.set(at(2026, 11, 23, 16, 1))  # the next day in Shanghai
+    assert shanghai.figures("q").abandoned == 0

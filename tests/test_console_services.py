@@ -238,12 +238,13 @@ def test_a_new_caller_gets_the_calls_number_or_none_when_it_is_withheld(
 # The wall's figures
 
 
-def test_calls_per_hour_are_counted_in_the_hotlines_day(db: Session) -> None:
+def test_inbound_calls_per_hour_are_counted_in_the_hotlines_day(db: Session) -> None:
     shanghai_midnight = at(2026, 11, 22, 16, 0)
     _call(db, ringing_at=shanghai_midnight - timedelta(seconds=1))  # yesterday there
     _call(db, ringing_at=shanghai_midnight)
     _call(db, ringing_at=NOW - timedelta(minutes=1))  # 09:59
     _call(db, ringing_at=NOW, disposition=Disposition.ABANDONED, state=CallState.ENDED)
+    _call(db, ringing_at=NOW, direction=Direction.OUTBOUND)  # a callback: not a call in
     hours = calls_per_hour(db, now=NOW, zone=CONFIG.zone)
     assert [(h.hour, h.calls, h.abandoned) for h in hours if h.calls] == [
         (0, 1, 0),
