@@ -51,11 +51,21 @@ def base_url(app: Any, browser: Browser) -> Iterator[str]:
 
 
 def login_page(
-    browser: Browser, base_url: str, username: str, viewport: dict[str, int]
+    browser: Browser,
+    base_url: str,
+    username: str,
+    viewport: dict[str, int],
+    *,
+    timezone_id: str | None = None,
 ) -> tuple[Page, list[str]]:
-    """A new browser context at ``viewport``, logged in to the console as ``username``;
-    with the messages of any dialog the page opened and of any script error."""
-    context = browser.new_context(viewport=viewport, locale="zh-CN")  # type: ignore[arg-type]
+    """A new browser context at ``viewport`` (in ``timezone_id``, else the machine's zone),
+    logged in to the console as ``username``; with the messages of any dialog the page
+    opened and of any script error."""
+    context = browser.new_context(
+        viewport=viewport,  # type: ignore[arg-type]
+        locale="zh-CN",
+        timezone_id=timezone_id,
+    )
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))

@@ -30,8 +30,8 @@ from telephony.acd import Acd, QueueConfig
 from telephony.enums import CallState, Disposition
 from telephony.models import Call
 from telephony.presence import AgentState
-from tests.browser_harness import shot
-from tests.conftest import OPEN_HOURS, PASSWORD, TestClock, fixed_clock
+from tests.browser_harness import login_page, shot
+from tests.conftest import OPEN_HOURS, TestClock, fixed_clock
 
 pytest_plugins = ["tests.browser_harness"]
 pytestmark = pytest.mark.clock
@@ -42,27 +42,6 @@ NEW_YORK = "America/New_York"
 ZH, EN, VIP, DISPATCH = "hotline-zh-CN", "hotline-en", "vip", "repair-dispatch"
 WARNING_BG, ALARM_BG, PLAIN_BG = "rgb(255, 240, 194)", "rgb(251, 213, 218)", "rgba(0, 0, 0, 0)"
 NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄勇", "周杰", "吴婷"]
-
-
-def _page_in_new_york(browser: Browser, base_url: str, username: str) -> tuple[Page, list[str]]:
-    context = browser.new_context(
-        viewport=VIEWPORT,  # type: ignore[arg-type]
-        locale="zh-CN",
-        timezone_id=NEW_YORK,
-    )
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.goto(f"{base_url}/console")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    try:
-        expect(page.locator("body")).to_have_attribute("data-console", "ready", timeout=10_000)
-    except AssertionError as failure:
-        error = page.locator("#login-error").text_content()
-        raise AssertionError(f"the console did not get ready: {error} {problems}") from failure
-    return page, problems
 
 
 class Hotline:
@@ -315,7 +294,7 @@ def test_the_wall_fits_a_laptop_and_shows_what_a_supervisor_must_act_on(
     made = _hotline(db, app, clock, make_user, make_call, customer)
     agents = made["agents"]
     make_user(Role.SUPERVISOR, username="wall-laptop")
-    page, problems = _page_in_new_york(browser, base_url, "wall-laptop")
+    page, problems = login_page(browser, base_url, "wall-laptop", VIEWPORT, timezone_id=NEW_YORK)
 
     expect(page.locator("#sla-breached")).to_have_text("13", timeout=10_000)
     assert problems == []
