@@ -124,52 +124,49 @@ _RECENT_IDS = (
     .correlate(table_of(Customer))  # two levels up: not found by auto-correlation
 )
 _caller = table_of(CustomerPhone).alias("caller")
-_CARD = (
-    select(
-        _customer.id,
-        _customer.name,
-        _customer.title,
-        _customer.preferred_language,
-        _customer.notes,
-        _customer.last_satisfaction_score,
-        select(func.count())
-        .where(
-            _complaint.customer_id == _customer.id,
-            _complaint.status.in_(
-                [
-                    _constant(ComplaintStatus.OPEN.value),
-                    _constant(ComplaintStatus.IN_PROGRESS.value),
-                ]
-            ),
-        )
-        .scalar_subquery()
-        .label("open_complaints"),
-        select(_records(_PHONE_COLUMNS))
-        .where(_phone.customer_id == _customer.id)
-        .scalar_subquery()
-        .label("phones"),
-        select(_records(_ADDRESS_COLUMNS))
-        .where(_address.customer_id == _customer.id)
-        .scalar_subquery()
-        .label("addresses"),
-        select(_records(_APPLIANCE_COLUMNS))
-        .where(_appliance.customer_id == _customer.id)
-        .scalar_subquery()
-        .label("appliances"),
-        select(_records(_ORDER_COLUMNS))
-        .where(
-            _order.customer_id == _customer.id,
-            _order.status.in_([_constant(status.value) for status in sorted(AWAITED_STATES)]),
-        )
-        .scalar_subquery()
-        .label("open_orders"),
-        select(_records(_ORDER_COLUMNS))
-        .where(_order.id.in_(_RECENT_IDS))
-        .scalar_subquery()
-        .label("recent_orders"),
+_CARD = select(
+    _customer.id,
+    _customer.name,
+    _customer.title,
+    _customer.preferred_language,
+    _customer.notes,
+    _customer.last_satisfaction_score,
+    select(func.count())
+    .where(
+        _complaint.customer_id == _customer.id,
+        _complaint.status.in_(
+            [
+                _constant(ComplaintStatus.OPEN.value),
+                _constant(ComplaintStatus.IN_PROGRESS.value),
+            ]
+        ),
     )
-    .order_by(_customer.id)
-)
+    .scalar_subquery()
+    .label("open_complaints"),
+    select(_records(_PHONE_COLUMNS))
+    .where(_phone.customer_id == _customer.id)
+    .scalar_subquery()
+    .label("phones"),
+    select(_records(_ADDRESS_COLUMNS))
+    .where(_address.customer_id == _customer.id)
+    .scalar_subquery()
+    .label("addresses"),
+    select(_records(_APPLIANCE_COLUMNS))
+    .where(_appliance.customer_id == _customer.id)
+    .scalar_subquery()
+    .label("appliances"),
+    select(_records(_ORDER_COLUMNS))
+    .where(
+        _order.customer_id == _customer.id,
+        _order.status.in_([_constant(status.value) for status in sorted(AWAITED_STATES)]),
+    )
+    .scalar_subquery()
+    .label("open_orders"),
+    select(_records(_ORDER_COLUMNS))
+    .where(_order.id.in_(_RECENT_IDS))
+    .scalar_subquery()
+    .label("recent_orders"),
+).order_by(_customer.id)
 _CARDS = _CARD.where(
     _customer.id.in_(select(_caller.c.customer_id).where(_caller.c.e164 == bindparam("e164")))
 )
