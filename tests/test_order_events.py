@@ -63,6 +63,7 @@ def test_creating_and_moving_an_order_publishes_what_happened(
     assert events[1][1] | {"at": None, "actor": None} == {
         "order_id": order["id"],
         "number": order["number"],
+        "customer_id": order["customer_id"],
         "station_id": station.id,
         "engineer_id": None,
         "from_status": "new",
