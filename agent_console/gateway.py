@@ -237,7 +237,7 @@ async def _send_event(websocket: WebSocket, hub: ConsoleHub, envelope: Envelope)
         "data": envelope.data,
     }
     text = json.dumps(frame, ensure_ascii=False)
-    if envelope.name == "call.offered":
+    if envelope.name in ("call.offered", "call.consult_offered"):
         # Stored as the console's JSON when the call arrived: spliced in, not read and
         # written again for every offer.
         pop = await hub.screen_pop(envelope.data["call_id"])

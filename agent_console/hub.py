@@ -49,6 +49,17 @@ _AGENT_EVENTS = frozenset(
         "agent.state_changed",
     }
 )
+_CONSULT_EVENTS = frozenset(
+    {
+        "call.consult_offered",
+        "call.consult_answered",
+        "call.consult_completed",
+        "call.consult_ended",
+    }
+)
+"""An attended transfer's steps, seen by both agents in it."""
+_OFFERS = frozenset({"call.offered", "call.consult_offered"})
+"""Events that bring a call (and its pop) to an agent's console."""
 _WALL_EVENTS = ("call.", "agent.", "order.", "sla.", "complaint.")
 _OFF_THE_WALL = frozenset({"call.transcript"})
 """Call events the wall does not show: a live call's captions, several a second, would
@@ -81,6 +92,9 @@ def visible(actor: Actor, envelope: Envelope, customers: frozenset[int] = frozen
         )
     if envelope.name in _CUSTOMER_EVENTS:
         return envelope.data.get("customer_id") in customers
+    if envelope.name in _CONSULT_EVENTS:
+        data = envelope.data
+        return actor.id in (data.get(key) for key in ("agent_id", "from_agent_id", "consultant_id"))
     return envelope.name in _AGENT_EVENTS and envelope.data.get("agent_id") == actor.id
 
 
@@ -112,7 +126,7 @@ class Seat:
         return self.actor.role in SUPERVISING
 
     def sees(self, envelope: Envelope) -> bool:
-        if envelope.name == "call.offered" and envelope.data.get("agent_id") == self.actor.id:
+        if envelope.name in _OFFERS and envelope.data.get("agent_id") == self.actor.id:
             self.customers = frozenset(envelope.data.get("customer_ids") or ())
         return visible(self.actor, envelope, self.customers)
 

@@ -35,6 +35,7 @@ from telephony.twilio.jobs import (
     fetch_twilio_recording,
     ring_agent_for_callback,
     ring_twilio_agent,
+    ring_twilio_consultant,
     send_sms_surveys,
     sweep_offers,
 )
@@ -110,6 +111,7 @@ def build_worker(
             heartbeat,
             fetch_twilio_recording,
             ring_twilio_agent,
+            ring_twilio_consultant,
             ring_agent_for_callback,
             func(transcribe_recording, timeout=TRANSCRIBE_TIMEOUT_SECONDS),
         ],

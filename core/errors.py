@@ -33,6 +33,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── parts.OutOfStock                           409
 │   ├── telephony.AgentUnavailable                 409
 │   ├── telephony.CallNotBridged                   409
+│   ├── telephony.ConsultationNotReady             409
 │   ├── telephony.InvalidAgentState                409
 │   │   └── telephony.AgentNotOffered              409
 │   ├── telephony.InvalidCallTransition            409

@@ -81,6 +81,9 @@ class Offer(BaseModel):
     taken: bool = False
     """The agent took the call in the console: the phone rings on until it is picked up,
     up to the queue's ``taken_ring_seconds``, instead of the call moving on."""
+    consult: bool = False
+    """Rings a colleague whom the call's agent consults before handing the call over; the
+    call stays with its agent meanwhile."""
 
 
 class QueueFigures(BaseModel):
@@ -300,12 +303,71 @@ class Acd:
         queue's ``taken_ring_seconds`` pass."""
         with self._decisions():
             offer = self._offer_for(call_id, agent_id)
-            if offer.taken:
+            if offer.taken or offer.consult:  # a consultation rings as long as it rings
                 return offer
             ring = timedelta(seconds=self.config(offer.queue).taken_ring_seconds)
             offer = offer.model_copy(update={"taken": True, "expires_at": self.clock() + ring})
             self._store_offer(offer)
             return offer
+
+    # Consultations: the call's agent rings a colleague, talks, then hands the call over
+
+    def consult_offer(self, call_id: str, queue: str, agent_id: int) -> Offer:
+        """Ring an available colleague for a call another agent has (held meanwhile)."""
+        with self._decisions():
+            agent = self.presence.get(agent_id)
+            try:
+                if agent.state is not AgentState.AVAILABLE:
+                    raise InvalidAgentState(agent.state.value)
+                moved = self.presence.move(agent_id, AgentState.OFFERED, call_id=call_id)
+            except InvalidAgentState as exc:
+                raise AgentUnavailable(
+                    f"agent {agent_id} is not available",
+                    details={"agent_id": agent_id, "state": agent.state.value},
+                ) from exc
+            offer = Offer(
+                call_id=call_id,
+                agent_id=agent_id,
+                queue=queue,
+                offered_at=moved.since,
+                expires_at=moved.since
+                + timedelta(seconds=self.config(queue).offer_timeout_seconds),
+                consult=True,
+            )
+            # Not among the offers the sweep expires: the channel ringing the colleague
+            # ends the consultation when the ring does (and the call's end ends it too).
+            self.client.set(OFFER.format(call_id=call_id), offer.model_dump_json())
+            return offer
+
+    def consult_answered(self, call_id: str, agent_id: int) -> None:
+        with self._decisions():
+            offer = self._offer_for(call_id, agent_id)
+            if not offer.consult:
+                raise NoSuchOffer(
+                    f"agent {agent_id} is not consulted on call {call_id}",
+                    details={"call_id": call_id, "agent_id": agent_id},
+                )
+            try:
+                self.presence.move(agent_id, AgentState.ON_CALL, call_id=call_id, offered=call_id)
+            except AgentNotOffered as exc:
+                raise NoSuchOffer(exc.message, details=exc.details) from exc
+            self._drop_offer(call_id)
+
+    def consult_over(self, call_id: str, agent_id: int, queue: str) -> None:
+        """The colleague is free again: from ringing straight back, from talking through
+        the queue's wrap-up."""
+        with self._decisions():
+            offer = self.current_offer(call_id)
+            if offer is not None and offer.consult and offer.agent_id == agent_id:
+                self._drop_offer(call_id)
+            agent = self.presence.get(agent_id)
+            if agent.call_id != call_id:
+                return
+            with contextlib.suppress(InvalidAgentState):
+                if agent.state is AgentState.OFFERED:
+                    self.presence.move(agent_id, AgentState.AVAILABLE, reason="consultation ended")
+                elif agent.state is AgentState.ON_CALL:
+                    self.end_call(agent_id, queue)
 
     def miss(
         self, call_id: str, agent_id: int, *, leaving: bool = False, declined: bool = False

@@ -426,6 +426,54 @@ def take_offer(board: Switchboard, *, call_id: str, agent_id: int) -> Offer:
     return board.acd.take(call_id, agent_id)
 
 
+def consult(
+    session: Session, board: Switchboard, *, call_id: str, agent_id: int, clock: Clock
+) -> Offer:
+    """Attended transfer: hold the caller and ring a colleague to talk to first."""
+    call = _bridged(session, call_id)
+    return routing.consult(
+        session, acd=board.acd, notifier=board.notifier, call=call, agent_id=agent_id, clock=clock
+    )
+
+
+def consult_answered(
+    session: Session,
+    board: Switchboard,
+    *,
+    call_id: str,
+    agent_id: int,
+    leg: str | None = None,
+    clock: Clock,
+) -> Call:
+    """The consulted colleague picked up (on ``leg``, where the channel names it)."""
+    return routing.consult_answered(
+        session,
+        acd=board.acd,
+        notifier=board.notifier,
+        call_id=call_id,
+        agent_id=agent_id,
+        leg=leg,
+        clock=clock,
+    )
+
+
+def complete_consult(session: Session, board: Switchboard, *, call_id: str, clock: Clock) -> Call:
+    """Hand the call to the colleague on the line; the agent is released."""
+    call = _bridged(session, call_id)
+    return routing.complete_consult(
+        session, acd=board.acd, notifier=board.notifier, call=call, clock=clock
+    )
+
+
+def end_consult(session: Session, board: Switchboard, *, call_id: str, clock: Clock) -> Call:
+    """The consultation ends without a handover (cancelled by the agent, missed,
+    declined or hung up by the colleague): the caller is back with the agent."""
+    call = services.get_call(session, call_id=call_id)
+    return routing.end_consult(
+        session, acd=board.acd, notifier=board.notifier, call=call, clock=clock
+    )
+
+
 def hang_up(session: Session, board: Switchboard, *, call_id: str, clock: Clock) -> Call:
     """The agent ends the call from the console: the channel carrying it hangs up both
     legs and finishes the call as if the caller had hung up."""

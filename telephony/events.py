@@ -64,6 +64,55 @@ class CallResumed(Event):
     at: datetime
 
 
+class CallConsultOffered(Event):
+    """The call's agent rings a colleague (``agent_id``) to talk before handing it over;
+    the caller is held meanwhile."""
+
+    name = "call.consult_offered"
+    call_id: str
+    agent_id: int
+    from_agent_id: int
+    queue: str | None
+    customer_ids: list[int]
+    at: datetime
+    expires_at: datetime
+
+
+class CallConsultAnswered(Event):
+    """The colleague picked up: the two agents talk, the caller still held."""
+
+    name = "call.consult_answered"
+    call_id: str
+    agent_id: int
+    consultant_id: int
+    consult_leg: str | None
+    at: datetime
+
+
+class CallConsultCompleted(Event):
+    """The call is the colleague's now: caller and colleague talk, the agent is released."""
+
+    name = "call.consult_completed"
+    call_id: str
+    agent_id: int
+    from_agent_id: int
+    agent_leg: str | None
+    from_agent_leg: str | None
+    at: datetime
+
+
+class CallConsultEnded(Event):
+    """The consultation ended without a handover (cancelled, missed, declined, hung up):
+    the colleague's leg goes, the call stays with its agent."""
+
+    name = "call.consult_ended"
+    call_id: str
+    agent_id: int | None
+    consultant_id: int
+    consult_leg: str | None
+    at: datetime
+
+
 class CallHangUp(Event):
     """The agent asked for the call to end; the channel carrying it hangs up."""
 
@@ -182,6 +231,62 @@ class CallNotifier:
 
     def resumed(self, call: Call, at: datetime) -> str:
         return self.bus.publish(CallResumed(call_id=call.id, agent_id=call.agent_id, at=at))
+
+    def consult_offered(
+        self, call: Call, *, consultant_id: int, at: datetime, expires_at: datetime
+    ) -> str:
+        assert call.agent_id is not None
+        return self.bus.publish(
+            CallConsultOffered(
+                call_id=call.id,
+                agent_id=consultant_id,
+                from_agent_id=call.agent_id,
+                queue=call.queue,
+                customer_ids=call.customer_ids,
+                at=at,
+                expires_at=expires_at,
+            )
+        )
+
+    def consult_answered(self, call: Call, at: datetime) -> str:
+        assert call.agent_id is not None and call.consult_agent_id is not None
+        return self.bus.publish(
+            CallConsultAnswered(
+                call_id=call.id,
+                agent_id=call.agent_id,
+                consultant_id=call.consult_agent_id,
+                consult_leg=call.consult_leg,
+                at=at,
+            )
+        )
+
+    def consult_completed(
+        self, call: Call, *, from_agent_id: int, from_agent_leg: str | None, at: datetime
+    ) -> str:
+        assert call.agent_id is not None
+        return self.bus.publish(
+            CallConsultCompleted(
+                call_id=call.id,
+                agent_id=call.agent_id,
+                from_agent_id=from_agent_id,
+                agent_leg=call.agent_leg,
+                from_agent_leg=from_agent_leg,
+                at=at,
+            )
+        )
+
+    def consult_ended(
+        self, call: Call, *, consultant_id: int, consult_leg: str | None, at: datetime
+    ) -> str:
+        return self.bus.publish(
+            CallConsultEnded(
+                call_id=call.id,
+                agent_id=call.agent_id,
+                consultant_id=consultant_id,
+                consult_leg=consult_leg,
+                at=at,
+            )
+        )
 
     def hang_up(self, call: Call, at: datetime) -> str:
         return self.bus.publish(CallHangUp(call_id=call.id, agent_id=call.agent_id, at=at))

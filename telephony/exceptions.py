@@ -21,6 +21,12 @@ class TransferInvalid(Conflict):
     error_id = "transfer_invalid"
 
 
+class ConsultationNotReady(Conflict):
+    """No consultation is under way, or the colleague has not picked up yet."""
+
+    error_id = "consultation_not_ready"
+
+
 class InvalidAgentState(Conflict):
     error_id = "invalid_agent_state"
 

@@ -76,13 +76,21 @@ def set_my_state(data: StateIn, actor: Staff, acd: AcdDep, session: SessionDep) 
 
 
 @router.post("/agents/me/decline")
-def decline_offer(actor: Staff, acd: AcdDep, session: SessionDep) -> Agent:
-    """Decline the call ringing for me: it goes to the next agent, and counts as a miss."""
+def decline_offer(
+    actor: Staff, board: SwitchboardDep, session: SessionDep, clock: ClockDep
+) -> Agent:
+    """Decline the call ringing for me: it goes to the next agent, and counts as a miss (a
+    colleague's consultation ends instead, the call staying with them)."""
     assert actor.id is not None
+    acd = board.acd
     agent = acd.presence.get(actor.id)
     if agent.state is not AgentState.OFFERED or agent.call_id is None:
         raise NoSuchOffer("no call is ringing for you", details={"state": agent.state.value})
-    agent_missed(session, acd=acd, call_id=agent.call_id, agent_id=actor.id, declined=True)
+    offer = acd.current_offer(agent.call_id)
+    if offer is not None and offer.consult and offer.agent_id == actor.id:
+        calls.end_consult(session, board, call_id=agent.call_id, clock=clock)
+    else:
+        agent_missed(session, acd=acd, call_id=agent.call_id, agent_id=actor.id, declined=True)
     return acd.presence.get(actor.id)
 
 
@@ -213,6 +221,42 @@ def resume(
 ) -> None:
     _own_call(session, actor, call_id)
     calls.hold(session, board, call_id=call_id, held=False, clock=clock)
+
+
+class ConsultIn(BaseModel):
+    agent_id: int = Field(ge=1, le=2**31 - 1)
+
+
+@router.post("/calls/{call_id}/consult", status_code=204)
+def consult(
+    call_id: CallIdPath,
+    data: ConsultIn,
+    actor: Staff,
+    session: SessionDep,
+    board: SwitchboardDep,
+    clock: ClockDep,
+) -> None:
+    """Attended transfer: the caller is held and the colleague's phone rings; once they
+    pick up, the two agents talk. Then complete (the call is theirs) or cancel."""
+    _own_call(session, actor, call_id)
+    calls.consult(session, board, call_id=call_id, agent_id=data.agent_id, clock=clock)
+
+
+@router.post("/calls/{call_id}/consult/complete", status_code=204)
+def complete_consult(
+    call_id: CallIdPath, actor: Staff, session: SessionDep, board: SwitchboardDep, clock: ClockDep
+) -> None:
+    _own_call(session, actor, call_id)
+    calls.complete_consult(session, board, call_id=call_id, clock=clock)
+
+
+@router.post("/calls/{call_id}/consult/cancel", status_code=204)
+def cancel_consult(
+    call_id: CallIdPath, actor: Staff, session: SessionDep, board: SwitchboardDep, clock: ClockDep
+) -> None:
+    """The colleague's leg is hung up and the caller is back with the agent."""
+    _own_call(session, actor, call_id)
+    calls.end_consult(session, board, call_id=call_id, clock=clock)
 
 
 @router.post("/calls/{call_id}/hangup", status_code=204)

@@ -42,6 +42,10 @@ class Call(SQLModel, table=True):
     agent_leg: str | None = Field(default=None, max_length=64)
     """The provider's id of the leg that rang the agent who answered (a Twilio CallSid):
     hold, resume and transfer steer that leg."""
+    consult_agent_id: int | None = Field(default=None, foreign_key="user.id")
+    """The colleague the agent consults while the caller is held (attended transfer)."""
+    consult_leg: str | None = Field(default=None, max_length=64)
+    """The provider's id of the colleague's leg, once they answered."""
 
 
 class CallStatusChange(SQLModel, table=True):

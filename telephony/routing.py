@@ -15,6 +15,7 @@ from telephony.enums import CallState, Disposition
 from telephony.events import CallNotifier
 from telephony.exceptions import (
     AgentUnavailable,
+    ConsultationNotReady,
     InvalidAgentState,
     NoSuchOffer,
     TransferInvalid,
@@ -193,6 +194,101 @@ def transfer_call(
     return record_offers(session, acd.dispatch(target))
 
 
+def consult(
+    session: Session, *, acd: Acd, notifier: CallNotifier, call: Call, agent_id: int, clock: Clock
+) -> Offer:
+    """Attended transfer, first step: the caller is held and a colleague's phone rings;
+    once they pick up, the two agents talk before the call is handed over (or not)."""
+    if call.consult_agent_id is not None:
+        raise TransferInvalid(
+            "a consultation is already under way",
+            details={"consult_agent_id": call.consult_agent_id},
+        )
+    if call.queue is None:
+        raise TransferInvalid("only a call from a queue is handed over", details={})
+    if agent_id == call.agent_id:
+        raise TransferInvalid("the call is already with this agent", details={"agent_id": agent_id})
+    offer = acd.consult_offer(call.id, call.queue, agent_id)
+    call.held_at = call.held_at or clock()
+    call.consult_agent_id = agent_id
+    session.add(call)
+    session.commit()
+    notifier.held(call, call.held_at)
+    notifier.consult_offered(
+        call, consultant_id=agent_id, at=offer.offered_at, expires_at=offer.expires_at
+    )
+    return offer
+
+
+def consult_answered(
+    session: Session,
+    *,
+    acd: Acd,
+    notifier: CallNotifier,
+    call_id: str,
+    agent_id: int,
+    leg: str | None,
+    clock: Clock,
+) -> Call:
+    """The colleague picked up (on ``leg``, where the channel names it)."""
+    acd.consult_answered(call_id, agent_id)
+    call = services.get_call(session, call_id=call_id)
+    call.consult_leg = leg
+    session.add(call)
+    session.commit()
+    notifier.consult_answered(call, clock())
+    return call
+
+
+def complete_consult(
+    session: Session, *, acd: Acd, notifier: CallNotifier, call: Call, clock: Clock
+) -> Call:
+    """Attended transfer, last step: the colleague who is on the line takes the call, and
+    the agent is released to wrap-up."""
+    consultant = call.consult_agent_id
+    agent = acd.presence.get(consultant) if consultant is not None else None
+    if agent is None or agent.state is not AgentState.ON_CALL or agent.call_id != call.id:
+        raise ConsultationNotReady(
+            "the colleague has not picked up", details={"consult_agent_id": consultant}
+        )
+    previous, previous_leg = call.agent_id, call.agent_leg
+    assert previous is not None and consultant is not None and call.queue is not None
+    acd.end_call(previous, call.queue)
+    now = clock()
+    call.agent_id, call.agent_leg = consultant, call.consult_leg
+    call.consult_agent_id = call.consult_leg = None
+    call.held_at = None
+    call.bridged_at = now
+    session.add(call)
+    session.commit()
+    notifier.consult_completed(call, from_agent_id=previous, from_agent_leg=previous_leg, at=now)
+    notifier.bridged(call)
+    return call
+
+
+def end_consult(
+    session: Session, *, acd: Acd, notifier: CallNotifier, call: Call, clock: Clock
+) -> Call:
+    """The consultation ends without a handover: the colleague is freed, their leg hung
+    up, and a caller still on the line is back with their agent."""
+    consultant = call.consult_agent_id
+    if consultant is None:
+        raise ConsultationNotReady("no consultation is under way", details={"call_id": call.id})
+    leg = call.consult_leg
+    acd.consult_over(call.id, consultant, call.queue or "")
+    call.consult_agent_id = call.consult_leg = None
+    talking = call.state is CallState.BRIDGED
+    if talking:
+        call.held_at = None
+    session.add(call)
+    session.commit()
+    now = clock()
+    notifier.consult_ended(call, consultant_id=consultant, consult_leg=leg, at=now)
+    if talking:
+        notifier.resumed(call, now)
+    return call
+
+
 def finish_call(
     session: Session,
     *,
@@ -208,6 +304,8 @@ def finish_call(
     call = services.end_call(
         session, notifier=notifier, call_id=call_id, disposition=disposition, clock=clock
     )
+    if call.consult_agent_id is not None:  # the colleague's leg goes with the call
+        end_consult(session, acd=acd, notifier=notifier, call=call, clock=clock)
     call_ended(session, acd=acd, call=call)
     if recording is not None:
         services.keep_recording(session, call=call, wav=recording, clock=clock)

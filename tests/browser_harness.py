@@ -16,6 +16,10 @@ from tests.conftest import IN_CI, PASSWORD
 from tests.live_server import serve
 
 CHROMIUM = "/usr/bin/chromium"
+ON_SQLITE = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+"""For the browser tests: the pages are under test, not the database (every route they
+call is tested on PostgreSQL and SQLite by the API tests), and a page's test is among the
+slowest of the suite."""
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 

@@ -20,14 +20,13 @@ from orders.enums import Role
 from orders.schemas import SYSTEM, OrderCreate
 from orders.services import work_orders
 from telephony.models import Call
-from tests.browser_harness import login_page, shot
+from tests.browser_harness import ON_SQLITE, login_page, shot
 from tests.fake_twilio_api import FakeTwilioApi
 from tests.twilio_sim import SimulatedCall, TwilioSimulator, run_worker_jobs
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = [pytest.mark.clock, pytest.mark.parametrize("engine", ["sqlite"], indirect=True)]
-"""Business hours and offer timeouts, on the tests' clock; the pages, not the database,
-are under test here."""
+pytestmark = [pytest.mark.clock, ON_SQLITE]
+"""Business hours and offer timeouts, on the tests' clock."""
 
 VIEWPORT = {"width": 1366, "height": 768}
 

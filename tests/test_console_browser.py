@@ -24,13 +24,13 @@ from orders.services import complaints, work_orders
 from orders.services.users import issue_token
 from telephony.enums import CallState
 from telephony.models import Call
-from tests.browser_harness import login_page
+from tests.browser_harness import ON_SQLITE, login_page
 from tests.browser_harness import shot as _shot
 from tests.conftest import OPEN_HOURS, SECRET, TestClock, at, bearer, fixed_clock
 from tests.twilio_sim import TwilioSimulator
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = pytest.mark.clock
+pytestmark = [pytest.mark.clock, ON_SQLITE]
 """Business hours, offer timeouts and token expiry, all on the tests' clock."""
 
 VIEWPORT = {"width": 1366, "height": 768}

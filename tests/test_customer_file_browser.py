@@ -15,12 +15,12 @@ from sqlmodel import Session
 
 from orders.enums import Role
 from orders.models import Station
-from tests.browser_harness import ARTIFACTS, login_page, shot
+from tests.browser_harness import ARTIFACTS, ON_SQLITE, login_page, shot
 from tests.conftest import OPEN_HOURS
 from tests.test_customer_file import SAID, seed_file
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = pytest.mark.clock
+pytestmark = [pytest.mark.clock, ON_SQLITE]
 """The file shows the seeded fixed moments."""
 
 VIEWPORT = {"width": 1366, "height": 768}

@@ -23,10 +23,11 @@ from parts.enums import WarehouseKind
 from parts.models import PartRequest
 from parts.schemas import PartIn, PartRequestIn, PartRequestLineIn, ReceiptIn, WarehouseIn
 from parts.services import borrowing, catalogue, warehouses
-from tests.browser_harness import login_page, shot
+from tests.browser_harness import ON_SQLITE, login_page, shot
 from tests.conftest import OPEN_HOURS, fixed_clock
 
 pytest_plugins = ["tests.browser_harness"]
+pytestmark = ON_SQLITE
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1366, "height": 768}

@@ -18,12 +18,12 @@ from callbacks.schemas import CampaignIn
 from callbacks.services import campaigns
 from orders import SYSTEM, Role
 from orders.models import WorkOrder
-from tests.browser_harness import login_page, shot
+from tests.browser_harness import ON_SQLITE, login_page, shot
 from tests.conftest import OPEN_HOURS, TestClock, bearer
 from tests.outbound_data import WEEK, completed_orders, task_of
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = pytest.mark.clock
+pytestmark = [pytest.mark.clock, ON_SQLITE]
 
 VIEWPORT = {"width": 1366, "height": 768}
 SHANGHAI = ZoneInfo("Asia/Shanghai")

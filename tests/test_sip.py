@@ -1034,3 +1034,68 @@ def test_an_agent_hangs_up_a_sip_call_from_the_console(
     finished = line.ended_call()
     assert (finished.agent_id, finished.disposition) == (agent.id, Disposition.COMPLETED)
     assert presence.get(agent.id).state is AgentState.WRAP_UP
+
+
+@sqlite_only
+def test_agent_consults_a_colleague_then_hands_the_sip_caller_over(
+    settings: Settings,
+    sessions: Sessions,
+    bus: redis.Redis,
+    app: Any,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    make_customer: Callable[..., Any],
+    make_user: Callable[..., Any],
+    clock: TestClock,
+) -> None:
+    make_customer(name="Alice Smith", phones=(CALLER,), preferred_language="en")
+    first, second = make_user(Role.AGENT), make_user(Role.AGENT)
+    presence = Presence(bus, EventBus(bus), clock=clock)
+    presence.log_in(first.id, queues=["hotline-en"], skills=[], extension="sip:agent1")
+    line = start_hotline(
+        settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+    )
+    line.registered()
+    softphones = [
+        register_softphone(name, kamailio, tmp_path / name) for name in ("agent1", "agent2")
+    ]
+    caller = call_through(
+        kamailio, [("pause", 800), ("dtmf", "0"), ("pause", 20000)], tmp_path / "caller"
+    )
+    with TestClient(app) as client:
+        try:
+            call = until(
+                lambda: next((c for c in line.calls() if c.state is CallState.BRIDGED), None),
+                timeout=30,
+            )
+            presence.log_in(second.id, queues=["hotline-en"], skills=[], extension="sip:agent2")
+            agent = bearer(first)
+            asked = client.post(
+                f"/api/calls/{call.id}/consult", json={"agent_id": second.id}, headers=agent
+            )
+            assert asked.status_code == 204, asked.text
+            # The colleague's softphone answers: the two agents talk, the caller is held.
+            until(lambda: presence.get(second.id).state is AgentState.ON_CALL, timeout=15)
+            assert presence.get(first.id).state is AgentState.ON_CALL
+            done = client.post(f"/api/calls/{call.id}/consult/complete", headers=agent)
+            assert done.status_code == 204, done.text
+            assert softphones[0].wait(timeout=10) == 0, softphones[0].errors()  # got its BYE
+            assert caller.wait() == 0, caller.errors()
+            assert softphones[1].wait(timeout=10) == 0, softphones[1].errors()
+        finally:
+            for process in (caller, *softphones):
+                process.stop()
+            line.endpoint.stop()
+            line.thread.join(timeout=10)
+
+    ended = line.ended_call()
+    assert (ended.agent_id, ended.consult_agent_id, ended.disposition) == (
+        second.id,
+        None,
+        Disposition.COMPLETED,
+    )
+    assert presence.get(first.id).state is AgentState.WRAP_UP
+    assert presence.get(second.id).state is AgentState.WRAP_UP
+    [completed] = events(bus, "call.consult_completed", call.id)
+    assert (completed["from_agent_id"], completed["agent_id"]) == (first.id, second.id)

@@ -21,11 +21,11 @@ from orders.models import WorkOrder
 from orders.schemas import AppointmentIn, OrderCreate, TransitionIn
 from orders.services import appointments, work_orders
 from orders.sla import sweep
-from tests.browser_harness import login_page, shot
+from tests.browser_harness import ON_SQLITE, login_page, shot
 from tests.conftest import OPEN_HOURS, TestClock, fixed_clock
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = pytest.mark.clock
+pytestmark = [pytest.mark.clock, ON_SQLITE]
 """The SLA clocks run on the tests' clock."""
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -14,10 +14,11 @@ from orders import SYSTEM, Role
 from recordings.keywords import spot_keywords
 from recordings.models import Recording, Transcript, TranscriptSegment
 from telephony.enums import CallState
-from tests.browser_harness import login_page, shot
+from tests.browser_harness import ON_SQLITE, login_page, shot
 from tests.conftest import OPEN_HOURS, fixed_clock
 
 pytest_plugins = ["tests.browser_harness"]
+pytestmark = ON_SQLITE
 
 LAPTOP = {"width": 1366, "height": 768}
 SAID = [

@@ -736,3 +736,135 @@ def test_an_agent_hangs_up_a_twilio_call_from_the_console(
     assert me["state"] == "wrap_up"
     again = client.post(f"/api/calls/{row.id}/hangup", headers=auth)
     assert (again.status_code, again.json()["error_id"]) == (409, "call_not_bridged")
+
+
+# Attended transfer: the agent consults a colleague, then hands the call over (or not).
+
+
+def _answering(api: FakeTwilioApi) -> None:
+    """Twilio accepts every call placed and every leg steered."""
+    placed = iter(range(1, 100))
+
+    def reply(request: Any) -> tuple[int, dict[str, str]]:
+        if request.path.endswith("/Calls.json"):
+            return 201, {"sid": f"CA{next(placed):032d}"}
+        return 200, {"sid": request.path.rsplit("/", 1)[-1].removesuffix(".json")}
+
+    api.reply = reply
+
+
+def _consult_answered(sim: TwilioSimulator, api: FakeTwilioApi, agent_id: int, leg: str) -> str:
+    """The colleague's phone rang (the last call placed) and they picked up."""
+    ring = _rings(api)[-1]
+    assert ring.form["To"] == [f"client:agent-{agent_id}"]
+    connect = urlsplit(ring.form["Url"][0])
+    assert connect.path == "/twilio/consult/connect"
+    params = {"CallSid": leg, "From": sim.hotline, "To": f"client:agent-{agent_id}"}
+    return sim.post(f"{connect.path}?{connect.query}", {**params, "CallStatus": "in-progress"}).text
+
+
+def test_an_agent_consults_a_colleague_then_hands_the_twilio_call_over(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    _answering(api)
+    first, auth = agent()
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    first_leg = "CA" + "1" * 32
+    _bridged(sim, api, caller, first, first_leg)
+    second, second_auth = agent()
+    row = _row(db, caller.sid)
+
+    asked = client.post(f"/api/calls/{row.id}/consult", json={"agent_id": second}, headers=auth)
+    assert asked.status_code == 204, asked.text
+    early = client.post(f"/api/calls/{row.id}/consult/complete", headers=auth)
+    assert (early.status_code, early.json()["error_id"]) == (409, "consultation_not_ready")
+    run_worker_jobs(app, redis_url, bus)
+    assert _steered(api, first_leg)[-1]["Url"] == [f"{PUBLIC_URL}/twilio/agent/park?call={row.id}"]
+    second_leg = "CA" + "2" * 32
+    room = _consult_answered(sim, api, second, second_leg)
+    assert f"consult-{row.id}</Conference>" in room
+    run_worker_jobs(app, redis_url, bus)
+    assert f"consult-{row.id}</Conference>" in _steered(api, first_leg)[-1]["Twiml"][0]
+    assert client.get("/api/console/me", headers=second_auth).json()["state"] == "on_call"
+    held = _row(db, caller.sid)
+    assert (held.agent_id, held.consult_agent_id, held.held_at is not None) == (first, second, True)
+
+    done = client.post(f"/api/calls/{row.id}/consult/complete", headers=auth)
+    assert done.status_code == 204, done.text
+    run_worker_jobs(app, redis_url, bus)
+    assert f"<Dial><Queue>call-{row.id}</Queue></Dial>" in _steered(api, second_leg)[-1]["Twiml"][0]
+    assert "<Hangup" in _steered(api, first_leg)[-1]["Twiml"][0]
+    handed = _row(db, caller.sid)
+    assert (handed.agent_id, handed.agent_leg, handed.consult_agent_id, handed.held_at) == (
+        second,
+        second_leg,
+        None,
+        None,
+    )
+    assert client.get("/api/console/me", headers=auth).json()["state"] == "wrap_up"
+    [completed] = _events(bus, "call.consult_completed")
+    assert (completed["from_agent_id"], completed["agent_id"]) == (first, second)
+
+    caller.status("completed")
+    assert _row(db, caller.sid).disposition == "completed"
+    assert client.get("/api/console/me", headers=second_auth).json()["state"] == "wrap_up"
+
+
+def test_a_consultation_not_answered_or_cancelled_gives_the_caller_back_to_the_agent(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    _answering(api)
+    first, auth = agent()
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    first_leg = "CA" + "3" * 32
+    _bridged(sim, api, caller, first, first_leg)
+    second, second_auth = agent()
+    row = _row(db, caller.sid)
+
+    # The colleague's phone rings out: the caller is the agent's again.
+    assert client.post(f"/api/calls/{row.id}/consult", json={"agent_id": second}, headers=auth)
+    run_worker_jobs(app, redis_url, bus)
+    status = urlsplit(_rings(api)[-1].form["StatusCallback"][0])
+    rang_out = {"CallSid": "CA" + "4" * 32, "CallStatus": "no-answer"}
+    assert sim.post(f"{status.path}?{status.query}", rang_out).status_code == 204
+    back = _row(db, caller.sid)
+    assert (back.agent_id, back.consult_agent_id, back.held_at) == (first, None, None)
+    assert client.get("/api/console/me", headers=second_auth).json()["state"] == "available"
+    run_worker_jobs(app, redis_url, bus)
+    assert f"<Dial><Queue>call-{row.id}</Queue></Dial>" in _steered(api, first_leg)[-1]["Twiml"][0]
+
+    # Asked again, the colleague answers; the agent cancels: the colleague's leg is hung up.
+    assert client.post(f"/api/calls/{row.id}/consult", json={"agent_id": second}, headers=auth)
+    run_worker_jobs(app, redis_url, bus)
+    second_leg = "CA" + "5" * 32
+    _consult_answered(sim, api, second, second_leg)
+    cancelled = client.post(f"/api/calls/{row.id}/consult/cancel", headers=auth)
+    assert cancelled.status_code == 204, cancelled.text
+    run_worker_jobs(app, redis_url, bus)
+    assert "<Hangup" in _steered(api, second_leg)[-1]["Twiml"][0]
+    assert f"<Dial><Queue>call-{row.id}</Queue></Dial>" in _steered(api, first_leg)[-1]["Twiml"][0]
+    assert _row(db, caller.sid).consult_agent_id is None
+    assert client.get("/api/console/me", headers=second_auth).json()["state"] == "wrap_up"
+    assert [e["consultant_id"] for e in _events(bus, "call.consult_ended")] == [second, second]
+    again = client.post(f"/api/calls/{row.id}/consult/cancel", headers=auth)
+    assert (again.status_code, again.json()["error_id"]) == (409, "consultation_not_ready")

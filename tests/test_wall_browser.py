@@ -30,7 +30,7 @@ from telephony.acd import Acd, QueueConfig
 from telephony.enums import CallState, Disposition
 from telephony.models import Call
 from telephony.presence import AgentState
-from tests.browser_harness import login_page, shot
+from tests.browser_harness import ON_SQLITE, login_page, shot
 from tests.conftest import OPEN_HOURS, TestClock, fixed_clock
 
 pytest_plugins = ["tests.browser_harness"]
@@ -276,6 +276,7 @@ def _hotline_times(page: Page, today: str) -> None:
     expect(badge).to_have_attribute("title", re.compile(re.escape(f"{due:%H:%M}")))
 
 
+@ON_SQLITE
 def test_the_wall_fits_a_laptop_and_shows_what_a_supervisor_must_act_on(
     browser: Browser,
     base_url: str,

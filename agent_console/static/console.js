@@ -37,6 +37,10 @@ const TEXT = {
     cat_water_heater: "热水器", cat_range_hood: "油烟机", cat_gas_stove: "燃气灶", cat_microwave: "微波炉",
     cat_dishwasher: "洗碗机", cat_other: "其他",
     accept: "接听", hold: "保持", resume: "恢复通话", transfer: "转接", hang_up: "挂断",
+    consult: "咨询转接", complete_transfer: "完成转接", cancel_consult: "取消咨询",
+    consult_ringing: "正在呼叫 {n}，来电保持中……", consult_talking: "正在与 {n} 通话，来电保持中。",
+    consult_asked: "同事请求咨询：接听后先与同事通话，再接过来电。", consult_to: "咨询转接给（按数字键选择，Esc 取消）",
+    call_consulting: "咨询中", call_transferred: "已转出",
     pick_up_phone: "已接受：请拿起话机接听。", transfer_to: "转接到（按数字键选择，Esc 取消）",
     no_targets: "暂无可转接的坐席或队列。", to_agent: "坐席", to_queue: "队列", waiting_n: "{n} 人排队",
     heading_offered: "来电", heading_bridged: "通话中", heading_held: "保持中", heading_ended: "通话结束",
@@ -81,6 +85,10 @@ const TEXT = {
     cat_water_heater: "Water heater", cat_range_hood: "Range hood", cat_gas_stove: "Gas stove", cat_microwave: "Microwave",
     cat_dishwasher: "Dishwasher", cat_other: "Other",
     accept: "Accept", hold: "Hold", resume: "Resume", transfer: "Transfer", hang_up: "Hang up",
+    consult: "Consult", complete_transfer: "Complete transfer", cancel_consult: "Cancel consult",
+    consult_ringing: "Calling {n}; the caller is on hold…", consult_talking: "Talking to {n}; the caller is on hold.",
+    consult_asked: "A colleague asks to consult: talk to them first, then take the caller.", consult_to: "Consult (press a number, Esc to cancel)",
+    call_consulting: "consulting", call_transferred: "transferred",
     pick_up_phone: "Accepted: pick up your phone.", transfer_to: "Transfer to (press a number, Esc to cancel)",
     no_targets: "No agent or queue to transfer to.", to_agent: "Agent", to_queue: "Queue", waiting_n: "{n} waiting",
     heading_offered: "Incoming call", heading_bridged: "On a call", heading_held: "On hold", heading_ended: "Call ended",
@@ -292,7 +300,7 @@ function handle(frame) {
   if (frame.type === "wall") { state.wall = frame.wall; renderWall(frame.wall); return; }
   if (frame.type !== "event") return;
   state.lastEventId = frame.id;
-  if (stationEvent(frame) || outboundEvent(frame) || liveEvent(frame)) return;
+  if (stationEvent(frame) || outboundEvent(frame) || liveEvent(frame) || consultEvent(frame)) return;
   const data = frame.data;
   // An agent hears order events only for the customers of its call: the pop follows.
   if (frame.name.startsWith("order.")) { if (state.me && state.me.role === "agent") refreshPop(); return; }
@@ -337,11 +345,7 @@ async function decline() {
   $("call-error").textContent = "";
   try {
     const agent = await api("POST", "/api/agents/me/decline");
-    // The call is on its way to another agent: nothing of it stays on this screen.
-    state.call = null;
-    state.pop = null;
-    $("pop").hidden = true;
-    showCall();
+    forgetCall();  // on its way to another agent, or back with the colleague who asked
     showState(agent);
   } catch (error) { $("call-error").textContent = error.message; }
 }
@@ -373,12 +377,66 @@ function controls() {
   const talking = !!call && call.status === "bridged";
   $("accept").disabled = !ringing || call.accepted;
   $("decline").disabled = !ringing;
-  $("hold").disabled = !talking || call.held;
-  $("resume").disabled = !talking || !call.held;
-  $("transfer").disabled = !talking;
-  $("hang-up").disabled = !talking;
+  const consulting = talking && !!call.consult;
+  $("hold").disabled = !talking || call.held || consulting;
+  $("resume").disabled = !talking || !call.held || consulting;
+  $("transfer").disabled = !talking || consulting;
+  $("consult").disabled = !talking || consulting;
+  $("complete-transfer").disabled = !consulting || call.consult.state !== "talking";
+  $("cancel-consult").disabled = !consulting;
+  $("hang-up").disabled = !talking || consulting;
   $("accepted-note").hidden = !(ringing && call.accepted);
+  const note = $("consult-note");
+  note.hidden = !(consulting || (call && call.consultFrom && call.status === "offered"));
+  if (consulting) note.textContent = t(`consult_${call.consult.state}`, call.consult.name);
+  else if (!note.hidden) note.textContent = t("consult_asked");
   if (!talking) closeTransfer();
+}
+
+async function completeTransfer() {
+  const call = state.call;
+  await callAction(async () => { await api("POST", `/api/calls/${call.id}/consult/complete`); return true; });
+}
+
+async function cancelConsult() {
+  const call = state.call;
+  await callAction(async () => { await api("POST", `/api/calls/${call.id}/consult/cancel`); return true; });
+}
+
+// An attended transfer's steps reach both agents in it: the one who asks (from) and the
+// colleague asked (agent, or consultant once they talk).
+function consultEvent(frame) {
+  if (!frame.name.startsWith("call.consult_") || !state.me) return false;
+  const data = frame.data, me = state.me.id;
+  const mine = state.call && state.call.id === data.call_id ? state.call : null;
+  if (frame.name === "call.consult_offered" && data.agent_id === me) {
+    beginCall({ call_id: data.call_id, queue: data.queue, at: data.at }, "offered");
+    state.call.consultFrom = data.from_agent_id;
+    showPop(frame.pop);
+  } else if (!mine) {
+    return true;
+  } else if (frame.name === "call.consult_offered" && data.from_agent_id === me && mine.consult) {
+    mine.consult.state = "ringing";
+  } else if (frame.name === "call.consult_answered") {
+    if (data.agent_id === me && mine.consult) mine.consult.state = "talking";
+    if (data.consultant_id === me) { mine.status = "consulting"; mine.since = data.at; }
+  } else if (frame.name === "call.consult_completed") {
+    if (data.agent_id === me) { mine.status = "bridged"; mine.consultFrom = null; mine.since = data.at; }
+    if (data.from_agent_id === me) { mine.status = "ended"; mine.transferred = true; mine.consult = null; mine.since = null; }
+  } else if (frame.name === "call.consult_ended") {
+    if (data.agent_id === me) mine.consult = null;
+    if (data.consultant_id === me) { forgetCall(); return true; }
+  }
+  showCall();
+  return true;
+}
+
+// The call is not this agent's any more (declined, or a consultation over): off the screen.
+function forgetCall() {
+  state.call = null;
+  state.pop = null;
+  $("pop").hidden = true;
+  showCall();
 }
 
 async function callAction(action) {
@@ -401,13 +459,15 @@ async function hangUp() {
   await callAction(async () => { await api("POST", `/api/calls/${state.call.id}/hangup`); return true; });
 }
 
-async function openTransfer() {
+// Blind transfer goes to an agent or a queue; a consultation to an agent only.
+async function openTransfer(consult = false) {
   const targets = await callAction(() => api("GET", "/api/transfer-targets"));
   if (!targets) return;
   state.targets = [
-    ...targets.agents.map((a) => ({ body: { agent_id: a.agent_id }, text: `${t("to_agent")} ${a.name}`, kind: "agent" })),
-    ...targets.queues.map((q) => ({ body: { queue: q.queue }, text: `${t("to_queue")} ${queueName(q.queue, queueTitles())} · ${t("waiting_n", q.waiting)}`, kind: "queue" })),
+    ...targets.agents.map((a) => ({ body: { agent_id: a.agent_id }, name: a.name, text: `${t("to_agent")} ${a.name}`, kind: "agent", consult })),
+    ...(consult ? [] : targets.queues.map((q) => ({ body: { queue: q.queue }, text: `${t("to_queue")} ${queueName(q.queue, queueTitles())} · ${t("waiting_n", q.waiting)}`, kind: "queue", consult }))),
   ].slice(0, 9);
+  $("transfer-panel").querySelector("h3").textContent = t(consult ? "consult_to" : "transfer_to");
   const list = $("transfer-targets");
   list.replaceChildren(...state.targets.map((target, index) => {
     const item = el("li");
@@ -433,6 +493,11 @@ async function transferTo(index) {
   const call = state.call;
   if (!target || !call) return;
   closeTransfer();
+  if (target.consult) {
+    const asked = await callAction(async () => { await api("POST", `/api/calls/${call.id}/consult`, target.body); return true; });
+    if (asked && state.call === call) { call.consult = { agentId: target.body.agent_id, name: target.name, state: "ringing" }; showCall(); }
+    return;
+  }
   await callAction(async () => { await api("POST", `/api/calls/${call.id}/transfer`, target.body); return true; });
 }
 
@@ -497,10 +562,11 @@ function showCall() {
   $("call-number").textContent = phoneText(call.number || (state.pop && state.pop.phone) || "");
   $("call-queue").textContent = call.queue ? queueName(call.queue, queueTitles()) : "";
   const held = call.status === "bridged" && call.held;
-  $("call-status").textContent = held ? t("call_held") : t(`call_${call.status}`);
+  const status = call.transferred ? "transferred" : call.status;
+  $("call-status").textContent = held ? t("call_held") : t(`call_${status}`);
   $("call-status").dataset.status = call.status;
   $("call-status").dataset.held = held ? "yes" : "no";
-  const heading = held ? "held" : call.status === "bridged" ? "bridged" : call.status === "ended" ? "ended" : "offered";
+  const heading = held ? "held" : ["bridged", "consulting"].includes(call.status) ? "bridged" : call.status === "ended" ? "ended" : "offered";
   $("pop-heading").dataset.heading = heading;
   $("pop-heading").textContent = t(`heading_${heading}`);
   controls();
@@ -846,7 +912,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("accept").addEventListener("click", acceptCall);
   $("hold").addEventListener("click", () => holdCall(true));
   $("resume").addEventListener("click", () => holdCall(false));
-  $("transfer").addEventListener("click", openTransfer);
+  $("transfer").addEventListener("click", () => openTransfer(false));
+  $("consult").addEventListener("click", () => openTransfer(true));
+  $("complete-transfer").addEventListener("click", completeTransfer);
+  $("cancel-consult").addEventListener("click", cancelConsult);
   $("hang-up").addEventListener("click", hangUp);
   document.addEventListener("keydown", shortcut);
   $("save-note").addEventListener("click", saveNote);

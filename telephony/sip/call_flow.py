@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from recordings import FinishedWav, WavWriter, day_folder, pcm16_to_ulaw, record
 from telephony import calls
 from telephony.acd import Offer
 from telephony.enums import CallChannel, Disposition
-from telephony.exceptions import NoSuchOffer
+from telephony.exceptions import ConsultationNotReady, NoSuchOffer
 from telephony.live_transcript import LiveTranscriber, TranscriptTarget
 from telephony.models import Call
 from telephony.sip.ivr_audio import AudioIvr
@@ -66,6 +67,8 @@ class Media:
     player: Player = field(default_factory=Player)
     recorder: WavWriter | None = None
     agent: HotlineCall | None = None
+    consult: HotlineCall | None = None
+    """A colleague the agent talks to while the caller is held (attended transfer)."""
     hear: Callable[[bytes], None] | None = None
     live: LiveTranscriber | None = None
     """Gets what the caller says to the agent (only while one is on the line)."""
@@ -73,18 +76,21 @@ class Media:
     _music_at: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _to_agent: queue.Queue[bytes] = field(default_factory=queue.Queue)
+    _to_consult: queue.Queue[bytes] = field(default_factory=queue.Queue)
 
     def caller_frame(self, caller: HotlineCall) -> bytes:
         heard = caller.inbound.take()
         agent = self.agent
         if agent is not None and agent.live and self.on_hold:
-            agent.inbound.take()
+            said = agent.inbound.take()
+            consult = self.consult
+            if consult is not None and consult.live:  # the two agents hear each other
+                _keep(self._to_consult, said)
+                _keep(self._to_agent, consult.inbound.take())
             out = self.hold_music()
         elif agent is not None and agent.live:
             out = agent.inbound.take()
-            if self._to_agent.qsize() >= AGENT_OUTBOX_FRAMES:
-                self._to_agent.get_nowait()
-            self._to_agent.put(heard)
+            _keep(self._to_agent, heard)
             if self.live is not None:
                 self.live.feed(audioop.ulaw2lin(heard, 2))  # only queued: no work here
         else:
@@ -117,6 +123,19 @@ class Media:
             return self._to_agent.get_nowait()
         except queue.Empty:
             return SILENCE
+
+    def consult_frame(self) -> bytes:
+        try:
+            return self._to_consult.get_nowait()
+        except queue.Empty:
+            return SILENCE
+
+
+def _keep(outbox: queue.Queue[bytes], frame: bytes) -> None:
+    """Queue a frame for a leg's sender, dropping the oldest past 100 ms of delay."""
+    if outbox.qsize() >= AGENT_OUTBOX_FRAMES:
+        outbox.get_nowait()
+    outbox.put(frame)
 
 
 def _melody() -> bytes:
@@ -159,7 +178,9 @@ class SipCall:
         self.leg = leg
         self.media = Media()
         self.offers: queue.Queue[Offer] = queue.Queue()
-        self.controls: queue.Queue[str] = queue.Queue()
+        self.controls: queue.Queue[tuple[str, dict[str, object]]] = queue.Queue()
+        self._consulting = threading.Event()
+        """Set while a colleague's phone rings for a consultation; cleared to stop it."""
         self.call_id: str | None = None
         self.audio: AudioIvr | None = None
 
@@ -275,11 +296,12 @@ class SipCall:
         reaches the endpoint as a ``call.offered`` event): ring them from the call's thread."""
         self.offers.put(offer)
 
-    def control(self, name: str) -> None:
+    def control(self, name: str, data: dict[str, object] | None = None) -> None:
         """Call events from any process, in the bus's order: ``call.bridged``, then
-        ``call.held``, ``call.resumed``, ``call.queued`` (transferred away) or
-        ``call.hang_up`` (the agent ended it in the console)."""
-        self.controls.put(name)
+        ``call.held``, ``call.resumed``, ``call.queued`` (transferred away),
+        ``call.hang_up`` (the agent ended it in the console), or an attended transfer's
+        ``call.consult_offered``, ``call.consult_completed`` and ``call.consult_ended``."""
+        self.controls.put((name, data or {}))
 
     def _wait_for_agent(self, call_id: str) -> Enqueue | Hangup | None:
         """Wait for an offer and talk; past the queue's maximum wait, leave the queue for
@@ -316,30 +338,107 @@ class SipCall:
 
     def _talk(self) -> bool:
         """Relay caller and agent until one hangs up (False) or the call is transferred
-        away from this agent (True: wait for the next offer)."""
-        agent = self.media.agent
-        assert agent is not None
+        away from this agent (True: wait for the next offer). The agent may change on the
+        way: a consulted colleague who takes the call over is the agent from then on."""
+        media = self.media
         # Events about this call from before the bridge (its first call.queued) may still
         # be on their way; everything before our own call.bridged is history.
         current = False
-        while self.leg.live and agent.live:
+        while self.leg.live and (agent := media.agent) is not None and agent.live:
+            consult = media.consult
+            if consult is not None and not consult.live:  # the colleague hung up
+                media.consult = None
+                self._end_consultation()
             try:
-                control = self.controls.get(timeout=0.05)
+                control, data = self.controls.get(timeout=0.05)
             except queue.Empty:
                 continue
             if control == "call.bridged":
                 current = True
-            elif current and control == "call.hang_up":
+            elif not current:
+                continue
+            elif control == "call.hang_up":
                 self._hang_up_all()
                 return False
-            elif current and control == "call.queued":
-                self.media.agent = None
-                self.media.on_hold = False
+            elif control == "call.queued":
+                media.agent = None
+                media.on_hold = False
                 agent.hangup()
                 return True
-            elif current:
-                self.media.on_hold = control == "call.held"
+            elif control == "call.consult_offered":
+                self._consult(data)
+            elif control == "call.consult_completed":
+                self._hand_over(agent)
+            elif control == "call.consult_ended":
+                self._drop_consultant()
+            elif control in {"call.held", "call.resumed"}:
+                media.on_hold = control == "call.held"
         return False
+
+    # Attended transfer
+
+    def _consult(self, data: dict[str, object]) -> None:
+        """Ring the colleague on a thread of its own: the call's controls (a cancel, the
+        caller hanging up) are still read meanwhile."""
+        agent_id = int(str(data["agent_id"]))
+        until = datetime.fromisoformat(str(data["expires_at"]))
+        self._consulting.set()
+        threading.Thread(
+            target=self._ring_consultant,
+            args=(agent_id, until),
+            name=f"consult-{self.call_id}",
+            daemon=True,
+        ).start()
+
+    def _ring_consultant(self, agent_id: int, until: datetime) -> None:
+        ctx = self.ctx
+        assert self.call_id is not None
+        agent = ctx.board.acd.presence.get(agent_id)
+        extension = (agent.extension or f"sip:agent{agent_id}").removeprefix("sip:")
+        leg = ctx.phone.call(extension.split("@", 1)[0])
+        leg.source = self.media.consult_frame
+        deadline = time.monotonic() + max(0.0, (until - ctx.clock()).total_seconds())
+        while self._consulting.is_set() and self.leg.live and leg.live:
+            if leg.answered_event.wait(0.05) or time.monotonic() >= deadline:
+                break
+        if leg.answered_event.is_set() and self._consulting.is_set() and self.leg.live:
+            self.media.consult = leg
+            with ctx.sessions() as session, contextlib.suppress(NoSuchOffer):
+                calls.consult_answered(
+                    session, ctx.board, call_id=self.call_id, agent_id=agent_id, clock=ctx.clock
+                )
+            return
+        if leg.answered_event.is_set():
+            leg.hangup()
+        else:
+            leg.cancel()
+        if self._consulting.is_set() and self.leg.live:  # rang out or refused
+            self._end_consultation()
+
+    def _end_consultation(self) -> None:
+        assert self.call_id is not None
+        self._consulting.clear()
+        with self.ctx.sessions() as session, contextlib.suppress(ConsultationNotReady):
+            calls.end_consult(session, self.ctx.board, call_id=self.call_id, clock=self.ctx.clock)
+
+    def _drop_consultant(self) -> None:
+        """The consultation ended (cancelled, or ended by the other side): the colleague's
+        leg goes; the caller comes back with ``call.resumed``."""
+        self._consulting.clear()
+        consult, self.media.consult = self.media.consult, None
+        if consult is not None and consult.live:
+            consult.hangup()
+
+    def _hand_over(self, agent: HotlineCall) -> None:
+        """The colleague takes the call: they hear the caller, the agent's leg goes."""
+        self._consulting.clear()
+        consult, self.media.consult = self.media.consult, None
+        if consult is None or not consult.live:
+            return
+        consult.source = self.media.agent_frame
+        self.media.agent = consult
+        self.media.on_hold = False
+        agent.hangup()
 
     def _ring(self, offer: Offer) -> bool:
         ctx = self.ctx
@@ -382,7 +481,8 @@ class SipCall:
     # The end
 
     def _hang_up_all(self) -> None:
-        for leg in (self.leg, self.media.agent):
+        self._consulting.clear()
+        for leg in (self.leg, self.media.agent, self.media.consult):
             if leg is not None and leg.live:
                 leg.hangup()
 

@@ -43,7 +43,18 @@ RECONCILE_SECONDS = 30
 DIAL_SECONDS = 5.0
 """How often the endpoint looks for survey calls that are due."""
 BACKOFF_SECONDS = (1, 2, 4, 8, 16, 30)
-CONTROLS = frozenset({"call.bridged", "call.held", "call.resumed", "call.queued", "call.hang_up"})
+CONTROLS = frozenset(
+    {
+        "call.bridged",
+        "call.held",
+        "call.resumed",
+        "call.queued",
+        "call.hang_up",
+        "call.consult_offered",
+        "call.consult_completed",
+        "call.consult_ended",
+    }
+)
 """Events that steer a call in progress (see ``SipCall.control``)."""
 
 
@@ -293,7 +304,7 @@ class SipEndpoint:
                 if event.name == "call.offered":
                     call.offer(self._offer(event.data))
                 elif event.name in CONTROLS:
-                    call.control(event.name)
+                    call.control(event.name, event.data)
 
     def _offer(self, data: dict[str, object]) -> Offer:
         offered = Offer.model_validate({**data, "offered_at": data["at"], "expires_at": data["at"]})

@@ -290,6 +290,47 @@ def agent_connect(
     return _xml(twiml.connect_agent(call_id))
 
 
+@router.post("/consult/connect")
+def consult_connect(
+    call_id: CallId,
+    agent_id: AgentId,
+    params: TwilioParams,
+    session: SessionDep,
+    board: SwitchboardDep,
+    clock: ClockDep,
+) -> Response:
+    """The consulted colleague picked up: into the room where the call's agent joins them
+    (the caller still held)."""
+    leg = require_sid("CallSid", _required(params, "CallSid"))
+    try:
+        calls.consult_answered(
+            session, board, call_id=call_id, agent_id=agent_id, leg=leg, clock=clock
+        )
+    except NoSuchOffer:
+        return _xml(twiml.caller_gone())
+    return _xml(twiml.consult_room(call_id))
+
+
+@router.post("/consult/status")
+def consult_leg_status(
+    call_id: CallId,
+    agent_id: AgentId,
+    params: TwilioParams,
+    session: SessionDep,
+    board: SwitchboardDep,
+    clock: ClockDep,
+) -> Response:
+    """The colleague's leg did not connect, or hung up while still consulted: the
+    consultation ends and the caller is back with the agent. After a handover the leg is
+    the call's own, and its end is the call's."""
+    status = params.get("CallStatus")
+    if status in {"busy", "no-answer", "failed", "canceled", "completed"}:
+        call = services.get_call(session, call_id=call_id)
+        if call.consult_agent_id == agent_id:
+            calls.end_consult(session, board, call_id=call_id, clock=clock)
+    return Response(status_code=204)
+
+
 @router.post("/agent/status")
 def agent_leg_status(
     call_id: CallId,

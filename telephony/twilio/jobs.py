@@ -14,9 +14,16 @@ from starlette.concurrency import run_in_threadpool
 from orders import User
 from recordings import describe, recording_path
 from telephony.acd import Acd, Offer
-from telephony.calls import reconcile_dials
+from telephony.calls import end_consult, reconcile_dials
 from telephony.enums import CallState
-from telephony.events import CallHangUp, CallHeld, CallResumed
+from telephony.events import (
+    CallConsultAnswered,
+    CallConsultCompleted,
+    CallConsultEnded,
+    CallHangUp,
+    CallHeld,
+    CallResumed,
+)
 from telephony.models import Call
 from telephony.routing import (
     agent_missed,
@@ -137,6 +144,88 @@ async def ring_twilio_agent(
 
         await run_in_threadpool(move_on)
         return None
+
+
+async def ring_twilio_consultant(
+    ctx: dict[str, Any], *, call_id: str, agent_id: int, offered_at: str
+) -> str | None:
+    """Ring the colleague an agent consults (attended transfer) while this very
+    consultation is on; a failure ends it, and the caller is back with the agent."""
+    board: Switchboard = ctx["switchboard"]
+
+    def check() -> OutboundCall | None:
+        offer = board.acd.current_offer(call_id)
+        live = (
+            offer is not None
+            and offer.consult
+            and offer.agent_id == agent_id
+            and offer.offered_at == datetime.fromisoformat(offered_at)
+        )
+        with ctx["sessions"]() as session:
+            call = get_call(session, call_id=call_id)
+            user = session.get(User, agent_id)
+            if not live or call.state is CallState.ENDED or user is None or not user.is_active:
+                return None
+            base = (ctx["public_url"] or "").rstrip("/")
+            query = f"?call={call_id}&agent={agent_id}"
+            return OutboundCall(
+                to=user.extension or f"client:agent-{agent_id}",
+                from_=call.to_number,
+                url=f"{base}/twilio/consult/connect{query}",
+                status_callback=f"{base}/twilio/consult/status{query}",
+                ring_seconds=_ring_seconds(board.acd, offer),
+            )
+
+    outbound = await run_in_threadpool(check)
+    if outbound is None:
+        log.info("consult ring skipped: the consultation is over", call=call_id)
+        return None
+    calls: TwilioCalls | None = ctx["twilio_calls"]
+    try:
+        if calls is None:
+            raise TwilioError("Twilio credentials are not configured")
+        return await run_in_threadpool(calls.place_call, outbound)
+    except TwilioError as exc:
+        log.warning("could not ring the consulted agent", agent=agent_id, error=exc.message)
+
+        def give_up() -> None:
+            with ctx["sessions"]() as session:
+                end_consult(session, board, call_id=call_id, clock=ctx["clock"])
+
+        await run_in_threadpool(give_up)
+        return None
+
+
+def steer_consultation(
+    ctx: dict[str, Any], *, call_id: str, event: str, data: dict[str, Any]
+) -> None:
+    """An attended transfer's legs: the agent joins the colleague in a conference room
+    once they answer; on completion the colleague's leg is bridged to the caller and the
+    agent's hung up; a consultation that ends hangs up the colleague's leg (the agent's is
+    bridged to the caller again on ``call.resumed``)."""
+    client: TwilioCalls | None = ctx["twilio_calls"]
+    if client is None:
+        log.warning("cannot steer the consultation: Twilio is not configured", call=call_id)
+        return
+    with ctx["sessions"]() as session:
+        call = get_call(session, call_id=call_id)
+    steps: list[tuple[str | None, str]] = []
+    if event == CallConsultAnswered.name:
+        steps = [(call.agent_leg, twiml.consult_room(call_id))]
+    elif event == CallConsultCompleted.name:
+        steps = [
+            (data.get("agent_leg"), twiml.connect_agent(call_id)),
+            (data.get("from_agent_leg"), twiml.hangup()),
+        ]
+    elif event == CallConsultEnded.name:
+        steps = [(data.get("consult_leg"), twiml.hangup())]
+    for leg, instructions in steps:
+        if leg is None:
+            continue
+        try:
+            client.steer(leg, twiml=instructions)
+        except TwilioError as exc:
+            log.warning("could not steer a consultation leg", call=call_id, error=str(exc))
 
 
 def _ring_seconds(acd: Acd, offer: Offer | None) -> int:

@@ -4,6 +4,7 @@ resumes, transfers and hang-ups of Twilio calls steer its legs from the bus the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -16,9 +17,18 @@ from starlette.concurrency import run_in_threadpool
 from core.bus import Envelope, EventBus
 from telephony.acd import CallOffered
 from telephony.enums import CallChannel
-from telephony.events import CallHangUp, CallHeld, CallResumed, CallTransferred
+from telephony.events import (
+    CallConsultAnswered,
+    CallConsultCompleted,
+    CallConsultEnded,
+    CallConsultOffered,
+    CallHangUp,
+    CallHeld,
+    CallResumed,
+    CallTransferred,
+)
 from telephony.models import Call
-from telephony.twilio.jobs import steer_agent_leg
+from telephony.twilio.jobs import steer_agent_leg, steer_consultation
 
 log = structlog.get_logger(__name__)
 
@@ -28,21 +38,32 @@ STALE_MS = 10_000
 """Offers a worker read and did not get queued for this long (it died) are taken over."""
 
 
-def ring_job_id(offer: CallOffered) -> str:
+def ring_job_id(offer: CallOffered | CallConsultOffered) -> str:
     return f"twilio-ring:{offer.call_id}:{offer.agent_id}:{offer.at.isoformat()}"
 
 
-STEERING = {event.name: event for event in (CallHeld, CallResumed, CallTransferred, CallHangUp)}
+CONSULTATION = {
+    event.name: event for event in (CallConsultAnswered, CallConsultCompleted, CallConsultEnded)
+}
+STEERING = {
+    event.name: event for event in (CallHeld, CallResumed, CallTransferred, CallHangUp)
+} | CONSULTATION
 """Events after which a Twilio call's legs get new instructions."""
+OFFERS: dict[str, type[CallOffered] | type[CallConsultOffered]] = {
+    CallOffered.name: CallOffered,
+    CallConsultOffered.name: CallConsultOffered,
+}
+"""Events that ring an agent: a queue's offer, or a colleague's consultation."""
 
 
-def _offers(envelopes: list[Envelope]) -> list[CallOffered]:
-    offers = []
+def _offers(envelopes: list[Envelope]) -> list[CallOffered | CallConsultOffered]:
+    offers: list[CallOffered | CallConsultOffered] = []
     for envelope in envelopes:
-        if envelope.name != CallOffered.name:
+        kind = OFFERS.get(envelope.name)
+        if kind is None:
             continue
         try:
-            offers.append(CallOffered.model_validate(envelope.data))
+            offers.append(kind.model_validate(envelope.data))
         except ValidationError as exc:  # skipped, never retried: it would stall the group
             log.warning("unreadable call.offered skipped", event=envelope.id, error=str(exc))
     return offers
@@ -63,13 +84,13 @@ def _steering(envelopes: list[Envelope]) -> list[tuple[Envelope, str]]:
 
 
 async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
-    """One pass of the worker named ``consumer`` over new ``call.offered`` events: a ring
-    job for each offer of a Twilio call, the events acknowledged once their jobs are
-    queued. What a dead worker read and left is taken over; the job id makes a second
-    enqueue of one offer a no-op."""
+    """One pass of the worker named ``consumer`` over new ``call.offered`` events (and
+    consultations, ``call.consult_offered``): a ring job for each offer of a Twilio call,
+    the events acknowledged once their jobs are queued. What a dead worker read and left
+    is taken over; the job id makes a second enqueue of one offer a no-op."""
     events: EventBus = ctx["switchboard"].events
 
-    Read = tuple[list[Envelope], list[CallOffered], list[tuple[Envelope, str]]]
+    Read = tuple[list[Envelope], list[CallOffered | CallConsultOffered], list[tuple[Envelope, str]]]
 
     def read() -> Read:
         try:
@@ -101,18 +122,24 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
     # Steered here, in the bus's order, not in jobs that may run in any order: a
     # transferred caller's old agent leg is hung up before the next agent is rung.
     for envelope, call_id in steering:
-        await run_in_threadpool(
-            partial(
+        steer: Callable[[], object]
+        if envelope.name in CONSULTATION:
+            steer = partial(
+                steer_consultation, ctx, call_id=call_id, event=envelope.name, data=envelope.data
+            )
+        else:
+            steer = partial(
                 steer_agent_leg,
                 ctx,
                 call_id=call_id,
                 event=envelope.name,
                 agent_leg=envelope.data.get("agent_leg"),
             )
-        )
+        await run_in_threadpool(steer)
     for offer in offers:
+        consult = isinstance(offer, CallConsultOffered)
         await ctx["redis"].enqueue_job(
-            "ring_twilio_agent",
+            "ring_twilio_consultant" if consult else "ring_twilio_agent",
             call_id=offer.call_id,
             agent_id=offer.agent_id,
             offered_at=offer.at.isoformat(),

@@ -156,6 +156,21 @@ def connect_agent(call_id: str) -> str:
     return str(response)
 
 
+def consult_room(call_id: str) -> str:
+    """The two agents of an attended transfer talk here while the caller is held. Nobody's
+    leaving ends it for the other: each leg is steered out when the consultation ends."""
+    response = VoiceResponse()
+    dial = Dial()
+    dial.conference(
+        f"consult-{call_id}",
+        beep=False,
+        start_conference_on_enter=True,
+        end_conference_on_exit=False,
+    )
+    response.append(dial)
+    return str(response)
+
+
 def caller_gone(language: str = "zh-CN") -> str:
     response = VoiceResponse()
     text = "该来电已结束。" if language.startswith("zh") else "This caller is no longer waiting."
