@@ -173,3 +173,60 @@ def test_a_whole_call_is_handled_with_keyboard_shortcuts_only(
     ended = _row(db, caller)
     assert (ended.state, ended.agent_id, ended.disposition) == ("ended", second.id, "completed")
     assert dialogs_one == [] and dialogs_two == []
+
+
+def test_an_attended_transfer_is_worked_from_the_keyboard(
+    browser: Browser,
+    base_url: str,
+    app: Any,
+    sim: TwilioSimulator,
+    api: FakeTwilioApi,
+    redis_url: str,
+    bus: redis.Redis,
+    make_user: Any,
+    make_customer: Any,
+    db: Session,
+) -> None:
+    make_customer(name="郑凯", phones=("13800138000",))
+    first = make_user(Role.AGENT, username="agent-consult-1", full_name="李一")
+    second = make_user(Role.AGENT, username="agent-consult-2", full_name="王二")
+    one, dialogs_one = login_page(browser, base_url, "agent-consult-1", VIEWPORT)
+    two, dialogs_two = login_page(browser, base_url, "agent-consult-2", VIEWPORT)
+    one.click("#go-available")
+    expect(one.locator("#agent-state")).to_have_attribute("data-state", "available")
+    caller = sim.call("+8613800138000")
+    caller.press("0")
+    expect(one.locator("#call-status")).to_have_attribute("data-status", "offered", timeout=10_000)
+    call = _row(db, caller)
+    _picks_up(sim, call, first.id, "CA" + "a" * 32)
+    expect(one.locator("#call-status")).to_have_attribute("data-status", "bridged")
+    two.click("#go-available")
+    expect(two.locator("#agent-state")).to_have_attribute("data-state", "available")
+
+    _keys(one, "Alt+KeyC")  # a consultation: agents only, no queues
+    expect(one.locator("#transfer-targets button")).to_have_count(1)
+    _keys(one, "Digit1")
+    expect(one.locator("#consult-note")).to_have_text("正在呼叫 王二，来电保持中……")
+    expect(one.locator("#complete-transfer")).to_be_disabled()
+    expect(two.locator("#consult-note")).to_contain_text("同事请求咨询", timeout=10_000)
+    expect(two.locator(".customer-name")).to_have_text("郑凯")
+
+    _keys(two, "Alt+KeyA")
+    with ThreadPoolExecutor(1) as worker:  # the worker rings the colleague's phone
+        worker.submit(run_worker_jobs, app, redis_url, bus).result(timeout=60)
+    [ring] = [r for r in api.requests if r.path.endswith("/Calls.json")]
+    connect = ring.form["Url"][0].split("/twilio/", 1)[1]
+    params = {"CallSid": "CA" + "b" * 32, "From": sim.hotline, "To": f"client:agent-{second.id}"}
+    answered = sim.post(f"/twilio/{connect}", {**params, "CallStatus": "in-progress"})
+    assert "Conference" in answered.text
+    expect(one.locator("#consult-note")).to_have_text("正在与 王二 通话，来电保持中。")
+    expect(two.locator("#call-status")).to_have_text("咨询中")
+
+    _keys(one, "Alt+KeyK")
+    expect(one.locator("#call-status")).to_have_text("已转出")
+    expect(one.locator("#agent-state")).to_have_attribute("data-state", "wrap_up")
+    expect(two.locator("#call-status")).to_have_attribute("data-status", "bridged")
+    expect(two.locator("#hang-up")).to_be_enabled()
+    shot(two, "attended-transfer")
+    assert _row(db, caller).agent_id == second.id
+    assert dialogs_one == [] and dialogs_two == []
