@@ -34,7 +34,7 @@ import recordings.search_http
 import telephony.http
 import telephony.twilio.http
 import telephony.twilio.media
-from callcenter import problems, wiring
+from callcenter import docs, problems, wiring
 from callcenter.middleware import Admission, BodyLimit, Metrics
 from callcenter.settings import Settings
 from callcenter.wiring import (
@@ -73,6 +73,10 @@ def create_app(
         title="callcenter",
         version="0.1.0",
         summary="Call-center service for home-appliance after-sales hotlines",
+        # /docs is served by callcenter.docs from the installed package, never from a CDN;
+        # ReDoc is not served (why: see there).
+        docs_url=None,
+        redoc_url=None,
         lifespan=_lifespan(redis_url, run_worker, on_close),
     )
     app.state.settings = settings
@@ -243,6 +247,8 @@ def _routes() -> tuple[BaseRoute, ...]:
     router.include_router(api)
     router.include_router(agent_console.pages.router)
     router.mount("/console/static", agent_console.pages.static_files, name="console-static")
+    router.include_router(docs.router)
+    router.mount(docs.ASSETS_PATH, docs.assets, name="docs-assets")
     router.include_router(_operations_router())
     # Resolved here, once, rather than on each app's first request or OpenAPI document.
     list(iter_route_contexts(router.routes))

@@ -23,7 +23,7 @@ from callcenter.sip_endpoint import build_endpoint
 from callcenter.wiring import build_switchboard, load_configured_flows, worker_context
 from callcenter.worker import build_worker
 from core.clock import system_clock
-from core.db import session_scope
+from core.db import session_scope, writer
 from core.errors import CallCenterError
 
 app = typer.Typer(
@@ -263,6 +263,13 @@ def user_add(
 def demo(
     customers: Annotated[int, typer.Option(help="How many customers to create")] = 300,
     seed: Annotated[int, typer.Option(help="Random seed, for a repeatable data set")] = 2026,
+    reset_passwords: Annotated[
+        bool,
+        typer.Option(
+            "--reset-passwords",
+            help="Give the demo users that exist already new passwords, and print them",
+        ),
+    ] = False,
     calls: Annotated[
         bool,
         typer.Option(
@@ -277,43 +284,78 @@ def demo(
     ] = 0,
     per_minute: Annotated[
         float, typer.Option(min=0.1, max=6000, help="With --calls: arrival rate")
-    ] = 12.0,
-    agents: Annotated[int, typer.Option(min=0, max=50, help="With --calls: simulated agents")] = 2,
+    ] = 5.0,
+    agents: Annotated[int, typer.Option(min=0, max=50, help="With --calls: simulated agents")] = 4,
     talk_seconds: Annotated[
         float, typer.Option(min=0.1, help="With --calls: typical talk time")
-    ] = 40.0,
+    ] = 30.0,
     agent_share: Annotated[
         float, typer.Option(min=0, max=1, help="With --calls: share of callers asking for an agent")
     ] = 0.8,
+    speed: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            max=100,
+            help="With --calls: run the simulated callers and agents this many times faster",
+        ),
+    ] = 1.0,
     host: Annotated[str, typer.Option(help="With --calls: address to serve on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="With --calls: port to serve on")] = 8000,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="With --calls: port to serve on (8000, or the next free port when another "
+            "program holds 8000)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Seed a realistic demo data set and print the demo users' passwords.
 
-    With --calls, also serve it and ring simulated callers into it: open /console as a demo
-    agent or supervisor to watch pops arrive and the wall move.
+    With --calls, also serve it and ring simulated callers into it: sign in at /console as a
+    demo agent or supervisor to watch pops arrive and the wall move. Ctrl-C ends the calls
+    and logs the simulated agents out.
     """
+    from callcenter.demo.calls import CallPlan, listen, run_demo_calls
     from callcenter.demo.seed import seed_demo
 
     settings = _settings()
     runtime = Runtime.start(settings)
     try:
-        with session_scope(runtime.engine) as session:
-            report = seed_demo(session, customers=customers, seed=seed, clock=runtime.clock)
-        console.print(report.render())
-        if calls:
-            from callcenter.demo.calls import CallPlan, run_demo_calls
-
-            plan = CallPlan(
-                count=count,
-                per_minute=per_minute,
-                agents=agents,
-                talk_seconds=talk_seconds,
-                agent_share=agent_share,
+        # Before seeding: a newcomer learns at once that a running service is in the way.
+        listener = listen(runtime, host=host, port=port) if calls else None
+        # Beside a running service on SQLite, a write that read first would fail at once
+        # when the service writes in between; taking the lock up front waits for it instead.
+        with session_scope(writer(runtime.engine)) as session:
+            report = seed_demo(
+                session,
+                customers=customers,
                 seed=seed,
+                clock=runtime.clock,
+                reset_passwords=reset_passwords,
             )
-            tally = run_demo_calls(runtime, plan=plan, host=host, port=port, out=console)
-            console.print("calls: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+        console.print(report.render())
+        if listener is None:
+            console.print(
+                "next: serve it with `python3 dev.py run` and sign in at "
+                "http://127.0.0.1:8000/console, or watch calls come in with "
+                "`callcenter demo --calls`",
+                soft_wrap=True,
+            )
+            return
+        if listener.note:
+            console.print(listener.note, soft_wrap=True)
+        plan = CallPlan(
+            count=count,
+            per_minute=per_minute,
+            agents=agents,
+            talk_seconds=talk_seconds,
+            agent_share=agent_share,
+            speed=speed,
+            seed=seed,
+        )
+        tally = run_demo_calls(runtime, plan=plan, listener=listener, out=console)
+        console.print("calls: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
     except CallCenterError as exc:
         _fail(exc)
     finally:

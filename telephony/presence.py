@@ -6,6 +6,7 @@ States and the moves between them are explicit; every change publishes
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from enum import StrEnum
@@ -245,14 +246,17 @@ class Presence:
             if not stuck:
                 continue
             target = S.WRAP_UP if agent.state is S.ON_CALL else S.AVAILABLE
-            repaired.append(
-                self.move(
-                    agent.agent_id,
-                    target,
-                    reason="reconciled: call gone",
-                    wrap_up_seconds=0 if target is S.WRAP_UP else None,
+            # The call's own hang-up may have moved the agent since they were read: then
+            # there is nothing left to repair.
+            with contextlib.suppress(InvalidAgentState):
+                repaired.append(
+                    self.move(
+                        agent.agent_id,
+                        target,
+                        reason="reconciled: call gone",
+                        wrap_up_seconds=0 if target is S.WRAP_UP else None,
+                    )
                 )
-            )
         return repaired
 
 

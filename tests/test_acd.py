@@ -12,7 +12,7 @@ import redis
 from core.bus import EventBus
 from telephony.acd import Acd, QueueConfig, Strategy
 from telephony.exceptions import InvalidAgentState, NoSuchOffer
-from telephony.presence import AgentState, Presence
+from telephony.presence import Agent, AgentState, Presence
 from tests.conftest import TestClock, at
 
 Clock = TestClock
@@ -192,6 +192,25 @@ def test_reconcile_frees_agents_whose_call_is_gone(
     clock.advance(1)
     presence.finish_wrap_ups()
     assert presence.get(2).state is AgentState.AVAILABLE
+
+
+def test_reconciling_leaves_an_agent_whose_call_ended_meanwhile(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    _agents(presence, clock, 1)
+    acd.enqueue("ending", "q")
+    acd.dispatch("q")
+    acd.accept("ending", 1)
+    seen = presence.all()  # read by the sweep while the agent is on the call ...
+    acd.end_call(1, "q")  # ... which then hangs up before the sweep moves the agent
+
+    class Stale(Presence):
+        def all(self) -> list[Agent]:
+            return seen
+
+    stale = Stale(presence.client, presence.bus, clock=clock)
+    assert stale.reconcile(live_call_ids=set()) == []
+    assert presence.get(1).state is AgentState.WRAP_UP
 
 
 # An agent's own moves while a call rings for it

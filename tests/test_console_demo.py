@@ -3,12 +3,14 @@
 The command seeds the demo data, serves it, and rings simulated callers in through the
 signed Twilio webhooks; a supervisor's console connected to it must see the calls ring with
 their pops, be offered to agents, get answered and end, and the wall's figures move. It
-runs on the embedded defaults (a SQLite file and a private Redis), as a newcomer's does.
+runs on the embedded defaults (a SQLite file and a private Redis), as a newcomer's does,
+on its default load (ten times faster), and is stopped as a newcomer stops it: Ctrl-C.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -18,10 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 from websockets.sync.client import connect
 
-from tests.cli_harness import add_user, cli_env
-from tests.conftest import PASSWORD
+from callcenter.demo.calls import QUEUES
+from callcenter.embedded_redis import EmbeddedRedis
+from core.bus import EventBus
+from core.db import make_engine
+from orders.models import User
+from telephony.acd import Acd
+from telephony.enums import CallState
+from telephony.models import Call
+from telephony.presence import AgentState, Presence
+from tests.cli_harness import add_user, cli_env, until
+from tests.conftest import PASSWORD, at, fixed_clock
 from tests.live_server import free_port
 
 CLI = Path(sys.executable).parent / "callcenter"
@@ -46,26 +60,40 @@ def _answered(frame: dict[str, Any]) -> bool:
     return frame["type"] == "wall" and any(q["answered"] for q in frame["wall"]["queues"])
 
 
-def test_demo_calls_ring_in_through_the_real_call_path(tmp_path: Path) -> None:
-    env = cli_env(tmp_path / "data", CALLCENTER_LOG_LEVEL="WARNING")
+def test_demo_calls_ring_in_through_the_real_call_path_and_ctrl_c_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    """Watched until calls were answered and both queues have had calls, some still in
+    progress; a second demo on the same data is refused in one line; then Ctrl-C. What the
+    next service on this data directory finds must be clean: no call live or waiting, the
+    simulated agents logged out, nothing offered to a human agent who becomes available."""
+    data = tmp_path / "data"
+    env = cli_env(data, CALLCENTER_LOG_LEVEL="WARNING")
     added = add_user(env, "watcher", role="supervisor", password=PASSWORD)
     assert added.returncode == 0, added.stderr
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    argv = [str(CLI), "demo", "--customers", "20", "--calls", "--count", "3"]
-    argv += ["--per-minute", "30", "--agents", "2", "--talk-seconds", "1", "--agent-share", "1"]
-    argv += ["--port", str(port)]
+    argv = [str(CLI), "demo", "--customers", "8", "--calls", "--speed", "10", "--port", str(port)]
     log = tmp_path / "demo.log"
     with log.open("w") as out:
         demo = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    engine = make_engine(f"sqlite:///{data / 'callcenter.sqlite3'}")
     try:
-        token = _supervisor_token(base, demo, log)
-        frames = _watch(base, token, seconds=90)
-        assert demo.wait(120) == 0, log.read_text()[-3000:]
+        frames = _watch(base, _supervisor_token(base, demo, log), seconds=60)
+        until(lambda: _both_queues_called_and_some_call_live(engine, demo), timeout=40)
+        second = subprocess.run(
+            [str(CLI), "demo", "--calls", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(30) == 0, log.read_text()[-3000:]
     finally:
         if demo.poll() is None:
-            demo.send_signal(signal.SIGINT)
-            demo.wait(30)
+            demo.kill()
+            demo.wait(10)
     events = [f for f in frames if f["type"] == "event"]
     names = {f["name"] for f in events}
     assert {"call.ringing", "call.queued", "call.offered", "call.bridged", "call.ended"} <= names
@@ -78,6 +106,41 @@ def test_demo_calls_ring_in_through_the_real_call_path(tmp_path: Path) -> None:
     assert f"{base}/console" in printed
     assert "is connected to agent" in printed and "finishes talking to the agent" in printed
     assert "failed" not in printed.rsplit("calls:", 1)[-1]
+
+    assert second.returncode == 1
+    assert second.stderr.strip().splitlines() == [
+        f"error: a callcenter service (at {base}) is already running on {data}; stop it first "
+        "(Ctrl-C where it runs): `callcenter demo --calls` serves the demo itself, with a "
+        "stand-in for Twilio"
+    ]
+    stopped = re.search(
+        r"stopped: (\d+) calls in progress ended, 4 simulated agents logged out", printed
+    )
+    assert stopped is not None and int(stopped[1]) >= 1, printed[-3000:]
+    assert "Traceback" not in printed[printed.index("stopped: ") :]
+    with Session(engine) as session:
+        calls = session.exec(select(Call)).all()
+        sim_agents = session.exec(
+            select(User).where(col(User.username).startswith("demo-sim-"))
+        ).all()
+    engine.dispose()
+    assert {c.queue for c in calls} >= {"hotline-zh-CN", "hotline-en"}
+    assert [c.id for c in calls if c.state is not CallState.ENDED] == []
+    redis_server = EmbeddedRedis(data)
+    client = redis.Redis.from_url(redis_server.start(), decode_responses=True)
+    try:
+        events_bus = EventBus(client)
+        clock = fixed_clock(at(2026, 5, 20, 9, 30))
+        acd = Acd(client, events_bus, Presence(client, events_bus, clock=clock), clock=clock)
+        assert [acd.presence.get(a.id).state for a in sim_agents] == [AgentState.LOGGED_OUT] * 4
+        assert [acd.figures(q).waiting for q in QUEUES] == [0, 0]
+        assert [c.id for c in calls if acd.current_offer(c.id) is not None] == []
+        # A human agent pressing Available is offered nothing the demo left behind.
+        acd.presence.log_in(10_000, queues=list(QUEUES), skills=[])
+        assert [acd.dispatch(q) for q in QUEUES] == [[], []]
+    finally:
+        client.close()
+        redis_server.stop()
 
 
 def _supervisor_token(base: str, demo: subprocess.Popen[str], log: Path) -> str:
@@ -92,3 +155,13 @@ def _supervisor_token(base: str, demo: subprocess.Popen[str], log: Path) -> str:
                 return str(response.json()["access_token"])
         assert time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.2)
+
+
+def _both_queues_called_and_some_call_live(engine: Engine, demo: subprocess.Popen[str]) -> bool:
+    assert demo.poll() is None, "the demo stopped on its own"
+    with Session(engine) as session:
+        calls = session.exec(select(Call)).all()
+    queues = {c.queue for c in calls}
+    return {"hotline-zh-CN", "hotline-en"} <= queues and any(
+        c.state is not CallState.ENDED for c in calls
+    )

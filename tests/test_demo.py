@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -13,7 +14,9 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from sqlmodel import Session, col, func, select
 
+from callcenter.demo.calls import open_listener
 from callcenter.demo.seed import DemoReport, seed_demo
+from core.errors import ConfigurationError
 from orders.enums import ApplianceCategory, OrderStatus, Role
 from orders.models import Appliance, Customer, CustomerPhone, WorkOrder
 from orders.services.lookup import lookup_caller
@@ -35,6 +38,22 @@ def printed(report: DemoReport) -> str:
     with console.capture() as capture:
         console.print(report.render())
     return capture.get()
+
+
+def test_a_default_port_in_use_gives_way_to_a_free_one_and_says_so() -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        listener = open_listener("127.0.0.1", None, redis_shared=False, default=taken)
+        with listener.socket:
+            port = listener.socket.getsockname()[1]
+        with pytest.raises(ConfigurationError) as asked_for:
+            open_listener("127.0.0.1", taken, redis_shared=False)
+    assert port != taken
+    assert listener.base == f"http://127.0.0.1:{port}"
+    assert listener.note == f"port {taken} is in use; the demo serves on {listener.base} instead"
+    assert asked_for.value.message == f"port {taken} on 127.0.0.1 is in use; choose another --port"
 
 
 def test_orders_in_every_state_over_the_last_sixty_days(db: Session, seeded: DemoReport) -> None:
@@ -87,23 +106,57 @@ def test_seeded_numbers_pop_their_customers(
     assert len(lookup_caller(db, phone=family_landline, clock=clock).customers) == 2
 
 
-def test_second_run_adds_nothing(db: Session, seeded: DemoReport) -> None:
+def test_second_run_adds_nothing_and_says_how_to_reset_the_passwords(
+    client: TestClient, db: Session, seeded: DemoReport
+) -> None:
     customers_before = db.exec(select(func.count()).select_from(Customer)).one()
     again = seed_demo(db, customers=30, seed=7, clock=fixed_clock(NOW))
     assert db.exec(select(func.count()).select_from(Customer)).one() == customers_before
-    assert "already present" in printed(again)
+    text = " ".join(printed(again).split())
+    assert "already present" in text
+    assert "`callcenter demo --reset-passwords` gives them new ones and shows them" in text
+    assert [u.username for u in seeded.users if u.password and u.password in text] == []
+
+    reset = seed_demo(db, customers=30, seed=7, clock=fixed_clock(NOW), reset_passwords=True)
+
+    assert [u.username for u in reset.users] == [u.username for u in seeded.users]
+    text = printed(reset)
+    assert [u.username for u in reset.users if u.password is None or u.password not in text] == []
+    admin, old_admin = reset.users[0], seeded.users[0]
+    for password, status in ((admin.password, 200), (old_admin.password, 401)):
+        answer = client.post(
+            "/api/auth/token", data={"username": admin.username, "password": password}
+        )
+        assert answer.status_code == status, answer.text
 
 
-def test_cli_seeds_an_embedded_install(tmp_path: Path) -> None:
+def test_cli_seeds_an_embedded_install_then_resets_its_passwords(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
     env["CALLCENTER_DATA_DIR"] = str(tmp_path / "data")
-    result = subprocess.run(
-        [str(CLI), "demo", "--customers", "20"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
+
+    def demo(*args: str) -> str:
+        result = subprocess.run(
+            [str(CLI), "demo", "--customers", "5", *args],
+            env={**env, "COLUMNS": "200"},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        return result.stdout
+
+    first = demo()
+    # The README's words: its command to serve, and the console to sign in at.
+    assert "Demo users (sign in at /console, or Authorize at /docs)" in first
+    assert (
+        "next: serve it with `python3 dev.py run` and sign in at http://127.0.0.1:8000/console"
+        in first
     )
-    assert result.returncode == 0, result.stderr
-    assert "demo-admin" in result.stdout
+    assert "callcenter serve" not in first and "POST /api/auth/token" not in first
+    admin = next(line for line in first.splitlines() if " demo-admin " in line)
+    reset = demo("--reset-passwords")
+    new_admin = next(line for line in reset.splitlines() if " demo-admin " in line)
+    assert "new passwords set" in reset
+    assert new_admin != admin and "unchanged" not in new_admin

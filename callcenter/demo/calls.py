@@ -6,20 +6,29 @@ one thing simulated: a local stand-in where api.twilio.com would be receives the
 that ring agents and answers them as an agent's softphone would, so an offered call is
 bridged, talked through and hung up, and the agent goes through wrap-up. A newcomer who
 opens /console sees pops arrive and the wall move. Nothing here runs outside the demo.
+
+The demo serves the service itself: a service already running on the same data directory
+would ring the demo's agents through a Twilio it does not have, so the demo refuses to start
+beside one and says so. Ctrl-C ends the calls still in progress and logs the simulated
+agents out before the server stops, so no caller is left queued for a human agent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import json
 import logging
 import random
 import secrets
+import signal
+import socket
 import threading
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,9 +37,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from pydantic import SecretStr
 from rich.console import Console
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
 from callcenter.app import create_app
@@ -38,38 +48,64 @@ from callcenter.runtime import Runtime
 from callcenter.secret_key import resolve_secret_key
 from callcenter.settings import Settings
 from core.db import writer
+from core.errors import ConfigurationError, Conflict
 from core.types import Clock
 from ivr.flow import BUILTIN_FLOWS
 from orders.enums import Role
 from orders.exceptions import DuplicateUsername
-from orders.models import CustomerPhone, User
+from orders.models import Customer, CustomerPhone, User
 from orders.schemas import SYSTEM, UserCreate, UserUpdate
 from orders.services import users
+from telephony import AgentState, CallState, InvalidAgentState
+from telephony.calls import finish
+from telephony.models import Call
+from telephony.switchboard import Switchboard
 
 DEMO_ACCOUNT_SID = "AC" + "d" * 32
 HOTLINE = "+864008008000"
 QUEUES = ("hotline-zh-CN", "hotline-en")
 SIM_AGENT = "demo-sim-agent{n}"
+DEFAULT_PORT = 8000
 _HOURS = ('open: "08:00"\n    close: "20:00"', 'open: "00:00"\n    close: "24:00"')
 
 
 @dataclass(frozen=True)
 class CallPlan:
+    """The simulated hotline's traffic. The defaults are a realistic shift, not a crisis:
+    5 calls a minute, 4 in 5 of them for an agent, each keeping its agent about 43 s
+    (3 s ringing, 30 s talking, 10 s wrap-up), offer 5 x 0.8 x 43 / 60 = 2.9 Erlangs to
+    4 agents. Each agent is busy about 72 % of the time and idle between calls, and Erlang C
+    puts about 80 % of callers through within the queues' 20 s service level. A quarter of
+    the callers speak English, so both queues, hotline-zh-CN and hotline-en, get calls.
+    """
+
     count: int = 0
     """Calls to place; 0 keeps calling until interrupted."""
-    per_minute: float = 12.0
-    agents: int = 2
+    per_minute: float = 5.0
+    agents: int = 4
     """Simulated agents logged in besides any human at the console."""
     ring_seconds: float = 3.0
     """How long an agent's softphone rings before it is picked up."""
-    talk_seconds: float = 40.0
+    talk_seconds: float = 30.0
     patience_seconds: float = 60.0
     """How long a waiting caller holds before hanging up."""
     wrap_up_seconds: int = 10
     known_share: float = 0.8
+    """Callers who are customers on file: their numbers pop their records."""
+    english_share: float = 0.25
+    """Callers who are customers on file speaking English (part of ``known_share``): the
+    IVR answers them in English and queues them for hotline-en."""
     agent_share: float = 0.8
     """Callers who ask for an agent; the others hear an order status or hang up in the IVR."""
+    speed: float = 1.0
+    """Every wait of the simulation (arrivals, listening, ringing, talking, patience, wrap-up)
+    is divided by this: at 10 an hour's traffic passes in six minutes."""
     seed: int = 2026
+
+    @property
+    def wrap_up(self) -> int:
+        """The queues' wrap-up at this speed, in the whole seconds they are set in."""
+        return round(self.wrap_up_seconds / self.speed)
 
 
 def open_around_the_clock(directory: Path) -> Path:
@@ -97,6 +133,95 @@ def demo_settings(settings: Settings, *, public_url: str, stand_in: str) -> Sett
     return settings.model_copy(
         update={"twilio": twilio, "ivr": ivr, "public_url": settings.public_url or public_url}
     )
+
+
+# Where to serve
+
+
+@dataclass
+class Listener:
+    """The socket the demo serves on, bound before the data is seeded so nothing takes it."""
+
+    socket: socket.socket
+    base: str
+    note: str | None = None
+    """Said when the demo serves elsewhere than asked."""
+
+
+def listen(runtime: Runtime, *, host: str, port: int | None) -> Listener:
+    """Where the demo serves: on ``port`` (8000 by default), never beside another callcenter
+    on the same Redis, whose worker would take the demo's calls to ring agents through a
+    Twilio it has not got."""
+    _quiet_libraries()
+    if runtime.embedded is not None and not runtime.embedded.owner:
+        base = f"http://{host}:{DEFAULT_PORT if port is None else port}"
+        at = f" (at {base})" if _callcenter_answers(base) else ""
+        data = runtime.settings.data_dir.resolve()
+        raise Conflict(
+            f"a callcenter service{at} is already running on {data}; "
+            "stop it first (Ctrl-C where it runs): `callcenter demo --calls` serves the demo "
+            "itself, with a stand-in for Twilio"
+        )
+    # Over an embedded Redis this process owns, a service at the port runs on other data.
+    return open_listener(host, port, redis_shared=runtime.embedded is None)
+
+
+def open_listener(
+    host: str, port: int | None, *, redis_shared: bool, default: int = DEFAULT_PORT
+) -> Listener:
+    """A socket on ``port``; without one asked for, on ``default``, or the next free port
+    when another program holds that. ``redis_shared``: a callcenter at the port may be on
+    the demo's Redis, and is refused."""
+    wanted = default if port is None else port
+    base = f"http://{host}:{wanted}"
+    try:
+        return Listener(_bind(host, wanted), base)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise ConfigurationError(f"cannot serve on {host}:{wanted}: {exc.strerror}") from exc
+    if redis_shared and _callcenter_answers(base):
+        raise Conflict(
+            f"a callcenter service already answers at {base}; stop it first: "
+            "`callcenter demo --calls` serves the demo itself, with a stand-in for Twilio"
+        )
+    if port is not None:
+        raise ConfigurationError(f"port {port} on {host} is in use; choose another --port")
+    sock = _free_socket(host, wanted)
+    found = f"http://{host}:{sock.getsockname()[1]}"
+    return Listener(sock, found, f"port {wanted} is in use; the demo serves on {found} instead")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # As uvicorn does: a port whose last connections are still closing can be served again.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _free_socket(host: str, taken: int) -> socket.socket:
+    """The first free port after ``taken`` (easy to remember, 8001 most often), else any."""
+    for port in [*range(taken + 1, min(taken + 10, 65536)), 0]:
+        with contextlib.suppress(OSError):
+            return _bind(host, port)
+    raise ConfigurationError(f"no free port to serve on at {host}")
+
+
+def _quiet_libraries() -> None:
+    for noisy in ("httpx", "twilio.http_client", "arq.worker", "arq.jobs"):
+        # One line per request or job would drown the calls' story.
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _callcenter_answers(base: str) -> bool:
+    try:
+        return bool(httpx.get(f"{base}/healthz", timeout=2).json() == {"status": "ok"})
+    except (httpx.HTTPError, ValueError):
+        return False
 
 
 # Twilio's REST API, as far as ringing agents goes
@@ -142,6 +267,45 @@ class TwilioStandIn:
 # Callers
 
 
+@dataclass(frozen=True)
+class Numbers:
+    """Customers' numbers to call from: those of English speakers apart."""
+
+    english: list[str]
+    others: list[str]
+
+
+@dataclass(frozen=True)
+class _Caller:
+    """What one caller will do, drawn when the call is placed."""
+
+    number: str
+    choice: str
+    """"0" asks for an agent, "2" hears an order's status, "" hangs up in the IVR."""
+    listen: float
+    patience: float
+    talk: float
+
+
+def draw_caller(rng: random.Random, plan: CallPlan, numbers: Numbers) -> _Caller:
+    roll = rng.random()
+    if roll < plan.english_share and numbers.english:
+        number = rng.choice(numbers.english)
+    elif roll < plan.known_share and numbers.others:
+        number = rng.choice(numbers.others)
+    else:
+        number = f"+86137{rng.randrange(10**8):08d}"
+    rest = (1 - plan.agent_share) / 2
+    choice = rng.choices(("0", "2", ""), (plan.agent_share, rest, rest))[0]
+    return _Caller(
+        number=number,
+        choice=choice,
+        listen=rng.uniform(2, 5) / plan.speed,  # the greeting, and an order's status
+        patience=rng.uniform(0.5, 1.5) * plan.patience_seconds / plan.speed,
+        talk=rng.uniform(0.5, 1.5) * plan.talk_seconds / plan.speed,
+    )
+
+
 @dataclass
 class _Line:
     sid: str
@@ -159,7 +323,7 @@ class CallStream:
         base: str,
         public_url: str,
         auth_token: str,
-        numbers: list[str],
+        numbers: Numbers,
         plan: CallPlan,
         out: Console,
         clock: Clock,
@@ -171,31 +335,46 @@ class CallStream:
         self.numbers = numbers
         self.plan = plan
         self.out = out
-        self.rng = random.Random(plan.seed)
+        # Callers are drawn from their own generator, in the order they call: the same seed
+        # gives the same callers, however the calls' waits interleave.
+        self.callers = random.Random(plan.seed)
+        self.rng = random.Random(plan.seed + 1)
         self.lines: dict[str, _Line] = {}
+        self.in_progress: set[str] = set()
+        """Twilio sids of the calls whose hang-up the service has not heard of yet."""
         self.tally: Counter[str] = Counter()
         self.http = httpx.AsyncClient(base_url=base, timeout=30)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        self.stopped = False
 
     async def run(self) -> Counter[str]:
         self.loop = asyncio.get_running_loop()
         placed = 0
-        try:
-            while not self.plan.count or placed < self.plan.count:
-                placed += 1
-                self._spawn(self._call(placed))
-                await asyncio.sleep(self.rng.expovariate(self.plan.per_minute / 60))
-            while self.tasks:
-                await asyncio.gather(*list(self.tasks), return_exceptions=True)
-        finally:
-            await self.http.aclose()
+        while not self.plan.count or placed < self.plan.count:
+            placed += 1
+            self._spawn(self._call(placed, draw_caller(self.callers, self.plan, self.numbers)))
+            await asyncio.sleep(self.rng.expovariate(self.plan.per_minute * self.plan.speed / 60))
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
         return self.tally
+
+    async def stop(self) -> None:
+        """Callers and softphones stop where they are; their calls are left to end."""
+        self.stopped = True
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.http.aclose()
 
     def ring(self, form: dict[str, str]) -> None:
         """From the stand-in's thread: an agent's leg was requested."""
         assert self.loop is not None
-        self.loop.call_soon_threadsafe(lambda: self._spawn(self._softphone(form)))
+        self.loop.call_soon_threadsafe(self._ring, form)
+
+    def _ring(self, form: dict[str, str]) -> None:
+        if not self.stopped:
+            self._spawn(self._softphone(form))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -218,45 +397,38 @@ class CallStream:
             **extra,
         }
 
-    async def _call(self, index: int) -> None:
-        known = self.numbers and self.rng.random() < self.plan.known_share
-        caller = (
-            self.rng.choice(self.numbers) if known else f"+86137{self.rng.randrange(10**8):08d}"
-        )
-        line = _Line(sid="CA" + uuid.uuid4().hex, caller=caller)
+    async def _call(self, index: int, caller: _Caller) -> None:
+        line = _Line(sid="CA" + uuid.uuid4().hex, caller=caller.number)
+        self.in_progress.add(line.sid)
         try:
             twiml = await self._answered(
                 await self._post("/twilio/voice", self._params(line, "ringing"))
             )
-            call_id = _call_id(twiml)
-            self.lines[call_id] = line
-            self._say(index, caller, "rings in")
-            await asyncio.sleep(self.rng.uniform(2, 5))  # listening to the greeting
-            rest = (1 - self.plan.agent_share) / 2
-            choice = self.rng.choices(("0", "2", "hang-up"), (self.plan.agent_share, rest, rest))[0]
-            if choice == "hang-up":
+            self.lines[_call_id(twiml)] = line
+            self._say(index, line.caller, "rings in")
+            await asyncio.sleep(caller.listen)
+            if not caller.choice:
                 await self._hang_up(line, index, "hangs up in the IVR")
                 return
-            twiml = await self._press(line, twiml, choice)
-            if choice == "2":
+            twiml = await self._press(line, twiml, caller.choice)
+            if caller.choice == "2":
                 await self._press(line, twiml, "#")
-                await asyncio.sleep(self.rng.uniform(3, 6))
+                await asyncio.sleep(caller.listen)
                 await self._hang_up(line, index, "heard the order status, hangs up")
                 return
-            await self._wait_for_agent(line, index)
+            await self._wait_for_agent(line, index, caller)
         except (httpx.HTTPError, ValueError) as exc:
             self.tally["failed"] += 1
-            self._say(index, caller, f"failed: {exc}", style="red")
+            self._say(index, line.caller, f"failed: {exc}", style="red")
 
-    async def _wait_for_agent(self, line: _Line, index: int) -> None:
-        patience = self.rng.uniform(0.5, 1.5) * self.plan.patience_seconds
+    async def _wait_for_agent(self, line: _Line, index: int, caller: _Caller) -> None:
         try:
-            await asyncio.wait_for(line.answered.wait(), patience)
+            await asyncio.wait_for(line.answered.wait(), caller.patience)
         except TimeoutError:
-            await self._hang_up(line, index, f"gives up after {patience:.0f} s in the queue")
+            await self._hang_up(line, index, f"gives up after {caller.patience:.0f} s in the queue")
             self.tally["abandoned"] += 1
             return
-        await asyncio.sleep(self.rng.uniform(0.5, 1.5) * self.plan.talk_seconds)
+        await asyncio.sleep(caller.talk)
         await self._hang_up(line, index, "finishes talking to the agent")
         self.tally["answered"] += 1
 
@@ -271,6 +443,7 @@ class CallStream:
         line.ended = True
         response = await self._post("/twilio/status", self._params(line, "completed"))
         response.raise_for_status()
+        self.in_progress.discard(line.sid)
         self.tally["calls"] += 1
         self._say(index, line.caller, what)
 
@@ -280,7 +453,7 @@ class CallStream:
 
     async def _softphone(self, form: dict[str, str]) -> None:
         """An agent's softphone rings, and is picked up (unless the caller left first)."""
-        await asyncio.sleep(self.rng.uniform(0.5, 1.5) * self.plan.ring_seconds)
+        await asyncio.sleep(self.rng.uniform(0.5, 1.5) * self.plan.ring_seconds / self.plan.speed)
         query = parse_qs(urlsplit(form["Url"]).query)
         call_id = query.get("call", [""])[0]
         line = self.lines.get(call_id)
@@ -317,15 +490,32 @@ def _call_id(twiml: ET.Element) -> str:
 # Putting it together
 
 
-def _numbers(runtime: Runtime, rng: random.Random, limit: int = 500) -> list[str]:
+def _numbers(runtime: Runtime, rng: random.Random, limit: int = 500) -> Numbers:
+    """Numbers of customers on file; English speakers' mobiles apart (a landline shared
+    by a family would pop two customers, and the IVR greets those in Chinese)."""
+    query = (
+        select(CustomerPhone.e164, CustomerPhone.label, Customer.preferred_language)
+        .join(Customer, col(Customer.id) == col(CustomerPhone.customer_id))
+        .order_by(col(CustomerPhone.id))
+    )
     with Session(runtime.engine) as session:
-        rows = session.exec(select(CustomerPhone.e164).order_by(func.random()).limit(limit)).all()
-    numbers = list(rows)
-    rng.shuffle(numbers)
-    return numbers
+        rows = session.exec(query).all()
+    english = [e164 for e164, label, language in rows if language == "en" and label == "mobile"]
+    others = [e164 for e164, _label, language in rows if language != "en"]
+    return Numbers(
+        english=rng.sample(english, min(limit, len(english))),
+        others=rng.sample(others, min(limit, len(others))),
+    )
 
 
-def _sim_agents(runtime: Runtime, count: int) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class _SimAgent:
+    id: int
+    username: str
+    password: str
+
+
+def _sim_agents(runtime: Runtime, count: int) -> list[_SimAgent]:
     """Simulated agents' accounts, with passwords of this run."""
     accounts = []
     with Session(writer(runtime.engine), expire_on_commit=False) as session:
@@ -333,54 +523,66 @@ def _sim_agents(runtime: Runtime, count: int) -> list[tuple[str, str]]:
             username, password = SIM_AGENT.format(n=n), secrets.token_urlsafe(12)
             data = UserCreate(username=username, role=Role.AGENT, password=password)
             try:
-                users.create_user(session, data=data, actor=SYSTEM, clock=runtime.clock)
+                user = users.create_user(session, data=data, actor=SYSTEM, clock=runtime.clock)
             except DuplicateUsername:  # from an earlier run: a new password for this one
                 existing = session.exec(select(User).where(User.username == username)).one()
                 assert existing.id is not None
-                users.update_user(
+                user = users.update_user(
                     session,
                     user_id=existing.id,
                     data=UserUpdate(password=password),
                     actor=SYSTEM,
                     clock=runtime.clock,
                 )
-            accounts.append((username, password))
+            assert user.id is not None
+            accounts.append(_SimAgent(user.id, username, password))
     return accounts
 
 
-async def _log_in(base: str, accounts: list[tuple[str, str]]) -> list[str]:
-    tokens = []
+async def _log_in(base: str, agents: list[_SimAgent]) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        for username, password in accounts:
+        for agent in agents:
             got = await http.post(
-                "/api/auth/token", data={"username": username, "password": password}
+                "/api/auth/token", data={"username": agent.username, "password": agent.password}
             )
             got.raise_for_status()
-            token = got.json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = {"Authorization": f"Bearer {got.json()['access_token']}"}
             login = await http.put(
                 "/api/agents/me/login", json={"queues": list(QUEUES)}, headers=headers
             )
             login.raise_for_status()
-            tokens.append(token)
-    return tokens
 
 
-async def _log_out(base: str, tokens: list[str]) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-        for token in tokens:
-            headers = {"Authorization": f"Bearer {token}"}
-            await http.put("/api/agents/me/state", json={"state": "logged_out"}, headers=headers)
+def wind_down(
+    app: FastAPI, *, provider_ids: Iterable[str], agent_ids: Iterable[int], clock: Clock
+) -> tuple[int, int]:
+    """End the demo's calls still in progress and log its simulated agents out, through the
+    call service and presence as any hang-up and log-out goes: a caller left waiting would
+    be offered to the next human agent who becomes available, for good. Returns how many
+    calls were ended and how many agents logged out."""
+    board: Switchboard = app.state.switchboard
+    ids = list(provider_ids)
+    with app.state.sessions() as session:
+        live = session.exec(
+            select(Call.id).where(col(Call.provider_id).in_(ids), Call.state != CallState.ENDED)
+        ).all()
+        for call_id in live:
+            finish(session, board, call_id=call_id, clock=clock)
+    logged_out = 0
+    for agent_id in agent_ids:
+        with contextlib.suppress(InvalidAgentState):  # already logged out
+            board.acd.presence.choose(agent_id, AgentState.LOGGED_OUT, reason="demo stopped")
+            logged_out += 1
+    return len(live), logged_out
 
 
 def run_demo_calls(
-    runtime: Runtime, *, plan: CallPlan, host: str, port: int, out: Console
+    runtime: Runtime, *, plan: CallPlan, listener: Listener, out: Console
 ) -> Counter[str]:
-    """Serve the demo data and stream calls into it until done (or interrupted)."""
-    for noisy in ("httpx", "twilio.http_client", "arq.worker", "arq.jobs"):
-        # One line per request or job would drown the calls' story.
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    base = f"http://{host}:{port}"
+    """Serve the demo data and stream calls into it until done or interrupted (Ctrl-C,
+    SIGTERM); either way its calls end and its agents log out before the server stops."""
+    _quiet_libraries()
+    base = listener.base
     holder: dict[str, CallStream] = {}
     stand_in = TwilioStandIn(lambda form: holder["stream"].ring(form))
     settings = demo_settings(runtime.settings, public_url=base, stand_in=stand_in.start())
@@ -399,9 +601,7 @@ def run_demo_calls(
     app.state.sessions = lambda: Session(writes, expire_on_commit=False)
     acd = app.state.switchboard.acd
     for queue in QUEUES:
-        acd.configure(
-            acd.config(queue).model_copy(update={"wrap_up_seconds": plan.wrap_up_seconds})
-        )
+        acd.configure(acd.config(queue).model_copy(update={"wrap_up_seconds": plan.wrap_up}))
     assert settings.twilio.auth_token is not None
     holder["stream"] = CallStream(
         base=base,
@@ -412,38 +612,83 @@ def run_demo_calls(
         out=out,
         clock=runtime.clock,
     )
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = _DemoServer(uvicorn.Config(app, log_level="warning"))
     try:
-        return asyncio.run(_serve_and_call(server, base, holder["stream"], plan, runtime, out))
+        return asyncio.run(_serve_and_call(server, listener, holder["stream"], runtime, app, out))
     finally:
         stand_in.stop()
 
 
+class _DemoServer(uvicorn.Server):
+    """uvicorn, leaving Ctrl-C and SIGTERM to the demo, which ends its calls and logs its
+    agents out while the service still runs, and only then stops the server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def _serve_and_call(
     server: uvicorn.Server,
-    base: str,
+    listener: Listener,
     stream: CallStream,
-    plan: CallPlan,
     runtime: Runtime,
+    app: FastAPI,
     out: Console,
 ) -> Counter[str]:
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-            raise RuntimeError("the service did not start")
-        await asyncio.sleep(0.05)
-    tokens = await _log_in(base, await asyncio.to_thread(_sim_agents, runtime, plan.agents))
-    out.print(
-        f"console: [bold]{base}/console[/bold] (log in as a demo user printed by `callcenter demo`)"
-    )
-    out.print(f"{plan.agents} simulated agents answer in queues {', '.join(QUEUES)}; Ctrl-C stops")
-    calling = asyncio.create_task(stream.run())
-    done, _ = await asyncio.wait({serving, calling}, return_when=asyncio.FIRST_COMPLETED)
-    if calling in done:
-        await _log_out(base, tokens)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    serving = asyncio.create_task(server.serve(sockets=[listener.socket]))
+    agents: list[_SimAgent] = []
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()
+                raise RuntimeError("the service did not start")
+            await asyncio.sleep(0.05)
+        agents = await asyncio.to_thread(_sim_agents, runtime, stream.plan.agents)
+        await _log_in(listener.base, agents)
+        _banner(listener.base, stream.plan, out)
+        calling = asyncio.create_task(stream.run())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, calling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        calling.cancel()
+        await stream.stop()
+        ended, logged_out = await asyncio.to_thread(
+            wind_down,
+            app,
+            provider_ids=stream.in_progress,
+            agent_ids=[a.id for a in agents],
+            clock=runtime.clock,
+        )
+        if stop.is_set():
+            out.print(
+                f"stopped: {ended} calls in progress ended, "
+                f"{logged_out} simulated agents logged out"
+            )
+        with contextlib.suppress(asyncio.CancelledError):
+            await calling  # a failure of the callers' loop itself is not hidden
+        return stream.tally
+    finally:
         server.should_exit = True
-        await serving
-        return calling.result()
-    calling.cancel()  # the server was stopped (Ctrl-C)
-    return stream.tally
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _banner(base: str, plan: CallPlan, out: Console) -> None:
+    out.print(
+        f"console: [bold]{base}/console[/bold]: sign in as demo-agent1 (press 就绪 / Available) "
+        f"or demo-supervisor; API docs at {base}/docs",
+        soft_wrap=True,
+    )
+    out.print(
+        f"{plan.agents} simulated agents answer {' and '.join(QUEUES)}, about "
+        f"{plan.per_minute * plan.speed:g} calls a minute; Ctrl-C ends the calls, logs the "
+        "simulated agents out and stops",
+        soft_wrap=True,
+    )

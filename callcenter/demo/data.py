@@ -1,4 +1,5 @@
-"""Pools and generators of plausible Chinese customers, addresses and appliances for the demo."""
+"""Pools and generators of plausible customers in China (most speak Chinese to the hotline,
+some English), their addresses and appliances, for the demo."""
 
 from __future__ import annotations
 
@@ -97,6 +98,17 @@ GIVEN_CHARACTERS = (
     "建国华明伟芳秀英丽强军磊洋勇艳杰娟涛超霞平刚桂兰志文海红玉梅婷浩宇鑫子涵欣怡俊博晨佳"
     "雪琳斌辉鹏飞凯云玲慧静敏丹宁"
 )
+
+ENGLISH_SHARE = 0.15
+"""Households that call the hotline in English (foreign residents, mostly): the IVR greets
+them in English and queues them for hotline-en, so both queues get calls."""
+ENGLISH_GIVEN = (
+    ("James", "Mr"), ("Daniel", "Mr"), ("Michael", "Mr"), ("Thomas", "Mr"), ("David", "Mr"),
+    ("Emma", "Ms"), ("Olivia", "Ms"), ("Sophie", "Ms"), ("Laura", "Ms"), ("Anna", "Ms"),
+)  # fmt: skip
+ENGLISH_SURNAMES = (
+    "Smith", "Brown", "Wilson", "Taylor", "Miller", "Clarke", "Evans", "Walker", "Hughes", "Martin",
+)  # fmt: skip
 
 # Number ranges that are really allocated to Chinese mobile operators.
 MOBILE_PREFIXES = (
@@ -249,6 +261,12 @@ def person_name(rng: random.Random, family_name: str | None = None) -> str:
     length = 1 if rng.random() < 0.3 else 2
     given = "".join(rng.choice(GIVEN_CHARACTERS) for _ in range(length))
     return (family_name or surname(rng)) + given
+
+
+def english_name(rng: random.Random, family_name: str | None = None) -> tuple[str, str]:
+    """A name and the title the IVR greets its bearer with ("Hello Ms Evans")."""
+    given, title = rng.choice(ENGLISH_GIVEN)
+    return f"{given} {family_name or rng.choice(ENGLISH_SURNAMES)}", title
 
 
 def mobile(rng: random.Random) -> str:

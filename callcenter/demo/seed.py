@@ -49,6 +49,7 @@ from orders.schemas import (
     StationCreate,
     TransitionIn,
     UserCreate,
+    UserUpdate,
 )
 from orders.services import (
     appliances,
@@ -66,6 +67,9 @@ from parts.schemas import PartIn, ReceiptIn, WarehouseIn
 from parts.services import catalogue, warehouses
 
 DEMO_ADMIN = "demo-admin"
+RESET_COMMAND = "`callcenter demo --reset-passwords`"
+CONSOLE_PATH = "/console"
+DOCS_PATH = "/docs"
 STAFF: tuple[tuple[str, Role], ...] = (
     (DEMO_ADMIN, Role.ADMIN),
     ("demo-supervisor", Role.SUPERVISOR),
@@ -145,13 +149,13 @@ class DemoReport:
         return Group(*parts)
 
     def _users_table(self) -> Table:
-        table = Table(title="Demo users (log in at POST /api/auth/token)")
+        table = Table(title=f"Demo users (sign in at {CONSOLE_PATH}, or Authorize at {DOCS_PATH})")
         for column in ("username", "role", "station"):
             table.add_column(column, no_wrap=True)
         # Folded rather than cut with an ellipsis on a narrow terminal: it must be copyable.
         table.add_column("password", overflow="fold")
         for user in self.users:
-            password = user.password or "(existed before; unchanged)"
+            password = user.password or f"(existed before; unchanged: {RESET_COMMAND})"
             table.add_row(user.username, user.role.value, user.station, password)
         return table
 
@@ -186,6 +190,7 @@ class _Household:
     address: AddressIn
     landline: str
     surname: str
+    language: str
 
 
 @dataclass(frozen=True)
@@ -194,26 +199,58 @@ class _Owned:
     category: C
 
 
-def seed_demo(session: Session, *, customers: int, seed: int, clock: Clock) -> DemoReport:
+def seed_demo(
+    session: Session, *, customers: int, seed: int, clock: Clock, reset_passwords: bool = False
+) -> DemoReport:
     """Stations, users of every role, customers with appliances, and orders in every state.
 
-    A second run adds nothing once the demo admin exists, so it never duplicates the set.
+    A second run adds nothing once the demo admin exists, so it never duplicates the set;
+    with ``reset_passwords`` it gives the demo users new passwords and shows them instead.
     """
     report = DemoReport()
     if session.exec(select(User).where(User.username == DEMO_ADMIN)).first() is not None:
         report.notes.append(f"demo data already present (user {DEMO_ADMIN} exists); nothing added")
+        if reset_passwords:
+            _reset_passwords(session, report, clock)
+        else:
+            report.notes.append(
+                "the demo users' passwords were shown when they were made; "
+                f"{RESET_COMMAND} gives them new ones and shows them"
+            )
         return report
     seeder = _Seeder(session, random.Random(seed), clock(), report)
     seeder.fee_schedule()
     seeder.stations()
     seeder.parts()
     seeder.users()
-    report.notes.append(
-        "the passwords are shown only now; run `callcenter serve` and log in with one of them"
-    )
+    report.notes.append(f"the passwords are shown only now; {RESET_COMMAND} sets new ones")
     for index in range(customers):
         seeder.customer(index)
     return report
+
+
+def _accounts() -> list[tuple[str, Role, pools.Region | None]]:
+    """Every demo user's name and role, with the region of a station's staff."""
+    return [(name, role, None) for name, role in STAFF] + [
+        (f"demo-{region.station_code.lower()}{suffix}", role, region)
+        for region in pools.REGIONS
+        for suffix, role in (("", Role.STATION), ("-engineer", Role.ENGINEER))
+    ]
+
+
+def _reset_passwords(session: Session, report: DemoReport, clock: Clock) -> None:
+    """New passwords for the demo users there are; their tokens stop working with the old."""
+    for username, _role, region in _accounts():
+        user = session.exec(select(User).where(User.username == username)).first()
+        if user is None or user.id is None:
+            continue
+        password = secrets.token_urlsafe(12)
+        users.update_user(
+            session, user_id=user.id, data=UserUpdate(password=password), actor=SYSTEM, clock=clock
+        )
+        station = region.station_name if region else ""
+        report.users.append(DemoUser(username, user.role, station, password))
+    report.notes.append("new passwords set; the old ones and their sign-ins no longer work")
 
 
 class _Seeder:
@@ -225,9 +262,11 @@ class _Seeder:
         self.now = now
         self.report = report
         self.station_ids: dict[str, int] = {}
-        # Drawn first, so even a small set has every state and every category.
+        # Drawn first, so even a small set has every state and every category, and callers
+        # for both of the hotline's queues.
         self.pending_statuses = list(S)
         self.pending_categories = list(C)
+        self.pending_english = True
         self.household: _Household | None = None
 
     def fee_schedule(self) -> None:
@@ -330,13 +369,8 @@ class _Seeder:
         self.report.counts["parts"] = len(made)
 
     def users(self) -> None:
-        accounts = [(name, role, None) for name, role in STAFF] + [
-            (f"demo-{region.station_code.lower()}{suffix}", role, region)
-            for region in pools.REGIONS
-            for suffix, role in (("", Role.STATION), ("-engineer", Role.ENGINEER))
-        ]
         clock = _Clock(self.now - HISTORY - timedelta(days=1), self.now)
-        for username, role, region in accounts:
+        for username, role, region in _accounts():
             # Real secrets, unlike the data: a demo install is still reachable on the network.
             password = secrets.token_urlsafe(12)
             data = UserCreate(
@@ -383,11 +417,16 @@ class _Seeder:
             phones.append(PhoneIn(number=pools.mobile(rng), label="mobile"))
         if family or index % FAMILY_EVERY == FAMILY_EVERY - 2 or rng.random() < 0.25:
             phones.append(PhoneIn(number=household.landline, label="home"))
+        # Some family members (a spouse, say) have a surname of their own.
+        surname = None if family and rng.random() < 0.4 else household.surname
+        if household.language == "en":
+            name, title = pools.english_name(rng, surname)
+        else:
+            name, title = pools.person_name(rng, surname), ""
         data = CustomerCreate(
-            # Some family members (a spouse, say) have a surname of their own.
-            name=pools.person_name(
-                rng, None if family and rng.random() < 0.4 else household.surname
-            ),
+            name=name,
+            title=title,
+            preferred_language=household.language,
             notes=rng.choice(pools.CUSTOMER_NOTES) if rng.random() < 0.1 else "",
             phones=phones,
             addresses=[household.address],
@@ -416,7 +455,12 @@ class _Seeder:
             district=district,
             street=pools.street_address(rng, rng.choice(region.streets[district])),
         )
-        return _Household(region, address, pools.landline(rng, region), pools.surname(rng))
+        if self.pending_english or rng.random() < pools.ENGLISH_SHARE:
+            self.pending_english = False
+            surname, language = rng.choice(pools.ENGLISH_SURNAMES), "en"
+        else:
+            surname, language = pools.surname(rng), "zh-CN"
+        return _Household(region, address, pools.landline(rng, region), surname, language)
 
     def _appliance(self, customer_id: int, clock: _Clock) -> _Owned:
         rng = self.rng
