@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import httpx
 import structlog
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from orders import User
@@ -101,12 +103,56 @@ async def ring_twilio_agent(
     call's row may still say "queued": the offer is published before its request commits.
     """
     board: Switchboard = ctx["switchboard"]
-    acd = board.acd
+
+    def move_on(session: Session) -> None:
+        agent_missed(session, acd=board.acd, call_id=call_id, agent_id=agent_id)
+
+    return await _ring(
+        ctx,
+        call_id=call_id,
+        agent_id=agent_id,
+        offered_at=offered_at,
+        consult=False,
+        on_failure=move_on,
+    )
+
+
+async def ring_twilio_consultant(
+    ctx: dict[str, Any], *, call_id: str, agent_id: int, offered_at: str
+) -> str | None:
+    """Ring the colleague an agent consults (attended transfer) while this very
+    consultation is on; a failure ends it, and the caller is back with the agent."""
+
+    def give_up(session: Session) -> None:
+        end_consult(session, ctx["switchboard"], call_id=call_id, clock=ctx["clock"])
+
+    return await _ring(
+        ctx,
+        call_id=call_id,
+        agent_id=agent_id,
+        offered_at=offered_at,
+        consult=True,
+        on_failure=give_up,
+    )
+
+
+async def _ring(
+    ctx: dict[str, Any],
+    *,
+    call_id: str,
+    agent_id: int,
+    offered_at: str,
+    consult: bool,
+    on_failure: Callable[[Session], None],
+) -> str | None:
+    acd: Acd = ctx["switchboard"].acd
+    leg = "consult" if consult else "agent"  # whose webhooks answer the leg
 
     def check() -> OutboundCall | None:
         offer = acd.current_offer(call_id)
         live = (
             offer is not None
+            and offer.consult == consult
             and offer.agent_id == agent_id
             and offer.offered_at == datetime.fromisoformat(offered_at)
         )
@@ -121,14 +167,14 @@ async def ring_twilio_agent(
             return OutboundCall(
                 to=user.extension or f"client:agent-{agent_id}",
                 from_=call.to_number,
-                url=f"{base}/twilio/agent/connect{query}",
-                status_callback=f"{base}/twilio/agent/status{query}",
+                url=f"{base}/twilio/{leg}/connect{query}",
+                status_callback=f"{base}/twilio/{leg}/status{query}",
                 ring_seconds=_ring_seconds(acd, offer),
             )
 
     outbound = await run_in_threadpool(check)
     if outbound is None:
-        log.info("ring skipped: the offer is over", call=call_id, agent=agent_id)
+        log.info("ring skipped: the offer is over", call=call_id, agent=agent_id, leg=leg)
         return None
     calls: TwilioCalls | None = ctx["twilio_calls"]
     if calls is None:
@@ -138,61 +184,11 @@ async def ring_twilio_agent(
     except TwilioError as exc:
         log.warning("could not ring agent", agent=agent_id, call=call_id, error=exc.message)
 
-        def move_on() -> None:
+        def fail() -> None:
             with ctx["sessions"]() as session:
-                agent_missed(session, acd=acd, call_id=call_id, agent_id=agent_id)
+                on_failure(session)
 
-        await run_in_threadpool(move_on)
-        return None
-
-
-async def ring_twilio_consultant(
-    ctx: dict[str, Any], *, call_id: str, agent_id: int, offered_at: str
-) -> str | None:
-    """Ring the colleague an agent consults (attended transfer) while this very
-    consultation is on; a failure ends it, and the caller is back with the agent."""
-    board: Switchboard = ctx["switchboard"]
-
-    def check() -> OutboundCall | None:
-        offer = board.acd.current_offer(call_id)
-        live = (
-            offer is not None
-            and offer.consult
-            and offer.agent_id == agent_id
-            and offer.offered_at == datetime.fromisoformat(offered_at)
-        )
-        with ctx["sessions"]() as session:
-            call = get_call(session, call_id=call_id)
-            user = session.get(User, agent_id)
-            if not live or call.state is CallState.ENDED or user is None or not user.is_active:
-                return None
-            base = (ctx["public_url"] or "").rstrip("/")
-            query = f"?call={call_id}&agent={agent_id}"
-            return OutboundCall(
-                to=user.extension or f"client:agent-{agent_id}",
-                from_=call.to_number,
-                url=f"{base}/twilio/consult/connect{query}",
-                status_callback=f"{base}/twilio/consult/status{query}",
-                ring_seconds=_ring_seconds(board.acd, offer),
-            )
-
-    outbound = await run_in_threadpool(check)
-    if outbound is None:
-        log.info("consult ring skipped: the consultation is over", call=call_id)
-        return None
-    calls: TwilioCalls | None = ctx["twilio_calls"]
-    try:
-        if calls is None:
-            raise TwilioError("Twilio credentials are not configured")
-        return await run_in_threadpool(calls.place_call, outbound)
-    except TwilioError as exc:
-        log.warning("could not ring the consulted agent", agent=agent_id, error=exc.message)
-
-        def give_up() -> None:
-            with ctx["sessions"]() as session:
-                end_consult(session, board, call_id=call_id, clock=ctx["clock"])
-
-        await run_in_threadpool(give_up)
+        await run_in_threadpool(fail)
         return None
 
 
