@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.types import UTCDateTime, enum_type
@@ -28,6 +28,9 @@ class TranscriptState(StrEnum):
 
 
 class Recording(SQLModel, table=True):
+    # The transcription sweep's question every 10 s: which recordings wait, oldest first.
+    __table_args__ = (Index("ix_recording_transcript_state_id", "transcript_state", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     call_id: str = Field(foreign_key="call.id", index=True, max_length=32)
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
