@@ -18,13 +18,16 @@ from sqlmodel import Session
 from callbacks import Outcome, claimed_dials, dial_ended, release_dial
 from core.types import Clock
 from ivr import CallerInput, Engine, FlowError, IvrSession, Turn, store
+from orders import user_names
 from recordings import FinishedWav, RecordingKind
 from telephony import routing, services
-from telephony.acd import Offer
+from telephony.acd import Offer, QueueFigures
 from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
 from telephony.exceptions import CallNotBridged
 from telephony.ivr_backend import DatabaseBackend
 from telephony.models import Call
+from telephony.presence import AgentState
+from telephony.schemas import TransferAgent, TransferTargets
 from telephony.switchboard import Switchboard
 
 DEFAULT_LANGUAGE = "zh-CN"
@@ -424,6 +427,25 @@ def take_offer(board: Switchboard, *, call_id: str, agent_id: int) -> Offer:
     """The agent took the call ringing for them in the console; the audio still comes on
     their phone, which rings on until they pick it up."""
     return board.acd.take(call_id, agent_id)
+
+
+def queue_figures(board: Switchboard) -> list[QueueFigures]:
+    """Every queue callers are sent to (by the flow), and any other configured or used."""
+    return [
+        board.acd.figures(queue) for queue in sorted({*board.flow.queues(), *board.acd.queues()})
+    ]
+
+
+def transfer_targets(session: Session, board: Switchboard, *, agent_id: int) -> TransferTargets:
+    """Where an agent may send a call: the queues, and the other agents available now."""
+    free = [
+        agent.agent_id
+        for agent in board.acd.presence.all()
+        if agent.state is AgentState.AVAILABLE and agent.agent_id != agent_id
+    ]
+    names = user_names(session, free)
+    agents = [TransferAgent(agent_id=i, name=names[i]) for i in free if i in names]
+    return TransferTargets(queues=queue_figures(board), agents=sorted(agents, key=lambda a: a.name))
 
 
 def consult(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callbacks import start_agent_call
 from core.deps import ClockDep, SessionDep
 from core.errors import PermissionDenied
-from orders import Actor, Role, User, get_user
+from orders import Actor, Role, get_user
 from orders.http import Staff, Supervisor
 from telephony import calls, services
 from telephony.acd import Acd, QueueConfig, QueueFigures
@@ -22,8 +22,8 @@ from telephony.enums import CallChannel
 from telephony.exceptions import NoSuchOffer
 from telephony.presence import Agent, AgentState
 from telephony.routing import agent_missed, record_offers
+from telephony.schemas import TransferTargets
 from telephony.services import get_call
-from telephony.switchboard import Switchboard
 
 router = APIRouter(tags=["agents and queues"])
 QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -132,14 +132,9 @@ def set_agent_state(
     return acd.presence.get(agent_id)
 
 
-def _queue_names(board: Switchboard) -> list[str]:
-    """The queues callers are sent to (by the flow), and any others configured or used."""
-    return sorted({*board.flow.queues(), *board.acd.queues()})
-
-
 @router.get("/queues")
 def list_queues(_actor: Staff, board: SwitchboardDep) -> list[QueueFigures]:
-    return [board.acd.figures(queue) for queue in _queue_names(board)]
+    return calls.queue_figures(board)
 
 
 @router.get("/queues/{queue}")
@@ -157,37 +152,11 @@ def configure_queue(
 CallIdPath = Annotated[str, Path(min_length=1, max_length=32)]
 
 
-class TransferAgent(BaseModel):
-    agent_id: int
-    name: str
-
-
-class TransferTargets(BaseModel):
-    """Where an agent may send a call: the queues, and the agents free to take it now."""
-
-    queues: list[QueueFigures]
-    agents: list[TransferAgent]
-
-
 @router.get("/transfer-targets")
 def transfer_targets(actor: Staff, board: SwitchboardDep, session: SessionDep) -> TransferTargets:
-    acd = board.acd
-    available = [
-        agent
-        for agent in acd.presence.all()
-        if agent.state is AgentState.AVAILABLE and agent.agent_id != actor.id
-    ]
-    agents = []
-    for agent in available:
-        user = session.get(User, agent.agent_id)
-        if user is not None and user.is_active:
-            agents.append(
-                TransferAgent(agent_id=agent.agent_id, name=user.full_name or user.username)
-            )
-    return TransferTargets(
-        queues=[acd.figures(queue) for queue in _queue_names(board)],
-        agents=sorted(agents, key=lambda a: a.name),
-    )
+    """Where I may send a call: the queues, and the agents free to take it now."""
+    assert actor.id is not None
+    return calls.transfer_targets(session, board, agent_id=actor.id)
 
 
 class TransferIn(BaseModel):

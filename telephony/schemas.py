@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from telephony.acd import QueueFigures
+
 
 class LiveCall(BaseModel):
     call_id: str
@@ -21,3 +23,15 @@ class HourFigures(BaseModel):
     hour: int
     calls: int
     abandoned: int
+
+
+class TransferAgent(BaseModel):
+    agent_id: int
+    name: str
+
+
+class TransferTargets(BaseModel):
+    """Where an agent may send a call: the queues, and the agents free to take it now."""
+
+    queues: list[QueueFigures]
+    agents: list[TransferAgent]
