@@ -61,6 +61,10 @@ def build_switchboard(
     # away at start, the ringer makes the group on its first pass instead.
     with contextlib.suppress(redis.RedisError, BusUnavailable):
         board.events.ensure_group(RINGER_GROUP)
+    # Agents who became available under an older release are indexed too; with Redis
+    # away at start there are no agents to index.
+    with contextlib.suppress(redis.RedisError):
+        board.acd.presence.index_available()
     return board
 
 

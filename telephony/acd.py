@@ -175,7 +175,7 @@ class Acd:
                     details={"agent_id": agent_id, "state": agent.state.value},
                 )
             self.enqueue(call_id, queue, priority=0, customer_ids=customer_ids)
-            offer = self._offer(self.config(queue), call_id, agent)
+            offer = self._offer(self.config(queue), call_id, agent_id)
             if offer is None:
                 raise AgentUnavailable(
                     f"agent {agent_id} is no longer available", details={"agent_id": agent_id}
@@ -197,28 +197,28 @@ class Acd:
                     "list[str | bytes]", self.client.zrange(WAITING.format(queue=queue), 0, 0)
                 )
                 # No call waiting (the usual end): the agents need not be read at all.
-                agent = self._pick_agent(config, passed) if front else None
-                if agent is None:
+                agent_id = self._pick_agent(config, passed) if front else None
+                if agent_id is None:
                     return offers
-                offer = self._offer(config, _text(front[0]), agent)
+                offer = self._offer(config, _text(front[0]), agent_id)
                 if offer is None:
-                    passed.add(agent.agent_id)
+                    passed.add(agent_id)
                 else:
                     offers.append(offer)
 
-    def _offer(self, config: QueueConfig, call_id: str, agent: Agent) -> Offer | None:
+    def _offer(self, config: QueueConfig, call_id: str, agent_id: int) -> Offer | None:
         """Offer the call to the agent; None if the agent moved (a break) just now."""
         queued = self._queued(call_id)
         try:
             # The agent's move comes first and is checked as one step with its write: an
             # agent who pressed Break a moment ago is passed over, and nothing is changed.
-            moved = self.presence.move(agent.agent_id, AgentState.OFFERED, call_id=call_id)
+            moved = self.presence.move(agent_id, AgentState.OFFERED, call_id=call_id)
         except InvalidAgentState:
             return None
         now = moved.since
         offer = Offer(
             call_id=call_id,
-            agent_id=agent.agent_id,
+            agent_id=agent_id,
             queue=config.name,
             offered_at=now,
             expires_at=now + timedelta(seconds=config.offer_timeout_seconds),
@@ -226,7 +226,7 @@ class Acd:
         pipe = self.client.pipeline()
         pipe.zrem(WAITING.format(queue=config.name), call_id)
         self._store_offer(offer, pipe)
-        pipe.set(LAST_SERVED.format(queue=config.name), agent.agent_id)
+        pipe.set(LAST_SERVED.format(queue=config.name), agent_id)
         self._count(config.name, "offered", pipe)
         pipe.execute()
         self._publish_offer(offer, queued.customer_ids)
@@ -251,25 +251,33 @@ class Acd:
             )
         )
 
-    def _pick_agent(self, config: QueueConfig, passed: set[int]) -> Agent | None:
-        candidates = [
-            agent
-            for agent in self.presence.all()
-            if agent.state is AgentState.AVAILABLE
-            and agent.agent_id not in passed
-            and config.name in agent.queues
-            and (config.strategy is not Strategy.SKILLS or config.skill in agent.skills)
+    def _pick_agent(self, config: QueueConfig, passed: set[int]) -> int | None:
+        ranked = [
+            (agent_id, since)
+            for agent_id, since in self.presence.available_in(config.name)
+            if agent_id not in passed
         ]
-        if not candidates:
+        if not ranked:
             return None
         if config.strategy is Strategy.ROUND_ROBIN:
             last = int(
                 cast("str | bytes | None", self.client.get(LAST_SERVED.format(queue=config.name)))
                 or 0
             )
-            ordered = sorted(candidates, key=lambda a: a.agent_id)
-            return next((a for a in ordered if a.agent_id > last), ordered[0])
-        return min(candidates, key=lambda a: (a.since, a.changes))
+            ordered = sorted(agent_id for agent_id, _ in ranked)
+            return next((a for a in ordered if a > last), ordered[0])
+        if config.strategy is Strategy.SKILLS:
+            # Only the skills need the agents' records; the move re-checks the state.
+            skilled = [
+                agent
+                for agent in self.presence.get_many([agent_id for agent_id, _ in ranked])
+                if config.skill in agent.skills
+            ]
+            return _longest_idle(skilled)
+        first = ranked[0][1]
+        tied = [agent_id for agent_id, since in ranked if since == first]
+        # Agents freed at the same instant go by the order of their moves.
+        return tied[0] if len(tied) == 1 else _longest_idle(self.presence.get_many(tied))
 
     # Offers answered, missed, expired
 
@@ -607,6 +615,11 @@ class Acd:
         target.expire(key, 40 * 86_400)
         if pipe is None:
             target.execute()
+
+
+def _longest_idle(agents: list[Agent]) -> int | None:
+    available = [a for a in agents if a.state is AgentState.AVAILABLE]
+    return min(available, key=lambda a: (a.since, a.changes)).agent_id if available else None
 
 
 def _score(queued: QueuedCall) -> float:

@@ -2,6 +2,7 @@
 
 AGENTS = "callcenter:presence:agents"
 AGENT = "callcenter:presence:agent:{agent_id}"
+AVAILABLE = "callcenter:presence:available:{queue}"
 PRESENCE_CHANGES = "callcenter:presence:changes"
 QUEUE_CONFIG = "callcenter:acd:queue-config:{queue}"
 QUEUES = "callcenter:acd:queues"

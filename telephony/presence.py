@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from core.bus import Event, EventBus
 from core.types import Clock
-from telephony.constants import AGENT, AGENTS, PRESENCE_CHANGES
+from telephony.constants import AGENT, AGENTS, AVAILABLE, PRESENCE_CHANGES
 from telephony.exceptions import AgentNotOffered, InvalidAgentState
 
 
@@ -87,12 +87,41 @@ class Presence:
         return self._agent(agent_id, raw)
 
     def all(self) -> list[Agent]:
-        ids = sorted(int(i) for i in cast("set[str | bytes]", self.client.smembers(AGENTS)))
-        # One round trip for all agents: the ACD reads them all on every dispatch.
+        return self.get_many(
+            sorted(int(i) for i in cast("set[str | bytes]", self.client.smembers(AGENTS)))
+        )
+
+    def get_many(self, ids: list[int]) -> list[Agent]:
+        """The agents of ``ids``, in one round trip."""
         pipe = self.client.pipeline(transaction=False)
         for agent_id in ids:
             pipe.hgetall(AGENT.format(agent_id=agent_id))
         return [self._agent(i, raw) for i, raw in zip(ids, pipe.execute(), strict=True)]
+
+    def available_in(self, queue: str) -> list[tuple[int, float]]:
+        """The agents available for ``queue`` with the moment each became so (a POSIX
+        timestamp), longest idle first: one read of the index every move keeps, instead
+        of every agent's record on every dispatch.
+
+        The index may name an agent who has just moved on (a move between this read and
+        the caller's): the ACD's own move of the agent checks the state again."""
+        ranked = cast(
+            "list[tuple[str | bytes, float]]",
+            self.client.zrange(AVAILABLE.format(queue=queue), 0, -1, withscores=True),
+        )
+        return [(int(member), score) for member, score in ranked]
+
+    def index_available(self) -> None:
+        """Rebuild the index of available agents from their records: run as a process
+        starts, for agents who became available before the index existed. A move racing
+        this leaves at most a stale entry, which the ACD's checked move passes over and
+        the agent's next move removes."""
+        pipe = self.client.pipeline(transaction=False)
+        for agent in self.all():
+            if agent.state is AgentState.AVAILABLE:
+                for queue in agent.queues:
+                    pipe.zadd(AVAILABLE.format(queue=queue), {str(agent.agent_id): _score(agent)})
+        pipe.execute()
 
     def _agent(self, agent_id: int, raw: dict[Any, Any]) -> Agent:
         if not raw:
@@ -182,6 +211,12 @@ class Presence:
                     pipe.multi()
                     pipe.hset(key, mapping=_fields(moved))
                     pipe.sadd(AGENTS, agent_id)
+                    # The index of available agents changes in the same transaction.
+                    for queue in agent.queues:
+                        pipe.zrem(AVAILABLE.format(queue=queue), agent_id)
+                    if moved.state is AgentState.AVAILABLE:
+                        for queue in moved.queues:
+                            pipe.zadd(AVAILABLE.format(queue=queue), {str(agent_id): _score(moved)})
                     pipe.execute()
                     break
                 except redis.WatchError:
@@ -258,6 +293,10 @@ class Presence:
                     )
                 )
         return repaired
+
+
+def _score(agent: Agent) -> float:
+    return agent.since.timestamp()
 
 
 def _fields(agent: Agent) -> dict[str, str]:

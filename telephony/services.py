@@ -67,9 +67,6 @@ def start_inbound_call(
     only once the events are out: when publishing fails there is no row, so the provider's
     retry publishes them.
     """
-    existing = find_by_provider_id(session, provider_id)
-    if existing is not None:
-        return existing, caller_pop(existing)
     pop = lookup_caller(session, phone=from_number, region=region, clock=clock)
     now = clock()
     call = Call(
@@ -89,7 +86,8 @@ def start_inbound_call(
     try:
         session.flush()
     except IntegrityError:
-        # The provider's retry raced the first request; the first one won.
+        # A retry of a call already logged (found by the unique provider id, not looked up
+        # first: retries are rare, every call pays for a lookup).
         session.rollback()
         winner = find_by_provider_id(session, provider_id)
         assert winner is not None

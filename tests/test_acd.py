@@ -11,6 +11,7 @@ import redis
 
 from core.bus import EventBus
 from telephony.acd import Acd, QueueConfig, Strategy
+from telephony.constants import AVAILABLE
 from telephony.exceptions import InvalidAgentState, NoSuchOffer
 from telephony.presence import Agent, AgentState, Presence
 from tests.conftest import TestClock, at
@@ -241,7 +242,7 @@ def test_an_agent_that_went_on_break_as_the_call_came_is_passed_over(
     acd.enqueue("c1", "q")
     agents = presence.all()
     presence.choose(1, AgentState.BREAK)  # after the ACD read the agents, before its offer
-    offer = acd._offer(acd.config("q"), "c1", agents[0])
+    offer = acd._offer(acd.config("q"), "c1", agents[0].agent_id)
     assert offer is None
     assert presence.get(1).state is AgentState.BREAK
     assert acd.current_offer("c1") is None
@@ -367,3 +368,30 @@ def test_a_queues_day_of_figures_is_the_hotlines_day(
     assert shanghai.figures("q").abandoned == 1
     clock.set(at(2026, 11, 23, 16, 1))  # the next day in Shanghai
     assert shanghai.figures("q").abandoned == 0
+
+
+def test_agents_available_before_the_index_existed_get_calls_once_it_is_built(
+    bus: redis.Redis, acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """An upgrade: agents logged in under a release without the index of available agents
+    (their records only) are found once a process starts and builds it."""
+    _agents(presence, clock, 1, 2)
+    bus.delete(AVAILABLE.format(queue="q"))
+    acd.enqueue("c1", "q")
+    assert acd.dispatch("q") == []
+    presence.index_available()
+    [offer] = acd.dispatch("q")
+    assert offer.agent_id == 1
+
+
+def test_an_indexed_agent_whose_record_moved_on_is_passed_over(
+    bus: redis.Redis, acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """A stale entry (a move racing the index's rebuild) offers nothing to that agent."""
+    _agents(presence, clock, 1, 2)
+    presence.choose(1, AgentState.BREAK)
+    bus.zadd(AVAILABLE.format(queue="q"), {"1": 0.0})
+    acd.enqueue("c1", "q")
+    [offer] = acd.dispatch("q")
+    assert offer.agent_id == 2
+    assert presence.get(1).state is AgentState.BREAK

@@ -29,6 +29,7 @@ from tests.conftest import TestClock, at
 
 AGENTS = (1, 2, 3, 4)
 QUEUE = "q"
+QUEUE_SETS = ([QUEUE], ["other"], [QUEUE, "other"], [])
 
 
 class AcdMachine(RuleBasedStateMachine):
@@ -60,6 +61,14 @@ class AcdMachine(RuleBasedStateMachine):
         self._step()
         with contextlib.suppress(InvalidAgentState):
             self.presence.log_in(agent, queues=[QUEUE], skills=[])
+
+    @rule(agent=st.sampled_from(AGENTS), queues=st.sampled_from(QUEUE_SETS))
+    def log_in_to(self, agent: int, queues: list[str]) -> None:
+        """Logging in again with other queues moves the agent between queues."""
+        self._step()
+        with contextlib.suppress(InvalidAgentState):
+            self.presence.log_in(agent, queues=queues, skills=[])
+            self.acd.dispatch(QUEUE)
 
     @rule(agent=st.sampled_from(AGENTS), state=st.sampled_from(sorted(CHOSEN)))
     def choose(self, agent: int, state: AgentState) -> None:
@@ -170,6 +179,18 @@ class AcdMachine(RuleBasedStateMachine):
             if a.state is AgentState.AVAILABLE and QUEUE in a.queues
         ]
         assert free == [], f"calls wait while agents {free} are available"
+
+    @invariant()
+    def the_index_of_available_agents_is_the_agents_available(self) -> None:
+        agents = self.presence.all()
+        for queue in (QUEUE, "other"):
+            indexed = self.presence.available_in(queue)
+            expected = sorted(
+                (a.since.timestamp(), a.agent_id)
+                for a in agents
+                if a.state is AgentState.AVAILABLE and queue in a.queues
+            )
+            assert sorted((since, a) for a, since in indexed) == expected, queue
 
 
 def test_presence_and_the_acd_keep_their_invariants(redis_url: str) -> None:
