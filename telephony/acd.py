@@ -9,20 +9,25 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
+from importlib.resources import files
 from typing import Literal, cast
 
 import redis
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 from redis.lock import Lock
 
 from core.bus import Event, EventBus
 from core.types import Clock
 from telephony.constants import (
     ACD_LOCK,
+    AGENT,
     ARRIVALS,
+    AVAILABLE,
     LAST_SERVED,
     OFFER,
     OFFERS,
+    PRESENCE_CHANGES,
     QUEUE_CONFIG,
     QUEUED_CALL,
     QUEUES,
@@ -30,11 +35,13 @@ from telephony.constants import (
     WAITING,
 )
 from telephony.exceptions import AgentNotOffered, AgentUnavailable, InvalidAgentState, NoSuchOffer
-from telephony.presence import Agent, AgentState, Presence
+from telephony.presence import Agent, AgentState, AgentStateChanged, Presence
 
 PRIORITY_SPAN = 10**13
 """Wider than any arrival sequence, so priority bands never interleave."""
 MISSED_OFFERS_LIMIT = 2
+STATS_TTL_SECONDS = 40 * 86_400
+DISPATCH_SCRIPT = files("telephony").joinpath("dispatch.lua").read_text()
 RANG_OUT_SECONDS = 5
 """A taken call's ring that ended sooner (a busy or refused phone) is a miss, not a ring
 to repeat: repeating it would ring a broken phone in a loop."""
@@ -130,6 +137,7 @@ class Acd:
         self.clock = clock
         self.zone = zone
         """The hotline's zone: a queue's day of figures starts at its midnight."""
+        self._dispatch_script = client.register_script(DISPATCH_SCRIPT)
 
     # Configuration
 
@@ -167,7 +175,7 @@ class Acd:
     ) -> Offer:
         """A blind transfer to one agent: the call waits at the front of ``queue`` and is
         offered to that agent now; if they miss it, the queue serves it as usual."""
-        with self._decisions():
+        with self._decisions() as lock:
             agent = self.presence.get(agent_id)
             if agent.state is not AgentState.AVAILABLE:
                 raise AgentUnavailable(
@@ -175,62 +183,100 @@ class Acd:
                     details={"agent_id": agent_id, "state": agent.state.value},
                 )
             self.enqueue(call_id, queue, priority=0, customer_ids=customer_ids)
-            offer = self._offer(self.config(queue), call_id, agent_id)
-            if offer is None:
+            made = self._run_dispatch(
+                self.config(queue), lock=lock, call_id=call_id, agent_id=agent_id
+            )
+            if not made:
                 raise AgentUnavailable(
                     f"agent {agent_id} is no longer available", details={"agent_id": agent_id}
                 )
-            return offer
+            return made[0]
 
     def position(self, call_id: str, queue: str) -> int | None:
         rank = cast("int | None", self.client.zrank(WAITING.format(queue=queue), call_id))
         return None if rank is None else rank + 1
 
     def dispatch(self, queue: str) -> list[Offer]:
-        """Offer waiting calls to free agents until one of the two runs out."""
-        offers: list[Offer] = []
-        passed: set[int] = set()
-        with self._decisions():
-            config = self.config(queue)
-            while True:
-                front = cast(
-                    "list[str | bytes]", self.client.zrange(WAITING.format(queue=queue), 0, 0)
-                )
-                # No call waiting (the usual end): the agents need not be read at all.
-                agent_id = self._pick_agent(config, passed) if front else None
-                if agent_id is None:
-                    return offers
-                offer = self._offer(config, _text(front[0]), agent_id)
-                if offer is None:
-                    passed.add(agent_id)
-                else:
-                    offers.append(offer)
+        """Offer waiting calls to free agents until one of the two runs out: one script
+        in Redis, which takes no lock of its own; only while another decision holds the
+        lock does this wait for it."""
+        config = self.config(queue)
+        made = self._run_dispatch(config)
+        if made is None:
+            with self._decisions() as lock:
+                made = self._run_dispatch(config, lock=lock)
+        return made or []
 
-    def _offer(self, config: QueueConfig, call_id: str, agent_id: int) -> Offer | None:
-        """Offer the call to the agent; None if the agent moved (a break) just now."""
-        queued = self._queued(call_id)
-        try:
-            # The agent's move comes first and is checked as one step with its write: an
-            # agent who pressed Break a moment ago is passed over, and nothing is changed.
-            moved = self.presence.move(agent_id, AgentState.OFFERED, call_id=call_id)
-        except InvalidAgentState:
-            return None
-        now = moved.since
-        offer = Offer(
-            call_id=call_id,
-            agent_id=agent_id,
-            queue=config.name,
-            offered_at=now,
-            expires_at=now + timedelta(seconds=config.offer_timeout_seconds),
+    def _run_dispatch(
+        self,
+        config: QueueConfig,
+        *,
+        lock: Lock | None = None,
+        call_id: str | None = None,
+        agent_id: int | None = None,
+    ) -> list[Offer] | None:
+        """Run the dispatch script (``call_id`` to ``agent_id`` only, when named) and
+        publish its offers; None when another decision holds the lock."""
+        now = self.clock()
+        expires = now + timedelta(seconds=config.offer_timeout_seconds)
+        token = lock.local.token if lock is not None else b""
+        reply = self._dispatch_script(
+            keys=[
+                WAITING.format(queue=config.name),
+                AVAILABLE.format(queue=config.name),
+                PRESENCE_CHANGES,
+                OFFERS,
+                LAST_SERVED.format(queue=config.name),
+                self._stats_key(config.name),
+                ACD_LOCK,
+            ],
+            args=[
+                token,
+                config.name,
+                config.strategy.value,
+                config.skill or "",
+                to_json(now),
+                to_json(now).strip(b'"'),
+                to_json(expires).strip(b'"'),
+                expires.timestamp(),
+                AGENT.format(agent_id=""),
+                QUEUED_CALL.format(call_id=""),
+                OFFER.format(call_id=""),
+                AVAILABLE.format(queue=""),
+                STATS_TTL_SECONDS,
+                call_id or "",
+                "" if agent_id is None else agent_id,
+            ],
         )
-        pipe = self.client.pipeline()
-        pipe.zrem(WAITING.format(queue=config.name), call_id)
-        self._store_offer(offer, pipe)
-        pipe.set(LAST_SERVED.format(queue=config.name), agent_id)
-        self._count(config.name, "offered", pipe)
-        pipe.execute()
-        self._publish_offer(offer, queued.customer_ids)
-        return offer
+        if reply is None:
+            return None
+        offers: list[Offer] = []
+        events: list[Event] = []
+        for raw_call, raw_agent, raw_queued in cast("list[list[str | bytes]]", reply):
+            offer = Offer(
+                call_id=_text(raw_call),
+                agent_id=int(raw_agent),
+                queue=config.name,
+                offered_at=now,
+                expires_at=expires,
+            )
+            offers.append(offer)
+            events.append(
+                AgentStateChanged(
+                    agent_id=offer.agent_id,
+                    state=AgentState.OFFERED,
+                    previous=AgentState.AVAILABLE,
+                    reason="",
+                    call_id=offer.call_id,
+                    at=now,
+                )
+            )
+            events.append(
+                self._offered_event(offer, QueuedCall.model_validate_json(raw_queued).customer_ids)
+            )
+        if events:
+            self.bus.publish_many(events)
+        return offers
 
     def _store_offer(self, offer: Offer, pipe: redis.client.Pipeline | None = None) -> None:
         target = pipe if pipe is not None else self.client.pipeline()
@@ -240,44 +286,18 @@ class Acd:
             target.execute()
 
     def _publish_offer(self, offer: Offer, customer_ids: list[int]) -> None:
-        self.bus.publish(
-            CallOffered(
-                call_id=offer.call_id,
-                agent_id=offer.agent_id,
-                queue=offer.queue,
-                customer_ids=customer_ids,
-                at=offer.offered_at,
-                expires_at=offer.expires_at if offer.taken else None,
-            )
-        )
+        self.bus.publish(self._offered_event(offer, customer_ids))
 
-    def _pick_agent(self, config: QueueConfig, passed: set[int]) -> int | None:
-        ranked = [
-            (agent_id, since)
-            for agent_id, since in self.presence.available_in(config.name)
-            if agent_id not in passed
-        ]
-        if not ranked:
-            return None
-        if config.strategy is Strategy.ROUND_ROBIN:
-            last = int(
-                cast("str | bytes | None", self.client.get(LAST_SERVED.format(queue=config.name)))
-                or 0
-            )
-            ordered = sorted(agent_id for agent_id, _ in ranked)
-            return next((a for a in ordered if a > last), ordered[0])
-        if config.strategy is Strategy.SKILLS:
-            # Only the skills need the agents' records; the move re-checks the state.
-            skilled = [
-                agent
-                for agent in self.presence.get_many([agent_id for agent_id, _ in ranked])
-                if config.skill in agent.skills
-            ]
-            return _longest_idle(skilled)
-        first = ranked[0][1]
-        tied = [agent_id for agent_id, since in ranked if since == first]
-        # Agents freed at the same instant go by the order of their moves.
-        return tied[0] if len(tied) == 1 else _longest_idle(self.presence.get_many(tied))
+    @staticmethod
+    def _offered_event(offer: Offer, customer_ids: list[int]) -> CallOffered:
+        return CallOffered(
+            call_id=offer.call_id,
+            agent_id=offer.agent_id,
+            queue=offer.queue,
+            customer_ids=customer_ids,
+            at=offer.offered_at,
+            expires_at=offer.expires_at if offer.taken else None,
+        )
 
     # Offers answered, missed, expired
 
@@ -607,19 +627,18 @@ class Acd:
         pipe.zrem(OFFERS, call_id)
         pipe.execute()
 
+    def _stats_key(self, queue: str) -> str:
+        """The queue's figures of the hotline's day."""
+        return STATS.format(queue=queue, day=self.clock().astimezone(self.zone).date())
+
     def _count(self, queue: str, field: str, pipe: redis.client.Pipeline | None = None) -> None:
         """Count one event of the queue's day; in ``pipe`` when given, sent with its writes."""
-        key = STATS.format(queue=queue, day=self.clock().astimezone(self.zone).date())
+        key = self._stats_key(queue)
         target = pipe if pipe is not None else self.client.pipeline()
         target.hincrby(key, field, 1)
-        target.expire(key, 40 * 86_400)
+        target.expire(key, STATS_TTL_SECONDS)
         if pipe is None:
             target.execute()
-
-
-def _longest_idle(agents: list[Agent]) -> int | None:
-    available = [a for a in agents if a.state is AgentState.AVAILABLE]
-    return min(available, key=lambda a: (a.since, a.changes)).agent_id if available else None
 
 
 def _score(queued: QueuedCall) -> float:

@@ -362,6 +362,18 @@ def _attempt_over(session: Session, call: Call, clock: Clock) -> None:
     dial_ended(session, call.task_id, _OUTCOME_OF[call.disposition], now=clock())
 
 
+def dial_failed(session: Session, board: Switchboard, *, call_id: str, clock: Clock) -> Call:
+    """A call we placed that never reached the callee: refused by the channel, not
+    placed at all, or lost with the process placing it."""
+    return services.end_call(
+        session,
+        notifier=board.notifier,
+        call_id=call_id,
+        disposition=Disposition.FAILED,
+        clock=clock,
+    )
+
+
 def reconcile_dials(
     session: Session, board: Switchboard, *, stale_after: timedelta, clock: Clock
 ) -> int:
@@ -380,13 +392,7 @@ def reconcile_dials(
                 _attempt_over(session, call, clock)
             continue
         if call is not None:
-            services.end_call(
-                session,
-                notifier=board.notifier,
-                call_id=call.id,
-                disposition=Disposition.FAILED,
-                clock=clock,
-            )
+            dial_failed(session, board, call_id=call.id, clock=clock)
         # It has waited the claim timeout already: due again now.
         release_dial(session, task_id, now=clock(), due_at=clock())
         released += 1

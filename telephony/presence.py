@@ -98,24 +98,12 @@ class Presence:
             pipe.hgetall(AGENT.format(agent_id=agent_id))
         return [self._agent(i, raw) for i, raw in zip(ids, pipe.execute(), strict=True)]
 
-    def available_in(self, queue: str) -> list[tuple[int, float]]:
-        """The agents available for ``queue`` with the moment each became so (a POSIX
-        timestamp), longest idle first: one read of the index every move keeps, instead
-        of every agent's record on every dispatch.
-
-        The index may name an agent who has just moved on (a move between this read and
-        the caller's): the ACD's own move of the agent checks the state again."""
-        ranked = cast(
-            "list[tuple[str | bytes, float]]",
-            self.client.zrange(AVAILABLE.format(queue=queue), 0, -1, withscores=True),
-        )
-        return [(int(member), score) for member, score in ranked]
-
     def index_available(self) -> None:
-        """Rebuild the index of available agents from their records: run as a process
-        starts, for agents who became available before the index existed. A move racing
-        this leaves at most a stale entry, which the ACD's checked move passes over and
-        the agent's next move removes."""
+        """Rebuild the index of available agents (by queue, scored by the moment each
+        became available) from their records: run as a process starts, for agents who
+        became available before the index existed. A move racing this leaves at most a
+        stale entry, which the ACD's dispatch passes over (it reads the agent's record)
+        and the agent's next move removes."""
         pipe = self.client.pipeline(transaction=False)
         for agent in self.all():
             if agent.state is AgentState.AVAILABLE:

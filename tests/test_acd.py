@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,7 @@ import redis
 
 from core.bus import EventBus
 from telephony.acd import Acd, QueueConfig, Strategy
-from telephony.constants import AVAILABLE
+from telephony.constants import ACD_LOCK, AVAILABLE
 from telephony.exceptions import InvalidAgentState, NoSuchOffer
 from telephony.presence import Agent, AgentState, Presence
 from tests.conftest import TestClock, at
@@ -235,21 +236,6 @@ def test_an_offered_agent_can_neither_take_a_break_nor_go_available(
     assert acd.figures("q").answered == 1
 
 
-def test_an_agent_that_went_on_break_as_the_call_came_is_passed_over(
-    acd: Acd, presence: Presence, clock: Clock
-) -> None:
-    _agents(presence, clock, 1, 2)
-    acd.enqueue("c1", "q")
-    agents = presence.all()
-    presence.choose(1, AgentState.BREAK)  # after the ACD read the agents, before its offer
-    offer = acd._offer(acd.config("q"), "c1", agents[0].agent_id)
-    assert offer is None
-    assert presence.get(1).state is AgentState.BREAK
-    assert acd.current_offer("c1") is None
-    [offer] = acd.dispatch("q")
-    assert offer.agent_id == 2
-
-
 def test_a_miss_reported_twice_counts_once_and_an_expired_offer_of_an_agent_on_another_call(
     acd: Acd, presence: Presence, clock: Clock
 ) -> None:
@@ -395,3 +381,55 @@ def test_an_indexed_agent_whose_record_moved_on_is_passed_over(
     [offer] = acd.dispatch("q")
     assert offer.agent_id == 2
     assert presence.get(1).state is AgentState.BREAK
+
+
+def test_a_dispatch_waits_for_a_decision_that_holds_the_lock(
+    bus: redis.Redis, acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """A decision of several steps (a miss, a hang-up) holds the ACD's lock: a dispatch
+    meanwhile changes nothing until the lock is released, then offers."""
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    held = bus.lock(ACD_LOCK, timeout=10)
+    assert held.acquire(blocking=False)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(acd.dispatch, "q")
+        time.sleep(0.3)
+        assert not waiting.done()
+        assert presence.get(1).state is AgentState.AVAILABLE
+        assert acd.position("c1", "q") == 1
+        held.release()
+        [offer] = waiting.result(timeout=5)
+    assert offer.agent_id == 1
+    assert acd.current_offer("c1") == offer
+
+
+def test_many_dispatches_and_misses_at_once_offer_each_call_to_one_agent(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """Dispatches (lock-free scripts) and misses (under the lock) from many threads: no
+    agent is offered two calls, no call two agents, and every call is somewhere."""
+    _agents(presence, clock, *range(1, 7))
+    calls = [f"c{index}" for index in range(12)]
+    for call_id in calls:
+        acd.enqueue(call_id, "q")
+
+    def miss_whatever_rings() -> None:
+        for agent in presence.all():
+            if agent.state is AgentState.OFFERED and agent.call_id is not None:
+                with contextlib.suppress(NoSuchOffer):
+                    acd.miss(agent.call_id, agent.agent_id)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        jobs = [pool.submit(acd.dispatch, "q") for _ in range(12)]
+        jobs += [pool.submit(miss_whatever_rings) for _ in range(6)]
+        jobs += [pool.submit(acd.dispatch, "q") for _ in range(12)]
+        for job in jobs:
+            job.result()
+    offered = [a for a in presence.all() if a.state is AgentState.OFFERED]
+    assert len({a.call_id for a in offered}) == len(offered)
+    for agent in offered:
+        offer = acd.current_offer(agent.call_id or "")
+        assert offer is not None and offer.agent_id == agent.agent_id
+    ringing = {a.call_id for a in offered}
+    assert all((acd.position(c, "q") is None) == (c in ringing) for c in calls)

@@ -23,6 +23,7 @@ from hypothesis.stateful import (
 
 from core.bus import EventBus
 from telephony.acd import Acd, QueueConfig
+from telephony.constants import AVAILABLE
 from telephony.exceptions import InvalidAgentState, NoSuchOffer
 from telephony.presence import CHOSEN, AgentState, Presence
 from tests.conftest import TestClock, at
@@ -184,13 +185,13 @@ class AcdMachine(RuleBasedStateMachine):
     def the_index_of_available_agents_is_the_agents_available(self) -> None:
         agents = self.presence.all()
         for queue in (QUEUE, "other"):
-            indexed = self.presence.available_in(queue)
+            indexed = self.client.zrange(AVAILABLE.format(queue=queue), 0, -1, withscores=True)
             expected = sorted(
                 (a.since.timestamp(), a.agent_id)
                 for a in agents
                 if a.state is AgentState.AVAILABLE and queue in a.queues
             )
-            assert sorted((since, a) for a, since in indexed) == expected, queue
+            assert sorted((since, int(a)) for a, since in indexed) == expected, queue
 
 
 def test_presence_and_the_acd_keep_their_invariants(redis_url: str) -> None:

@@ -81,6 +81,9 @@ def test_demo_calls_ring_in_through_the_real_call_path_and_ctrl_c_leaves_nothing
     try:
         frames = _watch(base, _supervisor_token(base, demo, log), seconds=60)
         until(lambda: _both_queues_called_and_some_call_live(engine, demo), timeout=40)
+        # A talk lasts 3 s at this speed: Ctrl-C waits for one to end, however quickly
+        # the rest came (on a quick machine the conditions above met before any did).
+        until(lambda: "finishes talking to the agent" in log.read_text(), timeout=40)
         second = subprocess.run(
             [str(CLI), "demo", "--calls", "--port", str(port)],
             env=env,

@@ -25,8 +25,8 @@ from callbacks import (
 )
 from core.types import Clock
 from orders import User
-from telephony import services
-from telephony.enums import CallChannel, Disposition
+from telephony import calls, services
+from telephony.enums import CallChannel
 from telephony.switchboard import Switchboard
 from telephony.twilio.config import TwilioSettings
 from telephony.twilio.errors import TwilioError, TwilioInvalidNumber
@@ -77,26 +77,14 @@ def dial_due_surveys(
             sid = client.place_call(request)
         except TwilioInvalidNumber as exc:
             log.info("survey number refused by Twilio", task=dial.task_id, error=exc.message)
-            services.end_call(
-                session,
-                notifier=board.notifier,
-                call_id=call.id,
-                disposition=Disposition.FAILED,
-                clock=clock,
-            )
+            calls.dial_failed(session, board, call_id=call.id, clock=clock)
             dial_ended(session, dial.task_id, Outcome.WRONG_NUMBER, now=clock())
             continue
         except TwilioError as exc:
             log.warning(
                 "survey call not placed, due again shortly", task=dial.task_id, error=exc.message
             )
-            services.end_call(
-                session,
-                notifier=board.notifier,
-                call_id=call.id,
-                disposition=Disposition.FAILED,
-                clock=clock,
-            )
+            calls.dial_failed(session, board, call_id=call.id, clock=clock)
             release_dial(session, dial.task_id, now=clock())
             continue
         services.dialled(session, call=call, provider_id=sid)
