@@ -10,12 +10,14 @@ import contextlib
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from importlib.resources import files
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import redis
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
+from redis.commands.core import Script
 from redis.lock import Lock
+from redis.typing import EncodableT
 
 from core.bus import Event, EventBus
 from core.types import Clock
@@ -41,10 +43,19 @@ PRIORITY_SPAN = 10**13
 """Wider than any arrival sequence, so priority bands never interleave."""
 MISSED_OFFERS_LIMIT = 2
 STATS_TTL_SECONDS = 40 * 86_400
-DISPATCH_SCRIPT = files("telephony").joinpath("dispatch.lua").read_text()
 RANG_OUT_SECONDS = 5
 """A taken call's ring that ended sooner (a busy or refused phone) is a miss, not a ring
 to repeat: repeating it would ring a broken phone in a loop."""
+
+
+def _lua(name: str) -> str:
+    """An ACD decision that runs in Redis, after the helpers the decisions share."""
+    scripts = files("telephony").joinpath("lua")
+    return scripts.joinpath("agents.lua").read_text() + scripts.joinpath(name).read_text()
+
+
+DISPATCH_SCRIPT = _lua("dispatch.lua")
+WITHDRAW_SCRIPT = _lua("withdraw.lua")
 
 
 class Strategy(StrEnum):
@@ -138,6 +149,7 @@ class Acd:
         self.zone = zone
         """The hotline's zone: a queue's day of figures starts at its midnight."""
         self._dispatch_script = client.register_script(DISPATCH_SCRIPT)
+        self._withdraw_script = client.register_script(WITHDRAW_SCRIPT)
 
     # Configuration
 
@@ -200,12 +212,37 @@ class Acd:
         """Offer waiting calls to free agents until one of the two runs out: one script
         in Redis, which takes no lock of its own; only while another decision holds the
         lock does this wait for it."""
-        config = self.config(queue)
-        made = self._run_dispatch(config)
-        if made is None:
-            with self._decisions() as lock:
-                made = self._run_dispatch(config, lock=lock)
-        return made or []
+        return self._run_dispatch(self.config(queue))
+
+    def _decide(
+        self,
+        script: Script,
+        now: datetime,
+        *,
+        keys: list[str],
+        args: list[EncodableT],
+        lock: Lock | None = None,
+    ) -> Any:
+        """Run an ACD decision script: at once, unless another decision holds the lock
+        (the script refuses then), in which case under the lock once it is free."""
+
+        def run(token: EncodableT) -> Any:
+            shared: list[EncodableT] = [
+                token,
+                AGENT.format(agent_id=""),
+                AVAILABLE.format(queue=""),
+                to_json(now),
+                now.timestamp(),
+            ]
+            return script(keys=[ACD_LOCK, PRESENCE_CHANGES, *keys], args=[*shared, *args])
+
+        if lock is not None:
+            return run(lock.local.token)
+        reply = run(b"")
+        if reply is None:
+            with self._decisions() as held:
+                reply = run(held.local.token)
+        return reply
 
     def _run_dispatch(
         self,
@@ -214,42 +251,36 @@ class Acd:
         lock: Lock | None = None,
         call_id: str | None = None,
         agent_id: int | None = None,
-    ) -> list[Offer] | None:
-        """Run the dispatch script (``call_id`` to ``agent_id`` only, when named) and
-        publish its offers; None when another decision holds the lock."""
+    ) -> list[Offer]:
+        """Run the dispatch script (``call_id`` to ``agent_id`` only, when named; under
+        ``lock`` when the caller holds it) and publish its offers."""
         now = self.clock()
         expires = now + timedelta(seconds=config.offer_timeout_seconds)
-        token = lock.local.token if lock is not None else b""
-        reply = self._dispatch_script(
+        reply = self._decide(
+            self._dispatch_script,
+            now,
             keys=[
                 WAITING.format(queue=config.name),
                 AVAILABLE.format(queue=config.name),
-                PRESENCE_CHANGES,
                 OFFERS,
                 LAST_SERVED.format(queue=config.name),
                 self._stats_key(config.name),
-                ACD_LOCK,
             ],
             args=[
-                token,
                 config.name,
                 config.strategy.value,
                 config.skill or "",
-                to_json(now),
                 to_json(now).strip(b'"'),
                 to_json(expires).strip(b'"'),
                 expires.timestamp(),
-                AGENT.format(agent_id=""),
                 QUEUED_CALL.format(call_id=""),
                 OFFER.format(call_id=""),
-                AVAILABLE.format(queue=""),
                 STATS_TTL_SECONDS,
                 call_id or "",
                 "" if agent_id is None else agent_id,
             ],
+            lock=lock,
         )
-        if reply is None:
-            return None
         offers: list[Offer] = []
         events: list[Event] = []
         for raw_call, raw_agent, raw_queued in cast("list[list[str | bytes]]", reply):
@@ -488,28 +519,40 @@ class Acd:
         # call that is not queued now cannot be queued by this decision either way.
         if not self.client.exists(QUEUED_CALL.format(call_id=call_id)):
             return None
-        with self._decisions():
-            reads = self.client.pipeline(transaction=False)
-            reads.get(QUEUED_CALL.format(call_id=call_id))
-            reads.get(OFFER.format(call_id=call_id))
-            raw, offer_raw = cast("list[str | bytes | None]", reads.execute())
-            if raw is None:
-                return None
-            queued = QueuedCall.model_validate_json(raw)
-            if offer_raw is not None:
-                offer = Offer.model_validate_json(offer_raw)
-                self._drop_offer(call_id)
-                with contextlib.suppress(AgentNotOffered):
-                    self.presence.move(
-                        offer.agent_id, AgentState.AVAILABLE, reason=reason, offered=call_id
-                    )
-            pipe = self.client.pipeline()
-            pipe.zrem(WAITING.format(queue=queued.queue), call_id)
-            pipe.delete(QUEUED_CALL.format(call_id=call_id))
-            if count is not None:
-                self._count(queued.queue, count, pipe)
-            pipe.execute()
-            return queued
+        now = self.clock()
+        figures_before, figures_after = self._stats_key("|").split("|")
+        reply = self._decide(
+            self._withdraw_script,
+            now,
+            keys=[OFFERS],
+            args=[
+                call_id,
+                QUEUED_CALL.format(call_id=call_id),
+                OFFER.format(call_id=call_id),
+                WAITING.format(queue=""),
+                figures_before,
+                figures_after,
+                count or "",
+                STATS_TTL_SECONDS,
+                to_json(reason),
+            ],
+        )
+        if not reply:
+            return None
+        raw_queued, freed = cast("list[str | bytes]", reply)
+        queued = QueuedCall.model_validate_json(raw_queued)
+        if freed:
+            self.bus.publish(
+                AgentStateChanged(
+                    agent_id=int(freed),
+                    state=AgentState.AVAILABLE,
+                    previous=AgentState.OFFERED,
+                    reason=reason,
+                    call_id=None,
+                    at=now,
+                )
+            )
+        return queued
 
     def overflow(self, queue: str) -> list[QueuedCall]:
         """Calls that waited past the queue's maximum leave it, for a callback or voicemail."""

@@ -433,3 +433,21 @@ def test_many_dispatches_and_misses_at_once_offer_each_call_to_one_agent(
         assert offer is not None and offer.agent_id == agent.agent_id
     ringing = {a.call_id for a in offered}
     assert all((acd.position(c, "q") is None) == (c in ringing) for c in calls)
+
+
+def test_withdrawing_a_call_whose_agent_moved_on_leaves_the_agent_as_it_is(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """The offer's agent is no longer offered this call (a lost write): the call leaves
+    the ACD, the agent is not touched."""
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    acd.dispatch("q")
+    presence.move(1, AgentState.ON_CALL, call_id="other")
+    queued = acd.withdraw("c1", reason="caller left", count="abandoned")
+    assert queued is not None and queued.call_id == "c1"
+    assert presence.get(1).state is AgentState.ON_CALL
+    assert acd.current_offer("c1") is None
+    assert acd.position("c1", "q") is None
+    assert acd.figures("q").abandoned == 1
+    assert acd.withdraw("c1", reason="caller left", count="abandoned") is None

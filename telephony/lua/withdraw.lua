@@ -1,0 +1,41 @@
+-- The ACD's withdrawal of a call that ended unanswered: out of its queue, and out of the
+-- offer ringing for it, whose agent is free again (when still offered this call).
+--
+-- KEYS (after the shared ones): 3 the offers by expiry.
+-- ARGV (after the shared ones): 6 call id, 7 its queued-call key, 8 its offer key, 9 a
+-- queue's waiting calls' key less its queue, 10 and 11 a queue's figures' key before and
+-- after its queue, 12 the figure the call counts in ('' none), 13 the figures' lifetime in
+-- seconds, 14 the freed agent's reason as a JSON string.
+-- Returns {queued call JSON, freed agent id or ''}; {} when the call was not queued; nil
+-- while another decision holds the lock.
+
+if held_by_another() then
+  return false
+end
+
+local call_id = ARGV[6]
+local queued = redis.call('GET', ARGV[7])
+if not queued then
+  return {}
+end
+local freed = ''
+local offer = redis.call('GET', ARGV[8])
+if offer then
+  redis.call('DEL', ARGV[8])
+  redis.call('ZREM', KEYS[3], call_id)
+  local agent_id = tostring(cjson.decode(offer)['agent_id'])
+  local offered = agent_field(agent_id, 'state') == '"offered"'
+  if offered and agent_field(agent_id, 'call_id') == cjson.encode(call_id) then
+    move_agent(agent_id, '"available"', ARGV[14], 'null')
+    freed = agent_id
+  end
+end
+local queue = cjson.decode(queued)['queue']
+redis.call('ZREM', ARGV[9] .. queue, call_id)
+redis.call('DEL', ARGV[7])
+if ARGV[12] ~= '' then
+  local figures = ARGV[10] .. queue .. ARGV[11]
+  redis.call('HINCRBY', figures, ARGV[12], 1)
+  redis.call('EXPIRE', figures, ARGV[13])
+end
+return {queued, freed}
