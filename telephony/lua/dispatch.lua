@@ -39,9 +39,11 @@ local function candidates()
   end
   local ranked = redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES')
   for i = 1, #ranked, 2 do
-    local id = ranked[i]
+    local id, since = ranked[i], tonumber(ranked[i + 1])
+    -- Longest idle needs no more than the first agent and those freed with them.
+    if strategy == 'longest_idle' and #found > 0 and since ~= found[1][2] then break end
     if agent_field(id, 'state') == '"available"' and (strategy ~= 'skills' or has_skill(id)) then
-      table.insert(found, {id, tonumber(ranked[i + 1])})
+      table.insert(found, {id, since})
     end
   end
   return found
