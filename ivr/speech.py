@@ -24,11 +24,11 @@ import numpy as np
 import vosk
 
 from core.errors import CallCenterError
+from core.vosk_models import ModelUnreadable, open_model
 from ivr.exceptions import SpeechRecognitionFailed, SpeechUnavailable
 
 CALL_RATE = 8000
 """Sample rate of call audio (16-bit mono PCM) given to ``PhraseRecognizer.feed``."""
-KALDI_DEFAULT_RATE = 16000
 """What a model expects when its conf/mfcc.conf names no --sample-frequency."""
 UNKNOWN_WORDS = ("[unk]", "<UNK>", "<unk>")
 """Spellings of the unknown-word token: Vosk's own models use the first, plain Kaldi
@@ -71,31 +71,18 @@ def load_model(path: Path) -> SpeechModel:
 
 @functools.cache
 def _load(path: Path) -> SpeechModel:
-    if not path.is_dir():
+    try:
+        model = open_model(path)
+    except ModelUnreadable as exc:
+        raise SpeechUnavailable(str(exc), details={"path": str(path)}) from exc
+    if model.sample_rate % CALL_RATE:
         raise SpeechUnavailable(
-            f"no Vosk model at {path}; set CALLCENTER_VOSK_MODEL to a model directory",
-            details={"path": str(path)},
+            f"Vosk model {path} expects {model.sample_rate} Hz, not a multiple of the "
+            f"{CALL_RATE} Hz calls",
+            details={"path": str(path), "sample_rate": model.sample_rate},
         )
-    rate = _sample_rate(path)
-    if rate % CALL_RATE:
-        raise SpeechUnavailable(
-            f"Vosk model {path} expects {rate} Hz, not a multiple of the {CALL_RATE} Hz calls",
-            details={"path": str(path), "sample_rate": rate},
-        )
-    with _vosk_errors(f"load the Vosk model at {path}", error=SpeechUnavailable):
-        model = vosk.Model(str(path))
-    known = [word for word in UNKNOWN_WORDS if model.vosk_model_find_word(word) >= 0]
-    return SpeechModel(model, rate, known[0] if known else None)
-
-
-def _sample_rate(path: Path) -> int:
-    conf = path / "conf" / "mfcc.conf"
-    lines = conf.read_text().splitlines() if conf.exists() else []
-    for line in lines:
-        name, _, value = line.strip().partition("=")
-        if name == "--sample-frequency":
-            return int(float(value))
-    return KALDI_DEFAULT_RATE
+    known = [word for word in UNKNOWN_WORDS if model.handle.vosk_model_find_word(word) >= 0]
+    return SpeechModel(model.handle, model.sample_rate, known[0] if known else None)
 
 
 class PhraseRecognizer:

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import vosk
 
+from core.vosk_models import ModelUnreadable, open_model
 from recordings.exceptions import AudioUnreadable, TranscriptionUnavailable
 
 SPEAKERS = {1: ("caller",), 2: ("customer", "agent")}
 """Speaker of each channel, by the number of channels."""
-KALDI_DEFAULT_RATE = 16000
 """What a model expects when its conf/mfcc.conf names no --sample-frequency."""
 BLOCK_SECONDS = 10
 """Audio is resampled in blocks of this length, so a long call never sits in memory
@@ -77,31 +77,13 @@ def load_model(path: Path) -> TranscriptionModel:
 
 @functools.cache
 def _load(path: Path) -> TranscriptionModel:
-    if not path.is_dir():
-        raise TranscriptionUnavailable(
-            f"no Vosk model at {path}; set CALLCENTER_VOSK_MODEL to a model directory",
-            details={"path": str(path)},
-        )
-    vosk.SetLogLevel(-1)
     try:
-        handle = vosk.Model(str(path))
-    except Exception as exc:  # Vosk raises a bare Exception for any model it cannot read
-        raise TranscriptionUnavailable(
-            f"could not load the Vosk model at {path}: {exc}", details={"path": str(path)}
-        ) from exc
+        model = open_model(path)
+    except ModelUnreadable as exc:
+        raise TranscriptionUnavailable(str(exc), details={"path": str(path)}) from exc
     name = path.parent.name if path.name == "model" else path.name
     found = _MODEL_LANGUAGE.search(name.lower())
-    return TranscriptionModel(handle, _sample_rate(path), name, found[1] if found else "und")
-
-
-def _sample_rate(path: Path) -> int:
-    conf = path / "conf" / "mfcc.conf"
-    lines = conf.read_text().splitlines() if conf.exists() else []
-    for line in lines:
-        name, _, value = line.strip().partition("=")
-        if name == "--sample-frequency":
-            return int(float(value))
-    return KALDI_DEFAULT_RATE
+    return TranscriptionModel(model.handle, model.sample_rate, name, found[1] if found else "und")
 
 
 def transcribe_file(path: Path, model: TranscriptionModel) -> list[Segment]:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, func, select
 from callcenter.app import worker_context
 from callcenter.settings import Settings
 from callcenter.wiring import transcription_model
+from ivr.speech import load_model as load_speech_model
 from orders import SYSTEM
 from orders.enums import Role
 from orders.models import WorkOrder
@@ -304,3 +305,17 @@ def test_a_recording_left_pending_by_a_crash_is_queued_once_then_found_by_search
     assert [(h.recording_id, h.speaker) for h in hits if h.recording_id == recording.id] == [
         (recording.id, "customer")
     ]
+
+
+def test_the_ivr_and_the_transcriber_share_one_copy_of_the_model(
+    model: TranscriptionModel,
+) -> None:
+    """Both read ``CALLCENTER_VOSK_MODEL``: a process serving calls and transcribing them
+    holds the model once, not once for each (it takes tens to hundreds of megabytes)."""
+    assert load_speech_model(MODEL_DIR).handle is model.handle
+
+
+def test_a_directory_vosk_cannot_read_is_refused_with_its_reason(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    with pytest.raises(TranscriptionUnavailable, match="could not load the Vosk model"):
+        load_model(tmp_path)
