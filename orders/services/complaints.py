@@ -201,20 +201,8 @@ def move_complaint(
             )
         complaint.owner_id = data.owner_id
     if data.crisis_level is not None:
-        complaint.crisis_level = data.crisis_level
-        complaint.due_at = complaint.created_at + DUE_WITHIN[CrisisLevel(data.crisis_level)]
-    session.add(complaint)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="complaint",
-        entity_id=complaint_id,
-        action=AuditAction.UPDATE,
-        before=before,
-        after=audit.snapshot(complaint),
-        clock=clock,
-    )
+        _at_level(complaint, CrisisLevel(data.crisis_level))
+    _audit_change(session, complaint, before, actor=actor, clock=clock)
     session.commit()
     return ComplaintPublic.model_validate(complaint, from_attributes=True)
 
@@ -241,22 +229,42 @@ def raise_crisis_level(
     ):
         assert complaint.id is not None
         before = audit.snapshot(complaint)
-        complaint.crisis_level = int(level)
-        complaint.due_at = complaint.created_at + DUE_WITHIN[level]
-        session.add(complaint)
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            entity="complaint",
-            entity_id=complaint.id,
-            action=AuditAction.UPDATE,
-            before=before,
-            after={**audit.snapshot(complaint), "rule": rule},
-            clock=clock,
-        )
+        _at_level(complaint, level)
+        _audit_change(session, complaint, before, actor=actor, clock=clock, rule=rule)
         raised.append(complaint.id)
     return raised
+
+
+def _at_level(complaint: Complaint, level: CrisisLevel) -> None:
+    """A complaint's crisis level sets when it is due, counted from when it was made."""
+    complaint.crisis_level = int(level)
+    complaint.due_at = complaint.created_at + DUE_WITHIN[level]
+
+
+def _audit_change(
+    session: Session,
+    complaint: Complaint,
+    before: dict[str, Any],
+    *,
+    actor: Actor,
+    clock: Clock,
+    rule: str | None = None,
+) -> None:
+    """Flush the complaint's change and audit it, with the rule that made it if any."""
+    assert complaint.id is not None
+    session.add(complaint)
+    session.flush()
+    after = audit.snapshot(complaint)
+    audit.record(
+        session,
+        actor=actor,
+        entity="complaint",
+        entity_id=complaint.id,
+        action=AuditAction.UPDATE,
+        before=before,
+        after=after if rule is None else {**after, "rule": rule},
+        clock=clock,
+    )
 
 
 def sweep_complaints(session: Session, *, now: datetime, actor: Actor) -> tuple[int, int]:
