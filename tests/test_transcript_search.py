@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from callcenter.settings import Settings
 from orders import SYSTEM, Actor, CrisisLevel, Role, User
+from orders.enums import AuditAction
+from orders.models import AuditEntry
 from orders.services import complaints
 from recordings import Recording, Transcript, TranscriptSegment
 from recordings.exceptions import InvalidSearchQuery
@@ -267,6 +269,15 @@ def test_a_threat_of_media_exposure_flags_the_call_once_and_makes_the_complaint_
     ]
     db.refresh(complaint)
     assert complaint.crisis_level == CrisisLevel.SEVERE
+    [raised] = db.exec(
+        select(AuditEntry).where(
+            AuditEntry.entity == "complaint",
+            AuditEntry.entity_id == complaint.id,
+            AuditEntry.action == AuditAction.UPDATE,
+        )
+    ).all()
+    assert raised.after is not None and raised.after["crisis_level"] == CrisisLevel.SEVERE
+    assert "媒体" in raised.after["rule"] or "曝光" in raised.after["rule"]
     assert sorted((f["call_id"], f["keyword"], f["crisis_level"]) for f in waiting.json()) == [
         (threat.call_id, "媒体", 3),
         (threat.call_id, "曝光", 3),
