@@ -23,13 +23,11 @@ from pathlib import Path
 import numpy as np
 import vosk
 
-from core.errors import CallCenterError
 from core.vosk_models import ModelUnreadable, open_model
 from ivr.exceptions import SpeechRecognitionFailed, SpeechUnavailable
 
 CALL_RATE = 8000
 """Sample rate of call audio (16-bit mono PCM) given to ``PhraseRecognizer.feed``."""
-"""What a model expects when its conf/mfcc.conf names no --sample-frequency."""
 UNKNOWN_WORDS = ("[unk]", "<UNK>", "<unk>")
 """Spellings of the unknown-word token: Vosk's own models use the first, plain Kaldi
 recipes (such as the small Korean model) the second."""
@@ -211,11 +209,9 @@ def _periodicity(frame: np.ndarray) -> float:
 
 
 @contextmanager
-def _vosk_errors(
-    action: str, *, error: type[CallCenterError] = SpeechRecognitionFailed
-) -> Iterator[None]:
+def _vosk_errors(action: str) -> Iterator[None]:
     # Vosk reports every failure as a bare Exception, its details only in its log.
     try:
         yield
     except Exception as exc:
-        raise error(f"could not {action}: {exc}") from exc
+        raise SpeechRecognitionFailed(f"could not {action}: {exc}") from exc

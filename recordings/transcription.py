@@ -29,7 +29,6 @@ from recordings.exceptions import AudioUnreadable, TranscriptionUnavailable
 
 SPEAKERS = {1: ("caller",), 2: ("customer", "agent")}
 """Speaker of each channel, by the number of channels."""
-"""What a model expects when its conf/mfcc.conf names no --sample-frequency."""
 BLOCK_SECONDS = 10
 """Audio is resampled in blocks of this length, so a long call never sits in memory
 as floating point at once."""

@@ -515,10 +515,6 @@ class Acd:
         """Take a call that ended unanswered out of its queue, and out of the offer ringing
         for it (that agent is freed); None if it was neither waiting nor offered. ``count``
         names the queue figure the call counts in, if any."""
-        # Most calls end answered, out of every queue: they need not wait for the lock. A
-        # call that is not queued now cannot be queued by this decision either way.
-        if not self.client.exists(QUEUED_CALL.format(call_id=call_id)):
-            return None
         now = self.clock()
         figures_before, figures_after = self._stats_key("|").split("|")
         reply = self._decide(

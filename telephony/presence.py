@@ -87,12 +87,8 @@ class Presence:
         return self._agent(agent_id, raw)
 
     def all(self) -> list[Agent]:
-        return self.get_many(
-            sorted(int(i) for i in cast("set[str | bytes]", self.client.smembers(AGENTS)))
-        )
-
-    def get_many(self, ids: list[int]) -> list[Agent]:
-        """The agents of ``ids``, in one round trip."""
+        ids = sorted(int(i) for i in cast("set[str | bytes]", self.client.smembers(AGENTS)))
+        # One round trip for all agents (the wall and the worker's sweeps read them all).
         pipe = self.client.pipeline(transaction=False)
         for agent_id in ids:
             pipe.hgetall(AGENT.format(agent_id=agent_id))

@@ -9,14 +9,15 @@
 -- Returns {queued call JSON, freed agent id or ''}; {} when the call was not queued; nil
 -- while another decision holds the lock.
 
-if held_by_another() then
-  return false
-end
-
 local call_id = ARGV[6]
 local queued = redis.call('GET', ARGV[7])
+-- Most calls end answered, out of every queue: they need not wait for the lock (a call
+-- not queued now cannot be queued by this decision either way).
 if not queued then
   return {}
+end
+if held_by_another() then
+  return false
 end
 local freed = ''
 local offer = redis.call('GET', ARGV[8])
