@@ -608,7 +608,15 @@ class Acd:
             )
         ]
         now = self.clock()
-        waits = [(now - self._queued(c).enqueued_at).total_seconds() for c in waiting]
+        keys = [QUEUED_CALL.format(call_id=c) for c in waiting]
+        records = cast("list[str | bytes | None]", self.client.mget(keys)) if keys else []
+        # A call offered or withdrawn between the two reads has no record left: it no
+        # longer waits (read one by one, such a call failed the supervisors' wall).
+        waits = [
+            (now - QueuedCall.model_validate_json(raw).enqueued_at).total_seconds()
+            for raw in records
+            if raw is not None
+        ]
         raw = cast(
             "dict[str | bytes, str | bytes]",
             self.client.hgetall(STATS.format(queue=queue, day=now.astimezone(self.zone).date())),
@@ -620,7 +628,7 @@ class Acd:
         return QueueFigures(
             queue=queue,
             title=self.config(queue).title,
-            waiting=len(waiting),
+            waiting=len(waits),
             longest_wait_seconds=max(waits, default=0.0),
             offered=stats.get("offered", 0),
             answered=answered,

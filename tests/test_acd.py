@@ -12,7 +12,7 @@ import redis
 
 from core.bus import EventBus
 from telephony.acd import Acd, QueueConfig, Strategy
-from telephony.constants import ACD_LOCK, AVAILABLE
+from telephony.constants import ACD_LOCK, AVAILABLE, QUEUED_CALL
 from telephony.exceptions import InvalidAgentState, NoSuchOffer
 from telephony.presence import Agent, AgentState, Presence
 from tests.conftest import TestClock, at
@@ -152,6 +152,22 @@ def test_waiting_figures_and_overflow(acd: Acd, clock: Clock) -> None:
     assert [c.call_id for c in acd.overflow("q")] == ["a"]
     assert acd.figures("q").waiting == 1
     assert acd.figures("q").overflowed == 1
+
+
+def test_figures_leave_out_a_call_taken_from_the_queue_while_they_are_read(
+    acd: Acd, bus: redis.Redis, clock: Clock
+) -> None:
+    """The wall reads a queue's calls, then each call's record: a call answered or hung up
+    between the two reads has no record left. Read one by one, such a call failed the
+    whole wall, every time, under load."""
+    acd.enqueue("a", "q")
+    clock.advance(40)
+    acd.enqueue("b", "q")
+    clock.advance(10)
+    # What the second read finds once "a" left the queue after the first.
+    bus.delete(QUEUED_CALL.format(call_id="a"))
+    figures = acd.figures("q")
+    assert (figures.waiting, figures.longest_wait_seconds) == (1, 10)
 
 
 def test_abandon_during_offer_frees_the_agent(acd: Acd, presence: Presence, clock: Clock) -> None:
