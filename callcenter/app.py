@@ -17,7 +17,7 @@ from arq.connections import RedisSettings
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.routing import BaseRoute
@@ -36,6 +36,7 @@ import telephony.twilio.http
 import telephony.twilio.media
 from callcenter import docs, problems, wiring
 from callcenter.middleware import Admission, BodyLimit, Metrics
+from callcenter.saturation import Saturation
 from callcenter.settings import Settings
 from callcenter.wiring import (
     access_policy,
@@ -103,11 +104,29 @@ def create_app(
     app.state.console_config = wiring.console_config(settings)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
+    app.state.saturation = saturation = Saturation(
+        max_loop_lag_seconds=settings.http.max_loop_lag_ms / 1000,
+        max_answer_seconds=settings.http.max_webhook_answer_ms / 1000,
+    )
+    Gauge(
+        "callcenter_event_loop_lag_seconds",
+        "How late this process's event loop runs what is due (smoothed)",
+        registry=registry,
+    ).set_function(lambda: saturation.loop_lag)
+    Gauge(
+        "callcenter_webhook_answer_seconds",
+        "How long this process's Twilio webhooks take to be answered (smoothed)",
+        registry=registry,
+    ).set_function(saturation.answer_seconds)
 
     problems.install(app)
     app.router.routes.extend(_routes())
     app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
-    app.add_middleware(Admission, max_new_calls=settings.http.max_new_calls_in_flight)
+    app.add_middleware(
+        Admission,
+        max_new_calls=settings.http.max_new_calls_in_flight,
+        saturation=saturation,
+    )
     app.add_middleware(Metrics, registry=registry)
     return app
 
@@ -121,7 +140,10 @@ def _lifespan(redis_url: str | None, run_worker: bool, on_close: Callable[[], No
             # would otherwise queue for seconds and reach the agent as one late line.
             await asyncio.to_thread(load_model, model)
         try:
-            async with _jobs_and_worker(app, redis_url, run_worker):
+            async with (
+                app.state.saturation.watching(),
+                _jobs_and_worker(app, redis_url, run_worker),
+            ):
                 yield
         finally:
             if on_close is not None:

@@ -11,11 +11,15 @@ from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callcenter.problems import problem
+from callcenter.saturation import Saturation
 
 log = structlog.get_logger(__name__)
 
 NEW_CALL_PATHS = frozenset({"/twilio/voice"})
 """Where new calls come in (POST). Every other webhook is of a call already in progress."""
+WEBHOOKS = "/twilio/"
+"""Requests whose answer time measures saturation: short steps of calls, unlike an export
+or a report, which may take long on an idle service."""
 SHED_RETRY_AFTER_SECONDS = 2
 """When a refused request may come again: saturation passes in seconds, or it is sustained
 and the retry is refused as cheaply as the first try."""
@@ -77,21 +81,35 @@ class Admission:
     """Past saturation, refuse new calls explicitly and keep the calls in progress going.
 
     A new call (``POST /twilio/voice``) is admitted while fewer than ``max_new_calls`` are
-    being answered by this process; one more is refused at once, before its body is read,
-    with 503 and ``Retry-After``. Everything else (the webhooks of calls in progress, such
-    as gather, status, queue, agent legs and recordings, the consoles and the API) is always
-    admitted. Sync routes run on anyio's 40 threads; a cap well below that leaves threads for
-    the calls in progress however many new calls arrive, where without it a flood of new
-    calls queues them all behind it until Twilio's 15 s deadline drops them.
+    being answered by this process and the process keeps up (``Saturation``: its event loop
+    is not running late, its webhooks are answered in time); otherwise it is refused at once,
+    before its body is read, with 503 and ``Retry-After``. Everything else (the webhooks of
+    calls in progress, such as gather, status, queue, agent legs and recordings, the
+    consoles and the API) is always admitted. Sync routes run on anyio's 40 threads; a cap
+    well below that leaves threads for the calls in progress however many new calls arrive,
+    where without it a flood of new calls queues them all behind it until Twilio's 15 s
+    deadline drops them. Saturation is
+    the other half: once new calls are answered quickly, the in-flight count stays low while
+    the CPU is saturated by the calls in progress; admitted calls then pile up in the agents'
+    queues faster than the agents' consoles hear of them, and agents who are offered calls
+    late free up late, so more pile up.
 
     An error that means "out of capacity" rather than a bug (no pooled connection came in
     time, PostgreSQL or Redis out of connection slots, a Redis that did not answer in time)
     is a 503 with ``Retry-After`` too, never a 500, for every route.
     """
 
-    def __init__(self, app: ASGIApp, *, max_new_calls: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_new_calls: int,
+        saturation: Saturation,
+    ) -> None:
         self.app = app
         self.max_new_calls = max_new_calls
+        self.saturation = saturation
+        self.behind = False
         self.new_calls = 0
         """New calls this process is answering now (one event loop: no lock needed)."""
 
@@ -107,11 +125,22 @@ class Admission:
                 {"in_flight": self.new_calls, "limit": self.max_new_calls},
             )(scope, receive, send)
             return
+        behind = self._running_behind() if new_call else None
+        if behind is not None:
+            await _overloaded(
+                "new_call_refused", "the service is running behind; try again shortly", behind
+            )(scope, receive, send)
+            return
         started = False
+        webhook = scope["method"] == "POST" and _path(scope).startswith(WEBHOOKS)
+        arrived = time.perf_counter()
 
         async def watch(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start" and not started:
+                started = True
+                if webhook:
+                    self.saturation.answered(time.perf_counter() - arrived)
             await send(message)
 
         counted = 1 if new_call else 0
@@ -127,6 +156,17 @@ class Admission:
             )(scope, receive, send)
         finally:
             self.new_calls -= counted
+
+    def _running_behind(self) -> dict[str, Any] | None:
+        behind = self.saturation.behind()
+        if (behind is not None) != self.behind:
+            # Once per change: a sustained overload is one line, not one per call.
+            self.behind = behind is not None
+            if behind is not None:
+                log.warning("refusing new calls: the service is running behind", **behind)
+            else:
+                log.info("admitting new calls again")
+        return behind
 
 
 def is_overload(error: BaseException) -> bool:

@@ -55,6 +55,12 @@ class HttpSettings(BaseModel):
     max_new_calls_in_flight: int = Field(default=8, ge=1, le=32)
     """New calls (POST /twilio/voice) one process answers at once; more get 503 with
     Retry-After. Kept below the 40 request threads, so calls in progress always find one."""
+    max_loop_lag_ms: int = Field(default=100, ge=10, le=10_000)
+    """How late one process's event loop may run (smoothed) before it refuses new calls the
+    same way: past it the CPU is saturated, and every call's pop and step waits for it."""
+    max_webhook_answer_ms: int = Field(default=500, ge=10, le=10_000)
+    """How long one process's Twilio webhooks may take to be answered (smoothed) before it
+    refuses new calls the same way: a caller hears nothing while a webhook is answered."""
 
 
 class MetricsSettings(BaseModel):

@@ -10,6 +10,7 @@ No timings are asserted: the bounded waits below only keep a failing run from ha
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -22,8 +23,10 @@ import anyio.to_thread
 import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,6 +35,7 @@ from callcenter.middleware import SHED_RETRY_AFTER_SECONDS, is_overload
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
 from core.db import make_engine
+from telephony.models import Call
 from tests.conftest import (
     DATABASES,
     SECRET,
@@ -54,23 +58,31 @@ class Gate:
     def __init__(self) -> None:
         self.open = threading.Event()
         self.held = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The server's event loop, noted by its first request."""
+        self.slow_steps = 0.0
+        """How long each webhook of a call in progress takes, as on a saturated CPU."""
 
 
 class HoldNewCalls:
     """Innermost middleware of the test: every admitted new call waits in a request thread
-    until the gate opens, and only then reaches its route."""
+    until the gate opens, and only then reaches its route; every other webhook takes the
+    gate's ``slow_steps`` first."""
 
     def __init__(self, app: ASGIApp, *, gate: Gate) -> None:
         self.app = app
         self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.gate.loop = asyncio.get_running_loop()
         if scope["type"] == "http" and (scope["method"], scope["path"]) == (
             "POST",
             "/twilio/voice",
         ):
             self.gate.held += 1
             await anyio.to_thread.run_sync(self.gate.open.wait)
+        elif scope["type"] == "http" and scope["path"].startswith("/twilio/"):
+            await anyio.to_thread.run_sync(time.sleep, self.gate.slow_steps)
         await self.app(scope, receive, send)
 
 
@@ -157,6 +169,15 @@ def _until_or_not(condition: Any) -> bool:
     return True
 
 
+@pytest.fixture
+def in_flight_only(settings: Settings) -> None:
+    """Only the in-flight cap sheds: the flood's 48 client threads share the server's
+    process and its GIL, and the admitted calls are held for as long as the test needs."""
+    settings.http.max_loop_lag_ms = 10_000
+    settings.http.max_webhook_answer_ms = 10_000
+
+
+@pytest.mark.usefixtures("in_flight_only")
 def test_a_flood_of_new_calls_is_shed_and_the_call_in_progress_goes_on(
     twilio: TwilioSimulator, gate: Gate, settings: Settings
 ) -> None:
@@ -199,6 +220,119 @@ def test_a_flood_of_new_calls_is_shed_and_the_call_in_progress_goes_on(
         assert TwiML.parse(response).gather() is not None  # 200, the IVR's first step
     assert all(r.status_code != 500 for r in refused + admitted)
     # Room again: the next new call is admitted.
+    assert _new_call(twilio).status_code == 200
+
+
+class Staller:
+    """Keeps the server's event loop busy most of the time, as a saturated CPU does: every
+    ``every`` seconds the loop runs a step that takes ``stall`` seconds."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, stall: float, every: float) -> None:
+        self.loop, self.stall, self.every = loop, stall, every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.loop.call_soon_threadsafe(time.sleep, self.stall)
+            self.stop.wait(self.every)
+
+    def __enter__(self) -> Staller:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def _gauge(twilio: TwilioSimulator, name: str) -> float:
+    """A figure the service reports to its operators (``GET /metrics``)."""
+    for family in text_string_to_metric_families(twilio.client.get("/metrics").text):
+        if family.name == name:
+            return float(family.samples[0].value)
+    raise AssertionError(f"/metrics does not report {name}")
+
+
+def _loop_lag(twilio: TwilioSimulator) -> float:
+    return _gauge(twilio, "callcenter_event_loop_lag_seconds")
+
+
+def _answer_time(twilio: TwilioSimulator) -> float:
+    return _gauge(twilio, "callcenter_webhook_answer_seconds")
+
+
+def _refused_new_call(twilio: TwilioSimulator, engine: Engine) -> dict[str, Any]:
+    """A new call refused with a retry later, before anything was done for it."""
+    sid = "CA" + uuid.uuid4().hex
+    refused = twilio.post(
+        "/twilio/voice",
+        {
+            "CallSid": sid,
+            "AccountSid": TWILIO_ACCOUNT_SID,
+            "From": "+8613912345678",
+            "To": twilio.hotline,
+            "Direction": "inbound",
+            "CallStatus": "ringing",
+        },
+    )
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == str(SHED_RETRY_AFTER_SECONDS)
+    problem: dict[str, Any] = refused.json()
+    assert problem["error_id"] == "new_call_refused"
+    assert _calls_logged(engine, sid) == 0
+    return problem
+
+
+def _calls_logged(engine: Engine, sid: str) -> int:
+    with Session(engine) as session:
+        return len(session.exec(select(Call).where(Call.provider_id == sid)).all())
+
+
+def test_a_loop_running_behind_refuses_new_calls_and_serves_the_calls_in_progress(
+    twilio: TwilioSimulator, gate: Gate, settings: Settings, own_engine: Engine
+) -> None:
+    """Answered quickly, few new calls are ever in flight at once, however saturated the CPU:
+    the loop's lag is what shows it, and sheds them."""
+    gate.open.set()
+    limit = settings.http.max_loop_lag_ms / 1000
+    in_progress = twilio.call("+8613800138000")
+    assert in_progress.twiml.gather() is not None
+    assert _loop_lag(twilio) < limit
+    assert gate.loop is not None
+
+    with Staller(gate.loop, stall=0.4, every=0.45):
+        _until(lambda: _loop_lag(twilio) > limit, "the stalled loop never showed its lag")
+        problem = _refused_new_call(twilio, own_engine)
+        assert problem["details"]["loop_lag_ms"] > settings.http.max_loop_lag_ms
+        # The call in progress goes on: its next step, then its hang-up.
+        assert in_progress.press("0").verbs()[-1] == "Enqueue"
+        assert in_progress.status("completed").status_code == 204
+
+    _until(lambda: _loop_lag(twilio) < limit, "the loop's lag never came down")
+    assert _new_call(twilio).status_code == 200
+
+
+def test_webhooks_answered_late_refuse_new_calls_until_they_are_answered_in_time(
+    twilio: TwilioSimulator, gate: Gate, settings: Settings, own_engine: Engine
+) -> None:
+    """The calls in progress saturate the process: each of their webhooks takes a second."""
+    gate.open.set()
+    limit = settings.http.max_webhook_answer_ms / 1000
+    in_progress = twilio.call("+8613800138000")
+    assert _answer_time(twilio) < limit
+    gate.slow_steps = 1.0
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        steps = list(pool.map(lambda _: in_progress.status("in-progress"), range(12)))
+    assert [s.status_code for s in steps] == [204] * 12
+    assert _answer_time(twilio) > limit
+
+    problem = _refused_new_call(twilio, own_engine)
+    assert problem["details"]["answer_ms"] > settings.http.max_webhook_answer_ms
+    # Answered in time again: the figure fades, and new calls come in again.
+    gate.slow_steps = 0.0
+    assert in_progress.press("0").verbs()[-1] == "Enqueue"
+    _until(lambda: _answer_time(twilio) < limit, "the webhooks' answer time never came down")
     assert _new_call(twilio).status_code == 200
 
 
