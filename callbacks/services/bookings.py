@@ -43,28 +43,26 @@ def request_callback(
         assert band is not None, "a callback is booked at a time or in a band"
         earliest, deadline = band_window(band, now)
     customer = session.get(Customer, customer_id) if customer_id is not None else None
-    task = OutboundTask(
-        purpose=TaskPurpose.BOOKED_CALLBACK,
-        customer_id=customer_id,
-        phone=try_normalize_phone(phone, default_region=region) or phone[:20],
-        call_id=call_id,
-        earliest_at=earliest,
-        deadline_at=deadline,
-        assignee_kind=AssigneeKind.TEAM,
-        mode=CampaignMode.AGENT_CALL,
-        language=customer.preferred_language if customer else None,
-        priority=BOOKED_PRIORITY,
-        note=f"booked for {band}" if band else "",
-        created_by="ivr",
-        created_at=now,
-        updated_at=now,
+    return calendars.add_and_place(
+        session,
+        OutboundTask(
+            purpose=TaskPurpose.BOOKED_CALLBACK,
+            customer_id=customer_id,
+            phone=try_normalize_phone(phone, default_region=region) or phone[:20],
+            call_id=call_id,
+            earliest_at=earliest,
+            deadline_at=deadline,
+            assignee_kind=AssigneeKind.TEAM,
+            mode=CampaignMode.AGENT_CALL,
+            language=customer.preferred_language if customer else None,
+            priority=BOOKED_PRIORITY,
+            note=f"booked for {band}" if band else "",
+            created_by="ivr",
+            created_at=now,
+            updated_at=now,
+        ),
+        now=now,
     )
-    session.add(task)
-    session.commit()
-    assert task.id is not None
-    calendars.schedule_pending(session, now=now, task_ids=[task.id])
-    session.refresh(task)
-    return task
 
 
 def band_window(band: str, now: datetime) -> tuple[datetime, datetime]:

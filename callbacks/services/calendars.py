@@ -194,6 +194,18 @@ def calling_hours(preference: ContactPreference | None) -> scheduling.CallingHou
     )
 
 
+def add_and_place(session: Session, task: OutboundTask, *, now: datetime) -> OutboundTask:
+    """Keep a one-off task (a booked, promised or follow-up callback) and place it at once,
+    as :func:`schedule_pending` places any: committed first, so that no placement can lose
+    it; returned as placed."""
+    session.add(task)
+    session.commit()
+    assert task.id is not None
+    schedule_pending(session, now=now, task_ids=[task.id])
+    session.refresh(task)
+    return task
+
+
 def schedule_pending(
     session: Session,
     *,

@@ -151,7 +151,4 @@ def _check_after_rectification(session: Session, task: OutboundTask, *, now: dat
         created_at=now,
         updated_at=now,
     )
-    session.add(follow_up)
-    session.commit()
-    assert follow_up.id is not None
-    calendars.schedule_pending(session, now=now, task_ids=[follow_up.id])
+    calendars.add_and_place(session, follow_up, now=now)

@@ -299,9 +299,5 @@ def promise(
         created_at=now,
         updated_at=now,
     )
-    session.add(task)
-    session.commit()
-    assert task.id is not None
-    calendars.schedule_pending(session, now=now, task_ids=[task.id])
-    session.refresh(task)
+    calendars.add_and_place(session, task, now=now)
     return to_public(session, [task])[0]
