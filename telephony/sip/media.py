@@ -10,8 +10,8 @@ converted both ways.
 
 pyVoIP also runs two threads for each leg (a sender and a receiver), each waking fifty
 times a second: at sixty calls, 120 threads took turns at the interpreter's lock 6,000
-times a second, and the endpoint ran out of one core with most late packets in stalls of
-the whole process. Every leg's RTP goes through one ``RtpPump`` instead: one thread sends
+times a second, the endpoint used 89 % of a core, and half its late packets came in
+stalls of the whole process. Every leg's RTP goes through one ``RtpPump`` instead: one thread sends
 each live leg its frame on a shared 20 ms tick, one waits on all the legs' sockets at once.
 """
 
