@@ -66,6 +66,8 @@ HOTLINE = "+864008008000"
 QUEUES = ("hotline-zh-CN", "hotline-en")
 SIM_AGENT = "demo-sim-agent{n}"
 DEFAULT_PORT = 8000
+REDIALS = 5
+"""How often a demo caller tries a new call the service refused while saturated."""
 _HOURS = ('open: "08:00"\n    close: "20:00"', 'open: "00:00"\n    close: "24:00"')
 
 
@@ -386,6 +388,17 @@ class CallStream:
         signature = self.validator.compute_signature(self.public_url + path, params)
         return await self.http.post(path, data=params, headers={"X-Twilio-Signature": signature})
 
+    async def _ring_in(self, line: _Line) -> httpx.Response:
+        """The new call's webhook; refused while the service is saturated (503 with
+        Retry-After), the caller rings again when told, as a caller redials a busy line."""
+        for _attempt in range(REDIALS):
+            response = await self._post("/twilio/voice", self._params(line, "ringing"))
+            if response.status_code != 503 or "retry-after" not in response.headers:
+                return response
+            self.tally["redialled"] += 1
+            await asyncio.sleep(float(response.headers["retry-after"]))
+        return response
+
     def _params(self, line: _Line, status: str, **extra: str) -> dict[str, str]:
         return {
             "CallSid": line.sid,
@@ -401,9 +414,7 @@ class CallStream:
         line = _Line(sid="CA" + uuid.uuid4().hex, caller=caller.number)
         self.in_progress.add(line.sid)
         try:
-            twiml = await self._answered(
-                await self._post("/twilio/voice", self._params(line, "ringing"))
-            )
+            twiml = await self._answered(await self._ring_in(line))
             self.lines[_call_id(twiml)] = line
             self._say(index, line.caller, "rings in")
             await asyncio.sleep(caller.listen)
