@@ -360,6 +360,10 @@ def settings(tmp_path: Path) -> Settings:
         auth={"secret_key": SECRET},
         public_url=PUBLIC_URL,
         twilio={"account_sid": TWILIO_ACCOUNT_SID, "auth_token": TWILIO_AUTH_TOKEN},
+        # An app served inside the test process shares its loop and GIL with the test's own
+        # work (a browser driver, a worker run in-process): its lag measures the test, not
+        # a saturated service. tests/test_overload.py sets the production limits back.
+        http={"max_loop_lag_ms": 10_000, "max_webhook_answer_ms": 10_000},
     )
 
 

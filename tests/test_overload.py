@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from callcenter.app import create_app
 from callcenter.middleware import SHED_RETRY_AFTER_SECONDS, is_overload
 from callcenter.migrate import upgrade
-from callcenter.settings import Settings
+from callcenter.settings import HttpSettings, Settings
 from core.db import make_engine
 from telephony.models import Call
 from tests.conftest import (
@@ -170,6 +170,14 @@ def _until_or_not(condition: Any) -> bool:
 
 
 @pytest.fixture
+def production_limits(settings: Settings) -> None:
+    """The saturation limits as deployed (the suite's settings raise them, see conftest)."""
+    defaults = HttpSettings()
+    settings.http.max_loop_lag_ms = defaults.max_loop_lag_ms
+    settings.http.max_webhook_answer_ms = defaults.max_webhook_answer_ms
+
+
+@pytest.fixture
 def in_flight_only(settings: Settings) -> None:
     """Only the in-flight cap sheds: the flood's 48 client threads share the server's
     process and its GIL, and the admitted calls are held for as long as the test needs."""
@@ -289,6 +297,7 @@ def _calls_logged(engine: Engine, sid: str) -> int:
         return len(session.exec(select(Call).where(Call.provider_id == sid)).all())
 
 
+@pytest.mark.usefixtures("production_limits")
 def test_a_loop_running_behind_refuses_new_calls_and_serves_the_calls_in_progress(
     twilio: TwilioSimulator, gate: Gate, settings: Settings, own_engine: Engine
 ) -> None:
@@ -313,6 +322,7 @@ def test_a_loop_running_behind_refuses_new_calls_and_serves_the_calls_in_progres
     assert _new_call(twilio).status_code == 200
 
 
+@pytest.mark.usefixtures("production_limits")
 def test_webhooks_answered_late_refuse_new_calls_until_they_are_answered_in_time(
     twilio: TwilioSimulator, gate: Gate, settings: Settings, own_engine: Engine
 ) -> None:
