@@ -88,11 +88,10 @@ class Admission:
     consoles and the API) is always admitted. Sync routes run on anyio's 40 threads; a cap
     well below that leaves threads for the calls in progress however many new calls arrive,
     where without it a flood of new calls queues them all behind it until Twilio's 15 s
-    deadline drops them. Saturation is
-    the other half: once new calls are answered quickly, the in-flight count stays low while
-    the CPU is saturated by the calls in progress; admitted calls then pile up in the agents'
-    queues faster than the agents' consoles hear of them, and agents who are offered calls
-    late free up late, so more pile up.
+    deadline drops them. Saturation is the other half: once new calls are answered quickly,
+    the in-flight count stays low while the CPU is saturated by the calls in progress;
+    admitted calls then pile up in the agents' queues faster than the agents' consoles hear
+    of them, and agents who are offered calls late free up late, so more pile up.
 
     An error that means "out of capacity" rather than a bug (no pooled connection came in
     time, PostgreSQL or Redis out of connection slots, a Redis that did not answer in time)

@@ -40,11 +40,9 @@ class Saturation:
         *,
         max_loop_lag_seconds: float,
         max_answer_seconds: float,
-        interval_seconds: float = INTERVAL_SECONDS,
     ) -> None:
         self.max_loop_lag_seconds = max_loop_lag_seconds
         self.max_answer_seconds = max_answer_seconds
-        self.interval_seconds = interval_seconds
         self.loop_lag = 0.0
         """How late the event loop has lately been; 0 while nothing measures it."""
         self._answer = 0.0
@@ -87,7 +85,7 @@ class Saturation:
     async def _measure(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            due = loop.time() + self.interval_seconds
-            await asyncio.sleep(self.interval_seconds)
+            due = loop.time() + INTERVAL_SECONDS
+            await asyncio.sleep(INTERVAL_SECONDS)
             late = max(0.0, loop.time() - due)
             self.loop_lag += LAG_WEIGHT * (late - self.loop_lag)

@@ -143,9 +143,9 @@ def twilio(live_app: Any, gate: Gate) -> Iterator[TwilioSimulator]:
         gate.open.set()  # before the server stops, or its held threads would keep it
 
 
-def _new_call(twilio: TwilioSimulator) -> httpx.Response:
+def _new_call(twilio: TwilioSimulator, sid: str | None = None) -> httpx.Response:
     params = {
-        "CallSid": "CA" + uuid.uuid4().hex,
+        "CallSid": sid or "CA" + uuid.uuid4().hex,
         "AccountSid": TWILIO_ACCOUNT_SID,
         "From": f"+86139{uuid.uuid4().int % 10**8:08d}",
         "To": twilio.hotline,
@@ -273,17 +273,7 @@ def _answer_time(twilio: TwilioSimulator) -> float:
 def _refused_new_call(twilio: TwilioSimulator, engine: Engine) -> dict[str, Any]:
     """A new call refused with a retry later, before anything was done for it."""
     sid = "CA" + uuid.uuid4().hex
-    refused = twilio.post(
-        "/twilio/voice",
-        {
-            "CallSid": sid,
-            "AccountSid": TWILIO_ACCOUNT_SID,
-            "From": "+8613912345678",
-            "To": twilio.hotline,
-            "Direction": "inbound",
-            "CallStatus": "ringing",
-        },
-    )
+    refused = _new_call(twilio, sid)
     assert refused.status_code == 503, refused.text
     assert refused.headers["retry-after"] == str(SHED_RETRY_AFTER_SECONDS)
     problem: dict[str, Any] = refused.json()
