@@ -80,13 +80,17 @@ class TranscriptTarget:
     _agent_read_at: float = -math.inf
 
     def agent_id(self) -> int | None:
-        """The agent bridged to the call, if any (only that agent's console shows it)."""
+        """The agent bridged to the call, if any (only that agent's console shows it).
+
+        Once the call has ended the last agent keeps it: the last final result comes after
+        the hang-up, and its words were said to that agent."""
         now = time.monotonic()
         if now - self._agent_read_at >= AGENT_RECHECK_SECONDS:
             with self.sessions() as session:
                 call = session.get(Call, self.call_id)
-            bridged = call is not None and call.state is CallState.BRIDGED
-            self._agent_id = call.agent_id if call is not None and bridged else None
+            if call is None or call.state is not CallState.ENDED:
+                bridged = call is not None and call.state is CallState.BRIDGED
+                self._agent_id = call.agent_id if call is not None and bridged else None
             self._agent_read_at = now
         return self._agent_id
 

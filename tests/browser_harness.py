@@ -21,6 +21,10 @@ ON_SQLITE = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 call is tested on PostgreSQL and SQLite by the API tests), and a page's test is among the
 slowest of the suite."""
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+EXPECT_TIMEOUT_MS = 15_000
+"""How long an assertion on a page waits. Playwright's 5 s is short for a 2-core machine
+running three test workers beside a browser: a log-in's token request took longer in CI.
+A passing assertion returns as soon as it holds, so this costs only failing tests."""
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +33,7 @@ def browser() -> Iterator[Browser]:
         if IN_CI:
             pytest.fail("Chromium is required under CI=true (apt-get install chromium)")
         pytest.skip("Debian's chromium is not installed")
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -108,7 +108,8 @@ def test_demo_calls_ring_in_through_the_real_call_path_and_ctrl_c_leaves_nothing
     printed = log.read_text()
     assert f"{base}/console" in printed
     assert "is connected to agent" in printed and "finishes talking to the agent" in printed
-    assert "failed" not in printed.rsplit("calls:", 1)[-1]
+    failures = [line for line in printed.splitlines() if "failed" in line]
+    assert "failed" not in printed.rsplit("calls:", 1)[-1], failures
 
     assert second.returncode == 1
     assert second.stderr.strip().splitlines() == [

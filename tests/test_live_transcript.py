@@ -32,7 +32,12 @@ from ivr import load_model
 from orders.enums import Role
 from recordings import Recording, pcm16_to_ulaw, ulaw_to_pcm16
 from telephony.enums import CallState
-from telephony.live_transcript import LiveTranscriber, PartialGate, TranscriptTarget
+from telephony.live_transcript import (
+    AGENT_RECHECK_SECONDS,
+    LiveTranscriber,
+    PartialGate,
+    TranscriptTarget,
+)
 from telephony.models import Call
 from tests.browser_harness import login_page, shot
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
@@ -142,6 +147,34 @@ def test_a_live_call_is_transcribed_with_throttled_partials_for_its_bridged_agen
         assert int(later.split("-")[0]) - int(earlier.split("-")[0]) >= 330
         assert said != next_said
     assert [data["text"] for _, data in events if data["final"]] == [SAID]
+
+
+def test_the_last_caption_after_the_hang_up_still_goes_to_the_agent_who_heard_it(
+    app: Any, db: Session, bus: redis.Redis, make_call: Any, make_user: Any
+) -> None:
+    agent = make_user(Role.AGENT)
+    call = make_call(state=CallState.BRIDGED, agent_id=agent.id)
+    state = app.state
+    target = TranscriptTarget(
+        call_id=call.id,
+        speaker="customer",
+        notifier=state.switchboard.notifier,
+        sessions=state.sessions,
+        clock=state.clock,
+    )
+    target.publish("네", final=False)
+    call.state = CallState.ENDED
+    db.add(call)
+    db.commit()
+    time.sleep(AGENT_RECHECK_SECONDS)  # the row is read again
+
+    target.publish(SAID, final=True)
+
+    events = _transcripts(bus, call.id)
+    assert [(data["text"], data["agent_id"]) for _, data in events] == [
+        ("네", agent.id),
+        (SAID, agent.id),
+    ]
 
 
 def _open(address: str) -> ClientConnection:

@@ -388,16 +388,17 @@ class CallStream:
         signature = self.validator.compute_signature(self.public_url + path, params)
         return await self.http.post(path, data=params, headers={"X-Twilio-Signature": signature})
 
-    async def _ring_in(self, line: _Line) -> httpx.Response:
+    async def _ring_in(self, line: _Line) -> httpx.Response | None:
         """The new call's webhook; refused while the service is saturated (503 with
-        Retry-After), the caller rings again when told, as a caller redials a busy line."""
+        Retry-After), the caller rings again when told, as a caller redials a busy line.
+        None when every try was refused: the caller gives up on a busy line."""
         for _attempt in range(REDIALS):
             response = await self._post("/twilio/voice", self._params(line, "ringing"))
             if response.status_code != 503 or "retry-after" not in response.headers:
                 return response
             self.tally["redialled"] += 1
             await asyncio.sleep(float(response.headers["retry-after"]))
-        return response
+        return None
 
     def _params(self, line: _Line, status: str, **extra: str) -> dict[str, str]:
         return {
@@ -414,7 +415,12 @@ class CallStream:
         line = _Line(sid="CA" + uuid.uuid4().hex, caller=caller.number)
         self.in_progress.add(line.sid)
         try:
-            twiml = await self._answered(await self._ring_in(line))
+            response = await self._ring_in(line)
+            if response is None:
+                self.tally["refused"] += 1
+                self._say(index, line.caller, f"hears the line busy {REDIALS} times, gives up")
+                return
+            twiml = await self._answered(response)
             self.lines[_call_id(twiml)] = line
             self._say(index, line.caller, "rings in")
             await asyncio.sleep(caller.listen)
