@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from arq import cron, func
 from arq.connections import RedisSettings
+from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 from arq.worker import Worker
 
@@ -48,6 +49,8 @@ log = structlog.get_logger(__name__)
 
 HEARTBEAT_SECONDS = 5
 HEARTBEAT_TTL_SECONDS = 3600
+BURST_POLL_SECONDS = 0.02
+"""How often a burst worker looks whether its jobs are done."""
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
@@ -125,6 +128,10 @@ def build_worker(
     ``ctx`` is the composition root's worker context (``callcenter.app.worker_context``):
     sessions, Redis, the clock, the switchboard and the Twilio channel's configuration, the
     same objects the app uses. Besides its jobs, the worker rings agents from the bus.
+
+    A ``burst`` worker runs the jobs queued now and stops: without the crons, which are the
+    running worker's schedule (each due within the next second would hold the burst open
+    until it ran), and without the ringer.
     """
     worker_class = Worker if burst else CallCenterWorker
     return worker_class(
@@ -136,39 +143,41 @@ def build_worker(
             ring_agent_for_callback,
             func(transcribe_recording, timeout=TRANSCRIBE_TIMEOUT_SECONDS),
         ],
-        cron_jobs=[
-            cron(
-                patient(heartbeat),
-                second=set(range(0, 60, HEARTBEAT_SECONDS)),
-                run_at_startup=True,
-                unique=True,
-            ),
-            cron(patient(sweep_offers), second=set(range(0, 60, 2)), unique=True),
-            cron(
-                patient(reconcile_calls),
-                second=set(range(0, 60, ORPHANS_SWEEP_SECONDS)),
-                unique=True,
-            ),
-            cron(patient(sweep_sla), second=set(range(0, 60, SLA_SWEEP_SECONDS)), unique=True),
-            cron(
-                patient(open_maintenance_rounds), minute=MAINTENANCE_MINUTES, second=0, unique=True
-            ),
-            cron(patient(bill_kept_parts), minute=BILLING_MINUTES, second=0, unique=True),
-            cron(patient(plan_campaigns), minute=PLAN_MINUTES, second=30, unique=True),
-            cron(patient(tell_part_arrivals), second=40, unique=True),
-            cron(patient(purge_recordings), hour=PURGE_HOUR_UTC, minute=0, second=0, unique=True),
-            cron(
-                patient(transcribe_pending),
-                second=set(range(0, 60, TRANSCRIBE_SWEEP_SECONDS)),
-                unique=True,
-            ),
-            cron(patient(dial_surveys), second={0, 15, 30, 45}, unique=True),
-            cron(patient(send_sms_surveys), second={5, 20, 35, 50}, unique=True),
-        ],
+        cron_jobs=[] if burst else _schedule(),
         redis_settings=RedisSettings.from_dsn(redis_url),
         handle_signals=handle_signals,
-        poll_delay=0.5,
+        poll_delay=BURST_POLL_SECONDS if burst else 0.5,
         ctx=ctx,
         burst=burst,
         on_startup=None if burst else _start_ringer,
     )
+
+
+def _schedule() -> list[CronJob]:
+    return [
+        cron(
+            patient(heartbeat),
+            second=set(range(0, 60, HEARTBEAT_SECONDS)),
+            run_at_startup=True,
+            unique=True,
+        ),
+        cron(patient(sweep_offers), second=set(range(0, 60, 2)), unique=True),
+        cron(
+            patient(reconcile_calls),
+            second=set(range(0, 60, ORPHANS_SWEEP_SECONDS)),
+            unique=True,
+        ),
+        cron(patient(sweep_sla), second=set(range(0, 60, SLA_SWEEP_SECONDS)), unique=True),
+        cron(patient(open_maintenance_rounds), minute=MAINTENANCE_MINUTES, second=0, unique=True),
+        cron(patient(bill_kept_parts), minute=BILLING_MINUTES, second=0, unique=True),
+        cron(patient(plan_campaigns), minute=PLAN_MINUTES, second=30, unique=True),
+        cron(patient(tell_part_arrivals), second=40, unique=True),
+        cron(patient(purge_recordings), hour=PURGE_HOUR_UTC, minute=0, second=0, unique=True),
+        cron(
+            patient(transcribe_pending),
+            second=set(range(0, 60, TRANSCRIBE_SWEEP_SECONDS)),
+            unique=True,
+        ),
+        cron(patient(dial_surveys), second={0, 15, 30, 45}, unique=True),
+        cron(patient(send_sms_surveys), second={5, 20, 35, 50}, unique=True),
+    ]
