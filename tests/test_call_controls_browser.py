@@ -26,8 +26,7 @@ from tests.fake_twilio_api import FakeTwilioApi
 from tests.twilio_sim import SimulatedCall, TwilioSimulator, run_worker_jobs
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = [pytest.mark.clock, ON_SQLITE]
-"""Business hours and offer timeouts, on the tests' clock."""
+pytestmark = ON_SQLITE
 
 VIEWPORT = {"width": 1366, "height": 768}
 

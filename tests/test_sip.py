@@ -184,6 +184,14 @@ def events(bus: redis.Redis, name: str, call_id: str) -> list[dict[str, Any]]:
     ]
 
 
+# The journeys are about SIP, not storage: SQLite is enough. SIP endpoints on PostgreSQL
+# take calls in the scale-out test (test_scale_out.py). The IVR's journeys common to both
+# channels (order status, invalid keys and silence, overflow to a callback) are in the
+# parity table (test_channel_parity.py), on SIP as on Twilio.
+sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+
+
+@sqlite_only
 def test_returning_customer_logs_a_repair_by_keys_and_voice(
     hotline: Hotline,
     bus: redis.Redis,
@@ -265,12 +273,6 @@ def test_returning_customer_logs_a_repair_by_keys_and_voice(
     assert said.startswith(f"客户原话（录音 #{fault.id}）：")
     assert re.search("[가-힣]{2}", said), said
     assert (fault.kind, fault.order_id) == ("fault", order.id)
-
-
-# The remaining journeys are about SIP, not storage: SQLite is enough. The IVR's journeys
-# common to both channels (order status, invalid keys and silence, overflow to a callback)
-# are in the parity table (test_channel_parity.py), on SIP as on Twilio.
-sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
 
 @sqlite_only
