@@ -38,9 +38,10 @@ FONT_PACKAGE = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "fonts
 
 
 def _ensure_venv(extras: str) -> None:
-    if not (BIN / "python").exists():
+    # Without pip, an earlier creation was cut short: start it again.
+    if not (BIN / "python").exists() or not (BIN / "pip").exists():
         print(f"creating {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     stamp = VENV / f".installed-{extras or 'base'}"
     if stamp.exists() and stamp.read_text() == digest:
