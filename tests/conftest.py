@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import threading
 import time
@@ -61,8 +62,8 @@ TWILIO_AUTH_TOKEN = "twilio-test-auth-token-0123456789"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CLOCK_SHIFT_ENV = "CALLCENTER_TEST_CLOCK_SHIFT_WEEKS"
 CLOCK_SHIFT = timedelta(weeks=int(os.environ.get(CLOCK_SHIFT_ENV, "0")))
-"""The clock check (``python3 dev.py test``) runs the suite with every fixed moment moved a
-year ahead; whole weeks keep the weekday and the time of day."""
+"""The clock check runs the date-dependent tests with every fixed moment moved a year
+ahead; whole weeks keep the weekday and the time of day."""
 
 
 def at(*fields: int) -> datetime:
@@ -116,21 +117,38 @@ def _worker_index(config: pytest.Config) -> int:
 DATABASES = os.environ.get("CALLCENTER_TEST_DATABASES", "sqlite,postgresql").split(",")
 """Every database test runs on both unless a run narrows it."""
 
+SPLIT_ENV = "CALLCENTER_TEST_SPLIT"
+"""``dated``: only the tests that depend on their fixed moments (the clock check, run a
+year ahead); ``rest``: all the others; unset: everything (a developer's run)."""
+UNSHIFTED = (
+    "tests/test_sip.py",
+    "tests/test_sip_survey.py",
+    "tests/test_sip_live.py",
+    "tests/test_console_browser.py",
+    "tests/test_channel_parity.py::test_sip",
+)
+"""Depend on their moments too, but stay in the unshifted run: the dates they show come
+from the same services and flows that the Twilio and console tests check shifted, and
+their real-time media and pages are the slowest of the suite."""
+
+
 SLOWEST_FIRST = (
     "tests/test_sip.py",
     "tests/test_schemathesis.py",
     "tests/test_channel_parity.py",
     "tests/test_scale_out.py",
-    "tests/test_console_workers.py",
     "tests/test_demo.py",
+    "tests/test_cli.py",
     "tests/test_sip_survey.py",
-    "tests/test_embedded_redis.py",
+    "tests/test_console_workers.py",
     "tests/test_outbound_reliability.py",
     "tests/test_worker_supervision.py",
-    "tests/test_console_gateway.py",
+    "tests/test_embedded_redis.py",
     "tests/test_console_demo.py",
-    "tests/test_cli.py",
     "tests/test_login_attacks.py",
+    "tests/test_live_transcript.py",
+    "tests/test_console_gateway.py",
+    "tests/test_campaigns.py",
 )
 """The modules that take longest, longest first (measured on a 2-core machine). Each
 module runs on one test worker (``--dist loadfile``) and modules go out in collection
@@ -140,6 +158,28 @@ order, so these go first: one of them started last would end the run alone."""
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     rank = {path: index for index, path in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+    # A test that moves or reads the tests' clock itself depends on the date; so does one
+    # that calls in through the Twilio simulator (the IVR's business hours), and the
+    # modules marked ``clock`` (their fixed moments). Tests that merely run on the app's
+    # clock do not, and stay out of the clock check's runs.
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is None:
+            continue
+        parameters = inspect.signature(function).parameters
+        if "clock" in parameters or "sim" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.clock)
+    split = os.environ.get(SPLIT_ENV, "")
+    if not split:
+        return
+    dated = {item.nodeid for item in items if _dated(item)}
+    keep = [item for item in items if (item.nodeid in dated) == (split == "dated")]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
+def _dated(item: pytest.Item) -> bool:
+    return item.get_closest_marker("clock") is not None and not item.nodeid.startswith(UNSHIFTED)
 
 
 @pytest.fixture(scope="session", params=DATABASES)

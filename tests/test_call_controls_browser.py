@@ -26,7 +26,8 @@ from tests.fake_twilio_api import FakeTwilioApi
 from tests.twilio_sim import SimulatedCall, TwilioSimulator, run_worker_jobs
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = ON_SQLITE
+pytestmark = [pytest.mark.clock, ON_SQLITE]
+"""Business hours and offer timeouts, on the tests' clock."""
 
 VIEWPORT = {"width": 1366, "height": 768}
 

@@ -47,6 +47,8 @@ from tests.sip_harness import Step as SippStep
 from tests.test_sip import call_through, recording_of, register_softphone, start_hotline
 from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, run_worker_jobs
 
+pytestmark = pytest.mark.clock
+"""Business hours and the queue's maximum wait, on the tests' clock."""
 sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 """Parity is about channels, not storage (test_sip and the Twilio tests cover PostgreSQL)."""
 

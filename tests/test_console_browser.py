@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
 
@@ -29,7 +30,8 @@ from tests.conftest import OPEN_HOURS, SECRET, TestClock, at, bearer, fixed_cloc
 from tests.twilio_sim import TwilioSimulator
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = ON_SQLITE
+pytestmark = [pytest.mark.clock, ON_SQLITE]
+"""Business hours, offer timeouts and token expiry, all on the tests' clock."""
 
 VIEWPORT = {"width": 1366, "height": 768}
 QUEUE_ROW = "#queue-table tr[data-queue='hotline-zh-CN'] td"

@@ -24,6 +24,9 @@ from tests.conftest import OPEN_HOURS, PASSWORD, SECRET, TestClock, bearer
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator
 
+pytestmark = pytest.mark.clock
+"""Business hours, offer timeouts and token expiry, all on the tests' clock."""
+
 QUEUE = "hotline-zh-CN"
 
 

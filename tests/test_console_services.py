@@ -39,6 +39,8 @@ from telephony.figures import calls_per_hour, live_calls
 from telephony.models import Call
 from tests.conftest import TestClock, at, fixed_clock
 
+pytestmark = pytest.mark.clock
+
 NOW = at(2026, 11, 23, 2, 0)  # 10:00 in Shanghai
 CONFIG = ConsoleConfig()
 

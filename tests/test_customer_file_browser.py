@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import Browser, expect
 from sqlmodel import Session
 
@@ -19,7 +20,8 @@ from tests.conftest import OPEN_HOURS
 from tests.test_customer_file import SAID, seed_file
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = ON_SQLITE
+pytestmark = [pytest.mark.clock, ON_SQLITE]
+"""The file shows the seeded fixed moments."""
 
 VIEWPORT = {"width": 1366, "height": 768}
 SECTIONS = [

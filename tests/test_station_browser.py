@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import Browser, Route, expect
 from sqlmodel import Session, select
 
@@ -24,7 +25,8 @@ from tests.browser_harness import ON_SQLITE, login_page, shot
 from tests.conftest import OPEN_HOURS, TestClock, fixed_clock
 
 pytest_plugins = ["tests.browser_harness"]
-pytestmark = ON_SQLITE
+pytestmark = [pytest.mark.clock, ON_SQLITE]
+"""The SLA clocks run on the tests' clock."""
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PHONE = {"width": 390, "height": 844}

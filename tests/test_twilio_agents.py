@@ -29,6 +29,9 @@ from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, bearer
 from tests.fake_twilio_api import FakeTwilioApi
 from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, run_worker_jobs
 
+pytestmark = pytest.mark.clock
+"""Business hours, offer timeouts and token expiry, all on the tests' clock."""
+
 QUEUE = "hotline-zh-CN"
 
 

@@ -19,6 +19,9 @@ from telephony.models import Call, CallStatusChange
 from tests.conftest import TWILIO_ACCOUNT_SID, TestClock, at
 from tests.twilio_sim import TwilioSimulator
 
+pytestmark = pytest.mark.clock
+"""Business hours, offer timeouts and token expiry, all on the tests' clock."""
+
 
 @pytest.fixture
 def returning(make_customer: Any, make_appliance: Any) -> Any:

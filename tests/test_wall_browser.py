@@ -34,6 +34,7 @@ from tests.browser_harness import ON_SQLITE, login_page, shot
 from tests.conftest import OPEN_HOURS, TestClock, fixed_clock
 
 pytest_plugins = ["tests.browser_harness"]
+pytestmark = pytest.mark.clock
 
 VIEWPORT = {"width": 1366, "height": 768}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
