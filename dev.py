@@ -40,7 +40,7 @@ FONT_PACKAGE = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "fonts
 def _ensure_venv(extras: str) -> None:
     # Without pip, an earlier creation was cut short: start it again.
     if not (BIN / "python").exists() or not (BIN / "pip").exists():
-        print(f"creating {VENV}", flush=True)
+        print(f"creating {VENV}" + (" again (no pip in it)" if VENV.exists() else ""), flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     stamp = VENV / f".installed-{extras or 'base'}"

@@ -82,8 +82,9 @@ class TranscriptTarget:
     def agent_id(self) -> int | None:
         """The agent bridged to the call, if any (only that agent's console shows it).
 
-        Once the call has ended the last agent keeps it: the last final result comes after
-        the hang-up, and its words were said to that agent."""
+        Once the call has ended, the agent seen bridged at the last read (at most
+        ``AGENT_RECHECK_SECONDS`` before) keeps it: the last final result comes after the
+        hang-up, and its words were said to that agent."""
         now = time.monotonic()
         if now - self._agent_read_at >= AGENT_RECHECK_SECONDS:
             with self.sessions() as session:

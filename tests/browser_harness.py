@@ -25,6 +25,7 @@ EXPECT_TIMEOUT_MS = 15_000
 """How long an assertion on a page waits. Playwright's 5 s is short for a 2-core machine
 running three test workers beside a browser: a log-in's token request took longer in CI.
 A passing assertion returns as soon as it holds, so this costs only failing tests."""
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,6 @@ def browser() -> Iterator[Browser]:
         if IN_CI:
             pytest.fail("Chromium is required under CI=true (apt-get install chromium)")
         pytest.skip("Debian's chromium is not installed")
-    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -85,7 +85,7 @@ def login_page(
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-form button[type=submit]")
     try:
-        expect(page.locator("body")).to_have_attribute("data-console", "ready", timeout=10_000)
+        expect(page.locator("body")).to_have_attribute("data-console", "ready")
     except AssertionError as failure:
         raise AssertionError(f"the console did not get ready: {dialogs}") from failure
     return page, dialogs

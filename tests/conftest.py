@@ -151,8 +151,9 @@ SLOWEST_FIRST = (
     "tests/test_campaigns.py",
 )
 """The modules that take longest, longest first (measured on a 2-core machine). Each
-module runs on one test worker (``--dist loadfile``) and modules go out in collection
-order, so these go first: one of them started last would end the run alone."""
+module runs on one test worker (``--dist loadfile``), and with ``--no-loadscope-reorder``
+(as ``dev.py test`` runs) modules go out in collection order, so these go first: one of
+them started last would end the run alone."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -111,7 +111,7 @@ def test_a_whole_call_is_handled_with_keyboard_shortcuts_only(
 
     caller = sim.call("+8613800138000")
     caller.press("0")
-    expect(one.locator("#call-status")).to_have_attribute("data-status", "offered", timeout=10_000)
+    expect(one.locator("#call-status")).to_have_attribute("data-status", "offered")
     expect(one.locator("#hold")).to_be_disabled()
     _keys(one, "Alt+KeyX")  # not on a call yet: nothing happens
     _keys(one, "Alt+KeyA")
@@ -155,7 +155,7 @@ def test_a_whole_call_is_handled_with_keyboard_shortcuts_only(
     expect(target).to_contain_text("王二")
     _keys(one, "Digit1")
     expect(one.locator("#agent-state")).to_have_attribute("data-state", "wrap_up")
-    expect(two.locator("#call-status")).to_have_attribute("data-status", "offered", timeout=10_000)
+    expect(two.locator("#call-status")).to_have_attribute("data-status", "offered")
     expect(two.locator(".customer-name")).to_have_text("郑凯")
 
     _keys(two, "Alt+KeyA")
@@ -202,7 +202,7 @@ def test_an_attended_transfer_is_worked_from_the_keyboard(
     expect(one.locator("#agent-state")).to_have_attribute("data-state", "available")
     caller = sim.call("+8613800138000")
     caller.press("0")
-    expect(one.locator("#call-status")).to_have_attribute("data-status", "offered", timeout=10_000)
+    expect(one.locator("#call-status")).to_have_attribute("data-status", "offered")
     call = _row(db, caller)
     _picks_up(sim, call, first.id, "CA" + "a" * 32)
     expect(one.locator("#call-status")).to_have_attribute("data-status", "bridged")
@@ -214,7 +214,7 @@ def test_an_attended_transfer_is_worked_from_the_keyboard(
     _keys(one, "Digit1")
     expect(one.locator("#consult-note")).to_have_text("正在呼叫 王二，来电保持中……")
     expect(one.locator("#complete-transfer")).to_be_disabled()
-    expect(two.locator("#consult-note")).to_contain_text("同事请求咨询", timeout=10_000)
+    expect(two.locator("#consult-note")).to_contain_text("同事请求咨询")
     expect(two.locator(".customer-name")).to_have_text("郑凯")
 
     _keys(two, "Alt+KeyA")

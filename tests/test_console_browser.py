@@ -111,7 +111,7 @@ def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
 
     sim.call("+8613800138000").press("0")
     card = page.locator(".customer")
-    expect(card.locator(".customer-name")).to_have_text("王建国 先生", timeout=10_000)
+    expect(card.locator(".customer-name")).to_have_text("王建国 先生")
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
     expect(page.locator("#call-status")).to_have_attribute("data-status", "offered")
     expect(page.locator("#pop-heading")).to_have_text("来电")
@@ -157,7 +157,7 @@ def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
     expect(card.locator(".fault")).to_have_value("洗衣机漏水")
     expect(appliances.nth(0).locator("input")).to_be_checked()
     card.locator(".create-order").dblclick()  # a double click makes one order
-    expect(page.locator("#order-result")).to_contain_text("已创建工单", timeout=10_000)
+    expect(page.locator("#order-result")).to_contain_text("已创建工单")
     number = page.locator("#order-result").get_attribute("data-order")
     # The new order is listed under open orders at once, and the form is clear.
     expect(card.locator(f".open-orders li[data-order='{number}']")).to_contain_text("洗衣机漏水")
@@ -220,7 +220,7 @@ def test_shared_number_shows_every_candidate_and_a_new_caller_gets_a_prefilled_f
     family = sim.call("+861065520000")
     family.press("0")
     names = page.locator(".customer .customer-name")
-    expect(names).to_have_count(2, timeout=10_000)
+    expect(names).to_have_count(2)
     expect(names).to_have_text(["赵国强", "赵小梅"])
     expect(page.locator("#pop-shared")).to_have_text("此号码有 2 位客户，请核实来电人身份。")
     # Ringing: only answering or declining; the state buttons wait.
@@ -236,7 +236,7 @@ def test_shared_number_shows_every_candidate_and_a_new_caller_gets_a_prefilled_f
 
     sim.call("+8615912345678").press("0")
     form = page.locator("#new-customer")
-    expect(form).to_be_visible(timeout=10_000)
+    expect(form).to_be_visible()
     expect(page.locator(".customer")).to_have_count(0)
     expect(form.locator("input[name=phone]")).to_have_value("+8615912345678")
     form.locator("input[name=name]").fill("钱多多")
@@ -250,12 +250,12 @@ def test_shared_number_shows_every_candidate_and_a_new_caller_gets_a_prefilled_f
     form.locator("input[name=purchase_date]").fill(at(2026, 10, 1).date().isoformat())
     form.locator("button[type=submit]").click()
     card = page.locator(".customer")
-    expect(card.locator(".customer-name")).to_have_text("钱多多 女士", timeout=10_000)
+    expect(card.locator(".customer-name")).to_have_text("钱多多 女士")
     expect(card.locator(".phones")).to_contain_text("159 1234 5678 (来电)")
     expect(card.locator(".appliance .badge")).to_have_text("保内")
     expect(form).to_be_hidden()
     card.locator(".create-order").click()
-    expect(page.locator("#order-result")).to_contain_text("已创建工单", timeout=10_000)
+    expect(page.locator("#order-result")).to_contain_text("已创建工单")
     number = page.locator("#order-result").get_attribute("data-order")
     with app.state.sessions() as session:
         order = session.exec(select(WorkOrder).where(WorkOrder.number == number)).one()
@@ -287,14 +287,14 @@ def test_wall_moves_with_the_calls_and_the_supervisor_sets_an_agents_state(
     agent = make_user(Role.AGENT, username="agent-on-wall")
     make_user(Role.SUPERVISOR, username="wall-ui")
     wall, _dialogs = _page(browser, base_url, "wall-ui")
-    expect(wall.locator("#sla-breached")).to_have_text("1", timeout=10_000)
+    expect(wall.locator("#sla-breached")).to_have_text("1")
     expect(wall.locator("#sla-orders")).to_contain_text(late.number)
     expect(wall.locator("#complaint-levels li[data-level='3'] strong")).to_have_text("1")
 
     caller = sim.call("+8613900139000")
     caller.press("0")  # nobody is available: the caller waits
     waiting = wall.locator(QUEUE_ROW).nth(1)
-    expect(waiting).to_have_text("1", timeout=10_000)
+    expect(waiting).to_have_text("1")
     live = wall.locator("#call-table tbody tr")
     expect(live).to_have_count(1)
     expect(live.first).to_contain_text("李娜")
@@ -305,7 +305,7 @@ def test_wall_moves_with_the_calls_and_the_supervisor_sets_an_agents_state(
     _shot(wall, "wall-waiting")
 
     caller.status("completed")  # the caller gives up
-    expect(waiting).to_have_text("0", timeout=10_000)
+    expect(waiting).to_have_text("0")
     expect(wall.locator(QUEUE_ROW).nth(4)).to_have_text("1")
     expect(live).to_have_count(0)
     expect(wall.locator("#hour-chart .bar[data-hour='10']")).to_have_attribute(
@@ -319,7 +319,7 @@ def test_wall_moves_with_the_calls_and_the_supervisor_sets_an_agents_state(
     expect(row.locator("td").nth(2)).to_have_text(re.compile(r"^\d\d:\d\d$"))
     row.locator(".set-state").select_option("break")
     row.locator(".apply-state").click()
-    expect(desk.locator("#agent-state")).to_have_attribute("data-state", "break", timeout=10_000)
+    expect(desk.locator("#agent-state")).to_have_attribute("data-state", "break")
     expect(desk.locator("#agent-state")).to_have_text("小休")
     expect(row.locator(".agent-state")).to_have_text("小休")
     assert wall.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
@@ -352,7 +352,7 @@ def test_customer_fields_render_as_text_and_run_nothing(
     _available(page)
     sim.call("+8613700137000").press("0")
     card = page.locator(".customer")
-    expect(card.locator(".customer-name")).to_have_text(evil, timeout=10_000)
+    expect(card.locator(".customer-name")).to_have_text(evil)
     expect(card.locator(".customer-notes")).to_have_text("<script>alert(3)</script>")
     expect(card.locator(".addresses")).to_contain_text("<svg onload=alert(4)>")
     expect(card.locator(".open-orders")).to_contain_text("<img src=y onerror=alert(5)>")
@@ -373,9 +373,9 @@ def test_an_expired_session_goes_back_to_the_login_form(
     short = issue_token(user, secret=SECRET, minutes=1, clock=lambda: issued)
     page.evaluate("token => sessionStorage.setItem('token', token)", short.access_token)
     page.reload()
-    expect(page.locator("body")).to_have_attribute("data-console", "ready", timeout=10_000)
+    expect(page.locator("body")).to_have_attribute("data-console", "ready")
     expect(page.locator("#agent")).to_be_visible()
-    expect(page.locator("#login")).to_be_visible(timeout=10_000)
+    expect(page.locator("#login")).to_be_visible()
     expect(page.locator("#login-note")).to_have_text("登录已过期，请重新登录。")
     expect(page.locator("#agent")).to_be_hidden()
     assert page.evaluate("sessionStorage.getItem('token')") is None
@@ -402,7 +402,7 @@ def test_a_ringing_agent_declines_from_the_console(
     )
     assert joined.status_code == 200
     sim.call("+8613700137000").press("0")
-    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered", timeout=10_000)
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
     page.locator("#decline").click()
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
     expect(page.locator("#decline")).to_be_hidden()

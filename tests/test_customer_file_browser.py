@@ -113,7 +113,7 @@ def test_an_agent_finds_a_customer_not_on_the_line_reads_and_prints_the_file(
     page.emulate_media(media="screen")
 
     page.reload()  # the route survives it
-    expect(body.locator(".file-name")).to_have_text("刘晓梅 女士", timeout=10_000)
+    expect(body.locator(".file-name")).to_have_text("刘晓梅 女士")
     page.click("#lang")
     expect(repair.locator(".file-status")).to_have_text("completed")
     expect(body.locator("[data-section='orders'] h2")).to_contain_text("Orders")

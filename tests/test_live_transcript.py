@@ -177,6 +177,31 @@ def test_the_last_caption_after_the_hang_up_still_goes_to_the_agent_who_heard_it
     ]
 
 
+def test_a_caption_after_the_caller_went_back_to_the_queue_goes_to_no_agent_after_the_hang_up(
+    app: Any, db: Session, bus: redis.Redis, make_call: Any, make_user: Any
+) -> None:
+    agent = make_user(Role.AGENT)
+    call = make_call(state=CallState.BRIDGED, agent_id=agent.id)
+    state = app.state
+    target = TranscriptTarget(
+        call_id=call.id,
+        speaker="customer",
+        notifier=state.switchboard.notifier,
+        sessions=state.sessions,
+        clock=state.clock,
+    )
+    target.publish("네", final=False)
+    for moved in (CallState.QUEUED, CallState.ENDED):  # a transfer to the queue, a hang-up
+        call.state = moved
+        db.add(call)
+        db.commit()
+        time.sleep(AGENT_RECHECK_SECONDS)
+        target.publish(SAID, final=moved is CallState.ENDED)
+
+    events = _transcripts(bus, call.id)
+    assert [data["agent_id"] for _, data in events] == [agent.id, None, None]
+
+
 def _open(address: str) -> ClientConnection:
     header = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(MEDIA_URL, {})
     return connect(

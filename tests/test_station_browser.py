@@ -67,7 +67,7 @@ def test_a_station_user_on_a_phone_acknowledges_and_the_wall_sees_it_live(
     make_user(Role.STATION, username="station-ui", station_id=station.id)
     wall, _ = login_page(browser, base_url, "desk-ui", LAPTOP)
     wall.click("#wall-tab-desks")  # the desks sit behind the live wall
-    expect(wall.locator("#sla-warning")).to_have_text("1", timeout=10_000)
+    expect(wall.locator("#sla-warning")).to_have_text("1")
     expect(wall.locator("#sla-orders")).to_contain_text(order.number)
 
     phone, dialogs = login_page(browser, base_url, "station-ui", PHONE)
@@ -86,12 +86,12 @@ def test_a_station_user_on_a_phone_acknowledges_and_the_wall_sees_it_live(
     acknowledge.click()
 
     try:
-        expect(job.locator(".pill").first).to_have_text("已接单", timeout=10_000)
+        expect(job.locator(".pill").first).to_have_text("已接单")
     except AssertionError as failure:
         shown = job.locator(".error").text_content()
         raise AssertionError(f"not acknowledged; the card shows the error {shown!r}") from failure
     expect(job.locator("button[data-step='contacted']")).to_be_visible()
-    expect(wall.locator("#sla-warning")).to_have_text("0", timeout=10_000)
+    expect(wall.locator("#sla-warning")).to_have_text("0")
     expect(wall.locator("#sla-orders")).not_to_contain_text(order.number)
     # Acknowledged in time: the day's attainment chart counts it in this hour.
     expect(wall.locator("#sla-attainment")).to_have_text("100%")
@@ -111,7 +111,7 @@ def test_a_station_user_on_a_phone_acknowledges_and_the_wall_sees_it_live(
         clock=fixed_clock(OPEN_HOURS),
     )
     phone.reload()
-    expect(job.locator(".visit")).to_have_text("今日 11:00–13:00", timeout=10_000)
+    expect(job.locator(".visit")).to_have_text("今日 11:00–13:00")
     expect(phone.locator("#station-name")).to_contain_text("今日上门 1 单")
     expect(job).to_have_class("job today")
 
@@ -221,7 +221,7 @@ def test_a_station_files_its_paperwork_from_a_phone_and_the_desk_reviews_a_cance
         expect(request).to_have_count(0, timeout=15_000)
     except AssertionError as failure:
         raise AssertionError(f"still listed: {request.inner_text()!r}") from failure
-    expect(other).to_have_count(0, timeout=10_000)  # cancelled: off the station's board
+    expect(other).to_have_count(0)  # cancelled: off the station's board
 
     db.expire_all()
     cancelled = db.get(WorkOrder, repair.id)
@@ -273,7 +273,7 @@ def test_a_station_user_makes_the_follow_up_of_a_completed_repair_from_a_phone(
 
     phone, _ = login_page(browser, base_url, "station-fu", PHONE)
     follow_up = phone.locator("#follow-ups li.follow-up")
-    expect(follow_up).to_have_count(1, timeout=10_000)
+    expect(follow_up).to_have_count(1)
     expect(follow_up).to_contain_text("李梅")
     expect(follow_up.locator("a")).to_have_attribute("href", "tel:+8613700137000")
     expect(follow_up.locator(".sla")).to_have_text(re.compile(r"剩余 1天 2[01]小时"))  # 45 of 48 h

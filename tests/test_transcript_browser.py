@@ -92,7 +92,7 @@ def test_a_supervisor_finds_a_word_plays_from_it_and_reviews_a_flagged_call(
     page, _ = login_page(browser, base_url, "desk-tr", LAPTOP)
     page.click("#wall-tab-desks")  # the desks sit behind the live wall
     panel = page.locator("#transcripts")
-    expect(panel.locator(".flags li.flag")).to_have_count(2, timeout=10_000)
+    expect(panel.locator(".flags li.flag")).to_have_count(2)
     expect(panel.locator(".flags li.flag").first).to_contain_text("严重危机")
     panel.locator("#transcript-q").fill("漏水")
     panel.locator("#transcript-q").press("Enter")

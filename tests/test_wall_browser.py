@@ -297,7 +297,7 @@ def test_the_wall_fits_a_laptop_and_shows_what_a_supervisor_must_act_on(
     make_user(Role.SUPERVISOR, username="wall-laptop")
     page, problems = login_page(browser, base_url, "wall-laptop", VIEWPORT, timezone_id=NEW_YORK)
 
-    expect(page.locator("#sla-breached")).to_have_text("13", timeout=10_000)
+    expect(page.locator("#sla-breached")).to_have_text("13")
     assert problems == []
     expect(page.locator("#agent-table tbody tr")).to_have_count(10)
     expect(page.locator("#sla-orders li")).to_have_count(10)

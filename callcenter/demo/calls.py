@@ -392,12 +392,13 @@ class CallStream:
         """The new call's webhook; refused while the service is saturated (503 with
         Retry-After), the caller rings again when told, as a caller redials a busy line.
         None when every try was refused: the caller gives up on a busy line."""
-        for _attempt in range(REDIALS):
+        for attempt in range(REDIALS):
             response = await self._post("/twilio/voice", self._params(line, "ringing"))
             if response.status_code != 503 or "retry-after" not in response.headers:
                 return response
-            self.tally["redialled"] += 1
-            await asyncio.sleep(float(response.headers["retry-after"]))
+            if attempt + 1 < REDIALS:
+                self.tally["redialled"] += 1
+                await asyncio.sleep(float(response.headers["retry-after"]))
         return None
 
     def _params(self, line: _Line, status: str, **extra: str) -> dict[str, str]:
@@ -417,6 +418,7 @@ class CallStream:
         try:
             response = await self._ring_in(line)
             if response is None:
+                self.in_progress.discard(line.sid)
                 self.tally["refused"] += 1
                 self._say(index, line.caller, f"hears the line busy {REDIALS} times, gives up")
                 return
