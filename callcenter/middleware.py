@@ -134,16 +134,27 @@ class Admission:
         webhook = scope["method"] == "POST" and _path(scope).startswith(WEBHOOKS)
         arrived = time.perf_counter()
 
+        counted = 1 if new_call else 0
+        self.new_calls += counted
+
+        def release() -> None:
+            nonlocal counted
+            self.new_calls -= counted
+            counted = 0
+
         async def watch(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start" and not started:
                 started = True
                 if webhook:
                     self.saturation.answered(time.perf_counter() - arrived)
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Free once the answer goes out, not when the app returns: the route's
+                # clean-up (its session closed in a thread) runs after, and by then the
+                # caller may have sent its next request on the same connection.
+                release()
             await send(message)
 
-        counted = 1 if new_call else 0
-        self.new_calls += counted
         try:
             await self.app(scope, receive, watch)
         except Exception as error:
@@ -154,7 +165,7 @@ class Admission:
                 "overloaded", "the service is out of capacity; try again shortly", {}
             )(scope, receive, send)
         finally:
-            self.new_calls -= counted
+            release()
 
     def _running_behind(self) -> dict[str, Any] | None:
         behind = self.saturation.behind()

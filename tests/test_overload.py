@@ -254,6 +254,25 @@ class Staller:
         self.thread.join()
 
 
+@pytest.fixture
+def one_new_call_at_a_time(settings: Settings) -> None:
+    settings.http.max_new_calls_in_flight = 1
+
+
+@pytest.mark.usefixtures("in_flight_only", "one_new_call_at_a_time")
+def test_new_calls_one_after_another_on_one_connection_are_all_admitted(
+    twilio: TwilioSimulator, gate: Gate
+) -> None:
+    """A new call's slot is free once its answer is sent: the next request on the same
+    connection can come before the route's clean-up has run (wrk's 8 connections met the
+    cap of 8 and were refused)."""
+    gate.open.set()
+
+    statuses = [_new_call(twilio).status_code for _ in range(40)]
+
+    assert statuses == [200] * 40
+
+
 def _gauge(twilio: TwilioSimulator, name: str) -> float:
     """A figure the service reports to its operators (``GET /metrics``)."""
     for family in text_string_to_metric_families(twilio.client.get("/metrics").text):
