@@ -149,9 +149,9 @@ class Admission:
                 if webhook:
                     self.saturation.answered(time.perf_counter() - arrived)
             elif message["type"] == "http.response.body" and not message.get("more_body"):
-                # Free once the answer goes out, not when the app returns: the route's
-                # clean-up (its session closed in a thread) runs after, and by then the
-                # caller may have sent its next request on the same connection.
+                # Free once the answer goes out, not when the app returns: work inside the
+                # app (the route's clean-up) may still run after it, and by then the caller
+                # may have sent its next request on the same connection.
                 release()
             await send(message)
 

@@ -117,9 +117,9 @@ def test_partials_go_out_at_most_three_times_a_second_and_only_when_the_text_cha
     assert gate.passes("네요 알아", 1.4)  # a new utterance may start with the same words
 
 
-def test_a_live_call_is_transcribed_with_throttled_partials_for_its_bridged_agent(
-    app: Any, bus: redis.Redis, make_call: Any, make_user: Any, speech: bytes
-) -> None:
+@pytest.fixture
+def bridged(app: Any, make_call: Any, make_user: Any) -> tuple[Any, Call, TranscriptTarget]:
+    """An agent bridged to a call, and where the call's customer's words go."""
     agent = make_user(Role.AGENT)
     call = make_call(state=CallState.BRIDGED, agent_id=agent.id)
     state = app.state
@@ -130,6 +130,13 @@ def test_a_live_call_is_transcribed_with_throttled_partials_for_its_bridged_agen
         sessions=state.sessions,
         clock=state.clock,
     )
+    return agent, call, target
+
+
+def test_a_live_call_is_transcribed_with_throttled_partials_for_its_bridged_agent(
+    bus: redis.Redis, bridged: tuple[Any, Call, TranscriptTarget], speech: bytes
+) -> None:
+    agent, call, target = bridged
     load_model(MODEL_DIR)  # as the app and the SIP endpoint do when they start
     transcriber = LiveTranscriber(MODEL_DIR, target)
 
@@ -149,57 +156,35 @@ def test_a_live_call_is_transcribed_with_throttled_partials_for_its_bridged_agen
     assert [data["text"] for _, data in events if data["final"]] == [SAID]
 
 
-def test_the_last_caption_after_the_hang_up_still_goes_to_the_agent_who_heard_it(
-    app: Any, db: Session, bus: redis.Redis, make_call: Any, make_user: Any
+@pytest.mark.parametrize(
+    ("moves", "to_the_agent"),
+    [
+        # The last final caption comes after the hang-up: the agent heard its words.
+        ((CallState.ENDED,), [True, True]),
+        # Sent back to the queue, then hung up: nobody heard them.
+        ((CallState.QUEUED, CallState.ENDED), [True, False, False]),
+    ],
+    ids=["hung-up", "back-in-the-queue-then-hung-up"],
+)
+def test_captions_after_the_call_moved_on_go_to_whoever_heard_them(
+    db: Session,
+    bus: redis.Redis,
+    bridged: tuple[Any, Call, TranscriptTarget],
+    moves: tuple[CallState, ...],
+    to_the_agent: list[bool],
 ) -> None:
-    agent = make_user(Role.AGENT)
-    call = make_call(state=CallState.BRIDGED, agent_id=agent.id)
-    state = app.state
-    target = TranscriptTarget(
-        call_id=call.id,
-        speaker="customer",
-        notifier=state.switchboard.notifier,
-        sessions=state.sessions,
-        clock=state.clock,
-    )
+    agent, call, target = bridged
     target.publish("네", final=False)
-    call.state = CallState.ENDED
-    db.add(call)
-    db.commit()
-    time.sleep(AGENT_RECHECK_SECONDS)  # the row is read again
-
-    target.publish(SAID, final=True)
-
-    events = _transcripts(bus, call.id)
-    assert [(data["text"], data["agent_id"]) for _, data in events] == [
-        ("네", agent.id),
-        (SAID, agent.id),
-    ]
-
-
-def test_a_caption_after_the_caller_went_back_to_the_queue_goes_to_no_agent_after_the_hang_up(
-    app: Any, db: Session, bus: redis.Redis, make_call: Any, make_user: Any
-) -> None:
-    agent = make_user(Role.AGENT)
-    call = make_call(state=CallState.BRIDGED, agent_id=agent.id)
-    state = app.state
-    target = TranscriptTarget(
-        call_id=call.id,
-        speaker="customer",
-        notifier=state.switchboard.notifier,
-        sessions=state.sessions,
-        clock=state.clock,
-    )
-    target.publish("네", final=False)
-    for moved in (CallState.QUEUED, CallState.ENDED):  # a transfer to the queue, a hang-up
+    for moved in moves:
         call.state = moved
         db.add(call)
         db.commit()
-        time.sleep(AGENT_RECHECK_SECONDS)
+        time.sleep(AGENT_RECHECK_SECONDS)  # the row is read again
         target.publish(SAID, final=moved is CallState.ENDED)
 
     events = _transcripts(bus, call.id)
-    assert [data["agent_id"] for _, data in events] == [agent.id, None, None]
+    assert [data["agent_id"] == agent.id for _, data in events] == to_the_agent
+    assert all(data["agent_id"] in (agent.id, None) for _, data in events)
 
 
 def _open(address: str) -> ClientConnection:

@@ -114,8 +114,8 @@ class HotlineRtpClient(RTPClient):
             self.parse_packet(self.sin.recv(8192))
         except RTPParseError as exc:
             log.debug("rtp packet dropped", port=self.inPort, reason=str(exc))
-        except (BlockingIOError, InterruptedError):
-            pass
+        except OSError:
+            pass  # nothing waiting after all, or the socket closed by stop() meanwhile
 
     def send_frame(self) -> None:
         """Send this leg's next 20 ms (the pump's sender, once a tick)."""
@@ -185,10 +185,6 @@ class RtpPump:
         self._selector.register(self._wake_in, selectors.EVENT_READ)
         self._threads: list[threading.Thread] = []
 
-    @property
-    def legs(self) -> int:
-        return len(self._legs)
-
     def add(self, leg: HotlineRtpClient) -> None:
         with self._lock:
             self._legs = (*self._legs, leg)
@@ -217,7 +213,7 @@ class RtpPump:
         while True:
             for leg in self._legs:
                 if leg.NSD:
-                    leg.send_frame()
+                    self._serve(leg, leg.send_frame)
             deadline += FRAME_SECONDS
             delay = deadline - time.monotonic()
             if delay > 0:
@@ -231,7 +227,16 @@ class RtpPump:
                 if key.fileobj is self._wake_in:
                     self._take_changes()
                 elif key.data.NSD:
-                    key.data.receive()
+                    self._serve(key.data, key.data.receive)
+
+    def _serve(self, leg: HotlineRtpClient, turn: Callable[[], None]) -> None:
+        """One leg's turn on a thread shared by every call: a leg whose turn fails is
+        dropped with one log line, so one broken call never silences the others."""
+        try:
+            turn()
+        except Exception:
+            log.exception("rtp leg failed: its media stops", port=leg.inPort)
+            self.remove(leg)
 
     def _take_changes(self) -> None:
         with contextlib.suppress(BlockingIOError):
