@@ -195,6 +195,10 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
             if getter in done:
                 item, getter = getter.result(), None
                 last = await _deliver(websocket, hub, item, last)
+                # What the hub handed over with it goes out now: one wait per burst (a
+                # call's arrival is several events at once), not one per frame.
+                while not seat.overflowed and not seat.queue.empty():
+                    last = await _deliver(websocket, hub, seat.queue.get_nowait(), last)
             elif loop.time() >= next_ping:
                 # Nothing is waiting for this console: every event up to the hub's position
                 # was sent or was not for it, so it may resume from there.

@@ -126,6 +126,8 @@ class Config:
     new_calls_cap: int | None = None
     """The service's ``http.max_new_calls_in_flight`` per worker; its default when None."""
     results: str = str(RESULTS)
+    clients: int = 8
+    """HTTP clients the calls take turns on, each keeping its own connections alive."""
 
 
 @dataclass
@@ -165,6 +167,9 @@ class Phase:
     attempts: int = 1
     cpu_ms_per_call: dict[str, float] = field(default_factory=dict)
     """CPU time per call of each part of the system, over the whole phase."""
+    busiest_worker_share: float = 0.0
+    """The share of the service's CPU that its busiest process used (0.5: evenly spread
+    over two workers)."""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -186,7 +191,7 @@ class Phase:
             "offer_to_frame_ms": _cuts(self.gateway),
             "sender_lag_ms": _cuts(self.lag),
             "foreign_cpu_share": self.foreign_cpu_share,
-            "cpu_ms_per_call": self.cpu_ms_per_call,
+            "busiest_worker_share": self.busiest_worker_share,
             "attempts": self.attempts,
         }
 
@@ -342,11 +347,25 @@ class Bench:
         self.pending: dict[str, Call] = {}
         self.phase = Phase(rate=0)
         self.hangups: set[asyncio.Task[None]] = set()
-        self.http = httpx.AsyncClient(
-            base_url=base,
-            timeout=60,
-            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200),
-        )
+        # Twilio's webhooks come over many connections, which the kernel hands to either
+        # worker. One client reuses its first idle connection for nearly every request,
+        # so most calls went to one worker: about 80 % of the service's CPU was one
+        # worker's at 30 calls/s (py-spy samples and /proc CPU times of both), and that
+        # worker saturated long before the two did.
+        self.clients = [
+            httpx.AsyncClient(
+                base_url=base,
+                timeout=60,
+                limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200),
+            )
+            for _ in range(config.clients)
+        ]
+        self.http = self.clients[0]
+        self.turn = 0
+
+    def _client(self) -> httpx.AsyncClient:
+        self.turn += 1
+        return self.clients[self.turn % len(self.clients)]
 
     async def consoles(self, agent_tokens: list[str], boss_token: str) -> list[asyncio.Task[None]]:
         readers = []
@@ -413,7 +432,7 @@ class Bench:
     async def _ring(self, call: Call) -> None:
         self.phase.lag.append(time.perf_counter() - call.due)
         try:
-            response = await self.http.post(
+            response = await self._client().post(
                 "/twilio/voice", data=call.params, headers={"X-Twilio-Signature": call.signature}
             )
         except httpx.HTTPError as error:
@@ -439,7 +458,7 @@ class Bench:
         params = {**call.params, "CallStatus": "completed"}
         signature = self.validator.compute_signature(PUBLIC_URL + "/twilio/status", params)
         try:
-            response = await self.http.post(
+            response = await self._client().post(
                 "/twilio/status", data=params, headers={"X-Twilio-Signature": signature}
             )
         except httpx.HTTPError as error:  # an overloaded service drops connections; counted
@@ -494,7 +513,8 @@ async def drive(
     finally:
         for reader in readers:
             reader.cancel()
-        await bench.http.aclose()
+        for client in bench.clients:
+            await client.aclose()
 
 
 async def measure(bench: Bench, rate: int, seconds: float) -> Phase:
@@ -505,6 +525,7 @@ async def measure(bench: Bench, rate: int, seconds: float) -> Phase:
         after = cpu_ticks()
         phase.foreign_cpu_share = foreign_share(before, after, max(phase.wall_s, 0.001))
         phase.cpu_ms_per_call = cpu_by_part(before, after, phase.calls)
+        phase.busiest_worker_share = busiest_share(before, after)
         phase.attempts = attempt
         print_phase(phase)
         if phase.foreign_cpu_share <= twilio_webhooks.FOREIGN_LIMIT:
@@ -515,10 +536,7 @@ async def measure(bench: Bench, rate: int, seconds: float) -> Phase:
     return phase
 
 
-def cpu_by_part(
-    before: dict[int, tuple[int, str, int]], after: dict[int, tuple[int, str, int]], calls: int
-) -> dict[str, float]:
-    """Where the CPU went: this load generator, the service's processes, PostgreSQL, Redis."""
+def _service_pids(after: dict[int, tuple[int, str, int]]) -> set[int]:
     children: dict[int, list[int]] = {}
     for pid, (parent, _comm, _ticks) in after.items():
         children.setdefault(parent, []).append(pid)
@@ -528,6 +546,21 @@ def cpu_by_part(
         pid = stack.pop()
         service.add(pid)
         stack.extend(children.get(pid, []))
+    return service
+
+
+def busiest_share(
+    before: dict[int, tuple[int, str, int]], after: dict[int, tuple[int, str, int]]
+) -> float:
+    used = [after[pid][2] - before.get(pid, (0, "", 0))[2] for pid in _service_pids(after)]
+    return round(max(used) / sum(used), 3) if used and sum(used) else 0.0
+
+
+def cpu_by_part(
+    before: dict[int, tuple[int, str, int]], after: dict[int, tuple[int, str, int]], calls: int
+) -> dict[str, float]:
+    """Where the CPU went: this load generator, the service's processes, PostgreSQL, Redis."""
+    service = _service_pids(after)
     spent: dict[str, float] = {"load_generator": 0, "service": 0, "postgresql": 0, "redis": 0}
     for pid, (_parent, comm, ticks) in after.items():
         used = ticks - before.get(pid, (0, "", 0))[2]
@@ -570,7 +603,8 @@ def print_phase(phase: Phase) -> None:
         f"webhook p50 {voice.get('p50', 0):>7.2f} p99 {voice.get('p99', 0):>8.2f} ms  "
         f"ringing p99 {ringing.get('p99', 0):>8.2f} ms  "
         f"offer->frame p99 {(got['offer_to_frame_ms'] or {}).get('p99', 0):>7.2f} ms  "
-        f"others {phase.foreign_cpu_share:.0%}  cpu ms/call {phase.cpu_ms_per_call}",
+        f"others {phase.foreign_cpu_share:.0%}  cpu ms/call {phase.cpu_ms_per_call}  "
+        f"busiest worker {phase.busiest_worker_share:.0%}",
         flush=True,
     )
     if phase.failures:
@@ -629,6 +663,9 @@ def parse_args() -> Config:
     )
     parser.add_argument("--results", default=str(RESULTS), help="where to write the figures")
     parser.add_argument(
+        "--clients", type=int, default=8, help="HTTP clients the calls take turns on"
+    )
+    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="do not wait for other benchmarks and busy cores (for a trial run)",
@@ -649,6 +686,7 @@ def parse_args() -> Config:
         log_dir=args.log_dir,
         new_calls_cap=args.new_calls_cap,
         results=args.results,
+        clients=args.clients,
     )
 
 

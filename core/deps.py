@@ -7,6 +7,7 @@ in the threadpool, a thread hop (and, under load, a wait for a free thread) per 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import redis
@@ -18,10 +19,18 @@ from core.db import reading
 from core.types import Clock
 
 
-def get_session(request: Request) -> Iterator[Session]:
+@contextmanager
+def request_session(request: Request) -> Iterator[Session]:
+    """The request's session, publishing its events on commit (``core.routes`` opens it
+    in the endpoint's own thread)."""
     with request.app.state.sessions() as session:
         bind_events(session, request.app.state.events)
         yield reading(session, request.method)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request_session(request) as session:
+        yield session
 
 
 async def get_bus(request: Request) -> redis.Redis:

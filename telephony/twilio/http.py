@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from callbacks import sms_reply
 from core.deps import ClockDep, SecretKeyDep, SessionDep
 from core.errors import ValidationFailed
+from core.routes import OneThreadRoute
 from ivr import CallerInput
 from orders import try_normalize_phone
 from telephony import calls, services
@@ -32,7 +33,10 @@ from telephony.twilio.stream_token import issue_stream_token
 # Redis failures under a webhook are 503 with Retry-After (the app's one handler): Twilio
 # then retries, and every webhook is written so that a retry completes what the failed
 # try left undone.
-router = APIRouter(prefix="/twilio", tags=["twilio"], include_in_schema=False)
+# Every webhook answers a Response (TwiML or 204): each opens its session in its own thread.
+router = APIRouter(
+    prefix="/twilio", tags=["twilio"], include_in_schema=False, route_class=OneThreadRoute
+)
 CallId = Annotated[str, Query(alias="call", min_length=1, max_length=32)]
 OptionalCallId = Annotated[str | None, Query(alias="call", min_length=1, max_length=32)]
 
