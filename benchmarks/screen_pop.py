@@ -191,6 +191,7 @@ class Phase:
             "offer_to_frame_ms": _cuts(self.gateway),
             "sender_lag_ms": _cuts(self.lag),
             "foreign_cpu_share": self.foreign_cpu_share,
+            "cpu_ms_per_call": self.cpu_ms_per_call,
             "busiest_worker_share": self.busiest_worker_share,
             "attempts": self.attempts,
         }
