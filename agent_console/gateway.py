@@ -234,13 +234,11 @@ async def _drain(websocket: WebSocket) -> None:
 
 
 async def _send_event(websocket: WebSocket, hub: ConsoleHub, envelope: Envelope) -> None:
-    frame: dict[str, Any] = {
-        "type": "event",
-        "id": envelope.id,
-        "name": envelope.name,
-        "data": envelope.data,
-    }
-    text = json.dumps(frame, ensure_ascii=False)
+    # The event's data goes out as the stream holds it: encoded once, when published, not
+    # once more for every console that sees it.
+    data = envelope.raw or json.dumps(envelope.data, ensure_ascii=False)
+    head = json.dumps({"type": "event", "id": envelope.id, "name": envelope.name})
+    text = f'{head[:-1]},"data":{data}}}'
     if envelope.name in ("call.offered", "call.consult_offered"):
         # Stored as the console's JSON when the call arrived: spliced in, not read and
         # written again for every offer.

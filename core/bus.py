@@ -60,6 +60,8 @@ class Envelope:
     id: str
     name: str
     data: dict[str, Any]
+    raw: str = ""
+    """``data`` as the stream holds it (JSON): passed on as it is, not encoded again."""
 
 
 class EventBus:
@@ -162,8 +164,9 @@ def parse_entries(reply: Any) -> list[Envelope]:
             if not fields:  # an entry trimmed away while still pending
                 continue
             decoded = {_text(k): _text(v) for k, v in fields.items()}
+            raw = decoded["data"]
             envelopes.append(
-                Envelope(id=_text(event_id), name=decoded["name"], data=json.loads(decoded["data"]))
+                Envelope(id=_text(event_id), name=decoded["name"], data=json.loads(raw), raw=raw)
             )
     return envelopes
 
