@@ -18,7 +18,7 @@ What runs, all on this machine:
   one supervisor's console receiving the wall, spread by the kernel over both workers;
 - callers: signed ``POST /twilio/voice`` requests at a fixed rate (open loop: a request is
   sent when it is due, whether or not earlier ones have been answered), 95 % from numbers on
-  file. When the agent's console receives the pop, the caller hangs up
+  file, each webhook on a connection of its own. When the agent's console receives the pop, the caller hangs up
   (``POST /twilio/status``), which frees the agent for the next call.
 
 Measured per call: from the moment its webhook was due to be sent (loopback, so that is
@@ -126,8 +126,6 @@ class Config:
     new_calls_cap: int | None = None
     """The service's ``http.max_new_calls_in_flight`` per worker; its default when None."""
     results: str = str(RESULTS)
-    clients: int = 8
-    """HTTP clients the calls take turns on, each keeping its own connections alive."""
 
 
 @dataclass
@@ -348,25 +346,21 @@ class Bench:
         self.pending: dict[str, Call] = {}
         self.phase = Phase(rate=0)
         self.hangups: set[asyncio.Task[None]] = set()
-        # Twilio's webhooks come over many connections, which the kernel hands to either
-        # worker. One client reuses its first idle connection for nearly every request,
-        # so most calls went to one worker: about 80 % of the service's CPU was one
-        # worker's at 30 calls/s (py-spy samples and /proc CPU times of both), and that
+        self.http = httpx.AsyncClient(
+            base_url=base,
+            timeout=60,
+            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200),
+        )
+        # Each webhook on a connection of its own, as many callers' webhooks come, so the
+        # kernel spreads them over the workers. Kept alive, a few connections made at once
+        # were all accepted by whichever worker woke first: 80-88 % of the service's CPU
+        # was one worker's at 30 calls/s (one client, and again with eight), and that
         # worker saturated long before the two did.
-        self.clients = [
-            httpx.AsyncClient(
-                base_url=base,
-                timeout=60,
-                limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200),
-            )
-            for _ in range(config.clients)
-        ]
-        self.http = self.clients[0]
-        self.turn = 0
-
-    def _client(self) -> httpx.AsyncClient:
-        self.turn += 1
-        return self.clients[self.turn % len(self.clients)]
+        self.webhooks = httpx.AsyncClient(
+            base_url=base,
+            timeout=60,
+            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=0),
+        )
 
     async def consoles(self, agent_tokens: list[str], boss_token: str) -> list[asyncio.Task[None]]:
         readers = []
@@ -433,7 +427,7 @@ class Bench:
     async def _ring(self, call: Call) -> None:
         self.phase.lag.append(time.perf_counter() - call.due)
         try:
-            response = await self._client().post(
+            response = await self.webhooks.post(
                 "/twilio/voice", data=call.params, headers={"X-Twilio-Signature": call.signature}
             )
         except httpx.HTTPError as error:
@@ -459,7 +453,7 @@ class Bench:
         params = {**call.params, "CallStatus": "completed"}
         signature = self.validator.compute_signature(PUBLIC_URL + "/twilio/status", params)
         try:
-            response = await self._client().post(
+            response = await self.webhooks.post(
                 "/twilio/status", data=params, headers={"X-Twilio-Signature": signature}
             )
         except httpx.HTTPError as error:  # an overloaded service drops connections; counted
@@ -514,8 +508,8 @@ async def drive(
     finally:
         for reader in readers:
             reader.cancel()
-        for client in bench.clients:
-            await client.aclose()
+        await bench.http.aclose()
+        await bench.webhooks.aclose()
 
 
 async def measure(bench: Bench, rate: int, seconds: float) -> Phase:
@@ -664,9 +658,6 @@ def parse_args() -> Config:
     )
     parser.add_argument("--results", default=str(RESULTS), help="where to write the figures")
     parser.add_argument(
-        "--clients", type=int, default=8, help="HTTP clients the calls take turns on"
-    )
-    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="do not wait for other benchmarks and busy cores (for a trial run)",
@@ -687,7 +678,6 @@ def parse_args() -> Config:
         log_dir=args.log_dir,
         new_calls_cap=args.new_calls_cap,
         results=args.results,
-        clients=args.clients,
     )
 
 
