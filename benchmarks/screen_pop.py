@@ -18,8 +18,9 @@ What runs, all on this machine:
   one supervisor's console receiving the wall, spread by the kernel over both workers;
 - callers: signed ``POST /twilio/voice`` requests at a fixed rate (open loop: a request is
   sent when it is due, whether or not earlier ones have been answered), 95 % from numbers on
-  file, each webhook on a connection of its own. When the agent's console receives the pop, the caller hangs up
-  (``POST /twilio/status``), which frees the agent for the next call.
+  file, each webhook on a connection of its own (``--keep-alive``: kept-alive ones). When
+  the agent's console receives the pop, the caller hangs up (``POST /twilio/status``),
+  which frees the agent for the next call.
 
 Measured per call: from the moment its webhook was due to be sent (loopback, so that is
 when it reaches the service) to the moment the ``call.offered`` frame carrying its pop is
@@ -126,6 +127,8 @@ class Config:
     new_calls_cap: int | None = None
     """The service's ``http.max_new_calls_in_flight`` per worker; its default when None."""
     results: str = str(RESULTS)
+    keep_alive: bool = False
+    """Webhooks over kept-alive connections (the runs before 2026-12-05), not one each."""
 
 
 @dataclass
@@ -359,7 +362,9 @@ class Bench:
         self.webhooks = httpx.AsyncClient(
             base_url=base,
             timeout=60,
-            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=0),
+            limits=httpx.Limits(
+                max_connections=2000, max_keepalive_connections=200 if config.keep_alive else 0
+            ),
         )
 
     async def consoles(self, agent_tokens: list[str], boss_token: str) -> list[asyncio.Task[None]]:
@@ -658,6 +663,11 @@ def parse_args() -> Config:
     )
     parser.add_argument("--results", default=str(RESULTS), help="where to write the figures")
     parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="send webhooks over kept-alive connections (as runs before 2026-12-05 did)",
+    )
+    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="do not wait for other benchmarks and busy cores (for a trial run)",
@@ -678,6 +688,7 @@ def parse_args() -> Config:
         log_dir=args.log_dir,
         new_calls_cap=args.new_calls_cap,
         results=args.results,
+        keep_alive=args.keep_alive,
     )
 
 
