@@ -195,9 +195,12 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
             if getter in done:
                 item, getter = getter.result(), None
                 last = await _deliver(websocket, hub, item, last)
-                # What the hub handed over with it goes out now: one wait per burst (a
-                # call's arrival is several events at once), not one per frame.
-                while not seat.overflowed and not seat.queue.empty():
+                # What the hub had handed over with it goes out now: one wait per burst (a
+                # call's arrival is several events at once), not one per frame. Only that
+                # much: a steady stream must not keep the checks above from running.
+                for _ in range(seat.queue.qsize()):
+                    if seat.overflowed:
+                        break
                     last = await _deliver(websocket, hub, seat.queue.get_nowait(), last)
             elif loop.time() >= next_ping:
                 # Nothing is waiting for this console: every event up to the hub's position
