@@ -199,8 +199,6 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
                 # call's arrival is several events at once), not one per frame. Only that
                 # much: a steady stream must not keep the checks above from running.
                 for _ in range(seat.queue.qsize()):
-                    if seat.overflowed:
-                        break
                     last = await _deliver(websocket, hub, seat.queue.get_nowait(), last)
             elif loop.time() >= next_ping:
                 # Nothing is waiting for this console: every event up to the hub's position

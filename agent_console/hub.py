@@ -162,12 +162,6 @@ class ConsoleHub:
         self.position = "0-0"
         """Id of the newest event handed to the seats."""
         self.client = aioredis.Redis.from_url(context.redis_url, decode_responses=True)
-        # The stream's reader keeps a connection of its own: it blocks on it between
-        # events, and it reads several times a call, so the pool's checkout, health check
-        # and return each time were a sizeable share of the hub's cost.
-        self.reader = aioredis.Redis.from_url(
-            context.redis_url, decode_responses=True, single_connection_client=True
-        )
         self.acd = context.acd
         self._ready = asyncio.Event()
         self._wall_due = asyncio.Event()
@@ -225,7 +219,7 @@ class ConsoleHub:
                 if not self._ready.is_set():
                     self.position = await self.newest_id()
                     self._ready.set()
-                reply = await self.reader.xread(
+                reply = await self.client.xread(
                     {self.context.stream: self.position}, count=500, block=BLOCK_MS
                 )
             except redis.RedisError as exc:
