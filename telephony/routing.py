@@ -71,9 +71,17 @@ def agent_answered(
     clock: Clock,
 ) -> Call:
     """The offered agent picked up (on ``agent_leg``, where the channel names the agent's
-    leg): the call is bridged to them."""
+    leg): the call is bridged to them.
+
+    The call is held while the ACD hands it over: a hang-up at the same moment waits, then
+    finds the call bridged and sends its agent to wrap-up; one that came first leaves the
+    call ended, and the agent is not taken (the hang-up has freed them)."""
+    call = services.lock_call(session, call_id=call_id)
+    if call.state is CallState.ENDED:
+        raise NoSuchOffer(
+            f"call {call_id} is over", details={"call_id": call_id, "agent_id": agent_id}
+        )
     acd.accept(call_id, agent_id)
-    call = services.get_call(session, call_id=call_id)
     services.move_call(session, call, CallState.BRIDGED)
     call.agent_id = agent_id
     call.agent_leg = agent_leg

@@ -183,6 +183,23 @@ def get_call(session: Session, *, call_id: str) -> Call:
     return call
 
 
+def lock_call(session: Session, *, call_id: str) -> Call:
+    """The call as last committed, held against other changes until this transaction ends
+    (a row lock on PostgreSQL; on SQLite a writing session holds the database's lock from
+    its first statement). Steps that must not interleave, an agent answering and the
+    caller hanging up, each take it first."""
+    query = (
+        select(Call)
+        .where(Call.id == call_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    call = session.exec(query).first()
+    if call is None:
+        raise CallNotFound(f"call {call_id} does not exist", details={"call_id": call_id})
+    return call
+
+
 def move_call(session: Session, call: Call, target: CallState) -> None:
     check_call_transition(call.id, call.state, target)
     call.state = target
@@ -357,7 +374,7 @@ def end_call(
     clock: Clock,
 ) -> Call:
     """The call is over (either side hung up); ending it twice changes nothing."""
-    call = get_call(session, call_id=call_id)
+    call = lock_call(session, call_id=call_id)
     if call.state is CallState.ENDED:
         return call
     _end(session, call, disposition, clock)

@@ -348,6 +348,8 @@ class CallStream:
         self.http = httpx.AsyncClient(base_url=base, timeout=30)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        self.sent: set[asyncio.Task[httpx.Response]] = set()
+        """Webhooks on their way: a stop waits for their answers (see ``stop``)."""
         self.stopped = False
 
     async def run(self) -> Counter[str]:
@@ -362,11 +364,16 @@ class CallStream:
         return self.tally
 
     async def stop(self) -> None:
-        """Callers and softphones stop where they are; their calls are left to end."""
+        """Callers and softphones stop where they are; their calls are left to end.
+
+        A webhook already sent is answered first: the service would go on with it after
+        the wind-down (a call created, an agent bridged) and leave that call live or that
+        agent on a call nobody ends."""
         self.stopped = True
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await asyncio.gather(*list(self.sent), return_exceptions=True)
         await self.http.aclose()
 
     def ring(self, form: dict[str, str]) -> None:
@@ -386,7 +393,13 @@ class CallStream:
     async def _post(self, url: str, params: dict[str, str]) -> httpx.Response:
         path = urlsplit(url)._replace(scheme="", netloc="").geturl()
         signature = self.validator.compute_signature(self.public_url + path, params)
-        return await self.http.post(path, data=params, headers={"X-Twilio-Signature": signature})
+        sending = asyncio.create_task(
+            self.http.post(path, data=params, headers={"X-Twilio-Signature": signature})
+        )
+        self.sent.add(sending)
+        sending.add_done_callback(self.sent.discard)
+        # A caller stopped mid-request stops waiting; the request itself goes on to its answer.
+        return await asyncio.shield(sending)
 
     async def _ring_in(self, line: _Line) -> httpx.Response | None:
         """The new call's webhook; refused while the service is saturated (503 with

@@ -1,0 +1,135 @@
+"""An agent answering and the caller hanging up at the same moment, on a database whose
+sessions meet as the served app's do (each step in its own session and thread)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from sqlmodel import Session
+
+from core.db import ServiceSession, make_engine, writer
+from orders import SYSTEM
+from orders.enums import Role
+from orders.schemas import UserCreate
+from orders.services import users
+from telephony import calls
+from telephony.enums import CallChannel, CallState, Disposition
+from telephony.exceptions import NoSuchOffer
+from telephony.models import Call
+from telephony.presence import AgentState
+from telephony.switchboard import Switchboard
+from tests.conftest import TestClock, hotline_switchboard
+
+QUEUE = "hotline-zh-CN"
+
+
+@pytest.fixture
+def sessions(fresh_database: str) -> Iterator[Callable[[], Session]]:
+    engine = make_engine(fresh_database)
+    writes = writer(engine)
+    yield lambda: ServiceSession(writes, expire_on_commit=False)
+    engine.dispose()
+
+
+def test_a_caller_hanging_up_as_the_agent_answers_leaves_the_agent_in_wrap_up(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """The hang-up comes while the ACD hands the call to the agent who picked up. Before
+    the call was held through the hand-over, the hang-up ended it as abandoned in between,
+    the answer then failed on the ended call, and the agent stayed "on call" for a call
+    that no longer existed, offered nothing ever again."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id = _offered(sessions, board, clock)
+
+    handed_over, go_on = threading.Event(), threading.Event()
+    accept = board.acd.accept
+
+    def accept_then_pause(call_id: str, agent_id: int) -> Any:
+        queued = accept(call_id, agent_id)
+        handed_over.set()
+        go_on.wait(10)
+        return queued
+
+    board.acd.accept = accept_then_pause  # type: ignore[method-assign]
+    failures: list[BaseException] = []
+
+    def step(work: Callable[[Session], object]) -> threading.Thread:
+        def run() -> None:
+            try:
+                with sessions() as session:
+                    work(session)
+            except BaseException as exc:  # reported by the test, not lost in the thread
+                failures.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    answering = step(
+        lambda s: calls.agent_answered(s, board, call_id=call_id, agent_id=agent_id, clock=clock)
+    )
+    assert handed_over.wait(10)
+    hanging_up = step(lambda s: calls.finish(s, board, call_id=call_id, clock=clock))
+    hanging_up.join(0.5)  # long enough for a hang-up nothing holds back to end the call first
+    go_on.set()
+    answering.join(15)
+    hanging_up.join(15)
+
+    assert failures == []
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None
+        assert (ended.state, ended.disposition) == (CallState.ENDED, Disposition.COMPLETED)
+        assert ended.agent_id == agent_id and ended.bridged_at is not None
+    assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
+
+
+def test_an_answer_after_the_hang_up_takes_no_agent(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """The other order: the caller is gone when the agent's pick-up arrives. The answer is
+    refused as an offer no longer there (Twilio's leg hears that the caller left), and the
+    agent is free for the next call."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        calls.finish(session, board, call_id=call_id, clock=clock)
+    with sessions() as session, pytest.raises(NoSuchOffer):
+        calls.agent_answered(session, board, call_id=call_id, agent_id=agent_id, clock=clock)
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None
+        assert (ended.disposition, ended.bridged_at) == (Disposition.ABANDONED, None)
+    assert board.acd.presence.get(agent_id).state is AgentState.AVAILABLE
+
+
+def _offered(
+    sessions: Callable[[], Session], board: Switchboard, clock: TestClock
+) -> tuple[int, str]:
+    """An agent logged in, and a caller waiting who is offered to them: (agent, call)."""
+    with sessions() as session:
+        agent = users.create_user(
+            session,
+            data=UserCreate(username="agent", role=Role.AGENT, password="a long password"),
+            actor=SYSTEM,
+            clock=clock,
+        )
+        assert agent.id is not None
+        board.acd.presence.log_in(agent.id, queues=[QUEUE], skills=[])
+        call = calls.arrive(
+            session,
+            board,
+            channel=CallChannel.TWILIO,
+            provider_id="CA" + "c" * 32,
+            from_number="+8613800138000",
+            to_number="+864008001234",
+            answered=True,
+            clock=clock,
+        )
+        [offer] = calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock)
+        assert offer.agent_id == agent.id
+        return agent.id, call.id
