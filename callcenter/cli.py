@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -19,7 +18,6 @@ from callcenter.logging import configure_logging
 from callcenter.migrate import upgrade
 from callcenter.runtime import Runtime, keep_files_private, open_database
 from callcenter.secret_key import resolve_secret_key
-from callcenter.serving import ReusePortWorkers
 from callcenter.settings import Settings
 from callcenter.sip_endpoint import build_endpoint
 from callcenter.wiring import build_switchboard, load_configured_flows, worker_context
@@ -103,7 +101,7 @@ def _serve_workers(runtime: Runtime, host: str, port: int, workers: int, in_proc
     os.environ["CALLCENTER_REDIS_URL"] = runtime.redis_url
     os.environ["CALLCENTER_AUTH_SECRET_KEY"] = resolve_secret_key(runtime.settings)
     os.environ[INPROCESS_WORKER_ENV] = "1" if in_process else "0"
-    config = uvicorn.Config(
+    uvicorn.run(
         "callcenter.asgi:create",
         factory=True,
         host=host,
@@ -111,8 +109,6 @@ def _serve_workers(runtime: Runtime, host: str, port: int, workers: int, in_proc
         workers=workers,
         log_config=None,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        ReusePortWorkers(config).run()
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
