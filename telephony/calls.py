@@ -239,7 +239,9 @@ def transfer(
 
 
 def _bridged(session: Session, call_id: str) -> Call:
-    call = services.get_call(session, call_id=call_id)
+    """The call, held against a hang-up at the same moment (see ``services.lock_call``):
+    an agent's hold, transfer or handover goes first or finds the call ended."""
+    call = services.lock_call(session, call_id=call_id)
     if call.state is not CallState.BRIDGED:
         raise CallNotBridged(
             f"call {call_id} is {call.state.value}, not connected to an agent",

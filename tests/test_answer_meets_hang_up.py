@@ -55,29 +55,15 @@ def test_a_caller_hanging_up_as_the_agent_answers_leaves_the_agent_in_wrap_up(
         return queued
 
     board.acd.accept = accept_then_pause  # type: ignore[method-assign]
-    failures: list[BaseException] = []
-
-    def step(work: Callable[[Session], object]) -> threading.Thread:
-        def run() -> None:
-            try:
-                with sessions() as session:
-                    work(session)
-            except BaseException as exc:  # reported by the test, not lost in the thread
-                failures.append(exc)
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
-    answering = step(
-        lambda s: calls.agent_answered(s, board, call_id=call_id, agent_id=agent_id, clock=clock)
+    failures = _meet(
+        sessions,
+        first=lambda s: calls.agent_answered(
+            s, board, call_id=call_id, agent_id=agent_id, clock=clock
+        ),
+        first_paused=handed_over,
+        second=lambda s: calls.finish(s, board, call_id=call_id, clock=clock),
+        go_on=go_on,
     )
-    assert handed_over.wait(10)
-    hanging_up = step(lambda s: calls.finish(s, board, call_id=call_id, clock=clock))
-    hanging_up.join(0.5)  # long enough for a hang-up nothing holds back to end the call first
-    go_on.set()
-    answering.join(15)
-    hanging_up.join(15)
 
     assert failures == []
     with sessions() as session:
@@ -133,3 +119,85 @@ def _offered(
         [offer] = calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock)
         assert offer.agent_id == agent.id
         return agent.id, call.id
+
+
+def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """The hang-up comes while a blind transfer is under way (the first agent released, the
+    call not yet queued again). Before the transfer held the call, the transfer then wrote
+    the ended call back into the queue, and the hang-up failed releasing the first agent a
+    second time: the next agent was rung for a caller who had gone."""
+    board = hotline_switchboard(bus, clock)
+    first, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        calls.agent_answered(session, board, call_id=call_id, agent_id=first, clock=clock)
+        second = users.create_user(
+            session,
+            data=UserCreate(username="second", role=Role.AGENT, password="a long password"),
+            actor=SYSTEM,
+            clock=clock,
+        ).id
+        assert second is not None
+    board.acd.presence.log_in(second, queues=[QUEUE], skills=[])
+
+    released, go_on = threading.Event(), threading.Event()
+    end_call = board.acd.end_call
+
+    def end_call_then_pause(agent_id: int, queue: str) -> Any:
+        agent = end_call(agent_id, queue)
+        if not released.is_set():
+            released.set()
+            go_on.wait(10)
+        return agent
+
+    board.acd.end_call = end_call_then_pause  # type: ignore[method-assign]
+    failures = _meet(
+        sessions,
+        first=lambda s: calls.transfer(s, board, call_id=call_id, queue=QUEUE, clock=clock),
+        first_paused=released,
+        second=lambda s: calls.finish(s, board, call_id=call_id, clock=clock),
+        go_on=go_on,
+    )
+
+    assert failures == []
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None and ended.state is CallState.ENDED
+    assert board.acd.current_offer(call_id) is None
+    assert board.acd.presence.get(second).state is AgentState.AVAILABLE
+    assert board.acd.presence.get(first).state is AgentState.WRAP_UP
+
+
+def _meet(
+    sessions: Callable[[], Session],
+    *,
+    first: Callable[[Session], object],
+    first_paused: threading.Event,
+    second: Callable[[Session], object],
+    go_on: threading.Event,
+) -> list[BaseException]:
+    """Run ``first`` until it pauses, then ``second`` beside it, each in its own session
+    and thread; what either raised."""
+    failures: list[BaseException] = []
+
+    def step(work: Callable[[Session], object]) -> threading.Thread:
+        def run() -> None:
+            try:
+                with sessions() as session:
+                    work(session)
+            except BaseException as exc:  # reported by the test, not lost in the thread
+                failures.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    running = step(first)
+    assert first_paused.wait(10)
+    meeting = step(second)
+    meeting.join(0.5)  # long enough for a step nothing holds back to go first
+    go_on.set()
+    running.join(15)
+    meeting.join(15)
+    return failures
