@@ -17,6 +17,7 @@ from orders.enums import Role
 from orders.schemas import UserCreate
 from orders.services import users
 from telephony import calls
+from telephony.acd import Acd
 from telephony.enums import CallChannel, CallState, Disposition
 from telephony.exceptions import NoSuchOffer
 from telephony.models import Call
@@ -45,24 +46,13 @@ def test_a_caller_hanging_up_as_the_agent_answers_leaves_the_agent_in_wrap_up(
     board = hotline_switchboard(bus, clock)
     agent_id, call_id = _offered(sessions, board, clock)
 
-    handed_over, go_on = threading.Event(), threading.Event()
-    accept = board.acd.accept
-
-    def accept_then_pause(call_id: str, agent_id: int) -> Any:
-        queued = accept(call_id, agent_id)
-        handed_over.set()
-        go_on.wait(10)
-        return queued
-
-    board.acd.accept = accept_then_pause  # type: ignore[method-assign]
     failures = _meet(
         sessions,
         first=lambda s: calls.agent_answered(
             s, board, call_id=call_id, agent_id=agent_id, clock=clock
         ),
-        first_paused=handed_over,
+        pausing_after=_pause_after(board.acd, "accept"),
         second=lambda s: calls.finish(s, board, call_id=call_id, clock=clock),
-        go_on=go_on,
     )
 
     assert failures == []
@@ -98,14 +88,8 @@ def _offered(
 ) -> tuple[int, str]:
     """An agent logged in, and a caller waiting who is offered to them: (agent, call)."""
     with sessions() as session:
-        agent = users.create_user(
-            session,
-            data=UserCreate(username="agent", role=Role.AGENT, password="a long password"),
-            actor=SYSTEM,
-            clock=clock,
-        )
-        assert agent.id is not None
-        board.acd.presence.log_in(agent.id, queues=[QUEUE], skills=[])
+        agent_id = _agent(session, "agent", clock)
+        board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
         call = calls.arrive(
             session,
             board,
@@ -117,8 +101,8 @@ def _offered(
             clock=clock,
         )
         [offer] = calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock)
-        assert offer.agent_id == agent.id
-        return agent.id, call.id
+        assert offer.agent_id == agent_id
+        return agent_id, call.id
 
 
 def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
@@ -132,32 +116,14 @@ def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
     first, call_id = _offered(sessions, board, clock)
     with sessions() as session:
         calls.agent_answered(session, board, call_id=call_id, agent_id=first, clock=clock)
-        second = users.create_user(
-            session,
-            data=UserCreate(username="second", role=Role.AGENT, password="a long password"),
-            actor=SYSTEM,
-            clock=clock,
-        ).id
-        assert second is not None
+        second = _agent(session, "second", clock)
     board.acd.presence.log_in(second, queues=[QUEUE], skills=[])
 
-    released, go_on = threading.Event(), threading.Event()
-    end_call = board.acd.end_call
-
-    def end_call_then_pause(agent_id: int, queue: str) -> Any:
-        agent = end_call(agent_id, queue)
-        if not released.is_set():
-            released.set()
-            go_on.wait(10)
-        return agent
-
-    board.acd.end_call = end_call_then_pause  # type: ignore[method-assign]
     failures = _meet(
         sessions,
         first=lambda s: calls.transfer(s, board, call_id=call_id, queue=QUEUE, clock=clock),
-        first_paused=released,
+        pausing_after=_pause_after(board.acd, "end_call"),
         second=lambda s: calls.finish(s, board, call_id=call_id, clock=clock),
-        go_on=go_on,
     )
 
     assert failures == []
@@ -169,16 +135,33 @@ def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
     assert board.acd.presence.get(first).state is AgentState.WRAP_UP
 
 
+def _pause_after(acd: Acd, method: str) -> tuple[threading.Event, threading.Event]:
+    """The first call of ``acd``'s ``method`` pauses once it has done its work, until told
+    to go on: (paused, go on)."""
+    paused, go_on = threading.Event(), threading.Event()
+    original = getattr(acd, method)
+
+    def then_pause(*args: Any) -> Any:
+        result = original(*args)
+        if not paused.is_set():
+            paused.set()
+            go_on.wait(10)
+        return result
+
+    setattr(acd, method, then_pause)
+    return paused, go_on
+
+
 def _meet(
     sessions: Callable[[], Session],
     *,
     first: Callable[[Session], object],
-    first_paused: threading.Event,
+    pausing_after: tuple[threading.Event, threading.Event],
     second: Callable[[Session], object],
-    go_on: threading.Event,
 ) -> list[BaseException]:
     """Run ``first`` until it pauses, then ``second`` beside it, each in its own session
     and thread; what either raised."""
+    first_paused, go_on = pausing_after
     failures: list[BaseException] = []
 
     def step(work: Callable[[Session], object]) -> threading.Thread:
@@ -201,3 +184,10 @@ def _meet(
     running.join(15)
     meeting.join(15)
     return failures
+
+
+def _agent(session: Session, username: str, clock: TestClock) -> int:
+    data = UserCreate(username=username, role=Role.AGENT, password="a long password")
+    agent = users.create_user(session, data=data, actor=SYSTEM, clock=clock)
+    assert agent.id is not None
+    return agent.id
