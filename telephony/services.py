@@ -172,8 +172,12 @@ def _publish_then_commit(session: Session, publish: Callable[[], object]) -> Non
     session.commit()
 
 
-def find_by_provider_id(session: Session, provider_id: str) -> Call | None:
-    return session.exec(select(Call).where(Call.provider_id == provider_id)).first()
+def find_by_provider_id(session: Session, provider_id: str, *, lock: bool = False) -> Call | None:
+    """The call the provider names; ``lock``: held as ``lock_call`` holds it."""
+    query = select(Call).where(Call.provider_id == provider_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.exec(query).first()
 
 
 def get_call(session: Session, *, call_id: str) -> Call:
@@ -188,13 +192,8 @@ def lock_call(session: Session, *, call_id: str) -> Call:
     (a row lock on PostgreSQL; on SQLite a writing session holds the database's lock from
     its first statement). Steps that must not interleave, an agent answering and the
     caller hanging up, each take it first."""
-    query = (
-        select(Call)
-        .where(Call.id == call_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    call = session.exec(query).first()
+    query = select(Call).where(Call.id == call_id).with_for_update()
+    call = session.exec(query.execution_options(populate_existing=True)).first()
     if call is None:
         raise CallNotFound(f"call {call_id} does not exist", details={"call_id": call_id})
     return call
@@ -320,7 +319,9 @@ def apply_provider_status(
     nothing. So a status is committed only once its event is published: a callback that
     could not publish leaves the call as it was, and its retry applies it in full.
     """
-    call = find_by_provider_id(session, provider_id)
+    # A status that ends the call holds it (see ``lock_call``): an agent answering at the
+    # same moment goes first, or finds the call ended.
+    call = find_by_provider_id(session, provider_id, lock=status in _TERMINAL)
     if call is None:
         raise CallNotFound(
             f"no call has provider id {provider_id}", details={"provider_id": provider_id}

@@ -18,7 +18,7 @@ from orders.schemas import UserCreate
 from orders.services import users
 from telephony import calls
 from telephony.acd import Acd
-from telephony.enums import CallChannel, CallState, Disposition
+from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
 from telephony.exceptions import NoSuchOffer
 from telephony.models import Call
 from telephony.presence import AgentState
@@ -26,6 +26,7 @@ from telephony.switchboard import Switchboard
 from tests.conftest import TestClock, hotline_switchboard
 
 QUEUE = "hotline-zh-CN"
+CALLER_SID = "CA" + "c" * 32
 
 
 @pytest.fixture
@@ -36,8 +37,29 @@ def sessions(fresh_database: str) -> Iterator[Callable[[], Session]]:
     engine.dispose()
 
 
+def _finished(board: Switchboard, call_id: str, clock: TestClock) -> Callable[[Session], object]:
+    """The caller hangs up, as the call's endpoint or the console tells it."""
+    return lambda s: calls.finish(s, board, call_id=call_id, clock=clock)
+
+
+def _completed(board: Switchboard, call_id: str, clock: TestClock) -> Callable[[Session], object]:
+    """The caller hangs up, as Twilio's status callback tells it."""
+    return lambda s: calls.provider_status(
+        s,
+        board,
+        provider_id=CALLER_SID,
+        status=ProviderStatus.COMPLETED,
+        sequence_number=None,
+        clock=clock,
+    )
+
+
+@pytest.mark.parametrize("hang_up", [_finished, _completed])
 def test_a_caller_hanging_up_as_the_agent_answers_leaves_the_agent_in_wrap_up(
-    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    hang_up: Callable[[Switchboard, str, TestClock], Callable[[Session], object]],
 ) -> None:
     """The hang-up comes while the ACD hands the call to the agent who picked up. Before
     the call was held through the hand-over, the hang-up ended it as abandoned in between,
@@ -52,7 +74,7 @@ def test_a_caller_hanging_up_as_the_agent_answers_leaves_the_agent_in_wrap_up(
             s, board, call_id=call_id, agent_id=agent_id, clock=clock
         ),
         pausing_after=_pause_after(board.acd, "accept"),
-        second=lambda s: calls.finish(s, board, call_id=call_id, clock=clock),
+        second=hang_up(board, call_id, clock),
     )
 
     assert failures == []
@@ -94,7 +116,7 @@ def _offered(
             session,
             board,
             channel=CallChannel.TWILIO,
-            provider_id="CA" + "c" * 32,
+            provider_id=CALLER_SID,
             from_number="+8613800138000",
             to_number="+864008001234",
             answered=True,
