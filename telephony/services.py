@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core.db import table_of
 from core.types import Clock
@@ -174,10 +175,9 @@ def _publish_then_commit(session: Session, publish: Callable[[], object]) -> Non
 
 def find_by_provider_id(session: Session, provider_id: str, *, lock: bool = False) -> Call | None:
     """The call the provider names; ``lock``: held as ``lock_call`` holds it."""
-    query = select(Call).where(Call.provider_id == provider_id)
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return session.exec(query).first()
+        return session.exec(_held(col(Call.provider_id) == provider_id)).first()
+    return session.exec(select(Call).where(Call.provider_id == provider_id)).first()
 
 
 def get_call(session: Session, *, call_id: str) -> Call:
@@ -192,11 +192,16 @@ def lock_call(session: Session, *, call_id: str) -> Call:
     (a row lock on PostgreSQL; on SQLite a writing session holds the database's lock from
     its first statement). Steps that must not interleave, an agent answering and the
     caller hanging up, each take it first."""
-    query = select(Call).where(Call.id == call_id).with_for_update()
-    call = session.exec(query.execution_options(populate_existing=True)).first()
+    call = session.exec(_held(col(Call.id) == call_id)).first()
     if call is None:
         raise CallNotFound(f"call {call_id} does not exist", details={"call_id": call_id})
     return call
+
+
+def _held(condition: ColumnElement[bool]) -> SelectOfScalar[Call]:
+    """The call matching ``condition``, locked for update and read afresh: a copy already in
+    the session would otherwise hide what another transaction committed."""
+    return select(Call).where(condition).with_for_update().execution_options(populate_existing=True)
 
 
 def move_call(session: Session, call: Call, target: CallState) -> None:
