@@ -238,9 +238,17 @@ def consult_answered(
     leg: str | None,
     clock: Clock,
 ) -> Call:
-    """The colleague picked up (on ``leg``, where the channel names it)."""
+    """The colleague picked up (on ``leg``, where the channel names it).
+
+    Held as an agent's answer is (:func:`agent_answered`): a caller hanging up at the same
+    moment waits, then finds the colleague's leg and hangs it up with the call; one that
+    came first leaves the call ended, and the pick-up is refused."""
+    call = services.lock_call(session, call_id=call_id)
+    if call.state is CallState.ENDED:
+        raise NoSuchOffer(
+            f"call {call_id} is over", details={"call_id": call_id, "agent_id": agent_id}
+        )
     acd.consult_answered(call_id, agent_id)
-    call = services.get_call(session, call_id=call_id)
     call.consult_leg = leg
     session.add(call)
     session.commit()

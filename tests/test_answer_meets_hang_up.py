@@ -11,6 +11,7 @@ import pytest
 import redis
 from sqlmodel import Session
 
+from core.bus import EventBus
 from core.db import ServiceSession, make_engine, writer
 from orders import SYSTEM
 from orders.enums import Role
@@ -155,6 +156,76 @@ def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
     assert board.acd.current_offer(call_id) is None
     assert board.acd.presence.get(second).state is AgentState.AVAILABLE
     assert board.acd.presence.get(first).state is AgentState.WRAP_UP
+
+
+COLLEAGUE_LEG = "CA" + "d" * 32
+
+
+def test_a_caller_hanging_up_as_a_consulted_colleague_picks_up_hangs_up_their_leg_too(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """The hang-up comes while the ACD puts the colleague on the consultation. Before the
+    pick-up held the call, the hang-up ended the consultation without the colleague's leg
+    (not yet written), so nothing hung that leg up: the colleague was left alone on the
+    line, and the pick-up then wrote the leg onto the ended call and failed (a 500 to
+    Twilio's consult webhook)."""
+    board = hotline_switchboard(bus, clock)
+    call_id, colleague = _consulting(sessions, board, clock)
+
+    failures = _meet(
+        sessions,
+        first=lambda s: calls.consult_answered(
+            s, board, call_id=call_id, agent_id=colleague, leg=COLLEAGUE_LEG, clock=clock
+        ),
+        pausing_after=_pause_after(board.acd, "consult_answered"),
+        second=_finished(board, call_id, clock),
+    )
+
+    assert failures == []
+    [over] = _events(bus, "call.consult_ended")
+    assert (over["consultant_id"], over["consult_leg"]) == (colleague, COLLEAGUE_LEG)
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None and ended.state is CallState.ENDED
+        assert (ended.consult_agent_id, ended.consult_leg) == (None, None)
+    assert board.acd.presence.get(colleague).state is AgentState.WRAP_UP
+
+
+def test_a_colleague_picking_up_after_the_hang_up_is_refused(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """The other order: the caller is gone when the colleague picks up; the pick-up is
+    refused (Twilio's leg hears that the caller left) and the colleague is free."""
+    board = hotline_switchboard(bus, clock)
+    call_id, colleague = _consulting(sessions, board, clock)
+    with sessions() as session:
+        calls.finish(session, board, call_id=call_id, clock=clock)
+    with sessions() as session, pytest.raises(NoSuchOffer):
+        calls.consult_answered(
+            session, board, call_id=call_id, agent_id=colleague, leg=COLLEAGUE_LEG, clock=clock
+        )
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None and ended.consult_leg is None
+    assert board.acd.presence.get(colleague).state is AgentState.AVAILABLE
+
+
+def _consulting(
+    sessions: Callable[[], Session], board: Switchboard, clock: TestClock
+) -> tuple[str, int]:
+    """A call answered by an agent, who rings a colleague to consult: (call, colleague)."""
+    agent_id, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        calls.agent_answered(session, board, call_id=call_id, agent_id=agent_id, clock=clock)
+        colleague = _agent(session, "colleague", clock)
+    board.acd.presence.log_in(colleague, queues=[QUEUE], skills=[])
+    with sessions() as session:
+        calls.consult(session, board, call_id=call_id, agent_id=colleague, clock=clock)
+    return call_id, colleague
+
+
+def _events(bus: redis.Redis, name: str) -> list[dict[str, Any]]:
+    return [e.data for e in EventBus(bus).read_after("0", count=1000) if e.name == name]
 
 
 def _pause_after(acd: Acd, method: str) -> tuple[threading.Event, threading.Event]:
