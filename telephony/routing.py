@@ -101,10 +101,13 @@ def agent_missed(
     declined: bool = False,
 ) -> list[Offer]:
     """The offered agent declined or did not answer: back to the queue, on to the next
-    (a call the agent took in the console rings them again instead)."""
+    (a call the agent took in the console rings them again instead). The call is held
+    while it goes back (see :func:`services.lock_call`): a hang-up meanwhile must not be
+    written over with "queued"."""
     offer = acd.miss(call_id, agent_id, leaving=leaving, declined=declined)
-    call = services.get_call(session, call_id=call_id)
+    call = services.lock_call(session, call_id=call_id)
     if acd.current_offer(call_id) == offer:
+        session.commit()  # nothing to write: only lets go of the call
         return [offer]
     if call.state is CallState.OFFERED and call.agent_id == agent_id:
         services.move_call(session, call, CallState.QUEUED)
@@ -117,7 +120,7 @@ def expire_offers(session: Session, *, acd: Acd) -> list[Offer]:
     """Offers nobody answered in time move on (run every few seconds by the worker)."""
     fresh: list[Offer] = []
     for expired in acd.expire_offers():
-        call = services.get_call(session, call_id=expired.call_id)
+        call = services.lock_call(session, call_id=expired.call_id)  # as in agent_missed
         if call.state is CallState.OFFERED and call.agent_id == expired.agent_id:
             services.move_call(session, call, CallState.QUEUED)
             call.agent_id = None

@@ -158,6 +158,34 @@ def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
     assert board.acd.presence.get(first).state is AgentState.WRAP_UP
 
 
+def test_a_caller_hanging_up_as_the_agent_declines_stays_ended(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """The hang-up comes while a declined offer goes back to the queue (the call read as
+    offered, not yet written back as waiting). Before the decline held the call, it wrote
+    "queued" over the hang-up's "ended": the call log showed a caller who had gone still
+    waiting, for good."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id = _offered(sessions, board, clock)
+
+    failures = _meet(
+        sessions,
+        first=lambda s: calls.agent_missed(
+            s, board, call_id=call_id, agent_id=agent_id, declined=True
+        ),
+        pausing_after=_pause_after(board.acd, "current_offer"),
+        second=_finished(board, call_id, clock),
+    )
+
+    assert failures == []
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None
+        assert (ended.state, ended.disposition) == (CallState.ENDED, Disposition.ABANDONED)
+    assert board.acd.current_offer(call_id) is None
+    assert board.acd.presence.get(agent_id).state is AgentState.AVAILABLE
+
+
 COLLEAGUE_LEG = "CA" + "d" * 32
 
 
