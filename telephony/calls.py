@@ -170,8 +170,9 @@ def overflow(
     session: Session, board: Switchboard, *, call_id: str, clock: Clock
 ) -> Turn | Voicemail:
     """What a caller who left the queue hears: the flow's overflow (a callback booking)
-    when the queue overflows to callbacks and the flow has one, else voicemail."""
-    call = services.get_call(session, call_id=call_id)
+    when the queue overflows to callbacks and the flow has one, else voicemail. The call
+    is held while it leaves the queue: a hang-up meanwhile stays a hang-up."""
+    call = services.lock_call(session, call_id=call_id)
     if call.state is CallState.QUEUED:
         services.leave_queue(session, call=call)
     state = store.load(board.events.client, call.id)

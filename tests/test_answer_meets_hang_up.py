@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from orders import SYSTEM
 from orders.enums import Role
 from orders.schemas import UserCreate
 from orders.services import users
-from telephony import calls
+from telephony import calls, services
 from telephony.acd import Acd
 from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
 from telephony.exceptions import NoSuchOffer
@@ -60,6 +61,7 @@ def test_a_caller_hanging_up_as_the_agent_answers_leaves_the_agent_in_wrap_up(
     sessions: Callable[[], Session],
     bus: redis.Redis,
     clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
     hang_up: Callable[[Switchboard, str, TestClock], Callable[[Session], object]],
 ) -> None:
     """The hang-up comes while the ACD hands the call to the agent who picked up. Before
@@ -74,7 +76,7 @@ def test_a_caller_hanging_up_as_the_agent_answers_leaves_the_agent_in_wrap_up(
         first=lambda s: calls.agent_answered(
             s, board, call_id=call_id, agent_id=agent_id, clock=clock
         ),
-        pausing_after=_pause_after(board.acd, "accept"),
+        pausing_after=_pause_after(board.acd, "accept", monkeypatch),
         second=hang_up(board, call_id, clock),
     )
 
@@ -113,23 +115,17 @@ def _offered(
     with sessions() as session:
         agent_id = _agent(session, "agent", clock)
         board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
-        call = calls.arrive(
-            session,
-            board,
-            channel=CallChannel.TWILIO,
-            provider_id=CALLER_SID,
-            from_number="+8613800138000",
-            to_number="+864008001234",
-            answered=True,
-            clock=clock,
-        )
+        call = _arrived(session, board, clock)
         [offer] = calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock)
         assert offer.agent_id == agent_id
         return agent_id, call.id
 
 
 def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
-    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The hang-up comes while a blind transfer is under way (the first agent released, the
     call not yet queued again). Before the transfer held the call, the transfer then wrote
@@ -145,7 +141,7 @@ def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
     failures = _meet(
         sessions,
         first=lambda s: calls.transfer(s, board, call_id=call_id, queue=QUEUE, clock=clock),
-        pausing_after=_pause_after(board.acd, "end_call"),
+        pausing_after=_pause_after(board.acd, "end_call", monkeypatch),
         second=lambda s: calls.finish(s, board, call_id=call_id, clock=clock),
     )
 
@@ -159,7 +155,10 @@ def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
 
 
 def test_a_caller_hanging_up_as_the_agent_declines_stays_ended(
-    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The hang-up comes while a declined offer goes back to the queue (the call read as
     offered, not yet written back as waiting). Before the decline held the call, it wrote
@@ -173,7 +172,7 @@ def test_a_caller_hanging_up_as_the_agent_declines_stays_ended(
         first=lambda s: calls.agent_missed(
             s, board, call_id=call_id, agent_id=agent_id, declined=True
         ),
-        pausing_after=_pause_after(board.acd, "current_offer"),
+        pausing_after=_pause_after(board.acd, "current_offer", monkeypatch),
         second=_finished(board, call_id, clock),
     )
 
@@ -186,11 +185,43 @@ def test_a_caller_hanging_up_as_the_agent_declines_stays_ended(
     assert board.acd.presence.get(agent_id).state is AgentState.AVAILABLE
 
 
+def test_a_caller_hanging_up_as_the_queue_overflows_stays_ended(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hang-up comes as a caller who waited too long leaves the queue for the IVR's
+    overflow. Before the overflow held the call, it wrote "in the IVR" over the hang-up's
+    "ended": the call log showed a caller who had gone still in the IVR, for good."""
+    board = hotline_switchboard(bus, clock)
+    with sessions() as session:
+        call = _arrived(session, board, clock)
+        assert calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock) == []
+    clock.advance(board.acd.config(QUEUE).max_wait_seconds + 1)
+    assert calls.take_for_overflow(board, call_id=call.id)
+
+    failures = _meet(
+        sessions,
+        first=lambda s: calls.overflow(s, board, call_id=call.id, clock=clock),
+        pausing_after=_pause_after(services, "check_call_transition", monkeypatch),
+        second=_finished(board, call.id, clock),
+    )
+
+    assert failures == []
+    with sessions() as session:
+        ended = session.get(Call, call.id)
+        assert ended is not None and ended.state is CallState.ENDED
+
+
 COLLEAGUE_LEG = "CA" + "d" * 32
 
 
 def test_a_caller_hanging_up_as_a_consulted_colleague_picks_up_hangs_up_their_leg_too(
-    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The hang-up comes while the ACD puts the colleague on the consultation. Before the
     pick-up held the call, the hang-up ended the consultation without the colleague's leg
@@ -205,7 +236,7 @@ def test_a_caller_hanging_up_as_a_consulted_colleague_picks_up_hangs_up_their_le
         first=lambda s: calls.consult_answered(
             s, board, call_id=call_id, agent_id=colleague, leg=COLLEAGUE_LEG, clock=clock
         ),
-        pausing_after=_pause_after(board.acd, "consult_answered"),
+        pausing_after=_pause_after(board.acd, "consult_answered", monkeypatch),
         second=_finished(board, call_id, clock),
     )
 
@@ -256,11 +287,13 @@ def _events(bus: redis.Redis, name: str) -> list[dict[str, Any]]:
     return [e.data for e in EventBus(bus).read_after("0", count=1000) if e.name == name]
 
 
-def _pause_after(acd: Acd, method: str) -> tuple[threading.Event, threading.Event]:
-    """The first call of ``acd``'s ``method`` pauses once it has done its work, until told
-    to go on: (paused, go on)."""
+def _pause_after(
+    owner: Acd | ModuleType, method: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[threading.Event, threading.Event]:
+    """The first call of ``owner``'s ``method`` pauses once it has done its work, until
+    told to go on: (paused, go on)."""
     paused, go_on = threading.Event(), threading.Event()
-    original = getattr(acd, method)
+    original = getattr(owner, method)
 
     def then_pause(*args: Any) -> Any:
         result = original(*args)
@@ -269,7 +302,7 @@ def _pause_after(acd: Acd, method: str) -> tuple[threading.Event, threading.Even
             go_on.wait(10)
         return result
 
-    setattr(acd, method, then_pause)
+    monkeypatch.setattr(owner, method, then_pause)
     return paused, go_on
 
 
@@ -305,6 +338,20 @@ def _meet(
     running.join(15)
     meeting.join(15)
     return failures
+
+
+def _arrived(session: Session, board: Switchboard, clock: TestClock) -> Call:
+    """A caller's Twilio call, logged as it arrives."""
+    return calls.arrive(
+        session,
+        board,
+        channel=CallChannel.TWILIO,
+        provider_id=CALLER_SID,
+        from_number="+8613800138000",
+        to_number="+864008001234",
+        answered=True,
+        clock=clock,
+    )
 
 
 def _agent(session: Session, username: str, clock: TestClock) -> int:
