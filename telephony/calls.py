@@ -496,10 +496,24 @@ def complete_consult(session: Session, board: Switchboard, *, call_id: str, cloc
     )
 
 
-def end_consult(session: Session, board: Switchboard, *, call_id: str, clock: Clock) -> Call:
+def end_consult(
+    session: Session,
+    board: Switchboard,
+    *,
+    call_id: str,
+    consultant: int | None = None,
+    clock: Clock,
+) -> Call:
     """The consultation ends without a handover (cancelled by the agent, missed,
-    declined or hung up by the colleague): the caller is back with the agent."""
-    call = services.get_call(session, call_id=call_id)
+    declined or hung up by the colleague): the caller is back with the agent.
+
+    ``consultant``: only a consultation still with this colleague ends; one handed over
+    to them meanwhile is the call itself now, and stays. The call is held while it ends,
+    so a handover and an end of the same consultation never both happen."""
+    call = services.lock_call(session, call_id=call_id)
+    if consultant is not None and call.consult_agent_id != consultant:
+        session.commit()  # nothing to end: only lets go of the call
+        return call
     return routing.end_consult(
         session, acd=board.acd, notifier=board.notifier, call=call, clock=clock
     )

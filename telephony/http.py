@@ -88,7 +88,7 @@ def decline_offer(
         raise NoSuchOffer("no call is ringing for you", details={"state": agent.state.value})
     offer = acd.current_offer(agent.call_id)
     if offer is not None and offer.consult and offer.agent_id == actor.id:
-        calls.end_consult(session, board, call_id=agent.call_id, clock=clock)
+        calls.end_consult(session, board, call_id=agent.call_id, consultant=actor.id, clock=clock)
     else:
         agent_missed(session, acd=acd, call_id=agent.call_id, agent_id=actor.id, declined=True)
     return acd.presence.get(actor.id)

@@ -269,6 +269,42 @@ def test_a_colleague_picking_up_after_the_hang_up_is_refused(
     assert board.acd.presence.get(colleague).state is AgentState.AVAILABLE
 
 
+def test_a_colleague_hanging_up_as_the_call_is_handed_to_them_keeps_the_call(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The colleague's leg reports its end (Twilio's consult status) while the agent hands
+    the call over to them. Before the end of a consultation held the call, it read the
+    consultation as still under way and ended it: the colleague, now the one talking to
+    the caller, was sent to wrap-up (and offered new calls after it), and their leg, now
+    the call's own, was hung up."""
+    board = hotline_switchboard(bus, clock)
+    call_id, colleague = _consulting(sessions, board, clock)
+    with sessions() as session:
+        calls.consult_answered(
+            session, board, call_id=call_id, agent_id=colleague, leg=COLLEAGUE_LEG, clock=clock
+        )
+
+    failures = _meet(
+        sessions,
+        first=lambda s: calls.complete_consult(s, board, call_id=call_id, clock=clock),
+        pausing_after=_pause_after(board.acd, "end_call", monkeypatch),
+        second=lambda s: calls.end_consult(
+            s, board, call_id=call_id, consultant=colleague, clock=clock
+        ),
+    )
+
+    assert failures == []
+    assert _events(bus, "call.consult_ended") == []
+    with sessions() as session:
+        handed = session.get(Call, call_id)
+        assert handed is not None
+        assert (handed.agent_id, handed.agent_leg) == (colleague, COLLEAGUE_LEG)
+    assert board.acd.presence.get(colleague).state is AgentState.ON_CALL
+
+
 def _consulting(
     sessions: Callable[[], Session], board: Switchboard, clock: TestClock
 ) -> tuple[str, int]:

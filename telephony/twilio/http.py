@@ -329,9 +329,7 @@ def consult_leg_status(
     the call's own, and its end is the call's."""
     status = params.get("CallStatus")
     if status in {"busy", "no-answer", "failed", "canceled", "completed"}:
-        call = services.get_call(session, call_id=call_id)
-        if call.consult_agent_id == agent_id:
-            calls.end_consult(session, board, call_id=call_id, clock=clock)
+        calls.end_consult(session, board, call_id=call_id, consultant=agent_id, clock=clock)
     return Response(status_code=204)
 
 
