@@ -314,7 +314,7 @@ def provider_status(
         clock=clock,
     )
     if call.state is CallState.ENDED:
-        routing.call_ended(session, acd=board.acd, call=call)
+        routing.call_ended(session, acd=board.acd, notifier=board.notifier, call=call, clock=clock)
         _attempt_over(session, call, clock)
     return call
 

@@ -323,18 +323,27 @@ def finish_call(
     call = services.end_call(
         session, notifier=notifier, call_id=call_id, disposition=disposition, clock=clock
     )
-    if call.consult_agent_id is not None:  # the colleague's leg goes with the call
-        end_consult(session, acd=acd, notifier=notifier, call=call, clock=clock)
-    call_ended(session, acd=acd, call=call)
+    call_ended(session, acd=acd, notifier=notifier, call=call, clock=clock)
     if recording is not None:
         services.keep_recording(session, call=call, wav=recording, clock=clock)
     return call
 
 
-def call_ended(session: Session, *, acd: Acd, call: Call) -> None:
+def call_ended(
+    session: Session, *, acd: Acd, notifier: CallNotifier, call: Call, clock: Clock
+) -> None:
     """Tell the ACD a call is over: abandoned if it was waiting, wrap-up if it was answered;
     a call that ended otherwise unanswered (failed, busy, cancelled) leaves its queue and
-    frees an agent it was ringing, without counting as abandoned."""
+    frees an agent it was ringing, without counting as abandoned. A consultation under
+    way ends with it: the colleague is freed and their leg hung up, once, however many
+    steps learn of the end (read again under the hold: the colleague's own leg may have
+    ended it first)."""
+    if call.consult_agent_id is not None:
+        held = services.lock_call(session, call_id=call.id)
+        if held.consult_agent_id is not None:
+            end_consult(session, acd=acd, notifier=notifier, call=held, clock=clock)
+        else:
+            session.commit()  # nothing to end: only lets go of the call
     if call.disposition is Disposition.ABANDONED:
         acd.abandon(call.id)
     elif call.agent_id is not None and call.bridged_at is not None and call.queue is not None:

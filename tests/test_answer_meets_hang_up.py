@@ -269,6 +269,63 @@ def test_a_colleague_picking_up_after_the_hang_up_is_refused(
     assert board.acd.presence.get(colleague).state is AgentState.AVAILABLE
 
 
+@pytest.mark.parametrize("hang_up", [_finished, _completed])
+def test_a_caller_hanging_up_during_a_consultation_frees_the_colleague(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    hang_up: Callable[[Switchboard, str, TestClock], Callable[[Session], object]],
+) -> None:
+    """The caller hangs up while the agent's colleague is still ringing: the consultation
+    ends with the call, on both channels. Before, Twilio's status callback ended the call
+    alone, and the colleague rang on, offered nothing else, for a caller who had gone."""
+    board = hotline_switchboard(bus, clock)
+    call_id, colleague = _consulting(sessions, board, clock)
+    with sessions() as session:
+        hang_up(board, call_id, clock)(session)
+
+    [over] = _events(bus, "call.consult_ended")
+    assert over["consultant_id"] == colleague
+    assert board.acd.presence.get(colleague).state is AgentState.AVAILABLE
+    assert board.acd.current_offer(call_id) is None
+
+
+@pytest.mark.parametrize(
+    ("hang_up", "ending"), [(_finished, "end_call"), (_completed, "apply_provider_status")]
+)
+def test_a_caller_hanging_up_as_the_colleagues_leg_ends_ends_the_consultation_once(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+    hang_up: Callable[[Switchboard, str, TestClock], Callable[[Session], object]],
+    ending: str,
+) -> None:
+    """The colleague's leg reports its end between the hang-up's end of the call and its
+    end of the consultation. Before the hang-up read the consultation again under the
+    hold, it ended it a second time: a second ``call.consult_ended``, and Twilio told
+    twice to hang up the colleague."""
+    board = hotline_switchboard(bus, clock)
+    call_id, colleague = _consulting(sessions, board, clock)
+
+    failures = _meet(
+        sessions,
+        first=hang_up(board, call_id, clock),
+        pausing_after=_pause_after(services, ending, monkeypatch),
+        second=lambda s: calls.end_consult(
+            s, board, call_id=call_id, consultant=colleague, clock=clock
+        ),
+    )
+
+    assert failures == []
+    assert len(_events(bus, "call.consult_ended")) == 1
+    assert board.acd.presence.get(colleague).state is AgentState.AVAILABLE
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None and ended.state is CallState.ENDED
+        assert ended.consult_agent_id is None
+
+
 def test_a_colleague_hanging_up_as_the_call_is_handed_to_them_keeps_the_call(
     sessions: Callable[[], Session],
     bus: redis.Redis,
@@ -331,8 +388,8 @@ def _pause_after(
     paused, go_on = threading.Event(), threading.Event()
     original = getattr(owner, method)
 
-    def then_pause(*args: Any) -> Any:
-        result = original(*args)
+    def then_pause(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
         if not paused.is_set():
             paused.set()
             go_on.wait(10)
