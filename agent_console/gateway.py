@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -166,7 +167,10 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
     listener = asyncio.create_task(_drain(websocket))
     getter: asyncio.Task[Envelope | WallFrame] | None = None
     next_ping = loop.time() + PING_SECONDS
-    next_check = loop.time() + RECHECK_SECONDS
+    # The first check at a random point of the period: consoles that connected together
+    # (all of them, after a restart) would otherwise check together every period, a burst
+    # of queries that held up the calls arriving at that moment.
+    next_check = loop.time() + random.uniform(0, RECHECK_SECONDS)
     try:
         while not listener.done():
             left = hello.expires_at - websocket.app.state.clock().timestamp()
