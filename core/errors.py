@@ -35,7 +35,8 @@ CallCenterError                                    500  base: status_code, error
 │   ├── telephony.CallNotBridged                   409
 │   ├── telephony.ConsultationNotReady             409
 │   ├── telephony.InvalidAgentState                409
-│   │   └── telephony.AgentNotOffered              409
+│   │   ├── telephony.AgentNotOffered              409
+│   │   └── telephony.AgentNotOnCall               409
 │   ├── telephony.InvalidCallTransition            409
 │   ├── telephony.NoSuchOffer                      409
 │   └── telephony.TransferInvalid                  409

@@ -14,6 +14,7 @@ from telephony.events import PopPresenter
 from telephony.exceptions import (
     AgentNotFound,
     AgentNotOffered,
+    AgentNotOnCall,
     AgentUnavailable,
     CallNotBridged,
     CallNotFound,
@@ -36,6 +37,7 @@ __all__ = [
     "AcdDep",
     "AgentNotFound",
     "AgentNotOffered",
+    "AgentNotOnCall",
     "AgentState",
     "AgentUnavailable",
     "Call",

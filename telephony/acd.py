@@ -36,7 +36,13 @@ from telephony.constants import (
     STATS,
     WAITING,
 )
-from telephony.exceptions import AgentNotOffered, AgentUnavailable, InvalidAgentState, NoSuchOffer
+from telephony.exceptions import (
+    AgentNotOffered,
+    AgentNotOnCall,
+    AgentUnavailable,
+    InvalidAgentState,
+    NoSuchOffer,
+)
 from telephony.presence import Agent, AgentState, AgentStateChanged, Presence
 
 PRIORITY_SPAN = 10**13
@@ -426,7 +432,7 @@ class Acd:
                 if agent.state is AgentState.OFFERED:
                     self.presence.move(agent_id, AgentState.AVAILABLE, reason="consultation ended")
                 elif agent.state is AgentState.ON_CALL:
-                    self.end_call(agent_id, queue)
+                    self.end_call(agent_id, queue, call_id)
 
     def miss(
         self, call_id: str, agent_id: int, *, leaving: bool = False, declined: bool = False
@@ -590,13 +596,20 @@ class Acd:
             self._count(queue, "overflowed")
             return True
 
-    def end_call(self, agent_id: int, queue: str) -> Agent:
-        return self.presence.move(
-            agent_id,
-            AgentState.WRAP_UP,
-            wrap_up_seconds=self.config(queue).wrap_up_seconds,
-            call_id=self.presence.get(agent_id).call_id,
-        )
+    def end_call(self, agent_id: int, queue: str, call_id: str) -> Agent | None:
+        """The agent's call is over: to wrap-up, once. None when they had already left it:
+        its end is learnt more than once (a hang-up and the channel's callback, a callback
+        retried), and a late word must not end the call they have moved on to."""
+        try:
+            return self.presence.move(
+                agent_id,
+                AgentState.WRAP_UP,
+                wrap_up_seconds=self.config(queue).wrap_up_seconds,
+                call_id=call_id,
+                talking=call_id,
+            )
+        except AgentNotOnCall:
+            return None
 
     # Figures
 

@@ -37,6 +37,13 @@ class AgentNotOffered(InvalidAgentState):
     error_id = "agent_not_offered"
 
 
+class AgentNotOnCall(InvalidAgentState):
+    """The agent is no longer talking on the call an ACD move was about (its end was
+    already applied, or they have moved on to another call)."""
+
+    error_id = "agent_not_on_call"
+
+
 class AgentNotFound(NotFound):
     error_id = "agent_not_found"
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from core.bus import Event, EventBus
 from core.types import Clock
 from telephony.constants import AGENT, AGENTS, AVAILABLE, PRESENCE_CHANGES
-from telephony.exceptions import AgentNotOffered, InvalidAgentState
+from telephony.exceptions import AgentNotOffered, AgentNotOnCall, InvalidAgentState
 
 
 class AgentState(StrEnum):
@@ -163,13 +163,15 @@ class Presence:
         missed_offers: int | None = None,
         chosen: bool = False,
         offered: str | None = None,
+        talking: str | None = None,
         profile: dict[str, Any] | None = None,
     ) -> Agent:
         """Move the agent, checked and written as one step against concurrent moves.
 
         ``offered`` names the call the agent must be offered now (the ACD's moves out of an
-        offer); ``chosen`` marks the agent's own choice, which an offer refuses; ``profile``
-        (queues, skills, extension) is written in the same step.
+        offer), ``talking`` the call they must be on now (its end); ``chosen`` marks the
+        agent's own choice, which an offer refuses; ``profile`` (queues, skills, extension)
+        is written in the same step.
         """
         key = AGENT.format(agent_id=agent_id)
         with self.client.pipeline() as pipe:
@@ -182,7 +184,9 @@ class Presence:
                     if same and profile is None:
                         pipe.reset()
                         return agent
-                    _check_move(agent, state, chosen=chosen, offered=offered, same=same)
+                    _check_move(
+                        agent, state, chosen=chosen, offered=offered, talking=talking, same=same
+                    )
                     moved = (
                         agent.model_copy()
                         if same
@@ -288,12 +292,23 @@ def _fields(agent: Agent) -> dict[str, str]:
 
 
 def _check_move(
-    agent: Agent, state: AgentState, *, chosen: bool, offered: str | None, same: bool = False
+    agent: Agent,
+    state: AgentState,
+    *,
+    chosen: bool,
+    offered: str | None,
+    talking: str | None = None,
+    same: bool = False,
 ) -> None:
     if offered is not None and (agent.state is not S.OFFERED or agent.call_id != offered):
         raise AgentNotOffered(
             f"agent {agent.agent_id} is not offered call {offered}",
             details={"agent_id": agent.agent_id, "call_id": offered, "state": agent.state.value},
+        )
+    if talking is not None and (agent.state is not S.ON_CALL or agent.call_id != talking):
+        raise AgentNotOnCall(
+            f"agent {agent.agent_id} is not on call {talking}",
+            details={"agent_id": agent.agent_id, "call_id": talking, "state": agent.state.value},
         )
     if chosen and agent.state is S.OFFERED:
         raise InvalidAgentState(

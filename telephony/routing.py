@@ -193,7 +193,7 @@ def transfer_call(
         raise AgentUnavailable(f"agent {agent_id} is not available", details={"agent_id": agent_id})
     previous = call.agent_id
     assert previous is not None and call.queue is not None
-    acd.end_call(previous, call.queue)
+    acd.end_call(previous, call.queue, call.id)
     notifier.transferred(call, previous_agent_id=previous, at=clock())
     call.agent_id = None
     call.agent_leg = None
@@ -272,7 +272,7 @@ def complete_consult(
         )
     previous, previous_leg = call.agent_id, call.agent_leg
     assert previous is not None and consultant is not None and call.queue is not None
-    acd.end_call(previous, call.queue)
+    acd.end_call(previous, call.queue, call.id)
     now = clock()
     call.agent_id, call.agent_leg = consultant, call.consult_leg
     call.consult_agent_id = call.consult_leg = None
@@ -347,6 +347,6 @@ def call_ended(
     if call.disposition is Disposition.ABANDONED:
         acd.abandon(call.id)
     elif call.agent_id is not None and call.bridged_at is not None and call.queue is not None:
-        acd.end_call(call.agent_id, call.queue)
+        acd.end_call(call.agent_id, call.queue, call.id)
     elif call.disposition is not None:
         acd.withdraw(call.id, reason=f"call {call.disposition.value}")

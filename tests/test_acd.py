@@ -61,7 +61,7 @@ def test_round_robin_goes_around(acd: Acd, presence: Presence, clock: Clock) -> 
         [offer] = acd.dispatch("q")
         served.append(offer.agent_id)
         acd.accept(offer.call_id, offer.agent_id)
-        acd.end_call(offer.agent_id, "q")
+        acd.end_call(offer.agent_id, "q", offer.call_id)
         presence.choose(offer.agent_id, AgentState.AVAILABLE)
     assert served == [1, 2, 3, 1]
 
@@ -121,7 +121,7 @@ def test_accept_clears_missed_count_and_counts_service_level(
     clock.advance(5)
     [offer] = acd.dispatch("q")
     acd.accept("fast", 1)
-    acd.end_call(1, "q")
+    acd.end_call(1, "q", "fast")
     assert presence.get(1).state is AgentState.WRAP_UP
     clock.advance(31)
     assert [a.agent_id for a in presence.finish_wrap_ups()] == [1]
@@ -220,7 +220,7 @@ def test_reconciling_leaves_an_agent_whose_call_ended_meanwhile(
     acd.dispatch("q")
     acd.accept("ending", 1)
     seen = presence.all()  # read by the sweep while the agent is on the call ...
-    acd.end_call(1, "q")  # ... which then hangs up before the sweep moves the agent
+    acd.end_call(1, "q", "ending")  # ... which then hangs up before the sweep moves the agent
 
     class Stale(Presence):
         def all(self) -> list[Agent]:

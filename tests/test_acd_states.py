@@ -47,6 +47,8 @@ class AcdMachine(RuleBasedStateMachine):
         """Callers who have neither been answered nor hung up: each must be somewhere."""
         self.arrivals = 0
         self.swept = False
+        self.talked: list[tuple[int, str]] = []
+        """(agent, call) of each answered call whose end is over: its end may be learnt again."""
 
     def teardown(self) -> None:
         self.client.flushdb()
@@ -102,8 +104,26 @@ class AcdMachine(RuleBasedStateMachine):
     @rule(agent=st.sampled_from(AGENTS))
     def hang_up_with_agent(self, agent: int) -> None:
         self._step()
-        if self.presence.get(agent).state is AgentState.ON_CALL:
-            self.acd.end_call(agent, QUEUE)
+        talking = self.presence.get(agent)
+        if talking.state is AgentState.ON_CALL and talking.call_id is not None:
+            self.acd.end_call(agent, QUEUE, talking.call_id)
+            self.talked.append((agent, talking.call_id))
+
+    @precondition(lambda self: bool(self.talked))
+    @rule(data=st.data())
+    def hang_up_learnt_again(self, data: st.DataObject) -> None:
+        """The channel tells of a call's end again (a callback retried, a second step
+        learning of the same hang-up), whatever its agent is doing by then."""
+        self._step()
+        agent, call = data.draw(st.sampled_from(self.talked))
+        before = self.presence.get(agent)
+        assert self.acd.end_call(agent, QUEUE, call) is None
+        after = self.presence.get(agent)
+        assert (after.state, after.call_id, after.since) == (
+            before.state,
+            before.call_id,
+            before.since,
+        )
 
     # Callers
 

@@ -108,6 +108,67 @@ def test_an_answer_after_the_hang_up_takes_no_agent(
     assert board.acd.presence.get(agent_id).state is AgentState.AVAILABLE
 
 
+@pytest.mark.parametrize("again", [_finished, _completed])
+@pytest.mark.parametrize("hang_up", [_finished, _completed])
+def test_a_call_ended_twice_sends_its_agent_to_wrap_up_once(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    hang_up: Callable[[Switchboard, str, TestClock], Callable[[Session], object]],
+    again: Callable[[Switchboard, str, TestClock], Callable[[Session], object]],
+) -> None:
+    """Two steps learn of the same hang-up: Twilio's status callback and the call's own end
+    (the demo's Ctrl-C ending its calls, as a caller's "completed" was on its way; or
+    Twilio sending the callback again). The second found the agent already in wrap-up,
+    tried to send them there again and failed with 409: the demo stopped with "agent 18
+    cannot go from wrap_up to wrap_up", and Twilio retried the callback in vain."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        calls.agent_answered(session, board, call_id=call_id, agent_id=agent_id, clock=clock)
+
+    with sessions() as session:
+        hang_up(board, call_id, clock)(session)
+    with sessions() as session:
+        again(board, call_id, clock)(session)
+
+    assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
+    wrap_ups = [
+        e for e in _events(bus, "agent.state_changed") if e["state"] == AgentState.WRAP_UP.value
+    ]
+    assert len(wrap_ups) == 1
+
+
+@pytest.mark.parametrize("late", [_finished, _completed])
+def test_a_late_word_of_an_earlier_hang_up_leaves_the_agent_on_their_next_call(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    late: Callable[[Switchboard, str, TestClock], Callable[[Session], object]],
+) -> None:
+    """The agent has wrapped up and is talking to the next caller when word of the first
+    call's end comes again (Twilio retrying its callback). It must not send them to
+    wrap-up in the middle of that conversation, where no call would be offered to them and
+    the wall would show them idle while they talk."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, first = _offered(sessions, board, clock)
+    with sessions() as session:
+        calls.agent_answered(session, board, call_id=first, agent_id=agent_id, clock=clock)
+        calls.finish(session, board, call_id=first, clock=clock)
+    board.acd.presence.choose(agent_id, AgentState.AVAILABLE)
+    with sessions() as session:
+        second = _arrived(session, board, clock, provider_id="CA" + "d" * 32)
+        [offer] = calls.enqueue(session, board, call=second, queue=QUEUE, clock=clock)
+        assert offer.agent_id == agent_id
+        calls.agent_answered(session, board, call_id=second.id, agent_id=agent_id, clock=clock)
+
+    with sessions() as session:
+        late(board, first, clock)(session)
+
+    agent = board.acd.presence.get(agent_id)
+    assert (agent.state, agent.call_id) == (AgentState.ON_CALL, second.id)
+
+
 def _offered(
     sessions: Callable[[], Session], board: Switchboard, clock: TestClock
 ) -> tuple[int, str]:
@@ -433,13 +494,15 @@ def _meet(
     return failures
 
 
-def _arrived(session: Session, board: Switchboard, clock: TestClock) -> Call:
+def _arrived(
+    session: Session, board: Switchboard, clock: TestClock, *, provider_id: str = CALLER_SID
+) -> Call:
     """A caller's Twilio call, logged as it arrives."""
     return calls.arrive(
         session,
         board,
         channel=CallChannel.TWILIO,
-        provider_id=CALLER_SID,
+        provider_id=provider_id,
         from_number="+8613800138000",
         to_number="+864008001234",
         answered=True,

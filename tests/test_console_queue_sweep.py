@@ -36,7 +36,7 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
     acd.presence.log_in(agent, queues=["q"], skills=[])
     for state in (AgentState.OFFERED, AgentState.ON_CALL):
         acd.presence.move(agent, state, call_id="earlier")
-    acd.end_call(agent, "q")  # wrap-up, over at once
+    acd.end_call(agent, "q", "earlier")  # wrap-up, over at once
     call = make_call()
     acd.enqueue(call.id, "q")  # nobody free: it waits, and nothing dispatches it
 

@@ -118,7 +118,7 @@ def _hotline(
         done = line.answer(c, VIP, waited=2)
         if answered == 2:
             line.at(base - timedelta(minutes=4))
-        acd.end_call(c, VIP)
+        acd.end_call(c, VIP, done.id)
         done.state = CallState.ENDED
         db.add(done)
         if answered < 2:
