@@ -91,6 +91,30 @@ def cpu_ticks() -> dict[int, tuple[int, str, int]]:
     return out
 
 
+def thread_ticks(pids: set[int]) -> dict[tuple[int, int], int]:
+    """(pid, thread id) -> user + system clock ticks of each thread of these processes."""
+    out = {}
+    for pid in pids:
+        with suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with suppress(OSError, ValueError, IndexError):
+                    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                    out[(pid, int(task.name))] = int(fields[11]) + int(fields[12])
+    return out
+
+
+def split_by_thread(
+    before: dict[tuple[int, int], int], after: dict[tuple[int, int], int], calls: int
+) -> dict[str, float]:
+    """CPU ms per call of the processes' main threads (an ASGI worker's event loop) and of
+    their other threads (the pool that runs sync routes and blocking work)."""
+    spent = {"event_loop": 0, "other_threads": 0}
+    for (pid, tid), ticks in after.items():
+        spent["event_loop" if tid == pid else "other_threads"] += ticks - before.get((pid, tid), 0)
+    per_tick_ms = 1000 / os.sysconf("SC_CLK_TCK") / max(calls, 1)
+    return {part: round(ticks * per_tick_ms, 2) for part, ticks in spent.items()}
+
+
 def foreign_share(
     before: dict[int, tuple[int, str, int]], after: dict[int, tuple[int, str, int]], seconds: float
 ) -> float:

@@ -75,6 +75,8 @@ from benchmarks.machine import (
     cpu_ticks,
     foreign_share,
     machine,
+    split_by_thread,
+    thread_ticks,
     wait_for_idle_cores,
     wait_for_quiet_machine,
 )
@@ -172,6 +174,9 @@ class Phase:
     attempts: int = 1
     cpu_ms_per_call: dict[str, float] = field(default_factory=dict)
     """CPU time per call of each part of the system, over the whole phase."""
+    service_cpu_by_thread: dict[str, float] = field(default_factory=dict)
+    """The service's CPU per call split between its workers' event loops and their other
+    threads (where the sync routes run)."""
     busiest_worker_share: float = 0.0
     """The share of the service's CPU that its busiest process used (0.5: evenly spread
     over two workers)."""
@@ -197,6 +202,7 @@ class Phase:
             "sender_lag_ms": _cuts(self.lag),
             "foreign_cpu_share": self.foreign_cpu_share,
             "cpu_ms_per_call": self.cpu_ms_per_call,
+            "service_cpu_ms_per_call_by_thread": self.service_cpu_by_thread,
             "busiest_worker_share": self.busiest_worker_share,
             "attempts": self.attempts,
         }
@@ -542,8 +548,12 @@ async def measure(bench: Bench, rate: int, seconds: float) -> Phase:
     """One timed phase; again (up to ATTEMPTS) if other people's work took the cores."""
     for attempt in range(1, twilio_webhooks.ATTEMPTS + 1):
         before = cpu_ticks()
+        threads_before = thread_ticks(_service_pids(before))
         phase = await bench.run_phase(rate, seconds)
         after = cpu_ticks()
+        phase.service_cpu_by_thread = split_by_thread(
+            threads_before, thread_ticks(_service_pids(after)), phase.calls
+        )
         phase.foreign_cpu_share = foreign_share(before, after, max(phase.wall_s, 0.001))
         phase.cpu_ms_per_call = cpu_by_part(before, after, phase.calls)
         phase.busiest_worker_share = busiest_share(before, after)
@@ -625,6 +635,7 @@ def print_phase(phase: Phase) -> None:
         f"ringing p99 {ringing.get('p99', 0):>8.2f} ms  "
         f"offer->frame p99 {(got['offer_to_frame_ms'] or {}).get('p99', 0):>7.2f} ms  "
         f"others {phase.foreign_cpu_share:.0%}  cpu ms/call {phase.cpu_ms_per_call}  "
+        f"service by thread {phase.service_cpu_by_thread}  "
         f"busiest worker {phase.busiest_worker_share:.0%}",
         flush=True,
     )

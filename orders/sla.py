@@ -19,7 +19,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, insert, or_, update
+from sqlalchemy import and_, bindparam, case, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
@@ -473,21 +473,25 @@ def _running() -> tuple[Any, ...]:
     )
 
 
+_NEXT_DEADLINES = (
+    select(SlaClockRow)
+    .where(
+        col(SlaClockRow.order_id).in_(bindparam("order_ids", expanding=True)),
+        *_running(),
+        col(SlaClockRow.paused_since).is_(None),
+    )
+    .order_by(col(SlaClockRow.due_at))
+)
+"""Built once: the screen pop of every caller with open orders reads it."""
+
+
 def next_deadlines(
     session: Session, *, order_ids: Sequence[int], now: datetime
 ) -> dict[int, SlaClock]:
     """Each order's nearest running milestone (paused ones wait; none once all are met)."""
     if not order_ids:
         return {}
-    rows = session.exec(
-        select(SlaClockRow)
-        .where(
-            col(SlaClockRow.order_id).in_(order_ids),
-            *_running(),
-            col(SlaClockRow.paused_since).is_(None),
-        )
-        .order_by(col(SlaClockRow.due_at))
-    ).all()
+    rows = session.exec(_NEXT_DEADLINES, params={"order_ids": list(order_ids)}).all()
     nearest: dict[int, SlaClock] = {}
     for row in rows:
         nearest.setdefault(row.order_id, _clock(row, now))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -175,9 +175,8 @@ def _publish_then_commit(session: Session, publish: Callable[[], object]) -> Non
 
 def find_by_provider_id(session: Session, provider_id: str, *, lock: bool = False) -> Call | None:
     """The call the provider names; ``lock``: held as ``lock_call`` holds it."""
-    if lock:
-        return session.exec(_held(col(Call.provider_id) == provider_id)).first()
-    return session.exec(select(Call).where(Call.provider_id == provider_id)).first()
+    statement = _HELD_BY_PROVIDER_ID if lock else _BY_PROVIDER_ID
+    return session.exec(statement, params={"provider_id": provider_id}).first()
 
 
 def get_call(session: Session, *, call_id: str) -> Call:
@@ -192,7 +191,7 @@ def lock_call(session: Session, *, call_id: str) -> Call:
     (a row lock on PostgreSQL; on SQLite a writing session holds the database's lock from
     its first statement). Steps that must not interleave, an agent answering and the
     caller hanging up, each take it first."""
-    call = session.exec(_held(col(Call.id) == call_id)).first()
+    call = session.exec(_HELD_BY_ID, params={"call_id": call_id}).first()
     if call is None:
         raise CallNotFound(f"call {call_id} does not exist", details={"call_id": call_id})
     return call
@@ -202,6 +201,19 @@ def _held(condition: ColumnElement[bool]) -> SelectOfScalar[Call]:
     """The call matching ``condition``, locked for update and read afresh: a copy already in
     the session would otherwise hide what another transaction committed."""
     return select(Call).where(condition).with_for_update().execution_options(populate_existing=True)
+
+
+# Built once: each call's path runs these, and building a statement cost about as much
+# CPU as running it.
+_BY_PROVIDER_ID = select(Call).where(col(Call.provider_id) == bindparam("provider_id"))
+_HELD_BY_PROVIDER_ID = _held(col(Call.provider_id) == bindparam("provider_id"))
+_HELD_BY_ID = _held(col(Call.id) == bindparam("call_id"))
+_calls = table_of(Call).c
+_OFFER = (
+    update(table_of(Call))
+    .where(_calls.id == bindparam("call_id"), _calls.state == CallState.QUEUED)
+    .values(state=CallState.OFFERED, agent_id=bindparam("offered_agent_id"))
+)
 
 
 def move_call(session: Session, call: Call, target: CallState) -> None:
@@ -222,12 +234,9 @@ def mark_offered(session: Session, offer: Offer) -> bool:
     when the call has ended meanwhile; any other state breaks the state machine."""
     # A Core statement: the ORM's UPDATE took twice the CPU, most of it to find the
     # session's copy of the row, which is updated here directly when the session has one.
-    calls = table_of(Call)
     session.flush()  # as the ORM's statement would: the row's pending changes go first
     changed = session.connection().execute(
-        update(calls)
-        .where(calls.c.id == offer.call_id, calls.c.state == CallState.QUEUED)
-        .values(state=CallState.OFFERED, agent_id=offer.agent_id)
+        _OFFER, {"call_id": offer.call_id, "offered_agent_id": offer.agent_id}
     )
     if changed.rowcount:
         held = session.identity_map.get(Session.identity_key(Call, offer.call_id))

@@ -166,11 +166,15 @@ def reward_items(session: Session, codes: set[str]) -> dict[str, RewardItem]:
     }
 
 
+_SCHEDULE = select(FeeRate).order_by(col(FeeRate.id))
+"""Built once: the fee card is read as every call arrives."""
+
+
 def fee_card(session: Session, categories: set[str]) -> dict[str, list[BasicFee]]:
     """The basic fee schedule an agent reads to a caller whose appliance is out of
     warranty: labour per service kind for each category (its own fee, else the one for
     any category), then travel in town and outside; one read of the schedule."""
-    schedule = session.exec(select(FeeRate).order_by(col(FeeRate.id))).all()
+    schedule = session.exec(_SCHEDULE).all()
     travel = [
         BasicFee(item=f"travel_{'urban' if r.urban else 'non_urban'}", amount_fen=r.amount_fen)
         for r in sorted(
