@@ -254,15 +254,16 @@ def mark_offered(session: Session, offer: Offer) -> bool:
 def enqueue_call(
     session: Session, *, notifier: CallNotifier, call: Call, queue: str, clock: Clock
 ) -> Call:
-    """The call waits in ``queue``: written, and held, until the offers the queue makes
-    at once are written with it (one commit, in ``routing.record_offers``; an answer or a
-    hang-up meanwhile waits for it, as for any held call)."""
+    """The call waits in ``queue``: committed before the ACD holds it. Another request's
+    dispatch may offer it at once, and its conditional update finds the call queued only
+    once that is committed (PostgreSQL does not wait for a row lock when the committed row
+    does not match)."""
     if call.state is CallState.QUEUED and call.queue == queue:
         return call
     move_call(session, call, CallState.QUEUED)
     call.queue = queue
     call.queued_at = clock()
-    session.flush()
+    session.commit()
     notifier.queued(call)
     return call
 

@@ -18,7 +18,7 @@ from orders import SYSTEM
 from orders.enums import Role
 from orders.schemas import UserCreate
 from orders.services import users
-from telephony import calls, services
+from telephony import calls, routing, services
 from telephony.acd import Acd
 from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
 from telephony.exceptions import NoSuchOffer
@@ -167,6 +167,47 @@ def test_a_late_word_of_an_earlier_hang_up_leaves_the_agent_on_their_next_call(
 
     agent = board.acd.presence.get(agent_id)
     assert (agent.state, agent.call_id) == (AgentState.ON_CALL, second.id)
+
+
+def test_a_call_offered_by_another_request_as_it_joins_the_queue_is_offered(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A caller joins the queue while no agent is free, and in that moment an agent becomes
+    free and the worker's sweep dispatches the queue, in a session of its own. The sweep's
+    offer must find the call queued. When the queued state was committed only with the
+    offers of the caller's own request, the sweep found the call still ringing (PostgreSQL
+    does not wait for a row lock when the committed row does not match the update) and
+    failed with 409 invalid_call_transition: 2 of 1,200 new calls at 60 calls/s."""
+    board = hotline_switchboard(bus, clock)
+    with sessions() as session:
+        agent_id = _agent(session, "agent", clock)
+        call_id = _arrived(session, board, clock).id
+
+    def join_the_queue(session: Session) -> object:
+        call = services.get_call(session, call_id=call_id)
+        return calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock)
+
+    def agent_frees_up(session: Session) -> object:
+        board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
+        return routing.offer_waiting_calls(session, acd=board.acd)
+
+    failures = _meet(
+        sessions,
+        first=join_the_queue,
+        pausing_after=_pause_after(board.acd, "enqueue", monkeypatch),
+        second=agent_frees_up,
+    )
+
+    assert failures == []
+    with sessions() as session:
+        offered = session.get(Call, call_id)
+        assert offered is not None
+        assert (offered.state, offered.agent_id) == (CallState.OFFERED, agent_id)
+    agent = board.acd.presence.get(agent_id)
+    assert (agent.state, agent.call_id) == (AgentState.OFFERED, call_id)
 
 
 def _offered(
