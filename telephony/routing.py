@@ -106,14 +106,23 @@ def agent_missed(
     written over with "queued"."""
     offer = acd.miss(call_id, agent_id, leaving=leaving, declined=declined)
     call = services.lock_call(session, call_id=call_id)
-    if acd.current_offer(call_id) == offer:
+    current = acd.current_offer(call_id)
+    if current == offer:
         session.commit()  # nothing to write: only lets go of the call
         return [offer]
-    if call.state is CallState.OFFERED and call.agent_id == agent_id:
+    if _still_logged_as_offered(call, agent_id, current):
         services.move_call(session, call, CallState.QUEUED)
         call.agent_id = None
         session.commit()
     return record_offers(session, acd.dispatch(offer.queue))
+
+
+def _still_logged_as_offered(call: Call, agent_id: int, current: Offer | None) -> bool:
+    """The log still shows the offer an agent missed, and the ACD has made no other since:
+    the call is written back as queued. Once the call is back in the ACD's queue another
+    request may offer it at once (to anyone, the same agent too), and that offer's record
+    is not to be written over."""
+    return current is None and call.state is CallState.OFFERED and call.agent_id == agent_id
 
 
 def expire_offers(session: Session, *, acd: Acd) -> list[Offer]:
@@ -121,7 +130,8 @@ def expire_offers(session: Session, *, acd: Acd) -> list[Offer]:
     fresh: list[Offer] = []
     for expired in acd.expire_offers():
         call = services.lock_call(session, call_id=expired.call_id)  # as in agent_missed
-        if call.state is CallState.OFFERED and call.agent_id == expired.agent_id:
+        current = acd.current_offer(expired.call_id)
+        if _still_logged_as_offered(call, expired.agent_id, current):
             services.move_call(session, call, CallState.QUEUED)
             call.agent_id = None
         session.commit()

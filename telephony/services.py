@@ -211,7 +211,10 @@ _HELD_BY_ID = _held(col(Call.id) == bindparam("call_id"))
 _calls = table_of(Call).c
 _OFFER = (
     update(table_of(Call))
-    .where(_calls.id == bindparam("call_id"), _calls.state == CallState.QUEUED)
+    .where(
+        _calls.id == bindparam("call_id"),
+        _calls.state.in_([CallState.QUEUED, CallState.OFFERED]),
+    )
     .values(state=CallState.OFFERED, agent_id=bindparam("offered_agent_id"))
 )
 
@@ -231,7 +234,13 @@ def enter_ivr(session: Session, *, call: Call) -> Call:
 
 def mark_offered(session: Session, offer: Offer) -> bool:
     """The waiting call rings ``offer``'s agent: one conditional update, no read. False
-    when the call has ended meanwhile; any other state breaks the state machine."""
+    when the call has ended meanwhile; any other state breaks the state machine.
+
+    The ACD decides offers; the log follows it. A call an agent declined or let ring out
+    is back in the ACD's queue before the log says so, and another request's dispatch may
+    offer it then: the log still shows it offered to the agent who missed it, and that
+    offer is over, so it is written over too (the miss, which holds the call next, then
+    leaves the new offer alone)."""
     # A Core statement: the ORM's UPDATE took twice the CPU, most of it to find the
     # session's copy of the row, which is updated here directly when the session has one.
     session.flush()  # as the ORM's statement would: the row's pending changes go first

@@ -210,6 +210,59 @@ def test_a_call_offered_by_another_request_as_it_joins_the_queue_is_offered(
     assert (agent.state, agent.call_id) == (AgentState.OFFERED, call_id)
 
 
+@pytest.mark.parametrize("missed", ["declined", "rang_out"])
+def test_a_missed_call_offered_by_another_request_on_its_way_back_is_offered(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+    missed: str,
+) -> None:
+    """An agent declines, or lets the call ring out (the worker's sweep); as the call goes
+    back to the front of the queue, another agent frees up and the sweep offers it, in a
+    session of its own. The log must follow the ACD: offered to whoever it rings for. The
+    sweep's conditional update looked for a queued call only, found it still offered to the
+    first agent ("queued" was not written yet) and failed with 409; and the miss, going on,
+    wrote "queued" over an offer made meanwhile, so the answer to it would find a call
+    never offered."""
+    board = hotline_switchboard(bus, clock)
+    first_agent, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        second_agent = _agent(session, "second", clock)
+
+    def decline(session: Session) -> object:
+        return calls.agent_missed(
+            session, board, call_id=call_id, agent_id=first_agent, declined=True
+        )
+
+    def ring_out(session: Session) -> object:
+        clock.advance(board.acd.config(QUEUE).offer_timeout_seconds + 1)
+        return routing.expire_offers(session, acd=board.acd)
+
+    def agent_frees_up(session: Session) -> object:
+        board.acd.presence.log_in(second_agent, queues=[QUEUE], skills=[])
+        return routing.offer_waiting_calls(session, acd=board.acd)
+
+    failures = _meet(
+        sessions,
+        first=decline if missed == "declined" else ring_out,
+        pausing_after=_pause_after(
+            board.acd, "miss" if missed == "declined" else "expire_offers", monkeypatch
+        ),
+        second=agent_frees_up,
+    )
+
+    assert failures == []
+    offer = board.acd.current_offer(call_id)
+    assert offer is not None
+    with sessions() as session:
+        logged = session.get(Call, call_id)
+        assert logged is not None
+        assert (logged.state, logged.agent_id) == (CallState.OFFERED, offer.agent_id)
+    ringing = board.acd.presence.get(offer.agent_id)
+    assert (ringing.state, ringing.call_id) == (AgentState.OFFERED, call_id)
+
+
 def _offered(
     sessions: Callable[[], Session], board: Switchboard, clock: TestClock
 ) -> tuple[int, str]:
