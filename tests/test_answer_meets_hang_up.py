@@ -190,15 +190,11 @@ def test_a_call_offered_by_another_request_as_it_joins_the_queue_is_offered(
         call = services.get_call(session, call_id=call_id)
         return calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock)
 
-    def agent_frees_up(session: Session) -> object:
-        board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
-        return routing.offer_waiting_calls(session, acd=board.acd)
-
     failures = _meet(
         sessions,
         first=join_the_queue,
         pausing_after=_pause_after(board.acd, "enqueue", monkeypatch),
-        second=agent_frees_up,
+        second=_frees_up(board, agent_id),
     )
 
     assert failures == []
@@ -239,17 +235,13 @@ def test_a_missed_call_offered_by_another_request_on_its_way_back_is_offered(
         clock.advance(board.acd.config(QUEUE).offer_timeout_seconds + 1)
         return routing.expire_offers(session, acd=board.acd)
 
-    def agent_frees_up(session: Session) -> object:
-        board.acd.presence.log_in(second_agent, queues=[QUEUE], skills=[])
-        return routing.offer_waiting_calls(session, acd=board.acd)
-
     failures = _meet(
         sessions,
         first=decline if missed == "declined" else ring_out,
         pausing_after=_pause_after(
             board.acd, "miss" if missed == "declined" else "expire_offers", monkeypatch
         ),
-        second=agent_frees_up,
+        second=_frees_up(board, second_agent),
     )
 
     assert failures == []
@@ -261,6 +253,16 @@ def test_a_missed_call_offered_by_another_request_on_its_way_back_is_offered(
         assert (logged.state, logged.agent_id) == (CallState.OFFERED, offer.agent_id)
     ringing = board.acd.presence.get(offer.agent_id)
     assert (ringing.state, ringing.call_id) == (AgentState.OFFERED, call_id)
+
+
+def _frees_up(board: Switchboard, agent_id: int) -> Callable[[Session], object]:
+    """The agent becomes available, and the worker's sweep offers them what waits."""
+
+    def sweep(session: Session) -> object:
+        board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
+        return routing.offer_waiting_calls(session, acd=board.acd)
+
+    return sweep
 
 
 def _offered(
