@@ -48,7 +48,7 @@ class StateIn(BaseModel):
 def _dispatch(session: SessionDep, acd: Acd, queues: list[str]) -> None:
     """Offer waiting calls to an agent who became free; the offers ring from the bus."""
     for queue in queues:
-        record_offers(session, acd.dispatch(queue))
+        record_offers(session, acd, acd.dispatch(queue))
 
 
 @router.put("/agents/me/login")

@@ -44,18 +44,23 @@ def queue_call(
         return []
     services.enqueue_call(session, notifier=notifier, call=call, queue=queue, clock=clock)
     acd.enqueue(call.id, queue, priority=priority, customer_ids=call.customer_ids)
-    return record_offers(session, acd.dispatch(queue))
+    return record_offers(session, acd, acd.dispatch(queue))
 
 
-def record_offers(session: Session, offers: list[Offer]) -> list[Offer]:
+def record_offers(session: Session, acd: Acd, offers: list[Offer]) -> list[Offer]:
     """Mirror fresh offers in the call log; only those of calls still live are returned.
 
     A caller offered by another request may hang up before that request gets here: each
     offer is one conditional update of a waiting call, and an ended call is left ended
     (its hang-up has already dropped the offer in the ACD), instead of failing this
-    request with 409.
+    request with 409. So is an offer its agent has already missed.
     """
-    recorded = [offer for offer in offers if services.mark_offered(session, offer)]
+
+    def rings(offer: Offer) -> bool:
+        current = acd.current_offer(offer.call_id)
+        return current is not None and current.agent_id == offer.agent_id
+
+    recorded = [offer for offer in offers if services.mark_offered(session, offer, rings=rings)]
     session.commit()
     return recorded
 
@@ -110,19 +115,21 @@ def agent_missed(
     if current == offer:
         session.commit()  # nothing to write: only lets go of the call
         return [offer]
-    if _still_logged_as_offered(call, agent_id, current):
+    if _still_logged_as_offered(call, current):
         services.move_call(session, call, CallState.QUEUED)
         call.agent_id = None
         session.commit()
-    return record_offers(session, acd.dispatch(offer.queue))
+    return record_offers(session, acd, acd.dispatch(offer.queue))
 
 
-def _still_logged_as_offered(call: Call, agent_id: int, current: Offer | None) -> bool:
-    """The log still shows the offer an agent missed, and the ACD has made no other since:
-    the call is written back as queued. Once the call is back in the ACD's queue another
-    request may offer it at once (to anyone, the same agent too), and that offer's record
-    is not to be written over."""
-    return current is None and call.state is CallState.OFFERED and call.agent_id == agent_id
+def _still_logged_as_offered(call: Call, current: Offer | None) -> bool:
+    """The log still shows an offer, and the ACD rings nobody for the call: it is written
+    back as queued. Once the call is back in the ACD's queue another request may offer it
+    at once (to anyone, the same agent too), and that offer's record is not to be written
+    over. The offer the log shows may be another missed one's than the agent's at hand:
+    the late record of a missed offer writes nothing (``record_offers``), so its miss
+    found the call still queued, and left it to this one."""
+    return current is None and call.state is CallState.OFFERED
 
 
 def expire_offers(session: Session, *, acd: Acd) -> list[Offer]:
@@ -131,11 +138,11 @@ def expire_offers(session: Session, *, acd: Acd) -> list[Offer]:
     for expired in acd.expire_offers():
         call = services.lock_call(session, call_id=expired.call_id)  # as in agent_missed
         current = acd.current_offer(expired.call_id)
-        if _still_logged_as_offered(call, expired.agent_id, current):
+        if _still_logged_as_offered(call, current):
             services.move_call(session, call, CallState.QUEUED)
             call.agent_id = None
         session.commit()
-        fresh.extend(record_offers(session, acd.dispatch(expired.queue)))
+        fresh.extend(record_offers(session, acd, acd.dispatch(expired.queue)))
     return fresh
 
 
@@ -147,7 +154,7 @@ def offer_waiting_calls(session: Session, *, acd: Acd) -> list[Offer]:
     """
     offers: list[Offer] = []
     for queue in acd.queues():
-        offers.extend(record_offers(session, acd.dispatch(queue)))
+        offers.extend(record_offers(session, acd, acd.dispatch(queue)))
     return offers
 
 
@@ -210,9 +217,9 @@ def transfer_call(
     services.enqueue_call(session, notifier=notifier, call=call, queue=target, clock=clock)
     if agent_id is not None:
         offer = acd.offer_to(call.id, target, agent_id, customer_ids=call.customer_ids)
-        return record_offers(session, [offer])
+        return record_offers(session, acd, [offer])
     acd.enqueue(call.id, target, priority=0, customer_ids=call.customer_ids)
-    return record_offers(session, acd.dispatch(target))
+    return record_offers(session, acd, acd.dispatch(target))
 
 
 def consult(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, bindparam, update
+from sqlalchemy import ColumnElement, Update, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -209,14 +209,18 @@ _BY_PROVIDER_ID = select(Call).where(col(Call.provider_id) == bindparam("provide
 _HELD_BY_PROVIDER_ID = _held(col(Call.provider_id) == bindparam("provider_id"))
 _HELD_BY_ID = _held(col(Call.id) == bindparam("call_id"))
 _calls = table_of(Call).c
-_OFFER = (
-    update(table_of(Call))
-    .where(
-        _calls.id == bindparam("call_id"),
-        _calls.state.in_([CallState.QUEUED, CallState.OFFERED]),
+
+
+def _offer_of(state: CallState) -> Update:
+    return (
+        update(table_of(Call))
+        .where(_calls.id == bindparam("call_id"), _calls.state == state)
+        .values(state=CallState.OFFERED, agent_id=bindparam("offered_agent_id"))
     )
-    .values(state=CallState.OFFERED, agent_id=bindparam("offered_agent_id"))
-)
+
+
+_OFFER = _offer_of(CallState.QUEUED)
+_OFFER_AGAIN = _offer_of(CallState.OFFERED)
 
 
 def move_call(session: Session, call: Call, target: CallState) -> None:
@@ -232,29 +236,35 @@ def enter_ivr(session: Session, *, call: Call) -> Call:
     return call
 
 
-def mark_offered(session: Session, offer: Offer) -> bool:
+def mark_offered(session: Session, offer: Offer, *, rings: Callable[[Offer], bool]) -> bool:
     """The waiting call rings ``offer``'s agent: one conditional update, no read. False
-    when the call has ended meanwhile; any other state breaks the state machine.
+    when the call has ended meanwhile, or when the offer is already over; any other state
+    breaks the state machine.
 
-    The ACD decides offers; the log follows it. A call an agent declined or let ring out
-    is back in the ACD's queue before the log says so, and another request's dispatch may
-    offer it then: the log still shows it offered to the agent who missed it, and that
-    offer is over, so it is written over too (the miss, which holds the call next, then
-    leaves the new offer alone)."""
+    The ACD decides offers; the log follows it, and ``rings`` tells whether the ACD still
+    rings the offer's agent. A call an agent declined or let ring out is back in the ACD's
+    queue before the log says so, and another request's dispatch may offer it then: the
+    log still shows it offered to the agent who missed it, and that offer is over, so it
+    is written over too (the miss, which holds the call next, then leaves the new offer
+    alone). An offer written down late, after its agent missed it and the call rang
+    someone else, is not: the log would name an agent the call no longer rings for."""
     # A Core statement: the ORM's UPDATE took twice the CPU, most of it to find the
     # session's copy of the row, which is updated here directly when the session has one.
     session.flush()  # as the ORM's statement would: the row's pending changes go first
-    changed = session.connection().execute(
-        _OFFER, {"call_id": offer.call_id, "offered_agent_id": offer.agent_id}
+    connection = session.connection()
+    params = {"call_id": offer.call_id, "offered_agent_id": offer.agent_id}
+    # A queued call needs no word from the ACD: every new offer finds it so.
+    changed = connection.execute(_OFFER, params).rowcount or (
+        rings(offer) and connection.execute(_OFFER_AGAIN, params).rowcount
     )
-    if changed.rowcount:
+    if changed:
         held = session.identity_map.get(Session.identity_key(Call, offer.call_id))
         if held is not None:
             set_committed_value(held, "state", CallState.OFFERED)
             set_committed_value(held, "agent_id", offer.agent_id)
         return True
     call = session.get(Call, offer.call_id, populate_existing=True)
-    if call is None or call.state is CallState.ENDED:
+    if call is None or call.state in (CallState.ENDED, CallState.OFFERED):
         return False
     check_call_transition(call.id, call.state, CallState.OFFERED)
     return False

@@ -255,6 +255,53 @@ def test_a_missed_call_offered_by_another_request_on_its_way_back_is_offered(
     assert (ringing.state, ringing.call_id) == (AgentState.OFFERED, call_id)
 
 
+def test_a_late_record_of_an_offer_already_missed_leaves_the_next_offer_logged(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A caller joins the queue and the ACD rings the first agent; before that request
+    writes the offer down, the agent declines, and the decline rings the second agent and
+    writes that down. The first request's late record wrote the first agent over the
+    second: the log then named an agent the call no longer rang for, and the second agent's
+    answer would be checked against it."""
+    board = hotline_switchboard(bus, clock)
+    with sessions() as session:
+        first_agent = _agent(session, "agent", clock)
+        second_agent = _agent(session, "second", clock)
+        call_id = _arrived(session, board, clock).id
+    board.acd.presence.log_in(first_agent, queues=[QUEUE], skills=[])
+    clock.advance(1)  # the first agent has waited longest: the first offer is theirs
+    board.acd.presence.log_in(second_agent, queues=[QUEUE], skills=[])
+
+    def join_the_queue(session: Session) -> object:
+        call = services.get_call(session, call_id=call_id)
+        return calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock)
+
+    def decline(session: Session) -> object:
+        return calls.agent_missed(
+            session, board, call_id=call_id, agent_id=first_agent, declined=True
+        )
+
+    failures = _meet(
+        sessions,
+        first=join_the_queue,
+        pausing_after=_pause_after(board.acd, "dispatch", monkeypatch),
+        second=decline,
+    )
+
+    assert failures == []
+    offer = board.acd.current_offer(call_id)
+    assert offer is not None and offer.agent_id == second_agent
+    with sessions() as session:
+        logged = session.get(Call, call_id)
+        assert logged is not None
+        assert (logged.state, logged.agent_id) == (CallState.OFFERED, second_agent)
+    ringing = board.acd.presence.get(second_agent)
+    assert (ringing.state, ringing.call_id) == (AgentState.OFFERED, call_id)
+
+
 def _frees_up(board: Switchboard, agent_id: int) -> Callable[[Session], object]:
     """The agent becomes available, and the worker's sweep offers them what waits."""
 

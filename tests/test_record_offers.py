@@ -43,6 +43,6 @@ def test_an_offer_for_a_call_that_ended_meanwhile_is_not_recorded(
     )
     db.commit()
     assert call.state is CallState.QUEUED
-    assert record_offers(db, offers) == []
+    assert record_offers(db, acd, offers) == []
     db.refresh(call)
     assert (call.state, call.agent_id) == (CallState.ENDED, None)

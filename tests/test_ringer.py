@@ -73,7 +73,7 @@ def test_each_offer_of_a_twilio_call_is_rung_once_and_sip_offers_not_at_all(
     channels = [CallChannel.TWILIO, CallChannel.TWILIO, CallChannel.SIP]
     board, calls = _offered(bus, clock, make_user, make_call, channels)
     # The offers are made and recorded as any producer does; nobody asks for a ring.
-    offers = record_offers(db, board.acd.dispatch("q"))
+    offers = record_offers(db, board.acd, board.acd.dispatch("q"))
     assert {o.call_id for o in offers} == {c.id for c in calls}
     context = {"switchboard": board, "sessions": sessions}
 
@@ -96,7 +96,7 @@ def test_offers_a_dead_worker_read_are_rung_by_another(
     clock: TestClock,
 ) -> None:
     board, [call] = _offered(bus, clock, make_user, make_call, [CallChannel.TWILIO])
-    record_offers(db, board.acd.dispatch("q"))
+    record_offers(db, board.acd, board.acd.dispatch("q"))
     # A worker reads the offer (and what else the bus carried) and dies before it rings.
     taken = board.events.read_group(RINGER_GROUP, "died-worker", count=1000)
     assert any(e.name == "call.offered" for e in taken)

@@ -44,7 +44,7 @@ def test_a_dead_endpoints_call_ringing_an_agent_leaves_the_queue_and_frees_the_a
     waiting = make_call(channel=CallChannel.SIP, ringing_at=long_ago)
     for call in (ringing, waiting):
         acd.enqueue(call.id, "q")
-    [offer] = record_offers(db, acd.dispatch("q"))
+    [offer] = record_offers(db, acd, acd.dispatch("q"))
     assert offer.call_id == ringing.id
 
     ended = end_orphaned_calls(
