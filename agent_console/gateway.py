@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,6 @@ from typing import Any
 import jwt
 import structlog
 from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from agent_console.config import ConsoleConfig
@@ -34,12 +32,14 @@ from agent_console.hub import (
     CATCH_UP_BATCH,
     ConsoleHub,
     HubContext,
+    Item,
+    Revoked,
     Seat,
     WallFrame,
     event_id,
 )
 from core.bus import Envelope
-from core.errors import CallCenterError, NotAuthenticated
+from core.errors import NotAuthenticated
 from orders import Actor, actor_from_token
 
 log = structlog.get_logger(__name__)
@@ -50,9 +50,6 @@ CLOSE_TOO_SLOW = 4408
 CLOSE_TRY_LATER = 1013
 AUTH_TIMEOUT_SECONDS = 5
 PING_SECONDS = 20
-RECHECK_SECONDS = 5
-"""How often an open console's token and user are checked again: a password reset or a
-deactivation closes it within this long."""
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
@@ -81,6 +78,7 @@ def hub_of(app: FastAPI) -> ConsoleHub:
                 acd=state.switchboard.acd,
                 sessions=state.sessions,
                 clock=state.clock,
+                secret_key=state.secret_key,
                 config=console_config(app),
             )
         )
@@ -96,7 +94,7 @@ async def console(websocket: WebSocket) -> None:
         return
     hub = hub_of(websocket.app)
     try:
-        seat = await hub.join(hello.actor)
+        seat = await hub.join(hello.actor, hello.token)
     except TimeoutError:
         await websocket.close(code=CLOSE_TRY_LATER, reason="the event bus is unavailable")
         return
@@ -165,45 +163,33 @@ async def _catch_up(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str
 async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, hello: Hello) -> None:
     loop = asyncio.get_running_loop()
     listener = asyncio.create_task(_drain(websocket))
-    getter: asyncio.Task[Envelope | WallFrame] | None = None
+    getter: asyncio.Task[Item] | None = None
     next_ping = loop.time() + PING_SECONDS
-    # The first check at a random point of the period: consoles that connected together
-    # (all of them, after a restart) would otherwise check together every period, a burst
-    # of queries that held up the calls arriving at that moment.
-    next_check = loop.time() + random.uniform(0, RECHECK_SECONDS)
     try:
         while not listener.done():
             left = hello.expires_at - websocket.app.state.clock().timestamp()
             if left <= 0:
                 await websocket.close(code=CLOSE_UNAUTHENTICATED, reason="session expired")
                 return
-            if loop.time() >= next_check:
-                try:
-                    await _authenticate(websocket, hello.token)
-                except NotAuthenticated as exc:
-                    await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=exc.message[:120])
-                    return
-                except (CallCenterError, SQLAlchemyError) as exc:
-                    # A busy or unreachable database says nothing about the user: every
-                    # console of the floor closing at once would only add to the load.
-                    log.warning("console re-check postponed", error=str(exc))
-                next_check = loop.time() + RECHECK_SECONDS
             if seat.overflowed:
                 await websocket.close(code=CLOSE_TOO_SLOW, reason="too far behind; resume")
                 return
             getter = getter or asyncio.create_task(seat.queue.get())
-            wait = max(0.0, min(next_ping - loop.time(), next_check - loop.time(), left))
+            wait = max(0.0, min(next_ping - loop.time(), left))
             done, _ = await asyncio.wait(
                 {getter, listener}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
             )
             if getter in done:
-                item, getter = getter.result(), None
-                last = await _deliver(websocket, hub, item, last)
+                first, getter = getter.result(), None
                 # What the hub had handed over with it goes out now: one wait per burst (a
                 # call's arrival is several events at once), not one per frame. Only that
                 # much: a steady stream must not keep the checks above from running.
-                for _ in range(seat.queue.qsize()):
-                    last = await _deliver(websocket, hub, seat.queue.get_nowait(), last)
+                burst = [first, *(seat.queue.get_nowait() for _ in range(seat.queue.qsize()))]
+                for item in burst:
+                    if isinstance(item, Revoked):
+                        await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=item.reason[:120])
+                        return
+                    last = await _deliver(websocket, hub, item, last)
             elif loop.time() >= next_ping:
                 # Nothing is waiting for this console: every event up to the hub's position
                 # was sent or was not for it, so it may resume from there.

@@ -113,7 +113,7 @@ from orders.services.transitions import (
     add_precondition,
     add_status_listener,
 )
-from orders.services.users import actor_from_token, get_user
+from orders.services.users import actor_from_token, get_user, revoked_tokens
 from orders.services.work_orders import (
     add_fault_words,
     completed_at,
@@ -258,6 +258,7 @@ __all__ = [
     "record_audit",
     "record_satisfaction",
     "report_book",
+    "revoked_tokens",
     "sla_figures",
     "standing_visit",
     "station_board",

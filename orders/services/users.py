@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import cast
+from typing import TypeVar, cast
 
 import jwt
 import redis
@@ -31,6 +32,8 @@ from orders.schemas import (
     UserUpdate,
 )
 from orders.services import audit
+
+K = TypeVar("K")
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a miss costs as long as a hit.
@@ -302,6 +305,37 @@ def issue_token(user: User, *, secret: str, minutes: int, clock: Clock) -> Token
 
 
 def actor_from_token(session: Session, *, token: str, secret: str, clock: Clock) -> Actor:
+    user_id, version = _token_claims(token, secret=secret, clock=clock)
+    return actor_of(_holder(session.get(User, user_id), version))
+
+
+def revoked_tokens(
+    session: Session, *, tokens: Mapping[K, str], secret: str, clock: Clock
+) -> dict[K, NotAuthenticated]:
+    """Which of ``tokens`` (of open sessions, each under its own key) no longer hold, and
+    why, as :func:`actor_from_token` would refuse them: one query for all their users, so
+    that checking a whole floor's consoles again costs one round trip, not one each."""
+    refused: dict[K, NotAuthenticated] = {}
+    holders: dict[K, tuple[int, object]] = {}
+    for key, token in tokens.items():
+        try:
+            holders[key] = _token_claims(token, secret=secret, clock=clock)
+        except NotAuthenticated as exc:
+            refused[key] = exc
+    ids = {user_id for user_id, _ in holders.values()}
+    users: dict[int | None, User] = {}
+    if ids:
+        users = {user.id: user for user in session.exec(select(User).where(col(User.id).in_(ids)))}
+    for key, (user_id, version) in holders.items():
+        try:
+            _holder(users.get(user_id), version)
+        except NotAuthenticated as exc:
+            refused[key] = exc
+    return refused
+
+
+def _token_claims(token: str, *, secret: str, clock: Clock) -> tuple[int, object]:
+    """The user a token names and the token version it was issued under."""
     try:
         # Expiry is judged by the service's clock, the one that issued the token, not by
         # PyJWT's reading of the wall clock.
@@ -322,12 +356,16 @@ def actor_from_token(session: Session, *, token: str, secret: str, clock: Clock)
         raise NotAuthenticated("the access token is invalid or has expired") from exc
     if expired:
         raise NotAuthenticated("the access token is invalid or has expired")
-    user = session.get(User, user_id)
+    return user_id, claims.get("ver")
+
+
+def _holder(user: User | None, version: object) -> User:
+    """The user a token was issued to, while the token holds for them."""
     if user is None or not user.is_active:
         raise NotAuthenticated("the access token's user no longer exists or is disabled")
-    if claims.get("ver") != user.token_version:
+    if version != user.token_version:
         raise NotAuthenticated("the access token was revoked; log in again")
-    return actor_of(user)
+    return user
 
 
 def station_id_for_code(session: Session, code: str) -> int:
