@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, Update, bindparam, update
+from sqlalchemy import ColumnElement, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -210,17 +210,12 @@ _HELD_BY_PROVIDER_ID = _held(col(Call.provider_id) == bindparam("provider_id"))
 _HELD_BY_ID = _held(col(Call.id) == bindparam("call_id"))
 _calls = table_of(Call).c
 
-
-def _offer_of(state: CallState) -> Update:
-    return (
-        update(table_of(Call))
-        .where(_calls.id == bindparam("call_id"), _calls.state == state)
-        .values(state=CallState.OFFERED, agent_id=bindparam("offered_agent_id"))
-    )
-
-
-_OFFER = _offer_of(CallState.QUEUED)
-_OFFER_AGAIN = _offer_of(CallState.OFFERED)
+_STATE_HELD = select(_calls.state).where(_calls.id == bindparam("call_id")).with_for_update()
+_OFFER = (
+    update(table_of(Call))
+    .where(_calls.id == bindparam("call_id"))
+    .values(state=CallState.OFFERED, agent_id=bindparam("offered_agent_id"))
+)
 
 
 def move_call(session: Session, call: Call, target: CallState) -> None:
@@ -237,37 +232,36 @@ def enter_ivr(session: Session, *, call: Call) -> Call:
 
 
 def mark_offered(session: Session, offer: Offer, *, rings: Callable[[Offer], bool]) -> bool:
-    """The waiting call rings ``offer``'s agent: one conditional update, no read. False
-    when the call has ended meanwhile, or when the offer is already over; any other state
-    breaks the state machine.
+    """The waiting call rings ``offer``'s agent. False when the call has ended meanwhile,
+    or when the offer is already over; any other state breaks the state machine.
 
     The ACD decides offers; the log follows it, and ``rings`` tells whether the ACD still
-    rings the offer's agent. A call an agent declined or let ring out is back in the ACD's
-    queue before the log says so, and another request's dispatch may offer it then: the
-    log still shows it offered to the agent who missed it, and that offer is over, so it
-    is written over too (the miss, which holds the call next, then leaves the new offer
-    alone). An offer written down late, after its agent missed it and the call rang
-    someone else, is not: the log would name an agent the call no longer rings for."""
-    # A Core statement: the ORM's UPDATE took twice the CPU, most of it to find the
-    # session's copy of the row, which is updated here directly when the session has one.
+    rings the offer's agent. It is asked with the call held (see :func:`lock_call`), as
+    every miss and every other record holds it before they read the ACD, so none of them
+    can come between the answer and the write. A call an agent declined or let ring out
+    is back in the ACD's queue before the log says so, and another request's dispatch may
+    offer it then: the log still shows it offered to the agent who missed it, and that
+    offer is over, so it is written over (the miss, which holds the call next, then leaves
+    the new offer alone). An offer written down late, after its agent missed it, is not:
+    the log would name an agent the call does not ring for."""
+    # Core statements: the ORM's took twice the CPU, most of it to find the session's copy
+    # of the row, which is updated here directly when the session has one.
     session.flush()  # as the ORM's statement would: the row's pending changes go first
     connection = session.connection()
-    params = {"call_id": offer.call_id, "offered_agent_id": offer.agent_id}
-    # A queued call needs no word from the ACD: every new offer finds it so.
-    changed = connection.execute(_OFFER, params).rowcount or (
-        rings(offer) and connection.execute(_OFFER_AGAIN, params).rowcount
-    )
-    if changed:
-        held = session.identity_map.get(Session.identity_key(Call, offer.call_id))
-        if held is not None:
-            set_committed_value(held, "state", CallState.OFFERED)
-            set_committed_value(held, "agent_id", offer.agent_id)
-        return True
-    call = session.get(Call, offer.call_id, populate_existing=True)
-    if call is None or call.state in (CallState.ENDED, CallState.OFFERED):
+    state = connection.execute(_STATE_HELD, {"call_id": offer.call_id}).scalar()
+    if state is None or state is CallState.ENDED:
         return False
-    check_call_transition(call.id, call.state, CallState.OFFERED)
-    return False
+    if state not in (CallState.QUEUED, CallState.OFFERED):
+        check_call_transition(offer.call_id, state, CallState.OFFERED)
+        return False
+    if not rings(offer):
+        return False
+    connection.execute(_OFFER, {"call_id": offer.call_id, "offered_agent_id": offer.agent_id})
+    held = session.identity_map.get(Session.identity_key(Call, offer.call_id))
+    if held is not None:
+        set_committed_value(held, "state", CallState.OFFERED)
+        set_committed_value(held, "agent_id", offer.agent_id)
+    return True
 
 
 def enqueue_call(

@@ -186,13 +186,9 @@ def test_a_call_offered_by_another_request_as_it_joins_the_queue_is_offered(
         agent_id = _agent(session, "agent", clock)
         call_id = _arrived(session, board, clock).id
 
-    def join_the_queue(session: Session) -> object:
-        call = services.get_call(session, call_id=call_id)
-        return calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock)
-
     failures = _meet(
         sessions,
-        first=join_the_queue,
+        first=_joins_the_queue(board, call_id, clock),
         pausing_after=_pause_after(board.acd, "enqueue", monkeypatch),
         second=_frees_up(board, agent_id),
     )
@@ -226,18 +222,13 @@ def test_a_missed_call_offered_by_another_request_on_its_way_back_is_offered(
     with sessions() as session:
         second_agent = _agent(session, "second", clock)
 
-    def decline(session: Session) -> object:
-        return calls.agent_missed(
-            session, board, call_id=call_id, agent_id=first_agent, declined=True
-        )
-
     def ring_out(session: Session) -> object:
         clock.advance(board.acd.config(QUEUE).offer_timeout_seconds + 1)
         return routing.expire_offers(session, acd=board.acd)
 
     failures = _meet(
         sessions,
-        first=decline if missed == "declined" else ring_out,
+        first=_declines(board, call_id, first_agent) if missed == "declined" else ring_out,
         pausing_after=_pause_after(
             board.acd, "miss" if missed == "declined" else "expire_offers", monkeypatch
         ),
@@ -247,10 +238,7 @@ def test_a_missed_call_offered_by_another_request_on_its_way_back_is_offered(
     assert failures == []
     offer = board.acd.current_offer(call_id)
     assert offer is not None
-    with sessions() as session:
-        logged = session.get(Call, call_id)
-        assert logged is not None
-        assert (logged.state, logged.agent_id) == (CallState.OFFERED, offer.agent_id)
+    assert _logged(sessions, call_id) == (CallState.OFFERED, offer.agent_id)
     ringing = board.acd.presence.get(offer.agent_id)
     assert (ringing.state, ringing.call_id) == (AgentState.OFFERED, call_id)
 
@@ -275,31 +263,151 @@ def test_a_late_record_of_an_offer_already_missed_leaves_the_next_offer_logged(
     clock.advance(1)  # the first agent has waited longest: the first offer is theirs
     board.acd.presence.log_in(second_agent, queues=[QUEUE], skills=[])
 
-    def join_the_queue(session: Session) -> object:
-        call = services.get_call(session, call_id=call_id)
-        return calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock)
-
-    def decline(session: Session) -> object:
-        return calls.agent_missed(
-            session, board, call_id=call_id, agent_id=first_agent, declined=True
-        )
-
     failures = _meet(
         sessions,
-        first=join_the_queue,
+        first=_joins_the_queue(board, call_id, clock),
         pausing_after=_pause_after(board.acd, "dispatch", monkeypatch),
-        second=decline,
+        second=_declines(board, call_id, first_agent),
     )
 
     assert failures == []
     offer = board.acd.current_offer(call_id)
     assert offer is not None and offer.agent_id == second_agent
+    assert _logged(sessions, call_id) == (CallState.OFFERED, second_agent)
+    ringing = board.acd.presence.get(second_agent)
+    assert (ringing.state, ringing.call_id) == (AgentState.OFFERED, call_id)
+
+
+def test_a_call_offered_by_the_sweep_while_a_decline_holds_it_is_logged_as_ringing(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first agent declines; the decline holds the call and finds the ACD ringing
+    nobody. Meanwhile a second agent frees up and the sweep offers them the call. When the
+    offer was written with two conditional updates, the one for an offered call waited for
+    the decline, which wrote the call back as queued, then matched nothing: the log said
+    queued while the ACD rang the second agent, and their answer failed (queued to bridged)
+    with the agent left on a call."""
+    board = hotline_switchboard(bus, clock)
+    first_agent, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        second_agent = _agent(session, "second", clock)
+    board.acd.presence.log_in(second_agent, queues=[QUEUE], skills=[])
+
+    failures = _meet(
+        sessions,
+        first=_declines(board, call_id, first_agent),
+        pausing_after=_pause_after(board.acd, "current_offer", monkeypatch),
+        second=lambda session: routing.offer_waiting_calls(session, acd=board.acd),
+    )
+
+    assert failures == []
+    offer = board.acd.current_offer(call_id)
+    assert offer is not None
+    assert _logged(sessions, call_id) == (CallState.OFFERED, offer.agent_id)
+    with sessions() as session:
+        calls.agent_answered(session, board, call_id=call_id, agent_id=offer.agent_id, clock=clock)
+    talking = board.acd.presence.get(offer.agent_id)
+    assert (talking.state, talking.call_id) == (AgentState.ON_CALL, call_id)
+
+
+def test_a_late_record_of_an_offer_whose_agent_left_leaves_the_call_waiting(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ACD rings the only agent; before the request writes the offer down, the agent
+    leaves (logged out, deactivated), and nobody else can take the call. The leave found
+    the call still queued in the log and wrote nothing; the late record then wrote it
+    offered to the agent who had left, while the ACD had it waiting."""
+    board = hotline_switchboard(bus, clock)
+    with sessions() as session:
+        agent_id = _agent(session, "agent", clock)
+        call_id = _arrived(session, board, clock).id
+    board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
+
+    failures = _meet(
+        sessions,
+        first=_joins_the_queue(board, call_id, clock),
+        pausing_after=_pause_after(board.acd, "dispatch", monkeypatch),
+        second=_leaves(board, call_id, agent_id),
+    )
+
+    assert failures == []
+    assert board.acd.current_offer(call_id) is None
+    assert _logged(sessions, call_id) == (CallState.QUEUED, None)
+
+
+def test_an_offer_being_written_as_its_agent_leaves_is_followed_by_the_next_offer(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep writes down an offer to the second agent (the first has just missed the
+    call); it has asked the ACD, which still rings that agent. Then the second agent
+    leaves, and their leave rings a third agent and writes that down. When the record did
+    not hold the call while it asked the ACD, it went on to write the second agent over
+    the third."""
+    board = hotline_switchboard(bus, clock)
+    acd = board.acd
+    first_agent, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        second_agent = _agent(session, "second", clock)
+        third_agent = _agent(session, "third", clock)
+    acd.presence.log_in(second_agent, queues=[QUEUE], skills=[])
+    acd.miss(call_id, first_agent, leaving=True)  # the miss's own record comes later
+    offers = acd.dispatch(QUEUE)
+    assert [offer.agent_id for offer in offers] == [second_agent]
+    acd.presence.log_in(third_agent, queues=[QUEUE], skills=[])
+
+    failures = _meet(
+        sessions,
+        first=lambda session: routing.record_offers(session, acd, offers),
+        pausing_after=_pause_after(acd, "current_offer", monkeypatch),
+        second=_leaves(board, call_id, second_agent),
+    )
+
+    assert failures == []
+    offer = acd.current_offer(call_id)
+    assert offer is not None and offer.agent_id == third_agent
+    assert _logged(sessions, call_id) == (CallState.OFFERED, third_agent)
+
+
+def _joins_the_queue(
+    board: Switchboard, call_id: str, clock: TestClock
+) -> Callable[[Session], object]:
+    """The caller joins the agents' queue (the IVR's last step)."""
+
+    def join(session: Session) -> object:
+        call = services.get_call(session, call_id=call_id)
+        return calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock)
+
+    return join
+
+
+def _declines(board: Switchboard, call_id: str, agent_id: int) -> Callable[[Session], object]:
+    """The agent declines the call in the console."""
+    return lambda s: calls.agent_missed(s, board, call_id=call_id, agent_id=agent_id, declined=True)
+
+
+def _leaves(board: Switchboard, call_id: str, agent_id: int) -> Callable[[Session], object]:
+    """The agent ringing for the call leaves (logged out, deactivated): nobody is rung in
+    their place unless another agent is free."""
+    return lambda s: routing.agent_missed(
+        s, acd=board.acd, call_id=call_id, agent_id=agent_id, leaving=True
+    )
+
+
+def _logged(sessions: Callable[[], Session], call_id: str) -> tuple[CallState, int | None]:
+    """The call's state and agent as the call log shows them."""
     with sessions() as session:
         logged = session.get(Call, call_id)
         assert logged is not None
-        assert (logged.state, logged.agent_id) == (CallState.OFFERED, second_agent)
-    ringing = board.acd.presence.get(second_agent)
-    assert (ringing.state, ringing.call_id) == (AgentState.OFFERED, call_id)
+        return logged.state, logged.agent_id
 
 
 def _frees_up(board: Switchboard, agent_id: int) -> Callable[[Session], object]:
