@@ -171,6 +171,9 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
             if left <= 0:
                 await websocket.close(code=CLOSE_UNAUTHENTICATED, reason="session expired")
                 return
+            if seat.revoked is not None:
+                await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=seat.revoked[:120])
+                return
             if seat.overflowed:
                 await websocket.close(code=CLOSE_TOO_SLOW, reason="too far behind; resume")
                 return
@@ -187,8 +190,7 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
                 burst = [first, *(seat.queue.get_nowait() for _ in range(seat.queue.qsize()))]
                 for item in burst:
                     if isinstance(item, Revoked):
-                        await websocket.close(code=CLOSE_UNAUTHENTICATED, reason=item.reason[:120])
-                        return
+                        break  # closed at the top of the loop
                     last = await _deliver(websocket, hub, item, last)
             elif loop.time() >= next_ping:
                 # Nothing is waiting for this console: every event up to the hub's position

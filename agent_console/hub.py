@@ -120,8 +120,7 @@ class WallFrame:
 
 @dataclass(frozen=True)
 class Revoked:
-    """The console's sign-in no longer holds (the user was deactivated, or their tokens
-    revoked): it is closed, after what was handed to it before."""
+    """Wakes a console whose sign-in no longer holds (see :meth:`Seat.revoke`)."""
 
     reason: str
 
@@ -138,6 +137,9 @@ class Seat:
     """The token the console signed in with, checked again every ``RECHECK_SECONDS``."""
     queue: asyncio.Queue[Item] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     overflowed: bool = False
+    revoked: str | None = None
+    """Why the console's sign-in no longer holds (the user was deactivated, or their tokens
+    revoked): it is closed."""
     customers: frozenset[int] = frozenset()
     """The customers of the call last offered to this agent (kept through wrap-up)."""
 
@@ -149,6 +151,12 @@ class Seat:
         if envelope.name in _OFFERS and envelope.data.get("agent_id") == self.actor.id:
             self.customers = frozenset(envelope.data.get("customer_ids") or ())
         return visible(self.actor, envelope, self.customers)
+
+    def revoke(self, reason: str) -> None:
+        """Kept on the seat, not only handed over: a full queue would drop the item, and
+        the console would be told it is too slow instead."""
+        self.revoked = reason
+        self.offer(Revoked(reason))
 
     def offer(self, item: Item) -> None:
         if self.overflowed:
@@ -288,8 +296,11 @@ class ConsoleHub:
                 # console of the floor closing at once would only add to the load.
                 log.warning("consoles' re-check postponed", error=str(exc))
                 continue
+            except Exception:  # a failed check must not end the checks; the next may work
+                log.exception("could not check the consoles' sign-ins again")
+                continue
             for seat, why in refused.items():
-                seat.offer(Revoked(why.message))
+                seat.revoke(why.message)
 
     def _revoked(self, tokens: dict[Seat, str]) -> dict[Seat, NotAuthenticated]:
         context = self.context
