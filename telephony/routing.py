@@ -50,18 +50,24 @@ def queue_call(
 def record_offers(session: Session, acd: Acd, offers: list[Offer]) -> list[Offer]:
     """Mirror fresh offers in the call log; only those of calls still live are returned.
 
-    A caller offered by another request may hang up before that request gets here: each
-    offer is one conditional update of a waiting call, and an ended call is left ended
-    (its hang-up has already dropped the offer in the ACD), instead of failing this
-    request with 409. So is an offer its agent has already missed.
+    A caller offered by another request may hang up before that request gets here: an
+    ended call is left ended (its hang-up has already dropped the offer in the ACD),
+    instead of failing this request with 409. So is an offer its agent has already missed.
+    Each is committed on its own, so that no more than one call is held at a time: holding
+    several, in whatever order the ACD offered them, two requests could each hold a call
+    the other waits for.
     """
 
     def rings(offer: Offer) -> bool:
+        # A consultation rings a colleague for a call already bridged: not this offer.
         current = acd.current_offer(offer.call_id)
-        return current is not None and current.agent_id == offer.agent_id
+        return current is not None and not current.consult and current.agent_id == offer.agent_id
 
-    recorded = [offer for offer in offers if services.mark_offered(session, offer, rings=rings)]
-    session.commit()
+    recorded = []
+    for offer in offers:
+        if services.mark_offered(session, offer, rings=rings):
+            recorded.append(offer)
+        session.commit()
     return recorded
 
 
@@ -118,7 +124,7 @@ def agent_missed(
     if _still_logged_as_offered(call, current):
         services.move_call(session, call, CallState.QUEUED)
         call.agent_id = None
-        session.commit()
+    session.commit()  # lets go of the call before offers of other calls are written
     return record_offers(session, acd, acd.dispatch(offer.queue))
 
 

@@ -249,12 +249,11 @@ def mark_offered(session: Session, offer: Offer, *, rings: Callable[[Offer], boo
     session.flush()  # as the ORM's statement would: the row's pending changes go first
     connection = session.connection()
     state = connection.execute(_STATE_HELD, {"call_id": offer.call_id}).scalar()
-    if state is None or state is CallState.ENDED:
+    if state is None or state is CallState.ENDED or not rings(offer):
         return False
     if state not in (CallState.QUEUED, CallState.OFFERED):
+        # The ACD rings an agent for a call the log shows elsewhere (bridged, in the IVR).
         check_call_transition(offer.call_id, state, CallState.OFFERED)
-        return False
-    if not rings(offer):
         return False
     connection.execute(_OFFER, {"call_id": offer.call_id, "offered_agent_id": offer.agent_id})
     held = session.identity_map.get(Session.identity_key(Call, offer.call_id))

@@ -377,6 +377,106 @@ def test_an_offer_being_written_as_its_agent_leaves_is_followed_by_the_next_offe
     assert _logged(sessions, call_id) == (CallState.OFFERED, third_agent)
 
 
+def test_offers_of_two_calls_written_by_two_requests_do_not_wait_on_each_other(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep offers two waiting callers, A and B, to two agents, and writes A's offer
+    down. Both agents decline at once; B's decline holds B, and its dispatch offers both
+    calls to two other agents and goes to write them down. When a request held every call
+    it had written until its end, the sweep waited for B, B's decline waited for A, and
+    PostgreSQL broke the deadlock by failing one of them: a call the ACD rang for one agent
+    stayed logged for another."""
+    board = hotline_switchboard(bus, clock)
+    acd = board.acd
+    with sessions() as session:
+        first, second, third, fourth = (
+            _agent(session, name, clock) for name in ("first", "second", "third", "fourth")
+        )
+        call_a = _arrived(session, board, clock, provider_id="CA" + "a" * 32).id
+        call_b = _arrived(session, board, clock, provider_id="CA" + "b" * 32).id
+    for call_id in (call_a, call_b):
+        with sessions() as session:
+            _joins_the_queue(board, call_id, clock)(session)
+    acd.presence.log_in(first, queues=[QUEUE], skills=[])
+    clock.advance(1)
+    acd.presence.log_in(second, queues=[QUEUE], skills=[])
+
+    def both_decline(session: Session) -> object:
+        rang = {call_id: acd.current_offer(call_id) for call_id in (call_a, call_b)}
+        assert {o.agent_id for o in rang.values() if o is not None} == {first, second}
+        acd.presence.log_in(third, queues=[QUEUE], skills=[])
+        acd.presence.log_in(fourth, queues=[QUEUE], skills=[])
+        declined_a, declined_b = rang[call_a], rang[call_b]
+        assert declined_a is not None and declined_b is not None
+        acd.miss(call_a, declined_a.agent_id, declined=True)  # its log's part comes later
+        return _declines(board, call_b, declined_b.agent_id)(session)
+
+    failures = _meet(
+        sessions,
+        first=lambda session: routing.offer_waiting_calls(session, acd=acd),
+        pausing_after=_pause_after(acd, "current_offer", monkeypatch),
+        second=both_decline,
+    )
+
+    assert failures == []
+    for call_id in (call_a, call_b):
+        offer = acd.current_offer(call_id)
+        assert offer is not None and offer.agent_id in (third, fourth)
+        assert _logged(sessions, call_id) == (CallState.OFFERED, offer.agent_id)
+
+
+def test_a_late_record_of_an_offer_of_a_call_answered_since_leaves_the_others_written(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep offers callers A and B to two agents. Before it writes them down, A's
+    agent declines, A rings a third agent, who answers. The sweep's record of A's old
+    offer found A bridged and failed with 409, and took B's offer down with it: B was
+    left logged as queued while the ACD rang its agent."""
+    board = hotline_switchboard(bus, clock)
+    acd = board.acd
+    with sessions() as session:
+        first, second, third = (
+            _agent(session, name, clock) for name in ("first", "second", "third")
+        )
+        call_a = _arrived(session, board, clock, provider_id="CA" + "a" * 32).id
+        call_b = _arrived(session, board, clock, provider_id="CA" + "b" * 32).id
+    for call_id in (call_a, call_b):
+        with sessions() as session:
+            _joins_the_queue(board, call_id, clock)(session)
+    acd.presence.log_in(first, queues=[QUEUE], skills=[])
+    clock.advance(1)
+    acd.presence.log_in(second, queues=[QUEUE], skills=[])
+
+    def answered_elsewhere(session: Session) -> object:
+        declined = acd.current_offer(call_a)
+        assert declined is not None
+        acd.presence.log_in(third, queues=[QUEUE], skills=[])
+        [offer] = calls.agent_missed(
+            session, board, call_id=call_a, agent_id=declined.agent_id, declined=True
+        )
+        assert offer.agent_id == third
+        return calls.agent_answered(session, board, call_id=call_a, agent_id=third, clock=clock)
+
+    failures = _meet(
+        sessions,
+        first=lambda session: routing.offer_waiting_calls(session, acd=acd),
+        pausing_after=_pause_after(acd, "dispatch", monkeypatch),
+        second=answered_elsewhere,
+    )
+
+    assert failures == []
+    assert _logged(sessions, call_a) == (CallState.BRIDGED, third)
+    offer_b = acd.current_offer(call_b)
+    assert offer_b is not None
+    assert _logged(sessions, call_b) == (CallState.OFFERED, offer_b.agent_id)
+
+
 def _joins_the_queue(
     board: Switchboard, call_id: str, clock: TestClock
 ) -> Callable[[Session], object]:
