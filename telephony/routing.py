@@ -93,6 +93,12 @@ def agent_answered(
             f"call {call_id} is over", details={"call_id": call_id, "agent_id": agent_id}
         )
     acd.accept(call_id, agent_id)
+    if call.state is CallState.QUEUED:
+        # The ACD rang the agent, and they answered before the request that made the offer
+        # wrote it down (an auto-answering phone, a request held up under load): the ACD
+        # has just vouched for the offer, so it is written now. That request then finds
+        # the offer taken and writes nothing.
+        services.move_call(session, call, CallState.OFFERED)
     services.move_call(session, call, CallState.BRIDGED)
     call.agent_id = agent_id
     call.agent_leg = agent_leg

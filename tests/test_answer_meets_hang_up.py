@@ -477,6 +477,38 @@ def test_a_late_record_of_an_offer_of_a_call_answered_since_leaves_the_others_wr
     assert _logged(sessions, call_b) == (CallState.OFFERED, offer_b.agent_id)
 
 
+def test_an_answer_to_an_offer_not_yet_written_down_bridges_the_call(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ACD rings the agent, and the agent answers before the request that made the
+    offer has written it down (an auto-answering phone, a request held up under load).
+    The answer failed (queued to bridged) after the ACD had already handed the call over:
+    the agent was left on a call the log showed waiting, and nobody else was offered it."""
+    board = hotline_switchboard(bus, clock)
+    with sessions() as session:
+        agent_id = _agent(session, "agent", clock)
+        call_id = _arrived(session, board, clock).id
+    board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
+
+    def answer(session: Session) -> object:
+        return calls.agent_answered(session, board, call_id=call_id, agent_id=agent_id, clock=clock)
+
+    failures = _meet(
+        sessions,
+        first=_joins_the_queue(board, call_id, clock),
+        pausing_after=_pause_after(board.acd, "dispatch", monkeypatch),
+        second=answer,
+    )
+
+    assert failures == []
+    assert _logged(sessions, call_id) == (CallState.BRIDGED, agent_id)
+    talking = board.acd.presence.get(agent_id)
+    assert (talking.state, talking.call_id) == (AgentState.ON_CALL, call_id)
+
+
 def _joins_the_queue(
     board: Switchboard, call_id: str, clock: TestClock
 ) -> Callable[[Session], object]:
