@@ -259,9 +259,7 @@ def test_a_late_record_of_an_offer_already_missed_leaves_the_next_offer_logged(
         first_agent = _agent(session, "agent", clock)
         second_agent = _agent(session, "second", clock)
         call_id = _arrived(session, board, clock).id
-    board.acd.presence.log_in(first_agent, queues=[QUEUE], skills=[])
-    clock.advance(1)  # the first agent has waited longest: the first offer is theirs
-    board.acd.presence.log_in(second_agent, queues=[QUEUE], skills=[])
+    _log_in_in_turn(board, clock, first_agent, second_agent)
 
     failures = _meet(
         sessions,
@@ -395,14 +393,8 @@ def test_offers_of_two_calls_written_by_two_requests_do_not_wait_on_each_other(
         first, second, third, fourth = (
             _agent(session, name, clock) for name in ("first", "second", "third", "fourth")
         )
-        call_a = _arrived(session, board, clock, provider_id="CA" + "a" * 32).id
-        call_b = _arrived(session, board, clock, provider_id="CA" + "b" * 32).id
-    for call_id in (call_a, call_b):
-        with sessions() as session:
-            _joins_the_queue(board, call_id, clock)(session)
-    acd.presence.log_in(first, queues=[QUEUE], skills=[])
-    clock.advance(1)
-    acd.presence.log_in(second, queues=[QUEUE], skills=[])
+    call_a, call_b = _two_callers_waiting(sessions, board, clock)
+    _log_in_in_turn(board, clock, first, second)
 
     def both_decline(session: Session) -> object:
         rang = {call_id: acd.current_offer(call_id) for call_id in (call_a, call_b)}
@@ -444,14 +436,8 @@ def test_a_late_record_of_an_offer_of_a_call_answered_since_leaves_the_others_wr
         first, second, third = (
             _agent(session, name, clock) for name in ("first", "second", "third")
         )
-        call_a = _arrived(session, board, clock, provider_id="CA" + "a" * 32).id
-        call_b = _arrived(session, board, clock, provider_id="CA" + "b" * 32).id
-    for call_id in (call_a, call_b):
-        with sessions() as session:
-            _joins_the_queue(board, call_id, clock)(session)
-    acd.presence.log_in(first, queues=[QUEUE], skills=[])
-    clock.advance(1)
-    acd.presence.log_in(second, queues=[QUEUE], skills=[])
+    call_a, call_b = _two_callers_waiting(sessions, board, clock)
+    _log_in_in_turn(board, clock, first, second)
 
     def answered_elsewhere(session: Session) -> object:
         declined = acd.current_offer(call_a)
@@ -507,6 +493,27 @@ def test_an_answer_to_an_offer_not_yet_written_down_bridges_the_call(
     assert _logged(sessions, call_id) == (CallState.BRIDGED, agent_id)
     talking = board.acd.presence.get(agent_id)
     assert (talking.state, talking.call_id) == (AgentState.ON_CALL, call_id)
+
+
+def _two_callers_waiting(
+    sessions: Callable[[], Session], board: Switchboard, clock: TestClock
+) -> tuple[str, str]:
+    """Two callers in the agents' queue, A ahead of B, with nobody logged in yet."""
+    waiting = []
+    for sid in ("CA" + "a" * 32, "CA" + "b" * 32):
+        with sessions() as session:
+            call_id = _arrived(session, board, clock, provider_id=sid).id
+            _joins_the_queue(board, call_id, clock)(session)
+        waiting.append(call_id)
+    return waiting[0], waiting[1]
+
+
+def _log_in_in_turn(board: Switchboard, clock: TestClock, *agents: int) -> None:
+    """The agents log in one after another: the first has waited longest, and is offered
+    the first call."""
+    for agent_id in agents:
+        board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
+        clock.advance(1)
 
 
 def _joins_the_queue(
