@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import structlog
 from sqlmodel import Session, col, select
 
 from core.types import Clock
@@ -17,11 +18,14 @@ from telephony.exceptions import (
     AgentUnavailable,
     ConsultationNotReady,
     InvalidAgentState,
+    InvalidCallTransition,
     NoSuchOffer,
     TransferInvalid,
 )
 from telephony.models import Call
 from telephony.presence import AgentState
+
+log = structlog.get_logger(__name__)
 
 
 def caller_priority(pop: CallerLookup) -> int:
@@ -65,8 +69,23 @@ def record_offers(session: Session, acd: Acd, offers: list[Offer]) -> list[Offer
 
     recorded = []
     for offer in offers:
-        if services.mark_offered(session, offer, rings=rings):
-            recorded.append(offer)
+        try:
+            if services.mark_offered(session, offer, rings=rings):
+                recorded.append(offer)
+        except InvalidCallTransition as exc:
+            # The ACD rings an agent for a caller the log shows elsewhere (in the IVR,
+            # talking to someone): the log is what the caller is doing, so the stale offer
+            # goes and its agent is freed, instead of failing this request and leaving the
+            # rest of the batch unwritten.
+            session.commit()  # nothing was written: only lets go of the call
+            acd.withdraw(offer.call_id, reason=f"the call log shows the call {exc.details['from']}")
+            log.error(
+                "offer of a call the log shows elsewhere withdrawn",
+                call=offer.call_id,
+                agent=offer.agent_id,
+                logged=exc.details["from"],
+            )
+            continue
         session.commit()
     return recorded
 

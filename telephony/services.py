@@ -233,7 +233,8 @@ def enter_ivr(session: Session, *, call: Call) -> Call:
 
 def mark_offered(session: Session, offer: Offer, *, rings: Callable[[Offer], bool]) -> bool:
     """The waiting call rings ``offer``'s agent. False when the call has ended meanwhile,
-    or when the offer is already over; any other state breaks the state machine.
+    or when the offer is already over; a call logged in any other state raises
+    :class:`InvalidCallTransition` (the log and the ACD disagree).
 
     The ACD decides offers; the log follows it, and ``rings`` tells whether the ACD still
     rings the offer's agent. It is asked with the call held (see :func:`lock_call`), as

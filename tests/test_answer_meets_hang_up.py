@@ -495,6 +495,42 @@ def test_an_answer_to_an_offer_not_yet_written_down_bridges_the_call(
     assert (talking.state, talking.call_id) == (AgentState.ON_CALL, call_id)
 
 
+def test_an_offer_of_a_call_the_log_shows_elsewhere_is_withdrawn_and_the_others_written(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """The call log and the ACD disagree: the log shows caller A back in the IVR while the
+    ACD still has A waiting (a log restored from a backup, a hand edit, a fault not yet
+    known). The sweep offered A and B; A's record failed with 409 (in_ivr to offered) and
+    took B's down with it: B's agent rang for a call logged as waiting, and A's agent rang
+    for a caller who was not in the queue, until the offer timed out and went round the
+    floor again."""
+    board = hotline_switchboard(bus, clock)
+    acd = board.acd
+    with sessions() as session:
+        first, second = (_agent(session, name, clock) for name in ("first", "second"))
+    call_a, call_b = _two_callers_waiting(sessions, board, clock)
+    with sessions() as session:
+        drifted = session.get(Call, call_a)
+        assert drifted is not None
+        drifted.state = CallState.IN_IVR
+        session.add(drifted)
+        session.commit()
+    _log_in_in_turn(board, clock, first, second)
+
+    with sessions() as session:
+        offers = routing.offer_waiting_calls(session, acd=acd)
+
+    assert [o.call_id for o in offers] == [call_b]
+    offer_b = acd.current_offer(call_b)
+    assert offer_b is not None
+    assert _logged(sessions, call_b) == (CallState.OFFERED, offer_b.agent_id)
+    assert _logged(sessions, call_a) == (CallState.IN_IVR, None)
+    assert acd.current_offer(call_a) is None
+    assert acd.position(call_a, QUEUE) is None
+    rung_for_a = acd.presence.get(first if offer_b.agent_id == second else second)
+    assert (rung_for_a.state, rung_for_a.call_id) == (AgentState.AVAILABLE, None)
+
+
 def _two_callers_waiting(
     sessions: Callable[[], Session], board: Switchboard, clock: TestClock
 ) -> tuple[str, str]:
