@@ -173,7 +173,7 @@ def overflow(
     when the queue overflows to callbacks and the flow has one, else voicemail. The call
     is held while it leaves the queue: a hang-up meanwhile stays a hang-up."""
     call = services.lock_call(session, call_id=call_id)
-    if call.state is CallState.QUEUED:
+    if call.state in (CallState.QUEUED, CallState.OFFERED):
         services.leave_queue(session, call=call)
     state = store.load(board.events.client, call.id)
     choice = board.acd.config(call.queue or "").overflow

@@ -282,7 +282,15 @@ def enqueue_call(
 
 
 def leave_queue(session: Session, *, call: Call) -> Call:
-    """The caller left the queue for the IVR (overflow): back in the IVR, not abandoned."""
+    """The caller left the queue for the IVR (overflow): back in the IVR, not abandoned.
+
+    A call the log still shows offered left the queue right after its offer was missed:
+    the miss puts the call back in the ACD's queue before it writes it back as queued, and
+    the caller's wait check may take it out in between. The miss then finds it in the IVR
+    and leaves it there."""
+    if call.state is CallState.OFFERED:
+        move_call(session, call, CallState.QUEUED)
+        call.agent_id = None
     move_call(session, call, CallState.IN_IVR)
     session.commit()
     return call

@@ -701,6 +701,45 @@ def test_a_caller_hanging_up_as_the_queue_overflows_stays_ended(
         assert ended is not None and ended.state is CallState.ENDED
 
 
+def test_a_caller_leaving_the_queue_as_their_agent_declines_is_logged_in_the_ivr(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A caller who has waited past the queue's maximum is offered, and the agent declines.
+    The decline puts the call back in the ACD's queue before the log says so, and the
+    caller's next wait check takes it out for the overflow at once (it has waited too
+    long). The overflow found the call logged as offered and left it so; the decline then
+    wrote it back as queued. The log showed a caller waiting who was leaving a voicemail,
+    and their hang-up counted as abandoned."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id = _offered(sessions, board, clock)
+    clock.advance(board.acd.config(QUEUE).max_wait_seconds + 1)
+
+    def overflows(session: Session) -> object:
+        assert calls.take_for_overflow(board, call_id=call_id)
+        return calls.overflow(session, board, call_id=call_id, clock=clock)
+
+    failures = _meet(
+        sessions,
+        first=_declines(board, call_id, agent_id),
+        pausing_after=_pause_after(board.acd, "miss", monkeypatch),
+        second=overflows,
+    )
+
+    assert failures == []
+    assert _logged(sessions, call_id) == (CallState.IN_IVR, None)
+    assert board.acd.position(call_id, QUEUE) is None
+    assert board.acd.presence.get(agent_id).state is AgentState.AVAILABLE
+    with sessions() as session:
+        calls.finish(session, board, call_id=call_id, clock=clock)
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None
+        assert (ended.state, ended.disposition) == (CallState.ENDED, Disposition.COMPLETED)
+
+
 COLLEAGUE_LEG = "CA" + "d" * 32
 
 
