@@ -416,6 +416,7 @@ def end_call(
     """The call is over (either side hung up); ending it twice changes nothing."""
     call = lock_call(session, call_id=call_id)
     if call.state is CallState.ENDED:
+        session.commit()  # nothing to write: only lets go of the call
         return call
     _end(session, call, disposition, clock)
     session.add(call)

@@ -740,6 +740,43 @@ def test_a_caller_leaving_the_queue_as_their_agent_declines_is_logged_in_the_ivr
         assert (ended.state, ended.disposition) == (CallState.ENDED, Disposition.COMPLETED)
 
 
+def test_a_call_ended_again_is_let_go_at_once(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """The crash recovery ends the calls of a dead endpoint one after another in one
+    session; a call among them whose hang-up came in meanwhile is found ended. It was held
+    (a row lock on PostgreSQL, the database's write lock on SQLite) until the recovery's
+    session ended, so a late word about that call, and on SQLite every other write, waited
+    for the whole loop."""
+    board = hotline_switchboard(bus, clock)
+    with sessions() as session:
+        call_id = _arrived(session, board, clock).id
+        calls.finish(session, board, call_id=call_id, clock=clock)
+    let_go = threading.Event()
+
+    def late_word() -> None:
+        with sessions() as session:
+            services.lock_call(session, call_id=call_id)
+            session.commit()
+        let_go.set()
+
+    with sessions() as recovery:
+        routing.finish_call(
+            recovery,
+            acd=board.acd,
+            notifier=board.notifier,
+            call_id=call_id,
+            disposition=Disposition.FAILED,
+            recording=None,
+            clock=clock,
+        )
+        waiting = threading.Thread(target=late_word)
+        waiting.start()
+        assert let_go.wait(5), "the call stayed held by a step that had nothing to write"
+    waiting.join(30)
+    assert _logged(sessions, call_id)[0] is CallState.ENDED
+
+
 COLLEAGUE_LEG = "CA" + "d" * 32
 
 
