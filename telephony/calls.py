@@ -83,8 +83,17 @@ def answered(session: Session, board: Switchboard, *, call: Call, clock: Clock) 
     return services.answer_call(session, notifier=board.notifier, call=call, clock=clock)
 
 
-def begin(session: Session, board: Switchboard, *, call: Call, clock: Clock) -> Turn:
-    """The IVR greets the caller; a flow that routes straight to an agent queues them."""
+def begin(session: Session, board: Switchboard, *, call: Call, clock: Clock) -> Turn | None:
+    """The IVR greets the caller; a flow that routes straight to an agent queues them.
+    None when the caller has hung up already.
+
+    The call is held for the turn, as for every later one (:func:`caller_input`): a
+    hang-up that another request learns of meanwhile waits, then ends the call as the turn
+    leaves it, instead of being written over with the turn's copy of the call."""
+    call = services.lock_call(session, call_id=call.id)
+    if call.state is CallState.ENDED:
+        session.commit()  # nothing to write: only lets go of the call
+        return None
     services.enter_ivr(session, call=call)
     state, turn = _engine(session, board, call, clock).start(
         call_id=call.id, pop=services.caller_pop(call)
@@ -106,10 +115,12 @@ def caller_input(
     flow's next turn, or None when the call's IVR state is gone (the call is over).
 
     The first order the caller logs becomes the call's order; recordings made for this
-    input (a fault in the caller's own words) are filed under the call."""
-    call = services.get_call(session, call_id=call_id)
-    state = store.load(board.events.client, call.id)
+    input (a fault in the caller's own words) are filed under the call. The call is held
+    for the turn (see :func:`begin`)."""
+    call = services.lock_call(session, call_id=call_id)
+    state = store.load(board.events.client, call.id) if call.state is not CallState.ENDED else None
     if state is None:
+        session.commit()  # nothing to write: only lets go of the call
         return None
     backend = _backend(session, board, call, clock)
     state, turn = Engine(board.flows.get(state.flow, board.flow), backend).handle(state, given)

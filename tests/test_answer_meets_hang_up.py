@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 import redis
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.bus import EventBus
 from core.db import ServiceSession, make_engine, writer
+from ivr import CallerInput, store
 from orders import SYSTEM
 from orders.enums import Role
 from orders.schemas import UserCreate
@@ -775,6 +776,64 @@ def test_a_call_ended_again_is_let_go_at_once(
         assert let_go.wait(5), "the call stayed held by a step that had nothing to write"
     waiting.join(30)
     assert _logged(sessions, call_id)[0] is CallState.ENDED
+
+
+def test_a_hang_up_learnt_while_the_ivr_greets_the_caller_ends_the_call(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twilio's ``completed`` reaches the other worker while ``/twilio/voice`` is between
+    logging the call and the IVR's first step. That step then wrote its own copy of the
+    call over the hang-up: the log showed a caller in the IVR who had gone, for good."""
+    board = hotline_switchboard(bus, clock)
+
+    def voice(session: Session) -> object:
+        call = _arrived(session, board, clock)
+        return calls.begin(session, board, call=call, clock=clock)
+
+    failures = _meet(
+        sessions,
+        first=voice,
+        pausing_after=_pause_after(services, "start_inbound_call", monkeypatch),
+        second=_completed(board, "", clock),
+    )
+
+    assert failures == []
+    with sessions() as session:
+        [logged] = session.exec(select(Call)).all()
+        assert (logged.state, logged.disposition) == (CallState.ENDED, Disposition.COMPLETED)
+
+
+def test_a_hang_up_learnt_while_the_caller_asks_for_an_agent_leaves_nobody_waiting(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The caller presses 0 for an agent and hangs up; Twilio's ``completed`` reaches the
+    other worker while ``/twilio/gather`` runs the IVR's turn. The turn then wrote its copy
+    of the call over the hang-up and queued it: a caller who had gone waited in the ACD,
+    and the first free agent was rung for nobody."""
+    board = hotline_switchboard(bus, clock)
+    with sessions() as session:
+        call = _arrived(session, board, clock)
+        calls.begin(session, board, call=call, clock=clock)
+
+    failures = _meet(
+        sessions,
+        first=lambda s: calls.caller_input(
+            s, board, call_id=call.id, given=CallerInput(digits="0"), clock=clock
+        ),
+        pausing_after=_pause_after(store, "load", monkeypatch),
+        second=_completed(board, call.id, clock),
+    )
+
+    assert failures == []
+    assert _logged(sessions, call.id)[0] is CallState.ENDED
+    assert board.acd.position(call.id, QUEUE) is None
+    assert board.acd.figures(QUEUE).waiting == 0
 
 
 COLLEAGUE_LEG = "CA" + "d" * 32

@@ -78,6 +78,8 @@ def incoming_call(
         clock=clock,
     )
     turn = calls.begin(session, board, call=call, clock=clock)
+    if turn is None:  # the caller hung up before the IVR's first step
+        return _xml(twiml.hangup())
     stream = twiml.MediaStreamGrant(
         url=twiml.websocket_base(base or str(request.base_url)) + twiml.MEDIA_PATH,
         token=issue_stream_token(secret, call_id=call.id, now=clock()),
