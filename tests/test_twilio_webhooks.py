@@ -260,12 +260,37 @@ def test_hanging_up_in_the_queue_is_abandoned(
 
 
 def test_status_for_unknown_call_or_status_is_a_clear_4xx(sim: TwilioSimulator) -> None:
-    unknown = sim.post("/twilio/status", {"CallSid": "CA404", "CallStatus": "completed"})
+    nobody = "CA" + "4" * 32
+    unknown = sim.post("/twilio/status", {"CallSid": nobody, "CallStatus": "completed"})
     assert unknown.status_code == 404
     assert unknown.json()["error_id"] == "call_not_found"
-    bad = sim.post("/twilio/status", {"CallSid": "CA404", "CallStatus": "exploded"})
+    bad = sim.post("/twilio/status", {"CallSid": nobody, "CallStatus": "exploded"})
     assert bad.status_code == 422
     assert "exploded" in bad.json()["message"]
+
+
+@pytest.mark.parametrize("sequence", ["\u00b2", "-1", "3000000000", "1" * 5000, "1e3"])
+def test_a_status_with_a_malformed_sequence_number_is_refused_and_changes_nothing(
+    sim: TwilioSimulator, returning: Any, db: Session, sequence: str
+) -> None:
+    """Each was taken: "²" passed ``str.isdigit`` and then failed ``int`` (a 500), as did
+    5,000 digits; 3,000,000,000 overflowed PostgreSQL's integer column (a 500); "-1" and
+    "1e3" were applied as if the callback had no number, out of order."""
+    call = sim.call("+8613800138000")
+    refused = call.status("completed", sequence)
+    assert refused.status_code == 422
+    assert refused.json()["details"]["field"] == "SequenceNumber"
+    assert _call(db, call.sid).state == "in_ivr"
+    assert call.status("completed", 4).status_code == 204
+    assert _call(db, call.sid).state == "ended"
+
+
+@pytest.mark.parametrize("sid", ["CA\x00" + "a" * 30, "CA404", "x" * 100])
+def test_a_status_for_a_malformed_call_sid_is_refused(sim: TwilioSimulator, sid: str) -> None:
+    """A NUL in the CallSid reached PostgreSQL, which refused it: a 500."""
+    refused = sim.post("/twilio/status", {"CallSid": sid, "CallStatus": "completed"})
+    assert refused.status_code == 422
+    assert refused.json()["details"]["field"] == "CallSid"
 
 
 def test_after_hours_caller_books_a_callback(

@@ -91,7 +91,7 @@ class SimulatedCall:
         self.heard.extend(self.twiml.said())
         return self.twiml
 
-    def status(self, status: str, sequence: int | None = None) -> Response:
+    def status(self, status: str, sequence: int | str | None = None) -> Response:
         params = self._base({"CallStatus": status})
         if sequence is not None:
             params["SequenceNumber"] = str(sequence)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from functools import partial
 from typing import Annotated
 
@@ -263,17 +264,30 @@ def status_callback(
         status = ProviderStatus(raw)
     except ValueError as exc:
         raise ValidationFailed(f"unknown CallStatus {raw}", details={"CallStatus": raw}) from exc
-    sequence = params.get("SequenceNumber", "")
     calls.provider_status(
         session,
         board,
-        provider_id=_required(params, "CallSid"),
+        provider_id=require_sid("CallSid", _required(params, "CallSid")),
         placed_call_id=call_id,
         status=status,
-        sequence_number=int(sequence) if sequence.isdigit() else None,
+        sequence_number=_sequence_number(params.get("SequenceNumber", "")),
         clock=clock,
     )
     return Response(status_code=204)
+
+
+def _sequence_number(raw: str) -> int | None:
+    """Twilio counts a call's callbacks from 0; absent on older accounts' callbacks."""
+    if not raw:
+        return None
+    # ASCII digits only, and few enough for the log's integer column: ``str.isdigit``
+    # takes "²", and ``int`` refuses thousands of digits.
+    if not re.fullmatch(r"[0-9]{1,9}", raw):
+        raise ValidationFailed(
+            "SequenceNumber is not a callback count",
+            details={"field": "SequenceNumber", "value": raw[:32]},
+        )
+    return int(raw)
 
 
 @router.post("/agent/connect")
