@@ -214,8 +214,13 @@ def file_recording(session: Session, *, call_id: str, wav: FinishedWav, clock: C
 
 
 def hold(session: Session, board: Switchboard, *, call_id: str, held: bool, clock: Clock) -> Call:
-    """The caller hears music while held (the agent hears nothing), until resumed."""
+    """The caller hears music while held (the agent hears nothing), until resumed. A hold
+    of a call already held, or a resume of one not held (a double click, a second tab),
+    changes nothing and tells nobody: its channel must not steer the call again."""
     call = _bridged(session, call_id)
+    if (call.held_at is not None) == held:
+        session.commit()  # nothing to write: only lets go of the call
+        return call
     call.held_at = clock() if held else None
     session.add(call)
     session.commit()

@@ -17,3 +17,4 @@ ARRIVALS = "callcenter:acd:arrivals"
 POP = "callcenter:telephony:pop:{call_id}"
 MEDIA_STREAM = "callcenter:telephony:media-stream:{call_id}"
 POP_TTL_SECONDS = 4 * 3600
+TWILIO_AGENT_PARKED = "callcenter:twilio:agent-parked:{call_id}"

@@ -24,7 +24,7 @@ from core.bus import EventBus
 from orders.enums import Role
 from recordings.models import Recording
 from telephony.models import Call
-from telephony.twilio.jobs import sweep_offers
+from telephony.twilio.jobs import steer_agent_leg, sweep_offers
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, bearer
 from tests.fake_twilio_api import FakeTwilioApi
 from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, run_worker_jobs
@@ -554,6 +554,86 @@ def test_an_agent_holds_and_resumes_a_twilio_caller(
     assert _leave(sim, caller, "bridged").verbs() == ["Hangup"]
 
 
+@pytest.mark.parametrize(
+    "clicks",
+    [
+        pytest.param(["resume"], id="resume-while-talking"),
+        pytest.param(["hold", "resume"], id="hold-and-resume-before-the-ringer-runs"),
+        pytest.param(["hold", "resume", "hold", "resume"], id="four-quick-clicks"),
+    ],
+)
+def test_hold_and_resume_that_leave_the_call_talking_do_not_drop_the_caller(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+    clicks: list[str],
+) -> None:
+    """A resume of a call not held (a double click, a second tab), or a hold and a resume
+    both made before the worker steered the first: the agent's leg was sent back to the
+    bridge it was in, which took it out of that bridge, and the caller, not held, was hung
+    up."""
+    agent_id, auth = agent()
+    leg = "CA" + "b" * 32
+    api.replies.extend([(201, {"sid": leg}), *[(200, {"sid": leg})] * 4])
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    _bridged(sim, api, caller, agent_id, leg)
+    row = _row(db, caller.sid)
+
+    for click in clicks:
+        assert client.post(f"/api/calls/{row.id}/{click}", headers=auth).status_code == 204
+    run_worker_jobs(app, redis_url, bus)
+
+    assert _steered(api, leg) == [], "the agent's leg stays in the bridge"
+    talking = _row(db, caller.sid)
+    assert (talking.state, talking.held_at) == ("bridged", None)
+
+
+def test_a_hold_and_resume_steered_twice_park_and_bridge_the_agent_once(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """The bus delivers at least once: a worker that dies after steering and before it
+    acknowledges leaves the events to be steered again. A second resume sent the agent's
+    leg back to the bridge it was in, which took it out again: the caller was hung up."""
+    agent_id, auth = agent()
+    leg = "CA" + "b" * 32
+    api.replies.extend([(201, {"sid": leg}), *[(200, {"sid": leg})] * 4])
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    _bridged(sim, api, caller, agent_id, leg)
+    row = _row(db, caller.sid)
+    ctx = worker_context(app)
+
+    assert client.post(f"/api/calls/{row.id}/hold", headers=auth).status_code == 204
+    for _ in range(2):
+        steer_agent_leg(ctx, call_id=row.id, event="call.held")
+    assert len(_steered(api, leg)) == 1
+    assert _leave(sim, caller, "bridged").verbs() == ["Enqueue"]
+    assert client.post(f"/api/calls/{row.id}/resume", headers=auth).status_code == 204
+    for _ in range(2):
+        steer_agent_leg(ctx, call_id=row.id, event="call.resumed")
+
+    _park, resume = _steered(api, leg)
+    assert f"<Dial><Queue>call-{row.id}</Queue></Dial>" in resume["Twiml"][0]
+    assert _row(db, caller.sid).held_at is None
+
+
 def test_an_agent_transfers_a_twilio_caller_to_another_agent(
     sim: TwilioSimulator,
     agent: Any,
@@ -593,6 +673,43 @@ def test_an_agent_transfers_a_twilio_caller_to_another_agent(
     assert [e["agent_id"] for e in _events(bus, "call.bridged")] == [first, second]
     [transferred] = _events(bus, "call.transferred")
     assert (transferred["from_agent_id"], transferred["agent_leg"]) == (first, first_leg)
+
+
+def test_a_held_caller_transferred_to_another_agent_can_be_held_again(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """The first agent holds the caller, then transfers them; the second agent answers and
+    holds them too. Their leg must be parked: the first agent's park is over."""
+    _answering(api)
+    first, auth = agent()
+    first_leg, second_leg = "CA" + "c" * 32, "CA" + "d" * 32
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    _bridged(sim, api, caller, first, first_leg)
+    second, second_auth = agent()
+    row = _row(db, caller.sid)
+    assert client.post(f"/api/calls/{row.id}/hold", headers=auth).status_code == 204
+    run_worker_jobs(app, redis_url, bus)
+    assert _leave(sim, caller, "bridged").verbs() == ["Enqueue"]
+
+    moved = client.post(f"/api/calls/{row.id}/transfer", json={"agent_id": second}, headers=auth)
+    assert moved.status_code == 204, moved.text
+    run_worker_jobs(app, redis_url, bus)
+    _bridged(sim, api, caller, second, second_leg)
+    assert client.post(f"/api/calls/{row.id}/hold", headers=second_auth).status_code == 204
+    run_worker_jobs(app, redis_url, bus)
+
+    [park] = _steered(api, second_leg)
+    assert park["Url"] == [f"{PUBLIC_URL}/twilio/agent/park?call={row.id}"]
 
 
 def _mono_wav(seconds: float) -> bytes:
@@ -814,6 +931,12 @@ def test_an_agent_consults_a_colleague_then_hands_the_twilio_call_over(
     assert client.get("/api/console/me", headers=auth).json()["state"] == "wrap_up"
     [completed] = _events(bus, "call.consult_completed")
     assert (completed["from_agent_id"], completed["agent_id"]) == (first, second)
+
+    # The colleague who took the call holds it: their own leg is parked.
+    assert client.post(f"/api/calls/{row.id}/hold", headers=second_auth).status_code == 204
+    run_worker_jobs(app, redis_url, bus)
+    park = _steered(api, second_leg)[-1]
+    assert park["Url"] == [f"{PUBLIC_URL}/twilio/agent/park?call={row.id}"]
 
     caller.status("completed")
     assert _row(db, caller.sid).disposition == "completed"

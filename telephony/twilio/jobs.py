@@ -17,6 +17,7 @@ from orders import User
 from recordings import describe, recording_path
 from telephony.acd import Acd, Offer
 from telephony.calls import end_consult, reconcile_dials
+from telephony.constants import TWILIO_AGENT_PARKED
 from telephony.enums import CallState
 from telephony.events import (
     CallConsultAnswered,
@@ -48,6 +49,9 @@ from telephony.twilio.recording_urls import recording_resource
 from telephony.twilio.rest import OutboundCall, TwilioCalls
 
 log = structlog.get_logger(__name__)
+
+PARKED_TTL_SECONDS = 12 * 3600
+"""Longer than any call is held; the mark of a call that ended parked then goes by itself."""
 
 
 def recording_job_id(recording_sid: str) -> str:
@@ -209,6 +213,8 @@ def steer_consultation(
     if event == CallConsultAnswered.name:
         steps = [(call.agent_leg, twiml.consult_room(call_id))]
     elif event == CallConsultCompleted.name:
+        # The parked leg is hung up and the colleague's bridged: nothing is parked now.
+        ctx["switchboard"].events.client.delete(TWILIO_AGENT_PARKED.format(call_id=call_id))
         steps = [
             (data.get("agent_leg"), twiml.connect_agent(call_id)),
             (data.get("from_agent_leg"), twiml.hangup()),
@@ -237,7 +243,13 @@ def steer_agent_leg(
     """The agent's leg follows the call: parked while the caller is held, bridged to the
     caller again on resume, hung up when the caller is transferred away. The caller's leg
     then leaves the bridge, and ``/twilio/queue/done`` puts it back to waiting. A failure
-    is logged: the agent still has the call and can hang up or try again."""
+    is logged: the agent still has the call and can hang up or try again.
+
+    A hold or resume is steered by what the call is now and what its leg was last told,
+    not by the event alone: steering a leg into the bridge it is in takes it out of it, and
+    the caller, not held, is hung up. Events come late (a hold and a resume made before the
+    worker got to either) and more than once (a worker that died before it acknowledged
+    them); what was last told is kept in Redis, set and taken atomically."""
     with ctx["sessions"]() as session:
         call = get_call(session, call_id=call_id)
     leg = agent_leg or call.agent_leg
@@ -255,15 +267,42 @@ def steer_agent_leg(
             # hang-up; the agent's leg follows.
             client.steer(call.provider_id, twiml=twiml.hangup())
             client.steer(leg, twiml=twiml.hangup())
-        elif event == CallHeld.name:
-            client.steer(leg, url=f"{base}{twiml.AGENT_PARK_PATH}?call={call_id}")
-        elif event == CallResumed.name:
-            client.steer(leg, twiml=twiml.connect_agent(call_id))
+        elif event in (CallHeld.name, CallResumed.name):
+            return _steer_hold(ctx, client, call, leg, base=base)
         else:
+            # Transferred away: the leg is hung up, parked or not, and the next agent's
+            # hold parks a leg of its own.
+            ctx["switchboard"].events.client.delete(TWILIO_AGENT_PARKED.format(call_id=call_id))
             client.steer(leg, twiml=twiml.hangup())
     except TwilioError as exc:
         log.warning("could not steer the agent's leg", call=call_id, event=event, error=str(exc))
         return None
+    return leg
+
+
+def _steer_hold(
+    ctx: dict[str, Any], client: TwilioCalls, call: Call, leg: str, *, base: str
+) -> str | None:
+    """Park the agent's leg of a held call that is not parked yet, or bridge the parked leg
+    of a call no longer held; anything else was steered already (or needs nothing)."""
+    parked = TWILIO_AGENT_PARKED.format(call_id=call.id)
+    store = ctx["switchboard"].events.client
+    if call.held_at is not None:
+        if not store.set(parked, leg, nx=True, ex=PARKED_TTL_SECONDS):
+            return None
+        try:
+            client.steer(leg, url=f"{base}{twiml.AGENT_PARK_PATH}?call={call.id}")
+        except TwilioError:
+            store.delete(parked)  # not parked: the next hold tries again
+            raise
+        return leg
+    if not store.delete(parked):
+        return None
+    try:
+        client.steer(leg, twiml=twiml.connect_agent(call.id))
+    except TwilioError:
+        store.set(parked, leg, ex=PARKED_TTL_SECONDS)  # still parked: a hold and resume retry
+        raise
     return leg
 
 
