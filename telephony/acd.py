@@ -435,17 +435,30 @@ class Acd:
                     self.end_call(agent_id, queue, call_id)
 
     def miss(
-        self, call_id: str, agent_id: int, *, leaving: bool = False, declined: bool = False
+        self,
+        call_id: str,
+        agent_id: int,
+        *,
+        leaving: bool = False,
+        declined: bool = False,
+        offered_at: datetime | None = None,
     ) -> Offer:
         """The agent declined or let the offer ring out: the call goes back to the front.
 
         The caller dispatches the queue again, so the new offers reach the channel. A miss
         of an offer that is already over raises NoSuchOffer and changes nothing, so a miss
         reported twice (the ring timing out as the sweep expires it) counts once. A call
-        the agent took is rung again instead, while its time lasts.
+        the agent took is rung again instead, while its time lasts. ``offered_at`` names the
+        offer a ring was for: a ring that times out after the sweep offered the same call to
+        the same agent again is not a miss of the new offer.
         """
         with self._decisions():
             offer = self._offer_for(call_id, agent_id)
+            if offered_at is not None and offer.offered_at != offered_at:
+                raise NoSuchOffer(
+                    f"the offer of call {call_id} to agent {agent_id} rung then is over",
+                    details={"call_id": call_id, "agent_id": agent_id},
+                )
             queued = self._queued(call_id)
             now = self.clock()
             rang = (now - offer.offered_at).total_seconds() >= RANG_OUT_SECONDS

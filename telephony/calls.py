@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -440,11 +440,23 @@ def agent_answered(
 
 
 def agent_missed(
-    session: Session, board: Switchboard, *, call_id: str, agent_id: int, declined: bool = False
+    session: Session,
+    board: Switchboard,
+    *,
+    call_id: str,
+    agent_id: int,
+    declined: bool = False,
+    offered_at: datetime | None = None,
 ) -> list[Offer]:
-    """The offered agent declined, was busy or did not answer: on to the next agent."""
+    """The offered agent declined, was busy or did not answer: on to the next agent.
+    ``offered_at`` names the offer a ring was for (a channel's ring outlives its offer)."""
     return routing.agent_missed(
-        session, acd=board.acd, call_id=call_id, agent_id=agent_id, declined=declined
+        session,
+        acd=board.acd,
+        call_id=call_id,
+        agent_id=agent_id,
+        declined=declined,
+        offered_at=offered_at,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 
 import structlog
 from sqlmodel import Session, col, select
@@ -135,12 +136,13 @@ def agent_missed(
     agent_id: int,
     leaving: bool = False,
     declined: bool = False,
+    offered_at: datetime | None = None,
 ) -> list[Offer]:
     """The offered agent declined or did not answer: back to the queue, on to the next
     (a call the agent took in the console rings them again instead). The call is held
     while it goes back (see :func:`services.lock_call`): a hang-up meanwhile must not be
-    written over with "queued"."""
-    offer = acd.miss(call_id, agent_id, leaving=leaving, declined=declined)
+    written over with "queued". ``offered_at``: see :meth:`Acd.miss`."""
+    offer = acd.miss(call_id, agent_id, leaving=leaving, declined=declined, offered_at=offered_at)
     call = services.lock_call(session, call_id=call_id)
     current = acd.current_offer(call_id)
     if current == offer:

@@ -25,7 +25,7 @@ from orders.enums import Role
 from recordings.models import Recording
 from telephony.models import Call
 from telephony.twilio.jobs import steer_agent_leg, sweep_offers
-from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, bearer
+from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TestClock, bearer
 from tests.fake_twilio_api import FakeTwilioApi
 from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, run_worker_jobs
 
@@ -206,6 +206,46 @@ def test_unanswered_agent_leg_moves_the_offer_on(
         [f"client:agent-{first}"],
         [f"client:agent-{second}"],
     ]
+
+
+def test_a_late_no_answer_of_an_earlier_ring_leaves_the_agents_new_offer_ringing(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    clock: TestClock,
+) -> None:
+    """The only agent on shift lets a call ring out; the sweep, first to see it, offers the
+    call to them again and their phone rings anew. Twilio's word that the first ring went
+    unanswered then comes in. It was taken as a miss of the new offer: the agent's second
+    miss in a row put them on break, the call went back to waiting with nobody to take it,
+    and the agent picking up the ringing phone heard that the caller had gone."""
+    only, _ = agent()
+    first_leg, second_leg = "CA" + "1" * 32, "CA" + "2" * 32
+    api.replies.extend([(201, {"sid": first_leg}), (201, {"sid": second_leg})])
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    clock.advance(16)  # past the offer's 15 s: the sweep sees it first
+    assert _sweep(app, redis_url, settings, bus) == 1
+    run_worker_jobs(app, redis_url, bus)
+    first_ring, second_ring = _rings(api)
+    assert second_ring.form["To"] == [f"client:agent-{only}"]
+
+    status = urlsplit(first_ring.form["StatusCallback"][0])
+    late = {"CallSid": first_leg, "CallStatus": "no-answer"}
+    assert sim.post(f"{status.path}?{status.query}", late).status_code == 204
+
+    assert _row(db, caller.sid).agent_id == only
+    connect = urlsplit(second_ring.form["Url"][0])
+    picked_up = {"CallSid": second_leg, "To": f"client:agent-{only}", "CallStatus": "in-progress"}
+    answer = sim.post(f"{connect.path}?{connect.query}", picked_up)
+    assert f"<Dial><Queue>call-{_row(db, caller.sid).id}</Queue></Dial>" in answer.text
+    assert _row(db, caller.sid).state == "bridged"
 
 
 def test_caller_hanging_up_while_offered_is_abandoned(

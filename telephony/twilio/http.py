@@ -10,6 +10,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import AwareDatetime
 
 from callbacks import sms_reply
 from core.deps import ClockDep, SecretKeyDep, SessionDep
@@ -43,6 +44,8 @@ OptionalCallId = Annotated[str | None, Query(alias="call", min_length=1, max_len
 
 
 AgentId = Annotated[int, Query(alias="agent", ge=1, le=2**31 - 1)]
+OfferedAt = Annotated[AwareDatetime | None, Query(alias="offer")]
+"""When the offer a ring was for was made (the ACD's ``offered_at``)."""
 
 
 def _xml(body: str) -> Response:
@@ -356,11 +359,16 @@ def agent_leg_status(
     params: TwilioParams,
     session: SessionDep,
     board: SwitchboardDep,
+    offered_at: OfferedAt = None,
 ) -> Response:
-    """The agent's leg did not connect (busy, no answer, failed): the offer moves on."""
+    """The agent's leg did not connect (busy, no answer, failed): the offer it rang for
+    moves on, if it is still on (legs rung before the offer was named go by call and
+    agent alone)."""
     if params.get("CallStatus") in {"busy", "no-answer", "failed", "canceled"}:
         with contextlib.suppress(NoSuchOffer):
-            calls.agent_missed(session, board, call_id=call_id, agent_id=agent_id)
+            calls.agent_missed(
+                session, board, call_id=call_id, agent_id=agent_id, offered_at=offered_at
+            )
     return Response(status_code=204)
 
 

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import structlog
@@ -167,7 +168,8 @@ async def _ring(
             if not live or call.state is CallState.ENDED or user is None or not user.is_active:
                 return None
             base = (ctx["public_url"] or "").rstrip("/")
-            query = f"?call={call_id}&agent={agent_id}"
+            # The offer rung for goes with the leg: its status, however late, speaks of it.
+            query = "?" + urlencode({"call": call_id, "agent": agent_id, "offer": offered_at})
             return OutboundCall(
                 to=user.extension or f"client:agent-{agent_id}",
                 from_=call.to_number,
