@@ -12,8 +12,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -36,11 +37,12 @@ from recordings.audio import ulaw_to_pcm16
 from recordings.models import Recording
 from recordings.transcription import load_model as load_transcription_model
 from recordings.transcripts import transcribe
-from telephony.acd import Acd, QueueConfig
+from telephony.acd import Acd, CallOffered, Offer, QueueConfig
 from telephony.enums import CallChannel, CallState, Disposition
+from telephony.events import CallHeld
 from telephony.models import Call
 from telephony.presence import AgentState, Presence
-from telephony.sip.call_flow import HOLD_MUSIC
+from telephony.sip.call_flow import HOLD_MUSIC, SipCall
 from telephony.sip.endpoint import SipEndpoint
 from telephony.sip.errors import RegistrarUnreachable
 from tests.conftest import TestClock, bearer
@@ -1101,3 +1103,66 @@ def test_agent_consults_a_colleague_then_hands_the_sip_caller_over(
     assert presence.get(second.id).state is AgentState.WRAP_UP
     [completed] = events(bus, "call.consult_completed", call.id)
     assert (completed["from_agent_id"], completed["agent_id"]) == (first.id, second.id)
+
+
+class _CallThread:
+    """Stands in for a call's thread: what the endpoint's listener hands it."""
+
+    def __init__(self) -> None:
+        self.offers: list[Offer] = []
+        self.controls: list[str] = []
+
+    def offer(self, offer: Offer) -> None:
+        self.offers.append(offer)
+
+    def control(self, name: str, data: dict[str, object] | None = None) -> None:
+        self.controls.append(name)
+
+
+@sqlite_only
+def test_an_event_the_endpoint_cannot_read_leaves_it_listening(
+    settings: Settings,
+    sessions: Sessions,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    clock: TestClock,
+) -> None:
+    """The listener that hands offers and controls to the endpoint's calls ended for good
+    on the first event it could not handle (an offer whose queue settings it could not
+    read, an event missing a field): from then on no agent's phone rang on this endpoint,
+    and holds, transfers and console hang-ups were ignored."""
+    endpoint = start_hotline(
+        settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=free_udp_port()
+    ).endpoint  # not registered: only its listener runs
+    call = _CallThread()
+    endpoint.calls["c1"] = cast(SipCall, call)
+    events = EventBus(bus)
+    endpoint._last_event = events.last_id()
+    listener = threading.Thread(target=endpoint._listen_for_offers, daemon=True)
+    listener.start()
+    queue = "hotline-zh-CN"
+    bus.set(f"callcenter:acd:queue-config:{queue}", "{not json")  # written by another version
+    at = clock()
+
+    def offered(agent_id: int) -> CallOffered:
+        return CallOffered(call_id="c1", agent_id=agent_id, queue=queue, customer_ids=[], at=at)
+
+    try:
+        events.publish(offered(7))
+        bus.xadd(events.stream, {"name": "call.offered", "data": '{"call_id": "c1"}'})
+        events.publish(CallHeld(call_id="c1", agent_id=7, at=at))
+        endpoint.acd.configure(QueueConfig(name=queue, offer_timeout_seconds=25))
+        events.publish(offered(8))
+        deadline = time.monotonic() + 10
+        while len(call.offers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        endpoint._stopping.set()
+        listener.join(5)
+
+    assert [(o.agent_id, o.expires_at - o.offered_at) for o in call.offers] == [
+        (7, timedelta(seconds=QueueConfig(name=queue).offer_timeout_seconds)),
+        (8, timedelta(seconds=25)),
+    ]
+    assert call.controls == ["call.held"]

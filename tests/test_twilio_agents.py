@@ -23,6 +23,7 @@ from callcenter.settings import Settings
 from core.bus import EventBus
 from orders.enums import Role
 from recordings.models import Recording
+from telephony.events import CallHangUp
 from telephony.models import Call
 from telephony.twilio.jobs import steer_agent_leg, sweep_offers
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TestClock, bearer
@@ -120,6 +121,39 @@ def test_an_offer_is_rung_even_when_its_ring_job_runs_before_the_offer_is_commit
     db.commit()
     db.expire_all()
 
+    run_worker_jobs(app, redis_url, bus)
+
+    [ring] = _rings(api)
+    assert ring.form["To"] == [f"client:agent-{agent_id}"]
+
+
+def test_events_the_ringer_skips_do_not_stop_it_ringing(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    clock: TestClock,
+) -> None:
+    """An agent's console hang-up of a call whose caller has hung up already (nothing to
+    steer), and a ``call.offered`` the ringer cannot read: each is skipped with a log line.
+    The log line itself failed (structlog's ``event`` is the message), so the ringer's pass
+    failed before it acknowledged anything, and every pass after it read the same events
+    and failed again: no agent was rung any more."""
+    agent_id, _auth = agent()
+    gone = sim.call("+8613800138001")
+    gone.status("completed")
+    events = EventBus(bus)
+    events.publish(CallHangUp(call_id=_row(db, gone.sid).id, agent_id=agent_id, at=clock()))
+    bus.xadd(events.stream, {"name": "call.offered", "data": '{"call_id": "c1"}'})
+    run_worker_jobs(app, redis_url, bus)
+
+    api.replies.append((201, {"sid": "CA" + "a" * 32}))
+    _queued_caller(sim, make_customer)
     run_worker_jobs(app, redis_url, bus)
 
     [ring] = _rings(api)

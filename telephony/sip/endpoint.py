@@ -16,13 +16,14 @@ from pathlib import Path
 
 import redis
 import structlog
+from pydantic import ValidationError
 from pyVoIP.VoIP.status import PhoneStatus
 from sqlmodel import Session
 
 from callbacks import claim_due_dials
 from core.types import Clock
 from ivr import SpeechModel
-from telephony.acd import Offer
+from telephony.acd import Offer, QueueConfig
 from telephony.sip.call_flow import CallContext, SipCall
 from telephony.sip.constants import HEARTBEAT_SECONDS, LIVE_CALL, LIVE_CALL_TTL_SECONDS
 from telephony.sip.errors import (
@@ -301,16 +302,27 @@ class SipEndpoint:
                 call = self.calls.get(event.data.get("call_id", ""))
                 if call is None:
                     continue
-                if event.name == "call.offered":
-                    call.offer(self._offer(event.data))
-                elif event.name in CONTROLS:
-                    call.control(event.name, event.data)
+                # One event this endpoint cannot handle must not end the only thread that
+                # rings its agents and steers its calls.
+                try:
+                    if event.name == "call.offered":
+                        call.offer(self._offer(event.data))
+                    elif event.name in CONTROLS:
+                        call.control(event.name, event.data)
+                except Exception:
+                    log.exception("call event not handled", event_id=event.id, name=event.name)
 
     def _offer(self, data: dict[str, object]) -> Offer:
         offered = Offer.model_validate({**data, "offered_at": data["at"], "expires_at": data["at"]})
         if data.get("expires_at"):  # a call the agent took in the console rings longer
             return offered.model_copy(update={"expires_at": data["expires_at"]})
-        timeout = self.acd.config(offered.queue).offer_timeout_seconds
+        try:
+            timeout = self.acd.config(offered.queue).offer_timeout_seconds
+        except (redis.RedisError, ValidationError) as exc:
+            # The agent is rung all the same, for as long as a queue rings by default: the
+            # sweep moves the offer on when the queue's own time is over.
+            log.warning("queue settings unreadable", queue=offered.queue, error=str(exc))
+            timeout = QueueConfig(name=offered.queue).offer_timeout_seconds
         return offered.model_copy(
             update={"expires_at": offered.offered_at + timedelta(seconds=timeout)}
         )

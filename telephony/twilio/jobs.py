@@ -256,7 +256,7 @@ def steer_agent_leg(
         call = get_call(session, call_id=call_id)
     leg = agent_leg or call.agent_leg
     if call.state is CallState.ENDED or leg is None:
-        log.info("nothing to steer", call=call_id, event=event)
+        log.info("nothing to steer", call=call_id, event_name=event)
         return None
     client: TwilioCalls | None = ctx["twilio_calls"]
     if client is None:
@@ -277,7 +277,9 @@ def steer_agent_leg(
             ctx["switchboard"].events.client.delete(TWILIO_AGENT_PARKED.format(call_id=call_id))
             client.steer(leg, twiml=twiml.hangup())
     except TwilioError as exc:
-        log.warning("could not steer the agent's leg", call=call_id, event=event, error=str(exc))
+        log.warning(
+            "could not steer the agent's leg", call=call_id, event_name=event, error=str(exc)
+        )
         return None
     return leg
 

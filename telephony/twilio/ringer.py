@@ -65,7 +65,7 @@ def _offers(envelopes: list[Envelope]) -> list[CallOffered | CallConsultOffered]
         try:
             offers.append(kind.model_validate(envelope.data))
         except ValidationError as exc:  # skipped, never retried: it would stall the group
-            log.warning("unreadable call.offered skipped", event=envelope.id, error=str(exc))
+            log.warning("unreadable call.offered skipped", event_id=envelope.id, error=str(exc))
     return offers
 
 
@@ -79,7 +79,7 @@ def _steering(envelopes: list[Envelope]) -> list[tuple[Envelope, str]]:
         try:
             found.append((envelope, event.model_validate(envelope.data).call_id))
         except ValidationError as exc:
-            log.warning("unreadable event skipped", event=envelope.id, error=str(exc))
+            log.warning("unreadable event skipped", event_id=envelope.id, error=str(exc))
     return found
 
 
