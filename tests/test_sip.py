@@ -37,6 +37,7 @@ from recordings.audio import ulaw_to_pcm16
 from recordings.models import Recording
 from recordings.transcription import load_model as load_transcription_model
 from recordings.transcripts import transcribe
+from telephony import routing
 from telephony.acd import Acd, CallOffered, Offer, QueueConfig
 from telephony.enums import CallChannel, CallState, Disposition
 from telephony.events import CallHeld
@@ -835,6 +836,65 @@ def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_rea
     assert call.disposition is Disposition.ABANDONED and call.agent_id is None
     assert [e["agent_id"] for e in events(bus, "call.offered", call.id)] == [agent.id, agent.id]
     assert acd.figures("hotline-zh-CN").abandoned == 1
+
+
+@sqlite_only
+def test_a_phone_still_ringing_for_an_offer_declined_in_the_console_stops_ringing(
+    settings: Settings,
+    db: Session,
+    sessions: Sessions,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    make_user: Callable[..., Any],
+    clock: TestClock,
+) -> None:
+    """The first agent declines the call in the console while their phone rings, and the
+    call is offered to the second. The first phone rang on for the whole offer time; the
+    first agent picking it up then was refused by the ACD (the offer was the second
+    agent's), and the refusal ended the call: the caller was hung up on and the call
+    logged as failed."""
+    first, second = make_user(Role.AGENT), make_user(Role.AGENT)
+    events_bus = EventBus(bus)
+    presence = Presence(bus, events_bus, clock=clock)
+    acd = Acd(bus, events_bus, presence, clock=clock)
+    acd.configure(QueueConfig(name="hotline-zh-CN", offer_timeout_seconds=20))
+    presence.log_in(first.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent5")
+    clock.advance(1)
+    presence.log_in(second.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent6")
+    line = start_hotline(
+        settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+    )
+    line.registered()
+    slow = register_softphone(
+        "agent5", kamailio, tmp_path / "agent5", behaviour=agent_answers("agent5", ring_ms=4000)
+    )
+    quick = register_softphone("agent6", kamailio, tmp_path / "agent6")
+    caller = call_through(
+        kamailio, [("pause", 800), ("dtmf", "0"), ("pause", 14000)], tmp_path / "caller"
+    )
+    try:
+        ringing = until(lambda: presence.get(first.id).state is AgentState.OFFERED, timeout=30)
+        assert ringing
+        call_id = presence.get(first.id).call_id
+        assert call_id is not None
+        time.sleep(1)
+        clock.advance(1)
+        with sessions() as session:
+            routing.agent_missed(
+                session, acd=acd, call_id=call_id, agent_id=first.id, declined=True
+            )
+        assert caller.wait(timeout=40) == 0, caller.errors()
+    finally:
+        for process in (caller, slow, quick):
+            process.stop()
+        line.endpoint.stop()
+        line.thread.join(timeout=10)
+
+    call = line.ended_call()
+    assert (call.agent_id, call.disposition) == (second.id, Disposition.COMPLETED)
+    assert [e["agent_id"] for e in events(bus, "call.bridged", call.id)] == [second.id]
 
 
 @sqlite_only

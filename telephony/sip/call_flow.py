@@ -38,6 +38,8 @@ log = structlog.get_logger(__name__)
 
 OVERFLOW_CHECK_SECONDS = 1.0
 """How often a waiting caller's wait is checked against the queue's maximum."""
+OFFER_CHECK_SECONDS = 0.5
+"""How often a ringing phone checks that the ACD still offers the call to its agent."""
 AGENT_OUTBOX_FRAMES = 5
 """Caller audio waiting to go to the agent; more means the agent leg fell behind, and the
 oldest is dropped to keep the delay at 100 ms at most."""
@@ -442,17 +444,47 @@ class SipCall:
 
     def _ring(self, offer: Offer) -> bool:
         ctx = self.ctx
+        if not self._still_offered(offer):
+            return False  # moved on while earlier offers rang: its own event follows
         agent = ctx.board.acd.presence.get(offer.agent_id)
         extension = (agent.extension or f"sip:agent{offer.agent_id}").removeprefix("sip:")
         leg = ctx.phone.call(extension.split("@", 1)[0])
         leg.source = self.media.agent_frame
         deadline = time.monotonic() + (offer.expires_at - offer.offered_at).total_seconds()
+        next_check = time.monotonic() + OFFER_CHECK_SECONDS
+        over = False
         while self.leg.live and leg.live and time.monotonic() < deadline:
             if leg.answered_event.wait(0.05):
                 break
-        if leg.answered_event.is_set() and self.leg.live:
-            self.media.agent = leg
-            assert self.call_id is not None
+            if time.monotonic() >= next_check:
+                # Declined in the console, or expired by the sweep: the phone stops ringing
+                # instead of ringing on for an offer the ACD has given to someone else.
+                next_check = time.monotonic() + OFFER_CHECK_SECONDS
+                if not self._still_offered(offer):
+                    over = True
+                    break
+        if leg.answered_event.is_set() and self.leg.live and self._answered(offer, leg):
+            return True
+        if leg.answered_event.is_set():
+            leg.hangup()
+        else:
+            leg.cancel()
+        if self.leg.live and not over:
+            self._missed(offer)
+        return False
+
+    def _still_offered(self, offer: Offer) -> bool:
+        assert self.call_id is not None
+        current = self.ctx.board.acd.current_offer(self.call_id)
+        return current is not None and not current.consult and current.agent_id == offer.agent_id
+
+    def _answered(self, offer: Offer, leg: HotlineCall) -> bool:
+        """The agent picked up; False when the offer was over by then (the ACD gave the
+        call to someone else): their leg is hung up, and the caller waits on."""
+        ctx = self.ctx
+        assert self.call_id is not None
+        self.media.agent = leg
+        try:
             with ctx.sessions() as session:
                 calls.agent_answered(
                     session,
@@ -461,14 +493,11 @@ class SipCall:
                     agent_id=offer.agent_id,
                     clock=ctx.clock,
                 )
-            return True
-        if leg.answered_event.is_set():
-            leg.hangup()
-        else:
-            leg.cancel()
-        if self.leg.live:
-            self._missed(offer)
-        return False
+        except NoSuchOffer:
+            self.media.agent = None
+            log.info("agent picked up an offer already over", call=self.call_id)
+            return False
+        return True
 
     def _missed(self, offer: Offer) -> None:
         assert self.call_id is not None
