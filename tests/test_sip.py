@@ -44,6 +44,7 @@ from telephony.events import CallHeld
 from telephony.models import Call
 from telephony.presence import AgentState, Presence
 from telephony.sip.call_flow import HOLD_MUSIC, SipCall
+from telephony.sip.constants import LIVE_CALL, LIVE_CALL_TTL_SECONDS
 from telephony.sip.endpoint import SipEndpoint
 from telephony.sip.errors import RegistrarUnreachable
 from tests.conftest import TestClock, bearer
@@ -895,6 +896,29 @@ def test_a_phone_still_ringing_for_an_offer_declined_in_the_console_stops_ringin
     call = line.ended_call()
     assert (call.agent_id, call.disposition) == (second.id, Disposition.COMPLETED)
     assert [e["agent_id"] for e in events(bus, "call.bridged", call.id)] == [second.id]
+
+
+@sqlite_only
+def test_a_call_the_endpoint_carries_is_not_ended_when_its_live_mark_is_lost(
+    hotline: Hotline, bus: redis.Redis, tmp_path: Path, clock: TestClock
+) -> None:
+    """The mark that says an endpoint carries a call went missing (its heartbeat was held
+    up past the mark's six seconds, a Redis failover lost it): the endpoint's own check
+    ended the call it was carrying as an orphan, and a caller still in the IVR was logged
+    as failed (their agent, had they one, sent to wrap-up mid-call)."""
+    sipp = hotline.call(
+        scenario([("pause", 9000)], ending="caller"), tmp_path / "sipp", timeout="30s"
+    )
+    hotline.thread.start()
+    call = until(lambda: next(iter(hotline.calls()), None), timeout=20)
+    clock.advance(LIVE_CALL_TTL_SECONDS + 1)  # long past its first mark
+    bus.delete(LIVE_CALL.format(call_id=call.id))
+
+    assert hotline.endpoint.reconcile() == []
+
+    assert next(c for c in hotline.calls() if c.id == call.id).state is not CallState.ENDED
+    assert sipp.wait() == 0, sipp.errors()
+    assert hotline.ended_call().disposition is Disposition.COMPLETED
 
 
 @sqlite_only

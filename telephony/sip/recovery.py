@@ -38,14 +38,16 @@ def end_orphaned_calls(
 
     A call is orphaned when its endpoint stopped refreshing its mark (crashed and never
     came back), or when the mark names ``owner`` (this endpoint: the same registration,
-    restarted) but the call is not among those it ``carried`` now.
+    restarted) but the call is not among those it ``carried`` now. A call it carries is
+    never orphaned, whatever became of its mark (a heartbeat held up, a Redis failover):
+    the next heartbeat marks it again.
     """
     ended = []
     settling = clock() - timedelta(seconds=LIVE_CALL_TTL_SECONDS)
     for call_id in sorted(services.live_call_ids(session, channel=CallChannel.SIP)):
         # redis-py types the sync client's replies as ``Awaitable | Any``.
         mark = cast("str | bytes | None", client.get(LIVE_CALL.format(call_id=call_id)))
-        alive = mark is not None and (_text(mark) != owner or call_id in carried)
+        alive = call_id in carried or (mark is not None and _text(mark) != owner)
         if alive or services.get_call(session, call_id=call_id).ringing_at > settling:
             continue  # carried, or so new that its endpoint may not have marked it yet
         # A caller who was waiting, or ringing an agent, leaves the queue first: else the
