@@ -255,6 +255,31 @@ def transfer(
     )
 
 
+def agent_leg_ended(
+    session: Session, board: Switchboard, *, call_id: str, agent_id: int, leg: str, clock: Clock
+) -> list[Offer]:
+    """The agent's own leg ended. While the two talk, the caller's leg leaves the bridge
+    with it and the channel ends the call; while the caller is held nothing bridges them,
+    and nothing else would tell: the agent's phone or browser went away. The caller goes
+    back to the queue, ahead of the others, instead of hearing the hold music until they
+    give up; the agent, to wrap-up. Any other end of a leg (an old one, a talk that ended
+    on its own) changes nothing."""
+    call = services.lock_call(session, call_id=call_id)
+    parked = (
+        call.state is CallState.BRIDGED
+        and call.held_at is not None
+        and call.consult_agent_id is None
+        and (call.agent_id, call.agent_leg) == (agent_id, leg)
+    )
+    if not parked:
+        session.commit()  # nothing to write: only lets go of the call
+        return []
+    call.held_at = None
+    return routing.transfer_call(
+        session, acd=board.acd, notifier=board.notifier, call=call, queue=call.queue, clock=clock
+    )
+
+
 def _bridged(session: Session, call_id: str) -> Call:
     """The call, held against a hang-up at the same moment (see ``services.lock_call``):
     an agent's hold, transfer or handover goes first or finds the call ended."""

@@ -708,6 +708,76 @@ def test_a_hold_and_resume_steered_twice_park_and_bridge_the_agent_once(
     assert _row(db, caller.sid).held_at is None
 
 
+def test_an_agent_whose_phone_goes_away_while_the_caller_is_held_gives_them_back_to_the_queue(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """The agent holds the caller, then their softphone drops (a closed tab, a lost
+    network): Twilio reports their leg completed. That was ignored: the caller heard the
+    hold music until they gave up, and the agent stayed on the call in presence."""
+    _answering(api)
+    first, auth = agent()
+    first_leg = "CA" + "c" * 32
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    [ring] = _rings(api)
+    _bridged(sim, api, caller, first, first_leg)
+    row = _row(db, caller.sid)
+    assert client.post(f"/api/calls/{row.id}/hold", headers=auth).status_code == 204
+    run_worker_jobs(app, redis_url, bus)
+    assert _leave(sim, caller, "bridged").verbs() == ["Enqueue"]
+    second, _ = agent()
+
+    status = urlsplit(ring.form["StatusCallback"][0])
+    gone = {"CallSid": first_leg, "CallStatus": "completed"}
+    assert sim.post(f"{status.path}?{status.query}", gone).status_code == 204
+    run_worker_jobs(app, redis_url, bus)
+
+    waiting = _row(db, caller.sid)
+    assert (waiting.state, waiting.held_at) == ("offered", None)
+    assert "保持" not in " ".join(caller.wait_in_queue().said())
+    assert _rings(api)[-1].form["To"] == [f"client:agent-{second}"]
+    assert client.get("/api/console/me", headers=auth).json()["state"] == "wrap_up"
+
+
+def test_an_agent_leg_ending_while_the_caller_talks_or_after_a_transfer_changes_nothing(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """The end of a talk is the caller's leg's to tell (their ``<Enqueue>`` ends); an old
+    leg's end is nobody's business."""
+    _answering(api)
+    first, _auth = agent()
+    first_leg = "CA" + "c" * 32
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    [ring] = _rings(api)
+    _bridged(sim, api, caller, first, first_leg)
+    status = urlsplit(ring.form["StatusCallback"][0])
+    for sid in (first_leg, "CA" + "9" * 32):
+        gone = {"CallSid": sid, "CallStatus": "completed"}
+        assert sim.post(f"{status.path}?{status.query}", gone).status_code == 204
+    talking = _row(db, caller.sid)
+    assert (talking.state, talking.agent_id) == ("bridged", first)
+    assert _leave(sim, caller, "bridged").verbs() == ["Hangup"]
+
+
 def test_an_agent_transfers_a_twilio_caller_to_another_agent(
     sim: TwilioSimulator,
     agent: Any,

@@ -359,16 +359,24 @@ def agent_leg_status(
     params: TwilioParams,
     session: SessionDep,
     board: SwitchboardDep,
+    clock: ClockDep,
     offered_at: OfferedAt = None,
 ) -> Response:
     """The agent's leg did not connect (busy, no answer, failed): the offer it rang for
     moves on, if it is still on (legs rung before the offer was named go by call and
-    agent alone)."""
-    if params.get("CallStatus") in {"busy", "no-answer", "failed", "canceled"}:
+    agent alone). A leg that ends while its caller is held gives the caller back to the
+    queue (see :func:`calls.agent_leg_ended`)."""
+    status = params.get("CallStatus")
+    if status in {"busy", "no-answer", "failed", "canceled"}:
         with contextlib.suppress(NoSuchOffer):
             calls.agent_missed(
                 session, board, call_id=call_id, agent_id=agent_id, offered_at=offered_at
             )
+    elif status == "completed":
+        leg = require_sid("CallSid", _required(params, "CallSid"))
+        calls.agent_leg_ended(
+            session, board, call_id=call_id, agent_id=agent_id, leg=leg, clock=clock
+        )
     return Response(status_code=204)
 
 
