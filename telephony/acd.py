@@ -190,25 +190,19 @@ class Acd:
 
     def offer_to(
         self, call_id: str, queue: str, agent_id: int, *, customer_ids: list[int]
-    ) -> Offer:
+    ) -> Offer | None:
         """A blind transfer to one agent: the call waits at the front of ``queue`` and is
-        offered to that agent now; if they miss it, the queue serves it as usual."""
+        offered to that agent now; if they miss it, the queue serves it as usual. None when
+        the agent was taken meanwhile (another call offered to them, a break): the call
+        waits at the front all the same, for whoever the queue offers it to."""
         with self._decisions() as lock:
-            agent = self.presence.get(agent_id)
-            if agent.state is not AgentState.AVAILABLE:
-                raise AgentUnavailable(
-                    f"agent {agent_id} is {agent.state.value}, not available",
-                    details={"agent_id": agent_id, "state": agent.state.value},
-                )
             self.enqueue(call_id, queue, priority=0, customer_ids=customer_ids)
+            if self.presence.get(agent_id).state is not AgentState.AVAILABLE:
+                return None
             made = self._run_dispatch(
                 self.config(queue), lock=lock, call_id=call_id, agent_id=agent_id
             )
-            if not made:
-                raise AgentUnavailable(
-                    f"agent {agent_id} is no longer available", details={"agent_id": agent_id}
-                )
-            return made[0]
+            return made[0] if made else None
 
     def position(self, call_id: str, queue: str) -> int | None:
         rank = cast("int | None", self.client.zrank(WAITING.format(queue=queue), call_id))

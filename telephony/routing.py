@@ -250,8 +250,12 @@ def transfer_call(
     services.enqueue_call(session, notifier=notifier, call=call, queue=target, clock=clock)
     if agent_id is not None:
         offer = acd.offer_to(call.id, target, agent_id, customer_ids=call.customer_ids)
-        return record_offers(session, acd, [offer])
-    acd.enqueue(call.id, target, priority=0, customer_ids=call.customer_ids)
+        if offer is not None:
+            return record_offers(session, acd, [offer])
+        # The agent was taken since the check above, and the call has moved already: it
+        # waits at the front of the queue rather than failing with its caller nowhere.
+    else:
+        acd.enqueue(call.id, target, priority=0, customer_ids=call.customer_ids)
     return record_offers(session, acd, acd.dispatch(target))
 
 

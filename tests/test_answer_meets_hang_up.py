@@ -836,6 +836,41 @@ def test_a_hang_up_learnt_while_the_caller_asks_for_an_agent_leaves_nobody_waiti
     assert board.acd.figures(QUEUE).waiting == 0
 
 
+def test_a_caller_transferred_to_an_agent_taken_meanwhile_waits_in_the_queue(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The agent transfers their caller to a colleague who is free, and before the ACD
+    rings the colleague another caller is offered to them. The transfer had already moved
+    the call (written as waiting, its agent sent to wrap-up), then failed: the caller was
+    in no queue of the ACD, and waited in silence for nobody until they gave up."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        calls.agent_answered(session, board, call_id=call_id, agent_id=agent_id, clock=clock)
+        colleague = _agent(session, "colleague", clock)
+    board.acd.presence.log_in(colleague, queues=[QUEUE], skills=[])
+    clock.advance(1)
+
+    def another_caller(session: Session) -> object:
+        other = _arrived(session, board, clock, provider_id="CA" + "e" * 32)
+        return calls.enqueue(session, board, call=other, queue=QUEUE, clock=clock)
+
+    failures = _meet(
+        sessions,
+        first=lambda s: calls.transfer(s, board, call_id=call_id, agent_id=colleague, clock=clock),
+        pausing_after=_pause_after(services, "enqueue_call", monkeypatch),
+        second=another_caller,
+    )
+
+    assert failures == []
+    assert _logged(sessions, call_id) == (CallState.QUEUED, None)
+    assert board.acd.position(call_id, QUEUE) == 1
+    assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
+
+
 COLLEAGUE_LEG = "CA" + "d" * 32
 
 
