@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlmodel import Session
 
@@ -22,8 +23,9 @@ from orders import user_names
 from recordings import FinishedWav, RecordingKind
 from telephony import routing, services
 from telephony.acd import Offer, QueueFigures
+from telephony.constants import EARLY_END
 from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
-from telephony.exceptions import CallNotBridged
+from telephony.exceptions import CallNotBridged, CallNotFound
 from telephony.ivr_backend import DatabaseBackend
 from telephony.models import Call
 from telephony.presence import AgentState
@@ -32,6 +34,10 @@ from telephony.switchboard import Switchboard
 
 DEFAULT_LANGUAGE = "zh-CN"
 """The language of a caller whose IVR state is gone (it expired with a very long call)."""
+
+
+EARLY_END_SECONDS = 600
+"""How long the end of a call not logged yet is kept: far longer than logging one takes."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,21 @@ def arrive(
         answered=answered,
         clock=clock,
     )
+    # redis-py types the sync client's replies as ``Awaitable | Any``.
+    early = cast(
+        "str | bytes | None", board.events.client.getdel(EARLY_END.format(provider_id=provider_id))
+    )
+    if early is not None:  # the caller hung up before the call was logged
+        status = ProviderStatus(early.decode() if isinstance(early, bytes) else early)
+        ended = provider_status(
+            session,
+            board,
+            provider_id=provider_id,
+            status=status,
+            sequence_number=None,
+            clock=clock,
+        )
+        return ended or call
     return call
 
 
@@ -340,13 +361,43 @@ def provider_status(
     status: ProviderStatus,
     sequence_number: int | None,
     clock: Clock,
-) -> Call:
+) -> Call | None:
     """A provider's word on the call (Twilio's CallStatus), applied once and never
     backwards; a call it ends is finished like any other. ``placed_call_id`` is the call
-    we placed, as named in the callback's URL."""
+    we placed, as named in the callback's URL.
+
+    The end of a call not logged yet is kept for a while, and None returned: the caller
+    hung up while the request that logs the call was still at it, and the provider does
+    not tell twice. :func:`arrive` ends the call with it."""
     if placed_call_id is not None:
         services.adopt_provider_id(session, call_id=placed_call_id, provider_id=provider_id)
-    call = services.apply_provider_status(
+    try:
+        call = _apply_status(session, board, provider_id, status, sequence_number, clock)
+    except CallNotFound:
+        if placed_call_id is not None or not services.ends_call(status):
+            raise
+        early = EARLY_END.format(provider_id=provider_id)
+        board.events.client.set(early, status.value, ex=EARLY_END_SECONDS)
+        # The call's request may have logged it since it was looked for, and missed this.
+        if services.find_by_provider_id(session, provider_id) is None:
+            return None
+        board.events.client.delete(early)
+        call = _apply_status(session, board, provider_id, status, sequence_number, clock)
+    if call.state is CallState.ENDED:
+        routing.call_ended(session, acd=board.acd, notifier=board.notifier, call=call, clock=clock)
+        _attempt_over(session, call, clock)
+    return call
+
+
+def _apply_status(
+    session: Session,
+    board: Switchboard,
+    provider_id: str,
+    status: ProviderStatus,
+    sequence_number: int | None,
+    clock: Clock,
+) -> Call:
+    return services.apply_provider_status(
         session,
         notifier=board.notifier,
         provider_id=provider_id,
@@ -354,10 +405,6 @@ def provider_status(
         sequence_number=sequence_number,
         clock=clock,
     )
-    if call.state is CallState.ENDED:
-        routing.call_ended(session, acd=board.acd, notifier=board.notifier, call=call, clock=clock)
-        _attempt_over(session, call, clock)
-    return call
 
 
 def begin_survey(

@@ -18,3 +18,4 @@ POP = "callcenter:telephony:pop:{call_id}"
 MEDIA_STREAM = "callcenter:telephony:media-stream:{call_id}"
 POP_TTL_SECONDS = 4 * 3600
 TWILIO_AGENT_PARKED = "callcenter:twilio:agent-parked:{call_id}"
+EARLY_END = "callcenter:telephony:early-end:{provider_id}"

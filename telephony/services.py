@@ -37,6 +37,11 @@ _TERMINAL = {
 }
 
 
+def ends_call(status: ProviderStatus) -> bool:
+    """Whether a provider's status is the call's last (it has ended, however)."""
+    return status in _TERMINAL
+
+
 def _rank(status: ProviderStatus | None) -> int:
     if status is None:
         return -1

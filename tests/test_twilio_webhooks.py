@@ -17,7 +17,7 @@ from orders.schemas import SYSTEM, TransitionIn
 from orders.services import work_orders
 from telephony.models import Call, CallStatusChange
 from tests.conftest import TWILIO_ACCOUNT_SID, TestClock, at
-from tests.twilio_sim import TwilioSimulator
+from tests.twilio_sim import TwilioSimulator, TwiML
 
 pytestmark = pytest.mark.clock
 """Business hours, offer timeouts and token expiry, all on the tests' clock."""
@@ -261,12 +261,32 @@ def test_hanging_up_in_the_queue_is_abandoned(
 
 def test_status_for_unknown_call_or_status_is_a_clear_4xx(sim: TwilioSimulator) -> None:
     nobody = "CA" + "4" * 32
-    unknown = sim.post("/twilio/status", {"CallSid": nobody, "CallStatus": "completed"})
+    unknown = sim.post("/twilio/status", {"CallSid": nobody, "CallStatus": "in-progress"})
     assert unknown.status_code == 404
     assert unknown.json()["error_id"] == "call_not_found"
     bad = sim.post("/twilio/status", {"CallSid": nobody, "CallStatus": "exploded"})
     assert bad.status_code == 422
     assert "exploded" in bad.json()["message"]
+
+
+def test_a_hang_up_reported_before_the_call_is_logged_ends_it_as_it_arrives(
+    sim: TwilioSimulator, returning: Any, db: Session, bus: redis.Redis
+) -> None:
+    """The caller hangs up while ``/twilio/voice`` is still logging the call, and Twilio's
+    ``completed`` reaches the other worker first. It found no call (404) and Twilio does
+    not send it again: the call, logged a moment later, stayed in the IVR for good (or in
+    the queue, ringing agents for nobody)."""
+    sid = "CA" + "5" * 32
+    early = {"CallSid": sid, "AccountSid": TWILIO_ACCOUNT_SID, "CallStatus": "completed"}
+    assert sim.post("/twilio/status", {**early, "SequenceNumber": "3"}).status_code == 204
+
+    voice = {**early, "From": "+8613800138000", "To": sim.hotline, "CallStatus": "ringing"}
+    answer = TwiML.parse(sim.post("/twilio/voice", voice))
+
+    assert answer.verbs() == ["Hangup"]
+    row = _call(db, sid)
+    assert (row.state, row.disposition) == ("ended", "completed")
+    assert len(_events(bus, "call.ended")) == 1
 
 
 @pytest.mark.parametrize("sequence", ["\u00b2", "-1", "3000000000", "1" * 5000, "1e3"])
