@@ -363,14 +363,17 @@ def apply_provider_status(
     nothing. So a status is committed only once its event is published: a callback that
     could not publish leaves the call as it was, and its retry applies it in full.
     """
-    # A status that ends the call holds it (see ``lock_call``): an agent answering at the
-    # same moment goes first, or finds the call ended.
-    call = find_by_provider_id(session, provider_id, lock=status in _TERMINAL)
+    # Every status holds the call (see ``lock_call``): an agent answering as it ends goes
+    # first, or finds it ended; and a status that came at the same moment as a later one
+    # (``in-progress`` beside ``completed``, on another worker) is ranked against it, not
+    # written over it.
+    call = find_by_provider_id(session, provider_id, lock=True)
     if call is None:
         raise CallNotFound(
             f"no call has provider id {provider_id}", details={"provider_id": provider_id}
         )
     if _rank(status) <= _rank(call.provider_status) or call.state is CallState.ENDED:
+        session.commit()  # nothing to write: only lets go of the call
         return call
     session.add(
         CallStatusChange(

@@ -871,6 +871,47 @@ def test_a_caller_transferred_to_an_agent_taken_meanwhile_waits_in_the_queue(
     assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
 
 
+def test_a_status_that_comes_with_the_hang_up_is_not_written_over_it(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twilio's ``in-progress`` and ``completed`` for one call reach the two workers at the
+    same moment. The first read the call without holding it, the second ended it, and the
+    first then wrote its older status over the newer one: the log said the call was in
+    progress after it had ended."""
+    board = hotline_switchboard(bus, clock)
+    with sessions() as session:
+        call_id = _arrived(session, board, clock).id
+
+    def in_progress(session: Session) -> object:
+        return calls.provider_status(
+            session,
+            board,
+            provider_id=CALLER_SID,
+            status=ProviderStatus.IN_PROGRESS,
+            sequence_number=None,
+            clock=clock,
+        )
+
+    failures = _meet(
+        sessions,
+        first=in_progress,
+        pausing_after=_pause_after(services, "find_by_provider_id", monkeypatch),
+        second=_completed(board, call_id, clock),
+    )
+
+    assert failures == []
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None
+        assert (ended.state, ended.provider_status) == (
+            CallState.ENDED,
+            ProviderStatus.COMPLETED,
+        )
+
+
 COLLEAGUE_LEG = "CA" + "d" * 32
 
 
