@@ -136,9 +136,10 @@ def start_hotline(
     *,
     registrar: int,
     clock: TestClock,
+    rtp_ports: int = 200,
 ) -> Hotline:
     """An endpoint over the test's sessions (shared with the test's app, if any),
-    registering to 127.0.0.1:``registrar``."""
+    registering to 127.0.0.1:``registrar``, with ``rtp_ports`` RTP ports for its legs."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker.removeprefix("gw") or 0) % 8
     configured = settings.model_copy(
@@ -152,7 +153,7 @@ def start_hotline(
                 local_ip="127.0.0.1",
                 local_port=free_udp_port(),
                 rtp_port_min=30000 + index * 400,
-                rtp_port_max=30000 + index * 400 + 398,
+                rtp_port_max=30000 + index * 400 + 2 * rtp_ports - 1,
                 register_timeout_seconds=2,
             ),
         }
@@ -919,6 +920,49 @@ def test_a_call_the_endpoint_carries_is_not_ended_when_its_live_mark_is_lost(
     assert next(c for c in hotline.calls() if c.id == call.id).state is not CallState.ENDED
     assert sipp.wait() == 0, sipp.errors()
     assert hotline.ended_call().disposition is Disposition.COMPLETED
+
+
+@sqlite_only
+def test_an_agent_the_endpoint_has_no_port_to_ring_is_missed_and_the_caller_waits_on(
+    settings: Settings,
+    sessions: Sessions,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    make_user: Callable[..., Any],
+    clock: TestClock,
+) -> None:
+    """Every RTP port of the endpoint's range is in use (here: its only one, by the
+    caller's own leg) when a waiting caller is offered to an agent. Ringing the agent
+    raised, and the error ended the call: the caller was hung up on, logged as failed."""
+    agent = make_user(Role.AGENT)
+    presence = Presence(bus, EventBus(bus), clock=clock)
+    presence.log_in(agent.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent9")
+    line = start_hotline(
+        settings,
+        sessions,
+        bus,
+        tmp_path,
+        prompts_home,
+        clock=clock,
+        registrar=free_udp_port(),
+        rtp_ports=1,
+    )
+    sipp = line.call(
+        scenario([("pause", 800), ("dtmf", "0"), ("pause", 16000)], ending="caller"),
+        tmp_path / "sipp",
+        timeout="40s",
+    )
+    line.thread.start()
+    try:
+        assert sipp.wait() == 0, sipp.errors()  # the caller hung up, not the hotline
+    finally:
+        line.endpoint.stop()
+        line.thread.join(timeout=10)
+
+    call = line.ended_call()
+    assert call.disposition is Disposition.ABANDONED
+    assert presence.get(agent.id).missed_offers >= 1
 
 
 @sqlite_only

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import structlog
+from pyVoIP.VoIP.VoIP import NoPortsAvailableError
 from sqlmodel import Session
 
 from core.types import Clock
@@ -448,7 +449,14 @@ class SipCall:
             return False  # moved on while earlier offers rang: its own event follows
         agent = ctx.board.acd.presence.get(offer.agent_id)
         extension = (agent.extension or f"sip:agent{offer.agent_id}").removeprefix("sip:")
-        leg = ctx.phone.call(extension.split("@", 1)[0])
+        try:
+            leg = ctx.phone.call(extension.split("@", 1)[0])
+        except NoPortsAvailableError:
+            # The endpoint has no RTP port for another leg: the offer moves on, as when a
+            # phone cannot be reached, and the caller waits on instead of being hung up.
+            log.warning("no RTP port to ring the agent", call=self.call_id, agent=offer.agent_id)
+            self._missed(offer)
+            return False
         leg.source = self.media.agent_frame
         deadline = time.monotonic() + (offer.expires_at - offer.offered_at).total_seconds()
         next_check = time.monotonic() + OFFER_CHECK_SECONDS
