@@ -1233,6 +1233,71 @@ def test_agent_consults_a_colleague_then_hands_the_sip_caller_over(
     assert (completed["from_agent_id"], completed["agent_id"]) == (first.id, second.id)
 
 
+@sqlite_only
+def test_a_colleague_the_endpoint_has_no_port_to_ring_ends_the_consultation(
+    settings: Settings,
+    sessions: Sessions,
+    bus: redis.Redis,
+    app: Any,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    make_user: Callable[..., Any],
+    clock: TestClock,
+) -> None:
+    """The agent consults a colleague while every RTP port of the endpoint is in use (two:
+    the caller's leg and the agent's). Ringing the colleague raised in the consultation's
+    thread, which died with it: the colleague stayed "offered" for the rest of the call,
+    and the agent could neither hand the call over nor end the consultation."""
+    first, second = make_user(Role.AGENT), make_user(Role.AGENT)
+    presence = Presence(bus, EventBus(bus), clock=clock)
+    presence.log_in(first.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent1")
+    line = start_hotline(
+        settings,
+        sessions,
+        bus,
+        tmp_path,
+        prompts_home,
+        clock=clock,
+        registrar=kamailio.port,
+        rtp_ports=2,
+    )
+    line.registered()
+    softphone = register_softphone("agent1", kamailio, tmp_path / "agent1")
+    caller = call_through(
+        kamailio, [("pause", 800), ("dtmf", "0"), ("pause", 24000)], tmp_path / "caller"
+    )
+    with TestClient(app) as client:
+        try:
+            call = until(
+                lambda: next((c for c in line.calls() if c.state is CallState.BRIDGED), None),
+                timeout=30,
+            )
+            presence.log_in(second.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent2")
+            asked = client.post(
+                f"/api/calls/{call.id}/consult", json={"agent_id": second.id}, headers=bearer(first)
+            )
+            assert asked.status_code == 204, asked.text
+            freed = until(
+                lambda: (
+                    presence.get(second.id).state is AgentState.AVAILABLE
+                    and next(c for c in line.calls() if c.id == call.id).consult_agent_id is None
+                ),
+                timeout=10,
+            )
+            assert freed, "the colleague is still offered the consultation"
+            assert caller.wait() == 0, caller.errors()
+        finally:
+            for process in (caller, softphone):
+                process.stop()
+            line.endpoint.stop()
+            line.thread.join(timeout=10)
+
+    ended = line.ended_call()
+    assert (ended.agent_id, ended.disposition) == (first.id, Disposition.COMPLETED)
+    assert [e["call_id"] for e in events(bus, "call.consult_ended", call.id)] == [call.id]
+
+
 class _CallThread:
     """Stands in for a call's thread: what the endpoint's listener hands it."""
 

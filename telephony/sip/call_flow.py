@@ -398,7 +398,13 @@ class SipCall:
         assert self.call_id is not None
         agent = ctx.board.acd.presence.get(agent_id)
         extension = (agent.extension or f"sip:agent{agent_id}").removeprefix("sip:")
-        leg = ctx.phone.call(extension.split("@", 1)[0])
+        try:
+            leg = ctx.phone.call(extension.split("@", 1)[0])
+        except NoPortsAvailableError:
+            # As a colleague who does not answer: the caller is back with the agent.
+            log.warning("no RTP port to ring the colleague", call=self.call_id, agent=agent_id)
+            self._end_consultation()
+            return
         leg.source = self.media.consult_frame
         deadline = time.monotonic() + max(0.0, (until - ctx.clock()).total_seconds())
         while self._consulting.is_set() and self.leg.live and leg.live:
