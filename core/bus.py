@@ -80,7 +80,7 @@ class EventBus:
             )
         except redis.RedisError as exc:
             raise bus_unavailable(exc, action=f"publish {event.name}") from exc
-        return _text(event_id)
+        return as_text(event_id)
 
     def publish_many(
         self, events: list[Event], *, along: Callable[[Pipeline], object] | None = None
@@ -105,7 +105,7 @@ class EventBus:
     def last_id(self) -> str:
         """Id of the newest event, to read what comes after it; ``0-0`` when empty."""
         newest = cast("list[Any]", self.client.xrevrange(self.stream, count=1))
-        return _text(newest[0][0]) if newest else "0-0"
+        return as_text(newest[0][0]) if newest else "0-0"
 
     def ensure_group(self, group: str, *, start: str = "$") -> None:
         try:
@@ -163,15 +163,16 @@ def parse_entries(reply: Any) -> list[Envelope]:
         for event_id, fields in entries:
             if not fields:  # an entry trimmed away while still pending
                 continue
-            decoded = {_text(k): _text(v) for k, v in fields.items()}
+            decoded = {as_text(k): as_text(v) for k, v in fields.items()}
             raw = decoded["data"]
             envelopes.append(
-                Envelope(id=_text(event_id), name=decoded["name"], data=json.loads(raw), raw=raw)
+                Envelope(id=as_text(event_id), name=decoded["name"], data=json.loads(raw), raw=raw)
             )
     return envelopes
 
 
-def _text(value: str | bytes) -> str:
+def as_text(value: str | bytes) -> str:
+    """A Redis reply as text, from a client that decodes replies or one that does not."""
     return value.decode() if isinstance(value, bytes) else value
 
 

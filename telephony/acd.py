@@ -19,7 +19,7 @@ from redis.commands.core import Script
 from redis.lock import Lock
 from redis.typing import EncodableT
 
-from core.bus import Event, EventBus
+from core.bus import Event, EventBus, as_text
 from core.types import Clock
 from telephony.constants import (
     ACD_LOCK,
@@ -285,7 +285,7 @@ class Acd:
         events: list[Event] = []
         for raw_call, raw_agent, raw_queued in cast("list[list[str | bytes]]", reply):
             offer = Offer(
-                call_id=_text(raw_call),
+                call_id=as_text(raw_call),
                 agent_id=int(raw_agent),
                 queue=config.name,
                 offered_at=now,
@@ -485,7 +485,7 @@ class Acd:
             "list[str | bytes]", self.client.zrangebyscore(OFFERS, "-inf", self.clock().timestamp())
         )
         expired = []
-        for call_id in (_text(c) for c in due):
+        for call_id in (as_text(c) for c in due):
             raw = cast("str | bytes | None", self.client.get(OFFER.format(call_id=call_id)))
             if raw is None:
                 self.client.zrem(OFFERS, call_id)
@@ -569,7 +569,7 @@ class Acd:
         oldest_allowed = self.clock() - timedelta(seconds=config.max_wait_seconds)
         gone = []
         for call_id in (
-            _text(c)
+            as_text(c)
             for c in cast(
                 "list[str | bytes]", self.client.zrange(WAITING.format(queue=queue), 0, -1)
             )
@@ -622,7 +622,7 @@ class Acd:
 
     def figures(self, queue: str) -> QueueFigures:
         waiting = [
-            _text(c)
+            as_text(c)
             for c in cast(
                 "list[str | bytes]", self.client.zrange(WAITING.format(queue=queue), 0, -1)
             )
@@ -641,7 +641,7 @@ class Acd:
             "dict[str | bytes, str | bytes]",
             self.client.hgetall(STATS.format(queue=queue, day=now.astimezone(self.zone).date())),
         )
-        stats = {_text(k): int(v) for k, v in raw.items()}
+        stats = {as_text(k): int(v) for k, v in raw.items()}
         answered = stats.get("answered", 0)
         in_level = stats.get("answered_in_service_level", 0)
         abandoned = stats.get("abandoned", 0)
@@ -659,7 +659,7 @@ class Acd:
         )
 
     def queues(self) -> list[str]:
-        return sorted(_text(q) for q in cast("set[str | bytes]", self.client.smembers(QUEUES)))
+        return sorted(as_text(q) for q in cast("set[str | bytes]", self.client.smembers(QUEUES)))
 
     # Helpers
 
@@ -677,6 +677,12 @@ class Acd:
         """The live offer of a call, if it is ringing an agent now."""
         raw = cast("str | bytes | None", self.client.get(OFFER.format(call_id=call_id)))
         return Offer.model_validate_json(raw) if raw else None
+
+    def rings(self, call_id: str, agent_id: int) -> bool:
+        """Whether the call's live offer rings this agent (a consultation, which rings a
+        colleague for a call already bridged, does not count)."""
+        current = self.current_offer(call_id)
+        return current is not None and not current.consult and current.agent_id == agent_id
 
     def _offer_for(self, call_id: str, agent_id: int) -> Offer:
         raw = cast("str | bytes | None", self.client.get(OFFER.format(call_id=call_id)))
@@ -710,7 +716,3 @@ class Acd:
 
 def _score(queued: QueuedCall) -> float:
     return queued.priority * PRIORITY_SPAN + queued.sequence
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -17,6 +17,7 @@ from typing import cast
 from sqlmodel import Session
 
 from callbacks import Outcome, claimed_dials, dial_ended, release_dial
+from core.bus import as_text
 from core.types import Clock
 from ivr import CallerInput, Engine, FlowError, IvrSession, Turn, store
 from orders import user_names
@@ -85,7 +86,7 @@ def arrive(
         "str | bytes | None", board.events.client.getdel(EARLY_END.format(provider_id=provider_id))
     )
     if early is not None:  # the caller hung up before the call was logged
-        status = ProviderStatus(early.decode() if isinstance(early, bytes) else early)
+        status = ProviderStatus(as_text(early))
         ended = provider_status(
             session,
             board,

@@ -64,9 +64,7 @@ def record_offers(session: Session, acd: Acd, offers: list[Offer]) -> list[Offer
     """
 
     def rings(offer: Offer) -> bool:
-        # A consultation rings a colleague for a call already bridged: not this offer.
-        current = acd.current_offer(offer.call_id)
-        return current is not None and not current.consult and current.agent_id == offer.agent_id
+        return acd.rings(offer.call_id, offer.agent_id)
 
     recorded = []
     for offer in offers:

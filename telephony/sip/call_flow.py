@@ -488,9 +488,7 @@ class SipCall:
         return False
 
     def _still_offered(self, offer: Offer) -> bool:
-        assert self.call_id is not None
-        current = self.ctx.board.acd.current_offer(self.call_id)
-        return current is not None and not current.consult and current.agent_id == offer.agent_id
+        return self.ctx.board.acd.rings(offer.call_id, offer.agent_id)
 
     def _answered(self, offer: Offer, leg: HotlineCall) -> bool:
         """The agent picked up; False when the offer was over by then (the ACD gave the

@@ -11,6 +11,7 @@ import redis
 import structlog
 from sqlmodel import Session
 
+from core.bus import as_text
 from core.types import Clock
 from recordings import describe, recording_path, recover
 from telephony import routing, services
@@ -47,7 +48,7 @@ def end_orphaned_calls(
     for call_id in sorted(services.live_call_ids(session, channel=CallChannel.SIP)):
         # redis-py types the sync client's replies as ``Awaitable | Any``.
         mark = cast("str | bytes | None", client.get(LIVE_CALL.format(call_id=call_id)))
-        alive = call_id in carried or (mark is not None and _text(mark) != owner)
+        alive = call_id in carried or (mark is not None and as_text(mark) != owner)
         if alive or services.get_call(session, call_id=call_id).ringing_at > settling:
             continue  # carried, or so new that its endpoint may not have marked it yet
         # A caller who was waiting, or ringing an agent, leaves the queue first: else the
@@ -69,7 +70,3 @@ def end_orphaned_calls(
         ended.append(call_id)
     acd.presence.reconcile(services.live_call_ids(session))
     return ended
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -215,8 +215,7 @@ def steer_consultation(
     if event == CallConsultAnswered.name:
         steps = [(call.agent_leg, twiml.consult_room(call_id))]
     elif event == CallConsultCompleted.name:
-        # The parked leg is hung up and the colleague's bridged: nothing is parked now.
-        ctx["switchboard"].events.client.delete(TWILIO_AGENT_PARKED.format(call_id=call_id))
+        _unpark(ctx, call_id)  # the parked leg is hung up, the colleague's bridged
         steps = [
             (data.get("agent_leg"), twiml.connect_agent(call_id)),
             (data.get("from_agent_leg"), twiml.hangup()),
@@ -274,7 +273,7 @@ def steer_agent_leg(
         else:
             # Transferred away: the leg is hung up, parked or not, and the next agent's
             # hold parks a leg of its own.
-            ctx["switchboard"].events.client.delete(TWILIO_AGENT_PARKED.format(call_id=call_id))
+            _unpark(ctx, call_id)
             client.steer(leg, twiml=twiml.hangup())
     except TwilioError as exc:
         log.warning(
@@ -282,6 +281,11 @@ def steer_agent_leg(
         )
         return None
     return leg
+
+
+def _unpark(ctx: dict[str, Any], call_id: str) -> None:
+    """The call's parked leg, if any, is gone (hung up or handed over)."""
+    ctx["switchboard"].events.client.delete(TWILIO_AGENT_PARKED.format(call_id=call_id))
 
 
 def _steer_hold(
