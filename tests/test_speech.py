@@ -5,6 +5,7 @@ Callers are played by espeak-ng's Korean voice, rendered to 8 kHz as a call carr
 
 from __future__ import annotations
 
+import ctypes
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -63,9 +64,19 @@ def on_the_line(audio: bytes, *, pause: float = 0.3) -> bytes:
     return pcm(spoken + noise(0, LINE_HISS, spoken.size))
 
 
-def hear(model: SpeechModel, audio: bytes, *, threshold: float = THRESHOLD) -> Match | None:
+def steady_dither(seed: int) -> None:
+    """Kaldi dithers every frame with noise from the C library's ``rand()``, so the same
+    audio is heard a little differently each time: "여보세요" unseeded gave 0.62 to 0.84
+    over 400 hearings, and once 1.0. Seeding it makes each test hear one fixed way."""
+    ctypes.CDLL(None).srand(seed)
+
+
+def hear(
+    model: SpeechModel, audio: bytes, *, threshold: float = THRESHOLD, seed: int = 0
+) -> Match | None:
     recognizer = PhraseRecognizer(model, MENU, threshold=threshold)
     call = on_the_line(audio)
+    steady_dither(seed)
     for start in range(0, len(call), FRAME):
         recognizer.feed(call[start : start + FRAME])
     return recognizer.result()
@@ -136,8 +147,10 @@ def test_silence_falls_back_to_keys(model: SpeechModel) -> None:
 
 
 def test_low_confidence_speech_falls_back_to_keys(model: SpeechModel, say: Voice) -> None:
-    # "Hello?" is no menu word; the grammar forces it onto the nearest phrase, but unsure
-    # (0.66 to 0.83 over 40 runs here): more sure than the flows' default of 0.5.
+    # "Hello?" is no menu word; the grammar forces it onto the nearest phrase, but unsure:
+    # more sure than the flows' default of 0.5. With the dither seeded 78 it is heard as
+    # "agent" with full confidence, the one such hearing in 400 seeds (2 to 401): a caller
+    # who says hello is then put through to an agent, the harmless way to mishear.
     unsure = hear(model, say("여보세요"), threshold=0.0)
     assert unsure is not None and 0.5 < unsure.confidence < THRESHOLD
 
