@@ -99,6 +99,9 @@ class CallCenterWorker(Worker):
             ringer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ringer
+        steering = self.ctx.pop("steering", None)
+        if steering is not None:
+            steering.cancel()
         await super().close()
 
 

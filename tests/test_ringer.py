@@ -23,15 +23,17 @@ def _ring_passes(redis_url: str, context: dict[str, Any], consumers: list[str]) 
 
     async def run() -> list[int]:
         jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+        contexts = [{**context, "redis": jobs} for _ in consumers]
         try:
-            return list(
-                await asyncio.gather(
-                    *(
-                        ring_offered_agents({**context, "redis": jobs}, consumer=name)
-                        for name in consumers
-                    )
+            rung = await asyncio.gather(
+                *(
+                    ring_offered_agents(ringing, consumer=name)
+                    for ringing, name in zip(contexts, consumers, strict=True)
                 )
             )
+            for ringing in contexts:
+                await ringing["steering"].drain()
+            return list(rung)
         finally:
             await jobs.aclose()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
+import time
 import wave
 from collections.abc import Iterator
 from typing import Any
@@ -26,9 +28,10 @@ from recordings.models import Recording
 from telephony.events import CallHangUp
 from telephony.models import Call
 from telephony.twilio.jobs import steer_agent_leg, sweep_offers
+from telephony.twilio.ringer import RINGER_GROUP
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TestClock, bearer
 from tests.fake_twilio_api import FakeTwilioApi
-from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, run_worker_jobs
+from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, ring_pass, run_worker_jobs
 
 pytestmark = pytest.mark.clock
 """Business hours, offer timeouts and token expiry, all on the tests' clock."""
@@ -85,6 +88,17 @@ def _queued_caller(sim: TwilioSimulator, make_customer: Any) -> SimulatedCall:
     call = sim.call("+8613800138000")
     assert call.press("0").verbs()[-1] == "Enqueue"
     return call
+
+
+def _queued_jobs(redis_url: str) -> list[str]:
+    async def read() -> list[str]:
+        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+        try:
+            return [job.job_id for job in await jobs.queued_jobs()]
+        finally:
+            await jobs.aclose()
+
+    return asyncio.run(read())
 
 
 def _row(db: Session, sid: str) -> Call:
@@ -706,6 +720,59 @@ def test_a_hold_and_resume_steered_twice_park_and_bridge_the_agent_once(
     _park, resume = _steered(api, leg)
     assert f"<Dial><Queue>call-{row.id}</Queue></Dial>" in resume["Twiml"][0]
     assert _row(db, caller.sid).held_at is None
+
+
+def test_a_slow_twilio_steering_one_call_does_not_hold_up_the_rings_of_others(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """Found in review: the ringer steered legs inline, so while Twilio took its time over
+    one agent's hold (up to the client's 10 s timeout), no other agent was rung."""
+    first_agent, auth = agent()
+    leg = "CA" + "b" * 32
+    api.replies.append((201, {"sid": leg}))
+    held = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    _bridged(sim, api, held, first_agent, leg)
+    row = _row(db, held.sid)
+    release = threading.Event()
+
+    def slow_for_the_held_leg(request: Any) -> tuple[int, dict[str, str]]:
+        if request.path.endswith(f"/Calls/{leg}.json"):
+            release.wait(timeout=15)
+        return 200, {"sid": leg}
+
+    api.reply = slow_for_the_held_leg
+    assert client.post(f"/api/calls/{row.id}/hold", headers=auth).status_code == 204
+    agent()
+    make_customer(name="冯洁", phones=("13900139000",))
+    waiting = sim.call("+8613900139000")
+    assert waiting.press("0").verbs()[-1] == "Enqueue"
+    waiting_id = _row(db, waiting.sid).id
+    context = {**worker_context(app), "bus": bus}
+    worker = threading.Thread(target=asyncio.run, args=(ring_pass(context, redis_url),))
+    worker.start()
+    deadline = time.monotonic() + 5
+    try:
+        while not (rung := waiting_id in " ".join(_queued_jobs(redis_url))):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        release.set()
+        worker.join(timeout=30)
+    assert rung, "the waiting caller's agent was not rung while Twilio steered the held call"
+    [park] = _steered(api, leg)
+    assert park["Url"] == [f"{PUBLIC_URL}/twilio/agent/park?call={row.id}"]
+    assert bus.xpending(EventBus(bus).stream, RINGER_GROUP)["pending"] == 0
 
 
 def test_an_agent_whose_phone_goes_away_while_the_caller_is_held_gives_them_back_to_the_queue(

@@ -144,16 +144,23 @@ class TwilioSimulator:
         )
 
 
+async def ring_pass(context: dict[str, Any], redis_url: str) -> None:
+    """One pass of a worker's ringer over the bus, and the steering it started."""
+    jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+    ringing = {**context, "redis": jobs}
+    try:
+        await ring_offered_agents(ringing, consumer="test-worker")
+        await ringing["steering"].drain()
+    finally:
+        await jobs.aclose()
+
+
 def run_worker_jobs(app: Any, redis_url: str, bus: redis.Redis) -> None:
     """What a running worker does: ring the offers made on the bus, then run the jobs."""
 
     async def drain() -> None:
         context = {**worker_context(app), "bus": bus}
-        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
-        try:
-            await ring_offered_agents({**context, "redis": jobs}, consumer="test-worker")
-        finally:
-            await jobs.aclose()
+        await ring_pass(context, redis_url)
         worker = build_worker(redis_url, ctx=context, handle_signals=False, burst=True)
         await worker.async_run()
         await worker.close()

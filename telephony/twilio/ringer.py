@@ -4,7 +4,9 @@ resumes, transfers and hang-ups of Twilio calls steer its legs from the bus the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -38,6 +40,58 @@ STALE_MS = 10_000
 """Offers a worker read and did not get queued for this long (it died) are taken over."""
 
 
+class Steering:
+    """The steering in flight in one worker, each call's in the bus's order and the calls
+    side by side. A Twilio API that answers slowly (up to its 10 s timeout, twice for a
+    hang-up) then holds up only the call it steers, never the rings of every other call."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, asyncio.Task[None]] = {}
+        self._events: set[str] = set()
+
+    def busy(self, call_id: str) -> bool:
+        return call_id in self._last
+
+    def holds(self, event_id: str) -> bool:
+        """Whether the event is in flight here (a pass that takes over events idle for
+        ``STALE_MS`` must not start it twice)."""
+        return event_id in self._events
+
+    def then(self, call_id: str, event_id: str, step: Callable[[], Awaitable[None]]) -> None:
+        """Runs ``step`` for the event once everything started for ``call_id`` is done."""
+        task = asyncio.create_task(self._after(self._last.get(call_id), step))
+        self._last[call_id] = task
+        self._events.add(event_id)
+
+        def forget(done: asyncio.Task[None]) -> None:
+            self._events.discard(event_id)
+            if self._last.get(call_id) is done:
+                del self._last[call_id]
+
+        task.add_done_callback(forget)
+
+    @staticmethod
+    async def _after(
+        previous: asyncio.Task[None] | None, step: Callable[[], Awaitable[None]]
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        try:
+            await step()
+        except Exception as exc:  # left unacknowledged: a worker takes it over after STALE_MS
+            log.error("steering a Twilio call failed", error=str(exc))
+
+    async def drain(self) -> None:
+        """Waits for every step started so far."""
+        while self._last:
+            await asyncio.wait(list(self._last.values()))
+
+    def cancel(self) -> None:
+        """Stops the steps in flight; their events, unacknowledged, are taken over."""
+        for task in self._last.values():
+            task.cancel()
+
+
 def ring_job_id(offer: CallOffered | CallConsultOffered) -> str:
     return f"twilio-ring:{offer.call_id}:{offer.agent_id}:{offer.at.isoformat()}"
 
@@ -56,29 +110,30 @@ OFFERS: dict[str, type[CallOffered] | type[CallConsultOffered]] = {
 """Events that ring an agent: a queue's offer, or a colleague's consultation."""
 
 
-def _offers(envelopes: list[Envelope]) -> list[CallOffered | CallConsultOffered]:
-    offers: list[CallOffered | CallConsultOffered] = []
-    for envelope in envelopes:
-        kind = OFFERS.get(envelope.name)
-        if kind is None:
-            continue
-        try:
-            offers.append(kind.model_validate(envelope.data))
-        except ValidationError as exc:  # skipped, never retried: it would stall the group
-            log.warning("unreadable call.offered skipped", event_id=envelope.id, error=str(exc))
-    return offers
+Offer = CallOffered | CallConsultOffered
 
 
-def _steering(envelopes: list[Envelope]) -> list[tuple[Envelope, str]]:
-    """The steering events among ``envelopes``, with their call's id."""
+@dataclass(frozen=True)
+class _Work:
+    """What one event asks of the ringer: ring for ``offer``, or else steer the call."""
+
+    envelope: Envelope
+    call_id: str
+    offer: Offer | None = None
+
+
+def _work(envelopes: list[Envelope]) -> list[_Work]:
+    """The offers and steering events among ``envelopes``, in the bus's order."""
     found = []
     for envelope in envelopes:
-        event = STEERING.get(envelope.name)
-        if event is None:
-            continue
+        kind = OFFERS.get(envelope.name)
         try:
-            found.append((envelope, event.model_validate(envelope.data).call_id))
-        except ValidationError as exc:
+            if kind is not None:
+                offer = kind.model_validate(envelope.data)
+                found.append(_Work(envelope, offer.call_id, offer))
+            elif (event := STEERING.get(envelope.name)) is not None:
+                found.append(_Work(envelope, event.model_validate(envelope.data).call_id))
+        except ValidationError as exc:  # skipped, never retried: it would stall the group
             log.warning("unreadable event skipped", event_id=envelope.id, error=str(exc))
     return found
 
@@ -86,13 +141,14 @@ def _steering(envelopes: list[Envelope]) -> list[tuple[Envelope, str]]:
 async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
     """One pass of the worker named ``consumer`` over new ``call.offered`` events (and
     consultations, ``call.consult_offered``): a ring job for each offer of a Twilio call,
-    the events acknowledged once their jobs are queued. What a dead worker read and left
-    is taken over; the job id makes a second enqueue of one offer a no-op."""
+    the events acknowledged once their jobs are queued. Steering events (holds, transfers,
+    hang-ups, consultations) are started in the worker's ``Steering`` and acknowledged
+    once done; a call's offers that come after its steering wait for it. What a dead
+    worker read and left is taken over; the job id makes a second enqueue of one offer a
+    no-op."""
     events: EventBus = ctx["switchboard"].events
 
-    Read = tuple[list[Envelope], list[CallOffered | CallConsultOffered], list[tuple[Envelope, str]]]
-
-    def read() -> Read:
+    def read() -> tuple[list[Envelope], list[_Work]]:
         try:
             envelopes = events.claim_stale(
                 RINGER_GROUP, consumer, min_idle_ms=STALE_MS
@@ -101,42 +157,27 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
             if "NOGROUP" not in str(exc):
                 raise
             events.ensure_group(RINGER_GROUP)  # gone with Redis's data; new offers from now
-            return [], [], []
-        offers, steering = _offers(envelopes), _steering(envelopes)
-        if not offers and not steering:
-            return envelopes, [], []
-        ids = {o.call_id for o in offers} | {call_id for _e, call_id in steering}
+            return [], []
+        work = _work(envelopes)
+        if not work:
+            return envelopes, []
         with ctx["sessions"]() as session:
             twilio = set(
                 session.exec(
-                    select(Call.id).where(col(Call.id).in_(ids), Call.channel == CallChannel.TWILIO)
+                    select(Call.id).where(
+                        col(Call.id).in_({w.call_id for w in work}),
+                        Call.channel == CallChannel.TWILIO,
+                    )
                 ).all()
             )
-        return (
-            envelopes,
-            [o for o in offers if o.call_id in twilio],
-            [(e, call_id) for e, call_id in steering if call_id in twilio],
-        )
+        return envelopes, [w for w in work if w.call_id in twilio]
 
-    envelopes, offers, steering = await run_in_threadpool(read)
-    # Steered here, in the bus's order, not in jobs that may run in any order: a
-    # transferred caller's old agent leg is hung up before the next agent is rung.
-    for envelope, call_id in steering:
-        steer: Callable[[], object]
-        if envelope.name in CONSULTATION:
-            steer = partial(
-                steer_consultation, ctx, call_id=call_id, event=envelope.name, data=envelope.data
-            )
-        else:
-            steer = partial(
-                steer_agent_leg,
-                ctx,
-                call_id=call_id,
-                event=envelope.name,
-                agent_leg=envelope.data.get("agent_leg"),
-            )
-        await run_in_threadpool(steer)
-    for offer in offers:
+    envelopes, work = await run_in_threadpool(read)
+    chain: Steering = ctx.setdefault("steering", Steering())
+    later = {e.id for e in envelopes if chain.holds(e.id)}
+    work = [w for w in work if w.envelope.id not in later]
+
+    async def ring(offer: Offer) -> None:
         consult = isinstance(offer, CallConsultOffered)
         await ctx["redis"].enqueue_job(
             "ring_twilio_consultant" if consult else "ring_twilio_agent",
@@ -145,6 +186,37 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
             offered_at=offer.at.isoformat(),
             _job_id=ring_job_id(offer),
         )
-    if envelopes:
-        await run_in_threadpool(events.ack, RINGER_GROUP, *(e.id for e in envelopes))
-    return len(offers) + len(steering)
+
+    async def steer_then_ack(item: _Work) -> None:
+        if item.offer is not None:
+            await ring(item.offer)
+        else:
+            await run_in_threadpool(_steer(ctx, item.envelope, item.call_id))
+        await run_in_threadpool(events.ack, RINGER_GROUP, item.envelope.id)
+
+    # A call's steering and rings keep the bus's order (a transferred caller's old agent
+    # leg is hung up before the next agent is rung); other calls do not wait for it.
+    for item in work:
+        if item.offer is None or chain.busy(item.call_id):
+            chain.then(item.call_id, item.envelope.id, partial(steer_then_ack, item))
+            later.add(item.envelope.id)
+        else:
+            await ring(item.offer)
+    now = [e.id for e in envelopes if e.id not in later]
+    if now:
+        await run_in_threadpool(events.ack, RINGER_GROUP, *now)
+    return len(work)
+
+
+def _steer(ctx: dict[str, Any], envelope: Envelope, call_id: str) -> Callable[[], object]:
+    if envelope.name in CONSULTATION:
+        return partial(
+            steer_consultation, ctx, call_id=call_id, event=envelope.name, data=envelope.data
+        )
+    return partial(
+        steer_agent_leg,
+        ctx,
+        call_id=call_id,
+        event=envelope.name,
+        agent_leg=envelope.data.get("agent_leg"),
+    )
