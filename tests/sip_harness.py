@@ -421,6 +421,37 @@ def refused_request(
     return _wrap(xml).encode("latin-1")
 
 
+CANCELLED = """
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <pause milliseconds="{after_ms}"/>
+  <send>
+    <![CDATA[
+      CANCEL sip:1000@127.0.0.1 SIP/2.0
+      Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch-4]
+      From: "Caller" <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+      To: <sip:1000@127.0.0.1>
+      Call-ID: [call_id]
+      CSeq: 1 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" optional="true"/>
+"""
+
+
+def caller_gives_up(after_ms: int) -> str:
+    """A caller who hangs up while the hotline rings: INVITE, then CANCEL ``after_ms``
+    after the 180. (A CANCEL carries its INVITE's branch; SIPp counts every element.)"""
+    body = REGISTRAR + INVITE.replace("{payloads}", "0 101").replace(
+        "{rtpmaps}", f"      {RTPMAPS[0]}\n      {RTPMAPS[101]}\n"
+    )
+    cancel = CANCELLED.replace("{after_ms}", str(after_ms))
+    return _wrap(body + cancel + REFUSED.replace("{status}", "487"))
+
+
 def _wrap(body: str) -> str:
     return (
         '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="test caller">\n'

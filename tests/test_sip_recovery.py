@@ -8,12 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import redis
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from agent_console import ConsoleConfig, pop_presenter
 from core.bus import EventBus
 from orders.enums import Role
 from orders.models import User
+from recordings import Recording, RecordingKind, WavWriter, recording_path
 from telephony.acd import Acd
 from telephony.enums import CallChannel, CallState, Disposition
 from telephony.events import CallNotifier
@@ -22,6 +23,22 @@ from telephony.presence import AgentState, Presence
 from telephony.routing import expire_offers, offer_waiting_calls, record_offers
 from telephony.sip.recovery import end_orphaned_calls
 from tests.conftest import TestClock
+
+
+def _recover(
+    db: Session, bus: redis.Redis, acd: Acd, recordings: Path, clock: TestClock
+) -> list[str]:
+    """A restarted endpoint's recovery, over what no endpoint carries."""
+    return end_orphaned_calls(
+        db,
+        client=bus,
+        notifier=CallNotifier(EventBus(bus), pop_presenter(ConsoleConfig(), clock)),
+        acd=acd,
+        recordings_dir=recordings,
+        owner="",
+        carried=set(),
+        clock=clock,
+    )
 
 
 def test_a_dead_endpoints_call_ringing_an_agent_leaves_the_queue_and_frees_the_agent(
@@ -47,16 +64,7 @@ def test_a_dead_endpoints_call_ringing_an_agent_leaves_the_queue_and_frees_the_a
     [offer] = record_offers(db, acd, acd.dispatch("q"))
     assert offer.call_id == ringing.id
 
-    ended = end_orphaned_calls(
-        db,
-        client=bus,
-        notifier=CallNotifier(events, pop_presenter(ConsoleConfig(), clock)),
-        acd=acd,
-        recordings_dir=tmp_path,
-        owner="",
-        carried=set(),
-        clock=clock,
-    )
+    ended = _recover(db, bus, acd, tmp_path, clock)
 
     assert sorted(ended) == sorted([ringing.id, waiting.id])
     for call in (ringing, waiting):
@@ -67,3 +75,28 @@ def test_a_dead_endpoints_call_ringing_an_agent_leaves_the_queue_and_frees_the_a
     assert expire_offers(db, acd=acd) + offer_waiting_calls(db, acd=acd) == []
     assert presence.get(agent).state is AgentState.AVAILABLE
     assert acd.figures("q").waiting == 0
+
+
+def test_a_call_whose_end_was_not_logged_keeps_its_finished_recording(
+    db: Session,
+    bus: redis.Redis,
+    clock: TestClock,
+    tmp_path: Path,
+    make_call: Callable[..., Call],
+) -> None:
+    """Found in review: the endpoint closed the recording, then failed to log the call's
+    end (the database away); the recovery filed only recordings cut off by a crash, so
+    this one stayed on disk, never transcribed and out of retention's reach."""
+    events = EventBus(bus)
+    presence = Presence(bus, events, clock=clock)
+    acd = Acd(bus, events, presence, clock=clock)
+    call = make_call(channel=CallChannel.SIP, ringing_at=clock() - timedelta(minutes=1))
+    writer = WavWriter(recording_path(tmp_path, call.id, at=call.ringing_at), channels=2)
+    writer.write(bytes(4 * 8000))
+    finished = writer.finish()
+
+    _recover(db, bus, acd, tmp_path, clock)
+
+    [recording] = db.exec(select(Recording).where(Recording.call_id == call.id)).all()
+    assert (recording.kind, recording.duration_seconds) == (RecordingKind.CALL, 1.0)
+    assert recording.sha256 == finished.sha256

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import structlog
-from pyVoIP.VoIP.VoIP import NoPortsAvailableError
+from pyVoIP.VoIP.VoIP import InvalidStateError, NoPortsAvailableError
 from sqlmodel import Session
 
 from core.types import Clock
@@ -77,6 +77,7 @@ class Media:
     """Gets what the caller says to the agent (only while one is on the line)."""
     on_hold: bool = False
     _music_at: int = 0
+    _finished: FinishedWav | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     _to_agent: queue.Queue[bytes] = field(default_factory=queue.Queue)
     _to_consult: queue.Queue[bytes] = field(default_factory=queue.Queue)
@@ -106,15 +107,17 @@ class Media:
         return out
 
     def finish_recording(self) -> FinishedWav | None:
+        """The call's recording, closed; the same one when asked again (a call whose end
+        failed to be logged is ended again, and its recording must still be filed)."""
         with self.lock:
             recorder, self.recorder = self.recorder, None
-        if recorder is None:
-            return None
-        finished = recorder.finish()
-        if finished.frames == 0:
-            finished.path.unlink(missing_ok=True)
-            return None
-        return finished
+        if recorder is not None:
+            finished = recorder.finish()
+            if finished.frames == 0:
+                finished.path.unlink(missing_ok=True)
+            else:
+                self._finished = finished
+        return self._finished
 
     def hold_music(self) -> bytes:
         frame = HOLD_MUSIC[self._music_at : self._music_at + FRAME_BYTES]
@@ -205,22 +208,30 @@ class SipCall:
             )
         self.call_id = call.id
         on_logged(self)
-        if not self.leg.live:  # cancelled while we looked the caller up
+        if not self._answer(call):  # cancelled while we looked the caller up
             self._finish(Disposition.CANCELED)
             return
-        self._answer(call)
         ending = self._ivr(call)
         while isinstance(ending, Enqueue) and self.leg.live:
             ending = self._wait_for_agent(call.id)
         self._hang_up_all()
         self._finish()
 
-    def _answer(self, call: Call) -> None:
+    def _answer(self, call: Call) -> bool:
+        """Answers the caller, unless they gave up (CANCEL) first."""
         ctx = self.ctx
+        if not self.leg.live:
+            return False
         self._connect_media(call)
-        self.leg.answer()
+        try:
+            self.leg.answer()
+        except InvalidStateError:
+            if not self.leg.ended.is_set():
+                raise
+            return False  # the CANCEL came while the media was being set up
         with ctx.sessions() as session:
             calls.answered(session, ctx.board, call=call, clock=ctx.clock)
+        return True
 
     def _connect_media(self, call: Call) -> None:
         """The leg's audio into the media loop, recorded (and, with a model, transcribed

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from core.bus import as_text
 from core.types import Clock
-from recordings import describe, recording_path, recover
+from recordings import FinishedWav, describe, recording_path, recover
 from telephony import routing, services
 from telephony.acd import Acd
 from telephony.enums import CallChannel, Disposition
@@ -55,18 +55,25 @@ def end_orphaned_calls(
         # ACD would go on offering the dead call to one agent after another, ringing nobody.
         acd.withdraw(call_id, reason="call gone: its endpoint died")
         started = services.get_call(session, call_id=call_id).ringing_at
-        target = recording_path(recordings_dir, call_id, at=started)
-        part = target.with_name(target.name + ".part")
         routing.finish_call(
             session,
             acd=acd,
             notifier=notifier,
             call_id=call_id,
             disposition=Disposition.FAILED,
-            recording=describe(recover(part)) if part.exists() else None,
+            recording=_left_behind(recording_path(recordings_dir, call_id, at=started)),
             clock=clock,
         )
         log.warning("sip call ended after its endpoint died", call=call_id)
         ended.append(call_id)
     acd.presence.reconcile(services.live_call_ids(session))
     return ended
+
+
+def _left_behind(target: Path) -> FinishedWav | None:
+    """The recording a call left: cut off by the crash (``.part``), or whole because the
+    endpoint closed it and then failed to log the call's end."""
+    part = target.with_name(target.name + ".part")
+    if part.exists():
+        return describe(recover(part))
+    return describe(target) if target.exists() else None
