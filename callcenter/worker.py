@@ -101,7 +101,7 @@ class CallCenterWorker(Worker):
                 await ringer
         steering = self.ctx.pop("steering", None)
         if steering is not None:
-            steering.cancel()
+            await steering.close()
         await super().close()
 
 

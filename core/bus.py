@@ -123,6 +123,10 @@ class EventBus:
             return pending
         return self._xreadgroup(group, consumer, ">", count, block_ms)
 
+    def read_new(self, group: str, consumer: str, *, count: int = 100) -> list[Envelope]:
+        """Entries no consumer of the group has read yet."""
+        return self._xreadgroup(group, consumer, ">", count, None)
+
     def claim_stale(
         self, group: str, consumer: str, *, min_idle_ms: int, count: int = 100
     ) -> list[Envelope]:

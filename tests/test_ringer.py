@@ -4,8 +4,10 @@ offers of SIP calls are left to their endpoint."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 import redis
 from arq import create_pool
 from arq.connections import RedisSettings
@@ -14,7 +16,8 @@ from orders.enums import Role
 from telephony.enums import CallChannel
 from telephony.routing import record_offers
 from telephony.switchboard import Switchboard
-from telephony.twilio.ringer import RINGER_GROUP, STALE_MS, ring_offered_agents
+from telephony.twilio import ringer
+from telephony.twilio.ringer import RINGER_GROUP, STALE_MS, Steering, ring_offered_agents
 from tests.conftest import TestClock, hotline_switchboard
 
 
@@ -117,3 +120,60 @@ def test_offers_a_dead_worker_read_are_rung_by_another(
     assert _ring_passes(redis_url, context, ["alive"]) == [1]
     assert [job.split(":")[1] for job in _queued_rings(redis_url)] == [call.id]
     assert bus.xpending(board.events.stream, RINGER_GROUP)["pending"] == 0
+
+
+def test_a_failed_steering_step_is_tried_again_before_the_calls_next_step_and_others_go_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found in review: a step that failed (the database away a moment) was left for 10 s,
+    read again at once in a hot loop, and the call's next step ran meanwhile: a
+    transferred caller's next agent was rung while the old agent's leg was still up."""
+    monkeypatch.setattr(ringer, "RETRY_SECONDS", (0.05, 0.05, 0.05, 0.05))
+    done: list[str] = []
+
+    def step(name: str, failures: int = 0) -> Callable[[], Awaitable[None]]:
+        tries = iter(range(failures + 1))
+
+        async def run() -> None:
+            if next(tries) < failures:
+                raise ConnectionError("database away")
+            done.append(name)
+
+        return run
+
+    async def steer() -> None:
+        chain = Steering()
+        chain.then("call-a", "1-0", step("hang up the old agent", failures=2))
+        chain.then("call-a", "2-0", step("ring the next agent"))
+        chain.then("call-b", "3-0", step("ring another call's agent"))
+        assert chain.holds("1-0") and chain.busy("call-a")
+        await chain.drain()
+        assert not chain.holds("1-0") and not chain.busy("call-a")
+
+    asyncio.run(steer())
+
+    assert done == ["ring another call's agent", "hang up the old agent", "ring the next agent"]
+
+
+def test_a_step_that_keeps_failing_is_left_to_be_taken_over_and_the_call_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ringer, "RETRY_SECONDS", (0.01, 0.01))
+    tries: list[int] = []
+
+    async def broken() -> None:
+        tries.append(1)
+        raise ConnectionError("database away")
+
+    async def next_step() -> None:
+        tries.append(0)
+
+    async def steer() -> None:
+        chain = Steering()
+        chain.then("call-a", "1-0", broken)
+        chain.then("call-a", "2-0", next_step)
+        await chain.drain()
+
+    asyncio.run(steer())
+
+    assert tries == [1, 1, 1, 0]  # first try and two retries, then the call's next step

@@ -45,10 +45,12 @@ from telephony.enums import CallChannel, CallState, Disposition
 from telephony.events import CallHeld
 from telephony.models import Call
 from telephony.presence import AgentState, Presence
+from telephony.sip import endpoint as endpoint_module
 from telephony.sip.call_flow import HOLD_MUSIC, SipCall
-from telephony.sip.constants import LIVE_CALL, LIVE_CALL_TTL_SECONDS
+from telephony.sip.constants import HEARTBEAT_SECONDS, LIVE_CALL, LIVE_CALL_TTL_SECONDS
 from telephony.sip.endpoint import SipEndpoint
 from telephony.sip.errors import RegistrarUnreachable
+from telephony.sip.recovery import end_orphaned_calls
 from tests.conftest import TestClock, bearer
 from tests.sip_harness import (
     REQUEST_HEADERS,
@@ -117,17 +119,17 @@ class Hotline:
         )
 
     def calls(self) -> list[Call]:
-        with self.sessions() as db:
-            db.expire_all()
-            return list(db.exec(select(Call).where(Call.channel == CallChannel.SIP)).all())
+        return self.query(select(Call).where(Call.channel == CallChannel.SIP))
 
     def ended_call(self) -> Call:
         return until(lambda: next((c for c in self.calls() if c.state is CallState.ENDED), None))
 
     def query(self, statement: Any) -> list[Any]:
+        # Fresh rows written over the loaded ones, not expire_all(): the session is shared
+        # with the calls' threads, and an object of theirs expired here would load itself
+        # again there, outside their turn with the session.
         with self.sessions() as db:
-            db.expire_all()
-            return list(db.exec(statement).all())
+            return list(db.exec(statement.execution_options(populate_existing=True)).all())
 
 
 def start_hotline(
@@ -973,6 +975,57 @@ def test_a_call_the_endpoint_carries_is_not_ended_when_its_live_mark_is_lost(
 
     assert next(c for c in hotline.calls() if c.id == call.id).state is not CallState.ENDED
     assert sipp.wait() == 0, sipp.errors()
+    assert hotline.ended_call().disposition is Disposition.COMPLETED
+
+
+def test_a_reconcile_held_up_by_the_database_does_not_let_the_endpoints_calls_be_ended(
+    hotline: Hotline,
+    bus: redis.Redis,
+    tmp_path: Path,
+    clock: TestClock,
+    sessions: Sessions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found in review: the endpoint's periodic reconcile ran on its heartbeat thread. One
+    held up past the marks' six seconds (a database busy with a long write) let the marks
+    of every call it carried expire, and the worker's orphan sweep ended them mid-call."""
+    monkeypatch.setattr(endpoint_module, "RECONCILE_SECONDS", 0.5)
+    reconcile = hotline.endpoint.reconcile
+    busy_database = threading.Event()
+    runs: list[int] = []
+
+    def slow_reconcile() -> list[str]:
+        runs.append(len(runs))
+        if len(runs) == 2:  # the first after the one at start
+            busy_database.wait(timeout=30)
+        return reconcile()
+
+    monkeypatch.setattr(hotline.endpoint, "reconcile", slow_reconcile)
+    sipp = hotline.call(
+        scenario([("pause", 12000)], ending="caller"), tmp_path / "sipp", timeout="40s"
+    )
+    hotline.thread.start()
+    try:
+        call = until(lambda: next(iter(hotline.calls()), None), timeout=20)
+        until(lambda: len(runs) >= 2, timeout=10)
+        time.sleep(LIVE_CALL_TTL_SECONDS + HEARTBEAT_SECONDS)  # marks last 6 s in Redis
+        clock.advance(LIVE_CALL_TTL_SECONDS + 1)
+        with sessions() as session:  # the worker's orphan sweep, as its cron runs it
+            ended = end_orphaned_calls(
+                session,
+                client=bus,
+                notifier=hotline.endpoint.notifier,
+                acd=hotline.endpoint.acd,
+                recordings_dir=tmp_path,
+                owner="",
+                carried=set(),
+                clock=clock,
+            )
+    finally:
+        busy_database.set()
+    assert ended == []
+    assert sipp.wait() == 0, sipp.errors()
+    assert hotline.ended_call().id == call.id
     assert hotline.ended_call().disposition is Disposition.COMPLETED
 
 

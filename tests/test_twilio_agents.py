@@ -31,7 +31,13 @@ from telephony.twilio.jobs import steer_agent_leg, sweep_offers
 from telephony.twilio.ringer import RINGER_GROUP
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TestClock, bearer
 from tests.fake_twilio_api import FakeTwilioApi
-from tests.twilio_sim import SimulatedCall, TwilioSimulator, TwiML, ring_pass, run_worker_jobs
+from tests.twilio_sim import (
+    SimulatedCall,
+    TwilioSimulator,
+    TwiML,
+    ring_until,
+    run_worker_jobs,
+)
 
 pytestmark = pytest.mark.clock
 """Business hours, offer timeouts and token expiry, all on the tests' clock."""
@@ -722,6 +728,7 @@ def test_a_hold_and_resume_steered_twice_park_and_bridge_the_agent_once(
     assert _row(db, caller.sid).held_at is None
 
 
+@pytest.mark.parametrize("offered", ["with-the-hold", "while-the-hold-is-steered"])
 def test_a_slow_twilio_steering_one_call_does_not_hold_up_the_rings_of_others(
     sim: TwilioSimulator,
     agent: Any,
@@ -733,9 +740,11 @@ def test_a_slow_twilio_steering_one_call_does_not_hold_up_the_rings_of_others(
     bus: redis.Redis,
     db: Session,
     client: TestClient,
+    offered: str,
 ) -> None:
     """Found in review: the ringer steered legs inline, so while Twilio took its time over
-    one agent's hold (up to the client's 10 s timeout), no other agent was rung."""
+    one agent's hold (up to the client's 10 s timeout), no other agent was rung: neither
+    an offer read with the hold nor one made while it was steered."""
     first_agent, auth = agent()
     leg = "CA" + "b" * 32
     api.replies.append((201, {"sid": leg}))
@@ -750,29 +759,43 @@ def test_a_slow_twilio_steering_one_call_does_not_hold_up_the_rings_of_others(
             release.wait(timeout=15)
         return 200, {"sid": leg}
 
+    def another_caller_waits() -> str:
+        agent()
+        make_customer(name="冯洁", phones=("13900139000",))
+        waiting = sim.call("+8613900139000")
+        assert waiting.press("0").verbs()[-1] == "Enqueue"
+        return _row(db, waiting.sid).id
+
     api.reply = slow_for_the_held_leg
     assert client.post(f"/api/calls/{row.id}/hold", headers=auth).status_code == 204
-    agent()
-    make_customer(name="冯洁", phones=("13900139000",))
-    waiting = sim.call("+8613900139000")
-    assert waiting.press("0").verbs()[-1] == "Enqueue"
-    waiting_id = _row(db, waiting.sid).id
+    if offered == "with-the-hold":
+        waiting_id = another_caller_waits()
+    stop = threading.Event()
     context = {**worker_context(app), "bus": bus}
-    worker = threading.Thread(target=asyncio.run, args=(ring_pass(context, redis_url),))
+    worker = threading.Thread(target=asyncio.run, args=(ring_until(context, redis_url, stop),))
     worker.start()
-    deadline = time.monotonic() + 5
     try:
-        while not (rung := waiting_id in " ".join(_queued_jobs(redis_url))):
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        if offered == "while-the-hold-is-steered":
+            assert _until(lambda: _steered(api, leg)), "the hold was not steered"
+            waiting_id = another_caller_waits()
+        rung = _until(lambda: waiting_id in " ".join(_queued_jobs(redis_url)))
     finally:
         release.set()
+        stop.set()
         worker.join(timeout=30)
     assert rung, "the waiting caller's agent was not rung while Twilio steered the held call"
     [park] = _steered(api, leg)
     assert park["Url"] == [f"{PUBLIC_URL}/twilio/agent/park?call={row.id}"]
     assert bus.xpending(EventBus(bus).stream, RINGER_GROUP)["pending"] == 0
+
+
+def _until(check: Any, timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_an_agent_whose_phone_goes_away_while_the_caller_is_held_gives_them_back_to_the_queue(

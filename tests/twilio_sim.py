@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -146,10 +147,19 @@ class TwilioSimulator:
 
 async def ring_pass(context: dict[str, Any], redis_url: str) -> None:
     """One pass of a worker's ringer over the bus, and the steering it started."""
+    await ring_until(context, redis_url, None)
+
+
+async def ring_until(context: dict[str, Any], redis_url: str, stop: threading.Event | None) -> None:
+    """A worker's ringer, pass after pass until ``stop`` (one pass without it); then the
+    steering it started is waited for."""
     jobs = await create_pool(RedisSettings.from_dsn(redis_url))
     ringing = {**context, "redis": jobs}
     try:
         await ring_offered_agents(ringing, consumer="test-worker")
+        while stop is not None and not stop.is_set():
+            await asyncio.sleep(0.05)
+            await ring_offered_agents(ringing, consumer="test-worker")
         await ringing["steering"].drain()
     finally:
         await jobs.aclose()

@@ -128,6 +128,7 @@ class SipEndpoint:
         loops: list[tuple[Callable[[], None], str]] = [
             (self._listen_for_offers, "sip-offers"),
             (self._keep_alive, "sip-heartbeat"),
+            (self._reconcile_now_and_then, "sip-reconcile"),
         ]
         if self.config.survey_calls > 0:
             loops.append((self._dial_surveys, "sip-dialer"))
@@ -328,16 +329,22 @@ class SipEndpoint:
         )
 
     def _keep_alive(self) -> None:
-        last_reconcile = time.monotonic()
         while not self._stopping.wait(HEARTBEAT_SECONDS):
             try:
                 for call_id in list(self.calls):
                     self._mark(call_id)
-                if time.monotonic() - last_reconcile >= RECONCILE_SECONDS:
-                    self.reconcile()
-                    last_reconcile = time.monotonic()
             except Exception:
                 log.exception("sip heartbeat failed")
+
+    def _reconcile_now_and_then(self) -> None:
+        # A thread of its own: a reconcile held up by a busy database must not hold up the
+        # heartbeat, or the marks of the calls this endpoint carries expire and the
+        # worker's orphan sweep ends them mid-call.
+        while not self._stopping.wait(RECONCILE_SECONDS):
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("sip reconcile failed")
 
     @property
     def owner(self) -> str:

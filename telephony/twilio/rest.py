@@ -7,6 +7,7 @@ a mobile number, for a text),
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,11 +76,25 @@ class TwilioCalls:
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 10.0,
     ) -> None:
-        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
-        if base_url is not None:
-            self.client.api.base_url = base_url
+        self._credentials = (account_sid, auth_token)
+        self._base_url = base_url
+        self._timeout = timeout
+        self._per_thread = threading.local()
         self.retry = retry
         self.sleep = sleep
+
+    @property
+    def client(self) -> Client:
+        """This thread's Twilio client: one client's HTTP layer keeps each response on
+        itself, so two threads sharing it (a ring job and a steer) could be handed each
+        other's response, or none."""
+        client: Client | None = getattr(self._per_thread, "client", None)
+        if client is None:
+            client = Client(*self._credentials, http_client=TwilioHttpClient(timeout=self._timeout))
+            if self._base_url is not None:
+                client.api.base_url = self._base_url
+            self._per_thread.client = client
+        return client
 
     def steer(self, sid: str, *, twiml: str | None = None, url: str | None = None) -> None:
         """Give a live call new instructions (inline TwiML, or a URL of ours to fetch

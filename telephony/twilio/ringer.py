@@ -40,6 +40,16 @@ STALE_MS = 10_000
 """Offers a worker read and did not get queued for this long (it died) are taken over."""
 
 
+STEERS_AT_ONCE = 8
+"""Steering requests in flight per worker: a slow Twilio must not take every thread the
+worker's jobs (and, embedded, the app's routes) run in."""
+RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
+"""Waits before a failed step is tried again (the database or Redis away a moment); the
+call's later steps wait too, so its order holds. Then it is left unacknowledged, and a
+worker takes it over after ``STALE_MS``."""
+CLOSE_GRACE_SECONDS = 5.0
+
+
 class Steering:
     """The steering in flight in one worker, each call's in the bus's order and the calls
     side by side. A Twilio API that answers slowly (up to its 10 s timeout, twice for a
@@ -48,47 +58,76 @@ class Steering:
     def __init__(self) -> None:
         self._last: dict[str, asyncio.Task[None]] = {}
         self._events: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(STEERS_AT_ONCE)
 
     def busy(self, call_id: str) -> bool:
         return call_id in self._last
 
     def holds(self, event_id: str) -> bool:
-        """Whether the event is in flight here (a pass that takes over events idle for
-        ``STALE_MS`` must not start it twice)."""
+        """Whether the event is in flight here (one taken over after ``STALE_MS`` may be
+        this worker's own, still retrying: it must not start twice)."""
         return event_id in self._events
 
     def then(self, call_id: str, event_id: str, step: Callable[[], Awaitable[None]]) -> None:
         """Runs ``step`` for the event once everything started for ``call_id`` is done."""
-        task = asyncio.create_task(self._after(self._last.get(call_id), step))
+        task = asyncio.create_task(self._after(self._last.get(call_id), call_id, event_id, step))
         self._last[call_id] = task
         self._events.add(event_id)
+        self._tasks.add(task)
 
         def forget(done: asyncio.Task[None]) -> None:
             self._events.discard(event_id)
+            self._tasks.discard(done)
             if self._last.get(call_id) is done:
                 del self._last[call_id]
 
         task.add_done_callback(forget)
 
+    async def in_thread(self, work: Callable[[], object]) -> None:
+        """Runs blocking steering work in a thread, at most ``STEERS_AT_ONCE`` at once."""
+        async with self._slots:
+            await run_in_threadpool(work)
+
     @staticmethod
     async def _after(
-        previous: asyncio.Task[None] | None, step: Callable[[], Awaitable[None]]
+        previous: asyncio.Task[None] | None,
+        call_id: str,
+        event_id: str,
+        step: Callable[[], Awaitable[None]],
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
-        try:
-            await step()
-        except Exception as exc:  # left unacknowledged: a worker takes it over after STALE_MS
-            log.error("steering a Twilio call failed", error=str(exc))
+        for delay in (*RETRY_SECONDS, None):
+            try:
+                await step()
+                return
+            except Exception:
+                if delay is None:
+                    log.exception(
+                        "steering failed; left to be taken over", call_id=call_id, event_id=event_id
+                    )
+                    return
+                log.warning(
+                    "steering failed; trying again",
+                    call_id=call_id,
+                    event_id=event_id,
+                    in_s=delay,
+                    exc_info=True,
+                )
+                await asyncio.sleep(delay)
 
     async def drain(self) -> None:
         """Waits for every step started so far."""
-        while self._last:
-            await asyncio.wait(list(self._last.values()))
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
 
-    def cancel(self) -> None:
-        """Stops the steps in flight; their events, unacknowledged, are taken over."""
-        for task in self._last.values():
+    async def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
+        """Lets the steps in flight finish for ``grace`` seconds, then stops the rest;
+        their events, unacknowledged, are taken over by another worker."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
+        for task in list(self._tasks):
             task.cancel()
 
 
@@ -150,9 +189,12 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
 
     def read() -> tuple[list[Envelope], list[_Work]]:
         try:
+            # Only new entries besides the stale ones: this worker's own pending list is
+            # its steering in flight, and reading it first would read nothing new until
+            # the slowest steer was done.
             envelopes = events.claim_stale(
                 RINGER_GROUP, consumer, min_idle_ms=STALE_MS
-            ) or events.read_group(RINGER_GROUP, consumer, count=200)
+            ) + events.read_new(RINGER_GROUP, consumer, count=200)
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -191,7 +233,7 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
         if item.offer is not None:
             await ring(item.offer)
         else:
-            await run_in_threadpool(_steer(ctx, item.envelope, item.call_id))
+            await chain.in_thread(_steer(ctx, item.envelope, item.call_id))
         await run_in_threadpool(events.ack, RINGER_GROUP, item.envelope.id)
 
     # A call's steering and rings keep the bus's order (a transferred caller's old agent
