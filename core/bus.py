@@ -17,7 +17,7 @@ import redis
 import structlog
 from pydantic import BaseModel
 from redis.client import Pipeline
-from redis.typing import EncodableT, FieldT
+from redis.typing import EncodableT, FieldT, StreamIdT
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -126,6 +126,23 @@ class EventBus:
     def read_new(self, group: str, consumer: str, *, count: int = 100) -> list[Envelope]:
         """Entries no consumer of the group has read yet."""
         return self._xreadgroup(group, consumer, ">", count, None)
+
+    def read_pending(self, group: str, consumer: str, *, count: int = 100) -> list[Envelope]:
+        """Entries this consumer read and has not acknowledged."""
+        return self._xreadgroup(group, consumer, "0", count, None)
+
+    def keep_claimed(self, group: str, consumer: str, event_ids: list[str]) -> None:
+        """Entries this consumer is still working on: their idle time starts again, so no
+        other consumer takes them over as stale."""
+        if event_ids:
+            self.client.xclaim(
+                self.stream,
+                group,
+                consumer,
+                min_idle_time=0,
+                message_ids=list[StreamIdT](event_ids),
+                justid=True,
+            )
 
     def claim_stale(
         self, group: str, consumer: str, *, min_idle_ms: int, count: int = 100

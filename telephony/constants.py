@@ -18,4 +18,5 @@ POP = "callcenter:telephony:pop:{call_id}"
 MEDIA_STREAM = "callcenter:telephony:media-stream:{call_id}"
 POP_TTL_SECONDS = 4 * 3600
 TWILIO_AGENT_PARKED = "callcenter:twilio:agent-parked:{call_id}"
+TWILIO_STEERED = "callcenter:twilio:steered:{event_id}"
 EARLY_END = "callcenter:telephony:early-end:{provider_id}"

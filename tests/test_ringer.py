@@ -14,6 +14,7 @@ from arq.connections import RedisSettings
 
 from orders.enums import Role
 from telephony.enums import CallChannel
+from telephony.events import CallHeld
 from telephony.routing import record_offers
 from telephony.switchboard import Switchboard
 from telephony.twilio import ringer
@@ -127,8 +128,10 @@ def test_a_failed_steering_step_is_tried_again_before_the_calls_next_step_and_ot
 ) -> None:
     """Found in review: a step that failed (the database away a moment) was left for 10 s,
     read again at once in a hot loop, and the call's next step ran meanwhile: a
-    transferred caller's next agent was rung while the old agent's leg was still up."""
-    monkeypatch.setattr(ringer, "RETRY_SECONDS", (0.05, 0.05, 0.05, 0.05))
+    transferred caller's next agent was rung while the old agent's leg was still up. And
+    a failed acknowledgement repeated the request to Twilio."""
+    monkeypatch.setattr(ringer, "RETRY_SECONDS", (0.05,) * 4)
+    monkeypatch.setattr(ringer, "ACK_RETRY_SECONDS", (0.05,) * 2)
     done: list[str] = []
 
     def step(name: str, failures: int = 0) -> Callable[[], Awaitable[None]]:
@@ -143,37 +146,122 @@ def test_a_failed_steering_step_is_tried_again_before_the_calls_next_step_and_ot
 
     async def steer() -> None:
         chain = Steering()
-        chain.then("call-a", "1-0", step("hang up the old agent", failures=2))
-        chain.then("call-a", "2-0", step("ring the next agent"))
-        chain.then("call-b", "3-0", step("ring another call's agent"))
+        chain.then(
+            "call-a",
+            "1-0",
+            step("hang up the old agent", failures=2),
+            step("ack 1-0", failures=1),
+        )
+        chain.then("call-a", "2-0", step("ring the next agent"), step("ack 2-0"))
+        chain.then("call-b", "3-0", step("ring another call's agent"), step("ack 3-0"))
         assert chain.holds("1-0") and chain.busy("call-a")
         await chain.drain()
         assert not chain.holds("1-0") and not chain.busy("call-a")
 
     asyncio.run(steer())
 
-    assert done == ["ring another call's agent", "hang up the old agent", "ring the next agent"]
+    assert done == [
+        "ring another call's agent",
+        "ack 3-0",
+        "hang up the old agent",
+        "ack 1-0",
+        "ring the next agent",
+        "ack 2-0",
+    ]
 
 
-def test_a_step_that_keeps_failing_is_left_to_be_taken_over_and_the_call_goes_on(
+def test_a_step_that_keeps_failing_is_dropped_after_its_last_try_and_the_call_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(ringer, "RETRY_SECONDS", (0.01, 0.01))
-    tries: list[int] = []
+    done: list[str] = []
 
     async def broken() -> None:
-        tries.append(1)
+        done.append("try")
         raise ConnectionError("database away")
 
-    async def next_step() -> None:
-        tries.append(0)
+    def record(name: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            done.append(name)
+
+        return run
 
     async def steer() -> None:
         chain = Steering()
-        chain.then("call-a", "1-0", broken)
-        chain.then("call-a", "2-0", next_step)
+        chain.then("call-a", "1-0", broken, record("ack 1-0"))
+        chain.then("call-a", "2-0", record("next step"), record("ack 2-0"))
         await chain.drain()
 
     asyncio.run(steer())
 
-    assert tries == [1, 1, 1, 0]  # first try and two retries, then the call's next step
+    # Tried, tried again twice, then dropped (acknowledged, never replayed out of order).
+    assert done == ["try", "try", "try", "ack 1-0", "next step", "ack 2-0"]
+
+
+def test_an_event_a_worker_still_steers_is_not_taken_over_by_another(
+    bus: redis.Redis, clock: TestClock
+) -> None:
+    """Found in review: the stale check took over events idle for 10 s from live workers
+    too, so a step slowed by Twilio past 10 s was steered twice, by two workers."""
+    board = hotline_switchboard(bus, clock)
+    events = board.events
+    events.ensure_group(RINGER_GROUP)
+    events.publish(CallHeld(call_id="c" * 32, agent_id=1, at=clock()))
+    [held] = events.read_new(RINGER_GROUP, "slow-worker")
+    bus.xclaim(
+        events.stream,
+        RINGER_GROUP,
+        "slow-worker",
+        min_idle_time=0,
+        message_ids=[held.id],
+        idle=STALE_MS + 1,
+    )
+
+    events.keep_claimed(RINGER_GROUP, "slow-worker", [held.id])
+
+    assert events.claim_stale(RINGER_GROUP, "other-worker", min_idle_ms=STALE_MS) == []
+    assert [e.id for e in events.read_pending(RINGER_GROUP, "slow-worker")] == [held.id]
+
+
+class _EnqueueFailsOnce:
+    """The job pool, away for one enqueue (a Redis blip mid-pass)."""
+
+    def __init__(self, jobs: Any, call_id: str) -> None:
+        self.jobs, self.call_id = jobs, call_id
+
+    async def enqueue_job(self, name: str, **kwargs: Any) -> Any:
+        if kwargs["call_id"] == self.call_id:
+            self.call_id = ""
+            raise redis.ConnectionError("job pool away")
+        return await self.jobs.enqueue_job(name, **kwargs)
+
+
+def test_an_offer_left_by_a_pass_that_failed_is_rung_by_the_next_pass(
+    db: Any,
+    bus: redis.Redis,
+    redis_url: str,
+    make_user: Any,
+    make_call: Any,
+    sessions: Any,
+    clock: TestClock,
+) -> None:
+    """Found in review: a pass that failed half-way left its offers pending, and only the
+    stale check found them again, 10 s later: an agent's phone rang 10 s late, or never."""
+    board, calls = _offered(bus, clock, make_user, make_call, [CallChannel.TWILIO] * 2)
+    record_offers(db, board.acd, board.acd.dispatch("q"))
+    context = {"switchboard": board, "sessions": sessions}
+
+    async def two_passes() -> None:
+        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+        ringing = {**context, "redis": _EnqueueFailsOnce(jobs, calls[1].id)}
+        try:
+            with pytest.raises(redis.ConnectionError):
+                await ring_offered_agents(ringing, consumer="worker")
+            await ring_offered_agents(ringing, consumer="worker")
+        finally:
+            await jobs.aclose()
+
+    asyncio.run(two_passes())
+
+    assert {job.split(":")[1] for job in _queued_rings(redis_url)} == {c.id for c in calls}
+    assert bus.xpending(board.events.stream, RINGER_GROUP)["pending"] == 0

@@ -96,6 +96,15 @@ def _queued_caller(sim: TwilioSimulator, make_customer: Any) -> SimulatedCall:
     return call
 
 
+def _read_again_from(bus: redis.Redis, name: str) -> None:
+    """The ringer's group reads the bus again from the last event named ``name``, as
+    after a worker that died before it acknowledged it."""
+    stream = EventBus(bus).stream
+    ids = [e.id for e in EventBus(bus).read_after("0", count=10_000)]
+    named = [e.id for e in EventBus(bus).read_after("0", count=10_000) if e.name == name]
+    bus.xgroup_setid(stream, RINGER_GROUP, id=ids[ids.index(named[-1]) - 1])
+
+
 def _queued_jobs(redis_url: str) -> list[str]:
     async def read() -> list[str]:
         jobs = await create_pool(RedisSettings.from_dsn(redis_url))
@@ -1165,6 +1174,13 @@ def test_an_agent_consults_a_colleague_then_hands_the_twilio_call_over(
     assert client.get("/api/console/me", headers=auth).json()["state"] == "wrap_up"
     [completed] = _events(bus, "call.consult_completed")
     assert (completed["from_agent_id"], completed["agent_id"]) == (first, second)
+    # The bus delivers at least once: a worker that died after its request to Twilio and
+    # before its acknowledgement leaves the completion to be read again. Bridging the
+    # colleague's leg again would take it out of the bridge and drop the caller.
+    steered = (len(_steered(api, first_leg)), len(_steered(api, second_leg)))
+    _read_again_from(bus, "call.consult_completed")
+    run_worker_jobs(app, redis_url, bus)
+    assert (len(_steered(api, first_leg)), len(_steered(api, second_leg))) == steered
 
     # The colleague who took the call holds it: their own leg is parked.
     assert client.post(f"/api/calls/{row.id}/hold", headers=second_auth).status_code == 204

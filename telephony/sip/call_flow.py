@@ -44,8 +44,6 @@ OFFER_CHECK_SECONDS = 0.5
 AGENT_OUTBOX_FRAMES = 5
 """Caller audio waiting to go to the agent; more means the agent leg fell behind, and the
 oldest is dropped to keep the delay at 100 ms at most."""
-ANSWER_RACE_SECONDS = 1.0
-"""How long an answer that lost to the caller's CANCEL waits for the leg to be released."""
 
 
 @dataclass
@@ -228,11 +226,9 @@ class SipCall:
         try:
             self.leg.answer()
         except InvalidStateError:
-            # The CANCEL came while the media was being set up; its release marks the leg
-            # ended before it has let go of the ports, so give it a moment to finish.
-            if not self.leg.ended.wait(ANSWER_RACE_SECONDS):
+            if not self.leg.ended.is_set():
                 raise
-            return False
+            return False  # the CANCEL came while the media was being set up
         with ctx.sessions() as session:
             calls.answered(session, ctx.board, call=call, clock=ctx.clock)
         return True

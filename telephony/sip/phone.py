@@ -261,7 +261,12 @@ class HotlineCall(VoIPCall):
             self.on_digit(code)
 
     def answer(self) -> None:
-        super().answer()
+        # Under the lock a caller's CANCEL is handled with: it came first (the leg is
+        # released, and answering raises) or it finds the call answered (and is moot).
+        with self._finishing:
+            if self.ended.is_set():
+                raise InvalidStateError("the caller cancelled the call")
+            super().answer()
         self.dialog = Dialog.as_uas(
             self.request.raw,
             call_id=self.call_id,
@@ -318,16 +323,19 @@ class HotlineCall(VoIPCall):
         self._finish()
 
     def cancelled_by_caller(self) -> None:
-        """The caller gave up before we answered (CANCEL)."""
-        self.phone.sip.send(
-            dialog.response(
-                487,
-                "Request Terminated",
-                self.request.raw,
-                to_tag=self.sip.tagLibrary.get(self.call_id, ""),
+        """The caller gave up before we answered (CANCEL); once answered, it is moot."""
+        with self._finishing:
+            if self.state is not CallState.RINGING or self.ended.is_set():
+                return
+            self.phone.sip.send(
+                dialog.response(
+                    487,
+                    "Request Terminated",
+                    self.request.raw,
+                    to_tag=self.sip.tagLibrary.get(self.call_id, ""),
+                )
             )
-        )
-        self._finish()
+            self._release()
 
     def hangup(self) -> None:
         if self.state is CallState.ANSWERED:
@@ -446,7 +454,7 @@ class HotlinePhone(VoIPPhone):
     def callback(self, request: SIPMessage) -> None:
         if request.type is SIPMessageType.MESSAGE and request.method == "CANCEL":
             leg = self.calls.get(request.headers["Call-ID"])
-            if isinstance(leg, HotlineCall) and leg.state is CallState.RINGING:
+            if isinstance(leg, HotlineCall):
                 leg.cancelled_by_caller()
             return
         super().callback(request)

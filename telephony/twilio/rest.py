@@ -7,7 +7,7 @@ a mobile number, for a text),
 
 from __future__ import annotations
 
-import threading
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,22 +79,29 @@ class TwilioCalls:
         self._credentials = (account_sid, auth_token)
         self._base_url = base_url
         self._timeout = timeout
-        self._per_thread = threading.local()
+        self._idle: queue.SimpleQueue[Client] = queue.SimpleQueue()
         self.retry = retry
         self.sleep = sleep
 
-    @property
-    def client(self) -> Client:
-        """This thread's Twilio client: one client's HTTP layer keeps each response on
-        itself, so two threads sharing it (a ring job and a steer) could be handed each
-        other's response, or none."""
-        client: Client | None = getattr(self._per_thread, "client", None)
-        if client is None:
-            client = Client(*self._credentials, http_client=TwilioHttpClient(timeout=self._timeout))
-            if self._base_url is not None:
-                client.api.base_url = self._base_url
-            self._per_thread.client = client
+    def _client(self) -> Client:
+        client = Client(*self._credentials, http_client=TwilioHttpClient(timeout=self._timeout))
+        if self._base_url is not None:
+            client.api.base_url = self._base_url
         return client
+
+    def _with_client(self, request: Callable[[Client], T]) -> T:
+        """Runs ``request`` on a client no other thread uses meanwhile: a client's HTTP
+        layer keeps each response on itself, so two threads sharing one (a ring job and
+        a steer) could be handed each other's response, or none. Clients are kept for the
+        next request, with their connections: as many as requests were ever in flight."""
+        try:
+            client = self._idle.get_nowait()
+        except queue.Empty:
+            client = self._client()
+        try:
+            return request(client)
+        finally:
+            self._idle.put(client)
 
     def steer(self, sid: str, *, twiml: str | None = None, url: str | None = None) -> None:
         """Give a live call new instructions (inline TwiML, or a URL of ours to fetch
@@ -102,7 +109,7 @@ class TwilioCalls:
         options: dict[str, Any] = {"twiml": twiml} if twiml is not None else {}
         if url is not None:
             options.update(url=url, method="POST")
-        self._with_retries(lambda: self.client.calls(sid).update(**options))
+        self._with_retries(lambda: self._with_client(lambda c: c.calls(sid).update(**options)))
 
     def place_call(self, call: OutboundCall) -> str:
         """The new call's SID; rate limits are retried with exponential backoff."""
@@ -119,13 +126,17 @@ class TwilioCalls:
             options["machine_detection"] = "Enable"
         if call.ring_seconds is not None:
             options["timeout"] = call.ring_seconds
-        return str(self._with_retries(lambda: self.client.calls.create(**options).sid))
+        return str(
+            self._with_retries(lambda: self._with_client(lambda c: c.calls.create(**options).sid))
+        )
 
     def send_message(self, *, to: str, from_: str, body: str) -> str:
         """Send an SMS through Twilio Messaging; the new message's SID."""
         return str(
             self._with_retries(
-                lambda: self.client.messages.create(to=to, from_=from_, body=body).sid
+                lambda: self._with_client(
+                    lambda c: c.messages.create(to=to, from_=from_, body=body).sid
+                )
             )
         )
 

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.bus import Envelope, EventBus
 from telephony.acd import CallOffered
+from telephony.constants import TWILIO_STEERED
 from telephony.enums import CallChannel
 from telephony.events import (
     CallConsultAnswered,
@@ -37,17 +38,21 @@ log = structlog.get_logger(__name__)
 RINGER_GROUP = "twilio-ringer"
 """One consumer group over all workers: each offer is rung by one of them."""
 STALE_MS = 10_000
-"""Offers a worker read and did not get queued for this long (it died) are taken over."""
-
-
+"""Events a worker read and has not acknowledged, nor said it is still working on, for
+this long (it died) are taken over."""
 STEERS_AT_ONCE = 8
 """Steering requests in flight per worker: a slow Twilio must not take every thread the
 worker's jobs (and, embedded, the app's routes) run in."""
-RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
-"""Waits before a failed step is tried again (the database or Redis away a moment); the
-call's later steps wait too, so its order holds. Then it is left unacknowledged, and a
-worker takes it over after ``STALE_MS``."""
+RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+"""Waits before a failed step is tried again (the database or Redis away a moment). The
+call's later steps wait for it, so its order holds; after the last try it is dropped
+with an error in the log, and the call's next steps go on."""
+ACK_RETRY_SECONDS = (0.1, 0.5, 1.0)
 CLOSE_GRACE_SECONDS = 5.0
+STEERED_TTL_SECONDS = 6 * 3600
+"""Longer than any event waits on the bus to be steered."""
+
+Step = Callable[[], Awaitable[None]]
 
 
 class Steering:
@@ -65,13 +70,19 @@ class Steering:
         return call_id in self._last
 
     def holds(self, event_id: str) -> bool:
-        """Whether the event is in flight here (one taken over after ``STALE_MS`` may be
-        this worker's own, still retrying: it must not start twice)."""
+        """Whether the event is in flight here: read again from this worker's pending
+        list, it must not start twice."""
         return event_id in self._events
 
-    def then(self, call_id: str, event_id: str, step: Callable[[], Awaitable[None]]) -> None:
-        """Runs ``step`` for the event once everything started for ``call_id`` is done."""
-        task = asyncio.create_task(self._after(self._last.get(call_id), call_id, event_id, step))
+    def held(self) -> set[str]:
+        return set(self._events)
+
+    def then(self, call_id: str, event_id: str, step: Step, ack: Step) -> None:
+        """Runs ``step`` for the event once everything started for ``call_id`` is done,
+        then ``ack``: each tried again on failure, a step never again once it is done."""
+        task = asyncio.create_task(
+            self._after(self._last.get(call_id), call_id, event_id, step, ack)
+        )
         self._last[call_id] = task
         self._events.add(event_id)
         self._tasks.add(task)
@@ -91,31 +102,15 @@ class Steering:
 
     @staticmethod
     async def _after(
-        previous: asyncio.Task[None] | None,
-        call_id: str,
-        event_id: str,
-        step: Callable[[], Awaitable[None]],
+        previous: asyncio.Task[None] | None, call_id: str, event_id: str, step: Step, ack: Step
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
-        for delay in (*RETRY_SECONDS, None):
-            try:
-                await step()
-                return
-            except Exception:
-                if delay is None:
-                    log.exception(
-                        "steering failed; left to be taken over", call_id=call_id, event_id=event_id
-                    )
-                    return
-                log.warning(
-                    "steering failed; trying again",
-                    call_id=call_id,
-                    event_id=event_id,
-                    in_s=delay,
-                    exc_info=True,
-                )
-                await asyncio.sleep(delay)
+        where = {"call_id": call_id, "event_id": event_id}
+        if not await _tried(step, RETRY_SECONDS, "steering failed", where):
+            log.error("steering dropped after its last try", **where)
+        if not await _tried(ack, ACK_RETRY_SECONDS, "acknowledging steering failed", where):
+            log.error("steering done but not acknowledged: it may be steered again", **where)
 
     async def drain(self) -> None:
         """Waits for every step started so far."""
@@ -125,10 +120,29 @@ class Steering:
     async def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
         """Lets the steps in flight finish for ``grace`` seconds, then stops the rest;
         their events, unacknowledged, are taken over by another worker."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in list(self._tasks):
-            task.cancel()
+        try:
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=grace)
+        finally:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _tried(step: Step, delays: tuple[float, ...], failed: str, where: dict[str, str]) -> bool:
+    """Whether ``step`` succeeded, tried once and again after each of ``delays``."""
+    for delay in (*delays, None):
+        try:
+            await step()
+            return True
+        except Exception:
+            if delay is None:
+                log.exception(failed, **where)
+                return False
+            log.warning(failed, in_s=delay, exc_info=True, **where)
+            await asyncio.sleep(delay)
+    return False
 
 
 def ring_job_id(offer: CallOffered | CallConsultOffered) -> str:
@@ -187,19 +201,28 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
     no-op."""
     events: EventBus = ctx["switchboard"].events
 
+    chain: Steering = ctx.setdefault("steering", Steering())
+    held = chain.held()
+
     def read() -> tuple[list[Envelope], list[_Work]]:
         try:
-            # Only new entries besides the stale ones: this worker's own pending list is
-            # its steering in flight, and reading it first would read nothing new until
-            # the slowest steer was done.
-            envelopes = events.claim_stale(
-                RINGER_GROUP, consumer, min_idle_ms=STALE_MS
-            ) + events.read_new(RINGER_GROUP, consumer, count=200)
+            # What this worker still steers is claimed afresh, so no other worker takes
+            # it over while a slow Twilio keeps it; then what others left, what this
+            # worker read in a pass that failed, and what is new.
+            events.keep_claimed(RINGER_GROUP, consumer, sorted(held))
+            envelopes = [
+                *events.claim_stale(RINGER_GROUP, consumer, min_idle_ms=STALE_MS),
+                *events.read_pending(RINGER_GROUP, consumer, count=200),
+                *events.read_new(RINGER_GROUP, consumer, count=200),
+            ]
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             events.ensure_group(RINGER_GROUP)  # gone with Redis's data; new offers from now
             return [], []
+        # Held when the pass began, not now: a step that finishes meanwhile is acknowledged
+        # only after its pending entry may have been read here.
+        envelopes = list({e.id: e for e in envelopes if e.id not in held}.values())
         work = _work(envelopes)
         if not work:
             return envelopes, []
@@ -215,9 +238,7 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
         return envelopes, [w for w in work if w.call_id in twilio]
 
     envelopes, work = await run_in_threadpool(read)
-    chain: Steering = ctx.setdefault("steering", Steering())
-    later = {e.id for e in envelopes if chain.holds(e.id)}
-    work = [w for w in work if w.envelope.id not in later]
+    later: set[str] = set()
 
     async def ring(offer: Offer) -> None:
         consult = isinstance(offer, CallConsultOffered)
@@ -229,18 +250,38 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
             _job_id=ring_job_id(offer),
         )
 
-    async def steer_then_ack(item: _Work) -> None:
+    async def steer(item: _Work) -> None:
         if item.offer is not None:
             await ring(item.offer)
-        else:
+            return
+        # Once per event, whoever runs it: steering a leg again into the bridge it is in
+        # takes it out, and drops the caller (a step whose acknowledgement was lost, a
+        # worker that died with its step's request already sent).
+        once = TWILIO_STEERED.format(event_id=item.envelope.id)
+        if not await run_in_threadpool(
+            partial(events.client.set, once, consumer, nx=True, ex=STEERED_TTL_SECONDS)
+        ):
+            log.info("steered already", call_id=item.call_id, event_id=item.envelope.id)
+            return
+        try:
             await chain.in_thread(_steer(ctx, item.envelope, item.call_id))
-        await run_in_threadpool(events.ack, RINGER_GROUP, item.envelope.id)
+        except Exception:
+            await run_in_threadpool(events.client.delete, once)  # to be tried again
+            raise
+
+    async def ack(event_id: str) -> None:
+        await run_in_threadpool(events.ack, RINGER_GROUP, event_id)
 
     # A call's steering and rings keep the bus's order (a transferred caller's old agent
     # leg is hung up before the next agent is rung); other calls do not wait for it.
     for item in work:
         if item.offer is None or chain.busy(item.call_id):
-            chain.then(item.call_id, item.envelope.id, partial(steer_then_ack, item))
+            chain.then(
+                item.call_id,
+                item.envelope.id,
+                partial(steer, item),
+                partial(ack, item.envelope.id),
+            )
             later.add(item.envelope.id)
         else:
             await ring(item.offer)
