@@ -192,6 +192,12 @@ def parse_entries(reply: Any) -> list[Envelope]:
     return envelopes
 
 
+def stream_order(event_id: str) -> tuple[int, int]:
+    """An entry's place in its stream, from its id (``milliseconds-sequence``)."""
+    milliseconds, _, sequence = event_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
 def as_text(value: str | bytes) -> str:
     """A Redis reply as text, from a client that decodes replies or one that does not."""
     return value.decode() if isinstance(value, bytes) else value

@@ -13,6 +13,7 @@ from arq import create_pool
 from arq.connections import RedisSettings
 
 from orders.enums import Role
+from telephony.constants import TWILIO_STEERED
 from telephony.enums import CallChannel
 from telephony.events import CallHeld
 from telephony.routing import record_offers
@@ -265,3 +266,78 @@ def test_an_offer_left_by_a_pass_that_failed_is_rung_by_the_next_pass(
 
     assert {job.split(":")[1] for job in _queued_rings(redis_url)} == {c.id for c in calls}
     assert bus.xpending(board.events.stream, RINGER_GROUP)["pending"] == 0
+
+
+def test_a_worker_still_steering_an_event_keeps_it_from_the_other_workers(
+    db: Any,
+    bus: redis.Redis,
+    redis_url: str,
+    make_call: Any,
+    sessions: Any,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found in review: a step slowed past 10 s by Twilio looked stale, and another worker
+    took its event over and steered it a second time."""
+    monkeypatch.setattr(ringer, "RETRY_SECONDS", ())
+    board = hotline_switchboard(bus, clock)
+    events = board.events
+    events.ensure_group(RINGER_GROUP)
+    call = make_call(channel=CallChannel.TWILIO)
+    events.publish(CallHeld(call_id=call.id, agent_id=1, at=clock()))
+    context = {"switchboard": board, "sessions": sessions}
+
+    async def two_workers() -> int:
+        jobs = await create_pool(RedisSettings.from_dsn(redis_url))
+        release = asyncio.Event()
+        slow: dict[str, Any] = {**context, "redis": jobs, "steering": Steering()}
+        other: dict[str, Any] = {**context, "redis": jobs}
+        try:
+            [held] = events.read_new(RINGER_GROUP, "slow-worker")
+
+            async def ack() -> None:
+                events.ack(RINGER_GROUP, held.id)
+
+            slow["steering"].then(call.id, held.id, release.wait, ack)
+            # Twilio has taken longer than the stale time over it.
+            bus.xclaim(
+                events.stream,
+                RINGER_GROUP,
+                "slow-worker",
+                min_idle_time=0,
+                message_ids=[held.id],
+                idle=STALE_MS + 1,
+            )
+            await ring_offered_agents(slow, consumer="slow-worker")
+            taken = await ring_offered_agents(other, consumer="other-worker")
+            release.set()
+            await slow["steering"].drain()
+            await other["steering"].drain()
+            return taken
+        finally:
+            await jobs.aclose()
+
+    assert asyncio.run(two_workers()) == 0
+    assert bus.xpending(events.stream, RINGER_GROUP)["pending"] == 0
+
+
+def test_a_consultation_is_steered_once_whoever_reads_it_and_tried_again_by_its_own_worker(
+    bus: redis.Redis,
+) -> None:
+    """Bridging a colleague's leg twice drops the caller: another worker's step (done, or
+    still under way) is not repeated. A worker's own earlier try that failed to let go
+    (Redis away a moment) is, or the hand-over would be lost."""
+    steered: list[str] = []
+
+    def steer(by: str) -> Callable[[], None]:
+        return lambda: steered.append(by)
+
+    ringer._once(bus, "1-0", "worker-a", steer("worker-a"))
+    ringer._once(bus, "1-0", "worker-b", steer("worker-b"))
+    ringer._once(bus, "1-0", "worker-a", steer("worker-a, read again"))
+    bus.set(TWILIO_STEERED.format(event_id="2-0"), "worker-b", ex=60)  # under way there
+    ringer._once(bus, "2-0", "worker-a", steer("worker-a, beside worker-b"))
+    bus.set(TWILIO_STEERED.format(event_id="3-0"), "worker-a", ex=60)  # a try not let go
+    ringer._once(bus, "3-0", "worker-a", steer("worker-a, its try again"))
+
+    assert steered == ["worker-a", "worker-a, its try again"]

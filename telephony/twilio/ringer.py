@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import redis
 import structlog
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from core.bus import Envelope, EventBus
+from core.bus import Envelope, EventBus, as_text, stream_order
 from telephony.acd import CallOffered
 from telephony.constants import TWILIO_STEERED
 from telephony.enums import CallChannel
@@ -51,6 +51,9 @@ ACK_RETRY_SECONDS = (0.1, 0.5, 1.0)
 CLOSE_GRACE_SECONDS = 5.0
 STEERED_TTL_SECONDS = 6 * 3600
 """Longer than any event waits on the bus to be steered."""
+STEERED_DONE = "done"
+STEERING_LEASE_SECONDS = 120
+"""Longer than one step can take (two Twilio requests of 10 s, their rate-limit retries)."""
 
 Step = Callable[[], Awaitable[None]]
 
@@ -65,6 +68,8 @@ class Steering:
         self._events: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(STEERS_AT_ONCE)
+        self.unfinished = False
+        """A pass failed half-way: the next reads this worker's pending entries again."""
 
     def busy(self, call_id: str) -> bool:
         return call_id in self._last
@@ -156,6 +161,9 @@ STEERING = {
     event.name: event for event in (CallHeld, CallResumed, CallTransferred, CallHangUp)
 } | CONSULTATION
 """Events after which a Twilio call's legs get new instructions."""
+STEERED_ONCE = {CallConsultAnswered.name, CallConsultCompleted.name}
+"""Steering that is not decided by the call's state, and must not run twice (the others
+hang a leg up, or park and bridge it by what the call is now)."""
 OFFERS: dict[str, type[CallOffered] | type[CallConsultOffered]] = {
     CallOffered.name: CallOffered,
     CallConsultOffered.name: CallConsultOffered,
@@ -203,6 +211,7 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
 
     chain: Steering = ctx.setdefault("steering", Steering())
     held = chain.held()
+    unfinished, chain.unfinished = chain.unfinished, True
 
     def read() -> tuple[list[Envelope], list[_Work]]:
         try:
@@ -212,7 +221,7 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
             events.keep_claimed(RINGER_GROUP, consumer, sorted(held))
             envelopes = [
                 *events.claim_stale(RINGER_GROUP, consumer, min_idle_ms=STALE_MS),
-                *events.read_pending(RINGER_GROUP, consumer, count=200),
+                *(events.read_pending(RINGER_GROUP, consumer, count=1000) if unfinished else []),
                 *events.read_new(RINGER_GROUP, consumer, count=200),
             ]
         except redis.ResponseError as exc:
@@ -222,7 +231,8 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
             return [], []
         # Held when the pass began, not now: a step that finishes meanwhile is acknowledged
         # only after its pending entry may have been read here.
-        envelopes = list({e.id: e for e in envelopes if e.id not in held}.values())
+        unique = {e.id: e for e in envelopes if e.id not in held}
+        envelopes = sorted(unique.values(), key=lambda e: stream_order(e.id))
         work = _work(envelopes)
         if not work:
             return envelopes, []
@@ -254,20 +264,10 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
         if item.offer is not None:
             await ring(item.offer)
             return
-        # Once per event, whoever runs it: steering a leg again into the bridge it is in
-        # takes it out, and drops the caller (a step whose acknowledgement was lost, a
-        # worker that died with its step's request already sent).
-        once = TWILIO_STEERED.format(event_id=item.envelope.id)
-        if not await run_in_threadpool(
-            partial(events.client.set, once, consumer, nx=True, ex=STEERED_TTL_SECONDS)
-        ):
-            log.info("steered already", call_id=item.call_id, event_id=item.envelope.id)
-            return
-        try:
-            await chain.in_thread(_steer(ctx, item.envelope, item.call_id))
-        except Exception:
-            await run_in_threadpool(events.client.delete, once)  # to be tried again
-            raise
+        work = _steer(ctx, item.envelope, item.call_id)
+        if item.envelope.name in STEERED_ONCE:
+            work = partial(_once, events.client, item.envelope.id, consumer, work)
+        await chain.in_thread(work)
 
     async def ack(event_id: str) -> None:
         await run_in_threadpool(events.ack, RINGER_GROUP, event_id)
@@ -288,7 +288,31 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
     now = [e.id for e in envelopes if e.id not in later]
     if now:
         await run_in_threadpool(events.ack, RINGER_GROUP, *now)
+    chain.unfinished = False
     return len(work)
+
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+
+def _once(client: redis.Redis, event_id: str, token: str, work: Callable[[], object]) -> None:
+    """Runs ``work`` for the event unless another worker has (or is): consultations are
+    not steered by state, and bridging the colleague's leg again, into the bridge it is
+    in, takes it out and drops the caller (an event read again after a worker died
+    between its request and its acknowledgement). Taken in the steering thread itself,
+    for as long as a step can take, and kept once done; let go if the step fails, so it
+    is tried again. The worker's own unfinished try (a reply lost) counts as its own."""
+    key = TWILIO_STEERED.format(event_id=event_id)
+    mine = client.set(key, token, nx=True, ex=STEERING_LEASE_SECONDS)
+    if not mine and as_text(cast("str | bytes", client.get(key) or b"")) != token:
+        log.info("steered by another worker already", event_id=event_id)
+        return
+    try:
+        work()
+    except Exception:
+        client.eval(_RELEASE, 1, key, token)
+        raise
+    client.set(key, STEERED_DONE, ex=STEERED_TTL_SECONDS)  # by no one again, itself included
 
 
 def _steer(ctx: dict[str, Any], envelope: Envelope, call_id: str) -> Callable[[], object]:
