@@ -336,8 +336,27 @@ def test_a_consultation_is_steered_once_whoever_reads_it_and_tried_again_by_its_
     ringer._once(bus, "1-0", "worker-b", steer("worker-b"))
     ringer._once(bus, "1-0", "worker-a", steer("worker-a, read again"))
     bus.set(TWILIO_STEERED.format(event_id="2-0"), "worker-b", ex=60)  # under way there
-    ringer._once(bus, "2-0", "worker-a", steer("worker-a, beside worker-b"))
+    with pytest.raises(ringer.SteeringUnderWay):
+        ringer._once(bus, "2-0", "worker-a", steer("worker-a, beside worker-b"))
     bus.set(TWILIO_STEERED.format(event_id="3-0"), "worker-a", ex=60)  # a try not let go
     ringer._once(bus, "3-0", "worker-a", steer("worker-a, its try again"))
 
     assert steered == ["worker-a", "worker-a, its try again"]
+
+    # Under way elsewhere: not acknowledged here, so it is looked at again once stale
+    # (and skipped once done there, or run here if that worker died and its lease ran out).
+    acknowledged: list[str] = []
+
+    async def under_way() -> None:
+        raise ringer.SteeringUnderWay("2-0")
+
+    async def ack() -> None:
+        acknowledged.append("2-0")
+
+    async def steer_it() -> None:
+        chain = Steering()
+        chain.then("call-a", "2-0", under_way, ack)
+        await chain.drain()
+
+    asyncio.run(steer_it())
+    assert acknowledged == []

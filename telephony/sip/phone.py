@@ -338,24 +338,24 @@ class HotlineCall(VoIPCall):
             self._release()
 
     def hangup(self) -> None:
+        # Decided under the lock an answer takes: a call answered meanwhile gets its BYE,
+        # one still ringing a 480, never a 480 and then a 200 OK.
+        with self._finishing:
+            if self.state is CallState.RINGING and not self.ended.is_set():
+                # Never answered (shutting down): tell the caller, not leave them ringing.
+                self.phone.sip.send(
+                    dialog.response(
+                        480,
+                        "Temporarily Unavailable",
+                        self.request.raw,
+                        to_tag=self.sip.tagLibrary.get(self.call_id, ""),
+                    )
+                )
+                self._release()
         if self.state is CallState.ANSWERED:
             # Lost races (the far end's BYE came first) and a closed socket end it all the same.
             with contextlib.suppress(InvalidStateError, OSError):
                 super().hangup()
-        elif self.state is CallState.RINGING:
-            # Never answered (shutting down): tell the caller instead of leaving them
-            # ringing; under the lock an answer takes, so never a 480 then a 200 OK.
-            with self._finishing:
-                if self.state is CallState.RINGING and not self.ended.is_set():
-                    self.phone.sip.send(
-                        dialog.response(
-                            480,
-                            "Temporarily Unavailable",
-                            self.request.raw,
-                            to_tag=self.sip.tagLibrary.get(self.call_id, ""),
-                        )
-                    )
-                    self._release()
         elif self.state is CallState.DIALING:
             self.cancel()  # ours, still ringing: the far end stops ringing too
         self._finish()

@@ -5,6 +5,8 @@ resumes, transfers and hang-ups of Twilio calls steer its legs from the bus the 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -70,6 +72,9 @@ class Steering:
         self._slots = asyncio.Semaphore(STEERS_AT_ONCE)
         self.unfinished = False
         """A pass failed half-way: the next reads this worker's pending entries again."""
+        self.token = uuid.uuid4().hex
+        """Names this worker's leases: a restarted one, even under the same consumer name,
+        does not take a dead one's unfinished try for its own."""
 
     def busy(self, call_id: str) -> bool:
         return call_id in self._last
@@ -112,8 +117,12 @@ class Steering:
         if previous is not None:
             await asyncio.wait([previous])
         where = {"call_id": call_id, "event_id": event_id}
-        if not await _tried(step, RETRY_SECONDS, "steering failed", where):
-            log.error("steering dropped after its last try", **where)
+        try:
+            if not await _tried(step, RETRY_SECONDS, "steering failed", where):
+                log.error("steering dropped after its last try", **where)
+        except SteeringUnderWay:
+            log.info("another worker steers it: looked at again once stale", **where)
+            return  # unacknowledged
         if not await _tried(ack, ACK_RETRY_SECONDS, "acknowledging steering failed", where):
             log.error("steering done but not acknowledged: it may be steered again", **where)
 
@@ -141,6 +150,8 @@ async def _tried(step: Step, delays: tuple[float, ...], failed: str, where: dict
         try:
             await step()
             return True
+        except SteeringUnderWay:
+            raise
         except Exception:
             if delay is None:
                 log.exception(failed, **where)
@@ -266,7 +277,7 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
             return
         work = _steer(ctx, item.envelope, item.call_id)
         if item.envelope.name in STEERED_ONCE:
-            work = partial(_once, events.client, item.envelope.id, consumer, work)
+            work = partial(_once, events.client, item.envelope.id, chain.token, work)
         await chain.in_thread(work)
 
     async def ack(event_id: str) -> None:
@@ -295,24 +306,41 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 
 
+class SteeringUnderWay(Exception):
+    """Another worker holds the event's lease: it steers it now, or died doing so."""
+
+
 def _once(client: redis.Redis, event_id: str, token: str, work: Callable[[], object]) -> None:
     """Runs ``work`` for the event unless another worker has (or is): consultations are
     not steered by state, and bridging the colleague's leg again, into the bridge it is
     in, takes it out and drops the caller (an event read again after a worker died
     between its request and its acknowledgement). Taken in the steering thread itself,
-    for as long as a step can take, and kept once done; let go if the step fails, so it
-    is tried again. The worker's own unfinished try (a reply lost) counts as its own."""
+    for as long as a step can take, and marked done once it is; let go if the step
+    fails, so it is tried again. This worker's own unfinished try (a reply lost) counts
+    as its own; another's raises ``SteeringUnderWay``, and the event is looked at again
+    once it is stale, when that lease is done or gone."""
     key = TWILIO_STEERED.format(event_id=event_id)
-    mine = client.set(key, token, nx=True, ex=STEERING_LEASE_SECONDS)
-    if not mine and as_text(cast("str | bytes", client.get(key) or b"")) != token:
-        log.info("steered by another worker already", event_id=event_id)
-        return
+    if not client.set(key, token, nx=True, ex=STEERING_LEASE_SECONDS):
+        holder = client.get(key)
+        if holder is not None and as_text(cast("str | bytes", holder)) == STEERED_DONE:
+            log.info("steered by another worker already", event_id=event_id)
+            return
+        if holder is None or as_text(cast("str | bytes", holder)) != token:
+            raise SteeringUnderWay(event_id)
     try:
         work()
     except Exception:
         client.eval(_RELEASE, 1, key, token)
         raise
-    client.set(key, STEERED_DONE, ex=STEERED_TTL_SECONDS)  # by no one again, itself included
+    # Done, whatever comes next: a failure to say so must not run the step again.
+    for pause in (0.0, *ACK_RETRY_SECONDS):
+        time.sleep(pause)
+        try:
+            client.set(key, STEERED_DONE, ex=STEERED_TTL_SECONDS)
+            return
+        except redis.RedisError as exc:
+            failure = exc
+    log.error("steered, but could not mark it done", event_id=event_id, error=str(failure))
 
 
 def _steer(ctx: dict[str, Any], envelope: Envelope, call_id: str) -> Callable[[], object]:
