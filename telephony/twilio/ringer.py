@@ -55,6 +55,7 @@ STEERED_TTL_SECONDS = 6 * 3600
 """Longer than any event waits on the bus to be steered."""
 STEERED_DONE = "done"
 STEERING_LEASE_SECONDS = 120
+LEASE_CHECK_SECONDS = 1.0
 """Longer than one step can take (two Twilio requests of 10 s, their rate-limit retries)."""
 
 Step = Callable[[], Awaitable[None]]
@@ -73,6 +74,9 @@ class Steering:
         self.unfinished = False
         """A pass failed half-way: the next reads this worker's pending entries again."""
         self.token = uuid.uuid4().hex
+        self.succeeded: set[str] = set()
+        """Guarded events this worker steered and has not acknowledged yet: never steered
+        again, even if marking them done failed."""
         """Names this worker's leases: a restarted one, even under the same consumer name,
         does not take a dead one's unfinished try for its own."""
 
@@ -110,20 +114,34 @@ class Steering:
         async with self._slots:
             await run_in_threadpool(work)
 
-    @staticmethod
     async def _after(
-        previous: asyncio.Task[None] | None, call_id: str, event_id: str, step: Step, ack: Step
+        self,
+        previous: asyncio.Task[None] | None,
+        call_id: str,
+        event_id: str,
+        step: Step,
+        ack: Step,
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
         where = {"call_id": call_id, "event_id": event_id}
-        try:
-            if not await _tried(step, RETRY_SECONDS, "steering failed", where):
-                log.error("steering dropped after its last try", **where)
-        except SteeringUnderWay:
-            log.info("another worker steers it: looked at again once stale", **where)
-            return  # unacknowledged
-        if not await _tried(ack, ACK_RETRY_SECONDS, "acknowledging steering failed", where):
+        # Another worker's lease: the call waits (its later steps too) while it lasts; then
+        # the step is done there, or free to run here (that worker died).
+        waited = 0.0
+        while True:
+            try:
+                if not await _tried(step, RETRY_SECONDS, "steering failed", where):
+                    log.error("steering dropped after its last try", **where)
+                break
+            except SteeringUnderWay:
+                if waited > STEERING_LEASE_SECONDS + LEASE_CHECK_SECONDS:
+                    log.error("another worker's lease outlived it; left unacknowledged", **where)
+                    return
+                await asyncio.sleep(LEASE_CHECK_SECONDS)
+                waited += LEASE_CHECK_SECONDS
+        if await _tried(ack, ACK_RETRY_SECONDS, "acknowledging steering failed", where):
+            self.succeeded.discard(event_id)  # read no more: nothing left to guard
+        else:
             log.error("steering done but not acknowledged: it may be steered again", **where)
 
     async def drain(self) -> None:
@@ -277,7 +295,9 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
             return
         work = _steer(ctx, item.envelope, item.call_id)
         if item.envelope.name in STEERED_ONCE:
-            work = partial(_once, events.client, item.envelope.id, chain.token, work)
+            work = partial(
+                _once, events.client, item.envelope.id, chain.token, chain.succeeded, work
+            )
         await chain.in_thread(work)
 
     async def ack(event_id: str) -> None:
@@ -310,29 +330,52 @@ class SteeringUnderWay(Exception):
     """Another worker holds the event's lease: it steers it now, or died doing so."""
 
 
-def _once(client: redis.Redis, event_id: str, token: str, work: Callable[[], object]) -> None:
-    """Runs ``work`` for the event unless another worker has (or is): consultations are
-    not steered by state, and bridging the colleague's leg again, into the bridge it is
-    in, takes it out and drops the caller (an event read again after a worker died
-    between its request and its acknowledgement). Taken in the steering thread itself,
-    for as long as a step can take, and marked done once it is; let go if the step
-    fails, so it is tried again. This worker's own unfinished try (a reply lost) counts
-    as its own; another's raises ``SteeringUnderWay``, and the event is looked at again
-    once it is stale, when that lease is done or gone."""
+def _once(
+    client: redis.Redis,
+    event_id: str,
+    token: str,
+    succeeded: set[str],
+    work: Callable[[], object],
+) -> None:
+    """Runs ``work`` for the event unless it ran already, here or elsewhere: consultations
+    are not steered by state, and bridging the colleague's leg again, into the bridge it
+    is in, takes it out and drops the caller (an event read again after a worker died
+    between its request and its acknowledgement). The lease is taken in the steering
+    thread itself, for as long as a step can take, and marked done once it has run; let
+    go if the step fails, so it is tried again. This worker's own try that failed to be
+    let go (Redis away) is tried again; one that ran (``succeeded``) never is. Another
+    worker's lease raises ``SteeringUnderWay``: the call waits while it lasts."""
     key = TWILIO_STEERED.format(event_id=event_id)
-    if not client.set(key, token, nx=True, ex=STEERING_LEASE_SECONDS):
+    for _ in range(3):  # the lease may be let go between our SET and our GET
+        if client.set(key, token, nx=True, ex=STEERING_LEASE_SECONDS):
+            break
         holder = client.get(key)
-        if holder is not None and as_text(cast("str | bytes", holder)) == STEERED_DONE:
-            log.info("steered by another worker already", event_id=event_id)
+        if holder is None:
+            continue
+        held_by = as_text(cast("str | bytes", holder))
+        if held_by == STEERED_DONE:
+            log.info("steered already", event_id=event_id)
             return
-        if holder is None or as_text(cast("str | bytes", holder)) != token:
+        if held_by != token:
             raise SteeringUnderWay(event_id)
+        if event_id in succeeded:
+            _mark_done(client, key, event_id)
+            return
+        break
+    else:
+        raise SteeringUnderWay(event_id)
     try:
         work()
     except Exception:
         client.eval(_RELEASE, 1, key, token)
         raise
-    # Done, whatever comes next: a failure to say so must not run the step again.
+    succeeded.add(event_id)
+    _mark_done(client, key, event_id)
+
+
+def _mark_done(client: redis.Redis, key: str, event_id: str) -> None:
+    """Done, whatever comes next: a failure to say so is logged, never raised, so the step
+    is not run again for it (this worker remembers it ran)."""
     for pause in (0.0, *ACK_RETRY_SECONDS):
         time.sleep(pause)
         try:
