@@ -114,15 +114,6 @@ class EventBus:
             if "BUSYGROUP" not in str(exc):
                 raise bus_unavailable(exc, action=f"create consumer group {group}") from exc
 
-    def read_group(
-        self, group: str, consumer: str, *, count: int = 100, block_ms: int | None = None
-    ) -> list[Envelope]:
-        """Pending entries of this consumer first (after a restart), then new ones."""
-        pending = self._xreadgroup(group, consumer, "0", count, None)
-        if pending:
-            return pending
-        return self._xreadgroup(group, consumer, ">", count, block_ms)
-
     def read_new(self, group: str, consumer: str, *, count: int = 100) -> list[Envelope]:
         """Entries no consumer of the group has read yet."""
         return self._xreadgroup(group, consumer, ">", count, None)

@@ -74,21 +74,18 @@ class Steering:
         self.unfinished = False
         """A pass failed half-way: the next reads this worker's pending entries again."""
         self.token = uuid.uuid4().hex
+        """Names this worker's leases: a restarted one, even under the same consumer name,
+        does not take a dead one's unfinished try for its own."""
         self.succeeded: set[str] = set()
         """Guarded events this worker steered and has not acknowledged yet: never steered
         again, even if marking them done failed."""
-        """Names this worker's leases: a restarted one, even under the same consumer name,
-        does not take a dead one's unfinished try for its own."""
 
     def busy(self, call_id: str) -> bool:
         return call_id in self._last
 
-    def holds(self, event_id: str) -> bool:
-        """Whether the event is in flight here: read again from this worker's pending
-        list, it must not start twice."""
-        return event_id in self._events
-
     def held(self) -> set[str]:
+        """The events in flight here: a pass must not start them again, and claims them
+        afresh so that no other worker does."""
         return set(self._events)
 
     def then(self, call_id: str, event_id: str, step: Step, ack: Step) -> None:
