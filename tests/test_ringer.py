@@ -4,7 +4,8 @@ offers of SIP calls are left to their endpoint."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -19,7 +20,13 @@ from telephony.events import CallHeld
 from telephony.routing import record_offers
 from telephony.switchboard import Switchboard
 from telephony.twilio import ringer
-from telephony.twilio.ringer import RINGER_GROUP, STALE_MS, Steering, ring_offered_agents
+from telephony.twilio.ringer import (
+    RINGER_GROUP,
+    STALE_MS,
+    Steering,
+    Step,
+    ring_offered_agents,
+)
 from tests.conftest import TestClock, hotline_switchboard
 
 
@@ -124,6 +131,33 @@ def test_offers_a_dead_worker_read_are_rung_by_another(
     assert bus.xpending(board.events.stream, RINGER_GROUP)["pending"] == 0
 
 
+def _step(done: list[str], name: str, failures: int = 0) -> Step:
+    """A steering step (or acknowledgement) that fails ``failures`` times, then is done."""
+    tries = iter(range(failures + 1))
+
+    async def run() -> None:
+        if next(tries) < failures:
+            raise ConnectionError("database away")
+        done.append(name)
+
+    return run
+
+
+Link = tuple[str, str, Step, Step]
+
+
+def _chained(*links: Link) -> None:
+    """Steps (call, event, step, acknowledgement) started in one worker, waited for."""
+
+    async def steer() -> None:
+        chain = Steering()
+        for link in links:
+            chain.then(*link)
+        await chain.drain()
+
+    asyncio.run(steer())
+
+
 def test_a_failed_steering_step_is_tried_again_before_the_calls_next_step_and_others_go_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -134,16 +168,7 @@ def test_a_failed_steering_step_is_tried_again_before_the_calls_next_step_and_ot
     monkeypatch.setattr(ringer, "RETRY_SECONDS", (0.05,) * 4)
     monkeypatch.setattr(ringer, "ACK_RETRY_SECONDS", (0.05,) * 2)
     done: list[str] = []
-
-    def step(name: str, failures: int = 0) -> Callable[[], Awaitable[None]]:
-        tries = iter(range(failures + 1))
-
-        async def run() -> None:
-            if next(tries) < failures:
-                raise ConnectionError("database away")
-            done.append(name)
-
-        return run
+    step = partial(_step, done)
 
     async def steer() -> None:
         chain = Steering()
@@ -181,19 +206,11 @@ def test_a_step_that_keeps_failing_is_dropped_after_its_last_try_and_the_call_go
         done.append("try")
         raise ConnectionError("database away")
 
-    def record(name: str) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            done.append(name)
-
-        return run
-
-    async def steer() -> None:
-        chain = Steering()
-        chain.then("call-a", "1-0", broken, record("ack 1-0"))
-        chain.then("call-a", "2-0", record("next step"), record("ack 2-0"))
-        await chain.drain()
-
-    asyncio.run(steer())
+    record = partial(_step, done)
+    _chained(
+        ("call-a", "1-0", broken, record("ack 1-0")),
+        ("call-a", "2-0", record("next step"), record("ack 2-0")),
+    )
 
     # Tried, tried again twice, then dropped (acknowledged, never replayed out of order).
     assert done == ["try", "try", "try", "ack 1-0", "next step", "ack 2-0"]
@@ -365,18 +382,10 @@ def test_a_consultation_under_another_workers_lease_waits_and_holds_the_calls_ne
             raise ringer.SteeringUnderWay("1-0")
         done.append("consultation answered")
 
-    def record(name: str) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            done.append(name)
-
-        return run
-
-    async def steer() -> None:
-        chain = Steering()
-        chain.then("call-a", "1-0", answered, record("ack 1-0"))
-        chain.then("call-a", "2-0", record("consultation completed"), record("ack 2-0"))
-        await chain.drain()
-
-    asyncio.run(steer())
+    record = partial(_step, done)
+    _chained(
+        ("call-a", "1-0", answered, record("ack 1-0")),
+        ("call-a", "2-0", record("consultation completed"), record("ack 2-0")),
+    )
 
     assert done == ["consultation answered", "ack 1-0", "consultation completed", "ack 2-0"]

@@ -978,6 +978,7 @@ def test_a_call_the_endpoint_carries_is_not_ended_when_its_live_mark_is_lost(
     assert hotline.ended_call().disposition is Disposition.COMPLETED
 
 
+@sqlite_only  # the fault is in the endpoint's threads, whatever the database
 def test_a_reconcile_held_up_by_the_database_does_not_let_the_endpoints_calls_be_ended(
     hotline: Hotline,
     bus: redis.Redis,

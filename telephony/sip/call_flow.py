@@ -208,7 +208,7 @@ class SipCall:
             )
         self.call_id = call.id
         on_logged(self)
-        if not self._answer(call):  # cancelled while we looked the caller up
+        if not self._answer(call):  # the caller gave up (CANCEL) before we answered
             self._finish(Disposition.CANCELED)
             return
         ending = self._ivr(call)

@@ -55,8 +55,9 @@ STEERED_TTL_SECONDS = 6 * 3600
 """Longer than any event waits on the bus to be steered."""
 STEERED_DONE = "done"
 STEERING_LEASE_SECONDS = 120
-LEASE_CHECK_SECONDS = 1.0
 """Longer than one step can take (two Twilio requests of 10 s, their rate-limit retries)."""
+LEASE_CHECK_SECONDS = 1.0
+"""How often a step under another worker's lease looks whether it is done or gone."""
 
 Step = Callable[[], Awaitable[None]]
 
@@ -176,7 +177,10 @@ async def _tried(step: Step, delays: tuple[float, ...], failed: str, where: dict
     return False
 
 
-def ring_job_id(offer: CallOffered | CallConsultOffered) -> str:
+Offer = CallOffered | CallConsultOffered
+
+
+def ring_job_id(offer: Offer) -> str:
     return f"twilio-ring:{offer.call_id}:{offer.agent_id}:{offer.at.isoformat()}"
 
 
@@ -195,9 +199,6 @@ OFFERS: dict[str, type[CallOffered] | type[CallConsultOffered]] = {
     CallConsultOffered.name: CallConsultOffered,
 }
 """Events that ring an agent: a queue's offer, or a colleague's consultation."""
-
-
-Offer = CallOffered | CallConsultOffered
 
 
 @dataclass(frozen=True)
