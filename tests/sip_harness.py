@@ -157,7 +157,21 @@ AGENT_REGISTERS = """
   <recv response="200"/>
 """
 
-AGENT_ANSWERS = """
+AGENT_SDP = """\
+      v=0
+      o=agent 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=sendrecv
+"""
+"""The SDP of a softphone's answer: PCMU and RFC 2833 keys, on SIPp's media port."""
+
+AGENT_ANSWERS = (
+    """
   <recv request="INVITE" timeout="{timeout_ms}"/>
   <send>
     <![CDATA[
@@ -187,16 +201,9 @@ AGENT_ANSWERS = """
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=agent 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=sendrecv
-    ]]>
+"""
+    + AGENT_SDP
+    + """    ]]>
   </send>
   <recv request="ACK"/>
   <recv request="BYE" timeout="{timeout_ms}"/>
@@ -213,6 +220,7 @@ AGENT_ANSWERS = """
     ]]>
   </send>
 """
+)
 
 
 AGENT_HANGS_UP = """
@@ -234,8 +242,7 @@ AGENT_HANGS_UP = """
   <recv response="200"/>
 """
 
-AGENT_RINGS_OUT = """
-  <recv request="INVITE" timeout="{timeout_ms}"/>
+RINGS_UNTIL_CANCELLED = """
   <send>
     <![CDATA[
       SIP/2.0 180 Ringing
@@ -263,6 +270,14 @@ AGENT_RINGS_OUT = """
 
     ]]>
   </send>
+"""
+"""After the INVITE: a softphone rings until the CANCEL comes."""
+
+AGENT_RINGS_OUT = (
+    """
+  <recv request="INVITE" timeout="{timeout_ms}"/>"""
+    + RINGS_UNTIL_CANCELLED
+    + """
   <send>
     <![CDATA[
       SIP/2.0 487 Request Terminated
@@ -277,11 +292,68 @@ AGENT_RINGS_OUT = """
   </send>
   <recv request="ACK"/>
 """
+)
+
+AGENT_ANSWERS_AFTER_CANCEL = (
+    # The INVITE's Vias and Record-Route are kept for the answer: a CANCEL from the proxy
+    # carries only the proxy's Via, and no Record-Route.
+    """
+  <recv request="INVITE" timeout="{timeout_ms}">
+    <action>
+      <ereg regexp="Via: [^[:cntrl:]]*([[:cntrl:]]+Via: [^[:cntrl:]]*)*" search_in="msg"
+            assign_to="vias"/>
+      <ereg regexp=".*" search_in="hdr" header="Record-Route:" assign_to="routes"/>
+    </action>
+  </recv>"""
+    + RINGS_UNTIL_CANCELLED
+    + """
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [$vias]
+      [last_From:]
+      [last_To:];tag=[pid]agent[call_number]
+      [last_Call-ID:]
+      CSeq: [cseq] INVITE
+      Record-Route:[$routes]
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+"""
+    + AGENT_SDP
+    + """    ]]>
+  </send>
+  <recv request="ACK" timeout="5000"/>
+  <recv request="BYE" timeout="5000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+)
 
 
 def agent_rings_out(user: str, *, timeout_ms: int = 60000) -> str:
     """An agent's softphone that rings until the hotline gives up (CANCEL)."""
     return _wrap(AGENT_RINGS_OUT.replace("{user}", user).replace("{timeout_ms}", str(timeout_ms)))
+
+
+def agent_answers_after_cancel(user: str, *, timeout_ms: int = 60000) -> str:
+    """An agent's softphone picked up just as the hotline gave up ringing it: its 200 OK
+    crosses the hotline's CANCEL (here: sent once the CANCEL is in, as if the two had
+    passed on the wire). It expects the hotline to ACK the answer and then hang up."""
+    return _wrap(
+        AGENT_ANSWERS_AFTER_CANCEL.replace("{user}", user).replace("{timeout_ms}", str(timeout_ms))
+    )
 
 
 def customer_answers(

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -59,6 +60,7 @@ from tests.sip_harness import (
     Sipp,
     Step,
     agent_answers,
+    agent_answers_after_cancel,
     agent_registers,
     agent_rings_out,
     caller_gives_up,
@@ -844,6 +846,55 @@ def test_agent_hanging_up_ends_the_callers_leg_too(
     assert presence.get(agent.id).state is AgentState.WRAP_UP
 
 
+@dataclass
+class OneAgentRung:
+    """A hotline whose one agent's softphone rings for the caller's call and gives up,
+    and a caller who presses 0 for them and waits ``pause_ms``."""
+
+    presence: Presence
+    acd: Acd
+    line: Hotline
+    softphone: Sipp
+    caller: Sipp
+
+    @classmethod
+    def start(
+        cls,
+        fixtures: tuple[Settings, Sessions, redis.Redis, Path, Path, Kamailio, TestClock],
+        *,
+        agent_id: int,
+        user: str,
+        behaviour: str,
+        pause_ms: int,
+    ) -> OneAgentRung:
+        settings, sessions, bus, tmp_path, prompts_home, kamailio, clock = fixtures
+        events_bus = EventBus(bus)
+        presence = Presence(bus, events_bus, clock=clock)
+        acd = Acd(bus, events_bus, presence, clock=clock)
+        acd.configure(QueueConfig(name="hotline-zh-CN", offer_timeout_seconds=2))
+        presence.log_in(agent_id, queues=["hotline-zh-CN"], skills=[], extension=f"sip:{user}")
+        line = start_hotline(
+            settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+        )
+        line.registered()
+        softphone = register_softphone(
+            user, kamailio, tmp_path / "agent", behaviour=behaviour, echo=False
+        )
+        caller = call_through(
+            kamailio,
+            [("pause", 800), ("dtmf", "0"), ("pause", pause_ms)],
+            tmp_path / "caller",
+            caller="02165521234",
+        )
+        return cls(presence, acd, line, softphone, caller)
+
+    def stop(self) -> None:
+        self.caller.stop()
+        self.softphone.stop()
+        self.line.endpoint.stop()
+        self.line.thread.join(timeout=10)
+
+
 @sqlite_only
 def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_ready(
     settings: Settings,
@@ -857,43 +908,60 @@ def test_unanswered_agent_leg_is_cancelled_and_two_misses_make_the_agent_not_rea
     clock: TestClock,
 ) -> None:
     agent = make_user(Role.AGENT)
-    events_bus = EventBus(bus)
-    presence = Presence(bus, events_bus, clock=clock)
-    acd = Acd(bus, events_bus, presence, clock=clock)
-    acd.configure(QueueConfig(name="hotline-zh-CN", offer_timeout_seconds=2))
-    presence.log_in(agent.id, queues=["hotline-zh-CN"], skills=[], extension="sip:agent4")
-    line = start_hotline(
-        settings, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
-    )
-    line.registered()
-    softphone = register_softphone(
-        "agent4",
-        kamailio,
-        tmp_path / "agent",
+    rung = OneAgentRung.start(
+        (settings, sessions, bus, tmp_path, prompts_home, kamailio, clock),
+        agent_id=agent.id,
+        user="agent4",
         behaviour=agent_rings_out("agent4"),
-        echo=False,
-    )
-    caller = call_through(
-        kamailio,
-        [("pause", 800), ("dtmf", "0"), ("pause", 22000)],
-        tmp_path / "caller",
-        caller="02165521234",
+        pause_ms=22000,
     )
     try:
-        assert softphone.wait(timeout=40) == 0, softphone.errors()  # rang, then CANCEL
-        not_ready = until(lambda: presence.get(agent.id).state is AgentState.BREAK, timeout=30)
+        assert rung.softphone.wait(timeout=40) == 0, rung.softphone.errors()  # rang, then CANCEL
+        not_ready = until(lambda: rung.presence.get(agent.id).state is AgentState.BREAK, timeout=30)
         assert not_ready
-        assert presence.get(agent.id).missed_offers == 2
-        assert caller.wait(timeout=30) == 0, caller.errors()
+        assert rung.presence.get(agent.id).missed_offers == 2
+        assert rung.caller.wait(timeout=30) == 0, rung.caller.errors()
     finally:
-        caller.stop()
-        softphone.stop()
-        line.endpoint.stop()
-        line.thread.join(timeout=10)
-    call = line.ended_call()
+        rung.stop()
+    call = rung.line.ended_call()
     assert call.disposition is Disposition.ABANDONED and call.agent_id is None
     assert [e["agent_id"] for e in events(bus, "call.offered", call.id)] == [agent.id, agent.id]
-    assert acd.figures("hotline-zh-CN").abandoned == 1
+    assert rung.acd.figures("hotline-zh-CN").abandoned == 1
+
+
+@sqlite_only
+def test_an_agent_phone_answering_as_the_hotline_gives_up_ringing_it_is_hung_up(
+    settings: Settings,
+    db: Session,
+    sessions: Sessions,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    make_user: Callable[..., Any],
+    clock: TestClock,
+) -> None:
+    """The ring time ran out as the agent picked up: the phone's 200 OK crossed the
+    hotline's CANCEL. The hotline dropped the answer unacknowledged, and the agent sat in
+    a silent call (their phone resending its 200 OK) until the phone gave up on it."""
+    agent = make_user(Role.AGENT)
+    rung = OneAgentRung.start(
+        (settings, sessions, bus, tmp_path, prompts_home, kamailio, clock),
+        agent_id=agent.id,
+        user="agent7",
+        behaviour=agent_answers_after_cancel("agent7"),
+        pause_ms=12000,
+    )
+    try:
+        assert rung.softphone.wait(timeout=40) == 0, rung.softphone.errors()  # ACKed, then BYE
+        assert rung.caller.wait(timeout=30) == 0, rung.caller.errors()
+    finally:
+        rung.stop()
+    call = rung.line.ended_call()
+    assert events(bus, "call.offered", call.id)[0]["agent_id"] == agent.id
+    # The late answer is not taken as the agent's: the caller was never put through.
+    assert call.disposition is Disposition.ABANDONED
+    assert events(bus, "call.bridged", call.id) == []
 
 
 @sqlite_only
@@ -1301,7 +1369,7 @@ def test_agent_consults_a_colleague_then_hands_the_sip_caller_over(
         register_softphone(name, kamailio, tmp_path / name) for name in ("agent1", "agent2")
     ]
     caller = call_through(
-        kamailio, [("pause", 800), ("dtmf", "0"), ("pause", 20000)], tmp_path / "caller"
+        kamailio, [("pause", 800), ("dtmf", "0"), ("pause", 12000)], tmp_path / "caller"
     )
     with TestClient(app) as client:
         try:

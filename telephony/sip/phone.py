@@ -31,6 +31,7 @@ import random
 import re
 import socket
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,10 @@ from telephony.sip.media import SILENCE, FrameSource, HotlineRtpClient, InboundA
 from telephony.sip.refusals import Verdict
 
 log = structlog.get_logger(__name__)
+
+CANCELLED_LEGS_KEPT = 256
+"""Cancelled outbound legs kept for their final answer: more than a floor's agents could
+have ringing at once."""
 
 
 class ResponseRouting:
@@ -187,13 +192,23 @@ class HotlineSipClient(SIPClient):
         return super().gen_ack(request)
 
     def parse_message(self, message: SIPMessage) -> None:
-        if message.type is SIPMessageType.RESPONSE:
-            leg = self.phone.calls.get(message.headers.get("Call-ID", ""))
-            if isinstance(leg, HotlineCall) and leg.state is CallState.DIALING:
-                leg.on_response(message)
-                if int(message.status) >= 300:
-                    return
+        # A final answer to one of our INVITEs goes to its leg, live or cancelled: pyVoIP
+        # ACKs only 200, 404 and 503, and only for a leg it still holds.
+        if message.type is SIPMessageType.RESPONSE and _answers_invite(message):
+            leg = self.phone.our_leg(message.headers.get("Call-ID", ""))
+            status = int(message.status)
+            if leg is not None and status >= 300:
+                leg.refused(message)
+                return
+            if leg is not None and status >= 200:
+                leg.answered(message)
+                return
         super().parse_message(message)
+
+
+def _answers_invite(response: SIPMessage) -> bool:
+    cseq = dialog.headers(response.raw, "cseq")
+    return bool(cseq) and cseq[0].split()[-1].upper() == "INVITE"
 
 
 def _first(raw: bytes) -> str:
@@ -227,6 +242,7 @@ class HotlineCall(VoIPCall):
         self.dialog: Dialog | None = None
         self.invite_text = ""
         self.invite_cseq = 1
+        self._hung_up_late = False
         super().__init__(*args, **kwargs)
 
     def create_rtp_clients(
@@ -273,24 +289,38 @@ class HotlineCall(VoIPCall):
             local_tag=self.sip.tagLibrary[self.call_id],
         )
 
-    def answered(self, request: SIPMessage) -> None:
-        if self.state is not CallState.DIALING:
-            return
-        self.dialog = Dialog.as_uac(
-            self.invite_text,
-            request.raw,
-            call_id=self.call_id,
-            local_tag=self.sip.tagLibrary[self.call_id],
+    def answered(self, response: SIPMessage) -> None:
+        """A 2xx to our INVITE, or its retransmission: ACKed. One that crossed our CANCEL
+        (the far end picked up as we gave up) is then hung up (RFC 3261, 9.1), or the far
+        end would sit in a silent call resending its 200 OK until it gives up; the leg stays
+        known for that, so a resent 200 OK is ACKed again but hung up once."""
+        with self._finishing:
+            late = self.ended.is_set()
+            if self.dialog is None:
+                self.dialog = Dialog.as_uac(
+                    self.invite_text,
+                    response.raw,
+                    call_id=self.call_id,
+                    local_tag=self.sip.tagLibrary[self.call_id],
+                )
+            if not late and self.state is CallState.DIALING:
+                super().answered(response)
+                self.answered_event.set()
+            hang_up = late and not self._hung_up_late
+            self._hung_up_late = self._hung_up_late or late
+        sip, talk = self.phone.sip, self.dialog
+        sip.send(
+            talk.request("ACK", via_host=sip.via_host, contact=sip.contact, cseq=self.invite_cseq)
         )
-        super().answered(request)
-        self.answered_event.set()
+        if hang_up:
+            log.info("outbound leg answered after it was cancelled: hung up", call_id=self.call_id)
+            sip.send(talk.request("BYE", via_host=sip.via_host, contact=sip.contact))
 
-    def on_response(self, response: SIPMessage) -> None:
-        """A final failure of our INVITE: ACK it (same branch) and end the leg."""
+    def refused(self, response: SIPMessage) -> None:
+        """A final failure of our INVITE (a 487 to our CANCEL too): ACK it (same branch)
+        and end the leg."""
         status = int(response.status)
-        if status < 300:
-            return
-        self.failure = status
+        self.failure = self.failure or status
         to = dialog.headers(response.raw, "to")[0]
         via = dialog.headers(self.invite_text, "via")[0]
         target = self.invite_text.split(" ", 2)[1]
@@ -307,20 +337,24 @@ class HotlineCall(VoIPCall):
             ]
         )
         self.phone.sip.send(ack + "\r\n\r\n")
+        self.phone.forget_cancelled(self.call_id)
         self._finish()
 
     def cancel(self) -> None:
-        """Stop ringing an outbound leg nobody answered."""
-        if self.state is not CallState.DIALING:
-            return
-        head = self.invite_text.split("\r\n\r\n", 1)[0].split("\r\n")
-        target = head[0].split(" ", 2)[1]
-        keep = ("Via:", "From:", "To:", "Call-ID:", "Max-Forwards:")
-        lines = [f"CANCEL {target} SIP/2.0", *(h for h in head[1:] if h.startswith(keep))]
-        lines += [f"CSeq: {self.invite_cseq} CANCEL", "Content-Length: 0"]
-        self.phone.sip.send("\r\n".join(lines) + "\r\n\r\n")
-        self.failure = 487
-        self._finish()
+        """Stop ringing an outbound leg nobody answered. Its final answer may still come
+        (a 487, or a 200 OK that crossed the CANCEL): the phone keeps the leg for it."""
+        with self._finishing:
+            if self.state is not CallState.DIALING or self.ended.is_set():
+                return
+            self.phone.remember_cancelled(self)
+            head = self.invite_text.split("\r\n\r\n", 1)[0].split("\r\n")
+            target = head[0].split(" ", 2)[1]
+            keep = ("Via:", "From:", "To:", "Call-ID:", "Max-Forwards:")
+            lines = [f"CANCEL {target} SIP/2.0", *(h for h in head[1:] if h.startswith(keep))]
+            lines += [f"CSeq: {self.invite_cseq} CANCEL", "Content-Length: 0"]
+            self.phone.sip.send("\r\n".join(lines) + "\r\n\r\n")
+            self.failure = 487
+            self._release()
 
     def cancelled_by_caller(self) -> None:
         """The caller gave up before we answered (CANCEL); once answered, it is moot."""
@@ -448,6 +482,34 @@ class HotlinePhone(VoIPPhone):
         )
         self.sip.register_timeout = register_timeout  # type: ignore[assignment]
         self._ports = threading.Lock()
+        self._cancelled: OrderedDict[str, HotlineCall] = OrderedDict()
+        self._cancelled_lock = threading.Lock()
+
+    def our_leg(self, call_id: str) -> HotlineCall | None:
+        """The outbound or inbound leg of ``call_id``, or a cancelled outbound leg whose
+        final answer has not come yet."""
+        leg = self.calls.get(call_id)
+        if isinstance(leg, HotlineCall):
+            return leg
+        with self._cancelled_lock:
+            return self._cancelled.get(call_id)
+
+    def remember_cancelled(self, leg: HotlineCall) -> None:
+        # Bounded, not timed: a final answer that never comes costs one slot until newer
+        # cancellations push it out.
+        with self._cancelled_lock:
+            self._cancelled[leg.call_id] = leg
+            while len(self._cancelled) > CANCELLED_LEGS_KEPT:
+                self._cancelled.popitem(last=False)
+
+    def forget_cancelled(self, call_id: str) -> None:
+        with self._cancelled_lock:
+            self._cancelled.pop(call_id, None)
+
+    def _callback_RESP_OK(self, request: SIPMessage) -> None:
+        # Answers to our INVITEs are the client's (parse_message); a 200 OK to our BYE or
+        # CANCEL needs nothing. pyVoIP's would ACK any 200 OK of a call it holds.
+        return
 
     def fatal(self) -> None:
         # pyVoIP stops the phone after three failed re-REGISTERs and goes quiet; the
