@@ -524,6 +524,15 @@ def caller_gives_up(after_ms: int) -> str:
     return _wrap(body + cancel + REFUSED.replace("{status}", "487"))
 
 
+def caller_turned_away(status: int) -> str:
+    """A caller whom the hotline refuses with ``status`` after ringing (a 180 or not)."""
+    body = REGISTRAR + INVITE.replace("{payloads}", "0 101").replace(
+        "{rtpmaps}", f"      {RTPMAPS[0]}\n      {RTPMAPS[101]}\n"
+    )
+    ringing = '  <recv response="180" optional="true"/>\n'
+    return _wrap(body + ringing + REFUSED.replace("{status}", str(status)))
+
+
 def _wrap(body: str) -> str:
     return (
         '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="test caller">\n'

@@ -64,6 +64,7 @@ from tests.sip_harness import (
     agent_registers,
     agent_rings_out,
     caller_gives_up,
+    caller_turned_away,
     channels,
     espeak,
     free_udp_port,
@@ -474,6 +475,28 @@ def test_a_caller_who_gives_up_as_the_hotline_answers_is_logged_as_cancelled(
     call = hotline.ended_call()
     assert live_when_answering == [True]
     assert call.disposition is Disposition.CANCELED
+    assert call.answered_at is None
+
+
+def test_a_caller_turned_away_as_the_hotline_stops_while_answering_is_logged_as_failed(
+    hotline: Hotline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The endpoint stopped (or lost its registration) while it was answering a caller: it
+    turned them away with 480, and the call was logged as cancelled, as if the caller had
+    given up; the supervisor's figures hid a caller the hotline failed."""
+    connect = SipCall._connect_media
+
+    def stop_meanwhile(self: SipCall, call: Call) -> None:
+        connect(self, call)
+        self.leg.hangup()  # what the endpoint's stop does to each call it carries
+
+    monkeypatch.setattr(SipCall, "_connect_media", stop_meanwhile)
+    sipp = hotline.call(caller_turned_away(480), tmp_path / "sipp")
+    hotline.thread.start()
+    assert sipp.wait() == 0, sipp.errors()
+
+    call = hotline.ended_call()
+    assert call.disposition is Disposition.FAILED
     assert call.answered_at is None
 
 

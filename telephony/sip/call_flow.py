@@ -208,8 +208,8 @@ class SipCall:
             )
         self.call_id = call.id
         on_logged(self)
-        if not self._answer(call):  # the caller gave up (CANCEL) before we answered
-            self._finish(Disposition.CANCELED)
+        if not self._answer(call):  # the caller gave up, or we turned them away, first
+            self._finish(Disposition.FAILED if self.leg.turned_away else Disposition.CANCELED)
             return
         ending = self._ivr(call)
         while isinstance(ending, Enqueue) and self.leg.live:
@@ -218,7 +218,8 @@ class SipCall:
         self._finish()
 
     def _answer(self, call: Call) -> bool:
-        """Answers the caller, unless they gave up (CANCEL) first."""
+        """Answers the caller, unless they gave up (CANCEL) or the endpoint turned them
+        away (480, as it stopped) first."""
         ctx = self.ctx
         if not self.leg.live:
             return False
@@ -228,7 +229,7 @@ class SipCall:
         except InvalidStateError:
             if not self.leg.ended.is_set():
                 raise
-            return False  # the CANCEL came while the media was being set up
+            return False  # the CANCEL or the 480 came while the media was being set up
         with ctx.sessions() as session:
             calls.answered(session, ctx.board, call=call, clock=ctx.clock)
         return True

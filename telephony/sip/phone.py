@@ -238,7 +238,8 @@ class HotlineCall(VoIPCall):
         self._finishing = threading.Lock()
         self.answered_event = threading.Event()
         self.failure: int | None = None
-        """The final SIP status of an outbound leg that was not answered."""
+        """The final SIP status of a leg that was not answered: an outbound one's answer, or
+        ours to a caller (487 when they cancelled, 480 when we turned them away)."""
         self.dialog: Dialog | None = None
         self.invite_text = ""
         self.invite_cseq = 1
@@ -369,6 +370,7 @@ class HotlineCall(VoIPCall):
                     to_tag=self.sip.tagLibrary.get(self.call_id, ""),
                 )
             )
+            self.failure = 487
             self._release()
 
     def hangup(self) -> None:
@@ -385,6 +387,7 @@ class HotlineCall(VoIPCall):
                         to_tag=self.sip.tagLibrary.get(self.call_id, ""),
                     )
                 )
+                self.failure = 480
                 self._release()
         if self.state is CallState.ANSWERED:
             # Lost races (the far end's BYE came first) and a closed socket end it all the same.
@@ -430,6 +433,12 @@ class HotlineCall(VoIPCall):
     @property
     def live(self) -> bool:
         return not self.ended.is_set()
+
+    @property
+    def turned_away(self) -> bool:
+        """A caller we never answered, refused by us (480: the endpoint was shutting down or
+        lost its registration), not one who gave up."""
+        return self.failure == 480
 
     @property
     def packets_received(self) -> int:
