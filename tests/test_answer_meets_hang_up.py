@@ -848,12 +848,7 @@ def test_a_caller_transferred_to_an_agent_taken_meanwhile_waits_in_the_queue(
     the call (written as waiting, its agent sent to wrap-up), then failed: the caller was
     in no queue of the ACD, and waited in silence for nobody until they gave up."""
     board = hotline_switchboard(bus, clock)
-    agent_id, call_id = _offered(sessions, board, clock)
-    with sessions() as session:
-        calls.agent_answered(session, board, call_id=call_id, agent_id=agent_id, clock=clock)
-        colleague = _agent(session, "colleague", clock)
-    board.acd.presence.log_in(colleague, queues=[QUEUE], skills=[])
-    clock.advance(1)
+    agent_id, call_id, colleague = _talking_with_a_colleague_free(sessions, board, clock)
 
     def another_caller(session: Session) -> object:
         other = _arrived(session, board, clock, provider_id="CA" + "e" * 32)
@@ -880,12 +875,7 @@ def test_a_transfer_the_database_fails_to_write_is_not_announced_and_can_be_trie
     hung up the agent's leg) while the call log still showed them with the agent, in no
     queue of the ACD."""
     board = hotline_switchboard(bus, clock)
-    agent_id, call_id = _offered(sessions, board, clock)
-    with sessions() as session:
-        calls.agent_answered(session, board, call_id=call_id, agent_id=agent_id, clock=clock)
-        colleague = _agent(session, "colleague", clock)
-    board.acd.presence.log_in(colleague, queues=[QUEUE], skills=[])
-    clock.advance(1)
+    agent_id, call_id, colleague = _talking_with_a_colleague_free(sessions, board, clock)
 
     def connection_lost() -> None:
         raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
@@ -905,6 +895,20 @@ def test_a_transfer_the_database_fails_to_write_is_not_announced_and_can_be_trie
     ]
     assert _logged(sessions, call_id) == (CallState.OFFERED, colleague)
     assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
+
+
+def _talking_with_a_colleague_free(
+    sessions: Callable[[], Session], board: Switchboard, clock: TestClock
+) -> tuple[int, str, int]:
+    """An agent talking with a caller, and a colleague free a second later: (agent, call,
+    colleague)."""
+    agent_id, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        calls.agent_answered(session, board, call_id=call_id, agent_id=agent_id, clock=clock)
+        colleague = _agent(session, "colleague", clock)
+    board.acd.presence.log_in(colleague, queues=[QUEUE], skills=[])
+    clock.advance(1)
+    return agent_id, call_id, colleague
 
 
 def _published(board: Switchboard, name: str, call_id: str) -> list[dict[str, Any]]:
