@@ -15,27 +15,33 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import redis
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 from websockets.sync.client import connect
 
-from callcenter.demo.calls import QUEUES
+from callcenter.demo import calls as demo_calls
+from callcenter.demo.calls import HOTLINE, QUEUES
 from callcenter.embedded_redis import EmbeddedRedis
 from core.bus import EventBus
 from core.db import make_engine
+from orders.enums import Role
 from orders.models import User
+from telephony import calls
 from telephony.acd import Acd
-from telephony.enums import CallState
+from telephony.enums import CallChannel, CallState
 from telephony.models import Call
 from telephony.presence import AgentState, Presence
 from tests.cli_harness import add_user, cli_env, until
-from tests.conftest import PASSWORD, at, fixed_clock
+from tests.conftest import PASSWORD, TestClock, at, fixed_clock
 from tests.live_server import free_port
 
 CLI = Path(sys.executable).parent / "callcenter"
@@ -169,3 +175,52 @@ def _both_queues_called_and_some_call_live(engine: Engine, demo: subprocess.Pope
     return {"hotline-zh-CN", "hotline-en"} <= queues and any(
         c.state is not CallState.ENDED for c in calls
     )
+
+
+def test_stopping_the_demo_ends_the_calls_it_can_and_logs_its_agents_out_when_one_fails(
+    app: Any,
+    db: Session,
+    make_user: Callable[..., User],
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C ended the demo's calls one after the other and stopped at the first that
+    failed to end (the database dropped the connection): the callers after it stayed
+    queued, to be offered to the next human agent for good, and the simulated agents
+    stayed logged in, available for calls nobody would answer."""
+    board = app.state.switchboard
+    agents = [make_user(Role.AGENT) for _ in range(2)]
+    for agent in agents:
+        board.acd.presence.log_in(agent.id, queues=[], skills=[])
+    sids = ["CA" + "a" * 32, "CA" + "b" * 32]
+    for sid in sids:
+        with app.state.sessions() as session:
+            call = calls.arrive(
+                session,
+                board,
+                channel=CallChannel.TWILIO,
+                provider_id=sid,
+                from_number="+8613800000000",
+                to_number=HOTLINE,
+                answered=True,
+                clock=clock,
+            )
+            calls.enqueue(session, board, call=call, queue=QUEUES[0], clock=clock)
+    first = db.exec(select(Call.id).where(Call.provider_id == sids[0])).one()
+    finish = demo_calls.finish
+
+    def dropped_for_the_first(session: Session, board: Any, *, call_id: str, clock: Any) -> Call:
+        if call_id == first:
+            raise OperationalError("UPDATE call", {}, ConnectionError("server closed"))
+        return finish(session, board, call_id=call_id, clock=clock)
+
+    monkeypatch.setattr(demo_calls, "finish", dropped_for_the_first)
+
+    done = demo_calls.wind_down(
+        app, provider_ids=sids, agent_ids=[a.id for a in agents], clock=clock
+    )
+
+    assert (done.ended, done.failed, done.logged_out) == (1, 1, 2)
+    states = dict(db.exec(select(Call.provider_id, Call.state)).all())
+    assert states == {sids[0]: CallState.QUEUED, sids[1]: CallState.ENDED}
+    assert [board.acd.presence.get(a.id).state for a in agents] == [AgentState.LOGGED_OUT] * 2

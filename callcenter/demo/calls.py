@@ -36,10 +36,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import redis
+import structlog
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
@@ -48,7 +51,7 @@ from callcenter.runtime import Runtime
 from callcenter.secret_key import resolve_secret_key
 from callcenter.settings import Settings
 from core.db import writer
-from core.errors import ConfigurationError, Conflict
+from core.errors import CallCenterError, ConfigurationError, Conflict
 from core.types import Clock
 from ivr.flow import BUILTIN_FLOWS
 from orders.enums import Role
@@ -60,6 +63,8 @@ from telephony import AgentState, CallState, InvalidAgentState
 from telephony.calls import finish
 from telephony.models import Call
 from telephony.switchboard import Switchboard
+
+log = structlog.get_logger(__name__)
 
 DEMO_ACCOUNT_SID = "AC" + "d" * 32
 HOTLINE = "+864008008000"
@@ -585,27 +590,48 @@ async def _log_in(base: str, agents: list[_SimAgent]) -> None:
             login.raise_for_status()
 
 
+@dataclass(frozen=True)
+class WoundDown:
+    """What stopping the demo did: calls ended, calls that could not be, agents logged out."""
+
+    ended: int
+    failed: int
+    logged_out: int
+
+
 def wind_down(
     app: FastAPI, *, provider_ids: Iterable[str], agent_ids: Iterable[int], clock: Clock
-) -> tuple[int, int]:
+) -> WoundDown:
     """End the demo's calls still in progress and log its simulated agents out, through the
     call service and presence as any hang-up and log-out goes: a caller left waiting would
-    be offered to the next human agent who becomes available, for good. Returns how many
-    calls were ended and how many agents logged out."""
+    be offered to the next human agent who becomes available, for good. A call that fails
+    to end (the database or Redis away) is logged and counted, and the others still end,
+    each in a session of its own; the agents log out whatever happened to the calls."""
     board: Switchboard = app.state.switchboard
     ids = list(provider_ids)
     with app.state.sessions() as session:
         live = session.exec(
             select(Call.id).where(col(Call.provider_id).in_(ids), Call.state != CallState.ENDED)
         ).all()
-        for call_id in live:
-            finish(session, board, call_id=call_id, clock=clock)
+    ended = failed = 0
+    for call_id in live:
+        try:
+            with app.state.sessions() as session:
+                finish(session, board, call_id=call_id, clock=clock)
+            ended += 1
+        except (CallCenterError, SQLAlchemyError, redis.RedisError) as exc:
+            log.warning("demo call not ended", call=call_id, error=str(exc))
+            failed += 1
     logged_out = 0
     for agent_id in agent_ids:
-        with contextlib.suppress(InvalidAgentState):  # already logged out
+        try:
             board.acd.presence.choose(agent_id, AgentState.LOGGED_OUT, reason="demo stopped")
             logged_out += 1
-    return len(live), logged_out
+        except InvalidAgentState:
+            continue  # already logged out
+        except redis.RedisError as exc:
+            log.warning("demo agent not logged out", agent=agent_id, error=str(exc))
+    return WoundDown(ended=ended, failed=failed, logged_out=logged_out)
 
 
 def run_demo_calls(
@@ -689,7 +715,7 @@ async def _serve_and_call(
         stopping.cancel()
         calling.cancel()
         await stream.stop()
-        ended, logged_out = await asyncio.to_thread(
+        done = await asyncio.to_thread(
             wind_down,
             app,
             provider_ids=stream.in_progress,
@@ -697,9 +723,10 @@ async def _serve_and_call(
             clock=runtime.clock,
         )
         if stop.is_set():
+            failed = f" ({done.failed} could not be: see the log)" if done.failed else ""
             out.print(
-                f"stopped: {ended} calls in progress ended, "
-                f"{logged_out} simulated agents logged out"
+                f"stopped: {done.ended} calls in progress ended{failed}, "
+                f"{done.logged_out} simulated agents logged out"
             )
         with contextlib.suppress(asyncio.CancelledError):
             await calling  # a failure of the callers' loop itself is not hidden
