@@ -357,11 +357,16 @@ def agent_answers_after_cancel(user: str, *, timeout_ms: int = 60000) -> str:
 
 
 def customer_answers(
-    user: str, keys: list[str], *, first_key_ms: int = 1500, gap_ms: int = 1000
+    user: str,
+    keys: list[str],
+    *,
+    ring_ms: int = 300,
+    first_key_ms: int = 1500,
+    gap_ms: int = 1000,
 ) -> str:
-    """A customer's phone taking the hotline's call: it answers, presses ``keys`` (RFC 2833)
-    while the prompts play, and waits for the hotline to hang up."""
-    answers = AGENT_ANSWERS.replace("{user}", user).replace("{ring_ms}", "300")
+    """A customer's phone taking the hotline's call: it answers after ``ring_ms``, presses
+    ``keys`` (RFC 2833) while the prompts play, and waits for the hotline to hang up."""
+    answers = AGENT_ANSWERS.replace("{user}", user).replace("{ring_ms}", str(ring_ms))
     # A 200 OK we retransmitted before the ACK came is ACKed again: take that ACK too.
     pressed = f'  <recv request="ACK" timeout="{first_key_ms}" ontimeout="1"/>\n  <label id="1"/>\n'
     for key in keys:

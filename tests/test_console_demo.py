@@ -220,7 +220,7 @@ def test_stopping_the_demo_ends_the_calls_it_can_and_logs_its_agents_out_when_on
         app, provider_ids=sids, agent_ids=[a.id for a in agents], clock=clock
     )
 
-    assert (done.ended, done.failed, done.logged_out) == (1, 1, 2)
+    assert (done.ended, done.failed, done.logged_out, done.left_in) == (1, 1, 2, 0)
     states = dict(db.exec(select(Call.provider_id, Call.state)).all())
     assert states == {sids[0]: CallState.QUEUED, sids[1]: CallState.ENDED}
     assert [board.acd.presence.get(a.id).state for a in agents] == [AgentState.LOGGED_OUT] * 2

@@ -1392,7 +1392,7 @@ def test_agent_consults_a_colleague_then_hands_the_sip_caller_over(
         register_softphone(name, kamailio, tmp_path / name) for name in ("agent1", "agent2")
     ]
     caller = call_through(
-        kamailio, [("pause", 800), ("dtmf", "0"), ("pause", 12000)], tmp_path / "caller"
+        kamailio, [("pause", 800), ("dtmf", "0"), ("pause", 20000)], tmp_path / "caller"
     )
     with TestClient(app) as client:
         try:

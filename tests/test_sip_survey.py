@@ -3,10 +3,13 @@ Kamailio the proxy, SIPp the customer's phone."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from pyVoIP.VoIP.VoIP import VoIPCall
 from sqlmodel import Session, select
 
 from callcenter.settings import Settings
@@ -19,7 +22,27 @@ from telephony.sip import survey_call
 from tests.conftest import TestClock
 from tests.outbound_data import survey_due
 from tests.sip_harness import Kamailio, agent_rings_out, customer_answers
-from tests.test_sip import Sessions, register_softphone, sqlite_only, start_hotline
+from tests.test_sip import Hotline, Sessions, register_softphone, sqlite_only, start_hotline
+
+
+def sip_dialer(
+    settings: Settings,
+    sessions: Sessions,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    clock: TestClock,
+) -> Hotline:
+    """A hotline whose endpoint dials the surveys, registered to the proxy."""
+    dialer = settings.model_copy(
+        update={"callbacks": settings.callbacks.model_copy(update={"dialer": "sip"})}
+    )
+    line = start_hotline(
+        dialer, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+    )
+    line.registered()
+    return line
 
 
 @sqlite_only
@@ -43,13 +66,7 @@ def test_a_survey_call_through_the_pbx_keeps_the_customers_keyed_score(
     customer = register_softphone(
         number, kamailio, tmp_path / "customer", behaviour=customer_answers(number, ["1", score])
     )
-    dialer = settings.model_copy(
-        update={"callbacks": settings.callbacks.model_copy(update={"dialer": "sip"})}
-    )
-    line = start_hotline(
-        dialer, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
-    )
-    line.registered()
+    line = sip_dialer(settings, sessions, bus, tmp_path, prompts_home, kamailio, clock)
     try:
         placed = line.endpoint.dial_due_surveys()
         again = line.endpoint.dial_due_surveys()
@@ -101,13 +118,7 @@ def test_a_survey_call_nobody_answers_is_cancelled_and_tried_again_later(
     customer = register_softphone(
         number, kamailio, tmp_path / "customer", behaviour=agent_rings_out(number)
     )
-    dialer = settings.model_copy(
-        update={"callbacks": settings.callbacks.model_copy(update={"dialer": "sip"})}
-    )
-    line = start_hotline(
-        dialer, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
-    )
-    line.registered()
+    line = sip_dialer(settings, sessions, bus, tmp_path, prompts_home, kamailio, clock)
     try:
         assert line.endpoint.dial_due_surveys() == 1
         assert customer.wait(timeout=30) == 0, customer.errors()  # it saw the CANCEL
@@ -122,3 +133,53 @@ def test_a_survey_call_nobody_answers_is_cancelled_and_tried_again_later(
     db.refresh(task)
     assert (task.status, task.outcome, task.attempts) == ("scheduled", "no_answer", 1)
     assert task.due_at is not None and task.due_at > clock()
+
+
+@sqlite_only
+def test_a_customer_who_picks_up_as_the_ring_time_runs_out_is_surveyed(
+    settings: Settings,
+    db: Session,
+    sessions: Sessions,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    kamailio: Kamailio,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found in review: the customer's answer was being taken (its media set up) as the
+    ring time ran out. The endpoint's CANCEL then found the call answered and did nothing,
+    and the survey was given up: the attempt counted as not answered while the customer sat
+    in a silent call."""
+    monkeypatch.setattr(survey_call, "RING_SECONDS", 3)
+    take = VoIPCall.answered
+
+    def slowly(self: VoIPCall, response: Any) -> None:
+        # Taken 0.6 s before the ring time is up, set up 0.6 s after it (short of the
+        # phone's second resend of its 200 OK, so it sees two ACKs at most).
+        time.sleep(1.2)
+        take(self, response)
+
+    monkeypatch.setattr(VoIPCall, "answered", slowly)
+    _, task = survey_due(db, clock)
+    number = dial_digits(task.phone, from_region="CN")
+    customer = register_softphone(
+        number,
+        kamailio,
+        tmp_path / "customer",
+        behaviour=customer_answers(number, ["1", "4"], ring_ms=2400),
+    )
+    line = sip_dialer(settings, sessions, bus, tmp_path, prompts_home, kamailio, clock)
+    try:
+        assert line.endpoint.dial_due_surveys() == 1
+        assert customer.wait(timeout=60) == 0, customer.errors()  # surveyed, then hung up
+        call = line.ended_call()
+    finally:
+        customer.stop()
+        line.endpoint.stop()
+        line.thread.join(timeout=10)
+
+    assert call.answered_at is not None and call.disposition is Disposition.COMPLETED
+    db.expire_all()
+    db.refresh(task)
+    assert (task.status, task.outcome, task.attempts) == ("done", "score_given", 1)

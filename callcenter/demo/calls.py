@@ -592,11 +592,12 @@ async def _log_in(base: str, agents: list[_SimAgent]) -> None:
 
 @dataclass(frozen=True)
 class WoundDown:
-    """What stopping the demo did: calls ended, calls that could not be, agents logged out."""
+    """What stopping the demo did: its calls ended or not, its agents logged out or not."""
 
     ended: int
     failed: int
     logged_out: int
+    left_in: int
 
 
 def wind_down(
@@ -604,16 +605,21 @@ def wind_down(
 ) -> WoundDown:
     """End the demo's calls still in progress and log its simulated agents out, through the
     call service and presence as any hang-up and log-out goes: a caller left waiting would
-    be offered to the next human agent who becomes available, for good. A call that fails
-    to end (the database or Redis away) is logged and counted, and the others still end,
-    each in a session of its own; the agents log out whatever happened to the calls."""
+    be offered to the next human agent who becomes available, for good. Whatever fails (the
+    database or Redis away) is logged and counted, and the rest still goes: each call ends
+    in a session of its own, and the agents log out whatever happened to the calls (one
+    still on a call that could not end cannot, and is counted as left in)."""
     board: Switchboard = app.state.switchboard
     ids = list(provider_ids)
-    with app.state.sessions() as session:
-        live = session.exec(
-            select(Call.id).where(col(Call.provider_id).in_(ids), Call.state != CallState.ENDED)
-        ).all()
     ended = failed = 0
+    try:
+        with app.state.sessions() as session:
+            live = session.exec(
+                select(Call.id).where(col(Call.provider_id).in_(ids), Call.state != CallState.ENDED)
+            ).all()
+    except SQLAlchemyError as exc:
+        log.warning("demo calls not ended: the call log cannot be read", error=str(exc))
+        live, failed = [], len(ids)
     for call_id in live:
         try:
             with app.state.sessions() as session:
@@ -622,16 +628,17 @@ def wind_down(
         except (CallCenterError, SQLAlchemyError, redis.RedisError) as exc:
             log.warning("demo call not ended", call=call_id, error=str(exc))
             failed += 1
-    logged_out = 0
+    logged_out = left_in = 0
     for agent_id in agent_ids:
         try:
+            if board.acd.presence.get(agent_id).state is AgentState.LOGGED_OUT:
+                continue
             board.acd.presence.choose(agent_id, AgentState.LOGGED_OUT, reason="demo stopped")
             logged_out += 1
-        except InvalidAgentState:
-            continue  # already logged out
-        except redis.RedisError as exc:
+        except (InvalidAgentState, redis.RedisError) as exc:
             log.warning("demo agent not logged out", agent=agent_id, error=str(exc))
-    return WoundDown(ended=ended, failed=failed, logged_out=logged_out)
+            left_in += 1
+    return WoundDown(ended=ended, failed=failed, logged_out=logged_out, left_in=left_in)
 
 
 def run_demo_calls(
@@ -724,9 +731,10 @@ async def _serve_and_call(
         )
         if stop.is_set():
             failed = f" ({done.failed} could not be: see the log)" if done.failed else ""
+            left_in = f" ({done.left_in} could not be: see the log)" if done.left_in else ""
             out.print(
                 f"stopped: {done.ended} calls in progress ended{failed}, "
-                f"{done.logged_out} simulated agents logged out"
+                f"{done.logged_out} simulated agents logged out{left_in}"
             )
         with contextlib.suppress(asyncio.CancelledError):
             await calling  # a failure of the callers' loop itself is not hidden

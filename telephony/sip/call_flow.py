@@ -429,10 +429,7 @@ class SipCall:
                     session, ctx.board, call_id=self.call_id, agent_id=agent_id, clock=ctx.clock
                 )
             return
-        if leg.answered_event.is_set():
-            leg.hangup()
-        else:
-            leg.cancel()
+        leg.hangup()  # rang out, refused, or picked up too late
         if self._consulting.is_set() and self.leg.live:  # rang out or refused
             self._end_consultation()
 
@@ -491,10 +488,7 @@ class SipCall:
                     break
         if leg.answered_event.is_set() and self.leg.live and self._answered(offer, leg):
             return True
-        if leg.answered_event.is_set():
-            leg.hangup()
-        else:
-            leg.cancel()
+        leg.hangup()  # rang out, declined, or picked up too late
         if self.leg.live and not over:
             self._missed(offer)
         return False

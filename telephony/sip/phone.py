@@ -341,21 +341,27 @@ class HotlineCall(VoIPCall):
         self.phone.forget_cancelled(self.call_id)
         self._finish()
 
-    def cancel(self) -> None:
-        """Stop ringing an outbound leg nobody answered. Its final answer may still come
-        (a 487, or a 200 OK that crossed the CANCEL): the phone keeps the leg for it."""
+    def cancel(self) -> bool:
+        """Stop ringing an outbound leg nobody answered: True. False when its answer was
+        taken first (the leg is live: the caller takes the call, or hangs it up). A final
+        answer may still come after the CANCEL (a 487, or a 200 OK that crossed it): the
+        phone keeps the leg for it."""
         with self._finishing:
-            if self.state is not CallState.DIALING or self.ended.is_set():
-                return
-            self.phone.remember_cancelled(self)
-            head = self.invite_text.split("\r\n\r\n", 1)[0].split("\r\n")
-            target = head[0].split(" ", 2)[1]
-            keep = ("Via:", "From:", "To:", "Call-ID:", "Max-Forwards:")
-            lines = [f"CANCEL {target} SIP/2.0", *(h for h in head[1:] if h.startswith(keep))]
-            lines += [f"CSeq: {self.invite_cseq} CANCEL", "Content-Length: 0"]
-            self.phone.sip.send("\r\n".join(lines) + "\r\n\r\n")
-            self.failure = 487
-            self._release()
+            if self.state is CallState.DIALING and not self.ended.is_set():
+                self._send_cancel()
+                return True
+            return self.state is not CallState.ANSWERED or self.ended.is_set()
+
+    def _send_cancel(self) -> None:
+        self.phone.remember_cancelled(self)
+        head = self.invite_text.split("\r\n\r\n", 1)[0].split("\r\n")
+        target = head[0].split(" ", 2)[1]
+        keep = ("Via:", "From:", "To:", "Call-ID:", "Max-Forwards:")
+        lines = [f"CANCEL {target} SIP/2.0", *(h for h in head[1:] if h.startswith(keep))]
+        lines += [f"CSeq: {self.invite_cseq} CANCEL", "Content-Length: 0"]
+        self.phone.sip.send("\r\n".join(lines) + "\r\n\r\n")
+        self.failure = 487
+        self._release()
 
     def cancelled_by_caller(self) -> None:
         """The caller gave up before we answered (CANCEL); once answered, it is moot."""
@@ -374,10 +380,13 @@ class HotlineCall(VoIPCall):
             self._release()
 
     def hangup(self) -> None:
-        # Decided under the lock an answer takes: a call answered meanwhile gets its BYE,
-        # one still ringing a 480, never a 480 and then a 200 OK.
+        """End the leg, whatever it reached: a caller still ringing gets 480, a phone we
+        ring a CANCEL, an answered leg its BYE. Decided under the lock an answer takes, so
+        an answer meanwhile is hung up, never left live (or sent a 480 then a 200 OK)."""
         with self._finishing:
-            if self.state is CallState.RINGING and not self.ended.is_set():
+            if self.ended.is_set():
+                return
+            if self.state is CallState.RINGING:
                 # Never answered (shutting down): tell the caller, not leave them ringing.
                 self.phone.sip.send(
                     dialog.response(
@@ -389,12 +398,14 @@ class HotlineCall(VoIPCall):
                 )
                 self.failure = 480
                 self._release()
+                return
+            if self.state is CallState.DIALING:
+                self._send_cancel()  # ours, still ringing: the far end stops ringing too
+                return
         if self.state is CallState.ANSWERED:
             # Lost races (the far end's BYE came first) and a closed socket end it all the same.
             with contextlib.suppress(InvalidStateError, OSError):
                 super().hangup()
-        elif self.state is CallState.DIALING:
-            self.cancel()  # ours, still ringing: the far end stops ringing too
         self._finish()
 
     def bye(self) -> None:

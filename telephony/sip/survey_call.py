@@ -69,8 +69,8 @@ class SurveyCall(SipCall):
         while self.leg.live and time.monotonic() < deadline:
             if self.leg.answered_event.wait(0.05):
                 return True
-        self.leg.cancel()
-        return False
+        # An answer taken as the ring time ran out stands: the customer is on the line.
+        return not self.leg.cancel()
 
 
 def place_survey_call(
