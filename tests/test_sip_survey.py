@@ -3,7 +3,7 @@ Kamailio the proxy, SIPp the customer's phone."""
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from orders.services.lookup import lookup_caller
 from recordings.models import Recording
 from telephony.enums import Disposition
 from telephony.sip import survey_call
+from telephony.sip.phone import HotlineCall
 from tests.conftest import TestClock
 from tests.outbound_data import survey_due
 from tests.sip_harness import Kamailio, agent_rings_out, customer_answers
@@ -152,14 +153,21 @@ def test_a_customer_who_picks_up_as_the_ring_time_runs_out_is_surveyed(
     and the survey was given up: the attempt counted as not answered while the customer sat
     in a silent call."""
     monkeypatch.setattr(survey_call, "RING_SECONDS", 3)
-    take = VoIPCall.answered
+    take, give_up = VoIPCall.answered, HotlineCall.cancel
+    giving_up, met = threading.Event(), threading.Event()
+
+    def cancel(self: HotlineCall) -> bool:
+        giving_up.set()
+        return give_up(self)
 
     def slowly(self: VoIPCall, response: Any) -> None:
-        # Taken 0.6 s before the ring time is up, set up 0.6 s after it (short of the
-        # phone's second resend of its 200 OK, so it sees two ACKs at most).
-        time.sleep(1.2)
+        # The answer (0.6 s before the ring time is up) is set up only once the endpoint
+        # gives up ringing: its CANCEL then waits for the answer.
+        if giving_up.wait(10):
+            met.set()
         take(self, response)
 
+    monkeypatch.setattr(HotlineCall, "cancel", cancel)
     monkeypatch.setattr(VoIPCall, "answered", slowly)
     _, task = survey_due(db, clock)
     number = dial_digits(task.phone, from_region="CN")
@@ -179,6 +187,7 @@ def test_a_customer_who_picks_up_as_the_ring_time_runs_out_is_surveyed(
         line.endpoint.stop()
         line.thread.join(timeout=10)
 
+    assert met.is_set(), "the answer and the CANCEL did not meet"
     assert call.answered_at is not None and call.disposition is Disposition.COMPLETED
     db.expire_all()
     db.refresh(task)

@@ -422,7 +422,9 @@ class SipCall:
         while self._consulting.is_set() and self.leg.live and leg.live:
             if leg.answered_event.wait(0.05) or time.monotonic() >= deadline:
                 break
-        if leg.answered_event.is_set() and self._consulting.is_set() and self.leg.live:
+        # Out of time: the ringing stops, unless an answer was taken as it ran out.
+        answered = leg.answered_event.is_set() or not leg.cancel()
+        if answered and self._consulting.is_set() and self.leg.live:
             self.media.consult = leg
             with ctx.sessions() as session, contextlib.suppress(NoSuchOffer):
                 calls.consult_answered(
@@ -486,7 +488,10 @@ class SipCall:
                 if not self._still_offered(offer):
                     over = True
                     break
-        if leg.answered_event.is_set() and self.leg.live and self._answered(offer, leg):
+        # Out of time, or declined: the ringing stops, unless an answer was taken as it ran
+        # out; that one stands if the ACD still offers this agent the call (``_answered``).
+        answered = leg.answered_event.is_set() or not leg.cancel()
+        if answered and self.leg.live and self._answered(offer, leg):
             return True
         leg.hangup()  # rang out, declined, or picked up too late
         if self.leg.live and not over:

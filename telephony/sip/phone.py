@@ -321,7 +321,6 @@ class HotlineCall(VoIPCall):
         """A final failure of our INVITE (a 487 to our CANCEL too): ACK it (same branch)
         and end the leg."""
         status = int(response.status)
-        self.failure = self.failure or status
         to = dialog.headers(response.raw, "to")[0]
         via = dialog.headers(self.invite_text, "via")[0]
         target = self.invite_text.split(" ", 2)[1]
@@ -338,8 +337,13 @@ class HotlineCall(VoIPCall):
             ]
         )
         self.phone.sip.send(ack + "\r\n\r\n")
-        self.phone.forget_cancelled(self.call_id)
-        self._finish()
+        # Under the lock a CANCEL is decided with: one that came first keeps its 487; one
+        # after this finds the leg ended, and neither CANCELs nor remembers it again.
+        with self._finishing:
+            self.failure = self.failure or status
+            self.phone.forget_cancelled(self.call_id)
+            if not self.ended.is_set():
+                self._release()
 
     def cancel(self) -> bool:
         """Stop ringing an outbound leg nobody answered: True. False when its answer was
@@ -402,14 +406,16 @@ class HotlineCall(VoIPCall):
             if self.state is CallState.DIALING:
                 self._send_cancel()  # ours, still ringing: the far end stops ringing too
                 return
-        if self.state is CallState.ANSWERED:
-            # Lost races (the far end's BYE came first) and a closed socket end it all the same.
-            with contextlib.suppress(InvalidStateError, OSError):
-                super().hangup()
+            if self.state is CallState.ANSWERED:
+                # One BYE, whoever else ends the leg at the same moment (the far end's BYE,
+                # the endpoint stopping); a closed socket ends it all the same.
+                with contextlib.suppress(InvalidStateError, OSError):
+                    super().hangup()
         self._finish()
 
     def bye(self) -> None:
-        super().bye()
+        with self._finishing:
+            super().bye()
         self._finish()
 
     def _finish(self) -> None:

@@ -69,8 +69,9 @@ class SurveyCall(SipCall):
         while self.leg.live and time.monotonic() < deadline:
             if self.leg.answered_event.wait(0.05):
                 return True
-        # An answer taken as the ring time ran out stands: the customer is on the line.
-        return not self.leg.cancel()
+        # An answer taken as the ring time ran out stands (the customer is on the line), and
+        # one who answered and hung up at once answered all the same.
+        return not self.leg.cancel() or self.leg.answered_event.is_set()
 
 
 def place_survey_call(
