@@ -1318,6 +1318,37 @@ def test_endpoint_registers_again_when_pyvoip_gives_up_on_its_registration(
 
 
 @sqlite_only
+def test_endpoint_registers_again_when_a_call_ends_as_pyvoip_gives_up_on_its_registration(
+    hotline: Hotline, tmp_path: Path
+) -> None:
+    """pyVoIP's stop looks its calls up again by id, one by one: a call that ended as the
+    phone stopped (its far end's BYE came meanwhile) made it raise KeyError before it
+    called back. The endpoint never heard that its registration was lost, and took no
+    call again."""
+    first = hotline.call(scenario([("pause", 300)]), tmp_path / "first")
+    hotline.thread.start()
+    assert first.wait() == 0, first.errors()
+    lost = hotline.endpoint.phone
+    assert lost is not None
+
+    class Leg:
+        """A live leg whose hang-up comes as the other one's far end hangs up."""
+
+        def __init__(self, other: str) -> None:
+            self.other = other
+
+        def hangup(self) -> None:
+            lost.calls.pop(self.other, None)
+
+    lost.calls.update({"leg-a": Leg("leg-b"), "leg-b": Leg("leg-a")})
+    lost.sip.stop()
+    lost.fatal()
+    second = hotline.call(scenario([("pause", 300)]), tmp_path / "second")
+    assert second.wait(timeout=60) == 0, second.errors()  # a new REGISTER, then the call
+    assert hotline.endpoint.phone is not None and hotline.endpoint.phone is not lost
+
+
+@sqlite_only
 def test_an_agent_hangs_up_a_sip_call_from_the_console(
     settings: Settings,
     sessions: Sessions,

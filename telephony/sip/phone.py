@@ -38,6 +38,7 @@ from typing import Any
 import structlog
 from pyVoIP import RTP
 from pyVoIP.SIP import SIPClient, SIPMessage, SIPMessageType
+from pyVoIP.VoIP.status import PhoneStatus
 from pyVoIP.VoIP.VoIP import (
     CallState,
     InvalidStateError,
@@ -542,6 +543,17 @@ class HotlinePhone(VoIPPhone):
         # endpoint has to hear of it to register again.
         super().fatal()
         self.on_fatal(self)
+
+    def stop(self, failed: bool = False) -> None:
+        # pyVoIP's stop walks a copy of its calls' ids and looks each up again: a leg that
+        # ended meanwhile (its far end's BYE) raised KeyError, so the phone neither
+        # deregistered nor, when pyVoIP gave up on its registration, told the endpoint.
+        self._status = PhoneStatus.DEREGISTERING
+        for leg in list(self.calls.values()):
+            with contextlib.suppress(InvalidStateError):
+                leg.hangup()
+        self.sip.stop()
+        self._status = PhoneStatus.FAILED if failed else PhoneStatus.INACTIVE
 
     def callback(self, request: SIPMessage) -> None:
         if request.type is SIPMessageType.MESSAGE and request.method == "CANCEL":
