@@ -325,20 +325,8 @@ AGENT_ANSWERS_AFTER_CANCEL = (
     + """    ]]>
   </send>
   <recv request="ACK" timeout="5000"/>
-  <recv request="BYE" timeout="5000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
 """
+    + HOTLINE_HANGS_UP.replace("{timeout_ms}", "5000")
 )
 
 
