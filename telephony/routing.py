@@ -239,17 +239,13 @@ def transfer_call(
         raise TransferInvalid("the call is already with this agent", details={"agent_id": agent_id})
     if agent_id is not None and acd.presence.get(agent_id).state is not AgentState.AVAILABLE:
         raise AgentUnavailable(f"agent {agent_id} is not available", details={"agent_id": agent_id})
-    previous, leg = call.agent_id, call.agent_leg
+    previous = call.agent_id
     assert previous is not None and call.queue is not None
-    # The agent is released while the call is still held (a hang-up meanwhile waits, then
-    # finds it queued); the move is announced only once it is written. If the write fails,
-    # no channel moves the caller, who stays with the agent, and the agent's console gets
-    # the error: trying again completes the transfer (the release is not repeated).
     acd.end_call(previous, call.queue, call.id)
+    notifier.transferred(call, previous_agent_id=previous, at=clock())
     call.agent_id = None
     call.agent_leg = None
     services.enqueue_call(session, notifier=notifier, call=call, queue=target, clock=clock)
-    notifier.transferred(call, previous_agent_id=previous, agent_leg=leg, at=clock())
     if agent_id is not None:
         offer = acd.offer_to(call.id, target, agent_id, customer_ids=call.customer_ids)
         if offer is not None:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from core.bus import EventBus
@@ -867,36 +866,6 @@ def test_a_caller_transferred_to_an_agent_taken_meanwhile_waits_in_the_queue(
     assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
 
 
-def test_a_transfer_the_database_fails_to_write_is_not_announced_and_can_be_tried_again(
-    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
-) -> None:
-    """The database dropped the connection as a blind transfer was written. The transfer
-    had been announced already: the caller's channel moved them back to waiting (Twilio
-    hung up the agent's leg) while the call log still showed them with the agent, in no
-    queue of the ACD."""
-    board = hotline_switchboard(bus, clock)
-    agent_id, call_id, colleague = _talking_with_a_colleague_free(sessions, board, clock)
-
-    def connection_lost() -> None:
-        raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
-
-    with sessions() as session, pytest.raises(OperationalError):
-        session.commit = connection_lost  # type: ignore[method-assign]
-        calls.transfer(session, board, call_id=call_id, agent_id=colleague, clock=clock)
-
-    assert _published(board, "call.transferred", call_id) == []
-    assert _logged(sessions, call_id) == (CallState.BRIDGED, agent_id)
-    assert board.acd.position(call_id, QUEUE) is None
-
-    with sessions() as session:  # the agent tries again
-        calls.transfer(session, board, call_id=call_id, agent_id=colleague, clock=clock)
-    assert [e["from_agent_id"] for e in _published(board, "call.transferred", call_id)] == [
-        agent_id
-    ]
-    assert _logged(sessions, call_id) == (CallState.OFFERED, colleague)
-    assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
-
-
 def _talking_with_a_colleague_free(
     sessions: Callable[[], Session], board: Switchboard, clock: TestClock
 ) -> tuple[int, str, int]:
@@ -909,14 +878,6 @@ def _talking_with_a_colleague_free(
     board.acd.presence.log_in(colleague, queues=[QUEUE], skills=[])
     clock.advance(1)
     return agent_id, call_id, colleague
-
-
-def _published(board: Switchboard, name: str, call_id: str) -> list[dict[str, Any]]:
-    return [
-        e.data
-        for e in board.events.read_after("0", count=10_000)
-        if e.name == name and e.data.get("call_id") == call_id
-    ]
 
 
 def test_a_status_that_comes_with_the_hang_up_is_not_written_over_it(
