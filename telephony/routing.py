@@ -49,7 +49,23 @@ def queue_call(
         return []
     services.enqueue_call(session, notifier=notifier, call=call, queue=queue, clock=clock)
     acd.enqueue(call.id, queue, priority=priority, customer_ids=call.customer_ids)
+    if _hung_up_meanwhile(session, acd=acd, notifier=notifier, call=call, clock=clock):
+        return []
     return record_offers(session, acd, acd.dispatch(queue))
+
+
+def _hung_up_meanwhile(
+    session: Session, *, acd: Acd, notifier: CallNotifier, call: Call, clock: Clock
+) -> bool:
+    """Whether the caller hung up between the call's write as waiting and the ACD's taking
+    it. That hang-up found nothing in the ACD to take out, and the ACD would ring the next
+    free agent for a caller who has gone: the call is taken out here. Read once the ACD
+    has the call, so a hang-up committed after this read finds it there itself."""
+    now = services.read_call_again(session, call=call)
+    if now.state is not CallState.ENDED:
+        return False
+    call_ended(session, acd=acd, notifier=notifier, call=now, clock=clock)
+    return True
 
 
 def record_offers(session: Session, acd: Acd, offers: list[Offer]) -> list[Offer]:
@@ -246,15 +262,17 @@ def transfer_call(
     call.agent_id = None
     call.agent_leg = None
     services.enqueue_call(session, notifier=notifier, call=call, queue=target, clock=clock)
+    offer = None
     if agent_id is not None:
+        # None when the agent was taken since the check above, and the call has moved
+        # already: it waits at the front of the queue rather than failing with its caller
+        # nowhere.
         offer = acd.offer_to(call.id, target, agent_id, customer_ids=call.customer_ids)
-        if offer is not None:
-            return record_offers(session, acd, [offer])
-        # The agent was taken since the check above, and the call has moved already: it
-        # waits at the front of the queue rather than failing with its caller nowhere.
     else:
         acd.enqueue(call.id, target, priority=0, customer_ids=call.customer_ids)
-    return record_offers(session, acd, acd.dispatch(target))
+    if _hung_up_meanwhile(session, acd=acd, notifier=notifier, call=call, clock=clock):
+        return []
+    return record_offers(session, acd, [offer] if offer is not None else acd.dispatch(target))
 
 
 def consult(

@@ -191,6 +191,15 @@ def get_call(session: Session, *, call_id: str) -> Call:
     return call
 
 
+def read_call_again(session: Session, *, call: Call) -> Call:
+    """``call`` as last committed, by this or another request (the session's copy is read
+    afresh). The read ends the session's transaction: on SQLite a writer's read holds the
+    database's lock until then."""
+    fresh = session.exec(_BY_ID_AFRESH, params={"call_id": call.id}).one()
+    session.commit()
+    return fresh
+
+
 def lock_call(session: Session, *, call_id: str) -> Call:
     """The call as last committed, held against other changes until this transaction ends
     (a row lock on PostgreSQL; on SQLite a writing session holds the database's lock from
@@ -213,6 +222,11 @@ def _held(condition: ColumnElement[bool]) -> SelectOfScalar[Call]:
 _BY_PROVIDER_ID = select(Call).where(col(Call.provider_id) == bindparam("provider_id"))
 _HELD_BY_PROVIDER_ID = _held(col(Call.provider_id) == bindparam("provider_id"))
 _HELD_BY_ID = _held(col(Call.id) == bindparam("call_id"))
+_BY_ID_AFRESH = (
+    select(Call)
+    .where(col(Call.id) == bindparam("call_id"))
+    .execution_options(populate_existing=True)
+)
 _calls = table_of(Call).c
 
 _STATE_HELD = select(_calls.state).where(_calls.id == bindparam("call_id")).with_for_update()

@@ -323,10 +323,7 @@ def test_a_late_record_of_an_offer_whose_agent_left_leaves_the_call_waiting(
     the call still queued in the log and wrote nothing; the late record then wrote it
     offered to the agent who had left, while the ACD had it waiting."""
     board = hotline_switchboard(bus, clock)
-    with sessions() as session:
-        agent_id = _agent(session, "agent", clock)
-        call_id = _arrived(session, board, clock).id
-    board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
+    agent_id, call_id = _caller_and_a_free_agent(sessions, board, clock)
 
     failures = _meet(
         sessions,
@@ -475,10 +472,7 @@ def test_an_answer_to_an_offer_not_yet_written_down_bridges_the_call(
     The answer failed (queued to bridged) after the ACD had already handed the call over:
     the agent was left on a call the log showed waiting, and nobody else was offered it."""
     board = hotline_switchboard(bus, clock)
-    with sessions() as session:
-        agent_id = _agent(session, "agent", clock)
-        call_id = _arrived(session, board, clock).id
-    board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
+    agent_id, call_id = _caller_and_a_free_agent(sessions, board, clock)
 
     def answer(session: Session) -> object:
         return calls.agent_answered(session, board, call_id=call_id, agent_id=agent_id, clock=clock)
@@ -586,6 +580,29 @@ def _logged(sessions: Callable[[], Session], call_id: str) -> tuple[CallState, i
         return logged.state, logged.agent_id
 
 
+def _abandoned_with_agent_free(
+    sessions: Callable[[], Session], board: Switchboard, call_id: str, agent_id: int
+) -> None:
+    """The call is logged as given up, rings nobody, and the agent is free."""
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None
+        assert (ended.state, ended.disposition) == (CallState.ENDED, Disposition.ABANDONED)
+    assert board.acd.current_offer(call_id) is None
+    assert board.acd.presence.get(agent_id).state is AgentState.AVAILABLE
+
+
+def _caller_and_a_free_agent(
+    sessions: Callable[[], Session], board: Switchboard, clock: TestClock
+) -> tuple[int, str]:
+    """A caller in the IVR, and an agent logged in and free: (agent, call)."""
+    with sessions() as session:
+        agent_id = _agent(session, "agent", clock)
+        call_id = _arrived(session, board, clock).id
+    board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
+    return agent_id, call_id
+
+
 def _frees_up(board: Switchboard, agent_id: int) -> Callable[[Session], object]:
     """The agent becomes available, and the worker's sweep offers them what waits."""
 
@@ -609,37 +626,76 @@ def _offered(
         return agent_id, call.id
 
 
+@pytest.mark.parametrize("to_agent", [False, True], ids=["to_the_queue", "to_an_agent"])
+@pytest.mark.parametrize(
+    "pausing", ["held", "committed"], ids=["while_it_holds_the_call", "before_the_acd_has_it"]
+)
 def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
     sessions: Callable[[], Session],
     bus: redis.Redis,
     clock: TestClock,
     monkeypatch: pytest.MonkeyPatch,
+    pausing: str,
+    to_agent: bool,
 ) -> None:
-    """The hang-up comes while a blind transfer is under way (the first agent released, the
-    call not yet queued again). Before the transfer held the call, the transfer then wrote
-    the ended call back into the queue, and the hang-up failed releasing the first agent a
-    second time: the next agent was rung for a caller who had gone."""
+    """The hang-up comes while a blind transfer is under way: the first agent released and
+    the call not yet written as waiting (the transfer holds it), or written but not yet in
+    the ACD's queue. Before the transfer held the call, it wrote the ended call back into
+    the queue, and the hang-up failed releasing the first agent a second time. Later the
+    hang-up could still come between the write and the ACD: it found nothing to take out
+    of the ACD, which then queued the ended call and rang the next agent for a caller who
+    had gone (seen in CI on PostgreSQL)."""
     board = hotline_switchboard(bus, clock)
     first, call_id = _offered(sessions, board, clock)
     with sessions() as session:
         calls.agent_answered(session, board, call_id=call_id, agent_id=first, clock=clock)
         second = _agent(session, "second", clock)
     board.acd.presence.log_in(second, queues=[QUEUE], skills=[])
+    target = {"agent_id": second} if to_agent else {"queue": QUEUE}
 
     failures = _meet(
         sessions,
-        first=lambda s: calls.transfer(s, board, call_id=call_id, queue=QUEUE, clock=clock),
-        pausing_after=_pause_after(board.acd, "end_call", monkeypatch),
-        second=lambda s: calls.finish(s, board, call_id=call_id, clock=clock),
+        first=lambda s: calls.transfer(s, board, call_id=call_id, clock=clock, **target),
+        pausing_after=(
+            _pause_after(board.acd, "end_call", monkeypatch)
+            if pausing == "held"
+            else _pause_after(services, "enqueue_call", monkeypatch)
+        ),
+        second=_finished(board, call_id, clock),
     )
 
     assert failures == []
-    with sessions() as session:
-        ended = session.get(Call, call_id)
-        assert ended is not None and ended.state is CallState.ENDED
+    assert _logged(sessions, call_id)[0] is CallState.ENDED
     assert board.acd.current_offer(call_id) is None
+    assert board.acd.position(call_id, QUEUE) is None
     assert board.acd.presence.get(second).state is AgentState.AVAILABLE
     assert board.acd.presence.get(first).state is AgentState.WRAP_UP
+
+
+def test_a_caller_hanging_up_as_they_join_the_queue_rings_nobody(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The caller asks for an agent and hangs up after the call is written as waiting, but
+    before the ACD has it. The hang-up found nothing to take out of the ACD, which then
+    queued the caller who had gone and rang the free agent for them; the agent, rung for
+    nobody, was counted as missing the call when the ring ran out."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id = _caller_and_a_free_agent(sessions, board, clock)
+
+    failures = _meet(
+        sessions,
+        first=_joins_the_queue(board, call_id, clock),
+        pausing_after=_pause_after(services, "enqueue_call", monkeypatch),
+        second=_finished(board, call_id, clock),
+    )
+
+    assert failures == []
+    _abandoned_with_agent_free(sessions, board, call_id, agent_id)
+    figures = board.acd.figures(QUEUE)
+    assert (figures.waiting, figures.abandoned) == (0, 1)
 
 
 def test_a_caller_hanging_up_as_the_agent_declines_stays_ended(
@@ -665,12 +721,7 @@ def test_a_caller_hanging_up_as_the_agent_declines_stays_ended(
     )
 
     assert failures == []
-    with sessions() as session:
-        ended = session.get(Call, call_id)
-        assert ended is not None
-        assert (ended.state, ended.disposition) == (CallState.ENDED, Disposition.ABANDONED)
-    assert board.acd.current_offer(call_id) is None
-    assert board.acd.presence.get(agent_id).state is AgentState.AVAILABLE
+    _abandoned_with_agent_free(sessions, board, call_id, agent_id)
 
 
 def test_a_caller_hanging_up_as_the_queue_overflows_stays_ended(
