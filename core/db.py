@@ -181,10 +181,16 @@ def _sqlite_busy(context: Any) -> Exception | None:
 
 
 def reading(session: Session, method: str) -> Session:
-    """Requests that only read (GET, HEAD) begin as SQLite readers: under WAL they never
-    wait for a writer, while every other request takes the write lock as it begins."""
+    """Requests that only read (GET, HEAD) begin as SQLite readers, while every other
+    request takes the write lock as it begins."""
+    return as_reader(session) if method in SAFE_METHODS else session
+
+
+def as_reader(session: Session) -> Session:
+    """The session's next transaction, which must not have begun, begins as a SQLite
+    reader: under WAL it never waits for a writer. Nothing changes on PostgreSQL."""
     bind = session.bind
-    if method in SAFE_METHODS and isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
         session.connection(execution_options={"sqlite_begin": ""})
     return session
 

@@ -291,13 +291,12 @@ class CallNotifier:
     def hang_up(self, call: Call, at: datetime) -> str:
         return self.bus.publish(CallHangUp(call_id=call.id, agent_id=call.agent_id, at=at))
 
-    def transferred(self, call: Call, *, previous_agent_id: int, at: datetime) -> str:
+    def transferred(
+        self, call: Call, *, previous_agent_id: int, agent_leg: str | None, at: datetime
+    ) -> str:
         return self.bus.publish(
             CallTransferred(
-                call_id=call.id,
-                from_agent_id=previous_agent_id,
-                agent_leg=call.agent_leg,
-                at=at,
+                call_id=call.id, from_agent_id=previous_agent_id, agent_leg=agent_leg, at=at
             )
         )
 

@@ -47,7 +47,8 @@ def queue_call(
 ) -> list[Offer]:
     if call.state is CallState.QUEUED and call.queue == queue:
         return []
-    services.enqueue_call(session, notifier=notifier, call=call, queue=queue, clock=clock)
+    if not services.enqueue_call(session, notifier=notifier, call=call, queue=queue, clock=clock):
+        return []
     acd.enqueue(call.id, queue, priority=priority, customer_ids=call.customer_ids)
     if _hung_up_meanwhile(session, acd=acd, notifier=notifier, call=call, clock=clock):
         return []
@@ -255,13 +256,18 @@ def transfer_call(
         raise TransferInvalid("the call is already with this agent", details={"agent_id": agent_id})
     if agent_id is not None and acd.presence.get(agent_id).state is not AgentState.AVAILABLE:
         raise AgentUnavailable(f"agent {agent_id} is not available", details={"agent_id": agent_id})
-    previous = call.agent_id
+    previous, leg = call.agent_id, call.agent_leg
     assert previous is not None and call.queue is not None
+    # The agent is released while the call is still held (a hang-up meanwhile waits, then
+    # finds it queued); the move is announced only once it is written. If the write fails,
+    # no channel moves the caller, who stays with the agent, and the agent's console gets
+    # the error: trying again completes the transfer (the release is not repeated).
     acd.end_call(previous, call.queue, call.id)
-    notifier.transferred(call, previous_agent_id=previous, at=clock())
     call.agent_id = None
     call.agent_leg = None
+    # Held since ``_bridged``: never finds the call ended.
     services.enqueue_call(session, notifier=notifier, call=call, queue=target, clock=clock)
+    notifier.transferred(call, previous_agent_id=previous, agent_leg=leg, at=clock())
     offer = None
     if agent_id is not None:
         # None when the agent was taken since the check above, and the call has moved
@@ -417,6 +423,9 @@ def call_ended(
     if call.disposition is Disposition.ABANDONED:
         acd.abandon(call.id)
     elif call.agent_id is not None and call.bridged_at is not None and call.queue is not None:
-        acd.end_call(call.agent_id, call.queue, call.id)
+        talked = acd.end_call(call.agent_id, call.queue, call.id)
+        # A call transferred keeps its first answer, and may be ringing its next agent.
+        if talked is None and call.disposition is not None:
+            acd.withdraw(call.id, reason=f"call {call.disposition.value}")
     elif call.disposition is not None:
         acd.withdraw(call.id, reason=f"call {call.disposition.value}")

@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from core.db import table_of
+from core.db import as_reader, table_of
 from core.types import Clock
 from orders import CallerLookup, lookup_caller, try_normalize_phone
 from recordings import FinishedWav, RecordingKind, register_recording
@@ -193,9 +193,10 @@ def get_call(session: Session, *, call_id: str) -> Call:
 
 def read_call_again(session: Session, *, call: Call) -> Call:
     """``call`` as last committed, by this or another request (the session's copy is read
-    afresh). The read ends the session's transaction: on SQLite a writer's read holds the
-    database's lock until then."""
-    fresh = session.exec(_BY_ID_AFRESH, params={"call_id": call.id}).one()
+    afresh), in a transaction of its own that only reads: whatever the session had pending
+    is committed first."""
+    session.commit()
+    fresh = as_reader(session).exec(_BY_ID_AFRESH, params={"call_id": call.id}).one()
     session.commit()
     return fresh
 
@@ -285,19 +286,26 @@ def mark_offered(session: Session, offer: Offer, *, rings: Callable[[Offer], boo
 
 def enqueue_call(
     session: Session, *, notifier: CallNotifier, call: Call, queue: str, clock: Clock
-) -> Call:
+) -> bool:
     """The call waits in ``queue``: committed before the ACD holds it. Another request's
     dispatch may offer it at once, and its conditional update finds the call queued only
     once that is committed (PostgreSQL does not wait for a row lock when the committed row
-    does not match)."""
+    does not match).
+
+    False, and nothing written, when the caller has hung up since ``call`` was read: a
+    turn that committed on its way here (an order created) had let go of the call."""
     if call.state is CallState.QUEUED and call.queue == queue:
-        return call
-    move_call(session, call, CallState.QUEUED)
-    call.queue = queue
-    call.queued_at = clock()
+        return True
+    held = lock_call(session, call_id=call.id)
+    if held.state is CallState.ENDED:
+        session.commit()  # nothing to write: only lets go of the call
+        return False
+    move_call(session, held, CallState.QUEUED)
+    held.queue = queue
+    held.queued_at = clock()
     session.commit()
-    notifier.queued(call)
-    return call
+    notifier.queued(held)
+    return True
 
 
 def leave_queue(session: Session, *, call: Call) -> Call:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from core.bus import EventBus
@@ -698,6 +699,53 @@ def test_a_caller_hanging_up_as_they_join_the_queue_rings_nobody(
     assert (figures.waiting, figures.abandoned) == (0, 1)
 
 
+def test_a_turn_that_let_go_of_the_call_does_not_queue_a_caller_who_hung_up_meanwhile(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """An IVR turn that commits on its way to the queue (it creates the caller's order)
+    lets go of the call, and the caller hangs up then. The turn wrote its copy of the call,
+    "waiting", over the hang-up's "ended", and the ACD rang the free agent for a caller who
+    had gone; the hang-up's own check could not see it."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id = _caller_and_a_free_agent(sessions, board, clock)
+    with sessions() as turn:
+        call = services.get_call(turn, call_id=call_id)
+        turn.commit()  # the order's commit: the call is no longer held
+        with sessions() as other:
+            calls.finish(other, board, call_id=call_id, clock=clock)
+        assert calls.enqueue(turn, board, call=call, queue=QUEUE, clock=clock) == []
+
+    with sessions() as session:
+        ended = session.get(Call, call_id)
+        assert ended is not None
+        assert (ended.state, ended.disposition) == (CallState.ENDED, Disposition.COMPLETED)
+    assert board.acd.current_offer(call_id) is None
+    assert board.acd.position(call_id, QUEUE) is None
+    assert board.acd.presence.get(agent_id).state is AgentState.AVAILABLE
+
+
+def test_a_transferred_call_that_fails_while_ringing_the_next_agent_frees_them(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """A call transferred to the queue rings a colleague, and the caller's leg fails (the
+    endpoint lost it). The call, answered once, was taken for one ending its talk with the
+    colleague, who was not talking: they were left offered a call that had ended, which
+    came back to the queue on each miss and was offered again, for good."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id, colleague = _talking_with_a_colleague_free(sessions, board, clock)
+    with sessions() as session:
+        [offer] = calls.transfer(session, board, call_id=call_id, queue=QUEUE, clock=clock)
+    assert offer.agent_id == colleague
+
+    with sessions() as session:
+        calls.finish(session, board, call_id=call_id, disposition=Disposition.FAILED, clock=clock)
+
+    assert board.acd.current_offer(call_id) is None
+    assert board.acd.position(call_id, QUEUE) is None
+    assert board.acd.presence.get(colleague).state is AgentState.AVAILABLE
+    assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
+
+
 def test_a_caller_hanging_up_as_the_agent_declines_stays_ended(
     sessions: Callable[[], Session],
     bus: redis.Redis,
@@ -917,6 +965,36 @@ def test_a_caller_transferred_to_an_agent_taken_meanwhile_waits_in_the_queue(
     assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
 
 
+def test_a_transfer_the_database_fails_to_write_is_not_announced_and_can_be_tried_again(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """The database dropped the connection as a blind transfer was written. The transfer
+    had been announced already: the caller's channel moved them back to waiting (Twilio
+    hung up the agent's leg) while the call log still showed them with the agent, in no
+    queue of the ACD."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id, colleague = _talking_with_a_colleague_free(sessions, board, clock)
+
+    def connection_lost() -> None:
+        raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
+
+    with sessions() as session, pytest.raises(OperationalError):
+        session.commit = connection_lost  # type: ignore[method-assign]
+        calls.transfer(session, board, call_id=call_id, agent_id=colleague, clock=clock)
+
+    assert _published(board, "call.transferred", call_id) == []
+    assert _logged(sessions, call_id) == (CallState.BRIDGED, agent_id)
+    assert board.acd.position(call_id, QUEUE) is None
+
+    with sessions() as session:  # the agent tries again
+        calls.transfer(session, board, call_id=call_id, agent_id=colleague, clock=clock)
+    assert [e["from_agent_id"] for e in _published(board, "call.transferred", call_id)] == [
+        agent_id
+    ]
+    assert _logged(sessions, call_id) == (CallState.OFFERED, colleague)
+    assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
+
+
 def _talking_with_a_colleague_free(
     sessions: Callable[[], Session], board: Switchboard, clock: TestClock
 ) -> tuple[int, str, int]:
@@ -929,6 +1007,14 @@ def _talking_with_a_colleague_free(
     board.acd.presence.log_in(colleague, queues=[QUEUE], skills=[])
     clock.advance(1)
     return agent_id, call_id, colleague
+
+
+def _published(board: Switchboard, name: str, call_id: str) -> list[dict[str, Any]]:
+    return [
+        e.data
+        for e in board.events.read_after("0", count=10_000)
+        if e.name == name and e.data.get("call_id") == call_id
+    ]
 
 
 def test_a_status_that_comes_with_the_hang_up_is_not_written_over_it(

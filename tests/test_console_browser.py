@@ -22,6 +22,7 @@ from orders.models import User, WorkOrder
 from orders.schemas import SYSTEM, OrderCreate, TransitionIn
 from orders.services import complaints, work_orders
 from orders.services.users import issue_token
+from telephony import routing
 from telephony.enums import CallState
 from telephony.models import Call
 from tests.browser_harness import ON_SQLITE, login_page
@@ -45,6 +46,20 @@ def _available(page: Page) -> None:
     page.click("#go-available")
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
     expect(page.locator("#agent-state")).to_have_text("就绪")
+
+
+def _colleague_in_the_queue(base_url: str, make_user: Any) -> Any:
+    """A second agent, logged in to the hotline's queue and free."""
+    colleague = make_user(Role.AGENT)
+    # Through the live server, as the browser does: a second client on the same app
+    # would run the app's lifespan in another event loop.
+    joined = httpx.put(
+        f"{base_url}/api/agents/me/login",
+        json={"queues": ["hotline-zh-CN"]},
+        headers=bearer(colleague),
+    )
+    assert joined.status_code == 200
+    return colleague
 
 
 def test_agent_sees_the_whole_pop_and_creates_an_order_in_one_click(
@@ -392,21 +407,47 @@ def test_a_ringing_agent_declines_from_the_console(
     make_user(Role.AGENT, username="agent-declines")
     page, dialogs = _page(browser, base_url, "agent-declines")
     _available(page)
-    colleague = make_user(Role.AGENT)
-    # Through the live server, as the browser does: a second client on the same app
-    # would run the app's lifespan in another event loop.
-    joined = httpx.put(
-        f"{base_url}/api/agents/me/login",
-        json={"queues": ["hotline-zh-CN"]},
-        headers=bearer(colleague),
-    )
-    assert joined.status_code == 200
+    colleague = _colleague_in_the_queue(base_url, make_user)
     sim.call("+8613700137000").press("0")
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
     page.locator("#decline").click()
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
     expect(page.locator("#decline")).to_be_hidden()
     # The call rings for the colleague now (asked through the app, which owns the session).
+    theirs = httpx.get(f"{base_url}/api/console/me", headers=bearer(colleague)).json()
+    assert theirs["state"] == "offered"
+    assert dialogs == []
+
+
+def test_a_call_that_rings_out_leaves_the_agents_screen(
+    browser: Browser,
+    base_url: str,
+    app: Any,
+    make_user: Any,
+    make_customer: Any,
+    sim: Any,
+    db: Session,
+    clock: TestClock,
+) -> None:
+    """The agent lets the call ring out, and it goes to the queue again. Their screen kept
+    the caller's pop under "ringing", with no button to act on it, in place of the idle
+    panel, until the next call."""
+    make_customer(name="周敏", phones=("13700137000",))
+    make_user(Role.AGENT, username="agent-rings-out")
+    page, dialogs = _page(browser, base_url, "agent-rings-out")
+    _available(page)
+    colleague = _colleague_in_the_queue(base_url, make_user)
+    sim.call("+8613700137000").press("0")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
+    expect(page.locator("#call-panel")).to_be_visible()
+
+    clock.advance(60)  # past the queue's ring time
+    # The worker's sweep: the one offer rings out.
+    assert len(routing.expire_offers(db, acd=app.state.switchboard.acd)) == 1
+
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
+    expect(page.locator("#call-panel")).to_be_hidden()
+    expect(page.locator("#idle")).to_be_visible()
     theirs = httpx.get(f"{base_url}/api/console/me", headers=bearer(colleague)).json()
     assert theirs["state"] == "offered"
     assert dialogs == []

@@ -316,7 +316,13 @@ function handle(frame) {
   if (frame.name === "call.ended" && state.call && data.call_id === state.call.id) {
     state.call.status = "ended"; state.call.since = null; state.call.held = false; closeTransfer(); showCall();
   }
-  if (frame.name === "agent.state_changed") showState({ state: data.state, since: data.at, reason: data.reason });
+  if (frame.name === "agent.state_changed") {
+    // The ring ended without the call (it rang out, or the offer was taken back): the
+    // caller is someone else's now, or gone.
+    const ringing = state.call && state.call.status === "offered" && !state.call.consultFrom;
+    if (ringing && data.previous === "offered" && data.state !== "on_call") forgetCall();
+    showState({ state: data.state, since: data.at, reason: data.reason });
+  }
 }
 
 // Agent state
