@@ -22,7 +22,15 @@ from telephony.sip import survey_call
 from telephony.sip.phone import HotlineCall
 from tests.conftest import TestClock
 from tests.outbound_data import survey_due
-from tests.sip_harness import Kamailio, agent_rings_out, customer_answers
+from tests.sip_harness import (
+    Kamailio,
+    Sipp,
+    agent_rings_out,
+    customer_answers,
+    free_udp_port,
+    registers_the_hotline,
+    rings_out_behind_no_proxy,
+)
 from tests.test_sip import Hotline, Sessions, register_softphone, sqlite_only, start_hotline
 
 
@@ -32,17 +40,21 @@ def sip_dialer(
     bus: redis.Redis,
     tmp_path: Path,
     prompts_home: Path,
-    kamailio: Kamailio,
+    registrar: int,
     clock: TestClock,
+    *,
+    register: bool = True,
 ) -> Hotline:
-    """A hotline whose endpoint dials the surveys, registered to the proxy."""
+    """A hotline whose endpoint dials the surveys, registered to ``registrar`` (the proxy,
+    as a rule); not run yet unless ``register``."""
     dialer = settings.model_copy(
         update={"callbacks": settings.callbacks.model_copy(update={"dialer": "sip"})}
     )
     line = start_hotline(
-        dialer, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=kamailio.port
+        dialer, sessions, bus, tmp_path, prompts_home, clock=clock, registrar=registrar
     )
-    line.registered()
+    if register:
+        line.registered()
     return line
 
 
@@ -67,7 +79,7 @@ def test_a_survey_call_through_the_pbx_keeps_the_customers_keyed_score(
     customer = register_softphone(
         number, kamailio, tmp_path / "customer", behaviour=customer_answers(number, ["1", score])
     )
-    line = sip_dialer(settings, sessions, bus, tmp_path, prompts_home, kamailio, clock)
+    line = sip_dialer(settings, sessions, bus, tmp_path, prompts_home, kamailio.port, clock)
     try:
         placed = line.endpoint.dial_due_surveys()
         again = line.endpoint.dial_due_surveys()
@@ -119,7 +131,7 @@ def test_a_survey_call_nobody_answers_is_cancelled_and_tried_again_later(
     customer = register_softphone(
         number, kamailio, tmp_path / "customer", behaviour=agent_rings_out(number)
     )
-    line = sip_dialer(settings, sessions, bus, tmp_path, prompts_home, kamailio, clock)
+    line = sip_dialer(settings, sessions, bus, tmp_path, prompts_home, kamailio.port, clock)
     try:
         assert line.endpoint.dial_due_surveys() == 1
         assert customer.wait(timeout=30) == 0, customer.errors()  # it saw the CANCEL
@@ -134,6 +146,51 @@ def test_a_survey_call_nobody_answers_is_cancelled_and_tried_again_later(
     db.refresh(task)
     assert (task.status, task.outcome, task.attempts) == ("scheduled", "no_answer", 1)
     assert task.due_at is not None and task.due_at > clock()
+
+
+@sqlite_only
+def test_the_phones_final_answer_to_a_cancelled_survey_call_is_acknowledged(
+    settings: Settings,
+    db: Session,
+    sessions: Sessions,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The customer's phone rings out with nothing between it and the endpoint: after the
+    endpoint's CANCEL, the phone ends the INVITE with 487 and waits for the endpoint's ACK,
+    resending the 487 until it comes (for 32 s, its line busy meanwhile). Through Kamailio,
+    which ACKs the 487 itself, the other tests cannot see the endpoint's ACK."""
+    monkeypatch.setattr(survey_call, "RING_SECONDS", 3)
+    _, task = survey_due(db, clock)
+    number = dial_digits(task.phone, from_region="CN")
+    port = free_udp_port()
+    line = sip_dialer(settings, sessions, bus, tmp_path, prompts_home, port, clock, register=False)
+
+    def sipp(xml: str, directory: str) -> Sipp:
+        return Sipp.start(
+            xml, port=port, endpoint_port=line.port, caller=number, directory=tmp_path / directory
+        )
+
+    registered = sipp(registers_the_hotline(), "registrar")
+    try:
+        line.registered()
+        assert registered.wait(timeout=10) == 0, registered.errors()
+        phone = sipp(rings_out_behind_no_proxy(number), "phone")
+        try:
+            assert line.endpoint.dial_due_surveys() == 1
+            assert phone.wait(timeout=30) == 0, phone.errors()  # the ACK came
+        finally:
+            phone.stop()
+        call = line.ended_call()
+    finally:
+        registered.stop()
+        line.endpoint.stop()
+        line.thread.join(timeout=10)
+
+    assert (call.disposition, call.answered_at) == (Disposition.NO_ANSWER, None)
 
 
 @sqlite_only
@@ -177,7 +234,7 @@ def test_a_customer_who_picks_up_as_the_ring_time_runs_out_is_surveyed(
         tmp_path / "customer",
         behaviour=customer_answers(number, ["1", "4"], ring_ms=2400),
     )
-    line = sip_dialer(settings, sessions, bus, tmp_path, prompts_home, kamailio, clock)
+    line = sip_dialer(settings, sessions, bus, tmp_path, prompts_home, kamailio.port, clock)
     try:
         assert line.endpoint.dial_due_surveys() == 1
         assert customer.wait(timeout=60) == 0, customer.errors()  # surveyed, then hung up
