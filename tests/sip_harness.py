@@ -275,7 +275,11 @@ RINGS_UNTIL_CANCELLED = """
 
 AGENT_RINGS_OUT = (
     """
-  <recv request="INVITE" timeout="{timeout_ms}"/>"""
+  <recv request="INVITE" timeout="{timeout_ms}">
+    <action>
+      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
+    </action>
+  </recv>"""
     + RINGS_UNTIL_CANCELLED
     + """
   <send>
@@ -285,12 +289,12 @@ AGENT_RINGS_OUT = (
       [last_From:]
       [last_To:];tag=[pid]agent[call_number]
       [last_Call-ID:]
-      CSeq: [cseq] INVITE
+      CSeq: [$invite_cseq] INVITE
       Content-Length: 0
 
     ]]>
   </send>
-  <recv request="ACK"/>
+  <recv request="ACK" timeout="5000"/>
 """
 )
 
@@ -331,45 +335,15 @@ AGENT_ANSWERS_AFTER_CANCEL = (
 
 
 def agent_rings_out(user: str, *, timeout_ms: int = 60000) -> str:
-    """An agent's softphone that rings until the hotline gives up (CANCEL)."""
+    """An agent's softphone that rings until the hotline gives up (CANCEL), then ends the
+    INVITE with 487 and expects its ACK: from a stateful proxy between, which ACKs the 487
+    itself, or else from the hotline (RFC 3261, 17.1.1.3)."""
     return _wrap(AGENT_RINGS_OUT.replace("{user}", user).replace("{timeout_ms}", str(timeout_ms)))
 
 
 def registers_the_hotline() -> str:
     """A registrar that takes the hotline's REGISTER, and ends."""
     return _wrap(REGISTRAR)
-
-
-def rings_out_behind_no_proxy(user: str, *, timeout_ms: int = 60000) -> str:
-    """A phone the hotline dials with no proxy between (at its registrar's address): it
-    rings until the hotline's CANCEL, answers the INVITE 487, and expects the hotline's own
-    ACK of that 487 (RFC 3261, 17.1.1.3). A stateful proxy between ACKs the 487 itself, so
-    behind one a missing ACK would go unseen."""
-    ringing = RINGS_UNTIL_CANCELLED.replace("{user}", user).replace("{timeout_ms}", str(timeout_ms))
-    return _wrap(
-        """
-  <recv request="INVITE" timeout="{timeout_ms}">
-    <action>
-      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
-    </action>
-  </recv>""".replace("{timeout_ms}", str(timeout_ms))
-        + ringing
-        + """
-  <send>
-    <![CDATA[
-      SIP/2.0 487 Request Terminated
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]agent[call_number]
-      [last_Call-ID:]
-      CSeq: [$invite_cseq] INVITE
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK" timeout="5000"/>
-"""
-    )
 
 
 def agent_answers_after_cancel(user: str, *, timeout_ms: int = 60000) -> str:

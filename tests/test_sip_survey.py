@@ -29,7 +29,6 @@ from tests.sip_harness import (
     customer_answers,
     free_udp_port,
     registers_the_hotline,
-    rings_out_behind_no_proxy,
 )
 from tests.test_sip import Hotline, Sessions, register_softphone, sqlite_only, start_hotline
 
@@ -178,7 +177,7 @@ def test_the_phones_final_answer_to_a_cancelled_survey_call_is_acknowledged(
     try:
         line.registered()
         assert registered.wait(timeout=10) == 0, registered.errors()
-        phone = sipp(rings_out_behind_no_proxy(number), "phone")
+        phone = sipp(agent_rings_out(number), "phone")
         try:
             assert line.endpoint.dial_due_surveys() == 1
             assert phone.wait(timeout=30) == 0, phone.errors()  # the ACK came
