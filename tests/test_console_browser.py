@@ -25,6 +25,7 @@ from orders.services.users import issue_token
 from telephony import routing
 from telephony.enums import CallState
 from telephony.models import Call
+from telephony.presence import AgentState, AgentStateChanged
 from tests.browser_harness import ON_SQLITE, login_page
 from tests.browser_harness import shot as _shot
 from tests.conftest import OPEN_HOURS, SECRET, TestClock, at, bearer, fixed_clock
@@ -450,4 +451,45 @@ def test_a_call_that_rings_out_leaves_the_agents_screen(
     expect(page.locator("#idle")).to_be_visible()
     theirs = httpx.get(f"{base_url}/api/console/me", headers=bearer(colleague)).json()
     assert theirs["state"] == "offered"
+    assert dialogs == []
+
+
+def test_the_late_end_of_an_earlier_offer_leaves_the_ringing_call_on_screen(
+    browser: Browser,
+    base_url: str,
+    app: Any,
+    make_user: Any,
+    make_customer: Any,
+    sim: Any,
+    clock: TestClock,
+) -> None:
+    """Two decisions of the ACD publish their events once their scripts have run, so the
+    end of an earlier offer to the agent (its caller hung up) can reach the console after
+    the next call's offer. The console took it for the end of the call ringing now and put
+    that call off the screen: the agent, picking up, talked with no call panel, no pop and
+    no buttons."""
+    make_customer(name="周敏", phones=("13700137000",))
+    agent = make_user(Role.AGENT, username="agent-late-event")
+    page, dialogs = _page(browser, base_url, "agent-late-event")
+    _available(page)
+    sim.call("+8613700137000").press("0")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
+    expect(page.locator("#call-panel")).to_be_visible()
+
+    app.state.switchboard.events.publish(
+        AgentStateChanged(
+            agent_id=agent.id,
+            state=AgentState.AVAILABLE,
+            previous=AgentState.OFFERED,
+            reason="caller left",
+            call_id=None,
+            at=clock(),
+        )
+    )
+
+    # The console asks the service which call rings for the agent, and shows it ringing.
+    expect(page.locator("#accept")).to_be_enabled()
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
+    expect(page.locator("#call-panel")).to_be_visible()
+    expect(page.locator("#call-status")).to_have_attribute("data-status", "offered")
     assert dialogs == []

@@ -317,12 +317,23 @@ function handle(frame) {
     state.call.status = "ended"; state.call.since = null; state.call.held = false; closeTransfer(); showCall();
   }
   if (frame.name === "agent.state_changed") {
-    // The ring ended without the call (it rang out, or the offer was taken back): the
-    // caller is someone else's now, or gone.
     const ringing = state.call && state.call.status === "offered" && !state.call.consultFrom;
-    if (ringing && data.previous === "offered" && data.state !== "on_call") forgetCall();
+    if (ringing && data.previous === "offered" && data.state !== "on_call") forgetUnlessOffered(state.call.id);
     showState({ state: data.state, since: data.at, reason: data.reason });
   }
+}
+
+// The ring ended without the call (it rang out, or the offer was taken back), and the
+// caller is someone else's now, or gone. Two decisions of the ACD may publish out of
+// order, so the end of an earlier offer can come after the next offer's: the agent's own
+// record says which call, if any, still rings for them.
+async function forgetUnlessOffered(callId) {
+  let mine;
+  try { mine = await api("GET", "/api/console/me"); } catch (error) { return; }
+  const shown = state.call && state.call.id === callId && state.call.status === "offered";
+  if (!shown) return;
+  if (mine.call_id !== callId) forgetCall();
+  else if (mine.state === "offered" && state.mine.state !== "offered") showState(mine);  // the late event's state was not theirs
 }
 
 // Agent state
@@ -349,9 +360,12 @@ function showState(mine) {
 
 async function decline() {
   $("call-error").textContent = "";
+  const declined = state.call && state.call.id;
   try {
     const agent = await api("POST", "/api/agents/me/decline");
-    forgetCall();  // on its way to another agent, or back with the colleague who asked
+    // On its way to another agent, or back with the colleague who asked; an offer made to
+    // this agent since (another call, or this one again) may be on screen already.
+    if (state.call && state.call.id === declined && agent.call_id !== declined) forgetCall();
     showState(agent);
   } catch (error) { $("call-error").textContent = error.message; }
 }
