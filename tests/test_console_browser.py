@@ -8,6 +8,7 @@ Screenshots of the pop and the wall are saved under test-artifacts/.
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from typing import Any
 
@@ -472,7 +473,11 @@ def test_the_late_end_of_an_earlier_offer_leaves_the_ringing_call_on_screen(
     agent = make_user(Role.AGENT, username="agent-late-event")
     page, dialogs = _page(browser, base_url, "agent-late-event")
     _available(page)
-    sim.call("+8613700137000").press("0")
+    queued = sim.call("+8613700137000").press("0")
+    assert queued.root.find("Enqueue") is not None, ET.tostring(queued.root)
+    # The offer as the service has it, then as the page shows it: a failure says which.
+    mine = httpx.get(f"{base_url}/api/console/me", headers=bearer(agent)).json()
+    assert (mine["state"], mine["call_id"] is not None) == ("offered", True), mine
     expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
     expect(page.locator("#call-panel")).to_be_visible()
 
