@@ -580,6 +580,16 @@ def sipp_media_port() -> int:
     raise RuntimeError(f"no free media ports in {base}-{base + _MEDIA_BLOCK - 1}")
 
 
+def _udp_port_bound(port: int) -> bool:
+    hex_port = f":{port:04X}"
+    for table in (Path("/proc/net/udp"), Path("/proc/net/udp6")):
+        with contextlib.suppress(FileNotFoundError):
+            for row in table.read_text().splitlines()[1:]:
+                if row.split()[1].endswith(hex_port):
+                    return True
+    return False
+
+
 def free_udp_port(*, even: bool = False) -> int:
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -595,6 +605,7 @@ class Sipp:
 
     process: subprocess.Popen[bytes]
     directory: Path
+    port: int
 
     @classmethod
     def start(
@@ -631,7 +642,16 @@ class Sipp:
         process = subprocess.Popen(
             command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        return cls(process, directory)
+        return cls(process, directory, port)
+
+    def listening(self, timeout: float = 10) -> None:
+        """Returns once SIPp has its port: whatever the endpoint sends it before then is
+        lost, and the endpoint does not send its INVITE again (a CANCEL then finds no call)."""
+        deadline = time.monotonic() + timeout
+        while not _udp_port_bound(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"SIPp never listened on {self.port}: {self.errors()}")
+            time.sleep(0.02)
 
     def wait(self, timeout: float = 90) -> int:
         try:

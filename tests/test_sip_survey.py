@@ -179,6 +179,7 @@ def test_the_phones_final_answer_to_a_cancelled_survey_call_is_acknowledged(
         assert registered.wait(timeout=10) == 0, registered.errors()
         phone = sipp(agent_rings_out(number), "phone")
         try:
+            phone.listening()
             assert line.endpoint.dial_due_surveys() == 1
             assert phone.wait(timeout=30) == 0, phone.errors()  # the ACK came
         finally:
