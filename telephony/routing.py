@@ -62,9 +62,9 @@ def _hung_up_meanwhile(
     it. That hang-up found nothing in the ACD to take out, and the ACD would ring the next
     free agent for a caller who has gone: the call is taken out here. Read once the ACD
     has the call, so a hang-up committed after this read finds it there itself."""
-    now = services.read_call_again(session, call=call)
-    if now.state is not CallState.ENDED:
+    if not services.has_ended(session, call=call):
         return False
+    now = services.read_call_again(session, call=call)
     call_ended(session, acd=acd, notifier=notifier, call=now, clock=clock)
     return True
 

@@ -699,17 +699,20 @@ def test_a_caller_hanging_up_as_they_join_the_queue_rings_nobody(
     assert (figures.waiting, figures.abandoned) == (0, 1)
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["held_then_let_go", "read"])
 def test_a_turn_that_let_go_of_the_call_does_not_queue_a_caller_who_hung_up_meanwhile(
-    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock, held: bool
 ) -> None:
     """An IVR turn that commits on its way to the queue (it creates the caller's order)
     lets go of the call, and the caller hangs up then. The turn wrote its copy of the call,
     "waiting", over the hang-up's "ended", and the ACD rang the free agent for a caller who
-    had gone; the hang-up's own check could not see it."""
+    had gone; the hang-up's own check could not see it. A turn holds the call from its
+    start (``held``): the queueing must not take that hold for still there."""
     board = hotline_switchboard(bus, clock)
     agent_id, call_id = _caller_and_a_free_agent(sessions, board, clock)
     with sessions() as turn:
-        call = services.get_call(turn, call_id=call_id)
+        read = services.lock_call if held else services.get_call
+        call = read(turn, call_id=call_id)
         turn.commit()  # the order's commit: the call is no longer held
         with sessions() as other:
             calls.finish(other, board, call_id=call_id, clock=clock)
