@@ -219,19 +219,26 @@ def lock_call(session: Session, *, call_id: str) -> Call:
     call = session.exec(_HELD_BY_ID, params={"call_id": call_id}).first()
     if call is None:
         raise CallNotFound(f"call {call_id} does not exist", details={"call_id": call_id})
-    session.info[_HOLDING] = (session.get_transaction(), call)
+    session.info[_HOLDING] = (session.get_transaction(), session.get_nested_transaction(), call)
     return call
 
 
 def _still_held(session: Session, call: Call) -> bool:
     """Whether this session's transaction took ``call`` with :func:`lock_call` and has
-    not ended since (no commit, no rollback): the hold and the copy are then current."""
+    not ended since (no commit, no rollback): the hold and the copy are then current. A
+    savepoint counts as its own transaction: rolled back, it lets go of what it locked."""
     holding = session.info.get(_HOLDING)
     if holding is None:
         return False
-    transaction, held = holding
+    transaction, savepoint, held = holding
     now = session.get_transaction()
-    return held is call and now is not None and now is transaction and now.is_active
+    return (
+        held is call
+        and now is not None
+        and now is transaction
+        and now.is_active
+        and session.get_nested_transaction() is savepoint
+    )
 
 
 def _held(condition: ColumnElement[bool]) -> SelectOfScalar[Call]:

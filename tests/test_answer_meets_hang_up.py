@@ -699,15 +699,24 @@ def test_a_caller_hanging_up_as_they_join_the_queue_rings_nobody(
     assert (figures.waiting, figures.abandoned) == (0, 1)
 
 
-@pytest.mark.parametrize("held", [True, False], ids=["held_then_let_go", "read"])
+@pytest.mark.parametrize(
+    ("held", "read_after"),
+    [(True, False), (True, True), (False, False)],
+    ids=["held_then_let_go", "held_then_let_go_and_read_on", "read"],
+)
 def test_a_turn_that_let_go_of_the_call_does_not_queue_a_caller_who_hung_up_meanwhile(
-    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock, held: bool
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    held: bool,
+    read_after: bool,
 ) -> None:
     """An IVR turn that commits on its way to the queue (it creates the caller's order)
     lets go of the call, and the caller hangs up then. The turn wrote its copy of the call,
     "waiting", over the hang-up's "ended", and the ACD rang the free agent for a caller who
     had gone; the hang-up's own check could not see it. A turn holds the call from its
-    start (``held``): the queueing must not take that hold for still there."""
+    start (``held``): the queueing must not take that hold for still there, also when the
+    turn has begun another transaction since (``read_after``: it read on)."""
     board = hotline_switchboard(bus, clock)
     agent_id, call_id = _caller_and_a_free_agent(sessions, board, clock)
     with sessions() as turn:
@@ -716,6 +725,8 @@ def test_a_turn_that_let_go_of_the_call_does_not_queue_a_caller_who_hung_up_mean
         turn.commit()  # the order's commit: the call is no longer held
         with sessions() as other:
             calls.finish(other, board, call_id=call_id, clock=clock)
+        if read_after:
+            turn.exec(select(Call.id)).first()
         assert calls.enqueue(turn, board, call=call, queue=QUEUE, clock=clock) == []
 
     with sessions() as session:
