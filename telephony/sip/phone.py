@@ -19,7 +19,9 @@ What pyVoIP 1.6.8 does and what this module does instead:
   and end the call.
 - Its outbound ``call()`` blocks the receive loop waiting for a provisional answer and
   loops forever on a final error: ours sends the INVITE and lets the receive loop handle
-  every answer, ACKing failures.
+  every answer, ACKing failures. Over UDP an INVITE can be lost: ours is sent again until
+  the first answer comes (RFC 3261, 17.1.1.2), where pyVoIP sent it once and the phone
+  never rang.
 - Audio: see media.py.
 """
 
@@ -53,6 +55,10 @@ from telephony.sip.media import SILENCE, FrameSource, HotlineRtpClient, InboundA
 from telephony.sip.refusals import Verdict
 
 log = structlog.get_logger(__name__)
+
+INVITE_FIRST_RESEND_SECONDS = 0.5
+"""RFC 3261's T1: over UDP an INVITE nobody has answered yet is sent again after T1, then
+after twice the wait each time (timer A), for at most 64 T1 (timer B)."""
 
 CANCELLED_LEGS_KEPT = 256
 """Cancelled outbound legs kept for their final answer: more than a floor's agents could
@@ -88,8 +94,17 @@ class HotlineSipClient(SIPClient):
         return f"{self.myIP}:{self.myPort}"
 
     def start(self) -> None:
-        super().start()
+        # pyVoIP's, but with the receive loop started at once, not a second later: answers
+        # to a call placed as the line came up waited that second (and our INVITE was sent
+        # again meanwhile, for nothing).
+        if self.NSD:
+            raise RuntimeError("the SIP client is already started")
+        self.NSD = True
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind((self.myIP, self.myPort))
         self.out = ResponseRouting(self.s, (self.server, self.port))  # type: ignore[assignment]
+        self.register()
+        threading.Thread(target=self.recv_loop, name="sip-receive").start()
 
     def recv_loop(self) -> None:
         # pyVoIP's loop dies with EBADF when stop() closes the socket under it.
@@ -197,6 +212,8 @@ class HotlineSipClient(SIPClient):
         # ACKs only 200, 404 and 503, and only for a leg it still holds.
         if message.type is SIPMessageType.RESPONSE and _answers_invite(message):
             leg = self.phone.our_leg(message.headers.get("Call-ID", ""))
+            if leg is not None:
+                leg.invite_settled.set()
             status = int(message.status)
             if leg is not None and status >= 300:
                 leg.refused(message)
@@ -244,6 +261,8 @@ class HotlineCall(VoIPCall):
         self.dialog: Dialog | None = None
         self.invite_text = ""
         self.invite_cseq = 1
+        self.invite_settled = threading.Event()
+        """Set at our INVITE's first answer, or when the leg ends: no more resending."""
         self._hung_up_late = False
         super().__init__(*args, **kwargs)
 
@@ -346,6 +365,23 @@ class HotlineCall(VoIPCall):
             if not self.ended.is_set():
                 self._release()
 
+    def resend_invite_unanswered(self) -> None:
+        """Our INVITE again until its first answer (timer A); timer B only stops the
+        resending, as the leg's ring time, not this, ends the leg."""
+        limit = 64 * INVITE_FIRST_RESEND_SECONDS
+        wait, waited = INVITE_FIRST_RESEND_SECONDS, 0.0
+        while not self.invite_settled.wait(wait):
+            waited += wait
+            if waited >= limit:
+                return
+            # Under the lock a CANCEL is sent with: no INVITE follows it to a phone that
+            # would then ring for a call already given up.
+            with self._finishing:
+                if self.invite_settled.is_set():
+                    return
+                self.phone.sip.send(self.invite_text)
+            wait = min(2 * wait, limit - waited)
+
     def cancel(self) -> bool:
         """Stop ringing an outbound leg nobody answered: True. False when its answer was
         taken first (the leg is live: the caller takes the call, or hangs it up). A final
@@ -434,6 +470,7 @@ class HotlineCall(VoIPCall):
         self.phone.release_ports(call=self)
         self.assignedPorts = {}  # released: pyVoIP's __del__ would release them again
         self.ended.set()
+        self.invite_settled.set()
 
     def __del__(self) -> None:
         # pyVoIP's __del__ calls release_ports, which takes the phone's ports lock: a plain,
@@ -613,6 +650,9 @@ class HotlinePhone(VoIPPhone):
         leg.invite_cseq = int(dialog.headers(invite, "cseq")[0].split()[0])
         self.calls[call_id] = leg
         self.sip.send(invite)
+        threading.Thread(
+            target=leg.resend_invite_unanswered, name=f"invite:{call_id}", daemon=True
+        ).start()
         return leg
 
     def request_port(self, blocking: bool = True) -> int:
