@@ -105,7 +105,6 @@ const CHOSEN = ["available", "break", "wrap_up", "logged_out"];
 const state = {
   token: sessionStorage.getItem("token"), me: null, lang: localStorage.getItem("lang") || "zh-CN",
   lastEventId: null, socket: null, skew: 0, mine: null, moves: {}, call: null, pop: null, wall: null,
-  stateEvents: 0,
   queues: [], targets: [],
 };
 const $ = (id) => document.getElementById(id);
@@ -320,7 +319,6 @@ function handle(frame) {
   if (frame.name === "agent.state_changed") {
     const ringing = state.call && state.call.status === "offered" && !state.call.consultFrom;
     if (ringing && data.previous === "offered" && data.state !== "on_call") forgetUnlessOffered(state.call.id);
-    state.stateEvents += 1;
     showState({ state: data.state, since: data.at, reason: data.reason });
   }
 }
@@ -339,13 +337,6 @@ async function forgetUnlessOffered(callId) {
 }
 
 // Agent state
-
-// A reply to the agent's own request can come after the event of a later change (the next
-// call's offer, made as they declined or went available): once an event came while the
-// request was on its way, the events are the newer word, and the reply is not shown.
-function showReply(mine, asked) {
-  if (state.stateEvents === asked) showState(mine);
-}
 
 function showState(mine) {
   state.mine = mine;
@@ -370,13 +361,12 @@ function showState(mine) {
 async function decline() {
   $("call-error").textContent = "";
   const declined = state.call && state.call.id;
-  const asked = state.stateEvents;
   try {
     const agent = await api("POST", "/api/agents/me/decline");
     // On its way to another agent, or back with the colleague who asked; an offer made to
     // this agent since (another call, or this one again) may be on screen already.
     if (state.call && state.call.id === declined && agent.call_id !== declined) forgetCall();
-    showReply(agent, asked);
+    showState(agent);
   } catch (error) { $("call-error").textContent = error.message; }
 }
 
@@ -551,7 +541,6 @@ function shortcut(event) {
 
 async function setState(target) {
   $("state-error").textContent = "";
-  const asked = state.stateEvents;
   try {
     let agent;
     if (target === "available" && $("agent-state").dataset.state === "logged_out") {
@@ -563,7 +552,7 @@ async function setState(target) {
       const reason = target === "break" ? $("break-reason").value : "";
       agent = await api("PUT", "/api/agents/me/state", { state: target, reason });
     }
-    showReply(agent, asked);
+    showState(agent);
   } catch (error) { $("state-error").textContent = error.message; }
 }
 
