@@ -208,7 +208,7 @@ def has_ended(session: Session, *, call: Call) -> bool:
     # The state alone: the whole row (the pop with it) cost this check most of its CPU.
     state = as_reader(session).connection().execute(_STATE, {"call_id": call.id}).scalar_one()
     session.commit()
-    return bool(state is CallState.ENDED)
+    return state is CallState.ENDED
 
 
 def lock_call(session: Session, *, call_id: str) -> Call:
