@@ -35,6 +35,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── telephony.CallNotBridged                   409
 │   ├── telephony.ConsultationNotReady             409
 │   ├── telephony.InvalidAgentState                409
+│   │   ├── telephony.AgentMovedMeanwhile          409
 │   │   ├── telephony.AgentNotOffered              409
 │   │   └── telephony.AgentNotOnCall               409
 │   ├── telephony.InvalidCallTransition            409

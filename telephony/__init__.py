@@ -12,6 +12,7 @@ from telephony.deps import AcdDep
 from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
 from telephony.events import PopPresenter
 from telephony.exceptions import (
+    AgentMovedMeanwhile,
     AgentNotFound,
     AgentNotOffered,
     AgentNotOnCall,
@@ -35,6 +36,7 @@ __all__ = [
     "POP",
     "Acd",
     "AcdDep",
+    "AgentMovedMeanwhile",
     "AgentNotFound",
     "AgentNotOffered",
     "AgentNotOnCall",

@@ -44,6 +44,13 @@ class AgentNotOnCall(InvalidAgentState):
     error_id = "agent_not_on_call"
 
 
+class AgentMovedMeanwhile(InvalidAgentState):
+    """The agent changed state after the caller read them: a move decided on that reading
+    (a sweep's) would undo the agent's own choice or a newer call's state."""
+
+    error_id = "agent_moved_meanwhile"
+
+
 class AgentNotFound(NotFound):
     error_id = "agent_not_found"
 

@@ -18,7 +18,12 @@ from pydantic import BaseModel
 from core.bus import Event, EventBus
 from core.types import Clock
 from telephony.constants import AGENT, AGENTS, AVAILABLE, PRESENCE_CHANGES
-from telephony.exceptions import AgentNotOffered, AgentNotOnCall, InvalidAgentState
+from telephony.exceptions import (
+    AgentMovedMeanwhile,
+    AgentNotOffered,
+    AgentNotOnCall,
+    InvalidAgentState,
+)
 
 
 class AgentState(StrEnum):
@@ -165,13 +170,15 @@ class Presence:
         offered: str | None = None,
         talking: str | None = None,
         profile: dict[str, Any] | None = None,
+        read_at_change: int | None = None,
     ) -> Agent:
         """Move the agent, checked and written as one step against concurrent moves.
 
         ``offered`` names the call the agent must be offered now (the ACD's moves out of an
         offer), ``talking`` the call they must be on now (its end); ``chosen`` marks the
         agent's own choice, which an offer refuses; ``profile`` (queues, skills, extension)
-        is written in the same step.
+        is written in the same step. ``read_at_change`` is the agent's ``changes`` as the
+        caller read them: the move is refused if the agent has moved since.
         """
         key = AGENT.format(agent_id=agent_id)
         with self.client.pipeline() as pipe:
@@ -184,6 +191,11 @@ class Presence:
                     if same and profile is None:
                         pipe.reset()
                         return agent
+                    if read_at_change is not None and agent.changes != read_at_change:
+                        raise AgentMovedMeanwhile(
+                            f"agent {agent_id} changed state since they were read",
+                            details={"agent_id": agent_id, "state": agent.state.value},
+                        )
                     _check_move(
                         agent, state, chosen=chosen, offered=offered, talking=talking, same=same
                     )
@@ -247,15 +259,27 @@ class Presence:
         return agent.model_copy(update=update)
 
     def finish_wrap_ups(self) -> list[Agent]:
-        """Agents whose timed wrap-up is over become available again."""
+        """Agents whose timed wrap-up is over become available again.
+
+        An agent who moved after the sweep read them (a break or log-out picked as the
+        wrap-up ran out, or a new call's wrap-up) is left as they now are.
+        """
         now = self.clock()
-        return [
-            self.move(agent.agent_id, AgentState.AVAILABLE, reason="wrap-up over")
-            for agent in self.all()
-            if agent.state is AgentState.WRAP_UP
-            and agent.wrap_up_until is not None
-            and agent.wrap_up_until <= now
-        ]
+        finished = []
+        for agent in self.all():
+            over = agent.wrap_up_until is not None and agent.wrap_up_until <= now
+            if agent.state is not AgentState.WRAP_UP or not over:
+                continue
+            with contextlib.suppress(AgentMovedMeanwhile):
+                finished.append(
+                    self.move(
+                        agent.agent_id,
+                        AgentState.AVAILABLE,
+                        reason="wrap-up over",
+                        read_at_change=agent.changes,
+                    )
+                )
+        return finished
 
     def reconcile(self, live_call_ids: set[str]) -> list[Agent]:
         """Agents offered or on a call that no longer exists go to wrap-up.
@@ -269,15 +293,16 @@ class Presence:
             if not stuck:
                 continue
             target = S.WRAP_UP if agent.state is S.ON_CALL else S.AVAILABLE
-            # The call's own hang-up may have moved the agent since they were read: then
-            # there is nothing left to repair.
-            with contextlib.suppress(InvalidAgentState):
+            # The call's own hang-up, or the agent's next call, may have moved the agent
+            # since they were read: then there is nothing left to repair.
+            with contextlib.suppress(AgentMovedMeanwhile):
                 repaired.append(
                     self.move(
                         agent.agent_id,
                         target,
                         reason="reconciled: call gone",
                         wrap_up_seconds=0 if target is S.WRAP_UP else None,
+                        read_at_change=agent.changes,
                     )
                 )
         return repaired

@@ -221,14 +221,79 @@ def test_reconciling_leaves_an_agent_whose_call_ended_meanwhile(
     acd.accept("ending", 1)
     seen = presence.all()  # read by the sweep while the agent is on the call ...
     acd.end_call(1, "q", "ending")  # ... which then hangs up before the sweep moves the agent
+    assert _sweep_that_read(seen, presence).reconcile(live_call_ids=set()) == []
+    assert presence.get(1).state is AgentState.WRAP_UP
+
+
+def _answered_and_hung_up(acd: Acd, call_id: str) -> None:
+    """The call is offered to agent 1 (the only one available), answered and hung up."""
+    acd.enqueue(call_id, "q")
+    acd.dispatch("q")
+    acd.accept(call_id, 1)
+    acd.end_call(1, "q", call_id)
+
+
+def _sweep_that_read(seen: list[Agent], presence: Presence) -> Presence:
+    """Presence whose sweeps act on agents as they were read earlier (``seen``): the
+    moment between a sweep's reading and its moves, where an agent can move on."""
 
     class Stale(Presence):
         def all(self) -> list[Agent]:
             return seen
 
-    stale = Stale(presence.client, presence.bus, clock=clock)
-    assert stale.reconcile(live_call_ids=set()) == []
-    assert presence.get(1).state is AgentState.WRAP_UP
+    return Stale(presence.client, presence.bus, clock=presence.clock)
+
+
+def test_reconciling_leaves_an_agent_offered_a_newer_call(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """Read ringing for a call since gone, the agent was offered the next caller before the
+    sweep moved them: "available" then would leave that caller ringing for nobody."""
+    _agents(presence, clock, 1)
+    acd.enqueue("gone", "q")
+    acd.dispatch("q")
+    seen = presence.all()
+    acd.miss("gone", 1, declined=True)
+    acd.abandon("gone")
+    acd.enqueue("next", "q")
+    acd.dispatch("q")
+    assert _sweep_that_read(seen, presence).reconcile(live_call_ids={"next"}) == []
+    agent = presence.get(1)
+    assert (agent.state, agent.call_id) == (AgentState.OFFERED, "next")
+
+
+@pytest.mark.parametrize(
+    "choice", [AgentState.BREAK, AgentState.LOGGED_OUT], ids=["break", "log_out"]
+)
+def test_a_choice_made_as_the_wrap_up_runs_out_stands(
+    acd: Acd, presence: Presence, clock: Clock, choice: AgentState
+) -> None:
+    """The agent picks a break (or logs out) just as their wrap-up's time is up, after the
+    worker's sweep read them in wrap-up: the sweep must not put them back to available,
+    where the ACD would offer them calls."""
+    _agents(presence, clock, 1)
+    _answered_and_hung_up(acd, "c1")
+    clock.advance(31)
+    seen = presence.all()
+    presence.choose(1, choice, reason="lunch")
+    assert _sweep_that_read(seen, presence).finish_wrap_ups() == []
+    assert presence.get(1).state is choice
+    acd.enqueue("c2", "q")
+    assert acd.dispatch("q") == []
+
+
+def test_a_newer_wrap_up_is_not_cut_short_by_a_sweep_that_read_the_older(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    _agents(presence, clock, 1)
+    _answered_and_hung_up(acd, "c1")
+    clock.advance(31)
+    seen = presence.all()
+    presence.choose(1, AgentState.AVAILABLE)
+    _answered_and_hung_up(acd, "c2")  # a new wrap-up, 30 s from now
+    assert _sweep_that_read(seen, presence).finish_wrap_ups() == []
+    agent = presence.get(1)
+    assert (agent.state, agent.call_id) == (AgentState.WRAP_UP, "c2")
 
 
 # An agent's own moves while a call rings for it
