@@ -125,6 +125,11 @@ class MyConsole(BaseModel):
     moves: dict[AgentState, list[AgentState]]
     """The states an agent may choose from each state (the presence machine, chosen part)."""
     server_time: datetime
+    changes: int
+    """The agent's last move's number: the console shows the newest of what it hears."""
+    last_event_id: str
+    """The newest event as this was read (read first): the console's event stream starts
+    after it, so an event published while the console opens is not missed."""
 
 
 # The supervisor's wall

@@ -220,6 +220,7 @@ def notes_of_call(session: Session, *, call_id: str, actor: Actor) -> list[CallN
 
 def my_console(presence: Presence, *, actor: Actor, now: datetime) -> MyConsole:
     assert actor.id is not None
+    last_event_id = presence.bus.last_id()
     agent = presence.get(actor.id)
     return MyConsole(
         state=agent.state,
@@ -229,6 +230,8 @@ def my_console(presence: Presence, *, actor: Actor, now: datetime) -> MyConsole:
         queues=agent.queues,
         moves={state: sorted(targets) for state, targets in AGENT_CHOICES.items()},
         server_time=now,
+        changes=agent.changes,
+        last_event_id=last_event_id,
     )
 
 

@@ -283,7 +283,9 @@ class Acd:
         )
         offers: list[Offer] = []
         events: list[Event] = []
-        for raw_call, raw_agent, raw_queued in cast("list[list[str | bytes]]", reply):
+        for raw_call, raw_agent, raw_queued, changes in cast(
+            "list[tuple[str | bytes, str | bytes, str | bytes, int]]", reply
+        ):
             offer = Offer(
                 call_id=as_text(raw_call),
                 agent_id=int(raw_agent),
@@ -300,6 +302,7 @@ class Acd:
                     reason="",
                     call_id=offer.call_id,
                     at=now,
+                    changes=changes,
                 )
             )
             events.append(
@@ -548,7 +551,7 @@ class Acd:
         )
         if not reply:
             return None
-        raw_queued, freed = cast("list[str | bytes]", reply)
+        raw_queued, freed, changes = cast("tuple[str | bytes, str | bytes, int]", reply)
         queued = QueuedCall.model_validate_json(raw_queued)
         if freed:
             self.bus.publish(
@@ -559,6 +562,7 @@ class Acd:
                     reason=reason,
                     call_id=None,
                     at=now,
+                    changes=changes,
                 )
             )
         return queued

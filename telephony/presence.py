@@ -77,6 +77,9 @@ class AgentStateChanged(Event):
     reason: str
     call_id: str | None
     at: datetime
+    changes: int
+    """The move's number in the count of presence changes (``Agent.changes``): moves made
+    by different processes can be published out of order, and this number orders them."""
 
 
 class Presence:
@@ -231,6 +234,7 @@ class Presence:
                 reason=reason,
                 call_id=moved.call_id,
                 at=moved.since,
+                changes=moved.changes,
             )
         )
         return moved
@@ -250,13 +254,23 @@ class Presence:
             "reason": reason,
             "call_id": call_id if state in {S.OFFERED, S.ON_CALL, S.WRAP_UP} else None,
             "wrap_up_until": None,
-            "changes": cast(int, self.client.incr(PRESENCE_CHANGES)),
+            "changes": self._next_change(now),
         }
         if wrap_up_seconds is not None:
             update["wrap_up_until"] = datetime.fromtimestamp(
                 now.timestamp() + wrap_up_seconds, tz=now.tzinfo
             )
         return agent.model_copy(update=update)
+
+    def _next_change(self, now: datetime) -> int:
+        """The next number of the count of presence changes (the ACD's scripts count in
+        it too). Consoles show an agent's state by the newest number they have seen: a
+        count lost with Redis's data starts again from now in milliseconds, above the
+        numbers handed out before it was lost, so their newer changes still show."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(PRESENCE_CHANGES, int(now.timestamp() * 1000), nx=True)
+        pipe.incr(PRESENCE_CHANGES)
+        return cast(int, pipe.execute()[-1])
 
     def finish_wrap_ups(self) -> list[Agent]:
         """Agents whose timed wrap-up is over become available again.

@@ -12,7 +12,7 @@ import redis
 
 from core.bus import EventBus
 from telephony.acd import Acd, QueueConfig, Strategy
-from telephony.constants import ACD_LOCK, AVAILABLE, QUEUED_CALL
+from telephony.constants import ACD_LOCK, AVAILABLE, PRESENCE_CHANGES, QUEUED_CALL
 from telephony.exceptions import InvalidAgentState, NoSuchOffer
 from telephony.presence import Agent, AgentState, Presence
 from tests.conftest import TestClock, at
@@ -532,3 +532,47 @@ def test_withdrawing_a_call_whose_agent_moved_on_leaves_the_agent_as_it_is(
     assert acd.position("c1", "q") is None
     assert acd.figures("q").abandoned == 1
     assert acd.withdraw("c1", reason="caller left", count="abandoned") is None
+
+
+# The count of presence changes, which orders an agent's states wherever they are shown
+
+
+def test_each_move_s_event_carries_the_agent_s_number_in_the_count_of_changes(
+    acd: Acd, presence: Presence, bus: redis.Redis, clock: Clock
+) -> None:
+    """Consoles show the newest state they hear of, as events or as replies: the event of
+    each move, by presence or by the ACD's scripts, carries the number the agent's record
+    has, and the numbers follow the moves' order."""
+    _agents(presence, clock, 1)
+    numbers = [presence.get(1).changes]
+    acd.enqueue("c1", "q")
+    acd.dispatch("q")  # the dispatch script
+    numbers.append(presence.get(1).changes)
+    acd.withdraw("c1", reason="caller left")  # the withdrawal script
+    numbers.append(presence.get(1).changes)
+    presence.choose(1, AgentState.BREAK)
+    numbers.append(presence.get(1).changes)
+    events = [e.data for e in EventBus(bus).read_after("0") if e.name == "agent.state_changed"]
+    assert [(e["state"], e["changes"]) for e in events] == list(
+        zip(["available", "offered", "available", "break"], numbers, strict=True)
+    )
+    assert numbers == sorted(set(numbers))
+
+
+@pytest.mark.parametrize("mover", ["presence", "acd_script"])
+def test_a_count_of_changes_lost_with_redis_s_data_goes_on_above_the_old_numbers(
+    acd: Acd, presence: Presence, bus: redis.Redis, clock: Clock, mover: str
+) -> None:
+    """Redis restarted without its data: a console still holds the numbers of the moves
+    it showed. Counted again from 1, every new move would look older to it, and the
+    agent's screen would stop following their state."""
+    _agents(presence, clock, 1)
+    shown = presence.get(1).changes
+    bus.delete(PRESENCE_CHANGES)
+    clock.advance(1)
+    if mover == "presence":
+        presence.choose(1, AgentState.BREAK)
+    else:
+        acd.enqueue("c1", "q")
+        acd.dispatch("q")
+    assert presence.get(1).changes > shown

@@ -421,6 +421,84 @@ def test_a_ringing_agent_declines_from_the_console(
     assert dialogs == []
 
 
+def _reply_held(page: Page, url: str, act: Any) -> tuple[Any, Any]:
+    """Does ``act`` and holds the service's reply to its request for ``url`` (made, not
+    yet seen by the page): the test hands it over with ``route.fulfill(response=reply)``."""
+    held: list[Any] = []
+    page.route(url, lambda route: held.append((route, route.fetch())), times=1)
+    act()
+    for _ in range(200):
+        if held:
+            return held[0]
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the page never asked for {url}")
+
+
+def test_a_declines_late_reply_leaves_the_next_call_ringing_on_screen(
+    browser: Browser,
+    base_url: str,
+    make_user: Any,
+    make_customer: Any,
+    sim: Any,
+) -> None:
+    """The agent declines, and the next caller is offered to them before the decline's
+    reply reaches the page (a slow network, a busy server). The reply, older than the offer,
+    set the agent's state back to available: the next call rang on screen with Accept and
+    Decline disabled, until some later change of state."""
+    make_customer(name="周敏", phones=("13700137000",))
+    make_user(Role.AGENT, username="agent-late-reply")
+    page, dialogs = _page(browser, base_url, "agent-late-reply")
+    _available(page)
+    _colleague_in_the_queue(base_url, make_user)
+    sim.call("+8613700137000").press("0")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
+
+    route, reply = _reply_held(page, "**/api/agents/me/decline", page.locator("#decline").click)
+    sim.call("+8613800138000").press("0")  # rings for this agent, the colleague has the first
+    expect(page.locator("#call-number")).to_contain_text(re.compile(r"138\D*0013\D*8000"))
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
+    expect(page.locator("#call-status")).to_have_attribute("data-status", "offered")
+
+    with page.expect_response("**/api/agents/me/decline"):
+        route.fulfill(response=reply)
+    # Time for the page to read the reply; a slower page only lets the test pass wrongly,
+    # never fail wrongly.
+    page.evaluate("() => new Promise((done) => setTimeout(done, 300))")
+
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
+    expect(page.locator("#accept")).to_be_enabled()
+    expect(page.locator("#decline")).to_be_enabled()
+    assert dialogs == []
+
+
+def test_a_call_offered_as_the_console_opens_rings_on_screen(
+    browser: Browser,
+    base_url: str,
+    make_user: Any,
+    make_customer: Any,
+    sim: Any,
+) -> None:
+    """The console reads the agent's state, then opens its event stream. A call offered
+    between the two reached neither: the screen stayed idle while the call rang for the
+    agent, until it rang out as their miss."""
+    make_customer(name="周敏", phones=("13700137000",))
+    make_user(Role.AGENT, username="agent-opening")
+    page, dialogs = _page(browser, base_url, "agent-opening")
+    _available(page)
+
+    # The console opens again, as on the agent's next shift.
+    route, reply = _reply_held(page, "**/api/console/me", page.reload)
+    sim.call("+8613700137000").press("0")  # offered to this agent, the only one free
+    route.fulfill(response=reply)
+
+    expect(page.locator("body")).to_have_attribute("data-console", "ready")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "offered")
+    expect(page.locator("#call-panel")).to_be_visible()
+    expect(page.locator("#call-number")).to_contain_text(re.compile(r"137\D*0013\D*7000"))
+    expect(page.locator("#accept")).to_be_enabled()
+    assert dialogs == []
+
+
 def test_a_call_that_rings_out_leaves_the_agents_screen(
     browser: Browser,
     base_url: str,
@@ -489,6 +567,7 @@ def test_the_late_end_of_an_earlier_offer_leaves_the_ringing_call_on_screen(
             reason="caller left",
             call_id=None,
             at=clock(),
+            changes=mine["changes"] - 1,  # older than the offer, as a late event is
         )
     )
 

@@ -260,6 +260,8 @@ async function start() {
 async function loadMine() {
   const mine = await api("GET", "/api/console/me");
   syncClock(mine.server_time);
+  // The events start where this reading was taken: none published since is lost.
+  if (!state.lastEventId) state.lastEventId = mine.last_event_id;
   state.moves = mine.moves;
   await loadQueues(mine.state === "logged_out" ? null : mine.queues);
   showState(mine);
@@ -316,10 +318,10 @@ function handle(frame) {
   if (frame.name === "call.ended" && state.call && data.call_id === state.call.id) {
     state.call.status = "ended"; state.call.since = null; state.call.held = false; closeTransfer(); showCall();
   }
-  if (frame.name === "agent.state_changed") {
+  if (frame.name === "agent.state_changed" && !older(data)) {
     const ringing = state.call && state.call.status === "offered" && !state.call.consultFrom;
     if (ringing && data.previous === "offered" && data.state !== "on_call") forgetUnlessOffered(state.call.id);
-    showState({ state: data.state, since: data.at, reason: data.reason });
+    showState({ state: data.state, since: data.at, reason: data.reason, changes: data.changes });
   }
 }
 
@@ -331,14 +333,22 @@ async function forgetUnlessOffered(callId) {
   let mine;
   try { mine = await api("GET", "/api/console/me"); } catch (error) { return; }
   const shown = state.call && state.call.id === callId && state.call.status === "offered";
-  if (!shown) return;
+  if (!shown || older(mine)) return;
   if (mine.call_id !== callId) forgetCall();
   else if (mine.state === "offered" && state.mine.state !== "offered") showState(mine);  // the late event's state was not theirs
 }
 
 // Agent state
 
+// Moves made by different processes (the agent's own requests, the ACD, the worker's
+// sweeps) reach the page out of order, as events and as replies: each carries its number
+// in the count of the service's presence changes, and only the newest is shown.
+function older(mine) {
+  return Boolean(state.mine) && mine.changes < state.mine.changes;
+}
+
 function showState(mine) {
+  if (older(mine)) return;
   state.mine = mine;
   const node = $("agent-state");
   node.textContent = t(`state_${mine.state}`);
@@ -363,8 +373,8 @@ async function decline() {
   const declined = state.call && state.call.id;
   try {
     const agent = await api("POST", "/api/agents/me/decline");
-    // On its way to another agent, or back with the colleague who asked; an offer made to
-    // this agent since (another call, or this one again) may be on screen already.
+    if (older(agent)) return;  // an offer made since (another call, or this one again) shows
+    // On its way to another agent, or back with the colleague who asked.
     if (state.call && state.call.id === declined && agent.call_id !== declined) forgetCall();
     showState(agent);
   } catch (error) { $("call-error").textContent = error.message; }

@@ -9,8 +9,8 @@
 -- less its id, 13 an offer's key less its call id, 14 the figures' lifetime in seconds,
 -- 15 the one call to offer ('' the queue's front), 16 the one agent to offer it to (''
 -- the queue's choice).
--- Returns {call id, agent id, queued call JSON} for each offer made; nil while another
--- decision holds the lock.
+-- Returns {call id, agent id, queued call JSON, the agent's move's number} for each offer
+-- made; nil while another decision holds the lock.
 
 if held_by_another() then
   return false
@@ -93,7 +93,7 @@ while true do
   else
     local agent_id = pick()
     if agent_id == nil then break end
-    move_agent(agent_id, '"offered"', '""', cjson.encode(call_id))
+    local changes = move_agent(agent_id, '"offered"', '""', cjson.encode(call_id))
     redis.call('ZREM', KEYS[3], call_id)
     redis.call('SET', ARGV[13] .. call_id, cjson.encode({
       call_id = call_id, agent_id = tonumber(agent_id), queue = ARGV[6],
@@ -103,7 +103,7 @@ while true do
     redis.call('SET', KEYS[6], agent_id)
     redis.call('HINCRBY', KEYS[7], 'offered', 1)
     redis.call('EXPIRE', KEYS[7], ARGV[14])
-    table.insert(offers, {call_id, agent_id, queued})
+    table.insert(offers, {call_id, agent_id, queued, changes})
   end
 end
 return offers

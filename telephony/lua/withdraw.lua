@@ -6,8 +6,8 @@
 -- queue's waiting calls' key less its queue, 10 and 11 a queue's figures' key before and
 -- after its queue, 12 the figure the call counts in ('' none), 13 the figures' lifetime in
 -- seconds, 14 the freed agent's reason as a JSON string.
--- Returns {queued call JSON, freed agent id or ''}; {} when the call was not queued; nil
--- while another decision holds the lock.
+-- Returns {queued call JSON, freed agent id or '', the agent's move's number or 0}; {}
+-- when the call was not queued; nil while another decision holds the lock.
 
 local call_id = ARGV[6]
 local queued = redis.call('GET', ARGV[7])
@@ -19,7 +19,7 @@ end
 if held_by_another() then
   return false
 end
-local freed = ''
+local freed, changes = '', 0
 local offer = redis.call('GET', ARGV[8])
 if offer then
   redis.call('DEL', ARGV[8])
@@ -27,7 +27,7 @@ if offer then
   local agent_id = tostring(cjson.decode(offer)['agent_id'])
   local offered = agent_field(agent_id, 'state') == '"offered"'
   if offered and agent_field(agent_id, 'call_id') == cjson.encode(call_id) then
-    move_agent(agent_id, '"available"', ARGV[14], 'null')
+    changes = move_agent(agent_id, '"available"', ARGV[14], 'null')
     freed = agent_id
   end
 end
@@ -39,4 +39,4 @@ if ARGV[12] ~= '' then
   redis.call('HINCRBY', figures, ARGV[12], 1)
   redis.call('EXPIRE', figures, ARGV[13])
 end
-return {queued, freed}
+return {queued, freed, changes}
