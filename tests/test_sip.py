@@ -289,6 +289,40 @@ def test_returning_customer_logs_a_repair_by_keys_and_voice(
 
 
 @sqlite_only
+def test_answers_to_an_invite_we_never_sent_leave_the_callers_call_alone(
+    hotline: Hotline, tmp_path: Path
+) -> None:
+    """A response carrying a caller's Call-ID and "CSeq: 1 INVITE" (a confused proxy, a
+    forged packet) went where answers to our own INVITEs go. A 200 OK had an ACK sent into
+    the caller's dialog, which the caller's phone had not asked for; a failure raised on the
+    missing INVITE of ours. The hotline sends no INVITE on a caller's leg: such a response
+    is dropped."""
+    caller = hotline.call(scenario([("pause", 4000)]), tmp_path / "caller")
+    hotline.thread.start()
+    until(lambda: hotline.calls() and hotline.calls()[0].state is CallState.IN_IVR)
+    phone = hotline.endpoint.phone
+    assert phone is not None
+    [call_id] = phone.calls
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+        for status in ("200 OK", "486 Busy Here", "404 Not Found", "503 Service Unavailable"):
+            raw.sendto(
+                (
+                    f"SIP/2.0 {status}\r\n"
+                    f"Via: SIP/2.0/UDP 127.0.0.1:{hotline.port};branch=z9hG4bKstray\r\n"
+                    "From: <sip:1000@127.0.0.1>;tag=ours\r\n"
+                    f"To: <sip:{CALLER}@127.0.0.1>;tag=theirs\r\n"
+                    f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\n"
+                    "Contact: <sip:stray@127.0.0.1:9>\r\nContent-Length: 0\r\n\r\n"
+                ).encode(),
+                ("127.0.0.1", hotline.port),
+            )
+    assert caller.wait() == 0, caller.errors()
+    hotline.ended_call()
+    assert [c.disposition for c in hotline.calls()] == [Disposition.COMPLETED]
+    assert hotline.thread.is_alive()
+
+
+@sqlite_only
 def test_malformed_sip_and_unsupported_codec_are_refused_and_service_goes_on(
     hotline: Hotline, tmp_path: Path
 ) -> None:

@@ -212,13 +212,17 @@ class HotlineSipClient(SIPClient):
         # ACKs only 200, 404 and 503, and only for a leg it still holds.
         if message.type is SIPMessageType.RESPONSE and _answers_invite(message):
             leg = self.phone.our_leg(message.headers.get("Call-ID", ""))
-            if leg is not None:
-                leg.invite_settled.set()
+            if leg is None or not leg.outbound:
+                # We answer a caller's INVITE and never send one on their leg; pyVoIP would
+                # ACK such a response into the caller's dialog, or fail on an unknown leg.
+                log.info("answer to an INVITE we did not send: dropped", first=_first(message.raw))
+                return
+            leg.invite_settled.set()
             status = int(message.status)
-            if leg is not None and status >= 300:
+            if status >= 300:
                 leg.refused(message)
                 return
-            if leg is not None and status >= 200:
+            if status >= 200:
                 leg.answered(message)
                 return
         super().parse_message(message)
@@ -265,6 +269,11 @@ class HotlineCall(VoIPCall):
         """Set at our INVITE's first answer, or when the leg ends: no more resending."""
         self._hung_up_late = False
         super().__init__(*args, **kwargs)
+
+    @property
+    def outbound(self) -> bool:
+        """A leg we dialled (its INVITE is ours), not a caller's."""
+        return bool(self.invite_text)
 
     def create_rtp_clients(
         self,
