@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
-from importlib.resources import files
 from typing import Any, Literal, cast
 
 import redis
@@ -21,6 +20,7 @@ from redis.typing import EncodableT
 
 from core.bus import Event, EventBus, as_text
 from core.types import Clock
+from telephony import lua_scripts
 from telephony.constants import (
     ACD_LOCK,
     AGENT,
@@ -54,14 +54,9 @@ RANG_OUT_SECONDS = 5
 to repeat: repeating it would ring a broken phone in a loop."""
 
 
-def _lua(name: str) -> str:
-    """An ACD decision that runs in Redis, after the helpers the decisions share."""
-    scripts = files("telephony").joinpath("lua")
-    return scripts.joinpath("agents.lua").read_text() + scripts.joinpath(name).read_text()
-
-
-DISPATCH_SCRIPT = _lua("dispatch.lua")
-WITHDRAW_SCRIPT = _lua("withdraw.lua")
+# ACD decisions that run in Redis, after the helpers the decisions share.
+DISPATCH_SCRIPT = lua_scripts.source("changes.lua", "agents.lua", "dispatch.lua")
+WITHDRAW_SCRIPT = lua_scripts.source("changes.lua", "agents.lua", "withdraw.lua")
 
 
 class Strategy(StrEnum):
@@ -108,6 +103,8 @@ class Offer(BaseModel):
     consult: bool = False
     """Rings a colleague whom the call's agent consults before handing the call over; the
     call stays with its agent meanwhile."""
+    changes: int = 0
+    """The agent's move to this offer, in presence's count of changes."""
 
 
 class QueueFigures(BaseModel):
@@ -134,6 +131,10 @@ class CallOffered(Event):
     at: datetime
     expires_at: datetime | None = None
     """When the ring gives up; set when the agent took the call (it rings longer)."""
+    changes: int = 0
+    """The agent's move to this offer, in presence's count of changes: a console shows the
+    offer only if it has seen no newer state of the agent (events of different processes
+    can reach it out of order)."""
 
 
 class Acd:
@@ -292,6 +293,7 @@ class Acd:
                 queue=config.name,
                 offered_at=now,
                 expires_at=expires,
+                changes=changes,
             )
             offers.append(offer)
             events.append(
@@ -331,6 +333,7 @@ class Acd:
             customer_ids=customer_ids,
             at=offer.offered_at,
             expires_at=offer.expires_at if offer.taken else None,
+            changes=offer.changes,
         )
 
     # Offers answered, missed, expired
@@ -395,6 +398,7 @@ class Acd:
                 expires_at=moved.since
                 + timedelta(seconds=self.config(queue).offer_timeout_seconds),
                 consult=True,
+                changes=moved.changes,
             )
             # Not among the offers the sweep expires: the channel ringing the colleague
             # ends the consultation when the ring does (and the call's end ends it too).
@@ -484,9 +488,8 @@ class Acd:
         return offer
 
     def expire_offers(self) -> list[Offer]:
-        due = cast(
-            "list[str | bytes]", self.client.zrangebyscore(OFFERS, "-inf", self.clock().timestamp())
-        )
+        now = self.clock()
+        due = cast("list[str | bytes]", self.client.zrangebyscore(OFFERS, "-inf", now.timestamp()))
         expired = []
         for call_id in (as_text(c) for c in due):
             raw = cast("str | bytes | None", self.client.get(OFFER.format(call_id=call_id)))
@@ -494,9 +497,11 @@ class Acd:
                 self.client.zrem(OFFERS, call_id)
                 continue
             offer = Offer.model_validate_json(raw)
+            if offer.expires_at > now:
+                continue  # missed and offered again since the list was read: a new ring
             # Answered or missed since it was read: the other path has dealt with it.
             with contextlib.suppress(NoSuchOffer):
-                expired.append(self.miss(call_id, offer.agent_id))
+                expired.append(self.miss(call_id, offer.agent_id, offered_at=offer.offered_at))
         return expired
 
     def release_stray_agents(self) -> list[Agent]:

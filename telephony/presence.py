@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 from core.bus import Event, EventBus
 from core.types import Clock
+from telephony import lua_scripts
 from telephony.constants import AGENT, AGENTS, AVAILABLE, PRESENCE_CHANGES
 from telephony.exceptions import (
     AgentMovedMeanwhile,
@@ -24,6 +26,8 @@ from telephony.exceptions import (
     AgentNotOnCall,
     InvalidAgentState,
 )
+
+NEXT_CHANGE_SCRIPT = lua_scripts.source("changes.lua") + "return next_change(KEYS[1], ARGV[1])"
 
 
 class AgentState(StrEnum):
@@ -89,6 +93,7 @@ class Presence:
         self.client = client
         self.bus = bus
         self.clock = clock
+        self._next_change_script = client.register_script(NEXT_CHANGE_SCRIPT)
 
     def get(self, agent_id: int) -> Agent:
         raw = cast("dict[Any, Any]", self.client.hgetall(AGENT.format(agent_id=agent_id)))
@@ -263,14 +268,9 @@ class Presence:
         return agent.model_copy(update=update)
 
     def _next_change(self, now: datetime) -> int:
-        """The next number of the count of presence changes (the ACD's scripts count in
-        it too). Consoles show an agent's state by the newest number they have seen: a
-        count lost with Redis's data starts again from now in milliseconds, above the
-        numbers handed out before it was lost, so their newer changes still show."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.set(PRESENCE_CHANGES, int(now.timestamp() * 1000), nx=True)
-        pipe.incr(PRESENCE_CHANGES)
-        return cast(int, pipe.execute()[-1])
+        """The next number of the count of presence changes, which the ACD's scripts
+        count in too (the rule is in lua/changes.lua)."""
+        return cast(int, self._next_change_script(keys=[PRESENCE_CHANGES], args=[now.timestamp()]))
 
     def finish_wrap_ups(self) -> list[Agent]:
         """Agents whose timed wrap-up is over become available again.
@@ -295,15 +295,19 @@ class Presence:
                 )
         return finished
 
-    def reconcile(self, live_call_ids: set[str]) -> list[Agent]:
+    def reconcile(self, live_call_ids: Callable[[], set[str]]) -> list[Agent]:
         """Agents offered or on a call that no longer exists go to wrap-up.
 
         After a crash or restart nobody may stay ``on_call`` without a call: the most
-        common fault of open-source call centers.
+        common fault of open-source call centers. The live calls are read after the
+        agents: a call logged and offered between two such reads the other way round
+        looked gone, and its ringing agent was freed.
         """
         repaired = []
-        for agent in self.all():
-            stuck = agent.state in {S.OFFERED, S.ON_CALL} and agent.call_id not in live_call_ids
+        agents = self.all()
+        live = live_call_ids()
+        for agent in agents:
+            stuck = agent.state in {S.OFFERED, S.ON_CALL} and agent.call_id not in live
             if not stuck:
                 continue
             target = S.WRAP_UP if agent.state is S.ON_CALL else S.AVAILABLE

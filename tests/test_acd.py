@@ -12,7 +12,7 @@ import redis
 
 from core.bus import EventBus
 from telephony.acd import Acd, QueueConfig, Strategy
-from telephony.constants import ACD_LOCK, AVAILABLE, PRESENCE_CHANGES, QUEUED_CALL
+from telephony.constants import ACD_LOCK, AVAILABLE, OFFERS, PRESENCE_CHANGES, QUEUED_CALL
 from telephony.exceptions import InvalidAgentState, NoSuchOffer
 from telephony.presence import Agent, AgentState, Presence
 from tests.conftest import TestClock, at
@@ -203,7 +203,7 @@ def test_reconcile_frees_agents_whose_call_is_gone(
     acd.dispatch("q")
     acd.accept("alive", 1)
     acd.accept("dead", 2)
-    repaired = presence.reconcile(live_call_ids={"alive"})
+    repaired = presence.reconcile(live_call_ids=lambda: {"alive"})
     assert [a.agent_id for a in repaired] == [2]
     assert presence.get(1).state is AgentState.ON_CALL
     assert presence.get(2).state is AgentState.WRAP_UP
@@ -221,7 +221,7 @@ def test_reconciling_leaves_an_agent_whose_call_ended_meanwhile(
     acd.accept("ending", 1)
     seen = presence.all()  # read by the sweep while the agent is on the call ...
     acd.end_call(1, "q", "ending")  # ... which then hangs up before the sweep moves the agent
-    assert _sweep_that_read(seen, presence).reconcile(live_call_ids=set()) == []
+    assert _sweep_that_read(seen, presence).reconcile(live_call_ids=set) == []
     assert presence.get(1).state is AgentState.WRAP_UP
 
 
@@ -257,9 +257,31 @@ def test_reconciling_leaves_an_agent_offered_a_newer_call(
     acd.abandon("gone")
     acd.enqueue("next", "q")
     acd.dispatch("q")
-    assert _sweep_that_read(seen, presence).reconcile(live_call_ids={"next"}) == []
+    assert _sweep_that_read(seen, presence).reconcile(live_call_ids=lambda: {"next"}) == []
     agent = presence.get(1)
     assert (agent.state, agent.call_id) == (AgentState.OFFERED, "next")
+
+
+def test_reconciling_counts_a_call_that_came_in_as_the_agents_were_read(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """The sweep reads the live calls and the agents; a call logged and offered between the
+    two reads looked gone, and the agent it rang for was freed, the caller left ringing for
+    nobody. Here the call arrives just before the agents are read."""
+    _agents(presence, clock, 1)
+    logged: set[str] = set()
+
+    class Arriving(Presence):
+        def all(self) -> list[Agent]:
+            logged.add("new")
+            acd.enqueue("new", "q")
+            acd.dispatch("q")
+            return super().all()
+
+    sweep = Arriving(presence.client, presence.bus, clock=clock)
+    assert sweep.reconcile(live_call_ids=lambda: set(logged)) == []
+    agent = presence.get(1)
+    assert (agent.state, agent.call_id) == (AgentState.OFFERED, "new")
 
 
 @pytest.mark.parametrize(
@@ -336,6 +358,26 @@ def test_a_miss_reported_twice_counts_once_and_an_expired_offer_of_an_agent_on_a
     assert expired.call_id == again.call_id
     assert presence.get(1).state is AgentState.ON_CALL
     assert acd.position("c1", "q") == 1
+
+
+def test_the_sweep_leaves_a_new_offer_of_a_call_whose_old_offer_it_found_due(
+    acd: Acd, presence: Presence, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep lists the offers due, then reads each. The first agent's ring timing out
+    between the two had the call offered to the next agent, and the sweep counted that new
+    offer, its phone just ringing, as the next agent's miss."""
+    _agents(presence, clock, 1, 2)
+    acd.enqueue("c1", "q")
+    acd.dispatch("q")
+    clock.advance(16)
+    listed = acd.client.zrangebyscore(OFFERS, "-inf", clock().timestamp())
+    acd.miss("c1", 1)  # the channel's ring ran out first
+    [offer] = acd.dispatch("q")
+    assert offer.agent_id == 2
+    monkeypatch.setattr(acd.client, "zrangebyscore", lambda *args, **kwargs: listed)
+    assert acd.expire_offers() == []
+    agent = presence.get(2)
+    assert (agent.state, agent.call_id, agent.missed_offers) == (AgentState.OFFERED, "c1", 0)
 
 
 def test_choosing_available_clears_the_missed_offers(
@@ -559,16 +601,21 @@ def test_each_move_s_event_carries_the_agent_s_number_in_the_count_of_changes(
     assert numbers == sorted(set(numbers))
 
 
+@pytest.mark.parametrize("count", ["lost", "older"])
 @pytest.mark.parametrize("mover", ["presence", "acd_script"])
-def test_a_count_of_changes_lost_with_redis_s_data_goes_on_above_the_old_numbers(
-    acd: Acd, presence: Presence, bus: redis.Redis, clock: Clock, mover: str
+def test_a_count_of_changes_lost_or_set_back_with_redis_s_data_goes_on_above_the_old_numbers(
+    acd: Acd, presence: Presence, bus: redis.Redis, clock: Clock, mover: str, count: str
 ) -> None:
-    """Redis restarted without its data: a console still holds the numbers of the moves
-    it showed. Counted again from 1, every new move would look older to it, and the
-    agent's screen would stop following their state."""
+    """Redis restarted without its data, or with older data (a snapshot, a replica behind):
+    a console still holds the numbers of the moves it showed. Counted on from below them,
+    every new move would look older to it, and the agent's screen would stop following
+    their state."""
     _agents(presence, clock, 1)
     shown = presence.get(1).changes
-    bus.delete(PRESENCE_CHANGES)
+    if count == "lost":
+        bus.delete(PRESENCE_CHANGES)
+    else:
+        bus.set(PRESENCE_CHANGES, shown - 200)
     clock.advance(1)
     if mover == "presence":
         presence.choose(1, AgentState.BREAK)

@@ -24,6 +24,7 @@ from orders.schemas import SYSTEM, OrderCreate, TransitionIn
 from orders.services import complaints, work_orders
 from orders.services.users import issue_token
 from telephony import routing
+from telephony.acd import CallOffered
 from telephony.enums import CallState
 from telephony.models import Call
 from telephony.presence import AgentState, AgentStateChanged
@@ -530,6 +531,37 @@ def test_a_call_that_rings_out_leaves_the_agents_screen(
     expect(page.locator("#idle")).to_be_visible()
     theirs = httpx.get(f"{base_url}/api/console/me", headers=bearer(colleague)).json()
     assert theirs["state"] == "offered"
+    assert dialogs == []
+
+
+def test_the_late_offer_of_a_call_already_withdrawn_does_not_ring_on_screen(
+    browser: Browser,
+    base_url: str,
+    app: Any,
+    make_user: Any,
+    clock: TestClock,
+) -> None:
+    """The ACD offers a call to the agent in one process while the caller hangs up in
+    another: the withdrawal, saved second, can publish first. Its state event freed the
+    agent on screen, and then the offer's late event rang the gone call there, with Accept
+    and Decline disabled, until the agent's next call."""
+    agent = make_user(Role.AGENT, username="agent-late-offer")
+    page, dialogs = _page(browser, base_url, "agent-late-offer")
+    _available(page)
+    mine = httpx.get(f"{base_url}/api/console/me", headers=bearer(agent)).json()
+    late = app.state.switchboard.events.publish(
+        CallOffered(
+            call_id="withdrawn",
+            agent_id=agent.id,
+            queue="hotline-zh-CN",
+            customer_ids=[],
+            at=clock(),
+            changes=mine["changes"] - 1,  # saved before the agent's state now shown
+        )
+    )
+    page.wait_for_function("(id) => state.lastEventId === id", arg=late)  # read by the page
+    expect(page.locator("#call-panel")).to_be_hidden()
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
     assert dialogs == []
 
 

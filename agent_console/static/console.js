@@ -233,6 +233,11 @@ function expire() {
 }
 
 async function start() {
+  // Signed in again in this tab (the session ran out), maybe as someone else: what was
+  // shown is not theirs, nor newer than their state.
+  state.mine = null;
+  state.lastEventId = null;
+  if (state.call) forgetCall();
   state.me = await api("GET", "/api/me");
   // The language follows the user from one browser to another.
   if (state.me.language && state.me.language !== state.lang) {
@@ -307,7 +312,7 @@ function handle(frame) {
   // An agent hears order events only for the customers of its call: the pop follows.
   if (frame.name.startsWith("order.")) { if (state.me && state.me.role === "agent") refreshPop(); return; }
   if (!state.me || data.agent_id !== state.me.id) return;  // supervisors: the wall says it all
-  if (frame.name === "call.offered") { beginCall(data, "offered"); showPop(frame.pop); }
+  if (frame.name === "call.offered" && !older(data)) { beginCall(data, "offered"); showPop(frame.pop); }
   if (frame.name === "call.bridged" && state.call && data.call_id === state.call.id) {
     state.call.status = "bridged"; state.call.since = data.at; state.call.held = false; showCall();
     refreshPop();  // what the IVR logged while the caller waited shows now
@@ -342,9 +347,10 @@ async function forgetUnlessOffered(callId) {
 
 // Moves made by different processes (the agent's own requests, the ACD, the worker's
 // sweeps) reach the page out of order, as events and as replies: each carries its number
-// in the count of the service's presence changes, and only the newest is shown.
+// in the count of the service's presence changes, and only the newest is shown (an offer
+// stored before offers had a number has 0, and shows).
 function older(mine) {
-  return Boolean(state.mine) && mine.changes < state.mine.changes;
+  return Boolean(state.mine) && mine.changes > 0 && mine.changes < state.mine.changes;
 }
 
 function showState(mine) {

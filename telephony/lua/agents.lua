@@ -1,4 +1,4 @@
--- Shared by the ACD's scripts (prepended to each). A script takes its decision at once,
+-- Shared by the ACD's scripts (prepended to each, after changes.lua). A script takes its decision at once,
 -- atomically, unless another decision of several steps holds the ACD's lock; the lock's
 -- holder runs it with its token.
 --
@@ -16,21 +16,13 @@ local function agent_field(agent_id, name)
   return redis.call('HGET', ARGV[2] .. agent_id, name)
 end
 
--- The next number of the presence changes' count. A count lost with Redis's data starts
--- again from now in milliseconds, above the numbers handed out before (see
--- telephony.presence), so consoles holding those still see the new changes as newer.
-local function next_change()
-  redis.call('SET', KEYS[2], math.floor(ARGV[5] * 1000), 'NX')
-  return redis.call('INCR', KEYS[2])
-end
-
 -- Move an agent as telephony.presence does (each field a JSON document): to ``state``
 -- since now, the move counted, and the index of available agents kept with it. Returns
 -- the move's number in the count of presence changes.
 local function move_agent(agent_id, state, reason_json, call_id_json)
   local key = ARGV[2] .. agent_id
   local queues = redis.call('HGET', key, 'queues')
-  local changes = next_change()
+  local changes = next_change(KEYS[2], ARGV[5])
   redis.call('HSET', key,
     'state', state, 'since', ARGV[4], 'reason', reason_json, 'call_id', call_id_json,
     'wrap_up_until', 'null', 'changes', tostring(changes))

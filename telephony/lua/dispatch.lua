@@ -97,7 +97,7 @@ while true do
     redis.call('ZREM', KEYS[3], call_id)
     redis.call('SET', ARGV[13] .. call_id, cjson.encode({
       call_id = call_id, agent_id = tonumber(agent_id), queue = ARGV[6],
-      offered_at = ARGV[9], expires_at = ARGV[10],
+      offered_at = ARGV[9], expires_at = ARGV[10], changes = changes,
     }))
     redis.call('ZADD', KEYS[5], ARGV[11], call_id)
     redis.call('SET', KEYS[6], agent_id)

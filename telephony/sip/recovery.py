@@ -66,7 +66,13 @@ def end_orphaned_calls(
         )
         log.warning("sip call ended after its endpoint died", call=call_id)
         ended.append(call_id)
-    acd.presence.reconcile(services.live_call_ids(session))
+
+    def live_now() -> set[str]:
+        # Out of any transaction of this sweep, whose snapshot could predate the agents.
+        session.commit()
+        return services.live_call_ids(session)
+
+    acd.presence.reconcile(live_now)
     return ended
 
 
