@@ -334,11 +334,15 @@ AGENT_ANSWERS_AFTER_CANCEL = (
 )
 
 
-def agent_rings_out(user: str, *, timeout_ms: int = 60000) -> str:
+def agent_rings_out(user: str, *, timeout_ms: int = 60000, silent_ms: int = 0) -> str:
     """An agent's softphone that rings until the hotline gives up (CANCEL), then ends the
     INVITE with 487 and expects its ACK: from a stateful proxy between, which ACKs the 487
-    itself, or else from the hotline (RFC 3261, 17.1.1.3)."""
-    return _wrap(AGENT_RINGS_OUT.replace("{user}", user).replace("{timeout_ms}", str(timeout_ms)))
+    itself, or else from the hotline (RFC 3261, 17.1.1.3). With ``silent_ms``, the phone
+    first says nothing that long (its 180 held up), and a CANCEL meanwhile fails the run."""
+    body = AGENT_RINGS_OUT.replace("{user}", user).replace("{timeout_ms}", str(timeout_ms))
+    if silent_ms:
+        body = body.replace("  </recv>\n", f'  </recv>\n  <pause milliseconds="{silent_ms}"/>\n', 1)
+    return _wrap(body)
 
 
 def registers_the_hotline() -> str:

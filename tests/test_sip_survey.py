@@ -193,6 +193,28 @@ def test_a_survey_call_whose_first_invites_are_lost_still_rings_the_phone(
     assert (call.disposition, call.answered_at) == (Disposition.NO_ANSWER, None)
 
 
+@sqlite_only
+def test_a_survey_call_given_up_before_the_phone_answered_at_all_is_cancelled_once_it_does(
+    settings: Settings,
+    db: Session,
+    sessions: Sessions,
+    bus: redis.Redis,
+    tmp_path: Path,
+    prompts_home: Path,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ring time ended before the customer's phone sent any answer (its 180 held up).
+    The endpoint sent its CANCEL then, which RFC 3261 (9.1) forbids before a provisional
+    answer: it can overtake the INVITE, and the phone, which knew of no call, rang on. Now
+    the call ends at once and the CANCEL goes when the phone's 180 comes."""
+    monkeypatch.setattr(survey_call, "RING_SECONDS", 2)
+    call = _survey_call_rings_out(
+        settings, db, sessions, bus, tmp_path, prompts_home, clock, phone_late=False, silent_ms=4000
+    )
+    assert (call.disposition, call.answered_at) == (Disposition.NO_ANSWER, None)
+
+
 def _survey_call_rings_out(
     settings: Settings,
     db: Session,
@@ -203,6 +225,7 @@ def _survey_call_rings_out(
     clock: TestClock,
     *,
     phone_late: bool,
+    silent_ms: int = 0,
 ) -> Call:
     """A survey call to a phone that rings until the endpoint gives up, then answers the
     INVITE 487 and needs the endpoint's ACK to end cleanly; the call as it ended."""
@@ -223,7 +246,7 @@ def _survey_call_rings_out(
         if phone_late:
             assert line.endpoint.dial_due_surveys() == 1
             time.sleep(1.0)
-        phone = sipp(agent_rings_out(number), "phone")
+        phone = sipp(agent_rings_out(number, silent_ms=silent_ms), "phone")
         try:
             phone.listening()
             if not phone_late:

@@ -225,6 +225,7 @@ class HotlineSipClient(SIPClient):
             if status >= 200:
                 leg.answered(message)
                 return
+            leg.provisional()
         super().parse_message(message)
 
 
@@ -267,6 +268,10 @@ class HotlineCall(VoIPCall):
         self.invite_cseq = 1
         self.invite_settled = threading.Event()
         """Set at our INVITE's first answer, or when the leg ends: no more resending."""
+        self._heard = False
+        """A provisional answer to our INVITE came: a CANCEL may be sent (RFC 3261, 9.1)."""
+        self._cancel_owed = False
+        """Given up before any answer came: the CANCEL goes when a provisional one does."""
         self._hung_up_late = False
         super().__init__(*args, **kwargs)
 
@@ -326,6 +331,7 @@ class HotlineCall(VoIPCall):
         known for that, so a resent 200 OK is ACKed again but hung up once."""
         with self._finishing:
             late = self.ended.is_set()
+            self._cancel_owed = False
             if self.dialog is None:
                 self.dialog = Dialog.as_uac(
                     self.invite_text,
@@ -345,6 +351,16 @@ class HotlineCall(VoIPCall):
         if hang_up:
             log.info("outbound leg answered after it was cancelled: hung up", call_id=self.call_id)
             sip.send(talk.request("BYE", via_host=sip.via_host, contact=sip.contact))
+
+    def provisional(self) -> None:
+        """A 1xx to our INVITE. A CANCEL is only sent once one came (RFC 3261, 9.1): sent
+        before, it may overtake a resent INVITE or reach a phone that never heard of the
+        call. A leg given up before it was heard from is cancelled now."""
+        with self._finishing:
+            self._heard = True
+            if self._cancel_owed:
+                self._cancel_owed = False
+                self._cancel_request()
 
     def refused(self, response: SIPMessage) -> None:
         """A final failure of our INVITE (a 487 to our CANCEL too): ACK it (same branch)
@@ -370,6 +386,7 @@ class HotlineCall(VoIPCall):
         # after this finds the leg ended, and neither CANCELs nor remembers it again.
         with self._finishing:
             self.failure = self.failure or status
+            self._cancel_owed = False
             self.phone.forget_cancelled(self.call_id)
             if not self.ended.is_set():
                 self._release()
@@ -403,15 +420,24 @@ class HotlineCall(VoIPCall):
             return self.state is not CallState.ANSWERED or self.ended.is_set()
 
     def _send_cancel(self) -> None:
+        """Give up ringing: the leg ends now, kept for the final answer still to come; the
+        CANCEL goes now if the far end was heard from, else at its first provisional
+        answer (none may come: the phone never got the INVITE)."""
         self.phone.remember_cancelled(self)
+        if self._heard:
+            self._cancel_request()
+        else:
+            self._cancel_owed = True
+        self.failure = 487
+        self._release()
+
+    def _cancel_request(self) -> None:
         head = self.invite_text.split("\r\n\r\n", 1)[0].split("\r\n")
         target = head[0].split(" ", 2)[1]
         keep = ("Via:", "From:", "To:", "Call-ID:", "Max-Forwards:")
         lines = [f"CANCEL {target} SIP/2.0", *(h for h in head[1:] if h.startswith(keep))]
         lines += [f"CSeq: {self.invite_cseq} CANCEL", "Content-Length: 0"]
         self.phone.sip.send("\r\n".join(lines) + "\r\n\r\n")
-        self.failure = 487
-        self._release()
 
     def cancelled_by_caller(self) -> None:
         """The caller gave up before we answered (CANCEL); once answered, it is moot."""
