@@ -28,7 +28,7 @@ from telephony.acd import CallOffered
 from telephony.enums import CallState
 from telephony.models import Call
 from telephony.presence import AgentState, AgentStateChanged
-from tests.browser_harness import ON_SQLITE, login_page
+from tests.browser_harness import ON_SQLITE, PASSWORD, login_page
 from tests.browser_harness import shot as _shot
 from tests.conftest import OPEN_HOURS, SECRET, TestClock, at, bearer, fixed_clock
 from tests.twilio_sim import TwilioSimulator
@@ -397,6 +397,34 @@ def test_an_expired_session_goes_back_to_the_login_form(
     expect(page.locator("#login-note")).to_have_text("登录已过期，请重新登录。")
     expect(page.locator("#agent")).to_be_hidden()
     assert page.evaluate("sessionStorage.getItem('token')") is None
+
+
+def test_the_next_agent_to_sign_in_at_the_desk_sees_their_own_state(
+    browser: Browser, base_url: str, make_user: Any
+) -> None:
+    """One agent's session ran out and a colleague signed in in the same tab. The console
+    kept the first agent's state, whose number was newer, over the colleague's own: the
+    colleague, on a break, was shown available."""
+    colleague = make_user(Role.AGENT, username="agent-next-shift")
+    for method, path, body in (
+        ("PUT", "/api/agents/me/login", {"queues": ["hotline-zh-CN"]}),
+        ("PUT", "/api/agents/me/state", {"state": "break", "reason": "lunch"}),
+    ):
+        reply = httpx.request(method, f"{base_url}{path}", json=body, headers=bearer(colleague))
+        assert reply.status_code == 200, reply.text
+    make_user(Role.AGENT, username="agent-first-shift")
+    page, dialogs = _page(browser, base_url, "agent-first-shift")
+    _available(page)  # a move after the colleague's: a higher number
+
+    page.evaluate("() => { state.token = 'run out'; }")  # the next request gets 401
+    page.locator("#go-break").click()
+    expect(page.locator("#login")).to_be_visible()
+    page.fill("input[name=username]", "agent-next-shift")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("body")).to_have_attribute("data-console", "ready")
+    expect(page.locator("#agent-state")).to_have_attribute("data-state", "break")
+    assert dialogs == []
 
 
 def test_a_ringing_agent_declines_from_the_console(
