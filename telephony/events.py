@@ -76,6 +76,9 @@ class CallConsultOffered(Event):
     customer_ids: list[int]
     at: datetime
     expires_at: datetime
+    changes: int = 0
+    """The colleague's move to this offer, in presence's count of changes (see
+    ``CallOffered.changes``)."""
 
 
 class CallConsultAnswered(Event):
@@ -233,7 +236,7 @@ class CallNotifier:
         return self.bus.publish(CallResumed(call_id=call.id, agent_id=call.agent_id, at=at))
 
     def consult_offered(
-        self, call: Call, *, consultant_id: int, at: datetime, expires_at: datetime
+        self, call: Call, *, consultant_id: int, at: datetime, expires_at: datetime, changes: int
     ) -> str:
         assert call.agent_id is not None
         return self.bus.publish(
@@ -245,6 +248,7 @@ class CallNotifier:
                 customer_ids=call.customer_ids,
                 at=at,
                 expires_at=expires_at,
+                changes=changes,
             )
         )
 

@@ -302,7 +302,11 @@ def consult(
     session.commit()
     notifier.held(call, call.held_at)
     notifier.consult_offered(
-        call, consultant_id=agent_id, at=offer.offered_at, expires_at=offer.expires_at
+        call,
+        consultant_id=agent_id,
+        at=offer.offered_at,
+        expires_at=offer.expires_at,
+        changes=offer.changes,
     )
     return offer
 

@@ -26,6 +26,7 @@ from orders.services.users import issue_token
 from telephony import routing
 from telephony.acd import CallOffered
 from telephony.enums import CallState
+from telephony.events import CallConsultOffered
 from telephony.models import Call
 from telephony.presence import AgentState, AgentStateChanged
 from tests.browser_harness import ON_SQLITE, PASSWORD, login_page
@@ -562,29 +563,32 @@ def test_a_call_that_rings_out_leaves_the_agents_screen(
     assert dialogs == []
 
 
+@pytest.mark.parametrize("kind", ["offer", "consultation"])
 def test_the_late_offer_of_a_call_already_withdrawn_does_not_ring_on_screen(
     browser: Browser,
     base_url: str,
     app: Any,
     make_user: Any,
     clock: TestClock,
+    kind: str,
 ) -> None:
     """The ACD offers a call to the agent in one process while the caller hangs up in
     another: the withdrawal, saved second, can publish first. Its state event freed the
     agent on screen, and then the offer's late event rang the gone call there, with Accept
-    and Decline disabled, until the agent's next call."""
-    agent = make_user(Role.AGENT, username="agent-late-offer")
-    page, dialogs = _page(browser, base_url, "agent-late-offer")
+    and Decline disabled, until the agent's next call. The same for a colleague's request
+    to consult, ended (cancelled, or their ring failed) before its offer was published."""
+    agent = make_user(Role.AGENT, username=f"agent-late-{kind}")
+    page, dialogs = _page(browser, base_url, f"agent-late-{kind}")
     _available(page)
     mine = httpx.get(f"{base_url}/api/console/me", headers=bearer(agent)).json()
+    older = mine["changes"] - 1  # saved before the agent's state now shown
+    offered = {"call_id": "withdrawn", "agent_id": agent.id, "queue": "hotline-zh-CN"}
+    offered |= {"customer_ids": [], "at": clock(), "changes": older}
     late = app.state.switchboard.events.publish(
-        CallOffered(
-            call_id="withdrawn",
-            agent_id=agent.id,
-            queue="hotline-zh-CN",
-            customer_ids=[],
-            at=clock(),
-            changes=mine["changes"] - 1,  # saved before the agent's state now shown
+        CallOffered(**offered)
+        if kind == "offer"
+        else CallConsultOffered(
+            **offered, from_agent_id=agent.id + 1000, expires_at=clock() + timedelta(seconds=15)
         )
     )
     page.wait_for_function("(id) => state.lastEventId === id", arg=late)  # read by the page

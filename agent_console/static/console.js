@@ -446,6 +446,7 @@ function consultEvent(frame) {
   const data = frame.data, me = state.me.id;
   const mine = state.call && state.call.id === data.call_id ? state.call : null;
   if (frame.name === "call.consult_offered" && data.agent_id === me) {
+    if (older(data)) return true;  // the consultation ended before this reached the page
     beginCall({ call_id: data.call_id, queue: data.queue, at: data.at }, "offered");
     state.call.consultFrom = data.from_agent_id;
     showPop(frame.pop);

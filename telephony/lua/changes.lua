@@ -7,7 +7,9 @@ local function next_change(counter, now_timestamp)
   local number = redis.call('INCR', counter)
   local floor = math.floor(tonumber(now_timestamp) * 1000)
   if number < floor then
-    redis.call('SET', counter, floor)
+    -- Written as digits: some Redis versions turn a Lua number such as 1.7965e+12 into
+    -- that text, which INCR then refuses as not an integer.
+    redis.call('SET', counter, string.format('%d', floor))
     number = floor
   end
   return number
