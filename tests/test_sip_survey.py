@@ -150,7 +150,24 @@ def test_a_survey_call_nobody_answers_is_cancelled_and_tried_again_later(
 
 
 @sqlite_only
-def test_the_phones_final_answer_to_a_cancelled_survey_call_is_acknowledged(
+@pytest.mark.parametrize(
+    ("ring_seconds", "phone_late", "silent_ms"),
+    [
+        # Straight to the phone, no Kamailio to ACK the 487 for the endpoint: the phone
+        # resends its 487 until the endpoint's ACK comes (32 s, its line busy meanwhile).
+        pytest.param(3, False, 0, id="final_answer_acknowledged"),
+        # Over UDP an INVITE can be lost: sent once, the phone never rang, and the CANCEL
+        # reached a phone that knew of no call. The phone starts listening a second after
+        # the dial, when two INVITEs are gone (seen in CI with a phone slow to start);
+        # resent at 0.5, 1.5, 3.5, 7.5 s.
+        pytest.param(8, True, 0, id="first_invites_lost"),
+        # The ring time ends before the phone says anything (its 180 held up): a CANCEL
+        # then, which RFC 3261 (9.1) forbids before a provisional answer, reached a phone
+        # with no call. The call ends at once; the CANCEL goes when the 180 comes.
+        pytest.param(2, False, 4000, id="given_up_before_any_answer"),
+    ],
+)
+def test_a_survey_call_the_customer_does_not_pick_up_ends_cleanly_on_their_phone(
     settings: Settings,
     db: Session,
     sessions: Sessions,
@@ -159,58 +176,24 @@ def test_the_phones_final_answer_to_a_cancelled_survey_call_is_acknowledged(
     prompts_home: Path,
     clock: TestClock,
     monkeypatch: pytest.MonkeyPatch,
+    ring_seconds: int,
+    phone_late: bool,
+    silent_ms: int,
 ) -> None:
-    """The customer's phone rings out with nothing between it and the endpoint: after the
-    endpoint's CANCEL, the phone ends the INVITE with 487 and waits for the endpoint's ACK,
-    resending the 487 until it comes (for 32 s, its line busy meanwhile). Through Kamailio,
-    which ACKs the 487 itself, the other tests cannot see the endpoint's ACK."""
-    monkeypatch.setattr(survey_call, "RING_SECONDS", 3)
+    """The customer's phone rings out: it must get our INVITE, then our CANCEL only once it
+    has answered anything, then our ACK of its 487. SIPp, as the phone, fails the run on a
+    CANCEL it did not expect or an ACK that never comes."""
+    monkeypatch.setattr(survey_call, "RING_SECONDS", ring_seconds)
     call = _survey_call_rings_out(
-        settings, db, sessions, bus, tmp_path, prompts_home, clock, phone_late=False
-    )
-    assert (call.disposition, call.answered_at) == (Disposition.NO_ANSWER, None)
-
-
-@sqlite_only
-def test_a_survey_call_whose_first_invites_are_lost_still_rings_the_phone(
-    settings: Settings,
-    db: Session,
-    sessions: Sessions,
-    bus: redis.Redis,
-    tmp_path: Path,
-    prompts_home: Path,
-    clock: TestClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Over UDP an INVITE can be lost. The endpoint sent it once: the phone never rang,
-    and the CANCEL at the end of the ring time reached a phone that knew of no call. Here
-    the phone starts listening a second after the dial, when two INVITEs are gone (seen in
-    CI with a phone slow to start)."""
-    monkeypatch.setattr(survey_call, "RING_SECONDS", 8)  # resent at 0.5, 1.5, 3.5, 7.5 s
-    call = _survey_call_rings_out(
-        settings, db, sessions, bus, tmp_path, prompts_home, clock, phone_late=True
-    )
-    assert (call.disposition, call.answered_at) == (Disposition.NO_ANSWER, None)
-
-
-@sqlite_only
-def test_a_survey_call_given_up_before_the_phone_answered_at_all_is_cancelled_once_it_does(
-    settings: Settings,
-    db: Session,
-    sessions: Sessions,
-    bus: redis.Redis,
-    tmp_path: Path,
-    prompts_home: Path,
-    clock: TestClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The ring time ended before the customer's phone sent any answer (its 180 held up).
-    The endpoint sent its CANCEL then, which RFC 3261 (9.1) forbids before a provisional
-    answer: it can overtake the INVITE, and the phone, which knew of no call, rang on. Now
-    the call ends at once and the CANCEL goes when the phone's 180 comes."""
-    monkeypatch.setattr(survey_call, "RING_SECONDS", 2)
-    call = _survey_call_rings_out(
-        settings, db, sessions, bus, tmp_path, prompts_home, clock, phone_late=False, silent_ms=4000
+        settings,
+        db,
+        sessions,
+        bus,
+        tmp_path,
+        prompts_home,
+        clock,
+        phone_late=phone_late,
+        silent_ms=silent_ms,
     )
     assert (call.disposition, call.answered_at) == (Disposition.NO_ANSWER, None)
 
@@ -225,7 +208,7 @@ def _survey_call_rings_out(
     clock: TestClock,
     *,
     phone_late: bool,
-    silent_ms: int = 0,
+    silent_ms: int,
 ) -> Call:
     """A survey call to a phone that rings until the endpoint gives up, then answers the
     INVITE 487 and needs the endpoint's ACK to end cleanly; the call as it ended."""

@@ -1,6 +1,6 @@
--- Shared by the ACD's scripts (prepended to each, after changes.lua). A script takes its decision at once,
--- atomically, unless another decision of several steps holds the ACD's lock; the lock's
--- holder runs it with its token.
+-- Shared by the ACD's scripts (prepended to each, after changes.lua). A script takes its
+-- decision at once, atomically, unless another decision of several steps holds the ACD's
+-- lock; the lock's holder runs it with its token.
 --
 -- KEYS: 1 the ACD lock, 2 the counter of presence changes; each script's own follow.
 -- ARGV: 1 the lock token ('' when not holding it), 2 an agent's key less its id, 3 an
