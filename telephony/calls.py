@@ -112,7 +112,7 @@ def begin(session: Session, board: Switchboard, *, call: Call, clock: Clock) -> 
     The call is held for the turn, as for every later one (:func:`caller_input`): a
     hang-up that another request learns of meanwhile waits, then ends the call as the turn
     leaves it, instead of being written over with the turn's copy of the call."""
-    call = services.lock_call(session, call_id=call.id)
+    call = services.hold_call(session, call=call)
     if call.state is CallState.ENDED:
         session.commit()  # nothing to write: only lets go of the call
         return None

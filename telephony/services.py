@@ -223,6 +223,26 @@ def lock_call(session: Session, *, call_id: str) -> Call:
     return call
 
 
+def hold_call(session: Session, *, call: Call) -> Call:
+    """``call``, this session's copy, held as :func:`lock_call` holds it, for a step
+    that goes on from that copy (a call's first turn, right after its arrival was
+    committed). Only its state is read again: while the state is as the copy has it, no
+    other step has taken the call anywhere, and the copy's other fields that another
+    request may have written meanwhile (the provider's status) are not written back, as
+    the ORM writes only what this session changes. A call whose state moved, or one this
+    session does not hold a copy of, is read whole.
+
+    The whole row, the pop with it, read and merged into the session, cost the first turn
+    as much CPU as its queueing's write."""
+    if call not in session:
+        return lock_call(session, call_id=call.id)
+    state = session.connection().execute(_STATE_HELD, {"call_id": call.id}).scalar()
+    if state is not call.state:
+        return lock_call(session, call_id=call.id)
+    session.info[_HOLDING] = (session.get_transaction(), session.get_nested_transaction(), call)
+    return call
+
+
 def _still_held(session: Session, call: Call) -> bool:
     """Whether this session's transaction took ``call`` with :func:`lock_call` and has
     not ended since (no commit, no rollback): the hold and the copy are then current. A

@@ -46,16 +46,20 @@ def _finished(board: Switchboard, call_id: str, clock: TestClock) -> Callable[[S
     return lambda s: calls.finish(s, board, call_id=call_id, clock=clock)
 
 
-def _completed(board: Switchboard, call_id: str, clock: TestClock) -> Callable[[Session], object]:
-    """The caller hangs up, as Twilio's status callback tells it."""
-    return lambda s: calls.provider_status(
-        s,
-        board,
-        provider_id=CALLER_SID,
-        status=ProviderStatus.COMPLETED,
-        sequence_number=None,
-        clock=clock,
-    )
+def _twilio_says(status: ProviderStatus) -> Callable[..., Callable[[Session], object]]:
+    """Twilio's status callback tells the call's ``status``."""
+
+    def step(board: Switchboard, _call_id: str, clock: TestClock) -> Callable[[Session], object]:
+        return lambda s: calls.provider_status(
+            s, board, provider_id=CALLER_SID, status=status, sequence_number=None, clock=clock
+        )
+
+    return step
+
+
+_completed = _twilio_says(ProviderStatus.COMPLETED)
+"""The caller hangs up, as Twilio's status callback tells it."""
+_in_progress = _twilio_says(ProviderStatus.IN_PROGRESS)
 
 
 @pytest.mark.parametrize("hang_up", [_finished, _completed])
@@ -891,15 +895,27 @@ def test_a_call_ended_again_is_let_go_at_once(
     assert _logged(sessions, call_id)[0] is CallState.ENDED
 
 
-def test_a_hang_up_learnt_while_the_ivr_greets_the_caller_ends_the_call(
+@pytest.mark.parametrize(
+    ("learnt", "logged_as"),
+    [
+        (_completed, (CallState.ENDED, ProviderStatus.COMPLETED, Disposition.COMPLETED)),
+        (_in_progress, (CallState.IN_IVR, ProviderStatus.IN_PROGRESS, None)),
+    ],
+    ids=["hang_up", "in_progress"],
+)
+def test_a_status_learnt_while_the_ivr_greets_the_caller_is_kept(
     sessions: Callable[[], Session],
     bus: redis.Redis,
     clock: TestClock,
     monkeypatch: pytest.MonkeyPatch,
+    learnt: Callable[[Switchboard, str, TestClock], Callable[[Session], object]],
+    logged_as: tuple[CallState, ProviderStatus, Disposition | None],
 ) -> None:
     """Twilio's ``completed`` reaches the other worker while ``/twilio/voice`` is between
     logging the call and the IVR's first step. That step then wrote its own copy of the
-    call over the hang-up: the log showed a caller in the IVR who had gone, for good."""
+    call over the hang-up: the log showed a caller in the IVR who had gone, for good.
+    ``in-progress`` at the same point moves no state: the turn goes on from its own copy
+    of the call, and must write only what it changed, not the copy's older status."""
     board = hotline_switchboard(bus, clock)
 
     def voice(session: Session) -> object:
@@ -910,13 +926,13 @@ def test_a_hang_up_learnt_while_the_ivr_greets_the_caller_ends_the_call(
         sessions,
         first=voice,
         pausing_after=_pause_after(services, "start_inbound_call", monkeypatch),
-        second=_completed(board, "", clock),
+        second=learnt(board, "", clock),
     )
 
     assert failures == []
     with sessions() as session:
         [logged] = session.exec(select(Call)).all()
-        assert (logged.state, logged.disposition) == (CallState.ENDED, Disposition.COMPLETED)
+        assert (logged.state, logged.provider_status, logged.disposition) == logged_as
 
 
 def test_a_hang_up_learnt_while_the_caller_asks_for_an_agent_leaves_nobody_waiting(
@@ -1045,19 +1061,9 @@ def test_a_status_that_comes_with_the_hang_up_is_not_written_over_it(
     with sessions() as session:
         call_id = _arrived(session, board, clock).id
 
-    def in_progress(session: Session) -> object:
-        return calls.provider_status(
-            session,
-            board,
-            provider_id=CALLER_SID,
-            status=ProviderStatus.IN_PROGRESS,
-            sequence_number=None,
-            clock=clock,
-        )
-
     failures = _meet(
         sessions,
-        first=in_progress,
+        first=_in_progress(board, call_id, clock),
         pausing_after=_pause_after(services, "find_by_provider_id", monkeypatch),
         second=_completed(board, call_id, clock),
     )
