@@ -410,13 +410,23 @@ def _apply_status(
 
 def begin_survey(
     session: Session, board: Switchboard, *, call: Call, flow: str, clock: Clock
-) -> Turn:
+) -> Turn | None:
     """The customer we called picked up: the survey flow starts, as the hotline's flow
-    does for a caller (the same engine, the same turns)."""
+    does for a caller (the same engine, the same turns). None when they have hung up
+    already.
+
+    The call is held for the first turn, as :func:`begin` holds a caller's: a hang-up
+    learnt meanwhile (the customer who answers and hangs up at once) waits, then ends the
+    call as the turn leaves it, instead of being written over with a survey under way."""
     survey = board.flows.get(flow)
     if survey is None:
         raise FlowError(f"{flow}.yaml", None, "no such survey flow is loaded")
     services.answer_call(session, notifier=board.notifier, call=call, clock=clock)
+    # Held once the answer is committed: a customer who hung up did answer all the same.
+    call = services.hold_call(session, call=call)
+    if call.state is CallState.ENDED:
+        session.commit()  # nothing to write: only lets go of the call
+        return None
     services.enter_ivr(session, call=call)
     state, turn = Engine(survey, _backend(session, board, call, clock)).start(
         call_id=call.id, pop=services.caller_pop(call)

@@ -13,9 +13,11 @@ import redis
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
+from callcenter.settings import Settings
+from callcenter.wiring import build_switchboard
 from core.bus import EventBus
 from core.db import ServiceSession, make_engine, writer
-from ivr import CallerInput, store
+from ivr import BUILTIN_FLOWS, CallerInput, load_flows, store
 from orders import SYSTEM
 from orders.enums import Role
 from orders.schemas import UserCreate
@@ -28,6 +30,7 @@ from telephony.models import Call
 from telephony.presence import AgentState
 from telephony.switchboard import Switchboard
 from tests.conftest import TestClock, hotline_switchboard
+from tests.outbound_data import survey_due
 
 QUEUE = "hotline-zh-CN"
 CALLER_SID = "CA" + "c" * 32
@@ -933,6 +936,55 @@ def test_a_status_learnt_while_the_ivr_greets_the_caller_is_kept(
     with sessions() as session:
         [logged] = session.exec(select(Call)).all()
         assert (logged.state, logged.provider_status, logged.disposition) == logged_as
+
+
+@pytest.mark.parametrize(
+    "pausing", ["get_call", "answer_call"], ids=["read_before_the_hang_up", "answered"]
+)
+def test_a_customer_hanging_up_as_the_survey_begins_leaves_the_call_ended(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+    pausing: str,
+) -> None:
+    """The customer picks up the survey call and hangs up at once: Twilio's ``completed``
+    reaches the other worker while ``/twilio/survey`` starts the survey. The survey's first
+    turn then wrote its own copy of the call over the hang-up: the log showed a survey
+    under way on a call that was over, for good."""
+    flows = load_flows(BUILTIN_FLOWS)
+    board = build_switchboard(Settings(), bus, flow=flows["hotline"], flows=flows, clock=clock)
+    with sessions() as session:
+        _, task = survey_due(session, clock)
+        assert task.id is not None
+        placed = services.start_outbound_call(
+            session,
+            channel=CallChannel.TWILIO,
+            to_number=task.phone,
+            from_number="+864008001234",
+            task_id=task.id,
+            clock=clock,
+        )
+        services.adopt_provider_id(session, call_id=placed.id, provider_id=CALLER_SID)
+        call_id = placed.id
+
+    def survey(session: Session) -> object:
+        call = services.get_call(session, call_id=call_id)
+        return calls.begin_survey(session, board, call=call, flow="survey", clock=clock)
+
+    failures = _meet(
+        sessions,
+        first=survey,
+        pausing_after=_pause_after(services, pausing, monkeypatch),
+        second=_completed(board, call_id, clock),
+    )
+
+    assert failures == []
+    with sessions() as session:
+        logged = session.get(Call, call_id)
+        assert logged is not None
+        assert (logged.state, logged.disposition) == (CallState.ENDED, Disposition.COMPLETED)
+        assert logged.answered_at is not None
 
 
 def test_a_hang_up_learnt_while_the_caller_asks_for_an_agent_leaves_nobody_waiting(

@@ -118,6 +118,8 @@ def survey_answered(
         calls.machine_answered(session, board, call=call, clock=clock)
         return _xml(twiml.hangup())
     turn = calls.begin_survey(session, board, call=call, flow=flow, clock=clock)
+    if turn is None:  # the customer hung up as they answered
+        return _xml(twiml.hangup())
     return _xml(twiml.render(turn, call_id=call.id))
 
 
