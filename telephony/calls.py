@@ -417,21 +417,24 @@ def begin_survey(
 
     The call is held for the first turn, as :func:`begin` holds a caller's: a hang-up
     learnt meanwhile (the customer who answers and hangs up at once) waits, then ends the
-    call as the turn leaves it, instead of being written over with a survey under way."""
+    call as the turn leaves it, instead of being written over with a survey under way.
+    The answer is written with the turn: one learnt after the hang-up would be logged, and
+    announced, after the call's end."""
     survey = board.flows.get(flow)
     if survey is None:
         raise FlowError(f"{flow}.yaml", None, "no such survey flow is loaded")
-    services.answer_call(session, notifier=board.notifier, call=call, clock=clock)
-    # Held once the answer is committed: a customer who hung up did answer all the same.
     call = services.hold_call(session, call=call)
     if call.state is CallState.ENDED:
         session.commit()  # nothing to write: only lets go of the call
         return None
+    answering = services.note_answered(session, call=call, clock=clock)
     services.enter_ivr(session, call=call)
     state, turn = Engine(survey, _backend(session, board, call, clock)).start(
         call_id=call.id, pop=services.caller_pop(call)
     )
     _after_turn(session, board, call, state, clock)
+    if answering:
+        board.notifier.answered(call)
     return turn
 
 

@@ -226,11 +226,12 @@ def lock_call(session: Session, *, call_id: str) -> Call:
 def hold_call(session: Session, *, call: Call) -> Call:
     """``call``, this session's copy, held as :func:`lock_call` holds it, for a step
     that goes on from that copy (a call's first turn, right after its arrival was
-    committed). Only its state is read again: while the state is as the copy has it, no
-    other step has taken the call anywhere, and the copy's other fields that another
-    request may have written meanwhile (the provider's status) are not written back, as
-    the ORM writes only what this session changes. A call whose state moved, or one this
-    session does not hold a copy of, is read whole.
+    committed). Only its state is read again: a call still ringing has been taken nowhere
+    (no step leads back to ringing), and the fields another request may write without
+    moving the state (the provider's status and id, the answer, an order attached) are
+    neither read by a first turn nor written back, as the ORM writes only what this
+    session changes. A call whose state moved, or one this session does not hold a copy
+    of, is read whole.
 
     The whole row, the pop with it, read and merged into the session, cost the first turn
     as much CPU as its queueing's write."""
@@ -244,8 +245,9 @@ def hold_call(session: Session, *, call: Call) -> Call:
 
 
 def _still_held(session: Session, call: Call) -> bool:
-    """Whether this session's transaction took ``call`` with :func:`lock_call` and has
-    not ended since (no commit, no rollback): the hold and the copy are then current. A
+    """Whether this session's transaction took ``call`` with :func:`lock_call` or
+    :func:`hold_call` and has not ended since (no commit, no rollback): the hold is then
+    current, and the copy's state with it (its other fields as that step left them). A
     savepoint counts as its own transaction: rolled back, it lets go of what it locked."""
     holding = session.info.get(_HOLDING)
     if holding is None:
@@ -280,7 +282,8 @@ _BY_ID_AFRESH = (
 _calls = table_of(Call).c
 _STATE = select(_calls.state).where(_calls.id == bindparam("call_id"))
 _HOLDING = "telephony.held_call"
-"""Where :func:`lock_call` notes the call it took and the transaction that holds it."""
+"""Where :func:`lock_call` and :func:`hold_call` note the call they took and the
+transaction that holds it."""
 
 _STATE_HELD = _STATE.with_for_update()
 _STATUS_CHANGE = insert(table_of(CallStatusChange))
@@ -502,12 +505,21 @@ def apply_provider_status(
 
 def answer_call(session: Session, *, notifier: CallNotifier, call: Call, clock: Clock) -> Call:
     """Our endpoint answered the call (SIP 200 OK sent)."""
-    if call.answered_at is None:
-        call.answered_at = clock()
-        session.add(call)
+    if note_answered(session, call=call, clock=clock):
         session.commit()
         notifier.answered(call)
     return call
+
+
+def note_answered(session: Session, *, call: Call, clock: Clock) -> bool:
+    """The call is answered now, unless it was already: written with what the session
+    commits next, announced (``CallNotifier.answered``) once that is committed. Whether it
+    was news."""
+    if call.answered_at is not None:
+        return False
+    call.answered_at = clock()
+    session.add(call)
+    return True
 
 
 def end_call(
