@@ -18,6 +18,7 @@ from callcenter.logging import configure_logging
 from callcenter.migrate import upgrade
 from callcenter.runtime import Runtime, keep_files_private, open_database
 from callcenter.secret_key import resolve_secret_key
+from callcenter.serving import WEBSOCKETS
 from callcenter.settings import Settings
 from callcenter.sip_endpoint import build_endpoint
 from callcenter.wiring import build_switchboard, load_configured_flows, worker_context
@@ -96,13 +97,7 @@ def serve(
         runtime.close()
 
 
-SERVER_OPTIONS: dict[str, Any] = {
-    "log_config": None,
-    # Every console's frames compressed on their own cost the event loop about a fifth of
-    # its CPU per call (1.2 ms of 5.6 at 60 calls/s, benchmarks/screen_pop.py); the frames
-    # are a few kilobytes, a pop at most, on the call centre's own network.
-    "ws_per_message_deflate": False,
-}
+SERVER_OPTIONS: dict[str, Any] = {"log_config": None, **WEBSOCKETS}
 
 
 def _serve_workers(runtime: Runtime, host: str, port: int, workers: int, in_process: bool) -> None:

@@ -49,6 +49,7 @@ from twilio.request_validator import RequestValidator
 from callcenter.app import create_app
 from callcenter.runtime import Runtime
 from callcenter.secret_key import resolve_secret_key
+from callcenter.serving import WEBSOCKETS
 from callcenter.settings import Settings
 from core.db import writer
 from core.errors import CallCenterError, ConfigurationError, Conflict
@@ -677,7 +678,7 @@ def run_demo_calls(
         out=out,
         clock=runtime.clock,
     )
-    server = _DemoServer(uvicorn.Config(app, log_level="warning"))
+    server = _DemoServer(uvicorn.Config(app, log_level="warning", **WEBSOCKETS))
     try:
         return asyncio.run(_serve_and_call(server, listener, holder["stream"], runtime, app, out))
     finally:
