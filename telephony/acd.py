@@ -26,6 +26,8 @@ from telephony.constants import (
     AGENT,
     ARRIVALS,
     AVAILABLE,
+    ENDED_CALL,
+    ENDED_CALL_TTL_SECONDS,
     LAST_SERVED,
     OFFER,
     OFFERS,
@@ -57,6 +59,7 @@ to repeat: repeating it would ring a broken phone in a loop."""
 # ACD decisions that run in Redis, after the helpers the decisions share.
 DISPATCH_SCRIPT = lua_scripts.source("changes.lua", "agents.lua", "dispatch.lua")
 WITHDRAW_SCRIPT = lua_scripts.source("changes.lua", "agents.lua", "withdraw.lua")
+ENQUEUE_SCRIPT = lua_scripts.source("enqueue.lua")
 
 
 class Strategy(StrEnum):
@@ -157,6 +160,7 @@ class Acd:
         """The hotline's zone: a queue's day of figures starts at its midnight."""
         self._dispatch_script = client.register_script(DISPATCH_SCRIPT)
         self._withdraw_script = client.register_script(WITHDRAW_SCRIPT)
+        self._enqueue_script = client.register_script(ENQUEUE_SCRIPT)
 
     # Configuration
 
@@ -173,7 +177,9 @@ class Acd:
 
     def enqueue(
         self, call_id: str, queue: str, *, priority: int = 1, customer_ids: list[int] | None = None
-    ) -> QueuedCall:
+    ) -> QueuedCall | None:
+        """The call waits in ``queue``; None when it has ended already (its caller hung up
+        after the call log said it waits, before the ACD had it: see ``withdraw``)."""
         queued = QueuedCall(
             call_id=call_id,
             queue=queue,
@@ -182,12 +188,17 @@ class Acd:
             sequence=cast(int, self.client.incr(ARRIVALS)),
             customer_ids=customer_ids or [],
         )
-        pipe = self.client.pipeline()
-        pipe.set(QUEUED_CALL.format(call_id=call_id), queued.model_dump_json())
-        pipe.zadd(WAITING.format(queue=queue), {call_id: _score(queued)})
-        pipe.sadd(QUEUES, queue)
-        pipe.execute()
-        return queued
+        waits = self._enqueue_script(
+            keys=[
+                QUEUED_CALL.format(call_id=call_id),
+                WAITING.format(queue=queue),
+                QUEUES,
+                ENDED_CALL.format(call_id=call_id),
+                self._stats_key(queue),
+            ],
+            args=[call_id, queued.model_dump_json(), _score(queued), queue, STATS_TTL_SECONDS],
+        )
+        return queued if waits else None
 
     def offer_to(
         self, call_id: str, queue: str, agent_id: int, *, customer_ids: list[int]
@@ -197,8 +208,8 @@ class Acd:
         the agent was taken meanwhile (another call offered to them, a break): the call
         waits at the front all the same, for whoever the queue offers it to."""
         with self._decisions() as lock:
-            self.enqueue(call_id, queue, priority=0, customer_ids=customer_ids)
-            if self.presence.get(agent_id).state is not AgentState.AVAILABLE:
+            waits = self.enqueue(call_id, queue, priority=0, customer_ids=customer_ids)
+            if waits is None or self.presence.get(agent_id).state is not AgentState.AVAILABLE:
                 return None
             made = self._run_dispatch(
                 self.config(queue), lock=lock, call_id=call_id, agent_id=agent_id
@@ -529,13 +540,17 @@ class Acd:
 
     def abandon(self, call_id: str) -> bool:
         """The caller hung up before an agent answered; True if the call was waiting."""
-        queued = self.withdraw(call_id, reason="caller left", count="abandoned")
+        queued = self.withdraw(call_id, reason="caller left", count="abandoned", ended=True)
         return queued is not None
 
-    def withdraw(self, call_id: str, *, reason: str, count: str | None = None) -> QueuedCall | None:
+    def withdraw(
+        self, call_id: str, *, reason: str, count: str | None = None, ended: bool = False
+    ) -> QueuedCall | None:
         """Take a call that ended unanswered out of its queue, and out of the offer ringing
         for it (that agent is freed); None if it was neither waiting nor offered. ``count``
-        names the queue figure the call counts in, if any."""
+        names the queue figure the call counts in, if any. ``ended``: the call is over, and
+        is never queued again (a queueing on its way when the call ended is refused, and
+        counted then)."""
         now = self.clock()
         figures_before, figures_after = self._stats_key("|").split("|")
         reply = self._decide(
@@ -552,6 +567,8 @@ class Acd:
                 count or "",
                 STATS_TTL_SECONDS,
                 to_json(reason),
+                ENDED_CALL.format(call_id=call_id) if ended else "",
+                ENDED_CALL_TTL_SECONDS,
             ],
         )
         if not reply:

@@ -49,8 +49,9 @@ def queue_call(
         return []
     if not services.enqueue_call(session, notifier=notifier, call=call, queue=queue, clock=clock):
         return []
-    acd.enqueue(call.id, queue, priority=priority, customer_ids=call.customer_ids)
-    if _hung_up_meanwhile(session, acd=acd, notifier=notifier, call=call, clock=clock):
+    # Refused when the caller hung up since the call was written as waiting: that hang-up
+    # found nothing in the ACD to take out, and the ACD would ring a free agent for them.
+    if acd.enqueue(call.id, queue, priority=priority, customer_ids=call.customer_ids) is None:
         return []
     return record_offers(session, acd, acd.dispatch(queue))
 
@@ -430,6 +431,6 @@ def call_ended(
         talked = acd.end_call(call.agent_id, call.queue, call.id)
         # A call transferred keeps its first answer, and may be ringing its next agent.
         if talked is None and call.disposition is not None:
-            acd.withdraw(call.id, reason=f"call {call.disposition.value}")
+            acd.withdraw(call.id, reason=f"call {call.disposition.value}", ended=True)
     elif call.disposition is not None:
-        acd.withdraw(call.id, reason=f"call {call.disposition.value}")
+        acd.withdraw(call.id, reason=f"call {call.disposition.value}", ended=True)

@@ -466,6 +466,23 @@ def test_a_withdrawn_call_leaves_queue_and_offer_without_counting_as_abandoned(
     assert acd.withdraw("offered", reason="again") is None
 
 
+def test_a_call_that_ended_before_the_acd_had_it_is_never_queued_and_counts_once(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """The caller hangs up between the call log's "waiting" and the ACD's taking the call:
+    the hang-up finds nothing to take out, and the queueing that follows must not ring the
+    free agent for a caller who has gone. A call only taken out (not ended) may come back."""
+    _agents(presence, clock, 1)
+    assert not acd.abandon("gone")  # not waiting yet
+    assert acd.enqueue("gone", "q") is None
+    assert acd.enqueue("gone", "q") is None
+    assert acd.withdraw("elsewhere", reason="the log shows it in the IVR") is None
+    assert acd.enqueue("elsewhere", "q") is not None
+    [offer] = acd.dispatch("q")
+    assert offer.call_id == "elsewhere"
+    assert (acd.figures("q").waiting, acd.figures("q").abandoned) == (0, 1)
+
+
 def test_a_queues_day_of_figures_is_the_hotlines_day(
     bus: redis.Redis, presence: Presence, clock: Clock
 ) -> None:

@@ -5,12 +5,22 @@
 -- ARGV (after the shared ones): 6 call id, 7 its queued-call key, 8 its offer key, 9 a
 -- queue's waiting calls' key less its queue, 10 and 11 a queue's figures' key before and
 -- after its queue, 12 the figure the call counts in ('' none), 13 the figures' lifetime in
--- seconds, 14 the freed agent's reason as a JSON string.
+-- seconds, 14 the freed agent's reason as a JSON string, 15 the call's end mark ('' when
+-- the call has not ended: only taken out), 16 the mark's lifetime in seconds.
 -- Returns {queued call JSON, freed agent id or '', the agent's move's number or 0}; {}
 -- when the call was not queued; nil while another decision holds the lock.
 
 local call_id = ARGV[6]
 local queued = redis.call('GET', ARGV[7])
+if ARGV[15] ~= '' then
+  -- An ended call is never queued again: one written as waiting but not yet in the ACD
+  -- is refused when it comes (see enqueue.lua), and counts in this figure then.
+  local figure = ARGV[12]
+  if queued then
+    figure = ''
+  end
+  redis.call('SET', ARGV[15], figure, 'EX', ARGV[16])
+end
 -- Most calls end answered, out of every queue: they need not wait for the lock (a call
 -- not queued now cannot be queued by this decision either way).
 if not queued then

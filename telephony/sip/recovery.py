@@ -53,7 +53,7 @@ def end_orphaned_calls(
             continue  # carried, or so new that its endpoint may not have marked it yet
         # A caller who was waiting, or ringing an agent, leaves the queue first: else the
         # ACD would go on offering the dead call to one agent after another, ringing nobody.
-        acd.withdraw(call_id, reason="call gone: its endpoint died")
+        acd.withdraw(call_id, reason="call gone: its endpoint died", ended=True)
         started = services.get_call(session, call_id=call_id).ringing_at
         routing.finish_call(
             session,
