@@ -206,7 +206,8 @@ class Acd:
         """A blind transfer to one agent: the call waits at the front of ``queue`` and is
         offered to that agent now; if they miss it, the queue serves it as usual. None when
         the agent was taken meanwhile (another call offered to them, a break): the call
-        waits at the front all the same, for whoever the queue offers it to."""
+        waits at the front all the same, for whoever the queue offers it to. None too when
+        the call has ended (see ``enqueue``)."""
         with self._decisions() as lock:
             waits = self.enqueue(call_id, queue, priority=0, customer_ids=customer_ids)
             if waits is None or self.presence.get(agent_id).state is not AgentState.AVAILABLE:

@@ -56,20 +56,6 @@ def queue_call(
     return record_offers(session, acd, acd.dispatch(queue))
 
 
-def _hung_up_meanwhile(
-    session: Session, *, acd: Acd, notifier: CallNotifier, call: Call, clock: Clock
-) -> bool:
-    """Whether the caller hung up between the call's write as waiting and the ACD's taking
-    it. That hang-up found nothing in the ACD to take out, and the ACD would ring the next
-    free agent for a caller who has gone: the call is taken out here. Read once the ACD
-    has the call, so a hang-up committed after this read finds it there itself."""
-    if not services.has_ended(session, call=call):
-        return False
-    now = services.read_call_again(session, call=call)
-    call_ended(session, acd=acd, notifier=notifier, call=now, clock=clock)
-    return True
-
-
 def record_offers(session: Session, acd: Acd, offers: list[Offer]) -> list[Offer]:
     """Mirror fresh offers in the call log; only those of calls still live are returned.
 
@@ -273,12 +259,11 @@ def transfer_call(
     if agent_id is not None:
         # None when the agent was taken since the check above, and the call has moved
         # already: it waits at the front of the queue rather than failing with its caller
-        # nowhere.
+        # nowhere. None too when the caller hung up since the call was written as waiting:
+        # the ACD refuses an ended call, and dispatching the queue offers the others.
         offer = acd.offer_to(call.id, target, agent_id, customer_ids=call.customer_ids)
-    else:
-        acd.enqueue(call.id, target, priority=0, customer_ids=call.customer_ids)
-    if _hung_up_meanwhile(session, acd=acd, notifier=notifier, call=call, clock=clock):
-        return []
+    elif acd.enqueue(call.id, target, priority=0, customer_ids=call.customer_ids) is None:
+        return []  # the caller hung up meanwhile: the ACD refuses an ended call
     return record_offers(session, acd, [offer] if offer is not None else acd.dispatch(target))
 
 

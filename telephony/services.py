@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from core.db import as_reader, table_of
+from core.db import table_of
 from core.types import Clock
 from orders import CallerLookup, lookup_caller, try_normalize_phone
 from recordings import FinishedWav, RecordingKind, register_recording
@@ -191,26 +191,6 @@ def get_call(session: Session, *, call_id: str) -> Call:
     return call
 
 
-def read_call_again(session: Session, *, call: Call) -> Call:
-    """``call`` as last committed, by this or another request (the session's copy is read
-    afresh), in a transaction of its own that only reads: whatever the session had pending
-    is committed first."""
-    session.commit()
-    fresh = as_reader(session).exec(_BY_ID_AFRESH, params={"call_id": call.id}).one()
-    session.commit()
-    return fresh
-
-
-def has_ended(session: Session, *, call: Call) -> bool:
-    """Whether ``call`` was last committed as ended, by this or another request, read as
-    :func:`read_call_again` reads; the session's copy is left as it is."""
-    session.commit()
-    # The state alone: the whole row (the pop with it) cost this check most of its CPU.
-    state = as_reader(session).connection().execute(_STATE, {"call_id": call.id}).scalar_one()
-    session.commit()
-    return state is CallState.ENDED
-
-
 def lock_call(session: Session, *, call_id: str) -> Call:
     """The call as last committed, held against other changes until this transaction ends
     (a row lock on PostgreSQL; on SQLite a writing session holds the database's lock from
@@ -274,11 +254,6 @@ def _held(condition: ColumnElement[bool]) -> SelectOfScalar[Call]:
 _BY_PROVIDER_ID = select(Call).where(col(Call.provider_id) == bindparam("provider_id"))
 _HELD_BY_PROVIDER_ID = _held(col(Call.provider_id) == bindparam("provider_id"))
 _HELD_BY_ID = _held(col(Call.id) == bindparam("call_id"))
-_BY_ID_AFRESH = (
-    select(Call)
-    .where(col(Call.id) == bindparam("call_id"))
-    .execution_options(populate_existing=True)
-)
 _calls = table_of(Call).c
 _STATE = select(_calls.state).where(_calls.id == bindparam("call_id"))
 _HOLDING = "telephony.held_call"

@@ -475,6 +475,7 @@ def test_a_call_that_ended_before_the_acd_had_it_is_never_queued_and_counts_once
     _agents(presence, clock, 1)
     assert not acd.abandon("gone")  # not waiting yet
     assert acd.enqueue("gone", "q") is None
+    assert not acd.abandon("gone")  # the end learnt again (a provider's retry)
     assert acd.enqueue("gone", "q") is None
     assert acd.withdraw("elsewhere", reason="the log shows it in the IVR") is None
     assert acd.enqueue("elsewhere", "q") is not None

@@ -19,13 +19,10 @@ from sqlmodel import Session
 from callcenter.app import create_app
 from callcenter.migrate import upgrade
 from callcenter.settings import Settings
-from core.db import make_engine, session_scope, writer
+from core.db import make_engine
 from orders.enums import Role
 from orders.schemas import SYSTEM, UserCreate
 from orders.services import users
-from telephony import services
-from telephony.enums import CallChannel, CallState, Direction
-from telephony.models import Call
 from tests.conftest import OPEN_HOURS, PASSWORD, SECRET, TWILIO_ACCOUNT_SID, TestClock, bearer
 from tests.twilio_sim import TwilioSimulator
 
@@ -114,35 +111,3 @@ def test_a_write_locked_database_fails_fast_and_recovers(
         retried = sim.post("/twilio/voice", NEW_CALL)
         assert retried.status_code == 200
         assert before.press("0").verbs()[-1] == "Enqueue"  # the earlier call carried on
-
-
-def test_a_call_read_again_once_the_acd_has_it_does_not_wait_for_a_writer(
-    tmp_path: Path, file_engine: Engine
-) -> None:
-    """Once the ACD has a queued call, the call is read again for a hang-up that came
-    meanwhile. In the SIP endpoint's writer sessions that read took the write lock: behind
-    another writer it waited the busy timeout, then failed the call's step with "database
-    is busy" although the ACD already had the call. Under WAL a reader never waits."""
-    with Session(file_engine) as session:
-        call = Call(
-            id=CALL_ID,
-            channel=CallChannel.SIP,
-            direction=Direction.INBOUND,
-            from_number="13900139000",
-            to_number="4008001234",
-            state=CallState.QUEUED,
-            ringing_at=TestClock(OPEN_HOURS)(),
-        )
-        session.add(call)
-        session.commit()
-    with session_scope(writer(file_engine)) as session:  # as the SIP endpoint's
-        held = session.get(Call, CALL_ID)
-        session.commit()
-        assert held is not None
-        with _write_locked(tmp_path / "cc.sqlite3"):
-            started = time.monotonic()
-            ended = services.has_ended(session, call=held)
-            state = services.read_call_again(session, call=held).state  # if it had ended
-            waited = time.monotonic() - started
-    assert (ended, state) == (False, CallState.QUEUED)
-    assert waited < BUSY_TIMEOUT_SECONDS, waited

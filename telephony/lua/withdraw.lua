@@ -14,12 +14,14 @@ local call_id = ARGV[6]
 local queued = redis.call('GET', ARGV[7])
 if ARGV[15] ~= '' then
   -- An ended call is never queued again: one written as waiting but not yet in the ACD
-  -- is refused when it comes (see enqueue.lua), and counts in this figure then.
+  -- is refused when it comes (see enqueue.lua), and counts in this figure then. The first
+  -- mark stands: the end learnt again (a provider's retry, a second step that ends the
+  -- call) must not have the call counted twice.
   local figure = ARGV[12]
   if queued then
     figure = ''
   end
-  redis.call('SET', ARGV[15], figure, 'EX', ARGV[16])
+  redis.call('SET', ARGV[15], figure, 'NX', 'EX', ARGV[16])
 end
 -- Most calls end answered, out of every queue: they need not wait for the lock (a call
 -- not queued now cannot be queued by this decision either way).
