@@ -45,3 +45,12 @@ class ProviderStatus(StrEnum):
     NO_ANSWER = "no-answer"
     FAILED = "failed"
     CANCELED = "canceled"
+
+
+class OfferLogged(StrEnum):
+    """What the call log made of an offer the ACD made."""
+
+    WRITTEN = "written"
+    OVER = "over"
+    """The offer was over by the time it was written (its agent missed it): the call goes on."""
+    CALL_ENDED = "call_ended"

@@ -13,7 +13,7 @@ from orders import CallerLookup, Urgency, User
 from recordings import FinishedWav
 from telephony import services
 from telephony.acd import Acd, Offer
-from telephony.enums import CallState, Disposition
+from telephony.enums import CallState, Disposition, OfferLogged
 from telephony.events import CallNotifier
 from telephony.exceptions import (
     AgentUnavailable,
@@ -73,8 +73,7 @@ def record_offers(session: Session, acd: Acd, offers: list[Offer]) -> list[Offer
     recorded = []
     for offer in offers:
         try:
-            if services.mark_offered(session, offer, rings=rings):
-                recorded.append(offer)
+            logged = services.mark_offered(session, offer, rings=rings)
         except InvalidCallTransition as exc:
             # The ACD rings an agent for a caller the log shows elsewhere (in the IVR,
             # talking to someone): the log is what the caller is doing, so the stale offer
@@ -90,6 +89,14 @@ def record_offers(session: Session, acd: Acd, offers: list[Offer]) -> list[Offer
             )
             continue
         session.commit()
+        if logged is OfferLogged.WRITTEN:
+            recorded.append(offer)
+        elif logged is OfferLogged.CALL_ENDED:
+            # The caller has gone, and the ACD still rings an agent for them: their
+            # hang-up's own step in the ACD has not run yet, or never will (it failed). The
+            # agent is freed now, not rung for nobody until the offer runs out; whichever
+            # of the two steps comes second finds nothing to take out, nor to count.
+            acd.abandon(offer.call_id)
     return recorded
 
 

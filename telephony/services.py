@@ -16,7 +16,14 @@ from core.types import Clock
 from orders import CallerLookup, lookup_caller, try_normalize_phone
 from recordings import FinishedWav, RecordingKind, register_recording
 from telephony.acd import Offer
-from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
+from telephony.enums import (
+    CallChannel,
+    CallState,
+    Direction,
+    Disposition,
+    OfferLogged,
+    ProviderStatus,
+)
 from telephony.events import CallNotifier
 from telephony.exceptions import CallNotFound
 from telephony.models import Call, CallStatusChange
@@ -298,9 +305,9 @@ def enter_ivr(session: Session, *, call: Call) -> Call:
     return call
 
 
-def mark_offered(session: Session, offer: Offer, *, rings: Callable[[Offer], bool]) -> bool:
-    """The waiting call rings ``offer``'s agent. False when the call has ended meanwhile,
-    or when the offer is already over; a call logged in any other state raises
+def mark_offered(session: Session, offer: Offer, *, rings: Callable[[Offer], bool]) -> OfferLogged:
+    """The waiting call rings ``offer``'s agent: written, unless the call has ended
+    meanwhile or the offer is already over; a call logged in any other state raises
     :class:`InvalidCallTransition` (the log and the ACD disagree).
 
     The ACD decides offers; the log follows it, and ``rings`` tells whether the ACD still
@@ -317,16 +324,18 @@ def mark_offered(session: Session, offer: Offer, *, rings: Callable[[Offer], boo
     session.flush()  # as the ORM's statement would: the row's pending changes go first
     connection = session.connection()
     state = connection.execute(_STATE_HELD, {"call_id": offer.call_id}).scalar()
-    if state is None or state is CallState.ENDED or not rings(offer):
-        return False
+    if state is CallState.ENDED:
+        return OfferLogged.CALL_ENDED
+    if state is None or not rings(offer):
+        return OfferLogged.OVER
     if state not in (CallState.QUEUED, CallState.OFFERED):
         # The ACD rings an agent for a call the log shows elsewhere (bridged, in the IVR).
         check_call_transition(offer.call_id, state, CallState.OFFERED)
-        return False
+        return OfferLogged.OVER
     connection.execute(_OFFER, {"call_id": offer.call_id, "offered_agent_id": offer.agent_id})
     held = session.identity_map.get(Session.identity_key(Call, offer.call_id))
     _written(held, state=CallState.OFFERED, agent_id=offer.agent_id)
-    return True
+    return OfferLogged.WRITTEN
 
 
 def _written(call: Call | None, **values: object) -> None:

@@ -706,6 +706,29 @@ def test_a_caller_hanging_up_as_they_join_the_queue_rings_nobody(
     assert (figures.waiting, figures.abandoned) == (0, 1)
 
 
+def test_a_caller_whose_hang_up_missed_the_acd_is_taken_out_when_offered(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """The caller hangs up while waiting: the call log says so, but the hang-up's own step
+    in the ACD has not run (Redis failed it, or it is still on its way). The next agent to
+    come free was rung for the caller who had gone until the ring ran out, and counted as
+    missing the call."""
+    board = hotline_switchboard(bus, clock)
+    with sessions() as session:
+        agent_id = _agent(session, "agent", clock)
+        call = _arrived(session, board, clock)
+        assert calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock) == []
+    with sessions() as session:  # the hang-up, as far as the call log
+        services.end_call(session, notifier=board.notifier, call_id=call.id, clock=clock)
+
+    with sessions() as session:
+        assert _frees_up(board, agent_id)(session) == []
+
+    assert board.acd.current_offer(call.id) is None
+    assert board.acd.presence.get(agent_id).state is AgentState.AVAILABLE
+    assert (board.acd.figures(QUEUE).waiting, board.acd.figures(QUEUE).abandoned) == (0, 1)
+
+
 @pytest.mark.parametrize(
     ("held", "read_after"),
     [(True, False), (True, True), (False, False)],
