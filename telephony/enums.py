@@ -52,5 +52,6 @@ class OfferLogged(StrEnum):
 
     WRITTEN = "written"
     OVER = "over"
-    """The offer was over by the time it was written (its agent missed it): the call goes on."""
+    """The offer was over by the time it was written (its agent missed it, or the call is
+    not in the log): nothing to write."""
     CALL_ENDED = "call_ended"

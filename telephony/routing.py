@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 
+import redis
 import structlog
 from sqlmodel import Session, col, select
 
+from core.bus import BusUnavailable
 from core.types import Clock
 from orders import CallerLookup, Urgency, User
 from recordings import FinishedWav
@@ -60,8 +62,9 @@ def record_offers(session: Session, acd: Acd, offers: list[Offer]) -> list[Offer
     """Mirror fresh offers in the call log; only those of calls still live are returned.
 
     A caller offered by another request may hang up before that request gets here: an
-    ended call is left ended (its hang-up has already dropped the offer in the ACD),
-    instead of failing this request with 409. So is an offer its agent has already missed.
+    ended call is left ended, instead of failing this request with 409, and taken out of
+    the ACD as its hang-up takes it out (which may not have run yet, or have failed). An
+    offer its agent has already missed is left as it is.
     Each is committed on its own, so that no more than one call is held at a time: holding
     several, in whatever order the ACD offered them, two requests could each hold a call
     the other waits for.
@@ -96,7 +99,14 @@ def record_offers(session: Session, acd: Acd, offers: list[Offer]) -> list[Offer
             # hang-up's own step in the ACD has not run yet, or never will (it failed). The
             # agent is freed now, not rung for nobody until the offer runs out; whichever
             # of the two steps comes second finds nothing to take out, nor to count.
-            acd.abandon(offer.call_id)
+            disposition = services.call_disposition(session, call_id=offer.call_id)
+            session.commit()  # only read
+            try:
+                _unanswered_end(acd, offer.call_id, disposition)
+            except (redis.RedisError, BusUnavailable) as exc:
+                # The hang-up's own step does it too: the offers after this one are
+                # written all the same.
+                log.warning("offer of an ended call left to its hang-up", error=str(exc))
     return recorded
 
 
@@ -417,12 +427,25 @@ def call_ended(
             end_consult(session, acd=acd, notifier=notifier, call=held, clock=clock)
         else:
             session.commit()  # nothing to end: only lets go of the call
-    if call.disposition is Disposition.ABANDONED:
-        acd.abandon(call.id)
-    elif call.agent_id is not None and call.bridged_at is not None and call.queue is not None:
+    if (
+        call.disposition is not Disposition.ABANDONED
+        and call.agent_id is not None
+        and call.bridged_at is not None
+        and call.queue is not None
+    ):
         talked = acd.end_call(call.agent_id, call.queue, call.id)
         # A call transferred keeps its first answer, and may be ringing its next agent.
         if talked is None and call.disposition is not None:
-            acd.withdraw(call.id, reason=f"call {call.disposition.value}", ended=True)
+            _unanswered_end(acd, call.id, call.disposition)
     elif call.disposition is not None:
-        acd.withdraw(call.id, reason=f"call {call.disposition.value}", ended=True)
+        _unanswered_end(acd, call.id, call.disposition)
+
+
+def _unanswered_end(acd: Acd, call_id: str, disposition: Disposition | None) -> None:
+    """A call that ended while no agent had it out of the ACD: counted as abandoned when
+    its caller gave up waiting; a call that failed, was busy or cancelled only leaves."""
+    if disposition is Disposition.ABANDONED:
+        acd.abandon(call_id)
+    else:
+        ended = disposition.value if disposition is not None else "ended"
+        acd.withdraw(call_id, reason=f"call {ended}", ended=True)

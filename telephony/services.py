@@ -268,6 +268,7 @@ _HOLDING = "telephony.held_call"
 transaction that holds it."""
 
 _STATE_HELD = _STATE.with_for_update()
+_DISPOSITION = select(_calls.disposition).where(_calls.id == bindparam("call_id"))
 _STATUS_CHANGE = insert(table_of(CallStatusChange))
 _OFFER = (
     update(table_of(Call))
@@ -331,11 +332,18 @@ def mark_offered(session: Session, offer: Offer, *, rings: Callable[[Offer], boo
     if state not in (CallState.QUEUED, CallState.OFFERED):
         # The ACD rings an agent for a call the log shows elsewhere (bridged, in the IVR).
         check_call_transition(offer.call_id, state, CallState.OFFERED)
-        return OfferLogged.OVER
     connection.execute(_OFFER, {"call_id": offer.call_id, "offered_agent_id": offer.agent_id})
     held = session.identity_map.get(Session.identity_key(Call, offer.call_id))
     _written(held, state=CallState.OFFERED, agent_id=offer.agent_id)
     return OfferLogged.WRITTEN
+
+
+def call_disposition(session: Session, *, call_id: str) -> Disposition | None:
+    """How the call ended, as last committed (None while it goes on)."""
+    found: Disposition | None = (
+        session.connection().execute(_DISPOSITION, {"call_id": call_id}).scalar()
+    )
+    return found
 
 
 def _written(call: Call | None, **values: object) -> None:

@@ -706,27 +706,76 @@ def test_a_caller_hanging_up_as_they_join_the_queue_rings_nobody(
     assert (figures.waiting, figures.abandoned) == (0, 1)
 
 
+@pytest.mark.parametrize(
+    ("disposition", "abandoned"),
+    [(Disposition.COMPLETED, 1), (Disposition.FAILED, 0)],
+    ids=["hung_up", "line_failed"],
+)
 def test_a_caller_whose_hang_up_missed_the_acd_is_taken_out_when_offered(
-    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    disposition: Disposition,
+    abandoned: int,
 ) -> None:
     """The caller hangs up while waiting: the call log says so, but the hang-up's own step
     in the ACD has not run (Redis failed it, or it is still on its way). The next agent to
     come free was rung for the caller who had gone until the ring ran out, and counted as
-    missing the call."""
+    missing the call. A line that failed is taken out without counting as abandoned, as
+    its own step would."""
     board = hotline_switchboard(bus, clock)
     with sessions() as session:
         agent_id = _agent(session, "agent", clock)
         call = _arrived(session, board, clock)
         assert calls.enqueue(session, board, call=call, queue=QUEUE, clock=clock) == []
     with sessions() as session:  # the hang-up, as far as the call log
-        services.end_call(session, notifier=board.notifier, call_id=call.id, clock=clock)
+        services.end_call(
+            session,
+            notifier=board.notifier,
+            call_id=call.id,
+            disposition=disposition,
+            clock=clock,
+        )
 
     with sessions() as session:
         assert _frees_up(board, agent_id)(session) == []
 
     assert board.acd.current_offer(call.id) is None
     assert board.acd.presence.get(agent_id).state is AgentState.AVAILABLE
-    assert (board.acd.figures(QUEUE).waiting, board.acd.figures(QUEUE).abandoned) == (0, 1)
+    figures = board.acd.figures(QUEUE)
+    assert (figures.waiting, figures.abandoned) == (0, abandoned)
+
+
+def test_an_ended_call_redis_fails_to_take_out_leaves_the_next_offers_written(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As above, with Redis failing the ended call's withdrawal: the other caller offered
+    in the same batch is still written as ringing their agent, not left unwritten with the
+    whole request failed."""
+    board = hotline_switchboard(bus, clock)
+    with sessions() as session:
+        first, second = _agent(session, "first", clock), _agent(session, "second", clock)
+        gone = _arrived(session, board, clock)
+        calls.enqueue(session, board, call=gone, queue=QUEUE, clock=clock)
+        waiting = _arrived(session, board, clock, provider_id="CA" + "d" * 32)
+        calls.enqueue(session, board, call=waiting, queue=QUEUE, clock=clock)
+    with sessions() as session:  # the hang-up, as far as the call log
+        services.end_call(session, notifier=board.notifier, call_id=gone.id, clock=clock)
+
+    def redis_fails(*_args: Any, **_kwargs: Any) -> None:
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(board.acd, "abandon", redis_fails)
+    for agent_id in (first, second):
+        board.acd.presence.log_in(agent_id, queues=[QUEUE], skills=[])
+    with sessions() as session:
+        offers = routing.offer_waiting_calls(session, acd=board.acd)
+
+    assert [offer.call_id for offer in offers] == [waiting.id]
+    assert _logged(sessions, waiting.id)[0] is CallState.OFFERED
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,6 @@ NEW_CALL = {
     "Direction": "inbound",
     "CallStatus": "ringing",
 }
-CALL_ID = "c" * 32
 HOLD_LOCK = """
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
