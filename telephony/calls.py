@@ -265,7 +265,6 @@ def transfer(
     """Blind transfer to a queue or one available agent: the agent is released to wrap-up
     and the caller waits for the target, whose phone rings from ``call.offered``."""
     call = _bridged(session, call_id)
-    call.held_at = None
     return routing.transfer_call(
         session,
         acd=board.acd,
@@ -296,7 +295,6 @@ def agent_leg_ended(
     if not parked:
         session.commit()  # nothing to write: only lets go of the call
         return []
-    call.held_at = None
     return routing.transfer_call(
         session, acd=board.acd, notifier=board.notifier, call=call, queue=call.queue, clock=clock
     )

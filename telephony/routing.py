@@ -260,8 +260,9 @@ def transfer_call(
         raise TransferInvalid("the call is already with this agent", details={"agent_id": agent_id})
     if agent_id is not None and acd.presence.get(agent_id).state is not AgentState.AVAILABLE:
         raise AgentUnavailable(f"agent {agent_id} is not available", details={"agent_id": agent_id})
-    previous, leg = call.agent_id, call.agent_leg
-    assert previous is not None and call.queue is not None
+    bridged = services.Bridged.of(call)
+    previous = bridged.agent_id
+    assert call.queue is not None
     # The agent is released while the call is still held (a hang-up meanwhile waits, then
     # finds it queued); the move is announced only once it is written. If the write fails,
     # no channel moves the caller, who stays with the agent, and the agent's console gets
@@ -269,9 +270,20 @@ def transfer_call(
     acd.end_call(previous, call.queue, call.id)
     call.agent_id = None
     call.agent_leg = None
-    # Held since ``_bridged``: never finds the call ended.
-    services.enqueue_call(session, notifier=notifier, call=call, queue=target, clock=clock)
-    notifier.transferred(call, previous_agent_id=previous, agent_leg=leg, at=clock())
+    call.held_at = None
+    try:
+        # Held since ``_bridged``: never finds the call ended.
+        services.enqueue_call(session, notifier=notifier, call=call, queue=target, clock=clock)
+        notifier.transferred(
+            call, previous_agent_id=previous, agent_leg=bridged.agent_leg, at=clock()
+        )
+    except BusUnavailable:
+        # Written, but not announced: no channel moved the caller, who is still with the
+        # agent (or on hold), in no queue of the ACD. Written back as it was, so that trying
+        # again (the console's click, the provider's retry) completes the transfer.
+        taken = services.take_back_transfer(session, call=call, bridged=bridged)
+        log.warning("transfer not announced", call=call.id, taken_back=taken)
+        raise
     offer = None
     if agent_id is not None:
         # None when the agent was taken since the check above, and the call has moved

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -286,6 +288,22 @@ _STATUS_WRITE = (
         ended_at=bindparam("ended_at"),
     )
 )
+_TAKE_BACK = (
+    update(table_of(Call))
+    .where(
+        _calls.id == bindparam("was_id"),
+        _calls.state == CallState.QUEUED,
+        _calls.agent_id.is_(None),
+    )
+    .values(
+        state=CallState.BRIDGED,
+        agent_id=bindparam("was_agent_id"),
+        agent_leg=bindparam("was_agent_leg"),
+        queue=bindparam("was_queue"),
+        queued_at=bindparam("was_queued_at"),
+        held_at=bindparam("was_held_at"),
+    )
+)
 _QUEUED = (
     update(table_of(Call))
     .where(_calls.id == bindparam("call_id"))
@@ -381,6 +399,42 @@ def enqueue_call(
     session.commit()
     notifier.queued(held)
     return True
+
+
+@dataclass(frozen=True)
+class Bridged:
+    """What a transfer changes of a call with its agent, to write it back as it was."""
+
+    agent_id: int
+    agent_leg: str | None
+    queue: str | None
+    queued_at: datetime | None
+    held_at: datetime | None
+
+    @classmethod
+    def of(cls, call: Call) -> Bridged:
+        assert call.agent_id is not None
+        return cls(call.agent_id, call.agent_leg, call.queue, call.queued_at, call.held_at)
+
+
+def take_back_transfer(session: Session, *, call: Call, bridged: Bridged) -> bool:
+    """A transfer written as waiting, whose announcement failed, goes back to how it was:
+    with its agent, held if it was. Whether it did: a call that moved on since (a hang-up
+    came between) is left as it is. An undo, not a step of the call's life: no transition
+    leads from waiting back to an agent."""
+    values = {
+        "agent_id": bridged.agent_id,
+        "agent_leg": bridged.agent_leg,
+        "queue": bridged.queue,
+        "queued_at": bridged.queued_at,
+        "held_at": bridged.held_at,
+    }
+    params = {f"was_{name}": value for name, value in values.items()}
+    taken = session.connection().execute(_TAKE_BACK, {"was_id": call.id, **params})
+    if taken.rowcount:
+        _written(call, state=CallState.BRIDGED, **values)
+    session.commit()
+    return bool(taken.rowcount)
 
 
 def leave_queue(session: Session, *, call: Call) -> Call:

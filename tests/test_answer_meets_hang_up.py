@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from callcenter.settings import Settings
 from callcenter.wiring import build_switchboard
-from core.bus import EventBus
+from core.bus import BusUnavailable, EventBus, bus_unavailable
 from core.db import ServiceSession, make_engine, writer
 from ivr import BUILTIN_FLOWS, CallerInput, load_flows, store
 from orders import SYSTEM
@@ -1142,6 +1142,58 @@ def test_a_transfer_the_database_fails_to_write_is_not_announced_and_can_be_trie
     assert _logged(sessions, call_id) == (CallState.BRIDGED, agent_id)
     assert board.acd.position(call_id, QUEUE) is None
 
+    with sessions() as session:  # the agent tries again
+        calls.transfer(session, board, call_id=call_id, agent_id=colleague, clock=clock)
+    assert [e["from_agent_id"] for e in _published(board, "call.transferred", call_id)] == [
+        agent_id
+    ]
+    assert _logged(sessions, call_id) == (CallState.OFFERED, colleague)
+    assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
+
+
+@pytest.mark.parametrize(
+    ("failing", "held"),
+    [("call.queued", False), ("call.transferred", True)],
+    ids=["queued_not_told", "transfer_of_a_held_caller_not_told"],
+)
+def test_a_transfer_redis_fails_to_announce_is_taken_back_and_can_be_tried_again(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: str,
+    held: bool,
+) -> None:
+    """Redis went away as a blind transfer was announced, after the call log had written
+    the caller as waiting. No channel had moved the caller, who was still with the agent
+    (or on hold), in no queue of the ACD; the log said waiting, with no agent, so the
+    agent's try again was refused (the call was no longer theirs to transfer): the caller
+    was stranded, never offered to anyone."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id, colleague = _talking_with_a_colleague_free(sessions, board, clock)
+    if held:
+        with sessions() as session:
+            calls.hold(session, board, call_id=call_id, held=True, clock=clock)
+    publish = board.events.publish
+
+    def redis_fails_for(event: Any) -> str:
+        if event.name == failing:
+            raise bus_unavailable(redis.ConnectionError("Redis went away"))
+        return publish(event)
+
+    monkeypatch.setattr(board.events, "publish", redis_fails_for)
+    with sessions() as session, pytest.raises(BusUnavailable):
+        calls.transfer(session, board, call_id=call_id, agent_id=colleague, clock=clock)
+
+    assert _published(board, "call.transferred", call_id) == []
+    assert _logged(sessions, call_id) == (CallState.BRIDGED, agent_id)
+    with sessions() as session:
+        kept = session.get(Call, call_id)
+        assert kept is not None
+        assert (kept.held_at is not None, kept.queue) == (held, QUEUE)
+    assert board.acd.position(call_id, QUEUE) is None
+
+    monkeypatch.setattr(board.events, "publish", publish)  # Redis is back
     with sessions() as session:  # the agent tries again
         calls.transfer(session, board, call_id=call_id, agent_id=colleague, clock=clock)
     assert [e["from_agent_id"] for e in _published(board, "call.transferred", call_id)] == [
