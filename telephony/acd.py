@@ -29,6 +29,7 @@ from telephony.constants import (
     ENDED_CALL,
     ENDED_CALL_TTL_SECONDS,
     LAST_SERVED,
+    LOST_CALLS,
     OFFER,
     OFFERS,
     PRESENCE_CHANGES,
@@ -699,6 +700,33 @@ class Acd:
         if raw is None:
             raise NoSuchOffer(f"call {call_id} is not in a queue", details={"call_id": call_id})
         return QueuedCall.model_validate_json(raw)
+
+    def not_holding(self, call_ids: list[str]) -> set[str]:
+        """Those of ``call_ids`` the ACD has no record of: neither waiting nor ringing an
+        agent (a call an agent answered, or one taken out, has none either)."""
+        if not call_ids:
+            return set()
+        keys = [QUEUED_CALL.format(call_id=c) for c in call_ids]
+        records = cast("list[str | bytes | None]", self.client.mget(keys))
+        return {c for c, record in zip(call_ids, records, strict=True) if record is None}
+
+    def lost_since(self, lost: set[str]) -> dict[str, datetime]:
+        """Since when each call of ``lost`` has been seen lost (now, for one not seen
+        before); calls seen before and not lost any more are forgotten."""
+        now = self.clock()
+        seen = {
+            as_text(c): datetime.fromisoformat(as_text(at))
+            for c, at in cast(
+                "dict[str | bytes, str | bytes]", self.client.hgetall(LOST_CALLS)
+            ).items()
+        }
+        pipe = self.client.pipeline(transaction=False)
+        if gone := set(seen) - lost:
+            pipe.hdel(LOST_CALLS, *gone)
+        if new := lost - set(seen):
+            pipe.hset(LOST_CALLS, mapping={c: now.isoformat() for c in new})
+        pipe.execute()
+        return {c: seen.get(c, now) for c in lost}
 
     def current_offer(self, call_id: str) -> Offer | None:
         """The live offer of a call, if it is ringing an agent now."""

@@ -16,6 +16,7 @@ ACD_LOCK = "callcenter:acd:lock"
 ARRIVALS = "callcenter:acd:arrivals"
 ENDED_CALL = "callcenter:acd:ended:{call_id}"
 ENDED_CALL_TTL_SECONDS = 600
+LOST_CALLS = "callcenter:acd:lost"
 POP = "callcenter:telephony:pop:{call_id}"
 MEDIA_STREAM = "callcenter:telephony:media-stream:{call_id}"
 POP_TTL_SECONDS = 4 * 3600

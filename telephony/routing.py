@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis
 import structlog
@@ -208,6 +208,50 @@ def offer_waiting_calls(session: Session, *, acd: Acd) -> list[Offer]:
     for queue in acd.queues():
         offers.extend(record_offers(session, acd, acd.dispatch(queue)))
     return offers
+
+
+LOST_AFTER_SECONDS = 5
+"""How long the ACD must have had no record of a call the log shows waiting before the
+call is queued again: far longer than any step between the two takes (a queueing between
+its commit and the ACD, an overflow between the ACD and its commit)."""
+LOST_WITHIN_HOURS = 24
+"""Calls that rang within this long are checked (by the ringing time's index): no caller
+waits longer."""
+
+
+def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]:
+    """Calls the log shows waiting that the ACD has lost go back to the front of their
+    queue: else nobody is ever offered them, and their callers wait until they give up.
+
+    The ACD loses a call when Redis loses its data (a failover to a replica that was
+    behind), or when a step fails between the log's write and the ACD's (a transfer
+    announced to the caller's channel, then refused by Redis). A call only counts as lost
+    once it has been for ``LOST_AFTER_SECONDS``, seen by one sweep and again by a later
+    one. The worker's offer sweep runs this; the queued calls are offered by its dispatch.
+    """
+    now = clock()
+    waiting = {
+        call_id: (queue, customer_ids)
+        for call_id, queue, customer_ids in session.exec(
+            select(Call.id, Call.queue, Call.customer_ids).where(
+                Call.state == CallState.QUEUED,
+                col(Call.ringing_at) >= now - timedelta(hours=LOST_WITHIN_HOURS),
+            )
+        ).all()
+    }
+    session.commit()  # read only: ends the transaction, as every read of a sweep does
+    since = acd.lost_since(acd.not_holding(list(waiting)))
+    requeued = []
+    for call_id, lost_at in sorted(since.items()):
+        queue, customer_ids = waiting[call_id]
+        if queue is None or (now - lost_at).total_seconds() < LOST_AFTER_SECONDS:
+            continue
+        # The front of the queue: they have waited already. None: the ACD learnt the call
+        # ended (its hang-up was not logged yet), and it stays out.
+        if acd.enqueue(call_id, queue, priority=0, customer_ids=list(customer_ids)) is not None:
+            log.warning("a waiting call the ACD had lost is queued again", call=call_id)
+            requeued.append(call_id)
+    return requeued
 
 
 def log_out_deactivated_agents(session: Session, *, acd: Acd) -> list[Offer]:

@@ -34,6 +34,7 @@ from telephony.routing import (
     expire_offers,
     log_out_deactivated_agents,
     offer_waiting_calls,
+    requeue_lost_calls,
 )
 from telephony.services import get_call, keep_recording
 from telephony.switchboard import Switchboard
@@ -315,7 +316,8 @@ def _steer_hold(
 
 
 async def sweep_offers(ctx: dict[str, Any]) -> int:
-    """Offers that rang out move on; finished wrap-ups free their agents for waiting calls.
+    """Offers that rang out move on; finished wrap-ups free their agents for waiting calls;
+    waiting calls the ACD lost are queued again.
     The fresh offers ring from the bus, like every other."""
     acd: Acd = ctx["switchboard"].acd
 
@@ -323,6 +325,7 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
         acd.presence.finish_wrap_ups()
         acd.release_stray_agents()
         with ctx["sessions"]() as session:
+            requeue_lost_calls(session, acd=acd, clock=ctx["clock"])
             return (
                 log_out_deactivated_agents(session, acd=acd)
                 + expire_offers(session, acd=acd)
