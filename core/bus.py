@@ -83,12 +83,18 @@ class EventBus:
         return as_text(event_id)
 
     def publish_many(
-        self, events: list[Event], *, along: Callable[[Pipeline], object] | None = None
+        self,
+        events: list[Event],
+        *,
+        along: Callable[[Pipeline], object] | None = None,
+        together: bool = False,
     ) -> None:
         """Publish in one round trip (a pipeline): a sweep may have thousands to tell.
         ``along`` adds the publisher's own writes to the same round trip, ahead of the
-        events (a new call's pop is stored before its ``call.ringing`` is read)."""
-        pipe = self.client.pipeline(transaction=False)
+        events (a new call's pop is stored before its ``call.ringing`` is read).
+        ``together``: all of them or none (MULTI/EXEC), for events that only make sense
+        as one."""
+        pipe = self.client.pipeline(transaction=together)
         if along is not None:
             along(pipe)
         for event in events:

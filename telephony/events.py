@@ -207,15 +207,7 @@ class CallNotifier:
         return self.bus.publish(CallAnswered(call_id=call.id, at=call.answered_at))
 
     def queued(self, call: Call) -> str:
-        assert call.queue is not None and call.queued_at is not None
-        return self.bus.publish(
-            CallQueued(
-                call_id=call.id,
-                queue=call.queue,
-                customer_ids=call.customer_ids,
-                at=call.queued_at,
-            )
-        )
+        return self.bus.publish(_queued(call))
 
     def bridged(self, call: Call) -> str:
         assert call.agent_id is not None and call.bridged_at is not None
@@ -297,12 +289,14 @@ class CallNotifier:
 
     def transferred(
         self, call: Call, *, previous_agent_id: int, agent_leg: str | None, at: datetime
-    ) -> str:
-        return self.bus.publish(
-            CallTransferred(
-                call_id=call.id, from_agent_id=previous_agent_id, agent_leg=agent_leg, at=at
-            )
+    ) -> None:
+        """``call.queued`` and ``call.transferred``, both or neither: a SIP call's caller
+        leaves the agent on the first, a Twilio caller's agent leg is hung up on the second,
+        so one without the other would move the caller on one channel and not the other."""
+        transferred = CallTransferred(
+            call_id=call.id, from_agent_id=previous_agent_id, agent_leg=agent_leg, at=at
         )
+        self.bus.publish_many([_queued(call), transferred], together=True)
 
     def dtmf(self, call: Call, digit: str) -> str:
         return self.bus.publish(CallDtmf(call_id=call.id, digit=digit))
@@ -336,3 +330,10 @@ class CallNotifier:
                 at=call.ended_at,
             )
         )
+
+
+def _queued(call: Call) -> CallQueued:
+    assert call.queue is not None and call.queued_at is not None
+    return CallQueued(
+        call_id=call.id, queue=call.queue, customer_ids=call.customer_ids, at=call.queued_at
+    )

@@ -315,16 +315,20 @@ def transfer_call(
     call.agent_id = None
     call.agent_leg = None
     call.held_at = None
+    # Held by the caller's lock: never finds the call ended.
+    services.enqueue_call(
+        session, notifier=notifier, call=call, queue=target, clock=clock, announce=False
+    )
     try:
-        # Held since ``_bridged``: never finds the call ended.
-        services.enqueue_call(session, notifier=notifier, call=call, queue=target, clock=clock)
         notifier.transferred(
             call, previous_agent_id=previous, agent_leg=bridged.agent_leg, at=clock()
         )
     except BusUnavailable:
-        # Written, but not announced: no channel moved the caller, who is still with the
-        # agent (or on hold), in no queue of the ACD. Written back as it was, so that trying
-        # again (the console's click, the provider's retry) completes the transfer.
+        # Written, but announced to no channel (both events or neither): the caller is
+        # still with the agent, or on hold, in no queue of the ACD. Written back as it
+        # was, so that trying again (the console's click, the provider's retry of the
+        # agent leg's end) completes the transfer. (A Redis that fails after applying the
+        # events, a crash, most likely loses them with the rest of its recent writes.)
         taken = services.take_back_transfer(session, call=call, bridged=bridged)
         log.warning("transfer not announced", call=call.id, taken_back=taken)
         raise

@@ -374,7 +374,13 @@ def _written(call: Call | None, **values: object) -> None:
 
 
 def enqueue_call(
-    session: Session, *, notifier: CallNotifier, call: Call, queue: str, clock: Clock
+    session: Session,
+    *,
+    notifier: CallNotifier,
+    call: Call,
+    queue: str,
+    clock: Clock,
+    announce: bool = True,
 ) -> bool:
     """The call waits in ``queue``: committed before the ACD holds it. Another request's
     dispatch may offer it at once, and its conditional update finds the call queued only
@@ -382,7 +388,9 @@ def enqueue_call(
     does not match).
 
     False, and nothing written, when the caller has hung up since ``call`` was read: a
-    turn that committed on its way here (an order created) had let go of the call."""
+    turn that committed on its way here (an order created) had let go of the call.
+    ``announce``: publish ``call.queued`` once committed (a transfer publishes it along
+    with its own event)."""
     if call.state is CallState.QUEUED and call.queue == queue:
         return True
     # A turn that queues the caller has held the call since it began, unless it committed.
@@ -397,7 +405,8 @@ def enqueue_call(
     session.connection().execute(_QUEUED, {"call_id": held.id, "to_queue": queue, "at": now})
     _written(held, state=CallState.QUEUED, queue=queue, queued_at=now)
     session.commit()
-    notifier.queued(held)
+    if announce:
+        notifier.queued(held)
     return True
 
 

@@ -1151,56 +1151,85 @@ def test_a_transfer_the_database_fails_to_write_is_not_announced_and_can_be_trie
     assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
 
 
+LEG = "CA" + "f" * 32
+"""The agent's own leg, where the channel names it (Twilio)."""
+
+
 @pytest.mark.parametrize(
-    ("failing", "held"),
-    [("call.queued", False), ("call.transferred", True)],
-    ids=["queued_not_told", "transfer_of_a_held_caller_not_told"],
+    ("held", "leg_ended"),
+    [(False, False), (True, False), (True, True)],
+    ids=["transfer", "transfer_of_a_held_caller", "held_callers_agent_leg_ended"],
 )
 def test_a_transfer_redis_fails_to_announce_is_taken_back_and_can_be_tried_again(
     sessions: Callable[[], Session],
     bus: redis.Redis,
     clock: TestClock,
     monkeypatch: pytest.MonkeyPatch,
-    failing: str,
     held: bool,
+    leg_ended: bool,
 ) -> None:
     """Redis went away as a blind transfer was announced, after the call log had written
-    the caller as waiting. No channel had moved the caller, who was still with the agent
-    (or on hold), in no queue of the ACD; the log said waiting, with no agent, so the
-    agent's try again was refused (the call was no longer theirs to transfer): the caller
-    was stranded, never offered to anyone."""
+    the caller as waiting, with no agent: the agent's try again (or Twilio's retry of the
+    agent leg's end, for a held caller whose agent's phone went away) was refused, the call
+    no longer being with an agent. No channel had been told to move the caller, and the
+    ACD did not hold the call: it was never offered to anyone. Written back as it was, the
+    transfer completes when tried again."""
     board = hotline_switchboard(bus, clock)
-    agent_id, call_id, colleague = _talking_with_a_colleague_free(sessions, board, clock)
+    agent_id, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        calls.agent_answered(
+            session, board, call_id=call_id, agent_id=agent_id, agent_leg=LEG, clock=clock
+        )
+        colleague = _agent(session, "colleague", clock)
+    board.acd.presence.log_in(colleague, queues=[QUEUE], skills=[])
+    clock.advance(1)
     if held:
         with sessions() as session:
             calls.hold(session, board, call_id=call_id, held=True, clock=clock)
-    publish = board.events.publish
+    before = _call(sessions, call_id)
 
-    def redis_fails_for(event: Any) -> str:
-        if event.name == failing:
+    def transfer(session: Session) -> object:
+        if leg_ended:
+            return calls.agent_leg_ended(
+                session, board, call_id=call_id, agent_id=agent_id, leg=LEG, clock=clock
+            )
+        return calls.transfer(session, board, call_id=call_id, agent_id=colleague, clock=clock)
+
+    publish_many = board.events.publish_many
+
+    def redis_fails_for_transfers(events: list[Any], **options: Any) -> None:
+        if any(event.name == "call.transferred" for event in events):
             raise bus_unavailable(redis.ConnectionError("Redis went away"))
-        return publish(event)
+        publish_many(events, **options)
 
-    monkeypatch.setattr(board.events, "publish", redis_fails_for)
+    monkeypatch.setattr(board.events, "publish_many", redis_fails_for_transfers)
     with sessions() as session, pytest.raises(BusUnavailable):
-        calls.transfer(session, board, call_id=call_id, agent_id=colleague, clock=clock)
+        transfer(session)
 
     assert _published(board, "call.transferred", call_id) == []
-    assert _logged(sessions, call_id) == (CallState.BRIDGED, agent_id)
-    with sessions() as session:
-        kept = session.get(Call, call_id)
-        assert kept is not None
-        assert (kept.held_at is not None, kept.queue) == (held, QUEUE)
+    assert len(_published(board, "call.queued", call_id)) == 1  # its first wait only
+    after = _call(sessions, call_id)
+    kept = ("state", "agent_id", "agent_leg", "queue", "queued_at", "held_at")
+    assert [getattr(after, name) for name in kept] == [getattr(before, name) for name in kept]
+    assert (after.state, after.held_at is not None) == (CallState.BRIDGED, held)
     assert board.acd.position(call_id, QUEUE) is None
 
-    monkeypatch.setattr(board.events, "publish", publish)  # Redis is back
-    with sessions() as session:  # the agent tries again
-        calls.transfer(session, board, call_id=call_id, agent_id=colleague, clock=clock)
+    monkeypatch.setattr(board.events, "publish_many", publish_many)  # Redis is back
+    with sessions() as session:
+        transfer(session)
     assert [e["from_agent_id"] for e in _published(board, "call.transferred", call_id)] == [
         agent_id
     ]
+    assert len(_published(board, "call.queued", call_id)) == 2  # waited once before
     assert _logged(sessions, call_id) == (CallState.OFFERED, colleague)
     assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
+
+
+def _call(sessions: Callable[[], Session], call_id: str) -> Call:
+    with sessions() as session:
+        call = session.get(Call, call_id)
+        assert call is not None
+        return call
 
 
 def _talking_with_a_colleague_free(
