@@ -28,6 +28,8 @@ from telephony.constants import (
     AVAILABLE,
     ENDED_CALL,
     ENDED_CALL_TTL_SECONDS,
+    HEARD,
+    HEARD_TTL_SECONDS,
     LAST_SERVED,
     LOST_CALLS,
     OFFER,
@@ -177,10 +179,18 @@ class Acd:
     # Calls in
 
     def enqueue(
-        self, call_id: str, queue: str, *, priority: int = 1, customer_ids: list[int] | None = None
+        self,
+        call_id: str,
+        queue: str,
+        *,
+        priority: int = 1,
+        customer_ids: list[int] | None = None,
+        lost: bool = False,
     ) -> QueuedCall | None:
         """The call waits in ``queue``; None when it has ended already (its caller hung up
-        after the call log said it waits, before the ACD had it: see ``withdraw``)."""
+        after the call log said it waits, before the ACD had it: see ``withdraw``).
+        ``lost``: a call the ACD had lost, taken only if it still holds no record of it
+        (None otherwise)."""
         queued = QueuedCall(
             call_id=call_id,
             queue=queue,
@@ -197,7 +207,14 @@ class Acd:
                 ENDED_CALL.format(call_id=call_id),
                 self._stats_key(queue),
             ],
-            args=[call_id, queued.model_dump_json(), _score(queued), queue, STATS_TTL_SECONDS],
+            args=[
+                call_id,
+                queued.model_dump_json(),
+                _score(queued),
+                queue,
+                STATS_TTL_SECONDS,
+                "1" if lost else "0",
+            ],
         )
         return queued if waits else None
 
@@ -614,8 +631,12 @@ class Acd:
     def overflow_if_waited(self, call_id: str) -> bool:
         """Take a call that has waited past its queue's maximum out of it, for a callback
         or voicemail; False while its wait is not over, or once it has been offered (the
-        offer wins). One read while the wait goes on: waiting callers ask every second."""
-        raw = cast("str | bytes | None", self.client.get(QUEUED_CALL.format(call_id=call_id)))
+        offer wins). One round trip while the wait goes on: waiting callers ask every few
+        seconds, and are heard waiting by it (see :meth:`lost`)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(HEARD.format(call_id=call_id), "1", ex=HEARD_TTL_SECONDS)
+        pipe.get(QUEUED_CALL.format(call_id=call_id))
+        raw = cast("str | bytes | None", pipe.execute()[1])
         if raw is None:
             return False
         queued = QueuedCall.model_validate_json(raw)
@@ -627,7 +648,7 @@ class Acd:
         with self._decisions():
             if not self.client.zrem(WAITING.format(queue=queue), call_id):
                 return False
-            self.client.delete(QUEUED_CALL.format(call_id=call_id))
+            self.client.delete(QUEUED_CALL.format(call_id=call_id), HEARD.format(call_id=call_id))
             self._count(queue, "overflowed")
             return True
 
@@ -701,14 +722,22 @@ class Acd:
             raise NoSuchOffer(f"call {call_id} is not in a queue", details={"call_id": call_id})
         return QueuedCall.model_validate_json(raw)
 
-    def not_holding(self, call_ids: list[str]) -> set[str]:
-        """Those of ``call_ids`` the ACD has no record of: neither waiting nor ringing an
-        agent (a call an agent answered, or one taken out, has none either)."""
+    def lost(self, call_ids: list[str]) -> set[str]:
+        """Those of ``call_ids`` whose callers are heard waiting (they asked about their
+        wait lately, :meth:`overflow_if_waited`) while the ACD has no record of them. A
+        caller who has gone asks nothing, and one taken out for the overflow is no longer
+        heard: neither is lost."""
         if not call_ids:
             return set()
-        keys = [QUEUED_CALL.format(call_id=c) for c in call_ids]
-        records = cast("list[str | bytes | None]", self.client.mget(keys))
-        return {c for c, record in zip(call_ids, records, strict=True) if record is None}
+        pipe = self.client.pipeline(transaction=False)
+        pipe.mget([QUEUED_CALL.format(call_id=c) for c in call_ids])
+        pipe.mget([HEARD.format(call_id=c) for c in call_ids])
+        records, heard = cast("list[list[str | bytes | None]]", pipe.execute())
+        return {
+            c
+            for c, record, asked in zip(call_ids, records, heard, strict=True)
+            if record is None and asked is not None
+        }
 
     def lost_since(self, lost: set[str]) -> dict[str, datetime]:
         """Since when each call of ``lost`` has been seen lost (now, for one not seen

@@ -17,6 +17,9 @@ ARRIVALS = "callcenter:acd:arrivals"
 ENDED_CALL = "callcenter:acd:ended:{call_id}"
 ENDED_CALL_TTL_SECONDS = 600
 LOST_CALLS = "callcenter:acd:lost"
+HEARD = "callcenter:acd:heard:{call_id}"
+HEARD_TTL_SECONDS = 30
+"""A waiting caller asks about their wait every few seconds (Twilio's wait loop: ten)."""
 POP = "callcenter:telephony:pop:{call_id}"
 MEDIA_STREAM = "callcenter:telephony:media-stream:{call_id}"
 POP_TTL_SECONDS = 4 * 3600

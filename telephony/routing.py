@@ -220,8 +220,9 @@ waits longer."""
 
 
 def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]:
-    """Calls the log shows waiting that the ACD has lost go back to the front of their
-    queue: else nobody is ever offered them, and their callers wait until they give up.
+    """Calls the log shows waiting that the ACD has lost, while their callers are still
+    heard waiting (see ``Acd.lost``), go back to the front of their queue, longest waiting
+    first: else nobody is ever offered them, and their callers wait until they give up.
 
     The ACD loses a call when Redis loses its data (a failover to a replica that was
     behind), or when a step fails between the log's write and the ACD's (a transfer
@@ -233,22 +234,28 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
     waiting = {
         call_id: (queue, customer_ids)
         for call_id, queue, customer_ids in session.exec(
-            select(Call.id, Call.queue, Call.customer_ids).where(
+            select(Call.id, Call.queue, Call.customer_ids)
+            .where(
                 Call.state == CallState.QUEUED,
                 col(Call.ringing_at) >= now - timedelta(hours=LOST_WITHIN_HOURS),
             )
+            .order_by(col(Call.queued_at), col(Call.id))
         ).all()
     }
     session.commit()  # read only: ends the transaction, as every read of a sweep does
-    since = acd.lost_since(acd.not_holding(list(waiting)))
+    since = acd.lost_since(acd.lost(list(waiting)))
     requeued = []
-    for call_id, lost_at in sorted(since.items()):
-        queue, customer_ids = waiting[call_id]
-        if queue is None or (now - lost_at).total_seconds() < LOST_AFTER_SECONDS:
+    for call_id, (queue, customer_ids) in waiting.items():
+        lost_at = since.get(call_id)
+        if queue is None or lost_at is None or (now - lost_at).total_seconds() < LOST_AFTER_SECONDS:
             continue
         # The front of the queue: they have waited already. None: the ACD learnt the call
-        # ended (its hang-up was not logged yet), and it stays out.
-        if acd.enqueue(call_id, queue, priority=0, customer_ids=list(customer_ids)) is not None:
+        # ended (its hang-up was not logged yet), and it stays out; or another sweep, or
+        # another request, queued it meanwhile.
+        requeued_call = acd.enqueue(
+            call_id, queue, priority=0, customer_ids=list(customer_ids), lost=True
+        )
+        if requeued_call is not None:
             log.warning("a waiting call the ACD had lost is queued again", call=call_id)
             requeued.append(call_id)
     return requeued

@@ -52,43 +52,60 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
 def test_a_waiting_call_redis_lost_is_queued_again_and_offered(
     db: Session,
     bus: redis.Redis,
-    redis_url: str,
     make_user: Any,
     make_call: Any,
     sessions: Any,
+    redis_url: str,
     clock: TestClock,
 ) -> None:
     """Redis failed over to a replica that was behind, and the ACD's record of a waiting
     caller was gone with it (as it is when a transfer is announced and Redis refuses the
     ACD's step). The call log still said waiting; the sweep dispatched the queue, which
     offered the free agent nothing, and the caller waited for nobody until they gave up.
-    A caller waiting elsewhere (an answered call's record is gone too, as the log moves
-    on) and one whose end the ACD learnt are left alone."""
-    agent = make_user(Role.AGENT).id
+    Left alone: a caller no longer heard waiting (gone, their hang-up lost with the rest),
+    one still held by the ACD, and one whose end the ACD learnt."""
+    agent, other = make_user(Role.AGENT).id, make_user(Role.AGENT).id
     board = hotline_switchboard(bus, clock)
     acd = board.acd
     acd.configure(QueueConfig(name="q"))
-    lost, kept, ended = make_call(), make_call(), make_call()
-    for call in (lost, kept, ended):
+    lost, gone, kept, ended = make_call(), make_call(), make_call(), make_call()
+    for call in (lost, gone, kept, ended):
         acd.enqueue(call.id, "q")
     acd.withdraw(ended.id, reason="caller hung up", ended=True)  # its end not logged yet
-    bus.delete(QUEUED_CALL.format(call_id=lost.id))  # what the failover lost
-    bus.zrem(WAITING.format(queue="q"), lost.id)
-    acd.presence.log_in(agent, queues=["q"], skills=[])
-    other = make_user(Role.AGENT).id
-    acd.presence.log_in(other, queues=["q"], skills=[])
+    for call in (lost, gone):  # what the failover lost
+        bus.delete(QUEUED_CALL.format(call_id=call.id))
+        bus.zrem(WAITING.format(queue="q"), call.id)
+    for call in (lost, kept):  # the callers still waiting ask about their wait
+        assert not acd.overflow_if_waited(call.id)
+    for agent_id in (agent, other):
+        acd.presence.log_in(agent_id, queues=["q"], skills=[])
 
     # The kept caller reaches an agent; the lost one not yet, then once lost long enough.
     assert _sweep(redis_url, board, sessions, clock) == 1
     clock.advance(LOST_AFTER_SECONDS)
+    assert acd.lost([lost.id, gone.id, kept.id, ended.id]) == {lost.id}
     assert _sweep(redis_url, board, sessions, clock) == 1
 
-    for call in (lost, kept, ended):
+    for call in (lost, gone, kept, ended):
         db.refresh(call)
     assert {lost.state, kept.state} == {CallState.OFFERED}
     assert {lost.agent_id, kept.agent_id} == {agent, other}
-    assert ended.state is CallState.QUEUED  # the ACD refused it: its hang-up ends it
-    assert acd.position(ended.id, "q") is None
+    assert (gone.state, ended.state) == (CallState.QUEUED, CallState.QUEUED)
+    assert acd.position(gone.id, "q") is None
+    assert acd.position(ended.id, "q") is None  # the ACD refused it: its hang-up ends it
+
+
+def test_a_lost_call_is_queued_again_only_while_the_acd_holds_no_record_of_it(
+    bus: redis.Redis, make_call: Any, clock: TestClock
+) -> None:
+    """Two sweeps overlapping (or a request queueing the call between a sweep's check and
+    its step) must not queue a call twice: an offered call put back as waiting would ring
+    a second agent."""
+    acd = hotline_switchboard(bus, clock).acd
+    call = make_call()
+    assert acd.enqueue(call.id, "q", priority=0, lost=True) is not None
+    assert acd.enqueue(call.id, "q", priority=0, lost=True) is None
+    assert acd.position(call.id, "q") == 1
 
 
 def _sweep(redis_url: str, board: Switchboard, sessions: Any, clock: TestClock) -> int:
