@@ -25,7 +25,7 @@ from telephony.exceptions import (
     NoSuchOffer,
     TransferInvalid,
 )
-from telephony.models import Call
+from telephony.models import LIVE, Call
 from telephony.presence import AgentState
 
 log = structlog.get_logger(__name__)
@@ -236,6 +236,7 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
         for call_id, queue, customer_ids in session.exec(
             select(Call.id, Call.queue, Call.customer_ids)
             .where(
+                LIVE,
                 Call.state == CallState.QUEUED,
                 col(Call.ringing_at) >= now - timedelta(hours=LOST_WITHIN_HOURS),
             )

@@ -28,7 +28,7 @@ from telephony.enums import (
 )
 from telephony.events import CallNotifier
 from telephony.exceptions import CallNotFound
-from telephony.models import Call, CallStatusChange
+from telephony.models import LIVE, Call, CallStatusChange
 from telephony.states import check_call_transition
 
 _RANK = {
@@ -616,7 +616,7 @@ def end_call(
 
 
 def live_call_ids(session: Session, *, channel: CallChannel | None = None) -> set[str]:
-    query = select(Call.id).where(Call.state != CallState.ENDED)
+    query = select(Call.id).where(LIVE)
     if channel is not None:
         query = query.where(Call.channel == channel)
     return set(session.exec(query).all())
