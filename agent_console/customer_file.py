@@ -49,7 +49,7 @@ from orders import (
     user_names,
 )
 from recordings import Recording, RecordingKind, Transcript, TranscriptSegment, TranscriptState
-from telephony import Call, CallChannel, CallState, Direction, Disposition
+from telephony import LIVE, Call, CallChannel, CallState, Direction, Disposition
 
 FILE_LIMIT = 100
 """Entries per section: a dealer's or a mall's file runs to thousands of orders."""
@@ -412,9 +412,7 @@ def _hearable(
     the customer it is on the line with now."""
     if actor.role in SUPERVISING:
         return {r.id for r in recordings if r.id is not None}
-    current = session.exec(
-        select(Call.customer_ids).where(Call.agent_id == actor.id, Call.state != CallState.ENDED)
-    ).all()
+    current = session.exec(select(Call.customer_ids).where(Call.agent_id == actor.id, LIVE)).all()
     talking_to = {customer for ids in current for customer in ids}
     return {
         r.id

@@ -48,10 +48,10 @@ from orders import (
 from recordings import Recording
 from telephony import (
     AGENT_CHOICES,
+    LIVE,
     POP,
     Call,
     CallNotFound,
-    CallState,
     Presence,
     attach_order,
     caller_pop,
@@ -243,9 +243,7 @@ def _may_hear(session: Session, recording: Recording, actor: Actor) -> bool:
         return True
     if recording.customer_id is None:
         return False
-    current = session.exec(
-        select(Call).where(Call.agent_id == actor.id, Call.state != CallState.ENDED)
-    ).all()
+    current = session.exec(select(Call).where(Call.agent_id == actor.id, LIVE)).all()
     return any(recording.customer_id in call.customer_ids for call in current)
 
 

@@ -25,7 +25,7 @@ from telephony.exceptions import (
     TransferInvalid,
 )
 from telephony.figures import calls_per_hour, live_calls
-from telephony.models import Call
+from telephony.models import LIVE, Call
 from telephony.presence import CHOICES as AGENT_CHOICES
 from telephony.presence import AgentState, Presence
 from telephony.schemas import HourFigures, LiveCall
@@ -33,6 +33,7 @@ from telephony.services import attach_order, caller_pop
 
 __all__ = [
     "AGENT_CHOICES",
+    "LIVE",
     "POP",
     "Acd",
     "AcdDep",

@@ -11,8 +11,8 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col
 
 from orders import customer_names
-from telephony.enums import CallState, Direction, Disposition
-from telephony.models import Call
+from telephony.enums import Direction, Disposition
+from telephony.models import LIVE, Call
 from telephony.schemas import HourFigures, LiveCall
 
 
@@ -32,7 +32,7 @@ def live_calls(session: Session, *, since: datetime, limit: int) -> list[LiveCal
             col(Call.agent_id),
             col(Call.ringing_at),
         )
-        .where(col(Call.ringing_at) >= since, col(Call.state) != CallState.ENDED)
+        .where(col(Call.ringing_at) >= since, LIVE)
         .order_by(col(Call.ringing_at))
         .limit(limit)
     )

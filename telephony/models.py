@@ -5,23 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, Index, UniqueConstraint, literal_column, text
+from sqlmodel import Field, SQLModel, col
 
 from core.types import UTCDateTime, enum_type
 from telephony.enums import CallChannel, CallState, Direction, Disposition, ProviderStatus
 
-LIVE = text("state <> 'ended'")
-"""The calls going on: a handful beside the log of every call ever made. Written as this
-very text in a query, it lets the query use the index of these calls whatever the plan (a
-bound parameter in its place would leave a prepared statement's generic plan without it)."""
+_LIVE_INDEX_WHERE = text(f"state <> '{CallState.ENDED.value}'")
 
 
 class Call(SQLModel, table=True):
     # The worker's sweeps look for the calls going on every few seconds (orphaned SIP calls,
     # agents left on a call, waiting calls the ACD lost): found by this index, not by
     # reading the whole log each time.
-    __table_args__ = (Index("ix_call_live", "state", postgresql_where=LIVE, sqlite_where=LIVE),)
+    __table_args__ = (
+        Index(
+            "ix_call_live",
+            "state",
+            postgresql_where=_LIVE_INDEX_WHERE,
+            sqlite_where=_LIVE_INDEX_WHERE,
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     channel: CallChannel = Field(sa_type=enum_type(CallChannel))
@@ -56,6 +60,13 @@ class Call(SQLModel, table=True):
     """The colleague the agent consults while the caller is held (attended transfer)."""
     consult_leg: str | None = Field(default=None, max_length=64)
     """The provider's id of the colleague's leg, once they answered."""
+
+
+LIVE = col(Call.state) != literal_column(f"'{CallState.ENDED.value}'")
+"""The calls going on, a handful beside the log of every call ever made: read by the index
+of them. Compared with a constant, not a bound parameter, as the index's condition is:
+PostgreSQL can then use the index in every plan it makes, a prepared statement's generic
+plan too, and SQLite at all."""
 
 
 class CallStatusChange(SQLModel, table=True):

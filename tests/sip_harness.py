@@ -362,7 +362,8 @@ def registers_the_hotline() -> str:
 def agent_answers_after_cancel(user: str, *, timeout_ms: int = 60000) -> str:
     """An agent's softphone picked up just as the hotline gave up ringing it: its 200 OK
     crosses the hotline's CANCEL (here: sent once the CANCEL is in, as if the two had
-    passed on the wire). It expects the hotline to ACK the answer and then hang up."""
+    passed on the wire). It expects the hotline to ACK the answer and hang up (the two
+    may pass the proxy in either order)."""
     return _wrap(
         AGENT_ANSWERS_AFTER_CANCEL.replace("{user}", user).replace("{timeout_ms}", str(timeout_ms))
     )

@@ -1010,7 +1010,7 @@ def test_an_agent_phone_answering_as_the_hotline_gives_up_ringing_it_is_hung_up(
         pause_ms=12000,
     )
     try:
-        assert rung.softphone.wait(timeout=40) == 0, rung.softphone.errors()  # ACKed, then BYE
+        assert rung.softphone.wait(timeout=40) == 0, rung.softphone.errors()  # ACKed, and BYE
         assert rung.caller.wait(timeout=30) == 0, rung.caller.errors()
     finally:
         rung.stop()
