@@ -215,8 +215,7 @@ LOST_AFTER_SECONDS = 5
 call is queued again: far longer than any step between the two takes (a queueing between
 its commit and the ACD, an overflow between the ACD and its commit)."""
 LOST_WITHIN_HOURS = 24
-"""Calls that rang within this long are checked (by the ringing time's index): no caller
-waits longer."""
+"""Only calls that rang within this long are checked: no caller waits longer."""
 
 
 def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]:
