@@ -77,21 +77,22 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def database(engine_url: str) -> Engine:
+def database(engine_url: str, schema: str = SCHEMA) -> Engine:
+    """A migrated schema of the benchmark's own, made afresh: an engine that works in it."""
+    drop_schema(engine_url, schema)
     probe = make_engine(engine_url)
     with probe.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        connection.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
     probe.dispose()
-    url = f"{engine_url}?options=-csearch_path%3D{SCHEMA}"
+    url = f"{engine_url}?options=-csearch_path%3D{schema}"
     upgrade(url)
     return make_engine(url)
 
 
-def drop_schema(engine_url: str) -> None:
+def drop_schema(engine_url: str, schema: str = SCHEMA) -> None:
     probe = make_engine(engine_url)
     with probe.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     probe.dispose()
 
 

@@ -29,11 +29,10 @@ from typing import Any
 import redis
 from sqlalchemy import text
 
-from benchmarks.call_path import code_version
+from benchmarks.call_path import code_version, database, drop_schema
 from benchmarks.machine import machine, wait_for_quiet_machine
-from callcenter.migrate import upgrade
 from core.bus import EventBus
-from core.db import ServiceSession, make_engine, writer
+from core.db import ServiceSession, writer
 from telephony.acd import Acd
 from telephony.presence import Presence
 from telephony.routing import requeue_lost_calls
@@ -55,15 +54,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-wait", action="store_true", help="do not wait for idle cores")
     parser.add_argument("--results", type=Path, default=RESULTS)
     return parser.parse_args()
-
-
-def _schema(action: str) -> None:
-    probe = make_engine(POSTGRES_URL)
-    with probe.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        if action == "create":
-            connection.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
-    probe.dispose()
 
 
 LOAD = """
@@ -107,13 +97,10 @@ def _timed(runs: int, work: Any) -> dict[str, float]:
 def main() -> None:
     args = parse_args()
     busy = None if args.no_wait else wait_for_quiet_machine()
-    _schema("create")
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{SCHEMA}"
-    upgrade(url)
-    engine = make_engine(url)
+    engine = database(POSTGRES_URL, SCHEMA)
     client = redis.Redis.from_url(args.redis_url)
-    client.flushdb()
     try:
+        client.flushdb()
         began = time.perf_counter()
         with engine.begin() as connection:
             connection.execute(
@@ -141,7 +128,7 @@ def main() -> None:
         client.flushdb()
         client.close()
         engine.dispose()
-        _schema("drop")
+        drop_schema(POSTGRES_URL, SCHEMA)
     print(json.dumps(figures))
     result = {
         "benchmark": "live_calls",
