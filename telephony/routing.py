@@ -313,12 +313,11 @@ def transfer_call(
         raise AgentUnavailable(f"agent {agent_id} is not available", details={"agent_id": agent_id})
     bridged = services.Bridged.of(call)
     previous = bridged.agent_id
-    assert call.queue is not None
-    # The agent is released while the call is still held (a hang-up meanwhile waits, then
-    # finds it queued); the move is announced only once it is written. If the write fails,
-    # no channel moves the caller, who stays with the agent, and the agent's console gets
-    # the error: trying again completes the transfer (the release is not repeated).
-    acd.end_call(previous, call.queue, call.id)
+    assert bridged.queue is not None
+    # The move is announced only once it is written, and the agent released only once it
+    # is announced: until then the caller is still with them. If the write or the
+    # announcement fails, no channel moves the caller, and the agent's console gets the
+    # error: trying again completes the transfer.
     call.agent_id = None
     call.agent_leg = None
     call.held_at = None
@@ -339,6 +338,10 @@ def transfer_call(
         taken = services.take_back_transfer(session, call=call, bridged=bridged)
         log.warning("transfer not announced", call=call.id, taken_back=taken)
         raise
+    # A hang-up since the write found the call waiting with no agent: its agent is
+    # released here all the same. Only a crash right before this line leaves them on the
+    # call, until the call ends (the orphan check then frees them).
+    acd.end_call(previous, bridged.queue, call.id)
     offer = None
     if agent_id is not None:
         # None when the agent was taken since the check above, and the call has moved

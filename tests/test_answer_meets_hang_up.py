@@ -1173,7 +1173,9 @@ def test_a_transfer_redis_fails_to_announce_is_taken_back_and_can_be_tried_again
     agent leg's end, for a held caller whose agent's phone went away) was refused, the call
     no longer being with an agent. No channel had been told to move the caller, and the
     ACD did not hold the call: it was never offered to anyone. Written back as it was, the
-    transfer completes when tried again."""
+    transfer completes when tried again. The agent, released before the announcement, went
+    to wrap-up and then to the next call while still talking with this caller: now they
+    are released only once the move is announced."""
     board = hotline_switchboard(bus, clock)
     agent_id, call_id = _offered(sessions, board, clock)
     with sessions() as session:
@@ -1213,6 +1215,9 @@ def test_a_transfer_redis_fails_to_announce_is_taken_back_and_can_be_tried_again
     assert [getattr(after, name) for name in kept] == [getattr(before, name) for name in kept]
     assert (after.state, after.held_at is not None) == (CallState.BRIDGED, held)
     assert board.acd.position(call_id, QUEUE) is None
+    # Still talking with the caller: in wrap-up, the agent would be offered the next call.
+    talking = board.acd.presence.get(agent_id)
+    assert (talking.state, talking.call_id) == (AgentState.ON_CALL, call_id)
 
     monkeypatch.setattr(board.events, "publish_many", publish_many)  # Redis is back
     with sessions() as session:
