@@ -385,7 +385,9 @@ class Acd:
             except AgentNotOffered as exc:
                 raise NoSuchOffer(exc.message, details=exc.details) from exc
             self._drop_offer(call_id)
-            self.client.delete(QUEUED_CALL.format(call_id=call_id))
+            # No longer heard waiting: with no record, a call the log still showed ringing
+            # (its answer not written yet) would otherwise look lost.
+            self.client.delete(QUEUED_CALL.format(call_id=call_id), HEARD.format(call_id=call_id))
             config = self.config(offer.queue)
             self._count(offer.queue, "answered")
             if (self.clock() - queued.enqueued_at).total_seconds() <= config.service_level_seconds:

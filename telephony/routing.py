@@ -219,15 +219,19 @@ LOST_WITHIN_HOURS = 24
 
 
 def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]:
-    """Calls the log shows waiting that the ACD has lost, while their callers are still
-    heard waiting (see ``Acd.lost``), go back to the front of their queue, longest waiting
-    first: else nobody is ever offered them, and their callers wait until they give up.
+    """Calls the log shows waiting or ringing an agent that the ACD has lost, while their
+    callers are still heard waiting (see ``Acd.lost``), go back to the front of their
+    queue, longest waiting first: else nobody is ever offered them, and their callers wait
+    until they give up (with no record to time their wait, not even the overflow takes
+    them).
 
     The ACD loses a call when Redis loses its data (a failover to a replica that was
     behind), or when a step fails between the log's write and the ACD's (a transfer
-    announced to the caller's channel, then refused by Redis). A call only counts as lost
-    once it has been for ``LOST_AFTER_SECONDS``, seen by one sweep and again by a later
-    one. The worker's offer sweep runs this; the queued calls are offered by its dispatch.
+    announced to the caller's channel, then refused by Redis; an answer the ACD took and
+    the log failed to write). A call only counts as lost once it has been for
+    ``LOST_AFTER_SECONDS``, seen by one sweep and again by a later one. The worker's offer
+    sweep runs this; the queued calls are offered by its dispatch, and an agent left
+    ringing for a lost offer is freed by ``Acd.release_stray_agents``.
     """
     now = clock()
     waiting = {
@@ -236,7 +240,7 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
             select(Call.id, Call.queue, Call.customer_ids)
             .where(
                 LIVE,
-                Call.state == CallState.QUEUED,
+                col(Call.state).in_((CallState.QUEUED, CallState.OFFERED)),
                 col(Call.ringing_at) >= now - timedelta(hours=LOST_WITHIN_HOURS),
             )
             .order_by(col(Call.queued_at), col(Call.id))

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from core.bus import EventBus
 from orders.enums import Role
 from telephony.acd import Acd, QueueConfig
-from telephony.constants import QUEUED_CALL, WAITING
+from telephony.constants import OFFER, OFFERS, QUEUED_CALL, WAITING
 from telephony.enums import CallState
 from telephony.presence import AgentState, Presence
 from telephony.routing import LOST_AFTER_SECONDS
@@ -95,6 +95,79 @@ def test_a_waiting_call_redis_lost_is_queued_again_and_offered(
     assert acd.position(ended.id, "q") is None  # the ACD refused it: its hang-up ends it
 
 
+def test_a_ringing_call_redis_lost_is_queued_again_and_offered(
+    db: Session,
+    bus: redis.Redis,
+    make_user: Any,
+    make_call: Any,
+    sessions: Any,
+    redis_url: str,
+    clock: TestClock,
+) -> None:
+    """Redis failed over while a waiting call rang an agent, and the replica had neither
+    the call's record nor its offer: the agent's phone was left ringing for nothing, and
+    the call log said the call was offered, so the sweep looked for it among the waiting
+    calls in vain. The caller was never offered again and, with no record to time their
+    wait, never left for the overflow either: they waited until they gave up."""
+    board, call, agent = _ringing_one_agent(
+        db, bus, make_user, make_call, sessions, redis_url, clock
+    )
+    acd, other = board.acd, make_user(Role.AGENT).id
+    # What the failover lost: the call's record and its offer; the agent still rings.
+    bus.delete(QUEUED_CALL.format(call_id=call.id), OFFER.format(call_id=call.id))
+    bus.zrem(OFFERS, call.id)
+    acd.presence.log_in(other, queues=["q"], skills=[])
+    assert not acd.overflow_if_waited(call.id)  # the caller still asks about the wait
+
+    _sweep(redis_url, board, sessions, clock)
+    clock.advance(LOST_AFTER_SECONDS)
+    assert not acd.overflow_if_waited(call.id)
+    assert _sweep(redis_url, board, sessions, clock) == 1
+
+    db.refresh(call)
+    offer = acd.current_offer(call.id)
+    assert offer is not None
+    assert (call.state, call.agent_id) == (CallState.OFFERED, offer.agent_id)
+    ringing = acd.presence.get(offer.agent_id)
+    assert (ringing.state, ringing.call_id) == (AgentState.OFFERED, call.id)
+    assert acd.presence.get(({agent, other} - {offer.agent_id}).pop()).state is (
+        AgentState.AVAILABLE
+    )
+
+
+def test_an_answer_the_log_missed_is_offered_again_only_if_the_caller_still_waits(
+    db: Session,
+    bus: redis.Redis,
+    make_user: Any,
+    make_call: Any,
+    sessions: Any,
+    redis_url: str,
+    clock: TestClock,
+) -> None:
+    """The ACD took an agent's answer, and the log's write of it failed: the log shows the
+    call ringing, and the ACD has no record of it. Connected all the same, the caller no
+    longer asks about their wait, and must not ring a second agent; still waiting (the
+    channel did not connect them), they must."""
+    board, call, agent = _ringing_one_agent(
+        db, bus, make_user, make_call, sessions, redis_url, clock
+    )
+    acd, other = board.acd, make_user(Role.AGENT).id
+    assert not acd.overflow_if_waited(call.id)  # heard waiting while it rings
+    acd.accept(call.id, agent)  # the log's write that follows fails
+    acd.presence.log_in(other, queues=["q"], skills=[])
+
+    _sweep(redis_url, board, sessions, clock)
+    clock.advance(LOST_AFTER_SECONDS)
+    assert _sweep(redis_url, board, sessions, clock) == 0  # connected: nothing to do
+
+    assert not acd.overflow_if_waited(call.id)  # not connected after all: still waiting
+    _sweep(redis_url, board, sessions, clock)
+    clock.advance(LOST_AFTER_SECONDS)
+    assert _sweep(redis_url, board, sessions, clock) == 1
+    db.refresh(call)
+    assert (call.state, call.agent_id) == (CallState.OFFERED, other)
+
+
 def test_a_lost_call_is_queued_again_only_while_the_acd_holds_no_record_of_it(
     bus: redis.Redis, make_call: Any, clock: TestClock
 ) -> None:
@@ -120,3 +193,25 @@ def _sweep(redis_url: str, board: Switchboard, sessions: Any, clock: TestClock) 
             await jobs.aclose()
 
     return asyncio.run(sweep())
+
+
+def _ringing_one_agent(
+    db: Session,
+    bus: redis.Redis,
+    make_user: Any,
+    make_call: Any,
+    sessions: Any,
+    redis_url: str,
+    clock: TestClock,
+) -> tuple[Switchboard, Any, int]:
+    """A call the sweep has offered to the one agent logged in, and the log shows so."""
+    agent = make_user(Role.AGENT).id
+    board = hotline_switchboard(bus, clock)
+    board.acd.configure(QueueConfig(name="q"))
+    call = make_call()
+    board.acd.enqueue(call.id, "q")
+    board.acd.presence.log_in(agent, queues=["q"], skills=[])
+    assert _sweep(redis_url, board, sessions, clock) == 1
+    db.refresh(call)
+    assert (call.state, call.agent_id) == (CallState.OFFERED, agent)
+    return board, call, agent
