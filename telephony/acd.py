@@ -186,15 +186,17 @@ class Acd:
         priority: int = 1,
         customer_ids: list[int] | None = None,
         lost: bool = False,
+        waiting_since: datetime | None = None,
     ) -> QueuedCall | None:
         """The call waits in ``queue``; None when it has ended already (its caller hung up
         after the call log said it waits, before the ACD had it: see ``withdraw``).
         ``lost``: a call the ACD had lost, taken only if it still holds no record of it
-        (None otherwise)."""
+        (None otherwise); ``waiting_since``: when such a call began to wait, from which
+        its wait still counts (for the overflow and the service level)."""
         queued = QueuedCall(
             call_id=call_id,
             queue=queue,
-            enqueued_at=self.clock(),
+            enqueued_at=waiting_since or self.clock(),
             priority=priority,
             sequence=cast(int, self.client.incr(ARRIVALS)),
             customer_ids=customer_ids or [],

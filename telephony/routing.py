@@ -235,9 +235,9 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
     """
     now = clock()
     waiting = {
-        call_id: (queue, customer_ids)
-        for call_id, queue, customer_ids in session.exec(
-            select(Call.id, Call.queue, Call.customer_ids)
+        call_id: (queue, queued_at, customer_ids)
+        for call_id, queue, queued_at, customer_ids in session.exec(
+            select(Call.id, Call.queue, Call.queued_at, Call.customer_ids)
             .where(
                 LIVE,
                 col(Call.state).in_((CallState.QUEUED, CallState.OFFERED)),
@@ -249,15 +249,20 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
     session.commit()  # read only: ends the transaction, as every read of a sweep does
     since = acd.lost_since(acd.lost(list(waiting)))
     requeued = []
-    for call_id, (queue, customer_ids) in waiting.items():
+    for call_id, (queue, queued_at, customer_ids) in waiting.items():
         lost_at = since.get(call_id)
         if queue is None or lost_at is None or (now - lost_at).total_seconds() < LOST_AFTER_SECONDS:
             continue
-        # The front of the queue: they have waited already. None: the ACD learnt the call
-        # ended (its hang-up was not logged yet), and it stays out; or another sweep, or
-        # another request, queued it meanwhile.
+        # The front of the queue, their wait counted from when it began: they have waited
+        # already. None: the ACD learnt the call ended (its hang-up was not logged yet),
+        # and it stays out; or another sweep, or another request, queued it meanwhile.
         requeued_call = acd.enqueue(
-            call_id, queue, priority=0, customer_ids=list(customer_ids), lost=True
+            call_id,
+            queue,
+            priority=0,
+            customer_ids=list(customer_ids),
+            lost=True,
+            waiting_since=queued_at,
         )
         if requeued_call is not None:
             log.warning("a waiting call the ACD had lost is queued again", call=call_id)

@@ -95,6 +95,36 @@ def test_a_waiting_call_redis_lost_is_queued_again_and_offered(
     assert acd.position(ended.id, "q") is None  # the ACD refused it: its hang-up ends it
 
 
+def test_a_lost_call_queued_again_keeps_its_wait(
+    db: Session,
+    bus: redis.Redis,
+    make_call: Any,
+    sessions: Any,
+    redis_url: str,
+    clock: TestClock,
+) -> None:
+    """A lost call queued again began its wait anew: a caller nobody could take waited
+    the queue's maximum once more before the overflow offered them a callback."""
+    board = hotline_switchboard(bus, clock)
+    acd = board.acd
+    acd.configure(QueueConfig(name="q", max_wait_seconds=60))
+    call = make_call()
+    call.queued_at = clock()
+    db.commit()
+    acd.enqueue(call.id, "q")
+    clock.advance(20)
+    bus.delete(QUEUED_CALL.format(call_id=call.id))  # the failover's loss
+    bus.zrem(WAITING.format(queue="q"), call.id)
+    assert not acd.overflow_if_waited(call.id)
+    _sweep(redis_url, board, sessions, clock)
+    clock.advance(LOST_AFTER_SECONDS)
+    _sweep(redis_url, board, sessions, clock)
+    assert acd.position(call.id, "q") == 1  # queued again
+
+    clock.advance(40 - LOST_AFTER_SECONDS)  # a minute since the caller began to wait
+    assert acd.overflow_if_waited(call.id)
+
+
 def test_a_ringing_call_redis_lost_is_queued_again_and_offered(
     db: Session,
     bus: redis.Redis,
