@@ -235,9 +235,9 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
     """
     now = clock()
     waiting = {
-        call_id: (queue, queued_at, customer_ids)
-        for call_id, queue, queued_at, customer_ids in session.exec(
-            select(Call.id, Call.queue, Call.queued_at, Call.customer_ids)
+        call_id: (queue, queued_at, customer_ids, agent_id)
+        for call_id, queue, queued_at, customer_ids, agent_id in session.exec(
+            select(Call.id, Call.queue, Call.queued_at, Call.customer_ids, Call.agent_id)
             .where(
                 LIVE,
                 col(Call.state).in_((CallState.QUEUED, CallState.OFFERED)),
@@ -249,7 +249,7 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
     session.commit()  # read only: ends the transaction, as every read of a sweep does
     since = acd.lost_since(acd.lost(list(waiting)))
     requeued = []
-    for call_id, (queue, queued_at, customer_ids) in waiting.items():
+    for call_id, (queue, queued_at, customer_ids, agent_id) in waiting.items():
         lost_at = since.get(call_id)
         if queue is None or lost_at is None or (now - lost_at).total_seconds() < LOST_AFTER_SECONDS:
             continue
@@ -264,9 +264,15 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
             lost=True,
             waiting_since=queued_at,
         )
-        if requeued_call is not None:
-            log.warning("a waiting call the ACD had lost is queued again", call=call_id)
-            requeued.append(call_id)
+        if requeued_call is None:
+            continue
+        log.warning("a waiting call the ACD had lost is queued again", call=call_id)
+        requeued.append(call_id)
+        if agent_id is not None:
+            # The log shows it ringing this agent, whose answer the ACD may have taken
+            # before the log's write of it failed: the caller never reached them, and
+            # they would stay on the call until it ends.
+            acd.end_call(agent_id, queue, call_id)
     return requeued
 
 
@@ -346,21 +352,30 @@ def transfer_call(
         # events, a crash, most likely loses them with the rest of its recent writes.)
         taken = services.take_back_transfer(session, call=call, bridged=bridged)
         log.warning("transfer not announced", call=call.id, taken_back=taken)
+        if not taken:
+            # The caller hung up since the write, and the hang-up found no agent on the
+            # call to release (else the orphan check frees them once Redis is back).
+            with contextlib.suppress(BusUnavailable):
+                acd.end_call(previous, bridged.queue, call.id)
         raise
-    # A hang-up since the write found the call waiting with no agent: its agent is
-    # released here all the same. Only a crash right before this line leaves them on the
-    # call, until the call ends (the orphan check then frees them).
-    acd.end_call(previous, bridged.queue, call.id)
-    offer = None
-    if agent_id is not None:
-        # None when the agent was taken since the check above, and the call has moved
-        # already: it waits at the front of the queue rather than failing with its caller
-        # nowhere. None too when the caller hung up since the call was written as waiting:
-        # the ACD refuses an ended call, and dispatching the queue offers the others.
-        offer = acd.offer_to(call.id, target, agent_id, customer_ids=call.customer_ids)
-    elif acd.enqueue(call.id, target, priority=0, customer_ids=call.customer_ids) is None:
-        return []  # the caller hung up meanwhile: the ACD refuses an ended call
-    return record_offers(session, acd, [offer] if offer is not None else acd.dispatch(target))
+    # Announced: the caller has left the agent, who is released even if the ACD's step
+    # fails (the lost-call sweep then queues the caller again), and even if the caller
+    # hung up since the write (the hang-up found no agent on the call).
+    try:
+        offer = None
+        if agent_id is not None:
+            # None when the agent was taken since the check above, and the call has moved
+            # already: it waits at the front of the queue rather than failing with its
+            # caller nowhere. None too when the caller hung up since the call was written
+            # as waiting: the ACD refuses an ended call, and dispatching the queue offers
+            # the others.
+            offer = acd.offer_to(call.id, target, agent_id, customer_ids=call.customer_ids)
+        elif acd.enqueue(call.id, target, priority=0, customer_ids=call.customer_ids) is None:
+            return []  # the caller hung up meanwhile: the ACD refuses an ended call
+        made = [offer] if offer is not None else acd.dispatch(target)
+    finally:
+        acd.end_call(previous, bridged.queue, call.id)
+    return record_offers(session, acd, made)
 
 
 def consult(

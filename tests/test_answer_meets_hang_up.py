@@ -646,13 +646,13 @@ def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
     pausing: str,
     to_agent: bool,
 ) -> None:
-    """The hang-up comes while a blind transfer is under way: the first agent released and
-    the call not yet written as waiting (the transfer holds it), or written but not yet in
-    the ACD's queue. Before the transfer held the call, it wrote the ended call back into
-    the queue, and the hang-up failed releasing the first agent a second time. Later the
-    hang-up could still come between the write and the ACD: it found nothing to take out
-    of the ACD, which then queued the ended call and rang the next agent for a caller who
-    had gone (seen in CI on PostgreSQL)."""
+    """The hang-up comes while a blind transfer is under way: the call not yet written as
+    waiting (the transfer holds it), or written but not yet in the ACD's queue. Before the
+    transfer held the call, it wrote the ended call back into the queue, and the hang-up
+    failed releasing the first agent a second time. Later the hang-up could still come
+    between the write and the ACD: it found nothing to take out of the ACD, which then
+    queued the ended call and rang the next agent for a caller who had gone (seen in CI on
+    PostgreSQL)."""
     board = hotline_switchboard(bus, clock)
     first, call_id = _offered(sessions, board, clock)
     with sessions() as session:
@@ -665,7 +665,7 @@ def test_a_caller_hanging_up_as_the_agent_transfers_the_call_ends_it_for_good(
         sessions,
         first=lambda s: calls.transfer(s, board, call_id=call_id, clock=clock, **target),
         pausing_after=(
-            _pause_after(board.acd, "end_call", monkeypatch)
+            _pause_after(services.Bridged, "of", monkeypatch)
             if pausing == "held"
             else _pause_after(services, "enqueue_call", monkeypatch)
         ),
@@ -1230,6 +1230,32 @@ def test_a_transfer_redis_fails_to_announce_is_taken_back_and_can_be_tried_again
     assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
 
 
+def test_an_agent_whose_transfer_the_acd_fails_to_queue_is_released_all_the_same(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis failed at the ACD's step of a blind transfer, after the move was announced:
+    the caller had left the agent, and the agent must not stay on a call they no longer
+    have (the lost-call sweep queues the caller again)."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id = _offered(sessions, board, clock)
+    with sessions() as session:
+        calls.agent_answered(session, board, call_id=call_id, agent_id=agent_id, clock=clock)
+
+    def redis_fails(*_args: Any, **_kwargs: Any) -> None:
+        raise bus_unavailable(redis.ConnectionError("Redis went away"))
+
+    monkeypatch.setattr(board.acd, "enqueue", redis_fails)
+    with sessions() as session, pytest.raises(BusUnavailable):
+        calls.transfer(session, board, call_id=call_id, queue=QUEUE, clock=clock)
+
+    assert len(_published(board, "call.transferred", call_id)) == 1
+    assert _logged(sessions, call_id) == (CallState.QUEUED, None)
+    assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
+
+
 def _call(sessions: Callable[[], Session], call_id: str) -> Call:
     with sessions() as session:
         call = session.get(Call, call_id)
@@ -1457,7 +1483,7 @@ def _events(bus: redis.Redis, name: str) -> list[dict[str, Any]]:
 
 
 def _pause_after(
-    owner: Acd | ModuleType, method: str, monkeypatch: pytest.MonkeyPatch
+    owner: Acd | ModuleType | type, method: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[threading.Event, threading.Event]:
     """The first call of ``owner``'s ``method`` pauses once it has done its work, until
     told to go on: (paused, go on)."""

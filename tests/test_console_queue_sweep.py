@@ -175,9 +175,11 @@ def test_an_answer_the_log_missed_is_offered_again_only_if_the_caller_still_wait
     clock: TestClock,
 ) -> None:
     """The ACD took an agent's answer, and the log's write of it failed: the log shows the
-    call ringing, and the ACD has no record of it. Connected all the same, the caller no
-    longer asks about their wait, and must not ring a second agent; still waiting (the
-    channel did not connect them), they must."""
+    call ringing, the ACD has no record of it, and the agent is on the call. The caller,
+    never connected, still waits. Such a call is not taken for lost on the strength of a
+    wait check made before the answer (it would ring a second agent each time a log's
+    write of an answer is slow); once the caller is heard waiting after it, it is offered
+    again, and the agent it never reached is let go."""
     board, call, agent = _ringing_one_agent(
         db, bus, make_user, make_call, sessions, redis_url, clock
     )
@@ -196,6 +198,7 @@ def test_an_answer_the_log_missed_is_offered_again_only_if_the_caller_still_wait
     assert _sweep(redis_url, board, sessions, clock) == 1
     db.refresh(call)
     assert (call.state, call.agent_id) == (CallState.OFFERED, other)
+    assert acd.presence.get(agent).state is AgentState.WRAP_UP  # no longer on this call
 
 
 def test_a_lost_call_is_queued_again_only_while_the_acd_holds_no_record_of_it(

@@ -25,8 +25,11 @@ from callcenter.settings import Settings
 from core.bus import EventBus
 from orders.enums import Role
 from recordings.models import Recording
+from telephony.constants import OFFER, OFFERS, QUEUED_CALL
+from telephony.enums import CallState
 from telephony.events import CallHangUp
 from telephony.models import Call
+from telephony.routing import LOST_AFTER_SECONDS
 from telephony.twilio.jobs import steer_agent_leg, sweep_offers
 from telephony.twilio.ringer import RINGER_GROUP
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TestClock, bearer
@@ -521,6 +524,47 @@ def _leave(sim: TwilioSimulator, caller: SimulatedCall, result: str) -> TwiML:
     params = caller._base({"QueueResult": result, "QueueTime": "5"})
     caller.twiml = TwiML.parse(sim.post(enqueue.attrib["action"], params))
     return caller.twiml
+
+
+def test_a_twilio_caller_whose_ringing_offer_redis_lost_is_queued_again_then_overflows(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    make_user: Any,
+    client: TestClient,
+    clock: TestClock,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+) -> None:
+    """Redis failed over while a Twilio caller's call rang an agent, and the replica had
+    neither the call's record nor its offer. The log showed the call offered, so the wait
+    music no longer asked about the caller's wait: the sweep never heard them waiting and
+    never queued them again, and with no record the overflow never took them either. They
+    heard the music until they gave up."""
+    _configure(client, make_user, max_wait_seconds=30, overflow="voicemail")
+    agent_id, auth = agent()
+    caller = _queued_caller(sim, make_customer)
+    row = _row(db, caller.sid)
+    assert (row.state, row.agent_id) == (CallState.OFFERED, agent_id)
+    bus.delete(QUEUED_CALL.format(call_id=row.id), OFFER.format(call_id=row.id))
+    bus.zrem(OFFERS, row.id)
+
+    caller.wait_in_queue()
+    _sweep(app, redis_url, settings, bus)  # frees the agent the lost offer rang
+    mine = client.put("/api/agents/me/state", json={"state": "break"}, headers=auth)
+    assert mine.status_code == 200, mine.text
+    clock.advance(LOST_AFTER_SECONDS)
+    caller.wait_in_queue()
+    _sweep(app, redis_url, settings, bus)
+    assert caller.wait_in_queue().verbs() != ["Leave"]  # queued again: waits for an agent
+
+    clock.advance(31 - LOST_AFTER_SECONDS)  # the queue's maximum since the caller began
+    assert caller.wait_in_queue().verbs() == ["Leave"]
+    assert _leave(sim, caller, "leave").verbs() == ["Say", "Record"]  # leave a message
+    assert _row(db, caller.sid).state is CallState.IN_IVR
 
 
 def _steered(api: FakeTwilioApi, leg: str) -> list[dict[str, list[str]]]:

@@ -167,7 +167,10 @@ def queue_wait(
     call = services.get_call(session, call_id=call_id)
     if call.held_at is not None:
         return _xml(twiml.on_hold(language))
-    if call.state is CallState.QUEUED and calls.take_for_overflow(board, call_id=call_id):
+    # Offered too: the caller is heard waiting (a call whose offer Redis lost is queued
+    # again only then), and the ACD refuses to take a call out while an offer rings.
+    waiting = call.state in (CallState.QUEUED, CallState.OFFERED)
+    if waiting and calls.take_for_overflow(board, call_id=call_id):
         return _xml(twiml.leave_queue())
     position = board.acd.position(call_id, call.queue) if call.queue else None
     return _xml(twiml.queue_wait(position, language))
@@ -184,7 +187,9 @@ def queue_done(
     """The caller left Twilio's queue: overflowed (``QueueResult=leave``), put on hold or
     transferred by the agent (back to waiting), or their talk with the agent is over."""
     call = services.get_call(session, call_id=call_id)
-    overflowed = call.state in {CallState.QUEUED, CallState.IN_IVR}
+    # The log may still show the call offered: a lost offer's call, queued again, that
+    # overflowed before an agent took it (see ``queue_wait``).
+    overflowed = call.state in {CallState.QUEUED, CallState.OFFERED, CallState.IN_IVR}
     if overflowed and params.get("QueueResult") == "leave":
         after = calls.overflow(session, board, call_id=call_id, clock=clock)
         if isinstance(after, calls.Voicemail):
