@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import redis
 import structlog
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from core.bus import BusUnavailable
@@ -236,15 +237,23 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
     now = clock()
     waiting = {
         call_id: (queue, queued_at, customer_ids, agent_id)
-        for call_id, queue, queued_at, customer_ids, agent_id in session.exec(
-            select(Call.id, Call.queue, Call.queued_at, Call.customer_ids, Call.agent_id)
+        for call_id, queue, queued_at, customer_ids, agent_id in session.connection()
+        .execute(
+            core_select(
+                col(Call.id),
+                col(Call.queue),
+                col(Call.queued_at),
+                col(Call.customer_ids),
+                col(Call.agent_id),
+            )
             .where(
                 LIVE,
                 col(Call.state).in_((CallState.QUEUED, CallState.OFFERED)),
                 col(Call.ringing_at) >= now - timedelta(hours=LOST_WITHIN_HOURS),
             )
             .order_by(col(Call.queued_at), col(Call.id))
-        ).all()
+        )
+        .all()
     }
     session.commit()  # read only: ends the transaction, as every read of a sweep does
     since = acd.lost_since(acd.lost(list(waiting)))
