@@ -235,17 +235,10 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
     ringing for a lost offer is freed by ``Acd.release_stray_agents``.
     """
     now = clock()
-    waiting = {
-        call_id: (queue, queued_at, customer_ids, agent_id)
-        for call_id, queue, queued_at, customer_ids, agent_id in session.connection()
+    waiting = list(
+        session.connection()
         .execute(
-            core_select(
-                col(Call.id),
-                col(Call.queue),
-                col(Call.queued_at),
-                col(Call.customer_ids),
-                col(Call.agent_id),
-            )
+            core_select(col(Call.id))
             .where(
                 LIVE,
                 col(Call.state).in_((CallState.QUEUED, CallState.OFFERED)),
@@ -253,36 +246,51 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
             )
             .order_by(col(Call.queued_at), col(Call.id))
         )
-        .all()
-    }
+        .scalars()
+    )
     session.commit()  # read only: ends the transaction, as every read of a sweep does
-    since = acd.lost_since(acd.lost(list(waiting)))
+    since = acd.lost_since(acd.lost(waiting))
     requeued = []
-    for call_id, (queue, queued_at, customer_ids, agent_id) in waiting.items():
+    for call_id in waiting:
         lost_at = since.get(call_id)
-        if queue is None or lost_at is None or (now - lost_at).total_seconds() < LOST_AFTER_SECONDS:
+        if lost_at is None or (now - lost_at).total_seconds() < LOST_AFTER_SECONDS:
             continue
-        # The front of the queue, their wait counted from when it began: they have waited
-        # already. None: the ACD learnt the call ended (its hang-up was not logged yet),
-        # and it stays out; or another sweep, or another request, queued it meanwhile.
-        requeued_call = acd.enqueue(
-            call_id,
-            queue,
-            priority=0,
-            customer_ids=list(customer_ids),
-            lost=True,
-            waiting_since=queued_at,
-        )
-        if requeued_call is None:
-            continue
-        log.warning("a waiting call the ACD had lost is queued again", call=call_id)
-        requeued.append(call_id)
-        if agent_id is not None:
-            # The log shows it ringing this agent, whose answer the ACD may have taken
-            # before the log's write of it failed: the caller never reached them, and
-            # they would stay on the call until it ends.
-            acd.end_call(agent_id, queue, call_id)
+        try:
+            if _requeue_lost(session, acd, call_id):
+                log.warning("a waiting call the ACD had lost is queued again", call=call_id)
+                requeued.append(call_id)
+        finally:
+            session.commit()  # lets go of the call
     return requeued
+
+
+def _requeue_lost(session: Session, acd: Acd, call_id: str) -> bool:
+    """One lost call back to the front of its queue, held meanwhile (see
+    ``services.lock_call``): a request that holds it now, an answer being written, goes
+    first, and the call is taken only if the log and the ACD still show it lost."""
+    call = services.lock_call(session, call_id=call_id)
+    if call.state not in (CallState.QUEUED, CallState.OFFERED) or call.queue is None:
+        return False
+    if call_id not in acd.lost([call_id]):
+        return False
+    if call.agent_id is not None:
+        # The log shows it ringing this agent, whose answer the ACD may have taken before
+        # the log's write of it failed: the caller never reached them, and they would stay
+        # on the call until it ends. Before the queueing: a failure of that leaves both to
+        # the next sweep.
+        acd.end_call(call.agent_id, call.queue, call_id)
+    # The front of the queue, their wait counted from when it began: they have waited
+    # already. None: the ACD learnt the call ended (its hang-up was not logged yet), and
+    # it stays out; or another sweep, or another request, queued it meanwhile.
+    queued = acd.enqueue(
+        call_id,
+        call.queue,
+        priority=0,
+        customer_ids=list(call.customer_ids),
+        lost=True,
+        waiting_since=call.queued_at,
+    )
+    return queued is not None
 
 
 def log_out_deactivated_agents(session: Session, *, acd: Acd) -> list[Offer]:
@@ -364,7 +372,7 @@ def transfer_call(
         if not taken:
             # The caller hung up since the write, and the hang-up found no agent on the
             # call to release (else the orphan check frees them once Redis is back).
-            with contextlib.suppress(BusUnavailable):
+            with contextlib.suppress(redis.RedisError, BusUnavailable):
                 acd.end_call(previous, bridged.queue, call.id)
         raise
     # Announced: the caller has left the agent, who is released even if the ACD's step

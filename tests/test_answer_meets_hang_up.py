@@ -1256,6 +1256,43 @@ def test_an_agent_whose_transfer_the_acd_fails_to_queue_is_released_all_the_same
     assert board.acd.presence.get(agent_id).state is AgentState.WRAP_UP
 
 
+def test_an_answer_slow_to_be_written_is_not_taken_for_a_lost_call(
+    sessions: Callable[[], Session],
+    bus: redis.Redis,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ACD took an agent's answer, and the log's write of it was held up for seconds
+    (a database stall), while the caller's wait was checked once more as they were being
+    connected. The lost-call sweep, working from what it had read, queued the call again
+    and sent the agent to wrap-up: the agent, talking with the caller, was offered the
+    next call after it, and the caller rang a second agent."""
+    board = hotline_switchboard(bus, clock)
+    agent_id, call_id = _offered(sessions, board, clock)
+    board.acd.overflow_if_waited(call_id)  # heard waiting while it rings
+
+    def sweeps_meanwhile(session: Session) -> None:
+        board.acd.overflow_if_waited(call_id)  # a wait check that read the call first
+        routing.requeue_lost_calls(session, acd=board.acd, clock=clock)
+        clock.advance(routing.LOST_AFTER_SECONDS)
+        routing.requeue_lost_calls(session, acd=board.acd, clock=clock)
+
+    failures = _meet(
+        sessions,
+        first=lambda s: calls.agent_answered(
+            s, board, call_id=call_id, agent_id=agent_id, clock=clock
+        ),
+        pausing_after=_pause_after(board.acd, "accept", monkeypatch),
+        second=sweeps_meanwhile,
+    )
+
+    assert failures == []
+    assert _logged(sessions, call_id) == (CallState.BRIDGED, agent_id)
+    talking = board.acd.presence.get(agent_id)
+    assert (talking.state, talking.call_id) == (AgentState.ON_CALL, call_id)
+    assert board.acd.position(call_id, QUEUE) is None
+
+
 def _call(sessions: Callable[[], Session], call_id: str) -> Call:
     with sessions() as session:
         call = session.get(Call, call_id)
