@@ -517,8 +517,13 @@ class Acd:
                     else "offer missed",
                     offered=call_id,
                 )
-            self._drop_offer(call_id)
-            self.client.zadd(WAITING.format(queue=offer.queue), {call_id: _score(queued)})
+            # In one step: an offer dropped without its call back in the queue (Redis
+            # failing between the two, a crash) left the call held by the ACD, neither
+            # offered nor waiting: never dispatched, never taken for lost, never overflowed.
+            pipe = self.client.pipeline()
+            self._drop_offer(call_id, pipe)
+            pipe.zadd(WAITING.format(queue=offer.queue), {call_id: _score(queued)})
+            pipe.execute()
         return offer
 
     def expire_offers(self) -> list[Offer]:
@@ -782,11 +787,12 @@ class Acd:
             )
         return offer
 
-    def _drop_offer(self, call_id: str) -> None:
-        pipe = self.client.pipeline()
-        pipe.delete(OFFER.format(call_id=call_id))
-        pipe.zrem(OFFERS, call_id)
-        pipe.execute()
+    def _drop_offer(self, call_id: str, pipe: redis.client.Pipeline | None = None) -> None:
+        target = pipe if pipe is not None else self.client.pipeline()
+        target.delete(OFFER.format(call_id=call_id))
+        target.zrem(OFFERS, call_id)
+        if pipe is None:
+            target.execute()
 
     def _stats_key(self, queue: str) -> str:
         """The queue's figures of the hotline's day."""

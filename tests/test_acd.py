@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +13,14 @@ import redis
 
 from core.bus import EventBus
 from telephony.acd import Acd, QueueConfig, Strategy
-from telephony.constants import ACD_LOCK, AVAILABLE, OFFERS, PRESENCE_CHANGES, QUEUED_CALL
+from telephony.constants import (
+    ACD_LOCK,
+    AVAILABLE,
+    OFFERS,
+    PRESENCE_CHANGES,
+    QUEUED_CALL,
+    WAITING,
+)
 from telephony.exceptions import InvalidAgentState, NoSuchOffer
 from telephony.presence import Agent, AgentState, Presence
 from tests.conftest import TestClock, at
@@ -111,6 +119,44 @@ def test_offer_timeout_moves_on_and_two_misses_make_not_ready(
     assert "missed 2 offers" in one.reason
     assert acd.position("c1", "q") is None  # offered to agent 2 again
     assert presence.get(2).state is AgentState.OFFERED
+
+
+def test_a_miss_redis_fails_midway_through_leaves_the_call_to_be_offered_again(
+    acd: Acd, presence: Presence, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis failed as a missed offer's call went back to its queue, once the offer was
+    dropped: the ACD held the call, neither offered nor waiting, so it was never offered
+    again, never taken for lost and never overflowed. Its caller waited for nobody."""
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    assert acd.dispatch("q")[0].agent_id == 1
+    waiting = WAITING.format(queue="q")
+    zadd, execute = acd.client.zadd, redis.client.Pipeline.execute
+
+    def back_in_the_queue(args: tuple[Any, ...]) -> bool:
+        return str(args[0]).upper() == "ZADD" and args[1] == waiting
+
+    def zadd_fails(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == waiting:
+            raise redis.ConnectionError("Redis went away")
+        return zadd(name, *args, **kwargs)
+
+    def execute_fails(pipe: redis.client.Pipeline, *args: Any, **kwargs: Any) -> Any:
+        if any(back_in_the_queue(command) for command, _options in pipe.command_stack):
+            raise redis.ConnectionError("Redis went away")
+        return execute(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(acd.client, "zadd", zadd_fails)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", execute_fails)
+    clock.advance(16)
+    with pytest.raises(redis.ConnectionError):
+        acd.expire_offers()
+    assert acd.current_offer("c1") is not None or acd.position("c1", "q") is not None
+
+    monkeypatch.undo()  # Redis is back: the offer rings out, and the call is offered again
+    clock.advance(16)
+    acd.expire_offers()
+    assert [offer.call_id for offer in acd.dispatch("q")] == ["c1"]
 
 
 def test_accept_clears_missed_count_and_counts_service_level(
