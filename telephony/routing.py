@@ -256,11 +256,14 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
         if lost_at is None or (now - lost_at).total_seconds() < LOST_AFTER_SECONDS:
             continue
         try:
-            if _requeue_lost(session, acd, call_id):
-                log.warning("a waiting call the ACD had lost is queued again", call=call_id)
-                requeued.append(call_id)
-        finally:
-            session.commit()  # lets go of the call
+            taken = _requeue_lost(session, acd, call_id)
+        except BaseException:
+            session.rollback()  # lets go of the call
+            raise
+        session.commit()  # nothing to write: only lets go of the call
+        if taken:
+            log.warning("a call the ACD had lost is queued again", call=call_id)
+            requeued.append(call_id)
     return requeued
 
 
