@@ -31,6 +31,7 @@ from telephony.constants import (
     HEARD,
     HEARD_TTL_SECONDS,
     LAST_SERVED,
+    LEFT_ON_CALLS,
     LOST_CALLS,
     OFFER,
     OFFERS,
@@ -751,20 +752,26 @@ class Acd:
     def lost_since(self, lost: set[str]) -> dict[str, datetime]:
         """Since when each call of ``lost`` has been seen lost (now, for one not seen
         before); calls seen before and not lost any more are forgotten."""
+        return self._seen_since(LOST_CALLS, lost)
+
+    def left_on_calls_since(self, left: set[str]) -> dict[str, datetime]:
+        """The same for agents left on a call (``agent:call``), see
+        ``routing.release_agents_left_on_calls``."""
+        return self._seen_since(LEFT_ON_CALLS, left)
+
+    def _seen_since(self, key: str, seen_now: set[str]) -> dict[str, datetime]:
         now = self.clock()
         seen = {
             as_text(c): datetime.fromisoformat(as_text(at))
-            for c, at in cast(
-                "dict[str | bytes, str | bytes]", self.client.hgetall(LOST_CALLS)
-            ).items()
+            for c, at in cast("dict[str | bytes, str | bytes]", self.client.hgetall(key)).items()
         }
         pipe = self.client.pipeline(transaction=False)
-        if gone := set(seen) - lost:
-            pipe.hdel(LOST_CALLS, *gone)
-        if new := lost - set(seen):
-            pipe.hset(LOST_CALLS, mapping={c: now.isoformat() for c in new})
+        if gone := set(seen) - seen_now:
+            pipe.hdel(key, *gone)
+        if new := seen_now - set(seen):
+            pipe.hset(key, mapping={c: now.isoformat() for c in new})
         pipe.execute()
-        return {c: seen.get(c, now) for c in lost}
+        return {c: seen.get(c, now) for c in seen_now}
 
     def current_offer(self, call_id: str) -> Offer | None:
         """The live offer of a call, if it is ringing an agent now."""

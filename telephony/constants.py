@@ -17,6 +17,8 @@ ARRIVALS = "callcenter:acd:arrivals"
 ENDED_CALL = "callcenter:acd:ended:{call_id}"
 ENDED_CALL_TTL_SECONDS = 600
 LOST_CALLS = "callcenter:acd:lost"
+LEFT_ON_CALLS = "callcenter:acd:left-on-calls"
+"""Agents the ACD has on a call that the log shows waiting or ringing another: since when."""
 HEARD = "callcenter:acd:heard:{call_id}"
 HEARD_TTL_SECONDS = 30
 """A waiting caller asks about their wait every few seconds (Twilio's wait loop: ten)."""

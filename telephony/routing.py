@@ -296,6 +296,52 @@ def _requeue_lost(session: Session, acd: Acd, call_id: str) -> bool:
     return queued is not None
 
 
+def release_agents_left_on_calls(session: Session, *, acd: Acd, clock: Clock) -> list[int]:
+    """Agents the ACD still has on a call that the log shows waiting, or ringing another
+    agent, go to wrap-up once they have been so for ``LOST_AFTER_SECONDS``, seen by one
+    sweep and again by a later one: the caller has left them. The orphan check frees only
+    agents whose call is over, and these would stay on the call until it ends, offered
+    nothing. A process that died between a transfer's announcement and the agent's
+    release leaves an agent so; so does an answer the ACD took for a call not yet written
+    as offered to them, when the log's write of the answer then failed.
+
+    The log lags the ACD by design (each such step writes it after the ACD's move), but
+    for milliseconds: a call the log shows connected, to anyone, is left alone."""
+    on_calls = {
+        agent.agent_id: agent.call_id
+        for agent in acd.presence.all()
+        if agent.state is AgentState.ON_CALL and agent.call_id is not None
+    }
+    query = core_select(col(Call.id), col(Call.state), col(Call.agent_id), col(Call.queue))
+    rows = (
+        session.connection().execute(query.where(col(Call.id).in_(set(on_calls.values()))))
+        if on_calls
+        else ()
+    )
+    logged = {row.id: row for row in rows}
+    session.commit()  # read only: ends the transaction, as every read of a sweep does
+    left = {
+        f"{agent_id}:{call_id}"
+        for agent_id, call_id in on_calls.items()
+        if (row := logged.get(call_id)) is not None
+        and (
+            row.state is CallState.QUEUED
+            or (row.state is CallState.OFFERED and row.agent_id != agent_id)
+        )
+    }
+    now = clock()
+    released = []
+    for key, since in acd.left_on_calls_since(left).items():
+        if (now - since).total_seconds() < LOST_AFTER_SECONDS:
+            continue
+        agent, _, call_id = key.partition(":")
+        # None: the agent left the call meanwhile (its end, the next call).
+        if acd.end_call(int(agent), logged[call_id].queue or "", call_id) is not None:
+            log.warning("an agent left on a call the caller had left is released", agent=agent)
+            released.append(int(agent))
+    return released
+
+
 def log_out_deactivated_agents(session: Session, *, acd: Acd) -> list[Offer]:
     """Agents whose account was deactivated leave presence: a call ringing for one moves on
     to the next agent, an idle one is logged out; one on a call finishes it first."""

@@ -201,6 +201,43 @@ def test_an_answer_the_log_missed_is_offered_again_only_if_the_caller_still_wait
     assert acd.presence.get(agent).state is AgentState.WRAP_UP  # no longer on this call
 
 
+def test_an_agent_left_on_a_call_their_caller_has_left_is_released(
+    bus: redis.Redis,
+    make_user: Any,
+    make_call: Any,
+    sessions: Any,
+    redis_url: str,
+    clock: TestClock,
+) -> None:
+    """A process died between a blind transfer's announcement and the agent's release: the
+    caller waited for the next agent, and the ACD still had the first on the call. Only
+    calls that are over free their agents, so the agent stayed on it, offered nothing,
+    until the caller's call ended. Left alone: an agent the log shows on their call, and
+    one whose answer the log is still to write (it shows the call ringing them)."""
+    board = hotline_switchboard(bus, clock)
+    acd = board.acd
+    acd.configure(QueueConfig(name="q"))
+    left, talking, answering = (make_user(Role.AGENT).id for _ in range(3))
+    calls = {
+        left: make_call(state=CallState.QUEUED),  # transferred: waiting for the next agent
+        talking: make_call(state=CallState.BRIDGED, agent_id=talking),
+        answering: make_call(state=CallState.OFFERED, agent_id=answering),
+    }
+    for agent, call in calls.items():
+        acd.presence.log_in(agent, queues=["q"], skills=[])
+        for state in (AgentState.OFFERED, AgentState.ON_CALL):
+            acd.presence.move(agent, state, call_id=call.id)
+
+    _sweep(redis_url, board, sessions, clock)
+    assert acd.presence.get(left).state is AgentState.ON_CALL  # not yet: the log may lag
+    clock.advance(LOST_AFTER_SECONDS)
+    _sweep(redis_url, board, sessions, clock)
+
+    assert acd.presence.get(left).state is AgentState.WRAP_UP
+    assert acd.presence.get(talking).state is AgentState.ON_CALL
+    assert acd.presence.get(answering).state is AgentState.ON_CALL
+
+
 def test_a_lost_call_is_queued_again_only_while_the_acd_holds_no_record_of_it(
     bus: redis.Redis, make_call: Any, clock: TestClock
 ) -> None:

@@ -34,6 +34,7 @@ from telephony.routing import (
     expire_offers,
     log_out_deactivated_agents,
     offer_waiting_calls,
+    release_agents_left_on_calls,
     requeue_lost_calls,
 )
 from telephony.services import get_call, keep_recording
@@ -317,7 +318,8 @@ def _steer_hold(
 
 async def sweep_offers(ctx: dict[str, Any]) -> int:
     """Offers that rang out move on; finished wrap-ups free their agents for waiting calls;
-    waiting calls the ACD lost are queued again.
+    waiting calls the ACD lost are queued again, and agents left on calls their callers
+    have left are released.
     The fresh offers ring from the bus, like every other."""
     acd: Acd = ctx["switchboard"].acd
 
@@ -326,6 +328,7 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
         acd.release_stray_agents()
         with ctx["sessions"]() as session:
             requeue_lost_calls(session, acd=acd, clock=ctx["clock"])
+            release_agents_left_on_calls(session, acd=acd, clock=ctx["clock"])
             return (
                 log_out_deactivated_agents(session, acd=acd)
                 + expire_offers(session, acd=acd)
