@@ -296,50 +296,70 @@ def _requeue_lost(session: Session, acd: Acd, call_id: str) -> bool:
     return queued is not None
 
 
+LEFT_ON_CALL_AFTER_SECONDS = 30
+"""How long an agent must have been left on a call their caller has left before they are
+released: well past the longest a step may hold the log behind the ACD (a Redis timeout
+in a transfer's announcement, a database stall in an answer's commit)."""
+
+
 def release_agents_left_on_calls(session: Session, *, acd: Acd, clock: Clock) -> list[int]:
     """Agents the ACD still has on a call that the log shows waiting, or ringing another
-    agent, go to wrap-up once they have been so for ``LOST_AFTER_SECONDS``, seen by one
-    sweep and again by a later one: the caller has left them. The orphan check frees only
-    agents whose call is over, and these would stay on the call until it ends, offered
-    nothing. A process that died between a transfer's announcement and the agent's
+    agent, go to wrap-up once they have been so for ``LEFT_ON_CALL_AFTER_SECONDS``, seen by
+    one sweep and again by a later one: the caller has left them. The orphan check frees
+    only agents whose call is over, and these would stay on the call until it ends,
+    offered nothing. A process that died between a transfer's announcement and the agent's
     release leaves an agent so; so does an answer the ACD took for a call not yet written
     as offered to them, when the log's write of the answer then failed.
 
-    The log lags the ACD by design (each such step writes it after the ACD's move), but
-    for milliseconds: a call the log shows connected, to anyone, is left alone."""
+    The log lags the ACD by design (each such step writes it after the ACD's move), so the
+    call is held and read again before its agent is released, and a call the log shows
+    connected, to anyone, is left alone."""
     on_calls = {
         agent.agent_id: agent.call_id
         for agent in acd.presence.all()
         if agent.state is AgentState.ON_CALL and agent.call_id is not None
     }
-    query = core_select(col(Call.id), col(Call.state), col(Call.agent_id), col(Call.queue))
+    query = core_select(col(Call.id), col(Call.state), col(Call.agent_id))
     rows = (
         session.connection().execute(query.where(col(Call.id).in_(set(on_calls.values()))))
         if on_calls
         else ()
     )
-    logged = {row.id: row for row in rows}
+    logged = {row.id: (row.state, row.agent_id) for row in rows}
     session.commit()  # read only: ends the transaction, as every read of a sweep does
     left = {
         f"{agent_id}:{call_id}"
         for agent_id, call_id in on_calls.items()
-        if (row := logged.get(call_id)) is not None
-        and (
-            row.state is CallState.QUEUED
-            or (row.state is CallState.OFFERED and row.agent_id != agent_id)
-        )
+        if call_id in logged and _left_on(agent_id, *logged[call_id])
     }
     now = clock()
     released = []
     for key, since in acd.left_on_calls_since(left).items():
-        if (now - since).total_seconds() < LOST_AFTER_SECONDS:
+        if (now - since).total_seconds() < LEFT_ON_CALL_AFTER_SECONDS:
             continue
         agent, _, call_id = key.partition(":")
-        # None: the agent left the call meanwhile (its end, the next call).
-        if acd.end_call(int(agent), logged[call_id].queue or "", call_id) is not None:
+        try:
+            call = services.lock_call(session, call_id=call_id)
+            # None: the agent left the call meanwhile (its end, the next call).
+            freed = (
+                call.queue is not None
+                and _left_on(int(agent), call.state, call.agent_id)
+                and acd.end_call(int(agent), call.queue, call_id) is not None
+            )
+        except BaseException:
+            session.rollback()  # lets go of the call
+            raise
+        session.commit()  # nothing to write: only lets go of the call
+        if freed:
             log.warning("an agent left on a call the caller had left is released", agent=agent)
             released.append(int(agent))
     return released
+
+
+def _left_on(agent_id: int, state: CallState, logged_agent_id: int | None) -> bool:
+    """Whether the log shows the call as no longer with ``agent_id``: waiting, or ringing
+    another agent."""
+    return state is CallState.QUEUED or (state is CallState.OFFERED and logged_agent_id != agent_id)
 
 
 def log_out_deactivated_agents(session: Session, *, acd: Acd) -> list[Offer]:
@@ -390,6 +410,12 @@ def transfer_call(
         )
     if agent_id is not None and agent_id == call.agent_id:
         raise TransferInvalid("the call is already with this agent", details={"agent_id": agent_id})
+    if call.consult_agent_id is not None:
+        # The colleague would stay on the call, bridged to whoever takes it next.
+        raise TransferInvalid(
+            "a consultation is under way: hand the call over or end the consultation first",
+            details={"consult_agent_id": call.consult_agent_id},
+        )
     if agent_id is not None and acd.presence.get(agent_id).state is not AgentState.AVAILABLE:
         raise AgentUnavailable(f"agent {agent_id} is not available", details={"agent_id": agent_id})
     bridged = services.Bridged.of(call)

@@ -25,7 +25,7 @@ from orders.services import users
 from telephony import calls, routing, services
 from telephony.acd import Acd
 from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
-from telephony.exceptions import NoSuchOffer
+from telephony.exceptions import NoSuchOffer, TransferInvalid
 from telephony.models import Call
 from telephony.presence import AgentState
 from telephony.switchboard import Switchboard
@@ -1406,6 +1406,27 @@ def test_a_colleague_picking_up_after_the_hang_up_is_refused(
         ended = session.get(Call, call_id)
         assert ended is not None and ended.consult_leg is None
     assert board.acd.presence.get(colleague).state is AgentState.AVAILABLE
+
+
+def test_a_blind_transfer_during_a_consultation_is_refused(
+    sessions: Callable[[], Session], bus: redis.Redis, clock: TestClock
+) -> None:
+    """A supervisor (or a second tab) transferred a caller whose agent was consulting a
+    colleague who had picked up: the caller went back to the queue with the colleague
+    still on the call, bridged on SIP to whoever took the caller next, and the consulted
+    colleague's state named a call that was no longer theirs."""
+    board = hotline_switchboard(bus, clock)
+    call_id, colleague = _consulting(sessions, board, clock)
+    with sessions() as session:
+        calls.consult_answered(
+            session, board, call_id=call_id, agent_id=colleague, leg=COLLEAGUE_LEG, clock=clock
+        )
+    with sessions() as session, pytest.raises(TransferInvalid):
+        calls.transfer(session, board, call_id=call_id, queue=QUEUE, clock=clock)
+
+    assert _logged(sessions, call_id)[0] is CallState.BRIDGED
+    assert board.acd.presence.get(colleague).state is AgentState.ON_CALL
+    assert _published(board, "call.transferred", call_id) == []
 
 
 @pytest.mark.parametrize("hang_up", [_finished, _completed])

@@ -17,7 +17,7 @@ from telephony.acd import Acd, QueueConfig
 from telephony.constants import OFFER, OFFERS, QUEUED_CALL, WAITING
 from telephony.enums import CallState
 from telephony.presence import AgentState, Presence
-from telephony.routing import LOST_AFTER_SECONDS
+from telephony.routing import LEFT_ON_CALL_AFTER_SECONDS, LOST_AFTER_SECONDS
 from telephony.switchboard import Switchboard
 from telephony.twilio.jobs import sweep_offers
 from tests.conftest import TestClock, hotline_switchboard
@@ -217,11 +217,14 @@ def test_an_agent_left_on_a_call_their_caller_has_left_is_released(
     board = hotline_switchboard(bus, clock)
     acd = board.acd
     acd.configure(QueueConfig(name="q"))
-    left, talking, answering = (make_user(Role.AGENT).id for _ in range(3))
+    left, talking, answering, late = (make_user(Role.AGENT).id for _ in range(4))
     calls = {
         left: make_call(state=CallState.QUEUED),  # transferred: waiting for the next agent
         talking: make_call(state=CallState.BRIDGED, agent_id=talking),
         answering: make_call(state=CallState.OFFERED, agent_id=answering),
+        # Answered before its offer was written, and the answer's write failed: the log
+        # shows the call ringing the agent offered it since.
+        late: make_call(state=CallState.OFFERED, agent_id=talking),
     }
     for agent, call in calls.items():
         acd.presence.log_in(agent, queues=["q"], skills=[])
@@ -229,11 +232,14 @@ def test_an_agent_left_on_a_call_their_caller_has_left_is_released(
             acd.presence.move(agent, state, call_id=call.id)
 
     _sweep(redis_url, board, sessions, clock)
+    clock.advance(LEFT_ON_CALL_AFTER_SECONDS - 1)
+    _sweep(redis_url, board, sessions, clock)
     assert acd.presence.get(left).state is AgentState.ON_CALL  # not yet: the log may lag
-    clock.advance(LOST_AFTER_SECONDS)
+    clock.advance(1)
     _sweep(redis_url, board, sessions, clock)
 
     assert acd.presence.get(left).state is AgentState.WRAP_UP
+    assert acd.presence.get(late).state is AgentState.WRAP_UP
     assert acd.presence.get(talking).state is AgentState.ON_CALL
     assert acd.presence.get(answering).state is AgentState.ON_CALL
 
