@@ -248,7 +248,8 @@ def transfer(
     clock: ClockDep,
 ) -> None:
     """Blind transfer: the agent is released, the call waits for the target, whose phone
-    rings when the offer reaches its channel (SIP and Twilio calls alike)."""
+    rings when the offer reaches its channel (SIP and Twilio calls alike). Refused (409)
+    while a consultation is under way: hand the call over or end the consultation first."""
     _own_call(session, actor, call_id)
     calls.transfer(
         session,
