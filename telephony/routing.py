@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 import redis
 import structlog
@@ -255,13 +257,7 @@ def requeue_lost_calls(session: Session, *, acd: Acd, clock: Clock) -> list[str]
         lost_at = since.get(call_id)
         if lost_at is None or (now - lost_at).total_seconds() < LOST_AFTER_SECONDS:
             continue
-        try:
-            taken = _requeue_lost(session, acd, call_id)
-        except BaseException:
-            session.rollback()  # lets go of the call
-            raise
-        session.commit()  # nothing to write: only lets go of the call
-        if taken:
+        if _let_go_after(session, partial(_requeue_lost, session, acd, call_id)):
             log.warning("a call the ACD had lost is queued again", call=call_id)
             requeued.append(call_id)
     return requeued
@@ -338,22 +334,34 @@ def release_agents_left_on_calls(session: Session, *, acd: Acd, clock: Clock) ->
         if (now - since).total_seconds() < LEFT_ON_CALL_AFTER_SECONDS:
             continue
         agent, _, call_id = key.partition(":")
-        try:
-            call = services.lock_call(session, call_id=call_id)
-            # None: the agent left the call meanwhile (its end, the next call).
-            freed = (
-                call.queue is not None
-                and _left_on(int(agent), call.state, call.agent_id)
-                and acd.end_call(int(agent), call.queue, call_id) is not None
-            )
-        except BaseException:
-            session.rollback()  # lets go of the call
-            raise
-        session.commit()  # nothing to write: only lets go of the call
-        if freed:
+        if _let_go_after(session, partial(_release_left, session, acd, int(agent), call_id)):
             log.warning("an agent left on a call the caller had left is released", agent=agent)
             released.append(int(agent))
     return released
+
+
+def _release_left(session: Session, acd: Acd, agent_id: int, call_id: str) -> bool:
+    """One agent left on a call, released if the call, held and read again, still shows
+    them left."""
+    call = services.lock_call(session, call_id=call_id)
+    # None from the ACD: the agent left the call meanwhile (its end, the next call).
+    return (
+        call.queue is not None
+        and _left_on(agent_id, call.state, call.agent_id)
+        and acd.end_call(agent_id, call.queue, call_id) is not None
+    )
+
+
+def _let_go_after(session: Session, step: Callable[[], bool]) -> bool:
+    """A sweep's ``step`` on one call it holds (``services.lock_call``) and writes nothing
+    of: the call is let go after it, whatever happens."""
+    try:
+        done = step()
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()  # nothing to write: only lets go of the call
+    return done
 
 
 def _left_on(agent_id: int, state: CallState, logged_agent_id: int | None) -> bool:
