@@ -41,6 +41,7 @@ from telephony.twilio.jobs import (
     ring_twilio_agent,
     ring_twilio_consultant,
     send_sms_surveys,
+    settle_twilio_calls,
     sweep_offers,
 )
 from telephony.twilio.ringer import ring_offered_agents
@@ -181,6 +182,7 @@ def _schedule() -> list[CronJob]:
             second=set(range(0, 60, TRANSCRIBE_SWEEP_SECONDS)),
             unique=True,
         ),
+        cron(patient(settle_twilio_calls), second={25, 55}, unique=True),
         cron(patient(dial_surveys), second={0, 15, 30, 45}, unique=True),
         cron(patient(send_sms_surveys), second={5, 20, 35, 50}, unique=True),
     ]

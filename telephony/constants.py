@@ -28,3 +28,5 @@ POP_TTL_SECONDS = 4 * 3600
 TWILIO_AGENT_PARKED = "callcenter:twilio:agent-parked:{call_id}"
 TWILIO_STEERED = "callcenter:twilio:steered:{event_id}"
 EARLY_END = "callcenter:telephony:early-end:{provider_id}"
+TWILIO_SETTLE_CHECKED = "callcenter:twilio:settle-checked"
+"""Live Twilio calls asked about at Twilio's REST API: when each was last asked."""

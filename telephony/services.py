@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, bindparam, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -613,6 +614,22 @@ def end_call(
     session.commit()
     notifier.ended(call)
     return call
+
+
+def live_provider_ids(
+    session: Session, *, channel: CallChannel, started_before: datetime
+) -> dict[str, str]:
+    """Live calls of ``channel`` that began before ``started_before`` and carry the
+    channel's id: call id to the channel's id."""
+    rows = session.connection().execute(
+        core_select(_calls.id, _calls.provider_id).where(
+            _calls.state != CallState.ENDED,
+            _calls.channel == channel,
+            _calls.provider_id.is_not(None),
+            _calls.ringing_at < started_before,
+        )
+    )
+    return {call_id: provider_id for call_id, provider_id in rows}
 
 
 def live_call_ids(session: Session, *, channel: CallChannel | None = None) -> set[str]:

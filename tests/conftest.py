@@ -59,6 +59,9 @@ PASSWORD = "correct horse battery staple"
 PUBLIC_URL = "https://hotline.example.com"
 TWILIO_ACCOUNT_SID = "AC" + "0" * 32
 TWILIO_AUTH_TOKEN = "twilio-test-auth-token-0123456789"
+NO_TWILIO_API = "http://127.0.0.1:9"
+"""Twilio's REST API for services the tests start with the account's credentials and no
+stand-in: refused at once (the discard port), so nothing they do reaches api.twilio.com."""
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CLOCK_SHIFT_ENV = "CALLCENTER_TEST_CLOCK_SHIFT_WEEKS"
 CLOCK_SHIFT = timedelta(weeks=int(os.environ.get(CLOCK_SHIFT_ENV, "0")))

@@ -4,6 +4,7 @@ and answers with the responses a test lines up."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,9 @@ class Recorded:
 
 Reply = tuple[int, dict[str, object]]
 
+_CALL = re.compile(r"/2010-04-01/Accounts/[^/]+/Calls/([^/.]+)\.json")
+"""A call's resource, as the SDK's ``calls(sid).fetch()`` reads it."""
+
 
 @dataclass
 class FakeTwilioApi:
@@ -36,6 +40,11 @@ class FakeTwilioApi:
     before reading the answer, as a call Twilio accepted does."""
     delay: float = 0.0
     """Seconds each POST waits before its answer is sent: a slow Twilio."""
+    call_status: dict[str, str] = field(default_factory=dict)
+    """Each call's ``status``, by SID, as a GET of the call's resource reads it; a SID not
+    here is a call Twilio does not know (404)."""
+    failing: bool = False
+    """Every GET of a call is answered 500: Twilio unwell."""
 
     @property
     def base_url(self) -> str:
@@ -75,11 +84,30 @@ class FakeTwilioApi:
                 api.requests.append(
                     Recorded("GET", self.path, {}, self.headers.get("Authorization", ""))
                 )
+                call = _CALL.fullmatch(self.path)
+                if call is not None:
+                    self._call(call.group(1))
+                    return
                 body = api.media.get(self.path)
                 self.send_response(200 if body is not None else 404)
                 self.send_header("Content-Length", str(len(body or b"")))
                 self.end_headers()
                 self.wfile.write(body or b"")
+
+            def _call(self, sid: str) -> None:
+                status = api.call_status.get(sid)
+                if api.failing:
+                    code, payload = 500, {"code": 20500, "message": "Internal Server Error"}
+                elif status is None:
+                    code, payload = 404, {"code": 20404, "message": "not found", "status": 404}
+                else:
+                    code, payload = 200, {"sid": sid, "status": status}
+                body = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *_args: object) -> None:
                 pass

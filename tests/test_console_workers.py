@@ -29,6 +29,7 @@ from orders.enums import Role
 from orders.schemas import SYSTEM, CustomerCreate, PhoneIn, UserCreate
 from orders.services import customers, users
 from tests.conftest import (
+    NO_TWILIO_API,
     PASSWORD,
     PUBLIC_URL,
     SECRET,
@@ -123,6 +124,7 @@ def workers(
         CALLCENTER_PUBLIC_URL=PUBLIC_URL,
         CALLCENTER_TWILIO_ACCOUNT_SID=TWILIO_ACCOUNT_SID,
         CALLCENTER_TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
+        CALLCENTER_TWILIO_API_BASE_URL=NO_TWILIO_API,
         CALLCENTER_IVR_FLOWS_DIR=str(open_around_the_clock(tmp_path / "flows")),
         CALLCENTER_LOG_LEVEL="WARNING",
     )

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from callcenter.demo.calls import open_around_the_clock
 from callcenter.embedded_redis import EmbeddedRedis
 from tests.cli_harness import CALLCENTER, add_user, cli_env, until
-from tests.conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
+from tests.conftest import NO_TWILIO_API, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 from tests.live_server import free_port
 
 
@@ -133,6 +133,7 @@ def test_sigkill_of_the_embedded_redis_mid_queue_loses_no_caller(tmp_path: Path)
         "CALLCENTER_PUBLIC_URL": base,
         "CALLCENTER_TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
         "CALLCENTER_TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        "CALLCENTER_TWILIO_API_BASE_URL": NO_TWILIO_API,
         # The service runs on the system clock: open around the clock, any time of day.
         "CALLCENTER_IVR_FLOWS_DIR": str(open_around_the_clock(tmp_path / "flows")),
     }

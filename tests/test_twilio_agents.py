@@ -30,8 +30,9 @@ from telephony.enums import CallState
 from telephony.events import CallHangUp
 from telephony.models import Call
 from telephony.routing import LOST_AFTER_SECONDS
-from telephony.twilio.jobs import steer_agent_leg, sweep_offers
+from telephony.twilio.jobs import settle_twilio_calls, steer_agent_leg, sweep_offers
 from telephony.twilio.ringer import RINGER_GROUP
+from telephony.twilio.settle import settle_ended_calls
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TestClock, bearer
 from tests.fake_twilio_api import FakeTwilioApi
 from tests.twilio_sim import (
@@ -1285,3 +1286,137 @@ def test_a_consultation_not_answered_or_cancelled_gives_the_caller_back_to_the_a
     assert [e["consultant_id"] for e in _events(bus, "call.consult_ended")] == [second, second]
     again = client.post(f"/api/calls/{row.id}/consult/cancel", headers=auth)
     assert (again.status_code, again.json()["error_id"]) == (409, "consultation_not_ready")
+
+
+# Calls whose end never reached us: Twilio sends a status callback once.
+
+
+def _settle(app: Any) -> int:
+    """One run of the worker's settling of Twilio calls, as its cron does twice a minute."""
+    return int(asyncio.run(settle_twilio_calls(worker_context(app))))
+
+
+def _asked(api: FakeTwilioApi) -> list[str]:
+    """The calls read at Twilio's REST API, by SID, in order."""
+    return [
+        r.path.rsplit("/", 1)[-1].removesuffix(".json")
+        for r in api.requests
+        if r.method == "GET" and "/Calls/" in r.path
+    ]
+
+
+def test_calls_whose_hang_up_never_reached_us_are_ended_from_what_twilio_says(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_user: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+    clock: TestClock,
+) -> None:
+    """Found: a status callback the service could not take (the database or Redis away
+    for a moment) is lost, and a caller's hang-up with it. The agent talking with them
+    stayed on the call, offered nothing, and a caller who hung up while waiting stayed in
+    the queue, the next call offered. Now Twilio is asked about calls live for a minute:
+    the two it says have ended are ended, the live one is left, and the agent, once free,
+    is offered the caller still waiting."""
+    agent_id, auth = agent()
+    supervisor = bearer(make_user(Role.SUPERVISOR))
+    leg = "CA" + "b" * 32
+    api.replies.append((201, {"sid": leg}))
+    talking = sim.call("+8613800138010")
+    assert talking.press("0").verbs()[-1] == "Enqueue"
+    run_worker_jobs(app, redis_url, bus)
+    _bridged(sim, api, talking, agent_id, leg)
+    left = sim.call("+8613800138011")
+    assert left.press("0").verbs()[-1] == "Enqueue"
+    waiting = sim.call("+8613800138012")
+    assert waiting.press("0").verbs()[-1] == "Enqueue"
+    api.call_status.update(
+        {talking.sid: "completed", left.sid: "completed", waiting.sid: "in-progress"}
+    )
+    clock.advance(61)
+
+    # The fault: nothing else ends them (the offer sweep runs every two seconds).
+    _sweep(app, redis_url, settings, bus)
+    assert (_row(db, talking.sid).state, _row(db, left.sid).state) == ("bridged", "queued")
+
+    assert _settle(app) == 2
+    assert sorted(_asked(api)) == sorted([talking.sid, left.sid, waiting.sid])
+    ended = _row(db, talking.sid)
+    assert (ended.state, ended.disposition, ended.agent_id) == ("ended", "completed", agent_id)
+    assert (_row(db, left.sid).state, _row(db, left.sid).disposition) == ("ended", "abandoned")
+    assert _row(db, waiting.sid).state == "queued"
+    assert {e["call_id"] for e in _events(bus, "call.ended")} == {ended.id, _row(db, left.sid).id}
+    [me] = [
+        a for a in client.get("/api/agents", headers=supervisor).json() if a["agent_id"] == agent_id
+    ]
+    assert me["state"] == "wrap_up"
+    figures = client.get(f"/api/queues/{QUEUE}", headers=auth).json()
+    assert (figures["waiting"], figures["abandoned"]) == (1, 1)
+
+    free = client.put("/api/agents/me/state", json={"state": "available"}, headers=auth)
+    assert free.status_code == 200
+    offered = _row(db, waiting.sid)
+    assert (offered.state, offered.agent_id) == ("offered", agent_id)
+
+
+def test_twilio_is_asked_about_each_live_call_in_turn_and_only_when_it_answers(
+    sim: TwilioSimulator,
+    api: FakeTwilioApi,
+    app: Any,
+    db: Session,
+    clock: TestClock,
+) -> None:
+    """Calls younger than a minute are not asked about; a sweep asks at most its batch,
+    those asked longest ago first, and one call at most once a minute. Twilio failing
+    leaves every call live and asks nothing more that sweep; a call Twilio does not know
+    is left live. Without the account's credentials nothing is asked."""
+    ctx = worker_context(app)
+    older = [sim.call(f"+861380013802{n}") for n in range(2)]
+    for call in older:
+        assert call.press("0").verbs()[-1] == "Enqueue"
+    clock.advance(61)
+    young = sim.call("+8613800138029")
+    api.call_status.update({call.sid: "in-progress" for call in [*older, young]})
+
+    def sweep(batch: int = 1) -> list[str]:
+        before = len(_asked(api))
+        with app.state.sessions() as session:
+            ended = settle_ended_calls(
+                session, ctx["switchboard"], twilio=ctx["twilio_calls"], clock=clock, batch=batch
+            )
+        assert ended == []
+        return _asked(api)[before:]
+
+    first = sweep()
+    clock.advance(1)
+    second = sweep()
+    assert sorted(first + second) == sorted(call.sid for call in older)  # not the young one
+    assert sweep() == []  # both asked less than a minute ago
+    young.status("completed")
+    clock.advance(59)
+    assert sweep() == first  # asked a minute ago; the second not yet
+    assert sweep() == []
+    clock.advance(1)
+    assert sweep() == second
+
+    clock.advance(60)
+    api.failing = True
+    assert sweep(batch=2) == first  # the failure ends the sweep, and the call is still to ask
+    api.failing = False
+    del api.call_status[first[0]]  # a call Twilio does not know
+    assert sweep() == first
+    assert sweep() == second
+    assert [_row(db, call.sid).state for call in older] == ["queued", "queued"]
+
+    clock.advance(60)
+    api.call_status[first[0]] = "completed"
+    assert asyncio.run(settle_twilio_calls({**ctx, "twilio_calls": None})) == 0
+    assert _asked(api)[-1] == second[0]  # nothing asked
+    assert _settle(app) == 1
+    assert _row(db, first[0]).disposition == "abandoned"

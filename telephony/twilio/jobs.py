@@ -50,6 +50,7 @@ from telephony.twilio.errors import TwilioError, map_httpx_errors
 from telephony.twilio.ids import require_sid
 from telephony.twilio.recording_urls import recording_resource
 from telephony.twilio.rest import OutboundCall, TwilioCalls
+from telephony.twilio.settle import settle_ended_calls
 
 log = structlog.get_logger(__name__)
 
@@ -336,6 +337,22 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
             )
 
     return len(await run_in_threadpool(sweep))
+
+
+async def settle_twilio_calls(ctx: dict[str, Any]) -> int:
+    """Live Twilio calls that Twilio says have ended (their status callback was lost) are
+    ended here; nothing without the account's credentials."""
+    client: TwilioCalls | None = ctx["twilio_calls"]
+    if client is None:
+        return 0
+
+    def settle() -> list[str]:
+        with ctx["sessions"]() as session:
+            return settle_ended_calls(
+                session, ctx["switchboard"], twilio=client, clock=ctx["clock"]
+            )
+
+    return len(await run_in_threadpool(settle))
 
 
 def twilio_calls_from(twilio: TwilioSettings) -> TwilioCalls | None:

@@ -111,6 +111,20 @@ class TwilioCalls:
             options.update(url=url, method="POST")
         self._with_retries(lambda: self._with_client(lambda c: c.calls(sid).update(**options)))
 
+    def status_of(self, sid: str) -> str | None:
+        """Twilio's word on a call now (its ``status``: ``in-progress``, ``completed``...);
+        None when Twilio knows no call of that SID on this account."""
+
+        def fetch(client: Client) -> str | None:
+            try:
+                return str(client.calls(sid).fetch().status or "")
+            except TwilioRestException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        return self._with_retries(lambda: self._with_client(fetch))
+
     def place_call(self, call: OutboundCall) -> str:
         """The new call's SID; rate limits are retried with exponential backoff."""
         options: dict[str, Any] = {
