@@ -9,6 +9,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -43,6 +45,8 @@ class FakeTwilioApi:
     call_status: dict[str, str] = field(default_factory=dict)
     """Each call's ``status``, by SID, as a GET of the call's resource reads it; a SID not
     here is a call Twilio does not know (404)."""
+    ended_at: dict[str, datetime] = field(default_factory=dict)
+    """When each ended call ended (its resource's ``end_time``), by SID."""
     failing: bool = False
     """Every GET of a call is answered 500: Twilio unwell."""
 
@@ -101,7 +105,9 @@ class FakeTwilioApi:
                 elif status is None:
                     code, payload = 404, {"code": 20404, "message": "not found", "status": 404}
                 else:
-                    code, payload = 200, {"sid": sid, "status": status}
+                    ended = api.ended_at.get(sid)
+                    end_time = format_datetime(ended) if ended is not None else None
+                    code, payload = 200, {"sid": sid, "status": status, "end_time": end_time}
                 body = json.dumps(payload).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")

@@ -14,12 +14,13 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from sqlmodel import Session, col, func, select
 
-from callcenter.demo.calls import open_listener
+from callcenter.demo.calls import DEMO_ACCOUNT_SID, TwilioStandIn, open_listener
 from callcenter.demo.seed import DemoReport, seed_demo
 from core.errors import ConfigurationError
 from orders.enums import ApplianceCategory, OrderStatus, Role
 from orders.models import Appliance, Customer, CustomerPhone, WorkOrder
 from orders.services.lookup import lookup_caller
+from telephony.twilio.rest import TwilioCalls
 from tests.conftest import TestClock, at, fixed_clock
 
 pytestmark = pytest.mark.clock
@@ -160,3 +161,22 @@ def test_cli_seeds_an_embedded_install_then_resets_its_passwords(tmp_path: Path)
     new_admin = next(line for line in reset.splitlines() if " demo-admin " in line)
     assert "new passwords set" in reset
     assert new_admin != admin and "unchanged" not in new_admin
+
+
+def test_the_demos_twilio_stand_in_answers_what_became_of_a_call() -> None:
+    """The demo's worker asks Twilio about calls a minute old (settling those whose
+    hang-up never came): the stand-in answers as Twilio's REST API does, read by the same
+    client, so the demo's log does not fill with "Twilio did not answer"."""
+    statuses = {"CA1": "in-progress", "CA2": "completed"}
+    stand_in = TwilioStandIn(lambda _form: None, statuses.get)
+    base = stand_in.start()
+    try:
+        client = TwilioCalls(DEMO_ACCOUNT_SID, "demo-token", base_url=base)
+        said = [client.status_of(sid) for sid in ("CA1", "CA2", "CA3")]
+    finally:
+        stand_in.stop()
+    assert [s.status if s is not None else None for s in said] == [
+        "in-progress",
+        "completed",
+        None,
+    ]

@@ -8,6 +8,7 @@ import threading
 import time
 import wave
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -1339,6 +1340,7 @@ def test_calls_whose_hang_up_never_reached_us_are_ended_from_what_twilio_says(
     api.call_status.update(
         {talking.sid: "completed", left.sid: "completed", waiting.sid: "in-progress"}
     )
+    api.ended_at.update({talking.sid: clock(), left.sid: clock()})
     clock.advance(61)
 
     # The fault: nothing else ends them (the offer sweep runs every two seconds).
@@ -1399,8 +1401,8 @@ def test_twilio_is_asked_about_each_live_call_in_turn_and_only_when_it_answers(
     assert sorted(first + second) == sorted(call.sid for call in older)  # not the young one
     assert sweep() == []  # both asked less than a minute ago
     young.status("completed")
-    clock.advance(59)
-    assert sweep() == first  # asked a minute ago; the second not yet
+    clock.advance(54)
+    assert sweep() == first  # asked a minute ago (give or take 5 s); the second not yet
     assert sweep() == []
     clock.advance(1)
     assert sweep() == second
@@ -1416,7 +1418,41 @@ def test_twilio_is_asked_about_each_live_call_in_turn_and_only_when_it_answers(
 
     clock.advance(60)
     api.call_status[first[0]] = "completed"
+    api.ended_at[first[0]] = clock() - timedelta(seconds=10)
     assert asyncio.run(settle_twilio_calls({**ctx, "twilio_calls": None})) == 0
     assert _asked(api)[-1] == second[0]  # nothing asked
+    assert _settle(app) == 0  # ended 10 s ago: its status callback may yet come
+    assert _row(db, first[0]).state == "queued"
+    clock.advance(30)
     assert _settle(app) == 1
+    assert _asked(api)[-1] == first[0]  # asked again: the second was asked 30 s ago
     assert _row(db, first[0]).disposition == "abandoned"
+
+
+def test_the_call_due_longest_is_asked_first_whether_asked_before_or_not(
+    sim: TwilioSimulator,
+    api: FakeTwilioApi,
+    app: Any,
+    clock: TestClock,
+) -> None:
+    """Found in review: calls never asked went ahead of every call asked before, so on a
+    floor where more calls turned a minute old each sweep than a sweep asks about, calls
+    once asked were never asked again, and a hang-up lost after that was never found."""
+    ctx = worker_context(app)
+
+    def sweep() -> list[str]:
+        before = len(_asked(api))
+        with app.state.sessions() as session:
+            settle_ended_calls(
+                session, ctx["switchboard"], twilio=ctx["twilio_calls"], clock=clock, batch=1
+            )
+        return _asked(api)[before:]
+
+    asked_before = sim.call("+8613800138030")
+    clock.advance(61)
+    newer = sim.call("+8613800138031")
+    api.call_status.update({asked_before.sid: "in-progress", newer.sid: "in-progress"})
+    assert sweep() == [asked_before.sid]
+    clock.advance(61)  # the first due again for 6 s (55 s after it was asked), the newer for 1
+    assert sweep() == [asked_before.sid]
+    assert sweep() == [newer.sid]

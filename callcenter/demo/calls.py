@@ -21,6 +21,7 @@ import errno
 import json
 import logging
 import random
+import re
 import secrets
 import signal
 import socket
@@ -232,14 +233,23 @@ def _callcenter_answers(base: str) -> bool:
         return False
 
 
-# Twilio's REST API, as far as ringing agents goes
+# Twilio's REST API, as far as ringing agents and asking about calls go
+
+_CALL_RESOURCE = re.compile(r"/2010-04-01/Accounts/[^/]+/Calls/([^/.]+)\.json")
 
 
 class TwilioStandIn:
-    """Stands where api.twilio.com stands: takes "create call" requests for agents' legs."""
+    """Stands where api.twilio.com stands: takes "create call" requests for agents' legs,
+    and answers what becomes of a call (``status_of`` its SID: ``in-progress``,
+    ``completed``, or None for a call it does not know)."""
 
-    def __init__(self, on_ring: Callable[[dict[str, str]], None]) -> None:
+    def __init__(
+        self,
+        on_ring: Callable[[dict[str, str]], None],
+        status_of: Callable[[str], str | None] = lambda _sid: None,
+    ) -> None:
         self.on_ring = on_ring
+        self.status_of = status_of
         self.server: ThreadingHTTPServer | None = None
 
     def start(self) -> str:
@@ -257,6 +267,20 @@ class TwilioStandIn:
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply.encode())
+
+            def do_GET(self) -> None:
+                call = _CALL_RESOURCE.fullmatch(self.path)
+                status = stand_in.status_of(call.group(1)) if call is not None else None
+                if call is None or status is None:
+                    code, reply = 404, {"code": 20404, "message": "not found", "status": 404}
+                else:
+                    code, reply = 200, {"sid": call.group(1), "status": status}
+                body = json.dumps(reply).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *_args: object) -> None:
                 pass
@@ -348,6 +372,8 @@ class CallStream:
         self.callers = random.Random(plan.seed)
         self.rng = random.Random(plan.seed + 1)
         self.lines: dict[str, _Line] = {}
+        self.sids: dict[str, _Line] = {}
+        """Every call placed, by its Twilio sid."""
         self.in_progress: set[str] = set()
         """Twilio sids of the calls whose hang-up the service has not heard of yet."""
         self.tally: Counter[str] = Counter()
@@ -381,6 +407,13 @@ class CallStream:
         await asyncio.gather(*list(self.tasks), return_exceptions=True)
         await asyncio.gather(*list(self.sent), return_exceptions=True)
         await self.http.aclose()
+
+    def status_of(self, sid: str) -> str | None:
+        """From the stand-in's thread: what Twilio would say of a caller's call."""
+        line = self.sids.get(sid)
+        if line is None:
+            return None
+        return "completed" if line.ended else "in-progress"
 
     def ring(self, form: dict[str, str]) -> None:
         """From the stand-in's thread: an agent's leg was requested."""
@@ -433,6 +466,7 @@ class CallStream:
 
     async def _call(self, index: int, caller: _Caller) -> None:
         line = _Line(sid="CA" + uuid.uuid4().hex, caller=caller.number)
+        self.sids[line.sid] = line
         self.in_progress.add(line.sid)
         try:
             response = await self._ring_in(line)
@@ -650,7 +684,9 @@ def run_demo_calls(
     _quiet_libraries()
     base = listener.base
     holder: dict[str, CallStream] = {}
-    stand_in = TwilioStandIn(lambda form: holder["stream"].ring(form))
+    stand_in = TwilioStandIn(
+        lambda form: holder["stream"].ring(form), lambda sid: holder["stream"].status_of(sid)
+    )
     settings = demo_settings(runtime.settings, public_url=base, stand_in=stand_in.start())
     app = create_app(
         settings=settings,

@@ -11,6 +11,7 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
@@ -63,6 +64,14 @@ class OutboundCall:
     ring_seconds: int | None = None
 
 
+@dataclass(frozen=True)
+class CallAtTwilio:
+    status: str
+    """Twilio's CallStatus: ``in-progress``, ``completed``..."""
+    ended_at: datetime | None
+    """When the call ended; None while it goes on, and for some that never connected."""
+
+
 class TwilioCalls:
     """Places calls; built once in the composition root with the account's credentials."""
 
@@ -111,17 +120,18 @@ class TwilioCalls:
             options.update(url=url, method="POST")
         self._with_retries(lambda: self._with_client(lambda c: c.calls(sid).update(**options)))
 
-    def status_of(self, sid: str) -> str | None:
-        """Twilio's word on a call now (its ``status``: ``in-progress``, ``completed``...);
-        None when Twilio knows no call of that SID on this account."""
+    def status_of(self, sid: str) -> CallAtTwilio | None:
+        """Twilio's word on a call now; None when Twilio knows no call of that SID on
+        this account."""
 
-        def fetch(client: Client) -> str | None:
+        def fetch(client: Client) -> CallAtTwilio | None:
             try:
-                return str(client.calls(sid).fetch().status or "")
+                call = client.calls(sid).fetch()
             except TwilioRestException as exc:
                 if exc.status == 404:
                     return None
                 raise
+            return CallAtTwilio(status=str(call.status or ""), ended_at=call.end_time)
 
         return self._with_retries(lambda: self._with_client(fetch))
 

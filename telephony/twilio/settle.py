@@ -10,9 +10,11 @@ which its REST API reads.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import cast
 
+import redis
 import structlog
 from sqlmodel import Session
 
@@ -21,6 +23,7 @@ from core.types import Clock
 from telephony import calls, services
 from telephony.constants import TWILIO_SETTLE_CHECKED
 from telephony.enums import CallChannel, ProviderStatus
+from telephony.services import ProviderCall
 from telephony.switchboard import Switchboard
 from telephony.twilio.errors import TwilioError
 from telephony.twilio.rest import TwilioCalls
@@ -30,11 +33,17 @@ log = structlog.get_logger(__name__)
 SETTLE_AFTER_SECONDS = 60
 """A call younger than this is not asked about: its end, if it has come, is on its way (a
 status callback comes as the call ends)."""
+CALLBACK_GRACE_SECONDS = 30
+"""A call Twilio says ended less than this long ago is left to its status callback, which
+Twilio sends as the call ends: asked again next sweep, and ended then if it is still live."""
 RECHECK_SECONDS = 60
-"""How often one live call is asked about, at most."""
+"""How often one live call is asked about, at most (give or take ``SWEEP_SLACK_SECONDS``:
+sweeps come every 30 s, each starting a little late or early)."""
+SWEEP_SLACK_SECONDS = 5
 BATCH = 30
-"""Calls asked about in one sweep: those asked longest ago first, so that a floor with
-more live calls than this has each asked in turn, at an even pace for Twilio's API."""
+"""Calls asked about in one sweep: those due longest first (asked longest ago, or never
+asked and older), so that a floor with more live calls than this has each asked in turn,
+at an even pace for Twilio's API."""
 
 
 def settle_ended_calls(
@@ -46,63 +55,79 @@ def settle_ended_calls(
     batch: int = BATCH,
 ) -> list[str]:
     """Ask Twilio about live calls not asked about for ``RECHECK_SECONDS``; those it says
-    have ended are ended here as their status callback would have ended them (the caller
-    who left a queue has abandoned, an agent on the call goes to wrap-up). The ids of the
-    calls ended.
+    ended ``CALLBACK_GRACE_SECONDS`` ago or more are ended here as their status callback
+    would have ended them (the caller who left a queue has abandoned, an agent on the call
+    goes to wrap-up). The ids of the calls ended.
 
     Twilio's errors (unreachable, refusing the credentials, rate limiting) end the sweep
     with nothing more asked: the next one asks again. A call Twilio does not know (another
     account's SID) is left as it is."""
     now = clock()
-    live = services.live_provider_ids(
-        session,
-        channel=CallChannel.TWILIO,
-        started_before=now - timedelta(seconds=SETTLE_AFTER_SECONDS),
-    )
-    session.commit()  # a read only: no transaction held while Twilio answers
+    settled = now.timestamp() - SETTLE_AFTER_SECONDS
+    live = {
+        call.call_id: call
+        for call in services.live_provider_calls(session, channel=CallChannel.TWILIO)
+        if call.ringing_at.timestamp() < settled
+    }
     store = board.events.client
-    # redis-py types the sync client's replies as ``Awaitable | Any``.
-    read = cast("dict[str | bytes, str | bytes]", store.hgetall(TWILIO_SETTLE_CHECKED))
-    asked = {as_text(k): float(v) for k, v in read.items()}
+    asked = _asked(store)
     gone = [call_id for call_id in asked if call_id not in live]
     if gone:
         store.hdel(TWILIO_SETTLE_CHECKED, *gone)
-    due = sorted(
-        (
-            call_id
-            for call_id in live
-            if asked.get(call_id, 0.0) <= now.timestamp() - RECHECK_SECONDS
-        ),
-        key=lambda call_id: asked.get(call_id, 0.0),
-    )
+
+    def due_since(call_id: str) -> float:
+        return asked.get(call_id, live[call_id].ringing_at.timestamp() + SETTLE_AFTER_SECONDS)
+
+    recheck = now.timestamp() - RECHECK_SECONDS + SWEEP_SLACK_SECONDS
+    due = sorted((c for c in live if asked.get(c, 0.0) <= recheck), key=due_since)
+    grace = now - timedelta(seconds=CALLBACK_GRACE_SECONDS)
     ended: list[str] = []
     for call_id in due[:batch]:
-        sid = live[call_id]
+        call = live[call_id]
+        session.commit()  # no transaction held while Twilio answers
         try:
-            said = twilio.status_of(sid)
+            said = twilio.status_of(call.provider_id)
         except TwilioError as exc:
             log.warning("twilio calls left unsettled: twilio did not answer", error=str(exc))
             break
-        store.hset(TWILIO_SETTLE_CHECKED, call_id, str(now.timestamp()))
+        status = None if said is None else _status(said.status)
         if said is None:
             log.warning("a live call twilio does not know is left as it is", call=call_id)
-            continue
-        status = _status(said)
-        if status is None or not services.ends_call(status):
-            continue
-        call = calls.provider_status(
-            session,
-            board,
-            provider_id=sid,
-            status=status,
-            sequence_number=None,
-            clock=clock,
-        )
-        if call is not None and call.ended_at is not None:
-            log.warning("a twilio call whose end never reached us is ended", call=call_id)
-            ended.append(call_id)
-            store.hdel(TWILIO_SETTLE_CHECKED, call_id)
+        elif status is not None and services.ends_call(status):
+            if said.ended_at is not None and said.ended_at > grace:
+                continue  # ended a moment ago: its callback's turn; asked again next sweep
+            if _end(session, board, call, status, clock):
+                log.warning("a twilio call whose end never reached us is ended", call=call_id)
+                ended.append(call_id)
+        store.hset(TWILIO_SETTLE_CHECKED, call_id, str(now.timestamp()))
+    session.commit()
     return ended
+
+
+def _asked(store: redis.Redis) -> dict[str, float]:
+    """When each call was last asked about (an unreadable entry: never)."""
+    # redis-py types the sync client's replies as ``Awaitable | Any``.
+    read = cast("dict[str | bytes, str | bytes]", store.hgetall(TWILIO_SETTLE_CHECKED))
+    asked = {}
+    for call_id, at in read.items():
+        with contextlib.suppress(ValueError):
+            asked[as_text(call_id)] = float(at)
+    return asked
+
+
+def _end(
+    session: Session, board: Switchboard, call: ProviderCall, status: ProviderStatus, clock: Clock
+) -> bool:
+    """End the call as its status callback would; whether it is over now."""
+    ended = calls.provider_status(
+        session,
+        board,
+        provider_id=call.provider_id,
+        status=status,
+        sequence_number=None,
+        clock=clock,
+    )
+    return ended is not None and ended.ended_at is not None
 
 
 def _status(said: str) -> ProviderStatus | None:
