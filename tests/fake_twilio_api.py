@@ -107,7 +107,8 @@ class FakeTwilioApi:
                 else:
                     ended = api.ended_at.get(sid)
                     end_time = format_datetime(ended) if ended is not None else None
-                    code, payload = 200, {"sid": sid, "status": status, "end_time": end_time}
+                    payload = {"sid": sid, "status": status, "end_time": end_time}
+                    code, payload = 200, {**payload, "date_updated": end_time}
                 body = json.dumps(payload).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")

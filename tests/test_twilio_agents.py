@@ -26,6 +26,7 @@ from callcenter.settings import Settings
 from core.bus import EventBus
 from orders.enums import Role
 from recordings.models import Recording
+from telephony import calls
 from telephony.constants import OFFER, OFFERS, QUEUED_CALL
 from telephony.enums import CallState
 from telephony.events import CallHangUp
@@ -1453,6 +1454,45 @@ def test_the_call_due_longest_is_asked_first_whether_asked_before_or_not(
     newer = sim.call("+8613800138031")
     api.call_status.update({asked_before.sid: "in-progress", newer.sid: "in-progress"})
     assert sweep() == [asked_before.sid]
-    clock.advance(61)  # the first due again for 6 s (55 s after it was asked), the newer for 1
+    # The first due again for 6 s (a minute after it was asked, give or take 5 s), the
+    # newer for 1 (a minute old).
+    clock.advance(61)
     assert sweep() == [asked_before.sid]
     assert sweep() == [newer.sid]
+
+
+def test_a_call_that_cannot_be_ended_waits_its_turn_and_the_others_are_ended(
+    sim: TwilioSimulator,
+    api: FakeTwilioApi,
+    app: Any,
+    db: Session,
+    clock: TestClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found in review: a call whose end failed to be written (a row the log refuses, a
+    fault in its clean-up) stayed first in line and ended every sweep at its failure, so
+    no other lost hang-up was ever settled. Now it is logged, asked again a minute later,
+    and the sweep goes on."""
+    stuck, other = sim.call("+8613800138040"), sim.call("+8613800138041")
+    for caller in (stuck, other):
+        assert caller.press("0").verbs()[-1] == "Enqueue"
+        api.call_status[caller.sid] = "completed"
+        api.ended_at[caller.sid] = clock()
+    clock.advance(61)
+    end = calls.provider_status
+
+    def failing(session: Session, board: Any, *, provider_id: str, **kwargs: Any) -> Any:
+        if provider_id == stuck.sid:
+            raise RuntimeError("the log refuses this call's row")
+        return end(session, board, provider_id=provider_id, **kwargs)
+
+    monkeypatch.setattr(calls, "provider_status", failing)
+    assert _settle(app) == 1
+    assert (_row(db, stuck.sid).state, _row(db, other.sid).state) == ("queued", "ended")
+    asked = len(_asked(api))
+    assert _settle(app) == 0
+    assert len(_asked(api)) == asked  # not asked again until a minute has passed
+    monkeypatch.setattr(calls, "provider_status", end)
+    clock.advance(60)
+    assert _settle(app) == 1
+    assert _row(db, stuck.sid).disposition == "abandoned"

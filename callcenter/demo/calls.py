@@ -490,6 +490,8 @@ class CallStream:
                 return
             await self._wait_for_agent(line, index, caller)
         except (httpx.HTTPError, ValueError) as exc:
+            # Twilio hangs up on a webhook that fails: the service learns of it by asking.
+            line.ended = True
             self.tally["failed"] += 1
             self._say(index, line.caller, f"failed: {exc}", style="red")
 

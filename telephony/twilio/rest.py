@@ -69,7 +69,8 @@ class CallAtTwilio:
     status: str
     """Twilio's CallStatus: ``in-progress``, ``completed``..."""
     ended_at: datetime | None
-    """When the call ended; None while it goes on, and for some that never connected."""
+    """When the call ended (for one that never connected, its last change); None while
+    it goes on."""
 
 
 class TwilioCalls:
@@ -131,7 +132,10 @@ class TwilioCalls:
                 if exc.status == 404:
                     return None
                 raise
-            return CallAtTwilio(status=str(call.status or ""), ended_at=call.end_time)
+            # Twilio gives no end time to a call that never connected (busy, no answer):
+            # its last change is its end.
+            ended = call.end_time or call.date_updated
+            return CallAtTwilio(status=str(call.status or ""), ended_at=ended)
 
         return self._with_retries(lambda: self._with_client(fetch))
 

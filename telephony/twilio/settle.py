@@ -10,7 +10,8 @@ which its REST API reads.
 
 from __future__ import annotations
 
-import contextlib
+import math
+from collections.abc import Container
 from datetime import timedelta
 from typing import cast
 
@@ -70,16 +71,17 @@ def settle_ended_calls(
         if call.ringing_at.timestamp() < settled
     }
     store = board.events.client
-    asked = _asked(store)
-    gone = [call_id for call_id in asked if call_id not in live]
+    asked, gone = _asked(store, live)
     if gone:
         store.hdel(TWILIO_SETTLE_CHECKED, *gone)
 
     def due_since(call_id: str) -> float:
-        return asked.get(call_id, live[call_id].ringing_at.timestamp() + SETTLE_AFTER_SECONDS)
+        """When the call was first due, or due again since it was last asked."""
+        if call_id in asked:
+            return asked[call_id] + RECHECK_SECONDS - SWEEP_SLACK_SECONDS
+        return live[call_id].ringing_at.timestamp() + SETTLE_AFTER_SECONDS
 
-    recheck = now.timestamp() - RECHECK_SECONDS + SWEEP_SLACK_SECONDS
-    due = sorted((c for c in live if asked.get(c, 0.0) <= recheck), key=due_since)
+    due = sorted((c for c in live if due_since(c) <= now.timestamp()), key=due_since)
     grace = now - timedelta(seconds=CALLBACK_GRACE_SECONDS)
     ended: list[str] = []
     for call_id in due[:batch]:
@@ -96,23 +98,42 @@ def settle_ended_calls(
         elif status is not None and services.ends_call(status):
             if said.ended_at is not None and said.ended_at > grace:
                 continue  # ended a moment ago: its callback's turn; asked again next sweep
-            if _end(session, board, call, status, clock):
+            try:
+                over = _end(session, board, call, status, clock)
+            except Exception:  # one call that cannot be ended must not stop the others
+                session.rollback()
+                log.exception(
+                    "a twilio call twilio says has ended could not be ended", call=call_id
+                )
+                over = False
+            if over:
                 log.warning("a twilio call whose end never reached us is ended", call=call_id)
                 ended.append(call_id)
+                store.hdel(TWILIO_SETTLE_CHECKED, call_id)
+                continue
         store.hset(TWILIO_SETTLE_CHECKED, call_id, str(now.timestamp()))
     session.commit()
     return ended
 
 
-def _asked(store: redis.Redis) -> dict[str, float]:
-    """When each call was last asked about (an unreadable entry: never)."""
+def _asked(store: redis.Redis, live: Container[str]) -> tuple[dict[str, float], list[str]]:
+    """When each live call was last asked about (an unreadable entry: never), and the
+    entries to drop (calls no longer live, and unreadable entries)."""
     # redis-py types the sync client's replies as ``Awaitable | Any``.
     read = cast("dict[str | bytes, str | bytes]", store.hgetall(TWILIO_SETTLE_CHECKED))
-    asked = {}
-    for call_id, at in read.items():
-        with contextlib.suppress(ValueError):
-            asked[as_text(call_id)] = float(at)
-    return asked
+    asked: dict[str, float] = {}
+    gone: list[str] = []
+    for key, raw in read.items():
+        call_id = as_text(key)
+        try:
+            at = float(raw)
+        except ValueError:
+            at = math.nan
+        if call_id in live and math.isfinite(at):
+            asked[call_id] = at
+        else:
+            gone.append(call_id)
+    return asked, gone
 
 
 def _end(
