@@ -17,7 +17,7 @@ import redis
 from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import Session, col, select
 
 from callbacks.models import OutboundTask
@@ -26,9 +26,9 @@ from callcenter.settings import Settings
 from core.bus import EventBus
 from orders.enums import Role
 from recordings.models import Recording
-from telephony import calls
+from telephony import calls, services
 from telephony.constants import OFFER, OFFERS, QUEUED_CALL
-from telephony.enums import CallState
+from telephony.enums import CallChannel, CallState
 from telephony.events import CallHangUp
 from telephony.models import Call
 from telephony.routing import LOST_AFTER_SECONDS
@@ -1496,3 +1496,30 @@ def test_a_call_that_cannot_be_ended_waits_its_turn_and_the_others_are_ended(
     clock.advance(60)
     assert _settle(app) == 1
     assert _row(db, stuck.sid).disposition == "abandoned"
+
+
+def test_the_live_calls_asked_about_are_read_by_the_index_of_live_calls(db: Session) -> None:
+    """Found in review: the read of live Twilio calls named the channel, the SID and the age
+    as conditions, and SQLite's planner took the index of every SID ever logged for it
+    (PostgreSQL's could take that of every call's start): a sweep twice a minute cost more
+    as the log grew. It reads the partial index of the calls going on."""
+    seen: list[tuple[str, Any]] = []
+    connection = db.connection()
+
+    def note(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(connection, "before_cursor_execute", note)
+    try:
+        services.live_provider_calls(db, channel=CallChannel.TWILIO)
+    finally:
+        event.remove(connection, "before_cursor_execute", note)
+    [(statement, parameters)] = seen
+    if connection.dialect.name == "sqlite":
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+        assert any("ix_call_live" in row[3] for row in plan), plan
+    else:
+        # Few rows: a scan would be cheaper; forbid it to see which index serves the query.
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).all()
+        assert any("ix_call_live" in row[0] for row in plan), plan
