@@ -47,6 +47,8 @@ class FakeTwilioApi:
     here is a call Twilio does not know (404)."""
     ended_at: dict[str, datetime] = field(default_factory=dict)
     """When each ended call ended (its resource's ``end_time``), by SID."""
+    changed_at: dict[str, datetime] = field(default_factory=dict)
+    """When Twilio last changed each call (``date_updated``), by SID; else its end."""
     failing: bool = False
     """Every GET of a call is answered 500: Twilio unwell."""
 
@@ -106,9 +108,18 @@ class FakeTwilioApi:
                     code, payload = 404, {"code": 20404, "message": "not found", "status": 404}
                 else:
                     ended = api.ended_at.get(sid)
-                    end_time = format_datetime(ended) if ended is not None else None
-                    payload = {"sid": sid, "status": status, "end_time": end_time}
-                    code, payload = 200, {**payload, "date_updated": end_time}
+                    changed = api.changed_at.get(sid, ended)
+                    code, payload = (
+                        200,
+                        {
+                            "sid": sid,
+                            "status": status,
+                            "end_time": format_datetime(ended) if ended is not None else None,
+                            "date_updated": format_datetime(changed)
+                            if changed is not None
+                            else None,
+                        },
+                    )
                 body = json.dumps(payload).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")

@@ -1523,3 +1523,20 @@ def test_the_live_calls_asked_about_are_read_by_the_index_of_live_calls(db: Sess
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).all()
         assert any("ix_call_live" in row[0] for row in plan), plan
+
+
+def test_a_call_that_never_connected_is_judged_by_its_last_change(
+    sim: TwilioSimulator, api: FakeTwilioApi, app: Any, db: Session, clock: TestClock
+) -> None:
+    """Twilio gives a call that never connected (failed, busy, no answer) no end time: its
+    last change stands for its end, so its own callback still has its 30 s first."""
+    caller = sim.call("+8613800138050")
+    assert caller.press("0").verbs()[-1] == "Enqueue"
+    clock.advance(61)
+    api.call_status[caller.sid] = "failed"
+    api.changed_at[caller.sid] = clock() - timedelta(seconds=10)
+    assert _settle(app) == 0
+    assert _row(db, caller.sid).state == "queued"
+    clock.advance(30)
+    assert _settle(app) == 1
+    assert _row(db, caller.sid).disposition == "failed"

@@ -69,8 +69,10 @@ class CallAtTwilio:
     status: str
     """Twilio's CallStatus: ``in-progress``, ``completed``..."""
     ended_at: datetime | None
-    """When the call ended (for one that never connected, its last change); None while
-    it goes on."""
+    """When the call ended; None while it goes on, and for a call that never connected
+    (busy, no answer, cancelled)."""
+    changed_at: datetime | None
+    """When Twilio last changed the call."""
 
 
 class TwilioCalls:
@@ -132,10 +134,9 @@ class TwilioCalls:
                 if exc.status == 404:
                     return None
                 raise
-            # Twilio gives no end time to a call that never connected (busy, no answer):
-            # its last change is its end.
-            ended = call.end_time or call.date_updated
-            return CallAtTwilio(status=str(call.status or ""), ended_at=ended)
+            return CallAtTwilio(
+                status=str(call.status or ""), ended_at=call.end_time, changed_at=call.date_updated
+            )
 
         return self._with_retries(lambda: self._with_client(fetch))
 

@@ -96,7 +96,9 @@ def settle_ended_calls(
         if said is None:
             log.warning("a live call twilio does not know is left as it is", call=call_id)
         elif status is not None and services.ends_call(status):
-            if said.ended_at is not None and said.ended_at > grace:
+            # A call that never connected has no end time: its last change is its end.
+            ended_at = said.ended_at or said.changed_at
+            if ended_at is not None and ended_at > grace:
                 continue  # ended a moment ago: its callback's turn; asked again next sweep
             try:
                 over = _end(session, board, call, status, clock)
