@@ -49,6 +49,8 @@ class FakeTwilioApi:
     """When each ended call ended (its resource's ``end_time``), by SID."""
     changed_at: dict[str, datetime] = field(default_factory=dict)
     """When Twilio last changed each call (``date_updated``), by SID; else its end."""
+    refusing: set[str] = field(default_factory=set)
+    """Calls whose GET is refused (400), by SID: a refusal about that one call."""
     failing: bool = False
     """Every GET of a call is answered 500: Twilio unwell."""
 
@@ -104,6 +106,8 @@ class FakeTwilioApi:
                 status = api.call_status.get(sid)
                 if api.failing:
                     code, payload = 500, {"code": 20500, "message": "Internal Server Error"}
+                elif sid in api.refusing:
+                    code, payload = 400, {"code": 20001, "message": "refused", "status": 400}
                 elif status is None:
                     code, payload = 404, {"code": 20404, "message": "not found", "status": 404}
                 else:

@@ -27,7 +27,7 @@ from core.bus import EventBus
 from orders.enums import Role
 from recordings.models import Recording
 from telephony import calls, services
-from telephony.constants import OFFER, OFFERS, QUEUED_CALL
+from telephony.constants import OFFER, OFFERS, QUEUED_CALL, TWILIO_SETTLE_LOCK
 from telephony.enums import CallChannel, CallState
 from telephony.events import CallHangUp
 from telephony.models import Call
@@ -1473,7 +1473,9 @@ def test_a_call_that_cannot_be_ended_waits_its_turn_and_the_others_are_ended(
     fault in its clean-up) stayed first in line and ended every sweep at its failure, so
     no other lost hang-up was ever settled. Now it is logged, asked again a minute later,
     and the sweep goes on."""
-    stuck, other = sim.call("+8613800138040"), sim.call("+8613800138041")
+    stuck = sim.call("+8613800138040")
+    clock.advance(1)  # asked first: due first
+    other = sim.call("+8613800138041")
     for caller in (stuck, other):
         assert caller.press("0").verbs()[-1] == "Enqueue"
         api.call_status[caller.sid] = "completed"
@@ -1488,6 +1490,7 @@ def test_a_call_that_cannot_be_ended_waits_its_turn_and_the_others_are_ended(
 
     monkeypatch.setattr(calls, "provider_status", failing)
     assert _settle(app) == 1
+    assert _asked(api) == [stuck.sid, other.sid]
     assert (_row(db, stuck.sid).state, _row(db, other.sid).state) == ("queued", "ended")
     asked = len(_asked(api))
     assert _settle(app) == 0
@@ -1540,3 +1543,42 @@ def test_a_call_that_never_connected_is_judged_by_its_last_change(
     clock.advance(30)
     assert _settle(app) == 1
     assert _row(db, caller.sid).disposition == "failed"
+
+
+def test_one_sweep_at_a_time_goes_past_a_refused_call_and_ends_calls_when_twilio_says(
+    sim: TwilioSimulator,
+    api: FakeTwilioApi,
+    app: Any,
+    bus: redis.Redis,
+    db: Session,
+    clock: TestClock,
+) -> None:
+    """Found in review: two sweeps at once (two workers, or one that ran long beside the
+    next) asked about the same calls; a refusal about one call (Twilio's 400) stopped every
+    sweep at that call; and a call ended so was logged as ending when we learnt of it, a
+    minute or more after Twilio's end, lengthening its talk or its wait in the reports."""
+    refused = sim.call("+8613800138060")
+    clock.advance(1)
+    lost = sim.call("+8613800138061")
+    clock.advance(1)
+    talking = sim.call("+8613800138062")
+    for caller in (refused, lost, talking):
+        assert caller.press("0").verbs()[-1] == "Enqueue"
+    clock.advance(61)
+    api.refusing.add(refused.sid)
+    ended = (clock() - timedelta(seconds=50)).replace(microsecond=0)
+    api.call_status.update({lost.sid: "completed", talking.sid: "in-progress"})
+    api.ended_at[lost.sid] = ended
+    api.changed_at[lost.sid] = clock() - timedelta(seconds=5)  # the end time is what counts
+
+    held = bus.lock(TWILIO_SETTLE_LOCK, timeout=60)
+    assert held.acquire(blocking=False)
+    assert _settle(app) == 0
+    assert _asked(api) == []  # another sweep is at it
+    held.release()
+
+    assert _settle(app) == 1
+    assert _asked(api) == [refused.sid, lost.sid, talking.sid]
+    row = _row(db, lost.sid)
+    assert (row.disposition, row.ended_at) == ("abandoned", ended)
+    assert {_row(db, c.sid).state for c in (refused, talking)} == {"queued"}

@@ -10,23 +10,26 @@ which its REST API reads.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Container
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 import redis
 import structlog
+from redis.exceptions import LockError
 from sqlmodel import Session
 
 from core.bus import as_text
+from core.db import DatabaseBusy
 from core.types import Clock
 from telephony import calls, services
-from telephony.constants import TWILIO_SETTLE_CHECKED
+from telephony.constants import TWILIO_SETTLE_CHECKED, TWILIO_SETTLE_LOCK
 from telephony.enums import CallChannel, ProviderStatus
 from telephony.services import ProviderCall
 from telephony.switchboard import Switchboard
-from telephony.twilio.errors import TwilioError
+from telephony.twilio.errors import TwilioAuthFailed, TwilioError, TwilioRateLimited
 from telephony.twilio.rest import TwilioCalls
 
 log = structlog.get_logger(__name__)
@@ -41,6 +44,11 @@ RECHECK_SECONDS = 60
 """How often one live call is asked about, at most (give or take ``SWEEP_SLACK_SECONDS``:
 sweeps come every 30 s, each starting a little late or early)."""
 SWEEP_SLACK_SECONDS = 5
+SWEEP_BUDGET_SECONDS = 25
+"""A sweep asks no more once it has run this long (a slow Twilio, its rate limits): the
+next sweep comes 30 s after this one began."""
+LOCK_SECONDS = 120
+"""How long one sweep holds the others off at most (a worker that died mid-sweep)."""
 BATCH = 30
 """Calls asked about in one sweep: those due longest first (asked longest ago, or never
 asked and older), so that a floor with more live calls than this has each asked in turn,
@@ -57,12 +65,29 @@ def settle_ended_calls(
 ) -> list[str]:
     """Ask Twilio about live calls not asked about for ``RECHECK_SECONDS``; those it says
     ended ``CALLBACK_GRACE_SECONDS`` ago or more are ended here as their status callback
-    would have ended them (the caller who left a queue has abandoned, an agent on the call
-    goes to wrap-up). The ids of the calls ended.
+    would have ended them, at the time Twilio gives (the caller who left a queue has
+    abandoned, an agent on the call goes to wrap-up). The ids of the calls ended. One
+    sweep at a time: another under way, this one asks nothing.
 
-    Twilio's errors (unreachable, refusing the credentials, rate limiting) end the sweep
-    with nothing more asked: the next one asks again. A call Twilio does not know (another
-    account's SID) is left as it is."""
+    Errors of Twilio's or of our account (unreachable, failing, refusing the credentials,
+    rate limiting) end the sweep with nothing more asked: the next one asks again. A call
+    Twilio refuses to tell of, or does not know (another account's SID), is left as it is
+    and asked again in a minute."""
+    store = board.events.client
+    # Two workers' sweeps, or one that ran long beside the next, would ask the same calls.
+    lock = store.lock(TWILIO_SETTLE_LOCK, timeout=LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
+        return []
+    try:
+        return _settle(session, board, twilio=twilio, clock=clock, batch=batch)
+    finally:
+        with contextlib.suppress(LockError):
+            lock.release()
+
+
+def _settle(
+    session: Session, board: Switchboard, *, twilio: TwilioCalls, clock: Clock, batch: int
+) -> list[str]:
     now = clock()
     settled = now.timestamp() - SETTLE_AFTER_SECONDS
     live = {
@@ -85,37 +110,46 @@ def settle_ended_calls(
     grace = now - timedelta(seconds=CALLBACK_GRACE_SECONDS)
     ended: list[str] = []
     for call_id in due[:batch]:
+        if (clock() - now).total_seconds() >= SWEEP_BUDGET_SECONDS:
+            break
         call = live[call_id]
         session.commit()  # no transaction held while Twilio answers
         try:
             said = twilio.status_of(call.provider_id)
         except TwilioError as exc:
-            log.warning("twilio calls left unsettled: twilio did not answer", error=str(exc))
-            break
+            if _about_twilio(exc):
+                log.warning("twilio calls left unsettled: twilio did not answer", error=str(exc))
+                break
+            log.warning("twilio refused to say what became of a call", call=call_id, error=str(exc))
+            said = None
+        else:
+            if said is None:
+                log.warning("a live call twilio does not know is left as it is", call=call_id)
         status = None if said is None else _status(said.status)
-        if said is None:
-            log.warning("a live call twilio does not know is left as it is", call=call_id)
-        elif status is not None and services.ends_call(status):
+        if said is not None and status is not None and services.ends_call(status):
             # A call that never connected has no end time: its last change is its end.
-            ended_at = said.ended_at or said.changed_at
-            if ended_at is not None and ended_at > grace:
+            ended_at = said.ended_at or said.changed_at or now
+            if ended_at > grace:
                 continue  # ended a moment ago: its callback's turn; asked again next sweep
-            try:
-                over = _end(session, board, call, status, clock)
-            except Exception:  # one call that cannot be ended must not stop the others
-                session.rollback()
-                log.exception(
-                    "a twilio call twilio says has ended could not be ended", call=call_id
-                )
-                over = False
-            if over:
-                log.warning("a twilio call whose end never reached us is ended", call=call_id)
+            # The call ended when Twilio says, not when we learnt of it.
+            at = min(now, max(ended_at, call.ringing_at))
+            if _ended(session, board, call, status, at):
                 ended.append(call_id)
                 store.hdel(TWILIO_SETTLE_CHECKED, call_id)
                 continue
         store.hset(TWILIO_SETTLE_CHECKED, call_id, str(now.timestamp()))
     session.commit()
     return ended
+
+
+def _about_twilio(error: TwilioError) -> bool:
+    """Whether an error speaks of Twilio or our account (unreachable or failing, refusing
+    the credentials, rate limiting), not of the one call asked about (another refusal):
+    the sweep stops."""
+    if isinstance(error, TwilioAuthFailed | TwilioRateLimited):
+        return True
+    status = error.details.get("twilio_status")
+    return not isinstance(status, int) or status >= 500  # no answer at all, or Twilio's fault
 
 
 def _asked(store: redis.Redis, live: Container[str]) -> tuple[dict[str, float], list[str]]:
@@ -138,19 +172,36 @@ def _asked(store: redis.Redis, live: Container[str]) -> tuple[dict[str, float], 
     return asked, gone
 
 
-def _end(
-    session: Session, board: Switchboard, call: ProviderCall, status: ProviderStatus, clock: Clock
+def _ended(
+    session: Session, board: Switchboard, call: ProviderCall, status: ProviderStatus, at: datetime
 ) -> bool:
-    """End the call as its status callback would; whether it is over now."""
-    ended = calls.provider_status(
-        session,
-        board,
-        provider_id=call.provider_id,
-        status=status,
-        sequence_number=None,
-        clock=clock,
-    )
-    return ended is not None and ended.ended_at is not None
+    """End the call as its status callback would have, at ``at``; whether it is over now.
+    A call that cannot be ended is logged and waits its turn: one call must not stop the
+    others. A database too busy stops the sweep (the next one tries again)."""
+    try:
+        over = calls.provider_status(
+            session,
+            board,
+            provider_id=call.provider_id,
+            status=status,
+            sequence_number=None,
+            clock=lambda: at,
+        )
+    except DatabaseBusy:
+        session.rollback()
+        raise
+    except Exception:
+        session.rollback()
+        log.exception(
+            "a call twilio says has ended could not be ended, or its clean-up failed",
+            call=call.call_id,
+        )
+        return False
+    if over is None or over.ended_at is None:
+        log.warning("a call twilio says has ended was not found to end", call=call.call_id)
+        return False
+    log.warning("a twilio call whose end never reached us is ended", call=call.call_id)
+    return True
 
 
 def _status(said: str) -> ProviderStatus | None:
