@@ -1380,6 +1380,7 @@ def test_twilio_is_asked_about_each_live_call_in_turn_and_only_when_it_answers(
     leaves every call live and asks nothing more that sweep; a call Twilio does not know
     is left live. Without the account's credentials nothing is asked."""
     ctx = worker_context(app)
+    clock.freeze(clock())  # the minute's bounds are met exactly: no real time in between
     older = [sim.call(f"+861380013802{n}") for n in range(2)]
     for call in older:
         assert call.press("0").verbs()[-1] == "Enqueue"
@@ -1449,6 +1450,7 @@ def test_the_call_due_longest_is_asked_first_whether_asked_before_or_not(
             )
         return _asked(api)[before:]
 
+    clock.freeze(clock())  # due for 6 s against 1 s: no real time in between
     asked_before = sim.call("+8613800138030")
     clock.advance(61)
     newer = sim.call("+8613800138031")
