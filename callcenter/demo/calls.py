@@ -261,21 +261,18 @@ class TwilioStandIn:
                 form = {k: v[0] for k, v in parse_qs(body).items()}
                 sid = "CA" + uuid.uuid4().hex
                 stand_in.on_ring({**form, "Sid": sid})
-                reply = json.dumps({"sid": sid, "status": "queued", "to": form.get("To")})
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply.encode())
+                self._reply(201, {"sid": sid, "status": "queued", "to": form.get("To")})
 
             def do_GET(self) -> None:
                 call = _CALL_RESOURCE.fullmatch(self.path)
                 status = stand_in.status_of(call.group(1)) if call is not None else None
                 if call is None or status is None:
-                    code, reply = 404, {"code": 20404, "message": "not found", "status": 404}
+                    self._reply(404, {"code": 20404, "message": "not found", "status": 404})
                 else:
-                    code, reply = 200, {"sid": call.group(1), "status": status}
-                body = json.dumps(reply).encode()
+                    self._reply(200, {"sid": call.group(1), "status": status})
+
+            def _reply(self, code: int, payload: dict[str, object]) -> None:
+                body = json.dumps(payload).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -79,14 +79,20 @@ def settle_ended_calls(
     if not lock.acquire():
         return []
     try:
-        return _settle(session, board, twilio=twilio, clock=clock, batch=batch)
+        return _settle(session, board, store, twilio=twilio, clock=clock, batch=batch)
     finally:
         with contextlib.suppress(LockError):
             lock.release()
 
 
 def _settle(
-    session: Session, board: Switchboard, *, twilio: TwilioCalls, clock: Clock, batch: int
+    session: Session,
+    board: Switchboard,
+    store: redis.Redis,
+    *,
+    twilio: TwilioCalls,
+    clock: Clock,
+    batch: int,
 ) -> list[str]:
     now = clock()
     settled = now.timestamp() - SETTLE_AFTER_SECONDS
@@ -95,7 +101,6 @@ def _settle(
         for call in services.live_provider_calls(session, channel=CallChannel.TWILIO)
         if call.ringing_at.timestamp() < settled
     }
-    store = board.events.client
     asked, gone = _asked(store, live)
     if gone:
         store.hdel(TWILIO_SETTLE_CHECKED, *gone)
