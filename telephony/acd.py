@@ -720,6 +720,15 @@ class Acd:
     def queues(self) -> list[str]:
         return sorted(as_text(q) for q in cast("set[str | bytes]", self.client.smembers(QUEUES)))
 
+    def calls_in_queues(self) -> list[str]:
+        """Every call waiting in a queue, or ringing an agent."""
+        pipe = self.client.pipeline(transaction=False)
+        for queue in self.queues():
+            pipe.zrange(WAITING.format(queue=queue), 0, -1)
+        pipe.zrange(OFFERS, 0, -1)
+        replies = cast("list[list[str | bytes]]", pipe.execute())
+        return sorted({as_text(call_id) for reply in replies for call_id in reply})
+
     # Helpers
 
     def _decisions(self) -> Lock:

@@ -213,6 +213,35 @@ def offer_waiting_calls(session: Session, *, acd: Acd) -> list[Offer]:
     return offers
 
 
+def withdraw_ended_calls(session: Session, *, acd: Acd) -> list[str]:
+    """Calls the ACD still has waiting, or ringing an agent, that the log shows ended
+    leave it, counted as their end counts (a caller who gave up waiting has abandoned).
+
+    A call's end is written to the log, then taken out of the ACD. When the second step
+    fails (Redis away for a moment), nothing else takes the caller out: the provider does
+    not send the hang-up twice, and a call that is no longer live is not settled again. The
+    caller stayed waiting on the wall, and was offered to the next agent free (see
+    :func:`record_offers`). The log's end is written first and is final, so whichever of
+    this sweep and the end's own step comes second finds nothing to take out, nor to
+    count. The worker's offer sweep runs this; the ids of the calls taken out."""
+    in_acd = acd.calls_in_queues()
+    rows = (
+        session.connection().execute(
+            core_select(col(Call.id), col(Call.disposition)).where(
+                col(Call.id).in_(in_acd), col(Call.state) == CallState.ENDED
+            )
+        )
+        if in_acd
+        else ()
+    )
+    ended = {row.id: row.disposition for row in rows}
+    session.commit()  # read only: ends the transaction, as every read of a sweep does
+    for call_id, disposition in sorted(ended.items()):
+        _unanswered_end(acd, call_id, disposition)
+        log.warning("a call that ended was still in the ACD, and is taken out", call=call_id)
+    return sorted(ended)
+
+
 LOST_AFTER_SECONDS = 5
 """How long the ACD must have had no record of a call the log shows waiting before the
 call is queued again: far longer than any step between the two takes (a queueing between

@@ -1584,3 +1584,116 @@ def test_one_sweep_at_a_time_goes_past_a_refused_call_and_ends_calls_when_twilio
     row = _row(db, lost.sid)
     assert (row.disposition, row.ended_at) == ("abandoned", ended)
     assert {_row(db, c.sid).state for c in (refused, talking)} == {"queued"}
+
+
+def test_a_call_ended_at_twilios_time_never_ends_before_its_agent_answered(
+    sim: TwilioSimulator,
+    agent: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    bus: redis.Redis,
+    db: Session,
+    clock: TestClock,
+) -> None:
+    """Found in review: the end time Twilio gives runs on Twilio's clock. One a few seconds
+    behind ours put a settled call's end before its agent answered, and its talk time below
+    zero in the reports."""
+    agent_id, _ = agent()
+    api.replies.append((201, {"sid": "CA" + "c" * 32}))
+    caller = sim.call("+8613800138070")
+    assert caller.press("0").verbs()[-1] == "Enqueue"
+    run_worker_jobs(app, redis_url, bus)
+    clock.advance(4)
+    _bridged(sim, api, caller, agent_id, "CA" + "c" * 32)
+    bridged_at = _row(db, caller.sid).bridged_at
+    assert bridged_at is not None
+    api.call_status[caller.sid] = "completed"
+    api.ended_at[caller.sid] = bridged_at - timedelta(seconds=2)
+    clock.advance(61)
+
+    assert _settle(app) == 1
+    row = _row(db, caller.sid)
+    assert (row.disposition, row.agent_id, row.ended_at) == ("completed", agent_id, bridged_at)
+
+
+def _hang_up_the_acd_misses(
+    app: Any, caller: SimulatedCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller hangs up, and Redis fails as the hang-up takes them out of the ACD, after
+    the log's write: the callback is answered 503."""
+    acd = app.state.switchboard.acd
+    taken = acd.abandon
+
+    def redis_away(call_id: str) -> bool:
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(acd, "abandon", redis_away)
+    assert caller.status("completed").status_code == 503
+    monkeypatch.setattr(acd, "abandon", taken)
+
+
+def test_a_hang_up_the_acd_missed_takes_the_caller_off_the_queue_at_the_next_sweep(
+    sim: TwilioSimulator,
+    make_user: Any,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found in review: a hang-up is written to the log, then taken out of the ACD. When
+    Redis failed between the two, the callback answered 503, which Twilio does not retry,
+    and the call was no longer live for the settling: the caller who had left stayed
+    waiting on the wall, and was offered to the next agent free. Now the offer sweep takes
+    out of the ACD the calls that the log shows ended."""
+    caller = sim.call("+8613800138080")
+    assert caller.press("0").verbs()[-1] == "Enqueue"
+    _hang_up_the_acd_misses(app, caller, monkeypatch)
+    row = _row(db, caller.sid)
+    assert (row.state, row.disposition) == ("ended", "abandoned")
+    auth = bearer(make_user(Role.SUPERVISOR))
+    figures = client.get(f"/api/queues/{QUEUE}", headers=auth).json()
+    assert (figures["waiting"], figures["abandoned"]) == (1, 0)  # the fault
+
+    _sweep(app, redis_url, settings, bus)
+    figures = client.get(f"/api/queues/{QUEUE}", headers=auth).json()
+    assert (figures["waiting"], figures["abandoned"]) == (0, 1)
+    assert _row(db, caller.sid).agent_id is None  # offered to nobody
+
+
+def test_a_hang_up_the_acd_missed_while_ringing_an_agent_frees_the_agent_at_the_next_sweep(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_user: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same fault for a caller who hung up while an agent's phone rang for them: the
+    agent rang on for nobody until the ring ran out."""
+    agent_id, _ = agent()
+    supervisor = bearer(make_user(Role.SUPERVISOR))
+    api.replies.append((201, {"sid": "CA" + "d" * 32}))
+    caller = sim.call("+8613800138081")
+    assert caller.press("0").verbs()[-1] == "Enqueue"
+    run_worker_jobs(app, redis_url, bus)
+    _hang_up_the_acd_misses(app, caller, monkeypatch)
+    assert _row(db, caller.sid).state == "ended"
+
+    def state() -> str:
+        agents = client.get("/api/agents", headers=supervisor).json()
+        return str(next(a["state"] for a in agents if a["agent_id"] == agent_id))
+
+    assert state() == "offered"  # the fault
+    _sweep(app, redis_url, settings, bus)
+    assert state() == "available"
+    figures = client.get(f"/api/queues/{QUEUE}", headers=supervisor).json()
+    assert (figures["waiting"], figures["abandoned"]) == (0, 1)

@@ -36,6 +36,7 @@ from telephony.routing import (
     offer_waiting_calls,
     release_agents_left_on_calls,
     requeue_lost_calls,
+    withdraw_ended_calls,
 )
 from telephony.services import get_call, keep_recording
 from telephony.switchboard import Switchboard
@@ -319,8 +320,8 @@ def _steer_hold(
 
 async def sweep_offers(ctx: dict[str, Any]) -> int:
     """Offers that rang out move on; finished wrap-ups free their agents for waiting calls;
-    waiting calls the ACD lost are queued again, and agents left on calls their callers
-    have left are released.
+    calls that ended and were left in the ACD leave it, waiting calls the ACD lost are
+    queued again, and agents left on calls their callers have left are released.
     The fresh offers ring from the bus, like every other."""
     acd: Acd = ctx["switchboard"].acd
 
@@ -328,6 +329,7 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
         acd.presence.finish_wrap_ups()
         acd.release_stray_agents()
         with ctx["sessions"]() as session:
+            withdraw_ended_calls(session, acd=acd)
             requeue_lost_calls(session, acd=acd, clock=ctx["clock"])
             release_agents_left_on_calls(session, acd=acd, clock=ctx["clock"])
             return (
