@@ -53,6 +53,9 @@ class FakeTwilioApi:
     """Calls whose GET is refused (400), by SID: a refusal about that one call."""
     failing: bool = False
     """Every GET of a call is answered 500: Twilio unwell."""
+    on_call_read: Callable[[str], None] | None = None
+    """Called with the SID as each GET of a call arrives, before it is answered: what the
+    service holds while Twilio answers."""
 
     @property
     def base_url(self) -> str:
@@ -103,6 +106,8 @@ class FakeTwilioApi:
                 self.wfile.write(body or b"")
 
             def _call(self, sid: str) -> None:
+                if api.on_call_read is not None:
+                    api.on_call_read(sid)
                 status = api.call_status.get(sid)
                 if api.failing:
                     code, payload = 500, {"code": 20500, "message": "Internal Server Error"}

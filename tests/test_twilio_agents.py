@@ -1697,3 +1697,21 @@ def test_a_hang_up_the_acd_missed_while_ringing_an_agent_frees_the_agent_at_the_
     assert state() == "available"
     figures = client.get(f"/api/queues/{QUEUE}", headers=supervisor).json()
     assert (figures["waiting"], figures["abandoned"]) == (0, 1)
+
+
+def test_no_transaction_is_held_while_twilio_answers(
+    sim: TwilioSimulator, api: FakeTwilioApi, app: Any, db: Session, clock: TestClock
+) -> None:
+    """Twilio may take seconds to answer (up to the adapter's timeout, call after call): a
+    transaction held meanwhile would keep a database connection idle in it, and one that
+    held a call would hold up that call's own callbacks."""
+    callers = [sim.call(f"+86138001380{n}") for n in (90, 91)]
+    for caller in callers:
+        assert caller.press("0").verbs()[-1] == "Enqueue"
+        api.call_status[caller.sid] = "in-progress"
+    clock.advance(61)
+    in_transaction: list[bool] = []
+    api.on_call_read = lambda _sid: in_transaction.append(db.in_transaction())
+
+    assert _settle(app) == 0
+    assert in_transaction == [False, False]
