@@ -236,10 +236,18 @@ def withdraw_ended_calls(session: Session, *, acd: Acd) -> list[str]:
     )
     ended = {row.id: row.disposition for row in rows}
     session.commit()  # read only: ends the transaction, as every read of a sweep does
+    taken = []
     for call_id, disposition in sorted(ended.items()):
-        _unanswered_end(acd, call_id, disposition)
+        try:
+            if not _unanswered_end(acd, call_id, disposition):
+                continue  # the end's own step came first
+        except (redis.RedisError, BusUnavailable) as exc:
+            # Redis again: the rest of the sweep (its own steps say so) and the next one.
+            log.warning("calls that ended left in the ACD for the next sweep", error=str(exc))
+            break
         log.warning("a call that ended was still in the ACD, and is taken out", call=call_id)
-    return sorted(ended)
+        taken.append(call_id)
+    return taken
 
 
 LOST_AFTER_SECONDS = 5
@@ -664,11 +672,11 @@ def call_ended(
         _unanswered_end(acd, call.id, call.disposition)
 
 
-def _unanswered_end(acd: Acd, call_id: str, disposition: Disposition | None) -> None:
+def _unanswered_end(acd: Acd, call_id: str, disposition: Disposition | None) -> bool:
     """A call that ended while no agent had it out of the ACD: counted as abandoned when
-    its caller gave up waiting; a call that failed, was busy or cancelled only leaves."""
+    its caller gave up waiting; a call that failed, was busy or cancelled only leaves.
+    Whether it was still in the ACD."""
     if disposition is Disposition.ABANDONED:
-        acd.abandon(call_id)
-    else:
-        ended = disposition.value if disposition is not None else "ended"
-        acd.withdraw(call_id, reason=f"call {ended}", ended=True)
+        return acd.abandon(call_id)
+    ended = disposition.value if disposition is not None else "ended"
+    return acd.withdraw(call_id, reason=f"call {ended}", ended=True) is not None

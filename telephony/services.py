@@ -653,7 +653,7 @@ def _end(session: Session, call: Call, disposition: Disposition, clock: Clock) -
     move_call(session, call, CallState.ENDED)
     call.disposition = disposition
     # The end may come on another clock (the end time Twilio gives, a process a little
-    # behind): a call never ends before a moment already logged for it, or its talk or its
-    # wait would count less than nothing in the reports.
-    logged = (call.ringing_at, call.answered_at, call.queued_at, call.bridged_at, call.held_at)
+    # behind): a call never ends before the moments its talk and its wait are counted
+    # from, which would count less than nothing in the reports.
+    logged = (call.ringing_at, call.answered_at, call.queued_at, call.bridged_at)
     call.ended_at = max(clock(), *(moment for moment in logged if moment is not None))

@@ -136,9 +136,10 @@ def _settle(
             ended_at = said.ended_at or said.changed_at or now
             if ended_at > grace:
                 continue  # ended a moment ago: its callback's turn; asked again next sweep
-            # The call ended when Twilio says, not when we learnt of it (never before a
-            # moment the log holds for it: see ``services.apply_provider_status``).
-            at = min(now, ended_at)
+            # The call ended when Twilio says, not when we learnt of it; never before it
+            # rang, on our clock (every step of the end is written at this moment), nor
+            # before it was answered or queued (see ``services.apply_provider_status``).
+            at = min(now, max(ended_at, call.ringing_at))
             if _ended(session, board, call, status, at):
                 ended.append(call_id)
                 store.hdel(TWILIO_SETTLE_CHECKED, call_id)
