@@ -37,6 +37,7 @@ import telephony.twilio.http
 import telephony.twilio.media
 from callcenter import docs, problems, wiring
 from callcenter.middleware import Admission, BodyLimit, Metrics
+from callcenter.repair_metrics import RepairsCollector
 from callcenter.saturation import Saturation
 from callcenter.settings import Settings
 from callcenter.wiring import (
@@ -119,6 +120,7 @@ def create_app(
         "How long this process's Twilio webhooks take to be answered (smoothed)",
         registry=registry,
     ).set_function(saturation.answer_seconds)
+    registry.register(RepairsCollector(bus))
 
     problems.install(app)
     app.router.routes.extend(_routes())

@@ -154,3 +154,23 @@ def test_metrics_are_for_loopback_or_the_token_holder(
     scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"})
     assert scraped.status_code == 200
     assert "callcenter_http_requests_total" in scraped.text
+
+
+def test_metrics_are_scraped_while_redis_is_away_without_the_repairs(
+    settings: Settings, engine: Any
+) -> None:
+    """The worker's repairs are read from Redis as /metrics is scraped: with Redis away the
+    scrape still answers, with every other figure, and leaves the repairs out (unknown,
+    not zero)."""
+    away = redis.Redis.from_url("redis://127.0.0.1:9", socket_connect_timeout=0.5)
+    app = create_app(
+        settings=settings, engine=engine, bus=away, secret_key=SECRET, clock=TestClock(OPEN_HOURS)
+    )
+    settings.metrics.token = SecretStr("scrape-token-0123456789")
+    with TestClient(app) as client:
+        scraped = client.get(
+            "/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"}
+        )
+    assert scraped.status_code == 200
+    assert "callcenter_event_loop_lag_seconds" in scraped.text
+    assert "callcenter_call_repairs_total" not in scraped.text

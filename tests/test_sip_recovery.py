@@ -3,14 +3,17 @@ database: what it does to the ACD, not only to the call log."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import redis
 from sqlmodel import Session, select
 
 from agent_console import ConsoleConfig, pop_presenter
+from callcenter.app import worker_context
 from core.bus import EventBus
 from orders.enums import Role
 from orders.models import User
@@ -20,7 +23,9 @@ from telephony.enums import CallChannel, CallState, Disposition
 from telephony.events import CallNotifier
 from telephony.models import Call
 from telephony.presence import AgentState, Presence
+from telephony.repairs import Repair, repair_counts
 from telephony.routing import expire_offers, offer_waiting_calls, record_offers
+from telephony.sip.jobs import reconcile_calls
 from telephony.sip.recovery import end_orphaned_calls
 from tests.conftest import TestClock
 
@@ -100,3 +105,16 @@ def test_a_call_whose_end_was_not_logged_keeps_its_finished_recording(
     [recording] = db.exec(select(Recording).where(Recording.call_id == call.id)).all()
     assert (recording.kind, recording.duration_seconds) == (RecordingKind.CALL, 1.0)
     assert recording.sha256 == finished.sha256
+
+
+def test_the_worker_ends_a_dead_endpoints_call_and_counts_the_repair(
+    app: Any, db: Session, bus: redis.Redis, clock: TestClock, make_call: Callable[..., Call]
+) -> None:
+    """The worker's sweep (every 3 s) ends the call, and counts it among its repairs: an
+    endpoint dying is worth an operator's look (``callcenter_call_repairs_total``)."""
+    carried = make_call(channel=CallChannel.SIP, ringing_at=clock() - timedelta(minutes=1))
+
+    assert asyncio.run(reconcile_calls({**worker_context(app), "bus": bus})) == 1
+    db.refresh(carried)
+    assert (carried.state, carried.disposition) == (CallState.ENDED, Disposition.FAILED)
+    assert repair_counts(bus)[Repair.ORPHANED_SIP_CALL_ENDED] == 1

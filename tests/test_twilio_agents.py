@@ -17,6 +17,8 @@ import redis
 from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from sqlalchemy import event, update
 from sqlmodel import Session, col, select
 
@@ -1298,6 +1300,17 @@ def _settle(app: Any) -> int:
     return int(asyncio.run(settle_twilio_calls(worker_context(app))))
 
 
+def _repairs(client: TestClient, settings: Settings) -> dict[str, float]:
+    """The worker's repairs, by kind, as ``/metrics`` shows them to a scraper."""
+    settings.metrics.token = SecretStr("scrape-token-0123456789")
+    scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"})
+    assert scraped.status_code == 200
+    [family] = [
+        f for f in text_string_to_metric_families(scraped.text) if f.name.endswith("repairs")
+    ]
+    return {sample.labels["repair"]: sample.value for sample in family.samples}
+
+
 def _asked(api: FakeTwilioApi) -> list[str]:
     """The calls read at Twilio's REST API, by SID, in order."""
     return [
@@ -1348,8 +1361,10 @@ def test_calls_whose_hang_up_never_reached_us_are_ended_from_what_twilio_says(
     _sweep(app, redis_url, settings, bus)
     assert (_row(db, talking.sid).state, _row(db, left.sid).state) == ("bridged", "queued")
 
+    assert _repairs(client, settings)["twilio_call_settled"] == 0
     assert _settle(app) == 2
     assert sorted(_asked(api)) == sorted([talking.sid, left.sid, waiting.sid])
+    assert _repairs(client, settings)["twilio_call_settled"] == 2
     ended = _row(db, talking.sid)
     assert (ended.state, ended.disposition, ended.agent_id) == ("ended", "completed", agent_id)
     assert (_row(db, left.sid).state, _row(db, left.sid).disposition) == ("ended", "abandoned")
@@ -1661,6 +1676,10 @@ def test_a_hang_up_the_acd_missed_takes_the_caller_off_the_queue_at_the_next_swe
     _sweep(app, redis_url, settings, bus)
     figures = client.get(f"/api/queues/{QUEUE}", headers=auth).json()
     assert (figures["waiting"], figures["abandoned"]) == (0, 1)
+    # Counted for the operators: a Redis that fails between two steps is worth a look.
+    repairs = _repairs(client, settings)
+    assert repairs["ended_call_left_in_acd"] == 1
+    assert sum(repairs.values()) == 1
 
 
 def test_a_hang_up_the_acd_missed_while_ringing_an_agent_frees_the_agent_at_the_next_sweep(

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from telephony.repairs import Repair, count_repairs
 from telephony.sip.recovery import end_orphaned_calls
 from telephony.switchboard import Switchboard
 
@@ -27,6 +28,7 @@ async def reconcile_calls(ctx: dict[str, Any]) -> int:
                 carried=set(),
                 clock=ctx["clock"],
             )
+        count_repairs(board.acd.client, Repair.ORPHANED_SIP_CALL_ENDED, len(ended))
         return len(ended)
 
     return await run_in_threadpool(reconcile)

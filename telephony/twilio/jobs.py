@@ -29,6 +29,7 @@ from telephony.events import (
     CallResumed,
 )
 from telephony.models import Call
+from telephony.repairs import Repair, count_repairs
 from telephony.routing import (
     agent_missed,
     expire_offers,
@@ -327,11 +328,19 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
 
     def sweep() -> list[Offer]:
         acd.presence.finish_wrap_ups()
-        acd.release_stray_agents()
+        count_repairs(acd.client, Repair.STRAY_AGENT_FREED, len(acd.release_stray_agents()))
         with ctx["sessions"]() as session:
-            withdraw_ended_calls(session, acd=acd)
-            requeue_lost_calls(session, acd=acd, clock=ctx["clock"])
-            release_agents_left_on_calls(session, acd=acd, clock=ctx["clock"])
+            repairs = {
+                Repair.ENDED_CALL_LEFT_IN_ACD: len(withdraw_ended_calls(session, acd=acd)),
+                Repair.LOST_CALL_REQUEUED: len(
+                    requeue_lost_calls(session, acd=acd, clock=ctx["clock"])
+                ),
+                Repair.AGENT_LEFT_ON_CALL_RELEASED: len(
+                    release_agents_left_on_calls(session, acd=acd, clock=ctx["clock"])
+                ),
+            }
+            for repair, made in repairs.items():
+                count_repairs(acd.client, repair, made)
             return (
                 log_out_deactivated_agents(session, acd=acd)
                 + expire_offers(session, acd=acd)
@@ -350,9 +359,11 @@ async def settle_twilio_calls(ctx: dict[str, Any]) -> int:
 
     def settle() -> list[str]:
         with ctx["sessions"]() as session:
-            return settle_ended_calls(
+            ended = settle_ended_calls(
                 session, ctx["switchboard"], twilio=client, clock=ctx["clock"]
             )
+        count_repairs(ctx["switchboard"].acd.client, Repair.TWILIO_CALL_SETTLED, len(ended))
+        return ended
 
     return len(await run_in_threadpool(settle))
 
