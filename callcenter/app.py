@@ -52,6 +52,7 @@ from core.errors import PermissionDenied
 from core.keys import WORKER_HEARTBEAT
 from core.types import Clock
 from ivr import load_model
+from orders import prepare_logins
 
 log = structlog.get_logger(__name__)
 
@@ -142,6 +143,7 @@ def _lifespan(redis_url: str | None, run_worker: bool, on_close: Callable[[], No
             # Loaded before the first call rather than by it: a Media Stream's first words
             # would otherwise queue for seconds and reach the agent as one late line.
             await asyncio.to_thread(load_model, model)
+        await asyncio.to_thread(prepare_logins)
         try:
             async with (
                 app.state.saturation.watching(),

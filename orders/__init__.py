@@ -113,7 +113,7 @@ from orders.services.transitions import (
     add_precondition,
     add_status_listener,
 )
-from orders.services.users import actor_from_token, get_user, revoked_tokens
+from orders.services.users import actor_from_token, get_user, prepare_logins, revoked_tokens
 from orders.services.work_orders import (
     add_fault_words,
     completed_at,
@@ -254,6 +254,7 @@ __all__ = [
     "normalize_phone",
     "order_milestones",
     "order_status_for_caller",
+    "prepare_logins",
     "raise_crisis_level",
     "record_audit",
     "record_satisfaction",

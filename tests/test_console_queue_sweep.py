@@ -17,6 +17,7 @@ from telephony.acd import Acd, QueueConfig
 from telephony.constants import OFFER, OFFERS, QUEUED_CALL, WAITING
 from telephony.enums import CallState
 from telephony.presence import AgentState, Presence
+from telephony.repairs import Repair, repair_counts
 from telephony.routing import LEFT_ON_CALL_AFTER_SECONDS, LOST_AFTER_SECONDS
 from telephony.switchboard import Switchboard
 from telephony.twilio.jobs import sweep_offers
@@ -163,6 +164,11 @@ def test_a_ringing_call_redis_lost_is_queued_again_and_offered(
     assert acd.presence.get(({agent, other} - {offer.agent_id}).pop()).state is (
         AgentState.AVAILABLE
     )
+    # Counted for the operators (``callcenter_call_repairs_total``), each once.
+    assert {k: v for k, v in repair_counts(bus).items() if v} == {
+        Repair.LOST_CALL_REQUEUED: 1,
+        Repair.STRAY_AGENT_FREED: 1,
+    }
 
 
 def test_an_answer_the_log_missed_is_offered_again_only_if_the_caller_still_waits(
@@ -243,6 +249,9 @@ def test_an_agent_left_on_a_call_their_caller_has_left_is_released(
     assert acd.presence.get(late).state is AgentState.WRAP_UP
     assert acd.presence.get(talking).state is AgentState.ON_CALL
     assert acd.presence.get(answering).state is AgentState.ON_CALL
+    assert {k: v for k, v in repair_counts(bus).items() if v} == {
+        Repair.AGENT_LEFT_ON_CALL_RELEASED: 2
+    }
 
 
 def test_a_lost_call_is_queued_again_only_while_the_acd_holds_no_record_of_it(

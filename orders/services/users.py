@@ -48,6 +48,12 @@ def _dummy_hash() -> str:
     return _hasher.hash("not a password of anyone")
 
 
+def prepare_logins() -> None:
+    """Make what a login by an unknown user is checked against, as a service starts: the
+    first such login then costs what every other does, and tells nothing by its time."""
+    _dummy_hash()
+
+
 TOKEN_ALGORITHM = "HS256"
 
 

@@ -330,17 +330,17 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
         acd.presence.finish_wrap_ups()
         count_repairs(acd.client, Repair.STRAY_AGENT_FREED, len(acd.release_stray_agents()))
         with ctx["sessions"]() as session:
-            repairs = {
-                Repair.ENDED_CALL_LEFT_IN_ACD: len(withdraw_ended_calls(session, acd=acd)),
-                Repair.LOST_CALL_REQUEUED: len(
-                    requeue_lost_calls(session, acd=acd, clock=ctx["clock"])
-                ),
-                Repair.AGENT_LEFT_ON_CALL_RELEASED: len(
-                    release_agents_left_on_calls(session, acd=acd, clock=ctx["clock"])
-                ),
-            }
-            for repair, made in repairs.items():
-                count_repairs(acd.client, repair, made)
+            # Each step's repairs counted as it returns: a later step failing (Redis away
+            # again) must not lose the count of those made.
+            count_repairs(
+                acd.client,
+                Repair.ENDED_CALL_LEFT_IN_ACD,
+                len(withdraw_ended_calls(session, acd=acd)),
+            )
+            requeued = requeue_lost_calls(session, acd=acd, clock=ctx["clock"])
+            count_repairs(acd.client, Repair.LOST_CALL_REQUEUED, len(requeued))
+            released = release_agents_left_on_calls(session, acd=acd, clock=ctx["clock"])
+            count_repairs(acd.client, Repair.AGENT_LEFT_ON_CALL_RELEASED, len(released))
             return (
                 log_out_deactivated_agents(session, acd=acd)
                 + expire_offers(session, acd=acd)
