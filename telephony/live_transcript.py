@@ -39,6 +39,10 @@ QUEUE_FRAMES = 250
 """Five seconds of 20 ms frames may wait for the recogniser before frames are dropped."""
 PARTIAL_SECONDS = 1 / 3
 """At most three partial results a second reach the bus for one call."""
+CHUNK_FRAMES = 10
+"""Frames handed to Vosk at once, at most (200 ms of a call): a transcriber behind the call
+catches up in few calls, and looks for a partial result between them. Fed a whole
+utterance at once, Vosk only ended it, and the agent saw no words until it was over."""
 AGENT_RECHECK_SECONDS = 1.0
 """How long the call's agent is trusted before the row is read again: a bridge or a
 transfer shows in the captions within this long, without a database read per event."""
@@ -166,12 +170,15 @@ class LiveTranscriber:
         self._final(recognizer.FinalResult())
 
     def _next_audio(self) -> bytes | None:
-        """What has queued up since the last call, as one chunk (fewer, larger calls into
-        Vosk when it is behind); None once the stream has stopped and all is fed."""
+        """What has queued up since the last call, up to ``CHUNK_FRAMES`` frames, as one
+        chunk (fewer, larger calls into Vosk when it is behind); None once the stream has
+        stopped and all is fed."""
         chunks: list[bytes] = []
         item = self._frames.get()
         while item is not None:
             chunks.append(item)
+            if len(chunks) == CHUNK_FRAMES:
+                return b"".join(chunks)
             try:
                 item = self._frames.get_nowait()
             except queue.Empty:
