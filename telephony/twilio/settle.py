@@ -137,8 +137,9 @@ def _settle(
             if ended_at > grace:
                 continue  # ended a moment ago: its callback's turn; asked again next sweep
             # The call ended when Twilio says, not when we learnt of it; never before it
-            # rang, on our clock (every step of the end is written at this moment), nor
-            # before it was answered or queued (see ``services.apply_provider_status``).
+            # rang, on our clock: every step of the end is written at this moment. (The
+            # logged end is also kept after its answer, queueing and bridge, whatever the
+            # clock: ``services.apply_provider_status``.)
             at = min(now, max(ended_at, call.ringing_at))
             if _ended(session, board, call, status, at):
                 ended.append(call_id)
