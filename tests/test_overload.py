@@ -32,7 +32,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callcenter.app import create_app
 from callcenter.middleware import SHED_RETRY_AFTER_SECONDS, is_overload
-from callcenter.migrate import upgrade
 from callcenter.settings import HttpSettings, Settings
 from core.db import make_engine
 from telephony.models import Call
@@ -41,7 +40,7 @@ from tests.conftest import (
     SECRET,
     TWILIO_ACCOUNT_SID,
     TestClock,
-    _postgres_engine,
+    migrated_copy,
 )
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator, TwiML
@@ -89,14 +88,10 @@ class HoldNewCalls:
 @pytest.fixture(params=DATABASES)
 def own_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database for this test alone: its requests commit, as in production."""
-    if request.param == "postgresql":
-        yield from _postgres_engine()
-        return
-    url = f"sqlite:///{tmp_path / 'overload.sqlite3'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+    with migrated_copy(request, request.param, tmp_path) as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture

@@ -17,13 +17,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from callcenter.app import create_app
-from callcenter.migrate import upgrade
 from callcenter.settings import Settings
 from core.db import make_engine
 from orders.enums import Role
 from orders.schemas import SYSTEM, UserCreate
 from orders.services import users
 from tests.conftest import OPEN_HOURS, PASSWORD, SECRET, TWILIO_ACCOUNT_SID, TestClock, bearer
+from tests.migrated import SqliteTemplate
 from tests.twilio_sim import TwilioSimulator
 
 LOCK_SECONDS = 20
@@ -64,9 +64,8 @@ def _write_locked(database: Path) -> Iterator[subprocess.Popen[str]]:
 
 
 @pytest.fixture
-def file_engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'cc.sqlite3'}"
-    upgrade(url)
+def file_engine(sqlite_template: SqliteTemplate, tmp_path: Path) -> Iterator[Engine]:
+    url = sqlite_template.copy(tmp_path / "cc.sqlite3")
     engine = make_engine(url)
     yield engine
     engine.dispose()
