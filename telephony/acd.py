@@ -495,10 +495,15 @@ class Acd:
                     f"the offer of call {call_id} to agent {agent_id} rung then is over",
                     details={"call_id": call_id, "agent_id": agent_id},
                 )
-            queued = self._queued(call_id)
+            # None: the call's record was lost with part of Redis's data. The agent is
+            # freed all the same (else they rang for it until they logged out), and the
+            # call, in no queue, is queued again by the lost-call sweep while its caller
+            # is heard waiting (``lost``).
+            queued = self._queued_or_none(call_id)
             now = self.clock()
             rang = (now - offer.offered_at).total_seconds() >= RANG_OUT_SECONDS
-            if offer.taken and now < offer.expires_at and rang and not (leaving or declined):
+            again_ring = offer.taken and now < offer.expires_at and rang
+            if again_ring and queued is not None and not (leaving or declined):
                 again = offer.model_copy(update={"offered_at": now})
                 self._store_offer(again)
                 self._publish_offer(again, queued.customer_ids)
@@ -523,7 +528,8 @@ class Acd:
             # offered nor waiting: never dispatched, never taken for lost, never overflowed.
             pipe = self.client.pipeline()
             self._drop_offer(call_id, pipe)
-            pipe.zadd(WAITING.format(queue=offer.queue), {call_id: _score(queued)})
+            if queued is not None:
+                pipe.zadd(WAITING.format(queue=offer.queue), {call_id: _score(queued)})
             pipe.execute()
         return offer
 
@@ -603,7 +609,7 @@ class Acd:
         if not reply:
             return None
         raw_queued, freed, changes = cast("tuple[str | bytes, str | bytes, int]", reply)
-        queued = QueuedCall.model_validate_json(raw_queued)
+        queued = QueuedCall.model_validate_json(raw_queued) if raw_queued else None
         if freed:
             self.bus.publish(
                 AgentStateChanged(
@@ -629,7 +635,10 @@ class Acd:
                 "list[str | bytes]", self.client.zrange(WAITING.format(queue=queue), 0, -1)
             )
         ):
-            queued = self._queued(call_id)
+            # No record: lost with part of Redis's data; the lost-call sweep has it.
+            queued = self._queued_or_none(call_id)
+            if queued is None:
+                continue
             if queued.enqueued_at <= oldest_allowed and self.client.zrem(
                 WAITING.format(queue=queue), call_id
             ):
@@ -736,10 +745,14 @@ class Acd:
         return cast(Lock, self.client.lock(ACD_LOCK, timeout=10, blocking_timeout=10))
 
     def _queued(self, call_id: str) -> QueuedCall:
-        raw = cast("str | bytes | None", self.client.get(QUEUED_CALL.format(call_id=call_id)))
-        if raw is None:
+        queued = self._queued_or_none(call_id)
+        if queued is None:
             raise NoSuchOffer(f"call {call_id} is not in a queue", details={"call_id": call_id})
-        return QueuedCall.model_validate_json(raw)
+        return queued
+
+    def _queued_or_none(self, call_id: str) -> QueuedCall | None:
+        raw = cast("str | bytes | None", self.client.get(QUEUED_CALL.format(call_id=call_id)))
+        return QueuedCall.model_validate_json(raw) if raw is not None else None
 
     def lost(self, call_ids: list[str]) -> set[str]:
         """Those of ``call_ids`` whose callers are heard waiting (they asked about their

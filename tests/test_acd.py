@@ -687,3 +687,65 @@ def test_a_count_of_changes_lost_or_set_back_with_redis_s_data_goes_on_above_the
         acd.enqueue("c1", "q")
         acd.dispatch("q")
     assert presence.get(1).changes > shown
+
+
+def _lose_the_record(acd: Acd, call_id: str) -> None:
+    """Redis loses the call's queued record and keeps the rest (a failover to a replica
+    that was behind, a key evicted): the call's offer still rings its agent."""
+    acd.client.delete(QUEUED_CALL.format(call_id=call_id))
+
+
+def test_an_offer_whose_call_redis_lost_frees_its_agent_when_it_rings_out(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """The offer's expiry missed it (no queued record to put back in the queue) and left
+    it, and its agent rang for the lost call until they logged out: offered nothing else,
+    the offers' index holding the call for every sweep after."""
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    acd.dispatch("q")
+    _lose_the_record(acd, "c1")
+    clock.advance(16)
+
+    [expired] = acd.expire_offers()
+
+    assert expired.call_id == "c1"
+    agent = presence.get(1)
+    assert (agent.state, agent.call_id, agent.missed_offers) == (AgentState.AVAILABLE, None, 1)
+    assert acd.client.zrange(OFFERS, 0, -1) == []
+    # The lost-call sweep queues the caller again; the agent is offered the call.
+    acd.enqueue("c1", "q", priority=0, lost=True)
+    assert [(o.call_id, o.agent_id) for o in acd.dispatch("q")] == [("c1", 1)]
+
+
+def test_a_caller_leaving_as_an_offer_of_their_lost_call_rings_frees_the_agent(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """The caller hangs up while the agent's phone rings for them, the ACD having lost
+    the call's record: the withdrawal found no call queued and left the offer, its agent
+    ringing for nobody."""
+    _agents(presence, clock, 1, 2)
+    acd.enqueue("c1", "q")
+    acd.enqueue("c2", "q")
+    assert [o.agent_id for o in acd.dispatch("q")] == [1, 2]
+    _lose_the_record(acd, "c1")
+
+    assert acd.abandon("c1") is False  # it was in no queue
+
+    assert presence.get(1).state is AgentState.AVAILABLE
+    assert presence.get(2).state is AgentState.OFFERED  # another call's offer stays
+    assert acd.client.zrange(OFFERS, 0, -1) == ["c2"]
+
+
+def test_the_overflow_passes_over_a_waiting_call_redis_lost_the_record_of(
+    acd: Acd, clock: Clock
+) -> None:
+    """A waiting call without its record stopped the queue's overflow with an error:
+    every caller past the longest wait stayed, on every sweep."""
+    acd.configure(QueueConfig(name="q", max_wait_seconds=60))
+    acd.enqueue("a", "q")
+    acd.enqueue("b", "q")
+    _lose_the_record(acd, "a")
+    clock.advance(65)
+
+    assert [c.call_id for c in acd.overflow("q")] == ["b"]

@@ -7,8 +7,9 @@
 -- after its queue, 12 the figure the call counts in ('' none), 13 the figures' lifetime in
 -- seconds, 14 the freed agent's reason as a JSON string, 15 the call's end mark ('' when
 -- the call has not ended: only taken out), 16 the mark's lifetime in seconds.
--- Returns {queued call JSON, freed agent id or '', the agent's move's number or 0}; {}
--- when the call was not queued; nil while another decision holds the lock.
+-- Returns {queued call JSON ('' when its record is lost), freed agent id or '', the agent's
+-- move's number or 0}; {} when the call was neither queued nor offered; nil while another
+-- decision holds the lock.
 
 local call_id = ARGV[6]
 local queued = redis.call('GET', ARGV[7])
@@ -23,9 +24,9 @@ if ARGV[15] ~= '' then
   end
   redis.call('SET', ARGV[15], figure, 'NX', 'EX', ARGV[16])
 end
--- Most calls end answered, out of every queue: they need not wait for the lock (a call
--- not queued now cannot be queued by this decision either way).
-if not queued then
+-- Most calls end answered, out of every queue and offer: they need not wait for the lock
+-- (a call not queued now cannot be queued by this decision either way).
+if not queued and redis.call('EXISTS', ARGV[8]) == 0 then
   return {}
 end
 if held_by_another() then
@@ -33,7 +34,8 @@ if held_by_another() then
 end
 local freed, changes = '', 0
 local offer = redis.call('GET', ARGV[8])
-if offer then
+-- A consultation's offer rings a colleague of the call's agent: the call's own end ends it.
+if offer and not cjson.decode(offer)['consult'] then
   redis.call('DEL', ARGV[8])
   redis.call('ZREM', KEYS[3], call_id)
   local agent_id = tostring(cjson.decode(offer)['agent_id'])
@@ -42,6 +44,12 @@ if offer then
     changes = move_agent(agent_id, '"available"', ARGV[14], 'null')
     freed = agent_id
   end
+end
+if not queued then
+  -- Its queued record lost with part of Redis's data: the offer went all the same, else
+  -- its agent would ring for the call until they logged out (nothing else ends an offer
+  -- whose call is in no queue).
+  return {'', freed, changes}
 end
 local queue = cjson.decode(queued)['queue']
 redis.call('ZREM', ARGV[9] .. queue, call_id)
