@@ -371,10 +371,12 @@ class Acd:
 
     # Offers answered, missed, expired
 
-    def accept(self, call_id: str, agent_id: int) -> QueuedCall:
+    def accept(self, call_id: str, agent_id: int) -> None:
         with self._decisions():
             offer = self._offer_for(call_id, agent_id)
-            queued = self._queued(call_id)
+            # None: the call's record was lost with part of Redis's data. The agent who
+            # picked up still gets the caller; only the wait is unknown to the figures.
+            queued = self._queued_or_none(call_id)
             # The agent first: if it is not offered this call any more, nothing changes and
             # the call keeps its place.
             try:
@@ -393,9 +395,10 @@ class Acd:
             self.client.delete(QUEUED_CALL.format(call_id=call_id), HEARD.format(call_id=call_id))
             config = self.config(offer.queue)
             self._count(offer.queue, "answered")
+            if queued is None:
+                return
             if (self.clock() - queued.enqueued_at).total_seconds() <= config.service_level_seconds:
                 self._count(offer.queue, "answered_in_service_level")
-            return queued
 
     def take(self, call_id: str, agent_id: int) -> Offer:
         """The agent took the offered call in the console: it is theirs while their phone
@@ -490,6 +493,13 @@ class Acd:
         """
         with self._decisions():
             offer = self._offer_for(call_id, agent_id)
+            if offer.consult:
+                # A consultation's ring ends with ``consult_over``: its call is answered,
+                # and goes back to no queue.
+                raise NoSuchOffer(
+                    f"call {call_id} rings agent {agent_id} for a consultation",
+                    details={"call_id": call_id, "agent_id": agent_id},
+                )
             if offered_at is not None and offer.offered_at != offered_at:
                 raise NoSuchOffer(
                     f"the offer of call {call_id} to agent {agent_id} rung then is over",
@@ -503,6 +513,8 @@ class Acd:
             now = self.clock()
             rang = (now - offer.offered_at).total_seconds() >= RANG_OUT_SECONDS
             again_ring = offer.taken and now < offer.expires_at and rang
+            # A taken call whose record is lost is not rung again: it goes back to the
+            # lost-call sweep, which queues it at the front.
             if again_ring and queued is not None and not (leaving or declined):
                 again = offer.model_copy(update={"offered_at": now})
                 self._store_offer(again)
@@ -574,15 +586,15 @@ class Acd:
     # Calls out
 
     def abandon(self, call_id: str) -> bool:
-        """The caller hung up before an agent answered; True if the call was waiting."""
-        queued = self.withdraw(call_id, reason="caller left", count="abandoned", ended=True)
-        return queued is not None
+        """The caller hung up before an agent answered; True if the call was waiting, or
+        ringing an agent."""
+        return self.withdraw(call_id, reason="caller left", count="abandoned", ended=True)
 
     def withdraw(
         self, call_id: str, *, reason: str, count: str | None = None, ended: bool = False
-    ) -> QueuedCall | None:
+    ) -> bool:
         """Take a call that ended unanswered out of its queue, and out of the offer ringing
-        for it (that agent is freed); None if it was neither waiting nor offered. ``count``
+        for it (that agent is freed); False if it was neither waiting nor offered. ``count``
         names the queue figure the call counts in, if any. ``ended``: the call is over, and
         is never queued again (a queueing on its way when the call ended is refused, and
         counted then)."""
@@ -607,9 +619,8 @@ class Acd:
             ],
         )
         if not reply:
-            return None
-        raw_queued, freed, changes = cast("tuple[str | bytes, str | bytes, int]", reply)
-        queued = QueuedCall.model_validate_json(raw_queued) if raw_queued else None
+            return False
+        _record, freed, changes = cast("tuple[str | bytes, str | bytes, int]", reply)
         if freed:
             self.bus.publish(
                 AgentStateChanged(
@@ -622,7 +633,7 @@ class Acd:
                     changes=changes,
                 )
             )
-        return queued
+        return True
 
     def overflow(self, queue: str) -> list[QueuedCall]:
         """Calls that waited past the queue's maximum leave it, for a callback or voicemail."""

@@ -679,4 +679,4 @@ def _unanswered_end(acd: Acd, call_id: str, disposition: Disposition | None) -> 
     if disposition is Disposition.ABANDONED:
         return acd.abandon(call_id)
     ended = disposition.value if disposition is not None else "ended"
-    return acd.withdraw(call_id, reason=f"call {ended}", ended=True) is not None
+    return acd.withdraw(call_id, reason=f"call {ended}", ended=True)

@@ -503,13 +503,13 @@ def test_a_withdrawn_call_leaves_queue_and_offer_without_counting_as_abandoned(
     acd.enqueue("offered", "q")
     acd.enqueue("waiting", "q")
     acd.dispatch("q")
-    assert acd.withdraw("offered", reason="line died") is not None
-    assert acd.withdraw("waiting", reason="line died") is not None
+    assert acd.withdraw("offered", reason="line died")
+    assert acd.withdraw("waiting", reason="line died")
     assert presence.get(1).state is AgentState.AVAILABLE
     assert presence.get(1).reason == "line died"
     assert acd.dispatch("q") == [] and acd.current_offer("offered") is None
     assert (acd.figures("q").waiting, acd.figures("q").abandoned) == (0, 0)
-    assert acd.withdraw("offered", reason="again") is None
+    assert not acd.withdraw("offered", reason="again")
 
 
 def test_a_call_that_ended_before_the_acd_had_it_is_never_queued_and_counts_once(
@@ -523,7 +523,7 @@ def test_a_call_that_ended_before_the_acd_had_it_is_never_queued_and_counts_once
     assert acd.enqueue("gone", "q") is None
     assert not acd.abandon("gone")  # the end learnt again (a provider's retry)
     assert acd.enqueue("gone", "q") is None
-    assert acd.withdraw("elsewhere", reason="the log shows it in the IVR") is None
+    assert not acd.withdraw("elsewhere", reason="the log shows it in the IVR")
     assert acd.enqueue("elsewhere", "q") is not None
     [offer] = acd.dispatch("q")
     assert offer.call_id == "elsewhere"
@@ -631,13 +631,12 @@ def test_withdrawing_a_call_whose_agent_moved_on_leaves_the_agent_as_it_is(
     acd.enqueue("c1", "q")
     acd.dispatch("q")
     presence.move(1, AgentState.ON_CALL, call_id="other")
-    queued = acd.withdraw("c1", reason="caller left", count="abandoned")
-    assert queued is not None and queued.call_id == "c1"
+    assert acd.withdraw("c1", reason="caller left", count="abandoned")
     assert presence.get(1).state is AgentState.ON_CALL
     assert acd.current_offer("c1") is None
     assert acd.position("c1", "q") is None
     assert acd.figures("q").abandoned == 1
-    assert acd.withdraw("c1", reason="caller left", count="abandoned") is None
+    assert not acd.withdraw("c1", reason="caller left", count="abandoned")
 
 
 # The count of presence changes, which orders an agent's states wherever they are shown
@@ -730,11 +729,37 @@ def test_a_caller_leaving_as_an_offer_of_their_lost_call_rings_frees_the_agent(
     assert [o.agent_id for o in acd.dispatch("q")] == [1, 2]
     _lose_the_record(acd, "c1")
 
-    assert acd.abandon("c1") is False  # it was in no queue
+    assert acd.abandon("c1")  # ringing an agent
 
     assert presence.get(1).state is AgentState.AVAILABLE
     assert presence.get(2).state is AgentState.OFFERED  # another call's offer stays
+    assert acd.current_offer("c1") is None
     assert acd.client.zrange(OFFERS, 0, -1) == ["c2"]
+    # Counted once, in the offer's queue: not again when the call comes back.
+    assert acd.figures("q").abandoned == 1
+    assert acd.enqueue("c1", "q", lost=True) is None
+    assert not acd.abandon("c1")
+    assert acd.figures("q").abandoned == 1
+
+
+def test_a_consultation_ringing_is_no_queued_call_to_miss_or_withdraw(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """A consultation's offer has no queued record (its call was answered): taken for a
+    call whose record Redis lost, its ring running out freed the colleague behind the
+    consultation's back, and the call's end dropped it before the consultation's end."""
+    _agents(presence, clock, 1, 2)
+    acd.enqueue("c1", "q")
+    acd.dispatch("q")
+    acd.accept("c1", 1)
+    acd.consult_offer("c1", "q", 2)
+
+    with pytest.raises(NoSuchOffer):
+        acd.miss("c1", 2)
+    assert not acd.withdraw("c1", reason="call completed", ended=True)
+
+    assert presence.get(2).state is AgentState.OFFERED
+    assert acd.current_offer("c1") is not None
 
 
 def test_the_overflow_passes_over_a_waiting_call_redis_lost_the_record_of(
@@ -749,3 +774,21 @@ def test_the_overflow_passes_over_a_waiting_call_redis_lost_the_record_of(
     clock.advance(65)
 
     assert [c.call_id for c in acd.overflow("q")] == ["b"]
+
+
+def test_an_agent_answering_a_call_redis_lost_the_record_of_gets_the_caller(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    """The answer was refused (no queued record), the agent's leg hung up on the caller,
+    and the ring then ran out as the agent's miss: two such answers sent them on a break."""
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    acd.dispatch("q")
+    _lose_the_record(acd, "c1")
+
+    acd.accept("c1", 1)
+
+    agent = presence.get(1)
+    assert (agent.state, agent.call_id, agent.missed_offers) == (AgentState.ON_CALL, "c1", 0)
+    assert acd.current_offer("c1") is None
+    assert acd.figures("q").answered == 1

@@ -301,3 +301,41 @@ def _ringing_one_agent(
     db.refresh(call)
     assert (call.state, call.agent_id) == (CallState.OFFERED, agent)
     return board, call, agent
+
+
+def test_an_offer_ringing_out_after_redis_lost_its_call_frees_the_agent_for_the_call_again(
+    db: Session,
+    bus: redis.Redis,
+    make_user: Any,
+    make_call: Any,
+    sessions: Any,
+    redis_url: str,
+    clock: TestClock,
+) -> None:
+    """Redis lost a ringing call's queued record and kept its offer (a failover to a
+    replica that was behind). The offer's expiry found no record to put back in the queue
+    and gave up: the agent stayed "offered" for a call nobody would offer them again, and
+    every sweep after found the offer due and gave up again."""
+    board, call, agent = _ringing_one_agent(
+        db, bus, make_user, make_call, sessions, redis_url, clock
+    )
+    acd = board.acd
+    bus.delete(QUEUED_CALL.format(call_id=call.id))
+    assert not acd.overflow_if_waited(call.id)  # the caller, still waiting, asks
+    clock.advance(16)  # the ring runs out
+
+    _sweep(redis_url, board, sessions, clock)
+
+    freed = acd.presence.get(agent)
+    assert (freed.state, freed.call_id, freed.missed_offers) == (AgentState.AVAILABLE, None, 1)
+    assert bus.zrange(OFFERS, 0, -1) == []
+    db.refresh(call)
+    assert (call.state, call.agent_id) == (CallState.QUEUED, None)
+
+    # Lost long enough, the caller is queued again and offered to the agent.
+    clock.advance(LOST_AFTER_SECONDS)
+    assert not acd.overflow_if_waited(call.id)
+    assert _sweep(redis_url, board, sessions, clock) == 1
+    db.refresh(call)
+    assert (call.state, call.agent_id) == (CallState.OFFERED, agent)
+    assert acd.presence.get(agent).state is AgentState.OFFERED

@@ -8,8 +8,8 @@
 -- seconds, 14 the freed agent's reason as a JSON string, 15 the call's end mark ('' when
 -- the call has not ended: only taken out), 16 the mark's lifetime in seconds.
 -- Returns {queued call JSON ('' when its record is lost), freed agent id or '', the agent's
--- move's number or 0}; {} when the call was neither queued nor offered; nil while another
--- decision holds the lock.
+-- move's number or 0}; {} when the call was neither queued nor offered (a consultation's
+-- offer aside); nil while another decision holds the lock.
 
 local call_id = ARGV[6]
 local queued = redis.call('GET', ARGV[7])
@@ -34,8 +34,7 @@ if held_by_another() then
 end
 local freed, changes = '', 0
 local offer = redis.call('GET', ARGV[8])
--- A consultation's offer rings a colleague of the call's agent: the call's own end ends it.
-if offer and not cjson.decode(offer)['consult'] then
+local function drop_offer()
   redis.call('DEL', ARGV[8])
   redis.call('ZREM', KEYS[3], call_id)
   local agent_id = tostring(cjson.decode(offer)['agent_id'])
@@ -45,18 +44,34 @@ if offer and not cjson.decode(offer)['consult'] then
     freed = agent_id
   end
 end
+local function count(queue)
+  if ARGV[12] ~= '' then
+    local figures = ARGV[10] .. queue .. ARGV[11]
+    redis.call('HINCRBY', figures, ARGV[12], 1)
+    redis.call('EXPIRE', figures, ARGV[13])
+  end
+end
 if not queued then
-  -- Its queued record lost with part of Redis's data: the offer went all the same, else
+  -- A consultation's offer rings a colleague of the call's agent: it ends with the call's
+  -- own end (``consult_over``), and the call was in no queue.
+  if not offer or cjson.decode(offer)['consult'] then
+    return {}
+  end
+  -- Its queued record lost with part of Redis's data: the offer goes all the same, else
   -- its agent would ring for the call until they logged out (nothing else ends an offer
-  -- whose call is in no queue).
+  -- whose call is in no queue). It counts now, in the offer's queue, and never again.
+  drop_offer()
+  count(cjson.decode(offer)['queue'])
+  if ARGV[15] ~= '' then
+    redis.call('SET', ARGV[15], '', 'EX', ARGV[16])
+  end
   return {'', freed, changes}
+end
+if offer then
+  drop_offer()
 end
 local queue = cjson.decode(queued)['queue']
 redis.call('ZREM', ARGV[9] .. queue, call_id)
 redis.call('DEL', ARGV[7])
-if ARGV[12] ~= '' then
-  local figures = ARGV[10] .. queue .. ARGV[11]
-  redis.call('HINCRBY', figures, ARGV[12], 1)
-  redis.call('EXPIRE', figures, ARGV[13])
-end
+count(queue)
 return {queued, freed, changes}
