@@ -769,17 +769,20 @@ class Acd:
         """Those of ``call_ids`` whose callers are heard waiting (they asked about their
         wait lately, :meth:`overflow_if_waited`) while the ACD has no record of them. A
         caller who has gone asks nothing, and one taken out for the overflow is no longer
-        heard: neither is lost."""
+        heard: neither is lost. Nor is one whose offer still rings an agent (its record lost
+        alone): queued again, it would be offered to another agent over that offer, and
+        the first left ringing for it; the offer's ring-out (:meth:`miss`) ends it first."""
         if not call_ids:
             return set()
         pipe = self.client.pipeline(transaction=False)
         pipe.mget([QUEUED_CALL.format(call_id=c) for c in call_ids])
         pipe.mget([HEARD.format(call_id=c) for c in call_ids])
-        records, heard = cast("list[list[str | bytes | None]]", pipe.execute())
+        pipe.mget([OFFER.format(call_id=c) for c in call_ids])
+        records, heard, offers = cast("list[list[str | bytes | None]]", pipe.execute())
         return {
             c
-            for c, record, asked in zip(call_ids, records, heard, strict=True)
-            if record is None and asked is not None
+            for c, record, asked, offer in zip(call_ids, records, heard, offers, strict=True)
+            if record is None and asked is not None and offer is None
         }
 
     def lost_since(self, lost: set[str]) -> dict[str, datetime]:
