@@ -732,6 +732,13 @@ def test_a_caller_leaving_as_an_offer_of_their_lost_call_rings_frees_the_agent(
     assert acd.abandon("c1")  # ringing an agent
 
     assert presence.get(1).state is AgentState.AVAILABLE
+    # What the agent's console and the wall hear of it:
+    [freed] = [
+        e.data
+        for e in EventBus(acd.client).read_after("0", count=1000)
+        if e.name == "agent.state_changed" and e.data["agent_id"] == 1
+    ][-1:]
+    assert (freed["state"], freed["call_id"]) == (AgentState.AVAILABLE.value, None)
     assert presence.get(2).state is AgentState.OFFERED  # another call's offer stays
     assert acd.current_offer("c1") is None
     assert acd.client.zrange(OFFERS, 0, -1) == ["c2"]

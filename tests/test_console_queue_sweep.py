@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from core.bus import EventBus
 from orders.enums import Role
+from telephony import calls
 from telephony.acd import Acd, QueueConfig
 from telephony.constants import OFFER, OFFERS, QUEUED_CALL, WAITING
 from telephony.enums import CallState
@@ -354,3 +355,32 @@ def test_an_offer_ringing_out_after_redis_lost_its_call_frees_the_agent_for_the_
     db.refresh(call)
     assert (call.state, call.agent_id) == (CallState.OFFERED, agent)
     assert acd.presence.get(agent).state is AgentState.OFFERED
+
+
+def test_an_agent_answering_a_call_redis_lost_the_record_of_talks_to_the_caller(
+    db: Session,
+    bus: redis.Redis,
+    make_user: Any,
+    make_call: Any,
+    sessions: Any,
+    redis_url: str,
+    clock: TestClock,
+) -> None:
+    """The agent picked up an offer whose call Redis had lost the record of: the answer was
+    refused, their leg hung up on the caller, and the ring-out then counted it as their
+    miss."""
+    board, call, agent = _ringing_one_agent(
+        db, bus, make_user, make_call, sessions, redis_url, clock
+    )
+    bus.delete(QUEUED_CALL.format(call_id=call.id))
+
+    with sessions() as session:
+        calls.agent_answered(session, board, call_id=call.id, agent_id=agent, clock=clock)
+
+    db.refresh(call)
+    assert (call.state, call.agent_id) == (CallState.BRIDGED, agent)
+    answering = board.acd.presence.get(agent)
+    assert (answering.state, answering.call_id) == (AgentState.ON_CALL, call.id)
+    clock.advance(16)  # past the ring's time: nothing is missed
+    _sweep(redis_url, board, sessions, clock)
+    assert board.acd.presence.get(agent).state is AgentState.ON_CALL
