@@ -206,16 +206,23 @@ def engine(
     yield from _postgres_engine()
 
 
-def _postgres_engine() -> Iterator[Engine]:
+def _require_postgres() -> None:
+    """Skips the test where PostgreSQL does not answer; fails it under CI."""
     probe = make_engine(POSTGRES_URL)
     try:
         with probe.connect():
             pass
     except sqlalchemy.exc.OperationalError as exc:
-        probe.dispose()
         if IN_CI:
             pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
+    finally:
+        probe.dispose()
+
+
+def _postgres_engine() -> Iterator[Engine]:
+    _require_postgres()
+    probe = make_engine(POSTGRES_URL)
     # A schema of our own per test process, so parallel runs never meet.
     schema = f"cc_test_{uuid.uuid4().hex[:10]}"
     with probe.begin() as connection:
@@ -337,16 +344,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
 
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[PostgresTemplate]:
-    probe = make_engine(POSTGRES_URL)
-    try:
-        with probe.connect():
-            pass
-    except sqlalchemy.exc.OperationalError as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    finally:
-        probe.dispose()
+    _require_postgres()
     template = PostgresTemplate(POSTGRES_URL)
     yield template
     template.close()
