@@ -1393,7 +1393,8 @@ def test_twilio_is_asked_about_each_live_call_in_turn_and_only_when_it_answers(
     """Calls younger than a minute are not asked about; a sweep asks at most its batch,
     those asked longest ago first, and one call at most once a minute. Twilio failing
     leaves every call live and asks nothing more that sweep; a call Twilio does not know
-    is left live. Without the account's credentials nothing is asked."""
+    is left live. Without the account's credentials nothing is asked. A call that ended
+    less than 30 s ago is left to its status callback, then ended."""
     ctx = worker_context(app)
     clock.freeze(clock())  # the minute's bounds are met exactly: no real time in between
     older = [sim.call(f"+861380013802{n}") for n in range(2)]
@@ -1434,16 +1435,60 @@ def test_twilio_is_asked_about_each_live_call_in_turn_and_only_when_it_answers(
     assert [_row(db, call.sid).state for call in older] == ["queued", "queued"]
 
     clock.advance(60)
-    api.call_status[first[0]] = "completed"
-    api.ended_at[first[0]] = clock() - timedelta(seconds=10)
+    api.call_status[second[0]] = "completed"
+    api.ended_at[second[0]] = clock() - timedelta(seconds=10)
+    asked = len(_asked(api))
     assert asyncio.run(settle_twilio_calls({**ctx, "twilio_calls": None})) == 0
-    assert _asked(api)[-1] == second[0]  # nothing asked
+    assert len(_asked(api)) == asked  # nothing asked
     assert _settle(app) == 0  # ended 10 s ago: its status callback may yet come
-    assert _row(db, first[0]).state == "queued"
+    assert _row(db, second[0]).state == "queued"
     clock.advance(30)
     assert _settle(app) == 1
-    assert _asked(api)[-1] == first[0]  # asked again: the second was asked 30 s ago
-    assert _row(db, first[0]).disposition == "abandoned"
+    # Asked again, and only it: the call Twilio did not know waits two minutes.
+    assert _asked(api)[asked:] == [second[0], second[0]]
+    assert _row(db, second[0]).disposition == "abandoned"
+
+
+def test_a_call_twilio_tells_nothing_of_is_asked_about_less_and_less_often(
+    sim: TwilioSimulator,
+    api: FakeTwilioApi,
+    app: Any,
+    clock: TestClock,
+) -> None:
+    """A call Twilio does not know (another account's SID), or refuses to tell of, was
+    asked about every minute for as long as it stayed live: a request to Twilio and a
+    warning in the log each time, though such an answer does not change. Now after 2, 4,
+    8 and 16 minutes, then every half hour; once Twilio tells of it, every minute again."""
+    ctx = worker_context(app)
+    clock.freeze(clock())
+    caller = sim.call("+8613800138032")
+    assert caller.press("0").verbs()[-1] == "Enqueue"
+    clock.advance(61)
+    start = clock()
+
+    def asks_over(seconds: int) -> list[int]:
+        """The seconds (from ``start``) at which the call is asked about, sweeping every
+        30 s as the worker's cron does."""
+        at = []
+        for _ in range(seconds // 30):
+            before = len(_asked(api))
+            with app.state.sessions() as session:
+                settle_ended_calls(
+                    session, ctx["switchboard"], twilio=ctx["twilio_calls"], clock=clock
+                )
+            if len(_asked(api)) > before:
+                at.append(int((clock() - start).total_seconds()))
+            clock.advance(30)
+        return at
+
+    # Not known: the fake API answers 404, as Twilio does for a SID of another account.
+    assert asks_over(2 * 3600) == [0, 120, 360, 840, 1800, 3600, 5400]
+    api.refusing.add(caller.sid)  # now a refusal (403) instead: still nothing told
+    assert asks_over(1800) == [7200]
+    api.refusing.discard(caller.sid)
+    api.call_status[caller.sid] = "in-progress"
+    told = asks_over(1800 + 4 * 60)
+    assert told[:2] == [9000, 9060]  # told at last: every minute again
 
 
 def test_the_call_due_longest_is_asked_first_whether_asked_before_or_not(

@@ -43,6 +43,12 @@ Twilio sends as the call ends: asked again next sweep, and ended then if it is s
 RECHECK_SECONDS = 60
 """How often one live call is asked about, at most (give or take ``SWEEP_SLACK_SECONDS``:
 sweeps come every 30 s, each starting a little late or early)."""
+UNTOLD_RECHECK_MAX_SECONDS = 1800
+"""A call Twilio does not know, or refuses to tell of, is asked about again after twice as
+long each time (2, 4, 8, 16 minutes), then every half hour: such an answer does not change
+from one minute to the next (a SID of another account, a call this account may not read),
+and each ask was a request to Twilio and a warning in the log every minute for as long as
+the call stayed live."""
 SWEEP_SLACK_SECONDS = 5
 SWEEP_BUDGET_SECONDS = 25
 """A sweep asks no more once it has run this long (a slow Twilio, its rate limits): the
@@ -72,7 +78,7 @@ def settle_ended_calls(
     Errors of Twilio's or of our account (unreachable, failing, refusing the credentials,
     rate limiting) end the sweep with nothing more asked: the next one asks again. A call
     Twilio refuses to tell of, or does not know (another account's SID), is left as it is
-    and asked again in a minute."""
+    and asked again later each time (``UNTOLD_RECHECK_MAX_SECONDS``)."""
     store = board.events.client
     # Two workers' sweeps, or one that ran long beside the next, would ask the same calls.
     lock = store.lock(TWILIO_SETTLE_LOCK, timeout=LOCK_SECONDS, blocking=False)
@@ -108,7 +114,8 @@ def _settle(
     def due_since(call_id: str) -> float:
         """When the call was first due, or due again since it was last asked."""
         if call_id in asked:
-            return asked[call_id] + RECHECK_SECONDS - SWEEP_SLACK_SECONDS
+            at, untold = asked[call_id]
+            return at + _recheck_seconds(untold) - SWEEP_SLACK_SECONDS
         return live[call_id].ringing_at.timestamp() + SETTLE_AFTER_SECONDS
 
     due = sorted((c for c in live if due_since(c) <= now.timestamp()), key=due_since)
@@ -118,6 +125,8 @@ def _settle(
         if (clock() - now).total_seconds() >= SWEEP_BUDGET_SECONDS:
             break
         call = live[call_id]
+        untold = asked[call_id][1] + 1 if call_id in asked else 1  # if Twilio tells nothing
+        again = _recheck_seconds(untold)
         session.commit()  # no transaction held while Twilio answers
         try:
             said = twilio.status_of(call.provider_id)
@@ -125,11 +134,20 @@ def _settle(
             if _about_twilio(exc):
                 log.warning("twilio calls left unsettled: twilio did not answer", error=str(exc))
                 break
-            log.warning("twilio refused to say what became of a call", call=call_id, error=str(exc))
+            log.warning(
+                "twilio refused to say what became of a call",
+                call=call_id,
+                error=str(exc),
+                asked_again_in_s=again,
+            )
             said = None
         else:
             if said is None:
-                log.warning("a live call twilio does not know is left as it is", call=call_id)
+                log.warning(
+                    "a live call twilio does not know is left as it is",
+                    call=call_id,
+                    asked_again_in_s=again,
+                )
         status = None if said is None else _status(said.status)
         if said is not None and status is not None and services.ends_call(status):
             # A call that never connected has no end time: its last change is its end.
@@ -145,9 +163,16 @@ def _settle(
                 ended.append(call_id)
                 store.hdel(TWILIO_SETTLE_CHECKED, call_id)
                 continue
-        store.hset(TWILIO_SETTLE_CHECKED, call_id, str(now.timestamp()))
+        mark = str(now.timestamp()) if said is not None else f"{now.timestamp()}|{untold}"
+        store.hset(TWILIO_SETTLE_CHECKED, call_id, mark)
     session.commit()
     return ended
+
+
+def _recheck_seconds(untold: int) -> int:
+    """How long after it was asked a call is due again, when Twilio told nothing of it the
+    last ``untold`` times in a row (see ``UNTOLD_RECHECK_MAX_SECONDS``)."""
+    return min(RECHECK_SECONDS << min(untold, 16), UNTOLD_RECHECK_MAX_SECONDS)
 
 
 def _about_twilio(error: TwilioError) -> bool:
@@ -160,21 +185,25 @@ def _about_twilio(error: TwilioError) -> bool:
     return not isinstance(status, int) or status >= 500  # no answer at all, or Twilio's fault
 
 
-def _asked(store: redis.Redis, live: Container[str]) -> tuple[dict[str, float], list[str]]:
-    """When each live call was last asked about (an unreadable entry: never), and the
-    entries to drop (calls no longer live, and unreadable entries)."""
+def _asked(
+    store: redis.Redis, live: Container[str]
+) -> tuple[dict[str, tuple[float, int]], list[str]]:
+    """When each live call was last asked about, and how many times in a row Twilio has
+    told nothing of it (an unreadable entry: never asked), and the entries to drop (calls
+    no longer live, and unreadable entries)."""
     # redis-py types the sync client's replies as ``Awaitable | Any``.
     read = cast("dict[str | bytes, str | bytes]", store.hgetall(TWILIO_SETTLE_CHECKED))
-    asked: dict[str, float] = {}
+    asked: dict[str, tuple[float, int]] = {}
     gone: list[str] = []
     for key, raw in read.items():
         call_id = as_text(key)
+        when, _, times = as_text(raw).partition("|")
         try:
-            at = float(raw)
+            at, untold = float(when), int(times or 0)
         except ValueError:
-            at = math.nan
-        if call_id in live and math.isfinite(at):
-            asked[call_id] = at
+            at, untold = math.nan, 0
+        if call_id in live and math.isfinite(at) and untold >= 0:
+            asked[call_id] = (at, untold)
         else:
             gone.append(call_id)
     return asked, gone
