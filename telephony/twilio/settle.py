@@ -43,12 +43,13 @@ Twilio sends as the call ends: asked again next sweep, and ended then if it is s
 RECHECK_SECONDS = 60
 """How often one live call is asked about, at most (give or take ``SWEEP_SLACK_SECONDS``:
 sweeps come every 30 s, each starting a little late or early)."""
-UNTOLD_RECHECK_MAX_SECONDS = 1800
-"""A call Twilio does not know, or refuses to tell of, is asked about again after twice as
-long each time (2, 4, 8, 16 minutes), then every half hour: such an answer does not change
-from one minute to the next (a SID of another account, a call this account may not read),
-and each ask was a request to Twilio and a warning in the log every minute for as long as
-the call stayed live."""
+UNTOLD_RECHECK_MAX_SECONDS = 300
+"""A call Twilio does not know, or refuses to tell of, is asked about again after 2 and 4
+minutes, then every 5: such an answer rarely changes from one minute to the next (a SID of
+another account, a call this account may not read), and each ask was a request to Twilio
+and a warning in the log every minute for as long as the call stayed live. No longer than
+5 minutes: once the cause is mended (the account's SID set right), a hang-up this call
+lost is still found within minutes, not after an agent sat on it for half an hour."""
 SWEEP_SLACK_SECONDS = 5
 SWEEP_BUDGET_SECONDS = 25
 """A sweep asks no more once it has run this long (a slow Twilio, its rate limits): the
@@ -172,7 +173,7 @@ def _settle(
 def _recheck_seconds(untold: int) -> int:
     """How long after it was asked a call is due again, when Twilio told nothing of it the
     last ``untold`` times in a row (see ``UNTOLD_RECHECK_MAX_SECONDS``)."""
-    return min(RECHECK_SECONDS << min(untold, 16), UNTOLD_RECHECK_MAX_SECONDS)
+    return min(RECHECK_SECONDS << min(untold, 8), UNTOLD_RECHECK_MAX_SECONDS)
 
 
 def _about_twilio(error: TwilioError) -> bool:
