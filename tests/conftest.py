@@ -25,7 +25,6 @@ from sqlmodel import Session
 
 from callcenter.app import create_app
 from callcenter.embedded_redis import EmbeddedRedis
-from callcenter.migrate import upgrade
 from callcenter.settings import Settings
 from callcenter.wiring import build_switchboard, install_rules
 from core.db import make_engine
@@ -195,15 +194,10 @@ def _dated(item: pytest.Item) -> bool:
 def engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
-        url = f"sqlite:///{path}"
-        upgrade(url)
+    with migrated_copy(request, request.param, tmp_path_factory.mktemp("db")) as url:
         engine = make_engine(url)
         yield engine
         engine.dispose()
-        return
-    yield from _postgres_engine()
 
 
 def _require_postgres() -> None:
@@ -218,26 +212,6 @@ def _require_postgres() -> None:
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
     finally:
         probe.dispose()
-
-
-def _postgres_engine() -> Iterator[Engine]:
-    _require_postgres()
-    probe = make_engine(POSTGRES_URL)
-    # A schema of our own per test process, so parallel runs never meet.
-    schema = f"cc_test_{uuid.uuid4().hex[:10]}"
-    with probe.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    probe.dispose()
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-    cleanup = make_engine(POSTGRES_URL)
-    with cleanup.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    cleanup.dispose()
 
 
 class SharedSession(Session):

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-import sqlalchemy
+import psycopg
 from sqlalchemy.engine import make_url
 
 from callcenter.migrate import upgrade
@@ -51,9 +51,7 @@ class PostgresTemplate:
 
     def __init__(self, server_url: str) -> None:
         self._server_url = server_url
-        self._admin = sqlalchemy.create_engine(
-            _driver(server_url), isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool
-        )
+        self._libpq_url = make_url(server_url).set(drivername="postgresql").render_as_string(False)
         self._name = f"cc_template_{uuid.uuid4().hex[:10]}"
         self._execute(f"CREATE SCHEMA {self._name}")
         upgrade(self._schema_url(self._name))
@@ -74,19 +72,14 @@ class PostgresTemplate:
 
     def close(self) -> None:
         self._execute(f"DROP SCHEMA {self._name} CASCADE")
-        self._admin.dispose()
 
     def _dump(self) -> str | None:
-        url = make_url(self._server_url)
-        command = ["pg_dump", "--schema", self._name, "--no-owner", "--no-privileges"]
         # Rows as INSERTs: a COPY's data cannot go through a driver's execute.
-        command += [
-            "--inserts",
-            "--dbname",
-            url.set(drivername="postgresql").render_as_string(False),
-        ]
+        command = ["pg_dump", "--schema", self._name, "--no-owner", "--no-privileges", "--inserts"]
         try:
-            dumped = subprocess.run(command, capture_output=True, text=True, check=True)
+            dumped = subprocess.run(
+                [*command, "--dbname", self._libpq_url], capture_output=True, text=True, check=True
+            )
         except (OSError, subprocess.CalledProcessError):
             return None
         # psql's own commands (``\restrict``) are not SQL.
@@ -97,14 +90,6 @@ class PostgresTemplate:
         return f"{self._server_url}{separator}options=-csearch_path%3D{schema}"
 
     def _execute(self, statements: str) -> None:
-        # The driver's own execute: a script of many statements in one round trip.
-        with self._admin.connect() as connection:
-            driver = connection.connection.driver_connection
-            assert driver is not None
-            driver.execute(statements)
-
-
-def _driver(url: str) -> str:
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
+        # A script of many statements in one round trip (the simple query protocol).
+        with psycopg.connect(self._libpq_url, autocommit=True) as connection:
+            connection.execute(statements.encode())

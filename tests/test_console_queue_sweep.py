@@ -4,8 +4,9 @@ back from wrap-up, with no request of their own to dispatch the queue."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, NamedTuple
 
+import pytest
 import redis
 from arq import create_pool
 from arq.connections import RedisSettings
@@ -17,6 +18,7 @@ from telephony import calls
 from telephony.acd import Acd, QueueConfig
 from telephony.constants import OFFER, OFFERS, QUEUED_CALL, WAITING
 from telephony.enums import CallState
+from telephony.models import Call
 from telephony.presence import AgentState, Presence
 from telephony.repairs import Repair, repair_counts
 from telephony.routing import LEFT_ON_CALL_AFTER_SECONDS, LOST_AFTER_SECONDS
@@ -131,7 +133,7 @@ def test_a_ringing_call_redis_lost_is_queued_again_and_offered(
     db: Session,
     bus: redis.Redis,
     make_user: Any,
-    make_call: Any,
+    ringing: Ringing,
     sessions: Any,
     redis_url: str,
     clock: TestClock,
@@ -141,9 +143,7 @@ def test_a_ringing_call_redis_lost_is_queued_again_and_offered(
     the call log said the call was offered, so the sweep looked for it among the waiting
     calls in vain. The caller was never offered again and, with no record to time their
     wait, never left for the overflow either: they waited until they gave up."""
-    board, call, agent = _ringing_one_agent(
-        db, bus, make_user, make_call, sessions, redis_url, clock
-    )
+    board, call, agent = ringing
     acd, other = board.acd, make_user(Role.AGENT).id
     # What the failover lost: the call's record and its offer; the agent still rings.
     bus.delete(QUEUED_CALL.format(call_id=call.id), OFFER.format(call_id=call.id))
@@ -174,9 +174,8 @@ def test_a_ringing_call_redis_lost_is_queued_again_and_offered(
 
 def test_an_answer_the_log_missed_is_offered_again_only_if_the_caller_still_waits(
     db: Session,
-    bus: redis.Redis,
     make_user: Any,
-    make_call: Any,
+    ringing: Ringing,
     sessions: Any,
     redis_url: str,
     clock: TestClock,
@@ -187,9 +186,7 @@ def test_an_answer_the_log_missed_is_offered_again_only_if_the_caller_still_wait
     wait check made before the answer (it would ring a second agent each time a log's
     write of an answer is slow); once the caller is heard waiting after it, it is offered
     again, and the agent it never reached is let go."""
-    board, call, agent = _ringing_one_agent(
-        db, bus, make_user, make_call, sessions, redis_url, clock
-    )
+    board, call, agent = ringing
     acd, other = board.acd, make_user(Role.AGENT).id
     assert not acd.overflow_if_waited(call.id)  # heard waiting while it rings
     acd.accept(call.id, agent)  # the log's write that follows fails
@@ -282,7 +279,14 @@ def _sweep(redis_url: str, board: Switchboard, sessions: Any, clock: TestClock) 
     return asyncio.run(sweep())
 
 
-def _ringing_one_agent(
+class Ringing(NamedTuple):
+    board: Switchboard
+    call: Call
+    agent: int
+
+
+@pytest.fixture
+def ringing(
     db: Session,
     bus: redis.Redis,
     make_user: Any,
@@ -290,7 +294,7 @@ def _ringing_one_agent(
     sessions: Any,
     redis_url: str,
     clock: TestClock,
-) -> tuple[Switchboard, Any, int]:
+) -> Ringing:
     """A call the sweep has offered to the one agent logged in, and the log shows so."""
     agent = make_user(Role.AGENT).id
     board = hotline_switchboard(bus, clock)
@@ -301,14 +305,14 @@ def _ringing_one_agent(
     assert _sweep(redis_url, board, sessions, clock) == 1
     db.refresh(call)
     assert (call.state, call.agent_id) == (CallState.OFFERED, agent)
-    return board, call, agent
+    return Ringing(board, call, agent)
 
 
 def test_an_offer_ringing_out_after_redis_lost_its_call_frees_the_agent_for_the_call_again(
     db: Session,
     bus: redis.Redis,
     make_user: Any,
-    make_call: Any,
+    ringing: Ringing,
     sessions: Any,
     redis_url: str,
     clock: TestClock,
@@ -317,24 +321,26 @@ def test_an_offer_ringing_out_after_redis_lost_its_call_frees_the_agent_for_the_
     replica that was behind). The offer's expiry found no record to put back in the queue
     and gave up: the agent stayed "offered" for a call nobody would offer them again, and
     every sweep after found the offer due and gave up again."""
-    board, call, agent = _ringing_one_agent(
-        db, bus, make_user, make_call, sessions, redis_url, clock
-    )
+    board, call, agent = ringing
     acd = board.acd
     other = make_user(Role.AGENT).id
     acd.presence.log_in(other, queues=["q"], skills=[])
     bus.delete(QUEUED_CALL.format(call_id=call.id))
     # While the ring lasts, the call is not lost: it was queued again and offered to the
     # other agent over the ringing offer, which left the first ringing for it.
+    ring = acd.config("q").offer_timeout_seconds
+    rung = 0
     for _ in range(2):
         assert not acd.overflow_if_waited(call.id)  # the caller, still waiting, asks
         clock.advance(LOST_AFTER_SECONDS + 1)
+        rung += LOST_AFTER_SECONDS + 1
         assert _sweep(redis_url, board, sessions, clock) == 0
+    assert rung < ring  # long enough to be taken for lost, not yet rung out
     assert acd.presence.get(agent).state is AgentState.OFFERED
     assert acd.presence.get(other).state is AgentState.AVAILABLE
     acd.presence.choose(other, AgentState.BREAK)
     assert not acd.overflow_if_waited(call.id)
-    clock.advance(16 - 2 * (LOST_AFTER_SECONDS + 1))  # the ring runs out
+    clock.advance(ring + 1 - rung)  # the ring runs out
 
     _sweep(redis_url, board, sessions, clock)
 
@@ -360,8 +366,7 @@ def test_an_offer_ringing_out_after_redis_lost_its_call_frees_the_agent_for_the_
 def test_an_agent_answering_a_call_redis_lost_the_record_of_talks_to_the_caller(
     db: Session,
     bus: redis.Redis,
-    make_user: Any,
-    make_call: Any,
+    ringing: Ringing,
     sessions: Any,
     redis_url: str,
     clock: TestClock,
@@ -369,9 +374,7 @@ def test_an_agent_answering_a_call_redis_lost_the_record_of_talks_to_the_caller(
     """The agent picked up an offer whose call Redis had lost the record of: the answer was
     refused, their leg hung up on the caller, and the ring-out then counted it as their
     miss."""
-    board, call, agent = _ringing_one_agent(
-        db, bus, make_user, make_call, sessions, redis_url, clock
-    )
+    board, call, agent = ringing
     bus.delete(QUEUED_CALL.format(call_id=call.id))
 
     with sessions() as session:
@@ -381,6 +384,6 @@ def test_an_agent_answering_a_call_redis_lost_the_record_of_talks_to_the_caller(
     assert (call.state, call.agent_id) == (CallState.BRIDGED, agent)
     answering = board.acd.presence.get(agent)
     assert (answering.state, answering.call_id) == (AgentState.ON_CALL, call.id)
-    clock.advance(16)  # past the ring's time: nothing is missed
+    clock.advance(board.acd.config("q").offer_timeout_seconds + 1)  # past the ring: no miss
     _sweep(redis_url, board, sessions, clock)
     assert board.acd.presence.get(agent).state is AgentState.ON_CALL

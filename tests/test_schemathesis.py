@@ -37,7 +37,6 @@ from sqlmodel import Session
 
 from callcenter.app import create_app
 from callcenter.embedded_redis import EmbeddedRedis
-from callcenter.migrate import upgrade
 from callcenter.settings import Settings
 from core.db import make_engine
 from core.keys import WORKER_HEARTBEAT
@@ -54,7 +53,7 @@ from orders.schemas import (
     UserCreate,
 )
 from orders.services import appliances, customers, stations, users, work_orders
-from tests.conftest import OPEN_HOURS, REDIS_URL, SECRET, TestClock, _postgres_engine, at
+from tests.conftest import OPEN_HOURS, REDIS_URL, SECRET, TestClock, at, migrated_copy
 
 CLOCK = TestClock(OPEN_HOURS)
 """One clock for the module's app, its seed data and its token."""
@@ -120,14 +119,11 @@ def api_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
     """A database of the run's own: it commits, unlike the rolled-back ``db`` fixture."""
-    if request.param == "postgresql":
-        yield from _postgres_engine()
-        return
-    url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'api.sqlite3'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+    directory = tmp_path_factory.mktemp("schemathesis")
+    with migrated_copy(request, request.param, directory) as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
