@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, insert, update
+from sqlalchemy import ColumnElement, bindparam, insert, inspect, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -100,9 +101,10 @@ def start_inbound_call(
         ringing_at=now,
         answered_at=now if answered else None,
     )
-    session.add(call)
     try:
-        session.flush()
+        # A Core insert, the copy then kept as the row it wrote: the ORM's flush of the new
+        # row cost a tenth of the call's CPU.
+        session.connection().execute(_INSERT_CALL, {name: getattr(call, name) for name in _COLUMNS})
     except IntegrityError:
         # A retry of a call already logged (found by the unique provider id, not looked up
         # first: retries are rare, every call pays for a lookup).
@@ -110,6 +112,8 @@ def start_inbound_call(
         winner = find_by_provider_id(session, provider_id)
         assert winner is not None
         return winner, caller_pop(winner)
+    make_transient_to_detached(call)
+    session.add(call)
     shown = notifier.present_pop(session, pop, call.id)
     _publish_then_commit(session, lambda: notifier.ringing(call, pop, shown))
     return call, pop
@@ -265,6 +269,8 @@ _BY_PROVIDER_ID = select(Call).where(col(Call.provider_id) == bindparam("provide
 _HELD_BY_PROVIDER_ID = _held(col(Call.provider_id) == bindparam("provider_id"))
 _HELD_BY_ID = _held(col(Call.id) == bindparam("call_id"))
 _calls = table_of(Call).c
+_COLUMNS = tuple(column.key for column in _calls)
+_INSERT_CALL = insert(table_of(Call))
 _STATE = select(_calls.state).where(_calls.id == bindparam("call_id"))
 _HOLDING = "telephony.held_call"
 """Where :func:`lock_call` and :func:`hold_call` note the call they took and the
@@ -368,10 +374,18 @@ def call_disposition(session: Session, *, call_id: str) -> Disposition | None:
 def _written(call: Call | None, **values: object) -> None:
     """The session's copy of ``call`` (if it has one) takes what a Core statement wrote as
     its committed values: the ORM neither writes them again nor overwrites them with the
-    copy's older ones."""
-    if call is not None:
-        for name, value in values.items():
-            set_committed_value(call, name, value)
+    copy's older ones.
+
+    A copy left with nothing else to write is marked clean, as a flush leaves what it
+    wrote: the session's next commit then skips the flush, whose unit of work found nothing
+    to write for it and cost a tenth of a hang-up's CPU."""
+    if call is None:
+        return
+    for name, value in values.items():
+        set_committed_value(call, name, value)
+    state = inspect(call)
+    if state.modified and not state.committed_state and state.session is not None:
+        state._commit_all(state.dict, state.session.identity_map)
 
 
 def enqueue_call(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from billing.enums import FeeKind, ServiceKind
@@ -17,6 +18,7 @@ from billing.schemas import (
     RatesPublic,
     RewardItemIn,
 )
+from core.db import table_of
 from orders import Milestone
 
 
@@ -166,15 +168,23 @@ def reward_items(session: Session, codes: set[str]) -> dict[str, RewardItem]:
     }
 
 
-_SCHEDULE = select(FeeRate).order_by(col(FeeRate.id))
-"""Built once: the fee card is read as every call arrives."""
+_fee_rates = table_of(FeeRate).c
+_SCHEDULE = core_select(
+    _fee_rates.kind,
+    _fee_rates.service_kind,
+    _fee_rates.category,
+    _fee_rates.urban,
+    _fee_rates.amount_fen,
+).order_by(_fee_rates.id)
+"""Built once: the fee card is read as every call arrives, as rows, not entities (the
+ORM's entities were half the card's CPU)."""
 
 
 def fee_card(session: Session, categories: set[str]) -> dict[str, list[BasicFee]]:
     """The basic fee schedule an agent reads to a caller whose appliance is out of
     warranty: labour per service kind for each category (its own fee, else the one for
     any category), then travel in town and outside; one read of the schedule."""
-    schedule = session.exec(_SCHEDULE).all()
+    schedule = session.connection().execute(_SCHEDULE).all()
     travel = [
         BasicFee(item=f"travel_{'urban' if r.urban else 'non_urban'}", amount_fen=r.amount_fen)
         for r in sorted(
