@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlmodel import Session
 
-from core.db import ServiceSession, make_engine
+from core.db import ServiceSession, bulk_insert, make_engine
 from tests.conftest import IN_CI, POSTGRES_URL
 
 
@@ -146,6 +146,10 @@ def test_a_session_left_with_writes_it_did_not_commit_still_rolls_back(
     with pytest.raises(RuntimeError), ServiceSession(engine) as session:
         session.execute(text(f"SELECT count(*) FROM {table}"))
         raise RuntimeError("the request failed after reading")
+    with ServiceSession(engine) as session:
+        session.execute(text(f"SELECT count(*) FROM {table}"))
+        # A bulk insert: on PostgreSQL a COPY, through psycopg's own cursor.
+        bulk_insert(session.connection(), row.__table__, [{"id": 3}])
     with ServiceSession(engine) as session:
         session.execute(text(f"INSERT INTO {table} (id) VALUES (2)"))
         session.commit()
