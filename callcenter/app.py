@@ -40,6 +40,7 @@ from callcenter.middleware import Admission, BodyLimit, Metrics
 from callcenter.repair_metrics import RepairsCollector
 from callcenter.saturation import Saturation
 from callcenter.settings import Settings
+from callcenter.settle_metrics import UntoldCallsCollector
 from callcenter.wiring import (
     access_policy,
     build_switchboard,
@@ -122,6 +123,7 @@ def create_app(
         registry=registry,
     ).set_function(saturation.answer_seconds)
     registry.register(RepairsCollector(bus))
+    registry.register(UntoldCallsCollector(bus))
 
     problems.install(app)
     app.router.routes.extend(_routes())

@@ -107,6 +107,7 @@ CallCenterError                                    500  base: status_code, error
 ├── telephony.twilio.JobsUnavailable               503
 ├── telephony.twilio.MediaFetchFailed              502  httpx's errors, translated
 ├── telephony.twilio.TwilioError                   502  the Twilio SDK's errors, translated
+│   ├── telephony.twilio.TwilioAccountInactive     502
 │   ├── telephony.twilio.TwilioAuthFailed          502
 │   ├── telephony.twilio.TwilioInvalidNumber       422
 │   └── telephony.twilio.TwilioRateLimited         503

@@ -53,6 +53,8 @@ class FakeTwilioApi:
     """Calls whose GET is refused (400), by SID: a refusal about that one call."""
     failing: bool = False
     """Every GET of a call is answered 500: Twilio unwell."""
+    suspended: bool = False
+    """Every GET of a call is refused (403, code 20005): the account is not active."""
     on_call_read: Callable[[str], None] | None = None
     """Called with the SID as each GET of a call arrives, before it is answered: what the
     service holds while Twilio answers."""
@@ -111,6 +113,11 @@ class FakeTwilioApi:
                 status = api.call_status.get(sid)
                 if api.failing:
                     code, payload = 500, {"code": 20500, "message": "Internal Server Error"}
+                elif api.suspended:
+                    code, payload = (
+                        403,
+                        {"code": 20005, "message": "Account not active", "status": 403},
+                    )
                 elif sid in api.refusing:
                     code, payload = 400, {"code": 20001, "message": "refused", "status": 400}
                 elif status is None:

@@ -1311,6 +1311,17 @@ def _repairs(client: TestClient, settings: Settings) -> dict[str, float]:
     return {sample.labels["repair"]: sample.value for sample in family.samples}
 
 
+def _untold(client: TestClient, settings: Settings) -> float:
+    """Live Twilio calls Twilio told nothing of, as ``/metrics`` shows them to a scraper."""
+    settings.metrics.token = SecretStr("scrape-token-0123456789")
+    scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"})
+    assert scraped.status_code == 200
+    [family] = [
+        f for f in text_string_to_metric_families(scraped.text) if f.name.endswith("untold")
+    ]
+    return family.samples[0].value
+
+
 def _asked(api: FakeTwilioApi) -> list[str]:
     """The calls read at Twilio's REST API, by SID, in order."""
     return [
@@ -1488,6 +1499,49 @@ def test_a_call_twilio_tells_nothing_of_is_asked_about_less_and_less_often(
     api.refusing.discard(caller.sid)
     api.call_status[caller.sid] = "in-progress"
     assert asks_over(900)[:3] == [4560, 4620, 4680]  # told at last: every minute again
+
+
+def test_a_suspended_account_stops_the_sweep_and_counts_no_call_as_untold(
+    sim: TwilioSimulator,
+    api: FakeTwilioApi,
+    app: Any,
+    clock: TestClock,
+    client: TestClient,
+    settings: Settings,
+) -> None:
+    """Found in review: Twilio's refusal of a suspended account (403, code 20005) was taken
+    for a refusal about the one call asked, so the sweep went on to ask about every live
+    call, each then asked again only minutes later: once the account was paid up, hang-ups
+    lost meanwhile were found late. It speaks of the account, as a refused credential
+    does: the sweep stops, and asks again at its next run."""
+    ctx = worker_context(app)
+    clock.freeze(clock())
+    callers = [sim.call(f"+861380013804{n}") for n in range(2)]
+    for caller in callers:
+        assert caller.press("0").verbs()[-1] == "Enqueue"
+    clock.advance(61)
+
+    def sweep() -> list[str]:
+        before = len(_asked(api))
+        with app.state.sessions() as session:
+            settle_ended_calls(session, ctx["switchboard"], twilio=ctx["twilio_calls"], clock=clock)
+        clock.advance(30)
+        return _asked(api)[before:]
+
+    api.suspended = True
+    first = sweep()
+    assert len(first) == 1  # the sweep stops at the first refusal
+    assert sweep() == first  # and asks about the same call 30 s later, not minutes
+    assert _untold(client, settings) == 0  # nothing told of any call, but by the account
+    api.suspended = False
+    api.call_status[callers[0].sid] = "in-progress"
+    assert sorted(sweep()) == sorted(caller.sid for caller in callers)
+    # The other call Twilio does not know (404): counted for the operators.
+    assert _untold(client, settings) == 1
+    api.call_status[callers[1].sid] = "in-progress"
+    clock.advance(120)
+    sweep()
+    assert _untold(client, settings) == 0
 
 
 def test_the_call_due_longest_is_asked_first_whether_asked_before_or_not(

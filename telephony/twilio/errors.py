@@ -45,6 +45,13 @@ class TwilioAuthFailed(TwilioError):
     error_id = "twilio_auth_failed"
 
 
+class TwilioAccountInactive(TwilioError):
+    """Twilio refuses every request of the account: suspended (its balance ran out, a
+    policy review) or not activated yet."""
+
+    error_id = "twilio_account_inactive"
+
+
 class TwilioInvalidNumber(TwilioError):
     status_code = 422
     error_id = "twilio_invalid_number"

@@ -1,5 +1,6 @@
 """Calls placed and steered through Twilio's REST API, with its errors translated at this
 boundary: ``TwilioAuthFailed`` (401 / 20003: wrong account SID or auth token),
+``TwilioAccountInactive`` (10001, 20005, 90010: the account is suspended or not active),
 ``TwilioInvalidNumber`` (21211, 21217, 13223: the "To" number is not callable; 21614: not
 a mobile number, for a text),
 ``TwilioRateLimited`` (429 / 20429, still limited after the retries), else ``TwilioError``.
@@ -21,6 +22,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from telephony.twilio.errors import (
+    TwilioAccountInactive,
     TwilioAuthFailed,
     TwilioError,
     TwilioInvalidNumber,
@@ -32,11 +34,15 @@ T = TypeVar("T")
 
 _INVALID_NUMBER_CODES = {21211, 21217, 13223, 21614}
 _RATE_LIMIT_CODES = {20429}
+_ACCOUNT_INACTIVE_CODES = {10001, 20005, 90010}
 
 
 def map_twilio_error(exc: TwilioRestException) -> TwilioError:
     details = {"twilio_status": exc.status, "twilio_code": exc.code, "twilio_message": exc.msg}
     message = f"Twilio refused the request: {exc.msg} (code {exc.code}, HTTP {exc.status})"
+    # Before the credentials: a suspended account's refusal may come as a 401 too.
+    if exc.code in _ACCOUNT_INACTIVE_CODES:
+        return TwilioAccountInactive(message, details=details)
     if exc.status == 401 or exc.code == 20003:
         return TwilioAuthFailed(message, details=details)
     if exc.code in _INVALID_NUMBER_CODES:

@@ -29,7 +29,12 @@ from telephony.constants import TWILIO_SETTLE_CHECKED, TWILIO_SETTLE_LOCK
 from telephony.enums import CallChannel, ProviderStatus
 from telephony.services import ProviderCall
 from telephony.switchboard import Switchboard
-from telephony.twilio.errors import TwilioAuthFailed, TwilioError, TwilioRateLimited
+from telephony.twilio.errors import (
+    TwilioAccountInactive,
+    TwilioAuthFailed,
+    TwilioError,
+    TwilioRateLimited,
+)
 from telephony.twilio.rest import TwilioCalls
 
 log = structlog.get_logger(__name__)
@@ -133,7 +138,11 @@ def _settle(
             said = twilio.status_of(call.provider_id)
         except TwilioError as exc:
             if _about_twilio(exc):
-                log.warning("twilio calls left unsettled: twilio did not answer", error=str(exc))
+                log.warning(
+                    "twilio calls left unsettled: twilio refused the account or did not answer",
+                    error=str(exc),
+                    cause=exc.error_id,
+                )
                 break
             log.warning(
                 "twilio refused to say what became of a call",
@@ -170,6 +179,14 @@ def _settle(
     return ended
 
 
+def untold_calls(store: redis.Redis) -> int:
+    """How many live Twilio calls Twilio told nothing of the last time they were asked
+    about (a SID it does not know, a refusal): a hang-up such a call lost is not found."""
+    # redis-py types the sync client's replies as ``Awaitable | Any``.
+    read = cast("list[str | bytes]", store.hvals(TWILIO_SETTLE_CHECKED))
+    return sum(1 for raw in read if as_text(raw).partition("|")[2] not in ("", "0"))
+
+
 def _recheck_seconds(untold: int) -> int:
     """How long after it was asked a call is due again, when Twilio told nothing of it the
     last ``untold`` times in a row (see ``UNTOLD_RECHECK_MAX_SECONDS``)."""
@@ -178,9 +195,9 @@ def _recheck_seconds(untold: int) -> int:
 
 def _about_twilio(error: TwilioError) -> bool:
     """Whether an error speaks of Twilio or our account (unreachable or failing, refusing
-    the credentials, rate limiting), not of the one call asked about (another refusal):
-    the sweep stops."""
-    if isinstance(error, TwilioAuthFailed | TwilioRateLimited):
+    the credentials or the suspended account, rate limiting), not of the one call asked
+    about (another refusal): the sweep stops."""
+    if isinstance(error, TwilioAuthFailed | TwilioAccountInactive | TwilioRateLimited):
         return True
     status = error.details.get("twilio_status")
     return not isinstance(status, int) or status >= 500  # no answer at all, or Twilio's fault
