@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy
 from sqlalchemy import Integer, text
@@ -162,3 +163,29 @@ def test_a_session_left_with_writes_it_did_not_commit_still_rolls_back(
             session.flush()
     with engine.connect() as connection:
         assert connection.exec_driver_sql(f"SELECT id FROM {table}").scalars().all() == [2]
+
+
+def test_a_result_is_described_as_psycopg_describes_it_when_read(admin: Engine) -> None:
+    """The service's cursors describe a result only when its description is read (most
+    are not: SQLAlchemy knows the statements it ran before): the same columns as psycopg's
+    own, and an error, not another result's columns, once the cursor has moved on."""
+    engine = make_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            with raw.cursor() as cursor, psycopg.Cursor(raw) as plain:
+                query = "SELECT 1 AS one, 'x'::varchar(3) AS letter, now() AS at"
+                expected = plain.execute(query).description
+                described = cursor.execute(query).description
+                assert expected is not None and described is not None
+                assert len(described) == 3
+                assert [tuple(c) for c in described] == [tuple(c) for c in expected]
+                assert [c.name for c in described[1:]] == ["letter", "at"]
+                unread = cursor.execute(query).description
+                cursor.execute("SELECT 2 AS two")
+                with pytest.raises(psycopg.InterfaceError):
+                    unread[0]
+                assert cursor.execute("DO $$ BEGIN END $$").description is None
+    finally:
+        engine.dispose()
