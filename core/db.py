@@ -56,15 +56,16 @@ def make_engine(
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(
-        url,
-        echo=echo,
-        pool_size=10,
-        max_overflow=20,
-        connect_args={"cursor_factory": ServiceCursor},
-    )
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
+    event.listen(engine, "connect", _service_cursors)
     _ping_when_idle(engine, ping_after_idle_s)
     return engine
+
+
+def _service_cursors(dbapi_connection: psycopg.Connection[Any], _record: Any) -> None:
+    # A pool event, run once a connection: the statements' own pay nothing for it.
+    dbapi_connection.cursor_factory = ServiceCursor
+    dbapi_connection.server_cursor_factory = ServiceServerCursor
 
 
 WROTE = "callcenter_wrote"
@@ -119,6 +120,15 @@ class ServiceCursor(psycopg.Cursor[Any]):
     ) -> Iterator[Any]:
         _note(self.connection, query)
         return super().stream(query, params, binary=binary, size=size)
+
+
+class ServiceServerCursor(psycopg.ServerCursor[Any]):
+    """PostgreSQL's server-side cursors (SQLAlchemy's ``yield_per``) mark transactions as
+    ``ServiceCursor`` does: one may be a transaction's first statement."""
+
+    def execute(self, query: Query, params: Params | None = None, **options: Any) -> Self:
+        _note(self.connection, query)
+        return super().execute(query, params, **options)
 
 
 class _Description(Sequence[Column]):

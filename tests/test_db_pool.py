@@ -112,6 +112,28 @@ def test_sessions_that_only_read_keep_the_statements_psycopg_prepared(admin: Eng
         engine.dispose()
 
 
+def test_a_session_that_reads_first_through_a_server_cursor_keeps_them_too(
+    admin: Engine,
+) -> None:
+    """A transaction's first statement may open a server-side cursor (SQLAlchemy's
+    ``yield_per``): its reads count as reads, whatever the transaction before wrote."""
+    engine = make_engine(POSTGRES_URL)
+    try:
+        marker = f"after_write_{uuid.uuid4().hex[:8]}"
+        for n in range(10):
+            with ServiceSession(engine) as session:
+                session.execute(text("CREATE TEMP TABLE IF NOT EXISTS wrote_before (id int)"))
+                session.commit()
+            with ServiceSession(engine) as session:
+                streamed = session.execute(text("SELECT 1").execution_options(yield_per=5))
+                assert list(streamed.scalars()) == [1]
+                session.execute(text(f"SELECT :n AS {marker}"), {"n": n}).scalar_one()
+        with ServiceSession(engine) as session:
+            assert _prepared(session, marker) == 1
+    finally:
+        engine.dispose()
+
+
 class _Scratch(DeclarativeBase):
     """A registry of the test's own, apart from the service's tables."""
 
@@ -147,6 +169,9 @@ def test_a_session_left_with_writes_it_did_not_commit_still_rolls_back(
     with pytest.raises(RuntimeError), ServiceSession(engine) as session:
         session.execute(text(f"SELECT count(*) FROM {table}"))
         raise RuntimeError("the request failed after reading")
+    with ServiceSession(engine) as session:
+        session.execute(text(f"INSERT INTO {table} (id) VALUES (4)"))
+        session.execute(text(f"SELECT count(*) FROM {table}"))  # a read after the write
     with ServiceSession(engine) as session:
         session.execute(text(f"SELECT count(*) FROM {table}"))
         # A bulk insert: on PostgreSQL a COPY, through psycopg's own cursor.

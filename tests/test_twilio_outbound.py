@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from telephony.twilio.errors import (
+    TwilioAccountInactive,
     TwilioAuthFailed,
     TwilioError,
     TwilioInvalidNumber,
@@ -79,6 +80,21 @@ def test_auth_failure(api: FakeTwilioApi, calls: TwilioCalls) -> None:
     with pytest.raises(TwilioAuthFailed) as caught:
         calls.place_call(CALL)
     assert caught.value.details["twilio_code"] == 20003
+    assert len(api.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(403, 20005), (401, 20005), (403, 10001), (401, 90010)]
+)
+def test_an_account_twilio_has_suspended_is_told_apart_from_wrong_credentials(
+    api: FakeTwilioApi, calls: TwilioCalls, status: int, code: int
+) -> None:
+    """A suspended account (its balance ran out) is mended in Twilio's console, not in
+    our settings: a refusal of its own, whatever HTTP status Twilio sends it with."""
+    api.replies.append(_error(status, code, "Account not active"))
+    with pytest.raises(TwilioAccountInactive) as caught:
+        calls.place_call(CALL)
+    assert caught.value.details["twilio_code"] == code
     assert len(api.requests) == 1
 
 
