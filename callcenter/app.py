@@ -37,10 +37,9 @@ import telephony.twilio.http
 import telephony.twilio.media
 from callcenter import docs, problems, wiring
 from callcenter.middleware import Admission, BodyLimit, Metrics
-from callcenter.repair_metrics import RepairsCollector
 from callcenter.saturation import Saturation
 from callcenter.settings import Settings
-from callcenter.settle_metrics import UntoldCallsCollector
+from callcenter.sweep_metrics import SweepFigures
 from callcenter.wiring import (
     access_policy,
     build_switchboard,
@@ -122,8 +121,7 @@ def create_app(
         "How long this process's Twilio webhooks take to be answered (smoothed)",
         registry=registry,
     ).set_function(saturation.answer_seconds)
-    registry.register(RepairsCollector(bus))
-    registry.register(UntoldCallsCollector(bus))
+    registry.register(SweepFigures(bus))
 
     problems.install(app)
     app.router.routes.extend(_routes())

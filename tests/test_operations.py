@@ -174,3 +174,4 @@ def test_metrics_are_scraped_while_redis_is_away_without_the_repairs(
     assert scraped.status_code == 200
     assert "callcenter_event_loop_lag_seconds" in scraped.text
     assert "callcenter_call_repairs_total" not in scraped.text
+    assert "callcenter_twilio_calls_untold" not in scraped.text
