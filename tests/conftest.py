@@ -46,6 +46,7 @@ from telephony.enums import CallChannel, CallState, Direction
 from telephony.models import Call
 from telephony.switchboard import Switchboard
 from tests.migrated import PostgresTemplate, SqliteTemplate
+from tests.slots import worker_slot
 
 if TYPE_CHECKING:
     from tests.sip_harness import Kamailio
@@ -107,11 +108,6 @@ def rules() -> None:
     """The rules the composition root installs on orders' status changes (a paid job waits
     for its quote), in force for every test, not only for those after the first app."""
     install_rules()
-
-
-def _worker_index(config: pytest.Config) -> int:
-    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(name.removeprefix("gw") or 0)
 
 
 # Databases: every DB test runs on SQLite and on PostgreSQL.
@@ -351,7 +347,7 @@ def migrated_copy(request: pytest.FixtureRequest, backend: str, directory: Path)
 def redis_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    index = 10 + _worker_index(request.config)
+    index = 10 + worker_slot()
     url = f"{REDIS_URL}/{index}"
     try:
         redis.Redis.from_url(url).ping()

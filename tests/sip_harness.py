@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import shutil
 import socket
 import struct
@@ -19,6 +18,7 @@ import pytest
 
 from recordings.audio import pcm16_to_ulaw
 from tests.conftest import IN_CI
+from tests.slots import worker_slot
 
 DTMF_PCAPS = Path("/usr/share/sip-tester")
 DTMF_NAMES = {"#": "pound", "*": "star"}
@@ -579,8 +579,7 @@ def sipp_media_port() -> int:
     (32768 and up here) and below the hotline's RTP ports (30000 and up): a port the
     kernel picks and hands back (``free_udp_port``) may be handed out again to any socket
     before SIPp binds it, and once was (``Unable to bind audio RTP socket``, errno 98)."""
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 8
-    base = 26000 + worker * _MEDIA_BLOCK
+    base = 26000 + worker_slot() * _MEDIA_BLOCK
     for _ in range(_MEDIA_BLOCK // 4):
         port = base + (next(_media_ports) * 4) % _MEDIA_BLOCK
         try:

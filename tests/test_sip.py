@@ -74,6 +74,7 @@ from tests.sip_harness import (
     rtp_pcap,
     scenario,
 )
+from tests.slots import worker_slot
 
 CALLER = "13800138000"
 
@@ -148,8 +149,7 @@ def start_hotline(
 ) -> Hotline:
     """An endpoint over the test's sessions (shared with the test's app, if any),
     registering to 127.0.0.1:``registrar``, with ``rtp_ports`` RTP ports for its legs."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = int(worker.removeprefix("gw") or 0) % 8
+    index = worker_slot()
     configured = settings.model_copy(
         update={
             "data_dir": prompts_home,
