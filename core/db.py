@@ -326,6 +326,14 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+def core_connection(session: Session) -> Connection:
+    """The session's connection, for a Core statement that must see what the session has
+    pending: flushed first, as an ORM query's autoflush would (Core skips it)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
 def table_of(model: Any) -> Table:
     """A table model's Core table, for statements that skip the ORM (bulk reads and
     writes of many rows): typed, where ``Model.__table__`` is not."""

@@ -48,9 +48,7 @@ def test_a_call_waiting_through_a_wrap_up_is_offered_when_it_ends(
     acd.enqueue(call.id, "q")  # nobody free: it waits, and nothing dispatches it
 
     assert _sweep(redis_url, hotline_switchboard(bus, clock), sessions, clock) == 1
-    db.refresh(call)
-    assert (call.state, call.agent_id) == (CallState.OFFERED, agent)
-    assert acd.presence.get(agent).state is AgentState.OFFERED
+    _offered_to(db, acd, call, agent)
 
 
 def test_a_waiting_call_redis_lost_is_queued_again_and_offered(
@@ -279,6 +277,13 @@ def _sweep(redis_url: str, board: Switchboard, sessions: Any, clock: TestClock) 
     return asyncio.run(sweep())
 
 
+def _offered_to(db: Session, acd: Acd, call: Call, agent: int) -> None:
+    """The call log and the ACD both show the call ringing ``agent``."""
+    db.refresh(call)
+    assert (call.state, call.agent_id) == (CallState.OFFERED, agent)
+    assert acd.presence.get(agent).state is AgentState.OFFERED
+
+
 class Ringing(NamedTuple):
     board: Switchboard
     call: Call
@@ -358,9 +363,7 @@ def test_an_offer_ringing_out_after_redis_lost_its_call_frees_the_agent_for_the_
         assert not acd.overflow_if_waited(call.id)
         offers += _sweep(redis_url, board, sessions, clock)
     assert offers == 1
-    db.refresh(call)
-    assert (call.state, call.agent_id) == (CallState.OFFERED, agent)
-    assert acd.presence.get(agent).state is AgentState.OFFERED
+    _offered_to(db, acd, call, agent)
 
 
 def test_an_agent_answering_a_call_redis_lost_the_record_of_talks_to_the_caller(

@@ -18,7 +18,7 @@ from billing.schemas import (
     RatesPublic,
     RewardItemIn,
 )
-from core.db import table_of
+from core.db import core_connection, table_of
 from orders import Milestone
 
 
@@ -184,10 +184,7 @@ def fee_card(session: Session, categories: set[str]) -> dict[str, list[BasicFee]
     """The basic fee schedule an agent reads to a caller whose appliance is out of
     warranty: labour per service kind for each category (its own fee, else the one for
     any category), then travel in town and outside; one read of the schedule."""
-    # A Core statement skips the ORM's autoflush: flushed as an ORM query would be.
-    if session.autoflush:
-        session.flush()
-    schedule = session.connection().execute(_SCHEDULE).all()
+    schedule = core_connection(session).execute(_SCHEDULE).all()
     travel = [
         BasicFee(item=f"travel_{'urban' if r.urban else 'non_urban'}", amount_fen=r.amount_fen)
         for r in sorted(

@@ -24,7 +24,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
-from core.db import table_of
+from core.db import core_connection, table_of
 from core.types import Clock
 from orders.enums import ComplaintStatus
 from orders.models import Address, Appliance, Complaint, Customer, CustomerPhone, WorkOrder
@@ -183,11 +183,7 @@ def lookup_caller(
     e164 = try_normalize_phone(phone, default_region=region)
     if e164 is None:
         return CallerLookup(phone=phone, customers=[])
-    # A Core statement skips the ORM's autoflush; flush as an ORM query would have, so that
-    # changes pending in the caller's session are seen.
-    if session.autoflush:
-        session.flush()
-    rows = session.connection().execute(_CARDS, {"e164": e164}).all()
+    rows = core_connection(session).execute(_CARDS, {"e164": e164}).all()
     today = clock().date()
     return CallerLookup(phone=e164, customers=[_card(row, today) for row in rows])
 
@@ -196,9 +192,7 @@ def caller_cards(session: Session, *, customer_ids: list[int], clock: Clock) -> 
     """The cards of these customers as they are now (a pop that follows its call)."""
     if not customer_ids:
         return []
-    if session.autoflush:
-        session.flush()
-    rows = session.connection().execute(_CARDS_BY_ID, {"ids": customer_ids}).all()
+    rows = core_connection(session).execute(_CARDS_BY_ID, {"ids": customer_ids}).all()
     today = clock().date()
     return [_card(row, today) for row in rows]
 

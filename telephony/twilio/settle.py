@@ -173,8 +173,7 @@ def _settle(
                 ended.append(call_id)
                 store.hdel(TWILIO_SETTLE_CHECKED, call_id)
                 continue
-        mark = str(now.timestamp()) if said is not None else f"{now.timestamp()}|{untold}"
-        store.hset(TWILIO_SETTLE_CHECKED, call_id, mark)
+        store.hset(TWILIO_SETTLE_CHECKED, call_id, _mark(now, 0 if said is not None else untold))
     session.commit()
     return ended
 
@@ -184,7 +183,24 @@ def untold_calls(store: redis.Redis) -> int:
     about (a SID it does not know, a refusal): a hang-up such a call lost is not found."""
     # redis-py types the sync client's replies as ``Awaitable | Any``.
     read = cast("list[str | bytes]", store.hvals(TWILIO_SETTLE_CHECKED))
-    return sum(1 for raw in read if as_text(raw).partition("|")[2] not in ("", "0"))
+    return sum(1 for raw in read if _read_mark(raw)[1] > 0)
+
+
+def _mark(asked_at: datetime, untold: int) -> str:
+    """The sweep's entry for a call: when it was asked about, and how many times in a row
+    Twilio has told nothing of it (left out when none, as entries before the count were)."""
+    return f"{asked_at.timestamp()}|{untold}" if untold else str(asked_at.timestamp())
+
+
+def _read_mark(raw: str | bytes) -> tuple[float, int]:
+    """An entry as :func:`_mark` wrote it; an unreadable one (NaN, a negative count) reads
+    as never asked."""
+    when, _, times = as_text(raw).partition("|")
+    try:
+        at, untold = float(when), int(times or 0)
+    except ValueError:
+        return math.nan, 0
+    return (at, untold) if math.isfinite(at) and untold >= 0 else (math.nan, 0)
 
 
 def _recheck_seconds(untold: int) -> int:
@@ -215,12 +231,8 @@ def _asked(
     gone: list[str] = []
     for key, raw in read.items():
         call_id = as_text(key)
-        when, _, times = as_text(raw).partition("|")
-        try:
-            at, untold = float(when), int(times or 0)
-        except ValueError:
-            at, untold = math.nan, 0
-        if call_id in live and math.isfinite(at) and untold >= 0:
+        at, untold = _read_mark(raw)
+        if call_id in live and math.isfinite(at):
             asked[call_id] = (at, untold)
         else:
             gone.append(call_id)
