@@ -9,6 +9,12 @@ staff their station's order and SLA events; supervisors everything, plus the wal
 console that reconnects sends the id of the last event it saw and first receives what it
 missed.
 
+A console that says ``"batch": true`` when it signs in takes what reaches it together (a
+call's arrival is several events at once, a reconnect many) as one message, a JSON array of
+the frames it would otherwise have received one by one, in the same order: each message is
+a write to the socket and a wake-up at both ends, and the events of a burst are most of a
+busy floor's messages.
+
 Close codes: 4401 bad or expired token, 4408 the console fell too far behind (reconnect and
 resume), 1013 the bus cannot be read (try again later).
 """
@@ -51,6 +57,8 @@ CLOSE_TRY_LATER = 1013
 AUTH_TIMEOUT_SECONDS = 5
 PING_SECONDS = 20
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
+MESSAGE_FRAMES = 100
+"""The most frames one batched message carries (a reconnecting console's catch-up)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,8 @@ class Hello:
     expires_at: float
     """When the token expires, in seconds since the epoch."""
     token: str
+    batch: bool = False
+    """The console takes the frames of a burst as one JSON array."""
 
 
 def console_config(app: FastAPI) -> ConsoleConfig:
@@ -109,7 +119,7 @@ async def console(websocket: WebSocket) -> None:
                 "server_time": _now(websocket),
             }
         )
-        last = await _catch_up(websocket, hub, seat, last)
+        last = await _catch_up(websocket, hub, seat, last, hello.batch)
         await _live(websocket, hub, seat, last, hello)
     except WebSocketDisconnect:
         log.info("console disconnected", user=hello.actor.id)
@@ -133,7 +143,13 @@ async def _hello(websocket: WebSocket) -> Hello | None:
     claims = jwt.decode(token, options={"verify_signature": False})
     last = str(message.get("last_event_id") or "")
     # Anything but a stream id (a console's bug, or a hostile one) is read as "new only".
-    return Hello(actor, last if EVENT_ID.fullmatch(last) else None, float(claims["exp"]), token)
+    return Hello(
+        actor,
+        last if EVENT_ID.fullmatch(last) else None,
+        float(claims["exp"]),
+        token,
+        batch=message.get("batch") is True,
+    )
 
 
 async def _authenticate(websocket: WebSocket, token: str) -> Actor:
@@ -148,14 +164,17 @@ async def _authenticate(websocket: WebSocket, token: str) -> Actor:
     return await run_in_threadpool(check)
 
 
-async def _catch_up(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str) -> str:
+async def _catch_up(
+    websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, batch: bool
+) -> str:
     """Send what this console missed since ``last``; returns the id it is now at."""
     while True:
         missed = await hub.after(last)
-        for envelope in missed:
-            last = envelope.id
-            if seat.sees(envelope):
-                await _send_event(websocket, hub, envelope)
+        texts = [await _event_text(hub, envelope) for envelope in missed if seat.sees(envelope)]
+        for start in range(0, len(texts), MESSAGE_FRAMES):
+            await _send(websocket, texts[start : start + MESSAGE_FRAMES], batch)
+        if missed:
+            last = missed[-1].id
         if len(missed) < CATCH_UP_BATCH:
             return last
 
@@ -188,10 +207,7 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
                 # call's arrival is several events at once), not one per frame. Only that
                 # much: a steady stream must not keep the checks above from running.
                 burst = [first, *(seat.queue.get_nowait() for _ in range(seat.queue.qsize()))]
-                for item in burst:
-                    if isinstance(item, Revoked):
-                        break  # closed at the top of the loop
-                    last = await _deliver(websocket, hub, item, last)
+                last = await _deliver(websocket, hub, burst, last, hello.batch)
             elif loop.time() >= next_ping:
                 # Nothing is waiting for this console: every event up to the hub's position
                 # was sent or was not for it, so it may resume from there.
@@ -209,15 +225,28 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
 
 
 async def _deliver(
-    websocket: WebSocket, hub: ConsoleHub, item: Envelope | WallFrame, last: str
+    websocket: WebSocket, hub: ConsoleHub, burst: list[Item], last: str, batch: bool
 ) -> str:
-    if isinstance(item, WallFrame):
-        await websocket.send_text(item.text)
-        return last
-    if event_id(item.id) <= event_id(last):  # already sent while catching up
-        return last
-    await _send_event(websocket, hub, item)
-    return item.id
+    """Send a burst; returns the id of the newest event sent."""
+    texts = []
+    for item in burst:
+        if isinstance(item, Revoked):
+            break  # closed at the top of the loop
+        if isinstance(item, WallFrame):
+            texts.append(item.text)
+        elif event_id(item.id) > event_id(last):  # else already sent while catching up
+            texts.append(await _event_text(hub, item))
+            last = item.id
+    await _send(websocket, texts, batch)
+    return last
+
+
+async def _send(websocket: WebSocket, texts: list[str], batch: bool) -> None:
+    if batch and len(texts) > 1:
+        await websocket.send_text(f"[{','.join(texts)}]")
+        return
+    for text in texts:
+        await websocket.send_text(text)
 
 
 async def _drain(websocket: WebSocket) -> None:
@@ -226,7 +255,7 @@ async def _drain(websocket: WebSocket) -> None:
         await websocket.receive_text()
 
 
-async def _send_event(websocket: WebSocket, hub: ConsoleHub, envelope: Envelope) -> None:
+async def _event_text(hub: ConsoleHub, envelope: Envelope) -> str:
     # The event's data goes out as the stream holds it: encoded once, when published, not
     # once more for every console that sees it.
     data = envelope.raw or json.dumps(envelope.data, ensure_ascii=False)
@@ -237,7 +266,7 @@ async def _send_event(websocket: WebSocket, hub: ConsoleHub, envelope: Envelope)
         # written again for every offer.
         pop = await hub.screen_pop(envelope.data["call_id"])
         text = f'{text[:-1]},"pop":{pop or "null"}}}'
-    await websocket.send_text(text)
+    return text
 
 
 def _now(websocket: WebSocket) -> str:

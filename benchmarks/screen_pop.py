@@ -16,6 +16,8 @@ What runs, all on this machine:
   presses 0, which is the caller's timing, not the service's);
 - agents logged in to the queue, each with a console websocket (``WS /ws/console``), plus
   one supervisor's console receiving the wall, spread by the kernel over both workers;
+  each takes a burst's frames as one message (``"batch": true``), as the console page does
+  (``--one-frame-each``: a message a frame, as before 2026-12-07's fifth session);
 - callers: signed ``POST /twilio/voice`` requests at a fixed rate (open loop: a request is
   sent when it is due, whether or not earlier ones have been answered), 95 % from numbers on
   file, each webhook on a connection of its own (``--keep-alive``: kept-alive ones). When
@@ -135,6 +137,9 @@ class Config:
     results: str = str(RESULTS)
     keep_alive: bool = False
     """Webhooks over kept-alive connections (the runs before 2026-12-05), not one each."""
+    one_frame_each: bool = False
+    """Consoles take each frame as a message of its own (the runs before 2026-12-07's
+    fifth), not a burst's frames as one batch, as the console page does."""
 
 
 @dataclass
@@ -158,6 +163,9 @@ class Phase:
     """From ``call.offered`` entering the Redis stream (its id is Redis's clock, in ms) to the
     frame read by the console: the console's own share of the latency."""
     known: int = 0
+    messages: int = 0
+    """Websocket messages the consoles read (a batch of frames is one)."""
+    frames: int = 0
     voice_errors: int = 0
     hangup_errors: int = 0
     shed: int = 0
@@ -200,6 +208,8 @@ class Phase:
             "voice_response_ms": _cuts(self.voice),
             "offer_to_frame_ms": _cuts(self.gateway),
             "sender_lag_ms": _cuts(self.lag),
+            "console_messages_per_call": round(self.messages / max(self.calls, 1), 2),
+            "console_frames_per_call": round(self.frames / max(self.calls, 1), 2),
             "foreign_cpu_share": self.foreign_cpu_share,
             "cpu_ms_per_call": self.cpu_ms_per_call,
             "service_cpu_ms_per_call_by_thread": self.service_cpu_by_thread,
@@ -393,7 +403,8 @@ class Bench:
 
     async def _console(self, token: str) -> ClientConnection:
         ws = await connect(self.base.replace("http://", "ws://") + "/ws/console", max_size=None)
-        await ws.send(json.dumps({"type": "auth", "token": token}))
+        batch = not self.config.one_frame_each
+        await ws.send(json.dumps({"type": "auth", "token": token, "batch": batch}))
         ready = json.loads(await ws.recv())
         assert ready["type"] == "ready", ready
         return ws
@@ -402,24 +413,33 @@ class Bench:
         wanted = "call.ringing" if supervising else "call.offered"
         async for message in ws:
             now, wall = time.perf_counter(), time.time()
-            frame = json.loads(message)
-            if frame.get("type") != "event" or frame.get("name") != wanted:
-                continue
-            pop = frame["data"]["pop"] if supervising else frame.get("pop")
-            phone = (pop or {}).get("phone")
-            call = self.pending.get(phone) if phone else None
-            if call is None:
-                continue
-            if supervising:
-                self.phase.ringing.append(now - call.due)
-                continue
-            del self.pending[phone]
-            self.phase.pops.append(now - call.due)
-            self.phase.gateway.append(wall - int(frame["id"].split("-")[0]) / 1000)
-            self.phase.known += bool(pop and pop["customers"])
-            task = asyncio.create_task(self._hang_up(call))
-            self.hangups.add(task)
-            task.add_done_callback(self.hangups.discard)
+            frames = json.loads(message)
+            frames = frames if isinstance(frames, list) else [frames]
+            self.phase.messages += 1
+            self.phase.frames += len(frames)
+            for frame in frames:
+                self._frame(frame, wanted, supervising, now, wall)
+
+    def _frame(
+        self, frame: dict[str, Any], wanted: str, supervising: bool, now: float, wall: float
+    ) -> None:
+        if frame.get("type") != "event" or frame.get("name") != wanted:
+            return
+        pop = frame["data"]["pop"] if supervising else frame.get("pop")
+        phone = (pop or {}).get("phone")
+        call = self.pending.get(phone) if phone else None
+        if call is None:
+            return
+        if supervising:
+            self.phase.ringing.append(now - call.due)
+            return
+        del self.pending[phone]
+        self.phase.pops.append(now - call.due)
+        self.phase.gateway.append(wall - int(frame["id"].split("-")[0]) / 1000)
+        self.phase.known += bool(pop and pop["customers"])
+        task = asyncio.create_task(self._hang_up(call))
+        self.hangups.add(task)
+        task.add_done_callback(self.hangups.discard)
 
     def _calls(self, count: int) -> list[Call]:
         """Signed before the timed window, so signing is not measured."""
@@ -634,6 +654,8 @@ def print_phase(phase: Phase) -> None:
         f"webhook p50 {voice.get('p50', 0):>7.2f} p99 {voice.get('p99', 0):>8.2f} ms  "
         f"ringing p99 {ringing.get('p99', 0):>8.2f} ms  "
         f"offer->frame p99 {(got['offer_to_frame_ms'] or {}).get('p99', 0):>7.2f} ms  "
+        f"console messages/frames a call {got['console_messages_per_call']}"
+        f"/{got['console_frames_per_call']}  "
         f"others {phase.foreign_cpu_share:.0%}  cpu ms/call {phase.cpu_ms_per_call}  "
         f"service by thread {phase.service_cpu_by_thread}  "
         f"busiest worker {phase.busiest_worker_share:.0%}",
@@ -700,6 +722,11 @@ def parse_args() -> Config:
         help="send webhooks over kept-alive connections (as runs before 2026-12-05 did)",
     )
     parser.add_argument(
+        "--one-frame-each",
+        action="store_true",
+        help="consoles take each frame as a message of its own, not bursts as one batch",
+    )
+    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="do not wait for other benchmarks and busy cores (for a trial run)",
@@ -721,6 +748,7 @@ def parse_args() -> Config:
         new_calls_cap=args.new_calls_cap,
         results=args.results,
         keep_alive=args.keep_alive,
+        one_frame_each=args.one_frame_each,
     )
 
 

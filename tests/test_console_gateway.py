@@ -20,10 +20,12 @@ from websockets.sync.client import ClientConnection, connect
 from agent_console.config import ConsoleConfig
 from agent_console.hub import RECHECK_SECONDS
 from callcenter.app import create_app
+from core.bus import EventBus
 from orders.enums import Role
 from orders.models import Station, WorkOrder
 from orders.services.users import issue_token
 from telephony.enums import CallState
+from telephony.events import CallAnswered
 from tests.conftest import OPEN_HOURS, PASSWORD, SECRET, TestClock, bearer
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator
@@ -40,9 +42,14 @@ def address(app: Any) -> Iterator[str]:
         yield where
 
 
-def _console(address: str, token: str, last_event_id: str | None = None) -> ClientConnection:
+def _console(
+    address: str, token: str, last_event_id: str | None = None, *, batch: bool = False
+) -> ClientConnection:
     ws = connect(f"ws://{address}/ws/console")
-    ws.send(json.dumps({"type": "auth", "token": token, "last_event_id": last_event_id}))
+    hello: dict[str, Any] = {"type": "auth", "token": token, "last_event_id": last_event_id}
+    if batch:
+        hello["batch"] = True
+    ws.send(json.dumps(hello))
     return ws
 
 
@@ -198,8 +205,14 @@ def test_reconnecting_console_gets_what_it_missed(
     sim.call("+8613800138000").press("0")  # offered while the console was away
     with _console(address, _token(agent), last_event_id=last) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "ready"
-        missed = _next_event(ws, "call.offered")
-        assert missed["pop"]["customers"][0]["name"] == "蒋涛"
+        missed = [json.loads(ws.recv(timeout=10)) for _ in range(2)]
+    offered = {frame["name"]: frame for frame in missed}
+    assert sorted(offered) == ["agent.state_changed", "call.offered"]
+    assert offered["call.offered"]["pop"]["customers"][0]["name"] == "蒋涛"
+    # A console that takes batches gets the same frames, in one message.
+    with _console(address, _token(agent), last_event_id=last, batch=True) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        assert json.loads(ws.recv(timeout=10)) == missed
 
 
 def test_event_from_one_worker_reaches_a_console_on_another(
@@ -229,6 +242,40 @@ def test_event_from_one_worker_reaches_a_console_on_another(
         assert json.loads(ws.recv(timeout=10))["type"] == "ready"
         sim.call("+8613800138000").press("0")  # handled by the first app
         assert _next_event(ws, "call.offered")["pop"]["customers"][0]["name"] == "韩梅"
+
+
+def _message_with(ws: ClientConnection, name: str) -> Any:
+    """The first message (a frame, or a batch of them) carrying the event ``name``."""
+    while True:
+        message = json.loads(ws.recv(timeout=10))
+        frames = message if isinstance(message, list) else [message]
+        if any(f["type"] == "event" and f["name"] == name for f in frames):
+            return message
+
+
+def _events(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [frame for frame in frames if frame["type"] == "event"]
+
+
+def test_a_batching_console_takes_a_burst_as_one_message_in_order(
+    address: str, bus: Any, make_user: Any, clock: TestClock
+) -> None:
+    supervisor = make_user(Role.SUPERVISOR)
+    answered = [CallAnswered(call_id=f"burst-{n}", at=clock()) for n in range(3)]
+    with (
+        _console(address, _token(supervisor), batch=True) as batching,
+        _console(address, _token(supervisor)) as single,
+    ):
+        for ws in (batching, single):
+            assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        # One transaction: the hub reads the three events at once, as it reads a call's.
+        EventBus(bus).publish_many(list(answered), together=True)
+        burst = _message_with(batching, "call.answered")
+        assert isinstance(burst, list)
+        events = _events(burst)
+        assert [e["data"]["call_id"] for e in events] == ["burst-0", "burst-1", "burst-2"]
+        # A console that did not ask for batches gets the same frames, one a message.
+        assert [_next_event(single, "call.answered") for _ in answered] == events
 
 
 def _frames(ws: ClientConnection, kind: str, until: Any) -> dict[str, Any]:

@@ -290,8 +290,11 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/ws/console`);
   state.socket = socket;
-  socket.onopen = () => socket.send(JSON.stringify({ type: "auth", token: state.token, last_event_id: state.lastEventId }));
-  socket.onmessage = (message) => handle(JSON.parse(message.data));
+  socket.onopen = () => socket.send(JSON.stringify({ type: "auth", token: state.token, last_event_id: state.lastEventId, batch: true }));
+  socket.onmessage = (message) => {
+    const frames = JSON.parse(message.data);  // a burst comes as one array (batch: true)
+    for (const frame of Array.isArray(frames) ? frames : [frames]) handle(frame);
+  };
   socket.onclose = (event) => {
     setLink(false);
     document.body.dataset.console = "closed";
