@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,9 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame
+from websockets.http11 import Response
 from websockets.sync.client import ClientConnection, connect
+from websockets.uri import parse_uri
 
+from agent_console import hub
 from agent_console.config import ConsoleConfig
 from agent_console.hub import RECHECK_SECONDS
 from callcenter.app import create_app
@@ -25,7 +31,7 @@ from orders.enums import Role
 from orders.models import Station, WorkOrder
 from orders.services.users import issue_token
 from telephony.enums import CallState
-from telephony.events import CallAnswered
+from telephony.events import CallAnswered, CallTranscript
 from tests.conftest import OPEN_HOURS, PASSWORD, SECRET, TestClock, bearer
 from tests.live_server import serve
 from tests.twilio_sim import TwilioSimulator
@@ -398,6 +404,101 @@ def test_an_open_console_is_closed_when_its_user_is_deactivated(
             while True:
                 ws.recv(timeout=15)
     assert ws.close_code == 4401
+
+
+def _stalled_console(address: str, token: str) -> tuple[socket.socket, ClientProtocol]:
+    """A console that signs in, reads its ready frame and then nothing more, as a page
+    frozen in a busy tab would: a socket with a small receive buffer, so that the server's
+    sends soon wait for it. (The websockets client reads on into memory of its own
+    whether or not anything asks it for messages: 24 MB, tried.)"""
+    host, port = address.rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the window is agreed
+    sock.settimeout(10)
+    sock.connect((host, int(port)))
+    protocol = ClientProtocol(parse_uri(f"ws://{address}/ws/console"), max_size=None)
+    protocol.send_request(protocol.connect())
+    while True:
+        for chunk in protocol.data_to_send():
+            sock.sendall(chunk)
+        protocol.receive_data(sock.recv(65536))
+        for event in protocol.events_received():
+            if isinstance(event, Response):
+                protocol.send_text(json.dumps({"type": "auth", "token": token}).encode())
+            elif isinstance(event, Frame) and json.loads(event.data)["type"] == "ready":
+                return sock, protocol
+
+
+def _close_code(sock: socket.socket, protocol: ClientProtocol) -> int | None:
+    """The code the server closed the console with, read through all it sent before."""
+    with sock:
+        while protocol.close_rcvd is None:
+            data = sock.recv(1 << 20)
+            if not data:
+                break
+            protocol.receive_data(data)
+            protocol.events_received()
+    return protocol.close_rcvd.code if protocol.close_rcvd else None
+
+
+def _fall_behind(bus: Any, clock: TestClock) -> None:
+    """Events a stalled console does not read: 60 KB each, 9.6 MB in all, more than the
+    buffers between it and the server (4 MB of the kernel's at most, uvicorn's 64 KB)
+    and the hub's queue for it. One at a time: the console's sender keeps up until the
+    buffers are full, then waits, and its queue fills behind it."""
+    heard = CallTranscript(
+        call_id="behind",
+        agent_id=None,
+        speaker="customer",
+        text="话" * 20_000,
+        final=True,
+        at=clock(),
+    )
+    events = EventBus(bus)
+    for _ in range(160):
+        events.publish(heard)
+        time.sleep(0.003)
+
+
+@pytest.fixture
+def short_queues(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queues of 20 frames for the consoles opened from now on: 2,000 of 60 KB are 120 MB."""
+    monkeypatch.setattr(hub, "QUEUE_LIMIT", 20)
+
+
+def test_a_console_that_stops_reading_is_closed_as_too_slow(
+    address: str, make_user: Any, bus: Any, clock: TestClock, short_queues: None
+) -> None:
+    """What waits for a console is bounded: its queue full, it is closed (4408, the page
+    reconnects and resumes), not buffered for without end."""
+    stalled = _stalled_console(address, _token(make_user(Role.SUPERVISOR)))
+    _fall_behind(bus, clock)
+    assert _close_code(*stalled) == 4408
+
+
+def test_a_console_too_far_behind_is_closed_as_signed_out_once_its_user_is_deactivated(
+    address: str,
+    make_user: Any,
+    client: TestClient,
+    headers: Any,
+    bus: Any,
+    clock: TestClock,
+    short_queues: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its queue full, and then its user deactivated, a console must be closed as signed
+    out (4401, the page asks for a sign-in), not told to resume: the revocation is kept on
+    the seat, where as a queued item a full queue would drop it."""
+    monkeypatch.setattr(hub, "RECHECK_SECONDS", 0.5)
+    supervisor = make_user(Role.SUPERVISOR)
+    stalled = _stalled_console(address, _token(supervisor))
+    _fall_behind(bus, clock)
+    gone = client.patch(
+        f"/api/users/{supervisor.id}", json={"is_active": False}, headers=headers["admin"]
+    )
+    assert gone.status_code == 200
+    time.sleep(2)  # checked again meanwhile
+    assert _close_code(*stalled) == 4401
 
 
 def test_consoles_stay_open_while_the_database_is_away_and_are_checked_again_after(
