@@ -11,9 +11,10 @@ missed.
 
 A console that says ``"batch": true`` when it signs in takes what reaches it together (a
 call's arrival is several events at once, a reconnect many) as one message, a JSON array of
-the frames it would otherwise have received one by one, in the same order: each message is
-a write to the socket and a wake-up at both ends, and the events of a burst are most of a
-busy floor's messages.
+the frames it would otherwise have received one by one, in the same order, at most
+``MESSAGE_FRAMES`` to an array: each message is a write to the socket and a wake-up at both
+ends, and the events of a burst are most of a busy floor's messages. A frame on its own
+(``ready``, ``ping``, a lone event) still comes as an object.
 
 Close codes: 4401 bad or expired token, 4408 the console fell too far behind (reconnect and
 resume), 1013 the bus cannot be read (try again later).
@@ -58,7 +59,8 @@ AUTH_TIMEOUT_SECONDS = 5
 PING_SECONDS = 20
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 MESSAGE_FRAMES = 100
-"""The most frames one batched message carries (a reconnecting console's catch-up)."""
+"""The most frames one batched message carries: a console far behind, or reconnecting,
+gets its backlog in pieces a page can take in one go."""
 
 
 @dataclass(frozen=True)
@@ -171,8 +173,7 @@ async def _catch_up(
     while True:
         missed = await hub.after(last)
         texts = [await _event_text(hub, envelope) for envelope in missed if seat.sees(envelope)]
-        for start in range(0, len(texts), MESSAGE_FRAMES):
-            await _send(websocket, texts[start : start + MESSAGE_FRAMES], batch)
+        await _send(websocket, texts, batch)
         if missed:
             last = missed[-1].id
         if len(missed) < CATCH_UP_BATCH:
@@ -242,11 +243,13 @@ async def _deliver(
 
 
 async def _send(websocket: WebSocket, texts: list[str], batch: bool) -> None:
-    if batch and len(texts) > 1:
-        await websocket.send_text(f"[{','.join(texts)}]")
+    if not batch:
+        for text in texts:
+            await websocket.send_text(text)
         return
-    for text in texts:
-        await websocket.send_text(text)
+    for start in range(0, len(texts), MESSAGE_FRAMES):
+        chunk = texts[start : start + MESSAGE_FRAMES]
+        await websocket.send_text(chunk[0] if len(chunk) == 1 else f"[{','.join(chunk)}]")
 
 
 async def _drain(websocket: WebSocket) -> None:

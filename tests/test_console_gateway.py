@@ -17,14 +17,14 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import func, select
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.sync.client import ClientConnection, connect
 from websockets.uri import parse_uri
 
 from agent_console import hub
 from agent_console.config import ConsoleConfig
-from agent_console.hub import RECHECK_SECONDS
+from agent_console.hub import RECHECK_SECONDS, Seat
 from callcenter.app import create_app
 from core.bus import EventBus
 from orders.enums import Role
@@ -259,6 +259,30 @@ def _message_with(ws: ClientConnection, name: str) -> Any:
             return message
 
 
+def _message_of(ws: ClientConnection, kind: str) -> Any:
+    """The first message (a frame, or a batch of them) carrying a frame of this type."""
+    while True:
+        message = json.loads(ws.recv(timeout=10))
+        frames = message if isinstance(message, list) else [message]
+        if any(f["type"] == kind for f in frames):
+            return message
+
+
+def test_a_batching_console_catches_up_a_hundred_frames_a_message(
+    address: str, bus: Any, make_user: Any, clock: TestClock
+) -> None:
+    supervisor = make_user(Role.SUPERVISOR)
+    with _console(address, _token(supervisor)) as ws:
+        last = json.loads(ws.recv(timeout=10))["last_event_id"]
+    missed = [CallAnswered(call_id=f"missed-{n}", at=clock()) for n in range(150)]
+    EventBus(bus).publish_many(list(missed))
+    with _console(address, _token(supervisor), last_event_id=last, batch=True) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        first, second = (json.loads(ws.recv(timeout=10)) for _ in range(2))
+    assert [len(first), len(second)] == [100, 50]
+    assert [f["data"]["call_id"] for f in first + second] == [e.call_id for e in missed]
+
+
 def _events(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [frame for frame in frames if frame["type"] == "event"]
 
@@ -274,6 +298,7 @@ def test_a_batching_console_takes_a_burst_as_one_message_in_order(
     ):
         for ws in (batching, single):
             assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+            _message_of(ws, "wall")  # sent live: the catch-up is over
         # One transaction: the hub reads the three events at once, as it reads a call's.
         EventBus(bus).publish_many(list(answered), together=True)
         burst = _message_with(batching, "call.answered")
@@ -421,11 +446,14 @@ def _stalled_console(address: str, token: str) -> tuple[socket.socket, ClientPro
     while True:
         for chunk in protocol.data_to_send():
             sock.sendall(chunk)
-        protocol.receive_data(sock.recv(65536))
+        data = sock.recv(65536)
+        assert data, "the service closed the console before it was ready"
+        protocol.receive_data(data)
         for event in protocol.events_received():
             if isinstance(event, Response):
                 protocol.send_text(json.dumps({"type": "auth", "token": token}).encode())
-            elif isinstance(event, Frame) and json.loads(event.data)["type"] == "ready":
+            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                assert json.loads(event.data)["type"] == "ready", event.data
                 return sock, protocol
 
 
@@ -441,11 +469,13 @@ def _close_code(sock: socket.socket, protocol: ClientProtocol) -> int | None:
     return protocol.close_rcvd.code if protocol.close_rcvd else None
 
 
-def _fall_behind(bus: Any, clock: TestClock) -> None:
-    """Events a stalled console does not read: 60 KB each, 9.6 MB in all, more than the
-    buffers between it and the server (4 MB of the kernel's at most, uvicorn's 64 KB)
-    and the hub's queue for it. One at a time: the console's sender keeps up until the
-    buffers are full, then waits, and its queue fills behind it."""
+def _fall_behind(app: Any, bus: Any, clock: TestClock, user_id: int) -> Seat:
+    """Events for a stalled console, 60 KB each, until its queue in the hub is full:
+    the console's sender keeps up until the buffers between it and the console are full
+    (some MB of the kernel's, uvicorn's 64 KB), then waits, and the queue fills behind it.
+    One at a time, so that it is the waiting that fills the queue, not one read of the
+    bus bigger than the queue."""
+    [seat] = [seat for seat in app.state.console_hub.seats if seat.actor.id == user_id]
     heard = CallTranscript(
         call_id="behind",
         agent_id=None,
@@ -455,9 +485,12 @@ def _fall_behind(bus: Any, clock: TestClock) -> None:
         at=clock(),
     )
     events = EventBus(bus)
-    for _ in range(160):
+    give_up = time.monotonic() + 60
+    while not seat.overflowed:
+        assert time.monotonic() < give_up, "the console's queue never filled"
         events.publish(heard)
         time.sleep(0.003)
+    return seat
 
 
 @pytest.fixture
@@ -467,17 +500,19 @@ def short_queues(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_console_that_stops_reading_is_closed_as_too_slow(
-    address: str, make_user: Any, bus: Any, clock: TestClock, short_queues: None
+    address: str, app: Any, make_user: Any, bus: Any, clock: TestClock, short_queues: None
 ) -> None:
     """What waits for a console is bounded: its queue full, it is closed (4408, the page
     reconnects and resumes), not buffered for without end."""
-    stalled = _stalled_console(address, _token(make_user(Role.SUPERVISOR)))
-    _fall_behind(bus, clock)
+    supervisor = make_user(Role.SUPERVISOR)
+    stalled = _stalled_console(address, _token(supervisor))
+    _fall_behind(app, bus, clock, supervisor.id)
     assert _close_code(*stalled) == 4408
 
 
 def test_a_console_too_far_behind_is_closed_as_signed_out_once_its_user_is_deactivated(
     address: str,
+    app: Any,
     make_user: Any,
     client: TestClient,
     headers: Any,
@@ -492,12 +527,14 @@ def test_a_console_too_far_behind_is_closed_as_signed_out_once_its_user_is_deact
     monkeypatch.setattr(hub, "RECHECK_SECONDS", 0.5)
     supervisor = make_user(Role.SUPERVISOR)
     stalled = _stalled_console(address, _token(supervisor))
-    _fall_behind(bus, clock)
+    seat = _fall_behind(app, bus, clock, supervisor.id)
     gone = client.patch(
         f"/api/users/{supervisor.id}", json={"is_active": False}, headers=headers["admin"]
     )
     assert gone.status_code == 200
-    time.sleep(2)  # checked again meanwhile
+    checked_by = time.monotonic() + 30
+    while seat.revoked is None and time.monotonic() < checked_by:
+        time.sleep(0.1)
     assert _close_code(*stalled) == 4401
 
 

@@ -293,7 +293,9 @@ function connect() {
   socket.onopen = () => socket.send(JSON.stringify({ type: "auth", token: state.token, last_event_id: state.lastEventId, batch: true }));
   socket.onmessage = (message) => {
     const frames = JSON.parse(message.data);  // a burst comes as one array (batch: true)
-    for (const frame of Array.isArray(frames) ? frames : [frames]) handle(frame);
+    for (const frame of Array.isArray(frames) ? frames : [frames]) {
+      try { handle(frame); } catch (error) { console.error("frame not handled", frame, error); }  // the rest of a batch still is
+    }
   };
   socket.onclose = (event) => {
     setLink(false);
