@@ -1,14 +1,17 @@
-"""RTP ports of the SIP endpoint: a port of the configured range that another program
-holds is passed over, instead of failing the call that draws it."""
+"""What the SIP endpoint keeps for its calls: RTP ports (a port of the configured range that
+another program holds is passed over, instead of failing the call that draws it), and the
+cancelled legs it keeps for their final answer (bounded)."""
 
 from __future__ import annotations
 
 import socket
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from pyVoIP.VoIP.VoIP import NoPortsAvailableError
 
-from telephony.sip.phone import HotlinePhone
+from telephony.sip.phone import CANCELLED_LEGS_KEPT, HotlineCall, HotlinePhone
 from tests.sip_harness import free_udp_port
 
 
@@ -50,3 +53,22 @@ def test_a_port_another_program_holds_is_never_handed_to_a_call() -> None:
             phone.request_port()  # the one free port is taken by the first call now
         phone.assignedPorts.remove(low + 2)
         assert phone.request_port() == low + 2
+
+
+def test_cancelled_legs_kept_for_their_final_answer_are_bounded() -> None:
+    """A cancelled leg is kept until its final answer comes; one that never comes costs
+    its slot only until newer cancellations push it out, so a floor that rings and
+    cancels all day does not grow the endpoint's memory."""
+    phone = _phone(free_udp_port(even=True))
+    legs = [
+        cast(HotlineCall, SimpleNamespace(call_id=f"leg-{n}"))
+        for n in range(CANCELLED_LEGS_KEPT + 10)
+    ]
+    for leg in legs:
+        phone.remember_cancelled(leg)
+    assert phone.our_leg("leg-0") is None  # the oldest went first
+    assert phone.our_leg("leg-9") is None
+    assert phone.our_leg("leg-10") is legs[10]
+    assert phone.our_leg(legs[-1].call_id) is legs[-1]
+    phone.forget_cancelled(legs[-1].call_id)  # its final answer came
+    assert phone.our_leg(legs[-1].call_id) is None
