@@ -603,13 +603,30 @@ def _udp_port_bound(port: int) -> bool:
     return False
 
 
+_SIGNALLING_BLOCK = 500
+_signalling_ports = itertools.count()
+
+
 def free_udp_port(*, even: bool = False) -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if not even or port % 2 == 0:
-            return port
+    """A UDP port free now, for a SIP endpoint, a SIPp or a proxy to bind.
+
+    Taken from a block of this test process's own, below the media ports and the kernel's
+    ephemeral range, and not handed out again until the block comes round: a port the
+    kernel picks (a probe bound to port 0) is free for any other process to be handed too
+    once the probe lets it go, and a caller's SIPp once found its port taken
+    (``Unable to bind main socket``, errno 98)."""
+    base = 20000 + worker_slot() * _SIGNALLING_BLOCK
+    for _ in range(2 * _SIGNALLING_BLOCK):
+        port = base + next(_signalling_ports) % _SIGNALLING_BLOCK
+        if even and port % 2:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"no free UDP ports in {base}-{base + _SIGNALLING_BLOCK - 1}")
 
 
 @dataclass

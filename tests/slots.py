@@ -1,5 +1,10 @@
 """The machine's share of the tests' fixed resources that this test process holds: a Redis
-database and blocks of SIP media and RTP ports, by slot.
+database and blocks of UDP ports, by slot. The port blocks, all below the kernel's ephemeral
+range (32768 and up), which it hands to any socket that asks:
+
+- 20000 + 500 a slot: SIP signalling (endpoints, SIPps, the proxy), ``free_udp_port``;
+- 26000 + 500 a slot: SIPps' media, ``sipp_media_port``;
+- 30000 + 400 a slot: the hotline's RTP ports.
 
 Slots are taken by a lock on a file of each, not by the test worker's number alone: two
 runs at once on one machine (a developer's beside another's) both numbered their workers

@@ -13,6 +13,7 @@ from pyVoIP import RTP
 from pyVoIP.RTP import PayloadType
 
 from telephony.sip.media import SILENCE, HotlineRtpClient, InboundAudio
+from tests.sip_harness import free_udp_port
 
 WAIT_S = 5.0
 PCMU_PACKET = bytes([0x80, 0]) + (1).to_bytes(2, "big") + bytes(8) + b"\xff" * 160
@@ -28,12 +29,6 @@ def _phone() -> socket.socket:
     phone.bind(("127.0.0.1", 0))
     phone.settimeout(0.1)
     return phone
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -54,7 +49,7 @@ def _leg(
     leg = HotlineRtpClient(
         {0: PayloadType.PCMU},
         "127.0.0.1",
-        _free_port(),
+        free_udp_port(),
         "127.0.0.1",
         phone.getsockname()[1],
         RTP.TransmitType.SENDRECV,

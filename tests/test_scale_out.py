@@ -64,6 +64,7 @@ from tests.sip_harness import (
     free_udp_port,
     scenario,
 )
+from tests.slots import worker_slot
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(230)]
 
@@ -323,7 +324,8 @@ def start_service(cluster: Cluster, kamailio: Kamailio) -> None:
         cluster.serves.append((serve, f"http://127.0.0.1:{port}"))
         cluster.workers.append(cluster.start(f"worker-{index}", ["worker"]))
     for index, number in enumerate(SIP_NUMBERS):
-        rtp = 28000 + 200 * index  # below the ephemeral ports other programs get
+        # The RTP block a hotline of this test process would have (start_hotline), in two.
+        rtp = 30000 + worker_slot() * 400 + 200 * index
         sip = cluster.start(
             f"sip-{number}",
             ["sip"],
