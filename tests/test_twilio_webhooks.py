@@ -8,6 +8,7 @@ import pytest
 import redis
 import sqlalchemy
 from sqlmodel import Session, func, select
+from starlette.datastructures import ImmutableMultiDict
 
 from callbacks.models import OutboundTask
 from core.bus import EventBus
@@ -16,7 +17,7 @@ from orders.models import WorkOrder
 from orders.schemas import SYSTEM, TransitionIn
 from orders.services import work_orders
 from telephony.models import Call, CallStatusChange
-from tests.conftest import TWILIO_ACCOUNT_SID, TestClock, at
+from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TestClock, at
 from tests.twilio_sim import TwilioSimulator, TwiML
 
 pytestmark = pytest.mark.clock
@@ -201,6 +202,61 @@ def test_forged_status_callback_changes_nothing(
     response = sim.post("/twilio/status", params, signature=sim.sign("/twilio/voice", params))
     assert response.status_code == 403
     assert _call(db, call.sid).state == "in_ivr"
+
+
+def _as_twilio_sends_it(sid: str) -> list[tuple[str, str]]:
+    """A voice webhook's parameters as Twilio posts them: the caller's and the line's
+    places, blank where Twilio does not know them, and one name given twice."""
+    places = {
+        f"{who}{part}": value
+        for who in ("Called", "Caller", "From", "To")
+        for part, value in (("City", ""), ("Country", "CN"), ("State", ""), ("Zip", ""))
+    }
+    return [
+        ("AccountSid", TWILIO_ACCOUNT_SID),
+        ("ApiVersion", "2010-04-01"),
+        ("CallSid", sid),
+        ("CallStatus", "ringing"),
+        ("Called", "+864008001234"),
+        ("Caller", "+8613800138000"),
+        ("Direction", "inbound"),
+        ("From", "+8613800138000"),
+        ("To", "+864008001234"),
+        *places.items(),
+        ("CallerCity", "北京"),
+        ("SipHeader_X-Route", "hotline"),
+        ("SipHeader_X-Route", "after-sales"),
+    ]
+
+
+def _post_signed(
+    sim: TwilioSimulator, sent: list[tuple[str, str]], signed: list[tuple[str, str]]
+) -> Any:
+    signature = sim.validator.compute_signature(
+        PUBLIC_URL + "/twilio/voice", ImmutableMultiDict(signed)
+    )
+    body = {name: [value for n, value in sent if n == name] for name, _ in sent}
+    return sim.client.post("/twilio/voice", data=body, headers={"X-Twilio-Signature": signature})
+
+
+def test_a_webhook_is_verified_over_every_value_twilio_signed(
+    sim: TwilioSimulator, returning: Any, db: Session
+) -> None:
+    """Twilio signs every parameter it posts: the blank ones, the non-ASCII ones, each
+    value of a repeated name. The call begins only when all of them are as signed."""
+    sid = "CA" + "3" * 32
+    params = _as_twilio_sends_it(sid)
+    one_value_less = [p for p in params if p != ("SipHeader_X-Route", "after-sales")]
+    blank_filled = [(n, "Haidian" if n == "CalledCity" else v) for n, v in params]
+    for forged in (one_value_less, blank_filled):
+        refused = _post_signed(sim, forged, params)
+        assert refused.status_code == 403, forged
+    assert db.exec(select(func.count()).select_from(Call)).one() == 0
+
+    answered = _post_signed(sim, params, params)
+    assert answered.status_code == 200, answered.text
+    assert "王先生您好" in answered.text
+    assert _call(db, sid).from_number == "+8613800138000"
 
 
 # Status callbacks: retried and reordered by Twilio.
