@@ -92,6 +92,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── recordings.InvalidSearchQuery              422
 │   ├── recordings.UnsafeRecordingPath             422
 │   ├── telephony.twilio.InvalidTwilioId           422
+│   ├── telephony.twilio.MalformedWebhook          422
 │   └── telephony.twilio.RecordingRefused          422
 ├── core.bus.BusUnavailable                        503  any Redis error, translated
 ├── core.db.DatabaseBusy                           503  SQLite locked too long

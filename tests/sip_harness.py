@@ -18,7 +18,7 @@ import pytest
 
 from recordings.audio import pcm16_to_ulaw
 from tests.conftest import IN_CI
-from tests.slots import worker_slot
+from tests.slots import free_port, worker_slot
 
 DTMF_PCAPS = Path("/usr/share/sip-tester")
 DTMF_NAMES = {"#": "pound", "*": "star"}
@@ -603,30 +603,9 @@ def _udp_port_bound(port: int) -> bool:
     return False
 
 
-_SIGNALLING_BLOCK = 500
-_signalling_ports = itertools.count()
-
-
 def free_udp_port(*, even: bool = False) -> int:
-    """A UDP port free now, for a SIP endpoint, a SIPp or a proxy to bind.
-
-    Taken from a block of this test process's own, below the media ports and the kernel's
-    ephemeral range, and not handed out again until the block comes round: a port the
-    kernel picks (a probe bound to port 0) is free for any other process to be handed too
-    once the probe lets it go, and a caller's SIPp once found its port taken
-    (``Unable to bind main socket``, errno 98)."""
-    base = 20000 + worker_slot() * _SIGNALLING_BLOCK
-    for _ in range(2 * _SIGNALLING_BLOCK):
-        port = base + next(_signalling_ports) % _SIGNALLING_BLOCK
-        if even and port % 2:
-            continue
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-                probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError(f"no free UDP ports in {base}-{base + _SIGNALLING_BLOCK - 1}")
+    """A UDP port for a SIP endpoint, a SIPp or the proxy to bind (see ``free_port``)."""
+    return free_port(socket.SOCK_DGRAM, even=even)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 database and blocks of UDP ports, by slot. The port blocks, all below the kernel's ephemeral
 range (32768 and up), which it hands to any socket that asks:
 
-- 20000 + 500 a slot: SIP signalling (endpoints, SIPps, the proxy), ``free_udp_port``;
+- 20000 + 500 a slot: ports a test hands to a program to bind, ``free_port`` (TCP:
+  servers, a Redis; UDP: SIP endpoints, SIPps, the proxy; the two are apart in the kernel);
 - 26000 + 500 a slot: SIPps' media, ``sipp_media_port``;
 - 30000 + 400 a slot: the hotline's RTP ports.
 
@@ -13,7 +14,9 @@ from 0, shared the same Redis databases and port blocks, and failed each other's
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
+import socket
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -39,3 +42,30 @@ def worker_slot() -> int:
         _held.append(handle)  # open for as long as the process runs: the lock with it
         return slot
     raise RuntimeError(f"all {SLOTS} test slots of this machine are taken: too many runs at once")
+
+
+PORTS_PER_SLOT = 500
+_next_port = {socket.SOCK_STREAM: itertools.count(), socket.SOCK_DGRAM: itertools.count()}
+
+
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, *, even: bool = False) -> int:
+    """A port free now on 127.0.0.1 (TCP, or UDP as ``kind`` says), for a program a test
+    starts to bind.
+
+    Taken from this process's block (20000 + 500 a slot), below the kernel's ephemeral
+    range, and not handed out again until the block comes round. A port the kernel picks
+    for a probe bound to port 0 is free for any other socket to be given once the probe
+    lets it go: another test process's probe, or any outgoing connection. A caller's SIPp
+    once found its port so taken (``Unable to bind main socket``, errno 98)."""
+    base = 20000 + worker_slot() * PORTS_PER_SLOT
+    for _ in range(2 * PORTS_PER_SLOT):
+        port = base + next(_next_port[kind]) % PORTS_PER_SLOT
+        if even and port % 2:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, kind) as probe:
+                probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"no free ports in {base}-{base + PORTS_PER_SLOT - 1}")

@@ -14,7 +14,7 @@ from orders.enums import Role
 from orders.models import User
 from telephony.switchboard import Switchboard
 from tests.conftest import PASSWORD
-from tests.live_server import free_port
+from tests.slots import free_port
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.cli_harness import CALLCENTER, add_user, cli_env, until
-from tests.live_server import free_port
+from tests.slots import free_port
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ from telephony.models import Call
 from telephony.presence import AgentState, Presence
 from tests.cli_harness import add_user, cli_env, until
 from tests.conftest import PASSWORD, TestClock, at, fixed_clock
-from tests.live_server import free_port
+from tests.slots import free_port
 
 CLI = Path(sys.executable).parent / "callcenter"
 

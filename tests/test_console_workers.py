@@ -36,7 +36,7 @@ from tests.conftest import (
     TWILIO_AUTH_TOKEN,
     migrated_copy,
 )
-from tests.live_server import free_port
+from tests.slots import free_port
 from tests.twilio_sim import TwilioSimulator
 
 CLI = Path(sys.executable).parent / "callcenter"

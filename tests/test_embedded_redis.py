@@ -17,7 +17,7 @@ from callcenter.demo.calls import open_around_the_clock
 from callcenter.embedded_redis import EmbeddedRedis
 from tests.cli_harness import CALLCENTER, add_user, cli_env, until
 from tests.conftest import NO_TWILIO_API, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
-from tests.live_server import free_port
+from tests.slots import free_port
 
 
 def _pid(server: EmbeddedRedis) -> int:

@@ -45,8 +45,8 @@ from telephony.models import Call
 from tests.cli_harness import CALLCENTER, cli_env
 from tests.conftest import PUBLIC_URL, SECRET, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 from tests.fake_twilio_api import FakeTwilioApi, Recorded, Reply
-from tests.live_server import free_port
 from tests.outbound_data import completed_orders
+from tests.slots import free_port
 from tests.twilio_sim import TwilioSimulator, TwiML
 
 CALLER_ID = "+864008001234"

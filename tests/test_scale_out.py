@@ -55,7 +55,6 @@ from telephony.models import Call
 from telephony.presence import Presence
 from tests.cli_harness import CALLCENTER, PASSWORD, add_user, cli_env, until
 from tests.conftest import IN_CI, POSTGRES_URL, PUBLIC_URL, SECRET, TWILIO_AUTH_TOKEN
-from tests.live_server import free_port
 from tests.sip_harness import (
     Kamailio,
     Sipp,
@@ -64,7 +63,7 @@ from tests.sip_harness import (
     free_udp_port,
     scenario,
 )
-from tests.slots import worker_slot
+from tests.slots import free_port, worker_slot
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(230)]
 

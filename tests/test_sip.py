@@ -646,8 +646,10 @@ def test_agent_stuck_on_a_call_whose_endpoint_was_killed_is_freed_on_restart(
         "CALLCENTER_SIP_USERNAME": "1000",
         "CALLCENTER_SIP_LOCAL_IP": "127.0.0.1",
         "CALLCENTER_SIP_LOCAL_PORT": str(free_udp_port()),
-        "CALLCENTER_SIP_RTP_PORT_MIN": "33200",
-        "CALLCENTER_SIP_RTP_PORT_MAX": "33398",
+        # This process's own RTP block: a fixed range in the kernel's ephemeral ports could
+        # be another program's, or another test run's.
+        "CALLCENTER_SIP_RTP_PORT_MIN": str(30000 + worker_slot() * 400),
+        "CALLCENTER_SIP_RTP_PORT_MAX": str(30000 + worker_slot() * 400 + 198),
     }
     first = EndpointProcess.start(environment, tmp_path / "first.log")
     softphone = register_softphone(

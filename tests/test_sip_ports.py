@@ -13,6 +13,10 @@ from pyVoIP.VoIP.VoIP import NoPortsAvailableError
 
 from telephony.sip.phone import CANCELLED_LEGS_KEPT, HotlineCall, HotlinePhone
 from tests.sip_harness import free_udp_port
+from tests.slots import worker_slot
+
+RTP_BLOCK = 30000 + worker_slot() * 400
+"""This process's RTP ports, as a hotline of its tests has them (``start_hotline``)."""
 
 
 def _phone(low: int) -> HotlinePhone:
@@ -31,9 +35,9 @@ def _phone(low: int) -> HotlinePhone:
 
 
 def _held_pair() -> tuple[int, socket.socket]:
-    """Two even ports, the first held by a socket of 'another program'."""
-    while True:
-        low = free_udp_port(even=True)
+    """Two even ports of this process's RTP block, the first held by a socket of 'another
+    program'."""
+    for low in range(RTP_BLOCK, RTP_BLOCK + 400, 4):
         holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             holder.bind(("127.0.0.1", low))
@@ -42,6 +46,7 @@ def _held_pair() -> tuple[int, socket.socket]:
             return low, holder
         except OSError:
             holder.close()
+    raise RuntimeError("no two free even ports in this process's RTP block")
 
 
 def test_a_port_another_program_holds_is_never_handed_to_a_call() -> None:
@@ -59,7 +64,7 @@ def test_cancelled_legs_kept_for_their_final_answer_are_bounded() -> None:
     """A cancelled leg is kept until its final answer comes; one that never comes costs
     its slot only until newer cancellations push it out, so a floor that rings and
     cancels all day does not grow the endpoint's memory."""
-    phone = _phone(free_udp_port(even=True))
+    phone = _phone(RTP_BLOCK)
     legs = [
         cast(HotlineCall, SimpleNamespace(call_id=f"leg-{n}"))
         for n in range(CANCELLED_LEGS_KEPT + 10)

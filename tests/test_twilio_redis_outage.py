@@ -22,7 +22,7 @@ from core.bus import EventBus
 from telephony.constants import POP
 from telephony.models import Call
 from telephony.switchboard import Switchboard
-from tests.live_server import free_port
+from tests.slots import free_port
 from tests.twilio_sim import TwilioSimulator, TwiML
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -212,6 +213,7 @@ def _as_twilio_sends_it(sid: str) -> list[tuple[str, str]]:
         for who in ("Called", "Caller", "From", "To")
         for part, value in (("City", ""), ("Country", "CN"), ("State", ""), ("Zip", ""))
     }
+    places["CallerCity"] = "北京"
     return [
         ("AccountSid", TWILIO_ACCOUNT_SID),
         ("ApiVersion", "2010-04-01"),
@@ -223,20 +225,25 @@ def _as_twilio_sends_it(sid: str) -> list[tuple[str, str]]:
         ("From", "+8613800138000"),
         ("To", "+864008001234"),
         *places.items(),
-        ("CallerCity", "北京"),
         ("SipHeader_X-Route", "hotline"),
         ("SipHeader_X-Route", "after-sales"),
     ]
 
 
 def _post_signed(
-    sim: TwilioSimulator, sent: list[tuple[str, str]], signed: list[tuple[str, str]]
+    sim: TwilioSimulator,
+    sent: list[tuple[str, str]],
+    signed: list[tuple[str, str]],
+    content_type: str = "application/x-www-form-urlencoded",
 ) -> Any:
     signature = sim.validator.compute_signature(
         PUBLIC_URL + "/twilio/voice", ImmutableMultiDict(signed)
     )
-    body = {name: [value for n, value in sent if n == name] for name, _ in sent}
-    return sim.client.post("/twilio/voice", data=body, headers={"X-Twilio-Signature": signature})
+    return sim.client.post(
+        "/twilio/voice",
+        content=urlencode(sent),
+        headers={"X-Twilio-Signature": signature, "Content-Type": content_type},
+    )
 
 
 def test_a_webhook_is_verified_over_every_value_twilio_signed(
@@ -253,10 +260,46 @@ def test_a_webhook_is_verified_over_every_value_twilio_signed(
         assert refused.status_code == 403, forged
     assert db.exec(select(func.count()).select_from(Call)).one() == 0
 
-    answered = _post_signed(sim, params, params)
+    # The media type's case is not Twilio's to keep (RFC 9110), nor is a charset named.
+    answered = _post_signed(
+        sim, params, params, content_type="Application/X-WWW-Form-URLencoded; charset=utf-8"
+    )
     assert answered.status_code == 200, answered.text
     assert "王先生您好" in answered.text
     assert _call(db, sid).from_number == "+8613800138000"
+
+
+def test_a_signed_name_given_twice_is_handed_to_no_handler(
+    sim: TwilioSimulator, returning: Any, db: Session
+) -> None:
+    """Twilio's signature covers a repeated name's values but not their order: whoever
+    holds one signed webhook could reorder them. So no handler takes either value."""
+    params = [p for p in _as_twilio_sends_it("CA" + "4" * 32) if p[0] != "CallSid"]
+    twice = [("CallSid", "CA" + "4" * 32), ("CallSid", "CA" + "5" * 32), *params]
+    refused = _post_signed(sim, twice, twice)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["details"] == {"field": "CallSid"}
+    assert db.exec(select(func.count()).select_from(Call)).one() == 0
+
+
+def test_a_body_of_more_fields_than_twilio_sends_is_refused_before_it_is_read(
+    sim: TwilioSimulator, returning: Any, db: Session, bus: redis.Redis
+) -> None:
+    """A hundred thousand fields fit the body limit; parsed and signed, they held the event
+    loop for a good part of a second. Twilio sends some 30."""
+    flood = "&".join(f"f{n}=" for n in range(100_000)).encode()
+    response = sim.client.post(
+        "/twilio/voice",
+        content=flood,
+        headers={
+            "X-Twilio-Signature": "bm90IGEgc2ln",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error_id"] == "malformed_twilio_webhook"
+    assert db.exec(select(func.count()).select_from(Call)).one() == 0
+    assert EventBus(bus).read_after("0") == []
 
 
 # Status callbacks: retried and reordered by Twilio.

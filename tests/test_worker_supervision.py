@@ -29,7 +29,7 @@ from telephony.acd import Acd
 from telephony.presence import Presence
 from tests.cli_harness import CALLCENTER, cli_env, until
 from tests.conftest import SECRET, TestClock
-from tests.live_server import free_port
+from tests.slots import free_port
 from tests.twilio_sim import TwilioSimulator
 
 

@@ -24,6 +24,12 @@ class InvalidTwilioId(ValidationFailed):
     error_id = "invalid_twilio_id"
 
 
+class MalformedWebhook(ValidationFailed):
+    """A webhook body that is no Twilio's: more fields than Twilio ever sends."""
+
+    error_id = "malformed_twilio_webhook"
+
+
 class RecordingRefused(ValidationFailed):
     error_id = "recording_refused"
 
