@@ -172,7 +172,11 @@ async def _catch_up(
     """Send what this console missed since ``last``; returns the id it is now at."""
     while True:
         missed = await hub.after(last)
-        texts = [await _event_text(hub, envelope) for envelope in missed if seat.sees(envelope)]
+        texts = [
+            await _event_text(hub, envelope, seat.actor.id)
+            for envelope in missed
+            if seat.sees(envelope)
+        ]
         await _send(websocket, texts, batch)
         if missed:
             last = missed[-1].id
@@ -208,7 +212,7 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
                 # call's arrival is several events at once), not one per frame. Only that
                 # much: a steady stream must not keep the checks above from running.
                 burst = [first, *(seat.queue.get_nowait() for _ in range(seat.queue.qsize()))]
-                last = await _deliver(websocket, hub, burst, last, hello.batch)
+                last = await _deliver(websocket, hub, seat, burst, last, hello.batch)
             elif loop.time() >= next_ping:
                 # Nothing is waiting for this console: every event up to the hub's position
                 # was sent or was not for it, so it may resume from there.
@@ -226,7 +230,7 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
 
 
 async def _deliver(
-    websocket: WebSocket, hub: ConsoleHub, burst: list[Item], last: str, batch: bool
+    websocket: WebSocket, hub: ConsoleHub, seat: Seat, burst: list[Item], last: str, batch: bool
 ) -> str:
     """Send a burst; returns the id of the newest event sent."""
     texts = []
@@ -236,7 +240,7 @@ async def _deliver(
         if isinstance(item, WallFrame):
             texts.append(item.text)
         elif event_id(item.id) > event_id(last):  # else already sent while catching up
-            texts.append(await _event_text(hub, item))
+            texts.append(await _event_text(hub, item, seat.actor.id))
             last = item.id
     await _send(websocket, texts, batch)
     return last
@@ -258,15 +262,17 @@ async def _drain(websocket: WebSocket) -> None:
         await websocket.receive_text()
 
 
-async def _event_text(hub: ConsoleHub, envelope: Envelope) -> str:
+async def _event_text(hub: ConsoleHub, envelope: Envelope, reader: int | None) -> str:
     # The event's data goes out as the stream holds it: encoded once, when published, not
     # once more for every console that sees it.
     data = envelope.raw or json.dumps(envelope.data, ensure_ascii=False)
     head = json.dumps({"type": "event", "id": envelope.id, "name": envelope.name})
     text = f'{head[:-1]},"data":{data}}}'
-    if envelope.name in ("call.offered", "call.consult_offered"):
+    offered = envelope.name in ("call.offered", "call.consult_offered")
+    if offered and envelope.data.get("agent_id") == reader:
         # Stored as the console's JSON when the call arrived: spliced in, not read and
-        # written again for every offer.
+        # written again for every offer. Only the agent offered the call gets it: a
+        # supervisor sees every offer, and the pop came to the wall with call.ringing.
         pop = await hub.screen_pop(envelope.data["call_id"])
         text = f'{text[:-1]},"pop":{pop or "null"}}}'
     return text
