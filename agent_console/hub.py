@@ -102,9 +102,23 @@ def visible(actor: Actor, envelope: Envelope, customers: frozenset[int] = frozen
     if envelope.name in _CUSTOMER_EVENTS:
         return envelope.data.get("customer_id") in customers
     if envelope.name in _CONSULT_EVENTS:
-        data = envelope.data
-        return actor.id in (data.get(key) for key in ("agent_id", "from_agent_id", "consultant_id"))
+        return actor.id in named_agents(envelope)
     return envelope.name in _AGENT_EVENTS and envelope.data.get("agent_id") == actor.id
+
+
+_NAMING_KEYS = ("agent_id", "from_agent_id", "consultant_id")
+
+
+def named_agents(envelope: Envelope) -> set[int]:
+    """The agents an event names: besides the customer events of its call, all an agent's
+    console may see of the bus (see :func:`visible`)."""
+    data = envelope.data
+    return {agent for key in _NAMING_KEYS if isinstance(agent := data.get(key), int)}
+
+
+def watches_all(actor: Actor) -> bool:
+    """Whether any event may be for ``actor``'s console, not only those naming them."""
+    return actor.role in SUPERVISING or actor.role in STATION_STAFF
 
 
 def event_id(value: str) -> tuple[int, int]:
@@ -184,6 +198,12 @@ class ConsoleHub:
     def __init__(self, context: HubContext) -> None:
         self.context = context
         self.seats: set[Seat] = set()
+        self._watching: set[Seat] = set()
+        """Supervisors' and station staff's seats: any event may be for them."""
+        self._agents: dict[int | None, set[Seat]] = {}
+        """The other seats, by user: only the events that name them (and the order events
+        of their call's customers) may be, so a call's events are not checked against every
+        agent's seat on the floor."""
         self.position = "0-0"
         """Id of the newest event handed to the seats."""
         self.client = aioredis.Redis.from_url(context.redis_url, decode_responses=True)
@@ -200,6 +220,10 @@ class ConsoleHub:
         """Take a seat; raises TimeoutError when the bus cannot be read (Redis is away)."""
         seat = Seat(actor, token)
         self.seats.add(seat)
+        if watches_all(actor):
+            self._watching.add(seat)
+        else:
+            self._agents.setdefault(actor.id, set()).add(seat)
         if not self._tasks or any(task.done() for task in self._tasks):
             self._start()
         try:
@@ -223,6 +247,12 @@ class ConsoleHub:
 
     def leave(self, seat: Seat) -> None:
         self.seats.discard(seat)
+        self._watching.discard(seat)
+        others = self._agents.get(seat.actor.id)
+        if others is not None:
+            others.discard(seat)
+            if not others:
+                del self._agents[seat.actor.id]
         if not self.seats:
             for task in self._tasks:
                 task.cancel()
@@ -260,7 +290,7 @@ class ConsoleHub:
 
     def _fan_out(self, envelopes: list[Envelope], last_id: str) -> None:
         for envelope in envelopes:
-            for seat in self.seats:
+            for seat in self._may_see(envelope):
                 if seat.sees(envelope):
                     seat.offer(envelope)
             if envelope.name.startswith(_WALL_EVENTS) and envelope.name not in _OFF_THE_WALL:
@@ -269,6 +299,12 @@ class ConsoleHub:
             if envelope.name.startswith(_STATION_EVENTS):
                 self._day = None
         self.position = last_id
+
+    def _may_see(self, envelope: Envelope) -> list[Seat]:
+        if envelope.name in _CUSTOMER_EVENTS:  # any agent may be on a call of that customer
+            return list(self.seats)
+        named = (self._agents.get(agent, ()) for agent in named_agents(envelope))
+        return [*self._watching, *(seat for seats in named for seat in seats)]
 
     # The screen pop
 
