@@ -113,6 +113,7 @@ def named_agents(envelope: Envelope) -> set[int]:
     """The agents an event names: besides the customer events of its call, all an agent's
     console may see of the bus (see :func:`visible`)."""
     data = envelope.data
+    # Ids as the event models write them (int); a missing key names nobody.
     return {agent for key in _NAMING_KEYS if isinstance(agent := data.get(key), int)}
 
 

@@ -136,5 +136,9 @@ def test_every_console_gets_exactly_the_events_it_may_see(app: Any, bus: redis.R
     try:
         check()
     finally:
+        # The hub's tasks were cancelled as the last console left: let them end (a wall
+        # being built finishes its thread) before the loop closes under them.
+        pending = asyncio.all_tasks(loop)
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(hub.client.aclose())
         loop.close()
