@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import hypothesis.strategies as st
+import pytest
 import redis
 from hypothesis import HealthCheck, example, given, settings
 
@@ -109,6 +110,8 @@ def _drain(seat: Seat) -> list[Any]:
     return [seat.queue.get_nowait() for _ in range(seat.queue.qsize())]
 
 
+# The hub reads Redis alone (the wall's database reads are not under test): one database.
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_every_console_gets_exactly_the_events_it_may_see(app: Any, bus: redis.Redis) -> None:
     loop = asyncio.new_event_loop()
     hub = hub_of(app)
