@@ -139,9 +139,12 @@ def test_every_console_gets_exactly_the_events_it_may_see(app: Any, bus: redis.R
     try:
         check()
     finally:
-        # The hub's tasks were cancelled as the last console left: let them end (a wall
-        # being built finishes its thread) before the loop closes under them.
+        # The hub's tasks were cancelled as the last console left: give them a bounded
+        # while to end before the loop closes (waiting on all of them once hung CI).
         pending = asyncio.all_tasks(loop)
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=5))
         loop.run_until_complete(hub.client.aclose())
         loop.close()
