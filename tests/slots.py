@@ -1,11 +1,11 @@
 """The machine's share of the tests' fixed resources that this test process holds: a Redis
-database and blocks of UDP ports, by slot. The port blocks, all below the kernel's ephemeral
+database and blocks of ports, by slot. The port blocks, all below the kernel's ephemeral
 range (32768 and up), which it hands to any socket that asks:
 
 - 20000 + 500 a slot: ports a test hands to a program to bind, ``free_port`` (TCP:
   servers, a Redis; UDP: SIP endpoints, SIPps, the proxy; the two are apart in the kernel);
 - 26000 + 500 a slot: SIPps' media, ``sipp_media_port``;
-- 30000 + 400 a slot: the hotline's RTP ports.
+- 30000 + 400 a slot: the hotline's RTP ports, ``rtp_block``.
 
 Slots are taken by a lock on a file of each, not by the test worker's number alone: two
 runs at once on one machine (a developer's beside another's) both numbered their workers
@@ -69,3 +69,12 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, *, even: bool = Fals
             continue
         return port
     raise RuntimeError(f"no free ports in {base}-{base + PORTS_PER_SLOT - 1}")
+
+
+RTP_PORTS_PER_SLOT = 400
+
+
+def rtp_block() -> int:
+    """The first of this process's RTP ports (``RTP_PORTS_PER_SLOT`` of them), for the SIP
+    endpoints its tests run."""
+    return 30000 + worker_slot() * RTP_PORTS_PER_SLOT

@@ -63,7 +63,7 @@ from tests.sip_harness import (
     free_udp_port,
     scenario,
 )
-from tests.slots import free_port, worker_slot
+from tests.slots import free_port, rtp_block
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(230)]
 
@@ -324,7 +324,7 @@ def start_service(cluster: Cluster, kamailio: Kamailio) -> None:
         cluster.workers.append(cluster.start(f"worker-{index}", ["worker"]))
     for index, number in enumerate(SIP_NUMBERS):
         # The RTP block a hotline of this test process would have (start_hotline), in two.
-        rtp = 30000 + worker_slot() * 400 + 200 * index
+        rtp = rtp_block() + 200 * index
         sip = cluster.start(
             f"sip-{number}",
             ["sip"],

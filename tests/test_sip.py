@@ -74,7 +74,7 @@ from tests.sip_harness import (
     rtp_pcap,
     scenario,
 )
-from tests.slots import worker_slot
+from tests.slots import rtp_block
 
 CALLER = "13800138000"
 
@@ -149,7 +149,6 @@ def start_hotline(
 ) -> Hotline:
     """An endpoint over the test's sessions (shared with the test's app, if any),
     registering to 127.0.0.1:``registrar``, with ``rtp_ports`` RTP ports for its legs."""
-    index = worker_slot()
     configured = settings.model_copy(
         update={
             "data_dir": prompts_home,
@@ -160,8 +159,8 @@ def start_hotline(
                 username="1000",
                 local_ip="127.0.0.1",
                 local_port=free_udp_port(),
-                rtp_port_min=30000 + index * 400,
-                rtp_port_max=30000 + index * 400 + 2 * rtp_ports - 1,
+                rtp_port_min=rtp_block(),
+                rtp_port_max=rtp_block() + 2 * rtp_ports - 1,
                 register_timeout_seconds=2,
             ),
         }
@@ -648,8 +647,8 @@ def test_agent_stuck_on_a_call_whose_endpoint_was_killed_is_freed_on_restart(
         "CALLCENTER_SIP_LOCAL_PORT": str(free_udp_port()),
         # This process's own RTP block: a fixed range in the kernel's ephemeral ports could
         # be another program's, or another test run's.
-        "CALLCENTER_SIP_RTP_PORT_MIN": str(30000 + worker_slot() * 400),
-        "CALLCENTER_SIP_RTP_PORT_MAX": str(30000 + worker_slot() * 400 + 198),
+        "CALLCENTER_SIP_RTP_PORT_MIN": str(rtp_block()),
+        "CALLCENTER_SIP_RTP_PORT_MAX": str(rtp_block() + 198),
     }
     first = EndpointProcess.start(environment, tmp_path / "first.log")
     softphone = register_softphone(

@@ -13,9 +13,9 @@ from pyVoIP.VoIP.VoIP import NoPortsAvailableError
 
 from telephony.sip.phone import CANCELLED_LEGS_KEPT, HotlineCall, HotlinePhone
 from tests.sip_harness import free_udp_port
-from tests.slots import worker_slot
+from tests.slots import RTP_PORTS_PER_SLOT, rtp_block
 
-RTP_BLOCK = 30000 + worker_slot() * 400
+RTP_BLOCK = rtp_block()
 """This process's RTP ports, as a hotline of its tests has them (``start_hotline``)."""
 
 
@@ -37,7 +37,7 @@ def _phone(low: int) -> HotlinePhone:
 def _held_pair() -> tuple[int, socket.socket]:
     """Two even ports of this process's RTP block, the first held by a socket of 'another
     program'."""
-    for low in range(RTP_BLOCK, RTP_BLOCK + 400, 4):
+    for low in range(RTP_BLOCK, RTP_BLOCK + RTP_PORTS_PER_SLOT, 4):
         holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             holder.bind(("127.0.0.1", low))
