@@ -38,7 +38,7 @@ from telephony.twilio.jobs import settle_twilio_calls, steer_agent_leg, sweep_of
 from telephony.twilio.ringer import RINGER_GROUP
 from telephony.twilio.settle import settle_ended_calls
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TestClock, bearer
-from tests.fake_twilio_api import FakeTwilioApi
+from tests.fake_twilio_api import FakeTwilioApi, Recorded, Reply
 from tests.twilio_sim import (
     SimulatedCall,
     TwilioSimulator,
@@ -359,6 +359,114 @@ def test_a_late_ring_job_does_not_ring_for_a_call_that_has_ended(
     assert _rings(api) == []
 
 
+def _cancels(api: FakeTwilioApi) -> list[str]:
+    """The SIDs of the calls we asked Twilio to stop ringing, in order."""
+    return [
+        r.path.rsplit("/", 1)[-1].removesuffix(".json")
+        for r in api.requests
+        if r.method == "POST" and r.form.get("Status") == ["canceled"]
+    ]
+
+
+def test_a_caller_hanging_up_while_the_agents_phone_rings_stops_it_ringing(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """Rung for a caller who then hangs up, the agent's phone used to ring on until the
+    offer's time ran out, while the ACD, which had freed the agent, could ring them for the
+    next caller. Now the ringer cancels the leg; Twilio's word that it was cancelled is not
+    taken for a missed call, and the agent stays available."""
+    agent_id, auth = agent()
+    leg = "CA" + "c" * 32
+    api.replies.append((201, {"sid": leg}))
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    assert [r.form["To"] for r in _rings(api)] == [[f"client:agent-{agent_id}"]]
+    assert _cancels(api) == []
+
+    api.reply = lambda request: (200, {"sid": leg, "status": "canceled"})
+    caller.status("completed")
+    run_worker_jobs(app, redis_url, bus)
+    assert _cancels(api) == [leg]
+    status_url = urlsplit(_rings(api)[0].form["StatusCallback"][0])
+    cancelled = sim.post(
+        f"{status_url.path}?{status_url.query}", {"CallSid": leg, "CallStatus": "canceled"}
+    )
+    assert cancelled.status_code == 204
+    me = client.get("/api/console/me", headers=auth).json()
+    assert me["state"] == "available"
+    assert client.get(f"/api/queues/{QUEUE}", headers=auth).json()["abandoned"] == 1
+    run_worker_jobs(app, redis_url, bus)
+    assert _cancels(api) == [leg]  # once
+
+
+def test_a_caller_hanging_up_as_the_agents_phone_is_dialled_stops_it_ringing(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+) -> None:
+    """The hang-up comes while Twilio places the agent's leg: the ring job had found the
+    caller waiting, and the hang-up's own step finds no leg to cancel yet. The job, once
+    the leg is placed, sees the caller gone and cancels it itself."""
+    agent()
+    leg = "CA" + "d" * 32
+    caller = _queued_caller(sim, make_customer)
+
+    def reply(request: Recorded) -> Reply:
+        if request.path.endswith("/Calls.json"):
+            assert caller.status("completed").status_code == 204
+            return 201, {"sid": leg}
+        return 200, {"sid": leg, "status": "canceled"}
+
+    api.reply = reply
+    run_worker_jobs(app, redis_url, bus)
+    assert _row(db, caller.sid).disposition == "abandoned"
+    assert len(_rings(api)) == 1
+    assert _cancels(api) == [leg]
+    run_worker_jobs(app, redis_url, bus)  # the hang-up's step: nothing left to cancel
+    assert _cancels(api) == [leg]
+
+
+def test_a_call_ending_after_its_agent_answered_cancels_no_leg(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+) -> None:
+    """The leg the agent talked on is not asked to stop ringing when the caller hangs up:
+    only legs still ringing are."""
+    agent_id = agent()[0]
+    leg = "CA" + "b" * 32  # the leg _answer picks up on
+    api.replies.append((201, {"sid": leg}))
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    assert "<Dial><Queue>" in _answer(sim, _rings(api)[0], agent_id).text
+    assert _row(db, caller.sid).agent_leg == leg
+    caller.status("completed")
+    run_worker_jobs(app, redis_url, bus)
+    assert _row(db, caller.sid).disposition == "completed"
+    assert _cancels(api) == []
+
+
 def _answer(sim: TwilioSimulator, ring: Any, agent_id: int) -> Any:
     connect = urlsplit(ring.form["Url"][0])
     leg = {
@@ -431,6 +539,44 @@ def test_an_agent_declines_and_the_next_agent_is_offered_the_call(
     assert (again.status_code, again.json()["error_id"]) == (409, "no_such_offer")
     run_worker_jobs(app, redis_url, bus)
     assert [r.form["To"] for r in _rings(api)] == [[f"client:agent-{second}"]]
+
+
+def test_an_agent_declining_in_the_console_stops_their_phone_ringing(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """Declined in the console, the call rang on at the agent's phone until its time ran
+    out (the SIP endpoint stops ringing at once). The next agent's ring now cancels it, and
+    Twilio's word that it was cancelled leaves the next agent's offer as it is."""
+    first, first_auth = agent()
+    second, _ = agent()
+    first_leg, second_leg = "CA" + "1" * 32, "CA" + "2" * 32
+    api.replies.extend([(201, {"sid": first_leg}), (201, {"sid": second_leg})])
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    assert client.post("/api/agents/me/decline", headers=first_auth).status_code == 200
+    api.reply = lambda request: (200, {"sid": first_leg, "status": "canceled"})
+    run_worker_jobs(app, redis_url, bus)
+    assert [r.form["To"] for r in _rings(api)] == [
+        [f"client:agent-{first}"],
+        [f"client:agent-{second}"],
+    ]
+    assert _cancels(api) == [first_leg]
+    status_url = urlsplit(_rings(api)[0].form["StatusCallback"][0])
+    cancelled = sim.post(
+        f"{status_url.path}?{status_url.query}", {"CallSid": first_leg, "CallStatus": "canceled"}
+    )
+    assert cancelled.status_code == 204
+    row = _row(db, caller.sid)
+    assert (row.state, row.agent_id) == ("offered", second)
 
 
 def test_a_deactivated_agent_is_logged_out_and_its_ringing_call_moves_on(

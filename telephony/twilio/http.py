@@ -22,7 +22,7 @@ from telephony import calls, services
 from telephony.deps import SwitchboardDep
 from telephony.enums import CallChannel, CallState, ProviderStatus
 from telephony.exceptions import NoSuchOffer
-from telephony.twilio import twiml
+from telephony.twilio import ringing_legs, twiml
 from telephony.twilio.config import PublicUrlDep, TwilioSettingsDep
 from telephony.twilio.errors import JobsUnavailable, RecordingRefused
 from telephony.twilio.ids import require_sid
@@ -311,6 +311,9 @@ def agent_connect(
 ) -> Response:
     """The agent picked up the leg we rang: bridge them to exactly this caller."""
     leg = require_sid("CallSid", _required(params, "CallSid"))
+    # Answered, the leg has no ringing to stop, whoever gets the call: first, so that a
+    # retry after a failure here still answers.
+    ringing_legs.forget(board.events.client, call_id, leg)
     try:
         calls.agent_answered(
             session, board, call_id=call_id, agent_id=agent_id, agent_leg=leg, clock=clock
@@ -384,6 +387,9 @@ def agent_leg_status(
         calls.agent_leg_ended(
             session, board, call_id=call_id, agent_id=agent_id, leg=leg, clock=clock
         )
+    if status in {"busy", "no-answer", "failed", "canceled", "completed"}:
+        # Over: the call's next offer or its end has no ringing to stop here.
+        ringing_legs.forget(board.events.client, call_id, _required(params, "CallSid"))
     return Response(status_code=204)
 
 

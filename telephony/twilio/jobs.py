@@ -10,7 +10,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import redis
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -39,9 +41,9 @@ from telephony.routing import (
     requeue_lost_calls,
     withdraw_ended_calls,
 )
-from telephony.services import get_call, keep_recording
+from telephony.services import get_call, keep_recording, lock_call
 from telephony.switchboard import Switchboard
-from telephony.twilio import twiml
+from telephony.twilio import ringing_legs, twiml
 from telephony.twilio.config import TwilioSettings
 from telephony.twilio.dialer import (
     dial_due_surveys,
@@ -191,7 +193,7 @@ async def _ring(
     if calls is None:
         raise TwilioError("Twilio credentials are not configured")
     try:
-        return await run_in_threadpool(calls.place_call, outbound)
+        leg_sid = await run_in_threadpool(calls.place_call, outbound)
     except TwilioError as exc:
         log.warning("could not ring agent", agent=agent_id, call=call_id, error=exc.message)
 
@@ -201,6 +203,51 @@ async def _ring(
 
         await run_in_threadpool(fail)
         return None
+    if not consult:  # a consultation's own end cancels its colleague's leg
+        await run_in_threadpool(_note_ringing_leg, ctx, calls, call_id, leg_sid, offered_at)
+    return leg_sid
+
+
+def _note_ringing_leg(
+    ctx: dict[str, Any], calls: TwilioCalls, call_id: str, leg: str, offered_at: str
+) -> None:
+    """Note the leg with the offer it rings for, for the call's next steps to stop it:
+
+    - legs rung for the call's earlier offers, still ringing, stop now: the ACD has moved
+      the call on to this one (an agent declined in the console, where Twilio went on
+      ringing them);
+    - the caller's hang-up cancels the call's legs (``cancel_ringing_legs``), but between
+      this job's check and Twilio's answer it found none: so the call is looked at once
+      the leg is noted, and this leg is cancelled if the caller has gone. Noted first, so
+      that one of the two sees the other. The call is read held (see ``lock_call``): a
+      hang-up publishes ``call.ended`` before it commits, and its step may read the legs
+      before this one is noted; held, the read waits for that commit and finds it ended.
+
+    The leg rings either way: what fails here is logged, and an agent who answers a leg
+    for an offer that is over hears that the caller has gone."""
+    client = ctx["switchboard"].events.client
+    try:
+        stale = ringing_legs.note(client, call_id, leg, offered_at)
+        with ctx["sessions"]() as session:
+            if lock_call(session, call_id=call_id).state is CallState.ENDED:
+                stale.append(leg)
+        ringing_legs.cancel(client, calls, call_id, stale)
+    except (redis.RedisError, SQLAlchemyError) as exc:
+        log.warning("agent's leg placed; the call's legs not checked", call=call_id, error=str(exc))
+
+
+def cancel_ringing_legs(ctx: dict[str, Any], *, call_id: str) -> list[str]:
+    """The call is over: its agents' legs still ringing stop ringing (a leg answered was
+    forgotten as it was answered; its own steps hang it up). Redis failing raises, for
+    the step to be tried again."""
+    client = ctx["switchboard"].events.client
+    legs = sorted(ringing_legs.noted(client, call_id))
+    calls: TwilioCalls | None = ctx["twilio_calls"]
+    if not legs or calls is None:
+        return []
+    ringing_legs.cancel(client, calls, call_id, legs)
+    ringing_legs.drop(client, call_id)
+    return legs
 
 
 def steer_consultation(

@@ -129,6 +129,13 @@ class TwilioCalls:
             options.update(url=url, method="POST")
         self._with_retries(lambda: self._with_client(lambda c: c.calls(sid).update(**options)))
 
+    def cancel(self, sid: str) -> None:
+        """Stop a call that is still ringing (Twilio's ``canceled``); one already answered
+        goes on, as Twilio leaves an in-progress call alone for this status."""
+        self._with_retries(
+            lambda: self._with_client(lambda c: c.calls(sid).update(status="canceled"))
+        )
+
     def status_of(self, sid: str) -> CallAtTwilio | None:
         """Twilio's word on a call now; None when Twilio knows no call of that SID on
         this account."""

@@ -27,13 +27,14 @@ from telephony.events import (
     CallConsultCompleted,
     CallConsultEnded,
     CallConsultOffered,
+    CallEnded,
     CallHangUp,
     CallHeld,
     CallResumed,
     CallTransferred,
 )
 from telephony.models import Call
-from telephony.twilio.jobs import steer_agent_leg, steer_consultation
+from telephony.twilio.jobs import cancel_ringing_legs, steer_agent_leg, steer_consultation
 
 log = structlog.get_logger(__name__)
 
@@ -188,9 +189,10 @@ CONSULTATION = {
     event.name: event for event in (CallConsultAnswered, CallConsultCompleted, CallConsultEnded)
 }
 STEERING = {
-    event.name: event for event in (CallHeld, CallResumed, CallTransferred, CallHangUp)
+    event.name: event for event in (CallHeld, CallResumed, CallTransferred, CallHangUp, CallEnded)
 } | CONSULTATION
-"""Events after which a Twilio call's legs get new instructions."""
+"""Events after which a Twilio call's legs get new instructions (after ``call.ended``, its
+agents' legs still ringing are cancelled)."""
 STEERED_ONCE = {CallConsultAnswered.name, CallConsultCompleted.name}
 """Steering that is not decided by the call's state, and must not run twice (the others
 hang a leg up, or park and bridge it by what the call is now)."""
@@ -385,6 +387,8 @@ def _mark_done(client: redis.Redis, key: str, event_id: str) -> None:
 
 
 def _steer(ctx: dict[str, Any], envelope: Envelope, call_id: str) -> Callable[[], object]:
+    if envelope.name == CallEnded.name:
+        return partial(cancel_ringing_legs, ctx, call_id=call_id)
     if envelope.name in CONSULTATION:
         return partial(
             steer_consultation, ctx, call_id=call_id, event=envelope.name, data=envelope.data

@@ -1,0 +1,57 @@
+"""The legs rung for a call's agents, each with the offer it rang for: what stops them
+ringing once the ACD has moved the call on, or the call has ended (the SIP endpoint stops
+its own legs in the call's thread)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import redis
+import structlog
+
+from core.bus import as_text
+from telephony.constants import TWILIO_RINGING_LEGS, TWILIO_RINGING_LEGS_TTL_SECONDS
+from telephony.twilio.errors import TwilioError
+from telephony.twilio.rest import TwilioCalls
+
+log = structlog.get_logger(__name__)
+
+
+def note(client: redis.Redis, call_id: str, leg: str, offered_at: str) -> list[str]:
+    """Note ``leg``, rung for the call's offer made at ``offered_at``; the legs noted for
+    the call's earlier offers, which are over, are returned (one round trip)."""
+    key = TWILIO_RINGING_LEGS.format(call_id=call_id)
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(key)
+    pipe.hset(key, leg, offered_at)
+    pipe.expire(key, TWILIO_RINGING_LEGS_TTL_SECONDS)
+    noted = cast("dict[str | bytes, str | bytes]", pipe.execute()[0])
+    return sorted(as_text(sid) for sid, at in noted.items() if as_text(at) != offered_at)
+
+
+def forget(client: redis.Redis, call_id: str, leg: str) -> None:
+    """Twilio said the leg ended: there is nothing left to stop."""
+    client.hdel(TWILIO_RINGING_LEGS.format(call_id=call_id), leg)
+
+
+def noted(client: redis.Redis, call_id: str) -> set[str]:
+    key = TWILIO_RINGING_LEGS.format(call_id=call_id)
+    return {as_text(leg) for leg in cast("list[str | bytes]", client.hkeys(key))}
+
+
+def cancel(client: redis.Redis, calls: TwilioCalls, call_id: str, legs: list[str]) -> None:
+    """Each leg asked once to stop ringing (one answered meanwhile goes on: Twilio's cancel
+    stops only a leg not yet answered); a refusal (it ended meanwhile) is logged."""
+    for leg in legs:
+        try:
+            calls.cancel(leg)
+        except TwilioError as exc:
+            log.info("agent's leg not cancelled", call=call_id, leg=leg, error=str(exc))
+        else:
+            log.info("agent's leg cancelled: its offer is over", call=call_id, leg=leg)
+        forget(client, call_id, leg)
+
+
+def drop(client: redis.Redis, call_id: str) -> None:
+    """The call is over and its legs stopped: nothing more is noted for it."""
+    client.delete(TWILIO_RINGING_LEGS.format(call_id=call_id))
