@@ -8,7 +8,7 @@ import threading
 import time
 import wave
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +34,12 @@ from telephony.enums import CallChannel, CallState
 from telephony.events import CallHangUp
 from telephony.models import Call
 from telephony.routing import LOST_AFTER_SECONDS
-from telephony.twilio.jobs import settle_twilio_calls, steer_agent_leg, sweep_offers
+from telephony.twilio.jobs import (
+    ring_twilio_agent,
+    settle_twilio_calls,
+    steer_agent_leg,
+    sweep_offers,
+)
 from telephony.twilio.ringer import RINGER_GROUP
 from telephony.twilio.settle import settle_ended_calls
 from tests.conftest import PUBLIC_URL, TWILIO_ACCOUNT_SID, TestClock, bearer
@@ -575,6 +580,60 @@ def test_an_agent_declining_in_the_console_stops_their_phone_ringing(
         f"{status_url.path}?{status_url.query}", {"CallSid": first_leg, "CallStatus": "canceled"}
     )
     assert cancelled.status_code == 204
+    row = _row(db, caller.sid)
+    assert (row.state, row.agent_id) == ("offered", second)
+
+
+def test_a_ring_job_outrun_by_the_next_offers_cancels_only_its_own_leg(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """The first agent declines while Twilio places their leg, and the next agent's ring
+    job finishes first. Found in review: the first job took the next agent's leg for an
+    earlier offer's and cancelled it, its own rang on, and Twilio's word that the next
+    agent's leg was cancelled counted as their miss. Now the first job cancels its own leg
+    only, and a cancelled leg is never a miss."""
+    first, first_auth = agent()
+    second, _ = agent()
+    first_leg, second_leg = "CA" + "1" * 32, "CA" + "2" * 32
+    caller = _queued_caller(sim, make_customer)
+
+    def reply(request: Recorded) -> Reply:
+        if not request.path.endswith("/Calls.json"):
+            return 200, {"sid": request.path.rsplit("/", 1)[-1].removesuffix(".json")}
+        if len(_rings(api)) > 1:
+            return 201, {"sid": second_leg}
+        assert client.post("/api/agents/me/decline", headers=first_auth).status_code == 200
+        [offer] = [e for e in _events(bus, "call.offered") if e["agent_id"] == second]
+        placed = ring_twilio_agent(
+            {**worker_context(app), "bus": bus},
+            call_id=offer["call_id"],
+            agent_id=second,
+            offered_at=datetime.fromisoformat(offer["at"]).isoformat(),
+        )
+        assert asyncio.run(placed) == second_leg
+        return 201, {"sid": first_leg}
+
+    api.reply = reply
+    run_worker_jobs(app, redis_url, bus)
+    assert [r.form["To"] for r in _rings(api)] == [
+        [f"client:agent-{first}"],
+        [f"client:agent-{second}"],
+    ]
+    assert _cancels(api) == [first_leg]
+    # Twilio's word that either leg was cancelled counts as no one's miss.
+    for ring, leg in zip(_rings(api), (first_leg, second_leg), strict=True):
+        status_url = urlsplit(ring.form["StatusCallback"][0])
+        status = {"CallSid": leg, "CallStatus": "canceled"}
+        assert sim.post(f"{status_url.path}?{status_url.query}", status).status_code == 204
     row = _row(db, caller.sid)
     assert (row.state, row.agent_id) == ("offered", second)
 

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Annotated
 
 import anyio
+import redis
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime
@@ -311,9 +312,11 @@ def agent_connect(
 ) -> Response:
     """The agent picked up the leg we rang: bridge them to exactly this caller."""
     leg = require_sid("CallSid", _required(params, "CallSid"))
-    # Answered, the leg has no ringing to stop, whoever gets the call: first, so that a
-    # retry after a failure here still answers.
-    ringing_legs.forget(board.events.client, call_id, leg)
+    # Answered, the leg has no ringing to stop, whoever gets the call. Only tidiness: a
+    # cancel of an answered leg changes nothing at Twilio, so Redis failing here must not
+    # fail the answer.
+    with contextlib.suppress(redis.RedisError):
+        ringing_legs.forget(board.events.client, call_id, leg)
     try:
         calls.agent_answered(
             session, board, call_id=call_id, agent_id=agent_id, agent_leg=leg, clock=clock
@@ -377,7 +380,9 @@ def agent_leg_status(
     agent alone). A leg that ends while its caller is held gives the caller back to the
     queue (see :func:`calls.agent_leg_ended`)."""
     status = params.get("CallStatus")
-    if status in {"busy", "no-answer", "failed", "canceled"}:
+    # ``canceled`` is ours: a leg is cancelled only once its offer is over, which is no
+    # miss of the agent's (and a miss taken from it could fall on the agent's next offer).
+    if status in {"busy", "no-answer", "failed"}:
         with contextlib.suppress(NoSuchOffer):
             calls.agent_missed(
                 session, board, call_id=call_id, agent_id=agent_id, offered_at=offered_at
@@ -387,9 +392,11 @@ def agent_leg_status(
         calls.agent_leg_ended(
             session, board, call_id=call_id, agent_id=agent_id, leg=leg, clock=clock
         )
-    if status in {"busy", "no-answer", "failed", "canceled", "completed"}:
-        # Over: the call's next offer or its end has no ringing to stop here.
-        ringing_legs.forget(board.events.client, call_id, _required(params, "CallSid"))
+    over = params.get("CallSid")
+    if over and status in {"busy", "no-answer", "failed", "canceled", "completed"}:
+        # Nothing left to stop. Only tidiness, after what the status changed.
+        with contextlib.suppress(redis.RedisError):
+            ringing_legs.forget(board.events.client, call_id, over)
     return Response(status_code=204)
 
 

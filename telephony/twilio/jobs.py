@@ -162,12 +162,7 @@ async def _ring(
 
     def check() -> OutboundCall | None:
         offer = acd.current_offer(call_id)
-        live = (
-            offer is not None
-            and offer.consult == consult
-            and offer.agent_id == agent_id
-            and offer.offered_at == datetime.fromisoformat(offered_at)
-        )
+        live = _is_offer(offer, agent_id, datetime.fromisoformat(offered_at), consult=consult)
         with ctx["sessions"]() as session:
             call = get_call(session, call_id=call_id)
             # A deactivated agent is logged out by the next sweep; it is not rung meanwhile.
@@ -204,50 +199,76 @@ async def _ring(
         await run_in_threadpool(fail)
         return None
     if not consult:  # a consultation's own end cancels its colleague's leg
-        await run_in_threadpool(_note_ringing_leg, ctx, calls, call_id, leg_sid, offered_at)
+        offer_at = datetime.fromisoformat(offered_at)
+        await run_in_threadpool(_note_ringing_leg, ctx, calls, call_id, agent_id, leg_sid, offer_at)
     return leg_sid
 
 
 def _note_ringing_leg(
-    ctx: dict[str, Any], calls: TwilioCalls, call_id: str, leg: str, offered_at: str
+    ctx: dict[str, Any],
+    calls: TwilioCalls,
+    call_id: str,
+    agent_id: int,
+    leg: str,
+    offered_at: datetime,
 ) -> None:
-    """Note the leg with the offer it rings for, for the call's next steps to stop it:
+    """Note the leg with the offer it rings for, for the call's next steps to stop it, then
+    stop what is over already:
 
-    - legs rung for the call's earlier offers, still ringing, stop now: the ACD has moved
-      the call on to this one (an agent declined in the console, where Twilio went on
-      ringing them);
-    - the caller's hang-up cancels the call's legs (``cancel_ringing_legs``), but between
-      this job's check and Twilio's answer it found none: so the call is looked at once
-      the leg is noted, and this leg is cancelled if the caller has gone. Noted first, so
-      that one of the two sees the other. The call is read held (see ``lock_call``): a
-      hang-up publishes ``call.ended`` before it commits, and its step may read the legs
-      before this one is noted; held, the read waits for that commit and finds it ended.
+    - the legs rung for the call's earlier offers: the ACD has moved the call on to this
+      one (an agent declined in the console, where Twilio went on ringing them);
+    - this very leg, when its offer ended while Twilio placed it: the caller hung up (the
+      hang-up's own step found no leg to cancel yet), or the agent declined, or the offer
+      moved on (a later offer's job may have finished first). The call is read held (see
+      ``lock_call``): a hang-up publishes ``call.ended`` before it commits, and its step
+      may read the legs before this one is noted; held, the read waits for that commit.
+    - a leg already answered (a phone that picks up at once) is forgotten instead.
 
     The leg rings either way: what fails here is logged, and an agent who answers a leg
     for an offer that is over hears that the caller has gone."""
     client = ctx["switchboard"].events.client
+    acd: Acd = ctx["switchboard"].acd
     try:
-        stale = ringing_legs.note(client, call_id, leg, offered_at)
+        over = ringing_legs.note(client, call_id, leg, offered_at)
         with ctx["sessions"]() as session:
-            if lock_call(session, call_id=call_id).state is CallState.ENDED:
-                stale.append(leg)
-        ringing_legs.cancel(client, calls, call_id, stale)
+            call = lock_call(session, call_id=call_id)
+            if call.state is CallState.BRIDGED and call.agent_leg == leg:
+                ringing_legs.forget(client, call_id, leg)
+            elif call.state is CallState.ENDED or not _is_offer(
+                acd.current_offer(call_id), agent_id, offered_at, consult=False
+            ):
+                over.append(leg)
+        ringing_legs.cancel(client, calls, call_id, over)
     except (redis.RedisError, SQLAlchemyError) as exc:
         log.warning("agent's leg placed; the call's legs not checked", call=call_id, error=str(exc))
 
 
-def cancel_ringing_legs(ctx: dict[str, Any], *, call_id: str) -> list[str]:
+def _is_offer(offer: Offer | None, agent_id: int, offered_at: datetime, *, consult: bool) -> bool:
+    """Whether ``offer``, the call's live one, is the offer a ring is for."""
+    return (
+        offer is not None
+        and offer.consult == consult
+        and offer.agent_id == agent_id
+        and offer.offered_at == offered_at
+    )
+
+
+def cancel_ringing_legs(ctx: dict[str, Any], *, call_id: str) -> None:
     """The call is over: its agents' legs still ringing stop ringing (a leg answered was
-    forgotten as it was answered; its own steps hang it up). Redis failing raises, for
+    forgotten as it was answered; its own steps hang it up). ``call.ended`` is published
+    before the hang-up commits: the call is read held, and nothing is stopped should that
+    commit have failed (the hang-up's retry publishes it again). Redis failing raises, for
     the step to be tried again."""
     client = ctx["switchboard"].events.client
     legs = sorted(ringing_legs.noted(client, call_id))
     calls: TwilioCalls | None = ctx["twilio_calls"]
     if not legs or calls is None:
-        return []
+        return
+    with ctx["sessions"]() as session:
+        if lock_call(session, call_id=call_id).state is not CallState.ENDED:
+            return
     ringing_legs.cancel(client, calls, call_id, legs)
     ringing_legs.drop(client, call_id)
-    return legs
 
 
 def steer_consultation(

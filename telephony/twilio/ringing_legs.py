@@ -4,6 +4,7 @@ its own legs in the call's thread)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import cast
 
 import redis
@@ -17,24 +18,31 @@ from telephony.twilio.rest import TwilioCalls
 log = structlog.get_logger(__name__)
 
 
-def note(client: redis.Redis, call_id: str, leg: str, offered_at: str) -> list[str]:
+def note(client: redis.Redis, call_id: str, leg: str, offered_at: datetime) -> list[str]:
     """Note ``leg``, rung for the call's offer made at ``offered_at``; the legs noted for
-    the call's earlier offers, which are over, are returned (one round trip)."""
+    the call's earlier offers, which are over, are returned. Ring jobs finish in any
+    order: a leg of a later offer is not this one's to stop. Read and written at once
+    (MULTI), so of two jobs noting together the second sees the first's leg."""
     key = TWILIO_RINGING_LEGS.format(call_id=call_id)
-    pipe = client.pipeline(transaction=False)
+    pipe = client.pipeline(transaction=True)
     pipe.hgetall(key)
-    pipe.hset(key, leg, offered_at)
+    pipe.hset(key, leg, offered_at.isoformat())
     pipe.expire(key, TWILIO_RINGING_LEGS_TTL_SECONDS)
     noted = cast("dict[str | bytes, str | bytes]", pipe.execute()[0])
-    return sorted(as_text(sid) for sid, at in noted.items() if as_text(at) != offered_at)
+    return sorted(
+        as_text(sid)
+        for sid, at in noted.items()
+        if datetime.fromisoformat(as_text(at)) < offered_at
+    )
 
 
 def forget(client: redis.Redis, call_id: str, leg: str) -> None:
-    """Twilio said the leg ended: there is nothing left to stop."""
+    """The leg was answered, or Twilio said it ended: there is no ringing to stop."""
     client.hdel(TWILIO_RINGING_LEGS.format(call_id=call_id), leg)
 
 
 def noted(client: redis.Redis, call_id: str) -> set[str]:
+    """The call's legs that may still ring."""
     key = TWILIO_RINGING_LEGS.format(call_id=call_id)
     return {as_text(leg) for leg in cast("list[str | bytes]", client.hkeys(key))}
 
@@ -53,5 +61,6 @@ def cancel(client: redis.Redis, calls: TwilioCalls, call_id: str, legs: list[str
 
 
 def drop(client: redis.Redis, call_id: str) -> None:
-    """The call is over and its legs stopped: nothing more is noted for it."""
+    """The call is over and its legs stopped: nothing more is kept for it (a ring job
+    noting a leg meanwhile finds the call ended and cancels that leg itself)."""
     client.delete(TWILIO_RINGING_LEGS.format(call_id=call_id))
