@@ -200,7 +200,7 @@ async def _ring(
         return None
     if not consult:  # a consultation's own end cancels its colleague's leg
         offer_at = datetime.fromisoformat(offered_at)
-        await run_in_threadpool(_note_ringing_leg, ctx, calls, call_id, agent_id, leg_sid, offer_at)
+        await run_in_threadpool(_note_ringing_leg, ctx, calls, call_id, leg_sid, offer_at)
     return leg_sid
 
 
@@ -208,36 +208,40 @@ def _note_ringing_leg(
     ctx: dict[str, Any],
     calls: TwilioCalls,
     call_id: str,
-    agent_id: int,
     leg: str,
     offered_at: datetime,
 ) -> None:
     """Note the leg with the offer it rings for, for the call's next steps to stop it, then
-    stop what is over already:
+    stop every leg of the call whose offer is not the live one (this one's included):
 
-    - the legs rung for the call's earlier offers: the ACD has moved the call on to this
-      one (an agent declined in the console, where Twilio went on ringing them);
+    - the legs rung for the call's earlier offers: the ACD has moved the call on (an agent
+      declined in the console, where Twilio went on ringing them);
     - this very leg, when its offer ended while Twilio placed it: the caller hung up (the
-      hang-up's own step found no leg to cancel yet), or the agent declined, or the offer
-      moved on (a later offer's job may have finished first). The call is read held (see
-      ``lock_call``): a hang-up publishes ``call.ended`` before it commits, and its step
-      may read the legs before this one is noted; held, the read waits for that commit.
-    - a leg already answered (a phone that picks up at once) is forgotten instead.
+      hang-up's own step found no leg to cancel yet), or the agent declined, or a later
+      offer's job finished first. Offers are told apart by the live one, not by which time
+      is later: the processes that make them need not share one clock.
 
-    The leg rings either way: what fails here is logged, and an agent who answers a leg
-    for an offer that is over hears that the caller has gone."""
+    The call is read held (see ``lock_call``): a hang-up publishes ``call.ended`` before it
+    commits, and its step may read the legs before this one is noted; held, the read waits
+    for that commit. A leg already answered (a phone that picks up at once) is forgotten.
+    The leg rings either way: what fails here is logged, and an agent who answers a leg for
+    an offer that is over hears that the caller has gone."""
     client = ctx["switchboard"].events.client
     acd: Acd = ctx["switchboard"].acd
     try:
-        over = ringing_legs.note(client, call_id, leg, offered_at)
+        legs = ringing_legs.note(client, call_id, leg, offered_at)
         with ctx["sessions"]() as session:
             call = lock_call(session, call_id=call_id)
+            live = acd.current_offer(call_id)
             if call.state is CallState.BRIDGED and call.agent_leg == leg:
                 ringing_legs.forget(client, call_id, leg)
-            elif call.state is CallState.ENDED or not _is_offer(
-                acd.current_offer(call_id), agent_id, offered_at, consult=False
-            ):
-                over.append(leg)
+                del legs[leg]
+        ringing = (
+            live.offered_at
+            if live is not None and not live.consult and call.state is not CallState.ENDED
+            else None
+        )
+        over = sorted(sid for sid, at in legs.items() if at != ringing)
         ringing_legs.cancel(client, calls, call_id, over)
     except (redis.RedisError, SQLAlchemyError) as exc:
         log.warning("agent's leg placed; the call's legs not checked", call=call_id, error=str(exc))

@@ -18,22 +18,18 @@ from telephony.twilio.rest import TwilioCalls
 log = structlog.get_logger(__name__)
 
 
-def note(client: redis.Redis, call_id: str, leg: str, offered_at: datetime) -> list[str]:
-    """Note ``leg``, rung for the call's offer made at ``offered_at``; the legs noted for
-    the call's earlier offers, which are over, are returned. Ring jobs finish in any
-    order: a leg of a later offer is not this one's to stop. Read and written at once
-    (MULTI), so of two jobs noting together the second sees the first's leg."""
+def note(client: redis.Redis, call_id: str, leg: str, offered_at: datetime) -> dict[str, datetime]:
+    """Note ``leg``, rung for the call's offer made at ``offered_at``; every leg noted for
+    the call is returned with its offer's time, this one's included. Read and written at
+    once (MULTI), so of two jobs noting together the second sees the first's leg."""
     key = TWILIO_RINGING_LEGS.format(call_id=call_id)
     pipe = client.pipeline(transaction=True)
     pipe.hgetall(key)
     pipe.hset(key, leg, offered_at.isoformat())
     pipe.expire(key, TWILIO_RINGING_LEGS_TTL_SECONDS)
     noted = cast("dict[str | bytes, str | bytes]", pipe.execute()[0])
-    return sorted(
-        as_text(sid)
-        for sid, at in noted.items()
-        if datetime.fromisoformat(as_text(at)) < offered_at
-    )
+    legs = {as_text(sid): datetime.fromisoformat(as_text(at)) for sid, at in noted.items()}
+    return {**legs, leg: offered_at}
 
 
 def forget(client: redis.Redis, call_id: str, leg: str) -> None:
