@@ -31,6 +31,8 @@ TWILIO_RINGING_LEGS = "callcenter:twilio:ringing-legs:{call_id}"
 """The legs rung for a call's agents: each SID with the offer it rang for (its time).
 Cancelled when the call moves on to another offer, or ends."""
 TWILIO_RINGING_LEGS_TTL_SECONDS = 4 * 3600
+TWILIO_RINGING_CALLS = "callcenter:twilio:ringing-calls"
+"""The calls with legs noted in ``TWILIO_RINGING_LEGS``: what the offer sweep looks at."""
 EARLY_END = "callcenter:telephony:early-end:{provider_id}"
 TWILIO_SETTLE_CHECKED = "callcenter:twilio:settle-checked"
 """Live Twilio calls asked about at Twilio's REST API: when each was last asked, and how

@@ -29,6 +29,7 @@ from core.bus import EventBus
 from orders.enums import Role
 from recordings.models import Recording
 from telephony import calls, services
+from telephony.acd import MISSED_OFFERS_LIMIT
 from telephony.constants import OFFER, OFFERS, QUEUED_CALL, TWILIO_SETTLE_LOCK
 from telephony.enums import CallChannel, CallState
 from telephony.events import CallHangUp
@@ -303,7 +304,14 @@ def test_a_late_no_answer_of_an_earlier_ring_leaves_the_agents_new_offer_ringing
     and the agent picking up the ringing phone heard that the caller had gone."""
     only, _ = agent()
     first_leg, second_leg = "CA" + "1" * 32, "CA" + "2" * 32
-    api.replies.extend([(201, {"sid": first_leg}), (201, {"sid": second_leg})])
+    placed = iter((first_leg, second_leg))
+
+    def reply(request: Recorded) -> Reply:
+        if request.path.endswith("/Calls.json"):
+            return 201, {"sid": next(placed)}
+        return 200, {"sid": first_leg, "status": "no-answer"}
+
+    api.reply = reply
     caller = _queued_caller(sim, make_customer)
     run_worker_jobs(app, redis_url, bus)
     clock.advance(16)  # past the offer's 15 s: the sweep sees it first
@@ -311,6 +319,7 @@ def test_a_late_no_answer_of_an_earlier_ring_leaves_the_agents_new_offer_ringing
     run_worker_jobs(app, redis_url, bus)
     first_ring, second_ring = _rings(api)
     assert second_ring.form["To"] == [f"client:agent-{only}"]
+    assert _cancels(api) == [first_leg]  # its offer is over (Twilio has let it ring out)
 
     status = urlsplit(first_ring.form["StatusCallback"][0])
     late = {"CallSid": first_leg, "CallStatus": "no-answer"}
@@ -582,6 +591,42 @@ def test_an_agent_declining_in_the_console_stops_their_phone_ringing(
     assert cancelled.status_code == 204
     row = _row(db, caller.sid)
     assert (row.state, row.agent_id) == ("offered", second)
+
+
+def test_a_declined_call_with_no_one_else_free_stops_ringing_at_the_next_sweep(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """The only agent on shift declines until they are put on break: no next offer's ring
+    stops their phone, and it rang on until the offer's time ran out. The offer sweep
+    (every two seconds) stops it, and leaves the leg of a live offer ringing."""
+    auth = agent()[1]
+    leg = "CA" + "7" * 32
+    api.replies.append((201, {"sid": leg}))
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    _sweep(app, redis_url, settings, bus)
+    assert _cancels(api) == []  # the offer is live: its leg rings on
+
+    api.reply = lambda request: (200, {"sid": leg, "status": "canceled"})
+    # Declined, the call is offered to them again at once; declined again, it waits, and
+    # they are put on break (two missed in a row). Their phone still rings for the first.
+    for _ in range(MISSED_OFFERS_LIMIT):
+        assert client.post("/api/agents/me/decline", headers=auth).status_code == 200
+    assert _row(db, caller.sid).state == "queued"
+    assert client.get("/api/console/me", headers=auth).json()["state"] == "break"
+    _sweep(app, redis_url, settings, bus)
+    assert _cancels(api) == [leg]
+    _sweep(app, redis_url, settings, bus)
+    assert _cancels(api) == [leg]  # once
 
 
 def test_a_ring_job_outrun_by_the_next_offers_cancels_only_its_own_leg(

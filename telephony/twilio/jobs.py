@@ -236,12 +236,9 @@ def _note_ringing_leg(
             if call.state is CallState.BRIDGED and call.agent_leg == leg:
                 ringing_legs.forget(client, call_id, leg)
                 del legs[leg]
-        ringing = (
-            live.offered_at
-            if live is not None and not live.consult and call.state is not CallState.ENDED
-            else None
-        )
-        over = sorted(sid for sid, at in legs.items() if at != ringing)
+        # Ended, though the ACD may show the offer still: a hang-up that has just committed
+        # takes its offer out after.
+        over = ringing_legs.over(legs, None if call.state is CallState.ENDED else live)
         ringing_legs.cancel(client, calls, call_id, over)
     except (redis.RedisError, SQLAlchemyError) as exc:
         log.warning("agent's leg placed; the call's legs not checked", call=call_id, error=str(exc))
@@ -419,7 +416,28 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
                 + offer_waiting_calls(session, acd=acd)
             )
 
-    return len(await run_in_threadpool(sweep))
+    offers = await run_in_threadpool(sweep)
+    await run_in_threadpool(stop_rings_of_offers_over, ctx)
+    return len(offers)
+
+
+def stop_rings_of_offers_over(ctx: dict[str, Any]) -> None:
+    """Legs that ring for an offer that is no longer the call's live one stop ringing:
+    what the steps that end an offer leave ringing (an agent declined, and no one else was
+    free to be offered the call next), or failed to stop (Twilio away a moment). Read
+    against the ACD's live offer alone: a leg of the live offer rings on."""
+    calls: TwilioCalls | None = ctx["twilio_calls"]
+    if calls is None:
+        return
+    client = ctx["switchboard"].events.client
+    acd: Acd = ctx["switchboard"].acd
+    for call_id in ringing_legs.ringing_calls(client):
+        legs = ringing_legs.noted(client, call_id)
+        if not legs:
+            ringing_legs.let_go(client, call_id)
+            continue
+        over = ringing_legs.over(legs, acd.current_offer(call_id))
+        ringing_legs.cancel(client, calls, call_id, over)
 
 
 async def settle_twilio_calls(ctx: dict[str, Any]) -> int:

@@ -11,7 +11,12 @@ import redis
 import structlog
 
 from core.bus import as_text
-from telephony.constants import TWILIO_RINGING_LEGS, TWILIO_RINGING_LEGS_TTL_SECONDS
+from telephony.acd import Offer
+from telephony.constants import (
+    TWILIO_RINGING_CALLS,
+    TWILIO_RINGING_LEGS,
+    TWILIO_RINGING_LEGS_TTL_SECONDS,
+)
 from telephony.twilio.errors import TwilioError
 from telephony.twilio.rest import TwilioCalls
 
@@ -27,9 +32,20 @@ def note(client: redis.Redis, call_id: str, leg: str, offered_at: datetime) -> d
     pipe.hgetall(key)
     pipe.hset(key, leg, offered_at.isoformat())
     pipe.expire(key, TWILIO_RINGING_LEGS_TTL_SECONDS)
+    pipe.sadd(TWILIO_RINGING_CALLS, call_id)
     noted = cast("dict[str | bytes, str | bytes]", pipe.execute()[0])
-    legs = {as_text(sid): datetime.fromisoformat(as_text(at)) for sid, at in noted.items()}
-    return {**legs, leg: offered_at}
+    return {**_times(noted), leg: offered_at}
+
+
+def _times(noted: dict[str | bytes, str | bytes]) -> dict[str, datetime]:
+    return {as_text(sid): datetime.fromisoformat(as_text(at)) for sid, at in noted.items()}
+
+
+def over(legs: dict[str, datetime], live: Offer | None) -> list[str]:
+    """The legs not rung for ``live``, the call's live offer (None: no offer is live; a
+    consultation rings a colleague, not an agent for the call)."""
+    ringing = live.offered_at if live is not None and not live.consult else None
+    return sorted(sid for sid, at in legs.items() if at != ringing)
 
 
 def forget(client: redis.Redis, call_id: str, leg: str) -> None:
@@ -37,10 +53,29 @@ def forget(client: redis.Redis, call_id: str, leg: str) -> None:
     client.hdel(TWILIO_RINGING_LEGS.format(call_id=call_id), leg)
 
 
-def noted(client: redis.Redis, call_id: str) -> set[str]:
-    """The call's legs that may still ring."""
+def noted(client: redis.Redis, call_id: str) -> dict[str, datetime]:
+    """The call's legs that may still ring, each with its offer's time."""
     key = TWILIO_RINGING_LEGS.format(call_id=call_id)
-    return {as_text(leg) for leg in cast("list[str | bytes]", client.hkeys(key))}
+    return _times(cast("dict[str | bytes, str | bytes]", client.hgetall(key)))
+
+
+def ringing_calls(client: redis.Redis) -> list[str]:
+    """The calls that have legs noted, or had them until lately."""
+    members = cast("set[str | bytes]", client.smembers(TWILIO_RINGING_CALLS))
+    return sorted(as_text(call_id) for call_id in members)
+
+
+_LET_GO = (
+    "if redis.call('exists', KEYS[1]) == 0 then"
+    " return redis.call('srem', KEYS[2], ARGV[1]) end return 0"
+)
+"""Atomic, so that a leg noted meanwhile keeps its call in the index."""
+
+
+def let_go(client: redis.Redis, call_id: str) -> None:
+    """Take the call out of the index once no leg of it is noted."""
+    legs = TWILIO_RINGING_LEGS.format(call_id=call_id)
+    client.eval(_LET_GO, 2, legs, TWILIO_RINGING_CALLS, call_id)
 
 
 def cancel(client: redis.Redis, calls: TwilioCalls, call_id: str, legs: list[str]) -> None:
