@@ -422,6 +422,35 @@ def test_a_caller_hanging_up_while_the_agents_phone_rings_stops_it_ringing(
     assert _cancels(api) == [leg]  # once
 
 
+def test_a_cancel_twilio_failed_is_tried_again_at_the_next_sweep(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+) -> None:
+    """Twilio unwell (500) as the caller hangs up: the leg stays noted, and the offer sweep
+    cancels it once Twilio answers again. A leg Twilio refuses (it ended) is let go."""
+    agent()
+    leg = "CA" + "9" * 32
+    api.replies.append((201, {"sid": leg}))
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    api.replies.append((500, {"code": 20500, "message": "Internal Server Error"}))
+    caller.status("completed")
+    run_worker_jobs(app, redis_url, bus)
+    assert _cancels(api) == [leg]
+    api.replies.append((400, {"code": 21220, "message": "Call is not in-progress"}))
+    _sweep(app, redis_url, settings, bus)
+    assert _cancels(api) == [leg, leg]
+    _sweep(app, redis_url, settings, bus)
+    assert _cancels(api) == [leg, leg]  # refused: over, not asked again
+
+
 def test_a_caller_hanging_up_as_the_agents_phone_is_dialled_stops_it_ringing(
     sim: TwilioSimulator,
     agent: Any,

@@ -268,8 +268,8 @@ def cancel_ringing_legs(ctx: dict[str, Any], *, call_id: str) -> None:
     with ctx["sessions"]() as session:
         if lock_call(session, call_id=call_id).state is not CallState.ENDED:
             return
-    ringing_legs.cancel(client, calls, call_id, legs)
-    ringing_legs.drop(client, call_id)
+    if ringing_legs.cancel(client, calls, call_id, legs):
+        ringing_legs.drop(client, call_id)
 
 
 def steer_consultation(
@@ -424,20 +424,27 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
 def stop_rings_of_offers_over(ctx: dict[str, Any]) -> None:
     """Legs that ring for an offer that is no longer the call's live one stop ringing:
     what the steps that end an offer leave ringing (an agent declined, and no one else was
-    free to be offered the call next), or failed to stop (Twilio away a moment). Read
-    against the ACD's live offer alone: a leg of the live offer rings on."""
-    calls: TwilioCalls | None = ctx["twilio_calls"]
+    free to be offered the call next), or failed to stop (Twilio out of reach a moment).
+    Read against the ACD's live offer alone: a leg of the live offer rings on. The sweep
+    serves both channels; a process without Twilio has nothing here."""
+    calls: TwilioCalls | None = ctx.get("twilio_calls")
     if calls is None:
         return
     client = ctx["switchboard"].events.client
     acd: Acd = ctx["switchboard"].acd
     for call_id in ringing_legs.ringing_calls(client):
-        legs = ringing_legs.noted(client, call_id)
+        try:
+            legs = ringing_legs.noted(client, call_id)
+        except ValueError as exc:  # not ours to read: dropped, not tripped over every sweep
+            log.error("unreadable ringing legs dropped", call=call_id, error=str(exc))
+            ringing_legs.drop(client, call_id)
+            legs = {}
         if not legs:
             ringing_legs.let_go(client, call_id)
             continue
         over = ringing_legs.over(legs, acd.current_offer(call_id))
-        ringing_legs.cancel(client, calls, call_id, over)
+        if not ringing_legs.cancel(client, calls, call_id, over):
+            return  # Twilio out of reach: the next sweep tries again
 
 
 async def settle_twilio_calls(ctx: dict[str, Any]) -> int:

@@ -17,7 +17,7 @@ from telephony.constants import (
     TWILIO_RINGING_LEGS,
     TWILIO_RINGING_LEGS_TTL_SECONDS,
 )
-from telephony.twilio.errors import TwilioError
+from telephony.twilio.errors import TwilioError, TwilioRateLimited
 from telephony.twilio.rest import TwilioCalls
 
 log = structlog.get_logger(__name__)
@@ -78,17 +78,25 @@ def let_go(client: redis.Redis, call_id: str) -> None:
     client.eval(_LET_GO, 2, legs, TWILIO_RINGING_CALLS, call_id)
 
 
-def cancel(client: redis.Redis, calls: TwilioCalls, call_id: str, legs: list[str]) -> None:
-    """Each leg asked once to stop ringing (one answered meanwhile goes on: Twilio's cancel
-    stops only a leg not yet answered); a refusal (it ended meanwhile) is logged."""
+def cancel(client: redis.Redis, calls: TwilioCalls, call_id: str, legs: list[str]) -> bool:
+    """Ask Twilio to stop each leg ringing (one answered meanwhile goes on: Twilio's cancel
+    stops only a leg not yet answered). A leg is forgotten once Twilio has answered for it,
+    done or refused (it ended meanwhile); one Twilio could not be asked about stays noted
+    for the offer sweep to try again. False, and the rest left, once Twilio is out of
+    reach: waiting out its timeout for each leg would hold up the sweep."""
     for leg in legs:
         try:
             calls.cancel(leg)
         except TwilioError as exc:
-            log.info("agent's leg not cancelled", call=call_id, leg=leg, error=str(exc))
+            status = exc.details.get("twilio_status")
+            if not isinstance(status, int) or status >= 500 or isinstance(exc, TwilioRateLimited):
+                log.warning("agent's leg not cancelled yet", call=call_id, leg=leg, error=str(exc))
+                return False
+            log.info("agent's leg not cancelled: refused", call=call_id, leg=leg, error=str(exc))
         else:
             log.info("agent's leg cancelled: its offer is over", call=call_id, leg=leg)
         forget(client, call_id, leg)
+    return True
 
 
 def drop(client: redis.Redis, call_id: str) -> None:
