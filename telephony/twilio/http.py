@@ -392,11 +392,11 @@ def agent_leg_status(
         calls.agent_leg_ended(
             session, board, call_id=call_id, agent_id=agent_id, leg=leg, clock=clock
         )
-    over = params.get("CallSid")
-    if over and status in {"busy", "no-answer", "failed", "canceled", "completed"}:
+    ended_leg = params.get("CallSid")
+    if ended_leg and status in {"busy", "no-answer", "failed", "canceled", "completed"}:
         # Nothing left to stop. Only tidiness, after what the status changed.
         with contextlib.suppress(redis.RedisError):
-            ringing_legs.forget(board.events.client, call_id, over)
+            ringing_legs.forget(board.events.client, call_id, ended_leg)
     return Response(status_code=204)
 
 

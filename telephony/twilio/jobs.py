@@ -162,7 +162,12 @@ async def _ring(
 
     def check() -> OutboundCall | None:
         offer = acd.current_offer(call_id)
-        live = _is_offer(offer, agent_id, datetime.fromisoformat(offered_at), consult=consult)
+        live = (
+            offer is not None
+            and offer.consult == consult
+            and offer.agent_id == agent_id
+            and offer.offered_at == datetime.fromisoformat(offered_at)
+        )
         with ctx["sessions"]() as session:
             call = get_call(session, call_id=call_id)
             # A deactivated agent is logged out by the next sweep; it is not rung meanwhile.
@@ -244,16 +249,6 @@ def _note_ringing_leg(
         log.warning("agent's leg placed; the call's legs not checked", call=call_id, error=str(exc))
 
 
-def _is_offer(offer: Offer | None, agent_id: int, offered_at: datetime, *, consult: bool) -> bool:
-    """Whether ``offer``, the call's live one, is the offer a ring is for."""
-    return (
-        offer is not None
-        and offer.consult == consult
-        and offer.agent_id == agent_id
-        and offer.offered_at == offered_at
-    )
-
-
 def cancel_ringing_legs(ctx: dict[str, Any], *, call_id: str) -> None:
     """The call is over: its agents' legs still ringing stop ringing (a leg answered was
     forgotten as it was answered; its own steps hang it up). ``call.ended`` is published
@@ -268,8 +263,7 @@ def cancel_ringing_legs(ctx: dict[str, Any], *, call_id: str) -> None:
     with ctx["sessions"]() as session:
         if lock_call(session, call_id=call_id).state is not CallState.ENDED:
             return
-    if ringing_legs.cancel(client, calls, call_id, legs):
-        ringing_legs.drop(client, call_id)
+    ringing_legs.cancel(client, calls, call_id, legs)
 
 
 def steer_consultation(

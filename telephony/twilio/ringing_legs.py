@@ -100,6 +100,5 @@ def cancel(client: redis.Redis, calls: TwilioCalls, call_id: str, legs: list[str
 
 
 def drop(client: redis.Redis, call_id: str) -> None:
-    """The call is over and its legs stopped: nothing more is kept for it (a ring job
-    noting a leg meanwhile finds the call ended and cancels that leg itself)."""
+    """Nothing more is kept for the call: its entry could not be read."""
     client.delete(TWILIO_RINGING_LEGS.format(call_id=call_id))
