@@ -168,11 +168,18 @@ def carried_calls(calls: list[LiveCall], *, acd: Acd, agents: list[WallAgent]) -
     with_agents = {
         agent.call_id for agent in agents if agent.state in (AgentState.OFFERED, AgentState.ON_CALL)
     }
+    waiting = acd.waiting_of(
+        (call.call_id, call.queue)
+        for call in calls
+        if call.queue is not None
+        and CallState(call.state) in _IN_THE_ACD
+        and call.call_id not in with_agents
+    )
     return [
         call
         for call in calls
         if call.queue is None
         or CallState(call.state) not in _IN_THE_ACD
         or call.call_id in with_agents
-        or acd.position(call.call_id, call.queue) is not None
+        or call.call_id in waiting
     ]

@@ -7,6 +7,7 @@ decisions that pair a call with an agent, so no agent is ever offered two calls.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Literal, cast
@@ -241,6 +242,20 @@ class Acd:
     def position(self, call_id: str, queue: str) -> int | None:
         rank = cast("int | None", self.client.zrank(WAITING.format(queue=queue), call_id))
         return None if rank is None else rank + 1
+
+    def waiting_of(self, calls: Iterable[tuple[str, str]]) -> set[str]:
+        """Which of these calls (id, queue) wait in their queue: one round trip for them
+        all, since a wall past saturation lists hundreds of queued calls."""
+        pairs = list(calls)
+        if not pairs:
+            return set()
+        pipe = self.client.pipeline(transaction=False)
+        for call_id, queue in pairs:
+            pipe.zscore(WAITING.format(queue=queue), call_id)
+        scores = pipe.execute()
+        return {
+            call_id for (call_id, _), score in zip(pairs, scores, strict=True) if score is not None
+        }
 
     def dispatch(self, queue: str) -> list[Offer]:
         """Offer waiting calls to free agents until one of the two runs out: one script

@@ -95,6 +95,24 @@ def test_priority_callers_go_first(acd: Acd, presence: Presence, clock: Clock) -
     assert [o.call_id for o in acd.dispatch("q")] == ["urgent-order"]
 
 
+def test_the_calls_waiting_in_their_queues_are_told_apart_in_one_read(
+    acd: Acd, presence: Presence, clock: Clock
+) -> None:
+    acd.configure(QueueConfig(name="other"))
+    acd.enqueue("offered", "q")
+    _agents(presence, clock, 1)
+    acd.dispatch("q")
+    acd.enqueue("waits", "q")
+    acd.enqueue("waits-elsewhere", "other")
+    acd.enqueue("gone", "q")
+    acd.abandon("gone")
+    asked = [("offered", "q"), ("waits", "q"), ("waits-elsewhere", "other"), ("gone", "q")]
+    # A call is asked about in the queue the log names: not found in another one.
+    asked.append(("waits-elsewhere", "q"))
+    assert acd.waiting_of(asked) == {"waits", "waits-elsewhere"}
+    assert acd.waiting_of([]) == set()
+
+
 def test_offer_timeout_moves_on_and_two_misses_make_not_ready(
     acd: Acd, presence: Presence, clock: Clock
 ) -> None:
