@@ -646,6 +646,7 @@ class Acd:
                     call_id=None,
                     at=now,
                     changes=changes,
+                    left_call_id=call_id,
                 )
             )
         return True

@@ -84,6 +84,9 @@ class AgentStateChanged(Event):
     changes: int
     """The move's number in the count of presence changes (``Agent.changes``): moves made
     by different processes can be published out of order, and this number orders them."""
+    left_call_id: str | None = None
+    """The call this move took the agent off: the one they were offered (declined, rung
+    out, withdrawn) or on (its wrap-up over). A channel stops what still rings them for it."""
 
 
 class Presence:
@@ -240,6 +243,7 @@ class Presence:
                 call_id=moved.call_id,
                 at=moved.since,
                 changes=moved.changes,
+                left_call_id=agent.call_id if agent.call_id != moved.call_id else None,
             )
         )
         return moved

@@ -440,15 +440,16 @@ def test_a_cancel_twilio_failed_is_tried_again_at_the_next_sweep(
     api.replies.append((201, {"sid": leg}))
     caller = _queued_caller(sim, make_customer)
     run_worker_jobs(app, redis_url, bus)
-    api.replies.append((500, {"code": 20500, "message": "Internal Server Error"}))
+    api.replies.extend([(500, {"code": 20500, "message": "Internal Server Error"})] * 2)
     caller.status("completed")
     run_worker_jobs(app, redis_url, bus)
-    assert _cancels(api) == [leg]
+    # Asked by the step of the agent's release from the offer, then by the hang-up's.
+    assert _cancels(api) == [leg, leg]
     api.replies.append((400, {"code": 21220, "message": "Call is not in-progress"}))
     _sweep(app, redis_url, settings, bus)
-    assert _cancels(api) == [leg, leg]
+    assert _cancels(api) == [leg] * 3
     _sweep(app, redis_url, settings, bus)
-    assert _cancels(api) == [leg, leg]  # refused: over, not asked again
+    assert _cancels(api) == [leg] * 3  # refused: over, not asked again
 
 
 def test_a_caller_hanging_up_as_the_agents_phone_is_dialled_stops_it_ringing(
@@ -622,7 +623,7 @@ def test_an_agent_declining_in_the_console_stops_their_phone_ringing(
     assert (row.state, row.agent_id) == ("offered", second)
 
 
-def test_a_declined_call_with_no_one_else_free_stops_ringing_at_the_next_sweep(
+def test_a_declined_call_with_no_one_else_free_stops_ringing_at_once(
     sim: TwilioSimulator,
     agent: Any,
     make_customer: Any,
@@ -635,8 +636,10 @@ def test_a_declined_call_with_no_one_else_free_stops_ringing_at_the_next_sweep(
     client: TestClient,
 ) -> None:
     """The only agent on shift declines until they are put on break: no next offer's ring
-    stops their phone, and it rang on until the offer's time ran out. The offer sweep
-    (every two seconds) stops it, and leaves the leg of a live offer ringing."""
+    stops their phone. It rang on until the offer's time ran out, then until the offer
+    sweep's next pass (up to two seconds; the SIP endpoint stops at once). The agent's
+    release from the offer now stops it, and the sweep leaves the leg of a live offer
+    ringing."""
     auth = agent()[1]
     leg = "CA" + "7" * 32
     api.replies.append((201, {"sid": leg}))
@@ -652,7 +655,7 @@ def test_a_declined_call_with_no_one_else_free_stops_ringing_at_the_next_sweep(
         assert client.post("/api/agents/me/decline", headers=auth).status_code == 200
     assert _row(db, caller.sid).state == "queued"
     assert client.get("/api/console/me", headers=auth).json()["state"] == "break"
-    _sweep(app, redis_url, settings, bus)
+    run_worker_jobs(app, redis_url, bus)
     assert _cancels(api) == [leg]
     _sweep(app, redis_url, settings, bus)
     assert _cancels(api) == [leg]  # once
@@ -1332,7 +1335,14 @@ def test_an_accepted_call_rings_the_same_agent_again_and_a_decline_still_moves_i
 ) -> None:
     first, first_auth = agent()
     second, _ = agent()
-    api.replies.extend([(201, {"sid": "CA1"}), (201, {"sid": "CA2"}), (201, {"sid": "CA3"})])
+    placed = iter(("CA1", "CA2", "CA3"))
+
+    def reply(request: Recorded) -> Reply:
+        if request.path.endswith("/Calls.json"):
+            return 201, {"sid": next(placed)}
+        return 200, {"sid": request.path.rsplit("/", 1)[-1].removesuffix(".json")}
+
+    api.reply = reply
     caller = _queued_caller(sim, make_customer)
     run_worker_jobs(app, redis_url, bus)
     taken = client.post("/api/agents/me/accept", headers=first_auth)
@@ -1357,6 +1367,7 @@ def test_an_accepted_call_rings_the_same_agent_again_and_a_decline_still_moves_i
     assert _row(db, caller.sid).agent_id == second
     run_worker_jobs(app, redis_url, bus)
     assert _rings(api)[-1].form["To"] == [f"client:agent-{second}"]
+    assert _cancels(api) == ["CA2"]  # the first agent's phone stops ringing
     nothing = client.post("/api/agents/me/accept", headers=first_auth)
     assert (nothing.status_code, nothing.json()["error_id"]) == (409, "no_such_offer")
 

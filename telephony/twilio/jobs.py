@@ -417,28 +417,46 @@ async def sweep_offers(ctx: dict[str, Any]) -> int:
 
 def stop_rings_of_offers_over(ctx: dict[str, Any]) -> None:
     """Legs that ring for an offer that is no longer the call's live one stop ringing:
-    what the steps that end an offer leave ringing (an agent declined, and no one else was
-    free to be offered the call next), or failed to stop (Twilio out of reach a moment).
-    Read against the ACD's live offer alone: a leg of the live offer rings on. The sweep
-    serves both channels; a process without Twilio has nothing here."""
+    what the steps that end an offer failed to stop (Twilio out of reach a moment, a
+    worker gone before its step). Read against the ACD's live offer alone: a leg of the
+    live offer rings on. The sweep serves both channels; a process without Twilio has
+    nothing here."""
     calls: TwilioCalls | None = ctx.get("twilio_calls")
     if calls is None:
         return
     client = ctx["switchboard"].events.client
     acd: Acd = ctx["switchboard"].acd
     for call_id in ringing_legs.ringing_calls(client):
-        try:
-            legs = ringing_legs.noted(client, call_id)
-        except ValueError as exc:  # not ours to read: dropped, not tripped over every sweep
-            log.error("unreadable ringing legs dropped", call=call_id, error=str(exc))
-            ringing_legs.drop(client, call_id)
-            legs = {}
-        if not legs:
-            ringing_legs.let_go(client, call_id)
-            continue
-        over = ringing_legs.over(legs, acd.current_offer(call_id))
-        if not ringing_legs.cancel(client, calls, call_id, over):
+        if not _stop_rings_over(client, calls, acd, call_id):
             return  # Twilio out of reach: the next sweep tries again
+
+
+def stop_rings_of_offer_left(ctx: dict[str, Any], *, call_id: str) -> None:
+    """An agent was taken off an offer of the call unanswered (they declined it, it rang
+    out, it was withdrawn): their leg stops ringing now. Declined with no one else free to
+    be offered the call, no next ring would stop it, and it rang until the next sweep. A
+    Twilio out of reach leaves the leg noted, for the sweep."""
+    calls: TwilioCalls | None = ctx["twilio_calls"]
+    if calls is None:
+        return
+    client = ctx["switchboard"].events.client
+    _stop_rings_over(client, calls, ctx["switchboard"].acd, call_id)
+
+
+def _stop_rings_over(client: redis.Redis, calls: TwilioCalls, acd: Acd, call_id: str) -> bool:
+    """The call's legs that ring for an offer other than its live one are cancelled; False
+    when Twilio could not be asked."""
+    try:
+        legs = ringing_legs.noted(client, call_id)
+    except ValueError as exc:  # not ours to read: dropped, not tripped over every sweep
+        log.error("unreadable ringing legs dropped", call=call_id, error=str(exc))
+        ringing_legs.drop(client, call_id)
+        legs = {}
+    if not legs:
+        ringing_legs.let_go(client, call_id)
+        return True
+    over = ringing_legs.over(legs, acd.current_offer(call_id))
+    return ringing_legs.cancel(client, calls, call_id, over)
 
 
 async def settle_twilio_calls(ctx: dict[str, Any]) -> int:

@@ -34,7 +34,13 @@ from telephony.events import (
     CallTransferred,
 )
 from telephony.models import Call
-from telephony.twilio.jobs import cancel_ringing_legs, steer_agent_leg, steer_consultation
+from telephony.presence import AgentState, AgentStateChanged
+from telephony.twilio.jobs import (
+    cancel_ringing_legs,
+    steer_agent_leg,
+    steer_consultation,
+    stop_rings_of_offer_left,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -223,6 +229,10 @@ def _work(envelopes: list[Envelope]) -> list[_Work]:
                 found.append(_Work(envelope, offer.call_id, offer))
             elif (event := STEERING.get(envelope.name)) is not None:
                 found.append(_Work(envelope, event.model_validate(envelope.data).call_id))
+            elif envelope.name == AgentStateChanged.name:
+                left = _offer_left(AgentStateChanged.model_validate(envelope.data))
+                if left is not None:
+                    found.append(_Work(envelope, left))
         except ValidationError as exc:  # skipped, never retried: it would stall the group
             log.warning("unreadable event skipped", event_id=envelope.id, error=str(exc))
     return found
@@ -386,9 +396,18 @@ def _mark_done(client: redis.Redis, key: str, event_id: str) -> None:
     log.error("steered, but could not mark it done", event_id=event_id, error=str(failure))
 
 
+def _offer_left(change: AgentStateChanged) -> str | None:
+    """The call whose offer the agent was taken off unanswered, if the change is one."""
+    if change.previous is not AgentState.OFFERED or change.state is AgentState.ON_CALL:
+        return None
+    return change.left_call_id
+
+
 def _steer(ctx: dict[str, Any], envelope: Envelope, call_id: str) -> Callable[[], object]:
     if envelope.name == CallEnded.name:
         return partial(cancel_ringing_legs, ctx, call_id=call_id)
+    if envelope.name == AgentStateChanged.name:
+        return partial(stop_rings_of_offer_left, ctx, call_id=call_id)
     if envelope.name in CONSULTATION:
         return partial(
             steer_consultation, ctx, call_id=call_id, event=envelope.name, data=envelope.data
