@@ -33,6 +33,14 @@ Cancelled when the call moves on to another offer, or ends."""
 TWILIO_RINGING_LEGS_TTL_SECONDS = 4 * 3600
 TWILIO_RINGING_CALLS = "callcenter:twilio:ringing-calls"
 """The calls with legs noted in ``TWILIO_RINGING_LEGS``: what the offer sweep looks at."""
+TWILIO_CANCELLING_LEG = "callcenter:twilio:cancelling-leg:{leg}"
+"""Taken by the step that asks Twilio to cancel the leg: steps that find it ringing at
+the same moment (the agent's release from the offer, the hang-up, the offer sweep) ask
+once between them."""
+TWILIO_CANCELLING_LEG_SECONDS = 30
+"""Longer than Twilio is waited for (10 s) with its rate limit's retries. Kept after a
+cancel Twilio answered, so that a step that read the leg before it was forgotten does
+not ask again; let go at once when Twilio could not be asked, for the sweep to retry."""
 EARLY_END = "callcenter:telephony:early-end:{provider_id}"
 TWILIO_SETTLE_CHECKED = "callcenter:twilio:settle-checked"
 """Live Twilio calls asked about at Twilio's REST API: when each was last asked, and how

@@ -440,16 +440,18 @@ def test_a_cancel_twilio_failed_is_tried_again_at_the_next_sweep(
     api.replies.append((201, {"sid": leg}))
     caller = _queued_caller(sim, make_customer)
     run_worker_jobs(app, redis_url, bus)
-    api.replies.extend([(500, {"code": 20500, "message": "Internal Server Error"})] * 2)
+    api.reply = lambda request: (500, {"code": 20500, "message": "Internal Server Error"})
     caller.status("completed")
     run_worker_jobs(app, redis_url, bus)
-    # Asked by the step of the agent's release from the offer, then by the hang-up's.
-    assert _cancels(api) == [leg, leg]
-    api.replies.append((400, {"code": 21220, "message": "Call is not in-progress"}))
+    # Asked by the agent's release from the offer, and by the hang-up's step unless it
+    # found the other asking at the same moment.
+    failed = _cancels(api)
+    assert failed in ([leg], [leg, leg])
+    api.reply = lambda request: (400, {"code": 21220, "message": "Call is not in-progress"})
     _sweep(app, redis_url, settings, bus)
-    assert _cancels(api) == [leg] * 3
+    assert _cancels(api) == [*failed, leg]
     _sweep(app, redis_url, settings, bus)
-    assert _cancels(api) == [leg] * 3  # refused: over, not asked again
+    assert _cancels(api) == [*failed, leg]  # refused: over, not asked again
 
 
 def test_a_caller_hanging_up_as_the_agents_phone_is_dialled_stops_it_ringing(
@@ -659,6 +661,53 @@ def test_a_declined_call_with_no_one_else_free_stops_ringing_at_once(
     assert _cancels(api) == [leg]
     _sweep(app, redis_url, settings, bus)
     assert _cancels(api) == [leg]  # once
+
+
+def test_the_next_agents_ring_does_not_wait_for_twilio_to_cancel_the_declined_leg(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """Found in review: the declined leg's cancel ran among the call's own steps, so the
+    next agent's ring was queued only once Twilio had answered it (up to the client's
+    10 s timeout)."""
+    first_auth = agent()[1]
+    second, _ = agent()
+    declined_leg = "CA" + "d" * 32
+    api.replies.append((201, {"sid": declined_leg}))
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    release = threading.Event()
+
+    def slow_to_cancel(request: Recorded) -> Reply:
+        if request.path.endswith(f"/Calls/{declined_leg}.json"):
+            release.wait(timeout=15)
+        return 200, {"sid": declined_leg, "status": "canceled"}
+
+    api.reply = slow_to_cancel
+    assert client.post("/api/agents/me/decline", headers=first_auth).status_code == 200
+    call_id = _row(db, caller.sid).id
+    stop = threading.Event()
+    context = {**worker_context(app), "bus": bus}
+    worker = threading.Thread(target=asyncio.run, args=(ring_until(context, redis_url, stop),))
+    worker.start()
+    try:
+        asked = _until(lambda: _cancels(api) == [declined_leg])
+        rung = _until(lambda: any(f"{call_id}:{second}:" in job for job in _queued_jobs(redis_url)))
+        unanswered = not release.is_set()
+    finally:
+        release.set()
+        stop.set()
+        worker.join(timeout=30)
+    assert asked, "the declined leg was not cancelled"
+    assert rung and unanswered, "the next agent was rung only once Twilio answered the cancel"
+    assert bus.xpending(EventBus(bus).stream, RINGER_GROUP)["pending"] == 0
 
 
 def test_a_ring_job_outrun_by_the_next_offers_cancels_only_its_own_leg(

@@ -216,6 +216,15 @@ class _Work:
     envelope: Envelope
     call_id: str
     offer: Offer | None = None
+    apart: bool = False
+    """Run beside the call's steps, not in their order: an agent's release from an offer.
+    It reads what is live when it runs, and the call's next ring must not wait for Twilio
+    to answer its cancel."""
+
+    @property
+    def order(self) -> str:
+        """The steps this one runs after: the call's, or its releases' own."""
+        return f"{self.call_id}:released" if self.apart else self.call_id
 
 
 def _work(envelopes: list[Envelope]) -> list[_Work]:
@@ -229,10 +238,11 @@ def _work(envelopes: list[Envelope]) -> list[_Work]:
                 found.append(_Work(envelope, offer.call_id, offer))
             elif (event := STEERING.get(envelope.name)) is not None:
                 found.append(_Work(envelope, event.model_validate(envelope.data).call_id))
-            elif envelope.name == AgentStateChanged.name:
+            # Most agents' changes are no release from an offer: told apart before parsing.
+            elif _left_an_offer(envelope):
                 left = _offer_left(AgentStateChanged.model_validate(envelope.data))
                 if left is not None:
-                    found.append(_Work(envelope, left))
+                    found.append(_Work(envelope, left, apart=True))
         except ValidationError as exc:  # skipped, never retried: it would stall the group
             log.warning("unreadable event skipped", event_id=envelope.id, error=str(exc))
     return found
@@ -318,7 +328,7 @@ async def ring_offered_agents(ctx: dict[str, Any], *, consumer: str) -> int:
     for item in work:
         if item.offer is None or chain.busy(item.call_id):
             chain.then(
-                item.call_id,
+                item.order,
                 item.envelope.id,
                 partial(steer, item),
                 partial(ack, item.envelope.id),
@@ -394,6 +404,13 @@ def _mark_done(client: redis.Redis, key: str, event_id: str) -> None:
         except redis.RedisError as exc:
             failure = exc
     log.error("steered, but could not mark it done", event_id=event_id, error=str(failure))
+
+
+def _left_an_offer(envelope: Envelope) -> bool:
+    return (
+        envelope.name == AgentStateChanged.name
+        and envelope.data.get("previous") == AgentState.OFFERED.value
+    )
 
 
 def _offer_left(change: AgentStateChanged) -> str | None:

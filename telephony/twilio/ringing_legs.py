@@ -13,6 +13,8 @@ import structlog
 from core.bus import as_text
 from telephony.acd import Offer
 from telephony.constants import (
+    TWILIO_CANCELLING_LEG,
+    TWILIO_CANCELLING_LEG_SECONDS,
     TWILIO_RINGING_CALLS,
     TWILIO_RINGING_LEGS,
     TWILIO_RINGING_LEGS_TTL_SECONDS,
@@ -83,14 +85,19 @@ def cancel(client: redis.Redis, calls: TwilioCalls, call_id: str, legs: list[str
     stops only a leg not yet answered). A leg is forgotten once Twilio has answered for it,
     done or refused (it ended meanwhile); one Twilio could not be asked about stays noted
     for the offer sweep to try again. False, and the rest left, once Twilio is out of
-    reach: waiting out its timeout for each leg would hold up the sweep."""
+    reach: waiting out its timeout for each leg would hold up the sweep. A leg another
+    step is cancelling now is left to it."""
     for leg in legs:
+        claim = TWILIO_CANCELLING_LEG.format(leg=leg)
+        if not client.set(claim, "1", nx=True, ex=TWILIO_CANCELLING_LEG_SECONDS):
+            continue
         try:
             calls.cancel(leg)
         except TwilioError as exc:
             status = exc.details.get("twilio_status")
             if not isinstance(status, int) or status >= 500 or isinstance(exc, TwilioRateLimited):
                 log.warning("agent's leg not cancelled yet", call=call_id, leg=leg, error=str(exc))
+                client.delete(claim)
                 return False
             log.info("agent's leg not cancelled: refused", call=call_id, leg=leg, error=str(exc))
         else:
