@@ -37,10 +37,11 @@ TWILIO_CANCELLING_LEG = "callcenter:twilio:cancelling-leg:{leg}"
 """Taken by the step that asks Twilio to cancel the leg: steps that find it ringing at
 the same moment (the agent's release from the offer, the hang-up, the offer sweep) ask
 once between them."""
-TWILIO_CANCELLING_LEG_SECONDS = 30
-"""Longer than Twilio is waited for (10 s) with its rate limit's retries. Kept after a
-cancel Twilio answered, so that a step that read the leg before it was forgotten does
-not ask again; let go at once when Twilio could not be asked, for the sweep to retry."""
+TWILIO_CANCELLING_LEG_SECONDS = 60
+"""Longer than one cancel may wait for Twilio: 4 tries of up to 10 s, 3.5 s of back-off
+between them for its rate limit. Kept after a cancel Twilio answered, so that a step that
+read the leg before it was forgotten does not ask again; let go at once when the cancel
+failed otherwise, for the sweep to try again."""
 EARLY_END = "callcenter:telephony:early-end:{provider_id}"
 TWILIO_SETTLE_CHECKED = "callcenter:twilio:settle-checked"
 """Live Twilio calls asked about at Twilio's REST API: when each was last asked, and how

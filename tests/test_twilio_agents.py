@@ -699,14 +699,15 @@ def test_the_next_agents_ring_does_not_wait_for_twilio_to_cancel_the_declined_le
     worker.start()
     try:
         asked = _until(lambda: _cancels(api) == [declined_leg])
+        # Within 5 s, while Twilio holds the cancel for up to 15 s (the client gives up
+        # after 10 s).
         rung = _until(lambda: any(f"{call_id}:{second}:" in job for job in _queued_jobs(redis_url)))
-        unanswered = not release.is_set()
     finally:
         release.set()
         stop.set()
         worker.join(timeout=30)
     assert asked, "the declined leg was not cancelled"
-    assert rung and unanswered, "the next agent was rung only once Twilio answered the cancel"
+    assert rung, "the next agent was rung only once Twilio answered the cancel"
     assert bus.xpending(EventBus(bus).stream, RINGER_GROUP)["pending"] == 0
 
 

@@ -100,6 +100,9 @@ def cancel(client: redis.Redis, calls: TwilioCalls, call_id: str, legs: list[str
                 client.delete(claim)
                 return False
             log.info("agent's leg not cancelled: refused", call=call_id, leg=leg, error=str(exc))
+        except BaseException:
+            client.delete(claim)  # not cancelled: the next try must not wait out the claim
+            raise
         else:
             log.info("agent's leg cancelled: its offer is over", call=call_id, leg=leg)
         forget(client, call_id, leg)
