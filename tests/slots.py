@@ -7,6 +7,8 @@ range (32768 and up), which it hands to any socket that asks:
 - 26000 + 500 a slot: SIPps' media, ``sipp_media_port``;
 - 30000 + 400 a slot: the hotline's RTP ports, ``rtp_block``.
 
+A machine whose ephemeral range starts lower is refused with a clear error.
+
 Slots are taken by a lock on a file of each, not by the test worker's number alone: two
 runs at once on one machine (a developer's beside another's) both numbered their workers
 from 0, shared the same Redis databases and port blocks, and failed each other's tests."""
@@ -27,10 +29,29 @@ SLOTS = 6
 _held: list[IO[str]] = []
 
 
+PORT_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+"""Where the kernel says which ports it hands out to sockets that ask for any."""
+
+
+def check_below_ephemeral(ports: str) -> None:
+    """Refuse to run where the kernel's ephemeral range (``ports``, as ``PORT_RANGE``
+    reads) reaches into the blocks: it would hand their ports to any outgoing connection,
+    and tests would fail now and then, far from the cause."""
+    low = int(ports.split()[0])
+    if low <= BLOCKS_END:
+        raise RuntimeError(
+            f"the kernel hands out ports from {low} up, inside the tests' port blocks "
+            f"(20000-{BLOCKS_END}): raise the low end of net.ipv4.ip_local_port_range "
+            f"above {BLOCKS_END}"
+        )
+
+
 @cache
 def worker_slot() -> int:
     """This process's slot, held until it exits: its test worker's number when that is
     free (each run's workers keep apart), else the first free one."""
+    if PORT_RANGE.exists():
+        check_below_ephemeral(PORT_RANGE.read_text())
     preferred = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     for slot in [*range(preferred, SLOTS), *range(min(preferred, SLOTS))]:
         handle = (Path(tempfile.gettempdir()) / f"callcenter-tests-slot-{slot}.lock").open("w")
@@ -72,6 +93,8 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, *, even: bool = Fals
 
 
 RTP_PORTS_PER_SLOT = 400
+BLOCKS_END = 30000 + SLOTS * RTP_PORTS_PER_SLOT - 1
+"""The last port of the highest block (the last slot's RTP ports)."""
 
 
 def rtp_block() -> int:

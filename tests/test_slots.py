@@ -1,4 +1,5 @@
-"""Two test runs at once on one machine keep to their own Redis databases and ports."""
+"""Two test runs at once on one machine keep to their own Redis databases and ports, and
+the ports stay out of the kernel's ephemeral range."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.slots import worker_slot
+import pytest
+
+from tests.slots import BLOCKS_END, check_below_ephemeral, worker_slot
 
 _HOLD = (
     "import sys; from tests.slots import worker_slot; "
@@ -38,3 +41,11 @@ def test_processes_numbered_alike_take_different_slots() -> None:
         for process in others:
             process.communicate("", timeout=10)
     assert len({mine, *taken}) == 3
+
+
+def test_a_kernel_handing_out_the_blocks_ports_is_refused_with_the_fix() -> None:
+    check_below_ephemeral(f"{BLOCKS_END + 1}\t60999\n")
+    with pytest.raises(RuntimeError, match=r"net\.ipv4\.ip_local_port_range") as refused:
+        check_below_ephemeral("30000\t60999\n")
+    assert "from 30000 up" in str(refused.value)
+    assert BLOCKS_END == 32399  # the last slot's RTP ports end there
