@@ -45,6 +45,7 @@ from recordings.models import Recording
 from telephony.enums import CallChannel, CallState, Direction
 from telephony.models import Call
 from telephony.switchboard import Switchboard
+from tests.fake_twilio_api import FakeTwilioApi
 from tests.migrated import PostgresTemplate, SqliteTemplate
 from tests.slots import worker_slot
 
@@ -357,6 +358,15 @@ def redis_url(
         embedded.stop()
         return
     yield url
+
+
+@pytest.fixture
+def api() -> Iterator[FakeTwilioApi]:
+    """A local stand-in for Twilio's REST API (see ``tests.fake_twilio_api``); a module
+    that needs it answering otherwise overrides it."""
+    server = FakeTwilioApi().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -372,13 +372,6 @@ def flows_dir(journey: Journey, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def api() -> Iterator[FakeTwilioApi]:
-    server = FakeTwilioApi().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def settings(settings: Settings, flows_dir: Path, api: FakeTwilioApi) -> Settings:
     return settings.model_copy(
         update={

@@ -4,7 +4,6 @@ for Twilio's REST API)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -19,13 +18,6 @@ from tests.fake_twilio_api import FakeTwilioApi
 CALL = "call-1"
 LEG = "CA" + "e" * 32
 OFFERED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def api() -> Iterator[FakeTwilioApi]:
-    server = FakeTwilioApi().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ answered by simulated Twilio webhooks signed with the SDK's own validator."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,13 +88,6 @@ def test_the_survey_flow_keeps_the_answers_and_hands_them_over_once(
     assert backend.surveys == answers
     assert isinstance(turn.actions[-1], Hangup)
     assert state.finished
-
-
-@pytest.fixture
-def api() -> Iterator[FakeTwilioApi]:
-    server = FakeTwilioApi().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import io
 import threading
 import time
 import wave
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,13 +56,6 @@ pytestmark = pytest.mark.clock
 """Business hours, offer timeouts and token expiry, all on the tests' clock."""
 
 QUEUE = "hotline-zh-CN"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeTwilioApi]:
-    server = FakeTwilioApi().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import pytest
 
@@ -35,13 +34,6 @@ def _error(status: int, code: int, message: str) -> tuple[int, dict[str, object]
         "status": status,
         "more_info": f"https://www.twilio.com/docs/errors/{code}",
     }
-
-
-@pytest.fixture
-def api() -> Iterator[FakeTwilioApi]:
-    server = FakeTwilioApi().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -238,11 +238,8 @@ def _work(envelopes: list[Envelope]) -> list[_Work]:
                 found.append(_Work(envelope, offer.call_id, offer))
             elif (event := STEERING.get(envelope.name)) is not None:
                 found.append(_Work(envelope, event.model_validate(envelope.data).call_id))
-            # Most agents' changes are no release from an offer: told apart before parsing.
-            elif _left_an_offer(envelope):
-                left = _offer_left(AgentStateChanged.model_validate(envelope.data))
-                if left is not None:
-                    found.append(_Work(envelope, left, apart=True))
+            elif (left := _offer_left(envelope)) is not None:
+                found.append(_Work(envelope, left, apart=True))
         except ValidationError as exc:  # skipped, never retried: it would stall the group
             log.warning("unreadable event skipped", event_id=envelope.id, error=str(exc))
     return found
@@ -406,18 +403,15 @@ def _mark_done(client: redis.Redis, key: str, event_id: str) -> None:
     log.error("steered, but could not mark it done", event_id=event_id, error=str(failure))
 
 
-def _left_an_offer(envelope: Envelope) -> bool:
-    return (
-        envelope.name == AgentStateChanged.name
-        and envelope.data.get("previous") == AgentState.OFFERED.value
-    )
-
-
-def _offer_left(change: AgentStateChanged) -> str | None:
-    """The call whose offer the agent was taken off unanswered, if the change is one."""
-    if change.previous is not AgentState.OFFERED or change.state is AgentState.ON_CALL:
+def _offer_left(envelope: Envelope) -> str | None:
+    """The call whose offer the agent was taken off unanswered, if the event is such a
+    change of an agent's. Most agents' changes are not: told apart before parsing."""
+    if envelope.name != AgentStateChanged.name:
         return None
-    return change.left_call_id
+    if envelope.data.get("previous") != AgentState.OFFERED.value:
+        return None
+    change = AgentStateChanged.model_validate(envelope.data)
+    return None if change.state is AgentState.ON_CALL else change.left_call_id
 
 
 def _steer(ctx: dict[str, Any], envelope: Envelope, call_id: str) -> Callable[[], object]:
