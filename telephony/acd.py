@@ -538,8 +538,20 @@ class Acd:
             missed = self.presence.get(agent_id).missed_offers + 1
             # An agent who is leaving (deactivated) must not be offered the call again.
             limit = leaving or missed >= MISSED_OFFERS_LIMIT
-            # An agent no longer offered this call (state lost with a crashed Redis write)
-            # is left as it is; the call still goes back to its queue.
+            # In one step: an offer dropped without its call back in the queue (Redis
+            # failing between the two, a crash) left the call held by the ACD, neither
+            # offered nor waiting: never dispatched, never taken for lost, never overflowed.
+            pipe = self.client.pipeline()
+            self._drop_offer(call_id, pipe)
+            if queued is not None:
+                pipe.zadd(WAITING.format(queue=offer.queue), {call_id: _score(queued)})
+            pipe.execute()
+            # The offer is over before the agent's release from it is announced: the
+            # Twilio ringer, told of the release, stops the legs of offers that are over,
+            # and one that read the offer still live left the agent's phone ringing until
+            # the offer sweep's next pass. A crash between the two leaves the agent offered
+            # a call with no offer, which ``release_stray_agents`` frees. An agent no longer
+            # offered this call (state lost with a crashed Redis write) is left as it is.
             with contextlib.suppress(AgentNotOffered):
                 self.presence.move(
                     agent_id,
@@ -550,14 +562,6 @@ class Acd:
                     else "offer missed",
                     offered=call_id,
                 )
-            # In one step: an offer dropped without its call back in the queue (Redis
-            # failing between the two, a crash) left the call held by the ACD, neither
-            # offered nor waiting: never dispatched, never taken for lost, never overflowed.
-            pipe = self.client.pipeline()
-            self._drop_offer(call_id, pipe)
-            if queued is not None:
-                pipe.zadd(WAITING.format(queue=offer.queue), {call_id: _score(queued)})
-            pipe.execute()
         return offer
 
     def expire_offers(self) -> list[Offer]:

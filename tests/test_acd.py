@@ -817,3 +817,35 @@ def test_an_agent_answering_a_call_redis_lost_the_record_of_gets_the_caller(
     assert (agent.state, agent.call_id, agent.missed_offers) == (AgentState.ON_CALL, "c1", 0)
     assert acd.current_offer("c1") is None
     assert acd.figures("q").answered == 1
+
+
+def test_an_agents_release_from_a_missed_offer_is_announced_once_the_offer_is_over(
+    bus: redis.Redis, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Twilio ringer, told that an agent left an offer, stops the phone legs of offers
+    that are over. The ACD announced the release before it dropped the offer: a ringer that
+    read the offer at once found it live and left the phone ringing until the offer sweep's
+    next pass. Each announcement is read here at the moment it is published, on the real
+    bus: declined, then rung out, the offer is over and the call waits again by then."""
+    events = EventBus(bus)
+    presence = Presence(bus, events, clock=clock)
+    acd = Acd(bus, events, presence, clock=clock)
+    publish = events.publish
+    announced: list[tuple[AgentState, bool, int | None]] = []
+
+    def read_as_published(event: Any) -> str:
+        if getattr(event, "left_call_id", None) == "c1":
+            live = acd.current_offer("c1") is not None
+            announced.append((event.state, live, acd.position("c1", "q")))
+        return publish(event)
+
+    monkeypatch.setattr(events, "publish", read_as_published)
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    [offer] = acd.dispatch("q")
+    acd.miss(offer.call_id, 1, declined=True)
+    [offer] = acd.dispatch("q")
+    clock.advance(offer.expires_at.timestamp() - clock().timestamp() + 1)
+    [expired] = acd.expire_offers()
+    assert expired.call_id == "c1"
+    assert announced == [(AgentState.AVAILABLE, False, 1), (AgentState.BREAK, False, 1)]
