@@ -849,3 +849,28 @@ def test_an_agents_release_from_a_missed_offer_is_announced_once_the_offer_is_ov
     [expired] = acd.expire_offers()
     assert expired.call_id == "c1"
     assert announced == [(AgentState.AVAILABLE, False, 1), (AgentState.BREAK, False, 1)]
+
+
+def test_redis_failing_as_a_missed_offers_agent_is_released_leaves_them_to_the_sweep(
+    acd: Acd, presence: Presence, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The offer is dropped and its call waits again before the agent's release from it is
+    written. Redis failing between the two left the agent offered a call that rings
+    nobody: the sweep's stray-agent pass frees them, and the call is offered again."""
+    _agents(presence, clock, 1)
+    acd.enqueue("c1", "q")
+    [offer] = acd.dispatch("q")
+
+    def move_fails(*args: Any, **kwargs: Any) -> Agent:
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(presence, "move", move_fails)
+    with pytest.raises(redis.ConnectionError):
+        acd.miss(offer.call_id, 1, declined=True)
+    monkeypatch.undo()
+    assert (acd.current_offer("c1"), acd.position("c1", "q")) == (None, 1)
+    assert presence.get(1).state is AgentState.OFFERED
+
+    [freed] = acd.release_stray_agents()
+    assert (freed.agent_id, freed.state) == (1, AgentState.AVAILABLE)
+    assert [o.agent_id for o in acd.dispatch("q")] == [1]
