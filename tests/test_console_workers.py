@@ -73,34 +73,41 @@ def people(database_url: str) -> dict[str, Any]:
 
 
 @contextmanager
-def _serve(env: dict[str, str], log: Path) -> Iterator[str]:
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(CLI), "serve", "--port", str(port), "--no-worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
+def _serve(env: dict[str, str], logs: list[Path]) -> Iterator[list[str]]:
+    """One ``serve`` process a log, started together: each takes seconds to import and
+    start, and one after the other they doubled each test's set-up."""
+    servers = []
     try:
+        for log in logs:
+            port = free_port()
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [str(CLI), "serve", "--port", str(port), "--no-worker"],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            servers.append((process, f"http://127.0.0.1:{port}", log))
         deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            with suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, f"no answer from {base}:\n{log.read_text()}"
-            time.sleep(0.1)
-        yield base
+        for process, base, log in servers:
+            while True:
+                assert process.poll() is None, log.read_text()[-3000:]
+                with suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                assert time.monotonic() < deadline, f"no answer from {base}:\n{log.read_text()}"
+                time.sleep(0.1)
+        yield [base for _process, base, _log in servers]
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+        for process, _base, _log in servers:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process, _base, _log in servers:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
 
 
 @pytest.fixture
@@ -120,7 +127,7 @@ def workers(
         CALLCENTER_IVR_FLOWS_DIR=str(open_around_the_clock(tmp_path / "flows")),
         CALLCENTER_LOG_LEVEL="WARNING",
     )
-    with _serve(env, tmp_path / "a.log") as first, _serve(env, tmp_path / "b.log") as second:
+    with _serve(env, [tmp_path / "a.log", tmp_path / "b.log"]) as (first, second):
         yield first, second
 
 
