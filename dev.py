@@ -110,9 +110,10 @@ def test(args: list[str]) -> None:
     # RTP port blocks, so a third no longer meets the others' calls.
     print("the tests that do not depend on the date (the clock check runs beside)", flush=True)
     main = subprocess.Popen([*pytest, "-n", "3"], cwd=ROOT, env={**cached, SPLIT_ENV: "rest"})
-    # The clock check runs beside it, at a lower priority, in the CPU the main run leaves
-    # idle while its tests wait (a fifth of it, sampled every 5 s on a 2-core machine); one
-    # after the other the two took 867 s there. Its output is shown once it is done.
+    # The clock check runs beside it, at a lower priority: alone, the main run left a fifth
+    # of two cores idle while its tests waited (sampled every 5 s). One after the other the
+    # two took 628 s and 239 s on such a machine; side by side, from a fresh clone, 736 s
+    # and 541 s, the whole command 807 s. Its output is shown once both are done.
     with tempfile.TemporaryFile() as output:
         clock = subprocess.Popen(
             ["nice", "-n", str(CLOCK_CHECK_NICENESS), *pytest, "-n", "2"],
