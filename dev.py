@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import venv
 from pathlib import Path
 
@@ -84,11 +83,6 @@ CLOCK_SHIFT_WEEKS = 52
 """The clock check: the tests that depend on their fixed moments run with every moment a
 year ahead (whole weeks keep weekday and time of day), so none passes only near today.
 They run only there; the unshifted run holds all the others."""
-CLOCK_CHECK_NICENESS = 5
-"""Enough for the main run's tests to come first, not so much that the clock check's own
-deadlines (a service started within 30 s) starve while the main run keeps both cores busy."""
-SPLIT_ENV = "CALLCENTER_TEST_SPLIT"
-SHIFT_ENV = "CALLCENTER_TEST_CLOCK_SHIFT_WEEKS"
 
 
 def test(args: list[str]) -> None:
@@ -108,29 +102,25 @@ def test(args: list[str]) -> None:
     # Three workers on two cores: most of the time goes in waiting (real-time SIP calls,
     # processes starting, pages loading). Each worker has its own SIPp media and hotline
     # RTP port blocks, so a third no longer meets the others' calls.
-    print("the tests that do not depend on the date (the clock check runs beside)", flush=True)
-    main = subprocess.Popen([*pytest, "-n", "3"], cwd=ROOT, env={**cached, SPLIT_ENV: "rest"})
-    # The clock check runs beside it, at a lower priority: alone, the main run left a fifth
-    # of two cores idle while its tests waited (sampled every 5 s). One after the other the
-    # two took 628 s and 239 s on such a machine; side by side, from a fresh clone, 736 s
-    # and 541 s, the whole command 807 s. Its output is shown once both are done.
-    with tempfile.TemporaryFile() as output:
-        clock = subprocess.Popen(
-            ["nice", "-n", str(CLOCK_CHECK_NICENESS), *pytest, "-n", "2"],
-            cwd=ROOT,
-            env={**cached, SPLIT_ENV: "dated", SHIFT_ENV: str(CLOCK_SHIFT_WEEKS)},
-            stdout=output,
-            stderr=subprocess.STDOUT,
+    runs = (
+        ("the tests that do not depend on the date", {"CALLCENTER_TEST_SPLIT": "rest"}, "3"),
+        (
+            f"the clock check: the date-dependent tests {CLOCK_SHIFT_WEEKS:+d} weeks away",
+            {
+                "CALLCENTER_TEST_SPLIT": "dated",
+                "CALLCENTER_TEST_CLOCK_SHIFT_WEEKS": str(CLOCK_SHIFT_WEEKS),
+            },
+            "3",
+        ),
+    )
+    for title, env, workers in runs:
+        print(title, flush=True)
+        completed = subprocess.run(
+            [*pytest, "-n", workers], cwd=ROOT, env={**cached, **env}, check=False
         )
-        failed = main.wait() != 0
-        failed |= clock.wait() != 0
-        output.seek(0)
-        print(
-            f"\nthe clock check: the date-dependent tests {CLOCK_SHIFT_WEEKS:+d} weeks away",
-            flush=True,
-        )
-        sys.stdout.buffer.write(output.read())
-    sys.exit(1 if failed else 0)
+        if completed.returncode != 0:
+            sys.exit(completed.returncode)
+    sys.exit(0)
 
 
 def main() -> None:
