@@ -399,6 +399,15 @@ def bus(redis_url: str) -> Iterator[redis.Redis]:
 # The app, over the test's session and Redis.
 
 
+LOADED_MACHINE_HTTP = {"max_loop_lag_ms": 10_000, "max_webhook_answer_ms": 10_000}
+"""The admission limits of the services most tests run (the operator's commands run as
+deployed, tests/cli_harness.py). Each shares the machine's two cores with the test workers,
+and an app served inside the test process shares its loop and GIL with the test's own work
+(a browser driver, a worker run in-process): its lag measures the test run, not a saturated
+service (a ``serve`` process once shed the only call of its test at 118 ms of lag).
+tests/test_overload.py sets the production limits back."""
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
@@ -406,10 +415,7 @@ def settings(tmp_path: Path) -> Settings:
         auth={"secret_key": SECRET},
         public_url=PUBLIC_URL,
         twilio={"account_sid": TWILIO_ACCOUNT_SID, "auth_token": TWILIO_AUTH_TOKEN},
-        # An app served inside the test process shares its loop and GIL with the test's own
-        # work (a browser driver, a worker run in-process): its lag measures the test, not
-        # a saturated service. tests/test_overload.py sets the production limits back.
-        http={"max_loop_lag_ms": 10_000, "max_webhook_answer_ms": 10_000},
+        http=LOADED_MACHINE_HTTP,
     )
 
 
