@@ -85,6 +85,17 @@ class IvrSession(BaseModel):
     """Set after speech too unsure to act on: menus then take keys only."""
 
 
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit also takes "²" and other Unicode digits, which int() then refuses.
+    return text.isascii() and text.isdigit()
+
+
+def _first_key(given: CallerInput) -> int:
+    """The first key pressed as a number, or -1 when it is no digit."""
+    key = given.digits[:1]
+    return int(key) if _ascii_digits(key) else -1
+
+
 def _kinds(session: IvrSession) -> list[str]:
     """The categories of the caller's appliances, each once, in the record's order."""
     return list(dict.fromkeys(category for _id, _name, category in session.appliances))
@@ -234,7 +245,7 @@ class Engine:
         self, session: IvrSession, node: f.CollectDigits, given: CallerInput
     ) -> tuple[IvrSession, Turn]:
         digits = given.digits.rstrip(node.terminator)
-        valid = digits == "" or digits.isdigit()
+        valid = digits == "" or _ascii_digits(digits)
         if not valid or not node.min_length <= len(digits) <= node.max_length:
             return self._retry(session, node, given)
         filled = session.model_copy(update={"slots": {**session.slots, node.slot: digits}})
@@ -244,7 +255,7 @@ class Engine:
         self, session: IvrSession, node: f.BookCallback, given: CallerInput
     ) -> tuple[IvrSession, Turn]:
         if session.stage == "slots":
-            index = int(given.digits[:1]) - 1 if given.digits[:1].isdigit() else -1
+            index = _first_key(given) - 1
             if not 0 <= index < len(session.offers):
                 return self._retry(session, node, given)
             at = session.offers[index]
@@ -307,7 +318,7 @@ class Engine:
             candidates = [i for i, a in enumerate(session.appliances) if a[2] == kinds[kind]]
             return self._narrow(session, node, candidates, [])
         if session.stage == "choose":
-            index = int(given.digits[:1]) - 1 if given.digits[:1].isdigit() else -1
+            index = _first_key(given) - 1
             if not 0 <= index < len(session.candidates):
                 return self._retry(session, node, given)
             return self._narrow(session, node, [session.candidates[index]], [])
@@ -327,8 +338,8 @@ class Engine:
 
     def _pick(self, session: IvrSession, given: CallerInput, names: list[str]) -> int | None:
         """Index of the option chosen by key (1 = first) or, trusted, by its name."""
-        if given.digits[:1].isdigit() and 1 <= int(given.digits[:1]) <= len(names):
-            return int(given.digits[:1]) - 1
+        if 1 <= _first_key(given) <= len(names):
+            return _first_key(given) - 1
         if given.speech and self._trusted(given):
             spoken = given.speech.strip().lower()
             return next((i for i, name in enumerate(names) if name.lower() in spoken), None)

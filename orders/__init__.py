@@ -48,6 +48,7 @@ from orders.news import NewsKind, OrderNews, add_news_listener
 from orders.phones import dial_digits, normalize_phone, try_normalize_phone
 from orders.report_book import report_book
 from orders.schemas import (
+    FAULT_DESCRIPTION_MAX_LENGTH,
     SYSTEM,
     Actor,
     AddressIn,
@@ -134,6 +135,7 @@ from orders.states import OPEN_STATES
 from orders.warranty import warranty_badge
 
 __all__ = [
+    "FAULT_DESCRIPTION_MAX_LENGTH",
     "HOTLINE_ZONE",
     "LOW_SCORE",
     "OPEN_STATES",

@@ -227,6 +227,9 @@ class AppliancePublic(BaseModel):
 # Work orders
 
 
+FAULT_DESCRIPTION_MAX_LENGTH = 5000
+
+
 class OrderCreate(Strict):
     customer_id: RowId
     appliance_id: RowId
@@ -235,9 +238,9 @@ class OrderCreate(Strict):
     service_mode: ServiceMode = ServiceMode.ON_SITE
     urgency: Urgency = Urgency.NORMAL
     channel: Channel = Channel.PHONE
-    fault_description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] = (
-        ""
-    )
+    fault_description: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=FAULT_DESCRIPTION_MAX_LENGTH)
+    ] = ""
 
 
 class AssignmentPublic(BaseModel):

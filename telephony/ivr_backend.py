@@ -11,8 +11,10 @@ import structlog
 from sqlmodel import Session
 
 from callbacks import free_callback_slots, request_callback, survey_answered
+from core.text import without_controls
 from core.types import Clock
 from orders import (
+    FAULT_DESCRIPTION_MAX_LENGTH,
     Actor,
     Channel,
     OrderCreate,
@@ -25,6 +27,13 @@ from orders import (
 
 log = structlog.get_logger(__name__)
 IVR_ACTOR = Actor(id=None, name="ivr", role=Role.AGENT)
+
+
+def fault_text(speech: str) -> str:
+    """What a caller said, as an order's fault description: control characters a
+    recogniser (or a forged webhook) may carry dropped, and cut to the order's limit, so
+    that the caller's report is logged rather than refused while they listen."""
+    return without_controls(speech).strip()[:FAULT_DESCRIPTION_MAX_LENGTH]
 
 
 class DatabaseBackend:
@@ -60,7 +69,7 @@ class DatabaseBackend:
                 order_type=OrderType.REPAIR,
                 service_mode=ServiceMode.ON_SITE,
                 channel=Channel.IVR,
-                fault_description=description,
+                fault_description=fault_text(description),
             ),
             actor=IVR_ACTOR,
             clock=self.clock,

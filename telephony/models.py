@@ -14,6 +14,10 @@ from telephony.enums import CallChannel, CallState, Direction, Disposition, Prov
 _LIVE_INDEX_WHERE = text(f"state <> '{CallState.ENDED.value}'")
 
 
+NUMBER_LENGTH = 64
+"""Characters the call log keeps of a caller id, as given (``from_number``, ``to_number``)."""
+
+
 class Call(SQLModel, table=True):
     # The worker's sweeps look for the calls going on every few seconds (orphaned SIP calls,
     # agents left on a call, waiting calls the ACD lost): found by this index, not by
@@ -31,9 +35,9 @@ class Call(SQLModel, table=True):
     channel: CallChannel = Field(sa_type=enum_type(CallChannel))
     direction: Direction = Field(sa_type=enum_type(Direction))
     provider_id: str | None = Field(default=None, max_length=64, unique=True)
-    from_number: str = Field(max_length=64)
+    from_number: str = Field(max_length=NUMBER_LENGTH)
     from_e164: str | None = Field(default=None, max_length=20, index=True)
-    to_number: str = Field(max_length=64)
+    to_number: str = Field(max_length=NUMBER_LENGTH)
     customer_ids: list[int] = Field(default_factory=list, sa_type=JSON)
     pop: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     """The caller's record as it was built when the call arrived (``CallerLookup``): built

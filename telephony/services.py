@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from core.db import table_of
+from core.text import without_controls
 from core.types import Clock
 from orders import CallerLookup, lookup_caller, try_normalize_phone
 from recordings import FinishedWav, RecordingKind, register_recording
@@ -30,7 +31,7 @@ from telephony.enums import (
 )
 from telephony.events import CallNotifier
 from telephony.exceptions import CallNotFound
-from telephony.models import LIVE, Call, CallStatusChange
+from telephony.models import LIVE, NUMBER_LENGTH, Call, CallStatusChange
 from telephony.states import check_call_transition
 
 _RANK = {
@@ -86,6 +87,7 @@ def start_inbound_call(
     only once the events are out: when publishing fails there is no row, so the provider's
     retry publishes them.
     """
+    from_number, to_number = without_controls(from_number), without_controls(to_number)
     pop = lookup_caller(session, phone=from_number, region=region, clock=clock)
     now = clock()
     call = Call(
@@ -93,9 +95,11 @@ def start_inbound_call(
         channel=channel,
         direction=Direction.INBOUND,
         provider_id=provider_id,
-        from_number=from_number,
+        # A caller id is kept whole where it fits; a longer one (a SIP URI) is cut to the
+        # log's column, after the pop and the E.164 form were read from all of it.
+        from_number=from_number[:NUMBER_LENGTH],
         from_e164=try_normalize_phone(from_number, default_region=region),
-        to_number=to_number,
+        to_number=to_number[:NUMBER_LENGTH],
         customer_ids=[card.id for card in pop.customers],
         pop=pop.model_dump(mode="json"),
         ringing_at=now,

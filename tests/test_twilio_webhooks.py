@@ -139,6 +139,71 @@ def test_twilio_retrying_the_voice_webhook_logs_one_call(
     assert len(_events(bus, "call.ringing")) == 1
 
 
+@pytest.mark.parametrize(
+    ("caller", "kept"),
+    [
+        ("sip:" + "a" * 80 + "@pbx.example.sip.twilio.com", "sip:" + "a" * 60),
+        ("+86138\x0000138000", "+8613800138000"),
+    ],
+)
+def test_a_caller_id_too_long_or_with_a_control_character_is_logged_not_refused(
+    sim: TwilioSimulator, returning: Any, db: Session, caller: str, kept: str
+) -> None:
+    """A SIP URI longer than the log's column, and a NUL, failed the call's insert on
+    PostgreSQL: a 500, and the caller heard Twilio's application error. Now the call is
+    logged with the caller id cut to the column, and the NUL dropped before the lookup
+    (so the returning caller is still recognised)."""
+    call = sim.call(caller)
+    assert call.twiml.gather() is not None
+    logged = _call(db, call.sid)
+    assert logged.from_number == kept
+    recognised = "王先生您好，欢迎再次致电家电售后服务热线。" in call.heard
+    assert recognised is kept.startswith("+86")
+
+
+@pytest.mark.parametrize("sid", ["CA\x00" + "a" * 31, "CA404", "x" * 100])
+def test_a_new_call_with_a_malformed_call_sid_is_refused_and_not_logged(
+    sim: TwilioSimulator, db: Session, sid: str
+) -> None:
+    """The one webhook that took its CallSid unchecked: a NUL reached PostgreSQL (a 500),
+    and on SQLite a SID of no Twilio shape was logged, to be sent to Twilio's API later."""
+    refused = sim.post("/twilio/voice", {**VOICE, "CallSid": sid})
+    assert refused.status_code == 422
+    assert refused.json()["details"]["field"] == "CallSid"
+    assert db.exec(select(func.count()).select_from(Call)).one() == 0
+
+
+def test_a_key_that_is_a_digit_only_in_unicode_is_invalid_input(
+    sim: TwilioSimulator, returning: Any
+) -> None:
+    """ "²" passed ``str.isdigit`` and then failed ``int``: a 500 at every menu that reads
+    a key as a number (the kind, the appliance, the callback time)."""
+    call = sim.call("+8613800138000")
+    call.press("1")  # repair: of two kinds of appliance, the IVR asks which
+    odd = call.press("\u00b2")
+    assert "对不起，您的输入无效。" in odd.said()
+    assert any("冰箱请按2" in text for text in odd.said())
+
+
+@pytest.mark.parametrize(
+    ("spoken", "logged"),
+    [("冰箱不制冷" * 1001, ("冰箱不制冷" * 1001)[:5000]), ("冰箱\x00不制冷", "冰箱不制冷")],
+)
+def test_a_fault_description_too_long_or_with_a_control_character_is_logged(
+    sim: TwilioSimulator, returning: Any, db: Session, spoken: str, logged: str
+) -> None:
+    """The order refused both (5,000 characters at most, no NUL): a 500 while the caller
+    listened, and their report was lost at every retry."""
+    customer, _washer, fridge = returning
+    call = sim.call("+8613800138000")
+    call.press("1")
+    call.press("2")  # the fridge
+    final = call.speak(spoken)
+    assert final.verbs()[-1] == "Hangup"
+    order = db.exec(select(WorkOrder).where(WorkOrder.customer_id == customer.id)).one()
+    assert (order.appliance_id, order.fault_description) == (fridge.id, logged)
+
+
 # Security: a request Twilio did not sign leaves no trace.
 
 VOICE = {

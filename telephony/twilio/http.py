@@ -75,7 +75,7 @@ def incoming_call(
         session,
         board,
         channel=CallChannel.TWILIO,
-        provider_id=_required(params, "CallSid"),
+        provider_id=require_sid("CallSid", _required(params, "CallSid")),
         from_number=params.get("From", ""),
         to_number=params.get("To", ""),
         # Answering this webhook with TwiML is what answers the call.
