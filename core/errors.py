@@ -37,7 +37,8 @@ CallCenterError                                    500  base: status_code, error
 │   ├── telephony.InvalidAgentState                409
 │   │   ├── telephony.AgentMovedMeanwhile          409
 │   │   ├── telephony.AgentNotOffered              409
-│   │   └── telephony.AgentNotOnCall               409
+│   │   ├── telephony.AgentNotOnCall               409
+│   │   └── telephony.CallStillConnected           409
 │   ├── telephony.InvalidCallTransition            409
 │   ├── telephony.NoSuchOffer                      409
 │   └── telephony.TransferInvalid                  409

@@ -51,6 +51,13 @@ class AgentMovedMeanwhile(InvalidAgentState):
     error_id = "agent_moved_meanwhile"
 
 
+class CallStillConnected(InvalidAgentState):
+    """Wrap-up chosen while the agent's call is still connected to them: they would be
+    offered the next caller while still talking. The call's end puts them in wrap-up."""
+
+    error_id = "call_still_connected"
+
+
 class AgentNotFound(NotFound):
     error_id = "agent_not_found"
 

@@ -21,7 +21,7 @@ from telephony.deps import AcdDep, SwitchboardDep
 from telephony.enums import CallChannel
 from telephony.exceptions import NoSuchOffer
 from telephony.presence import Agent, AgentState
-from telephony.routing import agent_missed, record_offers
+from telephony.routing import agent_missed, choose_state, record_offers
 from telephony.schemas import TransferTargets
 from telephony.services import get_call
 
@@ -69,7 +69,7 @@ def log_in(data: LoginIn, actor: Staff, acd: AcdDep, session: SessionDep) -> Age
 @router.put("/agents/me/state")
 def set_my_state(data: StateIn, actor: Staff, acd: AcdDep, session: SessionDep) -> Agent:
     assert actor.id is not None
-    agent = acd.presence.choose(actor.id, data.state, reason=data.reason)
+    agent = choose_state(session, acd, actor.id, data.state, reason=data.reason)
     if agent.state is AgentState.AVAILABLE:
         _dispatch(session, acd, agent.queues)
     return acd.presence.get(actor.id)
@@ -126,7 +126,7 @@ def set_agent_state(
     session: SessionDep,
 ) -> Agent:
     """A supervisor changes an agent's state (e.g. frees one stuck on a break)."""
-    agent = acd.presence.choose(agent_id, data.state, reason=data.reason)
+    agent = choose_state(session, acd, agent_id, data.state, reason=data.reason)
     if agent.state is AgentState.AVAILABLE:
         _dispatch(session, acd, agent.queues)
     return acd.presence.get(agent_id)

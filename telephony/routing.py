@@ -22,6 +22,7 @@ from telephony.enums import CallState, Disposition, OfferLogged
 from telephony.events import CallNotifier
 from telephony.exceptions import (
     AgentUnavailable,
+    CallStillConnected,
     ConsultationNotReady,
     InvalidAgentState,
     InvalidCallTransition,
@@ -29,7 +30,7 @@ from telephony.exceptions import (
     TransferInvalid,
 )
 from telephony.models import LIVE, Call
-from telephony.presence import AgentState
+from telephony.presence import Agent, AgentState
 
 log = structlog.get_logger(__name__)
 
@@ -333,6 +334,31 @@ LEFT_ON_CALL_AFTER_SECONDS = 30
 """How long an agent must have been left on a call their caller has left before they are
 released: well past the longest a step may hold the log behind the ACD (a Redis timeout
 in a transfer's announcement, a database stall in an answer's commit)."""
+
+
+def choose_state(
+    session: Session, acd: Acd, agent_id: int, state: AgentState, *, reason: str = ""
+) -> Agent:
+    """A state the agent, or a supervisor for them, picks. Wrap-up is not theirs to pick
+    while the call is still connected to the agent (theirs, or one they were consulted
+    on): free of it, they would be offered the next caller while still talking. Picked on
+    a call the log shows over, or with someone else, it frees an agent the ACD still has
+    on it."""
+    if state is AgentState.WRAP_UP:
+        agent = acd.presence.get(agent_id)
+        call = session.get(Call, agent.call_id) if agent.call_id is not None else None
+        session.commit()  # read only: ends the transaction
+        if (
+            agent.state is AgentState.ON_CALL
+            and call is not None
+            and call.state is not CallState.ENDED
+            and agent_id in (call.agent_id, call.consult_agent_id)
+        ):
+            raise CallStillConnected(
+                "the call is still connected: it goes to wrap-up when it ends",
+                details={"call_id": call.id},
+            )
+    return acd.presence.choose(agent_id, state, reason=reason)
 
 
 def release_agents_left_on_calls(session: Session, *, acd: Acd, clock: Clock) -> list[int]:

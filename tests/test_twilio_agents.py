@@ -552,6 +552,48 @@ def test_an_offered_agent_pressing_break_or_available_keeps_the_call_and_can_ans
     )
 
 
+def test_wrap_up_is_refused_while_the_call_is_connected_and_follows_its_end(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_user: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """Found: wrap-up picked while still talking was taken, and "available" after it got
+    the agent the next caller, offered and rung while the first still talked to them."""
+    agent_id, auth = agent()
+    api.replies.append((201, {"sid": "CA" + "a" * 32}))
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    [ring] = _rings(api)
+    _answer(sim, ring, agent_id)
+    waiting = _queued_caller(sim, make_customer)
+    refused = client.put("/api/agents/me/state", json={"state": "wrap_up"}, headers=auth)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error_id"] == "call_still_connected"
+    by_supervisor = client.put(
+        f"/api/agents/{agent_id}/state",
+        json={"state": "wrap_up"},
+        headers=bearer(make_user(Role.SUPERVISOR)),
+    )
+    assert by_supervisor.json()["error_id"] == "call_still_connected"
+    assert (
+        client.put("/api/agents/me/state", json={"state": "available"}, headers=auth).status_code
+        == 409
+    )
+    run_worker_jobs(app, redis_url, bus)
+    assert len(_rings(api)) == 1, "the agent still talking is not rung for the next caller"
+    assert _row(db, waiting.sid).state == "queued"
+    assert caller.status("completed").status_code == 204
+    me = client.get("/api/console/me", headers=auth).json()
+    assert (me["state"], me["call_id"]) == ("wrap_up", _row(db, caller.sid).id)
+
+
 def test_an_agent_declines_and_the_next_agent_is_offered_the_call(
     sim: TwilioSimulator,
     agent: Any,
