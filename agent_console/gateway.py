@@ -111,7 +111,7 @@ async def console(websocket: WebSocket) -> None:
         await websocket.close(code=CLOSE_TRY_LATER, reason="the event bus is unavailable")
         return
     try:
-        last = hello.last_event_id or await hub.newest_id()
+        last = await _resume_from(hub, hello.last_event_id)
         await websocket.send_json(
             {
                 "type": "ready",
@@ -127,6 +127,18 @@ async def console(websocket: WebSocket) -> None:
         log.info("console disconnected", user=hello.actor.id)
     finally:
         hub.leave(seat)
+
+
+async def _resume_from(hub: ConsoleHub, asked: str | None) -> str:
+    """Where a console resumes: the id it asked for, or the stream's newest (new events
+    only) when it asked for none, or for one past the newest. An id from the future (a
+    clock's fault, or a hostile console) held every event back as already sent, and one
+    past Redis's 64-bit range made the catch-up's read fail and the console reconnect to
+    it every second."""
+    newest = await hub.newest_id()
+    if asked is None or event_id(asked) > event_id(newest):
+        return newest
+    return asked
 
 
 async def _hello(websocket: WebSocket) -> Hello | None:
@@ -222,11 +234,12 @@ async def _live(websocket: WebSocket, hub: ConsoleHub, seat: Seat, last: str, he
                 )
                 next_ping = loop.time() + PING_SECONDS
     finally:
-        for task in (listener, getter):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                    await task
+        tasks = [task for task in (listener, getter) if task is not None]
+        for task in tasks:  # all cancelled first: awaiting one may raise
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await task
 
 
 async def _deliver(
@@ -257,9 +270,12 @@ async def _send(websocket: WebSocket, texts: list[str], batch: bool) -> None:
 
 
 async def _drain(websocket: WebSocket) -> None:
-    """Consoles only say pong; reading also notices when they go away."""
+    """Consoles only say pong; reading also notices when they go away. Whatever else a
+    console sends, a binary frame too, is read and let be."""
     while True:
-        await websocket.receive_text()
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
 
 
 async def _event_text(hub: ConsoleHub, envelope: Envelope, reader: int | None) -> str:

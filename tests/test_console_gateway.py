@@ -410,6 +410,38 @@ def test_a_malformed_resume_id_means_new_events_only(address: str, make_user: An
         assert json.loads(ws.recv(timeout=10))["type"] == "wall"
 
 
+@pytest.mark.parametrize("asked", ["99999999999999999999-0", "9999999999999-0"])
+def test_a_resume_id_past_the_stream_means_new_events_only(
+    address: str, bus: Any, make_user: Any, clock: TestClock, asked: str
+) -> None:
+    """Found: an id past Redis's 64-bit range failed the catch-up's read (the console
+    closed with 1011, told to resume from it, and reconnected to it every second); an id
+    from the future held back every event as already sent, for good."""
+    supervisor = make_user(Role.SUPERVISOR)
+    EventBus(bus).publish(CallAnswered(call_id="before", at=clock()))
+    with _console(address, _token(supervisor), last_event_id=asked) as ws:
+        ready = json.loads(ws.recv(timeout=10))
+        assert ready["type"] == "ready"
+        assert hub.event_id(ready["last_event_id"]) < hub.event_id(asked)
+        _message_with(ws, "wall")  # live: the catch-up is over
+        EventBus(bus).publish(CallAnswered(call_id="after", at=clock()))
+        assert _next_event(ws, "call.answered")["data"]["call_id"] == "after"
+
+
+def test_a_binary_frame_from_a_console_is_let_be(
+    address: str, bus: Any, make_user: Any, clock: TestClock
+) -> None:
+    """Found: a binary frame failed the read of the console's pongs (KeyError), which
+    closed it with 1011 and left the task that waited for its events running."""
+    supervisor = make_user(Role.SUPERVISOR)
+    with _console(address, _token(supervisor)) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        _message_with(ws, "wall")
+        ws.send(b"\x00\x01binary")
+        EventBus(bus).publish(CallAnswered(call_id="still-open", at=clock()))
+        assert _next_event(ws, "call.answered")["data"]["call_id"] == "still-open"
+
+
 def test_an_open_console_is_closed_when_its_user_is_deactivated(
     address: str, make_user: Any, client: TestClient, headers: Any
 ) -> None:
