@@ -34,6 +34,7 @@ CallCenterError                                    500  base: status_code, error
 │   ├── telephony.AgentUnavailable                 409
 │   ├── telephony.CallNotBridged                   409
 │   ├── telephony.ConsultationNotReady             409
+│   ├── telephony.ConsultationUnderWay             409
 │   ├── telephony.InvalidAgentState                409
 │   │   ├── telephony.AgentMovedMeanwhile          409
 │   │   ├── telephony.AgentNotOffered              409

@@ -26,7 +26,7 @@ from telephony import routing, services
 from telephony.acd import Offer, QueueFigures
 from telephony.constants import EARLY_END
 from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
-from telephony.exceptions import CallNotBridged, CallNotFound
+from telephony.exceptions import CallNotBridged, CallNotFound, ConsultationUnderWay
 from telephony.ivr_backend import DatabaseBackend
 from telephony.models import Call
 from telephony.presence import AgentState
@@ -243,6 +243,14 @@ def hold(session: Session, board: Switchboard, *, call_id: str, held: bool, cloc
     if (call.held_at is not None) == held:
         session.commit()  # nothing to write: only lets go of the call
         return call
+    if call.consult_agent_id is not None:
+        session.commit()  # nothing to write: only lets go of the call
+        # The caller would hear the agent again while the colleague talked on alone: on
+        # Twilio the agent's leg leaves the consultation room.
+        raise ConsultationUnderWay(
+            "a consultation is under way: end it, and the caller comes back, or hand the call over",
+            details={"call_id": call.id, "consult_agent_id": call.consult_agent_id},
+        )
     call.held_at = clock() if held else None
     session.add(call)
     session.commit()

@@ -27,6 +27,13 @@ class ConsultationNotReady(Conflict):
     error_id = "consultation_not_ready"
 
 
+class ConsultationUnderWay(Conflict):
+    """A step that would leave the consulted colleague on the call (taking the caller off
+    hold): the consultation is ended, or the call handed over, first."""
+
+    error_id = "consultation_under_way"
+
+
 class InvalidAgentState(Conflict):
     error_id = "invalid_agent_state"
 

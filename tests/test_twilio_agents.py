@@ -1581,6 +1581,15 @@ def test_an_agent_consults_a_colleague_then_hands_the_twilio_call_over(
     assert client.get("/api/console/me", headers=second_auth).json()["state"] == "on_call"
     held = _row(db, caller.sid)
     assert (held.agent_id, held.consult_agent_id, held.held_at is not None) == (first, second, True)
+    # Found: a resume was taken here, and the agent's leg left the consultation room,
+    # leaving the colleague in it alone.
+    steered = len(_steered(api, first_leg))
+    resumed = client.post(f"/api/calls/{row.id}/resume", headers=auth)
+    assert (resumed.status_code, resumed.json()["error_id"]) == (409, "consultation_under_way")
+    run_worker_jobs(app, redis_url, bus)
+    assert len(_steered(api, first_leg)) == steered
+    assert _row(db, caller.sid).held_at is not None
+    assert _events(bus, "call.resumed") == []
 
     done = client.post(f"/api/calls/{row.id}/consult/complete", headers=auth)
     assert done.status_code == 204, done.text
