@@ -442,6 +442,27 @@ def test_a_binary_frame_from_a_console_is_let_be(
         assert _next_event(ws, "call.answered")["data"]["call_id"] == "still-open"
 
 
+def test_an_open_console_is_closed_when_its_user_moves_to_another_station(
+    address: str, make_user: Any, station: Any, db: Any, client: TestClient, headers: Any
+) -> None:
+    """Found: a station user's open console went on hearing of the old station's orders
+    after an admin moved them to another: it had taken the station when it signed in."""
+    other = Station(code="OTHER", name="海淀服务站", created_at=OPEN_HOURS)
+    db.add(other)
+    db.commit()
+    user = make_user(Role.STATION, station_id=station.id)
+    with _console(address, _token(user)) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        moved = client.patch(
+            f"/api/users/{user.id}", json={"station_id": other.id}, headers=headers["admin"]
+        )
+        assert moved.status_code == 200, moved.text
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=15)
+    assert ws.close_code == 4401
+
+
 def test_an_open_console_is_closed_when_its_user_is_deactivated(
     address: str, make_user: Any, client: TestClient, headers: Any
 ) -> None:

@@ -216,8 +216,10 @@ def update_user(
     if password is not None:
         user.password_hash = _hasher.hash(password)
     revoking = password is not None or changes.get("is_active") is False
-    if revoking or changes.get("role", user.role) != user.role:
-        # Tokens issued before a reset, a deactivation or a new role stop working at once.
+    if revoking or (role, station_id) != (user.role, user.station_id):
+        # Tokens issued before a reset, a deactivation, a new role or a move to another
+        # station stop working at once: an open console, which took the user's station
+        # when it signed in, is closed with them.
         user.token_version += 1
     for field, value in changes.items():
         setattr(user, field, value)
