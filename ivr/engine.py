@@ -141,7 +141,10 @@ class Engine:
 
     def handle(self, session: IvrSession, given: CallerInput) -> tuple[IvrSession, Turn]:
         if session.finished:
-            return session, Turn(language=session.language, actions=[Hangup()])
+            # Input once the IVR is done is the request that finished it, sent again (its
+            # answer was lost, or it failed after the state was kept): the same ending.
+            ending = Hangup() if session.queue is None else Enqueue(queue=session.queue)
+            return session, Turn(language=session.language, actions=[ending])
         node = self.flow.nodes[session.node]
         if isinstance(node, f.Menu):
             return self._menu(session, node, given)

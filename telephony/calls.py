@@ -145,7 +145,15 @@ def caller_input(
         session.commit()  # nothing to write: only lets go of the call
         return None
     backend = _backend(session, board, call, clock)
+    finished = state.finished
     state, turn = Engine(board.flows.get(state.flow, board.flow), backend).handle(state, given)
+    if finished and call.state is not CallState.IN_IVR:
+        # Sent again after the call left the IVR: it is waiting, offered or talking, and
+        # queueing it once more would take it from an agent ringing for it. Were it lost
+        # from the ACD on the way (the first try failed there), the offer sweep queues it
+        # again.
+        session.commit()  # nothing to write: only lets go of the call
+        return turn
     if backend.created_order_id is not None:
         services.took_order(session, call=call, order_id=backend.created_order_id)
     for wav in recordings:

@@ -28,7 +28,7 @@ from core.bus import EventBus
 from orders.enums import Role
 from recordings.models import Recording
 from telephony import calls, services
-from telephony.acd import MISSED_OFFERS_LIMIT
+from telephony.acd import MISSED_OFFERS_LIMIT, Acd
 from telephony.constants import OFFER, OFFERS, QUEUED_CALL, TWILIO_SETTLE_LOCK
 from telephony.enums import CallChannel, CallState
 from telephony.events import CallHangUp
@@ -936,6 +936,94 @@ def test_a_twilio_caller_whose_ringing_offer_redis_lost_is_queued_again_then_ove
     assert caller.wait_in_queue().verbs() == ["Leave"]
     assert _leave(sim, caller, "leave").verbs() == ["Say", "Record"]  # leave a message
     assert _row(db, caller.sid).state is CallState.IN_IVR
+
+
+def _gather_twice(sim: TwilioSimulator, caller: SimulatedCall, digits: str) -> tuple[Any, Any]:
+    """The caller's keys posted to the IVR's Gather, then the same request again, as
+    Twilio sends it again when it lost the answer or was answered 503."""
+    gather = caller.twiml.gather()
+    assert gather is not None
+    params = caller._base({"Digits": digits})
+    return (sim.post(gather.attrib["action"], params), sim.post(gather.attrib["action"], params))
+
+
+def test_a_gather_sent_again_after_the_caller_was_queued_or_offered_changes_nothing(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    bus: redis.Redis,
+    db: Session,
+) -> None:
+    """Found: the same Gather sent again (its answer lost) hung up on the caller it had
+    queued, and a call already offered to an agent was written as waiting again and put
+    back in the queue over the ringing offer."""
+    make_customer(name="郑凯", phones=("13800138000",))
+
+    def pressing_0_twice() -> tuple[SimulatedCall, Call]:
+        caller = sim.call("+8613800138000")
+        first, again = _gather_twice(sim, caller, "0")
+        assert TwiML.parse(again).verbs() == ["Enqueue"]
+        enqueued = [TwiML.parse(r).root.find("Enqueue") for r in (first, again)]
+        assert enqueued[0] is not None and enqueued[1] is not None
+        assert enqueued[0].text == enqueued[1].text
+        row = _row(db, caller.sid)
+        assert [e["call_id"] for e in _events(bus, "call.queued")].count(row.id) == 1
+        return caller, row
+
+    waiting, row = pressing_0_twice()
+    assert row.state is CallState.QUEUED
+    assert waiting.status("completed").status_code == 204
+    agent_id, _auth = agent()
+    _offered, row = pressing_0_twice()
+    assert (row.state, row.agent_id) == (CallState.OFFERED, agent_id)
+
+
+def test_a_gather_that_failed_on_the_acd_and_is_sent_again_keeps_the_caller_waiting(
+    sim: TwilioSimulator,
+    make_user: Any,
+    client: TestClient,
+    make_customer: Any,
+    clock: TestClock,
+    app: Any,
+    redis_url: str,
+    settings: Settings,
+    bus: redis.Redis,
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis failed as the caller was put in the ACD's queue, after the log wrote them
+    waiting: 503, and Twilio sent the Gather again. That retry hung up on the caller (the
+    IVR was done with them). Now they wait, and the offer sweep, hearing them wait with no
+    record in the ACD, queues them again for the agent."""
+    make_customer(name="郑凯", phones=("13800138000",))
+    caller = sim.call("+8613800138000")
+    real = Acd.enqueue
+    failures = iter([redis.ConnectionError("Redis went away")])
+
+    def failing_once(self: Acd, *args: Any, **kwargs: Any) -> Any:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Acd, "enqueue", failing_once)
+    first, again = _gather_twice(sim, caller, "0")
+    assert first.status_code == 503, first.text
+    assert TwiML.parse(again).verbs() == ["Enqueue"]
+    caller.twiml = TwiML.parse(again)
+    assert _row(db, caller.sid).state is CallState.QUEUED
+    caller.wait_in_queue()
+    _sweep(app, redis_url, settings, bus)
+    clock.advance(LOST_AFTER_SECONDS)
+    caller.wait_in_queue()
+    _sweep(app, redis_url, settings, bus)
+    user = make_user(Role.AGENT)
+    logged_in = client.put("/api/agents/me/login", json={"queues": [QUEUE]}, headers=bearer(user))
+    assert logged_in.json()["state"] == "offered"  # the caller, at once
+    assert (_row(db, caller.sid).state, _row(db, caller.sid).agent_id) == (
+        CallState.OFFERED,
+        user.id,
+    )
 
 
 def _steered(api: FakeTwilioApi, leg: str) -> list[dict[str, list[str]]]:
