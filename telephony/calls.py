@@ -9,6 +9,7 @@ steps, so any process can take a call's next step.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -144,7 +145,7 @@ def caller_input(
     if state is None:
         session.commit()  # nothing to write: only lets go of the call
         return None
-    backend = _backend(session, board, call, clock)
+    backend = _backend(session, board, call, clock, turn_key=_turn_key(state))
     finished = state.finished
     state, turn = Engine(board.flows.get(state.flow, board.flow), backend).handle(state, given)
     if finished and call.state is not CallState.IN_IVR:
@@ -352,15 +353,25 @@ def finish(
     return call
 
 
-def _backend(session: Session, board: Switchboard, call: Call, clock: Clock) -> DatabaseBackend:
+def _backend(
+    session: Session, board: Switchboard, call: Call, clock: Clock, turn_key: str | None = None
+) -> DatabaseBackend:
     return DatabaseBackend(
         session,
         phone=call.from_number,
         callers=call.customer_ids,
         task_id=call.task_id,
         region=board.region,
+        turn_key=turn_key,
         clock=clock,
     )
+
+
+def _turn_key(state: IvrSession) -> str:
+    """The same for an input sent again: its retry finds the IVR's state as the first try
+    found it, which had not kept the state it left (a 503 after the order was logged).
+    Another input of the call, a second repair even, comes to a state the first changed."""
+    return "ivr:" + hashlib.sha256(state.model_dump_json().encode()).hexdigest()[:40]
 
 
 def _engine(session: Session, board: Switchboard, call: Call, clock: Clock) -> Engine:

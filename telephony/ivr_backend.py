@@ -45,11 +45,15 @@ class DatabaseBackend:
         callers: Sequence[int],
         task_id: int | None = None,
         region: str = "CN",
+        turn_key: str | None = None,
         clock: Clock,
     ) -> None:
         """``callers``: the customers the caller's number named when the call arrived;
-        ``task_id``: the outbound task a call we placed is for."""
+        ``task_id``: the outbound task a call we placed is for; ``turn_key``: names the
+        caller's input this backend acts on, the same for the same input sent again (a
+        provider's retry), so that the order it logs is logged once."""
         self.session = session
+        self.turn_key = turn_key
         self.task_id = task_id
         self.region = region
         self.phone = phone
@@ -72,6 +76,7 @@ class DatabaseBackend:
                 fault_description=fault_text(description),
             ),
             actor=IVR_ACTOR,
+            request_key=self.turn_key,
             clock=self.clock,
         )
         self.created_order_id = order.id

@@ -13,6 +13,7 @@ from starlette.datastructures import ImmutableMultiDict
 
 from callbacks.models import OutboundTask
 from core.bus import EventBus
+from ivr import store as ivr_store
 from orders.enums import ApplianceCategory, Channel, OrderStatus
 from orders.models import WorkOrder
 from orders.schemas import SYSTEM, TransitionIn
@@ -202,6 +203,64 @@ def test_a_fault_description_too_long_or_with_a_control_character_is_logged(
     assert final.verbs()[-1] == "Hangup"
     order = db.exec(select(WorkOrder).where(WorkOrder.customer_id == customer.id)).one()
     assert (order.appliance_id, order.fault_description) == (fridge.id, logged)
+
+
+def _fail_once_keeping_the_ivr_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis fails once as the IVR's state is kept: after the step's order or booking is
+    written, before its answer."""
+    real = ivr_store.save
+    failures = iter([redis.ConnectionError("Redis went away")])
+
+    def failing_once(*args: Any, **kwargs: Any) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(ivr_store, "save", failing_once)
+
+
+def _sent_twice(sim: TwilioSimulator, call: Any, params: dict[str, str]) -> Any:
+    gather = call.twiml.gather()
+    assert gather is not None
+    first = sim.post(gather.attrib["action"], call._base(params))
+    assert first.status_code == 503, first.text
+    return TwiML.parse(sim.post(gather.attrib["action"], call._base(params)))
+
+
+def test_a_fault_sent_again_after_a_503_logs_one_order(
+    sim: TwilioSimulator, returning: Any, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found: the retry of a fault description whose answer was 503 (Redis failed after
+    the order was logged) logged a second order."""
+    customer, _washer, fridge = returning
+    call = sim.call("+8613800138000")
+    call.press("1")
+    call.press("2")  # the fridge
+    _fail_once_keeping_the_ivr_state(monkeypatch)
+    final = _sent_twice(sim, call, {"SpeechResult": "冰箱不制冷", "Confidence": "0.9"})
+    assert final.verbs()[-1] == "Hangup"
+    [order] = db.exec(select(WorkOrder).where(WorkOrder.customer_id == customer.id)).all()
+    assert (order.appliance_id, order.fault_description) == (fridge.id, "冰箱不制冷")
+    assert any(order.number in text for text in final.said())
+    assert _call(db, call.sid).order_id == order.id
+
+
+def test_a_callback_booking_sent_again_after_a_503_books_one_callback(
+    sim: TwilioSimulator,
+    returning: Any,
+    clock: TestClock,
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found: the retry of a booking whose answer was 503 booked a second callback."""
+    clock.set(at(2026, 11, 23, 14, 30))  # 22:30 in Shanghai: the after-hours menu
+    call = sim.call("+8613800138000")
+    _fail_once_keeping_the_ivr_state(monkeypatch)
+    done = _sent_twice(sim, call, {"Digits": "2"})
+    assert "已为您预约12:00-18:00回电。" in done.said()
+    [booked] = db.exec(select(OutboundTask)).all()
+    assert (booked.call_id, booked.note) == (_call(db, call.sid).id, "booked for 12:00-18:00")
 
 
 # Security: a request Twilio did not sign leaves no trace.

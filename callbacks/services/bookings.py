@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from callbacks import scheduling
 from callbacks.enums import AssigneeKind, CampaignMode, TaskPurpose
@@ -35,7 +35,19 @@ def request_callback(
 ) -> OutboundTask:
     """Book a callback at a time the caller picked (``at``) or in a band of the day
     (``09:00-12:00``, the next time that band comes round, in the hotline's zone), and
-    place it in an agent's calendar; without a free slot it waits, reported unplaced."""
+    place it in an agent's calendar; without a free slot it waits, reported unplaced.
+
+    One a call: a call's booking asked again (the channel's retry of a request that
+    failed after the booking was kept) is the booking already made."""
+    if call_id is not None:
+        booked = session.exec(
+            select(OutboundTask).where(
+                OutboundTask.call_id == call_id,
+                OutboundTask.purpose == TaskPurpose.BOOKED_CALLBACK,
+            )
+        ).first()
+        if booked is not None:
+            return booked
     now = clock()
     if at is not None:
         earliest, deadline = at, at + SLOT_WINDOW
