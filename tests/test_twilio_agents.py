@@ -26,7 +26,7 @@ from callcenter.app import worker_context
 from callcenter.settings import Settings
 from core.bus import EventBus
 from orders.enums import Role
-from recordings.models import Recording
+from recordings.models import Recording, RecordingKind
 from telephony import calls, services
 from telephony.acd import MISSED_OFFERS_LIMIT, Acd
 from telephony.constants import OFFER, OFFERS, QUEUED_CALL, TWILIO_SETTLE_LOCK
@@ -1103,6 +1103,8 @@ def test_a_caller_overflowing_to_voicemail_leaves_a_message_that_is_filed(
     db.expire_all()
     [kept] = db.exec(select(Recording).where(Recording.call_id == row.id)).all()
     assert (kept.customer_id, kept.channels) == (customer.id, 1)
+    # Found: filed as the call's recording, and kept a year instead of a voicemail's 90 days.
+    assert kept.kind == RecordingKind.VOICEMAIL
     assert kept.duration_seconds == pytest.approx(1.5)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio
 import redis
@@ -226,6 +226,10 @@ def agent_park(call_id: CallId, _params: TwilioParams) -> Response:
     return _xml(twiml.agent_parked(call_id))
 
 
+RecordedKind = Annotated[Literal["call", "voicemail"], Query(alias="kind")]
+"""What a recording is, as our TwiML named it: the whole call, or a caller's message."""
+
+
 @router.post("/recording")
 def recording_status(
     call_id: CallId,
@@ -233,6 +237,7 @@ def recording_status(
     session: SessionDep,
     twilio: TwilioSettingsDep,
     request: Request,
+    kind: RecordedKind = "call",
 ) -> Response:
     """A recording of one of our calls is ready: fetch its media in a job, never inside
     Twilio's 15 s, and only from our Twilio API, whatever host the callback names."""
@@ -253,6 +258,7 @@ def recording_status(
         "fetch_twilio_recording",
         call_id=call.id,
         recording_sid=recording_sid,
+        kind=kind,
         _job_id=recording_job_id(recording_sid),
     )
     anyio.from_thread.run(enqueue)

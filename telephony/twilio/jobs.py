@@ -17,7 +17,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from orders import User
-from recordings import describe, recording_path
+from recordings import RecordingKind, describe, recording_path
 from telephony.acd import Acd, Offer
 from telephony.calls import end_consult, reconcile_dials
 from telephony.constants import TWILIO_AGENT_PARKED
@@ -67,9 +67,12 @@ def recording_job_id(recording_sid: str) -> str:
     return f"twilio-recording:{recording_sid}"
 
 
-async def fetch_twilio_recording(ctx: dict[str, Any], *, call_id: str, recording_sid: str) -> str:
+async def fetch_twilio_recording(
+    ctx: dict[str, Any], *, call_id: str, recording_sid: str, kind: str = RecordingKind.CALL
+) -> str:
     """Download a finished Twilio recording of one of our calls as WAV into the recordings
-    directory, from our Twilio API (a redirect it answers with is followed)."""
+    directory, from our Twilio API (a redirect it answers with is followed); ``kind``: the
+    whole call, or a caller's voicemail (jobs queued before it was named are the call's)."""
     twilio: TwilioSettings = ctx["twilio"]
     media_url = recording_resource(twilio, require_sid("RecordingSid", recording_sid))
 
@@ -98,7 +101,9 @@ async def fetch_twilio_recording(ctx: dict[str, Any], *, call_id: str, recording
 
     def register() -> None:
         with ctx["sessions"]() as session:
-            keep_recording(session, call=call, wav=finished, clock=ctx["clock"])
+            keep_recording(
+                session, call=call, wav=finished, kind=RecordingKind(kind), clock=ctx["clock"]
+            )
 
     await run_in_threadpool(register)
     log.info("twilio recording stored", call=call.id, recording=recording_sid)

@@ -111,7 +111,8 @@ def voicemail(prompt: str, language: str, *, call_id: str) -> str:
         finish_on_key="#",
         max_length=VOICEMAIL_MAX_SECONDS,
         play_beep=True,
-        recording_status_callback=f"{RECORDING_PATH}?call={call_id}",
+        # Named in the callback's URL, which Twilio signs: filed and kept as a voicemail.
+        recording_status_callback=f"{RECORDING_PATH}?call={call_id}&kind=voicemail",
         recording_status_callback_method="POST",
         recording_status_callback_event="completed",
     )
