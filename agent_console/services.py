@@ -153,9 +153,18 @@ def add_caller(
     region: str = "CN",
     clock: Clock,
 ) -> PopCard:
-    """A customer for an unknown caller, with the number they call from (when it has one)."""
+    """A customer for an unknown caller, with the number they call from (when it has one).
+
+    The same caller added again during the call (a double click, a browser's retry) is the
+    customer already added: one on the number, of the same name, the call did not know of
+    when it arrived."""
     call = call_for(session, call_id=call_id, actor=actor)
     number = try_normalize_phone(call.from_number, default_region=region)
+    if number is not None:
+        on_number = lookup_caller(session, phone=number, region=region, clock=clock).customers
+        added = [c for c in on_number if c.id not in call.customer_ids and c.name == data.name]
+        if added:
+            return card_for(added[0], now=clock(), deadlines={}, calls=[])
     created = create_customer(
         session,
         data=CustomerCreate(

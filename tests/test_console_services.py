@@ -235,6 +235,37 @@ def test_a_new_caller_gets_the_calls_number_or_none_when_it_is_withheld(
     assert nameless.phones == []
 
 
+def test_the_same_new_caller_added_twice_in_a_call_is_one_customer(
+    db: Session, make_user: Any, make_customer: Any, clock: TestClock
+) -> None:
+    """Found: a double click on the quick form (or a browser's retry) made two customers
+    with the caller's number, and both showed in the pop from then on. A namesake already
+    on the number when the call came, and another name added in the call, stay apart."""
+    agent = make_user(Role.AGENT)
+    namesake = make_customer(name="钱多多", phones=("15912345678",))
+    call = _call(
+        db,
+        agent_id=agent.id,
+        from_number="15912345678",
+        state=CallState.BRIDGED,
+        customer_ids=[namesake.id],
+    )
+    data = NewCallerIn.model_validate({"name": "钱多多"})
+    first, again = (
+        services.add_caller(
+            db, call_id=call.id, data=data, actor=_actor(agent), config=CONFIG, clock=clock
+        )
+        for _ in range(2)
+    )
+    assert first.id == again.id != namesake.id
+    other = NewCallerIn.model_validate({"name": "钱少少"})
+    spouse = services.add_caller(
+        db, call_id=call.id, data=other, actor=_actor(agent), config=CONFIG, clock=clock
+    )
+    on_number = lookup_caller(db, phone="15912345678", clock=clock).customers
+    assert sorted(c.id for c in on_number) == sorted([namesake.id, first.id, spouse.id])
+
+
 # The wall's figures
 
 
