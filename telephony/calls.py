@@ -27,7 +27,12 @@ from telephony import routing, services
 from telephony.acd import Offer, QueueFigures
 from telephony.constants import EARLY_END
 from telephony.enums import CallChannel, CallState, Disposition, ProviderStatus
-from telephony.exceptions import CallNotBridged, CallNotFound, ConsultationUnderWay
+from telephony.exceptions import (
+    CallNotBridged,
+    CallNotFound,
+    ConsultationUnderWay,
+    TransferInvalid,
+)
 from telephony.ivr_backend import DatabaseBackend
 from telephony.models import Call
 from telephony.presence import AgentState
@@ -280,7 +285,13 @@ def transfer(
     clock: Clock,
 ) -> list[Offer]:
     """Blind transfer to a queue or one available agent: the agent is released to wrap-up
-    and the caller waits for the target, whose phone rings from ``call.offered``."""
+    and the caller waits for the target, whose phone rings from ``call.offered``. A queue
+    is one of the known ones: a caller sent to a misspelt queue waited there, unstaffed,
+    until its maximum wait, and the name then showed among the queues for good."""
+    if queue is not None and queue not in (known := known_queues(board)):
+        raise TransferInvalid(
+            f"there is no queue {queue}", details={"queue": queue, "queues": sorted(known)}
+        )
     call = _bridged(session, call_id)
     return routing.transfer_call(
         session,
@@ -577,11 +588,13 @@ def take_offer(board: Switchboard, *, call_id: str, agent_id: int) -> Offer:
     return board.acd.take(call_id, agent_id)
 
 
-def queue_figures(board: Switchboard) -> list[QueueFigures]:
+def known_queues(board: Switchboard) -> set[str]:
     """Every queue callers are sent to (by the flow), and any other configured or used."""
-    return [
-        board.acd.figures(queue) for queue in sorted({*board.flow.queues(), *board.acd.queues()})
-    ]
+    return {*board.flow.queues(), *board.acd.queues()}
+
+
+def queue_figures(board: Switchboard) -> list[QueueFigures]:
+    return [board.acd.figures(queue) for queue in sorted(known_queues(board))]
 
 
 def transfer_targets(session: Session, board: Switchboard, *, agent_id: int) -> TransferTargets:

@@ -1382,6 +1382,37 @@ def test_an_agent_leg_ending_while_the_caller_talks_or_after_a_transfer_changes_
     assert _leave(sim, caller, "bridged").verbs() == ["Hangup"]
 
 
+def test_a_transfer_to_a_queue_there_is_not_is_refused_and_the_caller_stays(
+    sim: TwilioSimulator,
+    agent: Any,
+    make_customer: Any,
+    api: FakeTwilioApi,
+    app: Any,
+    redis_url: str,
+    bus: redis.Redis,
+    db: Session,
+    client: TestClient,
+) -> None:
+    """Found: a misspelt queue was taken; the caller waited in it, unstaffed, until its
+    maximum wait, and the name showed among the console's queues from then on."""
+    first, auth = agent()
+    leg = "CA" + "c" * 32
+    api.replies.append((201, {"sid": leg}))
+    caller = _queued_caller(sim, make_customer)
+    run_worker_jobs(app, redis_url, bus)
+    _bridged(sim, api, caller, first, leg)
+    row = _row(db, caller.sid)
+    moved = client.post(f"/api/calls/{row.id}/transfer", json={"queue": "hotlin"}, headers=auth)
+    assert (moved.status_code, moved.json()["error_id"]) == (409, "transfer_invalid")
+    assert QUEUE in moved.json()["details"]["queues"]
+    assert (_row(db, caller.sid).state, _row(db, caller.sid).agent_id) == ("bridged", first)
+    targets = client.get("/api/transfer-targets", headers=auth)
+    assert "hotlin" not in [q["queue"] for q in targets.json()["queues"]]
+    moved = client.post(f"/api/calls/{row.id}/transfer", json={"queue": QUEUE}, headers=auth)
+    assert moved.status_code == 204, moved.text
+    assert _row(db, caller.sid).state == "queued"
+
+
 def test_an_agent_transfers_a_twilio_caller_to_another_agent(
     sim: TwilioSimulator,
     agent: Any,
