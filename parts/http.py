@@ -223,7 +223,7 @@ def request_parts(
 def decide(
     request_id: PathId,
     session: SessionDep,
-    actor: AnyUser,
+    actor: Supervisor,
     clock: ClockDep,
     data: PartRequestDecision,
 ) -> PartRequestPublic:

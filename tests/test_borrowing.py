@@ -266,6 +266,43 @@ def test_a_refused_request_never_ships_and_a_short_central_store_ships_nothing(
         borrowing.ship(db, request_id=other.id, actor=HOTLINE, clock=at)
 
 
+def test_only_the_hotline_and_the_manager_may_refuse_a_parts_request(
+    db: Session, desk: dict[str, Any]
+) -> None:
+    """Found: the refusal was decided before the signer's role was looked at, so the staff
+    of any station (or an engineer, or an agent) could refuse another station's request."""
+    at = fixed_clock(cst(2025, 9, 25, 9, 0))
+    request = borrowing.request_parts(
+        db,
+        data=PartRequestIn(lines=[PartRequestLineIn(part_id=desk["part"], quantity=1)]),
+        actor=desk["staff"],
+        clock=at,
+    )
+    strangers = [
+        Actor(id=None, name="别站站长", role=Role.STATION, station_id=desk["station"].id + 1),
+        Actor(id=None, name="工程师", role=Role.ENGINEER, station_id=desk["station"].id),
+        Actor(id=None, name="坐席", role=Role.AGENT),
+    ]
+    for stranger in strangers:
+        with pytest.raises(PermissionDenied):
+            borrowing.decide(
+                db,
+                request_id=request.id,
+                data=PartRequestDecision(approve=False, reason="不给"),
+                actor=stranger,
+                clock=at,
+            )
+    for signer in (HOTLINE, MANAGER):  # still pending: both may sign it
+        decided = borrowing.decide(
+            db,
+            request_id=request.id,
+            data=PartRequestDecision(approve=True),
+            actor=signer,
+            clock=at,
+        )
+    assert decided.status == "approved"
+
+
 def test_a_loaner_unit_goes_out_and_comes_back_through_the_ledger(
     db: Session, desk: dict[str, Any], make_customer: Any, make_appliance: Any, make_order: Any
 ) -> None:

@@ -107,6 +107,13 @@ def decide(
 ) -> PartRequestPublic:
     """The hotline's (a supervisor's) or the after-sales manager's (an admin's) signature;
     either may refuse. Both signed: approved, with the central store's ship day."""
+    if actor.role not in (Role.SUPERVISOR, Role.ADMIN):
+        # Refusals too: a station's staff could refuse another station's request.
+        raise PermissionDenied(
+            "parts requests are approved by the hotline (a supervisor) and the after-sales"
+            " manager (an admin)",
+            details={"role": actor.role},
+        )
     request = _locked(session, request_id)
     if request.status is not PartRequestStatus.PENDING:
         raise InvalidPartRequest(
@@ -124,16 +131,10 @@ def decide(
         if request.hotline_approved_at is not None:
             raise InvalidPartRequest("the hotline has approved this request already")
         request.hotline_approved_by, request.hotline_approved_at = actor.name, now
-    elif actor.role is Role.ADMIN:
+    else:
         if request.manager_approved_at is not None:
             raise InvalidPartRequest("the after-sales manager has approved this request already")
         request.manager_approved_by, request.manager_approved_at = actor.name, now
-    else:
-        raise PermissionDenied(
-            "parts requests are approved by the hotline (a supervisor) and the after-sales"
-            " manager (an admin)",
-            details={"role": actor.role},
-        )
     if request.hotline_approved_at is not None and request.manager_approved_at is not None:
         request.status = PartRequestStatus.APPROVED
         request.approved_at = now
