@@ -127,6 +127,7 @@ def completion_slips(
     columns = [
         "slip",
         "order",
+        "customer",
         "engineer",
         "service kind",
         "status",

@@ -545,6 +545,48 @@ def test_the_slips_export_holds_the_json_s_rows_and_a_formula_like_name_stays_te
     assert [row[0].value for row in table] == [r["id"] for r in rows]
     cell = table[-1][2]
     assert (cell.value, cell.data_type) == (name, "s")  # text, not a formula
+    # Found: no "customer" heading, so every heading from it on named the next column.
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    assert header[2:4] == ["customer", "engineer"]
+    assert header[-1] == "commission (fen)"
+    assert len(header) == len(table[-1])
+    assert table[-1][-1].value == rows[-1]["commission_fen"]
+
+
+def test_an_engineer_lists_the_slips_of_their_own_jobs_only(
+    db: Session, books: dict[str, Any], make_user: Any
+) -> None:
+    """Found: an engineer was shown every slip of their station, colleagues' customers and
+    commissions with them (the commission report already showed them only their own)."""
+    station = books["station"]
+    order = books["order"](WarrantyStatus.IN_WARRANTY)
+    _move(db, order, OrderStatus.IN_SERVICE, cst(2025, 10, 10, 9, 0))
+    _move(db, order, OrderStatus.COMPLETED, cst(2025, 10, 10, 15, 0))
+    filed = slips.file_slip(
+        db,
+        order_id=order.id or 0,
+        data=SlipIn(
+            service_kind=ServiceKind.REPAIR_MEDIUM,
+            work_done="更换排水泵",
+            confirmation=Confirmation.SIGNATURE,
+            signature_png=PNG,
+            engineer_score=5,
+        ),
+        actor=books["staff"],
+        clock=fixed_clock(cst(2025, 10, 11, 9, 0)),
+    )
+    viewers = {}
+    for name, engineer in (("张师傅", books["engineer"]), ("李师傅", None)):
+        user = make_user(Role.ENGINEER, station_id=station.id)
+        if engineer is None:
+            engineer = Engineer(station_id=station.id, name=name, created_at=OPEN_HOURS)
+        engineer.user_id = user.id
+        db.add(engineer)
+        db.commit()
+        viewers[name] = Actor(id=user.id, name=name, role=Role.ENGINEER, station_id=station.id)
+    assert [s.id for s in slips.slips(db, viewer=viewers["张师傅"])] == [filed.id]
+    assert slips.slips(db, viewer=viewers["李师傅"]) == []
+    assert [s.id for s in slips.slips(db, viewer=books["staff"])] == [filed.id]
 
 
 def test_a_commission_rate_is_a_fixed_amount_a_share_of_labour_or_both(

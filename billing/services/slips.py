@@ -33,6 +33,7 @@ from orders import (
     Role,
     WorkOrder,
     completed_at,
+    engineer_of,
     order_milestones,
     visible_order,
 )
@@ -239,8 +240,12 @@ def slips(
     query = select(CompletionSlip).order_by(col(CompletionSlip.received_at), col(CompletionSlip.id))
     if status is not None:
         query = query.where(CompletionSlip.status == status)
-    if viewer.role in (Role.STATION, Role.ENGINEER):
+    if viewer.role is Role.STATION:
         query = query.where(CompletionSlip.station_id == viewer.station_id)
+    elif viewer.role is Role.ENGINEER:
+        # Their own jobs, as the commission report shows them: not colleagues' customers
+        # and pay.
+        query = query.where(CompletionSlip.engineer_id == (engineer_of(session, viewer) or -1))
     elif viewer.role is Role.AGENT:
         raise PermissionDenied("completion slips are for stations and auditors")
     return [slip_public(session, s) for s in session.exec(query.offset(offset).limit(limit)).all()]
