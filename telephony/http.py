@@ -126,7 +126,7 @@ def set_agent_state(
     session: SessionDep,
 ) -> Agent:
     """A supervisor changes an agent's state (e.g. frees one stuck on a break)."""
-    agent = choose_state(session, acd, agent_id, data.state, reason=data.reason)
+    agent = choose_state(session, acd, agent_id, data.state, reason=data.reason, supervisor=True)
     if agent.state is AgentState.AVAILABLE:
         _dispatch(session, acd, agent.queues)
     return acd.presence.get(agent_id)

@@ -337,14 +337,22 @@ in a transfer's announcement, a database stall in an answer's commit)."""
 
 
 def choose_state(
-    session: Session, acd: Acd, agent_id: int, state: AgentState, *, reason: str = ""
+    session: Session,
+    acd: Acd,
+    agent_id: int,
+    state: AgentState,
+    *,
+    reason: str = "",
+    supervisor: bool = False,
 ) -> Agent:
-    """A state the agent, or a supervisor for them, picks. Wrap-up is not theirs to pick
-    while the call is still connected to the agent (theirs, or one they were consulted
+    """A state the agent, or a supervisor for them, picks. Wrap-up is not the agent's to
+    pick while the call is still connected to them (theirs, or one they were consulted
     on): free of it, they would be offered the next caller while still talking. Picked on
     a call the log shows over, or with someone else, it frees an agent the ACD still has
-    on it."""
-    if state is AgentState.WRAP_UP:
+    on it. A supervisor may force it: the log can show a call connected that is long over
+    (a Twilio hang-up never told, on a service with no REST credentials to ask), and
+    nothing else would free that agent."""
+    if state is AgentState.WRAP_UP and not supervisor:
         agent = acd.presence.get(agent_id)
         call = session.get(Call, agent.call_id) if agent.call_id is not None else None
         session.commit()  # read only: ends the transaction
