@@ -589,8 +589,15 @@ def take_offer(board: Switchboard, *, call_id: str, agent_id: int) -> Offer:
 
 
 def known_queues(board: Switchboard) -> set[str]:
-    """Every queue callers are sent to (by the flow), and any other configured or used."""
-    return {*board.flow.queues(), *board.acd.queues()}
+    """Every queue callers are sent to (by the flow), any other configured or used, and
+    any agents staff (a queue only transfers send callers to is first used by one)."""
+    staffed = {
+        queue
+        for agent in board.acd.presence.all()
+        if agent.state is not AgentState.LOGGED_OUT
+        for queue in agent.queues
+    }
+    return {*board.flow.queues(), *board.acd.queues(), *staffed}
 
 
 def queue_figures(board: Switchboard) -> list[QueueFigures]:

@@ -1413,6 +1413,7 @@ def test_an_agent_leg_ending_while_the_caller_talks_or_after_a_transfer_changes_
 def test_a_transfer_to_a_queue_there_is_not_is_refused_and_the_caller_stays(
     sim: TwilioSimulator,
     agent: Any,
+    make_user: Any,
     make_customer: Any,
     api: FakeTwilioApi,
     app: Any,
@@ -1436,9 +1437,13 @@ def test_a_transfer_to_a_queue_there_is_not_is_refused_and_the_caller_stays(
     assert (_row(db, caller.sid).state, _row(db, caller.sid).agent_id) == ("bridged", first)
     targets = client.get("/api/transfer-targets", headers=auth)
     assert "hotlin" not in [q["queue"] for q in targets.json()["queues"]]
-    moved = client.post(f"/api/calls/{row.id}/transfer", json={"queue": QUEUE}, headers=auth)
+    # A queue nobody has configured or sent a caller to yet, which an agent staffs.
+    agent_in_tier_2 = bearer(make_user(Role.AGENT))
+    client.put("/api/agents/me/login", json={"queues": ["tier-2"]}, headers=agent_in_tier_2)
+    client.put("/api/agents/me/state", json={"state": "break"}, headers=agent_in_tier_2)
+    moved = client.post(f"/api/calls/{row.id}/transfer", json={"queue": "tier-2"}, headers=auth)
     assert moved.status_code == 204, moved.text
-    assert _row(db, caller.sid).state == "queued"
+    assert (_row(db, caller.sid).state, _row(db, caller.sid).queue) == ("queued", "tier-2")
 
 
 def test_an_agent_transfers_a_twilio_caller_to_another_agent(
