@@ -157,14 +157,28 @@ def add_caller(
 
     The same caller added again during the call (a double click, a browser's retry) is the
     customer already added: one on the number, of the same name, the call did not know of
-    when it arrived."""
+    when it arrived. Its appliance is added if that customer lacks it: the first add may
+    have been refused at the appliance (a date), after the customer was written."""
     call = call_for(session, call_id=call_id, actor=actor)
     number = try_normalize_phone(call.from_number, default_region=region)
     if number is not None:
         on_number = lookup_caller(session, phone=number, region=region, clock=clock).customers
         added = [c for c in on_number if c.id not in call.customer_ids and c.name == data.name]
         if added:
-            return card_for(added[0], now=clock(), deadlines={}, calls=[])
+            card = added[0]
+            wanted = data.appliance
+            if wanted is not None and not any(
+                (a.category, a.brand, a.model) == (wanted.category, wanted.brand, wanted.model)
+                for a in card.appliances
+            ):
+                create_appliance(
+                    session,
+                    data=ApplianceCreate(customer_id=card.id, **wanted.model_dump()),
+                    actor=actor,
+                    clock=clock,
+                )
+                [card] = caller_cards(session, customer_ids=[card.id], clock=clock)
+            return card_for(card, now=clock(), deadlines={}, calls=[])
     created = create_customer(
         session,
         data=CustomerCreate(

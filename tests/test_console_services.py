@@ -25,6 +25,7 @@ from orders.enums import (
     Urgency,
 )
 from orders.enums import WarrantyStatus as W
+from orders.exceptions import InvalidOrderData
 from orders.models import Complaint
 from orders.schemas import SYSTEM, Actor, AppliancePublic, OrderCreate, TransitionIn
 from orders.services import complaints, work_orders
@@ -264,6 +265,38 @@ def test_the_same_new_caller_added_twice_in_a_call_is_one_customer(
     )
     on_number = lookup_caller(db, phone="15912345678", clock=clock).customers
     assert sorted(c.id for c in on_number) == sorted([namesake.id, first.id, spouse.id])
+
+
+def test_a_new_caller_whose_appliance_was_refused_gets_it_when_added_again(
+    db: Session, make_user: Any, clock: TestClock
+) -> None:
+    """The first add wrote the customer, then refused the appliance (bought in two days); the
+    agent mends the date and adds the caller again: the appliance joins that customer."""
+    agent = make_user(Role.AGENT)
+    call = _call(db, agent_id=agent.id, from_number="15912345678", state=CallState.BRIDGED)
+    ahead = (clock() + timedelta(days=2)).date().isoformat()
+    wrong = NewCallerIn.model_validate(
+        {
+            "name": "钱多多",
+            "appliance": {"category": "tv", "brand": "TCL", "purchase_date": ahead},
+        }
+    )
+    with pytest.raises(InvalidOrderData):
+        services.add_caller(
+            db, call_id=call.id, data=wrong, actor=_actor(agent), config=CONFIG, clock=clock
+        )
+    mended = NewCallerIn.model_validate(
+        {"name": "钱多多", "appliance": {"category": "tv", "brand": "TCL"}}
+    )
+    card = services.add_caller(
+        db, call_id=call.id, data=mended, actor=_actor(agent), config=CONFIG, clock=clock
+    )
+    assert [a.brand for a in card.appliances] == ["TCL"]
+    again = services.add_caller(
+        db, call_id=call.id, data=mended, actor=_actor(agent), config=CONFIG, clock=clock
+    )
+    assert (again.id, [a.brand for a in again.appliances]) == (card.id, ["TCL"])
+    assert len(lookup_caller(db, phone="15912345678", clock=clock).customers) == 1
 
 
 # The wall's figures
