@@ -258,7 +258,9 @@ def recording_status(
         "fetch_twilio_recording",
         call_id=call.id,
         recording_sid=recording_sid,
-        kind=kind,
+        # Named for voicemails only: a call's recording goes to the job as before, so that
+        # a worker not yet upgraded still fetches it.
+        **({"kind": kind} if kind != "call" else {}),
         _job_id=recording_job_id(recording_sid),
     )
     anyio.from_thread.run(enqueue)
