@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response
 from core import xlsx
 from core.deps import ClockDep, SessionDep
 from core.xlsx import ExportFormat
-from orders import Report
+from orders import NoNul, Report
 from orders.http import AnyUser, IdFilter, Limit, Offset, PathId, Supervisor, report_answer
 from parts.enums import PartRequestStatus
 from parts.exports import (
@@ -63,8 +63,8 @@ Format = Annotated[ExportFormat, Query()]
 def list_parts(
     session: SessionDep,
     _actor: AnyUser,
-    q: Annotated[str, Query(max_length=100)] = "",
-    model: Annotated[str, Query(max_length=64)] = "",
+    q: Annotated[str, Query(max_length=100), NoNul] = "",
+    model: Annotated[str, Query(max_length=64), NoNul] = "",
     limit: Limit = 100,
     offset: Offset = 0,
     format: Format = ExportFormat.JSON,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from core.deps import ClockDep, SessionDep
+from orders import NoNul
 from orders.http import Limit, Offset, Staff, Supervisor
 from recordings.keywords import FlaggedCall, flagged_calls, review_call
 from recordings.search import MAX_QUERY, TranscriptHit, search_transcripts
@@ -19,7 +20,9 @@ CallId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]
 def search(
     session: SessionDep,
     actor: Staff,
-    q: Annotated[str, Query(description=f"The text to find, 1 to {MAX_QUERY} characters")] = "",
+    q: Annotated[
+        str, Query(description=f"The text to find, 1 to {MAX_QUERY} characters"), NoNul
+    ] = "",
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> list[TranscriptHit]:

@@ -94,6 +94,17 @@ def _stock(client: TestClient, shop: dict[str, Any], kind: str = "station") -> i
     return lines[0]["quantity"] if lines else 0
 
 
+@pytest.mark.parametrize("field", ["q", "model"])
+def test_a_catalogue_search_with_a_nul_is_refused(
+    client: TestClient, make_user: Any, field: str
+) -> None:
+    """Found: a NUL reached PostgreSQL, which refused it: a 500."""
+    searched = client.get(
+        "/api/parts", params={field: "泵\x00"}, headers=bearer(make_user(Role.STATION))
+    )
+    assert searched.status_code == 422, searched.text
+
+
 def test_a_line_takes_stock_a_new_quantity_moves_the_difference_and_removal_returns_it(
     client: TestClient, db: Session, shop: dict[str, Any]
 ) -> None:

@@ -183,6 +183,9 @@ def test_the_route_answers_with_hits_and_refuses_a_bad_query(
     assert empty.status_code == 422
     assert empty.json()["error_id"] == "invalid_search_query"
     assert refused.status_code == 403
+    # Found: a NUL reached PostgreSQL, which refused it: a 500.
+    nul = client.get("/api/transcripts/search", params={"q": "漏\x00水"}, headers=bearer(agent))
+    assert nul.status_code == 422, nul.text
 
 
 def test_keywords_are_found_where_first_said_and_media_makes_it_severe(
