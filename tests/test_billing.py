@@ -157,6 +157,23 @@ def _move(db: Session, order: WorkOrder, to: OrderStatus, when: datetime) -> Non
     )
 
 
+def _repair_slip(db: Session, order: WorkOrder, staff: Actor) -> Any:
+    """The station files a signed slip for a completed repair, the next morning."""
+    return slips.file_slip(
+        db,
+        order_id=order.id or 0,
+        data=SlipIn(
+            service_kind=ServiceKind.REPAIR_MEDIUM,
+            work_done="更换排水泵",
+            confirmation=Confirmation.SIGNATURE,
+            signature_png=PNG,
+            engineer_score=5,
+        ),
+        actor=staff,
+        clock=fixed_clock(cst(2025, 10, 11, 9, 0)),
+    )
+
+
 def test_paid_work_waits_for_the_customer_s_approval_of_the_quote(
     client: TestClient, db: Session, books: dict[str, Any], make_user: Any
 ) -> None:
@@ -524,19 +541,7 @@ def test_the_slips_export_holds_the_json_s_rows_and_a_formula_like_name_stays_te
     db.add(order)
     db.commit()
     _move(db, order, OrderStatus.COMPLETED, cst(2025, 10, 10, 15, 0))
-    slips.file_slip(
-        db,
-        order_id=order.id or 0,
-        data=SlipIn(
-            service_kind=ServiceKind.REPAIR_MEDIUM,
-            work_done="更换排水泵",
-            confirmation=Confirmation.SIGNATURE,
-            signature_png=PNG,
-            engineer_score=5,
-        ),
-        actor=books["staff"],
-        clock=fixed_clock(cst(2025, 10, 11, 9, 0)),
-    )
+    _repair_slip(db, order, books["staff"])
     boss = bearer(make_user(Role.SUPERVISOR))
     rows = client.get("/api/completion-slips?status=submitted", headers=boss).json()
     book = client.get("/api/completion-slips?status=submitted&format=xlsx", headers=boss)
@@ -562,19 +567,7 @@ def test_an_engineer_lists_the_slips_of_their_own_jobs_only(
     order = books["order"](WarrantyStatus.IN_WARRANTY)
     _move(db, order, OrderStatus.IN_SERVICE, cst(2025, 10, 10, 9, 0))
     _move(db, order, OrderStatus.COMPLETED, cst(2025, 10, 10, 15, 0))
-    filed = slips.file_slip(
-        db,
-        order_id=order.id or 0,
-        data=SlipIn(
-            service_kind=ServiceKind.REPAIR_MEDIUM,
-            work_done="更换排水泵",
-            confirmation=Confirmation.SIGNATURE,
-            signature_png=PNG,
-            engineer_score=5,
-        ),
-        actor=books["staff"],
-        clock=fixed_clock(cst(2025, 10, 11, 9, 0)),
-    )
+    filed = _repair_slip(db, order, books["staff"])
     viewers = {}
     for name, engineer in (("张师傅", books["engineer"]), ("李师傅", None)):
         user = make_user(Role.ENGINEER, station_id=station.id)
