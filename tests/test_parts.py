@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import BytesIO
 from typing import Any
 
@@ -17,7 +17,9 @@ from callbacks.models import OutboundTask
 from callbacks.services.notices import notify_arrived_part_orders
 from orders.enums import OrderStatus, Role, WarrantyStatus
 from orders.models import Engineer, Station, WorkOrder
+from orders.schemas import Actor
 from parts.ledger import discrepancies
+from parts.services import part_orders
 from tests.conftest import OPEN_HOURS, bearer
 
 
@@ -363,6 +365,44 @@ def test_a_customer_s_part_order_arrives_and_is_picked_up_charged(
     )
     again = client.post(f"/api/part-orders/{ordered.json()['id']}/pickup", headers=desk)
     assert again.status_code == 422
+    assert discrepancies(db) == []
+
+
+def test_a_pick_up_is_one_step_with_its_stock_and_charge(
+    client: TestClient, db: Session, shop: dict[str, Any], station: Station
+) -> None:
+    """Found: the pick-up committed its material line (the stock taken, the customer
+    charged) before it marked the part order picked up, letting go of the part order's lock
+    in between. A second pick-up at that moment, or a retry after a failure there, took the
+    stock and charged the customer again. Here the pick-up fails after its line: nothing of
+    it stays, and the pick-up done again takes the stock once."""
+    order, desk = shop["order"], shop["desk"]
+    ordered = client.post(
+        f"/api/orders/{order.id}/part-orders",
+        json={"part_id": shop["part"], "quantity": 4, "unit_price_fen": 17000},
+        headers=desk,
+    )
+    assert ordered.status_code == 201, ordered.text
+    staff = Actor(id=None, name="站长", role=Role.STATION, station_id=station.id)
+    ticks = iter([OPEN_HOURS])
+
+    def failing_after_the_line() -> datetime:
+        moment = next(ticks, None)
+        if moment is None:
+            raise RuntimeError("the process died here")
+        return moment
+
+    with pytest.raises(RuntimeError):
+        part_orders.pick_up(
+            db, part_order_id=ordered.json()["id"], actor=staff, clock=failing_after_the_line
+        )
+    db.rollback()  # as the request's session does on an error
+    assert _stock(client, shop) == 10
+    assert client.get(f"/api/orders/{order.id}/materials", headers=desk).json() == []
+    picked = client.post(f"/api/part-orders/{ordered.json()['id']}/pickup", headers=desk)
+    assert picked.status_code == 200, picked.text
+    assert _stock(client, shop) == 6
+    assert len(client.get(f"/api/orders/{order.id}/materials", headers=desk).json()) == 1
     assert discrepancies(db) == []
 
 

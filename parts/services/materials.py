@@ -23,6 +23,16 @@ MAY_ISSUE = (Role.ADMIN, Role.SUPERVISOR, Role.STATION, Role.ENGINEER)
 def add_line(
     session: Session, *, order_id: int, data: MaterialIn, actor: Actor, clock: Clock
 ) -> MaterialPublic:
+    line = write_line(session, order_id=order_id, data=data, actor=actor, clock=clock)
+    session.commit()
+    return line
+
+
+def write_line(
+    session: Session, *, order_id: int, data: MaterialIn, actor: Actor, clock: Clock
+) -> MaterialPublic:
+    """A material line and the stock it takes, written and not committed: for a step
+    whose other writes must go with it (a customer's part order picked up)."""
     order = _workable(session, order_id, actor)
     part = get_part(session, data.part_id)
     price = _unit_price(order, part, data)
@@ -58,7 +68,7 @@ def add_line(
     session.flush()
     movement.material_line_id = line.id
     session.add(movement)
-    session.commit()
+    session.flush()
     return _public(line, part)
 
 

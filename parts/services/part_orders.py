@@ -14,7 +14,7 @@ from parts.ledger import on_hand
 from parts.models import Part, PartOrder
 from parts.schemas import MaterialIn, PartOrderIn, PartOrderPublic
 from parts.services.catalogue import get_part
-from parts.services.materials import add_line
+from parts.services.materials import write_line
 from parts.services.warehouses import store_of
 
 
@@ -60,7 +60,9 @@ def pick_up(session: Session, *, part_order_id: int, actor: Actor, clock: Clock)
         raise InvalidStockMove(
             f"part order {part_order_id} is {row.status.value}", details={"status": row.status}
         )
-    line = add_line(
+    # One transaction with the status: committed apart, the line let go of the part
+    # order's lock, and a second pick-up at the same moment took the stock again.
+    line = write_line(
         session,
         order_id=row.order_id,
         data=MaterialIn(
