@@ -341,8 +341,9 @@ class Engine:
 
     def _pick(self, session: IvrSession, given: CallerInput, names: list[str]) -> int | None:
         """Index of the option chosen by key (1 = first) or, trusted, by its name."""
-        if 1 <= _first_key(given) <= len(names):
-            return _first_key(given) - 1
+        key = _first_key(given)
+        if 1 <= key <= len(names):
+            return key - 1
         if given.speech and self._trusted(given):
             spoken = given.speech.strip().lower()
             return next((i for i, name in enumerate(names) if name.lower() in spoken), None)

@@ -35,7 +35,7 @@ from telephony.exceptions import (
 )
 from telephony.ivr_backend import DatabaseBackend
 from telephony.models import Call
-from telephony.presence import AgentState
+from telephony.presence import Agent, AgentState
 from telephony.schemas import TransferAgent, TransferTargets
 from telephony.switchboard import Switchboard
 
@@ -588,32 +588,36 @@ def take_offer(board: Switchboard, *, call_id: str, agent_id: int) -> Offer:
     return board.acd.take(call_id, agent_id)
 
 
-def known_queues(board: Switchboard) -> set[str]:
+def known_queues(board: Switchboard, agents: list[Agent] | None = None) -> set[str]:
     """Every queue callers are sent to (by the flow), any other configured or used, and
-    any agents staff (a queue only transfers send callers to is first used by one)."""
+    any agents staff (a queue only transfers send callers to is first used by one).
+    ``agents``: presence as the caller has just read it."""
     staffed = {
         queue
-        for agent in board.acd.presence.all()
+        for agent in (board.acd.presence.all() if agents is None else agents)
         if agent.state is not AgentState.LOGGED_OUT
         for queue in agent.queues
     }
     return {*board.flow.queues(), *board.acd.queues(), *staffed}
 
 
-def queue_figures(board: Switchboard) -> list[QueueFigures]:
-    return [board.acd.figures(queue) for queue in sorted(known_queues(board))]
+def queue_figures(board: Switchboard, agents: list[Agent] | None = None) -> list[QueueFigures]:
+    return [board.acd.figures(queue) for queue in sorted(known_queues(board, agents))]
 
 
 def transfer_targets(session: Session, board: Switchboard, *, agent_id: int) -> TransferTargets:
     """Where an agent may send a call: the queues, and the other agents available now."""
+    present = board.acd.presence.all()
     free = [
         agent.agent_id
-        for agent in board.acd.presence.all()
+        for agent in present
         if agent.state is AgentState.AVAILABLE and agent.agent_id != agent_id
     ]
     names = user_names(session, free)
     agents = [TransferAgent(agent_id=i, name=names[i]) for i in free if i in names]
-    return TransferTargets(queues=queue_figures(board), agents=sorted(agents, key=lambda a: a.name))
+    return TransferTargets(
+        queues=queue_figures(board, present), agents=sorted(agents, key=lambda a: a.name)
+    )
 
 
 def consult(

@@ -353,20 +353,25 @@ def choose_state(
     (a Twilio hang-up never told, on a service with no REST credentials to ask), and
     nothing else would free that agent."""
     if state is AgentState.WRAP_UP and not supervisor:
-        agent = acd.presence.get(agent_id)
-        call = session.get(Call, agent.call_id) if agent.call_id is not None else None
-        session.commit()  # read only: ends the transaction
-        if (
-            agent.state is AgentState.ON_CALL
-            and call is not None
-            and call.state is not CallState.ENDED
-            and agent_id in (call.agent_id, call.consult_agent_id)
-        ):
-            raise CallStillConnected(
-                "the call is still connected: it goes to wrap-up when it ends",
-                details={"call_id": call.id},
-            )
+        _refuse_wrap_up_while_connected(session, acd, agent_id)
     return acd.presence.choose(agent_id, state, reason=reason)
+
+
+def _refuse_wrap_up_while_connected(session: Session, acd: Acd, agent_id: int) -> None:
+    agent = acd.presence.get(agent_id)
+    if agent.state is not AgentState.ON_CALL or agent.call_id is None:
+        return
+    call = session.get(Call, agent.call_id)
+    session.commit()  # read only: ends the transaction
+    if (
+        call is not None
+        and call.state is not CallState.ENDED
+        and agent_id in (call.agent_id, call.consult_agent_id)
+    ):
+        raise CallStillConnected(
+            "the call is still connected: it goes to wrap-up when it ends",
+            details={"call_id": call.id},
+        )
 
 
 def release_agents_left_on_calls(session: Session, *, acd: Acd, clock: Clock) -> list[int]:
